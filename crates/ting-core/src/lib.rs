@@ -1,0 +1,38 @@
+//! Ting's pure core: the types every other crate agrees on.
+//!
+//! This crate holds the rules that must be identical on every machine that
+//! touches a Ting ledger: account ids and their text forms, amounts and other
+//! newtypes, the one Ed25519 validity rule, the canonical binary encoding of
+//! transactions and blocks, transaction and block hashes, Merkle proofs and
+//! receipt verification.
+//!
+//! It performs no I/O: no clock, no file, no socket, no global random source.
+//! Where randomness is needed (batch verification coefficients) the caller
+//! passes a generator in. JSON and other text formats live at the edges
+//! (`ting-node`, `ting`); this crate only knows the canonical bytes, which
+//! `docs/wire.md` specifies.
+
+pub mod account;
+pub mod amount;
+pub mod block;
+pub mod encoding;
+pub mod genesis;
+pub mod hash;
+pub mod keys;
+pub mod limits;
+pub mod merkle;
+pub mod receipt;
+pub mod tx;
+pub mod types;
+
+pub use account::{AccountError, AccountId};
+pub use amount::Amount;
+pub use block::{Block, BlockHeader};
+pub use encoding::DecodeError;
+pub use genesis::Genesis;
+pub use hash::Hash32;
+pub use keys::{Keypair, Signature, SignatureError};
+pub use merkle::MerkleProof;
+pub use receipt::{Receipt, ReceiptError};
+pub use tx::{SignedTx, TxBody, TxKind, Verified};
+pub use types::{BlockHeight, NetworkId, Nonce, Timestamp};

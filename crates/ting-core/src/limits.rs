@@ -1,0 +1,67 @@
+//! Every maximum size and count in Ting, in one place.
+//!
+//! The edges refuse input over these limits with a typed error; the inside
+//! asserts them. Protocol limits (those that change what a valid transaction
+//! or block is) are part of the wire format: changing one is a protocol change.
+//! Operational limits bound the node's queues and memory.
+
+// ---- Protocol limits (docs/wire.md) ----
+
+/// Longest transfer memo, in bytes.
+pub const MEMO_BYTES_MAX: usize = 64;
+/// Longest device metadata blob attached to a registration, in bytes.
+pub const METADATA_BYTES_MAX: usize = 256;
+/// Longest encoded signed transaction, in bytes.
+pub const TX_BYTES_MAX: usize = 1024;
+/// Most transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 4096;
+/// Longest encoded block: header, count and every length-prefixed transaction.
+pub const BLOCK_BYTES_MAX: usize = crate::block::HEADER_BYTES + BLOCK_TXS_MAX * (2 + TX_BYTES_MAX);
+/// Deepest Merkle proof: enough for 2^32 leaves, far beyond `BLOCK_TXS_MAX`.
+pub const MERKLE_PROOF_DEPTH_MAX: usize = 32;
+/// Most issuer keys a genesis may name.
+pub const GENESIS_ISSUERS_MAX: usize = 64;
+/// Most sequencer keys a genesis may name.
+pub const GENESIS_SEQUENCERS_MAX: usize = 64;
+/// Most initial allocations a genesis may hold.
+pub const GENESIS_ALLOCATIONS_MAX: usize = 1_000_000;
+/// Longest network name in a genesis, in bytes.
+pub const GENESIS_NAME_BYTES_MAX: usize = 64;
+/// Length of a spending-limit day, in milliseconds (UTC days of the block timestamp).
+pub const DAY_MS: u64 = 86_400_000;
+
+// ---- Operational limits of a node ----
+
+/// Transactions waiting for signature verification; past it ingress answers `busy`.
+pub const VERIFY_QUEUE_TXS_MAX: usize = 65_536;
+/// Verified transactions waiting for the executor; past it ingress answers `busy`.
+pub const QUEUE_TXS_MAX: usize = 65_536;
+/// Transactions handed to one verification worker at once.
+pub const VERIFY_BATCH_TXS_MAX: usize = 64;
+/// Executed blocks waiting to be made durable; past it the executor waits.
+pub const DURABLE_QUEUE_BLOCKS_MAX: usize = 8;
+/// Most bytes written to the block log between two fsyncs (one group commit).
+/// Recovery treats a damaged record within this distance of the end as a torn tail.
+pub const WRITE_GROUP_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Longest a block stays open after its first transaction, in milliseconds.
+pub const BLOCK_CUT_MS: u64 = 2;
+/// Largest HTTP request body, in bytes.
+pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Most transactions in one batch submission.
+pub const SUBMIT_BATCH_TXS_MAX: usize = 4096;
+/// Most blocks returned by one range query.
+pub const BLOCK_RANGE_MAX: u64 = 100;
+/// Most transactions returned by one account-history query.
+pub const ACCOUNT_TXS_PAGE_MAX: usize = 500;
+/// Recent refusals kept in memory so that a receipt query can report them.
+pub const REFUSALS_KEPT_MAX: usize = 65_536;
+/// Events buffered per server-sent-event subscriber before it is told it lagged.
+pub const EVENTS_BUFFER_MAX: usize = 1024;
+/// Blocks between two state snapshots.
+pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 20_000;
+/// Transactions between two state snapshots, whichever of the two comes first.
+pub const SNAPSHOT_INTERVAL_TXS: u64 = 1_000_000;
+/// Snapshots kept on disk; older ones are deleted.
+pub const SNAPSHOTS_KEPT: usize = 2;
+/// Largest faucet grant in dev mode, in base units.
+pub const FAUCET_AMOUNT_MAX: u64 = 1_000_000_000_000;
