@@ -42,7 +42,7 @@ pub const VERIFY_BATCH_TXS_MAX: usize = 64;
 pub const DURABLE_QUEUE_BLOCKS_MAX: usize = 8;
 /// Most bytes written to the block log between two fsyncs (one group commit).
 /// Recovery treats a damaged record within this distance of the end as a torn tail.
-pub const WRITE_GROUP_BYTES_MAX: usize = 64 * 1024 * 1024;
+pub const WRITE_GROUP_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Longest a block stays open after its first transaction, in milliseconds.
 pub const BLOCK_CUT_MS: u64 = 2;
 /// Largest HTTP request body, in bytes.
