@@ -134,7 +134,7 @@ impl Block {
             prev_hash,
             timestamp,
             tx_root: merkle::root(&hashes),
-            tx_count: txs.len() as u32,
+            tx_count: u32::try_from(txs.len()).expect("bounded by BLOCK_TXS_MAX"),
             sequencer: key.account(),
             signature: Signature([0; 64]),
         };
@@ -158,7 +158,7 @@ impl Block {
         let mut w = Writer::with_capacity(HEADER_BYTES + body);
         self.header.encode(&mut w);
         for tx in &self.txs {
-            w.u16(tx.bytes().len() as u16).bytes(tx.bytes());
+            w.bytes_u16(tx.bytes());
         }
         w.into_bytes()
     }

@@ -81,6 +81,24 @@ impl Writer {
         self.buf.extend_from_slice(v);
         self
     }
+    /// A `u8` length prefix then the bytes; callers check the field's limit first.
+    pub fn bytes_u8(&mut self, v: &[u8]) -> &mut Self {
+        let len = u8::try_from(v.len()).expect("length checked against its limit");
+        self.u8(len).bytes(v)
+    }
+    /// A `u16` length prefix then the bytes; callers check the field's limit first.
+    pub fn bytes_u16(&mut self, v: &[u8]) -> &mut Self {
+        let len = u16::try_from(v.len()).expect("length checked against its limit");
+        self.u16(len).bytes(v)
+    }
+    /// A count that must fit in `u16`; callers check the collection's limit first.
+    pub fn count_u16(&mut self, n: usize) -> &mut Self {
+        self.u16(u16::try_from(n).expect("count checked against its limit"))
+    }
+    /// A count that must fit in `u32`; callers check the collection's limit first.
+    pub fn count_u32(&mut self, n: usize) -> &mut Self {
+        self.u32(u32::try_from(n).expect("count checked against its limit"))
+    }
     pub fn account(&mut self, v: &AccountId) -> &mut Self {
         self.bytes(&v.0)
     }

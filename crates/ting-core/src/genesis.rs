@@ -116,16 +116,16 @@ impl Genesis {
         w.u8(GENESIS_VERSION)
             .u32(self.network.0)
             .u64(self.timestamp.0);
-        w.u8(self.name.len() as u8).bytes(self.name.as_bytes());
-        w.u16(self.issuers.len() as u16);
+        w.bytes_u8(self.name.as_bytes());
+        w.count_u16(self.issuers.len());
         for id in &self.issuers {
             w.account(id);
         }
-        w.u16(self.sequencers.len() as u16);
+        w.count_u16(self.sequencers.len());
         for id in &self.sequencers {
             w.account(id);
         }
-        w.u32(self.allocations.len() as u32);
+        w.count_u32(self.allocations.len());
         for (id, amount) in &self.allocations {
             w.account(id).amount(*amount);
         }

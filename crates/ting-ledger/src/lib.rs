@@ -1,1 +1,23 @@
-//! placeholder
+//! Ting's deterministic state machine.
+//!
+//! `State::apply_block(block) -> receipts` is the whole ledger: given the same
+//! genesis and the same blocks, every machine reaches the same state, byte for
+//! byte (compare [`State::digest`]). It never reads a clock, a random source,
+//! a file or a socket: time enters as the block's timestamp, fixed by the
+//! sequencer. Signatures of transactions are checked before they reach the
+//! state machine (the node's verification pool); the device's consent
+//! signature inside a registration is checked here, since it is part of what
+//! the transaction means.
+//!
+//! Each transaction is either applied or refused with a [`TxError`] whose
+//! `code()` is stable; a refused transaction changes nothing, not even the
+//! sender's nonce. Total supply is conserved: the sum of all balances equals
+//! everything minted (genesis allocations included) after every transaction.
+
+mod apply;
+mod error;
+mod snapshot;
+mod state;
+
+pub use error::{BlockError, SnapshotDecodeError, TxError};
+pub use state::{Account, Device, State};

@@ -1,0 +1,310 @@
+//! Applying one transaction: every check first, then every write.
+//!
+//! Each kind's function computes all new values before it touches the state,
+//! so a refusal at any step leaves the state exactly as it was.
+
+use ting_core::tx::device_consent_message;
+use ting_core::{keys, AccountId, Amount, Nonce, Signature, SignedTx, Timestamp, TxKind};
+
+use crate::error::TxError;
+use crate::state::{Account, Device, State};
+
+/// What a successful spend does to a device's daily counter.
+type SpendUpdate = Option<(u64, Amount)>;
+
+fn nonzero(amount: Amount) -> Result<(), TxError> {
+    if amount.is_zero() {
+        Err(TxError::ZeroAmount)
+    } else {
+        Ok(())
+    }
+}
+
+impl State {
+    /// Applies `tx` in a block stamped `at`, or refuses it and changes nothing.
+    pub fn apply_tx(&mut self, tx: &SignedTx, at: Timestamp) -> Result<(), TxError> {
+        if tx.network() != self.network {
+            return Err(TxError::WrongNetwork {
+                got: tx.network(),
+                want: self.network,
+            });
+        }
+        let sender = tx.sender();
+        let account = self
+            .existing_or_new(&sender)
+            .map_err(TxError::InvalidSender)?;
+        if account.nonce != tx.nonce() {
+            return Err(TxError::BadNonce {
+                expected: account.nonce,
+                got: tx.nonce(),
+            });
+        }
+        let next = account.nonce.next().ok_or(TxError::Overflow)?;
+        if self.devices.get(&sender).is_some_and(|d| d.frozen) {
+            return Err(TxError::Frozen);
+        }
+        let sender = (sender, account, next);
+        match tx.kind() {
+            TxKind::Transfer { to, amount, .. } => self.transfer(sender, *to, *amount, at),
+            TxKind::Mint { to, amount } => self.mint(sender, *to, *amount),
+            TxKind::RegisterDevice {
+                device,
+                metadata,
+                device_signature,
+            } => self.register(sender, *device, metadata, device_signature),
+            TxKind::SetSpendLimit { device, per_day } => {
+                self.owned(&sender.0, device)?;
+                self.touch(sender);
+                self.device_mut(device).per_day = *per_day;
+                Ok(())
+            }
+            TxKind::Freeze { device } => self.set_frozen(sender, device, true),
+            TxKind::Unfreeze { device } => self.set_frozen(sender, device, false),
+            TxKind::Sweep { device, amount } => self.sweep(sender, *device, *amount),
+        }
+    }
+
+    /// The account as it stands, or a fresh one if `id` is a valid new key.
+    fn existing_or_new(&self, id: &AccountId) -> Result<Account, ting_core::AccountError> {
+        match self.accounts.get(id) {
+            Some(account) => Ok(*account),
+            None => id.check_valid().map(|()| Account::default()),
+        }
+    }
+
+    /// Writes the sender's account with its nonce advanced and nothing else changed.
+    fn touch(&mut self, (id, account, next): (AccountId, Account, Nonce)) {
+        self.accounts.insert(
+            id,
+            Account {
+                balance: account.balance,
+                nonce: next,
+            },
+        );
+    }
+
+    fn device_mut(&mut self, id: &AccountId) -> &mut Device {
+        self.devices.get_mut(id).expect("checked by owned()")
+    }
+
+    fn owned(&self, owner: &AccountId, device: &AccountId) -> Result<&Device, TxError> {
+        let found = self
+            .devices
+            .get(device)
+            .ok_or(TxError::UnknownDevice(*device))?;
+        if found.owner != *owner {
+            return Err(TxError::NotOwner(*device));
+        }
+        Ok(found)
+    }
+
+    fn spend_check(
+        &self,
+        id: &AccountId,
+        amount: Amount,
+        at: Timestamp,
+    ) -> Result<SpendUpdate, TxError> {
+        let Some(device) = self.devices.get(id) else {
+            return Ok(None);
+        };
+        let spent = device.spent_on(at);
+        let total = spent.checked_add(amount).ok_or(TxError::Overflow)?;
+        if let Some(limit) = device.per_day {
+            if total > limit {
+                return Err(TxError::SpendLimitExceeded {
+                    limit,
+                    spent,
+                    amount,
+                });
+            }
+        }
+        Ok(Some((at.utc_day(), total)))
+    }
+
+    fn transfer(
+        &mut self,
+        (id, account, next): (AccountId, Account, Nonce),
+        to: AccountId,
+        amount: Amount,
+        at: Timestamp,
+    ) -> Result<(), TxError> {
+        nonzero(amount)?;
+        if to == id {
+            return Err(TxError::SelfTransfer);
+        }
+        let balance = account
+            .balance
+            .checked_sub(amount)
+            .ok_or(TxError::InsufficientFunds {
+                balance: account.balance,
+                amount,
+            })?;
+        let spend = self.spend_check(&id, amount, at)?;
+        let recipient = self
+            .existing_or_new(&to)
+            .map_err(TxError::InvalidRecipient)?;
+        let credited = recipient
+            .balance
+            .checked_add(amount)
+            .ok_or(TxError::Overflow)?;
+        self.accounts.insert(
+            id,
+            Account {
+                balance,
+                nonce: next,
+            },
+        );
+        self.accounts.insert(
+            to,
+            Account {
+                balance: credited,
+                nonce: recipient.nonce,
+            },
+        );
+        if let Some((day, spent)) = spend {
+            let device = self.devices.get_mut(&id).expect("spend_check found it");
+            device.spent_day = day;
+            device.spent = spent;
+        }
+        Ok(())
+    }
+
+    fn mint(
+        &mut self,
+        (id, account, next): (AccountId, Account, Nonce),
+        to: AccountId,
+        amount: Amount,
+    ) -> Result<(), TxError> {
+        if !self.issuers.contains(&id) {
+            return Err(TxError::UnknownIssuer);
+        }
+        nonzero(amount)?;
+        let supply = self.supply.checked_add(amount).ok_or(TxError::Overflow)?;
+        if to == id {
+            let balance = account
+                .balance
+                .checked_add(amount)
+                .ok_or(TxError::Overflow)?;
+            self.accounts.insert(
+                id,
+                Account {
+                    balance,
+                    nonce: next,
+                },
+            );
+        } else {
+            let recipient = self
+                .existing_or_new(&to)
+                .map_err(TxError::InvalidRecipient)?;
+            let credited = recipient
+                .balance
+                .checked_add(amount)
+                .ok_or(TxError::Overflow)?;
+            self.touch((id, account, next));
+            self.accounts.insert(
+                to,
+                Account {
+                    balance: credited,
+                    nonce: recipient.nonce,
+                },
+            );
+        }
+        self.supply = supply;
+        Ok(())
+    }
+
+    fn register(
+        &mut self,
+        sender: (AccountId, Account, Nonce),
+        device: AccountId,
+        metadata: &[u8],
+        consent: &Signature,
+    ) -> Result<(), TxError> {
+        let owner = sender.0;
+        if device == owner {
+            return Err(TxError::InvalidDevice(
+                "a device cannot be its own owner".into(),
+            ));
+        }
+        device
+            .check_valid()
+            .map_err(|e| TxError::InvalidDevice(e.to_string()))?;
+        if let Some(existing) = self.devices.get(&device) {
+            if existing.owner != owner {
+                return Err(TxError::AlreadyRegistered {
+                    device,
+                    owner: existing.owner,
+                });
+            }
+        }
+        let message = device_consent_message(self.network, &owner, &device, metadata);
+        keys::verify(&device, &message, consent).map_err(|_| TxError::BadDeviceSignature)?;
+        self.touch(sender);
+        match self.devices.get_mut(&device) {
+            Some(existing) => existing.metadata = metadata.to_vec(),
+            None => {
+                self.devices.insert(
+                    device,
+                    Device {
+                        owner,
+                        metadata: metadata.to_vec(),
+                        per_day: None,
+                        frozen: false,
+                        spent_day: 0,
+                        spent: Amount::ZERO,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn set_frozen(
+        &mut self,
+        sender: (AccountId, Account, Nonce),
+        device: &AccountId,
+        frozen: bool,
+    ) -> Result<(), TxError> {
+        self.owned(&sender.0, device)?;
+        self.touch(sender);
+        self.device_mut(device).frozen = frozen;
+        Ok(())
+    }
+
+    fn sweep(
+        &mut self,
+        (id, account, next): (AccountId, Account, Nonce),
+        device: AccountId,
+        amount: Amount,
+    ) -> Result<(), TxError> {
+        self.owned(&id, &device)?;
+        nonzero(amount)?;
+        let held = self.accounts.get(&device).copied().unwrap_or_default();
+        let left = held
+            .balance
+            .checked_sub(amount)
+            .ok_or(TxError::InsufficientFunds {
+                balance: held.balance,
+                amount,
+            })?;
+        let balance = account
+            .balance
+            .checked_add(amount)
+            .ok_or(TxError::Overflow)?;
+        self.accounts.insert(
+            id,
+            Account {
+                balance,
+                nonce: next,
+            },
+        );
+        self.accounts.insert(
+            device,
+            Account {
+                balance: left,
+                nonce: held.nonce,
+            },
+        );
+        Ok(())
+    }
+}

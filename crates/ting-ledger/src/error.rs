@@ -1,0 +1,111 @@
+//! Why a transaction or a block was refused, with stable codes.
+
+use thiserror::Error;
+use ting_core::{
+    AccountError, AccountId, Amount, BlockHeight, Hash32, NetworkId, Nonce, Timestamp,
+};
+
+/// Why one transaction was refused. A refused transaction changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("transaction is for network {got}, this ledger is network {want}")]
+    WrongNetwork { got: NetworkId, want: NetworkId },
+    #[error("nonce {got} is not the sender's next nonce {expected}")]
+    BadNonce { expected: Nonce, got: Nonce },
+    #[error("balance {balance} is less than {amount}")]
+    InsufficientFunds { balance: Amount, amount: Amount },
+    #[error("the sending device is frozen by its owner")]
+    Frozen,
+    #[error("spending {amount} would pass the daily limit {limit} (already spent today: {spent})")]
+    SpendLimitExceeded {
+        limit: Amount,
+        spent: Amount,
+        amount: Amount,
+    },
+    #[error("the sender is not the owner of device {0}")]
+    NotOwner(AccountId),
+    #[error("device {0} is not registered")]
+    UnknownDevice(AccountId),
+    #[error("the sender is not an issuer of this network")]
+    UnknownIssuer,
+    #[error("the amount would overflow a 64-bit balance or supply")]
+    Overflow,
+    #[error("the amount must be greater than zero")]
+    ZeroAmount,
+    #[error("sender and recipient are the same account")]
+    SelfTransfer,
+    #[error("the sender's key cannot be an account: {0}")]
+    InvalidSender(AccountError),
+    #[error("the recipient's key cannot be an account: {0}")]
+    InvalidRecipient(AccountError),
+    #[error("the device's key cannot be a device: {0}")]
+    InvalidDevice(String),
+    #[error("the device's consent signature does not verify")]
+    BadDeviceSignature,
+    #[error("device {device} is already registered to owner {owner}")]
+    AlreadyRegistered { device: AccountId, owner: AccountId },
+}
+
+impl TxError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::WrongNetwork { .. } => "wrong_network",
+            TxError::BadNonce { .. } => "bad_nonce",
+            TxError::InsufficientFunds { .. } => "insufficient_funds",
+            TxError::Frozen => "frozen",
+            TxError::SpendLimitExceeded { .. } => "spend_limit_exceeded",
+            TxError::NotOwner(_) => "not_owner",
+            TxError::UnknownDevice(_) => "unknown_device",
+            TxError::UnknownIssuer => "unknown_issuer",
+            TxError::Overflow => "overflow",
+            TxError::ZeroAmount => "zero_amount",
+            TxError::SelfTransfer => "self_transfer",
+            TxError::InvalidSender(_) => "invalid_sender",
+            TxError::InvalidRecipient(_) => "invalid_recipient",
+            TxError::InvalidDevice(_) => "invalid_device",
+            TxError::BadDeviceSignature => "bad_device_signature",
+            TxError::AlreadyRegistered { .. } => "already_registered",
+        }
+    }
+}
+
+/// Why a block cannot follow the current state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    #[error("block height {got} does not follow the state's height {tip}")]
+    WrongHeight { got: BlockHeight, tip: BlockHeight },
+    #[error("block's previous hash {got} is not the tip hash {want}")]
+    WrongPrevHash { got: Hash32, want: Hash32 },
+    #[error("block is for network {got}, this ledger is network {want}")]
+    WrongNetwork { got: NetworkId, want: NetworkId },
+    #[error("block timestamp {got} is before the previous block's {last}")]
+    TimestampBackwards { got: Timestamp, last: Timestamp },
+}
+
+impl BlockError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BlockError::WrongHeight { .. } => "wrong_height",
+            BlockError::WrongPrevHash { .. } => "wrong_prev_hash",
+            BlockError::WrongNetwork { .. } => "wrong_network",
+            BlockError::TimestampBackwards { .. } => "timestamp_backwards",
+        }
+    }
+}
+
+/// Why snapshot bytes are not a state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SnapshotDecodeError {
+    #[error("snapshot encoding: {0}")]
+    Decode(#[from] ting_core::DecodeError),
+    #[error("snapshot keys are not in strictly increasing order")]
+    Unsorted,
+    #[error("snapshot balances add up to {sum:?}, not the recorded supply {supply}")]
+    SupplyMismatch { sum: Option<Amount>, supply: Amount },
+    #[error("snapshot is for network {got}, the genesis is network {want}")]
+    WrongNetwork { got: NetworkId, want: NetworkId },
+}

@@ -1,0 +1,165 @@
+//! The canonical encoding of a whole state, for snapshots and for comparing states.
+//!
+//! Layout (little-endian): version u8, network u32, height u64, tip hash,
+//! last timestamp u64, supply u64, issuers (u16 count, keys),
+//! accounts (u64 count, then id, balance u64, nonce u64 sorted by id),
+//! devices (u64 count, then id, owner, metadata (u16 length), limit flag u8
+//! and limit u64 if set, frozen u8, spent day u64, spent u64, sorted by id).
+//! Sorting makes the bytes independent of hash-map order, so two states are
+//! equal exactly when their encodings are.
+
+use ting_core::encoding::{Reader, Writer};
+use ting_core::limits::{GENESIS_ISSUERS_MAX, METADATA_BYTES_MAX};
+use ting_core::{AccountId, Amount, BlockHeight, DecodeError, Hash32, NetworkId, Nonce, Timestamp};
+
+use crate::error::SnapshotDecodeError;
+use crate::state::{Account, Device, State};
+
+const SNAPSHOT_VERSION: u8 = 1;
+const ACCOUNT_BYTES: usize = 32 + 8 + 8;
+
+impl State {
+    /// The canonical bytes of this state.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(128 + self.accounts.len() * ACCOUNT_BYTES);
+        w.u8(SNAPSHOT_VERSION)
+            .u32(self.network.0)
+            .u64(self.height.0)
+            .hash(&self.tip_hash)
+            .u64(self.last_timestamp.0)
+            .amount(self.supply);
+        w.count_u16(self.issuers.len());
+        for id in &self.issuers {
+            w.account(id);
+        }
+        let mut accounts: Vec<(&AccountId, &Account)> = self.accounts.iter().collect();
+        accounts.sort_unstable_by_key(|(id, _)| **id);
+        w.u64(accounts.len() as u64);
+        for (id, a) in accounts {
+            w.account(id).amount(a.balance).u64(a.nonce.0);
+        }
+        let mut devices: Vec<(&AccountId, &Device)> = self.devices.iter().collect();
+        devices.sort_unstable_by_key(|(id, _)| **id);
+        w.u64(devices.len() as u64);
+        for (id, d) in devices {
+            w.account(id).account(&d.owner);
+            w.bytes_u16(&d.metadata);
+            match d.per_day {
+                None => w.u8(0),
+                Some(limit) => w.u8(1).amount(limit),
+            };
+            w.u8(u8::from(d.frozen)).u64(d.spent_day).amount(d.spent);
+        }
+        w.into_bytes()
+    }
+
+    /// SHA-256 of [`State::encode`]: equal digests mean equal states.
+    pub fn digest(&self) -> Hash32 {
+        Hash32::digest(&[&self.encode()])
+    }
+
+    /// Rebuilds a state from [`State::encode`] bytes, checking order and
+    /// supply. The hasher seed is the caller's, as in [`State::from_genesis`];
+    /// it is not part of the state.
+    pub fn decode(bytes: &[u8], hash_seed: u64) -> Result<State, SnapshotDecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8("snapshot version")?;
+        if version != SNAPSHOT_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "snapshot",
+                version,
+            }
+            .into());
+        }
+        let network = NetworkId(r.u32("network")?);
+        let height = BlockHeight(r.u64("height")?);
+        let tip_hash = r.hash("tip hash")?;
+        let last_timestamp = Timestamp(r.u64("last timestamp")?);
+        let supply = r.amount("supply")?;
+        let mut state = State::empty(network, hash_seed);
+        state.height = height;
+        state.tip_hash = tip_hash;
+        state.last_timestamp = last_timestamp;
+        state.supply = supply;
+        let issuers = usize::from(r.u16("issuer count")?);
+        if issuers > GENESIS_ISSUERS_MAX {
+            return Err(DecodeError::InvalidValue {
+                what: "issuer count",
+            }
+            .into());
+        }
+        for _ in 0..issuers {
+            state.issuers.push(r.account("issuer")?);
+        }
+        decode_accounts(&mut r, &mut state)?;
+        decode_devices(&mut r, &mut state)?;
+        r.finish("snapshot")?;
+        let sum = state.balance_sum();
+        if sum != Some(supply) {
+            return Err(SnapshotDecodeError::SupplyMismatch { sum, supply });
+        }
+        Ok(state)
+    }
+}
+
+fn count(r: &mut Reader<'_>, what: &'static str, each: usize) -> Result<usize, DecodeError> {
+    let n = r.u64(what)?;
+    // A count that could not fit in the remaining bytes is refused before allocating.
+    match usize::try_from(n) {
+        Ok(n) if n.checked_mul(each).is_some_and(|b| b <= r.remaining()) => Ok(n),
+        _ => Err(DecodeError::InvalidValue { what }),
+    }
+}
+
+fn decode_accounts(r: &mut Reader<'_>, state: &mut State) -> Result<(), SnapshotDecodeError> {
+    let n = count(r, "account count", ACCOUNT_BYTES)?;
+    state.accounts.reserve(n);
+    let mut last: Option<AccountId> = None;
+    for _ in 0..n {
+        let id = r.account("account")?;
+        if last.is_some_and(|prev| prev >= id) {
+            return Err(SnapshotDecodeError::Unsorted);
+        }
+        last = Some(id);
+        let account = Account {
+            balance: r.amount("balance")?,
+            nonce: Nonce(r.u64("nonce")?),
+        };
+        state.accounts.insert(id, account);
+    }
+    Ok(())
+}
+
+fn decode_devices(r: &mut Reader<'_>, state: &mut State) -> Result<(), SnapshotDecodeError> {
+    let n = count(r, "device count", 32 + 32 + 2 + 1 + 1 + 16)?;
+    let mut last: Option<AccountId> = None;
+    for _ in 0..n {
+        let id = r.account("device")?;
+        if last.is_some_and(|prev| prev >= id) {
+            return Err(SnapshotDecodeError::Unsorted);
+        }
+        last = Some(id);
+        let owner = r.account("owner")?;
+        let metadata = r.bytes_u16("metadata", METADATA_BYTES_MAX)?.to_vec();
+        let per_day = match r.u8("limit flag")? {
+            0 => None,
+            1 => Some(r.amount("limit")?),
+            _ => return Err(DecodeError::InvalidValue { what: "limit flag" }.into()),
+        };
+        let frozen = match r.u8("frozen")? {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError::InvalidValue { what: "frozen" }.into()),
+        };
+        let device = Device {
+            owner,
+            metadata,
+            per_day,
+            frozen,
+            spent_day: r.u64("spent day")?,
+            spent: Amount::new(r.u64("spent")?),
+        };
+        state.devices.insert(id, device);
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The ledger state: accounts, devices, supply and the chain tip.
+//!
+//! Accounts live in a hash map keyed by public key. The map's hasher is
+//! keyed by a seed the caller passes in (the node draws it at random), so
+//! account ids chosen by an attacker cannot be ground into colliding buckets,
+//! while the state machine itself stays free of any random source. Nothing
+//! here depends on iteration order: snapshots sort their keys.
+
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+use ting_core::{
+    AccountId, Amount, Block, BlockHeader, BlockHeight, Genesis, Hash32, NetworkId, Nonce,
+    Timestamp,
+};
+
+use crate::error::{BlockError, TxError};
+
+pub(crate) type Map<V> = HashMap<AccountId, V, FixedState>;
+
+/// An account's money and sequence number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    pub balance: Amount,
+    /// The nonce the account's next transaction must carry.
+    pub nonce: Nonce,
+}
+
+/// What an owner controls about one of its devices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub owner: AccountId,
+    pub metadata: Vec<u8>,
+    pub per_day: Option<Amount>,
+    pub frozen: bool,
+    /// The UTC day `spent` counts for.
+    pub spent_day: u64,
+    /// What the device sent during `spent_day`.
+    pub spent: Amount,
+}
+
+impl Device {
+    /// What the device has spent on the UTC day of `at`.
+    pub fn spent_on(&self, at: Timestamp) -> Amount {
+        if self.spent_day == at.utc_day() {
+            self.spent
+        } else {
+            Amount::ZERO
+        }
+    }
+}
+
+/// The whole ledger state after some block.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub(crate) network: NetworkId,
+    pub(crate) issuers: Vec<AccountId>,
+    pub(crate) accounts: Map<Account>,
+    pub(crate) devices: Map<Device>,
+    pub(crate) supply: Amount,
+    pub(crate) height: BlockHeight,
+    pub(crate) tip_hash: Hash32,
+    pub(crate) last_timestamp: Timestamp,
+}
+
+impl State {
+    /// The state at height 0. The genesis must have passed `Genesis::validate`.
+    pub fn from_genesis(genesis: &Genesis, hash_seed: u64) -> State {
+        let mut state = State::empty(genesis.network, hash_seed);
+        state.issuers = genesis.issuers.clone();
+        state.tip_hash = genesis.hash();
+        state.last_timestamp = genesis.timestamp;
+        state.accounts.reserve(genesis.allocations.len());
+        for (id, amount) in &genesis.allocations {
+            state.accounts.insert(
+                *id,
+                Account {
+                    balance: *amount,
+                    nonce: Nonce(0),
+                },
+            );
+            state.supply = state
+                .supply
+                .checked_add(*amount)
+                .expect("validated genesis supply fits in u64");
+        }
+        state
+    }
+
+    pub(crate) fn empty(network: NetworkId, hash_seed: u64) -> State {
+        State {
+            network,
+            issuers: Vec::new(),
+            accounts: Map::with_hasher(FixedState::with_seed(hash_seed)),
+            devices: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x9e37_79b9_7f4a_7c15)),
+            supply: Amount::ZERO,
+            height: BlockHeight(0),
+            tip_hash: Hash32::ZERO,
+            last_timestamp: Timestamp(0),
+        }
+    }
+
+    pub fn network(&self) -> NetworkId {
+        self.network
+    }
+    pub fn height(&self) -> BlockHeight {
+        self.height
+    }
+    pub fn tip_hash(&self) -> Hash32 {
+        self.tip_hash
+    }
+    pub fn last_timestamp(&self) -> Timestamp {
+        self.last_timestamp
+    }
+    /// Everything ever minted, genesis allocations included.
+    pub fn supply(&self) -> Amount {
+        self.supply
+    }
+    pub fn issuers(&self) -> &[AccountId] {
+        &self.issuers
+    }
+    pub fn account(&self, id: &AccountId) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+    pub fn device(&self, id: &AccountId) -> Option<&Device> {
+        self.devices.get(id)
+    }
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+    /// The nonce `id`'s next transaction must carry.
+    pub fn next_nonce(&self, id: &AccountId) -> Nonce {
+        self.accounts.get(id).map_or(Nonce(0), |a| a.nonce)
+    }
+
+    /// The sum of all balances; `None` on overflow. Equals [`State::supply`] after every block.
+    pub fn balance_sum(&self) -> Option<Amount> {
+        self.accounts
+            .values()
+            .try_fold(Amount::ZERO, |acc, a| acc.checked_add(a.balance))
+    }
+
+    /// Checks that `header` may follow the current tip.
+    pub fn check_header(&self, header: &BlockHeader) -> Result<(), BlockError> {
+        let tip = self.height;
+        if tip.next() != Some(header.height) {
+            return Err(BlockError::WrongHeight {
+                got: header.height,
+                tip,
+            });
+        }
+        if header.prev_hash != self.tip_hash {
+            return Err(BlockError::WrongPrevHash {
+                got: header.prev_hash,
+                want: self.tip_hash,
+            });
+        }
+        if header.network != self.network {
+            return Err(BlockError::WrongNetwork {
+                got: header.network,
+                want: self.network,
+            });
+        }
+        if header.timestamp < self.last_timestamp {
+            return Err(BlockError::TimestampBackwards {
+                got: header.timestamp,
+                last: self.last_timestamp,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves the tip to `header`, whose transactions have been applied with
+    /// [`State::apply_tx`] at `header.timestamp`.
+    pub fn commit_block(&mut self, header: &BlockHeader) -> Result<(), BlockError> {
+        self.check_header(header)?;
+        self.height = header.height;
+        self.tip_hash = header.hash();
+        self.last_timestamp = header.timestamp;
+        Ok(())
+    }
+
+    /// Applies a whole block: one receipt per transaction, in order.
+    ///
+    /// The header must follow the tip; nothing changes if it does not.
+    pub fn apply_block(&mut self, block: &Block) -> Result<Vec<Result<(), TxError>>, BlockError> {
+        self.check_header(&block.header)?;
+        let at = block.header.timestamp;
+        let receipts = block.txs.iter().map(|tx| self.apply_tx(tx, at)).collect();
+        self.commit_block(&block.header)?;
+        Ok(receipts)
+    }
+}

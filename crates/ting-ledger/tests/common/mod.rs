@@ -1,0 +1,83 @@
+//! Shared test fixtures: deterministic keys, a genesis and transaction builders.
+#![allow(dead_code)]
+
+use ting_core::tx::device_consent_message;
+use ting_core::{
+    AccountId, Amount, Block, BlockHeight, Genesis, Keypair, NetworkId, Nonce, SignedTx, Timestamp,
+    TxBody, TxKind,
+};
+use ting_ledger::State;
+
+pub const NET: NetworkId = NetworkId(77);
+pub const T0: u64 = 1_700_000_000_000;
+
+pub fn key(i: u8) -> Keypair {
+    Keypair::from_seed([i.wrapping_add(1); 32])
+}
+
+/// The identity point: a small-order key that can never be an account.
+pub fn small_order() -> AccountId {
+    let mut b = [0u8; 32];
+    b[0] = 1;
+    AccountId(b)
+}
+
+pub fn sequencer() -> Keypair {
+    Keypair::from_seed([200; 32])
+}
+
+/// Key 0 is the issuer; keys 0..=3 start with `each` base units.
+pub fn genesis(each: u64) -> Genesis {
+    Genesis {
+        name: "test".into(),
+        network: NET,
+        timestamp: Timestamp(T0),
+        issuers: vec![key(0).account()],
+        sequencers: vec![sequencer().account()],
+        allocations: (0..4)
+            .map(|i| (key(i).account(), Amount::new(each)))
+            .collect(),
+    }
+}
+
+pub fn tx(signer: &Keypair, sender: AccountId, nonce: u64, kind: TxKind) -> SignedTx {
+    TxBody {
+        network: NET,
+        sender,
+        nonce: Nonce(nonce),
+        kind,
+    }
+    .sign(signer)
+}
+
+pub fn transfer(from: &Keypair, nonce: u64, to: AccountId, amount: u64) -> SignedTx {
+    let kind = TxKind::Transfer {
+        to,
+        amount: Amount::new(amount),
+        memo: Vec::new(),
+    };
+    tx(from, from.account(), nonce, kind)
+}
+
+pub fn register(owner: &Keypair, nonce: u64, device: &Keypair) -> SignedTx {
+    let metadata = b"purifier".to_vec();
+    let consent = device_consent_message(NET, &owner.account(), &device.account(), &metadata);
+    let kind = TxKind::RegisterDevice {
+        device: device.account(),
+        device_signature: device.sign(&consent),
+        metadata,
+    };
+    tx(owner, owner.account(), nonce, kind)
+}
+
+/// Seals `txs` as the next block of `state` at `at` (the ledger does not check block signatures).
+pub fn block(state: &State, at: u64, txs: Vec<SignedTx>) -> Block {
+    Block::seal(
+        NET,
+        BlockHeight(state.height().0 + 1),
+        state.tip_hash(),
+        Timestamp(at),
+        txs,
+        &sequencer(),
+    )
+}
