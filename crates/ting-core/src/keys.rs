@@ -166,6 +166,7 @@ impl BatchVerifier {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // small test indices
 mod tests {
     use super::*;
 

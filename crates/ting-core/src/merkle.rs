@@ -145,6 +145,7 @@ impl MerkleProof {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // small test indices
 mod tests {
     use super::*;
     use proptest::prelude::*;
