@@ -1,0 +1,380 @@
+//! The query index, on redb: where each transaction is, and each account's history.
+//!
+//! It is derived data: it can always be rebuilt from the block log, and it records the
+//! height it has indexed up to (`indexed_height`) so the node knows where to resume. So
+//! its commits need not each be durable: most use `Durability::None`, and one in every
+//! [`DURABLE_EVERY_BLOCKS`] blocks, [`Index::flush`] and dropping the index make them
+//! durable. After a crash the index may be behind the log, never ahead of what it says.
+//!
+//! # Tables (schema version 1)
+//!
+//! ```text
+//! meta:         &str -> u64             "indexed_height", "schema_version"
+//! tx_locations: tx hash [32] -> (height u64, index u32)
+//! account_txs:  account [32] | height u64 BE | index u32 BE  (44 bytes) -> tx hash [32]
+//! ```
+//!
+//! The account key is big-endian so that byte order is (account, height, index) order:
+//! a reverse range scan from a cursor gives an account's history newest first. An
+//! account's history holds the transactions it sent and those naming it as counterparty,
+//! each once.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use thiserror::Error;
+use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
+use ting_core::{AccountId, Block, BlockHeight, Hash32};
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const TX_LOCATIONS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_locations");
+const ACCOUNT_TXS: TableDefinition<&[u8; ACCOUNT_KEY_BYTES], &[u8; 32]> =
+    TableDefinition::new("account_txs");
+const ACCOUNT_KEY_BYTES: usize = 32 + 8 + 4;
+const INDEXED_HEIGHT: &str = "indexed_height";
+const SCHEMA_VERSION_KEY: &str = "schema_version";
+const SCHEMA_VERSION: u64 = 1;
+
+/// Blocks indexed between two durable commits: the most a crash makes the node re-index.
+pub const DURABLE_EVERY_BLOCKS: u64 = 1_000;
+
+/// Where a transaction is: its block's height and its position in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxLocation {
+    pub height: BlockHeight,
+    pub index: u32,
+}
+
+/// Why the index could not be opened, updated or read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    #[error("could not open the index at {path}: {source}; it is derived data: delete the file and the node rebuilds it from the block log")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Box<redb::DatabaseError>,
+    },
+    #[error("the index at {path} failed to {action}: {source}; if this persists, delete the file and the node rebuilds it from the block log")]
+    Store {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: Box<redb::Error>,
+    },
+    #[error("cannot index block {got}: the index holds blocks up to {}, so the next must be {expected}", expected.0 - 1)]
+    HeightGap {
+        expected: BlockHeight,
+        got: BlockHeight,
+    },
+    #[error("a page of {requested} transactions was asked for; the limit is {max}")]
+    PageTooLarge { requested: usize, max: usize },
+}
+
+impl IndexError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IndexError::Open { .. } => "index_open",
+            IndexError::Store { .. } => "index_store",
+            IndexError::HeightGap { .. } => "index_height_gap",
+            IndexError::PageTooLarge { .. } => "page_too_large",
+        }
+    }
+}
+
+/// The query index.
+#[derive(Debug)]
+pub struct Index {
+    db: Database,
+    path: PathBuf,
+    progress: Mutex<Progress>,
+}
+
+/// What has been made durable, so `flush` and drop know whether there is work to do.
+#[derive(Debug, Default)]
+struct Progress {
+    durable_height: u64,
+    dirty: bool,
+}
+
+impl Index {
+    /// Opens (creating if missing) the index file at `path`. An index of another
+    /// schema version is emptied, to be rebuilt from the log.
+    pub fn open(path: &Path) -> Result<Index, IndexError> {
+        let db = Database::create(path).map_err(|source| IndexError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let index = Index {
+            db,
+            path: path.to_path_buf(),
+            progress: Mutex::default(),
+        };
+        let txn = index.begin_write(Durability::Immediate)?;
+        let schema = {
+            let meta = txn
+                .open_table(META)
+                .map_err(index.store("open the meta table"))?;
+            let schema = meta
+                .get(SCHEMA_VERSION_KEY)
+                .map_err(index.store("read the schema"))?;
+            schema.map(|v| v.value())
+        };
+        index.commit(txn)?;
+        match schema {
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                tracing::warn!(path = %path.display(), "index schema {other} is not {SCHEMA_VERSION}: emptying it to rebuild from the log");
+                index.reset()?;
+            }
+            None => index.reset()?,
+        }
+        index.lock().durable_height = index.indexed_height()?.0;
+        Ok(index)
+    }
+
+    /// The height of the last block indexed; 0 when empty.
+    pub fn indexed_height(&self) -> Result<BlockHeight, IndexError> {
+        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let meta = txn
+            .open_table(META)
+            .map_err(self.store("open the meta table"))?;
+        let height = meta
+            .get(INDEXED_HEIGHT)
+            .map_err(self.store("read the height"))?;
+        Ok(BlockHeight(height.map_or(0, |v| v.value())))
+    }
+
+    /// Indexes these blocks (heights continue `indexed_height`) in one write transaction.
+    pub fn index_blocks(&self, blocks: &[Block]) -> Result<(), IndexError> {
+        let Some(last) = blocks.last() else {
+            return Ok(());
+        };
+        let new_height = last.header.height.0;
+        let mut progress = self.lock();
+        let durable = new_height.saturating_sub(progress.durable_height) >= DURABLE_EVERY_BLOCKS;
+        let txn = self.begin_write(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })?;
+        self.insert_blocks(&txn, blocks)?;
+        self.commit(txn)?;
+        if durable {
+            progress.durable_height = new_height;
+            progress.dirty = false;
+        } else {
+            progress.dirty = true;
+        }
+        Ok(())
+    }
+
+    fn insert_blocks(&self, txn: &WriteTransaction, blocks: &[Block]) -> Result<(), IndexError> {
+        let mut meta = txn
+            .open_table(META)
+            .map_err(self.store("open the meta table"))?;
+        let indexed = meta
+            .get(INDEXED_HEIGHT)
+            .map_err(self.store("read the height"))?;
+        let mut height = indexed.map_or(0, |v| v.value());
+        let mut locations = txn
+            .open_table(TX_LOCATIONS)
+            .map_err(self.store("open the locations table"))?;
+        let mut accounts = txn
+            .open_table(ACCOUNT_TXS)
+            .map_err(self.store("open the accounts table"))?;
+        let write = self.store("write an entry");
+        for block in blocks {
+            let expected = BlockHeight(height + 1);
+            if block.header.height != expected {
+                let got = block.header.height;
+                return Err(IndexError::HeightGap { expected, got });
+            }
+            height = expected.0;
+            for (index, tx) in (0u32..).zip(&block.txs) {
+                let at = TxLocation {
+                    height: expected,
+                    index,
+                };
+                let hash = tx.hash();
+                locations
+                    .insert(&hash.0, (at.height.0, at.index))
+                    .map_err(write)?;
+                let sender = tx.sender();
+                accounts
+                    .insert(&account_key(&sender, at), &hash.0)
+                    .map_err(write)?;
+                let counterparty = tx.kind().counterparty();
+                if counterparty != sender {
+                    accounts
+                        .insert(&account_key(&counterparty, at), &hash.0)
+                        .map_err(write)?;
+                }
+            }
+        }
+        meta.insert(INDEXED_HEIGHT, height).map_err(write)?;
+        Ok(())
+    }
+
+    /// Where the transaction with this hash is, if it has been indexed.
+    pub fn tx_location(&self, tx_hash: &Hash32) -> Result<Option<TxLocation>, IndexError> {
+        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let table = txn
+            .open_table(TX_LOCATIONS)
+            .map_err(self.store("open the locations table"))?;
+        let found = table
+            .get(&tx_hash.0)
+            .map_err(self.store("read a location"))?;
+        Ok(found.map(|v| {
+            let (height, index) = v.value();
+            TxLocation {
+                height: BlockHeight(height),
+                index,
+            }
+        }))
+    }
+
+    /// An account's transactions, newest first; `before` is an exclusive cursor for
+    /// paging; at most `limit`, which may not exceed `limits::ACCOUNT_TXS_PAGE_MAX`.
+    pub fn account_txs(
+        &self,
+        account: &AccountId,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<(TxLocation, Hash32)>, IndexError> {
+        if limit > ACCOUNT_TXS_PAGE_MAX {
+            return Err(IndexError::PageTooLarge {
+                requested: limit,
+                max: ACCOUNT_TXS_PAGE_MAX,
+            });
+        }
+        let first = account_key(
+            account,
+            TxLocation {
+                height: BlockHeight(0),
+                index: 0,
+            },
+        );
+        let upper = match before {
+            Some(at) => Bound::Excluded(account_key(account, at)),
+            None => Bound::Included(account_key(
+                account,
+                TxLocation {
+                    height: BlockHeight(u64::MAX),
+                    index: u32::MAX,
+                },
+            )),
+        };
+        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let table = txn
+            .open_table(ACCOUNT_TXS)
+            .map_err(self.store("open the accounts table"))?;
+        let range = table
+            .range::<&[u8; ACCOUNT_KEY_BYTES]>((Bound::Included(&first), upper.as_ref()))
+            .map_err(self.store("scan an account"))?;
+        let mut page = Vec::with_capacity(limit.min(64));
+        for entry in range.rev().take(limit) {
+            let (key, value) = entry.map_err(self.store("scan an account"))?;
+            page.push((location_of(key.value()), Hash32(*value.value())));
+        }
+        Ok(page)
+    }
+
+    /// Makes every commit so far durable.
+    pub fn flush(&self) -> Result<(), IndexError> {
+        let mut progress = self.lock();
+        if !progress.dirty {
+            return Ok(());
+        }
+        let txn = self.begin_write(Durability::Immediate)?;
+        self.commit(txn)?;
+        progress.durable_height = self.indexed_height()?.0;
+        progress.dirty = false;
+        Ok(())
+    }
+
+    /// Deletes everything (used when the log was truncated below `indexed_height`), durably.
+    pub fn reset(&self) -> Result<(), IndexError> {
+        let mut progress = self.lock();
+        let txn = self.begin_write(Durability::Immediate)?;
+        let delete = self.store("delete a table");
+        txn.delete_table(TX_LOCATIONS).map_err(delete)?;
+        txn.delete_table(ACCOUNT_TXS).map_err(delete)?;
+        {
+            let create = self.store("create a table");
+            txn.open_table(TX_LOCATIONS).map_err(create)?;
+            txn.open_table(ACCOUNT_TXS).map_err(create)?;
+            let mut meta = txn.open_table(META).map_err(create)?;
+            let write = self.store("write the meta table");
+            meta.insert(INDEXED_HEIGHT, 0).map_err(write)?;
+            meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
+                .map_err(write)?;
+        }
+        self.commit(txn)?;
+        *progress = Progress::default();
+        Ok(())
+    }
+
+    fn begin_write(&self, durability: Durability) -> Result<WriteTransaction, IndexError> {
+        let mut txn = self.db.begin_write().map_err(self.store("begin a write"))?;
+        txn.set_durability(durability)
+            .map_err(self.store("set the durability of a write"))?;
+        Ok(txn)
+    }
+
+    fn commit(&self, txn: WriteTransaction) -> Result<(), IndexError> {
+        txn.commit().map_err(self.store("commit"))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        // Progress is two plain fields updated after a commit: a panic cannot tear them.
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Maps any redb error to [`IndexError::Store`], naming what was being done.
+    fn store<E: Into<redb::Error>>(
+        &self,
+        action: &'static str,
+    ) -> impl Fn(E) -> IndexError + Copy + '_ {
+        move |e| IndexError::Store {
+            path: self.path.clone(),
+            action,
+            source: Box::new(e.into()),
+        }
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(path = %self.path.display(), "could not make the index durable on close: {e}");
+        }
+    }
+}
+
+fn account_key(account: &AccountId, at: TxLocation) -> [u8; ACCOUNT_KEY_BYTES] {
+    let mut key = [0u8; ACCOUNT_KEY_BYTES];
+    key[..32].copy_from_slice(&account.0);
+    key[32..40].copy_from_slice(&at.height.0.to_be_bytes());
+    key[40..].copy_from_slice(&at.index.to_be_bytes());
+    key
+}
+
+fn location_of(key: &[u8; ACCOUNT_KEY_BYTES]) -> TxLocation {
+    let mut height = [0u8; 8];
+    height.copy_from_slice(&key[32..40]);
+    let mut index = [0u8; 4];
+    index.copy_from_slice(&key[40..]);
+    TxLocation {
+        height: BlockHeight(u64::from_be_bytes(height)),
+        index: u32::from_be_bytes(index),
+    }
+}
+
+#[cfg(test)]
+mod tests;
