@@ -327,11 +327,12 @@ impl SignedTx {
         Ok(Verified(self))
     }
 
-    /// Checks many transactions' signatures in one batch; `result[i]` is about `txs[i]`.
+    /// Checks many transactions' signatures in one batch; `result[i]` is about
+    /// `txs[i]`, and a refusal names the refused transaction's hash.
     pub fn verify_batch<R: CryptoRng>(
         txs: Vec<SignedTx>,
         rng: &mut R,
-    ) -> Vec<Result<Verified<SignedTx>, SignatureError>> {
+    ) -> Vec<Result<Verified<SignedTx>, (Hash32, SignatureError)>> {
         let mut batch = BatchVerifier::with_capacity(txs.len());
         for tx in &txs {
             batch.queue(&tx.body.sender, &tx.signing_message(), &tx.signature);
@@ -343,7 +344,7 @@ impl SignedTx {
                 if ok {
                     Ok(Verified(tx))
                 } else {
-                    Err(SignatureError::Invalid)
+                    Err((tx.hash, SignatureError::Invalid))
                 }
             })
             .collect()

@@ -1,0 +1,815 @@
+//! Checks `docs/test-vectors/transactions.json` against ting-core, without its generator.
+//!
+//! Every vector is rebuilt twice: once through ting-core's API from the
+//! vector's JSON fields, and once by hand from the byte layouts of
+//! docs/wire.md, so that neither the code nor the document can drift from the
+//! file unnoticed. Hashes are recomputed with `sha2` directly. Each feature has
+//! one `check_*` helper, and each test runs its helper over every vector.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use ting_core::block::{Block, BlockHeader};
+use ting_core::keys::{self, BatchVerifier};
+use ting_core::merkle::{self, MerkleProof};
+use ting_core::tx::{device_consent_message, TxBody, TxKind};
+use ting_core::{
+    AccountId, Amount, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, Receipt, Signature,
+    SignedTx, Timestamp,
+};
+
+// ---- Reading the file ----
+
+fn vectors() -> &'static Value {
+    static FILE: OnceLock<Value> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/test-vectors/transactions.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the test-vector file is readable");
+        serde_json::from_str(&text).expect("the test-vector file is JSON")
+    })
+}
+
+fn list(name: &str) -> &'static [Value] {
+    vectors()[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{name}` is an array"))
+}
+
+fn hex_bytes(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().expect("a hex string")).expect("valid hex")
+}
+
+fn hex32(v: &Value) -> [u8; 32] {
+    hex_bytes(v).try_into().expect("32 bytes")
+}
+
+fn hash(v: &Value) -> Hash32 {
+    Hash32(hex32(v))
+}
+
+fn account(v: &Value) -> AccountId {
+    AccountId(hex32(v))
+}
+
+fn signature(v: &Value) -> Signature {
+    Signature(hex_bytes(v).try_into().expect("64 bytes"))
+}
+
+/// 64-bit values are decimal strings, so that no JSON reader rounds them.
+fn dec_u64(v: &Value) -> u64 {
+    v.as_str()
+        .expect("a decimal string")
+        .parse()
+        .expect("a u64")
+}
+
+fn num_u32(v: &Value) -> u32 {
+    u32::try_from(v.as_u64().expect("a number")).expect("a u32")
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn flip(bytes: &mut [u8], at: usize) {
+    bytes[at] ^= 0x01;
+}
+
+/// A fixed, seeded generator for batch coefficients; only determinism of the test matters.
+struct TestRng(u64);
+
+impl rand_core::TryRng for TestRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        // SplitMix64.
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for TestRng {}
+
+// ---- Transactions: through the API, and by hand from docs/wire.md ----
+
+fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
+    match kind {
+        "transfer" => TxKind::Transfer {
+            to: account(&f["to"]),
+            amount: Amount::new(dec_u64(&f["amount"])),
+            memo: hex_bytes(&f["memo_hex"]),
+        },
+        "mint" => TxKind::Mint {
+            to: account(&f["to"]),
+            amount: Amount::new(dec_u64(&f["amount"])),
+        },
+        "register_device" => TxKind::RegisterDevice {
+            device: account(&f["device"]),
+            metadata: hex_bytes(&f["metadata_hex"]),
+            device_signature: signature(&f["device_signature_hex"]),
+        },
+        "set_spend_limit" => TxKind::SetSpendLimit {
+            device: account(&f["device"]),
+            per_day: (!f["per_day"].is_null()).then(|| Amount::new(dec_u64(&f["per_day"]))),
+        },
+        "freeze" => TxKind::Freeze {
+            device: account(&f["device"]),
+        },
+        "unfreeze" => TxKind::Unfreeze {
+            device: account(&f["device"]),
+        },
+        "sweep" => TxKind::Sweep {
+            device: account(&f["device"]),
+            amount: Amount::new(dec_u64(&f["amount"])),
+        },
+        other => panic!("unknown kind {other:?} in the vectors"),
+    }
+}
+
+fn body_from_fields(kind: &str, f: &Value) -> TxBody {
+    TxBody {
+        network: NetworkId(num_u32(&f["network"])),
+        sender: account(&f["sender"]),
+        nonce: Nonce(dec_u64(&f["nonce"])),
+        kind: kind_from_fields(kind, f),
+    }
+}
+
+/// The unsigned transaction body, byte by byte as docs/wire.md lays it out.
+fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["sender"]));
+    b.extend_from_slice(&dec_u64(&f["nonce"]).to_le_bytes());
+    let (tag, key) = match kind {
+        "transfer" => (0x01, "to"),
+        "mint" => (0x02, "to"),
+        "register_device" => (0x10, "device"),
+        "set_spend_limit" => (0x11, "device"),
+        "freeze" => (0x12, "device"),
+        "unfreeze" => (0x13, "device"),
+        "sweep" => (0x14, "device"),
+        other => panic!("unknown kind {other:?}"),
+    };
+    b.push(tag);
+    b.extend_from_slice(&hex32(&f[key]));
+    match kind {
+        "transfer" => {
+            let memo = hex_bytes(&f["memo_hex"]);
+            b.extend_from_slice(&dec_u64(&f["amount"]).to_le_bytes());
+            b.push(u8::try_from(memo.len()).expect("short memo"));
+            b.extend_from_slice(&memo);
+        }
+        "mint" | "sweep" => b.extend_from_slice(&dec_u64(&f["amount"]).to_le_bytes()),
+        "register_device" => {
+            let metadata = hex_bytes(&f["metadata_hex"]);
+            b.extend_from_slice(&u16::try_from(metadata.len()).expect("short").to_le_bytes());
+            b.extend_from_slice(&metadata);
+            b.extend_from_slice(&hex_bytes(&f["device_signature_hex"]));
+        }
+        "set_spend_limit" if f["per_day"].is_null() => b.push(0),
+        "set_spend_limit" => {
+            b.push(1);
+            b.extend_from_slice(&dec_u64(&f["per_day"]).to_le_bytes());
+        }
+        _ => {}
+    }
+    b
+}
+
+fn consent_by_hand(f: &Value) -> Vec<u8> {
+    let metadata = hex_bytes(&f["metadata_hex"]);
+    let mut m = b"ting:device:v1".to_vec();
+    m.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    m.extend_from_slice(&hex32(&f["sender"]));
+    m.extend_from_slice(&hex32(&f["device"]));
+    m.extend_from_slice(&u16::try_from(metadata.len()).expect("short").to_le_bytes());
+    m.extend_from_slice(&metadata);
+    m
+}
+
+fn check_transaction(v: &Value) {
+    let name = v["name"].as_str().expect("a name");
+    let kind = v["kind"].as_str().expect("a kind");
+    let f = &v["fields"];
+    let key = Keypair::from_seed(hex32(&v["seed_hex"]));
+    assert_eq!(
+        key.account().to_hex(),
+        v["public_key_hex"],
+        "{name}: public key"
+    );
+    assert_eq!(
+        key.account().to_did(),
+        v["public_key_did"],
+        "{name}: did:key"
+    );
+    let did = v["public_key_did"].as_str().expect("a did");
+    assert_eq!(
+        AccountId::parse(did),
+        Ok(key.account()),
+        "{name}: did parses"
+    );
+    assert_eq!(
+        f["sender"], v["public_key_hex"],
+        "{name}: sender is the signer"
+    );
+
+    let body = body_from_fields(kind, f);
+    assert_eq!(body.kind.name(), kind, "{name}: kind name");
+    let message = hex_bytes(&v["signing_message_hex"]);
+    assert_eq!(body.signing_message(), message, "{name}: signing message");
+    let by_hand = body_by_hand(kind, f);
+    assert_eq!(
+        [&b"ting:tx:v1"[..], &by_hand].concat(),
+        message,
+        "{name}: wire.md layout"
+    );
+    assert_eq!(u64::from(by_hand[45]), v["kind_tag"], "{name}: kind tag");
+
+    let tx = body.clone().sign(&key);
+    let encoded = hex_bytes(&v["encoded_hex"]);
+    assert_eq!(
+        tx.signature().to_hex(),
+        v["signature_hex"],
+        "{name}: signature"
+    );
+    assert_eq!(tx.bytes(), &encoded[..], "{name}: encoding");
+    let sig = hex_bytes(&v["signature_hex"]);
+    assert_eq!(
+        [&by_hand[..], &sig].concat(),
+        encoded,
+        "{name}: body || signature"
+    );
+    assert_eq!(tx.hash().to_hex(), v["tx_hash_hex"], "{name}: tx hash");
+    assert_eq!(
+        hex::encode(sha256(&[&encoded])),
+        v["tx_hash_hex"],
+        "{name}: SHA-256"
+    );
+
+    let decoded = SignedTx::decode(&encoded).expect("the vector decodes");
+    assert_eq!(decoded, tx, "{name}: decode");
+    assert_eq!(
+        decoded.signing_message(),
+        message,
+        "{name}: decoded message"
+    );
+    assert_eq!(
+        keys::verify(&body.sender, &message, tx.signature()),
+        Ok(()),
+        "{name}"
+    );
+    assert!(decoded.verify().is_ok(), "{name}: verifies");
+    check_tampered_signature(name, body, tx.signature());
+    if kind == "register_device" {
+        check_device_consent(name, v);
+    }
+}
+
+/// A flipped bit anywhere in R or S fails alone and in a batch; the untouched one passes beside it.
+fn check_tampered_signature(name: &str, body: TxBody, good: &Signature) {
+    for at in [0, 31, 32, 63] {
+        let mut bad = *good;
+        flip(&mut bad.0, at);
+        let tampered = SignedTx::from_parts(body.clone(), bad);
+        assert!(
+            tampered.clone().verify().is_err(),
+            "{name}: flipped byte {at}"
+        );
+        let good_tx = SignedTx::from_parts(body.clone(), *good);
+        let results = SignedTx::verify_batch(vec![good_tx, tampered], &mut TestRng(7));
+        let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(oks, [true, false], "{name}: batch with flipped byte {at}");
+    }
+}
+
+fn check_device_consent(name: &str, v: &Value) {
+    let f = &v["fields"];
+    let device = Keypair::from_seed(hex32(&v["device_seed_hex"]));
+    assert_eq!(
+        device.account(),
+        account(&f["device"]),
+        "{name}: device key"
+    );
+    let consent = device_consent_message(
+        NetworkId(num_u32(&f["network"])),
+        &account(&f["sender"]),
+        &device.account(),
+        &hex_bytes(&f["metadata_hex"]),
+    );
+    assert_eq!(
+        consent,
+        hex_bytes(&v["device_consent_message_hex"]),
+        "{name}: consent"
+    );
+    assert_eq!(consent, consent_by_hand(f), "{name}: consent layout");
+    let sig = signature(&f["device_signature_hex"]);
+    assert_eq!(device.sign(&consent), sig, "{name}: consent signature");
+    assert_eq!(
+        keys::verify(&device.account(), &consent, &sig),
+        Ok(()),
+        "{name}"
+    );
+    let mut bad = sig;
+    flip(&mut bad.0, 40);
+    assert!(
+        keys::verify(&device.account(), &consent, &bad).is_err(),
+        "{name}"
+    );
+}
+
+fn check_invalid_transaction(v: &Value) {
+    let name = &v["name"];
+    let bytes = hex_bytes(&v["encoded_hex"]);
+    let err = SignedTx::decode(&bytes).expect_err("an invalid vector must not decode");
+    assert_eq!(err.code(), v["error"], "{name}: {err}");
+}
+
+// ---- Merkle trees ----
+
+fn leaf_by_hand(tx_hash: &Hash32) -> Hash32 {
+    Hash32(sha256(&[&[0x00], &tx_hash.0]))
+}
+
+fn node_by_hand(left: &Hash32, right: &Hash32) -> Hash32 {
+    Hash32(sha256(&[&[0x01], &left.0, &right.0]))
+}
+
+/// RFC 6962 §2.1, recursively: split at the largest power of two below `n`.
+fn root_by_hand(tx_hashes: &[Hash32]) -> Hash32 {
+    match tx_hashes.len() {
+        0 => Hash32(sha256(&[])),
+        1 => leaf_by_hand(&tx_hashes[0]),
+        n => {
+            let mut k = 1;
+            while k * 2 < n {
+                k *= 2;
+            }
+            node_by_hand(
+                &root_by_hand(&tx_hashes[..k]),
+                &root_by_hand(&tx_hashes[k..]),
+            )
+        }
+    }
+}
+
+/// The verification algorithm of docs/wire.md, transcribed.
+fn verify_by_hand(
+    tx_hash: &Hash32,
+    index: u32,
+    count: u32,
+    siblings: &[Hash32],
+    root: &Hash32,
+) -> bool {
+    if index >= count || siblings.len() > 32 {
+        return false;
+    }
+    let mut hash = leaf_by_hand(tx_hash);
+    let (mut at, mut width, mut used) = (u64::from(index), u64::from(count), 0);
+    while width > 1 {
+        if (at ^ 1) < width {
+            let Some(sibling) = siblings.get(used) else {
+                return false;
+            };
+            used += 1;
+            hash = if at % 2 == 1 {
+                node_by_hand(sibling, &hash)
+            } else {
+                node_by_hand(&hash, sibling)
+            };
+        }
+        at /= 2;
+        width = width.div_ceil(2);
+    }
+    used == siblings.len() && hash == *root
+}
+
+fn proof_from(v: &Value) -> MerkleProof {
+    MerkleProof {
+        index: num_u32(&v["index"]),
+        count: num_u32(&v["count"]),
+        siblings: v["siblings_hex"]
+            .as_array()
+            .expect("siblings")
+            .iter()
+            .map(hash)
+            .collect(),
+    }
+}
+
+fn check_proof(what: &str, proof: &MerkleProof, tx_hash: &Hash32, root: &Hash32) {
+    let (i, n) = (proof.index, proof.count);
+    assert_eq!(
+        proof.verify(tx_hash, root),
+        Ok(()),
+        "{what}: proof {i} of {n}"
+    );
+    assert!(
+        verify_by_hand(tx_hash, i, n, &proof.siblings, root),
+        "{what}: {i} by hand"
+    );
+    for s in 0..proof.siblings.len() {
+        let mut bad = proof.clone();
+        flip(&mut bad.siblings[s].0, 17);
+        assert!(
+            bad.verify(tx_hash, root).is_err(),
+            "{what}: {i} sibling {s}"
+        );
+        assert!(
+            !verify_by_hand(tx_hash, i, n, &bad.siblings, root),
+            "{what}: {i} {s}"
+        );
+    }
+    let mut other = *tx_hash;
+    flip(&mut other.0, 0);
+    assert!(
+        proof.verify(&other, root).is_err(),
+        "{what}: {i} another leaf"
+    );
+}
+
+fn check_merkle(v: &Value) {
+    let count = num_u32(&v["count"]);
+    let what = format!("merkle tree of {count}");
+    let leaves: Vec<Hash32> = v["tx_hashes_hex"]
+        .as_array()
+        .expect("leaves")
+        .iter()
+        .map(hash)
+        .collect();
+    assert_eq!(leaves.len(), count as usize, "{what}: leaf count");
+    let leaf_hashes: Vec<Hash32> = leaves.iter().map(leaf_by_hand).collect();
+    let listed: Vec<Hash32> = v["leaf_hashes_hex"]
+        .as_array()
+        .expect("leaf hashes")
+        .iter()
+        .map(hash)
+        .collect();
+    assert_eq!(leaf_hashes, listed, "{what}: leaf hashes");
+    assert_eq!(
+        leaves.iter().map(merkle::leaf_hash).collect::<Vec<_>>(),
+        listed,
+        "{what}"
+    );
+    let root = hash(&v["root_hex"]);
+    assert_eq!(merkle::root(&leaves), root, "{what}: root");
+    assert_eq!(root_by_hand(&leaves), root, "{what}: RFC 6962 root");
+    let proofs = v["proofs"].as_array().expect("proofs");
+    assert_eq!(proofs.len(), leaves.len(), "{what}: one proof per leaf");
+    for (i, p) in proofs.iter().enumerate() {
+        let proof = proof_from(p);
+        assert_eq!(proof.index as usize, i, "{what}: proofs in order");
+        assert_eq!(proof.count, count, "{what}: proof count");
+        assert_eq!(
+            merkle::prove(&leaves, i),
+            Some(proof.clone()),
+            "{what}: prove({i})"
+        );
+        check_proof(&what, &proof, &leaves[i], &root);
+    }
+}
+
+// ---- Genesis and blocks ----
+
+fn accounts(v: &Value) -> Vec<AccountId> {
+    v.as_array()
+        .expect("accounts")
+        .iter()
+        .map(account)
+        .collect()
+}
+
+fn genesis_from_fields(f: &Value) -> Genesis {
+    Genesis {
+        name: f["name"].as_str().expect("a name").to_string(),
+        network: NetworkId(num_u32(&f["network"])),
+        timestamp: Timestamp(dec_u64(&f["timestamp"])),
+        issuers: accounts(&f["issuers"]),
+        sequencers: accounts(&f["sequencers"]),
+        allocations: f["allocations"]
+            .as_array()
+            .expect("allocations")
+            .iter()
+            .map(|a| (account(&a["account"]), Amount::new(dec_u64(&a["amount"]))))
+            .collect(),
+    }
+}
+
+fn genesis_by_hand(g: &Genesis) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&g.network.0.to_le_bytes());
+    b.extend_from_slice(&g.timestamp.0.to_le_bytes());
+    b.push(u8::try_from(g.name.len()).expect("short name"));
+    b.extend_from_slice(g.name.as_bytes());
+    for keys in [&g.issuers, &g.sequencers] {
+        b.extend_from_slice(&u16::try_from(keys.len()).expect("few").to_le_bytes());
+        keys.iter().for_each(|k| b.extend_from_slice(&k.0));
+    }
+    b.extend_from_slice(
+        &u32::try_from(g.allocations.len())
+            .expect("few")
+            .to_le_bytes(),
+    );
+    for (who, amount) in &g.allocations {
+        b.extend_from_slice(&who.0);
+        b.extend_from_slice(&amount.base_units().to_le_bytes());
+    }
+    b
+}
+
+fn check_genesis(v: &Value) {
+    let g = genesis_from_fields(&v["fields"]);
+    let encoded = hex_bytes(&v["encoded_hex"]);
+    assert_eq!(g.encode(), encoded, "genesis encoding");
+    assert_eq!(genesis_by_hand(&g), encoded, "genesis layout");
+    assert_eq!(g.hash(), hash(&v["genesis_hash_hex"]), "genesis hash");
+    let by_hand = sha256(&[b"ting:genesis:v1", &encoded]);
+    assert_eq!(
+        hex::encode(by_hand),
+        v["genesis_hash_hex"],
+        "genesis hash by hand"
+    );
+    assert_eq!(Genesis::decode(&encoded), Ok(g.clone()), "genesis decodes");
+    assert_eq!(g.validate(), Ok(()), "the vector genesis is valid");
+}
+
+fn unsigned_header_by_hand(f: &Value) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    b.extend_from_slice(&dec_u64(&f["height"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["prev_hash"]));
+    b.extend_from_slice(&dec_u64(&f["timestamp"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["tx_root"]));
+    b.extend_from_slice(&num_u32(&f["tx_count"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["sequencer"]));
+    b
+}
+
+/// The block as the API builds it from the vector's fields and transactions.
+fn block_from_vector(v: &Value, key: &Keypair) -> Block {
+    let f = &v["fields"];
+    let txs: Vec<SignedTx> = v["transactions_hex"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .map(|t| SignedTx::decode(&hex_bytes(t)).expect("block transactions decode"))
+        .collect();
+    let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
+    let mut header = BlockHeader {
+        network: NetworkId(num_u32(&f["network"])),
+        height: BlockHeight(dec_u64(&f["height"])),
+        prev_hash: hash(&f["prev_hash"]),
+        timestamp: Timestamp(dec_u64(&f["timestamp"])),
+        tx_root: merkle::root(&hashes),
+        tx_count: u32::try_from(txs.len()).expect("few"),
+        sequencer: key.account(),
+        signature: Signature([0; 64]),
+    };
+    header.sign(key);
+    Block { header, txs }
+}
+
+fn check_block(v: &Value) {
+    let name = v["name"].as_str().expect("a name");
+    let f = &v["fields"];
+    let key = Keypair::from_seed(hex32(&v["sequencer_seed_hex"]));
+    assert_eq!(
+        key.account().to_hex(),
+        v["sequencer_public_key_hex"],
+        "{name}"
+    );
+    assert_eq!(
+        f["sequencer"], v["sequencer_public_key_hex"],
+        "{name}: sequencer"
+    );
+    let block = block_from_vector(v, &key);
+    let h = &block.header;
+    assert_eq!(h.tx_root, hash(&f["tx_root"]), "{name}: tx root");
+    assert_eq!(u64::from(h.tx_count), f["tx_count"], "{name}: tx count");
+    let message = hex_bytes(&v["signing_message_hex"]);
+    let unsigned = unsigned_header_by_hand(f);
+    assert_eq!(h.signing_message(), message, "{name}: signing message");
+    assert_eq!(
+        [&b"ting:block:v1"[..], &unsigned].concat(),
+        message,
+        "{name}: layout"
+    );
+    assert_eq!(
+        h.signature.to_hex(),
+        v["signature_hex"],
+        "{name}: signature"
+    );
+    let header_bytes = [&unsigned[..], &h.signature.0].concat();
+    assert_eq!(h.to_bytes(), header_bytes, "{name}: header encoding");
+    assert_eq!(
+        hex::encode(&header_bytes),
+        v["header_hex"],
+        "{name}: header"
+    );
+    let mut encoded = header_bytes;
+    for tx in &block.txs {
+        let len = u16::try_from(tx.bytes().len()).expect("short");
+        encoded.extend_from_slice(&len.to_le_bytes());
+        encoded.extend_from_slice(tx.bytes());
+    }
+    assert_eq!(block.encode(), encoded, "{name}: block encoding");
+    assert_eq!(
+        hex::encode(&encoded),
+        v["encoded_hex"],
+        "{name}: block bytes"
+    );
+    assert_eq!(h.hash().to_hex(), v["block_hash_hex"], "{name}: block hash");
+    assert_eq!(
+        hex::encode(sha256(&[&message])),
+        v["block_hash_hex"],
+        "{name}: by hand"
+    );
+    let decoded = Block::decode(&encoded).expect("the block decodes");
+    assert_eq!(decoded, block, "{name}: decode");
+    assert!(decoded.body_matches_header(), "{name}: body matches header");
+    assert_eq!(h.verify_signature(), Ok(()), "{name}: header signature");
+    check_receipts(name, v, h);
+}
+
+fn check_receipts(name: &str, v: &Value, header: &BlockHeader) {
+    let receipts = v["receipts"].as_array().expect("receipts");
+    assert_eq!(
+        receipts.len(),
+        header.tx_count as usize,
+        "{name}: a receipt per tx"
+    );
+    let sequencers = [header.sequencer];
+    for r in receipts {
+        let receipt = Receipt {
+            tx_hash: hash(&r["tx_hash_hex"]),
+            proof: proof_from(&r["proof"]),
+            header: header.clone(),
+        };
+        assert_eq!(
+            receipt.verify(header.network, &sequencers),
+            Ok(()),
+            "{name}"
+        );
+        check_proof(name, &receipt.proof, &receipt.tx_hash, &header.tx_root);
+        let mut bad = receipt.clone();
+        flip(&mut bad.header.signature.0, 3);
+        assert!(
+            bad.verify(header.network, &sequencers).is_err(),
+            "{name}: header sig"
+        );
+        if !receipt.proof.siblings.is_empty() {
+            let mut bad = receipt.clone();
+            flip(&mut bad.proof.siblings[0].0, 9);
+            assert!(
+                bad.verify(header.network, &sequencers).is_err(),
+                "{name}: sibling"
+            );
+        }
+        let stranger = [Keypair::from_seed([0x42; 32]).account()];
+        assert!(
+            receipt.verify(header.network, &stranger).is_err(),
+            "{name}: signer"
+        );
+    }
+}
+
+fn check_account(v: &Value) {
+    let name = &v["name"];
+    let hex_text = v["hex"].as_str().expect("hex");
+    let did = v["did"].as_str().expect("did");
+    let id = AccountId::parse(hex_text).expect("hex parses");
+    assert_eq!(
+        AccountId::parse(did),
+        Ok(id),
+        "{name}: did:key parses to the same key"
+    );
+    assert_eq!(id.to_did(), did, "{name}: did:key form");
+    let check = id.check_valid().map_or_else(|e| e.code(), |()| "ok");
+    assert_eq!(check, v["check"], "{name}: check_valid");
+}
+
+// ---- The tests ----
+
+#[test]
+fn every_transaction_vector_matches_the_code_and_the_document() {
+    list("transactions").iter().for_each(check_transaction);
+}
+
+#[test]
+fn the_transaction_vectors_cover_every_kind_and_variant() {
+    let txs = list("transactions");
+    let kinds: Vec<&str> = txs.iter().filter_map(|v| v["kind"].as_str()).collect();
+    for kind in [
+        "transfer",
+        "mint",
+        "register_device",
+        "set_spend_limit",
+        "freeze",
+        "unfreeze",
+        "sweep",
+    ] {
+        assert!(kinds.contains(&kind), "no vector of kind {kind}");
+    }
+    let has = |kind: &str, test: &dyn Fn(&Value) -> bool| {
+        txs.iter().any(|v| v["kind"] == kind && test(&v["fields"]))
+    };
+    assert!(
+        has("transfer", &|f| f["memo_hex"] == ""),
+        "a transfer without memo"
+    );
+    assert!(
+        has("transfer", &|f| f["memo_hex"] != ""),
+        "a transfer with a memo"
+    );
+    assert!(
+        has("set_spend_limit", &|f| f["per_day"].is_null()),
+        "no limit"
+    );
+    assert!(
+        has("set_spend_limit", &|f| f["per_day"].is_string()),
+        "a limit"
+    );
+}
+
+#[test]
+fn every_invalid_transaction_vector_is_refused_with_its_code() {
+    let invalid = list("invalid_transactions");
+    assert!(!invalid.is_empty());
+    invalid.iter().for_each(check_invalid_transaction);
+}
+
+#[test]
+fn every_merkle_vector_gives_its_root_and_proofs() {
+    let trees = list("merkle");
+    let sizes: Vec<u64> = trees.iter().filter_map(|v| v["count"].as_u64()).collect();
+    for n in [1, 2, 3, 5, 8, 13] {
+        assert!(sizes.contains(&n), "no Merkle vector of size {n}");
+    }
+    trees.iter().for_each(check_merkle);
+}
+
+#[test]
+fn the_genesis_and_block_vectors_match_and_chain() {
+    let genesis = list("genesis");
+    genesis.iter().for_each(check_genesis);
+    let blocks = list("blocks");
+    blocks.iter().for_each(check_block);
+    let mut prev = genesis[0]["genesis_hash_hex"].clone();
+    for b in blocks {
+        assert_eq!(b["fields"]["prev_hash"], prev, "{}: chains", b["name"]);
+        prev = b["block_hash_hex"].clone();
+    }
+}
+
+#[test]
+fn block_transactions_are_the_named_transaction_vectors() {
+    let txs = list("transactions");
+    for b in list("blocks") {
+        let names = b["transactions"].as_array().expect("names");
+        for (name, encoded) in names
+            .iter()
+            .zip(b["transactions_hex"].as_array().expect("txs"))
+        {
+            let tx = txs
+                .iter()
+                .find(|t| t["name"] == *name)
+                .expect("named vector");
+            assert_eq!(tx["encoded_hex"], *encoded, "{name}");
+        }
+    }
+}
+
+#[test]
+fn every_account_vector_parses_and_checks_as_listed() {
+    list("accounts").iter().for_each(check_account);
+}
+
+#[test]
+fn a_batch_of_every_vector_signature_agrees_with_checking_each_alone() {
+    let mut batch = BatchVerifier::default();
+    for v in list("transactions") {
+        let tx = SignedTx::decode(&hex_bytes(&v["encoded_hex"])).expect("decodes");
+        batch.queue(&tx.sender(), &tx.signing_message(), tx.signature());
+    }
+    let n = batch.len();
+    assert_eq!(batch.verify(&mut TestRng(1)), vec![true; n]);
+}
