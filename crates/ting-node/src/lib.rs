@@ -1,1 +1,19 @@
-//! placeholder
+//! The Ting node: the server around the ledger.
+//!
+//! `Node::start` recovers state from the data directory (snapshot, then the
+//! block log above it) and runs the pipeline on threads of its own:
+//! verification on every core, one executor, one durable writer, an indexer
+//! and a snapshotter (see [`pipeline`]). [`http::router`] serves the JSON API
+//! over the node's shared parts. Only this crate and the CLI know JSON; the
+//! core has one canonical binary encoding.
+
+mod background;
+pub mod faucet;
+pub mod files;
+pub mod metrics;
+pub mod http;
+pub mod node;
+pub mod pipeline;
+pub mod refusals;
+
+pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

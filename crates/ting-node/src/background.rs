@@ -1,0 +1,100 @@
+//! Background work off the transaction path: indexing and snapshots.
+//!
+//! The indexer pulls durable blocks from the log and feeds the query index;
+//! it may lag under load (queries fall back to scanning the unindexed blocks)
+//! but never holds anything in memory beyond one batch. The snapshotter
+//! writes state copies the executor hands it, each only once its block is
+//! durable, so a snapshot is never ahead of the log.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ting_core::BlockHeight;
+use ting_store::{Index, LogReader, SnapshotStore};
+
+use crate::pipeline::{Durable, SnapshotRequest};
+
+/// Blocks indexed in one write transaction.
+const INDEX_BATCH_BLOCKS: u64 = 256;
+/// How long a background thread sleeps before it looks at the stop flag again.
+const POLL: Duration = Duration::from_millis(100);
+
+pub fn spawn_indexer(
+    index: Arc<Index>,
+    log: LogReader,
+    durable: Arc<Durable>,
+    stopping: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("ting-indexer".into())
+        .spawn(move || {
+            if let Err(e) = index_until_stopped(&index, &log, &durable, &stopping) {
+                tracing::error!(error = %e, "the indexer stopped; queries by hash and account fall back to scanning");
+            }
+            if let Err(e) = index.flush() {
+                tracing::warn!(error = %e, "could not flush the index");
+            }
+        })
+        .expect("spawn indexer thread")
+}
+
+fn index_until_stopped(
+    index: &Index,
+    log: &LogReader,
+    durable: &Durable,
+    stopping: &AtomicBool,
+) -> Result<(), String> {
+    loop {
+        let have = index.indexed_height().map_err(|e| e.to_string())?;
+        let target = durable.height();
+        if have >= target {
+            if stopping.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            durable.wait_for(BlockHeight(have.0 + 1), POLL);
+            continue;
+        }
+        let last = target.0.min(have.0 + INDEX_BATCH_BLOCKS);
+        let mut blocks = Vec::with_capacity(usize::try_from(last - have.0).unwrap_or(0));
+        for h in have.0 + 1..=last {
+            match log.block(BlockHeight(h)).map_err(|e| e.to_string())? {
+                Some(block) => blocks.push(block),
+                None => return Err(format!("durable block {h} is missing from the log")),
+            }
+        }
+        index.index_blocks(&blocks).map_err(|e| e.to_string())?;
+    }
+}
+
+pub fn spawn_snapshotter(
+    store: Arc<SnapshotStore>,
+    requests: mpsc::Receiver<SnapshotRequest>,
+    durable: Arc<Durable>,
+    stopping: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("ting-snapshot".into())
+        .spawn(move || {
+            for req in requests {
+                while !durable.wait_for(req.height, POLL) {
+                    if stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+                let started = Instant::now();
+                let bytes = req.state.encode();
+                match store.write(req.height, req.block_hash, &bytes) {
+                    Ok(()) => tracing::info!(
+                        height = req.height.0,
+                        bytes = bytes.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "wrote a state snapshot"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "could not write a state snapshot"),
+                }
+            }
+        })
+        .expect("spawn snapshot thread")
+}

@@ -1,0 +1,81 @@
+//! `GET /v1/events`: a server-sent event stream of durable blocks and receipts.
+//!
+//! Each durable block yields one `block` event, then one `receipt` event per
+//! transaction (only those touching `?account=ID` when given). A subscriber
+//! that falls more than `EVENTS_BUFFER_MAX` blocks behind gets a `lagged`
+//! event saying how many it missed, and the stream goes on.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::json;
+use ting_core::AccountId;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::error::ApiError;
+use super::json::parse_account;
+use crate::node::Shared;
+use crate::pipeline::CommittedBlock;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    account: Option<String>,
+}
+
+fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
+    let h = &b.block.header;
+    let mut out = vec![Event::default().event("block").data(
+        json!({
+            "height": h.height.0,
+            "hash": b.block_hash.to_hex(),
+            "timestamp_ms": h.timestamp.0,
+            "tx_count": h.tx_count,
+        })
+        .to_string(),
+    )];
+    for (i, tx) in b.block.txs.iter().enumerate() {
+        let counterparty = tx.kind().counterparty();
+        if account.is_some_and(|a| *a != tx.sender() && *a != counterparty) {
+            continue;
+        }
+        out.push(Event::default().event("receipt").data(
+            json!({
+                "tx_hash": tx.hash().to_hex(),
+                "height": h.height.0,
+                "index": i,
+                "kind": tx.kind().name(),
+                "sender": tx.sender().to_did(),
+                "counterparty": counterparty.to_did(),
+            })
+            .to_string(),
+        ));
+    }
+    out
+}
+
+pub async fn events(
+    State(s): State<Arc<Shared>>,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let account = q.account.as_deref().map(|a| parse_account("account", a)).transpose()?;
+    let rx = s.events.subscribe();
+    let stream = stream::unfold((rx, account), |(mut rx, account)| async move {
+        let batch = match rx.recv().await {
+            Ok(block) => block_events(&block, account.as_ref()),
+            Err(RecvError::Lagged(n)) => {
+                vec![Event::default().event("lagged").data(json!({ "missed_blocks": n }).to_string())]
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((stream::iter(batch.into_iter().map(Ok)), (rx, account)))
+    });
+    let flat = futures_util::StreamExt::flatten(stream);
+    Ok(Sse::new(flat).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,102 @@
+//! The HTTP API: JSON over axum, one error type, no internals leaked.
+//!
+//! [`router`] builds the whole API over a node's shared parts, so tests can
+//! drive it without a socket (`router(shared).oneshot(request)`); [`serve`]
+//! binds it to an address and shuts down gracefully. docs/api.md describes
+//! every endpoint; `GET /v1/openapi.json` serves the OpenAPI document.
+
+mod body;
+mod error;
+mod events;
+pub mod json;
+mod ops;
+mod query;
+mod submit;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+pub use ops::OPENAPI_JSON;
+
+use crate::node::Shared;
+
+async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    s.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
+    if response.status().is_client_error() {
+        s.metrics.http_client_errors.fetch_add(1, Ordering::Relaxed);
+        s.metrics.malformed.fetch_add(u64::from(response.status() == 400 || response.status() == 413), Ordering::Relaxed);
+    }
+    response
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("unknown_endpoint", "no such endpoint; see /v1/openapi.json")
+}
+
+/// The whole API.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/openapi.json", get(ops::openapi))
+        .route("/v1/status", get(query::status))
+        .route("/v1/supply", get(query::supply))
+        .route("/v1/transactions", post(submit::submit_one))
+        .route("/v1/transactions/batch", post(submit::submit_batch))
+        .route("/v1/transactions/{hash}", get(query::transaction))
+        .route("/v1/receipts/{hash}", get(query::receipt))
+        .route("/v1/accounts/{id}", get(query::account))
+        .route("/v1/accounts/{id}/transactions", get(query::account_txs))
+        .route("/v1/blocks", get(query::blocks))
+        .route("/v1/blocks/{height}", get(query::block))
+        .route("/v1/events", get(events::events))
+        .route("/v1/faucet", post(ops::faucet))
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
+        .with_state(shared)
+}
+
+/// Why the API could not listen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("{addr} is already in use; stop whatever listens there or choose another address with --http")]
+    AddrInUse { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `addr`, saying clearly when the port is taken.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => ServeError::AddrInUse { addr },
+        _ => ServeError::Bind { addr, source },
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)
+}

@@ -1,0 +1,81 @@
+//! Operations endpoints: health, metrics, the OpenAPI document, the dev faucet.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use ting_core::Amount;
+
+use super::body::ApiJson;
+use super::error::ApiError;
+use super::json::parse_account;
+use crate::metrics::{rss_bytes, Gauges};
+use crate::node::Shared;
+use crate::pipeline::Outcome;
+
+/// The OpenAPI 3 description of this API, served as is.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+pub async fn healthz(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "durable_height": s.durable.height().0 }))
+}
+
+pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (height, accounts) = {
+        let st = s.state.read().expect("state lock");
+        (st.height().0, st.account_count() as u64)
+    };
+    let gauges = Gauges {
+        height,
+        durable_height: s.durable.height().0,
+        indexed_height: s.index.indexed_height().map_or(0, |h| h.0),
+        accounts,
+        verify_queue: s.ingress.load().verifying.load(Relaxed) as u64,
+        sequencer_queue: s.ingress.load().sequencing.load(Relaxed) as u64,
+        rss_bytes: rss_bytes(),
+    };
+    let body = s.metrics.render(&gauges);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaucetRequest {
+    to: String,
+    amount: u64,
+}
+
+pub async fn faucet(State(s): State<Arc<Shared>>, ApiJson(req): ApiJson<FaucetRequest>) -> Result<Response, ApiError> {
+    let Some(faucet) = &s.faucet else {
+        return Err(ApiError::not_found(
+            "faucet_disabled",
+            "this node has no faucet; only a node started with --dev mints on request",
+        ));
+    };
+    let to = parse_account("to", &req.to)?;
+    match faucet.grant(&s, to, Amount::new(req.amount)).await {
+        Ok(Outcome::Committed(c)) => Ok(Json(json!({
+            "status": "committed",
+            "tx_hash": c.tx_hash.to_hex(),
+            "height": c.height.0,
+            "to": to.to_did(),
+            "amount": req.amount,
+        }))
+        .into_response()),
+        Ok(Outcome::Refused(r)) => Err(ApiError::refused(r)),
+        Err(e) => Err(ApiError::new(
+            if e.code() == "faucet_limit" { StatusCode::BAD_REQUEST } else { StatusCode::SERVICE_UNAVAILABLE },
+            e.code(),
+            e.to_string(),
+        )),
+    }
+}

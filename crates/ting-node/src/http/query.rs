@@ -1,0 +1,244 @@
+//! Reading the ledger: status, accounts, transactions, receipts, blocks, supply.
+//!
+//! Account answers reflect durable state only: the handler reads the state
+//! and the height it was read at, then waits (briefly) until that height is
+//! durable, so nothing a crash could undo is ever shown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use ting_core::limits::{ACCOUNT_TXS_PAGE_MAX, BLOCK_RANGE_MAX};
+use ting_core::{merkle, Block, BlockHeight, Hash32, Receipt};
+use ting_store::TxLocation;
+
+use super::error::ApiError;
+use super::json::{header_json, parse_account, parse_hash, receipt_json, TxJson};
+use crate::node::Shared;
+
+/// Most unindexed blocks a lookup by hash scans while the indexer catches up.
+const UNINDEXED_SCAN_BLOCKS_MAX: u64 = 1024;
+/// Longest a read waits for the state it saw to become durable.
+const DURABLE_WAIT: Duration = Duration::from_secs(5);
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub async fn status(State(s): State<Arc<Shared>>) -> ApiResult {
+    let (height, tip, accounts, supply) = {
+        let st = s.state.read().expect("state lock");
+        (st.height(), st.tip_hash(), st.account_count(), st.supply())
+    };
+    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
+    Ok(Json(json!({
+        "network": s.genesis.network.0,
+        "name": s.genesis.name,
+        "genesis_hash": s.genesis_hash.to_hex(),
+        "sequencer": s.sequencer.to_did(),
+        "height": height.0,
+        "tip_hash": tip.to_hex(),
+        "durable_height": s.durable.height().0,
+        "indexed_height": indexed.0,
+        "accounts": accounts,
+        "supply": supply.base_units(),
+        "faucet": s.faucet.as_ref().map(|f| f.issuer().to_did()),
+    })))
+}
+
+pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_account("account id", &id)?;
+    let (body, height) = {
+        let st = s.state.read().expect("state lock");
+        let account = st.account(&id).copied().unwrap_or_default();
+        let device = st.device(&id).map(|d| {
+            json!({
+                "owner": d.owner.to_did(),
+                "per_day": d.per_day.map(|a| a.base_units()),
+                "spent_today": d.spent_on(st.last_timestamp()).base_units(),
+                "frozen": d.frozen,
+                "metadata_hex": hex::encode(&d.metadata),
+            })
+        });
+        let body = json!({
+            "id": id.to_did(),
+            "hex": id.to_hex(),
+            "balance": account.balance.base_units(),
+            "nonce": account.nonce.0,
+            "device": device,
+            "height": st.height().0,
+        });
+        (body, st.height())
+    };
+    wait_durable(&s, height).await?;
+    Ok(Json(body))
+}
+
+async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
+    tokio::time::timeout(DURABLE_WAIT, s.durable.reached(height))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the disk is behind; retry shortly"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    limit: Option<usize>,
+    before: Option<String>,
+}
+
+fn parse_cursor(text: &str) -> Result<TxLocation, ApiError> {
+    let bad = || ApiError::bad_request("invalid_query", "before must be HEIGHT:INDEX, as given in `next`");
+    let (h, i) = text.split_once(':').ok_or_else(bad)?;
+    Ok(TxLocation {
+        height: BlockHeight(h.parse().map_err(|_| bad())?),
+        index: i.parse().map_err(|_| bad())?,
+    })
+}
+
+pub async fn account_txs(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let id = parse_account("account id", &id)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, ACCOUNT_TXS_PAGE_MAX);
+    let before = q.before.as_deref().map(parse_cursor).transpose()?;
+    let page = s
+        .index
+        .account_txs(&id, before, limit)
+        .map_err(|e| ApiError::internal("read the index", e))?;
+    let next = (page.len() == limit).then(|| page.last().map(|(l, _)| format!("{}:{}", l.height.0, l.index)));
+    let txs: Vec<Value> = page
+        .iter()
+        .map(|(l, h)| json!({ "tx_hash": h.to_hex(), "height": l.height.0, "index": l.index }))
+        .collect();
+    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
+    Ok(Json(json!({ "transactions": txs, "next": next.flatten(), "indexed_height": indexed.0 })))
+}
+
+/// Finds a committed transaction: the index first, then the blocks it has not reached.
+fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::internal("read the block log", e);
+    if let Some(loc) = s.index.tx_location(hash).map_err(|e| ApiError::internal("read the index", e))? {
+        let block = s.log.block(loc.height).map_err(|e| internal(&e))?;
+        return Ok(block.map(|b| (b, loc.index)));
+    }
+    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
+    let durable = s.log.height();
+    if durable.0.saturating_sub(indexed.0) > UNINDEXED_SCAN_BLOCKS_MAX {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "index_behind",
+            "the query index is catching up after heavy load; retry shortly",
+        ));
+    }
+    for h in (indexed.0 + 1..=durable.0).rev() {
+        let Some(block) = s.log.block(BlockHeight(h)).map_err(|e| internal(&e))? else {
+            continue;
+        };
+        if let Some(i) = block.txs.iter().position(|t| t.hash() == *hash) {
+            let i = u32::try_from(i).expect("bounded by BLOCK_TXS_MAX");
+            return Ok(Some((block, i)));
+        }
+    }
+    Ok(None)
+}
+
+fn receipt_of(block: &Block, index: u32) -> Receipt {
+    let hashes = block.tx_hashes();
+    let proof = merkle::prove(&hashes, index as usize).expect("index inside the block");
+    Receipt {
+        tx_hash: hashes[index as usize],
+        proof,
+        header: block.header.clone(),
+    }
+}
+
+fn not_found_or_refused(s: &Shared, hash: &Hash32) -> ApiError {
+    match s.refusals.get(hash) {
+        Some(r) => ApiError::refused(r),
+        None => ApiError::not_found(
+            "unknown_transaction",
+            format!("no committed or recently refused transaction has hash {hash}"),
+        ),
+    }
+}
+
+pub async fn transaction(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
+    let hash = parse_hash("hash", &hash)?;
+    let Some((block, index)) = locate(&s, &hash)? else {
+        return Err(not_found_or_refused(&s, &hash));
+    };
+    let tx = &block.txs[index as usize];
+    Ok(Json(json!({
+        "tx_hash": hash.to_hex(),
+        "tx": TxJson::from_tx(tx),
+        "hex": hex::encode(tx.bytes()),
+        "receipt": receipt_json(&receipt_of(&block, index)),
+    })))
+}
+
+pub async fn receipt(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
+    let hash = parse_hash("hash", &hash)?;
+    match locate(&s, &hash)? {
+        Some((block, index)) => Ok(Json(receipt_json(&receipt_of(&block, index)))),
+        None => Err(not_found_or_refused(&s, &hash)),
+    }
+}
+
+pub async fn block(State(s): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+    let block = s
+        .log
+        .block(BlockHeight(height))
+        .map_err(|e| ApiError::internal("read the block log", e))?
+        .ok_or_else(|| ApiError::not_found("unknown_block", format!("no durable block at height {height}")))?;
+    let txs: Vec<Value> = block
+        .txs
+        .iter()
+        .map(|t| json!({ "tx_hash": t.hash().to_hex(), "tx": TxJson::from_tx(t) }))
+        .collect();
+    Ok(Json(json!({ "header": header_json(&block.header), "txs": txs })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    from: Option<u64>,
+    limit: Option<u64>,
+}
+
+pub async fn blocks(
+    State(s): State<Arc<Shared>>,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let durable = s.log.height().0;
+    let limit = q.limit.unwrap_or(20).clamp(1, BLOCK_RANGE_MAX);
+    let from = q.from.unwrap_or_else(|| durable.saturating_sub(limit - 1).max(1)).max(1);
+    let to = from.saturating_add(limit - 1).min(durable);
+    let mut headers = Vec::new();
+    for h in from..=to {
+        if let Some(header) = s.log.header(BlockHeight(h)).map_err(|e| ApiError::internal("read the block log", e))? {
+            headers.push(header_json(&header));
+        }
+    }
+    Ok(Json(json!({ "blocks": headers, "durable_height": durable })))
+}
+
+pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
+    let (minted, sum, height) = {
+        let st = s.state.read().expect("state lock");
+        (st.supply(), st.balance_sum(), st.height())
+    };
+    wait_durable(&s, height).await?;
+    Ok(Json(json!({
+        "height": height.0,
+        "minted": minted.base_units(),
+        "balances": sum.map(|a| a.base_units()),
+        "conserved": sum == Some(minted),
+    })))
+}

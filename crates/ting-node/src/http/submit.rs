@@ -1,0 +1,187 @@
+//! Submitting transactions: one or a batch, waiting for commit or not.
+//!
+//! `POST /v1/transactions` takes one transaction as JSON
+//! (`{"hex"|"base64"|"json": ...}`) or as raw canonical bytes
+//! (`Content-Type: application/octet-stream`). `POST /v1/transactions/batch`
+//! takes `{"txs": [...]}`; a batch is admitted whole or not at all, in order.
+//! With `?wait=true` (the default) the answer comes once the transaction's
+//! block is durable, or with the refusal; with `?wait=false` it comes on
+//! admission (202) and the outcome is read from `/v1/transactions/{hash}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use ting_core::limits::SUBMIT_BATCH_TXS_MAX;
+use ting_core::SignedTx;
+use tokio::sync::oneshot;
+
+use super::body::{parse_json, RawBody};
+use super::error::ApiError;
+use super::json::{decode_tx, SubmitTx};
+use crate::node::Shared;
+use crate::pipeline::Outcome;
+
+/// How long a waiting submission waits for its block before answering `timeout`.
+const COMMIT_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    #[serde(default)]
+    wait: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    txs: Vec<SubmitTx>,
+}
+
+fn wait_flag(q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>) -> Result<bool, ApiError> {
+    match q {
+        Ok(Query(q)) => Ok(q.wait.unwrap_or(true)),
+        Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+    }
+}
+
+/// Stateless checks every node does before spending a signature check.
+fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
+    if tx.network() != shared.genesis.network {
+        return Err(ApiError {
+            tx_hash: Some(tx.hash()),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_network",
+                format!(
+                    "the transaction is for network {}, this node serves network {}",
+                    tx.network(),
+                    shared.genesis.network
+                ),
+            )
+        });
+    }
+    Ok(())
+}
+
+fn parse_one(body: &RawBody) -> Result<SignedTx, ApiError> {
+    let binary = body
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("application/octet-stream"));
+    if binary {
+        decode_tx(&body.bytes)
+    } else {
+        parse_json::<SubmitTx>(&body.bytes)?.to_tx()
+    }
+}
+
+fn committed_json(o: &crate::pipeline::Committed) -> Value {
+    json!({
+        "status": "committed",
+        "tx_hash": o.tx_hash.to_hex(),
+        "height": o.height.0,
+        "index": o.index,
+        "block_hash": o.block_hash.to_hex(),
+    })
+}
+
+async fn outcome(rx: oneshot::Receiver<Outcome>, hash: ting_core::Hash32) -> Result<Value, ApiError> {
+    match tokio::time::timeout(COMMIT_WAIT, rx).await {
+        Ok(Ok(Outcome::Committed(c))) => Ok(committed_json(&c)),
+        Ok(Ok(Outcome::Refused(r))) => Err(ApiError::refused(r)),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node stopped before the transaction's block was durable",
+        )),
+        Err(_) => Err(ApiError {
+            tx_hash: Some(hash),
+            ..ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "not committed yet; look the transaction up by its hash later",
+            )
+        }),
+    }
+}
+
+pub async fn submit_one(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    body: RawBody,
+) -> Result<Response, ApiError> {
+    let wait = wait_flag(query)?;
+    let tx = parse_one(&body)?;
+    precheck(&shared, &tx)?;
+    let hash = tx.hash();
+    if !wait {
+        shared.submit_with(vec![tx], vec![None])?;
+        let accepted = json!({ "status": "accepted", "tx_hash": hash.to_hex() });
+        return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
+    }
+    let rx = shared.submit(vec![tx])?.pop().expect("one receiver");
+    Ok(Json(outcome(rx, hash).await?).into_response())
+}
+
+fn refusal_json(e: &ApiError) -> Value {
+    json!({
+        "status": "refused",
+        "code": e.code,
+        "message": e.message,
+        "tx_hash": e.tx_hash.map(|h| h.to_hex()),
+    })
+}
+
+pub async fn submit_batch(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    body: RawBody,
+) -> Result<Response, ApiError> {
+    let wait = wait_flag(query)?;
+    let batch: Batch = parse_json(&body.bytes)?;
+    if batch.txs.is_empty() || batch.txs.len() > SUBMIT_BATCH_TXS_MAX {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            format!("a batch holds 1 to {SUBMIT_BATCH_TXS_MAX} transactions, this one {}", batch.txs.len()),
+        ));
+    }
+    let mut txs = Vec::with_capacity(batch.txs.len());
+    for (i, item) in batch.txs.iter().enumerate() {
+        let tx = item.to_tx().map_err(|e| ApiError {
+            message: format!("txs[{i}]: {}", e.message),
+            ..e
+        })?;
+        txs.push(tx);
+    }
+    let mut results: Vec<Option<Value>> = vec![None; txs.len()];
+    let mut admit = Vec::with_capacity(txs.len());
+    let mut places = Vec::with_capacity(txs.len());
+    for (i, tx) in txs.into_iter().enumerate() {
+        match precheck(&shared, &tx) {
+            Ok(()) => {
+                places.push((i, tx.hash()));
+                admit.push(tx);
+            }
+            Err(e) => results[i] = Some(refusal_json(&e)),
+        }
+    }
+    if wait {
+        let receivers = shared.submit(admit)?;
+        for ((i, hash), rx) in places.into_iter().zip(receivers) {
+            results[i] = Some(outcome(rx, hash).await.unwrap_or_else(|e| refusal_json(&e)));
+        }
+    } else {
+        let n = admit.len();
+        shared.submit_with(admit, (0..n).map(|_| None).collect())?;
+        for (i, hash) in places {
+            results[i] = Some(json!({ "status": "accepted", "tx_hash": hash.to_hex() }));
+        }
+    }
+    let results: Vec<Value> = results.into_iter().map(|r| r.expect("every slot answered")).collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}

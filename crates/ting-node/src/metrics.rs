@@ -1,0 +1,109 @@
+//! Counters the node exposes at `/metrics` in the Prometheus text format.
+//!
+//! Plain atomics, written on the hot path without locks; refusal codes are
+//! few and rare, so they sit in a small locked map.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The node's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub txs_submitted: AtomicU64,
+    pub txs_committed: AtomicU64,
+    pub blocks_committed: AtomicU64,
+    pub busy: AtomicU64,
+    pub malformed: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub fsync_micros: AtomicU64,
+    pub http_requests: AtomicU64,
+    pub http_client_errors: AtomicU64,
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// Gauges read at scrape time.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub height: u64,
+    pub durable_height: u64,
+    pub indexed_height: u64,
+    pub accounts: u64,
+    pub verify_queue: u64,
+    pub sequencer_queue: u64,
+    pub rss_bytes: u64,
+}
+
+impl Metrics {
+    pub fn refused(&self, code: &'static str) {
+        *self.refused.lock().expect("metrics lock").entry(code).or_default() += 1;
+    }
+
+    pub fn group_committed(&self, _blocks: usize, took: Duration) {
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.fsync_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn block_committed(&self, txs: usize) {
+        self.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        self.txs_committed.fetch_add(txs as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every counter and gauge.
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut out = String::with_capacity(2048);
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let counters = [
+            ("ting_txs_submitted_total", "Transactions admitted into the pipeline.", load(&self.txs_submitted)),
+            ("ting_txs_committed_total", "Transactions in durable blocks.", load(&self.txs_committed)),
+            ("ting_blocks_committed_total", "Durable blocks.", load(&self.blocks_committed)),
+            ("ting_busy_total", "Submissions refused because a queue was full.", load(&self.busy)),
+            ("ting_malformed_total", "Inputs refused before verification (bad encoding, JSON, size).", load(&self.malformed)),
+            ("ting_fsyncs_total", "Group commits (one fsync each).", load(&self.fsyncs)),
+            ("ting_fsync_seconds_total", "Time spent appending and syncing the block log.", 0),
+            ("ting_http_requests_total", "HTTP requests served.", load(&self.http_requests)),
+            ("ting_http_client_errors_total", "HTTP requests answered with a 4xx status.", load(&self.http_client_errors)),
+        ];
+        for (name, help, value) in counters {
+            if name == "ting_fsync_seconds_total" {
+                let secs = load(&self.fsync_micros) as f64 / 1e6;
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {secs}");
+                continue;
+            }
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        let name = "ting_txs_refused_total";
+        let _ = writeln!(out, "# HELP {name} Transactions refused, by code.\n# TYPE {name} counter");
+        for (code, n) in self.refused.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "{name}{{code=\"{code}\"}} {n}");
+        }
+        let gauges = [
+            ("ting_height", "Height of the executed state.", g.height),
+            ("ting_durable_height", "Height of the last durable block.", g.durable_height),
+            ("ting_indexed_height", "Height the query index has reached.", g.indexed_height),
+            ("ting_accounts", "Accounts in the state.", g.accounts),
+            ("ting_verify_queue_txs", "Transactions waiting for signature verification.", g.verify_queue),
+            ("ting_sequencer_queue_txs", "Verified transactions waiting for the executor.", g.sequencer_queue),
+            ("ting_resident_memory_bytes", "Resident set size of the node process.", g.rss_bytes),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        out
+    }
+}
+
+/// Resident set size of this process, from /proc (0 where unavailable).
+pub fn rss_bytes() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -1,0 +1,361 @@
+//! Starting, recovering and stopping a node.
+//!
+//! Start-up: lock the data directory, load the newest good snapshot (or the
+//! genesis), open the block log (which checks every block and cuts a torn
+//! tail) while replaying the blocks above the snapshot, open the query index,
+//! then start the pipeline threads. Shutdown closes ingress and lets every
+//! stage drain in order, so everything admitted is either committed durably
+//! or answered, and writes a final snapshot so the next start is quick.
+//!
+//! Data directory layout: `blocks/` (the block log), `snapshots/`,
+//! `index.redb` (derived, rebuilt when missing), `LOCK`.
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::sync::{broadcast, oneshot};
+use ting_core::limits::{
+    BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, SNAPSHOT_INTERVAL_BLOCKS,
+    SNAPSHOT_INTERVAL_TXS,
+};
+use ting_core::{AccountId, Block, Genesis, Hash32, Keypair, SignedTx};
+use ting_ledger::State;
+use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
+
+use crate::background::{spawn_indexer, spawn_snapshotter};
+use crate::faucet::Faucet;
+use crate::metrics::Metrics;
+use crate::pipeline::{
+    self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load, Outcome, SubmitError,
+};
+use crate::refusals::Refusals;
+
+/// Everything a node needs to start.
+#[derive(Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub genesis: Genesis,
+    /// The sequencer key that signs blocks; must be named in the genesis.
+    pub key: Keypair,
+    /// In dev mode, the issuer key the faucet mints with.
+    pub faucet: Option<Keypair>,
+    pub verify_workers: usize,
+    pub block_cut: Duration,
+    pub snapshot_every_blocks: u64,
+    pub snapshot_every_txs: u64,
+}
+
+impl NodeConfig {
+    /// A configuration with the default limits and one verifier per core.
+    pub fn new(data_dir: PathBuf, genesis: Genesis, key: Keypair) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            genesis,
+            key,
+            faucet: None,
+            verify_workers: std::thread::available_parallelism().map_or(1, usize::from),
+            block_cut: Duration::from_millis(BLOCK_CUT_MS),
+            snapshot_every_blocks: SNAPSHOT_INTERVAL_BLOCKS,
+            snapshot_every_txs: SNAPSHOT_INTERVAL_TXS,
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("data directory {0} is in use by another running node")]
+    Locked(String),
+    #[error("this node's key {0} is not a sequencer in the genesis; name it there or use the right --key")]
+    NotSequencer(AccountId),
+    #[error("block log: {0}")]
+    Log(#[from] ting_store::LogError),
+    #[error("snapshots: {0}")]
+    Snapshot(#[from] ting_store::SnapshotError),
+    #[error("snapshot at height {height} cannot be read: {reason}; move the snapshots directory aside to replay from genesis")]
+    BadSnapshot { height: u64, reason: String },
+    #[error("the newest snapshot is at height {snapshot} but the block log ends at {log}; move the snapshots directory aside to replay from genesis")]
+    SnapshotAhead { snapshot: u64, log: u64 },
+    #[error("query index: {0}")]
+    Index(#[from] ting_store::IndexError),
+}
+
+/// What start-up found, for logs and the recovery benchmark.
+#[derive(Debug, Clone)]
+pub struct StartReport {
+    pub snapshot_height: u64,
+    pub log: RecoveryReport,
+    pub replayed_blocks: u64,
+    pub took: Duration,
+}
+
+/// The parts of a running node that request handlers share.
+#[derive(Debug)]
+pub struct Shared {
+    pub genesis: Genesis,
+    pub genesis_hash: Hash32,
+    pub sequencer: AccountId,
+    pub state: Arc<RwLock<State>>,
+    pub ingress: Ingress,
+    pub log: LogReader,
+    pub index: Arc<Index>,
+    pub durable: Arc<Durable>,
+    pub events: broadcast::Sender<Arc<CommittedBlock>>,
+    pub metrics: Arc<Metrics>,
+    pub refusals: Arc<Refusals>,
+    pub faucet: Option<Faucet>,
+}
+
+impl Shared {
+    /// Admits `txs` in order; each receiver yields its transaction's outcome.
+    pub fn submit(&self, txs: Vec<SignedTx>) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
+        let (replies, receivers): (Vec<_>, Vec<_>) = txs
+            .iter()
+            .map(|_| {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), rx)
+            })
+            .unzip();
+        self.submit_with(txs, replies)?;
+        Ok(receivers)
+    }
+
+    /// Admits `txs` with caller-made reply slots (`None` where nobody waits).
+    pub fn submit_with(&self, txs: Vec<SignedTx>, replies: Vec<pipeline::Reply>) -> Result<(), SubmitError> {
+        let n = txs.len() as u64;
+        match self.ingress.submit(txs, replies) {
+            Ok(()) => {
+                self.metrics.txs_submitted.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.busy.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A running node: its shared parts and its threads.
+#[derive(Debug)]
+pub struct Node {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    pipeline_threads: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    snapshots: Arc<SnapshotStore>,
+    report: StartReport,
+    _lock: File,
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<File, StartError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let path = dir.join("LOCK");
+    let file = File::create(&path).map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StartError::Locked(dir.display().to_string())),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Loads the newest snapshot (or the genesis) and replays the log above it.
+fn recover(
+    cfg: &NodeConfig,
+    snapshots: &SnapshotStore,
+    hash_seed: u64,
+) -> Result<(State, FileLog, u64, RecoveryReport, u64), StartError> {
+    let mut state = match snapshots.latest()? {
+        Some(s) => State::decode(&s.state, hash_seed).map_err(|e| StartError::BadSnapshot {
+            height: s.height.0,
+            reason: e.to_string(),
+        })?,
+        None => State::from_genesis(&cfg.genesis, hash_seed),
+    };
+    if state.network() != cfg.genesis.network {
+        return Err(StartError::BadSnapshot {
+            height: state.height().0,
+            reason: "it is for another network".into(),
+        });
+    }
+    let (snap_height, snap_hash) = (state.height(), state.tip_hash());
+    let mut replayed = 0u64;
+    let mut visit = |block: &Block| -> Result<(), String> {
+        let h = block.header.height;
+        if h <= snap_height {
+            if h == snap_height && block.header.hash() != snap_hash {
+                return Err(format!("the snapshot at height {h} does not match the log's block there"));
+            }
+            return Ok(());
+        }
+        let receipts = state.apply_block(block).map_err(|e| e.to_string())?;
+        if let Some((i, Err(e))) = receipts.iter().enumerate().find(|(_, r)| r.is_err()) {
+            return Err(format!("block {h}, transaction {i} was refused on replay: {e}"));
+        }
+        replayed += 1;
+        Ok(())
+    };
+    let (log, report) = FileLog::open(&cfg.data_dir.join("blocks"), &cfg.genesis, &mut visit)?;
+    if let Some(reason) = &report.truncated_reason {
+        tracing::warn!(bytes = report.truncated_bytes, %reason, "cut a torn tail off the block log");
+    }
+    if report.last_height < snap_height {
+        return Err(StartError::SnapshotAhead {
+            snapshot: snap_height.0,
+            log: report.last_height.0,
+        });
+    }
+    assert_eq!(state.height(), report.last_height, "replay reached the log's tip");
+    Ok((state, log, snap_height.0, report, replayed))
+}
+
+impl Node {
+    /// Recovers from the data directory and starts the pipeline.
+    pub fn start(cfg: NodeConfig) -> Result<Node, StartError> {
+        let started = Instant::now();
+        if !cfg.genesis.sequencers.contains(&cfg.key.account()) {
+            return Err(StartError::NotSequencer(cfg.key.account()));
+        }
+        let lock = lock_data_dir(&cfg.data_dir)?;
+        let snapshots = Arc::new(SnapshotStore::open(&cfg.data_dir.join("snapshots"))?);
+        let hash_seed = rand::random::<u64>();
+        let (state, log, snapshot_height, log_report, replayed) = recover(&cfg, &snapshots, hash_seed)?;
+        let index = Arc::new(Index::open(&cfg.data_dir.join("index.redb"))?);
+        if index.indexed_height()? > state.height() {
+            tracing::warn!("the index is ahead of the block log; rebuilding it");
+            index.reset()?;
+        }
+        let report = StartReport {
+            snapshot_height,
+            log: log_report,
+            replayed_blocks: replayed,
+            took: started.elapsed(),
+        };
+        Ok(Node::launch(cfg, state, log, index, snapshots, report, lock))
+    }
+
+    fn launch(
+        cfg: NodeConfig,
+        state: State,
+        log: FileLog,
+        index: Arc<Index>,
+        snapshots: Arc<SnapshotStore>,
+        report: StartReport,
+        lock: File,
+    ) -> Node {
+        use ting_store::BlockLog;
+        let load = Arc::new(Load::default());
+        let metrics = Arc::new(Metrics::default());
+        let refusals = Arc::new(Refusals::default());
+        let durable = Arc::new(Durable::new(state.height()));
+        let (events, _) = broadcast::channel(EVENTS_BUFFER_MAX);
+        let state = Arc::new(RwLock::new(state));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let reader = log.reader();
+
+        let (chunk_tx, chunk_rx) = mpsc::channel();
+        let (checked_tx, checked_rx) = mpsc::channel();
+        let (sealed_tx, sealed_rx) = mpsc::sync_channel(DURABLE_QUEUE_BLOCKS_MAX);
+        let (snap_tx, snap_rx) = mpsc::sync_channel(1);
+        let mut pipeline_threads = pipeline::spawn_verifiers(cfg.verify_workers, chunk_rx, checked_tx, Arc::clone(&load));
+        let exec_cfg = ExecutorConfig {
+            key: Keypair::from_seed(cfg.key.seed()),
+            block_cut: cfg.block_cut,
+            snapshot_every_blocks: cfg.snapshot_every_blocks,
+            snapshot_every_txs: cfg.snapshot_every_txs,
+        };
+        pipeline_threads.push(pipeline::spawn_executor(
+            exec_cfg,
+            pipeline::ExecutorParts {
+                state: Arc::clone(&state),
+                checked: checked_rx,
+                to_writer: sealed_tx,
+                snapshots: snap_tx,
+                load: Arc::clone(&load),
+                refusals: Arc::clone(&refusals),
+                metrics: Arc::clone(&metrics),
+            },
+        ));
+        let writer_parts = pipeline::WriterParts {
+            durable: Arc::clone(&durable),
+            events: events.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        pipeline_threads.push(pipeline::spawn_writer(Box::new(log), sealed_rx, writer_parts));
+        let threads = vec![
+            spawn_indexer(Arc::clone(&index), reader.clone(), Arc::clone(&durable), Arc::clone(&stopping)),
+            spawn_snapshotter(Arc::clone(&snapshots), snap_rx, Arc::clone(&durable), Arc::clone(&stopping)),
+        ];
+        let faucet = cfg.faucet.map(Faucet::new);
+        let shared = Arc::new(Shared {
+            genesis_hash: cfg.genesis.hash(),
+            sequencer: cfg.key.account(),
+            genesis: cfg.genesis,
+            state,
+            ingress: Ingress::new(chunk_tx, load),
+            log: reader,
+            index,
+            durable,
+            events,
+            metrics,
+            refusals,
+            faucet,
+        });
+        Node {
+            shared,
+            threads,
+            pipeline_threads,
+            stopping,
+            snapshots,
+            report,
+            _lock: lock,
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn report(&self) -> &StartReport {
+        &self.report
+    }
+
+    /// Stops admitting, drains every stage, writes a final snapshot, joins the threads.
+    pub fn shutdown(self) {
+        self.shared.ingress.close();
+        for t in self.pipeline_threads {
+            let _ = t.join();
+        }
+        self.stopping.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let state = self.shared.state.read().expect("state lock");
+        let (height, hash) = (state.height(), state.tip_hash());
+        let newest = self.snapshots.list().ok().and_then(|l| l.last().map(|(h, _)| *h));
+        if height.0 > 0 && newest != Some(height) {
+            if let Err(e) = self.snapshots.write(height, hash, &state.encode()) {
+                tracing::warn!(error = %e, "could not write the shutdown snapshot");
+            }
+        }
+        let _ = self.shared.index.flush();
+    }
+}

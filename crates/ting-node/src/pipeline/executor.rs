@@ -1,0 +1,237 @@
+//! The executor: the one thread that orders, applies and cuts blocks.
+//!
+//! It takes verified chunks in submission order (a small reorder buffer
+//! absorbs workers finishing out of order), applies each transaction to the
+//! in-memory state at the open block's timestamp, answers refusals at once,
+//! and cuts the block when it is full or `block_cut` after it opened. Sealed
+//! blocks go to the durable writer through a bounded queue, so a slow disk
+//! slows the executor instead of growing memory. Every so often it hands a
+//! copy of the state to the snapshot thread.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ting_core::limits::BLOCK_TXS_MAX;
+use ting_core::{Block, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
+use ting_ledger::State;
+
+use super::Sealed;
+use super::Checked;
+use super::{Load, Outcome, Refusal, Reply};
+use crate::metrics::Metrics;
+use crate::refusals::Refusals;
+
+/// How the executor cuts blocks and when it asks for snapshots.
+#[derive(Debug)]
+pub struct ExecutorConfig {
+    pub key: Keypair,
+    pub block_cut: Duration,
+    pub snapshot_every_blocks: u64,
+    pub snapshot_every_txs: u64,
+}
+
+/// A copy of the state after block `height`, to be written once that block is durable.
+#[derive(Debug)]
+pub struct SnapshotRequest {
+    pub state: State,
+    pub height: BlockHeight,
+    pub block_hash: Hash32,
+}
+
+struct OpenBlock {
+    timestamp: Timestamp,
+    deadline: Instant,
+    txs: Vec<SignedTx>,
+    replies: Vec<Reply>,
+}
+
+/// The channels and shared parts the executor works with.
+pub(crate) struct ExecutorParts {
+    pub state: Arc<RwLock<State>>,
+    pub checked: mpsc::Receiver<Checked>,
+    pub to_writer: mpsc::SyncSender<Sealed>,
+    pub snapshots: mpsc::SyncSender<SnapshotRequest>,
+    pub load: Arc<Load>,
+    pub refusals: Arc<Refusals>,
+    pub metrics: Arc<Metrics>,
+}
+
+struct Executor {
+    cfg: ExecutorConfig,
+    parts: ExecutorParts,
+    open: Option<OpenBlock>,
+    reorder: BTreeMap<u64, Checked>,
+    next_seq: u64,
+    outbox: Vec<Sealed>,
+    blocks_since_snapshot: u64,
+    txs_since_snapshot: u64,
+}
+
+pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinHandle<()> {
+    let executor = Executor {
+        cfg,
+        parts,
+        open: None,
+        reorder: BTreeMap::new(),
+        next_seq: 0,
+        outbox: Vec::new(),
+        blocks_since_snapshot: 0,
+        txs_since_snapshot: 0,
+    };
+    std::thread::Builder::new()
+        .name("ting-executor".into())
+        .spawn(move || executor.run())
+        .expect("spawn executor thread")
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Executor {
+    fn run(mut self) {
+        loop {
+            let received = match &self.open {
+                Some(open) => {
+                    let wait = open.deadline.saturating_duration_since(Instant::now());
+                    self.parts.checked.recv_timeout(wait)
+                }
+                None => self
+                    .parts
+                    .checked
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let closing = matches!(received, Err(RecvTimeoutError::Disconnected));
+            if let Ok(checked) = received {
+                self.reorder.insert(checked.seq, checked);
+                self.drain_ready();
+            }
+            let due = self.open.as_ref().is_some_and(|b| Instant::now() >= b.deadline);
+            if due || (closing && self.open.is_some()) {
+                let state = Arc::clone(&self.parts.state);
+                let mut state = state.write().expect("state lock");
+                self.cut(&mut state);
+            }
+            if !self.flush_outbox() || closing {
+                return;
+            }
+        }
+    }
+
+    /// Applies every chunk that is next in submission order.
+    fn drain_ready(&mut self) {
+        while let Some(checked) = self.reorder.remove(&self.next_seq) {
+            self.next_seq += 1;
+            let n = checked.items.len();
+            let state = Arc::clone(&self.parts.state);
+            let mut state = state.write().expect("state lock");
+            for (result, reply) in checked.items {
+                match result {
+                    Err((hash, e)) => self.refuse(hash, e.code(), e.to_string(), reply),
+                    Ok(tx) => self.apply(&mut state, tx.into_inner(), reply),
+                }
+            }
+            drop(state);
+            self.parts.load.sequencing.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
+    fn apply(&mut self, state: &mut State, tx: SignedTx, reply: Reply) {
+        // A block opens with its first applied transaction, never with a refusal.
+        let timestamp = match &self.open {
+            Some(open) => open.timestamp,
+            None => Timestamp(now_ms().max(state.last_timestamp().0)),
+        };
+        if let Err(e) = state.apply_tx(&tx, timestamp) {
+            self.refuse(tx.hash(), e.code(), e.to_string(), reply);
+            return;
+        }
+        let cut_after = self.cfg.block_cut;
+        let open = self.open.get_or_insert_with(|| OpenBlock {
+            timestamp,
+            deadline: Instant::now() + cut_after,
+            txs: Vec::new(),
+            replies: Vec::new(),
+        });
+        open.txs.push(tx);
+        open.replies.push(reply);
+        if open.txs.len() >= BLOCK_TXS_MAX {
+            self.cut(state);
+        }
+    }
+
+    fn refuse(&self, tx_hash: Hash32, code: &'static str, message: String, reply: Reply) {
+        let refusal = Refusal {
+            tx_hash,
+            code,
+            message,
+        };
+        self.parts.metrics.refused(code);
+        self.parts.refusals.insert(refusal.clone());
+        if let Some(reply) = reply {
+            // The waiter may have gone away; the refusal is still recorded.
+            let _ = reply.send(Outcome::Refused(refusal));
+        }
+    }
+
+    /// Seals the open block, moves the state's tip to it and queues it for the writer.
+    fn cut(&mut self, state: &mut State) {
+        let Some(open) = self.open.take() else { return };
+        let height = state.height().next().expect("height below u64::MAX");
+        let count = open.txs.len() as u64;
+        let block = Block::seal(
+            state.network(),
+            height,
+            state.tip_hash(),
+            open.timestamp,
+            open.txs,
+            &self.cfg.key,
+        );
+        state
+            .commit_block(&block.header)
+            .expect("the executor builds each block on its own tip");
+        let block_hash = state.tip_hash();
+        self.outbox.push(Sealed {
+            block,
+            block_hash,
+            replies: open.replies,
+        });
+        self.blocks_since_snapshot += 1;
+        self.txs_since_snapshot += count;
+        self.maybe_snapshot(state, height, block_hash);
+    }
+
+    fn maybe_snapshot(&mut self, state: &State, height: BlockHeight, block_hash: Hash32) {
+        let due = self.blocks_since_snapshot >= self.cfg.snapshot_every_blocks
+            || self.txs_since_snapshot >= self.cfg.snapshot_every_txs;
+        if !due {
+            return;
+        }
+        let request = SnapshotRequest {
+            state: state.clone(),
+            height,
+            block_hash,
+        };
+        // A snapshot still being written means this one waits for a later block.
+        if self.parts.snapshots.try_send(request).is_ok() {
+            self.blocks_since_snapshot = 0;
+            self.txs_since_snapshot = 0;
+        }
+    }
+
+    /// Hands sealed blocks to the writer; false when the writer is gone.
+    fn flush_outbox(&mut self) -> bool {
+        for sealed in self.outbox.drain(..) {
+            if self.parts.to_writer.send(sealed).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}

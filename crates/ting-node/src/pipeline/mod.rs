@@ -1,0 +1,224 @@
+//! The transaction pipeline: ingress, verification, sequencing, execution, durability.
+//!
+//! ```text
+//! submit ─► verify queue ─► verify workers (all cores, batched) ─► executor
+//!           (bounded)        ZIP-215 batch verification              (one thread: reorders by
+//!                                                                      submission order, applies,
+//!                                                                      cuts blocks)
+//!        ─► durable queue (bounded) ─► writer (group commit, fsync) ─► replies, events
+//! ```
+//!
+//! Admission is counted: a submission that would take more than
+//! `VERIFY_QUEUE_TXS_MAX` transactions into verification, or more than
+//! `QUEUE_TXS_MAX` into the executor's queue, is refused with `busy` at once;
+//! nothing is buffered without bound. Submission order is kept end to end:
+//! each chunk gets a sequence number at admission and the executor applies
+//! chunks in that order, whatever order the workers finish them in.
+//! A transaction's reply is sent when its block is durable (or at once, if
+//! refused); nothing is acknowledged earlier.
+
+mod durable;
+mod executor;
+mod verify;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+
+use thiserror::Error;
+use tokio::sync::{oneshot, watch};
+use ting_core::limits::{QUEUE_TXS_MAX, VERIFY_BATCH_TXS_MAX, VERIFY_QUEUE_TXS_MAX};
+use ting_core::{BlockHeight, Hash32, SignedTx};
+
+pub use durable::CommittedBlock;
+pub(crate) use durable::{spawn_writer, Sealed, WriterParts};
+pub use executor::{ExecutorConfig, SnapshotRequest};
+pub(crate) use executor::{spawn_executor, ExecutorParts};
+pub(crate) use verify::{spawn_verifiers, Checked};
+
+/// Where a committed transaction landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub tx_hash: Hash32,
+    pub height: BlockHeight,
+    pub index: u32,
+    pub block_hash: Hash32,
+}
+
+/// Why the pipeline refused a transaction; the state did not change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub tx_hash: Hash32,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What became of one submitted transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Committed(Committed),
+    Refused(Refusal),
+}
+
+/// Where a transaction's outcome goes; `None` when nobody waits for it.
+pub type Reply = Option<oneshot::Sender<Outcome>>;
+
+/// A run of transactions from one submission, in order.
+pub(crate) struct Chunk {
+    pub seq: u64,
+    pub txs: Vec<SignedTx>,
+    pub replies: Vec<Reply>,
+}
+
+/// Why a submission was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    #[error("the node is busy: {queued} transactions queued, the limit is {max}; retry shortly")]
+    Busy { queued: usize, max: usize },
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+impl SubmitError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Busy { .. } => "busy",
+            SubmitError::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+/// Counts of transactions inside the pipeline, for admission and metrics.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// Admitted, not yet verified.
+    pub verifying: AtomicUsize,
+    /// Verified, not yet taken by the executor.
+    pub sequencing: AtomicUsize,
+}
+
+struct IngressInner {
+    next_seq: u64,
+    to_verify: Option<mpsc::Sender<Chunk>>,
+}
+
+/// The front door of the pipeline; cheap to share.
+pub struct Ingress {
+    inner: Mutex<IngressInner>,
+    load: Arc<Load>,
+}
+
+impl std::fmt::Debug for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingress").field("load", &self.load).finish()
+    }
+}
+
+impl Ingress {
+    pub(crate) fn new(to_verify: mpsc::Sender<Chunk>, load: Arc<Load>) -> Ingress {
+        Ingress {
+            inner: Mutex::new(IngressInner {
+                next_seq: 0,
+                to_verify: Some(to_verify),
+            }),
+            load,
+        }
+    }
+
+    /// Admits `txs` (with one reply slot each) in order, or refuses all of them.
+    pub fn submit(&self, txs: Vec<SignedTx>, mut replies: Vec<Reply>) -> Result<(), SubmitError> {
+        assert_eq!(txs.len(), replies.len(), "one reply slot per transaction");
+        let n = txs.len();
+        let mut inner = self.inner.lock().expect("ingress lock");
+        let Some(sender) = inner.to_verify.clone() else {
+            return Err(SubmitError::ShuttingDown);
+        };
+        let verifying = self.load.verifying.load(Ordering::Acquire);
+        let sequencing = self.load.sequencing.load(Ordering::Acquire);
+        if verifying + n > VERIFY_QUEUE_TXS_MAX {
+            return Err(SubmitError::Busy {
+                queued: verifying,
+                max: VERIFY_QUEUE_TXS_MAX,
+            });
+        }
+        if sequencing >= QUEUE_TXS_MAX {
+            return Err(SubmitError::Busy {
+                queued: sequencing,
+                max: QUEUE_TXS_MAX,
+            });
+        }
+        self.load.verifying.fetch_add(n, Ordering::AcqRel);
+        let mut txs = txs;
+        while !txs.is_empty() {
+            let rest = txs.split_off(txs.len().min(VERIFY_BATCH_TXS_MAX));
+            let rest_replies = replies.split_off(txs.len());
+            let chunk = Chunk {
+                seq: inner.next_seq,
+                txs: std::mem::replace(&mut txs, rest),
+                replies: std::mem::replace(&mut replies, rest_replies),
+            };
+            inner.next_seq += 1;
+            if sender.send(chunk).is_err() {
+                return Err(SubmitError::ShuttingDown);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops admitting; the pipeline drains what it already holds.
+    pub fn close(&self) {
+        self.inner.lock().expect("ingress lock").to_verify = None;
+    }
+
+    pub fn load(&self) -> &Load {
+        &self.load
+    }
+}
+
+/// The durable height, for threads (condvar) and async tasks (watch) alike.
+#[derive(Debug)]
+pub struct Durable {
+    height: AtomicU64,
+    lock: Mutex<()>,
+    cvar: Condvar,
+    watch: watch::Sender<u64>,
+}
+
+impl Durable {
+    pub fn new(height: BlockHeight) -> Durable {
+        Durable {
+            height: AtomicU64::new(height.0),
+            lock: Mutex::new(()),
+            cvar: Condvar::new(),
+            watch: watch::Sender::new(height.0),
+        }
+    }
+
+    pub fn height(&self) -> BlockHeight {
+        BlockHeight(self.height.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn advance(&self, to: BlockHeight) {
+        let _guard = self.lock.lock().expect("durable lock");
+        self.height.store(to.0, Ordering::Release);
+        self.cvar.notify_all();
+        self.watch.send_replace(to.0);
+    }
+
+    /// Blocks the calling thread until the durable height reaches `h` or `timeout` passes.
+    pub fn wait_for(&self, h: BlockHeight, timeout: std::time::Duration) -> bool {
+        let guard = self.lock.lock().expect("durable lock");
+        let (_guard, result) = self
+            .cvar
+            .wait_timeout_while(guard, timeout, |()| self.height() < h)
+            .expect("durable lock");
+        !result.timed_out()
+    }
+
+    /// Waits in a task until the durable height reaches `h`.
+    pub async fn reached(&self, h: BlockHeight) {
+        let mut rx = self.watch.subscribe();
+        // The watch holds the latest height; an error means the node is gone.
+        let _ = rx.wait_for(|v| *v >= h.0).await;
+    }
+}
