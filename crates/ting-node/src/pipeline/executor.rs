@@ -139,6 +139,10 @@ impl Executor {
             }
             drop(state);
             self.parts.load.sequencing.fetch_sub(n, Ordering::AcqRel);
+            // Blocks cut while applying go to the writer now, not after the whole drain.
+            if !self.flush_outbox() {
+                return;
+            }
         }
     }
 
