@@ -89,7 +89,7 @@ pub fn spawn_snapshotter(
                     Ok(()) => tracing::info!(
                         height = req.height.0,
                         bytes = bytes.len(),
-                        ms = started.elapsed().as_millis() as u64,
+                        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                         "wrote a state snapshot"
                     ),
                     Err(e) => tracing::warn!(error = %e, "could not write a state snapshot"),

@@ -52,7 +52,12 @@ impl Faucet {
     }
 
     /// Mints `amount` to `to` and waits for the outcome.
-    pub async fn grant(&self, shared: &Shared, to: AccountId, amount: Amount) -> Result<Outcome, FaucetError> {
+    pub async fn grant(
+        &self,
+        shared: &Shared,
+        to: AccountId,
+        amount: Amount,
+    ) -> Result<Outcome, FaucetError> {
         if amount.base_units() > FAUCET_AMOUNT_MAX {
             return Err(FaucetError::TooMuch);
         }

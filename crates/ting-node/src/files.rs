@@ -58,7 +58,11 @@ fn invalid(path: &Path, what: &'static str, reason: impl ToString) -> FileError 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, FileError> {
     let len = fs::metadata(path).map_err(io(path))?.len();
     if len > FILE_BYTES_MAX {
-        return Err(invalid(path, "file", format!("{len} bytes is over {FILE_BYTES_MAX}")));
+        return Err(invalid(
+            path,
+            "file",
+            format!("{len} bytes is over {FILE_BYTES_MAX}"),
+        ));
     }
     fs::read(path).map_err(io(path))
 }
@@ -98,10 +102,13 @@ pub fn write_key(path: &Path, key: &Keypair) -> Result<(), FileError> {
 /// Reads a key file and checks that its account matches its seed.
 pub fn read_key(path: &Path) -> Result<Keypair, FileError> {
     let bytes = read_bounded(path)?;
-    let file: KeyFile =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(path, "key file", e))?;
+    let file: KeyFile = serde_json::from_slice(&bytes).map_err(|e| invalid(path, "key file", e))?;
     if file.kind != KEY_TYPE {
-        return Err(invalid(path, "key file", format!("type is {:?}, expected {KEY_TYPE:?}", file.kind)));
+        return Err(invalid(
+            path,
+            "key file",
+            format!("type is {:?}, expected {KEY_TYPE:?}", file.kind),
+        ));
     }
     let mut seed = [0u8; 32];
     hex::decode_to_slice(file.seed.trim(), &mut seed)
@@ -115,7 +122,10 @@ pub fn read_key(path: &Path) -> Result<Keypair, FileError> {
 }
 
 /// Reads the key at `path`, or makes a new one there if the file does not exist.
-pub fn read_or_create_key(path: &Path, seed: impl FnOnce() -> [u8; 32]) -> Result<Keypair, FileError> {
+pub fn read_or_create_key(
+    path: &Path,
+    seed: impl FnOnce() -> [u8; 32],
+) -> Result<Keypair, FileError> {
     if path.exists() {
         return read_key(path);
     }
@@ -167,13 +177,19 @@ pub fn genesis_to_json(g: &Genesis) -> String {
 pub fn genesis_from_json(path: &Path, bytes: &[u8]) -> Result<Genesis, FileError> {
     let file: GenesisFile =
         serde_json::from_slice(bytes).map_err(|e| invalid(path, "genesis file", e))?;
-    let parse = |s: &String| AccountId::parse(s).map_err(|e| invalid(path, "genesis file", format!("{s}: {e}")));
+    let parse = |s: &String| {
+        AccountId::parse(s).map_err(|e| invalid(path, "genesis file", format!("{s}: {e}")))
+    };
     let genesis = Genesis {
         name: file.name,
         network: NetworkId(file.network_id),
         timestamp: Timestamp(file.timestamp_ms),
         issuers: file.issuers.iter().map(parse).collect::<Result<_, _>>()?,
-        sequencers: file.sequencers.iter().map(parse).collect::<Result<_, _>>()?,
+        sequencers: file
+            .sequencers
+            .iter()
+            .map(parse)
+            .collect::<Result<_, _>>()?,
         allocations: file
             .allocations
             .iter()
@@ -203,7 +219,8 @@ pub fn write_genesis(path: &Path, g: &Genesis) -> Result<(), FileError> {
             },
             _ => io(path)(e),
         })?;
-    file.write_all(genesis_to_json(g).as_bytes()).map_err(io(path))?;
+    file.write_all(genesis_to_json(g).as_bytes())
+        .map_err(io(path))?;
     file.sync_all().map_err(io(path))
 }
 
@@ -221,7 +238,10 @@ mod tests {
         let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(read_key(&path).expect("reads").account(), key.account());
-        assert!(matches!(write_key(&path, &key), Err(FileError::Exists { .. })));
+        assert!(matches!(
+            write_key(&path, &key),
+            Err(FileError::Exists { .. })
+        ));
     }
 
     #[test]
@@ -249,7 +269,10 @@ mod tests {
             allocations: vec![(a, Amount::new(5))],
         };
         let text = genesis_to_json(&g);
-        assert_eq!(genesis_from_json(Path::new("g"), text.as_bytes()).expect("parses"), g);
+        assert_eq!(
+            genesis_from_json(Path::new("g"), text.as_bytes()).expect("parses"),
+            g
+        );
         let bad = text.replace("\"name\"", "\"nmae\"");
         assert!(genesis_from_json(Path::new("g"), bad.as_bytes()).is_err());
     }

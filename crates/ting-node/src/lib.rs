@@ -10,8 +10,8 @@
 mod background;
 pub mod faucet;
 pub mod files;
-pub mod metrics;
 pub mod http;
+pub mod metrics;
 pub mod node;
 pub mod pipeline;
 pub mod refusals;

@@ -38,7 +38,12 @@ pub struct Gauges {
 
 impl Metrics {
     pub fn refused(&self, code: &'static str) {
-        *self.refused.lock().expect("metrics lock").entry(code).or_default() += 1;
+        *self
+            .refused
+            .lock()
+            .expect("metrics lock")
+            .entry(code)
+            .or_default() += 1;
     }
 
     pub fn group_committed(&self, _blocks: usize, took: Duration) {
@@ -57,40 +62,108 @@ impl Metrics {
         let mut out = String::with_capacity(2048);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let counters = [
-            ("ting_txs_submitted_total", "Transactions admitted into the pipeline.", load(&self.txs_submitted)),
-            ("ting_txs_committed_total", "Transactions in durable blocks.", load(&self.txs_committed)),
-            ("ting_blocks_committed_total", "Durable blocks.", load(&self.blocks_committed)),
-            ("ting_busy_total", "Submissions refused because a queue was full.", load(&self.busy)),
-            ("ting_malformed_total", "Inputs refused before verification (bad encoding, JSON, size).", load(&self.malformed)),
-            ("ting_fsyncs_total", "Group commits (one fsync each).", load(&self.fsyncs)),
-            ("ting_fsync_seconds_total", "Time spent appending and syncing the block log.", 0),
-            ("ting_http_requests_total", "HTTP requests served.", load(&self.http_requests)),
-            ("ting_http_client_errors_total", "HTTP requests answered with a 4xx status.", load(&self.http_client_errors)),
+            (
+                "ting_txs_submitted_total",
+                "Transactions admitted into the pipeline.",
+                load(&self.txs_submitted),
+            ),
+            (
+                "ting_txs_committed_total",
+                "Transactions in durable blocks.",
+                load(&self.txs_committed),
+            ),
+            (
+                "ting_blocks_committed_total",
+                "Durable blocks.",
+                load(&self.blocks_committed),
+            ),
+            (
+                "ting_busy_total",
+                "Submissions refused because a queue was full.",
+                load(&self.busy),
+            ),
+            (
+                "ting_malformed_total",
+                "Inputs refused before verification (bad encoding, JSON, size).",
+                load(&self.malformed),
+            ),
+            (
+                "ting_fsyncs_total",
+                "Group commits (one fsync each).",
+                load(&self.fsyncs),
+            ),
+            (
+                "ting_fsync_seconds_total",
+                "Time spent appending and syncing the block log.",
+                0,
+            ),
+            (
+                "ting_http_requests_total",
+                "HTTP requests served.",
+                load(&self.http_requests),
+            ),
+            (
+                "ting_http_client_errors_total",
+                "HTTP requests answered with a 4xx status.",
+                load(&self.http_client_errors),
+            ),
         ];
         for (name, help, value) in counters {
             if name == "ting_fsync_seconds_total" {
                 let secs = load(&self.fsync_micros) as f64 / 1e6;
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {secs}");
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {secs}"
+                );
                 continue;
             }
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         let name = "ting_txs_refused_total";
-        let _ = writeln!(out, "# HELP {name} Transactions refused, by code.\n# TYPE {name} counter");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Transactions refused, by code.\n# TYPE {name} counter"
+        );
         for (code, n) in self.refused.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "{name}{{code=\"{code}\"}} {n}");
         }
         let gauges = [
             ("ting_height", "Height of the executed state.", g.height),
-            ("ting_durable_height", "Height of the last durable block.", g.durable_height),
-            ("ting_indexed_height", "Height the query index has reached.", g.indexed_height),
+            (
+                "ting_durable_height",
+                "Height of the last durable block.",
+                g.durable_height,
+            ),
+            (
+                "ting_indexed_height",
+                "Height the query index has reached.",
+                g.indexed_height,
+            ),
             ("ting_accounts", "Accounts in the state.", g.accounts),
-            ("ting_verify_queue_txs", "Transactions waiting for signature verification.", g.verify_queue),
-            ("ting_sequencer_queue_txs", "Verified transactions waiting for the executor.", g.sequencer_queue),
-            ("ting_resident_memory_bytes", "Resident set size of the node process.", g.rss_bytes),
+            (
+                "ting_verify_queue_txs",
+                "Transactions waiting for signature verification.",
+                g.verify_queue,
+            ),
+            (
+                "ting_sequencer_queue_txs",
+                "Verified transactions waiting for the executor.",
+                g.sequencer_queue,
+            ),
+            (
+                "ting_resident_memory_bytes",
+                "Resident set size of the node process.",
+                g.rss_bytes,
+            ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }

@@ -18,7 +18,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use tokio::sync::{broadcast, oneshot};
 use ting_core::limits::{
     BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, SNAPSHOT_INTERVAL_BLOCKS,
     SNAPSHOT_INTERVAL_TXS,
@@ -26,6 +25,7 @@ use ting_core::limits::{
 use ting_core::{AccountId, Block, Genesis, Hash32, Keypair, SignedTx};
 use ting_ledger::State;
 use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
+use tokio::sync::{broadcast, oneshot};
 
 use crate::background::{spawn_indexer, spawn_snapshotter};
 use crate::faucet::Faucet;
@@ -119,7 +119,10 @@ pub struct Shared {
 
 impl Shared {
     /// Admits `txs` in order; each receiver yields its transaction's outcome.
-    pub fn submit(&self, txs: Vec<SignedTx>) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
+    pub fn submit(
+        &self,
+        txs: Vec<SignedTx>,
+    ) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
         let (replies, receivers): (Vec<_>, Vec<_>) = txs
             .iter()
             .map(|_| {
@@ -132,7 +135,11 @@ impl Shared {
     }
 
     /// Admits `txs` with caller-made reply slots (`None` where nobody waits).
-    pub fn submit_with(&self, txs: Vec<SignedTx>, replies: Vec<pipeline::Reply>) -> Result<(), SubmitError> {
+    pub fn submit_with(
+        &self,
+        txs: Vec<SignedTx>,
+        replies: Vec<pipeline::Reply>,
+    ) -> Result<(), SubmitError> {
         let n = txs.len() as u64;
         match self.ingress.submit(txs, replies) {
             Ok(()) => {
@@ -202,13 +209,17 @@ fn recover(
         let h = block.header.height;
         if h <= snap_height {
             if h == snap_height && block.header.hash() != snap_hash {
-                return Err(format!("the snapshot at height {h} does not match the log's block there"));
+                return Err(format!(
+                    "the snapshot at height {h} does not match the log's block there"
+                ));
             }
             return Ok(());
         }
         let receipts = state.apply_block(block).map_err(|e| e.to_string())?;
         if let Some((i, Err(e))) = receipts.iter().enumerate().find(|(_, r)| r.is_err()) {
-            return Err(format!("block {h}, transaction {i} was refused on replay: {e}"));
+            return Err(format!(
+                "block {h}, transaction {i} was refused on replay: {e}"
+            ));
         }
         replayed += 1;
         Ok(())
@@ -223,7 +234,11 @@ fn recover(
             log: report.last_height.0,
         });
     }
-    assert_eq!(state.height(), report.last_height, "replay reached the log's tip");
+    assert_eq!(
+        state.height(),
+        report.last_height,
+        "replay reached the log's tip"
+    );
     Ok((state, log, snap_height.0, report, replayed))
 }
 
@@ -237,7 +252,8 @@ impl Node {
         let lock = lock_data_dir(&cfg.data_dir)?;
         let snapshots = Arc::new(SnapshotStore::open(&cfg.data_dir.join("snapshots"))?);
         let hash_seed = rand::random::<u64>();
-        let (state, log, snapshot_height, log_report, replayed) = recover(&cfg, &snapshots, hash_seed)?;
+        let (state, log, snapshot_height, log_report, replayed) =
+            recover(&cfg, &snapshots, hash_seed)?;
         let index = Arc::new(Index::open(&cfg.data_dir.join("index.redb"))?);
         if index.indexed_height()? > state.height() {
             tracing::warn!("the index is ahead of the block log; rebuilding it");
@@ -249,7 +265,9 @@ impl Node {
             replayed_blocks: replayed,
             took: started.elapsed(),
         };
-        Ok(Node::launch(cfg, state, log, index, snapshots, report, lock))
+        Ok(Node::launch(
+            cfg, state, log, index, snapshots, report, lock,
+        ))
     }
 
     fn launch(
@@ -275,7 +293,8 @@ impl Node {
         let (checked_tx, checked_rx) = mpsc::channel();
         let (sealed_tx, sealed_rx) = mpsc::sync_channel(DURABLE_QUEUE_BLOCKS_MAX);
         let (snap_tx, snap_rx) = mpsc::sync_channel(1);
-        let mut pipeline_threads = pipeline::spawn_verifiers(cfg.verify_workers, chunk_rx, checked_tx, Arc::clone(&load));
+        let mut pipeline_threads =
+            pipeline::spawn_verifiers(cfg.verify_workers, chunk_rx, checked_tx, Arc::clone(&load));
         let exec_cfg = ExecutorConfig {
             key: Keypair::from_seed(cfg.key.seed()),
             block_cut: cfg.block_cut,
@@ -299,10 +318,24 @@ impl Node {
             events: events.clone(),
             metrics: Arc::clone(&metrics),
         };
-        pipeline_threads.push(pipeline::spawn_writer(Box::new(log), sealed_rx, writer_parts));
+        pipeline_threads.push(pipeline::spawn_writer(
+            Box::new(log),
+            sealed_rx,
+            writer_parts,
+        ));
         let threads = vec![
-            spawn_indexer(Arc::clone(&index), reader.clone(), Arc::clone(&durable), Arc::clone(&stopping)),
-            spawn_snapshotter(Arc::clone(&snapshots), snap_rx, Arc::clone(&durable), Arc::clone(&stopping)),
+            spawn_indexer(
+                Arc::clone(&index),
+                reader.clone(),
+                Arc::clone(&durable),
+                Arc::clone(&stopping),
+            ),
+            spawn_snapshotter(
+                Arc::clone(&snapshots),
+                snap_rx,
+                Arc::clone(&durable),
+                Arc::clone(&stopping),
+            ),
         ];
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
@@ -350,7 +383,11 @@ impl Node {
         }
         let state = self.shared.state.read().expect("state lock");
         let (height, hash) = (state.height(), state.tip_hash());
-        let newest = self.snapshots.list().ok().and_then(|l| l.last().map(|(h, _)| *h));
+        let newest = self
+            .snapshots
+            .list()
+            .ok()
+            .and_then(|l| l.last().map(|(h, _)| *h));
         if height.0 > 0 && newest != Some(height) {
             if let Err(e) = self.snapshots.write(height, hash, &state.encode()) {
                 tracing::warn!(error = %e, "could not write the shutdown snapshot");

@@ -39,7 +39,12 @@ impl Refusals {
     }
 
     pub fn get(&self, hash: &Hash32) -> Option<Refusal> {
-        self.inner.lock().expect("refusals lock").by_hash.get(hash).cloned()
+        self.inner
+            .lock()
+            .expect("refusals lock")
+            .by_hash
+            .get(hash)
+            .cloned()
     }
 }
 

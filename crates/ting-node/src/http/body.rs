@@ -63,7 +63,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
             }
-            Category::Data => ApiError::bad_request("invalid_field", format!("the JSON does not fit: {e}")),
+            Category::Data => {
+                ApiError::bad_request("invalid_field", format!("the JSON does not fit: {e}"))
+            }
         }
     })
 }

@@ -43,7 +43,11 @@ impl ApiError {
     /// The node could not do its part (storage); logged, not detailed to the client.
     pub fn internal(what: &str, error: impl std::fmt::Display) -> ApiError {
         tracing::error!(%error, "{what}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the node failed to {what}; see its log"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the node failed to {what}; see its log"),
+        )
     }
 
     /// A transaction the pipeline refused: well formed, but not valid now.

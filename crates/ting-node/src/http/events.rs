@@ -44,17 +44,19 @@ fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
         if account.is_some_and(|a| *a != tx.sender() && *a != counterparty) {
             continue;
         }
-        out.push(Event::default().event("receipt").data(
-            json!({
-                "tx_hash": tx.hash().to_hex(),
-                "height": h.height.0,
-                "index": i,
-                "kind": tx.kind().name(),
-                "sender": tx.sender().to_did(),
-                "counterparty": counterparty.to_did(),
-            })
-            .to_string(),
-        ));
+        out.push(
+            Event::default().event("receipt").data(
+                json!({
+                    "tx_hash": tx.hash().to_hex(),
+                    "height": h.height.0,
+                    "index": i,
+                    "kind": tx.kind().name(),
+                    "sender": tx.sender().to_did(),
+                    "counterparty": counterparty.to_did(),
+                })
+                .to_string(),
+            ),
+        );
     }
     out
 }
@@ -64,13 +66,19 @@ pub async fn events(
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let account = q.account.as_deref().map(|a| parse_account("account", a)).transpose()?;
+    let account = q
+        .account
+        .as_deref()
+        .map(|a| parse_account("account", a))
+        .transpose()?;
     let rx = s.events.subscribe();
     let stream = stream::unfold((rx, account), |(mut rx, account)| async move {
         let batch = match rx.recv().await {
             Ok(block) => block_events(&block, account.as_ref()),
             Err(RecvError::Lagged(n)) => {
-                vec![Event::default().event("lagged").data(json!({ "missed_blocks": n }).to_string())]
+                vec![Event::default()
+                    .event("lagged")
+                    .data(json!({ "missed_blocks": n }).to_string())]
             }
             Err(RecvError::Closed) => return None,
         };

@@ -12,8 +12,8 @@ use ting_core::encoding::Reader;
 use ting_core::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
 use ting_core::merkle::MerkleProof;
 use ting_core::{
-    AccountId, Amount, BlockHeader, Hash32, NetworkId, Nonce, Receipt, Signature, SignedTx,
-    TxBody, TxKind,
+    AccountId, Amount, BlockHeader, Hash32, NetworkId, Nonce, Receipt, Signature, SignedTx, TxBody,
+    TxKind,
 };
 
 use super::error::ApiError;
@@ -139,7 +139,10 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, ApiError> {
             TxKind::RegisterDevice {
                 device: parse_account("device", &f.device)?,
                 metadata,
-                device_signature: Signature(parse_hex_array("device_signature", &f.device_signature)?),
+                device_signature: Signature(parse_hex_array(
+                    "device_signature",
+                    &f.device_signature,
+                )?),
             }
         }
         "set_spend_limit" => {
@@ -179,7 +182,10 @@ impl TxJson {
     pub fn to_tx(&self) -> Result<SignedTx, ApiError> {
         if let Some(v) = self.version {
             if v != ting_core::tx::TX_VERSION {
-                return Err(ApiError::bad_request("unsupported_version", format!("transaction version {v}")));
+                return Err(ApiError::bad_request(
+                    "unsupported_version",
+                    format!("transaction version {v}"),
+                ));
             }
         }
         let body = TxBody {
@@ -228,8 +234,12 @@ fn kind_to_json(kind: &TxKind) -> Value {
             "device": device.to_did(),
             "per_day": per_day.map(Amount::base_units),
         }),
-        TxKind::Freeze { device } | TxKind::Unfreeze { device } => json!({ "device": device.to_did() }),
-        TxKind::Sweep { device, amount } => json!({ "device": device.to_did(), "amount": amount.base_units() }),
+        TxKind::Freeze { device } | TxKind::Unfreeze { device } => {
+            json!({ "device": device.to_did() })
+        }
+        TxKind::Sweep { device, amount } => {
+            json!({ "device": device.to_did(), "amount": amount.base_units() })
+        }
     }
 }
 
@@ -269,7 +279,8 @@ impl SubmitTx {
 
 /// Decodes the canonical binary form, mapping its errors to API codes.
 pub fn decode_tx(bytes: &[u8]) -> Result<SignedTx, ApiError> {
-    SignedTx::decode(bytes).map_err(|e| ApiError::bad_request(e.code(), format!("transaction: {e}")))
+    SignedTx::decode(bytes)
+        .map_err(|e| ApiError::bad_request(e.code(), format!("transaction: {e}")))
 }
 
 /// A block header in JSON, with its exact bytes for offline checks.
@@ -319,19 +330,25 @@ pub fn receipt_from_json(v: &Value) -> Result<Receipt, String> {
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| format!("receipt has no 32-bit number `{name}`"))
     };
-    let hash = |s: &str| Hash32::from_hex(s).ok_or_else(|| format!("{s:?} is not a 32-byte hex hash"));
+    let hash =
+        |s: &str| Hash32::from_hex(s).ok_or_else(|| format!("{s:?} is not a 32-byte hex hash"));
     let header = v.get("header").ok_or("receipt has no `header`")?;
     let header_bytes = hex::decode(text(header, "hex")?).map_err(|_| "header.hex is not hex")?;
     let mut r = Reader::new(&header_bytes);
     let decoded = BlockHeader::decode(&mut r).map_err(|e| format!("header.hex: {e}"))?;
-    r.finish("block header").map_err(|e| format!("header.hex: {e}"))?;
+    r.finish("block header")
+        .map_err(|e| format!("header.hex: {e}"))?;
     let proof = v.get("proof").ok_or("receipt has no `proof`")?;
     let siblings = proof
         .get("siblings")
         .and_then(Value::as_array)
         .ok_or("proof has no `siblings` list")?
         .iter()
-        .map(|s| s.as_str().ok_or_else(|| "a sibling is not a string".to_owned()).and_then(hash))
+        .map(|s| {
+            s.as_str()
+                .ok_or_else(|| "a sibling is not a string".to_owned())
+                .and_then(hash)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Receipt {
         tx_hash: hash(&text(v, "tx_hash")?)?,

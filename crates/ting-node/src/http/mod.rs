@@ -34,13 +34,25 @@ async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
     s.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_client_error() {
         s.metrics.http_client_errors.fetch_add(1, Ordering::Relaxed);
-        s.metrics.malformed.fetch_add(u64::from(response.status() == 400 || response.status() == 413), Ordering::Relaxed);
+        s.metrics.malformed.fetch_add(
+            u64::from(response.status() == 400 || response.status() == 413),
+            Ordering::Relaxed,
+        );
     }
     response
 }
 
 async fn fallback() -> ApiError {
     ApiError::not_found("unknown_endpoint", "no such endpoint; see /v1/openapi.json")
+}
+
+/// Axum's own 405 has an empty body; the API answers every error in JSON.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see the Allow header and /v1/openapi.json",
+    )
 }
 
 /// The whole API.
@@ -62,6 +74,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/events", get(events::events))
         .route("/v1/faucet", post(ops::faucet))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
         .with_state(shared)
 }
@@ -83,10 +96,12 @@ pub enum ServeError {
 
 /// Binds `addr`, saying clearly when the port is taken.
 pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|source| match source.kind() {
-        std::io::ErrorKind::AddrInUse => ServeError::AddrInUse { addr },
-        _ => ServeError::Bind { addr, source },
-    })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => ServeError::AddrInUse { addr },
+            _ => ServeError::Bind { addr, source },
+        })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes open requests.

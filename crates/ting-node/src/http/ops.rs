@@ -54,7 +54,10 @@ pub struct FaucetRequest {
     amount: u64,
 }
 
-pub async fn faucet(State(s): State<Arc<Shared>>, ApiJson(req): ApiJson<FaucetRequest>) -> Result<Response, ApiError> {
+pub async fn faucet(
+    State(s): State<Arc<Shared>>,
+    ApiJson(req): ApiJson<FaucetRequest>,
+) -> Result<Response, ApiError> {
     let Some(faucet) = &s.faucet else {
         return Err(ApiError::not_found(
             "faucet_disabled",
@@ -73,7 +76,11 @@ pub async fn faucet(State(s): State<Arc<Shared>>, ApiJson(req): ApiJson<FaucetRe
         .into_response()),
         Ok(Outcome::Refused(r)) => Err(ApiError::refused(r)),
         Err(e) => Err(ApiError::new(
-            if e.code() == "faucet_limit" { StatusCode::BAD_REQUEST } else { StatusCode::SERVICE_UNAVAILABLE },
+            if e.code() == "faucet_limit" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
             e.code(),
             e.to_string(),
         )),

@@ -32,7 +32,10 @@ pub async fn status(State(s): State<Arc<Shared>>) -> ApiResult {
         let st = s.state.read().expect("state lock");
         (st.height(), st.tip_hash(), st.account_count(), st.supply())
     };
-    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
+    let indexed = s
+        .index
+        .indexed_height()
+        .map_err(|e| ApiError::internal("read the index", e))?;
     Ok(Json(json!({
         "network": s.genesis.network.0,
         "name": s.genesis.name,
@@ -79,7 +82,13 @@ pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
 async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
     tokio::time::timeout(DURABLE_WAIT, s.durable.reached(height))
         .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the disk is behind; retry shortly"))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the disk is behind; retry shortly",
+            )
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +99,12 @@ pub struct PageQuery {
 }
 
 fn parse_cursor(text: &str) -> Result<TxLocation, ApiError> {
-    let bad = || ApiError::bad_request("invalid_query", "before must be HEIGHT:INDEX, as given in `next`");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_query",
+            "before must be HEIGHT:INDEX, as given in `next`",
+        )
+    };
     let (h, i) = text.split_once(':').ok_or_else(bad)?;
     Ok(TxLocation {
         height: BlockHeight(h.parse().map_err(|_| bad())?),
@@ -111,23 +125,38 @@ pub async fn account_txs(
         .index
         .account_txs(&id, before, limit)
         .map_err(|e| ApiError::internal("read the index", e))?;
-    let next = (page.len() == limit).then(|| page.last().map(|(l, _)| format!("{}:{}", l.height.0, l.index)));
+    let next = (page.len() == limit).then(|| {
+        page.last()
+            .map(|(l, _)| format!("{}:{}", l.height.0, l.index))
+    });
     let txs: Vec<Value> = page
         .iter()
         .map(|(l, h)| json!({ "tx_hash": h.to_hex(), "height": l.height.0, "index": l.index }))
         .collect();
-    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
-    Ok(Json(json!({ "transactions": txs, "next": next.flatten(), "indexed_height": indexed.0 })))
+    let indexed = s
+        .index
+        .indexed_height()
+        .map_err(|e| ApiError::internal("read the index", e))?;
+    Ok(Json(
+        json!({ "transactions": txs, "next": next.flatten(), "indexed_height": indexed.0 }),
+    ))
 }
 
 /// Finds a committed transaction: the index first, then the blocks it has not reached.
 fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::internal("read the block log", e);
-    if let Some(loc) = s.index.tx_location(hash).map_err(|e| ApiError::internal("read the index", e))? {
+    if let Some(loc) = s
+        .index
+        .tx_location(hash)
+        .map_err(|e| ApiError::internal("read the index", e))?
+    {
         let block = s.log.block(loc.height).map_err(|e| internal(&e))?;
         return Ok(block.map(|b| (b, loc.index)));
     }
-    let indexed = s.index.indexed_height().map_err(|e| ApiError::internal("read the index", e))?;
+    let indexed = s
+        .index
+        .indexed_height()
+        .map_err(|e| ApiError::internal("read the index", e))?;
     let durable = s.log.height();
     if durable.0.saturating_sub(indexed.0) > UNINDEXED_SCAN_BLOCKS_MAX {
         return Err(ApiError::new(
@@ -190,18 +219,35 @@ pub async fn receipt(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> 
     }
 }
 
-pub async fn block(State(s): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+pub async fn block(
+    State(s): State<Arc<Shared>>,
+    height: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+) -> ApiResult {
+    // Axum's own rejection is plain text; the API answers every error in JSON.
+    let Path(height) = height.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_field",
+            "height: must be a block height, a whole number",
+        )
+    })?;
     let block = s
         .log
         .block(BlockHeight(height))
         .map_err(|e| ApiError::internal("read the block log", e))?
-        .ok_or_else(|| ApiError::not_found("unknown_block", format!("no durable block at height {height}")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_block",
+                format!("no durable block at height {height}"),
+            )
+        })?;
     let txs: Vec<Value> = block
         .txs
         .iter()
         .map(|t| json!({ "tx_hash": t.hash().to_hex(), "tx": TxJson::from_tx(t) }))
         .collect();
-    Ok(Json(json!({ "header": header_json(&block.header), "txs": txs })))
+    Ok(Json(
+        json!({ "header": header_json(&block.header), "txs": txs }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,15 +264,24 @@ pub async fn blocks(
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let durable = s.log.height().0;
     let limit = q.limit.unwrap_or(20).clamp(1, BLOCK_RANGE_MAX);
-    let from = q.from.unwrap_or_else(|| durable.saturating_sub(limit - 1).max(1)).max(1);
+    let from = q
+        .from
+        .unwrap_or_else(|| durable.saturating_sub(limit - 1).max(1))
+        .max(1);
     let to = from.saturating_add(limit - 1).min(durable);
     let mut headers = Vec::new();
     for h in from..=to {
-        if let Some(header) = s.log.header(BlockHeight(h)).map_err(|e| ApiError::internal("read the block log", e))? {
+        if let Some(header) = s
+            .log
+            .header(BlockHeight(h))
+            .map_err(|e| ApiError::internal("read the block log", e))?
+        {
             headers.push(header_json(&header));
         }
     }
-    Ok(Json(json!({ "blocks": headers, "durable_height": durable })))
+    Ok(Json(
+        json!({ "blocks": headers, "durable_height": durable }),
+    ))
 }
 
 pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {

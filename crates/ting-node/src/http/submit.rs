@@ -42,7 +42,9 @@ struct Batch {
     txs: Vec<SubmitTx>,
 }
 
-fn wait_flag(q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>) -> Result<bool, ApiError> {
+fn wait_flag(
+    q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<bool, ApiError> {
     match q {
         Ok(Query(q)) => Ok(q.wait.unwrap_or(true)),
         Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
@@ -90,7 +92,10 @@ fn committed_json(o: &crate::pipeline::Committed) -> Value {
     })
 }
 
-async fn outcome(rx: oneshot::Receiver<Outcome>, hash: ting_core::Hash32) -> Result<Value, ApiError> {
+async fn outcome(
+    rx: oneshot::Receiver<Outcome>,
+    hash: ting_core::Hash32,
+) -> Result<Value, ApiError> {
     match tokio::time::timeout(COMMIT_WAIT, rx).await {
         Ok(Ok(Outcome::Committed(c))) => Ok(committed_json(&c)),
         Ok(Ok(Outcome::Refused(r))) => Err(ApiError::refused(r)),
@@ -147,7 +152,10 @@ pub async fn submit_batch(
     if batch.txs.is_empty() || batch.txs.len() > SUBMIT_BATCH_TXS_MAX {
         return Err(ApiError::bad_request(
             "invalid_batch",
-            format!("a batch holds 1 to {SUBMIT_BATCH_TXS_MAX} transactions, this one {}", batch.txs.len()),
+            format!(
+                "a batch holds 1 to {SUBMIT_BATCH_TXS_MAX} transactions, this one {}",
+                batch.txs.len()
+            ),
         ));
     }
     let mut txs = Vec::with_capacity(batch.txs.len());
@@ -182,6 +190,9 @@ pub async fn submit_batch(
             results[i] = Some(json!({ "status": "accepted", "tx_hash": hash.to_hex() }));
         }
     }
-    let results: Vec<Value> = results.into_iter().map(|r| r.expect("every slot answered")).collect();
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| r.expect("every slot answered"))
+        .collect();
     Ok(Json(json!({ "results": results })).into_response())
 }

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use tokio::sync::broadcast;
 use ting_core::limits::WRITE_GROUP_BYTES_MAX;
 use ting_core::{Block, Hash32};
 use ting_store::BlockLog;
+use tokio::sync::broadcast;
 
 use super::{Committed, Durable, Outcome, Reply};
 use crate::metrics::Metrics;
@@ -89,7 +89,9 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<Sealed>, parts: &WriterParts) 
         tracing::error!(error = %e, "the block log refused a write; stopping the node so that nothing unwritten is acknowledged");
         std::process::abort();
     }
-    parts.metrics.group_committed(blocks.len(), started.elapsed());
+    parts
+        .metrics
+        .group_committed(blocks.len(), started.elapsed());
     let last = blocks.last().expect("a group has a block").header.height;
     parts.durable.advance(last);
     let publish = parts.events.receiver_count() > 0;
@@ -108,7 +110,9 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<Sealed>, parts: &WriterParts) 
             }
         }
         if publish {
-            let _ = parts.events.send(Arc::new(CommittedBlock { block, block_hash }));
+            let _ = parts
+                .events
+                .send(Arc::new(CommittedBlock { block, block_hash }));
         }
     }
 }

@@ -19,8 +19,8 @@ use ting_core::limits::BLOCK_TXS_MAX;
 use ting_core::{Block, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
 use ting_ledger::State;
 
-use super::Sealed;
 use super::Checked;
+use super::Sealed;
 use super::{Load, Outcome, Refusal, Reply};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
@@ -89,7 +89,9 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
 }
 
 fn now_ms() -> u64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -112,7 +114,10 @@ impl Executor {
                 self.reorder.insert(checked.seq, checked);
                 self.drain_ready();
             }
-            let due = self.open.as_ref().is_some_and(|b| Instant::now() >= b.deadline);
+            let due = self
+                .open
+                .as_ref()
+                .is_some_and(|b| Instant::now() >= b.deadline);
             if due || (closing && self.open.is_some()) {
                 let state = Arc::clone(&self.parts.state);
                 let mut state = state.write().expect("state lock");

@@ -25,14 +25,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use thiserror::Error;
-use tokio::sync::{oneshot, watch};
 use ting_core::limits::{QUEUE_TXS_MAX, VERIFY_BATCH_TXS_MAX, VERIFY_QUEUE_TXS_MAX};
 use ting_core::{BlockHeight, Hash32, SignedTx};
+use tokio::sync::{oneshot, watch};
 
 pub use durable::CommittedBlock;
 pub(crate) use durable::{spawn_writer, Sealed, WriterParts};
-pub use executor::{ExecutorConfig, SnapshotRequest};
 pub(crate) use executor::{spawn_executor, ExecutorParts};
+pub use executor::{ExecutorConfig, SnapshotRequest};
 pub(crate) use verify::{spawn_verifiers, Checked};
 
 /// Where a committed transaction landed.

@@ -14,10 +14,13 @@ use ting_core::{Hash32, SignatureError, SignedTx, Verified};
 
 use super::{Chunk, Load, Reply};
 
+/// One transaction after verification (or its hash and why it was refused), with its reply slot.
+pub(crate) type CheckedItem = (Result<Verified<SignedTx>, (Hash32, SignatureError)>, Reply);
+
 /// A chunk after verification: each transaction verified or refused.
 pub(crate) struct Checked {
     pub seq: u64,
-    pub items: Vec<(Result<Verified<SignedTx>, (Hash32, SignatureError)>, Reply)>,
+    pub items: Vec<CheckedItem>,
 }
 
 /// Starts `workers` verification threads reading `chunks` and feeding `checked`.
