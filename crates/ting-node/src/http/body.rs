@@ -69,16 +69,3 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })
 }
-
-/// A JSON body of type `T`, bounded and strictly parsed.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let raw = RawBody::from_request(req, state).await?;
-        parse_json(&raw.bytes).map(ApiJson)
-    }
-}

@@ -30,15 +30,18 @@ pub struct EventQuery {
 
 fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
     let h = &b.block.header;
-    let mut out = vec![Event::default().event("block").data(
-        json!({
-            "height": h.height.0,
-            "hash": b.block_hash.to_hex(),
-            "timestamp_ms": h.timestamp.0,
-            "tx_count": h.tx_count,
-        })
-        .to_string(),
-    )];
+    let mut out = vec![Event::default()
+        .event("block")
+        .id(h.height.0.to_string())
+        .data(
+            json!({
+                "height": h.height.0,
+                "hash": b.block_hash.to_hex(),
+                "timestamp_ms": h.timestamp.0,
+                "tx_count": h.tx_count,
+            })
+            .to_string(),
+        )];
     for (i, tx) in b.block.txs.iter().enumerate() {
         let counterparty = tx.kind().counterparty();
         if account.is_some_and(|a| *a != tx.sender() && *a != counterparty) {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use ting_core::Amount;
 
-use super::body::ApiJson;
+use super::body::{parse_json, RawBody};
 use super::error::ApiError;
 use super::json::parse_account;
 use crate::metrics::{rss_bytes, Gauges};
@@ -54,16 +54,14 @@ pub struct FaucetRequest {
     amount: u64,
 }
 
-pub async fn faucet(
-    State(s): State<Arc<Shared>>,
-    ApiJson(req): ApiJson<FaucetRequest>,
-) -> Result<Response, ApiError> {
+pub async fn faucet(State(s): State<Arc<Shared>>, body: RawBody) -> Result<Response, ApiError> {
     let Some(faucet) = &s.faucet else {
         return Err(ApiError::not_found(
             "faucet_disabled",
             "this node has no faucet; only a node started with --dev mints on request",
         ));
     };
+    let req: FaucetRequest = parse_json(&body.bytes)?;
     let to = parse_account("to", &req.to)?;
     match faucet.grant(&s, to, Amount::new(req.amount)).await {
         Ok(Outcome::Committed(c)) => Ok(Json(json!({

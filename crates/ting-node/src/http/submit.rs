@@ -31,6 +31,7 @@ use crate::pipeline::Outcome;
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WaitQuery {
     #[serde(default)]
     wait: Option<bool>,
@@ -52,9 +53,10 @@ fn wait_flag(
 }
 
 /// Stateless checks every node does before spending a signature check.
+/// A refusal here is remembered like the pipeline's, for lookups by hash.
 fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
     if tx.network() != shared.genesis.network {
-        return Err(ApiError {
+        let e = ApiError {
             tx_hash: Some(tx.hash()),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -65,7 +67,13 @@ fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
                     shared.genesis.network
                 ),
             )
+        };
+        shared.refusals.insert(crate::pipeline::Refusal {
+            tx_hash: tx.hash(),
+            code: e.code,
+            message: e.message.clone(),
         });
+        return Err(e);
     }
     Ok(())
 }
@@ -95,8 +103,9 @@ fn committed_json(o: &crate::pipeline::Committed) -> Value {
 async fn outcome(
     rx: oneshot::Receiver<Outcome>,
     hash: ting_core::Hash32,
+    deadline: tokio::time::Instant,
 ) -> Result<Value, ApiError> {
-    match tokio::time::timeout(COMMIT_WAIT, rx).await {
+    match tokio::time::timeout_at(deadline, rx).await {
         Ok(Ok(Outcome::Committed(c))) => Ok(committed_json(&c)),
         Ok(Ok(Outcome::Refused(r))) => Err(ApiError::refused(r)),
         Ok(Err(_)) => Err(ApiError::new(
@@ -130,12 +139,19 @@ pub async fn submit_one(
         return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
     }
     let rx = shared.submit(vec![tx])?.pop().expect("one receiver");
-    Ok(Json(outcome(rx, hash).await?).into_response())
+    let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
+    Ok(Json(outcome(rx, hash, deadline).await?).into_response())
 }
 
+/// A batch item that did not commit: refused, or (timeout, shutdown) not known yet.
 fn refusal_json(e: &ApiError) -> Value {
+    let status = match e.code {
+        "timeout" => "pending",
+        "shutting_down" => "unknown",
+        _ => "refused",
+    };
     json!({
-        "status": "refused",
+        "status": status,
         "code": e.code,
         "message": e.message,
         "tx_hash": e.tx_hash.map(|h| h.to_hex()),
@@ -180,8 +196,11 @@ pub async fn submit_batch(
     }
     if wait {
         let receivers = shared.submit(admit)?;
+        // One deadline for the whole batch: outcomes arrive in submission order.
+        let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
         for ((i, hash), rx) in places.into_iter().zip(receivers) {
-            results[i] = Some(outcome(rx, hash).await.unwrap_or_else(|e| refusal_json(&e)));
+            let answer = outcome(rx, hash, deadline).await;
+            results[i] = Some(answer.unwrap_or_else(|e| refusal_json(&e)));
         }
     } else {
         let n = admit.len();
@@ -194,5 +213,10 @@ pub async fn submit_batch(
         .into_iter()
         .map(|r| r.expect("every slot answered"))
         .collect();
-    Ok(Json(json!({ "results": results })).into_response())
+    let status = if wait {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(json!({ "results": results }))).into_response())
 }

@@ -272,7 +272,7 @@ async fn a_batch_is_answered_per_transaction_in_order() {
         ),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     for (result, tx) in body["results"]
         .as_array()
         .expect("results")
