@@ -115,6 +115,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub refusals: Arc<Refusals>,
     pub faucet: Option<Faucet>,
+    /// Becomes true when the HTTP server starts shutting down, so endless streams end.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -351,6 +353,7 @@ impl Node {
             metrics,
             refusals,
             faucet,
+            closing: tokio::sync::watch::Sender::new(false),
         });
         Node {
             shared,

@@ -75,18 +75,29 @@ pub async fn events(
         .map(|a| parse_account("account", a))
         .transpose()?;
     let rx = s.events.subscribe();
-    let stream = stream::unfold((rx, account), |(mut rx, account)| async move {
-        let batch = match rx.recv().await {
-            Ok(block) => block_events(&block, account.as_ref()),
-            Err(RecvError::Lagged(n)) => {
-                vec![Event::default()
-                    .event("lagged")
-                    .data(json!({ "missed_blocks": n }).to_string())]
-            }
-            Err(RecvError::Closed) => return None,
-        };
-        Some((stream::iter(batch.into_iter().map(Ok)), (rx, account)))
-    });
+    let closing = s.closing.subscribe();
+    let stream = stream::unfold(
+        (rx, account, closing),
+        |(mut rx, account, mut closing)| async move {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = closing.wait_for(|c| *c) => return None,
+            };
+            let batch = match received {
+                Ok(block) => block_events(&block, account.as_ref()),
+                Err(RecvError::Lagged(n)) => {
+                    vec![Event::default()
+                        .event("lagged")
+                        .data(json!({ "missed_blocks": n }).to_string())]
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            Some((
+                stream::iter(batch.into_iter().map(Ok)),
+                (rx, account, closing),
+            ))
+        },
+    );
     let flat = futures_util::StreamExt::flatten(stream);
     Ok(Sse::new(flat).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -110,6 +110,12 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let closing = shared.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never end on their own; tell them to, or shutdown would wait forever.
+        closing.send_replace(true);
+    };
     axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await
