@@ -15,27 +15,60 @@ fn sample_txs() -> Vec<SignedTx> {
     let key = Keypair::from_seed([3; 32]);
     let other = Keypair::from_seed([4; 32]).account();
     let kinds = vec![
-        TxKind::Transfer { to: other, amount: Amount::new(5), memo: b"memo".to_vec() },
-        TxKind::Mint { to: other, amount: Amount::new(9) },
-        TxKind::RegisterDevice { device: other, metadata: vec![1, 2, 3], device_signature: ting_core::Signature([7; 64]) },
-        TxKind::SetSpendLimit { device: other, per_day: Some(Amount::new(3)) },
-        TxKind::SetSpendLimit { device: other, per_day: None },
+        TxKind::Transfer {
+            to: other,
+            amount: Amount::new(5),
+            memo: b"memo".to_vec(),
+        },
+        TxKind::Mint {
+            to: other,
+            amount: Amount::new(9),
+        },
+        TxKind::RegisterDevice {
+            device: other,
+            metadata: vec![1, 2, 3],
+            device_signature: ting_core::Signature([7; 64]),
+        },
+        TxKind::SetSpendLimit {
+            device: other,
+            per_day: Some(Amount::new(3)),
+        },
+        TxKind::SetSpendLimit {
+            device: other,
+            per_day: None,
+        },
         TxKind::Freeze { device: other },
         TxKind::Unfreeze { device: other },
-        TxKind::Sweep { device: other, amount: Amount::new(1) },
+        TxKind::Sweep {
+            device: other,
+            amount: Amount::new(1),
+        },
     ];
     kinds
         .into_iter()
         .enumerate()
         .map(|(i, kind)| {
-            TxBody { network: NetworkId(1), sender: key.account(), nonce: Nonce(i as u64), kind }.sign(&key)
+            TxBody {
+                network: NetworkId(1),
+                sender: key.account(),
+                nonce: Nonce(i as u64),
+                kind,
+            }
+            .sign(&key)
         })
         .collect()
 }
 
 fn sample_block() -> Block {
     let key = Keypair::from_seed([3; 32]);
-    Block::seal(NetworkId(1), BlockHeight(1), Hash32::ZERO, Timestamp(5), sample_txs(), &key)
+    Block::seal(
+        NetworkId(1),
+        BlockHeight(1),
+        Hash32::ZERO,
+        Timestamp(5),
+        sample_txs(),
+        &key,
+    )
 }
 
 /// Flips, inserts or deletes bytes of `valid` at positions drawn from `edits`.

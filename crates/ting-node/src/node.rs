@@ -226,7 +226,8 @@ fn recover(
         replayed += 1;
         Ok(())
     };
-    let (log, report) = FileLog::open(&cfg.data_dir.join("blocks"), &cfg.genesis, &mut visit)?;
+    let blocks_dir = cfg.data_dir.join("blocks");
+    let (log, report) = FileLog::open_above(&blocks_dir, &cfg.genesis, snap_height, &mut visit)?;
     if let Some(reason) = &report.truncated_reason {
         tracing::warn!(bytes = report.truncated_bytes, %reason, "cut a torn tail off the block log");
     }

@@ -94,6 +94,13 @@ pub enum LogError {
         reason: String,
         next_valid_offset: u64,
     },
+    #[error("the block log {path} is damaged at byte offset {offset} ({reason}), at or below height {acknowledged}, which a snapshot shows was acknowledged; the log was not truncated: restore {path} from a backup or a replica")]
+    DamagedBelowSnapshot {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+        acknowledged: BlockHeight,
+    },
     #[error("replaying block {height} from the log failed: {message}")]
     Replay {
         height: BlockHeight,
@@ -126,7 +133,7 @@ impl LogError {
             LogError::NotALog { .. } => "not_a_block_log",
             LogError::UnsupportedVersion { .. } => "unsupported_log_version",
             LogError::WrongGenesis { .. } => "wrong_genesis",
-            LogError::Damaged { .. } => "log_damaged",
+            LogError::Damaged { .. } | LogError::DamagedBelowSnapshot { .. } => "log_damaged",
             LogError::Replay { .. } => "replay_failed",
             LogError::Chain(e) => e.code(),
             LogError::BlockTooLarge { .. } => "block_too_large",
@@ -208,7 +215,19 @@ impl FileLog {
         genesis: &Genesis,
         visit: &mut dyn FnMut(&Block) -> Result<(), String>,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
-        FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX)
+        FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX, BlockHeight(0))
+    }
+
+    /// [`FileLog::open`] for a log whose blocks up to `acknowledged` are known to have
+    /// been acknowledged (a snapshot covers them): damage at or below that height is
+    /// never a torn tail, so it is refused instead of cut off.
+    pub fn open_above(
+        dir: &Path,
+        genesis: &Genesis,
+        acknowledged: BlockHeight,
+        visit: &mut dyn FnMut(&Block) -> Result<(), String>,
+    ) -> Result<(FileLog, RecoveryReport), LogError> {
+        FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX, acknowledged)
     }
 
     /// [`FileLog::open`] with another group size, which is also the torn-tail window
@@ -218,6 +237,7 @@ impl FileLog {
         genesis: &Genesis,
         visit: &mut dyn FnMut(&Block) -> Result<(), String>,
         group_bytes_max: usize,
+        acknowledged: BlockHeight,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
         let started = Instant::now();
         let rules = ChainRules::from_genesis(genesis);
@@ -237,6 +257,14 @@ impl FileLog {
         let scanned = recover::scan(&file, &path, &rules, visit)?;
         let mut truncated = (0, None);
         if let Some(damage) = &scanned.damage {
+            if scanned.tip.0 < acknowledged {
+                return Err(LogError::DamagedBelowSnapshot {
+                    path,
+                    offset: damage.offset,
+                    reason: damage.reason.clone(),
+                    acknowledged,
+                });
+            }
             let window = group_bytes_max as u64;
             let dropped = recover::cut_or_refuse(&file, &path, damage, scanned.file_len, window)?;
             let reason = format!("at byte offset {}: {}", damage.offset, damage.reason);

@@ -130,7 +130,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         data_dir = %args.data_dir.display(),
         snapshot = report.snapshot_height,
         replayed_blocks = report.replayed_blocks,
-        recovery_ms = report.took.as_millis() as u64,
+        recovery_ms = u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),
         faucet = shared.faucet.is_some(),
         "ting node is serving"
     );

@@ -145,18 +145,14 @@ pub async fn account_txs(
 /// Finds a committed transaction: the index first, then the blocks it has not reached.
 fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::internal("read the block log", e);
-    if let Some(loc) = s
-        .index
-        .tx_location(hash)
-        .map_err(|e| ApiError::internal("read the index", e))?
-    {
+    let index_err = |e: ting_store::IndexError| ApiError::internal("read the index", e);
+    // Read how far the index has got *before* asking it: a transaction it does not know
+    // then lies above that height, even if the indexer moves on between the two reads.
+    let indexed = s.index.indexed_height().map_err(index_err)?;
+    if let Some(loc) = s.index.tx_location(hash).map_err(index_err)? {
         let block = s.log.block(loc.height).map_err(|e| internal(&e))?;
         return Ok(block.map(|b| (b, loc.index)));
     }
-    let indexed = s
-        .index
-        .indexed_height()
-        .map_err(|e| ApiError::internal("read the index", e))?;
     let durable = s.log.height();
     if durable.0.saturating_sub(indexed.0) > UNINDEXED_SCAN_BLOCKS_MAX {
         return Err(ApiError::new(

@@ -23,7 +23,7 @@ fn open_in(
         seen.push(b.clone());
         Ok(())
     };
-    let (log, report) = FileLog::open_with(dir, genesis, &mut visit, window)?;
+    let (log, report) = FileLog::open_with(dir, genesis, &mut visit, window, BlockHeight(0))?;
     Ok((log, report, seen))
 }
 
@@ -232,6 +232,29 @@ fn a_flipped_byte_anywhere_in_the_last_record_is_cut_off() {
         assert_eq!(report.truncated_bytes, (bytes.len() - last_start) as u64);
         assert_eq!(file_len(dir.path()), last_start as u64);
     }
+}
+
+#[test]
+fn a_damaged_block_that_a_snapshot_covers_is_refused_and_the_file_left_alone() {
+    let (_dir, chain, bytes) = written_log(2);
+    let last_start = record_offsets(&chain.blocks)[1];
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join(FILE_NAME), &bytes[..bytes.len() - 3]).expect("writes");
+    let mut visit = |_: &Block| Ok(());
+    let refused = FileLog::open_above(dir.path(), &chain.genesis, BlockHeight(2), &mut visit);
+    match refused {
+        Err(e) => assert_eq!(e.code(), "log_damaged", "{e}"),
+        Ok(_) => panic!("a log torn below the snapshot height must be refused"),
+    }
+    assert_eq!(
+        file_len(dir.path()),
+        (bytes.len() - 3) as u64,
+        "nothing was cut"
+    );
+    let (_, report) = FileLog::open_above(dir.path(), &chain.genesis, BlockHeight(1), &mut visit)
+        .expect("a tail above the snapshot is cut as usual");
+    assert_eq!(report.last_height, BlockHeight(1));
+    assert_eq!(file_len(dir.path()), last_start as u64);
 }
 
 /// Ten blocks, the second one damaged by `damage` (applied to the record's bytes or the
