@@ -55,8 +55,12 @@ pub const BLOCK_RANGE_MAX: u64 = 100;
 pub const ACCOUNT_TXS_PAGE_MAX: usize = 500;
 /// Recent refusals kept in memory so that a receipt query can report them.
 pub const REFUSALS_KEPT_MAX: usize = 65_536;
-/// Events buffered per server-sent-event subscriber before it is told it lagged.
-pub const EVENTS_BUFFER_MAX: usize = 1024;
+/// Durable blocks buffered for event subscribers; a subscriber further behind is told
+/// it lagged. Each entry can be a full block, so this bounds memory to about
+/// `EVENTS_BUFFER_MAX * BLOCK_BYTES_MAX` in the worst case.
+pub const EVENTS_BUFFER_MAX: usize = 64;
+/// Most concurrent event-stream subscribers; past it `GET /v1/events` answers `busy`.
+pub const EVENT_SUBSCRIBERS_MAX: usize = 256;
 /// Blocks between two state snapshots.
 pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 20_000;
 /// Transactions between two state snapshots, whichever of the two comes first.

@@ -157,9 +157,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Any panic stops the process at once. A node is fail-stop: its pipeline
+/// threads hold state that is ahead of the log, and restarting from the log
+/// is always safe, while limping on after a broken invariant is not.
+fn fail_stop_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!("ting: a panic is a bug; stopping so that recovery starts from the durable log");
+        std::process::abort();
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    if matches!(cli.command, Command::Node(_) | Command::Demo(_)) {
+        fail_stop_on_panic();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -14,6 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
+use ting_core::limits::EVENT_SUBSCRIBERS_MAX;
 use ting_core::AccountId;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -74,6 +75,13 @@ pub async fn events(
         .as_deref()
         .map(|a| parse_account("account", a))
         .transpose()?;
+    if s.events.receiver_count() >= EVENT_SUBSCRIBERS_MAX {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("{EVENT_SUBSCRIBERS_MAX} event streams are open already; retry later"),
+        ));
+    }
     let rx = s.events.subscribe();
     let closing = s.closing.subscribe();
     let stream = stream::unfold(
