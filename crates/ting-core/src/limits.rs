@@ -27,6 +27,8 @@ pub const GENESIS_SEQUENCERS_MAX: usize = 64;
 pub const GENESIS_ALLOCATIONS_MAX: usize = 1_000_000;
 /// Longest network name in a genesis, in bytes.
 pub const GENESIS_NAME_BYTES_MAX: usize = 64;
+/// Most devices one owner may register; bounds the state an owner can add.
+pub const DEVICES_PER_OWNER_MAX: usize = 10_000;
 /// Length of a spending-limit day, in milliseconds (UTC days of the block timestamp).
 pub const DAY_MS: u64 = 86_400_000;
 

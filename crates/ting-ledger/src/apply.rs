@@ -3,6 +3,7 @@
 //! Each kind's function computes all new values before it touches the state,
 //! so a refusal at any step leaves the state exactly as it was.
 
+use ting_core::limits::DEVICES_PER_OWNER_MAX;
 use ting_core::tx::device_consent_message;
 use ting_core::{keys, AccountId, Amount, Nonce, Signature, SignedTx, Timestamp, TxKind};
 
@@ -30,9 +31,9 @@ impl State {
             });
         }
         let sender = tx.sender();
-        let account = self
-            .existing_or_new(&sender)
-            .map_err(TxError::InvalidSender)?;
+        // Only accounts that hold or held money may act: a stranger's key cannot grow
+        // the state for free. Accounts are created by credits (and issuers at genesis).
+        let account = *self.accounts.get(&sender).ok_or(TxError::UnknownSender)?;
         if account.nonce != tx.nonce() {
             return Err(TxError::BadNonce {
                 expected: account.nonce,
@@ -237,12 +238,21 @@ impl State {
                 });
             }
         }
+        let is_new = !self.devices.contains_key(&device);
+        let owned = self.owned_counts.get(&owner).copied().unwrap_or(0);
+        if is_new && owned as usize >= DEVICES_PER_OWNER_MAX {
+            return Err(TxError::TooManyDevices {
+                owner,
+                max: DEVICES_PER_OWNER_MAX,
+            });
+        }
         let message = device_consent_message(self.network, &owner, &device, metadata);
         keys::verify(&device, &message, consent).map_err(|_| TxError::BadDeviceSignature)?;
         self.touch(sender);
         match self.devices.get_mut(&device) {
             Some(existing) => existing.metadata = metadata.to_vec(),
             None => {
+                self.owned_counts.insert(owner, owned + 1);
                 self.devices.insert(
                     device,
                     Device {

@@ -35,8 +35,10 @@ pub enum TxError {
     ZeroAmount,
     #[error("sender and recipient are the same account")]
     SelfTransfer,
-    #[error("the sender's key cannot be an account: {0}")]
-    InvalidSender(AccountError),
+    #[error("the sender has no account; an account exists once it has received funds")]
+    UnknownSender,
+    #[error("owner {owner} already has {max} devices, the most one owner may register")]
+    TooManyDevices { owner: AccountId, max: usize },
     #[error("the recipient's key cannot be an account: {0}")]
     InvalidRecipient(AccountError),
     #[error("the device's key cannot be a device: {0}")]
@@ -62,7 +64,8 @@ impl TxError {
             TxError::Overflow => "overflow",
             TxError::ZeroAmount => "zero_amount",
             TxError::SelfTransfer => "self_transfer",
-            TxError::InvalidSender(_) => "invalid_sender",
+            TxError::UnknownSender => "unknown_sender",
+            TxError::TooManyDevices { .. } => "too_many_devices",
             TxError::InvalidRecipient(_) => "invalid_recipient",
             TxError::InvalidDevice(_) => "invalid_device",
             TxError::BadDeviceSignature => "bad_device_signature",

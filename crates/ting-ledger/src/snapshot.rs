@@ -159,6 +159,7 @@ fn decode_devices(r: &mut Reader<'_>, state: &mut State) -> Result<(), SnapshotD
             spent_day: r.u64("spent day")?,
             spent: Amount::new(r.u64("spent")?),
         };
+        *state.owned_counts.entry(device.owner).or_default() += 1;
         state.devices.insert(id, device);
     }
     Ok(())

@@ -57,6 +57,8 @@ pub struct State {
     pub(crate) issuers: Vec<AccountId>,
     pub(crate) accounts: Map<Account>,
     pub(crate) devices: Map<Device>,
+    /// How many devices each owner has registered (derived from `devices`).
+    pub(crate) owned_counts: Map<u32>,
     pub(crate) supply: Amount,
     pub(crate) height: BlockHeight,
     pub(crate) tip_hash: Hash32,
@@ -70,15 +72,15 @@ impl State {
         state.issuers = genesis.issuers.clone();
         state.tip_hash = genesis.hash();
         state.last_timestamp = genesis.timestamp;
-        state.accounts.reserve(genesis.allocations.len());
+        state
+            .accounts
+            .reserve(genesis.allocations.len() + genesis.issuers.len());
+        // Issuers exist from the start so that they can mint without an allocation.
+        for issuer in &genesis.issuers {
+            state.accounts.insert(*issuer, Account::default());
+        }
         for (id, amount) in &genesis.allocations {
-            state.accounts.insert(
-                *id,
-                Account {
-                    balance: *amount,
-                    nonce: Nonce(0),
-                },
-            );
+            state.accounts.entry(*id).or_default().balance = *amount;
             state.supply = state
                 .supply
                 .checked_add(*amount)
@@ -93,6 +95,9 @@ impl State {
             issuers: Vec::new(),
             accounts: Map::with_hasher(FixedState::with_seed(hash_seed)),
             devices: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x9e37_79b9_7f4a_7c15)),
+            owned_counts: Map::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x6a09_e667_f3bc_c909,
+            )),
             supply: Amount::ZERO,
             height: BlockHeight(0),
             tip_hash: Hash32::ZERO,

@@ -119,8 +119,8 @@ impl Model {
     /// The model's outcome for `op` with nonce `nonce` at time `at`.
     fn apply(&mut self, op: &Op, nonce: u64, at: u64) -> Result<(), &'static str> {
         let (s, t, amt) = (op.sender, op.target, u128::from(op.amount));
-        if s == SMALL {
-            return Err("invalid_sender");
+        if !self.balances.contains_key(&s) {
+            return Err("unknown_sender");
         }
         let expected = self.nonces.get(&s).copied().unwrap_or(0);
         if nonce != expected {

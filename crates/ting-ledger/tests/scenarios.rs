@@ -74,7 +74,7 @@ fn small_order_keys_can_neither_receive_nor_send() {
         &mut s,
         vec![
             (T0, transfer(&a, 0, small_order(), 5), "invalid_recipient"),
-            (T0, from_small, "invalid_sender"),
+            (T0, from_small, "unknown_sender"),
         ],
     );
 }
@@ -280,5 +280,32 @@ fn blocks_must_follow_the_tip_in_height_hash_and_time() {
     assert_eq!(
         s.apply_block(&b1).map(|_| ()).map_err(|e| e.code()),
         Err("wrong_height")
+    );
+}
+
+#[test]
+fn a_key_that_never_received_money_cannot_act_and_adds_no_state() {
+    let mut s = State::from_genesis(&genesis(100), 1);
+    let (stranger, device) = (key(8), key(9));
+    let accounts = s.account_count();
+    check(
+        &mut s,
+        vec![
+            (T0, register(&stranger, 0, &device), "unknown_sender"),
+            (
+                T0,
+                transfer(&stranger, 0, key(1).account(), 1),
+                "unknown_sender",
+            ),
+        ],
+    );
+    assert_eq!(s.account_count(), accounts);
+    // Once funded, the same key may act.
+    check(
+        &mut s,
+        vec![
+            (T0, transfer(&key(1), 0, stranger.account(), 10), "ok"),
+            (T0, register(&stranger, 0, &device), "ok"),
+        ],
     );
 }

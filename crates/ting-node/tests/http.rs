@@ -56,7 +56,8 @@ async fn every_read_endpoint_answers_on_a_fresh_node() {
                 ("/sequencer", json!(did(&sequencer()))),
                 ("/height", json!(0)),
                 ("/durable_height", json!(0)),
-                ("/accounts", json!(USERS)),
+                // The funded users and the issuer, whose account exists from genesis.
+                ("/accounts", json!(USERS + 1)),
                 ("/supply", json!(supply)),
                 ("/faucet", json!(did(&issuer()))),
             ]),
@@ -205,7 +206,7 @@ async fn metrics_count_commits_refusals_and_requests_in_prometheus_text() {
         ("ting_txs_refused_total{code=\"bad_nonce\"}", 1.0),
         ("ting_height", 1.0),
         ("ting_durable_height", 1.0),
-        ("ting_accounts", f64::from(USERS)),
+        ("ting_accounts", f64::from(USERS + 1)),
         ("ting_verify_queue_txs", 0.0),
         ("ting_sequencer_queue_txs", 0.0),
     ];

@@ -137,7 +137,7 @@ fn cases() -> Vec<(&'static str, Make, StatusCode, &'static str)> {
         ("zero amount", |c| submit(&c.transfer(user(1).account(), 0)), REFUSED, "zero_amount"),
         ("self transfer", |c| submit(&c.transfer(user(0).account(), 1)), REFUSED, "self_transfer"),
         ("small-order recipient", |c| submit(&c.transfer(small_order(), 1)), REFUSED, "invalid_recipient"),
-        ("small-order sender, whose signature anyone can forge", |_| submit(&forged_small_order_sender()), REFUSED, "invalid_sender"),
+        ("small-order sender, whose signature anyone can forge", |_| submit(&forged_small_order_sender()), REFUSED, "unknown_sender"),
         ("freeze by a non-owner", |c| submit(&signed(&user(2), c.next(&user(2)), TxKind::Freeze { device: c.limited.account() })), REFUSED, "not_owner"),
         ("sweep of an unregistered device", |c| submit(&signed(&user(2), c.next(&user(2)), TxKind::Sweep { device: user(3).account(), amount: Amount::new(1) })), REFUSED, "unknown_device"),
         ("registration without the device's consent", |c| {
