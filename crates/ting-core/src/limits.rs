@@ -42,13 +42,20 @@ pub const QUEUE_TXS_MAX: usize = 65_536;
 pub const VERIFY_BATCH_TXS_MAX: usize = 64;
 /// Executed blocks waiting to be made durable; past it the executor waits.
 pub const DURABLE_QUEUE_BLOCKS_MAX: usize = 8;
-/// Most bytes written to the block log between two fsyncs (one group commit).
-/// Recovery treats a damaged record within this distance of the end as a torn tail.
+/// Most bytes written to the block log between two fsyncs (one group commit);
+/// recovery refuses a group larger than this.
 pub const WRITE_GROUP_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Longest a block stays open after its first transaction, in milliseconds.
 pub const BLOCK_CUT_MS: u64 = 2;
 /// Largest HTTP request body, in bytes.
 pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Longest a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most HTTP requests handled at once; past it the node answers `busy`. Each may
+/// hold a body of up to `HTTP_BODY_BYTES_MAX`, so this also bounds that memory.
+pub const HTTP_REQUESTS_MAX: usize = 256;
+/// Longest a graceful shutdown waits for open HTTP requests before it stops anyway.
+pub const HTTP_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most transactions in one batch submission.
 pub const SUBMIT_BATCH_TXS_MAX: usize = 4096;
 /// Most blocks returned by one range query.

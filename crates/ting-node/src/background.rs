@@ -73,6 +73,7 @@ pub fn spawn_snapshotter(
     requests: mpsc::Receiver<SnapshotRequest>,
     durable: Arc<Durable>,
     stopping: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ting-snapshot".into())
@@ -94,6 +95,7 @@ pub fn spawn_snapshotter(
                     ),
                     Err(e) => tracing::warn!(error = %e, "could not write a state snapshot"),
                 }
+                busy.store(false, Ordering::Release);
             }
         })
         .expect("spawn snapshot thread")

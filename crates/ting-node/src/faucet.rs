@@ -5,6 +5,9 @@
 //! concurrent requests never race for the issuer's nonce.
 
 use ting_core::limits::FAUCET_AMOUNT_MAX;
+
+/// Longest a faucet request waits for its mint's block.
+const FAUCET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 use ting_core::{AccountId, Amount, Keypair, TxBody, TxKind};
 
 use crate::node::Shared;
@@ -27,6 +30,8 @@ pub enum FaucetError {
     Submit(#[from] SubmitError),
     #[error("the node stopped before the mint was committed")]
     Gone,
+    #[error("the mint was not committed within {} s; the disk may be stalled", FAUCET_WAIT.as_secs())]
+    Timeout,
 }
 
 impl FaucetError {
@@ -35,6 +40,7 @@ impl FaucetError {
             FaucetError::TooMuch => "faucet_limit",
             FaucetError::Submit(e) => e.code(),
             FaucetError::Gone => "shutting_down",
+            FaucetError::Timeout => "timeout",
         }
     }
 }
@@ -76,6 +82,9 @@ impl Faucet {
         .sign(&self.key);
         let mut receivers = shared.submit(vec![tx])?;
         let rx = receivers.pop().expect("one receiver per transaction");
-        rx.await.map_err(|_| FaucetError::Gone)
+        match tokio::time::timeout(FAUCET_WAIT, rx).await {
+            Ok(outcome) => outcome.map_err(|_| FaucetError::Gone),
+            Err(_) => Err(FaucetError::Timeout),
+        }
     }
 }

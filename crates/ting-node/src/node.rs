@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use ting_core::limits::{
-    BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, SNAPSHOT_INTERVAL_BLOCKS,
-    SNAPSHOT_INTERVAL_TXS,
+    BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX,
+    HTTP_REQUESTS_MAX, SNAPSHOT_INTERVAL_BLOCKS, SNAPSHOT_INTERVAL_TXS,
 };
 use ting_core::{AccountId, Block, Genesis, Hash32, Keypair, SignedTx};
 use ting_ledger::State;
@@ -89,6 +89,8 @@ pub enum StartError {
     SnapshotAhead { snapshot: u64, log: u64 },
     #[error("query index: {0}")]
     Index(#[from] ting_store::IndexError),
+    #[error("the genesis is not valid: {0}")]
+    Genesis(ting_core::genesis::GenesisError),
 }
 
 /// What start-up found, for logs and the recovery benchmark.
@@ -117,6 +119,10 @@ pub struct Shared {
     pub faucet: Option<Faucet>,
     /// Becomes true when the HTTP server starts shutting down, so endless streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// One permit per HTTP request being handled (`HTTP_REQUESTS_MAX`).
+    pub http_permits: Arc<tokio::sync::Semaphore>,
+    /// One permit per open event stream (`EVENT_SUBSCRIBERS_MAX`).
+    pub event_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -249,6 +255,7 @@ impl Node {
     /// Recovers from the data directory and starts the pipeline.
     pub fn start(cfg: NodeConfig) -> Result<Node, StartError> {
         let started = Instant::now();
+        cfg.genesis.validate().map_err(StartError::Genesis)?;
         if !cfg.genesis.sequencers.contains(&cfg.key.account()) {
             return Err(StartError::NotSequencer(cfg.key.account()));
         }
@@ -295,6 +302,7 @@ impl Node {
         let (chunk_tx, chunk_rx) = mpsc::channel();
         let (checked_tx, checked_rx) = mpsc::channel();
         let (sealed_tx, sealed_rx) = mpsc::sync_channel(DURABLE_QUEUE_BLOCKS_MAX);
+        let snapshot_busy = Arc::new(AtomicBool::new(false));
         let (snap_tx, snap_rx) = mpsc::sync_channel(1);
         let mut pipeline_threads =
             pipeline::spawn_verifiers(cfg.verify_workers, chunk_rx, checked_tx, Arc::clone(&load));
@@ -311,6 +319,8 @@ impl Node {
                 checked: checked_rx,
                 to_writer: sealed_tx,
                 snapshots: snap_tx,
+                snapshot_busy: Arc::clone(&snapshot_busy),
+                durable: Arc::clone(&durable),
                 load: Arc::clone(&load),
                 refusals: Arc::clone(&refusals),
                 metrics: Arc::clone(&metrics),
@@ -318,6 +328,7 @@ impl Node {
         ));
         let writer_parts = pipeline::WriterParts {
             durable: Arc::clone(&durable),
+            refusals: Arc::clone(&refusals),
             events: events.clone(),
             metrics: Arc::clone(&metrics),
         };
@@ -338,6 +349,7 @@ impl Node {
                 snap_rx,
                 Arc::clone(&durable),
                 Arc::clone(&stopping),
+                snapshot_busy,
             ),
         ];
         let faucet = cfg.faucet.map(Faucet::new);
@@ -355,6 +367,8 @@ impl Node {
             refusals,
             faucet,
             closing: tokio::sync::watch::Sender::new(false),
+            http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
+            event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
         });
         Node {
             shared,
@@ -392,7 +406,9 @@ impl Node {
             .list()
             .ok()
             .and_then(|l| l.last().map(|(h, _)| *h));
-        if height.0 > 0 && newest != Some(height) {
+        // Only a state whose every block is durable may be snapshotted.
+        let durable = self.shared.durable.height() == height;
+        if height.0 > 0 && durable && newest != Some(height) {
             if let Err(e) = self.snapshots.write(height, hash, &state.encode()) {
                 tracing::warn!(error = %e, "could not write the shutdown snapshot");
             }

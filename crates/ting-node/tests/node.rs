@@ -335,3 +335,61 @@ fn many_small_submissions_from_one_sender_commit_in_nonce_order_and_get_indexed(
     let to_history = shared.index.account_txs(&to, None, 500).expect("history");
     assert_eq!(to_history.len(), txs.len(), "the recipient's history too");
 }
+
+/// Blocks stay open long enough to observe what is answered before they are durable.
+fn slow_blocks(cfg: &mut NodeConfig) {
+    cfg.block_cut = std::time::Duration::from_millis(300);
+}
+
+#[test]
+fn a_refusal_that_depends_on_an_undurable_transaction_waits_for_its_block() {
+    let node = TestNode::start_with(slow_blocks);
+    let shared = node.shared();
+    let (a, b) = (user(0), user(1));
+    let first = transfer(&a, 0, b.account(), 5);
+    let pending = shared.submit(vec![first.clone()]).expect("admitted");
+    // The same transaction again: refused (bad_nonce) because the first is applied,
+    // but the first is not durable yet, so neither may the refusal be answered.
+    let replay = submit_and_wait(&shared, vec![first]);
+    let Outcome::Refused(r) = &replay[0] else {
+        panic!("the replay must be refused: {replay:?}");
+    };
+    assert_eq!(r.code, "bad_nonce");
+    assert!(
+        shared.durable.height() >= BlockHeight(1),
+        "a refusal based on block 1 was answered before block 1 was durable"
+    );
+    let first = pending
+        .into_iter()
+        .next()
+        .expect("one")
+        .blocking_recv()
+        .expect("an outcome");
+    assert_eq!(committed(first).height, BlockHeight(1));
+}
+
+#[test]
+fn reads_wait_for_the_open_block_whose_effects_they_show() {
+    let node = TestNode::start_with(slow_blocks);
+    let shared = node.shared();
+    let (a, b) = (user(0), user(1));
+    let replies: Vec<ting_node::pipeline::Reply> = vec![None];
+    shared
+        .submit_with(vec![transfer(&a, 0, b.account(), 5)], replies)
+        .expect("admitted");
+    let deadline = Deadline::new("the transfer is applied");
+    while next_nonce(&shared, &a) == 0 {
+        deadline.tick_blocking();
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body) = runtime.block_on(call(&shared, get(&format!("/v1/accounts/{}", did(&a)))));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["nonce"], 1, "{body}");
+    assert!(
+        shared.durable.height() >= BlockHeight(1),
+        "an account read showed a transaction whose block was not durable"
+    );
+}

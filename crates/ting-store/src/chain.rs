@@ -103,6 +103,15 @@ impl ChainRules {
                 got: header.prev_hash,
             });
         }
+        self.check_sealed(block)
+    }
+
+    /// Whether `block`, wherever it stands in the chain, was sealed for this network by
+    /// one of its sequencers: network, sequencer, body against header, signature.
+    /// Recovery uses it to tell real blocks past damage from look-alike bytes.
+    pub fn check_sealed(&self, block: &Block) -> Result<(), ChainError> {
+        let header = &block.header;
+        let height = header.height;
         if header.network != self.network {
             return Err(ChainError::WrongNetwork {
                 height,

@@ -7,7 +7,8 @@
 //!   [`BlockLog::append`] returns only after the group of blocks is fsynced, and readers
 //!   ([`LogReader`]) never see a block that is not yet durable. On open the whole log is
 //!   checked (checksums and the chain: heights, previous hashes, Merkle roots, sequencer
-//!   signatures); a torn tail is cut off, damage in the middle is refused.
+//!   signatures); a torn last write group is cut off, and damage in any earlier group,
+//!   which was acknowledged, is refused.
 //! - **Snapshots** ([`SnapshotStore`]) hold the ledger's state, as opaque bytes, at some
 //!   height, so that recovery replays only the blocks above it. They are written
 //!   atomically and checksummed; a bad one falls back to an older one.

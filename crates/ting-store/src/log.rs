@@ -4,39 +4,52 @@
 //! from it. Architecture invariant: `append` returns only after its blocks are fsynced,
 //! and readers see only fsynced blocks, so nothing is acknowledged before it is durable.
 //!
-//! # File format (version 1)
+//! # File format (version 2)
 //!
 //! One file, `blocks.log`, in the log directory. All integers are little-endian.
 //!
 //! ```text
 //! file    = header record*
-//! header  = magic "TINGLOG1" (8 bytes) | version u32 (= 1) | genesis hash (32 bytes)   -- 44 bytes
-//! record  = magic u32 (= 0x4b4c4254, the bytes "TBLK") | length u32 | crc32c u32 | payload
+//! header  = magic "TINGLOG1" (8 bytes) | version u32 (= 2) | genesis hash (32 bytes)   -- 44 bytes
+//! record  = magic u32 (= 0x4b4c4254, the bytes "TBLK") | length u32 | group u64 | flags u8
+//!           | crc32c u32 | payload                                         -- 21 + length bytes
 //! payload = Block::encode() (ting-core's canonical block encoding), `length` bytes,
-//!           at most limits::BLOCK_BYTES_MAX; crc32c (Castagnoli) is of the payload only
+//!           at most limits::BLOCK_BYTES_MAX
+//! group   = the number of the record's write group: 1 for the first group of the file,
+//!           one more for each group after it
+//! flags   = bit 0: the record is the last of its group; bits 1-7: zero
+//! crc32c  = CRC-32C (Castagnoli) of the record's first 17 bytes (magic, length, group,
+//!           flags) followed by the payload
 //! ```
 //!
 //! Records follow each other with no padding; the record of block `h` is the `h`-th
 //! (block 1 first). The file is created whole (header written to `blocks.log.tmp`,
-//! fsynced, renamed, directory fsynced), so a file never has a partial header.
+//! fsynced, renamed, directory fsynced), so a file never has a partial header. Version 1
+//! files (records without a group) are refused with [`LogError::UnsupportedVersion`].
 //!
 //! # Writing
 //!
 //! `append` checks every block against the chain ([`ChainRules`]) before writing any,
 //! then writes them in groups of at most `limits::WRITE_GROUP_BYTES_MAX` bytes: one
-//! positional write and one `fdatasync` per group. After an I/O error the log takes no
-//! more appends (what reached the disk is unknown); reopening recovers.
+//! positional write and one `fdatasync` per group, whose records carry the next group
+//! number and whose last record carries the last-of-group flag. After an I/O error the
+//! log takes no more appends (what reached the disk is unknown); reopening recovers.
 //!
 //! # Opening and recovery
 //!
 //! Open checks the header (magic, version, genesis hash), then reads every record and
-//! checks its magic, length, checksum, decoding and the chain rules (height continues,
-//! previous hash links, network, known sequencer, Merkle root and count, signature),
-//! handing each good block to the caller's `visit` in order. At the first bad record at
-//! offset `p`: if the file holds at most `WRITE_GROUP_BYTES_MAX` bytes from `p` on, or
-//! no record with a good magic, length and checksum starts after `p`, the tail is a torn
-//! last group: the file is truncated to `p`, fsynced, and a warning logged. Otherwise
-//! acknowledged blocks lie past the damage: open fails with [`LogError::Damaged`].
+//! checks its magic, length, flags, checksum, decoding, group number (the one after the
+//! last complete group) and the chain rules (height continues, previous hash links,
+//! network, known sequencer, Merkle root and count, signature). It hands blocks to the
+//! caller's `visit` in order, a whole group at a time once the group's last record is
+//! read. At the first bad record (or a file that ends inside a group), the damaged group
+//! is the one after the last complete group. If a good record of a later group follows
+//! the damage, the damaged group was fsynced before that one was written, so it holds
+//! acknowledged blocks: open fails with [`LogError::Damaged`]. Otherwise it is the torn
+//! last group, never acknowledged: the file is truncated to the end of the last complete
+//! group, fsynced, and a warning logged. Damage at or below a height a snapshot covers
+//! is refused either way ([`FileLog::open_above`]). See `recover.rs` for why the cut is
+//! at a group boundary.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -58,8 +71,8 @@ mod recover;
 #[cfg(test)]
 mod tests;
 
-use format::{HeaderCheck, FILE_HEADER_BYTES, RECORDS_START, RECORD_HEADER_BYTES};
-pub use format::{FILE_NAME, FORMAT_VERSION};
+use format::{Grouping, HeaderCheck, RECORDS_START};
+pub use format::{FILE_HEADER_BYTES, FILE_NAME, FORMAT_VERSION, RECORD_HEADER_BYTES};
 use reader::{Durable, Shared};
 
 /// Why the block log could not be opened, appended to or read.
@@ -87,14 +100,14 @@ pub enum LogError {
         found: Hash32,
         expected: Hash32,
     },
-    #[error("the block log {path} is damaged in the middle, at byte offset {offset} ({reason}); a valid record follows at offset {next_valid_offset}, so acknowledged blocks lie past the damage and the log was not truncated: restore {path} from a backup or a replica")]
+    #[error("the block log {path} is damaged in the middle, at byte offset {offset} ({reason}); a record of a later write group follows at offset {next_valid_offset}, so the damaged blocks were acknowledged and the log was not truncated: restore {path} from a backup or a replica")]
     Damaged {
         path: PathBuf,
         offset: u64,
         reason: String,
         next_valid_offset: u64,
     },
-    #[error("the block log {path} is damaged at byte offset {offset} ({reason}), at or below height {acknowledged}, which a snapshot shows was acknowledged; the log was not truncated: restore {path} from a backup or a replica")]
+    #[error("the block log {path} is damaged at byte offset {offset} ({reason}), in a write group that holds blocks at or below height {acknowledged}, which a snapshot shows were acknowledged; the log was not truncated: restore {path} from a backup or a replica")]
     DamagedBelowSnapshot {
         path: PathBuf,
         offset: u64,
@@ -193,16 +206,18 @@ pub struct FileLog {
     rules: ChainRules,
     tip: (BlockHeight, Hash32),
     end: u64,
+    /// The number of the last write group in the file; 0 when it holds none.
+    group: u64,
     group_bytes_max: usize,
     failed: Option<String>,
     stats: LogStats,
 }
 
-/// Blocks encoded into one group commit.
+/// Blocks encoded for one group commit, framed once the group is complete.
 struct Group {
-    bytes: Vec<u8>,
-    /// Offsets of the records inside `bytes`.
-    starts: Vec<u64>,
+    payloads: Vec<Vec<u8>>,
+    /// The bytes of the group's records, framing included.
+    bytes: usize,
     tip: (BlockHeight, Hash32),
 }
 
@@ -230,8 +245,8 @@ impl FileLog {
         FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX, acknowledged)
     }
 
-    /// [`FileLog::open`] with another group size, which is also the torn-tail window
-    /// of recovery; tests make it small to exercise both without writing megabytes.
+    /// [`FileLog::open`] with another group size for appends; tests make it small to
+    /// write many groups without writing megabytes.
     pub(crate) fn open_with(
         dir: &Path,
         genesis: &Genesis,
@@ -239,6 +254,11 @@ impl FileLog {
         group_bytes_max: usize,
         acknowledged: BlockHeight,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
+        // Recovery refuses a group over the limit, so the writer must never write one.
+        assert!(
+            group_bytes_max <= WRITE_GROUP_BYTES_MAX,
+            "group size over WRITE_GROUP_BYTES_MAX"
+        );
         let started = Instant::now();
         let rules = ChainRules::from_genesis(genesis);
         let path = dir.join(FILE_NAME);
@@ -257,6 +277,7 @@ impl FileLog {
         let scanned = recover::scan(&file, &path, &rules, visit)?;
         let mut truncated = (0, None);
         if let Some(damage) = &scanned.damage {
+            // A cut keeps the complete groups only, up to `scanned.tip`.
             if scanned.tip.0 < acknowledged {
                 return Err(LogError::DamagedBelowSnapshot {
                     path,
@@ -265,8 +286,7 @@ impl FileLog {
                     acknowledged,
                 });
             }
-            let window = group_bytes_max as u64;
-            let dropped = recover::cut_or_refuse(&file, &path, damage, scanned.file_len, window)?;
+            let dropped = recover::cut_or_refuse(&file, &path, &rules, &scanned, damage)?;
             let reason = format!("at byte offset {}: {}", damage.offset, damage.reason);
             truncated = (dropped, Some(reason));
         }
@@ -294,6 +314,7 @@ impl FileLog {
             rules,
             tip: scanned.tip,
             end: scanned.end,
+            group: scanned.group,
             group_bytes_max,
             failed: None,
             stats: LogStats::default(),
@@ -326,40 +347,42 @@ impl FileLog {
                 });
             }
             let record_len = RECORD_HEADER_BYTES + payload.len();
-            if !group.starts.is_empty() && group.bytes.len() + record_len > self.group_bytes_max {
+            if !group.payloads.is_empty() && group.bytes + record_len > self.group_bytes_max {
                 let tip = group.tip;
                 groups.push(std::mem::replace(&mut group, Group::new(tip)));
             }
-            group.starts.push(group.bytes.len() as u64);
-            format::push_record(&mut group.bytes, &payload);
+            group.payloads.push(payload);
+            group.bytes += record_len;
             group.tip = (block.header.height, block.header.hash());
         }
-        if !group.starts.is_empty() {
+        if !group.payloads.is_empty() {
             groups.push(group);
         }
         Ok(groups)
     }
 
-    /// Writes one group, fsyncs it, and only then shows it to readers.
+    /// Writes one group as the next group number, fsyncs it, and only then shows it to
+    /// readers.
     fn commit_group(&mut self, group: &Group) -> Result<(), LogError> {
         let path = &self.shared.path;
+        let number = self.group + 1;
+        let (bytes, starts) = group.frame(number);
         self.file
-            .write_all_at(&group.bytes, self.end)
+            .write_all_at(&bytes, self.end)
             .map_err(io_error("append to", path))?;
         self.file.sync_data().map_err(io_error("fsync", path))?;
         let start = self.end;
-        let end = start + group.bytes.len() as u64;
+        let end = start + bytes.len() as u64;
         {
             let mut durable = self.shared.write();
-            durable
-                .offsets
-                .extend(group.starts.iter().map(|s| start + s));
+            durable.offsets.extend(starts.iter().map(|s| start + s));
             durable.end = end;
         }
         self.end = end;
         self.tip = group.tip;
-        self.stats.blocks_appended += group.starts.len() as u64;
-        self.stats.bytes_appended += group.bytes.len() as u64;
+        self.group = number;
+        self.stats.blocks_appended += starts.len() as u64;
+        self.stats.bytes_appended += bytes.len() as u64;
         self.stats.groups_synced += 1;
         Ok(())
     }
@@ -368,10 +391,30 @@ impl FileLog {
 impl Group {
     fn new(tip: (BlockHeight, Hash32)) -> Group {
         Group {
-            bytes: Vec::new(),
-            starts: Vec::new(),
+            payloads: Vec::new(),
+            bytes: 0,
             tip,
         }
+    }
+
+    /// The group's records as write group `number`, and where each starts in them.
+    fn frame(&self, number: u64) -> (Vec<u8>, Vec<u64>) {
+        let mut bytes = Vec::with_capacity(self.bytes);
+        let mut starts = Vec::with_capacity(self.payloads.len());
+        for (i, payload) in self.payloads.iter().enumerate() {
+            starts.push(bytes.len() as u64);
+            let grouping = Grouping {
+                group: number,
+                last: i + 1 == self.payloads.len(),
+            };
+            format::push_record(&mut bytes, payload, grouping);
+        }
+        assert_eq!(
+            bytes.len(),
+            self.bytes,
+            "a group frames to its planned size"
+        );
+        (bytes, starts)
     }
 }
 

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
-use ting_core::limits::HTTP_BODY_BYTES_MAX;
+use ting_core::limits::{BODY_READ_TIMEOUT, HTTP_BODY_BYTES_MAX};
 
 use super::error::ApiError;
 
@@ -45,9 +45,31 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             return Err(too_large());
         }
         let body: Body = req.into_body();
-        let bytes = axum::body::to_bytes(body, HTTP_BODY_BYTES_MAX)
+        let read = axum::body::to_bytes(body, HTTP_BODY_BYTES_MAX);
+        let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read)
             .await
-            .map_err(|_| too_large())?;
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_READ_TIMEOUT.as_secs()
+                    ),
+                )
+            })?
+            .map_err(|e| {
+                let over_limit = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if over_limit {
+                    too_large()
+                } else {
+                    ApiError::bad_request(
+                        "bad_body",
+                        format!("the request body could not be read: {e}"),
+                    )
+                }
+            })?;
         Ok(RawBody {
             content_type,
             bytes,

@@ -75,18 +75,19 @@ pub async fn events(
         .as_deref()
         .map(|a| parse_account("account", a))
         .transpose()?;
-    if s.events.receiver_count() >= EVENT_SUBSCRIBERS_MAX {
+    let Ok(permit) = Arc::clone(&s.event_permits).try_acquire_owned() else {
         return Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             format!("{EVENT_SUBSCRIBERS_MAX} event streams are open already; retry later"),
         ));
-    }
+    };
     let rx = s.events.subscribe();
     let closing = s.closing.subscribe();
+    // The permit lives in the stream's state: it is given back when the stream ends.
     let stream = stream::unfold(
-        (rx, account, closing),
-        |(mut rx, account, mut closing)| async move {
+        (rx, account, closing, permit),
+        |(mut rx, account, mut closing, permit)| async move {
             let received = tokio::select! {
                 r = rx.recv() => r,
                 _ = closing.wait_for(|c| *c) => return None,
@@ -102,7 +103,7 @@ pub async fn events(
             };
             Some((
                 stream::iter(batch.into_iter().map(Ok)),
-                (rx, account, closing),
+                (rx, account, closing, permit),
             ))
         },
     );

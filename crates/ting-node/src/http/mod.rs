@@ -20,9 +20,10 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use ting_core::limits::HTTP_SHUTDOWN_GRACE;
 
 pub use error::ApiError;
 pub use ops::OPENAPI_JSON;
@@ -30,6 +31,15 @@ pub use ops::OPENAPI_JSON;
 use crate::node::Shared;
 
 async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let Ok(_permit) = Arc::clone(&s.http_permits).try_acquire_owned() else {
+        s.metrics.busy.fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node is handling as many requests as it allows; retry shortly",
+        )
+        .into_response();
+    };
     let response = next.run(req).await;
     s.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_client_error() {
@@ -104,8 +114,39 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
         })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes open requests.
+/// Serves the API on `listener` until `shutdown` resolves, then lets open
+/// requests finish for at most `HTTP_SHUTDOWN_GRACE` (a stalled client must not
+/// keep the node from stopping). Transactions those requests submitted still go
+/// through the pipeline, which the caller drains next.
 pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(serve_gracefully(listener, shared, async move {
+        let _ = stopped.await;
+    }));
+    tokio::select! {
+        finished = &mut server => return finished.map_err(|e| ServeError::Serve(std::io::Error::other(e)))?,
+        () = shutdown => {}
+    }
+    let _ = stop.send(());
+    match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, &mut server).await {
+        Ok(finished) => finished.map_err(|e| ServeError::Serve(std::io::Error::other(e)))?,
+        Err(_) => {
+            tracing::warn!(
+                "open HTTP requests did not finish within {} s; stopping anyway",
+                HTTP_SHUTDOWN_GRACE.as_secs()
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then waits for every open request.
+async fn serve_gracefully(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -73,10 +73,22 @@ pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
             "device": device,
             "height": st.height().0,
         });
-        (body, st.height())
+        (body, visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;
     Ok(Json(body))
+}
+
+/// The height that must be durable before what `st` shows may be answered: its
+/// tip, or the block after it while the executor has a block open (whose
+/// transactions `st` already includes). Read under the state's lock.
+fn visible_height(s: &Shared, st: &ting_ledger::State) -> BlockHeight {
+    let open = s
+        .ingress
+        .load()
+        .block_open
+        .load(std::sync::atomic::Ordering::Acquire);
+    BlockHeight(st.height().0 + u64::from(open))
 }
 
 async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
@@ -283,7 +295,7 @@ pub async fn blocks(
 pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
     let (minted, sum, height) = {
         let st = s.state.read().expect("state lock");
-        (st.supply(), st.balance_sum(), st.height())
+        (st.supply(), st.balance_sum(), visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;
     Ok(Json(json!({

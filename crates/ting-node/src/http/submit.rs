@@ -52,8 +52,9 @@ fn wait_flag(
     }
 }
 
-/// Stateless checks every node does before spending a signature check.
-/// A refusal here is remembered like the pipeline's, for lookups by hash.
+/// Stateless checks every node does before spending a signature check. Its
+/// refusals are not remembered: they need no signature, so anyone could use
+/// them to flush the memory of real refusals.
 fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
     if tx.network() != shared.genesis.network {
         let e = ApiError {
@@ -68,11 +69,6 @@ fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
                 ),
             )
         };
-        shared.refusals.insert(crate::pipeline::Refusal {
-            tx_hash: tx.hash(),
-            code: e.code,
-            message: e.message.clone(),
-        });
         return Err(e);
     }
     Ok(())

@@ -17,14 +17,25 @@ use ting_core::{Block, Hash32};
 use ting_store::BlockLog;
 use tokio::sync::broadcast;
 
-use super::{Committed, Durable, Outcome, Reply};
+use super::{Committed, Durable, Outcome, Refusal, Reply};
 use crate::metrics::Metrics;
+use crate::refusals::Refusals;
 
-/// A block the executor has sealed, with the submitters waiting on it.
+/// A block the executor has sealed, with the submitters waiting on it, and the
+/// refusals decided while it was open (they depend on its transactions).
 pub(crate) struct Sealed {
     pub block: Block,
     pub block_hash: Hash32,
     pub replies: Vec<Reply>,
+    pub refusals: Vec<(Refusal, Reply)>,
+}
+
+/// What the executor hands the writer, in order.
+pub(crate) enum ToWriter {
+    Block(Box<Sealed>),
+    /// Refusals decided on a state whose blocks are queued here but may not be
+    /// durable yet: answered once everything queued before them is.
+    Refusals(Vec<(Refusal, Reply)>),
 }
 
 /// A durable block, as published to event subscribers.
@@ -37,13 +48,14 @@ pub struct CommittedBlock {
 /// The writer's shared parts.
 pub(crate) struct WriterParts {
     pub durable: Arc<Durable>,
+    pub refusals: Arc<Refusals>,
     pub events: broadcast::Sender<Arc<CommittedBlock>>,
     pub metrics: Arc<Metrics>,
 }
 
 pub(crate) fn spawn_writer(
     mut log: Box<dyn BlockLog>,
-    sealed: mpsc::Receiver<Sealed>,
+    sealed: mpsc::Receiver<ToWriter>,
     parts: WriterParts,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
@@ -56,15 +68,15 @@ pub(crate) fn spawn_writer(
         .expect("spawn writer thread")
 }
 
-/// Waits for one sealed block, then takes whatever else is queued, within a group's bytes.
-fn take_group(sealed: &mpsc::Receiver<Sealed>) -> Option<Vec<Sealed>> {
+/// Waits for one message, then takes whatever else is queued, within a group's bytes.
+fn take_group(sealed: &mpsc::Receiver<ToWriter>) -> Option<Vec<ToWriter>> {
     let first = sealed.recv().ok()?;
-    let mut bytes = approx_bytes(&first.block);
+    let mut bytes = message_bytes(&first);
     let mut group = vec![first];
     while bytes < WRITE_GROUP_BYTES_MAX {
         match sealed.try_recv() {
             Ok(next) => {
-                bytes += approx_bytes(&next.block);
+                bytes += message_bytes(&next);
                 group.push(next);
             }
             Err(_) => break,
@@ -73,46 +85,81 @@ fn take_group(sealed: &mpsc::Receiver<Sealed>) -> Option<Vec<Sealed>> {
     Some(group)
 }
 
+fn message_bytes(m: &ToWriter) -> usize {
+    match m {
+        ToWriter::Block(s) => approx_bytes(&s.block),
+        ToWriter::Refusals(_) => 0,
+    }
+}
+
 fn approx_bytes(block: &Block) -> usize {
     ting_core::block::HEADER_BYTES + block.txs.iter().map(|t| 2 + t.bytes().len()).sum::<usize>()
 }
 
-fn write_group(log: &mut dyn BlockLog, group: Vec<Sealed>, parts: &WriterParts) {
+/// Answers refusals and records them for lookups by hash.
+pub(crate) fn deliver_refusals(refusals: Vec<(Refusal, Reply)>, memory: &Refusals) {
+    for (refusal, reply) in refusals {
+        memory.insert(refusal.clone());
+        if let Some(reply) = reply {
+            // The waiter may have gone away; the refusal is still recorded.
+            let _ = reply.send(Outcome::Refused(refusal));
+        }
+    }
+}
+
+fn write_group(log: &mut dyn BlockLog, group: Vec<ToWriter>, parts: &WriterParts) {
     let mut blocks = Vec::with_capacity(group.len());
-    let mut waiting = Vec::with_capacity(group.len());
-    for s in group {
-        waiting.push((s.block_hash, s.replies));
-        blocks.push(s.block);
+    let mut after = Vec::with_capacity(group.len());
+    for message in group {
+        match message {
+            ToWriter::Block(s) => {
+                let s = *s;
+                after.push((Some(s.block_hash), s.replies, s.refusals));
+                blocks.push(s.block);
+            }
+            ToWriter::Refusals(r) => after.push((None, Vec::new(), r)),
+        }
     }
-    let started = Instant::now();
-    if let Err(e) = log.append(&blocks) {
-        tracing::error!(error = %e, "the block log refused a write; stopping the node so that nothing unwritten is acknowledged");
-        std::process::abort();
+    if !blocks.is_empty() {
+        let started = Instant::now();
+        if let Err(e) = log.append(&blocks) {
+            tracing::error!(error = %e, "the block log refused a write; stopping the node so that nothing unwritten is acknowledged");
+            std::process::abort();
+        }
+        parts
+            .metrics
+            .group_committed(blocks.len(), started.elapsed());
+        let last = blocks.last().expect("not empty").header.height;
+        parts.durable.advance(last);
     }
-    parts
-        .metrics
-        .group_committed(blocks.len(), started.elapsed());
-    let last = blocks.last().expect("a group has a block").header.height;
-    parts.durable.advance(last);
     let publish = parts.events.receiver_count() > 0;
-    for (block, (block_hash, replies)) in blocks.into_iter().zip(waiting) {
-        parts.metrics.block_committed(block.txs.len());
-        for ((index, tx), reply) in block.txs.iter().enumerate().zip(replies) {
-            if let Some(reply) = reply {
-                let committed = Committed {
-                    tx_hash: tx.hash(),
-                    height: block.header.height,
-                    index: u32::try_from(index).expect("bounded by BLOCK_TXS_MAX"),
-                    block_hash,
-                };
-                // A waiter that gave up is fine: the transaction is durable either way.
-                let _ = reply.send(Outcome::Committed(committed));
+    let mut blocks = blocks.into_iter();
+    for (block_hash, replies, refusals) in after {
+        if let Some(block_hash) = block_hash {
+            let block = blocks.next().expect("one block per block message");
+            acknowledge(&block, block_hash, replies, &parts.metrics);
+            if publish {
+                let _ = parts
+                    .events
+                    .send(Arc::new(CommittedBlock { block, block_hash }));
             }
         }
-        if publish {
-            let _ = parts
-                .events
-                .send(Arc::new(CommittedBlock { block, block_hash }));
+        deliver_refusals(refusals, &parts.refusals);
+    }
+}
+
+fn acknowledge(block: &Block, block_hash: Hash32, replies: Vec<Reply>, metrics: &Metrics) {
+    metrics.block_committed(block.txs.len());
+    for ((index, tx), reply) in block.txs.iter().enumerate().zip(replies) {
+        if let Some(reply) = reply {
+            let committed = Committed {
+                tx_hash: tx.hash(),
+                height: block.header.height,
+                index: u32::try_from(index).expect("bounded by BLOCK_TXS_MAX"),
+                block_hash,
+            };
+            // A waiter that gave up is fine: the transaction is durable either way.
+            let _ = reply.send(Outcome::Committed(committed));
         }
     }
 }

@@ -9,7 +9,7 @@
 //! copy of the state to the snapshot thread.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -19,8 +19,9 @@ use ting_core::limits::BLOCK_TXS_MAX;
 use ting_core::{Block, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
 use ting_ledger::State;
 
+use super::durable::deliver_refusals;
 use super::Checked;
-use super::Sealed;
+use super::{Durable, Sealed, ToWriter};
 use super::{Load, Outcome, Refusal, Reply};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
@@ -47,14 +48,19 @@ struct OpenBlock {
     deadline: Instant,
     txs: Vec<SignedTx>,
     replies: Vec<Reply>,
+    /// Refusals decided on a state that includes this block's transactions.
+    refusals: Vec<(Refusal, Reply)>,
 }
 
 /// The channels and shared parts the executor works with.
 pub(crate) struct ExecutorParts {
     pub state: Arc<RwLock<State>>,
     pub checked: mpsc::Receiver<Checked>,
-    pub to_writer: mpsc::SyncSender<Sealed>,
+    pub to_writer: mpsc::SyncSender<ToWriter>,
     pub snapshots: mpsc::SyncSender<SnapshotRequest>,
+    /// Set while a snapshot is being written, so the state is not copied for nothing.
+    pub snapshot_busy: Arc<AtomicBool>,
+    pub durable: Arc<Durable>,
     pub load: Arc<Load>,
     pub refusals: Arc<Refusals>,
     pub metrics: Arc<Metrics>,
@@ -66,7 +72,7 @@ struct Executor {
     open: Option<OpenBlock>,
     reorder: BTreeMap<u64, Checked>,
     next_seq: u64,
-    outbox: Vec<Sealed>,
+    outbox: Vec<ToWriter>,
     blocks_since_snapshot: u64,
     txs_since_snapshot: u64,
 }
@@ -138,7 +144,15 @@ impl Executor {
             let mut state = state.write().expect("state lock");
             for (result, reply) in checked.items {
                 match result {
-                    Err((hash, e)) => self.refuse(hash, e.code(), e.to_string(), reply),
+                    Err((hash, e)) => {
+                        // A bad signature depends on no state: answer at once. It is
+                        // not remembered: anyone can make them, so they could flush
+                        // the memory of real refusals.
+                        let refusal = self.refusal(hash, e.code(), e.to_string());
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Outcome::Refused(refusal));
+                        }
+                    }
                     Ok(tx) => self.apply(&mut state, tx.into_inner(), reply),
                 }
             }
@@ -158,15 +172,20 @@ impl Executor {
             None => Timestamp(now_ms().max(state.last_timestamp().0)),
         };
         if let Err(e) = state.apply_tx(&tx, timestamp) {
-            self.refuse(tx.hash(), e.code(), e.to_string(), reply);
+            let refusal = self.refusal(tx.hash(), e.code(), e.to_string());
+            self.refuse_on_state(state, refusal, reply);
             return;
         }
         let cut_after = self.cfg.block_cut;
+        if self.open.is_none() {
+            self.parts.load.block_open.store(true, Ordering::Release);
+        }
         let open = self.open.get_or_insert_with(|| OpenBlock {
             timestamp,
             deadline: Instant::now() + cut_after,
             txs: Vec::new(),
             replies: Vec::new(),
+            refusals: Vec::new(),
         });
         open.txs.push(tx);
         open.replies.push(reply);
@@ -175,23 +194,34 @@ impl Executor {
         }
     }
 
-    fn refuse(&self, tx_hash: Hash32, code: &'static str, message: String, reply: Reply) {
-        let refusal = Refusal {
+    fn refusal(&self, tx_hash: Hash32, code: &'static str, message: String) -> Refusal {
+        self.parts.metrics.refused(code);
+        Refusal {
             tx_hash,
             code,
             message,
-        };
-        self.parts.metrics.refused(code);
-        self.parts.refusals.insert(refusal.clone());
-        if let Some(reply) = reply {
-            // The waiter may have gone away; the refusal is still recorded.
-            let _ = reply.send(Outcome::Refused(refusal));
+        }
+    }
+
+    /// Answers a refusal that the ledger decided on the current state only once
+    /// that state is durable: a nonce or a balance it saw must not vanish in a
+    /// crash after the client was told about it.
+    fn refuse_on_state(&mut self, state: &State, refusal: Refusal, reply: Reply) {
+        if let Some(open) = &mut self.open {
+            open.refusals.push((refusal, reply));
+        } else if self.parts.durable.height() >= state.height() {
+            deliver_refusals(vec![(refusal, reply)], &self.parts.refusals);
+        } else if let Some(ToWriter::Refusals(queued)) = self.outbox.last_mut() {
+            queued.push((refusal, reply));
+        } else {
+            self.outbox.push(ToWriter::Refusals(vec![(refusal, reply)]));
         }
     }
 
     /// Seals the open block, moves the state's tip to it and queues it for the writer.
     fn cut(&mut self, state: &mut State) {
         let Some(open) = self.open.take() else { return };
+        self.parts.load.block_open.store(false, Ordering::Release);
         let height = state.height().next().expect("height below u64::MAX");
         let count = open.txs.len() as u64;
         let block = Block::seal(
@@ -206,11 +236,12 @@ impl Executor {
             .commit_block(&block.header)
             .expect("the executor builds each block on its own tip");
         let block_hash = state.tip_hash();
-        self.outbox.push(Sealed {
+        self.outbox.push(ToWriter::Block(Box::new(Sealed {
             block,
             block_hash,
             replies: open.replies,
-        });
+            refusals: open.refusals,
+        })));
         self.blocks_since_snapshot += 1;
         self.txs_since_snapshot += count;
         self.maybe_snapshot(state, height, block_hash);
@@ -219,7 +250,7 @@ impl Executor {
     fn maybe_snapshot(&mut self, state: &State, height: BlockHeight, block_hash: Hash32) {
         let due = self.blocks_since_snapshot >= self.cfg.snapshot_every_blocks
             || self.txs_since_snapshot >= self.cfg.snapshot_every_txs;
-        if !due {
+        if !due || self.parts.snapshot_busy.load(Ordering::Acquire) {
             return;
         }
         let request = SnapshotRequest {
@@ -227,17 +258,19 @@ impl Executor {
             height,
             block_hash,
         };
-        // A snapshot still being written means this one waits for a later block.
+        self.parts.snapshot_busy.store(true, Ordering::Release);
         if self.parts.snapshots.try_send(request).is_ok() {
             self.blocks_since_snapshot = 0;
             self.txs_since_snapshot = 0;
+        } else {
+            self.parts.snapshot_busy.store(false, Ordering::Release);
         }
     }
 
     /// Hands sealed blocks to the writer; false when the writer is gone.
     fn flush_outbox(&mut self) -> bool {
-        for sealed in self.outbox.drain(..) {
-            if self.parts.to_writer.send(sealed).is_err() {
+        for message in self.outbox.drain(..) {
+            if self.parts.to_writer.send(message).is_err() {
                 return false;
             }
         }

@@ -30,7 +30,7 @@ use ting_core::{BlockHeight, Hash32, SignedTx};
 use tokio::sync::{oneshot, watch};
 
 pub use durable::CommittedBlock;
-pub(crate) use durable::{spawn_writer, Sealed, WriterParts};
+pub(crate) use durable::{spawn_writer, Sealed, ToWriter, WriterParts};
 pub(crate) use executor::{spawn_executor, ExecutorParts};
 pub use executor::{ExecutorConfig, SnapshotRequest};
 pub(crate) use verify::{spawn_verifiers, Checked};
@@ -95,6 +95,10 @@ pub struct Load {
     pub verifying: AtomicUsize,
     /// Verified, not yet taken by the executor.
     pub sequencing: AtomicUsize,
+    /// Whether the executor has an open block: applied to the state, not yet sealed.
+    /// Changed only under the state's write lock, so a reader holding the read lock
+    /// sees it agree with the state (reads then wait for `height + 1` to be durable).
+    pub block_open: std::sync::atomic::AtomicBool,
 }
 
 struct IngressInner {

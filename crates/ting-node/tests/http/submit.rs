@@ -190,6 +190,12 @@ async fn a_refused_transaction_is_reported_by_hash_with_its_code() {
         .await;
         for path in ["transactions", "receipts"] {
             let req = get(&format!("/v1/{path}/{}", tx.hash().to_hex()));
+            if code == "bad_signature" {
+                // Unsigned junk is not remembered, so it cannot flush real refusals.
+                let not_found = StatusCode::NOT_FOUND;
+                check_error(&s, what, req, not_found, "unknown_transaction").await;
+                continue;
+            }
             let body = check_error(&s, what, req, status, code).await;
             assert_eq!(body["error"]["tx_hash"], tx.hash().to_hex(), "{what}");
         }

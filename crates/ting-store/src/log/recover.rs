@@ -1,13 +1,23 @@
 //! Recovery of the block log at open: scan and check every record, then decide what to
 //! do with the first bad one.
 //!
-//! Only the last group commit can be torn, because every earlier group was fsynced
-//! before the next one was written, and a group is at most `WRITE_GROUP_BYTES_MAX`
-//! bytes. So damage that starts within that distance of the end of the file, or that
-//! no valid record follows, is an unacknowledged torn tail: it is cut off. Damage
-//! followed, further away than that, by a record whose checksum holds means acknowledged
-//! blocks lie beyond it: the log is refused, never silently truncated, and no block past
-//! the damage is replayed.
+//! Every record carries the number of its write group, and the last record of a group
+//! says so. A group is written only after the group before it was fsynced, so a crash can
+//! tear only the last group of the file, and every earlier group was acknowledged.
+//!
+//! The scan hands blocks to `visit` a whole group at a time, once the group's last record
+//! has been read, so blocks that recovery cuts off were never replayed. Every group left
+//! in the file is complete (see below), so the first bad record always lies in the group
+//! after the last complete one: the *damaged group*. Past the damage, a record of a later
+//! group (its checksum holds, and it is a block sealed by this network's sequencer above
+//! the good prefix) proves the damaged group was fsynced, hence acknowledged: the log is
+//! refused, never silently truncated. Otherwise the damage is in the last group, which
+//! was never acknowledged: the file is cut back to the end of the last complete group.
+//!
+//! The cut is at that group boundary rather than at the bad record so that the file never
+//! holds an incomplete group followed by a later one. If it did, damage at the start of
+//! the later group would look like damage in the earlier, acknowledged one, and a log torn
+//! by an ordinary crash would be refused.
 
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
@@ -15,13 +25,14 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
 
+use ting_core::limits::WRITE_GROUP_BYTES_MAX;
 use ting_core::{Block, BlockHeight, Hash32};
 
-use super::format::{self, RECORDS_START, RECORD_HEADER_BYTES, RECORD_MAGIC};
+use super::format::{self, Record, RECORDS_START, RECORD_HEADER_BYTES, RECORD_MAGIC};
 use super::{io_error, LogError};
 use crate::chain::ChainRules;
 
-/// Bytes read at once by the sequential scan and by the search for a valid record.
+/// Bytes read at once by the sequential scan and by the search for later records.
 const READ_CHUNK_BYTES: usize = 1 << 20;
 
 /// The first bad record: where it starts and what is wrong with it.
@@ -31,21 +42,35 @@ pub(super) struct Damage {
     pub reason: String,
 }
 
-/// What a scan found: the good prefix of the log and, maybe, where it went bad.
+/// What a scan found: the complete groups at the start of the log and, maybe, where it
+/// went bad.
 #[derive(Debug)]
 pub(super) struct Scanned {
     /// Offset of the record of each height, from height 1.
     pub offsets: Vec<u64>,
+    /// The last block of the last complete group; height 0 and the genesis hash if none.
     pub tip: (BlockHeight, Hash32),
-    /// The end of the last good record.
+    /// The end of the last complete group: where a cut leaves the file.
     pub end: u64,
+    /// The number of the last complete group; 0 if none.
+    pub group: u64,
     pub damage: Option<Damage>,
     pub file_len: u64,
     pub visit_ms: u64,
 }
 
-/// Reads every record after the file header, checks it against the chain and hands it
-/// to `visit`, stopping at the first bad record.
+/// The good records read past the last complete group, held back until it ends.
+/// Bounded: a group holds at most `WRITE_GROUP_BYTES_MAX` bytes of records.
+struct OpenGroup {
+    blocks: Vec<(u64, Block)>,
+    tip: (BlockHeight, Hash32),
+    /// The end of its last good record.
+    end: u64,
+}
+
+/// Reads every record after the file header, checks it against the chain and its write
+/// group, and hands each complete group's blocks to `visit`, stopping at the first bad
+/// record. A file that ends inside a group is damaged at its end.
 pub(super) fn scan(
     file: &File,
     path: &Path,
@@ -65,124 +90,225 @@ pub(super) fn scan(
         offsets: Vec::new(),
         tip: rules.empty_tip(),
         end: RECORDS_START,
+        group: 0,
         damage: None,
         file_len,
         visit_ms: 0,
     };
+    let mut open = OpenGroup {
+        blocks: Vec::new(),
+        tip: scanned.tip,
+        end: scanned.end,
+    };
     let mut payload = Vec::new();
     // Bounded: every turn consumes at least one record header, or stops.
-    while scanned.end < file_len {
-        let offset = scanned.end;
+    while open.end < file_len {
+        let offset = open.end;
         let read = format::read_record(&mut reader, file_len - offset, &mut payload)
             .map_err(io_error("read", path))?;
-        let checked = read.and_then(|(block, len)| {
-            rules
-                .check_next(scanned.tip, &block)
-                .map(|()| (block, len))
-                .map_err(|e| format!("a well-formed record breaks the chain: {e}"))
-        });
-        let (block, len) = match checked {
-            Ok(good) => good,
+        match read.and_then(|(record, len)| check_in_group(rules, &scanned, &open, record, len)) {
+            Ok((record, len)) => {
+                open.tip = (record.block.header.height, record.block.header.hash());
+                open.end = offset + len;
+                open.blocks.push((offset, record.block));
+                if record.grouping.last {
+                    close_group(&mut scanned, &mut open, visit)?;
+                }
+            }
             Err(reason) => {
                 scanned.damage = Some(Damage { offset, reason });
                 break;
             }
-        };
-        let started = Instant::now();
-        visit(&block).map_err(|message| LogError::Replay {
-            height: block.header.height,
-            message,
-        })?;
-        scanned.visit_ms += elapsed_ms(started);
-        scanned.offsets.push(offset);
-        scanned.tip = (block.header.height, block.header.hash());
-        scanned.end = offset + len;
+        }
+    }
+    if scanned.damage.is_none() && !open.blocks.is_empty() {
+        let reason = format!(
+            "the file ends inside write group {}, before the record that ends it",
+            scanned.group + 1
+        );
+        scanned.damage = Some(Damage {
+            offset: file_len,
+            reason,
+        });
     }
     Ok(scanned)
 }
 
-/// Cuts a torn tail off at `damage.offset` and returns the bytes dropped, or refuses a
-/// log damaged in the middle. `window_bytes` is the largest group commit.
+/// Checks that a good record belongs where it lies: in the group after the last
+/// complete one, within the group size limit, continuing the chain.
+fn check_in_group(
+    rules: &ChainRules,
+    scanned: &Scanned,
+    open: &OpenGroup,
+    record: Record,
+    len: u64,
+) -> Result<(Record, u64), String> {
+    let expected = scanned.group + 1;
+    let group = record.grouping.group;
+    if group != expected {
+        return Err(format!(
+            "the record is in write group {group} where write group {expected} must continue"
+        ));
+    }
+    if open.end + len - scanned.end > WRITE_GROUP_BYTES_MAX as u64 {
+        return Err(format!(
+            "write group {group} grows past {WRITE_GROUP_BYTES_MAX} bytes"
+        ));
+    }
+    rules
+        .check_next(open.tip, &record.block)
+        .map_err(|e| format!("a well-formed record breaks the chain: {e}"))?;
+    Ok((record, len))
+}
+
+/// Hands the open group's blocks to `visit` and makes it the last complete group.
+fn close_group(
+    scanned: &mut Scanned,
+    open: &mut OpenGroup,
+    visit: &mut dyn FnMut(&Block) -> Result<(), String>,
+) -> Result<(), LogError> {
+    let started = Instant::now();
+    for (offset, block) in open.blocks.drain(..) {
+        visit(&block).map_err(|message| LogError::Replay {
+            height: block.header.height,
+            message,
+        })?;
+        scanned.offsets.push(offset);
+    }
+    scanned.visit_ms += elapsed_ms(started);
+    scanned.tip = open.tip;
+    scanned.end = open.end;
+    scanned.group += 1;
+    Ok(())
+}
+
+/// Cuts the log back to its last complete group and returns the bytes dropped, or
+/// refuses it if a later group follows the damage.
 pub(super) fn cut_or_refuse(
     file: &File,
     path: &Path,
+    rules: &ChainRules,
+    scanned: &Scanned,
     damage: &Damage,
-    file_len: u64,
-    window_bytes: u64,
 ) -> Result<u64, LogError> {
-    let dropped_bytes = file_len - damage.offset;
-    if dropped_bytes > window_bytes {
-        let next = find_valid_record_after(file, damage.offset + 1, file_len)
-            .map_err(io_error("search for valid records in", path))?;
-        if let Some(next_valid_offset) = next {
-            return Err(LogError::Damaged {
-                path: path.to_path_buf(),
-                offset: damage.offset,
-                reason: damage.reason.clone(),
-                next_valid_offset,
-            });
-        }
+    let damaged_group = scanned.group + 1;
+    let later = find_later_group(file, rules, damage.offset, scanned, damaged_group)
+        .map_err(io_error("search for valid records in", path))?;
+    if let Some(next_valid_offset) = later {
+        return Err(LogError::Damaged {
+            path: path.to_path_buf(),
+            offset: damage.offset,
+            reason: damage.reason.clone(),
+            next_valid_offset,
+        });
     }
-    file.set_len(damage.offset)
-        .map_err(io_error("truncate", path))?;
+    let cut = scanned.end;
+    let dropped_bytes = scanned.file_len - cut;
+    file.set_len(cut).map_err(io_error("truncate", path))?;
     file.sync_all().map_err(io_error("fsync", path))?;
     tracing::warn!(
         path = %path.display(),
         offset = damage.offset,
+        cut,
         dropped_bytes,
         reason = %damage.reason,
-        "block log: cut off a torn or damaged tail at byte {} ({} bytes dropped): {}",
+        "block log: cut off the torn last write group (group {damaged_group}) at byte {cut} \
+         ({dropped_bytes} bytes dropped); its first bad record is at byte {}: {}",
         damage.offset,
-        dropped_bytes,
         damage.reason,
     );
     Ok(dropped_bytes)
 }
 
-/// The offset of the first record at or after `start` whose framing and checksum hold,
-/// found by looking for the record magic at every byte.
-pub(super) fn find_valid_record_after(
+/// The offset of the first record at or after `start` that belongs to a group after
+/// `damaged_group`: its framing and checksum hold, and it is a block sealed for this
+/// network above the complete groups. Found by looking for the record magic at every
+/// byte, stepping over whole records whose checksum holds.
+///
+/// The block checks keep look-alike bytes from refusing a log with a torn last group:
+/// bytes inside a transaction (a memo, device metadata) can form a well-framed record
+/// naming any group, even one carrying a copy of a real block, but only of a block
+/// acknowledged before that transaction was sent, so one within the good prefix.
+fn find_later_group(
     file: &File,
+    rules: &ChainRules,
     start: u64,
-    file_len: u64,
+    scanned: &Scanned,
+    damaged_group: u64,
 ) -> std::io::Result<Option<u64>> {
-    let magic = RECORD_MAGIC.to_le_bytes();
-    let mut chunk = Vec::new();
+    let mut search = MagicSearch::new(file, scanned.file_len);
     let mut pos = start;
-    // Bounded: `pos` advances by at least one record header per turn, up to `file_len`.
-    while pos + RECORD_HEADER_BYTES as u64 <= file_len {
-        let len =
-            usize::try_from(file_len - pos).map_or(READ_CHUNK_BYTES, |n| n.min(READ_CHUNK_BYTES));
-        chunk.resize(len, 0);
-        file.read_exact_at(&mut chunk, pos)?;
-        for (i, window) in chunk.windows(magic.len()).enumerate() {
-            if window == magic && record_is_valid_at(file, pos + i as u64, file_len)? {
-                return Ok(Some(pos + i as u64));
-            }
+    // Bounded: `pos` grows every turn, up to the end of the file.
+    while let Some(at) = search.next_at_or_after(pos)? {
+        let Some((header, payload)) = format::read_framed_at(file, at, scanned.file_len)? else {
+            pos = at + 1;
+            continue;
+        };
+        let later = header.grouping.group > damaged_group
+            && Block::decode(&payload).is_ok_and(|block| {
+                block.header.height > scanned.tip.0 && rules.check_sealed(&block).is_ok()
+            });
+        if later {
+            return Ok(Some(at));
         }
-        let len = len as u64;
-        if pos + len >= file_len {
-            break;
-        }
-        // Overlap by three bytes so that a magic split across two chunks is still seen.
-        pos += len - (magic.len() as u64 - 1);
+        pos = at + header.record_len();
     }
     Ok(None)
 }
 
-fn record_is_valid_at(file: &File, offset: u64, file_len: u64) -> std::io::Result<bool> {
-    let remaining = file_len - offset;
-    if remaining < RECORD_HEADER_BYTES as u64 {
-        return Ok(false);
+/// A forward search for the record magic, reading the file a chunk at a time.
+struct MagicSearch<'a> {
+    file: &'a File,
+    file_len: u64,
+    chunk: Vec<u8>,
+    chunk_start: u64,
+}
+
+impl<'a> MagicSearch<'a> {
+    fn new(file: &'a File, file_len: u64) -> MagicSearch<'a> {
+        MagicSearch {
+            file,
+            file_len,
+            chunk: Vec::new(),
+            chunk_start: 0,
+        }
     }
-    let mut framing = [0u8; RECORD_HEADER_BYTES];
-    file.read_exact_at(&mut framing, offset)?;
-    let Ok(header) = format::parse_record_header(&framing, remaining) else {
-        return Ok(false);
-    };
-    let mut payload = vec![0u8; header.payload_len];
-    file.read_exact_at(&mut payload, offset + RECORD_HEADER_BYTES as u64)?;
-    Ok(crc32c::crc32c(&payload) == header.crc)
+
+    /// The offset of the first record magic at or after `from` with room for a record
+    /// header after it.
+    fn next_at_or_after(&mut self, mut from: u64) -> std::io::Result<Option<u64>> {
+        let magic = RECORD_MAGIC.to_le_bytes();
+        let width = magic.len() as u64;
+        // Bounded: each turn returns, or moves `from` to the end of the chunk less three
+        // bytes (so a magic split across two chunks is still seen), or reads a chunk of at
+        // least four bytes starting at `from`.
+        while from + RECORD_HEADER_BYTES as u64 <= self.file_len {
+            let chunk_end = self.chunk_start + self.chunk.len() as u64;
+            if from < self.chunk_start || from + width > chunk_end {
+                self.read_chunk_at(from)?;
+                continue;
+            }
+            let skip = usize::try_from(from - self.chunk_start).expect("within a chunk");
+            let found = self.chunk[skip..]
+                .windows(magic.len())
+                .position(|w| w == magic);
+            if let Some(i) = found {
+                let at = from + i as u64;
+                return Ok((at + RECORD_HEADER_BYTES as u64 <= self.file_len).then_some(at));
+            }
+            from = chunk_end - (width - 1);
+        }
+        Ok(None)
+    }
+
+    fn read_chunk_at(&mut self, from: u64) -> std::io::Result<()> {
+        let len = usize::try_from(self.file_len - from)
+            .map_or(READ_CHUNK_BYTES, |n| n.min(READ_CHUNK_BYTES));
+        self.chunk.resize(len, 0);
+        self.file.read_exact_at(&mut self.chunk, from)?;
+        self.chunk_start = from;
+        Ok(())
+    }
 }
 
 pub(super) fn elapsed_ms(since: Instant) -> u64 {

@@ -1,59 +1,111 @@
-//! Tests of the file log: round trips, readers, refused appends, and recovery from torn,
-//! flipped and foreign bytes; plus a property test against a `Vec<Block>` model.
+//! Tests of the file log: round trips, readers, refused appends, foreign files, group
+//! splitting and numbering, and property tests against a `Vec<Block>` model. Recovery
+//! from torn, flipped and forged bytes, case by case, is in `tests/recovery.rs`.
 
 use std::path::Path;
 
 use proptest::prelude::*;
 use ting_core::Keypair;
 
-use super::format::{file_header, push_record};
+use super::format::{file_header, parse_record_header, push_record, Grouping};
 use super::*;
 use crate::testkit::Chain;
 
+mod recovery;
+
 const BIG: usize = WRITE_GROUP_BYTES_MAX;
 
-/// Opens the log in `dir` with group size and torn window `window`, collecting visits.
+/// Opens the log in `dir`, grouping appends by at most `group_bytes`, collecting visits.
 fn open_in(
     dir: &Path,
     genesis: &Genesis,
-    window: usize,
+    group_bytes: usize,
 ) -> Result<(FileLog, RecoveryReport, Vec<Block>), LogError> {
     let mut seen = Vec::new();
     let mut visit = |b: &Block| {
         seen.push(b.clone());
         Ok(())
     };
-    let (log, report) = FileLog::open_with(dir, genesis, &mut visit, window, BlockHeight(0))?;
+    let (log, report) = FileLog::open_with(dir, genesis, &mut visit, group_bytes, BlockHeight(0))?;
     Ok((log, report, seen))
 }
 
-/// Writes a log file holding exactly `blocks` (checked or not) and returns each record's offset.
-fn write_raw(dir: &Path, genesis: &Genesis, blocks: &[Block]) -> Vec<usize> {
-    let mut bytes = file_header(&genesis.hash()).to_vec();
-    let mut offsets = Vec::new();
-    for block in blocks {
-        offsets.push(bytes.len());
-        push_record(&mut bytes, &block.encode());
-    }
-    fs::write(dir.join(FILE_NAME), bytes).expect("writes the log");
-    offsets
+/// One record of a log file, as its framing says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Framed {
+    start: usize,
+    end: usize,
+    group: u64,
+    last: bool,
 }
 
-/// Where each block's record starts in a log holding `blocks`.
-fn record_offsets(blocks: &[Block]) -> Vec<usize> {
+/// The framing of every record of a log file whose records are all whole.
+fn framing(bytes: &[u8]) -> Vec<Framed> {
+    let mut records = Vec::new();
     let mut at = FILE_HEADER_BYTES;
-    blocks
-        .iter()
-        .map(|b| {
-            let start = at;
-            at += RECORD_HEADER_BYTES + b.encode().len();
-            start
-        })
-        .collect()
+    while at < bytes.len() {
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        header.copy_from_slice(&bytes[at..at + RECORD_HEADER_BYTES]);
+        let remaining = (bytes.len() - at) as u64;
+        let parsed = parse_record_header(&header, remaining).expect("a whole record");
+        let end = at + usize::try_from(parsed.record_len()).expect("small");
+        let Grouping { group, last } = parsed.grouping;
+        records.push(Framed {
+            start: at,
+            end,
+            group,
+            last,
+        });
+        at = end;
+    }
+    records
+}
+
+/// The group numbers of a log file's records, and the records that end their group.
+fn groups_of(bytes: &[u8]) -> Vec<(u64, bool)> {
+    framing(bytes).iter().map(|r| (r.group, r.last)).collect()
+}
+
+/// The bytes of a log file holding `blocks` (checked or not), framed as the writer
+/// frames them into write groups of `sizes` blocks each.
+fn raw_log(genesis: &Genesis, blocks: &[Block], sizes: &[usize]) -> Vec<u8> {
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        blocks.len(),
+        "sizes cover the blocks"
+    );
+    let mut bytes = file_header(&genesis.hash()).to_vec();
+    let mut blocks = blocks.iter();
+    for (number, &size) in (1u64..).zip(sizes) {
+        for i in 0..size {
+            let block = blocks.next().expect("sized");
+            let grouping = Grouping {
+                group: number,
+                last: i + 1 == size,
+            };
+            push_record(&mut bytes, &block.encode(), grouping);
+        }
+    }
+    bytes
+}
+
+/// Where each block's record starts in a log holding `blocks`, and where the last ends.
+fn record_bounds(blocks: &[Block]) -> Vec<usize> {
+    let mut at = FILE_HEADER_BYTES;
+    let mut bounds = vec![at];
+    for block in blocks {
+        at += RECORD_HEADER_BYTES + block.encode().len();
+        bounds.push(at);
+    }
+    bounds
 }
 
 fn file_len(dir: &Path) -> u64 {
     fs::metadata(dir.join(FILE_NAME)).expect("stat").len()
+}
+
+fn read_log(dir: &Path) -> Vec<u8> {
+    fs::read(dir.join(FILE_NAME)).expect("reads the log")
 }
 
 /// Asserts that the log in `dir` opens cleanly and holds exactly `blocks`.
@@ -73,6 +125,19 @@ fn assert_holds(dir: &Path, genesis: &Genesis, blocks: &[Block]) {
     }
     let tip = blocks.last().map(|b| (b.header.height, b.header.hash()));
     assert_eq!(log.tip(), tip.unwrap_or((BlockHeight(0), genesis.hash())));
+}
+
+/// A log of `chain` blocks of one transaction each, written through `FileLog` by one
+/// `append` per entry of `sizes`, so one write group per entry; with the file's bytes.
+fn written_log(sizes: &[usize]) -> (tempfile::TempDir, Chain, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = Chain::new();
+    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, BIG).expect("creates");
+    for &size in sizes {
+        log.append(&chain.extend(size, 1)).expect("appends");
+    }
+    let bytes = read_log(dir.path());
+    (dir, chain, bytes)
 }
 
 #[test]
@@ -176,152 +241,11 @@ fn append_refuses_a_height_gap_a_wrong_prev_hash_and_a_foreign_sequencer() {
     );
 }
 
-/// A log of `count` one-transaction blocks written through `FileLog`, with its file bytes.
-fn written_log(count: usize) -> (tempfile::TempDir, Chain, Vec<u8>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = Chain::new();
-    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, BIG).expect("creates");
-    log.append(&chain.extend(count, 1)).expect("appends");
-    let bytes = fs::read(dir.path().join(FILE_NAME)).expect("reads");
-    (dir, chain, bytes)
-}
-
-// Two blocks only: every open re-verifies every signature, which is slow in debug builds.
-#[test]
-fn a_tail_torn_at_any_offset_of_the_last_record_is_cut_and_the_log_takes_appends_again() {
-    let (_dir, chain, bytes) = written_log(2);
-    let last_start = record_offsets(&chain.blocks)[1];
-    for cut in last_start + 1..bytes.len() {
-        for window in [BIG, 1] {
-            let dir = tempfile::tempdir().expect("tempdir");
-            fs::write(dir.path().join(FILE_NAME), &bytes[..cut]).expect("writes");
-            let (mut log, report, seen) =
-                open_in(dir.path(), &chain.genesis, window).expect("recovers");
-            assert_eq!(seen, chain.blocks[..1], "cut at {cut}");
-            assert_eq!(report.last_height, BlockHeight(1));
-            assert_eq!(report.truncated_bytes, (cut - last_start) as u64);
-            let reason = report.truncated_reason.expect("a reason");
-            assert!(reason.contains(&format!("offset {last_start}")), "{reason}");
-            assert_eq!(file_len(dir.path()), last_start as u64);
-            if window == BIG {
-                log.append(&chain.blocks[1..]).expect("appends again");
-                assert_eq!(log.tip(), chain.tip());
-                assert_eq!(file_len(dir.path()), bytes.len() as u64);
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs::write(dir.path().join(FILE_NAME), &bytes[..bytes.len() - 1]).expect("writes");
-    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, BIG).expect("recovers");
-    log.append(&chain.blocks[1..]).expect("appends again");
-    drop(log);
-    assert_holds(dir.path(), &chain.genesis, &chain.blocks);
-}
-
-#[test]
-fn a_flipped_byte_anywhere_in_the_last_record_is_cut_off() {
-    let (_dir, chain, bytes) = written_log(2);
-    let last_start = record_offsets(&chain.blocks)[1];
-    for at in last_start..bytes.len() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut damaged = bytes.clone();
-        damaged[at] ^= 0x10;
-        fs::write(dir.path().join(FILE_NAME), &damaged).expect("writes");
-        let (_, report, seen) = open_in(dir.path(), &chain.genesis, 1).expect("recovers");
-        assert_eq!(seen, chain.blocks[..1], "flip at {at}");
-        assert_eq!(report.truncated_bytes, (bytes.len() - last_start) as u64);
-        assert_eq!(file_len(dir.path()), last_start as u64);
-    }
-}
-
-#[test]
-fn a_damaged_block_that_a_snapshot_covers_is_refused_and_the_file_left_alone() {
-    let (_dir, chain, bytes) = written_log(2);
-    let last_start = record_offsets(&chain.blocks)[1];
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs::write(dir.path().join(FILE_NAME), &bytes[..bytes.len() - 3]).expect("writes");
-    let mut visit = |_: &Block| Ok(());
-    let refused = FileLog::open_above(dir.path(), &chain.genesis, BlockHeight(2), &mut visit);
-    match refused {
-        Err(e) => assert_eq!(e.code(), "log_damaged", "{e}"),
-        Ok(_) => panic!("a log torn below the snapshot height must be refused"),
-    }
-    assert_eq!(
-        file_len(dir.path()),
-        (bytes.len() - 3) as u64,
-        "nothing was cut"
-    );
-    let (_, report) = FileLog::open_above(dir.path(), &chain.genesis, BlockHeight(1), &mut visit)
-        .expect("a tail above the snapshot is cut as usual");
-    assert_eq!(report.last_height, BlockHeight(1));
-    assert_eq!(file_len(dir.path()), last_start as u64);
-}
-
-/// Ten blocks, the second one damaged by `damage` (applied to the record's bytes or the
-/// block), opened with torn window `window`: expects the log refused, or cut to one block.
-fn check_damage_in_second_block(damage: Damaging, window: usize, refused: bool) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = Chain::new();
-    let mut blocks = chain.extend(10, 1);
-    if let Damaging::Block(spoil) = &damage {
-        spoil(&mut blocks[1]);
-    }
-    let offsets = write_raw(dir.path(), &chain.genesis, &blocks);
-    if let Damaging::Byte(at) = damage {
-        let path = dir.path().join(FILE_NAME);
-        let mut bytes = fs::read(&path).expect("reads");
-        bytes[offsets[1] + at] ^= 0x01;
-        fs::write(&path, bytes).expect("writes");
-    }
-    let len = file_len(dir.path());
-    match open_in(dir.path(), &chain.genesis, window) {
-        Err(e) if refused => {
-            assert_eq!(e.code(), "log_damaged");
-            let message = e.to_string();
-            assert!(
-                message.contains(&format!("offset {}", offsets[1])),
-                "{message}"
-            );
-            assert!(message.contains("acknowledged") && message.contains("restore"));
-            assert_eq!(file_len(dir.path()), len, "a refused log is left alone");
-        }
-        Ok((_, report, seen)) if !refused => {
-            assert_eq!(seen, chain.blocks[..1]);
-            assert_eq!(report.truncated_bytes, len - offsets[1] as u64);
-        }
-        Err(e) => panic!("expected a cut tail, got {e}"),
-        Ok(_) => panic!("expected the damaged log to be refused"),
-    }
-}
-
-enum Damaging {
-    /// Flip a bit of the record at this offset from its start.
-    Byte(usize),
-    /// Change the block before writing a well-framed record of it.
-    Block(fn(&mut Block)),
-}
-
-#[test]
-fn damage_followed_by_more_than_a_group_of_valid_blocks_is_refused_not_cut() {
-    let window = 600; // each record is about 370 bytes; eight follow the damaged one
-    for at in [0, 5, 9, 12, 60, 300] {
-        check_damage_in_second_block(Damaging::Byte(at), window, true);
-        check_damage_in_second_block(Damaging::Byte(at), BIG, false);
-    }
-    let foreign: fn(&mut Block) = |b| b.header.sign(&Keypair::from_seed([66; 32]));
-    let bad_signature: fn(&mut Block) = |b| b.header.signature.0[3] ^= 1;
-    let wrong_root: fn(&mut Block) = |b| drop(b.txs.pop());
-    for spoil in [foreign, bad_signature, wrong_root] {
-        check_damage_in_second_block(Damaging::Block(spoil), window, true);
-        check_damage_in_second_block(Damaging::Block(spoil), BIG, false);
-    }
-}
-
 #[test]
 fn a_record_damaged_after_open_is_reported_by_the_reader_not_returned() {
-    let (dir, chain, bytes) = written_log(3);
+    let (dir, chain, bytes) = written_log(&[3]);
     let (log, _, _) = open_in(dir.path(), &chain.genesis, BIG).expect("opens");
-    let second = record_offsets(&chain.blocks)[1];
+    let second = record_bounds(&chain.blocks)[1];
     let mut damaged = bytes.clone();
     damaged[second + RECORD_HEADER_BYTES + 300] ^= 1;
     fs::write(dir.path().join(FILE_NAME), damaged).expect("damages in place");
@@ -338,7 +262,7 @@ fn a_record_damaged_after_open_is_reported_by_the_reader_not_returned() {
 
 #[test]
 fn a_log_of_another_genesis_is_refused_naming_both_hashes() {
-    let (dir, chain, _) = written_log(2);
+    let (dir, chain, _) = written_log(&[2]);
     let other = Chain::with_name("another network").genesis;
     let err = open_in(dir.path(), &other, BIG).expect_err("refused");
     assert_eq!(err.code(), "wrong_genesis");
@@ -351,19 +275,27 @@ fn a_log_of_another_genesis_is_refused_naming_both_hashes() {
 }
 
 #[test]
-fn a_file_that_is_not_a_log_is_refused() {
+fn a_file_that_is_not_a_log_or_of_another_format_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Chain::new().genesis;
-    for bytes in [&b"short"[..], &[0u8; 100][..]] {
+    let mut version_1 = file_header(&genesis.hash());
+    version_1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let cases: [(&[u8], &str); 3] = [
+        (b"short", "not_a_block_log"),
+        (&[0u8; 100], "not_a_block_log"),
+        (&version_1, "unsupported_log_version"),
+    ];
+    for (bytes, code) in cases {
         fs::write(dir.path().join(FILE_NAME), bytes).expect("writes");
         let err = open_in(dir.path(), &genesis, BIG).expect_err("refused");
-        assert_eq!(err.code(), "not_a_block_log");
+        assert_eq!(err.code(), code, "{err}");
+        assert_eq!(read_log(dir.path()), bytes, "a refused file is left alone");
     }
 }
 
 #[test]
 fn a_visit_error_aborts_the_open_with_its_message() {
-    let (dir, chain, _) = written_log(3);
+    let (dir, chain, _) = written_log(&[3]);
     let mut visit = |b: &Block| match b.header.height.0 {
         2 => Err("state does not apply".to_string()),
         _ => Ok(()),
@@ -374,17 +306,37 @@ fn a_visit_error_aborts_the_open_with_its_message() {
 }
 
 #[test]
-fn a_call_bigger_than_a_group_is_split_into_fsynced_groups() {
+fn a_call_bigger_than_a_group_is_split_into_fsynced_groups_numbered_on_from_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut chain = Chain::new();
-    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, 1000).expect("creates");
+    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, BIG).expect("creates");
+    log.append(&chain.extend(1, 1)).expect("appends one group");
+    drop(log);
+    let (mut log, _, _) = open_in(dir.path(), &chain.genesis, 1000).expect("reopens");
     log.append(&chain.extend(9, 1)).expect("appends");
     let stats = log.stats();
     assert_eq!(stats.blocks_appended, 9);
     assert!(stats.groups_synced >= 4, "{stats:?}");
-    let group_max = stats.bytes_appended.div_ceil(stats.groups_synced);
-    assert!(group_max <= 1000, "{stats:?}");
     drop(log);
+    let records = framing(&read_log(dir.path()));
+    let mut expected_group = 1;
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record.group, expected_group, "record {i}");
+        if record.last {
+            expected_group += 1;
+        }
+    }
+    assert!(
+        records.last().is_some_and(|r| r.last),
+        "the last group is closed"
+    );
+    assert_eq!(expected_group - 1, 1 + stats.groups_synced);
+    let group_start = |g: u64| records.iter().find(|r| r.group == g).map(|r| r.start);
+    for g in 2..expected_group {
+        let end = group_start(g + 1).unwrap_or(records.last().expect("records").end);
+        let start = group_start(g).expect("a record");
+        assert!(end - start <= 1000, "group {g} spans {} bytes", end - start);
+    }
     assert_holds(dir.path(), &chain.genesis, &chain.blocks);
 }
 

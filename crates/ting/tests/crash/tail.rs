@@ -11,8 +11,7 @@ use super::{log_path, wait_indexed};
 
 /// Reads the offsets of the records of a clean block log (see ting-store's log format).
 fn record_offsets(bytes: &[u8]) -> Vec<usize> {
-    const FILE_HEADER_BYTES: usize = 44;
-    const RECORD_HEADER_BYTES: usize = 12;
+    use ting_store::log::{FILE_HEADER_BYTES, RECORD_HEADER_BYTES};
     assert_eq!(&bytes[..8], b"TINGLOG1", "not a block log");
     let mut offsets = Vec::new();
     let mut at = FILE_HEADER_BYTES;
