@@ -216,8 +216,8 @@ impl Index {
                 }
             }
         }
-        located.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        histories.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        located.sort_unstable_by_key(|e| e.0);
+        histories.sort_unstable_by_key(|e| e.0);
         for (hash, place) in &located {
             locations.insert(hash, *place).map_err(write)?;
         }
