@@ -107,6 +107,19 @@ impl Client {
         Client::decode(status, &body)
     }
 
+    /// POSTs an already-encoded body (the benchmark builds its JSON up front).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Value, ClientError> {
+        let (status, body) = self
+            .send(Method::POST, path, Some((body, content_type)))
+            .await?;
+        Client::decode(status, &body)
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         let bytes = serde_json::to_vec(body).expect("JSON serializes");
         let (status, body) = self

@@ -1,23 +1,153 @@
 //! `ting bench ...`: benchmarks that print a figure and its ratio to a ceiling measured in the same run.
+//!
+//! Absolute rates move between machines; ratios taken in one run do not (much).
+//! So `bench ledger` measures the machine's own Ed25519 verification capacity
+//! before it pushes signed transfers through a real node, and reports the
+//! throughput as a fraction of it. `bench recovery` times a restart over a
+//! block log it builds itself. DESIGN.md §8 holds the targets; BENCHMARKS.md
+//! the latest figures and how they were taken.
 
-use clap::{Args, Subcommand};
+mod accounts;
+mod capacity;
+mod drive;
+mod http;
+mod ledger;
+mod recovery;
+mod stats;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Durable signed transfers through the node pipeline vs. the machine's verification capacity.
     Ledger(LedgerArgs),
+    /// Restart time over a block log of N transfers: full replay, and snapshot plus a tail.
+    Recovery(RecoveryArgs),
+}
+
+/// How the benchmark hands transactions to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// In-process calls to the node's ingress (`Shared::submit`).
+    Direct,
+    /// `POST /v1/transactions/batch?wait=true` through the HTTP API, on 127.0.0.1.
+    Http,
 }
 
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
+    /// Length of the measured peak window, after a one-second warm-up.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Length of the measured window of the paced run at half the peak rate.
+    #[arg(long, default_value_t = 5)]
+    pub half_seconds: u64,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+    /// How transactions reach the node.
+    #[arg(long, value_enum, default_value_t = Via::Direct)]
+    pub via: Via,
+    /// Concurrent HTTP clients (with `--via http`).
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Transfers per HTTP request (with `--via http`); must divide 16384.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Instead of the throughput run: the memory of a node whose genesis funds N accounts.
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// Transfers in the block log replayed from genesis.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub txs: u64,
+    /// Transfers appended after the shutdown snapshot, replayed on the second restart.
+    #[arg(long, default_value_t = 100_000)]
+    pub tail_txs: u64,
+    /// Sign every transfer (slow to build); by default signatures are left zero,
+    /// which replay does not check.
+    #[arg(long)]
+    pub sign: bool,
+    /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
     match cmd {
-        BenchCmd::Ledger(_) => anyhow::bail!("being written"),
+        BenchCmd::Ledger(args) => match args.accounts {
+            Some(n) => accounts::run(n, args.json),
+            None => ledger::run(args),
+        },
+        BenchCmd::Recovery(args) => recovery::run(args),
     }
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+#[derive(Debug)]
+pub(crate) struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(what: &str) -> anyhow::Result<TempDir> {
+        let nonce: u64 = rand::random();
+        let path = std::env::temp_dir().join(format!(
+            "ting-bench-{what}-{}-{nonce:016x}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory under /tmp is harmless.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Resident memory of this process, in MiB (VmRSS from /proc/self/status).
+pub(crate) fn rss_mib() -> f64 {
+    ting_node::metrics::rss_bytes() as f64 / (1024.0 * 1024.0)
+}
+
+/// Worker threads for CPU-bound preparation: one per core.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub(crate) fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:<28} [{bar:30}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A spinner on stderr for a step without a count.
+pub(crate) fn spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+pub(crate) fn now_ms() -> u64 {
+    crate::node_cmd::now_ms()
 }

@@ -1,0 +1,320 @@
+//! `ting bench ledger`: committed transfers per second through a real node, as a ratio of
+//! the machine's Ed25519 verification capacity measured in the same run.
+//!
+//! Order of work: derive sender keys; measure verification capacity with
+//! nothing else running; sign enough transfers for the whole run (the
+//! capacity bounds the rate, so it sizes the workload); start a node with the
+//! default configuration in a temporary directory (durable, fsynced group
+//! commits); keep its pipeline full for a warm-up and a measured window;
+//! drain; then a paced run at half the measured rate for the half-load
+//! latency; report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use ting_core::limits::VERIFY_BATCH_TXS_MAX;
+use ting_core::{Keypair, SignedTx};
+use ting_node::{Node, NodeConfig};
+
+use super::capacity::{self, Capacity};
+use super::drive::{settle, Direct, Phase};
+use super::stats::format_cores;
+use super::workload::{self, Accounts};
+use super::{cores, rss_mib, spinner, LedgerArgs, TempDir, Via};
+
+/// Funded senders: more than a block holds, so a block never repeats a sender.
+const SENDERS: usize = 16_384;
+/// How long the capacity run measures.
+const CAPACITY_SECONDS: f64 = 3.0;
+/// Batches in the capacity run's sample.
+const CAPACITY_SAMPLE_BATCHES: usize = 32;
+/// Workload prepared beyond what the capacity could possibly consume.
+const WORKLOAD_HEADROOM: f64 = 1.3;
+
+/// The lengths of the phases.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub warmup: Duration,
+    pub peak: Duration,
+    pub half_warmup: Duration,
+    pub half: Duration,
+}
+
+impl Timing {
+    /// Transfers the run could consume at most, were every one verified at `per_s`.
+    fn transfers_max(&self, per_s: f64) -> f64 {
+        let full = (self.warmup + self.peak).as_secs_f64();
+        let half = (self.half_warmup + self.half).as_secs_f64();
+        per_s * (full + 0.5 * half) * WORKLOAD_HEADROOM
+    }
+}
+
+/// What the node phases measured.
+#[derive(Debug)]
+struct Phases {
+    peak: Phase,
+    half: Phase,
+    /// The pause between the phases while the indexer caught up.
+    settled: Duration,
+    /// Resident memory right after the node started, with the whole workload prepared.
+    rss_start_mib: f64,
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+struct Report {
+    via: Via,
+    capacity: Capacity,
+    /// The same measurement again once the node has stopped: a check that the machine did not change.
+    capacity_after: Capacity,
+    phases: Phases,
+    prepared: usize,
+}
+
+pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
+    let timing = Timing {
+        warmup: Duration::from_secs(1),
+        peak: Duration::from_secs(args.seconds.max(1)),
+        half_warmup: Duration::from_secs(1),
+        half: Duration::from_secs(args.half_seconds.max(1)),
+    };
+    let accounts = workload::accounts(SENDERS);
+    let sample = capacity_sample(&accounts);
+    let capacity = measure_capacity(&sample);
+    let batch = match args.via {
+        Via::Direct => VERIFY_BATCH_TXS_MAX,
+        Via::Http => args.batch,
+    };
+    let chunks = whole(timing.transfers_max(capacity.per_s) / batch as f64);
+    let dir = TempDir::new("ledger")?;
+    let phases = match args.via {
+        Via::Direct => {
+            let chunks = workload::signed_chunks(&accounts.senders, chunks, batch);
+            run_direct(start_node(&dir, &accounts)?, chunks, &timing)?
+        }
+        Via::Http => {
+            let bodies = super::http::bodies(&accounts.senders, chunks, batch, args.clients)?;
+            run_http(start_node(&dir, &accounts)?, bodies, &timing)?
+        }
+    };
+    let report = Report {
+        via: args.via,
+        capacity,
+        capacity_after: measure_capacity(&sample),
+        phases,
+        prepared: chunks * batch,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print_human(&report);
+    }
+    Ok(())
+}
+
+fn run_direct(node: Node, chunks: Vec<Vec<SignedTx>>, timing: &Timing) -> anyhow::Result<Phases> {
+    let rss_start_mib = rss_mib();
+    let mut driver = Direct::new(Arc::clone(node.shared()), chunks);
+    let bar = spinner("peak: keeping the pipeline full");
+    let peak = driver.peak(timing.warmup, timing.peak)?;
+    bar.set_message("waiting for the indexer to catch up");
+    let settled = settle(node.shared());
+    bar.set_message("paced run at half the peak rate");
+    let half_rate = peak.window.rate() * 0.5;
+    let half = driver.paced(
+        half_rate,
+        VERIFY_BATCH_TXS_MAX,
+        timing.half_warmup,
+        timing.half,
+    )?;
+    bar.finish_and_clear();
+    driver.finish();
+    shutdown(node);
+    Ok(Phases {
+        peak,
+        half,
+        settled,
+        rss_start_mib,
+    })
+}
+
+fn run_http(node: Node, bodies: super::http::Bodies, timing: &Timing) -> anyhow::Result<Phases> {
+    let rss_start_mib = rss_mib();
+    let bar = spinner("peak, then half load, over HTTP");
+    let (peak, half, settled) = super::http::phases(node.shared(), bodies, timing)?;
+    bar.finish_and_clear();
+    shutdown(node);
+    Ok(Phases {
+        peak,
+        half,
+        settled,
+        rss_start_mib,
+    })
+}
+
+/// `v` rounded up to a count; `v` is a non-negative number of chunks, far below `usize::MAX`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(v: f64) -> usize {
+    v.max(0.0).ceil() as usize
+}
+
+fn capacity_sample(accounts: &Accounts) -> Vec<SignedTx> {
+    let batches = workload::signed_chunks(
+        &accounts.senders,
+        CAPACITY_SAMPLE_BATCHES,
+        VERIFY_BATCH_TXS_MAX,
+    );
+    batches.into_iter().flatten().collect()
+}
+
+fn measure_capacity(sample: &[SignedTx]) -> Capacity {
+    let bar = spinner("measuring verification capacity");
+    let capacity = capacity::measure(sample, cores(), CAPACITY_SECONDS);
+    bar.finish_and_clear();
+    capacity
+}
+
+fn start_node(dir: &TempDir, accounts: &Accounts) -> anyhow::Result<Node> {
+    let key = Keypair::from_seed(accounts.node_key.seed());
+    let cfg = NodeConfig::new(dir.path().join("node"), accounts.genesis.clone(), key);
+    Ok(Node::start(cfg)?)
+}
+
+fn shutdown(node: Node) {
+    let bar = spinner("stopping the node (the indexer catches up first)");
+    node.shutdown();
+    bar.finish_and_clear();
+}
+
+fn ratio(r: &Report) -> f64 {
+    r.phases.peak.window.rate() / r.capacity.per_s
+}
+
+fn via_name(via: Via) -> &'static str {
+    match via {
+        Via::Direct => "direct",
+        Via::Http => "http",
+    }
+}
+
+fn report_json(r: &Report) -> serde_json::Value {
+    let (p, h) = (&r.phases.peak, &r.phases.half);
+    let cpu: serde_json::Map<String, serde_json::Value> = p
+        .cpu
+        .iter()
+        .map(|u| (u.name.clone(), json!(round(u.cores, 3))))
+        .collect();
+    json!({
+        "transfers_per_s": round(p.window.rate(), 0),
+        "verify_capacity_per_s": round(r.capacity.per_s, 0),
+        "ratio": round(ratio(r), 3),
+        "ack_p50_ms": round(p.latency.p50_ms, 3),
+        "ack_p99_ms": round(p.latency.p99_ms, 3),
+        "ack_p99_ms_half_load": round(h.latency.p99_ms, 3),
+        "rss_mib": round(p.rss_mib, 1),
+        "via": via_name(r.via),
+        "seconds": round(p.window.seconds, 3),
+        "txs": p.window.committed,
+        "blocks": p.window.blocks,
+        "fsyncs": p.window.fsyncs,
+        "fsync_ms_mean": round(p.window.fsync_ms_mean, 3),
+        "verify_threads": r.capacity.threads,
+        "verify_capacity_after_per_s": round(r.capacity_after.per_s, 0),
+        "verify_capacity_seconds": round(r.capacity.seconds, 3),
+        "verify_capacity_verified": r.capacity.verified,
+        "ack_samples": p.latency.samples,
+        "ack_samples_half_load": h.latency.samples,
+        "ack_max_ms": round(p.latency.max_ms, 3),
+        "ack_p50_ms_half_load": round(h.latency.p50_ms, 3),
+        "ack_max_ms_half_load": round(h.latency.max_ms, 3),
+        "half_load_per_s": round(h.window.rate(), 0),
+        "half_load_seconds": round(h.window.seconds, 3),
+        "blocks_half_load": h.window.blocks,
+        "fsync_ms_mean_half_load": round(h.window.fsync_ms_mean, 3),
+        "busy_backoffs": p.backoffs,
+        "transfers_prepared": r.prepared,
+        "rss_mib_node_start": round(r.phases.rss_start_mib, 1),
+        "index_lag_blocks_peak_end": p.window.index_lag_blocks,
+        "index_catch_up_s": round(r.phases.settled.as_secs_f64(), 3),
+        "cores_by_thread_peak": cpu,
+        "cores_other_processes_peak": round(p.machine.1, 3),
+        "cores_idle_peak": round(p.machine.2, 3),
+        "cores_other_processes_half_load": round(h.machine.1, 3),
+    })
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn print_human(r: &Report) {
+    let p = &r.phases.peak;
+    let via = match r.via {
+        Via::Direct => "in-process submit",
+        Via::Http => "HTTP batch API",
+    };
+    println!(
+        "ting bench ledger: {} cores, {via}, {SENDERS} senders, {} transfers prepared",
+        cores(),
+        r.prepared
+    );
+    println!(
+        "  verification capacity  {:>10.0} /s   ZIP-215 batches of {VERIFY_BATCH_TXS_MAX}, {} threads, nothing else running ({:.0} /s again after the node stopped)",
+        r.capacity.per_s, r.capacity.threads, r.capacity_after.per_s
+    );
+    println!(
+        "  committed transfers    {:>10.0} /s   {} in {:.1} s, {} blocks, {} fsyncs (mean {:.2} ms)",
+        p.window.rate(), p.window.committed, p.window.seconds, p.window.blocks, p.window.fsyncs, p.window.fsync_ms_mean
+    );
+    println!(
+        "  ratio                  {:>10.3}      target >= 0.70: {}",
+        ratio(r),
+        verdict(ratio(r) >= 0.7)
+    );
+    if (r.capacity_after.per_s / r.capacity.per_s - 1.0).abs() > 0.1 {
+        println!("  warning: the capacity moved by more than 10% during the run; other work shares this machine");
+    }
+    print_latency_and_resources(r);
+}
+
+fn print_latency_and_resources(r: &Report) {
+    let (p, h) = (&r.phases.peak, &r.phases.half);
+    println!(
+        "  ack latency, peak      p50 {:.1} ms, p99 {:.1} ms (pipeline kept full: mostly queueing), {} back-offs",
+        p.latency.p50_ms, p.latency.p99_ms, p.backoffs
+    );
+    println!(
+        "  query index            {} blocks behind at the end of the peak window; caught up {:.1} s later",
+        p.window.index_lag_blocks,
+        r.phases.settled.as_secs_f64()
+    );
+    println!(
+        "  ack latency, half load p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms at {:.0} /s   target p99 < 10 ms: {}",
+        h.latency.p50_ms, h.latency.p99_ms, h.latency.max_ms, h.window.rate(), verdict(h.latency.p99_ms < 10.0)
+    );
+    println!(
+        "    half load: {} blocks, {} fsyncs (mean {:.2} ms) in {:.1} s",
+        h.window.blocks, h.window.fsyncs, h.window.fsync_ms_mean, h.window.seconds
+    );
+    println!(
+        "  resident memory        {:.0} MiB at the end of the peak window ({:.0} MiB at node start, with every transfer prepared)",
+        p.rss_mib, r.phases.rss_start_mib
+    );
+    for (what, phase) in [("peak", p), ("half load", h)] {
+        let (ours, others, idle) = phase.machine;
+        println!(
+            "  cores, {what:<9}        this process {ours:.2}, other processes {others:.2}, idle {idle:.2}; by thread: {}",
+            format_cores(&phase.cpu)
+        );
+    }
+}
