@@ -131,7 +131,11 @@ impl ThreadCpu {
             };
             // The main thread carries the binary's name; it is the benchmark's submitter.
             let main = task.file_name().to_str() == Some(pid.as_str());
-            let name = if main { "main".to_owned() } else { group_name(comm.trim()) };
+            let name = if main {
+                "main".to_owned()
+            } else {
+                group_name(comm.trim())
+            };
             let entry = groups.entry(name).or_insert((0, 0));
             entry.0 += run;
             entry.1 += wait;
