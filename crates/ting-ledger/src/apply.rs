@@ -75,13 +75,12 @@ impl State {
 
     /// Writes the sender's account with its nonce advanced and nothing else changed.
     fn touch(&mut self, (id, account, next): (AccountId, Account, Nonce)) {
-        self.accounts.insert(
-            id,
-            Account {
-                balance: account.balance,
-                nonce: next,
-            },
-        );
+        self.put(id, account.balance, next);
+    }
+
+    /// Writes an account's balance and nonce.
+    fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
+        self.accounts.insert(id, Account { balance, nonce });
     }
 
     fn device_mut(&mut self, id: &AccountId) -> &mut Device {
@@ -148,20 +147,8 @@ impl State {
             .balance
             .checked_add(amount)
             .ok_or(TxError::Overflow)?;
-        self.accounts.insert(
-            id,
-            Account {
-                balance,
-                nonce: next,
-            },
-        );
-        self.accounts.insert(
-            to,
-            Account {
-                balance: credited,
-                nonce: recipient.nonce,
-            },
-        );
+        self.put(id, balance, next);
+        self.put(to, credited, recipient.nonce);
         if let Some((day, spent)) = spend {
             let device = self.devices.get_mut(&id).expect("spend_check found it");
             device.spent_day = day;
@@ -186,13 +173,7 @@ impl State {
                 .balance
                 .checked_add(amount)
                 .ok_or(TxError::Overflow)?;
-            self.accounts.insert(
-                id,
-                Account {
-                    balance,
-                    nonce: next,
-                },
-            );
+            self.put(id, balance, next);
         } else {
             let recipient = self
                 .existing_or_new(&to)
@@ -202,13 +183,7 @@ impl State {
                 .checked_add(amount)
                 .ok_or(TxError::Overflow)?;
             self.touch((id, account, next));
-            self.accounts.insert(
-                to,
-                Account {
-                    balance: credited,
-                    nonce: recipient.nonce,
-                },
-            );
+            self.put(to, credited, recipient.nonce);
         }
         self.supply = supply;
         Ok(())
@@ -301,20 +276,8 @@ impl State {
             .balance
             .checked_add(amount)
             .ok_or(TxError::Overflow)?;
-        self.accounts.insert(
-            id,
-            Account {
-                balance,
-                nonce: next,
-            },
-        );
-        self.accounts.insert(
-            device,
-            Account {
-                balance: left,
-                nonce: held.nonce,
-            },
-        );
+        self.put(id, balance, next);
+        self.put(device, left, held.nonce);
         Ok(())
     }
 }

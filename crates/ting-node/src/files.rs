@@ -84,19 +84,7 @@ pub fn write_key(path: &Path, key: &Keypair) -> Result<(), FileError> {
         account: key.account().to_did(),
     };
     let text = serde_json::to_string_pretty(&body).expect("key file serializes") + "\n";
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => FileError::Exists {
-                path: path.display().to_string(),
-            },
-            _ => io(path)(e),
-        })?;
-    file.write_all(text.as_bytes()).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    write_new(path, &text, 0o600)
 }
 
 /// Reads a key file and checks that its account matches its seed.
@@ -209,9 +197,15 @@ pub fn read_genesis(path: &Path) -> Result<Genesis, FileError> {
 
 /// Writes a genesis file; refuses to overwrite an existing one.
 pub fn write_genesis(path: &Path, g: &Genesis) -> Result<(), FileError> {
+    write_new(path, &genesis_to_json(g), 0o644)
+}
+
+/// Creates `path` with `mode`, writes `text` and syncs it; never overwrites.
+fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), FileError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(mode)
         .open(path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => FileError::Exists {
@@ -219,8 +213,7 @@ pub fn write_genesis(path: &Path, g: &Genesis) -> Result<(), FileError> {
             },
             _ => io(path)(e),
         })?;
-    file.write_all(genesis_to_json(g).as_bytes())
-        .map_err(io(path))?;
+    file.write_all(text.as_bytes()).map_err(io(path))?;
     file.sync_all().map_err(io(path))
 }
 
