@@ -19,6 +19,8 @@ use ting_node::Shared;
 const DEVICES_PER_OWNER: usize = 4;
 /// Base units each device starts with.
 pub const DEVICE_FUNDING: u64 = 1_000_000;
+/// Base units each household starts with.
+const OWNER_FUNDING: u64 = 100_000;
 /// Each device's daily spending cap.
 const DAILY_LIMIT: u64 = 600_000;
 
@@ -79,7 +81,7 @@ impl Economy {
         tx
     }
 
-    /// Mints to every device that needs funding, from the dev issuer.
+    /// Mints to every owner and device that needs funding, from the dev issuer.
     pub fn funding(&mut self, shared: &Shared, issuer: &Keypair) -> Vec<SignedTx> {
         let state = shared.state.read().expect("state lock");
         let mut issuer = Actor {
@@ -87,14 +89,18 @@ impl Economy {
             nonce: state.next_nonce(&issuer.account()),
         };
         let mut txs = Vec::new();
-        for d in &self.devices {
+        // Owners need an account (only accounts that received money may act) to
+        // register their devices; devices need money to pay.
+        let owners = self.owners.iter().map(|o| (o, OWNER_FUNDING));
+        let devices = self.devices.iter().map(|d| (d, DEVICE_FUNDING));
+        for (actor, amount) in owners.chain(devices) {
             let balance = state
-                .account(&d.key.account())
+                .account(&actor.key.account())
                 .map_or(0, |a| a.balance.base_units());
-            if balance < DEVICE_FUNDING / 2 {
+            if balance < amount / 2 {
                 let kind = TxKind::Mint {
-                    to: d.key.account(),
-                    amount: Amount::new(DEVICE_FUNDING),
+                    to: actor.key.account(),
+                    amount: Amount::new(amount),
                 };
                 txs.push(Economy::sign(self.network, &mut issuer, kind));
             }
