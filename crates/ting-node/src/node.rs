@@ -343,6 +343,7 @@ impl Node {
                 reader.clone(),
                 Arc::clone(&durable),
                 Arc::clone(&stopping),
+                Arc::clone(&load),
             ),
             spawn_snapshotter(
                 Arc::clone(&snapshots),
