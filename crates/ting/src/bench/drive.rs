@@ -24,8 +24,9 @@ use tokio::sync::oneshot;
 
 use super::stats::{Counters, Latency, MachineCpu, ThreadCpu, ThreadUse, Window};
 
-/// How long the submitter sleeps when the pipeline is full.
-pub const BACKOFF: Duration = Duration::from_micros(200);
+/// How long the submitter sleeps when the pipeline is full: short beside the
+/// half second of work a full pipeline holds, long enough not to spin.
+pub const BACKOFF: Duration = Duration::from_millis(1);
 
 /// What one phase measured.
 #[derive(Debug, Clone)]
@@ -268,13 +269,22 @@ impl Direct {
     }
 }
 
+/// A reply, taken without parking when it has already arrived (most of a block's have).
+fn wait(mut receiver: oneshot::Receiver<Outcome>) -> Result<Outcome, oneshot::error::RecvError> {
+    match receiver.try_recv() {
+        Ok(outcome) => Ok(outcome),
+        // Empty: park until it comes; closed: `blocking_recv` reports the same error.
+        Err(_) => receiver.blocking_recv(),
+    }
+}
+
 fn collect(rx: &mpsc::Receiver<ToCollector>) {
     let mut found = Collected::default();
     for msg in rx {
         match msg {
             ToCollector::Sent(sent) => {
                 for receiver in sent.receivers {
-                    let outcome = receiver.blocking_recv();
+                    let outcome = wait(receiver);
                     let done = Instant::now();
                     match outcome {
                         Ok(Outcome::Committed(_)) if sent.measured => {
