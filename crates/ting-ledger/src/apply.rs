@@ -78,6 +78,19 @@ impl State {
         self.put(id, account.balance, next);
     }
 
+    /// What `to` would hold after receiving `amount`, and its nonce; a new
+    /// account's key is checked first.
+    fn credited(&self, to: &AccountId, amount: Amount) -> Result<(Amount, Nonce), TxError> {
+        let recipient = self
+            .existing_or_new(to)
+            .map_err(TxError::InvalidRecipient)?;
+        let balance = recipient
+            .balance
+            .checked_add(amount)
+            .ok_or(TxError::Overflow)?;
+        Ok((balance, recipient.nonce))
+    }
+
     /// Writes an account's balance and nonce.
     fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
         self.accounts.insert(id, Account { balance, nonce });
@@ -140,15 +153,9 @@ impl State {
                 amount,
             })?;
         let spend = self.spend_check(&id, amount, at)?;
-        let recipient = self
-            .existing_or_new(&to)
-            .map_err(TxError::InvalidRecipient)?;
-        let credited = recipient
-            .balance
-            .checked_add(amount)
-            .ok_or(TxError::Overflow)?;
+        let (credited, to_nonce) = self.credited(&to, amount)?;
         self.put(id, balance, next);
-        self.put(to, credited, recipient.nonce);
+        self.put(to, credited, to_nonce);
         if let Some((day, spent)) = spend {
             let device = self.devices.get_mut(&id).expect("spend_check found it");
             device.spent_day = day;
@@ -175,15 +182,9 @@ impl State {
                 .ok_or(TxError::Overflow)?;
             self.put(id, balance, next);
         } else {
-            let recipient = self
-                .existing_or_new(&to)
-                .map_err(TxError::InvalidRecipient)?;
-            let credited = recipient
-                .balance
-                .checked_add(amount)
-                .ok_or(TxError::Overflow)?;
+            let (credited, to_nonce) = self.credited(&to, amount)?;
             self.touch((id, account, next));
-            self.put(to, credited, recipient.nonce);
+            self.put(to, credited, to_nonce);
         }
         self.supply = supply;
         Ok(())
