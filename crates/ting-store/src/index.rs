@@ -42,6 +42,12 @@ const SCHEMA_VERSION: u64 = 1;
 /// Blocks indexed between two durable commits: the most a crash makes the node re-index.
 pub const DURABLE_EVERY_BLOCKS: u64 = 20_000;
 
+/// The index's page cache. redb's default (1 GiB) let a node's memory grow by
+/// about 600 MiB in a 10 s peak; 64 MiB bounded it but cost the indexer a
+/// third more CPU (0.45 cores at peak, ratio 0.63); 256 MiB kept the ratio
+/// (0.71, indexer 0.35 cores) with growth of about 350 MiB.
+pub const INDEX_CACHE_BYTES_MAX: usize = 256 * 1024 * 1024;
+
 /// Where a transaction is: its block's height and its position in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TxLocation {
@@ -106,10 +112,13 @@ impl Index {
     /// Opens (creating if missing) the index file at `path`. An index of another
     /// schema version is emptied, to be rebuilt from the log.
     pub fn open(path: &Path) -> Result<Index, IndexError> {
-        let db = Database::create(path).map_err(|source| IndexError::Open {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(INDEX_CACHE_BYTES_MAX)
+            .create(path)
+            .map_err(|source| IndexError::Open {
+                path: path.to_path_buf(),
+                source: Box::new(source),
+            })?;
         let index = Index {
             db,
             path: path.to_path_buf(),
