@@ -298,7 +298,7 @@ impl FileLog {
             truncated_bytes: truncated.0,
             truncated_reason: truncated.1,
             scan_ms: recover::elapsed_ms(started),
-            visit_ms: scanned.visit_ms,
+            visit_ms: u64::try_from(scanned.visit.as_millis()).unwrap_or(u64::MAX),
         };
         let shared = Arc::new(Shared {
             path,

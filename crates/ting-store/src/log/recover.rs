@@ -56,7 +56,8 @@ pub(super) struct Scanned {
     pub group: u64,
     pub damage: Option<Damage>,
     pub file_len: u64,
-    pub visit_ms: u64,
+    /// Time spent in the caller's `visit`, summed exactly (rounded once, at the end).
+    pub visit: std::time::Duration,
 }
 
 /// The good records read past the last complete group, held back until it ends.
@@ -93,7 +94,7 @@ pub(super) fn scan(
         group: 0,
         damage: None,
         file_len,
-        visit_ms: 0,
+        visit: std::time::Duration::ZERO,
     };
     let mut open = OpenGroup {
         blocks: Vec::new(),
@@ -175,7 +176,7 @@ fn close_group(
         })?;
         scanned.offsets.push(offset);
     }
-    scanned.visit_ms += elapsed_ms(started);
+    scanned.visit += started.elapsed();
     scanned.tip = open.tip;
     scanned.end = open.end;
     scanned.group += 1;
