@@ -4,7 +4,8 @@
 //! touches a Ting ledger: account ids and their text forms, amounts and other
 //! newtypes, the one Ed25519 validity rule, the canonical binary encoding of
 //! transactions and blocks, transaction and block hashes, Merkle proofs and
-//! receipt verification.
+//! receipt verification, payment-channel ids, hash chains, vouchers and the
+//! off-ledger payment message.
 //!
 //! It performs no I/O: no clock, no file, no socket, no global random source.
 //! Where randomness is needed (batch verification coefficients) the caller
@@ -15,6 +16,7 @@
 pub mod account;
 pub mod amount;
 pub mod block;
+pub mod channel;
 pub mod encoding;
 pub mod genesis;
 pub mod hash;
@@ -28,6 +30,7 @@ pub mod types;
 pub use account::{AccountError, AccountId};
 pub use amount::Amount;
 pub use block::{Block, BlockHeader};
+pub use channel::{ChainKey, ChainSegment, ChannelId, ChannelMode, ChannelProof, Payment};
 pub use encoding::DecodeError;
 pub use genesis::Genesis;
 pub use hash::Hash32;

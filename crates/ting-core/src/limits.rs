@@ -29,6 +29,22 @@ pub const GENESIS_ALLOCATIONS_MAX: usize = 1_000_000;
 pub const GENESIS_NAME_BYTES_MAX: usize = 64;
 /// Most devices one owner may register; bounds the state an owner can add.
 pub const DEVICES_PER_OWNER_MAX: usize = 10_000;
+/// Longest hash chain one channel segment may commit to, in ticks.
+pub const CHAIN_LEN_MAX: u32 = 1 << 24;
+/// Most chain steps one claim may make the ledger hash: a claim may advance at
+/// most this many ticks past the last claimed one. A payee holding a tick
+/// further ahead derives the intermediate ticks from it and claims in steps.
+/// At about 20 M steps/s per core this bounds a claim to about 0.2 ms, some
+/// eight signature checks.
+pub const CLAIM_HASHES_MAX: u64 = 4096;
+/// After a channel's expiry, how long the payee may still claim or close, in
+/// milliseconds; only after it may the payer reclaim.
+pub const CHANNEL_GRACE_MS: u64 = 3_600_000;
+/// Furthest a channel's expiry may lie beyond the block that opens or tops it up.
+pub const CHANNEL_LIFETIME_MAX_MS: u64 = 366 * DAY_MS;
+/// Most open channels one payer may have at once; bounds the deposits and
+/// state one account can tie up.
+pub const CHANNELS_OPEN_PER_PAYER_MAX: usize = 10_000;
 /// Length of a spending-limit day, in milliseconds (UTC days of the block timestamp).
 pub const DAY_MS: u64 = 86_400_000;
 

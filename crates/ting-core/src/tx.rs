@@ -15,11 +15,12 @@ use rand_core::CryptoRng;
 
 use crate::account::AccountId;
 use crate::amount::Amount;
+use crate::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX, TX_BYTES_MAX};
-use crate::types::{NetworkId, Nonce};
+use crate::types::{NetworkId, Nonce, Timestamp};
 
 /// The only transaction version this code reads and writes.
 pub const TX_VERSION: u8 = 1;
@@ -35,6 +36,11 @@ const TAG_SET_SPEND_LIMIT: u8 = 0x11;
 const TAG_FREEZE: u8 = 0x12;
 const TAG_UNFREEZE: u8 = 0x13;
 const TAG_SWEEP: u8 = 0x14;
+const TAG_CHANNEL_OPEN: u8 = 0x20;
+const TAG_CHANNEL_CLAIM: u8 = 0x21;
+const TAG_CHANNEL_TOP_UP: u8 = 0x22;
+const TAG_CHANNEL_CLOSE: u8 = 0x23;
+const TAG_CHANNEL_RECLAIM: u8 = 0x24;
 
 /// What a transaction does, with its fields.
 ///
@@ -67,6 +73,37 @@ pub enum TxKind {
     Unfreeze { device: AccountId },
     /// Moves `amount` from `device` to its owner, the sender, frozen or not.
     Sweep { device: AccountId, amount: Amount },
+    /// Locks `deposit` from the sender (the payer) in a channel to `payee`
+    /// until `expires_at`; the channel's id is `ChannelId::derive` of the
+    /// network, the sender and this transaction's nonce.
+    ChannelOpen {
+        payee: AccountId,
+        deposit: Amount,
+        expires_at: Timestamp,
+        mode: ChannelMode,
+    },
+    /// Pays the channel's payee what `proof` shows beyond the last claim.
+    /// Anyone may send it; the money only ever goes to the payee.
+    ChannelClaim {
+        channel: ChannelId,
+        proof: ChannelProof,
+    },
+    /// The payer adds `amount` to the deposit, moves the expiry to
+    /// `expires_at` (never earlier) and, for a hash-chain channel, may queue
+    /// a further chain that continues the current one.
+    ChannelTopUp {
+        channel: ChannelId,
+        amount: Amount,
+        expires_at: Timestamp,
+        extension: Option<ChainSegment>,
+    },
+    /// The payee settles: a last claim if `proof` is given, the rest back to the payer.
+    ChannelClose {
+        channel: ChannelId,
+        proof: Option<ChannelProof>,
+    },
+    /// After expiry and the grace period, the payer takes back what was not claimed.
+    ChannelReclaim { channel: ChannelId },
 }
 
 impl TxKind {
@@ -80,18 +117,42 @@ impl TxKind {
             TxKind::Freeze { .. } => "freeze",
             TxKind::Unfreeze { .. } => "unfreeze",
             TxKind::Sweep { .. } => "sweep",
+            TxKind::ChannelOpen { .. } => "channel_open",
+            TxKind::ChannelClaim { .. } => "channel_claim",
+            TxKind::ChannelTopUp { .. } => "channel_top_up",
+            TxKind::ChannelClose { .. } => "channel_close",
+            TxKind::ChannelReclaim { .. } => "channel_reclaim",
         }
     }
 
-    /// Every account this transaction touches besides the sender.
-    pub fn counterparty(&self) -> AccountId {
+    /// The channel a channel transaction acts on; `None` for other kinds.
+    /// For `ChannelOpen` it is not in the transaction: see `SignedTx::opened_channel`.
+    pub fn channel(&self) -> Option<ChannelId> {
         match self {
-            TxKind::Transfer { to, .. } | TxKind::Mint { to, .. } => *to,
+            TxKind::ChannelClaim { channel, .. }
+            | TxKind::ChannelTopUp { channel, .. }
+            | TxKind::ChannelClose { channel, .. }
+            | TxKind::ChannelReclaim { channel } => Some(*channel),
+            _ => None,
+        }
+    }
+
+    /// The account this transaction names besides the sender, if it names one.
+    /// Channel transactions after the open name only the channel, whose
+    /// parties are in the ledger's state.
+    pub fn counterparty(&self) -> Option<AccountId> {
+        match self {
+            TxKind::Transfer { to, .. } | TxKind::Mint { to, .. } => Some(*to),
             TxKind::RegisterDevice { device, .. }
             | TxKind::SetSpendLimit { device, .. }
             | TxKind::Freeze { device }
             | TxKind::Unfreeze { device }
-            | TxKind::Sweep { device, .. } => *device,
+            | TxKind::Sweep { device, .. } => Some(*device),
+            TxKind::ChannelOpen { payee, .. } => Some(*payee),
+            TxKind::ChannelClaim { .. }
+            | TxKind::ChannelTopUp { .. }
+            | TxKind::ChannelClose { .. }
+            | TxKind::ChannelReclaim { .. } => None,
         }
     }
 
@@ -131,6 +192,55 @@ impl TxKind {
             TxKind::Sweep { device, amount } => {
                 w.u8(TAG_SWEEP).account(device).amount(*amount);
             }
+            TxKind::ChannelOpen {
+                payee,
+                deposit,
+                expires_at,
+                mode,
+            } => {
+                w.u8(TAG_CHANNEL_OPEN)
+                    .account(payee)
+                    .amount(*deposit)
+                    .u64(expires_at.0);
+                mode.encode(w);
+            }
+            TxKind::ChannelClaim { channel, proof } => {
+                w.u8(TAG_CHANNEL_CLAIM).hash(&channel.0);
+                proof.encode(w);
+            }
+            TxKind::ChannelTopUp {
+                channel,
+                amount,
+                expires_at,
+                extension,
+            } => {
+                w.u8(TAG_CHANNEL_TOP_UP)
+                    .hash(&channel.0)
+                    .amount(*amount)
+                    .u64(expires_at.0);
+                match extension {
+                    None => w.u8(0),
+                    Some(segment) => {
+                        w.u8(1);
+                        segment.encode(w);
+                        w
+                    }
+                };
+            }
+            TxKind::ChannelClose { channel, proof } => {
+                w.u8(TAG_CHANNEL_CLOSE).hash(&channel.0);
+                match proof {
+                    None => w.u8(0),
+                    Some(proof) => {
+                        w.u8(1);
+                        proof.encode(w);
+                        w
+                    }
+                };
+            }
+            TxKind::ChannelReclaim { channel } => {
+                w.u8(TAG_CHANNEL_RECLAIM).hash(&channel.0);
+            }
         }
     }
 
@@ -168,6 +278,41 @@ impl TxKind {
             TAG_SWEEP => TxKind::Sweep {
                 device: r.account("device")?,
                 amount: r.amount("amount")?,
+            },
+            TAG_CHANNEL_OPEN => TxKind::ChannelOpen {
+                payee: r.account("payee")?,
+                deposit: r.amount("deposit")?,
+                expires_at: Timestamp(r.u64("expires_at")?),
+                mode: ChannelMode::decode(r)?,
+            },
+            TAG_CHANNEL_CLAIM => TxKind::ChannelClaim {
+                channel: ChannelId(r.hash("channel")?),
+                proof: ChannelProof::decode(r)?,
+            },
+            TAG_CHANNEL_TOP_UP => TxKind::ChannelTopUp {
+                channel: ChannelId(r.hash("channel")?),
+                amount: r.amount("amount")?,
+                expires_at: Timestamp(r.u64("expires_at")?),
+                extension: match r.u8("extension flag")? {
+                    0 => None,
+                    1 => Some(ChainSegment::decode(r)?),
+                    _ => {
+                        return Err(DecodeError::InvalidValue {
+                            what: "extension flag",
+                        })
+                    }
+                },
+            },
+            TAG_CHANNEL_CLOSE => TxKind::ChannelClose {
+                channel: ChannelId(r.hash("channel")?),
+                proof: match r.u8("proof flag")? {
+                    0 => None,
+                    1 => Some(ChannelProof::decode(r)?),
+                    _ => return Err(DecodeError::InvalidValue { what: "proof flag" }),
+                },
+            },
+            TAG_CHANNEL_RECLAIM => TxKind::ChannelReclaim {
+                channel: ChannelId(r.hash("channel")?),
             },
             other => return Err(DecodeError::UnknownKind(other)),
         })
@@ -310,6 +455,12 @@ impl SignedTx {
     /// SHA-256 of the whole signed encoding.
     pub fn hash(&self) -> Hash32 {
         self.hash
+    }
+
+    /// The id of the channel this transaction opens, if it is a `ChannelOpen`.
+    pub fn opened_channel(&self) -> Option<ChannelId> {
+        matches!(self.body.kind, TxKind::ChannelOpen { .. })
+            .then(|| ChannelId::derive(self.body.network, &self.body.sender, self.body.nonce))
     }
 
     /// Exactly the bytes given to Ed25519: `TX_DOMAIN || body`.

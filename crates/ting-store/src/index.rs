@@ -219,9 +219,10 @@ impl Index {
                 located.push((hash.0, (at.height.0, at.index)));
                 let sender = tx.sender();
                 histories.push((account_key(&sender, at), hash.0));
-                let counterparty = tx.kind().counterparty();
-                if counterparty != sender {
-                    histories.push((account_key(&counterparty, at), hash.0));
+                if let Some(counterparty) = tx.kind().counterparty() {
+                    if counterparty != sender {
+                        histories.push((account_key(&counterparty, at), hash.0));
+                    }
                 }
             }
         }
