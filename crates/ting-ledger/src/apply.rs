@@ -11,7 +11,7 @@ use crate::error::TxError;
 use crate::state::{Account, Device, State};
 
 /// What a successful spend does to a device's daily counter.
-type SpendUpdate = Option<(u64, Amount)>;
+pub(crate) type SpendUpdate = Option<(u64, Amount)>;
 
 fn nonzero(amount: Amount) -> Result<(), TxError> {
     if amount.is_zero() {
@@ -62,6 +62,30 @@ impl State {
             TxKind::Freeze { device } => self.set_frozen(sender, device, true),
             TxKind::Unfreeze { device } => self.set_frozen(sender, device, false),
             TxKind::Sweep { device, amount } => self.sweep(sender, *device, *amount),
+            TxKind::ChannelOpen {
+                payee,
+                deposit,
+                expires_at,
+                mode,
+            } => self.channel_open(
+                sender,
+                tx.nonce(),
+                (*payee, *deposit, *expires_at, mode),
+                at,
+            ),
+            TxKind::ChannelClaim { channel, proof } => {
+                self.channel_claim(sender, channel, proof, at)
+            }
+            TxKind::ChannelTopUp {
+                channel,
+                amount,
+                expires_at,
+                extension,
+            } => self.channel_top_up(sender, channel, (*amount, *expires_at, *extension), at),
+            TxKind::ChannelClose { channel, proof } => {
+                self.channel_close(sender, channel, proof.as_ref(), at)
+            }
+            TxKind::ChannelReclaim { channel } => self.channel_reclaim(sender, channel, at),
         }
     }
 
@@ -74,13 +98,13 @@ impl State {
     }
 
     /// Writes the sender's account with its nonce advanced and nothing else changed.
-    fn touch(&mut self, (id, account, next): (AccountId, Account, Nonce)) {
+    pub(crate) fn touch(&mut self, (id, account, next): (AccountId, Account, Nonce)) {
         self.put(id, account.balance, next);
     }
 
     /// What `to` would hold after receiving `amount`, and its nonce; a new
     /// account's key is checked first.
-    fn credited(&self, to: &AccountId, amount: Amount) -> Result<(Amount, Nonce), TxError> {
+    pub(crate) fn credited(&self, to: &AccountId, amount: Amount) -> Result<(Amount, Nonce), TxError> {
         let recipient = self
             .existing_or_new(to)
             .map_err(TxError::InvalidRecipient)?;
@@ -92,7 +116,7 @@ impl State {
     }
 
     /// Writes an account's balance and nonce.
-    fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
+    pub(crate) fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
         self.accounts.insert(id, Account { balance, nonce });
     }
 
@@ -111,7 +135,7 @@ impl State {
         Ok(found)
     }
 
-    fn spend_check(
+    pub(crate) fn spend_check(
         &self,
         id: &AccountId,
         amount: Amount,
@@ -156,12 +180,17 @@ impl State {
         let (credited, to_nonce) = self.credited(&to, amount)?;
         self.put(id, balance, next);
         self.put(to, credited, to_nonce);
+        self.record_spend(&id, spend);
+        Ok(())
+    }
+
+    /// Writes what `spend_check` computed for a device's daily counter.
+    pub(crate) fn record_spend(&mut self, id: &AccountId, spend: SpendUpdate) {
         if let Some((day, spent)) = spend {
-            let device = self.devices.get_mut(&id).expect("spend_check found it");
+            let device = self.devices.get_mut(id).expect("spend_check found it");
             device.spent_day = day;
             device.spent = spent;
         }
-        Ok(())
     }
 
     fn mint(

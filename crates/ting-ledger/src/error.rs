@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 use ting_core::{
-    AccountError, AccountId, Amount, BlockHeight, Hash32, NetworkId, Nonce, Timestamp,
+    AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId, Nonce, Timestamp,
 };
 
 /// Why one transaction was refused. A refused transaction changes nothing.
@@ -47,6 +47,47 @@ pub enum TxError {
     BadDeviceSignature,
     #[error("device {device} is already registered to owner {owner}")]
     AlreadyRegistered { device: AccountId, owner: AccountId },
+    #[error("payer {payer} already has {max} open channels, the most one payer may have")]
+    TooManyChannels { payer: AccountId, max: usize },
+    #[error("channel {0} already exists")]
+    ChannelExists(ChannelId),
+    #[error("channel {0} does not exist")]
+    UnknownChannel(ChannelId),
+    #[error("channel {0} is already settled")]
+    ChannelClosed(ChannelId),
+    #[error("only the payer of channel {0} may do this")]
+    NotPayer(ChannelId),
+    #[error("only the payee of channel {0} may do this")]
+    NotPayee(ChannelId),
+    #[error("channel {channel} expired at {expired_at}")]
+    ChannelExpired {
+        channel: ChannelId,
+        expired_at: Timestamp,
+    },
+    #[error("bad expiry: {0}")]
+    BadExpiry(String),
+    #[error("bad chain: {0}")]
+    BadChain(String),
+    #[error("the deposit {deposit} does not cover every tick of the chains: {needed} is needed")]
+    DepositTooSmall { needed: Amount, deposit: Amount },
+    #[error("the claim on channel {0} is not above what was already claimed")]
+    StaleClaim(ChannelId),
+    #[error("the claim on channel {channel} is more than its deposit {deposit}")]
+    ClaimOverDeposit { channel: ChannelId, deposit: Amount },
+    #[error("the proof does not verify for channel {0}")]
+    BadChannelProof(ChannelId),
+    #[error("the proof or extension is of the wrong kind for channel {0}'s mode")]
+    WrongProofKind(ChannelId),
+    #[error("the claim advances {ticks} ticks; one claim may advance at most {max}: claim an earlier tick first (any earlier tick is the later one hashed)")]
+    ClaimTooFar { ticks: u64, max: u64 },
+    #[error("the tick is past the end of channel {channel}'s chains, at tick {last}")]
+    TickPastChain { channel: ChannelId, last: u64 },
+    #[error("channel {0} already has a queued chain; it must be reached by a claim before another is added")]
+    SegmentPending(ChannelId),
+    #[error("the channel's claim window ended at {until}")]
+    ClaimWindowClosed { until: Timestamp },
+    #[error("channel {channel} can be reclaimed from {from}, after its expiry and grace period")]
+    TooEarlyToReclaim { channel: ChannelId, from: Timestamp },
 }
 
 impl TxError {
@@ -70,6 +111,25 @@ impl TxError {
             TxError::InvalidDevice(_) => "invalid_device",
             TxError::BadDeviceSignature => "bad_device_signature",
             TxError::AlreadyRegistered { .. } => "already_registered",
+            TxError::TooManyChannels { .. } => "too_many_channels",
+            TxError::ChannelExists(_) => "channel_exists",
+            TxError::UnknownChannel(_) => "unknown_channel",
+            TxError::ChannelClosed(_) => "channel_closed",
+            TxError::NotPayer(_) => "not_payer",
+            TxError::NotPayee(_) => "not_payee",
+            TxError::ChannelExpired { .. } => "channel_expired",
+            TxError::BadExpiry(_) => "bad_expiry",
+            TxError::BadChain(_) => "bad_chain",
+            TxError::DepositTooSmall { .. } => "deposit_too_small",
+            TxError::StaleClaim(_) => "stale_claim",
+            TxError::ClaimOverDeposit { .. } => "claim_over_deposit",
+            TxError::BadChannelProof(_) => "bad_channel_proof",
+            TxError::WrongProofKind(_) => "wrong_proof_kind",
+            TxError::ClaimTooFar { .. } => "claim_too_far",
+            TxError::TickPastChain { .. } => "tick_past_chain",
+            TxError::SegmentPending(_) => "segment_pending",
+            TxError::ClaimWindowClosed { .. } => "claim_window_closed",
+            TxError::TooEarlyToReclaim { .. } => "too_early_to_reclaim",
         }
     }
 }
@@ -107,7 +167,7 @@ pub enum SnapshotDecodeError {
     Decode(#[from] ting_core::DecodeError),
     #[error("snapshot keys are not in strictly increasing order")]
     Unsorted,
-    #[error("snapshot balances add up to {sum:?}, not the recorded supply {supply}")]
+    #[error("snapshot balances and channel deposits add up to {sum:?}, not the recorded supply {supply}")]
     SupplyMismatch { sum: Option<Amount>, supply: Amount },
     #[error("snapshot is for network {got}, the genesis is network {want}")]
     WrongNetwork { got: NetworkId, want: NetworkId },

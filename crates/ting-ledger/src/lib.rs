@@ -11,13 +11,17 @@
 //!
 //! Each transaction is either applied or refused with a [`TxError`] whose
 //! `code()` is stable; a refused transaction changes nothing, not even the
-//! sender's nonce. Total supply is conserved: the sum of all balances equals
-//! everything minted (genesis allocations included) after every transaction.
+//! sender's nonce. Total supply is conserved: the sum of all balances and of
+//! what open payment channels hold equals everything minted (genesis
+//! allocations included) after every transaction.
 
 mod apply;
+mod channel;
 mod error;
 mod snapshot;
+mod snapshot_channels;
 mod state;
 
 pub use error::{BlockError, SnapshotDecodeError, TxError};
+pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
 pub use state::{Account, Device, State};

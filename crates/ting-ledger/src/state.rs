@@ -8,15 +8,18 @@
 
 use std::collections::HashMap;
 
+use crate::channel::Channel;
+
 use foldhash::fast::FixedState;
 use ting_core::{
-    AccountId, Amount, Block, BlockHeader, BlockHeight, Genesis, Hash32, NetworkId, Nonce,
-    Timestamp,
+    AccountId, Amount, Block, BlockHeader, BlockHeight, ChannelId, Genesis, Hash32, NetworkId,
+    Nonce, Timestamp,
 };
 
 use crate::error::{BlockError, TxError};
 
 pub(crate) type Map<V> = HashMap<AccountId, V, FixedState>;
+pub(crate) type ChannelMap = HashMap<ChannelId, Channel, FixedState>;
 
 /// An account's money and sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +62,10 @@ pub struct State {
     pub(crate) devices: Map<Device>,
     /// How many devices each owner has registered (derived from `devices`).
     pub(crate) owned_counts: Map<u32>,
+    /// Payment channels, open and settled, by id.
+    pub(crate) channels: ChannelMap,
+    /// How many open channels each payer has (derived from `channels`).
+    pub(crate) open_channels: Map<u32>,
     pub(crate) supply: Amount,
     pub(crate) height: BlockHeight,
     pub(crate) tip_hash: Hash32,
@@ -98,6 +105,12 @@ impl State {
             owned_counts: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x6a09_e667_f3bc_c909,
             )),
+            channels: ChannelMap::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0xbb67_ae85_84ca_a73b,
+            )),
+            open_channels: Map::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x3c6e_f372_fe94_f82b,
+            )),
             supply: Amount::ZERO,
             height: BlockHeight(0),
             tip_hash: Hash32::ZERO,
@@ -130,6 +143,17 @@ impl State {
     pub fn device(&self, id: &AccountId) -> Option<&Device> {
         self.devices.get(id)
     }
+    pub fn channel(&self, id: &ChannelId) -> Option<&Channel> {
+        self.channels.get(id)
+    }
+    /// Every channel, open or settled, in no particular order.
+    pub fn channels(&self) -> impl Iterator<Item = (&ChannelId, &Channel)> {
+        self.channels.iter()
+    }
+    /// How many channels `payer` has open.
+    pub fn open_channel_count(&self, payer: &AccountId) -> usize {
+        self.open_channels.get(payer).map_or(0, |&n| n as usize)
+    }
     pub fn account_count(&self) -> usize {
         self.accounts.len()
     }
@@ -138,11 +162,24 @@ impl State {
         self.accounts.get(id).map_or(Nonce(0), |a| a.nonce)
     }
 
-    /// The sum of all balances; `None` on overflow. Equals [`State::supply`] after every block.
+    /// The sum of all balances; `None` on overflow.
     pub fn balance_sum(&self) -> Option<Amount> {
         self.accounts
             .values()
             .try_fold(Amount::ZERO, |acc, a| acc.checked_add(a.balance))
+    }
+
+    /// What open channels hold; `None` on overflow.
+    pub fn locked_sum(&self) -> Option<Amount> {
+        self.channels
+            .values()
+            .try_fold(Amount::ZERO, |acc, c| acc.checked_add(c.locked()))
+    }
+
+    /// Balances plus what channels hold; `None` on overflow. Equals
+    /// [`State::supply`] after every transaction.
+    pub fn held_sum(&self) -> Option<Amount> {
+        self.balance_sum()?.checked_add(self.locked_sum()?)
     }
 
     /// Checks that `header` may follow the current tip.

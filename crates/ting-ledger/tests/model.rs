@@ -311,7 +311,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                     }
                     Err(_) => prop_assert_eq!(state.digest(), before, "refusal changed state"),
                 }
-                prop_assert_eq!(state.balance_sum(), Some(state.supply()));
+                prop_assert_eq!(state.held_sum(), Some(state.supply()));
                 prop_assert_eq!(u128::from(state.supply().base_units()), model.supply);
             }
             Step::Cut(advance) => {

@@ -2,7 +2,7 @@
 //!
 //! One step is `H(x) = SHA-256(prefix || x)`, where `prefix` is exactly one
 //! 64-byte SHA-256 block: `CHAIN_DOMAIN` padded with zeros to 28 bytes, the
-//! segment number (u32, big-endian) and the channel id. Because the prefix is
+//! segment number (u32, little-endian like every integer of the wire format) and the channel id. Because the prefix is
 //! one whole block, its compression is done once per chain ([`ChainKey`]) and
 //! every step costs a single SHA-256 compression, the same as hashing a bare
 //! 32-byte value. The prefix binds the chain: a preimage from one channel, or
@@ -92,7 +92,7 @@ impl ChainKey {
 pub fn prefix_block(channel: &ChannelId, segment: u32) -> [u8; 64] {
     let mut block = [0u8; 64];
     block[..CHAIN_DOMAIN.len()].copy_from_slice(CHAIN_DOMAIN);
-    block[28..32].copy_from_slice(&segment.to_be_bytes());
+    block[28..32].copy_from_slice(&segment.to_le_bytes());
     block[32..].copy_from_slice(&channel.0 .0);
     block
 }

@@ -35,8 +35,8 @@ const MODE_VOUCHER: u8 = 2;
 const PROOF_TICK: u8 = 1;
 const PROOF_VOUCHER: u8 = 2;
 
-/// Names a channel: SHA-256 of the domain, the network, the payer and the
-/// nonce of the transaction that opened it, so the payer knows it in advance
+/// Names a channel: SHA-256 of the domain, the network (u32 LE), the payer and the
+/// nonce (u64 LE) of the transaction that opened it, so the payer knows it in advance
 /// and no two channels share one.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChannelId(pub Hash32);
@@ -46,9 +46,9 @@ impl ChannelId {
     pub fn derive(network: NetworkId, payer: &AccountId, nonce: Nonce) -> ChannelId {
         ChannelId(Hash32::digest(&[
             CHANNEL_ID_DOMAIN,
-            &network.0.to_be_bytes(),
+            &network.0.to_le_bytes(),
             payer.as_bytes(),
-            &nonce.0.to_be_bytes(),
+            &nonce.0.to_le_bytes(),
         ]))
     }
 

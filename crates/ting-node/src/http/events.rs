@@ -45,7 +45,7 @@ fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
         )];
     for (i, tx) in b.block.txs.iter().enumerate() {
         let counterparty = tx.kind().counterparty();
-        if account.is_some_and(|a| *a != tx.sender() && *a != counterparty) {
+        if account.is_some_and(|a| *a != tx.sender() && Some(*a) != counterparty) {
             continue;
         }
         out.push(
@@ -56,7 +56,7 @@ fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
                     "index": i,
                     "kind": tx.kind().name(),
                     "sender": tx.sender().to_did(),
-                    "counterparty": counterparty.to_did(),
+                    "counterparty": counterparty.map(|c| c.to_did()),
                 })
                 .to_string(),
             ),
