@@ -104,7 +104,11 @@ impl State {
 
     /// What `to` would hold after receiving `amount`, and its nonce; a new
     /// account's key is checked first.
-    pub(crate) fn credited(&self, to: &AccountId, amount: Amount) -> Result<(Amount, Nonce), TxError> {
+    pub(crate) fn credited(
+        &self,
+        to: &AccountId,
+        amount: Amount,
+    ) -> Result<(Amount, Nonce), TxError> {
         let recipient = self
             .existing_or_new(to)
             .map_err(TxError::InvalidRecipient)?;

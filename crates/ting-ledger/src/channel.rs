@@ -13,8 +13,7 @@ use ting_core::limits::{
     CLAIM_HASHES_MAX,
 };
 use ting_core::{
-    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Hash32, Nonce,
-    Timestamp,
+    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Hash32, Nonce, Timestamp,
 };
 
 use crate::error::TxError;
@@ -462,7 +461,11 @@ fn claim_tick(
     }
     state.claimed_index = index;
     state.claimed_tick = *preimage;
-    let paid = state.price.base_units().checked_mul(ticks).ok_or(TxError::Overflow)?;
+    let paid = state
+        .price
+        .base_units()
+        .checked_mul(ticks)
+        .ok_or(TxError::Overflow)?;
     Ok(Amount::new(paid))
 }
 

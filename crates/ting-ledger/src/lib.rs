@@ -22,6 +22,6 @@ mod snapshot;
 mod snapshot_channels;
 mod state;
 
-pub use error::{BlockError, SnapshotDecodeError, TxError};
 pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
+pub use error::{BlockError, SnapshotDecodeError, TxError};
 pub use state::{Account, Device, State};
