@@ -9,6 +9,8 @@
 //! the payee. docs/wire.md gives every encoding here byte by byte.
 
 pub mod chain;
+pub mod payee;
+pub mod payer;
 pub mod ticks;
 
 use std::fmt;
