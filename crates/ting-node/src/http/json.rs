@@ -18,7 +18,9 @@ use ting_core::{
 
 use super::error::ApiError;
 
-fn field_err(field: &str, why: impl std::fmt::Display) -> ApiError {
+pub mod channel;
+
+pub(crate) fn field_err(field: &str, why: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_field", format!("{field}: {why}"))
 }
 
@@ -102,11 +104,14 @@ struct DeviceAmount {
     amount: u64,
 }
 
-fn fields<T: serde::de::DeserializeOwned>(kind: &str, v: &Value) -> Result<T, ApiError> {
+pub(crate) fn fields<T: serde::de::DeserializeOwned>(kind: &str, v: &Value) -> Result<T, ApiError> {
     serde_json::from_value(v.clone()).map_err(|e| field_err(&format!("fields of {kind}"), e))
 }
 
 fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, ApiError> {
+    if let Some(parsed) = channel::kind_from_json(kind, v) {
+        return parsed;
+    }
     Ok(match kind {
         "transfer" => {
             let f: ToAmount = fields(kind, v)?;
@@ -239,6 +244,13 @@ fn kind_to_json(kind: &TxKind) -> Value {
         }
         TxKind::Sweep { device, amount } => {
             json!({ "device": device.to_did(), "amount": amount.base_units() })
+        }
+        TxKind::ChannelOpen { .. }
+        | TxKind::ChannelClaim { .. }
+        | TxKind::ChannelTopUp { .. }
+        | TxKind::ChannelClose { .. }
+        | TxKind::ChannelReclaim { .. } => {
+            channel::kind_to_json(kind).expect("channel kinds have a channel JSON form")
         }
     }
 }
