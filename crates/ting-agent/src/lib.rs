@@ -25,7 +25,10 @@
 //! one channel (tens of microseconds on tmpfs, about 0.1–2 ms on a local SSD,
 //! 5–20 ms on SD cards and eMMC). The hashing is cheaper by far: a tick costs
 //! about one SHA-256 compression, amortised. A device that must pay faster
-//! pays more units per payment. `tests/crash.rs` prints the rate it saw.
+//! pays more units per payment. `tests/durable.rs` prints both costs and their
+//! ratio; on the development VM (ext4 on a virtio disk, debug build) one
+//! pay plus accept took about 180 µs durably against 11 µs in memory (17×),
+//! nearly all of it the two `fdatasync`s.
 //!
 //! Unix only: it relies on `pwrite`, `fdatasync`, file modes and directory fsync.
 
