@@ -6,18 +6,26 @@
 //! [`DURABLE_EVERY_BLOCKS`] blocks, [`Index::flush`] and dropping the index make them
 //! durable. After a crash the index may be behind the log, never ahead of what it says.
 //!
-//! # Tables (schema version 1)
+//! # Tables (schema version 2)
 //!
 //! ```text
 //! meta:         &str -> u64             "indexed_height", "schema_version"
 //! tx_locations: tx hash [32] -> (height u64, index u32)
 //! account_txs:  account [32] | height u64 BE | index u32 BE  (44 bytes) -> tx hash [32]
+//! channels, account_channels: see [`channels`]
 //! ```
 //!
 //! The account key is big-endian so that byte order is (account, height, index) order:
 //! a reverse range scan from a cursor gives an account's history newest first. An
-//! account's history holds the transactions it sent and those naming it as counterparty,
-//! each once.
+//! account's history holds the transactions it sent, those naming it as counterparty,
+//! and every transaction on a channel it is a party to, each once.
+//!
+//! Version 2 added the channel tables and channel parties in `account_txs`; an index
+//! of another version is emptied when opened and rebuilt from the log.
+
+mod channels;
+
+pub use channels::{AccountChannel, ChannelParties, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -28,7 +36,9 @@ use redb::{
 };
 use thiserror::Error;
 use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
-use ting_core::{AccountId, Block, BlockHeight, Hash32};
+use ting_core::{AccountId, Block, BlockHeight, Hash32, SignedTx};
+
+use channels::{ChannelBatch, ACCOUNT_CHANNELS, CHANNELS};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TX_LOCATIONS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_locations");
@@ -37,7 +47,7 @@ const ACCOUNT_TXS: TableDefinition<&[u8; ACCOUNT_KEY_BYTES], &[u8; 32]> =
 const ACCOUNT_KEY_BYTES: usize = 32 + 8 + 4;
 const INDEXED_HEIGHT: &str = "indexed_height";
 const SCHEMA_VERSION_KEY: &str = "schema_version";
-const SCHEMA_VERSION: u64 = 1;
+const SCHEMA_VERSION: u64 = 2;
 
 /// Blocks indexed between two durable commits: the most a crash makes the node re-index.
 pub const DURABLE_EVERY_BLOCKS: u64 = 20_000;
@@ -197,6 +207,10 @@ impl Index {
         let mut accounts = txn
             .open_table(ACCOUNT_TXS)
             .map_err(self.store("open the accounts table"))?;
+        let mut channels = txn
+            .open_table(CHANNELS)
+            .map_err(self.store("open the channels table"))?;
+        let mut batch = ChannelBatch::default();
         let write = self.store("write an entry");
         // Entries are gathered, sorted and then inserted in key order: random hash
         // keys inserted one by one touch a different page each time, sorted ones
@@ -215,15 +229,9 @@ impl Index {
                     height: expected,
                     index,
                 };
-                let hash = tx.hash();
-                located.push((hash.0, (at.height.0, at.index)));
-                let sender = tx.sender();
-                histories.push((account_key(&sender, at), hash.0));
-                if let Some(counterparty) = tx.kind().counterparty() {
-                    if counterparty != sender {
-                        histories.push((account_key(&counterparty, at), hash.0));
-                    }
-                }
+                located.push((tx.hash().0, (at.height.0, at.index)));
+                let parties = batch.parties(self, &channels, tx, at)?;
+                push_history(&mut histories, tx, parties, at);
             }
         }
         located.sort_unstable_by_key(|e| e.0);
@@ -234,6 +242,7 @@ impl Index {
         for (key, hash) in &histories {
             accounts.insert(key, hash).map_err(write)?;
         }
+        batch.write(self, txn, &mut channels)?;
         meta.insert(INDEXED_HEIGHT, height).map_err(write)?;
         Ok(())
     }
@@ -322,10 +331,14 @@ impl Index {
         let delete = self.store("delete a table");
         txn.delete_table(TX_LOCATIONS).map_err(delete)?;
         txn.delete_table(ACCOUNT_TXS).map_err(delete)?;
+        txn.delete_table(CHANNELS).map_err(delete)?;
+        txn.delete_table(ACCOUNT_CHANNELS).map_err(delete)?;
         {
             let create = self.store("create a table");
             txn.open_table(TX_LOCATIONS).map_err(create)?;
             txn.open_table(ACCOUNT_TXS).map_err(create)?;
+            txn.open_table(CHANNELS).map_err(create)?;
+            txn.open_table(ACCOUNT_CHANNELS).map_err(create)?;
             let mut meta = txn.open_table(META).map_err(create)?;
             let write = self.store("write the meta table");
             meta.insert(INDEXED_HEIGHT, 0).map_err(write)?;
@@ -371,6 +384,30 @@ impl Drop for Index {
         if let Err(e) = self.flush() {
             tracing::warn!(path = %self.path.display(), "could not make the index durable on close: {e}");
         }
+    }
+}
+
+/// Adds `tx` to the history of each account it involves, once each: its sender,
+/// its counterparty, and the parties of the channel it acts on.
+fn push_history(
+    histories: &mut Vec<([u8; ACCOUNT_KEY_BYTES], [u8; 32])>,
+    tx: &SignedTx,
+    channel: Option<ChannelParties>,
+    at: TxLocation,
+) {
+    let mut involved: [Option<AccountId>; 4] =
+        [Some(tx.sender()), tx.kind().counterparty(), None, None];
+    if let Some(p) = channel {
+        involved[2] = Some(p.payer);
+        involved[3] = Some(p.payee);
+    }
+    let hash = tx.hash().0;
+    for (i, account) in involved.iter().enumerate() {
+        let Some(account) = account else { continue };
+        if involved[..i].contains(&Some(*account)) {
+            continue;
+        }
+        histories.push((account_key(account, at), hash));
     }
 }
 

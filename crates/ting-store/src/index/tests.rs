@@ -1,16 +1,63 @@
 //! Tests of the query index against a brute-force model computed from the blocks.
 
+use std::collections::HashMap;
+
 use super::*;
-use crate::testkit::Chain;
-use ting_core::Keypair;
+use crate::testkit::{Chain, NETWORK};
+use ting_core::{
+    Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Keypair, Nonce, Timestamp, TxBody,
+    TxKind,
+};
+
+mod channels;
+
+fn key(seed: u8) -> Keypair {
+    Keypair::from_seed([seed; 32])
+}
+
+fn signed(by: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
+    TxBody {
+        network: NETWORK,
+        sender: by.account(),
+        nonce: Nonce(nonce),
+        kind,
+    }
+    .sign(by)
+}
+
+fn open(payer: &Keypair, nonce: u64, payee: &Keypair) -> (ChannelId, SignedTx) {
+    let kind = TxKind::ChannelOpen {
+        payee: payee.account(),
+        deposit: Amount::new(100),
+        expires_at: Timestamp(1_800_000_000_000),
+        mode: ChannelMode::HashChain {
+            chain: ChainSegment {
+                anchor: Hash32::digest(&[b"anchor"]),
+                len: 10,
+            },
+            price: Amount::new(1),
+        },
+    };
+    let tx = signed(payer, nonce, kind);
+    (tx.opened_channel().expect("an open"), tx)
+}
+
+fn claim(by: &Keypair, nonce: u64, channel: ChannelId) -> SignedTx {
+    let proof = ChannelProof::Tick {
+        index: nonce + 1,
+        preimage: Hash32::digest(&[b"tick"]),
+    };
+    signed(by, nonce, TxKind::ChannelClaim { channel, proof })
+}
 
 /// A chain whose blocks hold mints (issuer to five recipients), transfers between
-/// recipients, and a mint from the issuer to itself.
+/// recipients, a mint from the issuer to itself, and channels: alice pays bob
+/// through one opened and claimed (by carol) in one block, topped up and closed
+/// later; bob pays alice through another, reclaimed.
 fn sample_chain() -> Chain {
     let mut chain = Chain::new();
     chain.extend(3, 4);
-    let alice = Keypair::from_seed([10; 32]);
-    let bob = Keypair::from_seed([11; 32]);
+    let (alice, bob, carol) = (key(10), key(11), key(12));
     let txs = vec![
         chain.transfer(&alice, &bob, 0),
         chain.transfer(&bob, &alice, 0),
@@ -18,15 +65,63 @@ fn sample_chain() -> Chain {
     ];
     chain.push_txs(txs);
     chain.extend(2, 3);
+    let (ab, open_ab) = open(&alice, 2, &bob);
+    let (ba, open_ba) = open(&bob, 1, &alice);
+    chain.push_txs(vec![open_ab, claim(&carol, 0, ab), open_ba]);
+    let top_up = TxKind::ChannelTopUp {
+        channel: ab,
+        amount: Amount::new(5),
+        expires_at: Timestamp(1_900_000_000_000),
+        extension: None,
+    };
+    let close = TxKind::ChannelClose {
+        channel: ab,
+        proof: None,
+    };
+    let txs = vec![signed(&alice, 3, top_up), signed(&bob, 2, close)];
+    chain.push_txs(txs);
+    chain.extend(1, 2);
+    let reclaim = TxKind::ChannelReclaim { channel: ba };
+    chain.push_txs(vec![signed(&bob, 3, reclaim)]);
     chain
+}
+
+/// The parties of every channel opened in the chain.
+fn model_parties(chain: &Chain) -> HashMap<ChannelId, ChannelParties> {
+    let mut parties = HashMap::new();
+    for tx in chain.blocks.iter().flat_map(|b| &b.txs) {
+        if let TxKind::ChannelOpen { payee, .. } = tx.kind() {
+            let p = ChannelParties {
+                payer: tx.sender(),
+                payee: *payee,
+            };
+            parties.insert(tx.opened_channel().expect("an open"), p);
+        }
+    }
+    parties
+}
+
+/// Whether `tx` belongs in `account`'s history.
+fn involves(
+    parties: &HashMap<ChannelId, ChannelParties>,
+    tx: &SignedTx,
+    account: &AccountId,
+) -> bool {
+    let on_channel = tx
+        .kind()
+        .channel()
+        .and_then(|c| parties.get(&c))
+        .is_some_and(|p| p.payer == *account || p.payee == *account);
+    tx.sender() == *account || tx.kind().counterparty() == Some(*account) || on_channel
 }
 
 /// Every account's history, newest first, computed from the blocks.
 fn model_history(chain: &Chain, account: &AccountId) -> Vec<(TxLocation, Hash32)> {
+    let parties = model_parties(chain);
     let mut found = Vec::new();
     for block in &chain.blocks {
         for (index, tx) in (0u32..).zip(&block.txs) {
-            if tx.sender() == *account || tx.kind().counterparty() == *account {
+            if involves(&parties, tx, account) {
                 let at = TxLocation {
                     height: block.header.height,
                     index,
