@@ -2,10 +2,11 @@
 //!
 //! One binary for everything a user does: run a node (`ting node`), make keys
 //! and genesis files, move money, control devices, fetch and check receipts
-//! offline, benchmark, and run the demo. Commands that talk to a node take
+//! offline, pay through channels, benchmark, and run the demo. Commands that talk to a node take
 //! `--node URL` (or `TING_NODE`); every command takes `--json` for scripts.
 
 mod bench;
+mod channel_cmd;
 mod client;
 mod demo;
 mod keys_cmd;
@@ -59,6 +60,9 @@ enum Command {
     /// Owner controls over devices.
     #[command(subcommand)]
     Device(wallet::DeviceCmd),
+    /// Payment channels: open, pay off the ledger, accept, claim, close.
+    #[command(subcommand)]
+    Channel(channel_cmd::ChannelCmd),
     /// Mint to an account from a dev node's faucet.
     Faucet {
         #[arg(long, value_name = "ID")]
@@ -135,6 +139,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(cmd) => {
             let c = client()?;
             block_on(async { wallet::device(&c, cmd, json).await })
+        }
+        Command::Channel(cmd) => {
+            let c = client()?;
+            block_on(async { channel_cmd::run(&c, cmd, json).await })
         }
         Command::Faucet { to, amount } => {
             let c = client()?;

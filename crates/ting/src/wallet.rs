@@ -93,7 +93,7 @@ pub struct VerifyReceiptArgs {
     pub network_id: Option<u32>,
 }
 
-fn parse_id(what: &str, text: &str) -> anyhow::Result<AccountId> {
+pub(crate) fn parse_id(what: &str, text: &str) -> anyhow::Result<AccountId> {
     AccountId::parse(text).with_context(|| format!("{what} {text:?} is not an account id"))
 }
 
@@ -103,19 +103,42 @@ pub async fn sign_and_submit(
     key: &Keypair,
     kind: TxKind,
 ) -> anyhow::Result<Value> {
+    let network = network_id(client).await?;
+    let nonce = next_nonce(client, &key.account()).await?;
+    submit_signed(client, key, network, nonce, kind).await
+}
+
+/// The network the node serves.
+pub async fn network_id(client: &Client) -> anyhow::Result<NetworkId> {
     let status = client.get("/v1/status").await?;
     let network = status["network"]
         .as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .context("status has no network id")?;
+    Ok(NetworkId(network))
+}
+
+/// The nonce `account`'s next transaction must carry.
+pub async fn next_nonce(client: &Client, account: &AccountId) -> anyhow::Result<Nonce> {
     let account = client
-        .get(&format!("/v1/accounts/{}", key.account().to_did()))
+        .get(&format!("/v1/accounts/{}", account.to_did()))
         .await?;
     let nonce = account["nonce"].as_u64().context("account has no nonce")?;
+    Ok(Nonce(nonce))
+}
+
+/// Signs `kind` with the given nonce, submits it, and waits for the commit.
+pub async fn submit_signed(
+    client: &Client,
+    key: &Keypair,
+    network: NetworkId,
+    nonce: Nonce,
+    kind: TxKind,
+) -> anyhow::Result<Value> {
     let tx = TxBody {
-        network: NetworkId(network),
+        network,
         sender: key.account(),
-        nonce: Nonce(nonce),
+        nonce,
         kind,
     }
     .sign(key);
