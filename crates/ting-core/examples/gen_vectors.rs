@@ -16,10 +16,13 @@
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use serde_json::{json, Value};
 use ting_core::block::Block;
+use ting_core::channel::chain::prefix_block;
+use ting_core::channel::{sign_voucher, voucher_message, TickSource};
 use ting_core::merkle;
 use ting_core::tx::{device_consent_message, TxBody, TxKind};
 use ting_core::{
-    AccountId, Amount, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx, Timestamp,
+    AccountId, Amount, BlockHeight, ChainKey, ChainSegment, ChannelId, ChannelMode, ChannelProof,
+    Genesis, Hash32, Keypair, NetworkId, Nonce, Payment, SignedTx, Timestamp,
 };
 
 /// The network id of every vector: its little-endian bytes `78 56 34 12` show the byte order.
@@ -201,6 +204,536 @@ fn tx_specs() -> Vec<TxSpec> {
         spec("unfreeze", "owner", 4, device_only("device", false)),
         spec("sweep", "owner", 5, sweep("device", 1_234)),
     ]
+    .into_iter()
+    .chain(channel_specs())
+    .collect()
+}
+
+// ---- Payment channels ----
+
+/// Milliseconds in a day, for channel expiries.
+const DAY_MS: u64 = 86_400_000;
+/// Ticks in each chain of the hash-chain channel.
+const CHAIN_LEN: u32 = 100;
+/// What one tick of the hash-chain channel is worth, in base units.
+const TICK_PRICE: u64 = 250;
+
+/// The id of the channel that `payer` opens with its transaction of nonce `nonce`.
+fn channel_of(payer: &str, nonce: u64) -> ChannelId {
+    ChannelId::derive(NETWORK, &id(payer), Nonce(nonce))
+}
+
+/// Channel A: hash chain, opened by `payer` with nonce 0.
+fn channel_a() -> ChannelId {
+    channel_of("payer", 0)
+}
+
+/// Channel B: vouchers, opened by `payer` with nonce 1.
+fn channel_b() -> ChannelId {
+    channel_of("payer", 1)
+}
+
+/// One chain segment of a channel, made from a labelled seed.
+struct Chain {
+    channel: ChannelId,
+    segment: u32,
+    seed_label: &'static str,
+    len: u32,
+    /// Global index of the segment's tick 0.
+    base: u64,
+}
+
+impl Chain {
+    fn seed(&self) -> Hash32 {
+        Hash32(seed(self.seed_label))
+    }
+
+    fn key(&self) -> ChainKey {
+        ChainKey::new(&self.channel, self.segment)
+    }
+
+    /// Tick `local` of this segment: `H^(len - local)(seed)`.
+    fn tick(&self, local: u32) -> Hash32 {
+        TickSource::new(self.key(), self.seed(), self.len).tick(local)
+    }
+
+    fn segment(&self) -> ChainSegment {
+        ChainSegment {
+            anchor: self.tick(0),
+            len: self.len,
+        }
+    }
+
+    fn segment_json(&self) -> Value {
+        json!({ "anchor": self.tick(0).to_hex(), "len": self.len })
+    }
+
+    /// A tick as a proof, with its global index.
+    fn proof(&self, local: u32) -> ChannelProof {
+        ChannelProof::Tick {
+            index: self.base + u64::from(local),
+            preimage: self.tick(local),
+        }
+    }
+
+    /// What a reader needs to recompute tick `local`.
+    fn tick_json(&self, local: u32) -> Value {
+        json!({
+            "seed_hex": self.seed().to_hex(),
+            "segment": self.segment,
+            "len": self.len,
+            "base": self.base.to_string(),
+            "local_index": local,
+            "value": self.tick(local).to_hex(),
+        })
+    }
+}
+
+/// Channel A's first chain, given at open.
+fn chain_a0() -> Chain {
+    Chain {
+        channel: channel_a(),
+        segment: 0,
+        seed_label: "chain_a_segment_0",
+        len: CHAIN_LEN,
+        base: 0,
+    }
+}
+
+/// Channel A's second chain, queued by a top-up; its ticks follow segment 0's.
+fn chain_a1() -> Chain {
+    Chain {
+        channel: channel_a(),
+        segment: 1,
+        seed_label: "chain_a_segment_1",
+        len: CHAIN_LEN,
+        base: u64::from(CHAIN_LEN),
+    }
+}
+
+fn channel_proof_json(proof: &ChannelProof) -> Value {
+    match proof {
+        ChannelProof::Tick { index, preimage } => json!({
+            "kind": "tick",
+            "index": index.to_string(),
+            "preimage": preimage.to_hex(),
+        }),
+        ChannelProof::Voucher { amount, signature } => json!({
+            "kind": "voucher",
+            "amount": amount.base_units().to_string(),
+            "signature_hex": signature.to_hex(),
+        }),
+    }
+}
+
+/// `payer`'s voucher for a cumulative `amount` on `channel`, with the message it signed.
+fn voucher(payer: &str, channel: &ChannelId, amount: u64) -> (ChannelProof, Value) {
+    let proof = sign_voucher(&key(payer), NETWORK, channel, Amount::new(amount));
+    let extra = json!({
+        "payer": id(payer).to_hex(),
+        "payer_seed_hex": hex::encode(seed(payer)),
+        "message_hex": hex::encode(voucher_message(NETWORK, channel, Amount::new(amount))),
+    });
+    (proof, extra)
+}
+
+fn channel_open(
+    payee: &str,
+    deposit: u64,
+    expires_at: u64,
+    chain: Option<&Chain>,
+) -> (TxKind, Value) {
+    let mode = match chain {
+        Some(c) => ChannelMode::HashChain {
+            chain: c.segment(),
+            price: Amount::new(TICK_PRICE),
+        },
+        None => ChannelMode::Voucher,
+    };
+    let kind = TxKind::ChannelOpen {
+        payee: id(payee),
+        deposit: Amount::new(deposit),
+        expires_at: Timestamp(expires_at),
+        mode,
+    };
+    let fields = json!({
+        "payee": id(payee).to_hex(),
+        "deposit": deposit.to_string(),
+        "expires_at": expires_at.to_string(),
+        "mode": mode.name(),
+        "chain": chain.map(Chain::segment_json),
+        "price": chain.map(|_| TICK_PRICE.to_string()),
+    });
+    (kind, fields)
+}
+
+fn channel_claim(channel: ChannelId, proof: ChannelProof) -> (TxKind, Value) {
+    let fields = json!({ "channel": channel.to_hex(), "proof": channel_proof_json(&proof) });
+    (TxKind::ChannelClaim { channel, proof }, fields)
+}
+
+fn channel_top_up(
+    channel: ChannelId,
+    amount: u64,
+    expires_at: u64,
+    extension: Option<&Chain>,
+) -> (TxKind, Value) {
+    let kind = TxKind::ChannelTopUp {
+        channel,
+        amount: Amount::new(amount),
+        expires_at: Timestamp(expires_at),
+        extension: extension.map(Chain::segment),
+    };
+    let fields = json!({
+        "channel": channel.to_hex(),
+        "amount": amount.to_string(),
+        "expires_at": expires_at.to_string(),
+        "extension": extension.map(Chain::segment_json),
+    });
+    (kind, fields)
+}
+
+fn channel_close(channel: ChannelId, proof: Option<ChannelProof>) -> (TxKind, Value) {
+    let fields = json!({
+        "channel": channel.to_hex(),
+        "proof": proof.as_ref().map(channel_proof_json),
+    });
+    (TxKind::ChannelClose { channel, proof }, fields)
+}
+
+fn channel_reclaim(channel: ChannelId) -> (TxKind, Value) {
+    let fields = json!({ "channel": channel.to_hex() });
+    (TxKind::ChannelReclaim { channel }, fields)
+}
+
+fn with_extra(mut spec: TxSpec, extra: Value) -> TxSpec {
+    spec.extra = extra;
+    spec
+}
+
+/// The channel transactions: four channels from `payer` to `payee`, nonces in order.
+/// A (hash chain) is claimed, extended by a second chain, claimed into it and
+/// closed with a tick; B (vouchers) is claimed, topped up and closed with a
+/// voucher; C is closed without a proof; D is reclaimed.
+fn channel_specs() -> Vec<TxSpec> {
+    let (a, b) = (channel_a(), channel_b());
+    let (c, d) = (channel_of("payer", 4), channel_of("payer", 5));
+    let (a0, a1) = (chain_a0(), chain_a1());
+    let t = GENESIS_MS;
+    let opened = |channel: ChannelId, extra: Value| {
+        let mut out = json!({ "channel_id_hex": channel.to_hex() });
+        merge(&mut out, &extra);
+        out
+    };
+    let (v_claim, v_claim_extra) = voucher("payer", &b, 12_345);
+    let (v_close, v_close_extra) = voucher("payer", &b, 20_000);
+    let deposit_a = u64::from(CHAIN_LEN) * TICK_PRICE;
+    vec![
+        with_extra(
+            spec(
+                "channel_open_hash_chain",
+                "payer",
+                0,
+                channel_open("payee", deposit_a, t + 7 * DAY_MS, Some(&a0)),
+            ),
+            opened(a, json!({ "tick": a0.tick_json(0) })),
+        ),
+        with_extra(
+            spec(
+                "channel_open_voucher",
+                "payer",
+                1,
+                channel_open("payee", 50_000, t + 30 * DAY_MS, None),
+            ),
+            opened(b, json!({})),
+        ),
+        with_extra(
+            spec(
+                "channel_claim_tick",
+                "payee",
+                0,
+                channel_claim(a, a0.proof(7)),
+            ),
+            json!({ "tick": a0.tick_json(7) }),
+        ),
+        with_extra(
+            spec(
+                "channel_claim_voucher",
+                "payee",
+                1,
+                channel_claim(b, v_claim),
+            ),
+            json!({ "voucher": v_claim_extra }),
+        ),
+        with_extra(
+            spec(
+                "channel_top_up_with_extension",
+                "payer",
+                2,
+                channel_top_up(a, deposit_a, t + 14 * DAY_MS, Some(&a1)),
+            ),
+            json!({ "tick": a1.tick_json(0) }),
+        ),
+        spec(
+            "channel_top_up_without_extension",
+            "payer",
+            3,
+            channel_top_up(b, 10_000, t + 60 * DAY_MS, None),
+        ),
+        with_extra(
+            spec(
+                "channel_claim_tick_next_segment",
+                "payee",
+                2,
+                channel_claim(a, a1.proof(3)),
+            ),
+            json!({ "tick": a1.tick_json(3) }),
+        ),
+        with_extra(
+            spec(
+                "channel_close_with_tick",
+                "payee",
+                3,
+                channel_close(a, Some(a1.proof(50))),
+            ),
+            json!({ "tick": a1.tick_json(50) }),
+        ),
+        with_extra(
+            spec(
+                "channel_close_with_voucher",
+                "payee",
+                4,
+                channel_close(b, Some(v_close)),
+            ),
+            json!({ "voucher": v_close_extra }),
+        ),
+        with_extra(
+            spec(
+                "channel_open_voucher_to_close",
+                "payer",
+                4,
+                channel_open("payee", 1_000, t + DAY_MS, None),
+            ),
+            opened(c, json!({})),
+        ),
+        with_extra(
+            spec(
+                "channel_open_voucher_to_reclaim",
+                "payer",
+                5,
+                channel_open("payee", 2_000, t + DAY_MS, None),
+            ),
+            opened(d, json!({})),
+        ),
+        spec(
+            "channel_close_without_proof",
+            "payee",
+            5,
+            channel_close(c, None),
+        ),
+        spec("channel_reclaim", "payer", 6, channel_reclaim(d)),
+    ]
+}
+
+/// Channel ids, chain steps, a short chain tick by tick, and vouchers.
+fn channels_vector() -> Value {
+    let ids: Vec<Value> = [
+        ("channel_a", "payer", 0u64),
+        ("channel_b", "payer", 1),
+        ("channel_c", "payer", 4),
+        ("channel_d", "payer", 5),
+        ("full_width_nonce", "alice", 0x0102_0304_0506_0708),
+    ]
+    .iter()
+    .map(|&(name, payer, nonce)| {
+        let input = [
+            ting_core::channel::CHANNEL_ID_DOMAIN,
+            &NETWORK.0.to_le_bytes(),
+            &id(payer).0,
+            &nonce.to_le_bytes(),
+        ]
+        .concat();
+        json!({
+            "name": name,
+            "network": NETWORK.0,
+            "payer": id(payer).to_hex(),
+            "nonce": nonce.to_string(),
+            "hash_input_hex": hex::encode(&input),
+            "channel_id_hex": channel_of(payer, nonce).to_hex(),
+        })
+    })
+    .collect();
+    let (a0, a1) = (chain_a0(), chain_a1());
+    let steps: Vec<Value> = [
+        (
+            "channel_a_segment_0_seed",
+            a0.channel,
+            a0.segment,
+            a0.seed(),
+        ),
+        (
+            "channel_a_segment_1_seed",
+            a1.channel,
+            a1.segment,
+            a1.seed(),
+        ),
+        (
+            "channel_b_segment_0x01020304_zero",
+            channel_b(),
+            0x0102_0304,
+            Hash32([0; 32]),
+        ),
+    ]
+    .iter()
+    .map(|(name, channel, segment, x)| {
+        let prefix = prefix_block(channel, *segment);
+        json!({
+            "name": name,
+            "channel": channel.to_hex(),
+            "segment": segment,
+            "prefix_block_hex": hex::encode(prefix),
+            "x_hex": x.to_hex(),
+            "message_hex": hex::encode([&prefix[..], &x.0].concat()),
+            "h_hex": ChainKey::new(channel, *segment).step(x).to_hex(),
+        })
+    })
+    .collect();
+    let short = Chain {
+        channel: channel_a(),
+        segment: 2,
+        seed_label: "chain_short",
+        len: 5,
+        base: 0,
+    };
+    let chains = vec![json!({
+        "name": "channel_a_segment_2_len_5",
+        "channel": short.channel.to_hex(),
+        "segment": short.segment,
+        "seed_hex": short.seed().to_hex(),
+        "len": short.len,
+        "ticks_hex": (0..=short.len).map(|i| short.tick(i).to_hex()).collect::<Vec<_>>(),
+    })];
+    let vouchers: Vec<Value> = [
+        ("channel_b_12345", 12_345u64),
+        ("channel_b_20000", 20_000),
+        ("channel_b_full_width_amount", u64::MAX),
+    ]
+    .iter()
+    .map(|&(name, amount)| {
+        let (proof, extra) = voucher("payer", &channel_b(), amount);
+        let ChannelProof::Voucher { signature, .. } = proof else {
+            unreachable!("sign_voucher makes vouchers")
+        };
+        let mut v = json!({
+            "name": name,
+            "network": NETWORK.0,
+            "channel": channel_b().to_hex(),
+            "amount": amount.to_string(),
+            "signature_hex": signature.to_hex(),
+        });
+        merge(&mut v, &extra);
+        v
+    })
+    .collect();
+    json!({ "ids": ids, "chain_steps": steps, "chains": chains, "vouchers": vouchers })
+}
+
+/// Off-ledger payment messages, as a payer sends them to a payee.
+fn payment_vectors() -> Vec<Value> {
+    let a0 = chain_a0();
+    let (voucher_proof, voucher_extra) = voucher("payer", &channel_b(), 12_345);
+    [
+        (
+            "payment_tick",
+            channel_a(),
+            a0.proof(8),
+            json!({ "tick": a0.tick_json(8) }),
+        ),
+        (
+            "payment_voucher",
+            channel_b(),
+            voucher_proof,
+            json!({ "voucher": voucher_extra }),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, channel, proof, extra)| {
+        let payment = Payment {
+            network: NETWORK,
+            channel,
+            proof,
+        };
+        let encoded = payment.encode();
+        assert_eq!(Payment::decode(&encoded), Ok(payment), "{name}");
+        let mut v = json!({
+            "name": name,
+            "fields": {
+                "version": 1,
+                "network": NETWORK.0,
+                "channel": channel.to_hex(),
+                "proof": channel_proof_json(&proof),
+            },
+            "encoded_hex": hex::encode(&encoded),
+        });
+        merge(&mut v, &extra);
+        v
+    })
+    .collect()
+}
+
+/// Payment encodings that every decoder must refuse, with ting-core's error code.
+fn invalid_payment_vectors() -> Vec<Value> {
+    let tick = Payment {
+        network: NETWORK,
+        channel: channel_a(),
+        proof: chain_a0().proof(8),
+    }
+    .encode();
+    let voucher = Payment {
+        network: NETWORK,
+        channel: channel_b(),
+        proof: voucher("payer", &channel_b(), 12_345).0,
+    }
+    .encode();
+    let with = |bytes: &[u8], at: usize, value: u8| {
+        let mut out = bytes.to_vec();
+        out[at] = value;
+        out
+    };
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty_input", Vec::new(), "truncated"),
+        ("version_2", with(&tick, 0, 2), "unsupported_version"),
+        ("proof_kind_0", with(&tick, 37, 0), "invalid_value"),
+        ("proof_kind_3", with(&voucher, 37, 3), "invalid_value"),
+        (
+            "voucher_missing_last_byte",
+            voucher[..voucher.len() - 1].to_vec(),
+            "truncated",
+        ),
+        // A tick read as a voucher needs 110 bytes; it has 78.
+        ("tick_with_proof_kind_2", with(&tick, 37, 2), "truncated"),
+    ];
+    let mut longer = tick.clone();
+    longer.push(0);
+    cases.push(("tick_one_trailing_byte", longer, "trailing_bytes"));
+    // 111 bytes is over the 110-byte maximum, refused before parsing.
+    let mut longer = voucher.clone();
+    longer.push(0);
+    cases.push(("voucher_one_trailing_byte", longer, "too_long"));
+    // A voucher proof read as a tick leaves 32 bytes over.
+    cases.push((
+        "voucher_with_proof_kind_1",
+        with(&voucher, 37, 1),
+        "trailing_bytes",
+    ));
+    cases
+        .into_iter()
+        .map(|(name, bytes, error)| {
+            let got = Payment::decode(&bytes).map(|_| ()).map_err(|e| e.code());
+            assert_eq!(got, Err(error), "{name}");
+            json!({ "name": name, "encoded_hex": hex::encode(&bytes), "error": error })
+        })
+        .collect()
 }
 
 fn tx_vector(spec: &TxSpec) -> (Value, SignedTx) {
@@ -284,6 +817,59 @@ fn invalid_vectors(txs: &[(Value, SignedTx)]) -> Vec<Value> {
     cases.push(("spend_limit_flag_2", flag, "invalid_value"));
     let oversized = vec![1u8; ting_core::limits::TX_BYTES_MAX + 1];
     cases.push(("over_tx_bytes_max", oversized, "too_long"));
+    let with = |name: &str, at: usize, value: u8| {
+        let mut out = by_name(name);
+        out[at] = value;
+        out
+    };
+    cases.push((
+        "channel_open_mode_0",
+        with("channel_open_voucher", 94, 0),
+        "invalid_value",
+    ));
+    cases.push((
+        "channel_open_mode_3",
+        with("channel_open_hash_chain", 94, 3),
+        "invalid_value",
+    ));
+    // A voucher open read as a hash-chain open runs out of bytes.
+    cases.push((
+        "channel_open_voucher_with_mode_1",
+        with("channel_open_voucher", 94, 1),
+        "truncated",
+    ));
+    cases.push((
+        "channel_claim_proof_kind_0",
+        with("channel_claim_tick", 78, 0),
+        "invalid_value",
+    ));
+    cases.push((
+        "channel_claim_proof_kind_3",
+        with("channel_claim_voucher", 78, 3),
+        "invalid_value",
+    ));
+    cases.push((
+        "channel_top_up_extension_flag_2",
+        with("channel_top_up_without_extension", 94, 2),
+        "invalid_value",
+    ));
+    cases.push((
+        "channel_close_proof_flag_2",
+        with("channel_close_without_proof", 78, 2),
+        "invalid_value",
+    ));
+    cases.push((
+        "channel_close_proof_kind_3",
+        with("channel_close_with_tick", 79, 3),
+        "invalid_value",
+    ));
+    let mut reclaim = by_name("channel_reclaim");
+    reclaim.push(0);
+    cases.push((
+        "channel_reclaim_one_trailing_byte",
+        reclaim,
+        "trailing_bytes",
+    ));
     cases
         .into_iter()
         .map(|(name, bytes, error)| {
@@ -518,6 +1104,9 @@ fn main() {
         "genesis": [genesis_vector(&g)],
         "blocks": block_vectors(&g, &txs),
         "accounts": account_vectors(),
+        "channels": channels_vector(),
+        "payments": payment_vectors(),
+        "invalid_payments": invalid_payment_vectors(),
     });
     println!(
         "{}",

@@ -11,12 +11,14 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use ting_core::block::{Block, BlockHeader};
+use ting_core::channel::chain::prefix_block;
+use ting_core::channel::{verify_voucher, voucher_message, TickSource};
 use ting_core::keys::{self, BatchVerifier};
 use ting_core::merkle::{self, MerkleProof};
 use ting_core::tx::{device_consent_message, TxBody, TxKind};
 use ting_core::{
-    AccountId, Amount, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, Receipt, Signature,
-    SignedTx, Timestamp,
+    AccountId, Amount, BlockHeight, ChainKey, ChainSegment, ChannelId, ChannelMode, ChannelProof,
+    Genesis, Hash32, Keypair, NetworkId, Nonce, Payment, Receipt, Signature, SignedTx, Timestamp,
 };
 
 // ---- Reading the file ----
@@ -141,7 +143,62 @@ fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
             device: account(&f["device"]),
             amount: Amount::new(dec_u64(&f["amount"])),
         },
+        "channel_open" => TxKind::ChannelOpen {
+            payee: account(&f["payee"]),
+            deposit: Amount::new(dec_u64(&f["deposit"])),
+            expires_at: Timestamp(dec_u64(&f["expires_at"])),
+            mode: match f["mode"].as_str() {
+                Some("hash_chain") => ChannelMode::HashChain {
+                    chain: segment_from(&f["chain"]),
+                    price: Amount::new(dec_u64(&f["price"])),
+                },
+                Some("voucher") => ChannelMode::Voucher,
+                other => panic!("unknown channel mode {other:?}"),
+            },
+        },
+        "channel_claim" => TxKind::ChannelClaim {
+            channel: channel(&f["channel"]),
+            proof: channel_proof_from(&f["proof"]),
+        },
+        "channel_top_up" => TxKind::ChannelTopUp {
+            channel: channel(&f["channel"]),
+            amount: Amount::new(dec_u64(&f["amount"])),
+            expires_at: Timestamp(dec_u64(&f["expires_at"])),
+            extension: (!f["extension"].is_null()).then(|| segment_from(&f["extension"])),
+        },
+        "channel_close" => TxKind::ChannelClose {
+            channel: channel(&f["channel"]),
+            proof: (!f["proof"].is_null()).then(|| channel_proof_from(&f["proof"])),
+        },
+        "channel_reclaim" => TxKind::ChannelReclaim {
+            channel: channel(&f["channel"]),
+        },
         other => panic!("unknown kind {other:?} in the vectors"),
+    }
+}
+
+fn channel(v: &Value) -> ChannelId {
+    ChannelId(hash(v))
+}
+
+fn segment_from(v: &Value) -> ChainSegment {
+    ChainSegment {
+        anchor: hash(&v["anchor"]),
+        len: num_u32(&v["len"]),
+    }
+}
+
+fn channel_proof_from(v: &Value) -> ChannelProof {
+    match v["kind"].as_str() {
+        Some("tick") => ChannelProof::Tick {
+            index: dec_u64(&v["index"]),
+            preimage: hash(&v["preimage"]),
+        },
+        Some("voucher") => ChannelProof::Voucher {
+            amount: Amount::new(dec_u64(&v["amount"])),
+            signature: signature(&v["signature_hex"]),
+        },
+        other => panic!("unknown proof kind {other:?}"),
     }
 }
 
@@ -168,6 +225,11 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
         "freeze" => (0x12, "device"),
         "unfreeze" => (0x13, "device"),
         "sweep" => (0x14, "device"),
+        "channel_open" => (0x20, "payee"),
+        "channel_claim" => (0x21, "channel"),
+        "channel_top_up" => (0x22, "channel"),
+        "channel_close" => (0x23, "channel"),
+        "channel_reclaim" => (0x24, "channel"),
         other => panic!("unknown kind {other:?}"),
     };
     b.push(tag);
@@ -191,7 +253,57 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
             b.push(1);
             b.extend_from_slice(&dec_u64(&f["per_day"]).to_le_bytes());
         }
+        "channel_open" => {
+            b.extend_from_slice(&dec_u64(&f["deposit"]).to_le_bytes());
+            b.extend_from_slice(&dec_u64(&f["expires_at"]).to_le_bytes());
+            if f["mode"] == "hash_chain" {
+                b.push(1);
+                b.extend_from_slice(&hex32(&f["chain"]["anchor"]));
+                b.extend_from_slice(&num_u32(&f["chain"]["len"]).to_le_bytes());
+                b.extend_from_slice(&dec_u64(&f["price"]).to_le_bytes());
+            } else {
+                assert_eq!(f["mode"], "voucher");
+                b.push(2);
+            }
+        }
+        "channel_claim" => b.extend_from_slice(&proof_by_hand(&f["proof"])),
+        "channel_top_up" => {
+            b.extend_from_slice(&dec_u64(&f["amount"]).to_le_bytes());
+            b.extend_from_slice(&dec_u64(&f["expires_at"]).to_le_bytes());
+            let extension = &f["extension"];
+            if extension.is_null() {
+                b.push(0);
+            } else {
+                b.push(1);
+                b.extend_from_slice(&hex32(&extension["anchor"]));
+                b.extend_from_slice(&num_u32(&extension["len"]).to_le_bytes());
+            }
+        }
+        "channel_close" if f["proof"].is_null() => b.push(0),
+        "channel_close" => {
+            b.push(1);
+            b.extend_from_slice(&proof_by_hand(&f["proof"]));
+        }
         _ => {}
+    }
+    b
+}
+
+/// A channel proof by docs/wire.md: kind 1 tick (index, preimage) or 2 voucher (amount, signature).
+fn proof_by_hand(p: &Value) -> Vec<u8> {
+    let mut b = Vec::new();
+    match p["kind"].as_str() {
+        Some("tick") => {
+            b.push(1);
+            b.extend_from_slice(&dec_u64(&p["index"]).to_le_bytes());
+            b.extend_from_slice(&hex32(&p["preimage"]));
+        }
+        Some("voucher") => {
+            b.push(2);
+            b.extend_from_slice(&dec_u64(&p["amount"]).to_le_bytes());
+            b.extend_from_slice(&hex_bytes(&p["signature_hex"]));
+        }
+        other => panic!("unknown proof kind {other:?}"),
     }
     b
 }
@@ -283,6 +395,9 @@ fn check_transaction(v: &Value) {
     if kind == "register_device" {
         check_device_consent(name, v);
     }
+    if kind.starts_with("channel_") {
+        check_channel_transaction(name, v, &tx);
+    }
 }
 
 /// A flipped bit anywhere in R or S fails alone and in a batch; the untouched one passes beside it.
@@ -342,6 +457,302 @@ fn check_invalid_transaction(v: &Value) {
     let bytes = hex_bytes(&v["encoded_hex"]);
     let err = SignedTx::decode(&bytes).expect_err("an invalid vector must not decode");
     assert_eq!(err.code(), v["error"], "{name}: {err}");
+}
+
+// ---- Payment channels: by hand from docs/wire.md §5.3 and §13 ----
+
+/// `SHA-256("ting:channel:v1" || network u32 LE || payer || nonce u64 LE)`.
+fn channel_id_by_hand(network: u32, payer: &[u8; 32], nonce: u64) -> [u8; 32] {
+    sha256(&[
+        b"ting:channel:v1",
+        &network.to_le_bytes(),
+        payer,
+        &nonce.to_le_bytes(),
+    ])
+}
+
+/// The 64-byte prefix block: the domain padded with zeros to 28 bytes, the segment, the channel.
+fn prefix_by_hand(channel: &[u8; 32], segment: u32) -> Vec<u8> {
+    let mut b = b"ting:chain:v1".to_vec();
+    b.resize(28, 0);
+    b.extend_from_slice(&segment.to_le_bytes());
+    b.extend_from_slice(channel);
+    assert_eq!(b.len(), 64);
+    b
+}
+
+/// `steps` chain steps from `x`, each a plain SHA-256 of the 96 bytes `prefix || x`.
+fn walk_by_hand(prefix: &[u8], x: &[u8; 32], steps: u32) -> [u8; 32] {
+    let mut x = *x;
+    for _ in 0..steps {
+        x = sha256(&[prefix, &x]);
+    }
+    x
+}
+
+/// `"ting:voucher:v1" || network u32 LE || channel || amount u64 LE`, 59 bytes.
+fn voucher_message_by_hand(network: u32, channel: &[u8; 32], amount: u64) -> Vec<u8> {
+    let m = [
+        &b"ting:voucher:v1"[..],
+        &network.to_le_bytes(),
+        channel,
+        &amount.to_le_bytes(),
+    ]
+    .concat();
+    assert_eq!(m.len(), 59);
+    m
+}
+
+/// A tick recomputed from its chain's seed: tick `i` of a chain of `n` is `H^(n-i)(seed)`.
+/// Returns its global index, its value and the anchor (tick 0) it hashes to.
+fn check_tick(name: &str, t: &Value, channel: &[u8; 32]) -> (u64, Hash32, Hash32) {
+    let seed = hex32(&t["seed_hex"]);
+    let segment = num_u32(&t["segment"]);
+    let len = num_u32(&t["len"]);
+    let local = num_u32(&t["local_index"]);
+    assert!(local <= len, "{name}: tick within its chain");
+    let prefix = prefix_by_hand(channel, segment);
+    let value = walk_by_hand(&prefix, &seed, len - local);
+    assert_eq!(hex::encode(value), t["value"], "{name}: tick by hand");
+    let anchor = walk_by_hand(&prefix, &value, local);
+    assert_eq!(anchor, walk_by_hand(&prefix, &seed, len), "{name}: anchor");
+    let id = ChannelId(Hash32(*channel));
+    assert_eq!(
+        &prefix_block(&id, segment)[..],
+        &prefix[..],
+        "{name}: prefix block"
+    );
+    let key = ChainKey::new(&id, segment);
+    let mut source = TickSource::new(key, Hash32(seed), len);
+    assert_eq!(source.tick(local), Hash32(value), "{name}: TickSource");
+    assert_eq!(source.anchor(), Hash32(anchor), "{name}: TickSource anchor");
+    assert!(
+        key.links(&Hash32(value), u64::from(local), &Hash32(anchor)),
+        "{name}: links"
+    );
+    if local > 0 {
+        assert!(
+            !key.links(&Hash32(value), u64::from(local) - 1, &Hash32(anchor)),
+            "{name}: one step short"
+        );
+    }
+    let base = dec_u64(&t["base"]);
+    (base + u64::from(local), Hash32(value), Hash32(anchor))
+}
+
+/// A voucher's message rebuilt by hand, its signature re-signed and verified.
+fn check_voucher(name: &str, x: &Value, network: u32, channel: &[u8; 32], proof: &Value) {
+    assert_eq!(proof["kind"], "voucher", "{name}: a voucher proof");
+    let amount = dec_u64(&proof["amount"]);
+    let sig = signature(&proof["signature_hex"]);
+    let payer = Keypair::from_seed(hex32(&x["payer_seed_hex"]));
+    assert_eq!(payer.account(), account(&x["payer"]), "{name}: payer key");
+    let message = voucher_message_by_hand(network, channel, amount);
+    assert_eq!(
+        message,
+        hex_bytes(&x["message_hex"]),
+        "{name}: voucher message"
+    );
+    let (net, id) = (NetworkId(network), ChannelId(Hash32(*channel)));
+    assert_eq!(
+        voucher_message(net, &id, Amount::new(amount)).to_vec(),
+        message,
+        "{name}: voucher_message"
+    );
+    assert_eq!(payer.sign(&message), sig, "{name}: voucher signature");
+    assert_eq!(keys::verify(&payer.account(), &message, &sig), Ok(()));
+    assert_eq!(
+        verify_voucher(&payer.account(), net, &id, Amount::new(amount), &sig),
+        Ok(()),
+        "{name}: verify_voucher"
+    );
+    let other = Amount::new(amount ^ 1);
+    assert!(
+        verify_voucher(&payer.account(), net, &id, other, &sig).is_err(),
+        "{name}: another amount"
+    );
+    let mut bad = sig;
+    flip(&mut bad.0, 40);
+    assert!(
+        keys::verify(&payer.account(), &message, &bad).is_err(),
+        "{name}: flipped"
+    );
+}
+
+/// The proof's tick or voucher checked against the vector's `tick` or `voucher` member.
+fn check_proof_source(name: &str, v: &Value, network: u32, channel: &[u8; 32], proof: &Value) {
+    match proof["kind"].as_str() {
+        Some("tick") => {
+            let (index, value, _) = check_tick(name, &v["tick"], channel);
+            assert_eq!(dec_u64(&proof["index"]), index, "{name}: global index");
+            assert_eq!(hash(&proof["preimage"]), value, "{name}: preimage");
+        }
+        Some("voucher") => check_voucher(name, &v["voucher"], network, channel, proof),
+        other => panic!("{name}: unknown proof kind {other:?}"),
+    }
+}
+
+fn check_channel_transaction(name: &str, v: &Value, tx: &SignedTx) {
+    let f = &v["fields"];
+    let network = num_u32(&f["network"]);
+    let kind = v["kind"].as_str().expect("a kind");
+    let channel = if kind == "channel_open" {
+        let id = channel_id_by_hand(network, &hex32(&f["sender"]), dec_u64(&f["nonce"]));
+        assert_eq!(hex::encode(id), v["channel_id_hex"], "{name}: channel id");
+        assert_eq!(
+            tx.opened_channel(),
+            Some(ChannelId(Hash32(id))),
+            "{name}: opened_channel"
+        );
+        id
+    } else {
+        assert_eq!(tx.opened_channel(), None, "{name}");
+        assert_eq!(
+            tx.kind().channel(),
+            Some(channel(&f["channel"])),
+            "{name}: channel"
+        );
+        hex32(&f["channel"])
+    };
+    let segment = match kind {
+        "channel_open" => &f["chain"],
+        "channel_top_up" => &f["extension"],
+        _ => &Value::Null,
+    };
+    if !segment.is_null() {
+        let (index, value, anchor) = check_tick(name, &v["tick"], &channel);
+        assert_eq!(value, anchor, "{name}: the anchor is tick 0");
+        assert_eq!(v["tick"]["local_index"], 0, "{name}: tick 0");
+        assert_eq!(index, dec_u64(&v["tick"]["base"]), "{name}: segment base");
+        assert_eq!(hash(&segment["anchor"]), anchor, "{name}: anchor");
+        assert_eq!(segment["len"], v["tick"]["len"], "{name}: chain length");
+    }
+    if matches!(kind, "channel_claim" | "channel_close") && !f["proof"].is_null() {
+        check_proof_source(name, v, network, &channel, &f["proof"]);
+    }
+}
+
+fn payment_by_hand(f: &Value) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["channel"]));
+    b.extend_from_slice(&proof_by_hand(&f["proof"]));
+    b
+}
+
+fn check_payment(v: &Value) {
+    let name = v["name"].as_str().expect("a name");
+    let f = &v["fields"];
+    assert_eq!(f["version"], 1, "{name}: version");
+    let encoded = hex_bytes(&v["encoded_hex"]);
+    assert_eq!(payment_by_hand(f), encoded, "{name}: wire.md layout");
+    let payment = Payment {
+        network: NetworkId(num_u32(&f["network"])),
+        channel: channel(&f["channel"]),
+        proof: channel_proof_from(&f["proof"]),
+    };
+    assert_eq!(payment.encode(), encoded, "{name}: encode");
+    assert_eq!(Payment::decode(&encoded), Ok(payment), "{name}: decode");
+    let size = match f["proof"]["kind"].as_str() {
+        Some("tick") => 78,
+        _ => 110,
+    };
+    assert_eq!(encoded.len(), size, "{name}: size");
+    let network = num_u32(&f["network"]);
+    check_proof_source(name, v, network, &hex32(&f["channel"]), &f["proof"]);
+}
+
+fn check_invalid_payment(v: &Value) {
+    let name = &v["name"];
+    let bytes = hex_bytes(&v["encoded_hex"]);
+    let err = Payment::decode(&bytes).expect_err("an invalid payment must not decode");
+    assert_eq!(err.code(), v["error"], "{name}: {err}");
+}
+
+fn check_channel_id(v: &Value) {
+    let name = &v["name"];
+    let (network, payer, nonce) = (
+        num_u32(&v["network"]),
+        hex32(&v["payer"]),
+        dec_u64(&v["nonce"]),
+    );
+    let input = [
+        &b"ting:channel:v1"[..],
+        &network.to_le_bytes(),
+        &payer,
+        &nonce.to_le_bytes(),
+    ]
+    .concat();
+    assert_eq!(input.len(), 59, "{name}");
+    assert_eq!(input, hex_bytes(&v["hash_input_hex"]), "{name}: hash input");
+    let id = channel_id_by_hand(network, &payer, nonce);
+    assert_eq!(hex::encode(id), v["channel_id_hex"], "{name}: id by hand");
+    assert_eq!(
+        ChannelId::derive(NetworkId(network), &AccountId(payer), Nonce(nonce)),
+        ChannelId(Hash32(id)),
+        "{name}: ChannelId::derive"
+    );
+}
+
+fn check_chain_step(v: &Value) {
+    let name = &v["name"];
+    let channel = hex32(&v["channel"]);
+    let segment = num_u32(&v["segment"]);
+    let prefix = prefix_by_hand(&channel, segment);
+    assert_eq!(prefix, hex_bytes(&v["prefix_block_hex"]), "{name}: prefix");
+    let x = hex32(&v["x_hex"]);
+    let message = [&prefix[..], &x].concat();
+    assert_eq!(message.len(), 96, "{name}");
+    assert_eq!(message, hex_bytes(&v["message_hex"]), "{name}: message");
+    let h = sha256(&[&message]);
+    assert_eq!(hex::encode(h), v["h_hex"], "{name}: SHA-256");
+    let key = ChainKey::new(&ChannelId(Hash32(channel)), segment);
+    assert_eq!(key.step(&Hash32(x)), Hash32(h), "{name}: ChainKey::step");
+}
+
+fn check_chain(v: &Value) {
+    let name = &v["name"];
+    let channel = hex32(&v["channel"]);
+    let segment = num_u32(&v["segment"]);
+    let len = num_u32(&v["len"]);
+    let seed = hex32(&v["seed_hex"]);
+    let ticks: Vec<[u8; 32]> = v["ticks_hex"]
+        .as_array()
+        .expect("ticks")
+        .iter()
+        .map(hex32)
+        .collect();
+    assert_eq!(ticks.len(), len as usize + 1, "{name}: ticks 0 to len");
+    assert_eq!(ticks[len as usize], seed, "{name}: tick len is the seed");
+    let prefix = prefix_by_hand(&channel, segment);
+    for i in 0..len as usize {
+        assert_eq!(
+            ticks[i],
+            sha256(&[&prefix, &ticks[i + 1]]),
+            "{name}: tick {i}"
+        );
+    }
+    let key = ChainKey::new(&ChannelId(Hash32(channel)), segment);
+    let mut source = TickSource::new(key, Hash32(seed), len);
+    for (i, tick) in (0..=len).zip(&ticks) {
+        assert_eq!(source.tick(i), Hash32(*tick), "{name}: TickSource {i}");
+    }
+}
+
+fn check_voucher_vector(v: &Value) {
+    let name = v["name"].as_str().expect("a name");
+    let proof = serde_json::json!({
+        "kind": "voucher",
+        "amount": v["amount"],
+        "signature_hex": v["signature_hex"],
+    });
+    check_voucher(
+        name,
+        v,
+        num_u32(&v["network"]),
+        &hex32(&v["channel"]),
+        &proof,
+    );
 }
 
 // ---- Merkle trees ----
@@ -726,6 +1137,11 @@ fn the_transaction_vectors_cover_every_kind_and_variant() {
         "freeze",
         "unfreeze",
         "sweep",
+        "channel_open",
+        "channel_claim",
+        "channel_top_up",
+        "channel_close",
+        "channel_reclaim",
     ] {
         assert!(kinds.contains(&kind), "no vector of kind {kind}");
     }
@@ -748,6 +1164,108 @@ fn the_transaction_vectors_cover_every_kind_and_variant() {
         has("set_spend_limit", &|f| f["per_day"].is_string()),
         "a limit"
     );
+    assert!(has("channel_open", &|f| f["mode"] == "hash_chain"));
+    assert!(has("channel_open", &|f| f["mode"] == "voucher"));
+    for proof in ["tick", "voucher"] {
+        assert!(has("channel_claim", &|f| f["proof"]["kind"] == proof));
+        assert!(has("channel_close", &|f| f["proof"]["kind"] == proof));
+    }
+    assert!(has("channel_close", &|f| f["proof"].is_null()));
+    assert!(has("channel_top_up", &|f| f["extension"].is_null()));
+    assert!(has("channel_top_up", &|f| f["extension"].is_object()));
+}
+
+/// The sizes the tables of docs/wire.md §5.3 give for each channel kind and variant.
+#[test]
+fn channel_transactions_have_their_documented_sizes() {
+    for v in list("transactions") {
+        let f = &v["fields"];
+        let proof_len = |p: &Value| match p["kind"].as_str() {
+            Some("tick") => 1 + 8 + 32,
+            _ => 1 + 8 + 64,
+        };
+        let expected = match v["kind"].as_str().expect("a kind") {
+            "channel_open" if f["mode"] == "hash_chain" => 203,
+            "channel_open" => 159,
+            "channel_claim" => 78 + proof_len(&f["proof"]) + 64,
+            "channel_top_up" if f["extension"].is_null() => 159,
+            "channel_top_up" => 195,
+            "channel_close" if f["proof"].is_null() => 143,
+            "channel_close" => 79 + proof_len(&f["proof"]) + 64,
+            "channel_reclaim" => 142,
+            _ => continue,
+        };
+        let got = hex_bytes(&v["encoded_hex"]).len();
+        assert_eq!(got, expected, "{}: size", v["name"]);
+    }
+}
+
+/// Claims, top-ups, closes and reclaims name channels that the open vectors create,
+/// vouchers are signed by the channel's payer, and a second chain's ticks follow the first's.
+#[test]
+fn channel_vectors_act_on_the_channels_they_open() {
+    let txs = list("transactions");
+    let opens: Vec<&Value> = txs.iter().filter(|v| v["kind"] == "channel_open").collect();
+    for v in txs.iter().filter(|v| {
+        let kind = v["kind"].as_str().unwrap_or("");
+        kind.starts_with("channel_") && kind != "channel_open"
+    }) {
+        let f = &v["fields"];
+        let open = opens
+            .iter()
+            .find(|o| o["channel_id_hex"] == f["channel"])
+            .unwrap_or_else(|| panic!("{}: its channel is opened by a vector", v["name"]));
+        let (payer, payee) = (&open["fields"]["sender"], &open["fields"]["payee"]);
+        match v["kind"].as_str() {
+            Some("channel_top_up" | "channel_reclaim") => {
+                assert_eq!(f["sender"], *payer, "{}: sent by the payer", v["name"]);
+            }
+            Some("channel_close") => {
+                assert_eq!(f["sender"], *payee, "{}: sent by the payee", v["name"]);
+            }
+            _ => {}
+        }
+        if !v["voucher"].is_null() {
+            assert_eq!(open["fields"]["mode"], "voucher", "{}", v["name"]);
+            assert_eq!(v["voucher"]["payer"], *payer, "{}: payer signs", v["name"]);
+        }
+        if !v["tick"].is_null() {
+            assert_eq!(open["fields"]["mode"], "hash_chain", "{}", v["name"]);
+            let segment = v["tick"]["segment"].as_u64().expect("a segment");
+            let base = dec_u64(&v["tick"]["base"]);
+            let first_len = open["fields"]["chain"]["len"].as_u64().expect("a len");
+            assert_eq!(base, segment * first_len, "{}: segment base", v["name"]);
+        }
+    }
+}
+
+#[test]
+fn every_channel_id_chain_step_chain_and_voucher_vector_matches() {
+    let c = &vectors()["channels"];
+    let section = |name: &str| c[name].as_array().expect("an array");
+    section("ids").iter().for_each(check_channel_id);
+    section("chain_steps").iter().for_each(check_chain_step);
+    section("chains").iter().for_each(check_chain);
+    section("vouchers").iter().for_each(check_voucher_vector);
+}
+
+#[test]
+fn every_payment_vector_matches_and_every_invalid_one_is_refused() {
+    let payments = list("payments");
+    let kinds: Vec<&Value> = payments
+        .iter()
+        .map(|p| &p["fields"]["proof"]["kind"])
+        .collect();
+    assert!(kinds.contains(&&Value::from("tick")), "a tick payment");
+    assert!(
+        kinds.contains(&&Value::from("voucher")),
+        "a voucher payment"
+    );
+    payments.iter().for_each(check_payment);
+    let invalid = list("invalid_payments");
+    assert!(!invalid.is_empty());
+    invalid.iter().for_each(check_invalid_payment);
+    assert_eq!(Payment::BYTES_MAX, 110, "the longest payment");
 }
 
 #[test]
