@@ -164,6 +164,8 @@ pub struct ReclaimArgs {
     /// The payer's key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub dir: StateDir,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Context};
 use serde_json::json;
-use ting_agent::{DurableAcceptError, DurablePayee, StoreError};
+use ting_agent::{channel_path, DurableAcceptError, DurablePayee, Role, StoreError};
 use ting_core::channel::payee::{Accepted, ClaimPolicy, Payee};
 use ting_core::{Amount, ChannelId, ChannelProof, Keypair, Payment, TxKind};
 use ting_node::files::read_key;
@@ -163,6 +163,18 @@ async fn submit_claim(
     Ok(())
 }
 
+/// Moves a settled channel's file aside (`.closed`), so no later payment is
+/// taken for it from this machine's stale view.
+pub(crate) fn retire(dir: &std::path::Path, role: Role, id: &ChannelId) -> anyhow::Result<()> {
+    let path = channel_path(dir, role, id);
+    match std::fs::rename(&path, path.with_extension("closed")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot move {} aside", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn refusal_code(e: &anyhow::Error) -> Option<&str> {
     match e.downcast_ref::<ClientError>() {
         Some(ClientError::Api { code, .. }) => Some(code.as_str()),
@@ -190,6 +202,7 @@ pub async fn close(client: &Client, args: &CloseArgs, json_out: bool) -> anyhow:
     if let Some((payee, proof)) = &mut plan {
         payee.record_claim(proof)?;
     }
+    retire(&args.dir.state, Role::Payee, &id)?;
     print_done(&result, json_out, &format!("closed channel {id}"));
     Ok(())
 }

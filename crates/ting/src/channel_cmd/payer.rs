@@ -188,6 +188,7 @@ pub async fn reclaim(client: &Client, args: &ReclaimArgs, json_out: bool) -> any
     let key = read_key(&args.key)?;
     let id = parse_channel(&args.channel)?;
     let result = sign_and_submit(client, &key, TxKind::ChannelReclaim { channel: id }).await?;
+    super::payee::retire(&args.dir.state, Role::Payer, &id)?;
     print_done(
         &result,
         json_out,
