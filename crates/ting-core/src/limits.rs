@@ -31,9 +31,12 @@ pub const GENESIS_NAME_BYTES_MAX: usize = 64;
 pub const DEVICES_PER_OWNER_MAX: usize = 10_000;
 /// Longest hash chain one channel segment may commit to, in ticks.
 pub const CHAIN_LEN_MAX: u32 = 1 << 24;
-/// Most chain steps one claim may make the ledger hash: a claim may advance at
-/// most this many ticks past the last claimed one. A payee holding a tick
-/// further ahead derives the intermediate ticks from it and claims in steps.
+/// Most chain steps one claim may make the ledger hash. Within the current
+/// chain a claim may advance at most this many ticks past the last claimed
+/// one; a claim into a queued chain hashes from that chain's anchor, so its
+/// index within that chain may be at most this (it also pays whatever of the
+/// current chain was still unclaimed). A payee holding a tick further ahead
+/// derives the intermediate ticks from it and claims in steps.
 /// At about 20 M steps/s per core this bounds a claim to about 0.2 ms, some
 /// eight signature checks.
 pub const CLAIM_HASHES_MAX: u64 = 4096;

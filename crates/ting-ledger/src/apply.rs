@@ -13,6 +13,14 @@ use crate::state::{Account, Device, State};
 /// What a successful spend does to a device's daily counter.
 pub(crate) type SpendUpdate = Option<(u64, Amount)>;
 
+/// Channel transactions that never take money from their sender.
+fn settles_channel(kind: &TxKind) -> bool {
+    matches!(
+        kind,
+        TxKind::ChannelClaim { .. } | TxKind::ChannelClose { .. } | TxKind::ChannelReclaim { .. }
+    )
+}
+
 fn nonzero(amount: Amount) -> Result<(), TxError> {
     if amount.is_zero() {
         Err(TxError::ZeroAmount)
@@ -41,7 +49,9 @@ impl State {
             });
         }
         let next = account.nonce.next().ok_or(TxError::Overflow)?;
-        if self.devices.get(&sender).is_some_and(|d| d.frozen) {
+        // Freezing stops a device spending; claiming, closing and reclaiming a
+        // channel only bring money back to it or to its payee, so they stay open.
+        if !settles_channel(tx.kind()) && self.devices.get(&sender).is_some_and(|d| d.frozen) {
             return Err(TxError::Frozen);
         }
         let sender = (sender, account, next);

@@ -368,3 +368,29 @@ fn opens_refuse_bad_terms() {
         "refusals change nothing"
     );
 }
+
+#[test]
+fn a_frozen_device_may_settle_channels_but_not_fund_them() {
+    let mut f = Fixture::new();
+    let owner = key(0);
+    let device = payer();
+    f.send(&owner, register(&owner, 0, &device).body().kind.clone(), T0)
+        .expect("registers");
+    let (id, _) = f.open_chain(10, 1, 10);
+    let freeze = TxKind::Freeze {
+        device: device.account(),
+    };
+    f.send(&owner, freeze, T0).expect("freezes");
+    let top_up = TxKind::ChannelTopUp {
+        channel: id,
+        amount: Amount::new(1),
+        expires_at: Timestamp(EXPIRES),
+        extension: None,
+    };
+    let refused = f.send(&device, top_up, T0);
+    assert_eq!(refused.map_err(|e| e.code()), Err("frozen"));
+    let reclaim = TxKind::ChannelReclaim { channel: id };
+    f.send(&device, reclaim, EXPIRES + CHANNEL_GRACE_MS)
+        .expect("the deposit comes back to a frozen device");
+    assert_eq!(f.balance(&device), START);
+}

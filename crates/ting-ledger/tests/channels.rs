@@ -671,7 +671,7 @@ fn check_end(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
     #[test]
     fn channels_agree_with_the_model(steps in steps()) {
         run(&steps)?;
