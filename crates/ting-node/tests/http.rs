@@ -3,6 +3,8 @@
 //! with its 4xx status and error code while the ledger stays as it was and the
 //! node keeps committing.
 
+#[path = "http/channels.rs"]
+mod channels;
 mod common;
 #[path = "http/events.rs"]
 mod events;

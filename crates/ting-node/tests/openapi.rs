@@ -33,6 +33,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/receipts/{hash}"),
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/accounts/{id}/transactions"),
+    ("get", "/v1/accounts/{id}/channels"),
+    ("get", "/v1/channels/{id}"),
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),

@@ -1,10 +1,12 @@
 //! `GET /v1/events`: a server-sent event stream of durable blocks and receipts.
 //!
 //! Each durable block yields one `block` event, then one `receipt` event per
-//! transaction (only those touching `?account=ID` when given). A subscriber
+//! transaction (only those touching `?account=ID` when given: sent by it,
+//! naming it, or acting on a channel it is a party to). A subscriber
 //! that falls more than `EVENTS_BUFFER_MAX` blocks behind gets a `lagged`
 //! event saying how many it missed, and the stream goes on.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
 use ting_core::limits::EVENT_SUBSCRIBERS_MAX;
-use ting_core::AccountId;
+use ting_core::{AccountId, ChannelId, SignedTx};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ApiError;
@@ -29,7 +31,50 @@ pub struct EventQuery {
     account: Option<String>,
 }
 
-fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
+/// The channel a transaction opens or acts on.
+fn channel_of(tx: &SignedTx) -> Option<ChannelId> {
+    tx.opened_channel().or_else(|| tx.kind().channel())
+}
+
+/// Payer and payee of each channel the block's transactions act on, read under
+/// one short state lock, and only for a filtered stream of a block that has
+/// channel transactions. The ledger keeps settled channels, and its state is
+/// at or past every durable block, so each channel is found.
+fn channel_parties(s: &Shared, b: &CommittedBlock) -> HashMap<ChannelId, [AccountId; 2]> {
+    let mut ids = b
+        .block
+        .txs
+        .iter()
+        .filter_map(|tx| tx.kind().channel())
+        .peekable();
+    if ids.peek().is_none() {
+        return HashMap::new();
+    }
+    let st = s.state.read().expect("state lock");
+    ids.filter_map(|id| st.channel(&id).map(|c| (id, [c.payer, c.payee])))
+        .collect()
+}
+
+/// Whether `tx` touches `account`: it sent it, names it, or acts on its channel.
+fn touches(
+    tx: &SignedTx,
+    account: &AccountId,
+    parties: &HashMap<ChannelId, [AccountId; 2]>,
+) -> bool {
+    let on_channel = || {
+        tx.kind()
+            .channel()
+            .and_then(|c| parties.get(&c))
+            .is_some_and(|p| p.contains(account))
+    };
+    *account == tx.sender() || tx.kind().counterparty() == Some(*account) || on_channel()
+}
+
+fn block_events(s: &Shared, b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
+    let parties = match account {
+        Some(_) => channel_parties(s, b),
+        None => HashMap::new(),
+    };
     let h = &b.block.header;
     let mut out = vec![Event::default()
         .event("block")
@@ -45,7 +90,7 @@ fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
         )];
     for (i, tx) in b.block.txs.iter().enumerate() {
         let counterparty = tx.kind().counterparty();
-        if account.is_some_and(|a| *a != tx.sender() && Some(*a) != counterparty) {
+        if account.is_some_and(|a| !touches(tx, a, &parties)) {
             continue;
         }
         out.push(
@@ -57,6 +102,7 @@ fn block_events(b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
                     "kind": tx.kind().name(),
                     "sender": tx.sender().to_did(),
                     "counterparty": counterparty.map(|c| c.to_did()),
+                    "channel": channel_of(tx).map(|c| c.to_hex()),
                 })
                 .to_string(),
             ),
@@ -86,14 +132,14 @@ pub async fn events(
     let closing = s.closing.subscribe();
     // The permit lives in the stream's state: it is given back when the stream ends.
     let stream = stream::unfold(
-        (rx, account, closing, permit),
-        |(mut rx, account, mut closing, permit)| async move {
+        (rx, account, closing, permit, s),
+        |(mut rx, account, mut closing, permit, s)| async move {
             let received = tokio::select! {
                 r = rx.recv() => r,
                 _ = closing.wait_for(|c| *c) => return None,
             };
             let batch = match received {
-                Ok(block) => block_events(&block, account.as_ref()),
+                Ok(block) => block_events(&s, &block, account.as_ref()),
                 Err(RecvError::Lagged(n)) => {
                     vec![Event::default()
                         .event("lagged")
@@ -103,7 +149,7 @@ pub async fn events(
             };
             Some((
                 stream::iter(batch.into_iter().map(Ok)),
-                (rx, account, closing, permit),
+                (rx, account, closing, permit, s),
             ))
         },
     );

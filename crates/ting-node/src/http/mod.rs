@@ -6,6 +6,7 @@
 //! every endpoint; `GET /v1/openapi.json` serves the OpenAPI document.
 
 mod body;
+mod channels;
 mod error;
 mod events;
 pub mod json;
@@ -79,6 +80,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/receipts/{hash}", get(query::receipt))
         .route("/v1/accounts/{id}", get(query::account))
         .route("/v1/accounts/{id}/transactions", get(query::account_txs))
+        .route(
+            "/v1/accounts/{id}/channels",
+            get(channels::account_channels),
+        )
+        .route("/v1/channels/{id}", get(channels::channel))
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))

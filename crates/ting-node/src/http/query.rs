@@ -82,7 +82,7 @@ pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
 /// The height that must be durable before what `st` shows may be answered: its
 /// tip, or the block after it while the executor has a block open (whose
 /// transactions `st` already includes). Read under the state's lock.
-fn visible_height(s: &Shared, st: &ting_ledger::State) -> BlockHeight {
+pub(super) fn visible_height(s: &Shared, st: &ting_ledger::State) -> BlockHeight {
     let open = s
         .ingress
         .load()
@@ -91,7 +91,7 @@ fn visible_height(s: &Shared, st: &ting_ledger::State) -> BlockHeight {
     BlockHeight(st.height().0 + u64::from(open))
 }
 
-async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
+pub(super) async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
     tokio::time::timeout(DURABLE_WAIT, s.durable.reached(height))
         .await
         .map_err(|_| {
@@ -110,7 +110,7 @@ pub struct PageQuery {
     before: Option<String>,
 }
 
-fn parse_cursor(text: &str) -> Result<TxLocation, ApiError> {
+pub(super) fn parse_cursor(text: &str) -> Result<TxLocation, ApiError> {
     let bad = || {
         ApiError::bad_request(
             "invalid_query",
@@ -292,16 +292,20 @@ pub async fn blocks(
     ))
 }
 
+/// What was minted against where it is: balances plus what open channels
+/// hold must equal it (money in a channel has left the payer's balance).
 pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
-    let (minted, sum, height) = {
+    let (minted, balances, locked, held, height) = {
         let st = s.state.read().expect("state lock");
-        (st.supply(), st.balance_sum(), visible_height(&s, &st))
+        let sums = (st.balance_sum(), st.locked_sum(), st.held_sum());
+        (st.supply(), sums.0, sums.1, sums.2, visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;
     Ok(Json(json!({
         "height": height.0,
         "minted": minted.base_units(),
-        "balances": sum.map(|a| a.base_units()),
-        "conserved": sum == Some(minted),
+        "balances": balances.map(|a| a.base_units()),
+        "locked_in_channels": locked.map(|a| a.base_units()),
+        "conserved": held == Some(minted),
     })))
 }

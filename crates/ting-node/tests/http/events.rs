@@ -12,7 +12,7 @@ use ting_node::Shared;
 use crate::common::*;
 
 /// Reads the event stream until `done` holds for the events so far.
-async fn read_events(
+pub async fn read_events(
     body: &mut Body,
     done: impl Fn(&[(String, Value)]) -> bool,
 ) -> Vec<(String, Value)> {
@@ -54,7 +54,7 @@ fn parse_events(text: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn subscribe(s: &Arc<Shared>, path: &str) -> Body {
+pub async fn subscribe(s: &Arc<Shared>, path: &str) -> Body {
     let response = tower::ServiceExt::oneshot(ting_node::http::router(Arc::clone(s)), get(path))
         .await
         .expect("infallible");
@@ -66,7 +66,7 @@ async fn subscribe(s: &Arc<Shared>, path: &str) -> Body {
     response.into_body()
 }
 
-fn has_receipt(events: &[(String, Value)], hash: &str) -> bool {
+pub fn has_receipt(events: &[(String, Value)], hash: &str) -> bool {
     events
         .iter()
         .any(|(name, data)| name == "receipt" && data["tx_hash"] == hash)
