@@ -9,6 +9,7 @@
 
 mod accounts;
 mod capacity;
+mod channel;
 mod drive;
 mod http;
 mod ledger;
@@ -28,6 +29,8 @@ pub enum BenchCmd {
     Ledger(LedgerArgs),
     /// Restart time over a block log of N transfers: full replay, and snapshot plus a tail.
     Recovery(RecoveryArgs),
+    /// Payment channels on one core: hash-chain ticks and vouchers checked per second vs. bare SHA-256, and the payer's chain.
+    Channel(ChannelArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -81,6 +84,22 @@ pub struct RecoveryArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// Length of each measured window (SHA-256, ticks, jumps, vouchers, SHA-256 again).
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Ticks in the payer's chain (and the chain the ticks are checked on).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub chain_len: u32,
+    /// Ticks recomputed from the seed to estimate that strategy's cost per tick.
+    #[arg(long, default_value_t = 200)]
+    pub recompute_samples: u32,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Ledger(args) => match args.accounts {
@@ -88,6 +107,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
             None => ledger::run(args),
         },
         BenchCmd::Recovery(args) => recovery::run(args),
+        BenchCmd::Channel(args) => channel::run(args),
     }
 }
 
