@@ -24,7 +24,7 @@ fn check(state: &mut State, steps: Vec<(u64, SignedTx, &str)>) {
             );
         }
         assert_eq!(
-            state.balance_sum(),
+            state.held_sum(),
             Some(state.supply()),
             "step {i}: supply"
         );

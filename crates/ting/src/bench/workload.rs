@@ -155,7 +155,7 @@ mod tests {
         for tx in transfers(&senders, 0, 23, false) {
             assert_eq!(state.apply_tx(&tx, Timestamp(2)), Ok(()), "transfer {tx:?}");
         }
-        assert_eq!(state.balance_sum(), Some(state.supply()));
+        assert_eq!(state.held_sum(), Some(state.supply()));
         assert_eq!(state.next_nonce(&senders[0].account()).0, 5);
         assert_eq!(state.next_nonce(&senders[3].account()).0, 4);
     }

@@ -97,29 +97,50 @@ pub async fn show(client: &Client, args: &ShowArgs, json_out: bool) -> anyhow::R
     let ledger = client.get(&format!("/v1/channels/{}", id.to_hex())).await?;
     let local = local_state(&args.dir.state, &id)?;
     let out = json!({ "ledger": ledger, "local": local });
-    print_value(&out, json_out, |v| {
-        let l = &v["ledger"];
-        let mut text = format!(
-            "channel {}\n  {} from {} to {}\n  status {}, deposit {}, claimed {}, locked {}\n  expires at {} ms, reclaimable from {} ms",
-            id, l["mode"], l["payer"], l["payee"], l["status"], l["deposit"], l["claimed"],
-            l["locked"], l["expires_at_ms"], l["reclaimable_at_ms"]
-        );
-        if !v["local"]["payer"].is_null() {
-            text += &format!(
-                "\n  this machine pays: {} paid so far",
-                v["local"]["payer"]["paid"]
-            );
-        }
-        if !v["local"]["payee"].is_null() {
-            let p = &v["local"]["payee"];
-            text += &format!(
-                "\n  this machine is paid: {} received, {} claimed on the ledger",
-                p["paid"], p["claimed"]
-            );
-        }
-        text
-    });
+    print_value(&out, json_out, |v| human_show(&id, v));
     Ok(())
+}
+
+/// A JSON value as plain text: strings without their quotes.
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+fn human_show(id: &ChannelId, v: &Value) -> String {
+    let l = &v["ledger"];
+    let mut out = format!(
+        "channel {id}\n  {} from {} to {}\n  status {}, deposit {}, claimed {}, locked {}\n  expires at {} ms, reclaimable from {} ms",
+        text(&l["mode"]),
+        text(&l["payer"]),
+        text(&l["payee"]),
+        text(&l["status"]),
+        l["deposit"],
+        l["claimed"],
+        l["locked"],
+        l["expires_at_ms"],
+        l["reclaimable_at_ms"]
+    );
+    if let Some(ticks) = l["total_ticks"].as_u64() {
+        out += &format!(
+            "\n  ticks: {} claimed of {ticks}, {} each",
+            l["claimed_index"], l["price"]
+        );
+    }
+    let local = &v["local"];
+    if !local["payer"].is_null() {
+        out += &format!(
+            "\n  this machine pays: {} paid so far",
+            local["payer"]["paid"]
+        );
+    }
+    if !local["payee"].is_null() {
+        let p = &local["payee"];
+        out += &format!(
+            "\n  this machine is paid: {} received, {} claimed on the ledger",
+            p["paid"], p["claimed"]
+        );
+    }
+    out
 }
 
 /// What this machine's channel files say about `id`, if it has any.
