@@ -23,11 +23,7 @@ fn check(state: &mut State, steps: Vec<(u64, SignedTx, &str)>) {
                 "step {i}: a refusal changed the state"
             );
         }
-        assert_eq!(
-            state.held_sum(),
-            Some(state.supply()),
-            "step {i}: supply"
-        );
+        assert_eq!(state.held_sum(), Some(state.supply()), "step {i}: supply");
     }
 }
 

@@ -192,7 +192,12 @@ fn a_hash_chain_channel_from_open_to_close() {
         .collect();
     assert_eq!(ids, vec![id.as_str()]);
 
-    // Queue 50 more ticks, then pay across the end of the first chain.
+    // Queue 50 more ticks, then pay across the end of the first chain. The
+    // payer's file is put back as it was before the top-up, as if the machine
+    // had crashed between the commit and its local record: a bare `top-up`
+    // brings it up to the ledger again.
+    let file = Path::new(&p).join("payer").join(format!("{id}.chan"));
+    let before = std::fs::read(&file).expect("the payer's file");
     cli.run(&[
         "channel",
         "top-up",
@@ -207,6 +212,18 @@ fn a_hash_chain_channel_from_open_to_close() {
         "--state",
         &p,
     ]);
+    std::fs::write(&file, before).expect("put the old file back");
+    let synced = cli.run(&[
+        "channel",
+        "top-up",
+        "--channel",
+        &id,
+        "--key",
+        "payer.key",
+        "--state",
+        &p,
+    ]);
+    assert_eq!(synced["submitted"].as_bool(), Some(false));
     let crossing = cli.run(&[
         "channel",
         "pay",

@@ -146,7 +146,10 @@ pub enum ChannelProof {
     /// Tick `index`, counted across every segment of the channel since it opened.
     Tick { index: u64, preimage: Hash32 },
     /// The payer's signature over a cumulative `amount`.
-    Voucher { amount: Amount, signature: Signature },
+    Voucher {
+        amount: Amount,
+        signature: Signature,
+    },
 }
 
 impl ChannelProof {

@@ -65,7 +65,11 @@ impl TickSource {
 
     /// Tick `i` (`0 ≤ i ≤ len`): `H^(len-i)(seed)`.
     pub fn tick(&mut self, i: u32) -> Hash32 {
-        assert!(i <= self.len, "tick {i} is past the chain's length {}", self.len);
+        assert!(
+            i <= self.len,
+            "tick {i} is past the chain's length {}",
+            self.len
+        );
         let distance = self.len - i;
         let k = (distance / self.interval) as usize;
         let offset = (distance % self.interval) as usize;
@@ -77,7 +81,11 @@ impl TickSource {
 
     /// Tick `i` by walking from the nearest checkpoint only, without the window.
     pub fn tick_uncached(&self, i: u32) -> Hash32 {
-        assert!(i <= self.len, "tick {i} is past the chain's length {}", self.len);
+        assert!(
+            i <= self.len,
+            "tick {i} is past the chain's length {}",
+            self.len
+        );
         let distance = self.len - i;
         let k = (distance / self.interval) as usize;
         let offset = distance % self.interval;
@@ -123,7 +131,11 @@ mod tests {
             let mut source = TickSource::new(key, seed, len);
             assert_eq!(source.anchor(), naive(&key, &seed, len, 0));
             for i in (0..=len).chain((0..=len).rev()).chain([len / 2, 0, len]) {
-                assert_eq!(source.tick(i), naive(&key, &seed, len, i), "len {len} tick {i}");
+                assert_eq!(
+                    source.tick(i),
+                    naive(&key, &seed, len, i),
+                    "len {len} tick {i}"
+                );
                 assert_eq!(source.tick_uncached(i), naive(&key, &seed, len, i));
             }
             assert_eq!(source.tick(len), seed);
@@ -135,7 +147,11 @@ mod tests {
         let key = ChainKey::new(&ChannelId(Hash32::digest(&[b"c"])), 0);
         let mut source = TickSource::new(key, Hash32::digest(&[b"s"]), 1 << 16);
         source.tick(1);
-        assert!(source.memory_bytes() <= 2 * 257 * 32 + 64, "{}", source.memory_bytes());
+        assert!(
+            source.memory_bytes() <= 2 * 257 * 32 + 64,
+            "{}",
+            source.memory_bytes()
+        );
         let (t5, t0) = (source.tick(5), source.tick(0));
         assert!(key.links(&t5, 5, &t0));
     }

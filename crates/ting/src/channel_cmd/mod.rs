@@ -37,6 +37,7 @@ pub enum ChannelCmd {
     /// Settle as the payee: a last claim, and the rest back to the payer.
     Close(CloseArgs),
     /// Add to the deposit, move the expiry later, or queue more ticks (payer side).
+    /// With nothing to add, it only brings the payer's file up to the ledger.
     TopUp(TopUpArgs),
     /// Take back what was not claimed, after expiry and the grace period (payer side).
     Reclaim(ReclaimArgs),

@@ -150,6 +150,16 @@ pub async fn top_up(client: &Client, args: &TopUpArgs, json_out: bool) -> anyhow
         None => on_ledger.terms.expires_at,
     };
     let mut local = DurablePayer::open(&args.dir.state, &id).ok();
+    if let Some(payer) = &mut local {
+        catch_up(payer, &on_ledger, &key)?;
+    }
+    if args.amount == 0 && args.expires_in.is_none() && args.extend_ticks.is_none() {
+        let out = json!({ "channel": id.to_hex(), "submitted": false });
+        print_value(&out, json_out, |_| {
+            format!("channel {id}: the payer's file agrees with the ledger; nothing to top up")
+        });
+        return Ok(());
+    }
     let extension = match args.extend_ticks {
         None => None,
         Some(len) => {
@@ -181,6 +191,51 @@ pub async fn top_up(client: &Client, args: &TopUpArgs, json_out: bool) -> anyhow
             .context("the top-up committed on the ledger, but the payer's channel file could not record it")?;
     }
     print_done(&result, json_out, &format!("topped up channel {id}"));
+    Ok(())
+}
+
+/// Records in the payer's file a top-up the ledger holds but the file does not
+/// (a crash between a top-up's commit and its local record). Its queued chain
+/// is made again from the key and must match the ledger's anchor.
+fn catch_up(
+    payer: &mut DurablePayer,
+    on_ledger: &ledger::LedgerChannel,
+    key: &Keypair,
+) -> anyhow::Result<()> {
+    let known = payer.payer().terms();
+    let id = known.channel;
+    let more = on_ledger.terms.deposit.checked_sub(known.deposit);
+    let missing_chain = on_ledger
+        .next
+        .filter(|(number, _)| payer.payer().next_segment_number() == Some(*number));
+    let later = on_ledger.terms.expires_at > known.expires_at;
+    let Some(more) = more.filter(|m| !m.is_zero() || missing_chain.is_some() || later) else {
+        return Ok(());
+    };
+    let extension = match missing_chain {
+        None => None,
+        Some((number, segment)) => {
+            let seed = chain_seed(key, &id, number);
+            let ours = chain_segment(
+                &id,
+                number,
+                NewSegment {
+                    seed,
+                    len: segment.len,
+                },
+            )?;
+            if ours != segment {
+                bail!("the chain queued on channel {id} was not made from this key");
+            }
+            Some(NewSegment {
+                seed,
+                len: segment.len,
+            })
+        }
+    };
+    payer
+        .top_up(more, on_ledger.terms.expires_at, extension)
+        .context("cannot bring the payer's channel file up to the ledger")?;
     Ok(())
 }
 
