@@ -3,8 +3,9 @@
 //! Each household (an owner) registers its purifiers as devices, caps what
 //! each may spend per day, and now and then sweeps their earnings. Purifiers
 //! pay service centres and each other (data, cartridges, relay) in small
-//! amounts. Every transaction is signed here and goes through the node's real
-//! pipeline; the seed makes a run repeatable.
+//! amounts. The city's water utility buys their hardness readings through
+//! payment channels (`market.rs`). Every transaction is signed here and goes
+//! through the node's real pipeline; the seed makes a run repeatable.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ use ting_core::tx::device_consent_message;
 use ting_core::{AccountId, Amount, Hash32, Keypair, NetworkId, Nonce, SignedTx, TxBody, TxKind};
 use ting_node::pipeline::Outcome;
 use ting_node::Shared;
+
+use super::market::{self, Market};
 
 /// Devices per household.
 const DEVICES_PER_OWNER: usize = 4;
@@ -38,10 +41,14 @@ pub struct Economy {
     pub owners: Vec<Actor>,
     pub devices: Vec<Actor>,
     pub centres: Vec<Actor>,
+    /// The water utility, which buys readings through channels.
+    pub utility: Actor,
+    /// The utility's channels, once opened.
+    pub market: Option<Market>,
     pub rng: StdRng,
 }
 
-fn key_for(seed: u64, role: &str, i: usize) -> Keypair {
+pub(crate) fn key_for(seed: u64, role: &str, i: usize) -> Keypair {
     let digest = Hash32::digest(&[
         b"ting-demo",
         &seed.to_le_bytes(),
@@ -65,11 +72,13 @@ impl Economy {
             owners: (0..owners).map(|i| actor("owner", i)).collect(),
             devices: (0..devices).map(|i| actor("device", i)).collect(),
             centres: (0..3).map(|i| actor("centre", i)).collect(),
+            utility: actor("utility", 0),
+            market: None,
             rng: StdRng::seed_from_u64(seed),
         }
     }
 
-    fn sign(network: NetworkId, actor: &mut Actor, kind: TxKind) -> SignedTx {
+    pub(crate) fn sign(network: NetworkId, actor: &mut Actor, kind: TxKind) -> SignedTx {
         let tx = TxBody {
             network,
             sender: actor.key.account(),
@@ -93,7 +102,8 @@ impl Economy {
         // register their devices; devices need money to pay.
         let owners = self.owners.iter().map(|o| (o, OWNER_FUNDING));
         let devices = self.devices.iter().map(|d| (d, DEVICE_FUNDING));
-        for (actor, amount) in owners.chain(devices) {
+        let utility = std::iter::once((&self.utility, market::utility_funding(self.devices.len())));
+        for (actor, amount) in owners.chain(devices).chain(utility) {
             let balance = state
                 .account(&actor.key.account())
                 .map_or(0, |a| a.balance.base_units());
@@ -143,9 +153,31 @@ impl Economy {
         txs
     }
 
-    /// One round of activity: `n` payments, and now and then an owner's sweep.
+    /// The utility's channel to each purifier; the market starts paying once they commit.
+    pub fn open_market(&mut self) -> Vec<SignedTx> {
+        let mut utility = Actor {
+            key: Keypair::from_seed(self.utility.key.seed()),
+            nonce: self.utility.nonce,
+        };
+        let (market, txs) = Market::open(self, &mut utility);
+        self.utility.nonce = utility.nonce;
+        self.market = Some(market);
+        txs
+    }
+
+    /// The household that owns device `d`.
+    pub fn owner_of(&mut self, d: usize) -> &mut Actor {
+        &mut self.owners[d / DEVICES_PER_OWNER]
+    }
+
+    /// One round of activity: `n` payments, `n` readings bought through
+    /// channels (with the claims they make due), and now and then an owner's sweep.
     pub fn round(&mut self, n: usize) -> Vec<SignedTx> {
         let mut txs = Vec::with_capacity(n + 1);
+        if let Some(mut market) = self.market.take() {
+            txs.extend(market.round(self, n));
+            self.market = Some(market);
+        }
         for _ in 0..n {
             let from = self.rng.random_range(0..self.devices.len());
             let to = if self.rng.random_range(0..4) == 0 {
@@ -186,6 +218,7 @@ impl Economy {
             .iter_mut()
             .chain(&mut self.devices)
             .chain(&mut self.centres)
+            .chain(std::iter::once(&mut self.utility))
         {
             a.nonce = state.next_nonce(&a.key.account());
         }

@@ -8,6 +8,7 @@
 //! the CLI and curl can look around; Ctrl-C (or `--seconds`) stops it cleanly.
 
 mod economy;
+mod market;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,6 +50,9 @@ pub struct DemoArgs {
 #[derive(Debug, Default)]
 struct Tally {
     committed: AtomicU64,
+    /// Readings the utility bought off the ledger, and base units claimed for them.
+    readings: AtomicU64,
+    claimed: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -57,7 +61,7 @@ fn setup(
     economy: &mut Economy,
     issuer: &ting_core::Keypair,
 ) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(2);
+    let bar = ProgressBar::new(3);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:20}] {pos}/{len}").expect("valid template"),
     );
@@ -67,6 +71,9 @@ fn setup(
     bar.inc(1);
     bar.set_message("registering devices under their households");
     submit_and_wait(shared, economy.registrations(shared), &mut refused)?;
+    bar.inc(1);
+    bar.set_message("the water utility opens a payment channel to each purifier");
+    submit_and_wait(shared, economy.open_market(), &mut refused)?;
     bar.inc(1);
     bar.finish_and_clear();
     if !refused.is_empty() {
@@ -87,6 +94,10 @@ fn load(
     while !stop.load(Ordering::Acquire) {
         let started = Instant::now();
         let txs = economy.round(per_round);
+        if let Some(market) = &economy.market {
+            tally.readings.store(market.readings, Ordering::Relaxed);
+            tally.claimed.store(market.claimed, Ordering::Relaxed);
+        }
         let mut refused = BTreeMap::new();
         match submit_and_wait(&shared, txs, &mut refused) {
             Ok(n) => {
@@ -124,8 +135,10 @@ fn summary(
     *last = (committed, height);
     let refused = tally.refused.lock().expect("tally lock");
     let refused: Vec<String> = refused.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let readings = tally.readings.load(Ordering::Relaxed);
+    let claimed = tally.claimed.load(Ordering::Relaxed);
     format!(
-        "{:>4}s  height {height:>6}  txs {committed:>8} ({rate:>5}/s)  blocks {blocks:>4}/s  accounts {accounts}  supply {supply}  refused [{}]",
+        "{:>4}s  height {height:>6}  txs {committed:>8} ({rate:>5}/s)  blocks {blocks:>4}/s  accounts {accounts}  supply {supply}  readings paid off-ledger {readings} (claimed {claimed})  refused [{}]",
         elapsed.as_secs(),
         refused.join(", ")
     )
