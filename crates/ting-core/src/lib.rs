@@ -4,8 +4,8 @@
 //! touches a Ting ledger: account ids and their text forms, amounts and other
 //! newtypes, the one Ed25519 validity rule, the canonical binary encoding of
 //! transactions and blocks, transaction and block hashes, Merkle proofs and
-//! receipt verification, payment-channel ids, hash chains, vouchers and the
-//! off-ledger payment message.
+//! receipt verification, payment-channel ids, hash chains, vouchers, the
+//! off-ledger payment message, and the signed envelope of MQTT inboxes.
 //!
 //! It performs no I/O: no clock, no file, no socket, no global random source.
 //! Where randomness is needed (batch verification coefficients) the caller
@@ -18,6 +18,7 @@ pub mod amount;
 pub mod block;
 pub mod channel;
 pub mod encoding;
+pub mod envelope;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
@@ -32,6 +33,7 @@ pub use amount::Amount;
 pub use block::{Block, BlockHeader};
 pub use channel::{ChainKey, ChainSegment, ChannelId, ChannelMode, ChannelProof, Payment};
 pub use encoding::DecodeError;
+pub use envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ReceiveError, ReplayGuard};
 pub use genesis::Genesis;
 pub use hash::Hash32;
 pub use keys::{Keypair, Signature, SignatureError};

@@ -51,6 +51,17 @@ pub const CHANNELS_OPEN_PER_PAYER_MAX: usize = 10_000;
 /// Length of a spending-limit day, in milliseconds (UTC days of the block timestamp).
 pub const DAY_MS: u64 = 86_400_000;
 
+/// Longest envelope payload (docs/mqtt.md §2), in bytes; an encrypted payload
+/// counts its HPKE `enc` and tag.
+pub const ENVELOPE_PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+/// How far an envelope's timestamp may lie from the receiver's clock, either
+/// side, in milliseconds; also how long its id is remembered.
+pub const ENVELOPE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Longest code in a refusal or error envelope payload, in bytes (ASCII).
+pub const ENVELOPE_CODE_BYTES_MAX: usize = 64;
+/// Longest message in a refusal or error envelope payload, in bytes (UTF-8).
+pub const ENVELOPE_MESSAGE_BYTES_MAX: usize = 1024;
+
 // ---- Operational limits of a node ----
 
 /// Transactions waiting for signature verification; past it ingress answers `busy`.
@@ -89,6 +100,9 @@ pub const REFUSALS_KEPT_MAX: usize = 65_536;
 pub const EVENTS_BUFFER_MAX: usize = 64;
 /// Most concurrent event-stream subscribers; past it `GET /v1/events` answers `busy`.
 pub const EVENT_SUBSCRIBERS_MAX: usize = 256;
+/// Most `(sender, id)` entries a receiver's envelope replay cache holds; while
+/// it is full of live entries new envelopes are refused (`replay_cache_full`).
+pub const REPLAY_CACHE_MAX: usize = 65_536;
 /// Blocks between two state snapshots.
 pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 20_000;
 /// Transactions between two state snapshots, whichever of the two comes first.

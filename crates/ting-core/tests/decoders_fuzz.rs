@@ -7,8 +7,8 @@
 
 use proptest::prelude::*;
 use ting_core::{
-    Amount, Block, BlockHeader, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx,
-    Timestamp, TxBody, TxKind,
+    Amount, Block, BlockHeader, BlockHeight, Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType,
+    Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody, TxKind,
 };
 
 fn sample_txs() -> Vec<SignedTx> {
@@ -57,6 +57,37 @@ fn sample_txs() -> Vec<SignedTx> {
             .sign(&key)
         })
         .collect()
+}
+
+fn sample_envelopes() -> Vec<Vec<u8>> {
+    use ting_core::envelope::{ErrorPayload, ReceiptPayload};
+    let key = Keypair::from_seed([3; 32]);
+    let header = |kind, encrypted| EnvelopeHeader {
+        network: NetworkId(1),
+        sender: key.account(),
+        recipient: Keypair::from_seed([4; 32]).account(),
+        kind,
+        id: EnvelopeId([9; 16]),
+        timestamp: Timestamp(5),
+        encrypted,
+    };
+    let receipt = ReceiptPayload {
+        tx_hash: Hash32([1; 32]),
+        height: BlockHeight(2),
+        index: 3,
+    };
+    let error = ErrorPayload {
+        code: "busy".into(),
+        message: "later".into(),
+    };
+    [
+        (header(EnvelopeType::RECEIPT, false), receipt.encode()),
+        (header(EnvelopeType::ERROR, false), error.encode()),
+        (header(EnvelopeType::DATA, true), vec![0xab; 60]),
+    ]
+    .into_iter()
+    .map(|(h, p)| Envelope::sign(h, p, &key).unwrap().encode())
+    .collect()
 }
 
 fn sample_block() -> Block {
@@ -125,5 +156,27 @@ proptest! {
         if let Ok(g) = Genesis::decode(&bytes) {
             prop_assert_eq!(g.encode(), bytes);
         }
+    }
+
+    #[test]
+    fn envelope_decoding_never_panics_and_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(env) = Envelope::decode(&bytes) {
+            prop_assert_eq!(env.encode(), bytes);
+        }
+    }
+
+    #[test]
+    fn mutated_envelopes_decode_only_to_their_own_bytes(pick in 0usize..3, edits in prop::collection::vec((any::<u16>(), any::<u8>(), any::<u8>()), 1..4)) {
+        use ting_core::envelope::{ErrorPayload, ReceiptPayload, RefusalPayload};
+        let samples = sample_envelopes();
+        let bytes = mutate(&samples[pick % samples.len()], &edits);
+        if let Ok(env) = Envelope::decode(&bytes) {
+            prop_assert_eq!(env.encode(), bytes.clone());
+        }
+        // The payload decoders see the same mutated bytes past the header.
+        let tail = &bytes[bytes.len().min(100)..];
+        if let Ok(p) = ReceiptPayload::decode(tail) { prop_assert_eq!(p.encode(), tail.to_vec()); }
+        if let Ok(p) = ErrorPayload::decode(tail) { prop_assert_eq!(p.encode(), tail.to_vec()); }
+        if let Ok(p) = RefusalPayload::decode(tail) { prop_assert_eq!(p.encode(), tail.to_vec()); }
     }
 }

@@ -1,0 +1,432 @@
+//! The signed envelope that carries every inbox message over MQTT.
+//!
+//! docs/mqtt.md §2 is the agreed spec and docs/wire.md gives the bytes: a
+//! fixed 96-byte header (version through flags), a length-prefixed payload of
+//! at most `ENVELOPE_PAYLOAD_BYTES_MAX` bytes, and an Ed25519 signature by the
+//! sender over `ENVELOPE_DOMAIN ‖` every byte before it. The header bytes are
+//! also the associated data of an encrypted payload (see `seal`), so a
+//! ciphertext cannot be moved to another envelope.
+//!
+//! [`receive`] applies the receiving rules of docs/mqtt.md §3 in their order,
+//! except decryption, which needs the receiver's secret. [`ReplayGuard`] is
+//! pure: the caller passes the clock in, and the cache is bounded.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::account::AccountId;
+use crate::encoding::{DecodeError, Reader, Writer};
+use crate::keys::{self, Keypair, Signature, SignatureError};
+use crate::limits::{ENVELOPE_PAYLOAD_BYTES_MAX, ENVELOPE_WINDOW_MS, REPLAY_CACHE_MAX};
+use crate::types::{NetworkId, Timestamp};
+
+mod payloads;
+
+pub use payloads::{ErrorPayload, ReceiptPayload, RefusalPayload};
+
+/// Prefix of every envelope signing message.
+pub const ENVELOPE_DOMAIN: &[u8] = b"ting:envelope:v1";
+/// The only envelope version this code reads and writes.
+pub const ENVELOPE_VERSION: u8 = 1;
+/// Bytes from version through flags: the HPKE associated data.
+pub const HEADER_BYTES: usize = 1 + 4 + 32 + 32 + 2 + 16 + 8 + 1;
+/// Flag bit 0: the payload is HPKE-encrypted to the recipient.
+pub const FLAG_ENCRYPTED: u8 = 0x01;
+/// Longest encoded envelope: header, payload length, payload, signature.
+pub const ENVELOPE_BYTES_MAX: usize = HEADER_BYTES + 4 + ENVELOPE_PAYLOAD_BYTES_MAX + 64;
+
+/// Chosen by the sender, unique per sender (random, or a counter).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvelopeId(pub [u8; 16]);
+
+impl EnvelopeId {
+    /// An id from a per-sender counter: the counter little-endian, zero-padded.
+    pub fn from_counter(n: u64) -> EnvelopeId {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&n.to_le_bytes());
+        EnvelopeId(id)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for EnvelopeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnvelopeId({})", self.to_hex())
+    }
+}
+
+/// What an envelope's payload is (docs/mqtt.md §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvelopeType(pub u16);
+
+impl EnvelopeType {
+    /// A transaction became durable: [`ReceiptPayload`].
+    pub const RECEIPT: Self = Self(0x0001);
+    /// The ledger refused a transaction: [`RefusalPayload`].
+    pub const REFUSAL: Self = Self(0x0002);
+    /// The node could not take a payload: [`ErrorPayload`].
+    pub const ERROR: Self = Self(0x0003);
+    /// Application bytes between devices.
+    pub const DATA: Self = Self(0x0100);
+    /// A channel payment (wire.md §13.5).
+    pub const PAYMENT: Self = Self(0x0101);
+
+    /// Types `0x0000`–`0x00ff` are the node's; a device takes them only from
+    /// the node it trusts.
+    pub fn is_node_type(self) -> bool {
+        self.0 < 0x0100
+    }
+
+    /// The type's stable name; `"unknown"` for a type this code does not know.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RECEIPT => "receipt",
+            Self::REFUSAL => "refusal",
+            Self::ERROR => "error",
+            Self::DATA => "data",
+            Self::PAYMENT => "payment",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Every field before the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    pub network: NetworkId,
+    pub sender: AccountId,
+    pub recipient: AccountId,
+    pub kind: EnvelopeType,
+    pub id: EnvelopeId,
+    /// Milliseconds since the Unix epoch, by the sender's clock.
+    pub timestamp: Timestamp,
+    /// The payload is HPKE-encrypted to the recipient (flags bit 0).
+    pub encrypted: bool,
+}
+
+impl EnvelopeHeader {
+    /// The header's canonical bytes, version through flags.
+    pub fn to_bytes(&self) -> [u8; HEADER_BYTES] {
+        let mut w = Writer::with_capacity(HEADER_BYTES);
+        self.encode(&mut w);
+        let mut out = [0u8; HEADER_BYTES];
+        out.copy_from_slice(w.as_slice());
+        out
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        let flags = if self.encrypted { FLAG_ENCRYPTED } else { 0 };
+        w.u8(ENVELOPE_VERSION)
+            .u32(self.network.0)
+            .account(&self.sender)
+            .account(&self.recipient)
+            .u16(self.kind.0)
+            .bytes(&self.id.0)
+            .u64(self.timestamp.0)
+            .u8(flags);
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<EnvelopeHeader, DecodeError> {
+        let version = r.u8("envelope version")?;
+        if version != ENVELOPE_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "envelope",
+                version,
+            });
+        }
+        let network = NetworkId(r.u32("network")?);
+        let sender = r.account("sender")?;
+        let recipient = r.account("recipient")?;
+        let kind = EnvelopeType(r.u16("type")?);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(r.take(16, "id")?);
+        let timestamp = Timestamp(r.u64("timestamp")?);
+        let encrypted = match r.u8("flags")? {
+            0 => false,
+            FLAG_ENCRYPTED => true,
+            _ => return Err(DecodeError::InvalidValue { what: "flags" }),
+        };
+        Ok(EnvelopeHeader {
+            network,
+            sender,
+            recipient,
+            kind,
+            id: EnvelopeId(id),
+            timestamp,
+            encrypted,
+        })
+    }
+}
+
+/// Why an envelope could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    #[error("the payload is {len} bytes; the limit is {max}")]
+    PayloadTooLong { len: usize, max: usize },
+    #[error("the signing key is not the header's sender")]
+    WrongSigner,
+}
+
+impl EnvelopeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnvelopeError::PayloadTooLong { .. } => "payload_too_long",
+            EnvelopeError::WrongSigner => "wrong_signer",
+        }
+    }
+}
+
+/// A signed envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub header: EnvelopeHeader,
+    pub payload: Vec<u8>,
+    pub signature: Signature,
+}
+
+impl Envelope {
+    /// Signs `payload` under `header` with `key`, which must be the header's sender.
+    pub fn sign(
+        header: EnvelopeHeader,
+        payload: Vec<u8>,
+        key: &Keypair,
+    ) -> Result<Envelope, EnvelopeError> {
+        if payload.len() > ENVELOPE_PAYLOAD_BYTES_MAX {
+            return Err(EnvelopeError::PayloadTooLong {
+                len: payload.len(),
+                max: ENVELOPE_PAYLOAD_BYTES_MAX,
+            });
+        }
+        if key.account() != header.sender {
+            return Err(EnvelopeError::WrongSigner);
+        }
+        let signature = key.sign(&signing_message(&header, &payload));
+        Ok(Envelope {
+            header,
+            payload,
+            signature,
+        })
+    }
+
+    /// The canonical bytes, as published on an inbox topic.
+    pub fn encode(&self) -> Vec<u8> {
+        assert!(self.payload.len() <= ENVELOPE_PAYLOAD_BYTES_MAX);
+        let mut w = Writer::with_capacity(HEADER_BYTES + 4 + self.payload.len() + 64);
+        write_unsigned(&mut w, &self.header, &self.payload);
+        w.signature(&self.signature);
+        w.into_bytes()
+    }
+
+    /// Decodes strictly: one version, no unknown flag, a bounded payload,
+    /// no trailing bytes. Does not check the signature.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+        if bytes.len() > ENVELOPE_BYTES_MAX {
+            return Err(DecodeError::TooLong {
+                what: "envelope",
+                len: bytes.len(),
+                max: ENVELOPE_BYTES_MAX,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let header = EnvelopeHeader::decode(&mut r)?;
+        let len = usize::try_from(r.u32("payload length")?).unwrap_or(usize::MAX);
+        if len > ENVELOPE_PAYLOAD_BYTES_MAX {
+            return Err(DecodeError::TooLong {
+                what: "payload",
+                len,
+                max: ENVELOPE_PAYLOAD_BYTES_MAX,
+            });
+        }
+        let payload = r.take(len, "payload")?.to_vec();
+        let signature = r.signature("signature")?;
+        r.finish("envelope")?;
+        Ok(Envelope {
+            header,
+            payload,
+            signature,
+        })
+    }
+
+    /// Checks the sender's signature under Ting's one rule (ZIP-215).
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        let msg = signing_message(&self.header, &self.payload);
+        keys::verify(&self.header.sender, &msg, &self.signature)
+    }
+
+    /// Version through flags: the associated data of an encrypted payload.
+    pub fn header_bytes(&self) -> Vec<u8> {
+        self.header.to_bytes().to_vec()
+    }
+
+    /// The bytes the sender signs: `ENVELOPE_DOMAIN ‖` everything before the signature.
+    pub fn signing_message(&self) -> Vec<u8> {
+        signing_message(&self.header, &self.payload)
+    }
+}
+
+fn write_unsigned(w: &mut Writer, header: &EnvelopeHeader, payload: &[u8]) {
+    header.encode(w);
+    w.count_u32(payload.len()).bytes(payload);
+}
+
+fn signing_message(header: &EnvelopeHeader, payload: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(ENVELOPE_DOMAIN.len() + HEADER_BYTES + 4 + payload.len());
+    w.bytes(ENVELOPE_DOMAIN);
+    write_unsigned(&mut w, header, payload);
+    w.into_bytes()
+}
+
+/// Why a received envelope was dropped (docs/mqtt.md §3), in checking order.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    #[error("not a canonical envelope: {0}")]
+    Malformed(DecodeError),
+    #[error("the envelope is for another network")]
+    WrongNetwork,
+    #[error("the envelope is for another recipient")]
+    WrongRecipient,
+    #[error("the sender's signature does not verify")]
+    BadSignature,
+    #[error("the timestamp is outside the receiver's window")]
+    Stale,
+    #[error("this sender's envelope id was already seen")]
+    Replayed,
+    #[error("the replay cache is full of live entries")]
+    ReplayCacheFull,
+    #[error("the encrypted payload does not decrypt")]
+    BadCiphertext,
+}
+
+impl ReceiveError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReceiveError::Malformed(_) => "malformed",
+            ReceiveError::WrongNetwork => "wrong_network",
+            ReceiveError::WrongRecipient => "wrong_recipient",
+            ReceiveError::BadSignature => "bad_signature",
+            ReceiveError::Stale => "stale",
+            ReceiveError::Replayed => "replayed",
+            ReceiveError::ReplayCacheFull => "replay_cache_full",
+            ReceiveError::BadCiphertext => "bad_ciphertext",
+        }
+    }
+}
+
+impl From<DecodeError> for ReceiveError {
+    fn from(e: DecodeError) -> Self {
+        ReceiveError::Malformed(e)
+    }
+}
+
+/// Applies docs/mqtt.md §3 in order, short of decryption: decodes, checks the
+/// network, the recipient, the signature, the window and the replay cache.
+/// Only an envelope whose signature verified enters the cache.
+pub fn receive(
+    bytes: &[u8],
+    me: &AccountId,
+    network: NetworkId,
+    guard: &mut ReplayGuard,
+    now: Timestamp,
+) -> Result<Envelope, ReceiveError> {
+    let envelope = Envelope::decode(bytes)?;
+    if envelope.header.network != network {
+        return Err(ReceiveError::WrongNetwork);
+    }
+    if envelope.header.recipient != *me {
+        return Err(ReceiveError::WrongRecipient);
+    }
+    envelope.verify().map_err(|_| ReceiveError::BadSignature)?;
+    let h = &envelope.header;
+    guard.check(&h.sender, &h.id, h.timestamp, now)?;
+    Ok(envelope)
+}
+
+/// Remembers `(sender, id)` of recent envelopes so that each is taken once.
+///
+/// An entry is kept while its envelope's timestamp is within the window of the
+/// latest clock reading seen (`now_max`); after that the envelope would be
+/// refused as stale anyway, so forgetting it lets no replay through. The guard
+/// judges staleness against both `now` and `now_max`, so a clock stepping
+/// backwards cannot revive an envelope whose entry was already forgotten.
+#[derive(Debug)]
+pub struct ReplayGuard {
+    capacity: usize,
+    now_max: Timestamp,
+    seen: HashMap<(AccountId, EnvelopeId), Timestamp>,
+    by_time: BTreeSet<(Timestamp, AccountId, EnvelopeId)>,
+}
+
+impl ReplayGuard {
+    /// A guard holding at most `capacity` entries, itself at most `REPLAY_CACHE_MAX`.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.min(REPLAY_CACHE_MAX);
+        ReplayGuard {
+            capacity,
+            now_max: Timestamp(0),
+            seen: HashMap::new(),
+            by_time: BTreeSet::new(),
+        }
+    }
+
+    /// Live entries now held.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// Refuses a stale timestamp or a seen `(sender, id)`; otherwise records it.
+    pub fn check(
+        &mut self,
+        sender: &AccountId,
+        id: &EnvelopeId,
+        timestamp: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), ReceiveError> {
+        self.now_max = self.now_max.max(now);
+        let horizon = self.now_max.0.saturating_sub(ENVELOPE_WINDOW_MS);
+        if timestamp.0.abs_diff(now.0) > ENVELOPE_WINDOW_MS || timestamp.0 < horizon {
+            return Err(ReceiveError::Stale);
+        }
+        self.forget_before(Timestamp(horizon));
+        let key = (*sender, *id);
+        if self.seen.contains_key(&key) {
+            return Err(ReceiveError::Replayed);
+        }
+        if self.seen.len() >= self.capacity {
+            return Err(ReceiveError::ReplayCacheFull);
+        }
+        self.seen.insert(key, timestamp);
+        self.by_time.insert((timestamp, *sender, *id));
+        assert_eq!(self.seen.len(), self.by_time.len());
+        Ok(())
+    }
+
+    fn forget_before(&mut self, horizon: Timestamp) {
+        while let Some(&(ts, sender, id)) = self.by_time.first() {
+            if ts >= horizon {
+                break;
+            }
+            self.by_time.pop_first();
+            self.seen.remove(&(sender, id));
+        }
+    }
+}
+
+impl Default for ReplayGuard {
+    fn default() -> Self {
+        ReplayGuard::new(REPLAY_CACHE_MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests;

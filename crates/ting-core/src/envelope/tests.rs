@@ -1,0 +1,214 @@
+//! Unit tests of the envelope: layout, signing, strict decoding, the receive
+//! order and the replay guard's window and bound.
+
+use super::*;
+
+const NET: NetworkId = NetworkId(7);
+const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+fn alice() -> Keypair {
+    Keypair::from_seed([1; 32])
+}
+
+fn bob() -> Keypair {
+    Keypair::from_seed([2; 32])
+}
+
+fn header(id: u64, timestamp: Timestamp) -> EnvelopeHeader {
+    EnvelopeHeader {
+        network: NET,
+        sender: alice().account(),
+        recipient: bob().account(),
+        kind: EnvelopeType::DATA,
+        id: EnvelopeId::from_counter(id),
+        timestamp,
+        encrypted: false,
+    }
+}
+
+fn sample(id: u64) -> Envelope {
+    Envelope::sign(header(id, T0), b"hello".to_vec(), &alice()).unwrap()
+}
+
+fn receive_at(
+    bytes: &[u8],
+    guard: &mut ReplayGuard,
+    now: Timestamp,
+) -> Result<Envelope, ReceiveError> {
+    receive(bytes, &bob().account(), NET, guard, now)
+}
+
+#[test]
+fn an_envelope_round_trips_and_has_the_documented_layout() {
+    let env = sample(1);
+    let bytes = env.encode();
+    assert_eq!(bytes.len(), HEADER_BYTES + 4 + 5 + 64);
+    assert_eq!(HEADER_BYTES, 96);
+    assert_eq!(bytes[0], ENVELOPE_VERSION);
+    assert_eq!(&bytes[1..5], &7u32.to_le_bytes());
+    assert_eq!(&bytes[5..37], &alice().account().0);
+    assert_eq!(&bytes[69..71], &[0x00, 0x01]);
+    assert_eq!(&bytes[96..100], &5u32.to_le_bytes());
+    assert_eq!(env.header_bytes(), bytes[..HEADER_BYTES].to_vec());
+    assert_eq!(Envelope::decode(&bytes), Ok(env.clone()));
+    assert_eq!(env.verify(), Ok(()));
+}
+
+#[test]
+fn the_signature_covers_every_byte_before_it() {
+    let bytes = sample(1).encode();
+    let sig_at = bytes.len() - 64;
+    let mut msg = ENVELOPE_DOMAIN.to_vec();
+    msg.extend_from_slice(&bytes[..sig_at]);
+    let sig = Signature(bytes[sig_at..].try_into().unwrap());
+    assert_eq!(keys::verify(&alice().account(), &msg, &sig), Ok(()));
+    for i in 0..sig_at {
+        let mut tampered = bytes.clone();
+        tampered[i] ^= 0x01;
+        if let Ok(env) = Envelope::decode(&tampered) {
+            assert!(env.verify().is_err(), "byte {i} is not covered");
+        }
+    }
+}
+
+#[test]
+fn signing_refuses_an_oversized_payload_and_a_foreign_key() {
+    let big = vec![0u8; ENVELOPE_PAYLOAD_BYTES_MAX + 1];
+    let err = Envelope::sign(header(1, T0), big, &alice()).unwrap_err();
+    assert_eq!(err.code(), "payload_too_long");
+    let max = vec![0u8; ENVELOPE_PAYLOAD_BYTES_MAX];
+    assert!(Envelope::sign(header(1, T0), max, &alice()).is_ok());
+    let err = Envelope::sign(header(1, T0), vec![], &bob()).unwrap_err();
+    assert_eq!(err.code(), "wrong_signer");
+}
+
+#[test]
+fn decoding_is_strict() {
+    let bytes = sample(1).encode();
+    let mut v2 = bytes.clone();
+    v2[0] = 2;
+    assert_eq!(
+        Envelope::decode(&v2).unwrap_err().code(),
+        "unsupported_version"
+    );
+    let mut flags = bytes.clone();
+    flags[HEADER_BYTES - 1] = 0x02;
+    assert_eq!(
+        Envelope::decode(&flags).unwrap_err().code(),
+        "invalid_value"
+    );
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        Envelope::decode(&trailing).unwrap_err().code(),
+        "trailing_bytes"
+    );
+    assert_eq!(
+        Envelope::decode(&bytes[..bytes.len() - 1])
+            .unwrap_err()
+            .code(),
+        "truncated"
+    );
+    let mut huge_len = bytes.clone();
+    huge_len[96..100].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(Envelope::decode(&huge_len).unwrap_err().code(), "too_long");
+}
+
+#[test]
+fn receive_checks_in_the_documented_order() {
+    let mut guard = ReplayGuard::new(16);
+    let env = sample(1);
+    let bytes = env.encode();
+    let code = |r: Result<Envelope, ReceiveError>| r.unwrap_err().code();
+    assert_eq!(code(receive_at(&bytes[1..], &mut guard, T0)), "malformed");
+    assert_eq!(
+        code(receive(
+            &bytes,
+            &bob().account(),
+            NetworkId(8),
+            &mut guard,
+            T0
+        )),
+        "wrong_network"
+    );
+    assert_eq!(
+        code(receive(&bytes, &alice().account(), NET, &mut guard, T0)),
+        "wrong_recipient"
+    );
+    let mut forged = bytes.clone();
+    let last = forged.len() - 1;
+    forged[last - 40] ^= 1;
+    assert_eq!(code(receive_at(&forged, &mut guard, T0)), "bad_signature");
+    let early = Timestamp(T0.0 - ENVELOPE_WINDOW_MS - 1);
+    assert_eq!(code(receive_at(&bytes, &mut guard, early)), "stale");
+    assert!(
+        guard.is_empty(),
+        "nothing unverified or stale is remembered"
+    );
+    assert_eq!(receive_at(&bytes, &mut guard, T0), Ok(env));
+    assert_eq!(code(receive_at(&bytes, &mut guard, T0)), "replayed");
+}
+
+#[test]
+fn the_window_is_inclusive_on_both_sides() {
+    let mut guard = ReplayGuard::new(16);
+    let s = alice().account();
+    let w = ENVELOPE_WINDOW_MS;
+    let id = |n| EnvelopeId::from_counter(n);
+    assert_eq!(guard.check(&s, &id(1), Timestamp(T0.0 - w), T0), Ok(()));
+    assert_eq!(guard.check(&s, &id(2), Timestamp(T0.0 + w), T0), Ok(()));
+    assert_eq!(
+        guard.check(&s, &id(3), Timestamp(T0.0 - w - 1), T0),
+        Err(ReceiveError::Stale)
+    );
+    assert_eq!(
+        guard.check(&s, &id(4), Timestamp(T0.0 + w + 1), T0),
+        Err(ReceiveError::Stale)
+    );
+}
+
+#[test]
+fn entries_are_forgotten_only_once_their_envelope_would_be_stale() {
+    let mut guard = ReplayGuard::new(2);
+    let s = alice().account();
+    let id = |n| EnvelopeId::from_counter(n);
+    guard.check(&s, &id(1), T0, T0).unwrap();
+    guard.check(&s, &id(2), T0, T0).unwrap();
+    assert_eq!(
+        guard.check(&s, &id(3), T0, T0),
+        Err(ReceiveError::ReplayCacheFull)
+    );
+    let later = Timestamp(T0.0 + ENVELOPE_WINDOW_MS + 1);
+    assert_eq!(guard.check(&s, &id(3), later, later), Ok(()));
+    assert_eq!(guard.len(), 1);
+    // The clock stepping back cannot revive a forgotten envelope.
+    assert_eq!(guard.check(&s, &id(1), T0, T0), Err(ReceiveError::Stale));
+}
+
+#[test]
+fn the_same_id_from_another_sender_is_not_a_replay() {
+    let mut guard = ReplayGuard::new(4);
+    let id = EnvelopeId::from_counter(1);
+    guard.check(&alice().account(), &id, T0, T0).unwrap();
+    assert_eq!(guard.check(&bob().account(), &id, T0, T0), Ok(()));
+    assert_eq!(
+        guard.check(&alice().account(), &id, T0, T0),
+        Err(ReceiveError::Replayed)
+    );
+}
+
+#[test]
+fn capacity_is_bounded_by_the_named_limit() {
+    let guard = ReplayGuard::new(usize::MAX);
+    assert_eq!(guard.capacity, REPLAY_CACHE_MAX);
+}
+
+#[test]
+fn types_name_themselves_and_split_node_from_device() {
+    assert!(EnvelopeType::RECEIPT.is_node_type());
+    assert!(EnvelopeType(0x00ff).is_node_type());
+    assert!(!EnvelopeType::DATA.is_node_type());
+    assert_eq!(EnvelopeType::REFUSAL.name(), "refusal");
+    assert_eq!(EnvelopeType::PAYMENT.name(), "payment");
+    assert_eq!(EnvelopeType(0x7777).name(), "unknown");
+}
