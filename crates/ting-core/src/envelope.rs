@@ -171,6 +171,8 @@ pub enum EnvelopeError {
     PayloadTooLong { len: usize, max: usize },
     #[error("the signing key is not the header's sender")]
     WrongSigner,
+    #[error("the recipient's messaging key is not canonical or has small order")]
+    InvalidRecipientKey,
 }
 
 impl EnvelopeError {
@@ -178,6 +180,7 @@ impl EnvelopeError {
         match self {
             EnvelopeError::PayloadTooLong { .. } => "payload_too_long",
             EnvelopeError::WrongSigner => "wrong_signer",
+            EnvelopeError::InvalidRecipientKey => "invalid_messaging_key",
         }
     }
 }

@@ -5,7 +5,8 @@
 //! newtypes, the one Ed25519 validity rule, the canonical binary encoding of
 //! transactions and blocks, transaction and block hashes, Merkle proofs and
 //! receipt verification, payment-channel ids, hash chains, vouchers, the
-//! off-ledger payment message, and the signed envelope of MQTT inboxes.
+//! off-ledger payment message, and the signed envelope of MQTT inboxes with
+//! its HPKE-sealed payloads.
 //!
 //! It performs no I/O: no clock, no file, no socket, no global random source.
 //! Where randomness is needed (batch verification coefficients) the caller
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod limits;
 pub mod merkle;
 pub mod receipt;
+pub mod seal;
 pub mod tx;
 pub mod types;
 
@@ -39,5 +41,6 @@ pub use hash::Hash32;
 pub use keys::{Keypair, Signature, SignatureError};
 pub use merkle::MerkleProof;
 pub use receipt::{Receipt, ReceiptError};
+pub use seal::{MessagingKey, MessagingSecret, SealError};
 pub use tx::{SignedTx, TxBody, TxKind, Verified};
 pub use types::{BlockHeight, NetworkId, Nonce, Timestamp};
