@@ -20,6 +20,7 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX, TX_BYTES_MAX};
+use crate::seal::MessagingKey;
 use crate::types::{NetworkId, Nonce, Timestamp};
 
 /// The only transaction version this code reads and writes.
@@ -36,6 +37,7 @@ const TAG_SET_SPEND_LIMIT: u8 = 0x11;
 const TAG_FREEZE: u8 = 0x12;
 const TAG_UNFREEZE: u8 = 0x13;
 const TAG_SWEEP: u8 = 0x14;
+const TAG_SET_MESSAGING_KEY: u8 = 0x15;
 const TAG_CHANNEL_OPEN: u8 = 0x20;
 const TAG_CHANNEL_CLAIM: u8 = 0x21;
 const TAG_CHANNEL_TOP_UP: u8 = 0x22;
@@ -73,6 +75,10 @@ pub enum TxKind {
     Unfreeze { device: AccountId },
     /// Moves `amount` from `device` to its owner, the sender, frozen or not.
     Sweep { device: AccountId, amount: Amount },
+    /// Publishes the sender's X25519 key for encrypted envelopes
+    /// (docs/mqtt.md §4), replacing any earlier one. It moves no money, so a
+    /// frozen device may send it too.
+    SetMessagingKey { key: MessagingKey },
     /// Locks `deposit` from the sender (the payer) in a channel to `payee`
     /// until `expires_at`; the channel's id is `ChannelId::derive` of the
     /// network, the sender and this transaction's nonce.
@@ -117,6 +123,7 @@ impl TxKind {
             TxKind::Freeze { .. } => "freeze",
             TxKind::Unfreeze { .. } => "unfreeze",
             TxKind::Sweep { .. } => "sweep",
+            TxKind::SetMessagingKey { .. } => "set_messaging_key",
             TxKind::ChannelOpen { .. } => "channel_open",
             TxKind::ChannelClaim { .. } => "channel_claim",
             TxKind::ChannelTopUp { .. } => "channel_top_up",
@@ -149,7 +156,8 @@ impl TxKind {
             | TxKind::Unfreeze { device }
             | TxKind::Sweep { device, .. } => Some(*device),
             TxKind::ChannelOpen { payee, .. } => Some(*payee),
-            TxKind::ChannelClaim { .. }
+            TxKind::SetMessagingKey { .. }
+            | TxKind::ChannelClaim { .. }
             | TxKind::ChannelTopUp { .. }
             | TxKind::ChannelClose { .. }
             | TxKind::ChannelReclaim { .. } => None,
@@ -191,6 +199,9 @@ impl TxKind {
             }
             TxKind::Sweep { device, amount } => {
                 w.u8(TAG_SWEEP).account(device).amount(*amount);
+            }
+            TxKind::SetMessagingKey { key } => {
+                w.u8(TAG_SET_MESSAGING_KEY).bytes(&key.0);
             }
             TxKind::ChannelOpen {
                 payee,
@@ -278,6 +289,9 @@ impl TxKind {
             TAG_SWEEP => TxKind::Sweep {
                 device: r.account("device")?,
                 amount: r.amount("amount")?,
+            },
+            TAG_SET_MESSAGING_KEY => TxKind::SetMessagingKey {
+                key: MessagingKey(r.hash("messaging key")?.0),
             },
             TAG_CHANNEL_OPEN => TxKind::ChannelOpen {
                 payee: r.account("payee")?,
@@ -603,5 +617,26 @@ mod tests {
             SignedTx::decode(&bytes),
             Err(DecodeError::TooLong { what: "memo", .. })
         ));
+    }
+
+    #[test]
+    fn a_messaging_key_is_tag_0x15_then_the_32_key_bytes() {
+        let key = Keypair::from_seed([1; 32]);
+        let tx = TxBody {
+            network: NetworkId(7),
+            sender: key.account(),
+            nonce: Nonce(0),
+            kind: TxKind::SetMessagingKey {
+                key: MessagingKey([0x42; 32]),
+            },
+        }
+        .sign(&key);
+        let kind_at = 1 + 4 + 32 + 8;
+        assert_eq!(tx.bytes()[kind_at], 0x15);
+        assert_eq!(&tx.bytes()[kind_at + 1..kind_at + 33], &[0x42; 32]);
+        assert_eq!(tx.bytes().len(), kind_at + 33 + 64);
+        assert_eq!(SignedTx::decode(tx.bytes()), Ok(tx.clone()));
+        assert_eq!(tx.kind().name(), "set_messaging_key");
+        assert_eq!(tx.kind().counterparty(), None);
     }
 }

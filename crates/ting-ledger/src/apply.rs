@@ -13,11 +13,14 @@ use crate::state::{Account, Device, State};
 /// What a successful spend does to a device's daily counter.
 pub(crate) type SpendUpdate = Option<(u64, Amount)>;
 
-/// Channel transactions that never take money from their sender.
-fn settles_channel(kind: &TxKind) -> bool {
+/// Transactions that never take money from their sender, so a frozen device may send them.
+fn allowed_when_frozen(kind: &TxKind) -> bool {
     matches!(
         kind,
-        TxKind::ChannelClaim { .. } | TxKind::ChannelClose { .. } | TxKind::ChannelReclaim { .. }
+        TxKind::ChannelClaim { .. }
+            | TxKind::ChannelClose { .. }
+            | TxKind::ChannelReclaim { .. }
+            | TxKind::SetMessagingKey { .. }
     )
 }
 
@@ -50,8 +53,9 @@ impl State {
         }
         let next = account.nonce.next().ok_or(TxError::Overflow)?;
         // Freezing stops a device spending; claiming, closing and reclaiming a
-        // channel only bring money back to it or to its payee, so they stay open.
-        if !settles_channel(tx.kind()) && self.devices.get(&sender).is_some_and(|d| d.frozen) {
+        // channel only bring money back to it or to its payee, and a messaging
+        // key moves none, so they stay open.
+        if !allowed_when_frozen(tx.kind()) && self.devices.get(&sender).is_some_and(|d| d.frozen) {
             return Err(TxError::Frozen);
         }
         let sender = (sender, account, next);
@@ -72,6 +76,7 @@ impl State {
             TxKind::Freeze { device } => self.set_frozen(sender, device, true),
             TxKind::Unfreeze { device } => self.set_frozen(sender, device, false),
             TxKind::Sweep { device, amount } => self.sweep(sender, *device, *amount),
+            TxKind::SetMessagingKey { key } => self.set_messaging_key(sender, key),
             TxKind::ChannelOpen {
                 payee,
                 deposit,

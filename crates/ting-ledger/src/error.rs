@@ -88,6 +88,8 @@ pub enum TxError {
     ClaimWindowClosed { until: Timestamp },
     #[error("channel {channel} can be reclaimed from {from}, after its expiry and grace period")]
     TooEarlyToReclaim { channel: ChannelId, from: Timestamp },
+    #[error("the messaging key is not a canonical X25519 key of large order")]
+    InvalidMessagingKey,
 }
 
 impl TxError {
@@ -130,6 +132,7 @@ impl TxError {
             TxError::SegmentPending(_) => "segment_pending",
             TxError::ClaimWindowClosed { .. } => "claim_window_closed",
             TxError::TooEarlyToReclaim { .. } => "too_early_to_reclaim",
+            TxError::InvalidMessagingKey => "invalid_messaging_key",
         }
     }
 }

@@ -18,6 +18,7 @@
 mod apply;
 mod channel;
 mod error;
+mod messaging;
 mod snapshot;
 mod snapshot_channels;
 mod state;

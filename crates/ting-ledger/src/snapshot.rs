@@ -5,7 +5,8 @@
 //! accounts (u64 count, then id, balance u64, nonce u64 sorted by id),
 //! devices (u64 count, then id, owner, metadata (u16 length), limit flag u8
 //! and limit u64 if set, frozen u8, spent day u64, spent u64, sorted by id),
-//! then channels (see `snapshot_channels`; absent in version 1).
+//! then channels (see `snapshot_channels`; absent in version 1), then
+//! messaging keys (see `messaging`; absent before version 3).
 //! Sorting makes the bytes independent of hash-map order, so two states are
 //! equal exactly when their encodings are.
 
@@ -16,8 +17,10 @@ use ting_core::{AccountId, Amount, BlockHeight, DecodeError, Hash32, NetworkId, 
 use crate::error::SnapshotDecodeError;
 use crate::state::{Account, Device, State};
 
-/// Version 2 added the channel section; version 1 snapshots (no channels) still load.
-const SNAPSHOT_VERSION: u8 = 2;
+/// Version 2 added the channel section and version 3 the messaging keys;
+/// versions 1 and 2 still load.
+const SNAPSHOT_VERSION: u8 = 3;
+const SNAPSHOT_VERSION_NO_MESSAGING_KEYS: u8 = 2;
 const SNAPSHOT_VERSION_NO_CHANNELS: u8 = 1;
 const ACCOUNT_BYTES: usize = 32 + 8 + 8;
 
@@ -54,6 +57,7 @@ impl State {
             w.u8(u8::from(d.frozen)).u64(d.spent_day).amount(d.spent);
         }
         crate::snapshot_channels::encode(self, &mut w);
+        crate::messaging::encode(self, &mut w);
         w.into_bytes()
     }
 
@@ -68,7 +72,7 @@ impl State {
     pub fn decode(bytes: &[u8], hash_seed: u64) -> Result<State, SnapshotDecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("snapshot version")?;
-        if version != SNAPSHOT_VERSION && version != SNAPSHOT_VERSION_NO_CHANNELS {
+        if !(SNAPSHOT_VERSION_NO_CHANNELS..=SNAPSHOT_VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
                 what: "snapshot",
                 version,
@@ -97,8 +101,11 @@ impl State {
         }
         decode_accounts(&mut r, &mut state)?;
         decode_devices(&mut r, &mut state)?;
-        if version == SNAPSHOT_VERSION {
+        if version >= SNAPSHOT_VERSION_NO_MESSAGING_KEYS {
             crate::snapshot_channels::decode(&mut r, &mut state)?;
+        }
+        if version >= SNAPSHOT_VERSION {
+            crate::messaging::decode(&mut r, &mut state)?;
         }
         r.finish("snapshot")?;
         let sum = state.held_sum();

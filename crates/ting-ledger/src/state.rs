@@ -1,4 +1,5 @@
-//! The ledger state: accounts, devices, supply and the chain tip.
+//! The ledger state: accounts, devices, channels, messaging keys, supply and
+//! the chain tip.
 //!
 //! Accounts live in a hash map keyed by public key. The map's hasher is
 //! keyed by a seed the caller passes in (the node draws it at random), so
@@ -12,8 +13,8 @@ use crate::channel::Channel;
 
 use foldhash::fast::FixedState;
 use ting_core::{
-    AccountId, Amount, Block, BlockHeader, BlockHeight, ChannelId, Genesis, Hash32, NetworkId,
-    Nonce, Timestamp,
+    AccountId, Amount, Block, BlockHeader, BlockHeight, ChannelId, Genesis, Hash32, MessagingKey,
+    NetworkId, Nonce, Timestamp,
 };
 
 use crate::error::{BlockError, TxError};
@@ -66,6 +67,8 @@ pub struct State {
     pub(crate) channels: ChannelMap,
     /// How many open channels each payer has (derived from `channels`).
     pub(crate) open_channels: Map<u32>,
+    /// Each account's published X25519 messaging key (see `messaging`).
+    pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
     pub(crate) height: BlockHeight,
     pub(crate) tip_hash: Hash32,
@@ -110,6 +113,9 @@ impl State {
             )),
             open_channels: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x3c6e_f372_fe94_f82b,
+            )),
+            messaging_keys: Map::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0xa54f_f53a_5f1d_36f1,
             )),
             supply: Amount::ZERO,
             height: BlockHeight(0),

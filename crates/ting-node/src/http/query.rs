@@ -71,6 +71,7 @@ pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
             "balance": account.balance.base_units(),
             "nonce": account.nonce.0,
             "device": device,
+            "messaging_key": st.messaging_key(&id).map(|k| k.to_hex()),
             "height": st.height().0,
         });
         (body, visible_height(&s, &st))
