@@ -13,6 +13,9 @@
 //! against the code without using this program, and docs/wire.md describes
 //! its layout.
 
+#[path = "gen_vectors/envelopes.rs"]
+mod envelopes;
+
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use serde_json::{json, Value};
 use ting_core::block::Block;
@@ -136,6 +139,14 @@ fn sweep(device: &str, amount: u64) -> (TxKind, Value) {
     (kind, fields)
 }
 
+fn set_messaging_key(owner: &str) -> (TxKind, Value) {
+    let key = ting_core::MessagingSecret::derive(&seed(owner)).public();
+    (
+        TxKind::SetMessagingKey { key },
+        json!({ "key": key.to_hex() }),
+    )
+}
+
 fn spec(
     name: &'static str,
     signer: &'static str,
@@ -203,6 +214,7 @@ fn tx_specs() -> Vec<TxSpec> {
         spec("freeze", "owner", 3, device_only("device", true)),
         spec("unfreeze", "owner", 4, device_only("device", false)),
         spec("sweep", "owner", 5, sweep("device", 1_234)),
+        spec("set_messaging_key", "bob", 1, set_messaging_key("bob")),
     ]
     .into_iter()
     .chain(channel_specs())
@@ -1107,6 +1119,8 @@ fn main() {
         "channels": channels_vector(),
         "payments": payment_vectors(),
         "invalid_payments": invalid_payment_vectors(),
+        "envelopes": envelopes::envelope_vectors(),
+        "invalid_envelopes": envelopes::invalid_envelope_vectors(),
     });
     println!(
         "{}",

@@ -6,6 +6,9 @@
 //! file unnoticed. Hashes are recomputed with `sha2` directly. Each feature has
 //! one `check_*` helper, and each test runs its helper over every vector.
 
+#[path = "vectors/envelopes.rs"]
+mod envelopes;
+
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -173,6 +176,9 @@ fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
         "channel_reclaim" => TxKind::ChannelReclaim {
             channel: channel(&f["channel"]),
         },
+        "set_messaging_key" => TxKind::SetMessagingKey {
+            key: ting_core::MessagingKey(hex32(&f["key"])),
+        },
         other => panic!("unknown kind {other:?} in the vectors"),
     }
 }
@@ -225,6 +231,7 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
         "freeze" => (0x12, "device"),
         "unfreeze" => (0x13, "device"),
         "sweep" => (0x14, "device"),
+        "set_messaging_key" => (0x15, "key"),
         "channel_open" => (0x20, "payee"),
         "channel_claim" => (0x21, "channel"),
         "channel_top_up" => (0x22, "channel"),
@@ -1137,6 +1144,7 @@ fn the_transaction_vectors_cover_every_kind_and_variant() {
         "freeze",
         "unfreeze",
         "sweep",
+        "set_messaging_key",
         "channel_open",
         "channel_claim",
         "channel_top_up",

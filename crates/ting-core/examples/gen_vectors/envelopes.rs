@@ -1,0 +1,204 @@
+//! The envelope vectors (docs/wire.md §14): signed envelopes of each kind of
+//! payload, one HPKE-sealed with everything a reader needs to open it, and
+//! encodings every decoder must refuse.
+
+use serde_json::{json, Value};
+use ting_core::envelope::{
+    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, ReceiptPayload,
+    RefusalPayload,
+};
+use ting_core::seal::{MessagingSecret, HPKE_INFO};
+use ting_core::{BlockHeight, Hash32, Keypair, Timestamp};
+
+use super::{key, seed, GENESIS_MS, NETWORK};
+
+/// Hands out `ikm` then zeros: the HPKE ephemeral key is `DeriveKeyPair(ikm)`.
+struct FixedRng(Vec<u8>);
+
+impl rand_core::TryRng for FixedRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst.iter_mut() {
+            *byte = if self.0.is_empty() {
+                0
+            } else {
+                self.0.remove(0)
+            };
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for FixedRng {}
+
+fn header(sender: &Keypair, recipient: &str, kind: EnvelopeType, n: u64) -> EnvelopeHeader {
+    EnvelopeHeader {
+        network: NETWORK,
+        sender: sender.account(),
+        recipient: key(recipient).account(),
+        kind,
+        id: EnvelopeId::from_counter(n),
+        timestamp: Timestamp(GENESIS_MS + n),
+        encrypted: false,
+    }
+}
+
+fn vector(name: &str, signer: &str, env: &Envelope) -> Value {
+    let h = &env.header;
+    json!({
+        "name": name,
+        "sender_seed_hex": hex::encode(key(signer).seed()),
+        "fields": {
+            "network": h.network.0,
+            "sender": h.sender.to_hex(),
+            "recipient": h.recipient.to_hex(),
+            "type": h.kind.0,
+            "type_name": h.kind.name(),
+            "id_hex": h.id.to_hex(),
+            "timestamp": h.timestamp.0.to_string(),
+            "encrypted": h.encrypted,
+        },
+        "header_hex": hex::encode(env.header_bytes()),
+        "payload_hex": hex::encode(&env.payload),
+        "signing_message_hex": hex::encode(env.signing_message()),
+        "signature_hex": env.signature.to_hex(),
+        "encoded_hex": hex::encode(env.encode()),
+    })
+}
+
+pub fn envelope_vectors() -> Vec<Value> {
+    let seq = key("sequencer");
+    let alice = key("alice");
+    let receipt = ReceiptPayload {
+        tx_hash: Hash32::digest(&[b"ting:test-vector:envelope-tx"]),
+        height: BlockHeight(7),
+        index: 3,
+    };
+    let refusal = RefusalPayload {
+        tx_hash: receipt.tx_hash,
+        code: "insufficient_funds".into(),
+        message: "balance 5 is less than 9".into(),
+    };
+    let error = ErrorPayload {
+        code: "bad_signature".into(),
+        message: "the signature does not verify under the sender's key".into(),
+    };
+    let sign = |kind, n, payload: Vec<u8>, signer: &Keypair| {
+        Envelope::sign(header(signer, "alice", kind, n), payload, signer).expect("small payload")
+    };
+    let mut out = vec![
+        vector(
+            "receipt",
+            "sequencer",
+            &sign(EnvelopeType::RECEIPT, 1, receipt.encode(), &seq),
+        ),
+        vector(
+            "refusal",
+            "sequencer",
+            &sign(EnvelopeType::REFUSAL, 2, refusal.encode(), &seq),
+        ),
+        vector(
+            "error",
+            "sequencer",
+            &sign(EnvelopeType::ERROR, 3, error.encode(), &seq),
+        ),
+    ];
+    let data = Envelope::sign(
+        header(&alice, "bob", EnvelopeType::DATA, 4),
+        b"flow=12.5L/min".to_vec(),
+        &alice,
+    )
+    .expect("small payload");
+    out.push(vector("data_plain", "alice", &data));
+    out.push(sealed_vector(&alice));
+    out
+}
+
+fn sealed_vector(alice: &Keypair) -> Value {
+    let bob_seed = seed("bob");
+    let bob_secret = MessagingSecret::derive(&bob_seed);
+    let ikm = seed("envelope-ephemeral");
+    let plaintext = b"meter 0417: 1234.5 m3";
+    let env = Envelope::seal_and_sign(
+        header(alice, "bob", EnvelopeType::DATA, 5),
+        plaintext,
+        &bob_secret.public(),
+        alice,
+        &mut FixedRng(ikm.to_vec()),
+    )
+    .expect("a valid key");
+    let mut v = vector("data_sealed", "alice", &env);
+    let extra = json!({
+        "recipient_seed_hex": hex::encode(bob_seed),
+        "recipient_x25519_secret_hex": hex::encode(bob_secret.to_bytes()),
+        "recipient_messaging_key_hex": bob_secret.public().to_hex(),
+        "hpke_info_hex": hex::encode(HPKE_INFO),
+        "ephemeral_ikm_hex": hex::encode(ikm),
+        "plaintext_hex": hex::encode(plaintext),
+    });
+    super::merge(&mut v, &extra);
+    v
+}
+
+/// Encodings every envelope decoder must refuse, with ting-core's error code.
+pub fn invalid_envelope_vectors() -> Vec<Value> {
+    let alice = key("alice");
+    let good = Envelope::sign(
+        header(&alice, "bob", EnvelopeType::DATA, 9),
+        b"x".to_vec(),
+        &alice,
+    )
+    .expect("small payload")
+    .encode();
+    let flags_at = ting_core::envelope::HEADER_BYTES - 1;
+    let len_at = ting_core::envelope::HEADER_BYTES;
+    let with = |at: usize, bytes: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        b
+    };
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let over = u32::try_from(ting_core::limits::ENVELOPE_PAYLOAD_BYTES_MAX + 1).expect("fits");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("version_2", with(0, &[2]), "unsupported_version"),
+        ("flags_bit_1", with(flags_at, &[0x02]), "invalid_value"),
+        (
+            "flags_encrypted_and_bit_1",
+            with(flags_at, &[0x03]),
+            "invalid_value",
+        ),
+        (
+            "payload_length_over_limit",
+            with(len_at, &over.to_le_bytes()),
+            "too_long",
+        ),
+        (
+            "payload_length_past_end",
+            with(len_at, &2u32.to_le_bytes()),
+            "truncated",
+        ),
+        (
+            "signature_cut",
+            good[..good.len() - 1].to_vec(),
+            "truncated",
+        ),
+        ("trailing_byte", trailing, "trailing_bytes"),
+        ("empty", Vec::new(), "truncated"),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, bytes, error)| {
+            json!({ "name": name, "encoded_hex": hex::encode(bytes), "error": error })
+        })
+        .collect()
+}
