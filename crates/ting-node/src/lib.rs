@@ -4,14 +4,16 @@
 //! block log above it) and runs the pipeline on threads of its own:
 //! verification on every core, one executor, one durable writer, an indexer
 //! and a snapshotter (see [`pipeline`]). [`http::router`] serves the JSON API
-//! over the node's shared parts. Only this crate and the CLI know JSON; the
-//! core has one canonical binary encoding.
+//! over the node's shared parts, and [`mqtt::Gateway`] takes transactions from
+//! MQTT and answers in the devices' inboxes. Only this crate and the CLI know
+//! JSON; the core has one canonical binary encoding.
 
 mod background;
 pub mod faucet;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod mqtt;
 pub mod node;
 pub mod pipeline;
 pub mod refusals;

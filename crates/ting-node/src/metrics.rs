@@ -1,7 +1,8 @@
 //! Counters the node exposes at `/metrics` in the Prometheus text format.
 //!
 //! Plain atomics, written on the hot path without locks; refusal codes are
-//! few and rare, so they sit in a small locked map.
+//! few and rare, so they sit in a small locked map. The MQTT gateway's
+//! counters are grouped in [`MqttMetrics`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,6 +23,120 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     pub http_client_errors: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
+    pub mqtt: MqttMetrics,
+}
+
+/// The MQTT gateway's counters; labels are few and fixed, so they sit in small locked maps.
+#[derive(Debug, Default)]
+pub struct MqttMetrics {
+    /// Payloads received on `ting/v1/tx`.
+    pub received: AtomicU64,
+    /// 1 while the node's client is connected to its broker.
+    pub connected: AtomicU64,
+    /// Successful connections to the broker, the first one included.
+    pub connects: AtomicU64,
+    /// Transactions from MQTT whose outcome is awaited.
+    pub outcomes_waiting: AtomicU64,
+    published: Mutex<BTreeMap<&'static str, u64>>,
+    dropped: Mutex<BTreeMap<&'static str, u64>>,
+    publish_dropped: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+fn bump(map: &Mutex<BTreeMap<&'static str, u64>>, key: &'static str) {
+    *map.lock().expect("metrics lock").entry(key).or_default() += 1;
+}
+
+fn labelled(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    map: &Mutex<BTreeMap<&'static str, u64>>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (key, n) in map.lock().expect("metrics lock").iter() {
+        let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {n}");
+    }
+}
+
+impl MqttMetrics {
+    /// A message published, by kind: `receipt`, `refusal`, `error`, `block`.
+    pub fn published(&self, kind: &'static str) {
+        bump(&self.published, kind);
+    }
+
+    /// A payload from `ting/v1/tx` not submitted, by reason.
+    pub fn dropped(&self, reason: &'static str) {
+        bump(&self.dropped, reason);
+    }
+
+    /// A message the node meant to publish and did not, by reason.
+    pub fn publish_dropped(&self, reason: &'static str) {
+        bump(&self.publish_dropped, reason);
+    }
+
+    /// How many payloads were dropped for `reason`.
+    pub fn dropped_count(&self, reason: &str) -> u64 {
+        let map = self.dropped.lock().expect("metrics lock");
+        map.get(reason).copied().unwrap_or(0)
+    }
+
+    fn render(&self, out: &mut String) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let plain = [
+            (
+                "ting_mqtt_received_total",
+                "Payloads received on ting/v1/tx.",
+                "counter",
+                load(&self.received),
+            ),
+            (
+                "ting_mqtt_connects_total",
+                "Connections made to the MQTT broker.",
+                "counter",
+                load(&self.connects),
+            ),
+            (
+                "ting_mqtt_connected",
+                "1 while the node is connected to its MQTT broker.",
+                "gauge",
+                load(&self.connected),
+            ),
+            (
+                "ting_mqtt_outcomes_waiting",
+                "Transactions from MQTT waiting for their outcome.",
+                "gauge",
+                load(&self.outcomes_waiting),
+            ),
+        ];
+        for (name, help, kind, value) in plain {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        labelled(
+            out,
+            "ting_mqtt_published_total",
+            "Messages published, by kind.",
+            "kind",
+            &self.published,
+        );
+        labelled(
+            out,
+            "ting_mqtt_dropped_total",
+            "Payloads on ting/v1/tx not submitted, by reason.",
+            "reason",
+            &self.dropped,
+        );
+        labelled(
+            out,
+            "ting_mqtt_publish_dropped_total",
+            "Messages not published (queue full, client closed), by reason.",
+            "reason",
+            &self.publish_dropped,
+        );
+    }
 }
 
 /// Gauges read at scrape time.
@@ -165,6 +280,7 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        self.mqtt.render(&mut out);
         out
     }
 }

@@ -1,0 +1,104 @@
+//! The task that owns the node's MQTT connection: it polls the event loop,
+//! (re)subscribes after every connect, hands transactions to the gate and
+//! keeps the connection gauge.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::client::{Client, Events, Incoming, Qos};
+use super::ingress::Gate;
+use super::limits::MQTT_RECONNECT_DELAY;
+use super::topics::{TX_SHARED_FILTER, TX_TOPIC};
+
+/// How far the connection has come, for start-up to wait on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Progress {
+    Connecting { last_error: Option<String> },
+    Subscribed,
+    Refused,
+}
+
+/// What the connection task holds.
+pub(crate) struct Connection {
+    pub events: Events,
+    pub client: Client,
+    pub gate: Gate,
+    pub progress: watch::Sender<Progress>,
+    pub stopping: Arc<AtomicBool>,
+    /// Transactions this gateway received (the node-wide count is in the metrics).
+    pub received: Arc<AtomicU64>,
+}
+
+impl Connection {
+    /// Runs until the client disconnects on shutdown.
+    pub async fn run(mut self) {
+        let mut was_up = false;
+        loop {
+            match self.events.poll().await {
+                Ok(incoming) => {
+                    was_up = true;
+                    self.on_incoming(incoming);
+                }
+                Err(e) => {
+                    self.set_connected(false);
+                    if self.stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if was_up {
+                        tracing::warn!(error = %e, "lost the MQTT broker; reconnecting");
+                    }
+                    was_up = false;
+                    self.progress.send_if_modified(|p| match p {
+                        Progress::Connecting { last_error } => {
+                            *last_error = Some(e);
+                            true
+                        }
+                        _ => false,
+                    });
+                    tokio::time::sleep(MQTT_RECONNECT_DELAY).await;
+                }
+            }
+        }
+    }
+
+    fn set_connected(&self, up: bool) {
+        let m = &self.gate.shared.metrics.mqtt;
+        m.connected.store(u64::from(up), Ordering::Relaxed);
+    }
+
+    fn on_incoming(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Connected => {
+                self.set_connected(true);
+                let m = &self.gate.shared.metrics.mqtt;
+                m.connects.fetch_add(1, Ordering::Relaxed);
+                // A clean session forgets subscriptions. Subscribing waits on the
+                // request queue, which this task drains, so it runs on its own.
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.subscribe(TX_SHARED_FILTER, Qos::AtLeastOnce).await {
+                        tracing::warn!(error = %e, "could not subscribe to {TX_SHARED_FILTER}");
+                    }
+                });
+            }
+            Incoming::Subscribed { granted } => {
+                let p = if granted {
+                    Progress::Subscribed
+                } else {
+                    Progress::Refused
+                };
+                self.progress.send_replace(p);
+            }
+            Incoming::Publish { topic, payload } if topic == TX_TOPIC => {
+                self.received.fetch_add(1, Ordering::Relaxed);
+                self.gate.take(&payload);
+            }
+            Incoming::Publish { topic, .. } => {
+                tracing::debug!(%topic, "ignored a publish on a topic the node does not serve");
+            }
+            Incoming::Other => {}
+        }
+    }
+}

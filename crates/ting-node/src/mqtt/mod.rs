@@ -1,0 +1,317 @@
+//! The node's MQTT gateway (docs/mqtt.md §5 onwards).
+//!
+//! ```text
+//!  devices ─► broker ─► ting/v1/tx ─► Connection ─► Gate ─► Shared::submit_with ─► pipeline
+//!                                                    │ (drops: counted, error notice)      │
+//!  devices ◄─ ting/v1/inbox/{hex} ◄─ publisher ◄─ Outbox (bounded) ◄─ outcome tasks ◄──────┘
+//!  anyone  ◄─ ting/v1/blocks (retained) ◄─ publisher ◄─ durable block events
+//! ```
+//!
+//! By default the node embeds a broker (rumqttd, [`broker`]) and connects to it
+//! as a client like any other; `MqttMode::External` uses a broker already
+//! running instead. Either way the node subscribes through the shared
+//! subscription `$share/ting-nodes/ting/v1/tx`, so several nodes on one broker
+//! split the transactions rather than each taking all of them.
+//!
+//! Architecture invariant: MQTT never slows the pipeline. Every queue between
+//! them is bounded and offered to without waiting; what does not fit is
+//! dropped and counted, and HTTP remains the source of truth for outcomes.
+
+mod broker;
+mod client;
+mod connection;
+mod ingress;
+pub mod limits;
+mod notices;
+mod outbox;
+pub mod topics;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use thiserror::Error;
+use ting_core::Keypair;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use client::Protocol;
+pub use notices::notice_id;
+
+use connection::{Connection, Progress};
+use ingress::Gate;
+use limits::{MQTT_FLUSH_WAIT, MQTT_OUTCOMES_MAX, MQTT_START_WAIT};
+use notices::Signer;
+use outbox::{Outbox, Sources};
+
+use crate::node::Shared;
+
+/// Where the node's MQTT broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MqttMode {
+    /// Embed a broker listening on this address (port 0: any free port).
+    Embedded { listen: SocketAddr },
+    /// Use a broker already running there.
+    External { host: String, port: u16 },
+}
+
+/// Everything the gateway needs besides the node.
+#[derive(Debug)]
+pub struct GatewayConfig {
+    pub mode: MqttMode,
+    /// Signs inbox notices: the node's sequencer key.
+    pub key: Keypair,
+    /// The client id; default `ting-node-` and the first 16 hex digits of the key.
+    pub client_id: Option<String>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MqttStartError {
+    #[error("the MQTT address {addr} is already in use (another broker, such as Mosquitto, may be listening there); give --mqtt-listen another address, e.g. --mqtt-listen 127.0.0.1:0 for any free port, or use the broker that is there with --mqtt-broker mqtt://{addr}, or run without MQTT with --no-mqtt")]
+    ListenTaken { addr: SocketAddr },
+    #[error("cannot listen for MQTT on {addr}: {source}; give --mqtt-listen another address")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{url:?} is not a broker address; write it as mqtt://HOST:PORT")]
+    BadBrokerUrl { url: String },
+    #[error("the MQTT broker at {broker} did not accept the node within {secs} s ({reason}); check that it runs and listens there")]
+    Unreachable {
+        broker: String,
+        secs: u64,
+        reason: String,
+    },
+    #[error("the MQTT broker at {broker} refused the subscription to {filter}; it must allow MQTT 5 shared subscriptions")]
+    SubscriptionRefused { broker: String, filter: String },
+}
+
+impl MqttStartError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MqttStartError::ListenTaken { .. } => "mqtt_listen_taken",
+            MqttStartError::Bind { .. } => "mqtt_bind",
+            MqttStartError::BadBrokerUrl { .. } => "mqtt_bad_broker_url",
+            MqttStartError::Unreachable { .. } => "mqtt_unreachable",
+            MqttStartError::SubscriptionRefused { .. } => "mqtt_subscription_refused",
+        }
+    }
+}
+
+/// Parses `mqtt://HOST:PORT` (the port defaults to 1883).
+pub fn parse_broker_url(url: &str) -> Result<MqttMode, MqttStartError> {
+    let bad = || MqttStartError::BadBrokerUrl { url: url.into() };
+    let rest = url.strip_prefix("mqtt://").ok_or_else(bad)?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        _ => (rest, 1883),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@', '?']) {
+        return Err(bad());
+    }
+    Ok(MqttMode::External {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    broker: String,
+    listen: Option<SocketAddr>,
+    client: client::Client,
+    outcomes: Arc<Semaphore>,
+    flush: mpsc::Sender<outbox::Flush>,
+    stopping: Arc<AtomicBool>,
+    received: Arc<AtomicU64>,
+    connection: JoinHandle<()>,
+    publisher: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Starts the broker (when embedded), connects, subscribes, and waits until
+    /// the broker has granted the subscription. Call inside a Tokio runtime.
+    pub async fn start(shared: Arc<Shared>, cfg: GatewayConfig) -> Result<Gateway, MqttStartError> {
+        let (listen, host, port, protocol) = match &cfg.mode {
+            MqttMode::Embedded { listen } => {
+                let addr = broker::start(*listen)?;
+                let host = addr.ip().to_string();
+                (Some(addr), host, addr.port(), Protocol::V311)
+            }
+            MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
+        };
+        let broker = format!("mqtt://{host}:{port}");
+        let id = cfg
+            .client_id
+            .unwrap_or_else(|| format!("ting-node-{}", &cfg.key.account().to_hex()[..16]));
+        let (client, events) = client::connect(&id, &host, port, protocol);
+        let outcomes = Arc::new(Semaphore::new(MQTT_OUTCOMES_MAX));
+        let (outbox, notices) = Outbox::new(Arc::clone(&shared.metrics));
+        let (flush, flush_rx) = mpsc::channel(1);
+        let sources = Sources {
+            notices,
+            blocks: shared.events.subscribe(),
+            flush: flush_rx,
+        };
+        let signer = Signer {
+            key: cfg.key,
+            network: shared.genesis.network,
+        };
+        let publisher = tokio::spawn(outbox::publish(
+            client.clone(),
+            signer,
+            Arc::clone(&shared.metrics),
+            sources,
+        ));
+        let (progress, mut watch_rx) = watch::channel(Progress::Connecting { last_error: None });
+        let stopping = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicU64::new(0));
+        let gate = Gate {
+            shared,
+            outbox,
+            outcomes: Arc::clone(&outcomes),
+        };
+        let connection = tokio::spawn(
+            Connection {
+                events,
+                client: client.clone(),
+                gate,
+                progress,
+                stopping: Arc::clone(&stopping),
+                received: Arc::clone(&received),
+            }
+            .run(),
+        );
+        let gateway = Gateway {
+            broker,
+            listen,
+            client,
+            outcomes,
+            flush,
+            stopping,
+            received,
+            connection,
+            publisher,
+        };
+        match wait_subscribed(&mut watch_rx).await {
+            Ok(()) => Ok(gateway),
+            Err(reason) => Err(gateway.abort(reason)),
+        }
+    }
+
+    fn abort(self, reason: Option<String>) -> MqttStartError {
+        self.connection.abort();
+        self.publisher.abort();
+        match reason {
+            None => MqttStartError::SubscriptionRefused {
+                broker: self.broker,
+                filter: topics::TX_SHARED_FILTER.into(),
+            },
+            Some(reason) => MqttStartError::Unreachable {
+                broker: self.broker,
+                secs: MQTT_START_WAIT.as_secs(),
+                reason,
+            },
+        }
+    }
+
+    /// The embedded broker's address (`None` with an external broker).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen
+    }
+
+    /// The broker the node is connected to, as `mqtt://HOST:PORT`.
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// Transactions this gateway has received (several gateways may share a node).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Call after `Node::shutdown`: waits (up to `MQTT_FLUSH_WAIT`) for every
+    /// outcome to be answered and every notice handed to the client, then
+    /// disconnects. The embedded broker keeps running until the process ends.
+    pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + MQTT_FLUSH_WAIT;
+        let all = u32::try_from(MQTT_OUTCOMES_MAX).expect("the outcome limit fits u32");
+        let answered = tokio::time::timeout_at(deadline, self.outcomes.acquire_many(all)).await;
+        if answered.is_err() {
+            tracing::warn!("MQTT: gave up waiting for outcomes to be answered");
+        }
+        let (done, flushed) = oneshot::channel();
+        if self.flush.send(done).await.is_ok()
+            && tokio::time::timeout_at(deadline, flushed).await.is_err()
+        {
+            tracing::warn!("MQTT: gave up publishing the last inbox notices");
+        }
+        self.stopping.store(true, Ordering::Release);
+        let _ = self.client.disconnect().await;
+        let mut connection = self.connection;
+        if tokio::time::timeout_at(deadline, &mut connection)
+            .await
+            .is_err()
+        {
+            connection.abort();
+        }
+        self.publisher.abort();
+    }
+}
+
+/// Waits for the subscription's answer: `Err(Some(last error))` when the broker
+/// could not be reached in time, `Err(None)` when it refused the subscription.
+async fn wait_subscribed(rx: &mut watch::Receiver<Progress>) -> Result<(), Option<String>> {
+    let waited = tokio::time::timeout(
+        MQTT_START_WAIT,
+        rx.wait_for(|p| !matches!(p, Progress::Connecting { .. })),
+    )
+    .await
+    .map(|r| r.map(|p| p.clone()));
+    match waited {
+        Ok(Ok(Progress::Subscribed)) => Ok(()),
+        Ok(_) => Err(None),
+        Err(_) => match &*rx.borrow() {
+            Progress::Connecting {
+                last_error: Some(e),
+            } => Err(Some(e.clone())),
+            _ => Err(Some("no answer".into())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_url_names_host_and_port() {
+        let ok = |u: &str, h: &str, p: u16| {
+            assert_eq!(
+                parse_broker_url(u).expect(u),
+                MqttMode::External {
+                    host: h.into(),
+                    port: p
+                }
+            );
+        };
+        ok("mqtt://127.0.0.1:1884", "127.0.0.1", 1884);
+        ok("mqtt://broker.local", "broker.local", 1883);
+        ok("mqtt://[::1]:1885", "::1", 1885);
+        for bad in [
+            "tcp://h:1",
+            "mqtt://",
+            "mqtt://h:port",
+            "mqtt://u@h:1",
+            "h:1883",
+        ] {
+            assert!(parse_broker_url(bad).is_err(), "{bad}");
+        }
+    }
+}

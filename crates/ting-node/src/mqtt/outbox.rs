@@ -1,0 +1,110 @@
+//! The bounded queue of inbox notices, and the task that publishes them and
+//! the durable block headers.
+//!
+//! Producers never wait: when `MQTT_OUTBOX_MAX` notices are queued, a new one
+//! is dropped and counted (`ting_mqtt_publish_dropped_total{reason="outbox_full"}`).
+//! The pipeline is never slowed by MQTT, and a device that missed its receipt
+//! reads it over HTTP. Block headers skip the queue: only the newest matters
+//! (it is retained), so a publisher that falls behind jumps to it.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ting_core::Timestamp;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::client::{Client, Qos};
+use super::limits::MQTT_OUTBOX_MAX;
+use super::notices::{Notice, Signer};
+use super::topics::{inbox, BLOCKS_TOPIC};
+use crate::metrics::Metrics;
+use crate::pipeline::CommittedBlock;
+
+/// The sending side of the queue; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Notice>,
+    metrics: Arc<Metrics>,
+}
+
+/// A request to publish everything queued, answered when it is handed to the client.
+pub(crate) type Flush = oneshot::Sender<()>;
+
+impl Outbox {
+    pub fn new(metrics: Arc<Metrics>) -> (Outbox, mpsc::Receiver<Notice>) {
+        let (tx, rx) = mpsc::channel(MQTT_OUTBOX_MAX);
+        (Outbox { tx, metrics }, rx)
+    }
+
+    /// Queues `notice`, or drops and counts it when the queue is full.
+    pub fn offer(&self, notice: Notice) {
+        if self.tx.try_send(notice).is_err() {
+            self.metrics.mqtt.publish_dropped("outbox_full");
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What the publisher reads from.
+pub(crate) struct Sources {
+    pub notices: mpsc::Receiver<Notice>,
+    pub blocks: broadcast::Receiver<Arc<CommittedBlock>>,
+    pub flush: mpsc::Receiver<Flush>,
+}
+
+/// Publishes notices and block headers through `client` until the client is gone.
+pub(crate) async fn publish(client: Client, signer: Signer, metrics: Arc<Metrics>, mut s: Sources) {
+    let mut blocks_open = true;
+    loop {
+        tokio::select! {
+            notice = s.notices.recv() => match notice {
+                Some(n) => send_notice(&client, &signer, &metrics, n).await,
+                None => return,
+            },
+            block = s.blocks.recv(), if blocks_open => match block {
+                Ok(b) => send_block(&client, &metrics, &b).await,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => blocks_open = false,
+            },
+            flush = s.flush.recv() => {
+                let Some(done) = flush else { return };
+                while let Ok(n) = s.notices.try_recv() {
+                    send_notice(&client, &signer, &metrics, n).await;
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+async fn send_notice(client: &Client, signer: &Signer, metrics: &Metrics, n: Notice) {
+    let Some(bytes) = signer.seal(&n, now()) else {
+        return metrics.mqtt.publish_dropped("unsealable");
+    };
+    let topic = inbox(&n.recipient());
+    match client.publish(topic, Qos::AtLeastOnce, false, bytes).await {
+        Ok(()) => metrics.mqtt.published(n.kind_name()),
+        Err(e) => {
+            tracing::debug!(error = %e, "an inbox notice was not published");
+            metrics.mqtt.publish_dropped("client_closed");
+        }
+    }
+}
+
+async fn send_block(client: &Client, metrics: &Metrics, b: &CommittedBlock) {
+    let header = b.block.header.to_bytes();
+    match client
+        .publish(BLOCKS_TOPIC.to_string(), Qos::AtMostOnce, true, header)
+        .await
+    {
+        Ok(()) => metrics.mqtt.published("block"),
+        Err(_) => metrics.mqtt.publish_dropped("client_closed"),
+    }
+}

@@ -1,0 +1,219 @@
+//! Fixtures for the MQTT tests: a device client on a real broker, a Mosquitto
+//! the test starts itself on a free port, and a metric reader.
+//!
+//! Every wait has a deadline ([`common::DEADLINE`]); nothing sleeps to synchronise.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tempfile::TempDir;
+use ting_core::envelope::Envelope;
+use ting_core::Keypair;
+use ting_node::mqtt::limits::MQTT_PAYLOAD_BYTES_MAX;
+use ting_node::mqtt::topics::{inbox, TX_TOPIC};
+use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
+use ting_node::Shared;
+use tokio::sync::mpsc;
+
+use crate::common::{call_text, get, sequencer, Deadline, DEADLINE};
+
+/// Where the tests look for Mosquitto, and how to get it.
+pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+pub const MOSQUITTO_INSTALL: &str = "sudo apt-get install -y mosquitto";
+
+/// A gateway with its own embedded broker on a free port.
+pub async fn embedded_gateway(shared: &Arc<Shared>) -> Gateway {
+    let cfg = GatewayConfig {
+        mode: MqttMode::Embedded {
+            listen: "127.0.0.1:0".parse().expect("address"),
+        },
+        key: sequencer(),
+        client_id: None,
+    };
+    Gateway::start(Arc::clone(shared), cfg)
+        .await
+        .expect("the gateway starts with an embedded broker")
+}
+
+/// A gateway on the broker at `addr`, as `ting node --mqtt-broker mqtt://ADDR` makes it.
+pub async fn external_gateway(shared: &Arc<Shared>, addr: SocketAddr, id: &str) -> Gateway {
+    let mode = ting_node::mqtt::parse_broker_url(&format!("mqtt://{addr}")).expect("url");
+    let cfg = GatewayConfig {
+        mode,
+        key: sequencer(),
+        client_id: Some(id.into()),
+    };
+    Gateway::start(Arc::clone(shared), cfg)
+        .await
+        .expect("the gateway starts on the external broker")
+}
+
+/// An MQTT 3.1.1 client standing in for devices: it subscribes to some topics
+/// and hands every publish it receives to the test.
+pub struct Device {
+    client: AsyncClient,
+    incoming: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Device {
+    /// Connects to `broker` and subscribes to `filters`, waiting for every SUBACK.
+    pub async fn connect(broker: SocketAddr, id: &str, filters: &[String]) -> Device {
+        let mut o = MqttOptions::new(id, broker.ip().to_string(), broker.port());
+        o.set_max_packet_size(MQTT_PAYLOAD_BYTES_MAX * 2, MQTT_PAYLOAD_BYTES_MAX * 2);
+        let (client, mut events) = AsyncClient::new(o, 64);
+        let (tx, incoming) = mpsc::unbounded_channel();
+        let (subacks_tx, mut subacks) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic, p.payload.to_vec()));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = subacks_tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("the device lost its broker: {e}"),
+                }
+            }
+        });
+        for f in filters {
+            client
+                .subscribe(f.as_str(), QoS::AtLeastOnce)
+                .await
+                .expect("subscribe");
+        }
+        for _ in filters {
+            tokio::time::timeout(DEADLINE, subacks.recv())
+                .await
+                .expect("a SUBACK in time")
+                .expect("the device task runs");
+        }
+        Device {
+            client,
+            incoming,
+            task,
+        }
+    }
+
+    /// A device listening on the inboxes of `keys`.
+    pub async fn inboxes(broker: SocketAddr, id: &str, keys: &[&Keypair]) -> Device {
+        let filters: Vec<String> = keys.iter().map(|k| inbox(&k.account())).collect();
+        Device::connect(broker, id, &filters).await
+    }
+
+    pub async fn publish_tx(&self, payload: Vec<u8>) {
+        self.client
+            .publish(TX_TOPIC, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish");
+    }
+
+    /// The next message, failing the test past the deadline.
+    pub async fn next(&mut self) -> (String, Vec<u8>) {
+        tokio::time::timeout(DEADLINE, self.incoming.recv())
+            .await
+            .expect("a message within the deadline")
+            .expect("the device task runs")
+    }
+
+    /// The next message, decoded as an envelope with a valid signature.
+    pub async fn next_envelope(&mut self) -> (String, Envelope) {
+        let (topic, bytes) = self.next().await;
+        let env = Envelope::decode(&bytes).expect("an inbox message is an envelope");
+        env.verify().expect("the envelope's signature verifies");
+        (topic, env)
+    }
+
+    /// Whatever has arrived already, without waiting.
+    pub fn try_next(&mut self) -> Option<(String, Vec<u8>)> {
+        self.incoming.try_recv().ok()
+    }
+}
+
+/// The value of the metric line starting with `series` (`name` or `name{label="x"}`), 0 if absent.
+pub async fn metric(shared: &Arc<Shared>, series: &str) -> u64 {
+    let (_, text) = call_text(shared, get("/metrics")).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |v| v.trim().parse().expect("an integer metric"))
+}
+
+/// Waits until `series` reaches `want`.
+pub async fn metric_reaches(shared: &Arc<Shared>, series: &str, want: u64) {
+    let deadline = Deadline::new(format!("{series} to reach {want}"));
+    while metric(shared, series).await < want {
+        deadline.tick().await;
+    }
+    assert_eq!(metric(shared, series).await, want, "{series}");
+}
+
+/// A free port on the loopback interface (free when asked; the caller binds it next).
+pub fn free_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local address")
+}
+
+/// A Mosquitto the test started, on a free port, with no persistence; killed on drop.
+pub struct Mosquitto {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Mosquitto {
+    /// Starts Mosquitto and waits until it accepts connections. Fails (never skips)
+    /// when it is not installed.
+    pub fn start() -> Mosquitto {
+        assert!(
+            PathBuf::from(MOSQUITTO).exists(),
+            "these tests need Mosquitto at {MOSQUITTO}; install it with `{MOSQUITTO_INSTALL}` (scripts/test does this when run as root)"
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addr = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        let text = format!(
+            "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size {}\n",
+            addr.port(),
+            MQTT_PAYLOAD_BYTES_MAX * 2
+        );
+        std::fs::write(&conf, text).expect("write mosquitto.conf");
+        let child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        let mut m = Mosquitto {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Deadline::new(format!("mosquitto to listen on {addr}"));
+        while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = m.child.try_wait() {
+                panic!("mosquitto exited at start-up ({status}); is port {addr} taken?");
+            }
+            deadline.tick_blocking();
+        }
+        m
+    }
+}
