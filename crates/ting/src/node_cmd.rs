@@ -5,6 +5,10 @@
 //! faucet); later starts reuse them. Without `--dev` the genesis comes from
 //! `--genesis FILE`, the key from `--key FILE` (default `DATA_DIR/node.key`),
 //! and there is no faucet.
+//!
+//! MQTT (docs/mqtt.md §5): by default the node embeds a broker on
+//! `--mqtt-listen` (127.0.0.1:1883); `--mqtt-broker mqtt://HOST:PORT` uses a
+//! broker already running instead, and `--no-mqtt` turns MQTT off.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,7 +19,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use ting_core::{Genesis, Keypair, NetworkId, Timestamp};
 use ting_node::files::{read_genesis, read_key, read_or_create_key, write_genesis};
-use ting_node::{Node, NodeConfig};
+use ting_node::mqtt::{parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError};
+use ting_node::{Node, NodeConfig, Shared};
 
 /// The network id of dev networks.
 pub const DEV_NETWORK: NetworkId = NetworkId(0x7e57);
@@ -37,7 +42,19 @@ pub struct NodeArgs {
     /// Address of the HTTP API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
+    /// Address of the embedded MQTT broker (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_MQTT_LISTEN)]
+    pub mqtt_listen: SocketAddr,
+    /// Use the MQTT broker at mqtt://HOST:PORT instead of embedding one.
+    #[arg(long, value_name = "URL", conflicts_with = "no_mqtt")]
+    pub mqtt_broker: Option<String>,
+    /// Run without MQTT: no broker, no gateway.
+    #[arg(long)]
+    pub no_mqtt: bool,
 }
+
+/// Where the embedded MQTT broker listens unless told otherwise.
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
 
 pub fn random_seed() -> [u8; 32] {
     rand::random()
@@ -102,6 +119,34 @@ pub fn config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     Ok(NodeConfig::new(args.data_dir.clone(), genesis, key))
 }
 
+/// The MQTT set-up the arguments ask for; `None` with `--no-mqtt`.
+pub fn mqtt_mode(args: &NodeArgs) -> anyhow::Result<Option<MqttMode>> {
+    if args.no_mqtt {
+        return Ok(None);
+    }
+    match &args.mqtt_broker {
+        Some(url) => Ok(Some(parse_broker_url(url)?)),
+        None => Ok(Some(MqttMode::Embedded {
+            listen: args.mqtt_listen,
+        })),
+    }
+}
+
+/// Starts the MQTT gateway of a started node, signing with `key`.
+pub fn start_gateway(
+    runtime: &tokio::runtime::Runtime,
+    shared: &Arc<Shared>,
+    key: &Keypair,
+    mode: MqttMode,
+) -> Result<Gateway, MqttStartError> {
+    let cfg = GatewayConfig {
+        mode,
+        key: Keypair::from_seed(key.seed()),
+        client_id: None,
+    };
+    runtime.block_on(Gateway::start(Arc::clone(shared), cfg))
+}
+
 /// Waits for SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
@@ -114,6 +159,8 @@ pub async fn shutdown_signal() {
 
 pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let cfg = config(args)?;
+    let mqtt = mqtt_mode(args)?;
+    let key = Keypair::from_seed(cfg.key.seed());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -123,10 +170,25 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let report = node.report().clone();
     let shared = Arc::clone(node.shared());
     let height = shared.durable.height();
+    let gateway = match mqtt
+        .map(|m| start_gateway(&runtime, &shared, &key, m))
+        .transpose()
+    {
+        Ok(g) => g,
+        Err(e) => {
+            drop(shared);
+            node.shutdown();
+            return Err(e.into());
+        }
+    };
+    let mqtt_at = gateway
+        .as_ref()
+        .map_or("off".to_string(), |g| g.broker().to_string());
     tracing::info!(
         network = network.0,
         height = height.0,
         http = %args.http,
+        mqtt = %mqtt_at,
         data_dir = %args.data_dir.display(),
         snapshot = report.snapshot_height,
         replayed_blocks = report.replayed_blocks,
@@ -135,7 +197,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         "ting node is serving"
     );
     eprintln!(
-        "ting node serving http://{} (network {}, height {}, data dir {})",
+        "ting node serving http://{} and MQTT {mqtt_at} (network {}, height {}, data dir {})",
         args.http,
         network.0,
         height.0,
@@ -144,6 +206,9 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     runtime.block_on(ting_node::http::serve(listener, shared, shutdown_signal()))?;
     eprintln!("ting node: shutting down, draining the pipeline");
     node.shutdown();
+    if let Some(g) = gateway {
+        runtime.block_on(g.shutdown());
+    }
     eprintln!("ting node: stopped cleanly");
     Ok(())
 }
