@@ -13,6 +13,7 @@ mod channel;
 mod drive;
 mod http;
 mod ledger;
+mod mqtt;
 mod recovery;
 mod stats;
 mod workload;
@@ -29,6 +30,8 @@ pub enum BenchCmd {
     Ledger(LedgerArgs),
     /// Restart time over a block log of N transfers: full replay, and snapshot plus a tail.
     Recovery(RecoveryArgs),
+    /// Signed transactions and device messages over MQTT vs. the broker's raw rate.
+    Mqtt(mqtt::MqttArgs),
     /// Payment channels on one core: hash-chain ticks and vouchers checked per second vs. bare SHA-256, and the payer's chain.
     Channel(ChannelArgs),
 }
@@ -108,6 +111,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         },
         BenchCmd::Recovery(args) => recovery::run(args),
         BenchCmd::Channel(args) => channel::run(args),
+        BenchCmd::Mqtt(args) => mqtt::run(args),
     }
 }
 
