@@ -45,3 +45,6 @@ pub use error::{
 };
 pub use payee::DurablePayee;
 pub use payer::DurablePayer;
+
+pub mod backoff;
+pub mod outbox;
