@@ -1,4 +1,16 @@
-//! Ting's device SDK: payment channels kept durably on the device.
+//! Ting's device SDK: a [`Device`] with its identity, wallet, signed and
+//! encrypted messages over MQTT, a durable outbox, and payment channels kept
+//! durably on the device.
+//!
+//! [`device`] is the entry point: start a [`Device`] from a key, a state
+//! directory, the network, its trusted sequencer keys, the node's URL and a
+//! broker; `submit` transactions, `send` and `recv` messages, `pay` through
+//! channels. Everything outgoing goes through the [`outbox`] (an append-only,
+//! CRC-checked, synced file) before it is sent, so a broker or node outage
+//! delays it and loses nothing. The receive path ([`device::inbox`]) checks
+//! every envelope before the app sees it.
+//!
+//! The rest of this comment is about the channel files underneath.
 //!
 //! `ting-core` holds the channel rules as pure state machines (`Payer`,
 //! `Payee`); this crate puts each channel's state in a small file and orders
@@ -47,4 +59,13 @@ pub use payee::DurablePayee;
 pub use payer::DurablePayer;
 
 pub mod backoff;
+pub mod device;
+pub mod http;
+pub mod keyfile;
 pub mod outbox;
+
+pub use device::channels::ChannelOffer;
+pub use device::{
+    Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError,
+};
+pub use keyfile::read_key;

@@ -1,0 +1,89 @@
+//! A water purifier on Ting: it publishes its messaging key, sends a reading
+//! to the utility encrypted, pays the utility for filter service through a
+//! channel, and prints its receipts. The utility runs in the same process here.
+//!
+//! ```sh
+//! ting node --dev &                      # HTTP on :8080, MQTT on :1883
+//! cargo run -p ting-agent --example device [purifier.key]
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use ting_agent::device::now;
+use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message};
+use ting_core::{Amount, Keypair, Timestamp};
+
+type AnyError = Box<dyn std::error::Error>;
+
+async fn start(key: Keypair, name: &str, node: &str) -> Result<Device, AnyError> {
+    let dir = std::env::temp_dir().join(format!("ting-{name}-{}", &key.account().to_hex()[..8]));
+    let mut config = DeviceConfig::discover(key, dir, node).await?;
+    let port = std::env::var("TING_MQTT_PORT").map_or(Ok(1883), |p| p.parse())?;
+    config.broker = Some(Broker {
+        host: "127.0.0.1".into(),
+        port,
+    });
+    let device = Device::start(config)?;
+    let faucet = serde_json::json!({ "to": device.account().to_did(), "amount": 100_000 });
+    device.http().post("/v1/faucet", &faucet).await?;
+    let receipt = device.publish_messaging_key().await?;
+    println!(
+        "{name} {}: messaging key in block {}",
+        device.account(),
+        receipt.height
+    );
+    Ok(device)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), AnyError> {
+    let node = std::env::var("TING_NODE").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let key = match std::env::args().nth(1) {
+        Some(path) => read_key(Path::new(&path))?,
+        None => Keypair::from_seed(rand::random()),
+    };
+    let purifier = start(key, "purifier", &node).await?;
+    let mut utility = start(Keypair::from_seed(rand::random()), "utility", &node).await?;
+
+    let reading = b"tds_ppm=42 flow_l=1.5".to_vec();
+    purifier.send(utility.account(), reading, true).await?;
+
+    let offer = ChannelOffer {
+        payee: utility.account(),
+        deposit: Amount::new(1_000),
+        price: Amount::new(10),
+        ticks: 100,
+        expires_at: Timestamp(now().0 + 3_600_000),
+    };
+    let channel = purifier.open_channel(offer).await?;
+    println!("purifier opened channel {channel}");
+    utility.accept_channel(&channel).await?;
+    purifier.pay(&channel, 3).await?;
+
+    for _ in 0..2 {
+        match tokio::time::timeout(Duration::from_secs(10), utility.recv()).await {
+            Ok(Some(Message::Data {
+                payload, encrypted, ..
+            })) => {
+                let text = String::from_utf8_lossy(&payload);
+                println!("utility received a reading {text:?} (encrypted: {encrypted})");
+            }
+            Ok(Some(Message::Payment { accepted, .. })) => {
+                println!(
+                    "utility was paid {} ({} in all)",
+                    accepted.newly_paid.base_units(),
+                    accepted.total.base_units()
+                );
+            }
+            _ => return Err("the utility heard nothing within 10 s".into()),
+        }
+    }
+    println!(
+        "purifier balance {}",
+        purifier.balance().await?.base_units()
+    );
+    purifier.shutdown().await;
+    utility.shutdown().await;
+    Ok(())
+}

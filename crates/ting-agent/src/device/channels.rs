@@ -1,0 +1,181 @@
+//! The device's channels: opening one as payer, paying through it as `PAYMENT`
+//! envelopes, and taking one up as payee so its payments are accepted.
+//!
+//! Files live in the state directory (`payer/` and `payee/`, see `crate::dir`).
+//! Chain seeds are derived from the device's key, the channel and the segment
+//! number, as the CLI does, so a lost payer file never loses a seed.
+
+use ting_core::channel::payee::Payee;
+use ting_core::channel::payer::{ChannelTerms, NewSegment, Payer};
+use ting_core::envelope::EnvelopeType;
+use ting_core::{
+    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, Keypair, Payment, Timestamp,
+    TxKind,
+};
+
+use super::error::{ChannelError, QueueError};
+use super::{now, Device};
+use crate::dir::{channel_path, Role};
+use crate::error::StoreError;
+use crate::payee::DurablePayee;
+use crate::payer::DurablePayer;
+
+/// Prefix of the hash that derives a chain's seed from the device's key.
+const SEED_DOMAIN: &[u8] = b"ting:agent:chain-seed:v1";
+
+fn chain_seed(key: &Keypair, channel: &ChannelId, segment: u32) -> Hash32 {
+    Hash32::digest(&[
+        SEED_DOMAIN,
+        &key.seed(),
+        &channel.0 .0,
+        &segment.to_le_bytes(),
+    ])
+}
+
+impl From<QueueError> for ChannelError {
+    fn from(e: QueueError) -> Self {
+        ChannelError::Submit(e.into())
+    }
+}
+
+/// The terms a hash-chain channel opens with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelOffer {
+    pub payee: AccountId,
+    pub deposit: Amount,
+    /// What one tick pays.
+    pub price: Amount,
+    /// Ticks in the chain; `deposit` must cover `ticks · price`.
+    pub ticks: u32,
+    pub expires_at: Timestamp,
+}
+
+impl Device {
+    /// Opens a hash-chain channel and waits until the ledger holds it. The
+    /// payer's file is written before the open is queued, and removed if the
+    /// ledger refuses the open.
+    pub async fn open_channel(&self, offer: ChannelOffer) -> Result<ChannelId, ChannelError> {
+        let inner = &self.inner;
+        let mut opened = None;
+        let ticket = inner
+            .queue_with(|nonce| {
+                let channel = ChannelId::derive(inner.network, &inner.me, nonce);
+                let terms = ChannelTerms {
+                    network: inner.network,
+                    channel,
+                    payer: inner.me,
+                    payee: offer.payee,
+                    deposit: offer.deposit,
+                    expires_at: offer.expires_at,
+                };
+                let segment = NewSegment {
+                    seed: chain_seed(&inner.key, &channel, 0),
+                    len: offer.ticks,
+                };
+                let (payer, mode) = Payer::open_hash_chain(terms, offer.price, segment)
+                    .map_err(|e| ChannelError::Terms(e.to_string()))?;
+                DurablePayer::create(&inner.state_dir, payer)?;
+                opened = Some(channel);
+                Ok::<_, ChannelError>(TxKind::ChannelOpen {
+                    payee: offer.payee,
+                    deposit: offer.deposit,
+                    expires_at: offer.expires_at,
+                    mode,
+                })
+            })
+            .await?;
+        let channel = opened.expect("set when the open was queued");
+        match ticket.wait().await {
+            Ok(_) => Ok(channel),
+            Err(e) => {
+                if matches!(e, super::TxError::Refused { .. }) {
+                    // The channel does not exist, so its file must not either.
+                    let _ =
+                        std::fs::remove_file(channel_path(&inner.state_dir, Role::Payer, &channel));
+                }
+                Err(ChannelError::Submit(e.into()))
+            }
+        }
+    }
+
+    /// Reveals `units` more ticks (durably) and sends the payment to the payee.
+    pub async fn pay(&self, channel: &ChannelId, units: u64) -> Result<Payment, ChannelError> {
+        let (payment, payee) = {
+            let mut payers = self.inner.payers.lock().await;
+            if !payers.contains_key(channel) {
+                let payer = DurablePayer::open(&self.inner.state_dir, channel)?;
+                payers.insert(*channel, payer);
+            }
+            let payer = payers.get_mut(channel).expect("inserted above");
+            (payer.pay(units, now())?, payer.payer().terms().payee)
+        };
+        self.inner
+            .send_envelope(payee, EnvelopeType::PAYMENT, payment.encode(), false)
+            .await?;
+        Ok(payment)
+    }
+
+    /// Takes up a channel the ledger opened to this device, so that its
+    /// payments are accepted. Harmless if already taken up.
+    pub async fn accept_channel(&self, channel: &ChannelId) -> Result<(), ChannelError> {
+        let raw = self
+            .inner
+            .http
+            .get(&format!("/v1/channels/{}", channel.to_hex()))
+            .await
+            .map_err(ChannelError::Lookup)?;
+        let (terms, mode) = parse_channel(self.inner.network, channel, &raw)?;
+        if terms.payee != self.inner.me {
+            return Err(ChannelError::NotParty("payee"));
+        }
+        match DurablePayee::create(&self.inner.state_dir, Payee::new(terms, mode)) {
+            Ok(_) | Err(StoreError::Exists) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.inner.inbox().forget_payee(channel);
+        Ok(())
+    }
+}
+
+/// A channel as `GET /v1/channels/{id}` shows it, on its first chain.
+fn parse_channel(
+    network: ting_core::NetworkId,
+    channel: &ChannelId,
+    raw: &serde_json::Value,
+) -> Result<(ChannelTerms, ChannelMode), ChannelError> {
+    let bad = |what: &str| ChannelError::BadChannel(format!("no valid {what:?}"));
+    let number = |field: &str| raw[field].as_u64().ok_or_else(|| bad(field));
+    let account = |field: &str| {
+        raw[field]
+            .as_str()
+            .and_then(|t| AccountId::parse(t).ok())
+            .ok_or_else(|| bad(field))
+    };
+    let terms = ChannelTerms {
+        network,
+        channel: *channel,
+        payer: account("payer")?,
+        payee: account("payee")?,
+        deposit: Amount::new(number("deposit")?),
+        expires_at: Timestamp(number("expires_at_ms")?),
+    };
+    let mode = match raw["mode"].as_str() {
+        Some("voucher") => ChannelMode::Voucher,
+        Some("hash_chain") if number("segment")? == 0 => ChannelMode::HashChain {
+            chain: ChainSegment {
+                anchor: raw["anchor"]
+                    .as_str()
+                    .and_then(Hash32::from_hex)
+                    .ok_or_else(|| bad("anchor"))?,
+                len: u32::try_from(number("chain_len")?).map_err(|_| bad("chain_len"))?,
+            },
+            price: Amount::new(number("price")?),
+        },
+        _ => {
+            return Err(bad(
+                "mode (a hash chain still on its first segment, or a voucher)",
+            ))
+        }
+    };
+    Ok((terms, mode))
+}

@@ -1,0 +1,210 @@
+//! The device's error enums, one per operation, each variant with a stable code.
+
+use thiserror::Error;
+use ting_core::envelope::EnvelopeError;
+use ting_core::{DecodeError, Hash32};
+
+use crate::error::{DurableAcceptError, DurablePayError, StoreError};
+use crate::http::HttpError;
+use crate::outbox::OutboxError;
+
+/// Why a device could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("the device's outbox: {0}")]
+    Outbox(#[from] OutboxError),
+    #[error("the node URL: {0}")]
+    Http(#[from] HttpError),
+    #[error("the device's messaging secret: {0}")]
+    Secret(String),
+    #[error(
+        "no trusted sequencer key: the device could not tell the node's receipts from forgeries"
+    )]
+    NoSequencer,
+}
+
+impl StartError {
+    pub fn code(&self) -> &str {
+        match self {
+            StartError::Outbox(e) => e.code(),
+            StartError::Http(e) => e.code(),
+            StartError::Secret(_) => "bad_messaging_secret",
+            StartError::NoSequencer => "no_sequencer",
+        }
+    }
+}
+
+/// Why a transaction was not queued. Nothing was signed into the outbox.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("the device's next nonce is unknown and the node cannot be asked: {0}")]
+    Nonce(HttpError),
+    #[error("the sender's nonce is at its maximum")]
+    NonceExhausted,
+}
+
+impl QueueError {
+    pub fn code(&self) -> &str {
+        match self {
+            QueueError::Outbox(e) => e.code(),
+            QueueError::Nonce(e) => e.code(),
+            QueueError::NonceExhausted => "overflow",
+        }
+    }
+}
+
+/// How a queued transaction ended, if not in a block.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("the ledger refused transaction {tx_hash}: {code}: {message}")]
+    Refused {
+        tx_hash: Hash32,
+        code: String,
+        message: String,
+    },
+    #[error("the device stopped before transaction {0}'s outcome arrived; it stays in the outbox")]
+    Stopped(Hash32),
+}
+
+impl TxError {
+    pub fn code(&self) -> &str {
+        match self {
+            TxError::Refused { code, .. } => code,
+            TxError::Stopped(_) => "device_stopped",
+        }
+    }
+}
+
+/// Why a transaction was not queued, or not applied.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Tx(#[from] TxError),
+}
+
+impl SubmitError {
+    pub fn code(&self) -> &str {
+        match self {
+            SubmitError::Queue(e) => e.code(),
+            SubmitError::Tx(e) => e.code(),
+        }
+    }
+}
+
+/// Why a message was not queued for its recipient.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("the recipient's messaging key cannot be read from the node: {0}")]
+    KeyLookup(HttpError),
+    #[error("the recipient {0} has published no messaging key; send it unencrypted or ask it to publish one")]
+    NoMessagingKey(String),
+    #[error("the recipient's messaging key on the ledger is not a valid key")]
+    BadMessagingKey,
+    #[error("encrypting the payload failed: {0}")]
+    Seal(String),
+    #[error("this device has no MQTT broker configured; messages need one")]
+    NoBroker,
+}
+
+impl SendError {
+    pub fn code(&self) -> &str {
+        match self {
+            SendError::Envelope(e) => e.code(),
+            SendError::Outbox(e) => e.code(),
+            SendError::KeyLookup(e) => e.code(),
+            SendError::NoMessagingKey(_) => "no_messaging_key",
+            SendError::BadMessagingKey => "bad_messaging_key",
+            SendError::Seal(_) => "seal_failed",
+            SendError::NoBroker => "no_broker",
+        }
+    }
+}
+
+/// Why a channel operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pay(#[from] DurablePayError),
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("the channel cannot be read from the node: {0}")]
+    Lookup(HttpError),
+    #[error("the node's channel is not what this device expects: {0}")]
+    BadChannel(String),
+    #[error("the channel's terms or chain are refused: {0}")]
+    Terms(String),
+    #[error("this device is not the channel's {0}")]
+    NotParty(&'static str),
+}
+
+impl ChannelError {
+    pub fn code(&self) -> &str {
+        match self {
+            ChannelError::Store(e) => e.code(),
+            ChannelError::Pay(e) => e.code(),
+            ChannelError::Submit(e) => e.code(),
+            ChannelError::Send(e) => e.code(),
+            ChannelError::Lookup(e) => e.code(),
+            ChannelError::BadChannel(_) => "bad_channel",
+            ChannelError::Terms(_) => "bad_terms",
+            ChannelError::NotParty(_) => "not_party",
+        }
+    }
+}
+
+/// Why a received envelope was dropped before the app saw it.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    #[error(transparent)]
+    Receive(#[from] ting_core::envelope::ReceiveError),
+    #[error(
+        "a node envelope (type {0:#06x}) from a key this device does not trust as a sequencer"
+    )]
+    UntrustedSender(u16),
+    #[error("the envelope type {0:#06x} is not one this device knows")]
+    UnknownType(u16),
+    #[error("the payload is not what its type says: {0}")]
+    BadPayload(DecodeError),
+    #[error("a payment for a channel this device is not the payee of")]
+    UnknownChannel,
+    #[error("a payment not sent by the channel's payer")]
+    NotPayer,
+    #[error("the payment was refused: {0}")]
+    Payment(#[from] DurableAcceptError),
+    #[error("the channel's file cannot be read: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl InboxError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            InboxError::Receive(e) => e.code(),
+            InboxError::UntrustedSender(_) => "untrusted_sender",
+            InboxError::UnknownType(_) => "unknown_type",
+            InboxError::BadPayload(_) => "bad_payload",
+            InboxError::UnknownChannel => "unknown_channel",
+            InboxError::NotPayer => "not_payer",
+            InboxError::Payment(e) => e.code(),
+            InboxError::Store(e) => e.code(),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Sending transactions over HTTP (a device without a broker), and the
+//! `bad_nonce` rule both links share (see the module docs of `device`).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use ting_core::{BlockHeight, Hash32, SignedTx};
+use tokio::sync::watch;
+
+use super::error::TxError;
+use super::pending::{Confirmed, TxOutcome};
+use super::Inner;
+use crate::backoff::Backoff;
+use crate::http::HttpError;
+use crate::outbox::Item;
+
+/// What the node said about a transaction whose nonce it called used.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Final(TxOutcome),
+    /// Not decided yet: keep it and ask again later.
+    Undecided,
+}
+
+/// Applies the `bad_nonce` rule to `tx`.
+pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str) -> Verdict {
+    let hash = tx.hash();
+    let Ok(durable) = inner.ledger_nonce().await else {
+        return Verdict::Undecided;
+    };
+    match inner
+        .http
+        .get(&format!("/v1/transactions/{}", hash.to_hex()))
+        .await
+    {
+        Ok(found) => match confirmed_from_json(&hash, &found["receipt"]) {
+            Some(c) => return Verdict::Final(Ok(c)),
+            None => return Verdict::Undecided,
+        },
+        Err(HttpError::Api { status, .. }) if status.is_client_error() => {}
+        Err(_) => return Verdict::Undecided,
+    }
+    let nonce = tx.nonce();
+    let gap_fills = durable < nonce && inner.pending().holds_nonce(durable);
+    if durable == nonce || gap_fills {
+        return Verdict::Undecided;
+    }
+    Verdict::Final(Err(TxError::Refused {
+        tx_hash: hash,
+        code: "bad_nonce".into(),
+        message: message.to_owned(),
+    }))
+}
+
+fn confirmed_from_json(hash: &Hash32, receipt: &serde_json::Value) -> Option<Confirmed> {
+    Some(Confirmed {
+        tx_hash: *hash,
+        height: BlockHeight(receipt["height"].as_u64()?),
+        index: u32::try_from(receipt["index"].as_u64()?).ok()?,
+    })
+}
+
+/// Records a final outcome; a refusal makes the device learn its nonce again.
+pub(crate) async fn settle(inner: &Inner, hash: &Hash32, outcome: TxOutcome) {
+    let refused = outcome.is_err();
+    if let Err(e) = inner.pending().resolve(hash, outcome) {
+        // The outbox could not record it; the entry stays and is answered again.
+        eprintln!("ting-agent: the outbox could not record an outcome: {e}");
+    }
+    if refused {
+        inner.forget_nonce().await;
+    }
+}
+
+/// The oldest queued transaction, if any.
+fn oldest_tx(inner: &Inner) -> Option<SignedTx> {
+    let pending = inner.pending();
+    let oldest = pending.outbox().entries().find_map(|(_, item)| match item {
+        Item::Tx(bytes) => SignedTx::decode(bytes).ok(),
+        Item::Envelope { .. } => None,
+    });
+    oldest
+}
+
+/// Posts queued transactions one at a time, oldest (lowest nonce) first.
+pub(crate) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Backoff::new(inner.seed);
+    let mut attempt = 0u32;
+    while !*stop.borrow() {
+        let Some(tx) = oldest_tx(&inner) else {
+            tokio::select! {
+                _ = inner.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        };
+        let decided = post_once(&inner, &tx).await;
+        if decided {
+            attempt = 0;
+            continue;
+        }
+        let delay = backoff.delay(attempt);
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Posts `tx` and settles it if the answer is final; `false` to retry later.
+async fn post_once(inner: &Inner, tx: &SignedTx) -> bool {
+    let hash = tx.hash();
+    let body = json!({ "hex": hex::encode(tx.bytes()) });
+    inner.stats().published += 1;
+    let answer = inner.http.post("/v1/transactions?wait=true", &body).await;
+    let outcome = match answer {
+        Ok(v) => match confirmed_from_json(&hash, &v) {
+            Some(c) => Ok(c),
+            None => return false,
+        },
+        Err(HttpError::Api {
+            code,
+            message,
+            status,
+        }) if status.as_u16() == 422 => {
+            if code == "bad_nonce" {
+                match judge_bad_nonce(inner, tx, &message).await {
+                    Verdict::Final(outcome) => outcome,
+                    Verdict::Undecided => return false,
+                }
+            } else {
+                Err(TxError::Refused {
+                    tx_hash: hash,
+                    code,
+                    message,
+                })
+            }
+        }
+        Err(_) => {
+            inner.stats().failures += 1;
+            return false;
+        }
+    };
+    settle(inner, &hash, outcome).await;
+    true
+}

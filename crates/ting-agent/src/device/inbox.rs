@@ -1,0 +1,183 @@
+//! The receive path: every byte string that arrives on the device's inbox
+//! topic goes through [`Inbox::handle`], and only what passes reaches the app.
+//!
+//! Order of checks: docs/mqtt.md §3 through `ting_core::envelope::receive`
+//! (decoding, network, recipient, signature, window, replay cache); then the
+//! node's types (`0x0000`–`0x00ff`) only from a trusted sequencer key; then
+//! decryption; then the payload must decode as its type says. A payment is
+//! accepted into the channel's durable payee file (and synced) before the app
+//! hears of it. Each refusal is counted under its code and nothing of the
+//! envelope is handed on. The path never touches the network or the clock:
+//! time is passed in, so it is tested without a broker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use ting_core::channel::payee::Accepted;
+use ting_core::envelope::{
+    receive, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload, ReplayGuard,
+};
+use ting_core::{AccountId, ChannelId, NetworkId, Payment, Timestamp};
+
+use super::error::InboxError;
+use super::messaging::Messaging;
+use crate::error::StoreError;
+use crate::payee::DurablePayee;
+
+/// Envelopes remembered by the replay guard (each one is kept for the
+/// window, five minutes); more live ones than this are refused, not let through.
+pub const DEVICE_REPLAY_CACHE_MAX: usize = 16_384;
+/// Payee channel files kept open at once.
+const PAYEES_OPEN_MAX: usize = 256;
+
+/// What the app receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Application bytes (`DATA`), decrypted if they came encrypted.
+    Data {
+        from: AccountId,
+        payload: Vec<u8>,
+        encrypted: bool,
+    },
+    /// A channel payment (`PAYMENT`), already durable in the payee's file.
+    Payment {
+        from: AccountId,
+        channel: ChannelId,
+        accepted: Accepted,
+    },
+}
+
+/// What an envelope that passed every check turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    Message(Message),
+    Receipt(ReceiptPayload),
+    Refusal(RefusalPayload),
+    NodeError(ErrorPayload),
+}
+
+/// The receive path's state: who we are, whom we trust, what we have seen.
+#[derive(Debug)]
+pub struct Inbox {
+    me: AccountId,
+    network: NetworkId,
+    sequencers: Vec<AccountId>,
+    guard: ReplayGuard,
+    messaging: Messaging,
+    state_dir: PathBuf,
+    payees: HashMap<ChannelId, DurablePayee>,
+    refused: BTreeMap<&'static str, u64>,
+}
+
+impl Inbox {
+    pub fn new(
+        me: AccountId,
+        network: NetworkId,
+        sequencers: Vec<AccountId>,
+        messaging: Messaging,
+        state_dir: PathBuf,
+    ) -> Inbox {
+        Inbox {
+            me,
+            network,
+            sequencers,
+            guard: ReplayGuard::new(DEVICE_REPLAY_CACHE_MAX),
+            messaging,
+            state_dir,
+            payees: HashMap::new(),
+            refused: BTreeMap::new(),
+        }
+    }
+
+    /// Runs every check on `bytes`; a refusal is counted under its code.
+    pub fn handle(&mut self, bytes: &[u8], now: Timestamp) -> Result<Received, InboxError> {
+        let result = self.check(bytes, now);
+        if let Err(e) = &result {
+            *self.refused.entry(e.code()).or_default() += 1;
+        }
+        result
+    }
+
+    /// How many envelopes were refused, by code.
+    pub fn refused(&self) -> &BTreeMap<&'static str, u64> {
+        &self.refused
+    }
+
+    /// The public half of this device's messaging key.
+    pub fn messaging_key(&self) -> ting_core::seal::MessagingKey {
+        self.messaging.public()
+    }
+
+    /// Forgets an open payee file, so the next payment reads it again.
+    pub fn forget_payee(&mut self, channel: &ChannelId) {
+        self.payees.remove(channel);
+    }
+
+    fn check(&mut self, bytes: &[u8], now: Timestamp) -> Result<Received, InboxError> {
+        let envelope = receive(bytes, &self.me, self.network, &mut self.guard, now)?;
+        let kind = envelope.header.kind;
+        let from = envelope.header.sender;
+        if kind.is_node_type() && !self.sequencers.contains(&from) {
+            return Err(InboxError::UntrustedSender(kind.0));
+        }
+        let payload = self.messaging.open(&envelope)?;
+        let bad = InboxError::BadPayload;
+        match kind {
+            EnvelopeType::RECEIPT => Ok(Received::Receipt(
+                ReceiptPayload::decode(&payload).map_err(bad)?,
+            )),
+            EnvelopeType::REFUSAL => Ok(Received::Refusal(
+                RefusalPayload::decode(&payload).map_err(bad)?,
+            )),
+            EnvelopeType::ERROR => Ok(Received::NodeError(
+                ErrorPayload::decode(&payload).map_err(bad)?,
+            )),
+            EnvelopeType::DATA => Ok(Received::Message(Message::Data {
+                from,
+                payload,
+                encrypted: envelope.header.encrypted,
+            })),
+            EnvelopeType::PAYMENT => {
+                let payment = Payment::decode(&payload).map_err(bad)?;
+                self.accept_payment(from, &payment, now)
+            }
+            other => Err(InboxError::UnknownType(other.0)),
+        }
+    }
+
+    fn accept_payment(
+        &mut self,
+        from: AccountId,
+        payment: &Payment,
+        now: Timestamp,
+    ) -> Result<Received, InboxError> {
+        let payee = self.payee(&payment.channel)?;
+        if payee.payee().terms().payer != from {
+            return Err(InboxError::NotPayer);
+        }
+        let accepted = payee.accept_payment(payment, now)?;
+        Ok(Received::Message(Message::Payment {
+            from,
+            channel: payment.channel,
+            accepted,
+        }))
+    }
+
+    fn payee(&mut self, channel: &ChannelId) -> Result<&mut DurablePayee, InboxError> {
+        if !self.payees.contains_key(channel) {
+            let payee = match DurablePayee::open(&self.state_dir, channel) {
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Err(InboxError::UnknownChannel)
+                }
+                other => other?,
+            };
+            if self.payees.len() >= PAYEES_OPEN_MAX {
+                self.payees.clear();
+            }
+            self.payees.insert(*channel, payee);
+        }
+        Ok(self.payees.get_mut(channel).expect("inserted above"))
+    }
+}

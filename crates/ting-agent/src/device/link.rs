@@ -1,0 +1,379 @@
+//! The MQTT link: one task that owns the broker connection.
+//!
+//! Each session is a fresh rumqttc client (so nothing of a dead session is
+//! resent behind the outbox's back) on the device's persistent MQTT session:
+//! connect, subscribe to the device's inbox,
+//! publish every outbox entry, then serve. Entries go out in outbox order,
+//! which is nonce order, at most [`LINK_INFLIGHT_MAX`] unacknowledged at once.
+//! An envelope leaves the outbox on its `PUBACK`; a transaction stays until
+//! its answer, and is sent again when none came within a jittered, growing
+//! wait. A lost connection is retried with jittered exponential backoff.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use ting_core::envelope::ENVELOPE_BYTES_MAX;
+use ting_core::{AccountId, SignedTx};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::error::TxError;
+use super::http_link::{judge_bad_nonce, settle, Verdict};
+use super::inbox::Received;
+use super::pending::Confirmed;
+use super::{now, Broker, Inner};
+use crate::backoff::Backoff;
+use crate::outbox::Item;
+
+/// Where devices publish transactions (docs/mqtt.md §1).
+pub const TX_TOPIC: &str = "ting/v1/tx";
+/// Publishes the link has handed the client and the broker has not acknowledged.
+pub const LINK_INFLIGHT_MAX: usize = 32;
+/// Requests queued for the client's event loop: the in-flight publishes and a few more.
+const REQUESTS_MAX: usize = LINK_INFLIGHT_MAX + 8;
+/// Keep-alive: a dead broker is noticed within about one and a half of these.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How long a connection attempt may take up to CONNACK.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest MQTT packet taken or sent: an envelope at its limit plus MQTT framing.
+const PACKET_BYTES_MAX: usize = ENVELOPE_BYTES_MAX + 4 * 1024;
+/// First and longest wait for a transaction's answer before it is sent again.
+const ANSWER_WAIT_BASE_MS: u64 = 2_000;
+const ANSWER_WAIT_MAX_MS: u64 = 30_000;
+/// A sent transaction is only sent again in a round; this stands for "not alone".
+const NEVER_ALONE: Duration = Duration::from_secs(365 * 24 * 3600);
+/// When nothing is due, the loop still wakes this often to look again.
+const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// The inbox topic of `account`.
+pub fn inbox_topic(account: &AccountId) -> String {
+    format!("ting/v1/inbox/{}", account.to_hex())
+}
+
+/// When each outbox entry is next sent.
+#[derive(Debug)]
+struct Slot {
+    is_tx: bool,
+    due: Instant,
+    in_flight: bool,
+}
+
+/// Transactions are first sent one by one as they are queued; unanswered
+/// ones are then resent together, in nonce order, in rounds: one resent alone
+/// past an unanswered predecessor would only meet a nonce gap. A round is due
+/// a jittered, growing wait after the last acknowledged send; the wait starts
+/// over whenever a transaction is answered.
+#[derive(Debug)]
+struct Schedule {
+    slots: BTreeMap<u64, Slot>,
+    answer: Backoff,
+    round_due: Option<Instant>,
+    round_attempts: u32,
+}
+
+impl Schedule {
+    /// Takes in new outbox entries (due now) and forgets those that left.
+    fn sync(&mut self, ids: &[(u64, bool)], now: Instant) {
+        let mut answered = false;
+        self.slots.retain(|id, slot| {
+            let kept = ids.binary_search_by_key(id, |(i, _)| *i).is_ok();
+            answered |= !kept && slot.is_tx;
+            kept
+        });
+        if answered {
+            self.round_attempts = 0;
+        }
+        for (id, is_tx) in ids {
+            self.slots.entry(*id).or_insert(Slot {
+                is_tx: *is_tx,
+                due: now,
+                in_flight: false,
+            });
+        }
+    }
+
+    /// A new session: everything is due again.
+    fn reset(&mut self, now: Instant) {
+        for slot in self.slots.values_mut() {
+            slot.in_flight = false;
+            slot.due = now;
+        }
+        self.round_due = None;
+    }
+
+    /// If a round of resends is due, makes every idle transaction due now.
+    fn start_round_if_due(&mut self, now: Instant) {
+        if self.round_due.is_none_or(|due| due > now) {
+            return;
+        }
+        self.round_due = None;
+        self.round_attempts = self.round_attempts.saturating_add(1);
+        for slot in self.slots.values_mut().filter(|s| s.is_tx && !s.in_flight) {
+            slot.due = now;
+        }
+    }
+
+    /// A transaction's send was acknowledged: its answer is awaited until the next round.
+    fn tx_acknowledged(&mut self, id: u64, now: Instant) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            slot.in_flight = false;
+            slot.due = now + NEVER_ALONE;
+        }
+        if self.round_due.is_none() {
+            self.round_due = Some(now + self.answer.delay(self.round_attempts));
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        let slots = self.slots.values().filter(|s| !s.in_flight).map(|s| s.due);
+        slots.chain(self.round_due).min()
+    }
+}
+
+/// One session's publishes waiting for their packet id, then for their ack.
+#[derive(Debug, Default)]
+struct Session {
+    unnumbered: VecDeque<u64>,
+    by_pkid: HashMap<u16, u64>,
+}
+
+enum Ended {
+    Stopped,
+    Failed { connected: bool },
+}
+
+pub(crate) async fn run(inner: Arc<Inner>, broker: Broker, mut stop: watch::Receiver<bool>) {
+    let mut reconnect = Backoff::new(inner.seed);
+    let mut schedule = Schedule {
+        slots: BTreeMap::new(),
+        answer: Backoff::with_limits(
+            inner.seed.rotate_left(17),
+            ANSWER_WAIT_BASE_MS,
+            ANSWER_WAIT_MAX_MS,
+        ),
+        round_due: None,
+        round_attempts: 0,
+    };
+    let mut attempt = 0u32;
+    while !*stop.borrow() {
+        match session(&inner, &broker, &mut schedule, &mut stop).await {
+            Ended::Stopped => break,
+            Ended::Failed { connected } => {
+                {
+                    let mut stats = inner.stats();
+                    stats.connected = false;
+                    stats.failures += 1;
+                }
+                if connected {
+                    attempt = 0;
+                }
+                let delay = reconnect.delay(attempt);
+                attempt = attempt.saturating_add(1);
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+    inner.stats().connected = false;
+}
+
+fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
+    // One stable client id and a persistent session per device: the broker
+    // keeps the inbox subscription, and queues receipts and messages (QoS 1)
+    // while the device is away. Two devices with one key would evict each other.
+    let client_id = format!("ting-dev-{}", &inner.me.to_hex()[..32]);
+    let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    options
+        .set_keep_alive(KEEP_ALIVE)
+        .set_clean_session(false)
+        .set_max_packet_size(PACKET_BYTES_MAX, PACKET_BYTES_MAX)
+        .set_inflight(u16::try_from(LINK_INFLIGHT_MAX * 2).expect("small"));
+    options
+}
+
+async fn session(
+    inner: &Arc<Inner>,
+    broker: &Broker,
+    schedule: &mut Schedule,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let (client, mut events) = AsyncClient::new(options(inner, broker), REQUESTS_MAX);
+    let connack = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    });
+    if !matches!(connack.await, Ok(true)) {
+        return Ended::Failed { connected: false };
+    }
+    if client
+        .try_subscribe(inbox_topic(&inner.me), QoS::AtLeastOnce)
+        .is_err()
+    {
+        return Ended::Failed { connected: true };
+    }
+    {
+        let mut stats = inner.stats();
+        stats.connected = true;
+        stats.connects += 1;
+    }
+    schedule.reset(Instant::now());
+    let mut session = Session::default();
+    loop {
+        publish_due(inner, &client, schedule, &mut session);
+        let wake_at = schedule
+            .next_due()
+            .unwrap_or_else(|| Instant::now() + IDLE_WAKE)
+            .min(Instant::now() + IDLE_WAKE);
+        tokio::select! {
+            event = events.poll() => match event {
+                Ok(event) => on_event(inner, schedule, &mut session, event),
+                Err(_) => return Ended::Failed { connected: true },
+            },
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = stop.changed() => {
+                let _ = client.try_disconnect();
+                let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
+                return Ended::Stopped;
+            }
+        }
+    }
+}
+
+/// Hands the client every entry that is due, oldest first, within the in-flight limit.
+fn publish_due(
+    inner: &Inner,
+    client: &AsyncClient,
+    schedule: &mut Schedule,
+    session: &mut Session,
+) {
+    let now = Instant::now();
+    let pending = inner.pending();
+    let ids: Vec<(u64, bool)> = pending
+        .outbox()
+        .entries()
+        .map(|(id, item)| (id, matches!(item, Item::Tx(_))))
+        .collect();
+    schedule.sync(&ids, now);
+    schedule.start_round_if_due(now);
+    for (id, slot) in schedule.slots.iter_mut() {
+        if session.unnumbered.len() + session.by_pkid.len() >= LINK_INFLIGHT_MAX {
+            break;
+        }
+        if slot.in_flight || slot.due > now {
+            continue;
+        }
+        let (topic, bytes) = match pending.outbox().get(*id) {
+            Some(Item::Tx(bytes)) => (TX_TOPIC.to_owned(), bytes.clone()),
+            Some(Item::Envelope { recipient, bytes }) => (inbox_topic(recipient), bytes.clone()),
+            None => continue,
+        };
+        if client
+            .try_publish(topic, QoS::AtLeastOnce, false, bytes)
+            .is_err()
+        {
+            break;
+        }
+        slot.in_flight = true;
+        session.unnumbered.push_back(*id);
+        inner.stats().published += 1;
+    }
+}
+
+fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, event: Event) {
+    match event {
+        Event::Outgoing(Outgoing::Publish(pkid)) => {
+            // The client numbers publishes in the order they were handed over.
+            if let Some(id) = session.unnumbered.pop_front() {
+                session.by_pkid.insert(pkid, id);
+            }
+        }
+        Event::Incoming(Packet::PubAck(ack)) => {
+            if let Some(id) = session.by_pkid.remove(&ack.pkid) {
+                acknowledged(inner, schedule, id);
+            }
+        }
+        Event::Incoming(Packet::Publish(publish)) if publish.topic == inbox_topic(&inner.me) => {
+            let received = inner.inbox().handle(&publish.payload, now());
+            if let Ok(received) = received {
+                dispatch(inner, received);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The broker took entry `id`: an envelope is done, a transaction awaits its answer.
+fn acknowledged(inner: &Inner, schedule: &mut Schedule, id: u64) {
+    let is_envelope = {
+        let mut pending = inner.pending();
+        let is_envelope = matches!(pending.outbox().get(id), Some(Item::Envelope { .. }));
+        if is_envelope {
+            if let Err(e) = pending.delivered(id) {
+                eprintln!("ting-agent: the outbox could not record a delivery: {e}");
+            }
+        }
+        is_envelope
+    };
+    if is_envelope {
+        schedule.slots.remove(&id);
+    } else {
+        schedule.tx_acknowledged(id, Instant::now());
+    }
+}
+
+/// Acts on an envelope that passed every check.
+fn dispatch(inner: &Arc<Inner>, received: Received) {
+    match received {
+        Received::Message(message) => {
+            if inner.app.try_send(message).is_err() {
+                inner.stats().app_dropped += 1;
+            }
+        }
+        Received::Receipt(r) => {
+            let confirmed = Confirmed {
+                tx_hash: r.tx_hash,
+                height: r.height,
+                index: r.index,
+            };
+            let inner = Arc::clone(inner);
+            tokio::spawn(async move { settle(&inner, &r.tx_hash, Ok(confirmed)).await });
+        }
+        Received::Refusal(r) => {
+            let Some(tx) = inner.pending().tx_bytes(&r.tx_hash) else {
+                return;
+            };
+            let inner = Arc::clone(inner);
+            tokio::spawn(async move { on_refusal(&inner, tx, r.code, r.message).await });
+        }
+        Received::NodeError(_) => {
+            // Not tied to a transaction: the unanswered one is sent again in time.
+        }
+    }
+}
+
+async fn on_refusal(inner: &Inner, tx: SignedTx, code: String, message: String) {
+    let hash = tx.hash();
+    let outcome = if code == "bad_nonce" {
+        match judge_bad_nonce(inner, &tx, &message).await {
+            Verdict::Final(outcome) => outcome,
+            Verdict::Undecided => return,
+        }
+    } else {
+        Err(TxError::Refused {
+            tx_hash: hash,
+            code,
+            message,
+        })
+    };
+    settle(inner, &hash, outcome).await;
+}

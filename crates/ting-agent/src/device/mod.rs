@@ -1,0 +1,455 @@
+//! `Device`: a Ting device in a few calls — its identity, its wallet, its
+//! messages and its channels, kept durably in one state directory.
+//!
+//! A device is a key (read with [`crate::keyfile::read_key`]), a state
+//! directory, the network id, the sequencer keys it trusts for the node's
+//! envelopes, the node's HTTP URL and, optionally, an MQTT broker. With a
+//! broker, transactions go to `ting/v1/tx` and their receipts come back on the
+//! device's inbox (`ting/v1/inbox/{hex}`); without one they are POSTed to
+//! `/v1/transactions?wait=true`. Messages always go through the broker.
+//!
+//! Everything outgoing is first appended to the durable [`crate::outbox`], then
+//! sent by one background task (the link) that reconnects with jittered
+//! exponential backoff ([`crate::backoff`]) and sends the whole outbox again on
+//! every reconnect.
+//!
+//! ## When a transaction leaves the outbox
+//!
+//! On its receipt (from the node, signed by a trusted sequencer) or on a
+//! definitive refusal. A `bad_nonce` refusal is *not* taken at its word,
+//! because a resent copy of a transaction that already landed is refused
+//! exactly so. The device then asks the node over HTTP, first the sender's
+//! durable nonce `N`, then the transaction's hash (reading `N` first means a
+//! block that used the nonce is durable, and so findable, before the lookup):
+//!
+//! - the hash is found: the transaction landed; its block is the confirmation;
+//! - not found and `N` > its nonce: another transaction took the nonce: refused;
+//! - not found and `N` = its nonce: a transaction with that nonce is applied but
+//!   not yet durable (likely this one): kept, and resent after a backoff;
+//! - not found and `N` < its nonce: kept while the outbox holds a transaction
+//!   with nonce `N` (the gap will fill), refused otherwise;
+//! - the node cannot be asked: kept, and asked again after a backoff.
+//!
+//! Nonces make every resend harmless: the ledger applies a nonce once.
+
+pub mod channels;
+pub mod error;
+mod http_link;
+pub mod inbox;
+mod link;
+pub mod messaging;
+mod pending;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
+use ting_core::{
+    AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, Timestamp, TxBody, TxKind,
+};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::http::{HttpError, NodeHttp};
+use crate::payer::DurablePayer;
+pub use error::{
+    ChannelError, InboxError, QueueError, SendError, StartError, SubmitError, TxError,
+};
+pub use inbox::{Inbox, Message, Received};
+pub use messaging::Messaging;
+pub use pending::{Confirmed, TxOutcome};
+
+/// Messages waiting for the app to `recv` them; past this they are dropped and counted.
+pub const APP_QUEUE_MAX: usize = 256;
+
+/// An MQTT broker's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broker {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Everything a device needs to start.
+#[derive(Debug)]
+pub struct DeviceConfig {
+    pub key: Keypair,
+    /// Holds the outbox and the channel files; created if missing.
+    pub state_dir: PathBuf,
+    pub network: NetworkId,
+    /// The only keys whose receipts, refusals and errors the device believes.
+    pub sequencers: Vec<AccountId>,
+    /// The node's HTTP API, e.g. `http://127.0.0.1:8080`.
+    pub node_url: String,
+    /// With a broker, transactions and messages go over MQTT.
+    pub broker: Option<Broker>,
+    /// Seeds the backoff jitter, so a run can be replayed.
+    pub seed: u64,
+}
+
+impl DeviceConfig {
+    /// A configuration that learns the network and the sequencer from the
+    /// node's `/v1/status`: trust on first use, for development. A deployed
+    /// device is given its network's sequencer keys instead.
+    pub async fn discover(
+        key: Keypair,
+        state_dir: PathBuf,
+        node_url: &str,
+    ) -> Result<DeviceConfig, HttpError> {
+        let status = NodeHttp::new(node_url)?.get("/v1/status").await?;
+        let bad = |what: &str| HttpError::BadResponse(format!("/v1/status has no {what}"));
+        let network = status["network"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| bad("network"))?;
+        let sequencer = status["sequencer"]
+            .as_str()
+            .and_then(|s| AccountId::parse(s).ok())
+            .ok_or_else(|| bad("sequencer"))?;
+        Ok(DeviceConfig {
+            key,
+            state_dir,
+            network: NetworkId(network),
+            sequencers: vec![sequencer],
+            node_url: node_url.to_owned(),
+            broker: None,
+            seed: rand::random(),
+        })
+    }
+}
+
+/// What the device's link has done, for tests and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    pub connected: bool,
+    /// Connections to the broker that reached CONNACK.
+    pub connects: u64,
+    /// Attempts that failed, and connections that dropped.
+    pub failures: u64,
+    /// Transactions and envelopes published (resends included).
+    pub published: u64,
+    /// Messages dropped because the app did not `recv` them in time.
+    pub app_dropped: u64,
+}
+
+/// A queued transaction; `wait` for its outcome.
+#[derive(Debug)]
+pub struct Ticket {
+    pub tx_hash: Hash32,
+    pub nonce: Nonce,
+    outcome: oneshot::Receiver<TxOutcome>,
+}
+
+impl Ticket {
+    /// Waits for the receipt or a definitive refusal.
+    pub async fn wait(self) -> TxOutcome {
+        self.outcome
+            .await
+            .unwrap_or(Err(TxError::Stopped(self.tx_hash)))
+    }
+}
+
+/// The parts the device's handle and its link share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    key: Keypair,
+    me: AccountId,
+    network: NetworkId,
+    state_dir: PathBuf,
+    http: NodeHttp,
+    broker: Option<Broker>,
+    seed: u64,
+    pending: Mutex<pending::Pending>,
+    inbox: Mutex<Inbox>,
+    next_nonce: tokio::sync::Mutex<Option<Nonce>>,
+    /// Rung when the outbox gained an entry.
+    wake: Notify,
+    app: mpsc::Sender<Message>,
+    envelope_ids: AtomicU64,
+    id_prefix: [u8; 8],
+    keys: messaging::KeyCache,
+    payers: tokio::sync::Mutex<std::collections::HashMap<ChannelId, DurablePayer>>,
+    stats: Mutex<LinkStats>,
+}
+
+/// A running device. Drop it, or better `shutdown`, to stop its link.
+#[derive(Debug)]
+pub struct Device {
+    inner: Arc<Inner>,
+    app: mpsc::Receiver<Message>,
+    stop: watch::Sender<bool>,
+    link: Option<JoinHandle<()>>,
+}
+
+/// Milliseconds since the Unix epoch, by this machine's clock.
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(ms)
+}
+
+impl Device {
+    /// Opens the state directory and starts the link. Call inside a tokio runtime.
+    pub fn start(config: DeviceConfig) -> Result<Device, StartError> {
+        if config.sequencers.is_empty() {
+            return Err(StartError::NoSequencer);
+        }
+        let me = config.key.account();
+        let http = NodeHttp::new(&config.node_url)?;
+        let pending = pending::Pending::open(&config.state_dir, &me)?;
+        let messaging = Messaging::from_device_key(&config.key);
+        let inbox = Inbox::new(
+            me,
+            config.network,
+            config.sequencers.clone(),
+            messaging,
+            config.state_dir.clone(),
+        );
+        let (app_send, app) = mpsc::channel(APP_QUEUE_MAX);
+        let inner = Arc::new(Inner {
+            me,
+            network: config.network,
+            state_dir: config.state_dir,
+            http,
+            broker: config.broker,
+            seed: config.seed,
+            pending: Mutex::new(pending),
+            inbox: Mutex::new(inbox),
+            next_nonce: tokio::sync::Mutex::new(None),
+            wake: Notify::new(),
+            app: app_send,
+            envelope_ids: AtomicU64::new(0),
+            id_prefix: rand::random(),
+            keys: messaging::KeyCache::default(),
+            payers: tokio::sync::Mutex::new(Default::default()),
+            stats: Mutex::new(LinkStats::default()),
+            key: config.key,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let link = match inner.broker.clone() {
+            Some(broker) => tokio::spawn(link::run(Arc::clone(&inner), broker, stopped)),
+            None => tokio::spawn(http_link::run(Arc::clone(&inner), stopped)),
+        };
+        Ok(Device {
+            inner,
+            app,
+            stop,
+            link: Some(link),
+        })
+    }
+
+    pub fn account(&self) -> AccountId {
+        self.inner.me
+    }
+
+    pub fn key(&self) -> &Keypair {
+        &self.inner.key
+    }
+
+    pub fn network(&self) -> NetworkId {
+        self.inner.network
+    }
+
+    /// The node's HTTP client, for reads the device API does not wrap.
+    pub fn http(&self) -> &NodeHttp {
+        &self.inner.http
+    }
+
+    /// The durable balance, from the node.
+    pub async fn balance(&self) -> Result<Amount, HttpError> {
+        let account = self.inner.account_json(&self.inner.me).await?;
+        let balance = account["balance"]
+            .as_u64()
+            .ok_or_else(|| HttpError::BadResponse("the account has no balance".into()))?;
+        Ok(Amount::new(balance))
+    }
+
+    /// The durable next nonce, from the node (transactions still queued here come on top).
+    pub async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {
+        self.inner.ledger_nonce().await
+    }
+
+    /// Signs `kind` with the next nonce and appends it to the outbox (synced)
+    /// before it is sent. Returns at once; the ticket waits for the outcome.
+    pub async fn queue(&self, kind: TxKind) -> Result<Ticket, QueueError> {
+        self.inner.queue(kind).await
+    }
+
+    /// Queues `kind` and waits for its receipt or a definitive refusal.
+    pub async fn submit(&self, kind: TxKind) -> Result<Confirmed, SubmitError> {
+        Ok(self.queue(kind).await?.wait().await?)
+    }
+
+    /// Sends `payload` to `to` as a `DATA` envelope, encrypted to its messaging key if asked.
+    pub async fn send(
+        &self,
+        to: AccountId,
+        payload: Vec<u8>,
+        encrypt: bool,
+    ) -> Result<(), SendError> {
+        self.inner
+            .send_envelope(to, EnvelopeType::DATA, payload, encrypt)
+            .await
+    }
+
+    /// The next message that passed every check, or `None` once the device stopped.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.app.recv().await
+    }
+
+    /// Puts this device's messaging key on the ledger (`set_messaging_key`).
+    pub async fn publish_messaging_key(&self) -> Result<Confirmed, SubmitError> {
+        let key = self.inner.inbox().messaging_key();
+        self.submit(TxKind::SetMessagingKey { key }).await
+    }
+
+    /// Envelopes refused on the receive path, by code.
+    pub fn refused(&self) -> BTreeMap<&'static str, u64> {
+        self.inner.inbox().refused().clone()
+    }
+
+    pub fn stats(&self) -> LinkStats {
+        self.inner.stats().clone()
+    }
+
+    /// Entries still waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.inner.pending().outbox().len()
+    }
+
+    /// Stops the link; what is queued stays in the outbox for the next start.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(link) = self.link.take() {
+            let _ = link.await;
+        }
+        self.inner.pending().stop_waiters();
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Inner {
+    fn pending(&self) -> std::sync::MutexGuard<'_, pending::Pending> {
+        self.pending
+            .lock()
+            .expect("the outbox lock is never poisoned")
+    }
+
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().expect("the inbox lock is never poisoned")
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, LinkStats> {
+        self.stats.lock().expect("the stats lock is never poisoned")
+    }
+
+    async fn account_json(&self, id: &AccountId) -> Result<serde_json::Value, HttpError> {
+        self.http
+            .get(&format!("/v1/accounts/{}", id.to_hex()))
+            .await
+    }
+
+    async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {
+        let account = self.account_json(&self.me).await?;
+        let nonce = account["nonce"]
+            .as_u64()
+            .ok_or_else(|| HttpError::BadResponse("the account has no nonce".into()))?;
+        Ok(Nonce(nonce))
+    }
+
+    async fn queue(&self, kind: TxKind) -> Result<Ticket, QueueError> {
+        self.queue_with(|_| Ok::<_, QueueError>(kind)).await
+    }
+
+    /// Queues the transaction `build` makes for the next nonce; `build` runs
+    /// under the nonce lock, so what it prepares (a channel file) matches.
+    async fn queue_with<E: From<QueueError>>(
+        &self,
+        build: impl FnOnce(Nonce) -> Result<TxKind, E>,
+    ) -> Result<Ticket, E> {
+        let mut next = self.next_nonce.lock().await;
+        let nonce = match *next {
+            Some(n) => n,
+            None => self.learn_nonce().await?,
+        };
+        let kind = build(nonce)?;
+        let tx = TxBody {
+            network: self.network,
+            sender: self.me,
+            nonce,
+            kind,
+        }
+        .sign(&self.key);
+        let outcome = self.pending().push_tx(&tx).map_err(QueueError::from)?;
+        *next = Some(nonce.next().ok_or(QueueError::NonceExhausted)?);
+        drop(next);
+        self.wake.notify_one();
+        Ok(Ticket {
+            tx_hash: tx.hash(),
+            nonce,
+            outcome,
+        })
+    }
+
+    /// The next nonce: past both the ledger's and every queued transaction's.
+    async fn learn_nonce(&self) -> Result<Nonce, QueueError> {
+        let queued = self.pending().max_nonce().and_then(Nonce::next);
+        match (self.ledger_nonce().await, queued) {
+            (Ok(ledger), queued) => Ok(queued.map_or(ledger, |q| q.max(ledger))),
+            (Err(_), Some(queued)) => Ok(queued),
+            (Err(e), None) => Err(QueueError::Nonce(e)),
+        }
+    }
+
+    /// After a definitive refusal the local nonce may be past a gap: learn it again.
+    async fn forget_nonce(&self) {
+        *self.next_nonce.lock().await = None;
+    }
+
+    fn next_envelope_id(&self) -> EnvelopeId {
+        let n = self.envelope_ids.fetch_add(1, Ordering::Relaxed);
+        let mut id = [0u8; 16];
+        // A random prefix per start keeps ids unique across restarts without a file.
+        id[..8].copy_from_slice(&self.id_prefix);
+        id[8..].copy_from_slice(&n.to_le_bytes());
+        EnvelopeId(id)
+    }
+
+    async fn send_envelope(
+        &self,
+        to: AccountId,
+        kind: EnvelopeType,
+        payload: Vec<u8>,
+        encrypt: bool,
+    ) -> Result<(), SendError> {
+        if self.broker.is_none() {
+            return Err(SendError::NoBroker);
+        }
+        let header = EnvelopeHeader {
+            network: self.network,
+            sender: self.me,
+            recipient: to,
+            kind,
+            id: self.next_envelope_id(),
+            timestamp: now(),
+            encrypted: encrypt,
+        };
+        let envelope = if encrypt {
+            let their_key = self.keys.get(&self.http, &to).await?;
+            messaging::seal_and_sign(header, &payload, &their_key, &self.key)?
+        } else {
+            Envelope::sign(header, payload, &self.key)?
+        };
+        self.pending().push_envelope(to, envelope.encode())?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
