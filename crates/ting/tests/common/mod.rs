@@ -253,7 +253,8 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
-    /// Starts `ting node --dev --data-dir DATA --http ADDR`, stderr to `log`, without waiting.
+    /// Starts `ting node --dev --data-dir DATA --http ADDR --mqtt-listen 127.0.0.1:0`,
+    /// stderr to `log`, without waiting.
     pub fn spawn(data_dir: &Path, addr: SocketAddr, log: &Path) -> NodeProc {
         let stderr = File::create(log).expect("create the node's log file");
         let child = Command::new(env!("CARGO_BIN_EXE_ting"))
@@ -263,6 +264,9 @@ impl NodeProc {
             .arg(data_dir)
             .arg("--http")
             .arg(addr.to_string())
+            // Any free port: a system broker may hold MQTT's standard one.
+            .arg("--mqtt-listen")
+            .arg("127.0.0.1:0")
             .env("TING_LOG", "info")
             .env_remove("TING_NODE")
             .stdin(Stdio::null())
