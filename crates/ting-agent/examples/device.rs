@@ -1,6 +1,6 @@
 //! A water purifier on Ting: it publishes its messaging key, sends a reading
 //! to the utility encrypted, pays the utility for filter service through a
-//! channel, and prints its receipts. The utility runs in the same process here.
+//! channel (which the utility then claims on the ledger), and prints its receipts. The utility runs in the same process here.
 //!
 //! ```sh
 //! ting node --dev &                      # HTTP on :8080, MQTT on :1883
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ting_agent::device::now;
 use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message};
+use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{Amount, Keypair, Timestamp};
 
 type AnyError = Box<dyn std::error::Error>;
@@ -79,6 +80,8 @@ async fn main() -> Result<(), AnyError> {
             _ => return Err("the utility heard nothing within 10 s".into()),
         }
     }
+    let claimed = utility.claim(&channel, &ClaimPolicy::ALWAYS).await?;
+    println!("utility claimed {} on the ledger", claimed.base_units());
     println!(
         "purifier balance {}",
         purifier.balance().await?.base_units()

@@ -5,7 +5,7 @@
 //! Chain seeds are derived from the device's key, the channel and the segment
 //! number, as the CLI does, so a lost payer file never loses a seed.
 
-use ting_core::channel::payee::Payee;
+use ting_core::channel::payee::{ClaimPolicy, Payee};
 use ting_core::channel::payer::{ChannelTerms, NewSegment, Payer};
 use ting_core::envelope::EnvelopeType;
 use ting_core::{
@@ -113,6 +113,44 @@ impl Device {
             .send_envelope(payee, EnvelopeType::PAYMENT, payment.encode(), false)
             .await?;
         Ok(payment)
+    }
+
+    /// Claims on the ledger what this device holds unclaimed on `channel`, if
+    /// `policy` says it is time (`ClaimPolicy::ALWAYS`: now), in as many
+    /// claims as the ledger's work bound needs. Each claim is recorded in the
+    /// payee's file once the ledger holds it; a claim the ledger already holds
+    /// (`stale_claim`, after a crash between commit and record) counts as done.
+    /// Returns what the payee's file now counts as claimed.
+    pub async fn claim(
+        &self,
+        channel: &ChannelId,
+        policy: &ClaimPolicy,
+    ) -> Result<Amount, ChannelError> {
+        let payee_of = |inbox: &mut super::inbox::Inbox| {
+            inbox
+                .payee(channel)
+                .map_err(|_| ChannelError::NotPayee(channel.to_hex()))
+                .map(|p| (p.claim_plan(now(), policy), p.payee().claimed()))
+        };
+        let (plan, mut claimed) = payee_of(&mut self.inner.inbox())?;
+        for proof in plan? {
+            let kind = TxKind::ChannelClaim {
+                channel: *channel,
+                proof,
+            };
+            match self.inner.queue(kind).await?.wait().await {
+                Ok(_) => {}
+                Err(e) if e.code() == "stale_claim" => {}
+                Err(e) => return Err(ChannelError::Submit(e.into())),
+            }
+            let mut inbox = self.inner.inbox();
+            let payee = inbox
+                .payee(channel)
+                .map_err(|_| ChannelError::NotPayee(channel.to_hex()))?;
+            payee.record_claim(&proof)?;
+            claimed = payee.payee().claimed();
+        }
+        Ok(claimed)
     }
 
     /// Takes up a channel the ledger opened to this device, so that its

@@ -153,6 +153,12 @@ pub enum ChannelError {
     Terms(String),
     #[error("this device is not the channel's {0}")]
     NotParty(&'static str),
+    #[error("this device has not taken up channel {0} as its payee")]
+    NotPayee(String),
+    #[error("no claim can be planned: {0}")]
+    Plan(#[from] ting_core::channel::payee::PlanError),
+    #[error("the claim could not be recorded in the payee's file: {0}")]
+    Record(#[from] crate::error::DurableClaimError),
 }
 
 impl ChannelError {
@@ -166,6 +172,9 @@ impl ChannelError {
             ChannelError::BadChannel(_) => "bad_channel",
             ChannelError::Terms(_) => "bad_terms",
             ChannelError::NotParty(_) => "not_party",
+            ChannelError::NotPayee(_) => "not_payee",
+            ChannelError::Plan(e) => e.code(),
+            ChannelError::Record(e) => e.code(),
         }
     }
 }

@@ -163,7 +163,8 @@ impl Inbox {
         }))
     }
 
-    fn payee(&mut self, channel: &ChannelId) -> Result<&mut DurablePayee, InboxError> {
+    /// The payee file of `channel`, opened once and kept (the inbox is its only writer).
+    pub(crate) fn payee(&mut self, channel: &ChannelId) -> Result<&mut DurablePayee, InboxError> {
         if !self.payees.contains_key(channel) {
             let payee = match DurablePayee::open(&self.state_dir, channel) {
                 Err(StoreError::Io { source, .. })
