@@ -21,8 +21,17 @@ pub const MQTT_PAYLOAD_BYTES_MAX: usize = ENVELOPE_BYTES_MAX + 4 * 1024;
 /// Connections the embedded broker holds at once; one more is refused.
 pub const MQTT_CONNECTIONS_MAX: usize = 1024;
 
-/// Unacknowledged QoS 1 messages per connection, in the broker and the node's client.
+/// Unacknowledged QoS 1 messages the embedded broker sends one connection.
 pub const MQTT_INFLIGHT_MAX: u16 = 64;
+
+/// Unacknowledged QoS 1 publishes of the node's client. Its one connection
+/// carries every device's notice, so it needs a deeper window than a device:
+/// the client takes a new publish only while fewer than this await their
+/// PUBACK, and at 64 the broker's acknowledgement round trip capped the notices
+/// at about 4 000/s, with the publisher waiting on every one. At 1024 a 16 ms
+/// round trip still passes 64 000 notices/s. Each holds one notice, a few
+/// hundred bytes (a receipt is under 200).
+pub const MQTT_CLIENT_INFLIGHT_MAX: u16 = 1024;
 
 /// Packets the embedded broker's router hands one connection per turn.
 pub const MQTT_OUTGOING_PACKETS_MAX: u64 = 200;
@@ -51,8 +60,10 @@ pub const MQTT_OUTCOMES_MAX: usize = 16_384;
 /// a new notice is dropped and counted; the pipeline never waits for MQTT.
 pub const MQTT_OUTBOX_MAX: usize = 4_096;
 
-/// Requests the node's client queues for its event loop (publish, subscribe).
-pub const MQTT_CLIENT_REQUESTS_MAX: usize = 64;
+/// Requests the node's client queues for its event loop (publish, subscribe),
+/// as deep as its in-flight window so that a burst of notices waits here
+/// rather than in the publisher.
+pub const MQTT_CLIENT_REQUESTS_MAX: usize = 1024;
 
 /// Keep-alive of the node's client connection.
 pub const MQTT_KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -67,6 +78,7 @@ pub const MQTT_START_WAIT: Duration = Duration::from_secs(10);
 pub const MQTT_FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 const _: () = assert!(MQTT_PAYLOAD_BYTES_MAX > TX_BYTES_MAX);
+const _: () = assert!(MQTT_CLIENT_INFLIGHT_MAX as usize <= MQTT_CLIENT_REQUESTS_MAX);
 const _: () = assert!(MQTT_PAYLOAD_BYTES_MAX > ENVELOPE_BYTES_MAX);
 const _: () = assert!(
     MQTT_SEGMENT_BYTES >= 1024,
