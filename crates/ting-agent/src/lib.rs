@@ -65,7 +65,5 @@ pub mod keyfile;
 pub mod outbox;
 
 pub use device::channels::ChannelOffer;
-pub use device::{
-    Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError,
-};
+pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError};
 pub use keyfile::read_key;

@@ -175,7 +175,11 @@ async fn hostile_payloads_are_dropped_counted_and_answered_when_a_sender_is_read
     let tx = transfer(&from, next_nonce(&shared, &from), user(1).account(), 3);
     let receipt = commit_over_mqtt(&mut device, &from, &tx).await;
     assert_eq!(receipt.tx_hash, tx.hash());
-    assert_eq!(next_nonce(&shared, &user(3)), 0, "the bad signature moved nothing");
+    assert_eq!(
+        next_nonce(&shared, &user(3)),
+        0,
+        "the bad signature moved nothing"
+    );
     assert!(device.try_next().is_none(), "noise got no answer");
 }
 
@@ -195,7 +199,12 @@ async fn a_taken_listen_address_is_a_clear_start_error() {
     assert!(matches!(err, MqttStartError::ListenTaken { .. }), "{err:?}");
     assert_eq!(err.code(), "mqtt_listen_taken");
     let text = err.to_string();
-    for needle in [addr.to_string().as_str(), "--mqtt-listen", "--mqtt-broker", "--no-mqtt"] {
+    for needle in [
+        addr.to_string().as_str(),
+        "--mqtt-listen",
+        "--mqtt-broker",
+        "--no-mqtt",
+    ] {
         assert!(text.contains(needle), "{needle:?} in {text:?}");
     }
 }
@@ -229,8 +238,16 @@ async fn on_mosquitto_two_gateways_share_the_transactions_through_a_shared_subsc
         let mut receipts = Vec::new();
         for _ in &round {
             let (_, env) = device.next_envelope().await;
-            assert_eq!(env.header.kind, EnvelopeType::RECEIPT, "no duplicate, no refusal");
-            receipts.push(ReceiptPayload::decode(&env.payload).expect("receipt").tx_hash);
+            assert_eq!(
+                env.header.kind,
+                EnvelopeType::RECEIPT,
+                "no duplicate, no refusal"
+            );
+            receipts.push(
+                ReceiptPayload::decode(&env.payload)
+                    .expect("receipt")
+                    .tx_hash,
+            );
         }
         for tx in &round {
             assert!(receipts.contains(&tx.hash()), "a receipt for {}", tx.hash());
@@ -238,7 +255,11 @@ async fn on_mosquitto_two_gateways_share_the_transactions_through_a_shared_subsc
         sent.extend(round);
     }
     let total = u64::try_from(sent.len()).expect("small");
-    assert_eq!(a.received() + b.received(), total, "each transaction went to one node");
+    assert_eq!(
+        a.received() + b.received(),
+        total,
+        "each transaction went to one node"
+    );
     assert!(a.received() > 0 && b.received() > 0, "both nodes took some");
     http_shows(&shared, sent.last().expect("sent")).await;
     assert!(device.try_next().is_none(), "nothing more in the inboxes");
@@ -260,7 +281,12 @@ async fn on_mosquitto_hostile_payloads_are_answered_and_a_good_one_still_commits
     let from = user(3);
     let mut device = Device::inboxes(mosquitto.addr, "d3", &[&from]).await;
 
-    let bad = tampered(&transfer(&from, next_nonce(&shared, &from), user(0).account(), 1));
+    let bad = tampered(&transfer(
+        &from,
+        next_nonce(&shared, &from),
+        user(0).account(),
+        1,
+    ));
     device.publish_tx(bad.bytes().to_vec()).await;
     let (_, env) = device.next_envelope().await;
     check_notice(&env, &from, EnvelopeType::ERROR, &bad);
@@ -275,5 +301,10 @@ async fn on_mosquitto_hostile_payloads_are_answered_and_a_good_one_still_commits
     let good = transfer(&from, next_nonce(&shared, &from), user(0).account(), 1);
     commit_over_mqtt(&mut device, &from, &good).await;
     http_shows(&shared, &good).await;
-    metric_reaches(&shared, "ting_mqtt_dropped_total{reason=\"bad_signature\"}", 1).await;
+    metric_reaches(
+        &shared,
+        "ting_mqtt_dropped_total{reason=\"bad_signature\"}",
+        1,
+    )
+    .await;
 }

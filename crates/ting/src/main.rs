@@ -104,8 +104,8 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     // The embedded broker logs every connection at info and a normal disconnect
     // (and a reset one as an error); its warnings are what an operator needs by default.
-    let filter = EnvFilter::try_from_env("TING_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn"));
+    let filter =
+        EnvFilter::try_from_env("TING_LOG").unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn"));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

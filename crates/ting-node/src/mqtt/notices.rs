@@ -8,11 +8,11 @@
 
 use ting_core::{AccountId, Hash32, Keypair, NetworkId, Timestamp};
 
+use crate::pipeline::{Committed, Refusal};
 use ting_core::envelope::{
     Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, ReceiptPayload,
     RefusalPayload,
 };
-use crate::pipeline::{Committed, Refusal};
 
 /// Domain of the notice ids, so they cannot collide with other uses of SHA-256.
 const NOTICE_ID_DOMAIN: &[u8] = b"ting:mqtt:notice-id:v1";
