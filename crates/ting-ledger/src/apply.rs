@@ -24,6 +24,17 @@ fn allowed_when_frozen(kind: &TxKind) -> bool {
     )
 }
 
+/// What `account` holds after paying `amount`, or why it cannot.
+pub(crate) fn debited(account: &Account, amount: Amount) -> Result<Amount, TxError> {
+    account
+        .balance
+        .checked_sub(amount)
+        .ok_or(TxError::InsufficientFunds {
+            balance: account.balance,
+            amount,
+        })
+}
+
 fn nonzero(amount: Amount) -> Result<(), TxError> {
     if amount.is_zero() {
         Err(TxError::ZeroAmount)
@@ -188,13 +199,7 @@ impl State {
         if to == id {
             return Err(TxError::SelfTransfer);
         }
-        let balance = account
-            .balance
-            .checked_sub(amount)
-            .ok_or(TxError::InsufficientFunds {
-                balance: account.balance,
-                amount,
-            })?;
+        let balance = debited(&account, amount)?;
         let spend = self.spend_check(&id, amount, at)?;
         let (credited, to_nonce) = self.credited(&to, amount)?;
         self.put(id, balance, next);
@@ -314,13 +319,7 @@ impl State {
         self.owned(&id, &device)?;
         nonzero(amount)?;
         let held = self.accounts.get(&device).copied().unwrap_or_default();
-        let left = held
-            .balance
-            .checked_sub(amount)
-            .ok_or(TxError::InsufficientFunds {
-                balance: held.balance,
-                amount,
-            })?;
+        let left = debited(&held, amount)?;
         let balance = account
             .balance
             .checked_add(amount)

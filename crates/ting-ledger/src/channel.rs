@@ -16,6 +16,7 @@ use ting_core::{
     AccountId, Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Hash32, Nonce, Timestamp,
 };
 
+use crate::apply::debited;
 use crate::error::TxError;
 use crate::state::{Account, State};
 
@@ -171,13 +172,7 @@ impl State {
         if self.channels.contains_key(&channel_id) {
             return Err(TxError::ChannelExists(channel_id));
         }
-        let balance = account
-            .balance
-            .checked_sub(deposit)
-            .ok_or(TxError::InsufficientFunds {
-                balance: account.balance,
-                amount: deposit,
-            })?;
+        let balance = debited(&account, deposit)?;
         let spend = self.spend_check(&id, deposit, at)?;
         self.put(id, balance, next);
         self.record_spend(&id, spend);
@@ -254,13 +249,7 @@ impl State {
         if let ChannelTerms::HashChain(state) = &updated.mode {
             check_backed(state, updated.deposit)?;
         }
-        let balance = account
-            .balance
-            .checked_sub(amount)
-            .ok_or(TxError::InsufficientFunds {
-                balance: account.balance,
-                amount,
-            })?;
+        let balance = debited(&account, amount)?;
         let spend = self.spend_check(&id, amount, at)?;
         self.put(id, balance, next);
         self.record_spend(&id, spend);

@@ -315,15 +315,7 @@ impl Payee {
         extension: Option<(u32, ChainSegment)>,
     ) -> Result<(), TopUpError> {
         let mut next = self.state.clone();
-        if expires_at < next.terms.expires_at {
-            return Err(TopUpError::ExpiryEarlier);
-        }
-        next.terms.expires_at = expires_at;
-        next.terms.deposit = next
-            .terms
-            .deposit
-            .checked_add(amount)
-            .ok_or(TopUpError::Overflow)?;
+        next.terms = next.terms.topped_up(amount, expires_at)?;
         if let Some((number, chain)) = extension {
             let PayeeMode::HashChain { segments, .. } = &mut next.mode else {
                 return Err(TopUpError::WrongMode);

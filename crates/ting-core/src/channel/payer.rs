@@ -46,6 +46,28 @@ pub struct ChannelTerms {
     pub expires_at: Timestamp,
 }
 
+impl ChannelTerms {
+    /// The terms after a top-up of `amount` that moves the expiry to `expires_at`.
+    pub fn topped_up(
+        &self,
+        amount: Amount,
+        expires_at: Timestamp,
+    ) -> Result<ChannelTerms, TopUpError> {
+        if expires_at < self.expires_at {
+            return Err(TopUpError::ExpiryEarlier);
+        }
+        let deposit = self
+            .deposit
+            .checked_add(amount)
+            .ok_or(TopUpError::Overflow)?;
+        Ok(ChannelTerms {
+            deposit,
+            expires_at,
+            ..*self
+        })
+    }
+}
+
 /// One segment as the payer holds it: its number, where it starts in the
 /// global index, its length and its secret seed.
 #[derive(Clone, Copy, PartialEq, Eq)]

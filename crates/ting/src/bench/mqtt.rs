@@ -340,16 +340,9 @@ async fn tx_rate(
     // rate this machine can reach, over the warm-up and the window.
     let per_device = usize::try_from(window.as_secs() + 2).unwrap_or(8) * 40_000 / devices;
     let senders = &accounts.senders[..devices];
-    let bar = super::progress((per_device * devices) as u64, "signing transfers");
-    let signed: Vec<Vec<SignedTx>> = workload::par_map(devices, &bar, |d| {
-        (0..per_device as u64)
-            .map(|n| {
-                bar.inc(1);
-                own_transfer(senders, d, n)
-            })
-            .collect()
+    let signed = presign(devices, per_device, "signing transfers", |d, n| {
+        own_transfer(senders, d, n)
     });
-    bar.finish_and_clear();
     let counter = Arc::new(Counter::default());
     let mut tasks = Vec::new();
     let mut sessions = Vec::new();
@@ -396,12 +389,43 @@ async fn tx_rate(
         }));
         sessions.push(session);
     }
+    Ok(measure_then_stop(&counter, window, tasks, sessions).await)
+}
+
+/// `groups` lists of `per_group` items made by `make(group, n)`, on every core,
+/// before a window: signing is the device's cost, not what is measured.
+fn presign<T: Send>(
+    groups: usize,
+    per_group: usize,
+    what: &str,
+    make: impl Fn(usize, u64) -> T + Sync,
+) -> Vec<Vec<T>> {
+    let bar = super::progress((per_group * groups) as u64, what);
+    let out = workload::par_map(groups, &bar, |g| {
+        (0..per_group as u64)
+            .map(|n| {
+                bar.inc(1);
+                make(g, n)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    out
+}
+
+/// Measures `counter` over `window`, then stops the publishing tasks and the clients.
+async fn measure_then_stop(
+    counter: &Counter,
+    window: Duration,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    sessions: Vec<Session>,
+) -> Rate {
     let rate = counter.measure(window).await;
     for t in &tasks {
         t.abort();
     }
     drop(sessions);
-    Ok(rate)
+    rate
 }
 
 /// Transfer `n` of device `d`, to the next device, with nonce `n`.
@@ -448,16 +472,9 @@ async fn msg_rate(
     let per_pair = usize::try_from(window.as_secs() + 2).unwrap_or(8) * 60_000 / pairs;
     let senders = &accounts.senders[..pairs];
     let receivers = &accounts.senders[pairs..2 * pairs];
-    let bar = super::progress((per_pair * pairs) as u64, "signing envelopes");
-    let signed: Vec<Vec<Vec<u8>>> = workload::par_map(pairs, &bar, |p| {
-        (0..per_pair as u64)
-            .map(|n| {
-                bar.inc(1);
-                data_envelope(&senders[p], receivers[p].account(), n).encode()
-            })
-            .collect()
+    let signed = presign(pairs, per_pair, "signing envelopes", |p, n| {
+        data_envelope(&senders[p], receivers[p].account(), n).encode()
     });
-    bar.finish_and_clear();
     let counter = Arc::new(Counter::default());
     let mut sessions = Vec::new();
     for (p, receiver) in receivers.iter().enumerate() {
@@ -508,12 +525,7 @@ async fn msg_rate(
         }));
         sessions.push(session);
     }
-    let rate = counter.measure(window).await;
-    for t in &tasks {
-        t.abort();
-    }
-    drop(sessions);
-    Ok(rate)
+    Ok(measure_then_stop(&counter, window, tasks, sessions).await)
 }
 
 struct Report {

@@ -82,15 +82,7 @@ pub(super) fn topped_up(
     extension: Option<NewSegment>,
 ) -> Result<(PayerState, Option<TickSource>), TopUpError> {
     let mut next = state.clone();
-    if expires_at < state.terms.expires_at {
-        return Err(TopUpError::ExpiryEarlier);
-    }
-    next.terms.expires_at = expires_at;
-    next.terms.deposit = state
-        .terms
-        .deposit
-        .checked_add(amount)
-        .ok_or(TopUpError::Overflow)?;
+    next.terms = state.terms.topped_up(amount, expires_at)?;
     let Some(extension) = extension else {
         return Ok((next, None));
     };
