@@ -1,0 +1,314 @@
+//! Transaction kinds: what each does, its fields, and their canonical encoding
+//! (the `kind u8 | fields` part of a transaction body, docs/wire.md §5.2–5.3).
+
+use crate::account::AccountId;
+use crate::amount::Amount;
+use crate::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};
+use crate::encoding::{DecodeError, Reader, Writer};
+use crate::keys::Signature;
+use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
+use crate::seal::MessagingKey;
+use crate::types::Timestamp;
+
+const TAG_TRANSFER: u8 = 0x01;
+const TAG_MINT: u8 = 0x02;
+const TAG_REGISTER_DEVICE: u8 = 0x10;
+const TAG_SET_SPEND_LIMIT: u8 = 0x11;
+const TAG_FREEZE: u8 = 0x12;
+const TAG_UNFREEZE: u8 = 0x13;
+const TAG_SWEEP: u8 = 0x14;
+const TAG_SET_MESSAGING_KEY: u8 = 0x15;
+const TAG_CHANNEL_OPEN: u8 = 0x20;
+const TAG_CHANNEL_CLAIM: u8 = 0x21;
+const TAG_CHANNEL_TOP_UP: u8 = 0x22;
+const TAG_CHANNEL_CLOSE: u8 = 0x23;
+const TAG_CHANNEL_RECLAIM: u8 = 0x24;
+
+/// What a transaction does, with its fields.
+///
+/// Deliberately exhaustive: a new kind is a protocol change, and every match
+/// on kinds (the state machine first) must be made to handle it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxKind {
+    /// Moves `amount` from the sender to `to`.
+    Transfer {
+        to: AccountId,
+        amount: Amount,
+        memo: Vec<u8>,
+    },
+    /// Creates `amount` for `to`; only an issuer named in the genesis may send it.
+    Mint { to: AccountId, amount: Amount },
+    /// Binds `device` to the sender as its owner; the device co-signs.
+    RegisterDevice {
+        device: AccountId,
+        metadata: Vec<u8>,
+        device_signature: Signature,
+    },
+    /// Caps what `device` may send per UTC day; `None` removes the cap.
+    SetSpendLimit {
+        device: AccountId,
+        per_day: Option<Amount>,
+    },
+    /// Stops `device` from sending; it can still receive.
+    Freeze { device: AccountId },
+    /// Lets a frozen `device` send again.
+    Unfreeze { device: AccountId },
+    /// Moves `amount` from `device` to its owner, the sender, frozen or not.
+    Sweep { device: AccountId, amount: Amount },
+    /// Publishes the sender's X25519 key for encrypted envelopes
+    /// (docs/mqtt.md §4), replacing any earlier one. It moves no money, so a
+    /// frozen device may send it too.
+    SetMessagingKey { key: MessagingKey },
+    /// Locks `deposit` from the sender (the payer) in a channel to `payee`
+    /// until `expires_at`; the channel's id is `ChannelId::derive` of the
+    /// network, the sender and this transaction's nonce.
+    ChannelOpen {
+        payee: AccountId,
+        deposit: Amount,
+        expires_at: Timestamp,
+        mode: ChannelMode,
+    },
+    /// Pays the channel's payee what `proof` shows beyond the last claim.
+    /// Anyone may send it; the money only ever goes to the payee.
+    ChannelClaim {
+        channel: ChannelId,
+        proof: ChannelProof,
+    },
+    /// The payer adds `amount` to the deposit, moves the expiry to
+    /// `expires_at` (never earlier) and, for a hash-chain channel, may queue
+    /// a further chain that continues the current one.
+    ChannelTopUp {
+        channel: ChannelId,
+        amount: Amount,
+        expires_at: Timestamp,
+        extension: Option<ChainSegment>,
+    },
+    /// The payee settles: a last claim if `proof` is given, the rest back to the payer.
+    ChannelClose {
+        channel: ChannelId,
+        proof: Option<ChannelProof>,
+    },
+    /// After expiry and the grace period, the payer takes back what was not claimed.
+    ChannelReclaim { channel: ChannelId },
+}
+
+impl TxKind {
+    /// The kind's stable name, as used in JSON and docs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxKind::Transfer { .. } => "transfer",
+            TxKind::Mint { .. } => "mint",
+            TxKind::RegisterDevice { .. } => "register_device",
+            TxKind::SetSpendLimit { .. } => "set_spend_limit",
+            TxKind::Freeze { .. } => "freeze",
+            TxKind::Unfreeze { .. } => "unfreeze",
+            TxKind::Sweep { .. } => "sweep",
+            TxKind::SetMessagingKey { .. } => "set_messaging_key",
+            TxKind::ChannelOpen { .. } => "channel_open",
+            TxKind::ChannelClaim { .. } => "channel_claim",
+            TxKind::ChannelTopUp { .. } => "channel_top_up",
+            TxKind::ChannelClose { .. } => "channel_close",
+            TxKind::ChannelReclaim { .. } => "channel_reclaim",
+        }
+    }
+
+    /// The channel a channel transaction acts on; `None` for other kinds.
+    /// For `ChannelOpen` it is not in the transaction: see `SignedTx::opened_channel`.
+    pub fn channel(&self) -> Option<ChannelId> {
+        match self {
+            TxKind::ChannelClaim { channel, .. }
+            | TxKind::ChannelTopUp { channel, .. }
+            | TxKind::ChannelClose { channel, .. }
+            | TxKind::ChannelReclaim { channel } => Some(*channel),
+            _ => None,
+        }
+    }
+
+    /// The account this transaction names besides the sender, if it names one.
+    /// Channel transactions after the open name only the channel, whose
+    /// parties are in the ledger's state.
+    pub fn counterparty(&self) -> Option<AccountId> {
+        match self {
+            TxKind::Transfer { to, .. } | TxKind::Mint { to, .. } => Some(*to),
+            TxKind::RegisterDevice { device, .. }
+            | TxKind::SetSpendLimit { device, .. }
+            | TxKind::Freeze { device }
+            | TxKind::Unfreeze { device }
+            | TxKind::Sweep { device, .. } => Some(*device),
+            TxKind::ChannelOpen { payee, .. } => Some(*payee),
+            TxKind::SetMessagingKey { .. }
+            | TxKind::ChannelClaim { .. }
+            | TxKind::ChannelTopUp { .. }
+            | TxKind::ChannelClose { .. }
+            | TxKind::ChannelReclaim { .. } => None,
+        }
+    }
+
+    pub(super) fn encode(&self, w: &mut Writer) {
+        match self {
+            TxKind::Transfer { to, amount, memo } => {
+                assert!(memo.len() <= MEMO_BYTES_MAX, "memo over limit");
+                w.u8(TAG_TRANSFER).account(to).amount(*amount);
+                w.bytes_u8(memo);
+            }
+            TxKind::Mint { to, amount } => {
+                w.u8(TAG_MINT).account(to).amount(*amount);
+            }
+            TxKind::RegisterDevice {
+                device,
+                metadata,
+                device_signature,
+            } => {
+                assert!(metadata.len() <= METADATA_BYTES_MAX, "metadata over limit");
+                w.u8(TAG_REGISTER_DEVICE).account(device);
+                w.bytes_u16(metadata);
+                w.signature(device_signature);
+            }
+            TxKind::SetSpendLimit { device, per_day } => {
+                w.u8(TAG_SET_SPEND_LIMIT).account(device);
+                match per_day {
+                    None => w.u8(0),
+                    Some(limit) => w.u8(1).amount(*limit),
+                };
+            }
+            TxKind::Freeze { device } => {
+                w.u8(TAG_FREEZE).account(device);
+            }
+            TxKind::Unfreeze { device } => {
+                w.u8(TAG_UNFREEZE).account(device);
+            }
+            TxKind::Sweep { device, amount } => {
+                w.u8(TAG_SWEEP).account(device).amount(*amount);
+            }
+            TxKind::SetMessagingKey { key } => {
+                w.u8(TAG_SET_MESSAGING_KEY).bytes(&key.0);
+            }
+            TxKind::ChannelOpen {
+                payee,
+                deposit,
+                expires_at,
+                mode,
+            } => {
+                w.u8(TAG_CHANNEL_OPEN)
+                    .account(payee)
+                    .amount(*deposit)
+                    .u64(expires_at.0);
+                mode.encode(w);
+            }
+            TxKind::ChannelClaim { channel, proof } => {
+                w.u8(TAG_CHANNEL_CLAIM).hash(&channel.0);
+                proof.encode(w);
+            }
+            TxKind::ChannelTopUp {
+                channel,
+                amount,
+                expires_at,
+                extension,
+            } => {
+                w.u8(TAG_CHANNEL_TOP_UP)
+                    .hash(&channel.0)
+                    .amount(*amount)
+                    .u64(expires_at.0);
+                match extension {
+                    None => w.u8(0),
+                    Some(segment) => {
+                        w.u8(1);
+                        segment.encode(w);
+                        w
+                    }
+                };
+            }
+            TxKind::ChannelClose { channel, proof } => {
+                w.u8(TAG_CHANNEL_CLOSE).hash(&channel.0);
+                match proof {
+                    None => w.u8(0),
+                    Some(proof) => {
+                        w.u8(1);
+                        proof.encode(w);
+                        w
+                    }
+                };
+            }
+            TxKind::ChannelReclaim { channel } => {
+                w.u8(TAG_CHANNEL_RECLAIM).hash(&channel.0);
+            }
+        }
+    }
+
+    pub(super) fn decode(r: &mut Reader<'_>) -> Result<TxKind, DecodeError> {
+        let tag = r.u8("kind")?;
+        Ok(match tag {
+            TAG_TRANSFER => TxKind::Transfer {
+                to: r.account("to")?,
+                amount: r.amount("amount")?,
+                memo: r.bytes_u8("memo", MEMO_BYTES_MAX)?.to_vec(),
+            },
+            TAG_MINT => TxKind::Mint {
+                to: r.account("to")?,
+                amount: r.amount("amount")?,
+            },
+            TAG_REGISTER_DEVICE => TxKind::RegisterDevice {
+                device: r.account("device")?,
+                metadata: r.bytes_u16("metadata", METADATA_BYTES_MAX)?.to_vec(),
+                device_signature: r.signature("device_signature")?,
+            },
+            TAG_SET_SPEND_LIMIT => TxKind::SetSpendLimit {
+                device: r.account("device")?,
+                per_day: match r.u8("limit flag")? {
+                    0 => None,
+                    1 => Some(r.amount("per_day")?),
+                    _ => return Err(DecodeError::InvalidValue { what: "limit flag" }),
+                },
+            },
+            TAG_FREEZE => TxKind::Freeze {
+                device: r.account("device")?,
+            },
+            TAG_UNFREEZE => TxKind::Unfreeze {
+                device: r.account("device")?,
+            },
+            TAG_SWEEP => TxKind::Sweep {
+                device: r.account("device")?,
+                amount: r.amount("amount")?,
+            },
+            TAG_SET_MESSAGING_KEY => TxKind::SetMessagingKey {
+                key: MessagingKey(r.hash("messaging key")?.0),
+            },
+            TAG_CHANNEL_OPEN => TxKind::ChannelOpen {
+                payee: r.account("payee")?,
+                deposit: r.amount("deposit")?,
+                expires_at: Timestamp(r.u64("expires_at")?),
+                mode: ChannelMode::decode(r)?,
+            },
+            TAG_CHANNEL_CLAIM => TxKind::ChannelClaim {
+                channel: ChannelId(r.hash("channel")?),
+                proof: ChannelProof::decode(r)?,
+            },
+            TAG_CHANNEL_TOP_UP => TxKind::ChannelTopUp {
+                channel: ChannelId(r.hash("channel")?),
+                amount: r.amount("amount")?,
+                expires_at: Timestamp(r.u64("expires_at")?),
+                extension: match r.u8("extension flag")? {
+                    0 => None,
+                    1 => Some(ChainSegment::decode(r)?),
+                    _ => {
+                        return Err(DecodeError::InvalidValue {
+                            what: "extension flag",
+                        })
+                    }
+                },
+            },
+            TAG_CHANNEL_CLOSE => TxKind::ChannelClose {
+                channel: ChannelId(r.hash("channel")?),
+                proof: match r.u8("proof flag")? {
+                    0 => None,
+                    1 => Some(ChannelProof::decode(r)?),
+                    _ => return Err(DecodeError::InvalidValue { what: "proof flag" }),
+                },
+            },
+            TAG_CHANNEL_RECLAIM => TxKind::ChannelReclaim {
+                channel: ChannelId(r.hash("channel")?),
+            },
+            other => return Err(DecodeError::UnknownKind(other)),
+        })
+    }
+}
