@@ -102,10 +102,11 @@ enum AccountCmd {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    // The embedded broker logs every connection at info and a normal disconnect
-    // (and a reset one as an error); its warnings are what an operator needs by default.
-    let filter =
-        EnvFilter::try_from_env("TING_LOG").unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn"));
+    // The embedded broker logs every connection at info, and every connection
+    // that ends (a device's reset, the node's own link at a clean shutdown) as an
+    // error from its per-connection module; its other warnings are kept.
+    let filter = EnvFilter::try_from_env("TING_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn,rumqttd::server::broker=off"));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
