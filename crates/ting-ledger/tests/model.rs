@@ -330,18 +330,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
         let want: Vec<u64> = (0..nonces.len() as u64).collect();
         prop_assert_eq!(nonces, &want, "nonces must run 0, 1, 2 ...");
     }
-    let mut replay = State::from_genesis(&genesis, 9_999);
-    for b in &blocks {
-        let receipts = replay.apply_block(b).expect("replayed block follows");
-        prop_assert!(
-            receipts.iter().all(Result::is_ok),
-            "replay refused a transaction"
-        );
-    }
-    prop_assert_eq!(replay.digest(), state.digest(), "replay diverged");
-    let restored = State::decode(&state.encode(), 5).expect("snapshot decodes");
-    prop_assert_eq!(restored.digest(), state.digest(), "snapshot round trip");
-    Ok(())
+    replays_exactly(&genesis, &blocks, &state)
 }
 
 proptest! {

@@ -6,11 +6,10 @@
 //! number, as the CLI does, so a lost payer file never loses a seed.
 
 use ting_core::channel::payee::{ClaimPolicy, Payee};
-use ting_core::channel::payer::{ChannelTerms, NewSegment, Payer};
+use ting_core::channel::payer::{derive_chain_seed, ChannelTerms, NewSegment, Payer};
 use ting_core::envelope::EnvelopeType;
 use ting_core::{
-    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, Keypair, Payment, Timestamp,
-    TxKind,
+    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, Payment, Timestamp, TxKind,
 };
 
 use super::error::{ChannelError, QueueError};
@@ -19,18 +18,6 @@ use crate::dir::{channel_path, Role};
 use crate::error::StoreError;
 use crate::payee::DurablePayee;
 use crate::payer::DurablePayer;
-
-/// Prefix of the hash that derives a chain's seed from the device's key.
-const SEED_DOMAIN: &[u8] = b"ting:agent:chain-seed:v1";
-
-fn chain_seed(key: &Keypair, channel: &ChannelId, segment: u32) -> Hash32 {
-    Hash32::digest(&[
-        SEED_DOMAIN,
-        &key.seed(),
-        &channel.0 .0,
-        &segment.to_le_bytes(),
-    ])
-}
 
 impl From<QueueError> for ChannelError {
     fn from(e: QueueError) -> Self {
@@ -69,7 +56,7 @@ impl Device {
                     expires_at: offer.expires_at,
                 };
                 let segment = NewSegment {
-                    seed: chain_seed(&inner.key, &channel, 0),
+                    seed: derive_chain_seed(&inner.key, &channel, 0),
                     len: offer.ticks,
                 };
                 let (payer, mode) = Payer::open_hash_chain(terms, offer.price, segment)

@@ -31,6 +31,51 @@ use crate::keys::Keypair;
 use crate::limits::CHAIN_LEN_MAX;
 use crate::types::{NetworkId, Timestamp};
 
+/// Prefix of the hash that derives a chain's seed from the payer's key.
+pub const CHAIN_SEED_DOMAIN: &[u8] = b"ting:chain-seed:v1";
+
+/// The seed of chain `segment` of `channel`, derived from the payer's secret
+/// key: a payer that loses its channel file (or crashes between a top-up's
+/// commit and its local record) makes the same seed again. The CLI and the
+/// device SDK both use it, so either can pay from the other's channels.
+pub fn derive_chain_seed(key: &Keypair, channel: &ChannelId, segment: u32) -> Hash32 {
+    Hash32::digest(&[
+        CHAIN_SEED_DOMAIN,
+        &key.seed(),
+        &channel.0 .0,
+        &segment.to_le_bytes(),
+    ])
+}
+
+/// Checks the layout shared by the payer's and the payee's held segments,
+/// each given as `(number, base, len)`: one or two, lengths within limits,
+/// segment 0 starting at tick 0, each following the previous one.
+pub(crate) fn check_segment_layout(layout: &[(u32, u64, u32)]) -> Result<(), RestoreError> {
+    let bad = |what| Err(RestoreError { what });
+    if layout.is_empty() || layout.len() > SEGMENTS_HELD_MAX {
+        return bad("number of held segments");
+    }
+    if layout[0].0 == 0 && layout[0].1 != 0 {
+        return bad("segment 0 does not start at tick 0");
+    }
+    let mut end = None;
+    for &(number, base, len) in layout {
+        if check_len(len).is_err() {
+            return bad("segment length");
+        }
+        let Some(this_end) = base.checked_add(u64::from(len)) else {
+            return bad("segment length");
+        };
+        if let Some((last_number, last_end)) = end {
+            if u32::checked_add(last_number, 1) != Some(number) || last_end != base {
+                return bad("segments do not follow one another");
+            }
+        }
+        end = Some((number, this_end));
+    }
+    Ok(())
+}
+
 /// Most hash-chain segments a payer or payee holds at once: the one being
 /// paid from and the one a top-up queued. The ledger queues at most one.
 pub const SEGMENTS_HELD_MAX: usize = 2;

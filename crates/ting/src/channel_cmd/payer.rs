@@ -7,9 +7,11 @@
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use ting_agent::{channel_path, DurablePayer, Role};
-use ting_core::channel::payer::{chain_segment, ChannelTerms, NewSegment, Payer};
+use ting_core::channel::payer::{
+    chain_segment, derive_chain_seed, ChannelTerms, NewSegment, Payer,
+};
 use ting_core::limits::CHAIN_LEN_MAX;
-use ting_core::{Amount, ChannelId, ChannelMode, Hash32, Keypair, Timestamp, TxKind};
+use ting_core::{Amount, ChannelId, ChannelMode, Keypair, Timestamp, TxKind};
 use ting_node::files::read_key;
 
 use super::{ledger, now, parse_channel, parse_duration_ms, Mode, OpenArgs, PayArgs};
@@ -17,19 +19,6 @@ use super::{ReclaimArgs, TopUpArgs};
 use crate::client::{Client, ClientError};
 use crate::output::print_value;
 use crate::wallet::{network_id, next_nonce, parse_id, sign_and_submit, submit_signed};
-
-/// Prefix of the hash that derives a chain's seed from the payer's key.
-const SEED_DOMAIN: &[u8] = b"ting:cli:chain-seed:v1";
-
-/// The seed of chain `segment` of `channel`, from the payer's secret key.
-fn chain_seed(key: &Keypair, channel: &ChannelId, segment: u32) -> Hash32 {
-    Hash32::digest(&[
-        SEED_DOMAIN,
-        &key.seed(),
-        &channel.0 .0,
-        &segment.to_le_bytes(),
-    ])
-}
 
 fn expiry_from_now(text: &str) -> anyhow::Result<Timestamp> {
     let ms = parse_duration_ms(text)?;
@@ -59,7 +48,7 @@ pub async fn open(client: &Client, args: &OpenArgs, json_out: bool) -> anyhow::R
             let affordable = u32::try_from(args.deposit / args.price).unwrap_or(u32::MAX);
             let len = args.ticks.unwrap_or(affordable.min(CHAIN_LEN_MAX));
             let segment = NewSegment {
-                seed: chain_seed(&key, &id, 0),
+                seed: derive_chain_seed(&key, &id, 0),
                 len,
             };
             Payer::open_hash_chain(terms, Amount::new(args.price), segment)
@@ -173,7 +162,7 @@ pub async fn top_up(client: &Client, args: &TopUpArgs, json_out: bool) -> anyhow
                 .payer()
                 .next_segment_number()
                 .context("this channel cannot take another chain now")?;
-            let seed = chain_seed(&key, &id, number);
+            let seed = derive_chain_seed(&key, &id, number);
             let segment = chain_segment(&id, number, NewSegment { seed, len })?;
             Some((NewSegment { seed, len }, segment))
         }
@@ -215,7 +204,7 @@ fn catch_up(
     let extension = match missing_chain {
         None => None,
         Some((number, segment)) => {
-            let seed = chain_seed(key, &id, number);
+            let seed = derive_chain_seed(key, &id, number);
             let ours = chain_segment(
                 &id,
                 number,

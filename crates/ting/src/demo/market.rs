@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
 use ting_core::channel::payee::{ClaimPolicy, Payee};
-use ting_core::channel::payer::{ChannelTerms, NewSegment, Payer};
-use ting_core::{Amount, ChannelId, Hash32, TxKind};
+use ting_core::channel::payer::{derive_chain_seed, ChannelTerms, NewSegment, Payer};
+use ting_core::{Amount, ChannelId, TxKind};
 
 use super::economy::{Actor, Economy};
 
@@ -72,7 +72,7 @@ impl Market {
                 deposit: Amount::new(u64::from(CHANNEL_TICKS) * PRICE_PER_READING),
                 expires_at,
             };
-            let seed = Hash32::digest(&[b"ting-demo-chain", &utility.key.seed(), &channel.0 .0]);
+            let seed = derive_chain_seed(&utility.key, &channel, 0);
             let segment = NewSegment {
                 seed,
                 len: CHANNEL_TICKS,

@@ -158,22 +158,6 @@ pub(super) fn check_state(state: &PayerState) -> Result<(), RestoreError> {
 }
 
 fn check_segments(segments: &[PayerSegment]) -> Result<(), RestoreError> {
-    let bad = |what| Err(RestoreError { what });
-    if segments.is_empty() || segments.len() > SEGMENTS_HELD_MAX {
-        return bad("number of held segments");
-    }
-    if segments[0].number == 0 && segments[0].base != 0 {
-        return bad("segment 0 does not start at tick 0");
-    }
-    for s in segments {
-        if check_len(s.len).is_err() || s.base.checked_add(u64::from(s.len)).is_none() {
-            return bad("segment length");
-        }
-    }
-    for pair in segments.windows(2) {
-        if pair[0].number.checked_add(1) != Some(pair[1].number) || pair[0].end() != pair[1].base {
-            return bad("segments do not follow one another");
-        }
-    }
-    Ok(())
+    let layout: Vec<_> = segments.iter().map(|s| (s.number, s.base, s.len)).collect();
+    super::check_segment_layout(&layout)
 }
