@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ting_agent::device::now;
+use ting_agent::clock::now;
 use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message};
 use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{Amount, Keypair, Timestamp};

@@ -59,11 +59,15 @@ pub use payee::DurablePayee;
 pub use payer::DurablePayer;
 
 pub mod backoff;
+pub mod client;
+pub mod clock;
 pub mod device;
-pub mod http;
-pub mod keyfile;
+pub mod files;
 pub mod outbox;
+pub mod trust;
+pub mod wallet;
 
+pub use client::{HttpError, NodeClient};
 pub use device::channels::ChannelOffer;
 pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError};
-pub use keyfile::read_key;
+pub use files::{read_genesis, read_key, FileError};

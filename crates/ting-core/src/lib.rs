@@ -10,9 +10,12 @@
 //!
 //! It performs no I/O: no clock, no file, no socket, no global random source.
 //! Where randomness is needed (batch verification coefficients) the caller
-//! passes a generator in. JSON and other text formats live at the edges
-//! (`ting-node`, `ting`); this crate only knows the canonical bytes, which
-//! `docs/wire.md` specifies.
+//! passes a generator in. What is signed and hashed is only ever the canonical
+//! bytes, which `docs/wire.md` specifies. Two things every party shares are
+//! kept here too so that they exist once: the text formats of key and genesis
+//! files ([`files`], docs/files.md; reading and writing them is `ting-agent`'s)
+//! and the MQTT topic names ([`topics`]). The HTTP API's JSON lives in
+//! `ting-api`.
 
 pub mod account;
 pub mod amount;
@@ -20,6 +23,7 @@ pub mod block;
 pub mod channel;
 pub mod encoding;
 pub mod envelope;
+pub mod files;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
@@ -27,6 +31,7 @@ pub mod limits;
 pub mod merkle;
 pub mod receipt;
 pub mod seal;
+pub mod topics;
 pub mod tx;
 pub mod types;
 

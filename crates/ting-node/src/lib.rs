@@ -9,8 +9,9 @@
 //! JSON; the core has one canonical binary encoding.
 
 mod background;
+pub mod clock;
 pub mod faucet;
-pub mod files;
+
 pub mod http;
 pub mod metrics;
 pub mod mqtt;

@@ -123,6 +123,10 @@ pub struct Shared {
     pub http_permits: Arc<tokio::sync::Semaphore>,
     /// One permit per open event stream (`EVENT_SUBSCRIBERS_MAX`).
     pub event_permits: Arc<tokio::sync::Semaphore>,
+    /// The MQTT broker devices are told to use in `/v1/status`
+    /// (`mqtt://HOST:PORT`): set by whoever starts first, the operator's
+    /// `--mqtt-advertise` or the gateway with its own broker's address.
+    pub mqtt_broker: std::sync::OnceLock<String>,
 }
 
 impl Shared {
@@ -370,6 +374,7 @@ impl Node {
             closing: tokio::sync::watch::Sender::new(false),
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
             event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
+            mqtt_broker: std::sync::OnceLock::new(),
         });
         Node {
             shared,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use ting_core::envelope::{Envelope, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload};
 use ting_core::{BlockHeader, Keypair, SignedTx};
-use ting_node::mqtt::topics::BLOCKS_TOPIC;
+use ting_core::topics::BLOCKS_TOPIC;
 use ting_node::mqtt::{notice_id, Gateway, GatewayConfig, MqttMode, MqttStartError};
 use ting_node::Shared;
 
@@ -35,7 +35,7 @@ fn check_notice(env: &Envelope, to: &Keypair, kind: EnvelopeType, tx: &SignedTx)
 async fn commit_over_mqtt(device: &mut Device, from: &Keypair, tx: &SignedTx) -> ReceiptPayload {
     device.publish_tx(tx.bytes().to_vec()).await;
     let (topic, env) = device.next_envelope().await;
-    assert_eq!(topic, ting_node::mqtt::topics::inbox(&from.account()));
+    assert_eq!(topic, ting_core::topics::inbox(&from.account()));
     check_notice(&env, from, EnvelopeType::RECEIPT, tx);
     let receipt = ReceiptPayload::decode(&env.payload).expect("a receipt payload");
     assert_eq!(receipt.tx_hash, tx.hash());

@@ -1,40 +1,63 @@
 //! `ting`: the command-line interface of Ting.
 //!
 //! One binary for everything a user does: run a node (`ting node`), make keys
-//! and genesis files, move money, control devices, fetch and check receipts
-//! offline, pay through channels, benchmark, and run the demo. Commands that talk to a node take
-//! `--node URL` (or `TING_NODE`); every command takes `--json` for scripts.
+//! and genesis files, move money, control devices, sign transactions offline
+//! and submit them later, fetch and check receipts, pay through channels,
+//! benchmark, and run the demo. The CLI only parses arguments and prints:
+//! talking to a node, reading key and genesis files and checking receipts is
+//! `ting-agent`'s, the one client library. Commands that talk to a node take
+//! `--node URL` (or `TING_NODE`); every command takes `--json` for scripts,
+//! and failures end with an exit status that says what kind they were
+//! ([`failure::Exit`]).
 
 mod bench;
 mod channel_cmd;
-mod client;
 mod demo;
+mod failure;
 mod keys_cmd;
+mod kinds;
 mod node_cmd;
 mod output;
+mod read_cmd;
+mod sign_cmd;
 mod wallet;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use ting_agent::NodeClient;
+
+use crate::failure::Failed;
+
+/// The node a command talks to.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArg {
+    /// The node's HTTP API.
+    #[arg(
+        long = "node",
+        value_name = "URL",
+        env = "TING_NODE",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+}
+
+impl NodeArg {
+    pub fn client(&self) -> anyhow::Result<NodeClient> {
+        Ok(NodeClient::new(&self.url)?)
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ting",
     version,
-    about = "Ting: a ledger and payment rails for machines that earn and spend."
+    about = "Ting: a ledger and payment rails for machines that earn and spend.",
+    after_help = "Exit status: 0 done, 1 failed, 2 bad input, 3 refused by the node or the \
+                  ledger, 4 node unreachable or busy, 5 a check did not hold."
 )]
 struct Cli {
-    /// The node to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "TING_NODE",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    node: String,
-    /// Print results as JSON, for scripts.
+    /// Print results (and errors) as JSON on stdout, for scripts.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -49,14 +72,19 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Make a new key (an account).
     Keygen(keys_cmd::KeygenArgs),
+    /// Key files.
+    #[command(subcommand)]
+    Key(keys_cmd::KeyCmd),
     /// Genesis files.
     #[command(subcommand)]
-    Genesis(GenesisCmd),
-    /// Read accounts.
+    Genesis(keys_cmd::GenesisCmd),
+    /// Read accounts: balance and controls, history.
     #[command(subcommand)]
-    Account(AccountCmd),
+    Account(read_cmd::AccountCmd),
     /// Send money.
     Transfer(wallet::TransferArgs),
+    /// Create money as one of the network's issuers (named in its genesis).
+    Mint(wallet::MintArgs),
     /// Owner controls over devices.
     #[command(subcommand)]
     Device(wallet::DeviceCmd),
@@ -64,40 +92,22 @@ enum Command {
     #[command(subcommand)]
     Channel(channel_cmd::ChannelCmd),
     /// Mint to an account from a dev node's faucet.
-    Faucet {
-        #[arg(long, value_name = "ID")]
-        to: String,
-        #[arg(long)]
-        amount: u64,
-    },
-    /// The node's status.
-    Status,
-    /// Show a transaction and its receipt.
-    Tx { hash: String },
+    Faucet(wallet::FaucetArgs),
+    /// The node's status: network, height, supply, MQTT broker.
+    Status(read_cmd::StatusArgs),
+    /// Show a committed transaction.
+    Tx(read_cmd::TxArgs),
     /// Fetch a transaction's receipt (with its Merkle proof and signed block header).
-    Receipt {
-        hash: String,
-        /// Write it to a file instead of stdout.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
-    /// Check a receipt offline against the network's sequencer keys.
-    VerifyReceipt(wallet::VerifyReceiptArgs),
+    Receipt(read_cmd::ReceiptArgs),
+    /// Check a receipt offline against the network's genesis.
+    VerifyReceipt(read_cmd::VerifyReceiptArgs),
+    /// Sign a transaction of any kind without sending it; prints its bytes.
+    Sign(sign_cmd::SignArgs),
+    /// Send a transaction signed earlier (by `ting sign` or any other client).
+    Submit(sign_cmd::SubmitArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
-}
-
-#[derive(Debug, Subcommand)]
-enum GenesisCmd {
-    /// Write a new genesis file.
-    New(keys_cmd::GenesisArgs),
-}
-
-#[derive(Debug, Subcommand)]
-enum AccountCmd {
-    /// Balance, nonce and device controls of an account.
-    Show { id: String },
 }
 
 fn init_tracing() {
@@ -115,7 +125,9 @@ fn init_tracing() {
         .init();
 }
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+/// Runs `f` on a single-threaded Tokio runtime: every client command is a
+/// few requests in a row.
+pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -124,48 +136,25 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
-    let client = || client::Client::new(&cli.node);
-    match &cli.command {
-        Command::Demo(args) => demo::run(args),
-        Command::Node(args) => node_cmd::run(args),
-        Command::Keygen(args) => keys_cmd::keygen(args, json),
-        Command::Genesis(GenesisCmd::New(args)) => keys_cmd::genesis_new(args),
-        Command::VerifyReceipt(args) => wallet::verify_receipt(args, json),
-        Command::Bench(cmd) => bench::run(cmd),
-        Command::Account(AccountCmd::Show { id }) => {
-            let c = client()?;
-            block_on(async { wallet::account_show(&c, id, json).await })
-        }
-        Command::Transfer(args) => {
-            let c = client()?;
-            block_on(async { wallet::transfer(&c, args, json).await })
-        }
-        Command::Device(cmd) => {
-            let c = client()?;
-            block_on(async { wallet::device(&c, cmd, json).await })
-        }
-        Command::Channel(cmd) => {
-            let c = client()?;
-            block_on(async { channel_cmd::run(&c, cmd, json).await })
-        }
-        Command::Faucet { to, amount } => {
-            let c = client()?;
-            block_on(async { wallet::faucet(&c, to, *amount, json).await })
-        }
-        Command::Status => {
-            let c = client()?;
-            block_on(async { wallet::show(&c, "/v1/status", None).await })
-        }
-        Command::Tx { hash } => {
-            let c = client()?;
-            block_on(async { wallet::show(&c, &format!("/v1/transactions/{hash}"), None).await })
-        }
-        Command::Receipt { hash, out } => {
-            let c = client()?;
-            block_on(async {
-                wallet::show(&c, &format!("/v1/receipts/{hash}"), out.as_ref()).await
-            })
-        }
+    match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Node(args) => node_cmd::run(&args),
+        Command::Keygen(args) => keys_cmd::keygen(&args, json),
+        Command::Key(cmd) => keys_cmd::key(&cmd, json),
+        Command::Genesis(cmd) => keys_cmd::genesis(&cmd, json),
+        Command::Account(cmd) => block_on(read_cmd::account(cmd, json)),
+        Command::Transfer(args) => block_on(wallet::transfer(args, json)),
+        Command::Mint(args) => block_on(wallet::mint(args, json)),
+        Command::Device(cmd) => block_on(wallet::device(cmd, json)),
+        Command::Channel(cmd) => block_on(channel_cmd::run(cmd, json)),
+        Command::Faucet(args) => block_on(wallet::faucet(args, json)),
+        Command::Status(args) => block_on(read_cmd::status(args, json)),
+        Command::Tx(args) => block_on(read_cmd::tx(args, json)),
+        Command::Receipt(args) => block_on(read_cmd::receipt(args, json)),
+        Command::VerifyReceipt(args) => read_cmd::verify_receipt(&args, json),
+        Command::Sign(args) => block_on(sign_cmd::sign(args, json)),
+        Command::Submit(args) => block_on(sign_cmd::submit(args, json)),
+        Command::Bench(cmd) => bench::run(&cmd),
     }
 }
 
@@ -181,17 +170,42 @@ fn fail_stop_on_panic() {
     }));
 }
 
+/// Parses the command line; with `--json` anywhere in it, a usage error is
+/// answered as JSON too.
+fn parse() -> Result<Cli, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            let first = e.to_string();
+            let message = first
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            let failed = Failed {
+                exit: failure::Exit::BadInput,
+                code: "bad_arguments".into(),
+                message: format!("{message} (see `ting --help`)"),
+                tx_hash: None,
+            };
+            Err(failed.report(true))
+        }
+        Err(e) => e.exit(),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_tracing();
     if matches!(cli.command, Command::Node(_) | Command::Demo(_)) {
         fail_stop_on_panic();
     }
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => Failed::classify(&e).report(json),
     }
 }

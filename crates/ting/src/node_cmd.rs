@@ -7,23 +7,35 @@
 //! and there is no faucet.
 //!
 //! MQTT (docs/mqtt.md §5): by default the node embeds a broker on
-//! `--mqtt-listen` (127.0.0.1:1883); `--mqtt-broker mqtt://HOST:PORT` uses a
-//! broker already running instead, and `--no-mqtt` turns MQTT off.
+//! `--mqtt-listen` (127.0.0.1:1883; in dev mode a free port when that one is
+//! taken, as it is wherever a system Mosquitto runs); `--mqtt-broker
+//! mqtt://HOST:PORT` uses a broker already running instead, and `--no-mqtt`
+//! turns MQTT off. Devices learn the broker from `/v1/status`
+//! (`--mqtt-advertise` overrides what it says).
+//!
+//! A start that fails writes nothing: both listeners are bound (or their
+//! ports checked) before a dev network's keys and genesis are written or the
+//! data directory is touched.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use ting_core::{Genesis, Keypair, NetworkId, Timestamp};
-use ting_node::files::{read_genesis, read_key, read_or_create_key, write_genesis};
+use ting_agent::clock::now;
+use ting_agent::files::{read_genesis, read_key, write_genesis, write_key};
+use ting_core::{Genesis, Keypair, NetworkId};
 use ting_node::mqtt::{parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError};
 use ting_node::{Node, NodeConfig, Shared};
 
+use crate::keys_cmd::random_seed;
+
 /// The network id of dev networks.
 pub const DEV_NETWORK: NetworkId = NetworkId(0x7e57);
+
+/// Where the embedded MQTT broker listens unless told otherwise.
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
@@ -42,69 +54,184 @@ pub struct NodeArgs {
     /// Address of the HTTP API.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
-    /// Address of the embedded MQTT broker (port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_MQTT_LISTEN)]
-    pub mqtt_listen: SocketAddr,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
+}
+
+/// How a node (or the demo) does MQTT.
+#[derive(Debug, Args)]
+pub struct MqttArgs {
+    /// Address of the embedded MQTT broker (port 0: any free port)
+    /// [default: 127.0.0.1:1883; with --dev, a free port when that one is taken].
+    #[arg(long, value_name = "ADDR")]
+    pub mqtt_listen: Option<SocketAddr>,
     /// Use the MQTT broker at mqtt://HOST:PORT instead of embedding one.
-    #[arg(long, value_name = "URL", conflicts_with = "no_mqtt")]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["no_mqtt", "mqtt_listen"])]
     pub mqtt_broker: Option<String>,
+    /// The broker address /v1/status tells devices [default: the broker's own].
+    #[arg(long, value_name = "URL", conflicts_with = "no_mqtt")]
+    pub mqtt_advertise: Option<String>,
     /// Run without MQTT: no broker, no gateway.
     #[arg(long)]
     pub no_mqtt: bool,
 }
 
-/// Where the embedded MQTT broker listens unless told otherwise.
-pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
-
-pub fn random_seed() -> [u8; 32] {
-    rand::random()
+/// The MQTT set-up, decided (and the embedded broker's port checked) before
+/// anything is written.
+#[derive(Debug)]
+pub struct MqttPlan {
+    pub mode: MqttMode,
+    /// The default port was taken and this free one is used instead.
+    pub moved_from: Option<SocketAddr>,
+    pub advertise: Option<String>,
 }
 
-pub fn now_ms() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+impl MqttArgs {
+    /// The plan the arguments ask for; `None` with `--no-mqtt`. With
+    /// `fallback`, a taken default port is replaced by a free one.
+    pub fn plan(&self, fallback: bool) -> anyhow::Result<Option<MqttPlan>> {
+        let default: SocketAddr = DEFAULT_MQTT_LISTEN.parse().expect("a socket address");
+        self.plan_with_default(fallback, default)
+    }
+
+    fn plan_with_default(
+        &self,
+        fallback: bool,
+        default: SocketAddr,
+    ) -> anyhow::Result<Option<MqttPlan>> {
+        if self.no_mqtt {
+            return Ok(None);
+        }
+        if let Some(url) = &self.mqtt_advertise {
+            parse_broker_url(url).context("--mqtt-advertise")?;
+        }
+        let advertise = self.mqtt_advertise.clone();
+        if let Some(url) = &self.mqtt_broker {
+            let mode = parse_broker_url(url)?;
+            return Ok(Some(MqttPlan {
+                mode,
+                moved_from: None,
+                advertise,
+            }));
+        }
+        let wanted = self.mqtt_listen.unwrap_or(default);
+        let (listen, moved_from) = match claim(wanted) {
+            Ok(addr) => (addr, None),
+            Err(MqttStartError::ListenTaken { addr }) if fallback && self.mqtt_listen.is_none() => {
+                (claim(SocketAddr::new(addr.ip(), 0))?, Some(addr))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(MqttPlan {
+            mode: MqttMode::Embedded { listen },
+            moved_from,
+            advertise,
+        }))
+    }
 }
 
-/// The dev network of `dir`: made on first use, read afterwards.
-pub fn dev_setup(dir: &Path) -> anyhow::Result<(Genesis, Keypair, Keypair)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let node_key = read_or_create_key(&dir.join("node.key"), random_seed)?;
-    let issuer = read_or_create_key(&dir.join("issuer.key"), random_seed)?;
-    let path = dir.join("genesis.json");
-    let genesis = if path.exists() {
-        read_genesis(&path)?
-    } else {
+/// Checks that `addr` can be listened on and answers it with port 0 resolved.
+/// The port is free again when this returns; the broker binds it moments later.
+fn claim(addr: SocketAddr) -> Result<SocketAddr, MqttStartError> {
+    match TcpListener::bind(addr) {
+        Ok(l) => l
+            .local_addr()
+            .map_err(|source| MqttStartError::Bind { addr, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(MqttStartError::ListenTaken { addr })
+        }
+        Err(source) => Err(MqttStartError::Bind { addr, source }),
+    }
+}
+
+/// A dev network's keys and genesis: read from its data directory, or made
+/// in memory to be written by [`DevNetwork::persist`] once the start is safe.
+#[derive(Debug)]
+pub struct DevNetwork {
+    pub genesis: Genesis,
+    pub node_key: Keypair,
+    pub issuer: Keypair,
+    dir: PathBuf,
+    fresh: bool,
+}
+
+impl DevNetwork {
+    /// The dev network of `dir`: read if it has one (all three files), made
+    /// new in memory if it has none, refused if it has only some.
+    pub fn load(dir: &Path) -> anyhow::Result<DevNetwork> {
+        let paths = dev_paths(dir);
+        let present: Vec<bool> = paths.iter().map(|p| p.exists()).collect();
+        if present.iter().all(|p| *p) {
+            let node_key = read_key(&paths[0])?;
+            let issuer = read_key(&paths[1])?;
+            let genesis = read_genesis(&paths[2])?;
+            if !genesis.issuers.contains(&issuer.account()) {
+                bail!(
+                    "{} does not name the dev issuer key {}",
+                    paths[2].display(),
+                    paths[1].display()
+                );
+            }
+            return Ok(DevNetwork {
+                genesis,
+                node_key,
+                issuer,
+                dir: dir.to_path_buf(),
+                fresh: false,
+            });
+        }
+        if present.iter().any(|p| *p) {
+            bail!(
+                "{} holds only part of a dev network (node.key, issuer.key, genesis.json); \
+                 restore the missing files or use a new --data-dir",
+                dir.display()
+            );
+        }
+        let node_key = Keypair::from_seed(random_seed());
+        let issuer = Keypair::from_seed(random_seed());
         let genesis = Genesis {
             name: "ting-dev".into(),
             network: DEV_NETWORK,
-            timestamp: Timestamp(now_ms()),
+            timestamp: now(),
             issuers: vec![issuer.account()],
             sequencers: vec![node_key.account()],
             allocations: Vec::new(),
         };
-        write_genesis(&path, &genesis)?;
-        genesis
-    };
-    if !genesis.issuers.contains(&issuer.account()) {
-        bail!(
-            "{} does not name the dev issuer key in {}",
-            path.display(),
-            dir.display()
-        );
+        Ok(DevNetwork {
+            genesis,
+            node_key,
+            issuer,
+            dir: dir.to_path_buf(),
+            fresh: true,
+        })
     }
-    Ok((genesis, node_key, issuer))
+
+    /// Writes a new network's files (the keys first: a genesis without its
+    /// keys would be useless); nothing for one read from disk.
+    pub fn persist(&self) -> anyhow::Result<()> {
+        if !self.fresh {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let [node, issuer, genesis] = dev_paths(&self.dir);
+        write_key(&node, &self.node_key)?;
+        write_key(&issuer, &self.issuer)?;
+        write_genesis(&genesis, &self.genesis)?;
+        Ok(())
+    }
 }
 
-/// The node configuration the arguments describe.
-pub fn config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
-    if args.dev {
-        let (genesis, key, issuer) = dev_setup(&args.data_dir)?;
-        let mut cfg = NodeConfig::new(args.data_dir.clone(), genesis, key);
-        cfg.faucet = Some(issuer);
-        return Ok(cfg);
-    }
+fn dev_paths(dir: &Path) -> [PathBuf; 3] {
+    [
+        dir.join("node.key"),
+        dir.join("issuer.key"),
+        dir.join("genesis.json"),
+    ]
+}
+
+/// The genesis and keys of a production node, all read from files.
+fn production_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     let Some(genesis_path) = &args.genesis else {
         bail!("give --genesis FILE (make one with `ting genesis new`), or run a development network with --dev");
     };
@@ -114,22 +241,20 @@ pub fn config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
         .clone()
         .unwrap_or_else(|| args.data_dir.join("node.key"));
     let key = read_key(&key_path).with_context(|| {
-        format!("the node needs its sequencer key; make one with `ting keygen --out {}` and name it in the genesis", key_path.display())
+        format!(
+            "the node needs its sequencer key; make one with `ting keygen --out {}` and name it in the genesis",
+            key_path.display()
+        )
     })?;
+    if !genesis.sequencers.contains(&key.account()) {
+        bail!(
+            "the key {} ({}) is not a sequencer of {}; the node could sign no block",
+            key_path.display(),
+            key.account(),
+            genesis_path.display()
+        );
+    }
     Ok(NodeConfig::new(args.data_dir.clone(), genesis, key))
-}
-
-/// The MQTT set-up the arguments ask for; `None` with `--no-mqtt`.
-pub fn mqtt_mode(args: &NodeArgs) -> anyhow::Result<Option<MqttMode>> {
-    if args.no_mqtt {
-        return Ok(None);
-    }
-    match &args.mqtt_broker {
-        Some(url) => Ok(Some(parse_broker_url(url)?)),
-        None => Ok(Some(MqttMode::Embedded {
-            listen: args.mqtt_listen,
-        })),
-    }
 }
 
 /// Starts the MQTT gateway of a started node, signing with `key`.
@@ -137,10 +262,13 @@ pub fn start_gateway(
     runtime: &tokio::runtime::Runtime,
     shared: &Arc<Shared>,
     key: &Keypair,
-    mode: MqttMode,
+    plan: MqttPlan,
 ) -> Result<Gateway, MqttStartError> {
+    if let Some(url) = plan.advertise {
+        let _ = shared.mqtt_broker.set(url);
+    }
     let cfg = GatewayConfig {
-        mode,
+        mode: plan.mode,
         key: Keypair::from_seed(key.seed()),
         client_id: None,
     };
@@ -157,21 +285,46 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// A line on the MQTT broker the node uses, for its start message.
+pub fn mqtt_line(gateway: Option<&Gateway>, moved_from: Option<SocketAddr>) -> String {
+    match (gateway, moved_from) {
+        (None, _) => "off (--no-mqtt)".to_owned(),
+        (Some(g), Some(taken)) => format!(
+            "{}  ({taken} was taken, so a free port is used; devices find it in /v1/status)",
+            g.broker()
+        ),
+        (Some(g), None) => format!("{}  (devices find it in /v1/status)", g.broker()),
+    }
+}
+
 pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
-    let cfg = config(args)?;
-    let mqtt = mqtt_mode(args)?;
-    let key = Keypair::from_seed(cfg.key.seed());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Everything that can fail for reasons outside the data directory comes first.
     let listener = runtime.block_on(ting_node::http::bind(args.http))?;
-    let network = cfg.genesis.network;
+    let plan = args.mqtt.plan(args.dev)?;
+    let moved_from = plan.as_ref().and_then(|p| p.moved_from);
+    let cfg = if args.dev {
+        let dev = DevNetwork::load(&args.data_dir)?;
+        dev.persist()?;
+        let mut cfg = NodeConfig::new(args.data_dir.clone(), dev.genesis, dev.node_key);
+        cfg.faucet = Some(dev.issuer);
+        cfg
+    } else {
+        production_config(args)?
+    };
+    let key = Keypair::from_seed(cfg.key.seed());
+    let (network, name, genesis_hash) = (
+        cfg.genesis.network,
+        cfg.genesis.name.clone(),
+        cfg.genesis.hash(),
+    );
     let node = Node::start(cfg)?;
     let report = node.report().clone();
     let shared = Arc::clone(node.shared());
-    let height = shared.durable.height();
-    let gateway = match mqtt
-        .map(|m| start_gateway(&runtime, &shared, &key, m))
+    let gateway = match plan
+        .map(|p| start_gateway(&runtime, &shared, &key, p))
         .transpose()
     {
         Ok(g) => g,
@@ -181,27 +334,17 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    let mqtt_at = gateway
-        .as_ref()
-        .map_or("off".to_string(), |g| g.broker().to_string());
-    tracing::info!(
-        network = network.0,
-        height = height.0,
-        http = %args.http,
-        mqtt = %mqtt_at,
-        data_dir = %args.data_dir.display(),
-        snapshot = report.snapshot_height,
-        replayed_blocks = report.replayed_blocks,
-        recovery_ms = u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),
-        faucet = shared.faucet.is_some(),
-        "ting node is serving"
-    );
     eprintln!(
-        "ting node serving http://{} and MQTT {mqtt_at} (network {}, height {}, data dir {})",
+        "ting node: serving network {network} ({name:?}, genesis {genesis_hash}) at height {}\n  HTTP  http://{}  (try: ting status --node http://{})\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
+        shared.durable.height(),
         args.http,
-        network.0,
-        height.0,
-        args.data_dir.display()
+        args.http,
+        mqtt_line(gateway.as_ref(), moved_from),
+        args.data_dir.display(),
+        report.took.as_millis(),
+        report.snapshot_height,
+        report.replayed_blocks,
+        if shared.faucet.is_some() { "; dev faucet on" } else { "" },
     );
     runtime.block_on(ting_node::http::serve(listener, shared, shutdown_signal()))?;
     eprintln!("ting node: shutting down, draining the pipeline");
@@ -211,4 +354,65 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     }
     eprintln!("ting node: stopped cleanly");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(listen: Option<SocketAddr>) -> MqttArgs {
+        MqttArgs {
+            mqtt_listen: listen,
+            mqtt_broker: None,
+            mqtt_advertise: None,
+            no_mqtt: false,
+        }
+    }
+
+    fn listen_of(plan: Option<MqttPlan>) -> (SocketAddr, Option<SocketAddr>) {
+        match plan.expect("a plan") {
+            MqttPlan {
+                mode: MqttMode::Embedded { listen },
+                moved_from,
+                ..
+            } => (listen, moved_from),
+            other => panic!("not embedded: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_taken_default_port_moves_to_a_free_one_only_when_allowed() {
+        let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let taken = holder.local_addr().expect("address");
+        let (listen, moved) = listen_of(args(None).plan_with_default(true, taken).expect("plan"));
+        assert_ne!(listen.port(), taken.port());
+        assert_ne!(
+            listen.port(),
+            0,
+            "the free port is resolved before the start line"
+        );
+        assert_eq!(moved, Some(taken));
+        let refused = args(None)
+            .plan_with_default(false, taken)
+            .expect_err("no fallback");
+        assert!(refused.to_string().contains("--mqtt-listen"), "{refused}");
+        let explicit = args(Some(taken)).plan_with_default(true, taken);
+        assert!(
+            explicit.is_err(),
+            "an address the user chose is never moved"
+        );
+    }
+
+    #[test]
+    fn no_mqtt_and_an_external_broker_bind_nothing() {
+        let mut off = args(None);
+        off.no_mqtt = true;
+        assert!(off.plan(true).expect("plan").is_none());
+        let mut external = args(None);
+        external.mqtt_broker = Some("mqtt://broker.local:1884".into());
+        let plan = external.plan(false).expect("plan").expect("some");
+        assert!(matches!(plan.mode, MqttMode::External { port: 1884, .. }));
+        external.mqtt_advertise = Some("not a url".into());
+        assert!(external.plan(false).is_err());
+    }
 }

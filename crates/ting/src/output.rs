@@ -1,11 +1,109 @@
-//! Printing results: a human line by default, the JSON itself with `--json`.
+//! Printing: a human text by default, the JSON itself with `--json`; dates
+//! and durations as a person reads them.
 
 use serde_json::Value;
+use ting_core::Timestamp;
 
+/// Prints `v` as one line of JSON, or what `human` makes of it.
 pub fn print_value(v: &Value, json_out: bool, human: impl FnOnce(&Value) -> String) {
     if json_out {
         println!("{v}");
     } else {
         println!("{}", human(v));
+    }
+}
+
+/// A JSON value as plain text: strings without their quotes, `null` as `-`.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-12-02 16:08:42 UTC` for a ledger timestamp (milliseconds since the epoch).
+pub fn utc(t: Timestamp) -> String {
+    let secs = t.0 / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// A timestamp field of the node's JSON (`..._ms`) as a date, or `-`.
+pub fn utc_field(v: &Value) -> String {
+    v.as_u64()
+        .map_or_else(|| "-".to_owned(), |ms| utc(Timestamp(ms)))
+}
+
+/// The year, month and day of a count of days since 1970-01-01 (proleptic
+/// Gregorian calendar), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// How far `then` is from `now`, as `in 2h 5m` or `3m 10s ago`.
+pub fn relative(then: Timestamp, now: Timestamp) -> String {
+    let (ms, future) = if then >= now {
+        (then.0 - now.0, true)
+    } else {
+        (now.0 - then.0, false)
+    };
+    let span = span(ms / 1000);
+    if future {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+fn span(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_a_calendar_does() {
+        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(Timestamp(951_782_400_000)), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(Timestamp(1_795_500_697_176)), "2026-11-24 06:11:37 UTC");
+        assert_eq!(utc(Timestamp(4_107_542_399_000)), "2100-02-28 23:59:59 UTC");
+    }
+
+    #[test]
+    fn spans_read_in_their_largest_units() {
+        let now = Timestamp(1_000_000_000);
+        assert_eq!(relative(Timestamp(now.0 + 90_000), now), "in 1m 30s");
+        assert_eq!(relative(Timestamp(now.0 - 7_500_000), now), "2h 5m ago");
+        assert_eq!(relative(Timestamp(now.0 + 3 * 86_400_000), now), "in 3d 0h");
+        assert_eq!(relative(now, now), "in 0s");
     }
 }

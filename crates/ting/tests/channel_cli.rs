@@ -5,69 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::cli::Cli;
 use common::{free_addr, NodeProc};
-use serde_json::Value;
-
-struct Cli {
-    node: String,
-    dir: PathBuf,
-}
-
-impl Cli {
-    /// Runs `ting --json ARGS`; returns its JSON output, or its stderr if it failed.
-    fn try_run(&self, args: &[&str]) -> Result<Value, String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_ting"))
-            .arg("--node")
-            .arg(&self.node)
-            .arg("--json")
-            .args(args)
-            .env("TING_LOG", "warn")
-            .env_remove("TING_CHANNELS")
-            .current_dir(&self.dir)
-            .output()
-            .expect("run ting");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        if !out.status.success() {
-            return Err(stderr);
-        }
-        serde_json::from_str(stdout.trim())
-            .map_err(|e| format!("not JSON ({e}): {stdout}\nstderr: {stderr}"))
-    }
-
-    fn run(&self, args: &[&str]) -> Value {
-        self.try_run(args)
-            .unwrap_or_else(|e| panic!("ting {args:?} failed: {e}"))
-    }
-
-    fn fails(&self, args: &[&str], needle: &str) {
-        match self.try_run(args) {
-            Ok(v) => panic!("ting {args:?} should fail, gave {v}"),
-            Err(e) => assert!(
-                e.contains(needle),
-                "ting {args:?}: {e:?} should say {needle:?}"
-            ),
-        }
-    }
-
-    fn key(&self, name: &str) -> String {
-        let path = self.dir.join(format!("{name}.key"));
-        let v = self.run(&["keygen", "--out", path.to_str().expect("utf-8")]);
-        v["account"]
-            .as_str()
-            .expect("keygen prints the account")
-            .to_owned()
-    }
-
-    fn balance(&self, id: &str) -> u64 {
-        self.run(&["account", "show", id])["balance"]
-            .as_u64()
-            .expect("a balance")
-    }
-}
 
 fn state(dir: &Path, who: &str) -> String {
     dir.join(who).to_str().expect("utf-8").to_owned()

@@ -13,7 +13,8 @@ use ting_core::{
 };
 
 use super::error::{ChannelError, QueueError};
-use super::{now, Device};
+use super::Device;
+use crate::clock::now;
 use crate::dir::{channel_path, Role};
 use crate::error::StoreError;
 use crate::payee::DurablePayee;

@@ -4,8 +4,8 @@ use thiserror::Error;
 use ting_core::envelope::EnvelopeError;
 use ting_core::{DecodeError, Hash32};
 
+use crate::client::HttpError;
 use crate::error::{DurableAcceptError, DurablePayError, StoreError};
-use crate::http::HttpError;
 use crate::outbox::OutboxError;
 
 /// Why a device could not start.

@@ -11,7 +11,7 @@ use super::error::TxError;
 use super::pending::{Confirmed, TxOutcome};
 use super::Inner;
 use crate::backoff::Backoff;
-use crate::http::HttpError;
+use crate::client::HttpError;
 use crate::outbox::Item;
 
 /// What the node said about a transaction whose nonce it called used.
@@ -123,6 +123,7 @@ async fn post_once(inner: &Inner, tx: &SignedTx) -> bool {
             code,
             message,
             status,
+            ..
         }) if status.as_u16() == 422 => {
             if code == "bad_nonce" {
                 match judge_bad_nonce(inner, tx, &message).await {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use ting_core::envelope::ENVELOPE_BYTES_MAX;
-use ting_core::{AccountId, SignedTx};
+use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -23,12 +23,11 @@ use super::error::TxError;
 use super::http_link::{judge_bad_nonce, settle, Verdict};
 use super::inbox::Received;
 use super::pending::Confirmed;
-use super::{now, Broker, Inner};
+use super::{Broker, Inner};
 use crate::backoff::Backoff;
+use crate::clock::now;
 use crate::outbox::Item;
 
-/// Where devices publish transactions (docs/mqtt.md §1).
-pub const TX_TOPIC: &str = "ting/v1/tx";
 /// Publishes the link has handed the client and the broker has not acknowledged.
 pub const LINK_INFLIGHT_MAX: usize = 32;
 /// Requests queued for the client's event loop: the in-flight publishes and a few more.
@@ -46,11 +45,6 @@ const ANSWER_WAIT_MAX_MS: u64 = 30_000;
 const NEVER_ALONE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// When nothing is due, the loop still wakes this often to look again.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
-
-/// The inbox topic of `account`.
-pub fn inbox_topic(account: &AccountId) -> String {
-    format!("ting/v1/inbox/{}", account.to_hex())
-}
 
 /// When each outbox entry is next sent.
 #[derive(Debug)]
@@ -215,7 +209,7 @@ async fn session(
         return Ended::Failed { connected: false };
     }
     if client
-        .try_subscribe(inbox_topic(&inner.me), QoS::AtLeastOnce)
+        .try_subscribe(topics::inbox(&inner.me), QoS::AtLeastOnce)
         .is_err()
     {
         return Ended::Failed { connected: true };
@@ -273,8 +267,8 @@ fn publish_due(
             continue;
         }
         let (topic, bytes) = match pending.outbox().get(*id) {
-            Some(Item::Tx(bytes)) => (TX_TOPIC.to_owned(), bytes.clone()),
-            Some(Item::Envelope { recipient, bytes }) => (inbox_topic(recipient), bytes.clone()),
+            Some(Item::Tx(bytes)) => (topics::TX_TOPIC.to_owned(), bytes.clone()),
+            Some(Item::Envelope { recipient, bytes }) => (topics::inbox(recipient), bytes.clone()),
             None => continue,
         };
         if client
@@ -302,7 +296,7 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
                 acknowledged(inner, schedule, id);
             }
         }
-        Event::Incoming(Packet::Publish(publish)) if publish.topic == inbox_topic(&inner.me) => {
+        Event::Incoming(Packet::Publish(publish)) if publish.topic == topics::inbox(&inner.me) => {
             let received = inner.inbox().handle(&publish.payload, now());
             if let Ok(received) = received {
                 dispatch(inner, received);

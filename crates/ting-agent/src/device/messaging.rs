@@ -16,7 +16,7 @@ use ting_core::seal::{MessagingKey, MessagingSecret};
 use ting_core::{AccountId, Keypair};
 
 use super::error::SendError;
-use crate::http::NodeHttp;
+use crate::client::NodeClient;
 
 /// Peers' messaging keys kept in memory.
 pub const KEY_CACHE_MAX: usize = 1024;
@@ -55,7 +55,7 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     /// `to`'s messaging key, from the cache or the node.
-    pub async fn get(&self, http: &NodeHttp, to: &AccountId) -> Result<MessagingKey, SendError> {
+    pub async fn get(&self, http: &NodeClient, to: &AccountId) -> Result<MessagingKey, SendError> {
         if let Some((key, at)) = self.lock().get(to) {
             if at.elapsed() < KEY_CACHE_TTL {
                 return Ok(*key);

@@ -1,7 +1,7 @@
 //! `Device`: a Ting device in a few calls — its identity, its wallet, its
 //! messages and its channels, kept durably in one state directory.
 //!
-//! A device is a key (read with [`crate::keyfile::read_key`]), a state
+//! A device is a key (read with [`crate::files::read_key`]), a state
 //! directory, the network id, the sequencer keys it trusts for the node's
 //! envelopes, the node's HTTP URL and, optionally, an MQTT broker. With a
 //! broker, transactions go to `ting/v1/tx` and their receipts come back on the
@@ -44,16 +44,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
-use ting_core::{
-    AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, Timestamp, TxBody, TxKind,
-};
+use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, TxBody, TxKind};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::http::{HttpError, NodeHttp};
+use crate::client::{HttpError, NodeClient};
+use crate::clock::now;
 use crate::payer::DurablePayer;
 pub use error::{
     ChannelError, InboxError, QueueError, SendError, StartError, SubmitError, TxError,
@@ -98,7 +96,7 @@ impl DeviceConfig {
         state_dir: PathBuf,
         node_url: &str,
     ) -> Result<DeviceConfig, HttpError> {
-        let status = NodeHttp::new(node_url)?.get("/v1/status").await?;
+        let status = NodeClient::new(node_url)?.get("/v1/status").await?;
         let bad = |what: &str| HttpError::BadResponse(format!("/v1/status has no {what}"));
         let network = status["network"]
             .as_u64()
@@ -158,7 +156,7 @@ pub(crate) struct Inner {
     me: AccountId,
     network: NetworkId,
     state_dir: PathBuf,
-    http: NodeHttp,
+    http: NodeClient,
     broker: Option<Broker>,
     seed: u64,
     pending: Mutex<pending::Pending>,
@@ -183,14 +181,6 @@ pub struct Device {
     link: Option<JoinHandle<()>>,
 }
 
-/// Milliseconds since the Unix epoch, by this machine's clock.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp(ms)
-}
-
 impl Device {
     /// Opens the state directory and starts the link. Call inside a tokio runtime.
     pub fn start(config: DeviceConfig) -> Result<Device, StartError> {
@@ -198,7 +188,7 @@ impl Device {
             return Err(StartError::NoSequencer);
         }
         let me = config.key.account();
-        let http = NodeHttp::new(&config.node_url)?;
+        let http = NodeClient::new(&config.node_url)?;
         let pending = pending::Pending::open(&config.state_dir, &me)?;
         let messaging = Messaging::from_device_key(&config.key);
         let inbox = Inbox::new(
@@ -254,7 +244,7 @@ impl Device {
     }
 
     /// The node's HTTP client, for reads the device API does not wrap.
-    pub fn http(&self) -> &NodeHttp {
+    pub fn http(&self) -> &NodeClient {
         &self.inner.http
     }
 

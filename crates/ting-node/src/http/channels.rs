@@ -19,10 +19,10 @@ use ting_store::index::{AccountChannel, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
 use ting_store::TxLocation;
 
 use super::error::ApiError;
-use super::json::channel::segment_json;
-use super::json::parse_account;
 use super::query::{parse_cursor, visible_height, wait_durable};
 use crate::node::Shared;
+use ting_api::channel::segment_json;
+use ting_api::parse_account;
 
 /// Channels in a page when the client does not say.
 const CHANNELS_PAGE_DEFAULT: usize = 50;

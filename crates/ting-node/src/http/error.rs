@@ -82,3 +82,9 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<ting_api::FormError> for ApiError {
+    fn from(e: ting_api::FormError) -> ApiError {
+        ApiError::bad_request(e.code, e.message)
+    }
+}

@@ -21,7 +21,7 @@ use ting_core::{AccountId, ChannelId, SignedTx};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ApiError;
-use super::json::parse_account;
+use ting_api::parse_account;
 use crate::node::Shared;
 use crate::pipeline::CommittedBlock;
 

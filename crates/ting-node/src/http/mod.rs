@@ -9,7 +9,7 @@ mod body;
 mod channels;
 mod error;
 mod events;
-pub mod json;
+
 mod ops;
 mod query;
 mod submit;

@@ -12,10 +12,10 @@ use ting_core::Amount;
 
 use super::body::{parse_json, RawBody};
 use super::error::ApiError;
-use super::json::parse_account;
 use crate::metrics::{rss_bytes, Gauges};
 use crate::node::Shared;
 use crate::pipeline::Outcome;
+use ting_api::parse_account;
 
 /// The OpenAPI 3 description of this API, served as is.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");

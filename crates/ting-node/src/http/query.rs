@@ -17,8 +17,8 @@ use ting_core::{merkle, Block, BlockHeight, Hash32, Receipt};
 use ting_store::TxLocation;
 
 use super::error::ApiError;
-use super::json::{header_json, parse_account, parse_hash, receipt_json, TxJson};
 use crate::node::Shared;
+use ting_api::{header_json, parse_account, parse_hash, receipt_json, TxJson};
 
 /// Most unindexed blocks a lookup by hash scans while the indexer catches up.
 const UNINDEXED_SCAN_BLOCKS_MAX: u64 = 1024;
@@ -27,7 +27,29 @@ const DURABLE_WAIT: Duration = Duration::from_secs(5);
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-pub async fn status(State(s): State<Arc<Shared>>) -> ApiResult {
+/// The broker address devices are told: an embedded broker listening on
+/// every interface (`0.0.0.0`, `[::]`) is named by the host the client
+/// reached this node at, which is an address the client can reach.
+fn advertised_broker(broker: &str, headers: &axum::http::HeaderMap) -> String {
+    let Some(port) = ["mqtt://0.0.0.0:", "mqtt://[::]:", "mqtt://:::"]
+        .iter()
+        .find_map(|p| broker.strip_prefix(p))
+    else {
+        return broker.to_owned();
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| match h.rsplit_once(':') {
+            Some((name, p)) if p.chars().all(|c| c.is_ascii_digit()) => name,
+            _ => h,
+        })
+        .filter(|h| !h.is_empty() && !h.contains(['/', '@', ' ']))
+        .unwrap_or("127.0.0.1");
+    format!("mqtt://{host}:{port}")
+}
+
+pub async fn status(State(s): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> ApiResult {
     let (height, tip, accounts, supply) = {
         let st = s.state.read().expect("state lock");
         (st.height(), st.tip_hash(), st.account_count(), st.supply())
@@ -48,6 +70,7 @@ pub async fn status(State(s): State<Arc<Shared>>) -> ApiResult {
         "accounts": accounts,
         "supply": supply.base_units(),
         "faucet": s.faucet.as_ref().map(|f| f.issuer().to_did()),
+        "mqtt": s.mqtt_broker.get().map(|b| json!({ "broker": advertised_broker(b, &headers) })),
     })))
 }
 
@@ -310,3 +333,4 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
         "conserved": held == Some(minted),
     })))
 }
+

@@ -23,9 +23,9 @@ use tokio::sync::oneshot;
 
 use super::body::{parse_json, RawBody};
 use super::error::ApiError;
-use super::json::{decode_tx, SubmitTx};
 use crate::node::Shared;
 use crate::pipeline::Outcome;
+use ting_api::{decode_tx, SubmitTx};
 
 /// How long a waiting submission waits for its block before answering `timeout`.
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
@@ -80,9 +80,9 @@ fn parse_one(body: &RawBody) -> Result<SignedTx, ApiError> {
         .as_deref()
         .is_some_and(|t| t.starts_with("application/octet-stream"));
     if binary {
-        decode_tx(&body.bytes)
+        Ok(decode_tx(&body.bytes)?)
     } else {
-        parse_json::<SubmitTx>(&body.bytes)?.to_tx()
+        Ok(parse_json::<SubmitTx>(&body.bytes)?.to_tx()?)
     }
 }
 
@@ -172,10 +172,9 @@ pub async fn submit_batch(
     }
     let mut txs = Vec::with_capacity(batch.txs.len());
     for (i, item) in batch.txs.iter().enumerate() {
-        let tx = item.to_tx().map_err(|e| ApiError {
-            message: format!("txs[{i}]: {}", e.message),
-            ..e
-        })?;
+        let tx = item
+            .to_tx()
+            .map_err(|e| ApiError::bad_request(e.code, format!("txs[{i}]: {}", e.message)))?;
         txs.push(tx);
     }
     let mut results: Vec<Option<Value>> = vec![None; txs.len()];

@@ -16,8 +16,8 @@ use super::limits::{
     MQTT_PAYLOAD_BYTES_MAX, MQTT_SEGMENTS_MAX, MQTT_SEGMENT_BYTES, MQTT_TX_SEGMENTS_MAX,
     MQTT_TX_SEGMENT_BYTES,
 };
-use super::topics::TX_TOPIC;
 use super::MqttStartError;
+use ting_core::topics::TX_TOPIC;
 
 /// Checks that `listen` is free and answers the address to give the broker
 /// (port 0 is resolved to the port the system picked).

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::client::{Client, Events, Incoming, Qos};
 use super::ingress::Gate;
 use super::limits::MQTT_RECONNECT_DELAY;
-use super::topics::{TX_SHARED_FILTER, TX_TOPIC};
+use ting_core::topics::{TX_SHARED_FILTER, TX_TOPIC};
 
 /// How far the connection has come, for start-up to wait on.
 #[derive(Debug, Clone, PartialEq, Eq)]

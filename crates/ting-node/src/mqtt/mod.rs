@@ -24,7 +24,6 @@ mod ingress;
 pub mod limits;
 mod notices;
 mod outbox;
-pub mod topics;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -169,6 +168,8 @@ impl Gateway {
             Arc::clone(&shared.metrics),
             sources,
         ));
+        // Devices learn where to connect from /v1/status, unless the operator said otherwise.
+        let _ = shared.mqtt_broker.set(broker.clone());
         let (progress, mut watch_rx) = watch::channel(Progress::Connecting { last_error: None });
         let stopping = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
@@ -211,7 +212,7 @@ impl Gateway {
         match reason {
             None => MqttStartError::SubscriptionRefused {
                 broker: self.broker,
-                filter: topics::TX_SHARED_FILTER.into(),
+                filter: ting_core::topics::TX_SHARED_FILTER.into(),
             },
             Some(reason) => MqttStartError::Unreachable {
                 broker: self.broker,

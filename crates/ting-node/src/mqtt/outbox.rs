@@ -8,18 +8,16 @@
 //! (it is retained), so a publisher that falls behind jumps to it.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use ting_core::Timestamp;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::client::{Client, Qos};
 use super::limits::MQTT_OUTBOX_MAX;
 use super::notices::{Notice, Signer};
-use super::topics::{inbox, BLOCKS_TOPIC};
 use crate::metrics::Metrics;
 use crate::pipeline::CommittedBlock;
+use ting_core::topics::{inbox, BLOCKS_TOPIC};
 
 /// The sending side of the queue; cheap to clone.
 #[derive(Debug, Clone)]
@@ -43,13 +41,6 @@ impl Outbox {
             self.metrics.mqtt.publish_dropped("outbox_full");
         }
     }
-}
-
-fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What the publisher reads from.
@@ -85,7 +76,7 @@ pub(crate) async fn publish(client: Client, signer: Signer, metrics: Arc<Metrics
 }
 
 async fn send_notice(client: &Client, signer: &Signer, metrics: &Metrics, n: Notice) {
-    let Some(bytes) = signer.seal(&n, now()) else {
+    let Some(bytes) = signer.seal(&n, crate::clock::now()) else {
         return metrics.mqtt.publish_dropped("unsealable");
     };
     let topic = inbox(&n.recipient());

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ting_core::limits::BLOCK_TXS_MAX;
 use ting_core::{Block, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
@@ -94,13 +94,6 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
         .expect("spawn executor thread")
 }
 
-fn now_ms() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Executor {
     fn run(mut self) {
         loop {
@@ -169,7 +162,7 @@ impl Executor {
         // A block opens with its first applied transaction, never with a refusal.
         let timestamp = match &self.open {
             Some(open) => open.timestamp,
-            None => Timestamp(now_ms().max(state.last_timestamp().0)),
+            None => crate::clock::now().max(state.last_timestamp()),
         };
         if let Err(e) = state.apply_tx(&tx, timestamp) {
             let refusal = self.refusal(tx.hash(), e.code(), e.to_string());

@@ -17,11 +17,11 @@ use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use ting_api::TxJson;
 use ting_core::tx::device_consent_message;
 use ting_core::{
     AccountId, Amount, Genesis, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody, TxKind,
 };
-use ting_node::http::json::TxJson;
 use ting_node::{Node, NodeConfig, Shared, StartReport};
 use tower::ServiceExt;
 

@@ -401,8 +401,7 @@ async fn channels_open_claim_and_close_over_json_and_read_back() {
         ]),
     )
     .await;
-    let round: ting_node::http::json::TxJson =
-        serde_json::from_value(body["tx"].clone()).expect("TxJson");
+    let round: ting_api::TxJson = serde_json::from_value(body["tx"].clone()).expect("TxJson");
     assert_eq!(
         round.to_tx().expect("a transaction"),
         claim,

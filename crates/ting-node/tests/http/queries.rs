@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
+use ting_api::{receipt_from_json, TxJson};
 use ting_core::{AccountId, Amount, BlockHeader, Keypair, NetworkId, SignedTx, TxKind};
-use ting_node::http::json::{receipt_from_json, TxJson};
 use ting_node::Shared;
 
 use crate::common::*;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::drive::{Marks, Phase};
 use super::stats::Latency;
 use super::workload::{par_map, transfers};
-use crate::client::{Client, ClientError};
+use ting_agent::{HttpError, NodeClient};
 
 const BATCH_PATH: &str = "/v1/transactions/batch?wait=true";
 /// Pause before retrying a submission the node answered `busy`.
@@ -101,7 +101,7 @@ pub fn phases(
                 let _ = stop_rx.await;
             },
         ));
-        let client = Client::new(&format!("http://{addr}"))?;
+        let client = NodeClient::new(&format!("http://{addr}"))?;
         let run = Run {
             shared,
             client,
@@ -124,7 +124,7 @@ pub fn phases(
 
 struct Run<'a> {
     shared: &'a Arc<Shared>,
-    client: Client,
+    client: NodeClient,
     batch: usize,
     busy: Arc<AtomicU64>,
 }
@@ -232,7 +232,7 @@ impl Run<'_> {
 }
 
 async fn paced_client(
-    client: Client,
+    client: NodeClient,
     mut queue: VecDeque<Vec<u8>>,
     mut due: mpsc::UnboundedReceiver<(Instant, bool)>,
     busy: Arc<AtomicU64>,
@@ -272,17 +272,17 @@ fn push_latency(lat: &mut Vec<u32>, since: Instant, batch: usize) {
 
 /// Posts `body` until the node admits it (retrying `busy`), and checks every transfer committed.
 async fn post_until_admitted(
-    client: &Client,
+    client: &NodeClient,
     body: Vec<u8>,
     busy: &AtomicU64,
 ) -> anyhow::Result<()> {
     loop {
         match client
-            .post_raw(BATCH_PATH, body.clone(), "application/json")
+            .post_bytes(BATCH_PATH, body.clone(), "application/json")
             .await
         {
             Ok(answer) => return check_committed(&answer),
-            Err(ClientError::Api { code, .. }) if code == "busy" => {
+            Err(HttpError::Api { code, .. }) if code == "busy" => {
                 busy.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(BUSY_PAUSE).await;
             }

@@ -173,5 +173,5 @@ pub(crate) fn spinner(what: &str) -> ProgressBar {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    crate::node_cmd::now_ms()
+    ting_agent::clock::now().0
 }

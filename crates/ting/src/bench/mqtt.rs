@@ -26,7 +26,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -40,7 +40,7 @@ use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::{Node, NodeConfig};
 
 use super::workload::{self, Accounts, BENCH_NETWORK};
-use super::TempDir;
+use super::{now_ms, TempDir};
 
 /// Transfers each device keeps published but unanswered.
 const TX_WINDOW: usize = 64;
@@ -154,12 +154,6 @@ fn host_port(broker: &str) -> anyhow::Result<(String, u16)> {
         .context("the gateway names its broker mqtt://HOST:PORT")?;
     let (host, port) = rest.rsplit_once(':').context("a port")?;
     Ok((host.to_owned(), port.parse().context("a port number")?))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a benchmark client's socket carries, which decides whether Nagle's
@@ -350,7 +344,7 @@ async fn tx_rate(
         let key = &senders[d];
         let window_slots = Arc::new(tokio::sync::Semaphore::new(TX_WINDOW));
         let (seen, slots) = (Arc::clone(&counter), Arc::clone(&window_slots));
-        let inbox = ting_node::mqtt::topics::inbox(&key.account());
+        let inbox = ting_core::topics::inbox(&key.account());
         let me = key.account();
         let mut guard = ReplayGuard::new(1 << 16);
         let session = connect(
@@ -377,7 +371,7 @@ async fn tx_rate(
                     return;
                 };
                 permit.forget();
-                let topic = ting_node::mqtt::topics::TX_TOPIC;
+                let topic = ting_core::topics::TX_TOPIC;
                 if client
                     .publish(topic, QoS::AtLeastOnce, false, tx.bytes().to_vec())
                     .await
@@ -481,7 +475,7 @@ async fn msg_rate(
         let seen = Arc::clone(&counter);
         let me = receiver.account();
         let mut guard = ReplayGuard::new(ting_core::limits::REPLAY_CACHE_MAX);
-        let inbox = ting_node::mqtt::topics::inbox(&me);
+        let inbox = ting_core::topics::inbox(&me);
         sessions.push(
             connect(
                 host,
@@ -511,7 +505,7 @@ async fn msg_rate(
         )
         .await?;
         let client = session.client.clone();
-        let topic = ting_node::mqtt::topics::inbox(&receivers[p].account());
+        let topic = ting_core::topics::inbox(&receivers[p].account());
         tasks.push(tokio::spawn(async move {
             for bytes in envelopes {
                 if client

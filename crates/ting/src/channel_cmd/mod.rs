@@ -6,20 +6,21 @@
 //! transaction leaves, `pay` advances it before it prints the payment, and
 //! `accept` stores the payee's best proof before it reports the payment as
 //! good. `claim`, `close`, `top-up` and `reclaim` sign and submit ledger
-//! transactions; `show` and `list` read the node. Every command takes `--json`.
+//! transactions; `show` and `list` read the node. Every command takes `--json`;
+//! those that talk to a node take `--node`.
 
 mod ledger;
-mod payee;
-mod payer;
+pub(crate) mod payee;
+pub(crate) mod payer;
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use ting_core::{ChannelId, Timestamp};
+use ting_core::ChannelId;
 
-use crate::client::Client;
+use crate::failure::bad_input;
+use crate::kinds::KeyArg;
+use crate::NodeArg;
 
 /// Where the CLI keeps channel state unless `--state` says otherwise.
 const DEFAULT_STATE_DIR: &str = "ting-channels";
@@ -62,11 +63,9 @@ pub struct StateDir {
     pub state: PathBuf,
 }
 
+/// A new channel's terms.
 #[derive(Debug, Args)]
-pub struct OpenArgs {
-    /// The payer's key file.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+pub struct OpenFields {
     /// Who is paid (did:key or hex).
     #[arg(long, value_name = "ID")]
     pub payee: String,
@@ -78,14 +77,24 @@ pub struct OpenArgs {
     pub expires_in: String,
     #[arg(long, value_enum, default_value = "hash-chain")]
     pub mode: Mode,
-    /// Hash chain: base units one tick is worth.
-    #[arg(long, default_value_t = 1)]
-    pub price: u64,
-    /// Hash chain: ticks in the chain (default: as many as the deposit pays for).
+    /// Hash chain: base units one tick is worth [default: 1].
+    #[arg(long)]
+    pub price: Option<u64>,
+    /// Hash chain: ticks in the chain [default: as many as the deposit pays for].
     #[arg(long)]
     pub ticks: Option<u32>,
     #[command(flatten)]
     pub dir: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub fields: OpenFields,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
@@ -111,40 +120,52 @@ pub struct AcceptArgs {
     pub payment: String,
     #[command(flatten)]
     pub dir: StateDir,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     #[arg(long, value_name = "ID")]
     pub channel: String,
-    /// The key that signs the claims (any funded account; the money goes to the payee).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArg,
     /// A payment to accept first (hex); without it the payee's kept best proof is claimed.
     #[arg(long, value_name = "HEX")]
     pub payment: Option<String>,
     #[command(flatten)]
     pub dir: StateDir,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
     #[arg(long, value_name = "ID")]
     pub channel: String,
-    /// The payee's key file.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArg,
     #[command(flatten)]
     pub dir: StateDir,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
 pub struct TopUpArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub fields: TopUpFields,
+    #[command(flatten)]
+    pub node: NodeArg,
+}
+
+/// What a top-up adds.
+#[derive(Debug, Args)]
+pub struct TopUpFields {
     #[arg(long, value_name = "ID")]
     pub channel: String,
-    /// The payer's key file.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
     /// Base units to add to the deposit.
     #[arg(long, default_value_t = 0)]
     pub amount: u64,
@@ -162,11 +183,12 @@ pub struct TopUpArgs {
 pub struct ReclaimArgs {
     #[arg(long, value_name = "ID")]
     pub channel: String,
-    /// The payer's key file.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArg,
     #[command(flatten)]
     pub dir: StateDir,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +196,8 @@ pub struct ShowArgs {
     pub channel: String,
     #[command(flatten)]
     pub dir: StateDir,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
@@ -181,35 +205,57 @@ pub struct ListArgs {
     /// The account (did:key or hex).
     pub account: String,
     /// Only the channels it pays (`payer`) or is paid through (`payee`).
-    #[arg(long, default_value = "any")]
-    pub role: String,
+    #[arg(long, value_enum, default_value = "any")]
+    pub role: RoleArg,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
-pub async fn run(client: &Client, cmd: &ChannelCmd, json: bool) -> anyhow::Result<()> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Payer,
+    Payee,
+    Any,
+}
+
+pub async fn run(cmd: ChannelCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
-        ChannelCmd::Open(args) => payer::open(client, args, json).await,
-        ChannelCmd::Pay(args) => payer::pay(args, json),
-        ChannelCmd::TopUp(args) => payer::top_up(client, args, json).await,
-        ChannelCmd::Reclaim(args) => payer::reclaim(client, args, json).await,
-        ChannelCmd::Accept(args) => payee::accept(client, args, json).await,
-        ChannelCmd::Claim(args) => payee::claim(client, args, json).await,
-        ChannelCmd::Close(args) => payee::close(client, args, json).await,
-        ChannelCmd::Show(args) => ledger::show(client, args, json).await,
-        ChannelCmd::List(args) => ledger::list(client, args, json).await,
+        ChannelCmd::Open(args) => payer::open(&args, json).await,
+        ChannelCmd::Pay(args) => payer::pay(&args, json),
+        ChannelCmd::TopUp(args) => payer::top_up(&args, json).await,
+        ChannelCmd::Reclaim(args) => payer::reclaim(&args, json).await,
+        ChannelCmd::Accept(args) => payee::accept(&args, json).await,
+        ChannelCmd::Claim(args) => payee::claim(&args, json).await,
+        ChannelCmd::Close(args) => payee::close(&args, json).await,
+        ChannelCmd::Show(args) => ledger::show(&args, json).await,
+        ChannelCmd::List(args) => ledger::list(&args, json).await,
     }
 }
 
 pub(crate) fn parse_channel(text: &str) -> anyhow::Result<ChannelId> {
-    ChannelId::from_hex(text)
-        .with_context(|| format!("{text:?} is not a channel id (64 hex digits)"))
+    ChannelId::from_hex(text.trim()).ok_or_else(|| {
+        bad_input(
+            "bad_channel_id",
+            format!("{text:?} is not a channel id (64 hex digits)"),
+        )
+    })
 }
 
-/// This machine's clock, as the ledger counts time.
-pub(crate) fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp(ms)
+/// Whether opening a channel file failed because there is none.
+pub(crate) fn is_missing(e: &ting_agent::StoreError) -> bool {
+    matches!(e, ting_agent::StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The error for a channel file that is not in `dir`, with what to try.
+pub(crate) fn no_channel_file(role: &str, id: &ChannelId, dir: &std::path::Path) -> anyhow::Error {
+    bad_input(
+        "no_channel_file",
+        format!(
+            "this machine keeps no {role} state for channel {id} in {}; \
+             give --state DIR (or TING_CHANNELS) where it was opened or accepted",
+            dir.display()
+        ),
+    )
 }
 
 /// Parses `90s`, `30m`, `12h` or `7d` (or plain milliseconds, `500ms`) into milliseconds.
@@ -219,19 +265,27 @@ pub(crate) fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .with_context(|| format!("{text:?} is not a duration such as 90s, 30m, 12h or 7d"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        bad_input(
+            "bad_duration",
+            format!("{text:?} is not a duration such as 90s, 30m, 12h or 7d"),
+        )
+    })?;
     let scale = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => bail!("{text:?}: the unit must be ms, s, m, h or d"),
+        _ => {
+            return Err(bad_input(
+                "bad_duration",
+                format!("{text:?}: the unit must be ms, s, m, h or d"),
+            ))
+        }
     };
     n.checked_mul(scale)
-        .with_context(|| format!("{text:?} is too long"))
+        .ok_or_else(|| bad_input("bad_duration", format!("{text:?} is too long")))
 }
 
 #[cfg(test)]

@@ -5,21 +5,22 @@
 //! refuse because the payer topped up since (more deposit, a later expiry, a
 //! queued chain) makes the CLI read the ledger again and retry once.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::json;
-use ting_agent::{channel_path, DurableAcceptError, DurablePayee, Role, StoreError};
+use ting_agent::clock::now;
+use ting_agent::wallet::sign_and_submit;
+use ting_agent::{channel_path, DurableAcceptError, DurablePayee, NodeClient, Role};
 use ting_core::channel::payee::{Accepted, ClaimPolicy, Payee};
 use ting_core::{Amount, ChannelId, ChannelProof, Keypair, Payment, TxKind};
-use ting_node::files::read_key;
 
-use super::payer::print_done;
-use super::{ledger, now, parse_channel, AcceptArgs, ClaimArgs, CloseArgs};
-use crate::client::{Client, ClientError};
+use super::{is_missing, no_channel_file, parse_channel, AcceptArgs, ClaimArgs, CloseArgs};
+use crate::failure::bad_input;
 use crate::output::print_value;
-use crate::wallet::sign_and_submit;
+use crate::wallet::committed_line;
 
-pub async fn accept(client: &Client, args: &AcceptArgs, json_out: bool) -> anyhow::Result<()> {
-    let (id, accepted) = accept_hex(client, &args.dir.state, &args.payment).await?;
+pub async fn accept(args: &AcceptArgs, json_out: bool) -> anyhow::Result<()> {
+    let client = args.node.client()?;
+    let (id, accepted) = accept_hex(&client, &args.dir.state, &args.payment).await?;
     let out = json!({
         "channel": id.to_hex(),
         "newly_paid": accepted.newly_paid.base_units(),
@@ -34,17 +35,27 @@ pub async fn accept(client: &Client, args: &AcceptArgs, json_out: bool) -> anyho
     Ok(())
 }
 
+/// A payment given as hex on the command line, decoded.
+pub fn parse_payment(text: &str) -> anyhow::Result<Payment> {
+    let text = text.trim();
+    if text.len() > 2 * Payment::BYTES_MAX {
+        return Err(bad_input(
+            "too_long",
+            format!("a payment is at most {} bytes", Payment::BYTES_MAX),
+        ));
+    }
+    let bytes =
+        hex::decode(text).map_err(|_| bad_input("invalid_field", "the payment is not hex"))?;
+    Payment::decode(&bytes)
+        .map_err(|e| bad_input(e.code(), format!("the payment does not decode: {e}")))
+}
+
 async fn accept_hex(
-    client: &Client,
+    client: &NodeClient,
     dir: &std::path::Path,
     text: &str,
 ) -> anyhow::Result<(ChannelId, Accepted)> {
-    let text = text.trim();
-    if text.len() > 2 * Payment::BYTES_MAX {
-        bail!("a payment is at most {} bytes", Payment::BYTES_MAX);
-    }
-    let bytes = hex::decode(text).context("the payment is not hex")?;
-    let payment = Payment::decode(&bytes).context("the payment does not decode")?;
+    let payment = parse_payment(text)?;
     let id = payment.channel;
     let mut payee = open_or_create(client, dir, &id).await?;
     let accepted = match payee.accept_payment(&payment, now()) {
@@ -64,21 +75,21 @@ async fn accept_hex(
 
 /// The payee's file for `id`, made from the ledger's view if there is none yet.
 async fn open_or_create(
-    client: &Client,
+    client: &NodeClient,
     dir: &std::path::Path,
     id: &ChannelId,
 ) -> anyhow::Result<DurablePayee> {
     match DurablePayee::open(dir, id) {
         Ok(p) => return Ok(p),
-        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context("reading the payee's channel file"),
+        Err(e) if is_missing(&e) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("reading the payee's channel file")),
     }
-    let on_ledger = ledger::fetch(client, id).await?;
+    let on_ledger = client.channel(id).await?;
     if on_ledger.status != "open" {
-        bail!("channel {id} is {} on the ledger", on_ledger.status);
+        anyhow::bail!("channel {id} is {} on the ledger", on_ledger.status);
     }
     let Some(mode) = on_ledger.open_mode else {
-        bail!(
+        anyhow::bail!(
             "channel {id} has moved past its first chain; this payee cannot start tracking it now"
         );
     };
@@ -91,9 +102,9 @@ async fn open_or_create(
 }
 
 /// Brings the payee's terms up to the ledger's: deposit, expiry, a queued chain.
-async fn refresh(client: &Client, payee: &mut DurablePayee) -> anyhow::Result<()> {
+async fn refresh(client: &NodeClient, payee: &mut DurablePayee) -> anyhow::Result<()> {
     let id = payee.payee().terms().channel;
-    let on_ledger = ledger::fetch(client, &id).await?;
+    let on_ledger = client.channel(&id).await?;
     let known = payee.payee().terms();
     let more = on_ledger
         .terms
@@ -108,22 +119,33 @@ async fn refresh(client: &Client, payee: &mut DurablePayee) -> anyhow::Result<()
     Ok(())
 }
 
-pub async fn claim(client: &Client, args: &ClaimArgs, json_out: bool) -> anyhow::Result<()> {
-    let key = read_key(&args.key)?;
+/// The payee's file for `id`, which must exist.
+pub fn open_payee(dir: &std::path::Path, id: &ChannelId) -> anyhow::Result<DurablePayee> {
+    match DurablePayee::open(dir, id) {
+        Ok(p) => Ok(p),
+        Err(e) if is_missing(&e) => Err(no_channel_file("payee", id, dir)),
+        Err(e) => Err(anyhow::Error::new(e).context("reading the payee's channel file")),
+    }
+}
+
+pub async fn claim(args: &ClaimArgs, json_out: bool) -> anyhow::Result<()> {
+    let key = args.key.read()?;
     let id = parse_channel(&args.channel)?;
+    let client = args.node.client()?;
     if let Some(text) = &args.payment {
-        let (paid_on, _) = accept_hex(client, &args.dir.state, text).await?;
+        let (paid_on, _) = accept_hex(&client, &args.dir.state, text).await?;
         if paid_on != id {
-            bail!("the payment is for channel {paid_on}, not {id}");
+            return Err(bad_input(
+                "wrong_channel",
+                format!("the payment is for channel {paid_on}, not {id}"),
+            ));
         }
     }
-    let mut payee = DurablePayee::open(&args.dir.state, &id).with_context(|| {
-        format!("no payee state for channel {id}: accept a payment first, or pass --payment")
-    })?;
+    let mut payee = open_payee(&args.dir.state, &id)?;
     let plan = payee.claim_plan(now(), &ClaimPolicy::ALWAYS)?;
     let claims = plan.len();
     for proof in plan {
-        submit_claim(client, &key, &mut payee, id, proof).await?;
+        submit_claim(&client, &key, &mut payee, id, proof).await?;
     }
     let out = json!({
         "channel": id.to_hex(),
@@ -148,7 +170,7 @@ pub async fn claim(client: &Client, args: &ClaimArgs, json_out: bool) -> anyhow:
 
 /// Submits one claim and records it; a claim the ledger already holds counts as done.
 async fn submit_claim(
-    client: &Client,
+    client: &NodeClient,
     key: &Keypair,
     payee: &mut DurablePayee,
     channel: ChannelId,
@@ -156,8 +178,8 @@ async fn submit_claim(
 ) -> anyhow::Result<()> {
     match sign_and_submit(client, key, TxKind::ChannelClaim { channel, proof }).await {
         Ok(_) => {}
-        Err(e) if refusal_code(&e) == Some("stale_claim") => {}
-        Err(e) => return Err(e),
+        Err(e) if e.code() == "stale_claim" => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("claiming on the ledger")),
     }
     payee.record_claim(&proof)?;
     Ok(())
@@ -175,34 +197,32 @@ pub(crate) fn retire(dir: &std::path::Path, role: Role, id: &ChannelId) -> anyho
     }
 }
 
-fn refusal_code(e: &anyhow::Error) -> Option<&str> {
-    match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Api { code, .. }) => Some(code.as_str()),
-        _ => None,
-    }
-}
-
-pub async fn close(client: &Client, args: &CloseArgs, json_out: bool) -> anyhow::Result<()> {
-    let key = read_key(&args.key)?;
+pub async fn close(args: &CloseArgs, json_out: bool) -> anyhow::Result<()> {
+    let key = args.key.read()?;
     let id = parse_channel(&args.channel)?;
+    let client = args.node.client()?;
     let mut plan = match DurablePayee::open(&args.dir.state, &id) {
         Ok(mut payee) => {
             let mut plan = payee.claim_plan(now(), &ClaimPolicy::ALWAYS)?;
             let last = plan.pop();
             for proof in plan {
-                submit_claim(client, &key, &mut payee, id, proof).await?;
+                submit_claim(&client, &key, &mut payee, id, proof).await?;
             }
             last.map(|proof| (payee, proof))
         }
-        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).context("reading the payee's channel file"),
+        Err(e) if is_missing(&e) => None,
+        Err(e) => return Err(anyhow::Error::new(e).context("reading the payee's channel file")),
     };
     let proof = plan.as_ref().map(|(_, proof)| *proof);
-    let result = sign_and_submit(client, &key, TxKind::ChannelClose { channel: id, proof }).await?;
+    let committed = sign_and_submit(&client, &key, TxKind::ChannelClose { channel: id, proof })
+        .await
+        .context("closing the channel")?;
     if let Some((payee, proof)) = &mut plan {
         payee.record_claim(proof)?;
     }
     retire(&args.dir.state, Role::Payee, &id)?;
-    print_done(&result, json_out, &format!("closed channel {id}"));
+    print_value(&committed.raw, json_out, |_| {
+        committed_line(&format!("closed channel {id}"), &committed)
+    });
     Ok(())
 }

@@ -11,8 +11,6 @@
 //! shows the flow and the ledger side, while `ting channel` and `ting-agent`
 //! show the durable device side.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rand::RngExt;
 use ting_core::channel::payee::{ClaimPolicy, Payee};
 use ting_core::channel::payer::{derive_chain_seed, ChannelTerms, NewSegment, Payer};
@@ -50,18 +48,12 @@ pub struct Market {
     pub claimed: u64,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Market {
     /// The utility's `ChannelOpen` to each purifier, and the market that pays through them.
     pub fn open(economy: &mut Economy, utility: &mut Actor) -> (Market, Vec<ting_core::SignedTx>) {
         let mut market = Market::default();
         let mut txs = Vec::new();
-        let expires_at = ting_core::Timestamp(now_ms() + CHANNEL_LIFETIME_MS);
+        let expires_at = ting_core::Timestamp(ting_agent::clock::now().0 + CHANNEL_LIFETIME_MS);
         for d in 0..economy.devices.len() {
             let channel = ChannelId::derive(economy.network, &utility.key.account(), utility.nonce);
             let terms = ChannelTerms {
@@ -98,7 +90,7 @@ impl Market {
     /// Buys `n` readings from random purifiers (off the ledger), and returns
     /// the claims their households submit now.
     pub fn round(&mut self, economy: &mut Economy, n: usize) -> Vec<ting_core::SignedTx> {
-        let now = ting_core::Timestamp(now_ms());
+        let now = ting_agent::clock::now();
         for _ in 0..n {
             let d = economy.rng.random_range(0..self.links.len());
             let link = &mut self.links[d];

@@ -21,7 +21,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ting_node::{Node, NodeConfig};
 
-use crate::node_cmd::{dev_setup, shutdown_signal, start_gateway};
+use crate::node_cmd::{mqtt_line, shutdown_signal, start_gateway, DevNetwork, MqttArgs};
 use economy::{submit_and_wait, Economy};
 
 #[derive(Debug, Args)]
@@ -44,38 +44,8 @@ pub struct DemoArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// Address of the embedded MQTT broker [default: 127.0.0.1:1883, or a free
-    /// port when that one is taken].
-    #[arg(long, value_name = "ADDR", conflicts_with = "no_mqtt")]
-    pub mqtt_listen: Option<SocketAddr>,
-    /// Run the demo without MQTT.
-    #[arg(long)]
-    pub no_mqtt: bool,
-}
-
-/// The demo's MQTT gateway: on `--mqtt-listen` when given; else on the default
-/// port, or any free port when something (often a system Mosquitto) holds it.
-fn demo_gateway(
-    args: &DemoArgs,
-    runtime: &tokio::runtime::Runtime,
-    shared: &Arc<ting_node::Shared>,
-    key: &ting_core::Keypair,
-) -> anyhow::Result<Option<ting_node::mqtt::Gateway>> {
-    use ting_node::mqtt::{MqttMode, MqttStartError};
-    if args.no_mqtt {
-        return Ok(None);
-    }
-    let default: SocketAddr = crate::node_cmd::DEFAULT_MQTT_LISTEN.parse()?;
-    let listen = args.mqtt_listen.unwrap_or(default);
-    let start = |listen| start_gateway(runtime, shared, key, MqttMode::Embedded { listen });
-    match start(listen) {
-        Ok(g) => Ok(Some(g)),
-        Err(MqttStartError::ListenTaken { addr }) if args.mqtt_listen.is_none() => {
-            println!("  MQTT: {addr} is taken; using a free port instead");
-            Ok(Some(start(SocketAddr::new(addr.ip(), 0))?))
-        }
-        Err(e) => Err(e.into()),
-    }
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
 }
 
 /// What the load thread has done so far.
@@ -181,23 +151,31 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         anyhow::bail!("--devices must be at least 2");
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let (genesis, node_key, issuer) = dev_setup(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // Listeners first: a start that fails writes nothing.
     let listener = runtime.block_on(ting_node::http::bind(args.http))?;
-    let signer = ting_core::Keypair::from_seed(node_key.seed());
-    let mut cfg = NodeConfig::new(args.data_dir.clone(), genesis, node_key);
-    cfg.faucet = Some(ting_core::Keypair::from_seed(issuer.seed()));
+    let plan = args.mqtt.plan(true)?;
+    let moved_from = plan.as_ref().and_then(|p| p.moved_from);
+    let dev = DevNetwork::load(&args.data_dir)?;
+    dev.persist()?;
+    let issuer = ting_core::Keypair::from_seed(dev.issuer.seed());
+    let signer = ting_core::Keypair::from_seed(dev.node_key.seed());
+    let mut cfg = NodeConfig::new(args.data_dir.clone(), dev.genesis, dev.node_key);
+    cfg.faucet = Some(dev.issuer);
     let node = Node::start(cfg)?;
     let shared = Arc::clone(node.shared());
-    let gateway = match demo_gateway(args, &runtime, &shared, &signer) {
+    let gateway = match plan
+        .map(|p| start_gateway(&runtime, &shared, &signer, p))
+        .transpose()
+    {
         Ok(g) => g,
         Err(e) => {
             drop(shared);
             node.shutdown();
-            return Err(e);
+            return Err(e.into());
         }
     };
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -214,23 +192,22 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         args.data_dir.display()
     );
     println!(
-        "  API: http://{0}  (try: curl http://{0}/v1/status, or `ting --node http://{0} status`)",
+        "  API: http://{0}  (try: curl http://{0}/v1/status, or `ting status --node http://{0}`)",
         args.http
     );
-    if let Some(g) = &gateway {
+    println!("  MQTT: {}", mqtt_line(gateway.as_ref(), moved_from));
+    if let Some(addr) = gateway.as_ref().and_then(|g| g.listen_addr()) {
         println!(
-            "  MQTT: {0}  (try: mosquitto_sub -h {1} -p {2} -t ting/v1/blocks -v)",
-            g.broker(),
-            g.listen_addr()
-                .map_or("127.0.0.1".into(), |a| a.ip().to_string()),
-            g.listen_addr().map_or(1883, |a| a.port()),
+            "        (try: mosquitto_sub -h {} -p {} -t ting/v1/blocks -F '%t %x')",
+            addr.ip(),
+            addr.port()
         );
     }
     let mut economy = Economy::new(&shared, seed, args.devices);
     setup(&shared, &mut economy, &issuer)?;
     if let Some(first) = economy.accounts().first() {
         println!(
-            "  a device: ting --node http://{} account show {first}",
+            "  a device: ting account show {first} --node http://{}",
             args.http
         );
     }

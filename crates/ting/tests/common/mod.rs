@@ -7,6 +7,8 @@
 //! drive from plain threads.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

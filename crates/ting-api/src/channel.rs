@@ -1,6 +1,6 @@
 //! JSON forms of the five channel transaction kinds, both directions.
 //!
-//! Kept apart from the older kinds in `json.rs` because channels bring their
+//! Kept apart from the older kinds in `tx.rs` because channels bring their
 //! own nested shapes (a mode, a proof, a chain segment). Parsing is as strict
 //! as for every other kind: unknown fields are refused, hashes and signatures
 //! must have their exact length, and a field that does not belong to the
@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use ting_core::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};
 use ting_core::{Amount, Signature, Timestamp, TxKind};
 
-use super::{field_err, fields, parse_account, parse_hash, parse_hex_array};
-use crate::http::error::ApiError;
+use crate::tx::fields;
+use crate::{field_err, parse_account, parse_hash, parse_hex_array, FormError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,15 +82,15 @@ struct Reclaim {
 }
 
 /// Parses a channel id given as 64 hex digits.
-pub fn parse_channel(field: &str, text: &str) -> Result<ChannelId, ApiError> {
+pub fn parse_channel(field: &str, text: &str) -> Result<ChannelId, FormError> {
     parse_hash(field, text).map(ChannelId)
 }
 
-fn required<T>(field: &str, value: Option<T>, why: &str) -> Result<T, ApiError> {
+fn required<T>(field: &str, value: Option<T>, why: &str) -> Result<T, FormError> {
     value.ok_or_else(|| field_err(field, why))
 }
 
-fn parse_mode(f: &Open) -> Result<ChannelMode, ApiError> {
+fn parse_mode(f: &Open) -> Result<ChannelMode, FormError> {
     match f.mode.as_str() {
         "hash_chain" => {
             let why = "a hash_chain channel needs it";
@@ -112,14 +112,14 @@ fn parse_mode(f: &Open) -> Result<ChannelMode, ApiError> {
             }
             Ok(ChannelMode::Voucher)
         }
-        other => Err(ApiError::bad_request(
+        other => Err(FormError::new(
             "unknown_channel_mode",
             format!("channel mode {other:?}; use \"hash_chain\" or \"voucher\""),
         )),
     }
 }
 
-fn parse_proof(p: &ProofJson) -> Result<ChannelProof, ApiError> {
+fn parse_proof(p: &ProofJson) -> Result<ChannelProof, FormError> {
     match p.kind.as_str() {
         "tick" => {
             if p.amount.is_some() || p.signature.is_some() {
@@ -145,14 +145,14 @@ fn parse_proof(p: &ProofJson) -> Result<ChannelProof, ApiError> {
                 signature: Signature(parse_hex_array("proof.signature", signature)?),
             })
         }
-        other => Err(ApiError::bad_request(
+        other => Err(FormError::new(
             "unknown_proof_kind",
             format!("proof kind {other:?}; use \"tick\" or \"voucher\""),
         )),
     }
 }
 
-fn parse_segment(s: &SegmentJson) -> Result<ChainSegment, ApiError> {
+fn parse_segment(s: &SegmentJson) -> Result<ChainSegment, FormError> {
     Ok(ChainSegment {
         anchor: parse_hash("extension.anchor", &s.anchor)?,
         len: s.chain_len,
@@ -160,7 +160,7 @@ fn parse_segment(s: &SegmentJson) -> Result<ChainSegment, ApiError> {
 }
 
 /// The channel kind named `kind` from its JSON fields; `None` if `kind` is not a channel kind.
-pub fn kind_from_json(kind: &str, v: &Value) -> Option<Result<TxKind, ApiError>> {
+pub fn kind_from_json(kind: &str, v: &Value) -> Option<Result<TxKind, FormError>> {
     let parsed = match kind {
         "channel_open" => open_from_json(v),
         "channel_claim" => fields::<Claim>(kind, v).and_then(|f| {
@@ -193,7 +193,7 @@ pub fn kind_from_json(kind: &str, v: &Value) -> Option<Result<TxKind, ApiError>>
     Some(parsed)
 }
 
-fn open_from_json(v: &Value) -> Result<TxKind, ApiError> {
+fn open_from_json(v: &Value) -> Result<TxKind, FormError> {
     let f: Open = fields("channel_open", v)?;
     Ok(TxKind::ChannelOpen {
         payee: parse_account("payee", &f.payee)?,

@@ -1,56 +1,13 @@
-//! JSON forms of transactions, block headers and receipts.
-//!
-//! Used by the API and by the CLI (which builds, prints and checks the same
-//! shapes). Parsing is strict: unknown fields are refused, every id, hash
-//! and signature must have its exact length, and limits are checked here
-//! before anything is encoded. docs/api.md shows each shape.
+//! Transactions in JSON (docs/api.md §4): the form a client may submit
+//! instead of the canonical bytes, and the form the node shows them in.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use ting_core::encoding::Reader;
 use ting_core::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
-use ting_core::merkle::MerkleProof;
-use ting_core::{
-    AccountId, Amount, BlockHeader, Hash32, MessagingKey, NetworkId, Nonce, Receipt, Signature,
-    SignedTx, TxBody, TxKind,
-};
+use ting_core::{Amount, MessagingKey, NetworkId, Nonce, Signature, SignedTx, TxBody, TxKind};
 
-use super::error::ApiError;
-
-pub mod channel;
-
-pub(crate) fn field_err(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_field", format!("{field}: {why}"))
-}
-
-/// Parses an account id (did:key or hex) named `field`.
-pub fn parse_account(field: &str, text: &str) -> Result<AccountId, ApiError> {
-    AccountId::parse(text).map_err(|e| ApiError::bad_request(e.code(), format!("{field}: {e}")))
-}
-
-/// Parses exactly `N` bytes of hex named `field`.
-pub fn parse_hex_array<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ApiError> {
-    let mut out = [0u8; N];
-    hex::decode_to_slice(text.trim(), &mut out)
-        .map_err(|_| field_err(field, format!("must be {N} bytes as {} hex digits", 2 * N)))?;
-    Ok(out)
-}
-
-fn parse_hex_bytes(field: &str, text: &str, max: usize) -> Result<Vec<u8>, ApiError> {
-    let bytes = hex::decode(text.trim()).map_err(|_| field_err(field, "must be hex"))?;
-    if bytes.len() > max {
-        return Err(ApiError::bad_request(
-            "too_long",
-            format!("{field} is {} bytes; the limit is {max}", bytes.len()),
-        ));
-    }
-    Ok(bytes)
-}
-
-pub fn parse_hash(field: &str, text: &str) -> Result<Hash32, ApiError> {
-    parse_hex_array::<32>(field, text).map(Hash32)
-}
+use crate::{field_err, parse_account, parse_hex_array, parse_hex_bytes, FormError};
 
 /// A transaction in JSON: the envelope, and the kind's fields under `fields`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,12 +67,15 @@ struct DeviceAmount {
     amount: u64,
 }
 
-pub(crate) fn fields<T: serde::de::DeserializeOwned>(kind: &str, v: &Value) -> Result<T, ApiError> {
+pub(crate) fn fields<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    v: &Value,
+) -> Result<T, FormError> {
     serde_json::from_value(v.clone()).map_err(|e| field_err(&format!("fields of {kind}"), e))
 }
 
-fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, ApiError> {
-    if let Some(parsed) = channel::kind_from_json(kind, v) {
+fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
+    if let Some(parsed) = crate::channel::kind_from_json(kind, v) {
         return parsed;
     }
     Ok(match kind {
@@ -187,7 +147,7 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, ApiError> {
             }
         }
         other => {
-            return Err(ApiError::bad_request(
+            return Err(FormError::new(
                 "unknown_kind",
                 format!("unknown transaction kind {other:?}"),
             ))
@@ -197,10 +157,10 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, ApiError> {
 
 impl TxJson {
     /// The signed transaction this JSON describes (its signature is checked later).
-    pub fn to_tx(&self) -> Result<SignedTx, ApiError> {
+    pub fn to_tx(&self) -> Result<SignedTx, FormError> {
         if let Some(v) = self.version {
             if v != ting_core::tx::TX_VERSION {
-                return Err(ApiError::bad_request(
+                return Err(FormError::new(
                     "unsupported_version",
                     format!("transaction version {v}"),
                 ));
@@ -264,7 +224,7 @@ fn kind_to_json(kind: &TxKind) -> Value {
         | TxKind::ChannelTopUp { .. }
         | TxKind::ChannelClose { .. }
         | TxKind::ChannelReclaim { .. } => {
-            channel::kind_to_json(kind).expect("channel kinds have a channel JSON form")
+            crate::channel::kind_to_json(kind).expect("channel kinds have a channel JSON form")
         }
     }
 }
@@ -282,7 +242,7 @@ pub struct SubmitTx {
 }
 
 impl SubmitTx {
-    pub fn to_tx(&self) -> Result<SignedTx, ApiError> {
+    pub fn to_tx(&self) -> Result<SignedTx, FormError> {
         match (&self.hex, &self.base64, &self.json) {
             (Some(h), None, None) => {
                 let bytes = hex::decode(h.trim()).map_err(|_| field_err("hex", "must be hex"))?;
@@ -295,7 +255,7 @@ impl SubmitTx {
                 decode_tx(&bytes)
             }
             (None, None, Some(j)) => j.to_tx(),
-            _ => Err(ApiError::bad_request(
+            _ => Err(FormError::new(
                 "invalid_field",
                 "give the transaction as exactly one of `hex`, `base64` or `json`",
             )),
@@ -304,87 +264,8 @@ impl SubmitTx {
 }
 
 /// Decodes the canonical binary form, mapping its errors to API codes.
-pub fn decode_tx(bytes: &[u8]) -> Result<SignedTx, ApiError> {
-    SignedTx::decode(bytes)
-        .map_err(|e| ApiError::bad_request(e.code(), format!("transaction: {e}")))
-}
-
-/// A block header in JSON, with its exact bytes for offline checks.
-pub fn header_json(h: &BlockHeader) -> Value {
-    json!({
-        "network": h.network.0,
-        "height": h.height.0,
-        "prev_hash": h.prev_hash.to_hex(),
-        "timestamp_ms": h.timestamp.0,
-        "tx_root": h.tx_root.to_hex(),
-        "tx_count": h.tx_count,
-        "sequencer": h.sequencer.to_did(),
-        "signature": h.signature.to_hex(),
-        "hash": h.hash().to_hex(),
-        "hex": hex::encode(h.to_bytes()),
-    })
-}
-
-/// A receipt in JSON: where the transaction is and the proof of it.
-pub fn receipt_json(r: &Receipt) -> Value {
-    json!({
-        "tx_hash": r.tx_hash.to_hex(),
-        "status": "committed",
-        "height": r.header.height.0,
-        "index": r.proof.index,
-        "block_hash": r.header.hash().to_hex(),
-        "proof": {
-            "index": r.proof.index,
-            "count": r.proof.count,
-            "siblings": r.proof.siblings.iter().map(Hash32::to_hex).collect::<Vec<_>>(),
-        },
-        "header": header_json(&r.header),
-    })
-}
-
-/// Reads a receipt back from its JSON form; the header comes from its exact bytes.
-pub fn receipt_from_json(v: &Value) -> Result<Receipt, String> {
-    let text = |v: &Value, name: &str| -> Result<String, String> {
-        v.get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("receipt has no string field `{name}`"))
-    };
-    let number = |v: &Value, name: &str| -> Result<u32, String> {
-        v.get(name)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("receipt has no 32-bit number `{name}`"))
-    };
-    let hash =
-        |s: &str| Hash32::from_hex(s).ok_or_else(|| format!("{s:?} is not a 32-byte hex hash"));
-    let header = v.get("header").ok_or("receipt has no `header`")?;
-    let header_bytes = hex::decode(text(header, "hex")?).map_err(|_| "header.hex is not hex")?;
-    let mut r = Reader::new(&header_bytes);
-    let decoded = BlockHeader::decode(&mut r).map_err(|e| format!("header.hex: {e}"))?;
-    r.finish("block header")
-        .map_err(|e| format!("header.hex: {e}"))?;
-    let proof = v.get("proof").ok_or("receipt has no `proof`")?;
-    let siblings = proof
-        .get("siblings")
-        .and_then(Value::as_array)
-        .ok_or("proof has no `siblings` list")?
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .ok_or_else(|| "a sibling is not a string".to_owned())
-                .and_then(hash)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Receipt {
-        tx_hash: hash(&text(v, "tx_hash")?)?,
-        proof: MerkleProof {
-            index: number(proof, "index")?,
-            count: number(proof, "count")?,
-            siblings,
-        },
-        header: decoded,
-    })
+pub fn decode_tx(bytes: &[u8]) -> Result<SignedTx, FormError> {
+    SignedTx::decode(bytes).map_err(|e| FormError::new(e.code(), format!("transaction: {e}")))
 }
 
 #[cfg(test)]

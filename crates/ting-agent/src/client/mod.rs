@@ -1,0 +1,193 @@
+//! [`NodeClient`]: the one client of a node's HTTP API, used by devices, the
+//! CLI, the demo and the benchmarks.
+//!
+//! Every answer is bounded in size and time ([`transport`]). The typed calls
+//! read what a client acts on (the network, a nonce, a receipt, a channel's
+//! terms) into `ting-core` types, from the canonical bytes wherever the API
+//! gives them (`hex`, `header.hex`), and keep the node's JSON beside them for
+//! display. A receipt read here is not yet believed: check it with
+//! [`Receipt::verify`] against the network's sequencer keys.
+
+mod channel;
+mod transport;
+mod views;
+
+use hyper::Method;
+use serde_json::{json, Value};
+use ting_core::{AccountId, Amount, ChannelId, Hash32, Nonce, Receipt, SignedTx};
+
+pub use channel::LedgerChannel;
+pub use transport::{HttpError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BYTES_MAX};
+pub use views::{Committed, NodeStatus, TxRecord};
+
+use transport::Transport;
+
+/// A client for one node.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    transport: Transport,
+}
+
+/// Which side of its channels an account is listed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelRole {
+    Payer,
+    Payee,
+    Any,
+}
+
+impl ChannelRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelRole::Payer => "payer",
+            ChannelRole::Payee => "payee",
+            ChannelRole::Any => "any",
+        }
+    }
+}
+
+impl NodeClient {
+    /// A client for the node at `url` (`http://HOST:PORT`); nothing is sent yet.
+    pub fn new(url: &str) -> Result<NodeClient, HttpError> {
+        Ok(NodeClient {
+            transport: Transport::new(url)?,
+        })
+    }
+
+    /// The same client, reading answers of up to `max` bytes (block ranges).
+    #[must_use]
+    pub fn with_response_bytes_max(mut self, max: usize) -> NodeClient {
+        self.transport.set_response_bytes_max(max);
+        self
+    }
+
+    /// The node's base URL, as given.
+    pub fn url(&self) -> &str {
+        self.transport.base()
+    }
+
+    /// `GET path`, as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, HttpError> {
+        self.transport.send(Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, HttpError> {
+        let bytes = serde_json::to_vec(body).expect("JSON values serialize");
+        self.post_bytes(path, bytes, "application/json").await
+    }
+
+    /// `POST path` with a body already encoded (a benchmark builds its batches up front).
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Value, HttpError> {
+        self.transport
+            .send(Method::POST, path, Some((body, content_type)))
+            .await
+    }
+
+    /// What network the node serves and how far it is.
+    pub async fn status(&self) -> Result<NodeStatus, HttpError> {
+        NodeStatus::from_json(self.get("/v1/status").await?)
+    }
+
+    /// An account as the node shows it (balance, nonce, device controls).
+    pub async fn account(&self, id: &AccountId) -> Result<Value, HttpError> {
+        self.get(&format!("/v1/accounts/{}", id.to_hex())).await
+    }
+
+    /// The nonce `id`'s next transaction must carry (durable state).
+    pub async fn nonce(&self, id: &AccountId) -> Result<Nonce, HttpError> {
+        let account = self.account(id).await?;
+        views::number(&account, "nonce", "the account").map(Nonce)
+    }
+
+    /// The durable balance of `id`.
+    pub async fn balance(&self, id: &AccountId) -> Result<Amount, HttpError> {
+        let account = self.account(id).await?;
+        views::number(&account, "balance", "the account").map(Amount::new)
+    }
+
+    /// Submits `tx` and waits until its block is durable or it is refused.
+    pub async fn submit(&self, tx: &SignedTx) -> Result<Committed, HttpError> {
+        let body = json!({ "hex": hex::encode(tx.bytes()) });
+        let answer = self.post("/v1/transactions?wait=true", &body).await?;
+        Committed::from_json(answer)
+    }
+
+    /// Submits `tx` without waiting for its outcome; answers its hash.
+    pub async fn submit_nowait(&self, tx: &SignedTx) -> Result<Hash32, HttpError> {
+        let body = json!({ "hex": hex::encode(tx.bytes()) });
+        let answer = self.post("/v1/transactions?wait=false", &body).await?;
+        views::hash(&answer, "tx_hash", "the answer")
+    }
+
+    /// A committed transaction: its bytes, decoded, and its receipt.
+    pub async fn transaction(&self, hash: &Hash32) -> Result<TxRecord, HttpError> {
+        TxRecord::from_json(
+            self.get(&format!("/v1/transactions/{}", hash.to_hex()))
+                .await?,
+        )
+    }
+
+    /// A transaction's receipt as the node sent it, and read into a
+    /// [`Receipt`] (not yet verified).
+    pub async fn receipt(&self, hash: &Hash32) -> Result<(Receipt, Value), HttpError> {
+        let raw = self.get(&format!("/v1/receipts/{}", hash.to_hex())).await?;
+        let receipt =
+            ting_api::receipt_from_json(&raw).map_err(|e| HttpError::BadResponse(e.to_string()))?;
+        Ok((receipt, raw))
+    }
+
+    /// A page of `id`'s history, newest first; `before` is the cursor of the
+    /// page before (`next_before` in the answer).
+    pub async fn history(
+        &self,
+        id: &AccountId,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<Value, HttpError> {
+        let mut path = format!("/v1/accounts/{}/transactions?limit={limit}", id.to_hex());
+        if let Some(cursor) = before {
+            path += &format!("&before={}", query_value(cursor)?);
+        }
+        self.get(&path).await
+    }
+
+    /// A channel as the ledger holds it, read into its terms.
+    pub async fn channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
+        let network = self.status().await?.network;
+        let raw = self.get(&format!("/v1/channels/{}", id.to_hex())).await?;
+        LedgerChannel::from_json(network, id, raw)
+    }
+
+    /// The channels `id` pays or is paid through, newest first.
+    pub async fn channels(&self, id: &AccountId, role: ChannelRole) -> Result<Value, HttpError> {
+        self.get(&format!(
+            "/v1/accounts/{}/channels?role={}",
+            id.to_hex(),
+            role.name()
+        ))
+        .await
+    }
+
+    /// Mints `amount` to `to` from a dev node's faucet.
+    pub async fn faucet(&self, to: &AccountId, amount: Amount) -> Result<Value, HttpError> {
+        let body = json!({ "to": to.to_did(), "amount": amount.base_units() });
+        self.post("/v1/faucet", &body).await
+    }
+}
+
+/// A cursor is digits and a colon; anything else would change the query.
+fn query_value(text: &str) -> Result<&str, HttpError> {
+    if text.chars().all(|c| c.is_ascii_digit() || c == ':') && !text.is_empty() {
+        Ok(text)
+    } else {
+        Err(HttpError::BadUrl(format!(
+            "the cursor {text:?} is not HEIGHT:INDEX"
+        )))
+    }
+}

@@ -1,0 +1,212 @@
+//! The HTTP transport under [`super::NodeClient`]: plain HTTP/1.1 over
+//! hyper, answers bounded in size and time, and the node's error envelope
+//! (`{"error": {"code", "message"}}`) turned into [`HttpError::Api`] with the
+//! node's stable code.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use thiserror::Error;
+
+/// Largest answer read unless the client is told otherwise: an account, a
+/// transaction or a page of history, never a long block range.
+pub const RESPONSE_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Longest wait for one answer; a waiting submission takes at most 30 s at the node.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
+/// Longest wait for the TCP connection to the node.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a request to the node failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    #[error("cannot reach the node at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{}", api_text(*status, code, message))]
+    Api {
+        status: StatusCode,
+        code: String,
+        message: String,
+        /// The transaction the error is about, when the node names one.
+        tx_hash: Option<String>,
+    },
+    #[error("the node's answer is not what this client expects: {0}")]
+    BadResponse(String),
+    #[error("the node URL must look like http://HOST:PORT, not {0:?}")]
+    BadUrl(String),
+}
+
+/// A refusal reads as one (`refused: insufficient_funds: ...`); anything
+/// else names the HTTP status too.
+fn api_text(status: StatusCode, code: &str, message: &str) -> String {
+    if status.is_client_error() {
+        format!("refused: {code}: {message}")
+    } else {
+        format!("the node answered {status}: {code}: {message}")
+    }
+}
+
+impl HttpError {
+    /// A stable machine-readable code: the node's own for [`HttpError::Api`].
+    pub fn code(&self) -> &str {
+        match self {
+            HttpError::Unreachable { .. } => "node_unreachable",
+            HttpError::Api { code, .. } => code,
+            HttpError::BadResponse(_) => "bad_response",
+            HttpError::BadUrl(_) => "bad_url",
+        }
+    }
+
+    /// Whether asking again later may succeed: the node was away, busy or slow.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HttpError::Unreachable { .. } => true,
+            HttpError::Api { status, .. } => status.is_server_error(),
+            _ => false,
+        }
+    }
+
+    /// Whether the node answered no for good: the request or the transaction
+    /// is refused (a 4xx answer).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, HttpError::Api { status, .. } if status.is_client_error())
+    }
+}
+
+/// One node's HTTP API as raw JSON.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    base: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+    response_bytes_max: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(base: &str) -> Result<Transport, HttpError> {
+        let base = base.trim().trim_end_matches('/').to_owned();
+        let host = base.strip_prefix("http://").unwrap_or("");
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(HttpError::BadUrl(base));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Transport {
+            base,
+            http,
+            response_bytes_max: RESPONSE_BYTES_MAX,
+        })
+    }
+
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn set_response_bytes_max(&mut self, max: usize) {
+        self.response_bytes_max = max;
+    }
+
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<Value, HttpError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        let payload = match body {
+            Some((bytes, content_type)) => {
+                req = req.header("content-type", content_type);
+                Bytes::from(bytes)
+            }
+            None => Bytes::new(),
+        };
+        let req = req
+            .body(Full::new(payload))
+            .map_err(|e| HttpError::BadUrl(format!("{}{path}: {e}", self.base)))?;
+        let unreachable = |reason: String| HttpError::Unreachable {
+            url: self.base.clone(),
+            reason,
+        };
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(req))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(connect_reason(&e)))?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), self.response_bytes_max)
+            .collect()
+            .await
+            .map_err(|e| HttpError::BadResponse(format!("reading the answer: {e}")))?
+            .to_bytes();
+        decode(status, &bytes)
+    }
+}
+
+/// The innermost cause of a failed request (hyper's own message is generic).
+fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+fn decode(status: StatusCode, body: &[u8]) -> Result<Value, HttpError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        HttpError::BadResponse(format!(
+            "{status}: not JSON ({e}); is this a Ting node's address?"
+        ))
+    })?;
+    if status.is_success() {
+        return Ok(value);
+    }
+    let error = &value["error"];
+    Err(HttpError::Api {
+        status,
+        code: error["code"].as_str().unwrap_or("unknown").to_owned(),
+        message: error["message"].as_str().unwrap_or("").to_owned(),
+        tx_hash: error["tx_hash"].as_str().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_urls_with_a_host_are_taken() {
+        assert!(Transport::new("http://127.0.0.1:8080/").is_ok());
+        assert!(Transport::new("http://node.local").is_ok());
+        for bad in [
+            "https://x",
+            "127.0.0.1:8080",
+            "http://",
+            "http://h/v1",
+            "ftp://h",
+        ] {
+            assert!(
+                matches!(Transport::new(bad), Err(HttpError::BadUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_envelope_keeps_the_nodes_code_and_transaction() {
+        let body = br#"{"error":{"code":"bad_nonce","message":"m","tx_hash":"ab"}}"#;
+        let err = decode(StatusCode::UNPROCESSABLE_ENTITY, body).expect_err("an error");
+        assert_eq!(err.code(), "bad_nonce");
+        assert!(err.is_refusal());
+        assert!(matches!(err, HttpError::Api { tx_hash: Some(ref h), .. } if h == "ab"));
+        let err = decode(StatusCode::OK, b"<html>").expect_err("not JSON");
+        assert_eq!(err.code(), "bad_response");
+    }
+}

@@ -1,0 +1,50 @@
+//! The v1 MQTT topic names (docs/mqtt.md §1), in one place for the node's
+//! gateway, the device SDK and the benchmarks.
+//!
+//! Topics are plain strings that name accounts in lowercase hex; nothing here
+//! talks to a broker.
+
+use crate::account::AccountId;
+
+/// Where devices publish signed transactions.
+pub const TX_TOPIC: &str = "ting/v1/tx";
+
+/// The nodes' subscription to [`TX_TOPIC`]: a shared subscription, so that of
+/// several nodes on one broker exactly one takes each transaction.
+pub const TX_SHARED_FILTER: &str = "$share/ting-nodes/ting/v1/tx";
+
+/// Where the newest durable block header is kept (retained).
+pub const BLOCKS_TOPIC: &str = "ting/v1/blocks";
+
+/// The prefix of every inbox topic.
+pub const INBOX_PREFIX: &str = "ting/v1/inbox/";
+
+/// The prefix of the topics where nodes announce themselves (retained).
+pub const NODES_PREFIX: &str = "ting/v1/nodes/";
+
+/// Every node's announcement, for a subscriber that wants to find one.
+pub const NODES_FILTER: &str = "ting/v1/nodes/+";
+
+/// The inbox of `account`: `ting/v1/inbox/{64 lowercase hex digits}`.
+pub fn inbox(account: &AccountId) -> String {
+    format!("{INBOX_PREFIX}{}", account.to_hex())
+}
+
+/// Where the node signing as `sequencer` announces itself:
+/// `ting/v1/nodes/{64 lowercase hex digits}`.
+pub fn node(sequencer: &AccountId) -> String {
+    format!("{NODES_PREFIX}{}", sequencer.to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_and_node_topics_name_the_account_in_lowercase_hex() {
+        let id = AccountId([0xAB; 32]);
+        assert_eq!(inbox(&id), format!("ting/v1/inbox/{}", "ab".repeat(32)));
+        assert_eq!(node(&id), format!("ting/v1/nodes/{}", "ab".repeat(32)));
+        assert!(TX_SHARED_FILTER.ends_with(TX_TOPIC));
+    }
+}

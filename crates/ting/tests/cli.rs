@@ -1,0 +1,371 @@
+//! The CLI as a new user meets it, end to end against a real node process:
+//! errors that say what went wrong (as JSON with `--json`) and exit with a
+//! status of their kind, offline signing and later submission in every
+//! printed form, `mint` by a genesis issuer, `account history`, `key show`,
+//! readable `status` and `tx`, `--node` only where it means something, and a
+//! node that cannot start writing nothing.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use common::cli::Cli;
+use common::{free_addr, NodeProc};
+
+/// Exit statuses (README, "Exit status").
+const BAD_INPUT: i32 = 2;
+const REFUSED: i32 = 3;
+const UNREACHABLE: i32 = 4;
+const NOT_VALID: i32 = 5;
+
+struct World {
+    _tmp: tempfile::TempDir,
+    _node: NodeProc,
+    cli: Cli,
+    data: std::path::PathBuf,
+}
+
+fn world() -> World {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let addr = free_addr();
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
+    let cli = Cli {
+        node: format!("http://{addr}"),
+        dir: tmp.path().to_path_buf(),
+    };
+    World {
+        _tmp: tmp,
+        _node: node,
+        cli,
+        data,
+    }
+}
+
+fn text(v: &serde_json::Value, field: &str) -> String {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {v}"))
+        .to_owned()
+}
+
+#[test]
+fn failures_say_what_went_wrong_in_json_and_exit_by_kind() {
+    let w = world();
+    let cli = &w.cli;
+    let alice = cli.key("alice");
+    let bob = cli.key("bob");
+    cli.run(&["faucet", "--to", &alice, "--amount", "100"]);
+
+    let refused = cli.failure(&[
+        "transfer",
+        "--key",
+        "alice.key",
+        "--to",
+        &bob,
+        "--amount",
+        "1000",
+    ]);
+    assert_eq!(
+        (refused.exit, refused.code.as_str()),
+        (REFUSED, "insufficient_funds")
+    );
+
+    let missing = cli.failure(&[
+        "transfer", "--key", "nope.key", "--to", &bob, "--amount", "1",
+    ]);
+    assert_eq!(
+        (missing.exit, missing.code.as_str()),
+        (BAD_INPUT, "file_not_found")
+    );
+    assert_eq!(
+        missing.message.matches("nope.key").count(),
+        1,
+        "{}",
+        missing.message
+    );
+
+    let bad_id = cli.failure(&["account", "show", "not-an-id"]);
+    assert_eq!(
+        (bad_id.exit, bad_id.code.as_str()),
+        (BAD_INPUT, "bad_account_id")
+    );
+
+    let usage = cli.failure(&["transfer", "--kye", "alice.key"]);
+    assert_eq!(
+        (usage.exit, usage.code.as_str()),
+        (BAD_INPUT, "bad_arguments")
+    );
+
+    let away = Cli {
+        node: format!("http://{}", free_addr()),
+        dir: cli.dir.clone(),
+    };
+    let unreachable = away.failure(&["status"]);
+    assert_eq!(
+        (unreachable.exit, unreachable.code.as_str()),
+        (UNREACHABLE, "node_unreachable")
+    );
+
+    // A human reader gets the message on stderr, the OS error said once.
+    let (ok, _, stderr) = cli.human(&["key", "show", "nope.key"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim(), format!("error: nope.key does not exist"));
+}
+
+#[test]
+fn a_receipt_from_another_network_is_named_as_such() {
+    let w = world();
+    let cli = &w.cli;
+    let alice = cli.key("alice");
+    let tx = cli.run(&["faucet", "--to", &alice, "--amount", "5"]);
+    let hash = text(&tx, "tx_hash");
+    cli.run(&["receipt", &hash, "--out", "r.json"]);
+    let genesis = w.data.join("genesis.json");
+    let genesis = genesis.to_str().expect("utf-8");
+    let ok = cli.run(&["verify-receipt", "r.json", "--genesis", genesis]);
+    assert_eq!(ok["valid"], true);
+
+    cli.run(&[
+        "genesis",
+        "new",
+        "--out",
+        "other.json",
+        "--network-id",
+        "32343",
+        "--sequencer",
+        &alice,
+    ]);
+    let other = cli.failure(&["verify-receipt", "r.json", "--genesis", "other.json"]);
+    assert_eq!(
+        (other.exit, other.code.as_str()),
+        (NOT_VALID, "genesis_mismatch")
+    );
+    assert!(other.message.contains("other.json"), "{}", other.message);
+}
+
+#[test]
+fn a_transaction_signed_offline_is_submitted_later_in_every_form() {
+    let w = world();
+    let cli = &w.cli;
+    let alice = cli.key("alice");
+    let bob = cli.key("bob");
+    cli.run(&["faucet", "--to", &alice, "--amount", "100"]);
+    let status = cli.run(&["status"]);
+    let network = status["network"].to_string();
+    // Fully offline: the network and the nonce are given, and the node named
+    // is one nobody listens on.
+    let nowhere = format!("http://{}", free_addr());
+    for (nonce, format) in [("0", "hex"), ("1", "base64"), ("2", "json")] {
+        let signed = cli.run(&[
+            "sign",
+            "transfer",
+            "--key",
+            "alice.key",
+            "--to",
+            &bob,
+            "--amount",
+            "7",
+            "--nonce",
+            nonce,
+            "--network",
+            &network,
+            "--format",
+            format,
+            "--node",
+            &nowhere,
+        ]);
+        let printed = text(&signed, "tx");
+        let committed = cli.run(&["submit", &printed]);
+        assert_eq!(committed["status"], "committed", "{format}: {committed}");
+        assert_eq!(text(&committed, "tx_hash"), text(&signed, "tx_hash"));
+        // Sent again, it is recognised as the transaction already committed.
+        let again = cli.run(&["submit", &printed]);
+        assert_eq!(again["already"], true, "{again}");
+    }
+    assert_eq!(cli.balance(&bob), 21);
+
+    // With the node at hand, the nonce is read from it.
+    let signed = cli.run(&[
+        "sign",
+        "transfer",
+        "--key",
+        "alice.key",
+        "--to",
+        &bob,
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(signed["nonce"], 3);
+    let garbage = cli.failure(&["submit", "not a transaction"]);
+    assert_eq!(garbage.exit, BAD_INPUT);
+}
+
+#[test]
+fn an_issuer_mints_and_history_key_and_status_read_as_a_person_would() {
+    let w = world();
+    let cli = &w.cli;
+    let alice = cli.key("alice");
+    let issuer = w.data.join("issuer.key");
+    let issuer = issuer.to_str().expect("utf-8");
+    cli.run(&["mint", "--key", issuer, "--to", &alice, "--amount", "50"]);
+    assert_eq!(cli.balance(&alice), 50);
+    let not_issuer = cli.failure(&[
+        "mint",
+        "--key",
+        "alice.key",
+        "--to",
+        &alice,
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(
+        (not_issuer.exit, not_issuer.code.as_str()),
+        (REFUSED, "unknown_issuer")
+    );
+
+    let shown = cli.run(&["key", "show", "alice.key"]);
+    assert_eq!(text(&shown, "account"), alice);
+    let (ok, stdout, _) = cli.human(&["key", "show", "alice.key"]);
+    assert!(ok && stdout.contains(&alice));
+    let seed = std::fs::read_to_string(cli.dir.join("alice.key")).expect("key file");
+    let seed: serde_json::Value = serde_json::from_str(&seed).expect("JSON");
+    assert!(
+        !stdout.contains(&text(&seed, "seed")),
+        "key show never prints the secret"
+    );
+
+    let history = cli.run(&["account", "history", &alice]);
+    let rows = history["transactions"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1);
+    let (ok, stdout, _) = cli.human(&["account", "history", &alice]);
+    assert!(ok && stdout.contains("mint 50"), "{stdout}");
+    assert!(stdout.contains(" UTC"), "dates read as dates: {stdout}");
+
+    let (ok, stdout, _) = cli.human(&["status"]);
+    assert!(ok, "{stdout}");
+    for needle in [
+        "network",
+        "genesis",
+        "MQTT broker  mqtt://127.0.0.1:",
+        "faucet",
+    ] {
+        assert!(stdout.contains(needle), "status shows {needle}: {stdout}");
+    }
+    let hash = text(&rows[0], "tx_hash");
+    let (ok, stdout, _) = cli.human(&["tx", &hash]);
+    assert!(
+        ok && stdout.contains("mint 50") && stdout.contains(" UTC"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn node_is_an_option_only_where_a_node_is_talked_to() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let cli = Cli {
+        node: "http://127.0.0.1:1".into(),
+        dir: tmp.path().to_path_buf(),
+    };
+    for args in [
+        &["keygen", "--node", "http://x:1"][..],
+        &["--node", "http://x:1", "status"][..],
+        &[
+            "verify-receipt",
+            "r.json",
+            "--genesis",
+            "g.json",
+            "--node",
+            "http://x:1",
+        ][..],
+    ] {
+        let f = cli.failure(args);
+        assert_eq!(
+            (f.exit, f.code.as_str()),
+            (BAD_INPUT, "bad_arguments"),
+            "{args:?}"
+        );
+    }
+    let payee = cli.key("payee");
+    cli.key("payer");
+    let voucher = cli.failure(&[
+        "channel",
+        "open",
+        "--key",
+        "payer.key",
+        "--payee",
+        &payee,
+        "--deposit",
+        "5",
+        "--mode",
+        "voucher",
+        "--price",
+        "2",
+    ]);
+    assert_eq!(
+        (voucher.exit, voucher.code.as_str()),
+        (BAD_INPUT, "invalid_field")
+    );
+    assert!(voucher.message.contains("--price"), "{}", voucher.message);
+}
+
+#[test]
+fn a_channel_file_that_is_not_there_points_at_state() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let cli = Cli {
+        node: "http://127.0.0.1:1".into(),
+        dir: tmp.path().to_path_buf(),
+    };
+    let f = cli.failure(&[
+        "channel",
+        "pay",
+        "--channel",
+        &"ab".repeat(32),
+        "--units",
+        "1",
+    ]);
+    assert_eq!((f.exit, f.code.as_str()), (BAD_INPUT, "no_channel_file"));
+    assert!(f.message.contains("--state"), "{}", f.message);
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_node_that_cannot_start_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = holder.local_addr().expect("address");
+    let data = tmp.path().join("data");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ting"))
+            .args(["node", "--dev", "--data-dir"])
+            .arg(&data)
+            .args(extra)
+            .env("TING_LOG", "warn")
+            .output()
+            .expect("run ting node")
+    };
+    let http = taken.to_string();
+    let out = run(&["--http", &http, "--mqtt-listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"));
+    let free = free_addr().to_string();
+    let out = run(&["--http", &free, "--mqtt-listen", &http]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mqtt-listen"));
+    assert!(
+        files_in(&data).is_empty() && !data.exists(),
+        "{:?}",
+        files_in(&data)
+    );
+}
