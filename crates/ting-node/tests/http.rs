@@ -62,6 +62,8 @@ async fn every_read_endpoint_answers_on_a_fresh_node() {
                 ("/accounts", json!(USERS + 1)),
                 ("/supply", json!(supply)),
                 ("/faucet", json!(did(&issuer()))),
+                // No MQTT gateway runs here (tests/mqtt.rs starts one).
+                ("/mqtt", Value::Null),
             ]),
         ),
         (

@@ -11,9 +11,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use serde_json::{json, Value};
 use ting_core::envelope::{Envelope, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload};
-use ting_core::{BlockHeader, Keypair, SignedTx};
 use ting_core::topics::BLOCKS_TOPIC;
+use ting_core::{BlockHeader, Keypair, SignedTx};
 use ting_node::mqtt::{notice_id, Gateway, GatewayConfig, MqttMode, MqttStartError};
 use ting_node::Shared;
 
@@ -181,6 +182,27 @@ async fn hostile_payloads_are_dropped_counted_and_answered_when_a_sender_is_read
         "the bad signature moved nothing"
     );
     assert!(device.try_next().is_none(), "noise got no answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_names_the_gateways_broker_for_devices_and_null_without_a_gateway() {
+    let node = TestNode::start();
+    let shared = node.shared();
+    let (status, without) = call(&shared, get("/v1/status")).await;
+    assert_eq!(status, StatusCode::OK, "{without}");
+    assert_eq!(without["mqtt"], Value::Null, "no gateway: {without}");
+
+    let gw = embedded_gateway(&shared).await;
+    let broker = gw.listen_addr().expect("an embedded broker");
+    let (status, with) = call(&shared, get("/v1/status")).await;
+    assert_eq!(status, StatusCode::OK, "{with}");
+    assert_eq!(
+        with["mqtt"],
+        json!({ "broker": format!("mqtt://{broker}") }),
+        "the broker on 127.0.0.1 is named as it listens"
+    );
+    // Devices find the broker there and reach it.
+    Device::connect(broker, "finds-the-broker", &[BLOCKS_TOPIC.to_string()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

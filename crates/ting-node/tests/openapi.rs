@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
+use ting_core::limits::EVENTS_BUFFER_MAX;
 use ting_core::{Genesis, Keypair, NetworkId, Timestamp};
 use ting_node::http::{router, OPENAPI_JSON};
 use ting_node::{Node, NodeConfig};
@@ -130,6 +131,68 @@ fn every_operation_has_responses_and_every_ref_resolves() {
             doc.pointer(pointer).is_some(),
             "$ref {target} points at nothing"
         );
+    }
+}
+
+/// Each number `N` in "more than N blocks" in `text`.
+fn lag_thresholds(text: &str) -> Vec<u64> {
+    text.match_indices("more than ")
+        .filter_map(|(at, m)| {
+            let rest = &text[at + m.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let after = &rest[digits.len()..];
+            after
+                .starts_with(" blocks")
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[test]
+fn both_documents_give_the_event_buffer_as_the_lagged_threshold_and_replay_bound() {
+    let doc = document();
+    let events = doc["paths"]["/v1/events"]["get"]["description"]
+        .as_str()
+        .expect("/v1/events has a description");
+    let lagged = doc["components"]["schemas"]["LaggedEvent"].to_string();
+    let api_md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md"))
+        .expect("docs/api.md");
+    let section = |from: &str, to: &str| {
+        let start = api_md
+            .find(from)
+            .unwrap_or_else(|| panic!("{from} in api.md"));
+        let end = start
+            + api_md[start..]
+                .find(to)
+                .unwrap_or_else(|| panic!("{to} in api.md"));
+        api_md[start..end].to_owned()
+    };
+    let api_events = section("\n## 7. Events", "\n## 8. ");
+    let want = EVENTS_BUFFER_MAX as u64;
+    for (name, text, bounds_replay) in [
+        ("openapi /v1/events", events, true),
+        ("openapi LaggedEvent", lagged.as_str(), false),
+        ("api.md §7", api_events.as_str(), true),
+    ] {
+        let found = lag_thresholds(text);
+        assert!(!found.is_empty(), "{name} gives no lagged threshold");
+        assert!(
+            found.iter().all(|n| *n == want),
+            "{name} says a subscriber lags past {found:?} blocks; the buffer is {want}"
+        );
+        let bound = [format!("{want} of them"), format!("most {want} blocks")];
+        assert!(
+            !bounds_replay || bound.iter().any(|b| text.contains(b.as_str())),
+            "{name} bounds the replay by the buffer, {want} blocks"
+        );
+    }
+    let limits = section("\n## 9. Limits", "\nThe encoded-transaction");
+    for row in [
+        format!("| events buffered per subscriber | {want} blocks |"),
+        format!("| blocks replayed when resuming with `Last-Event-ID` | {want} |"),
+    ] {
+        assert!(limits.contains(&row), "api.md §9 has {row}");
     }
 }
 

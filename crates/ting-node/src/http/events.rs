@@ -1,10 +1,22 @@
 //! `GET /v1/events`: a server-sent event stream of durable blocks and receipts.
 //!
-//! Each durable block yields one `block` event, then one `receipt` event per
-//! transaction (only those touching `?account=ID` when given: sent by it,
-//! naming it, or acting on a channel it is a party to). A subscriber
-//! that falls more than `EVENTS_BUFFER_MAX` blocks behind gets a `lagged`
-//! event saying how many it missed, and the stream goes on.
+//! Each durable block yields one group of events: a `block` event, then one
+//! `receipt` event per transaction (only those touching `?account=ID` when
+//! given: sent by it, naming it, or acting on a channel it is a party to).
+//! The group's *last* event carries the block height as its SSE `id`, so the
+//! `Last-Event-ID` a client reconnects with names the last block it saw whole:
+//! a connection cut in the middle of a block's receipts resumes that whole
+//! block, and never skips part of it.
+//!
+//! A request with `Last-Event-ID: H` first replays the durable blocks above
+//! `H` from the block log, at most `EVENTS_BUFFER_MAX` of them (a client
+//! further behind first gets a `lagged` event saying how many older blocks it
+//! will not see, then the newest ones), and then goes on live. The stream
+//! subscribes to live blocks *before* it reads the durable height it replays
+//! up to, so no block falls between the two; live blocks at or below that
+//! height are skipped, so none is sent twice. A live subscriber that falls
+//! more than `EVENTS_BUFFER_MAX` blocks behind gets a `lagged` event saying
+//! how many it missed, and the stream goes on.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,18 +24,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use ting_core::limits::EVENT_SUBSCRIBERS_MAX;
-use ting_core::{AccountId, ChannelId, SignedTx};
-use tokio::sync::broadcast::error::RecvError;
+use ting_api::parse_account;
+use ting_core::limits::{EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX};
+use ting_core::{AccountId, BlockHeight, ChannelId, SignedTx};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use super::error::ApiError;
-use ting_api::parse_account;
 use crate::node::Shared;
 use crate::pipeline::CommittedBlock;
+
+/// The header a reconnecting SSE client sends with the last `id` it saw.
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// The most blocks a resuming stream replays from the log: as far as a live
+/// subscriber may fall behind before it is told it lagged.
+const REPLAY_BLOCKS_MAX: u64 = EVENTS_BUFFER_MAX as u64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,49 +91,188 @@ fn touches(
     *account == tx.sender() || tx.kind().counterparty() == Some(*account) || on_channel()
 }
 
+fn receipt_event(tx: &SignedTx, height: BlockHeight, index: usize) -> Event {
+    let data = json!({
+        "tx_hash": tx.hash().to_hex(),
+        "height": height.0,
+        "index": index,
+        "kind": tx.kind().name(),
+        "sender": tx.sender().to_did(),
+        "counterparty": tx.kind().counterparty().map(|c| c.to_did()),
+        "channel": channel_of(tx).map(|c| c.to_hex()),
+    });
+    Event::default().event("receipt").data(data.to_string())
+}
+
+fn lagged_event(missed_blocks: u64) -> Event {
+    Event::default()
+        .event("lagged")
+        .data(json!({ "missed_blocks": missed_blocks }).to_string())
+}
+
+/// One block's group of events: its `block` event, then its receipts, the
+/// last of them carrying the block height as the group's `id`.
 fn block_events(s: &Shared, b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
     let parties = match account {
         Some(_) => channel_parties(s, b),
         None => HashMap::new(),
     };
     let h = &b.block.header;
-    let mut out = vec![Event::default()
-        .event("block")
-        .id(h.height.0.to_string())
-        .data(
-            json!({
-                "height": h.height.0,
-                "hash": b.block_hash.to_hex(),
-                "timestamp_ms": h.timestamp.0,
-                "tx_count": h.tx_count,
-            })
-            .to_string(),
-        )];
+    let block = json!({
+        "height": h.height.0,
+        "hash": b.block_hash.to_hex(),
+        "timestamp_ms": h.timestamp.0,
+        "tx_count": h.tx_count,
+    });
+    let mut out = vec![Event::default().event("block").data(block.to_string())];
     for (i, tx) in b.block.txs.iter().enumerate() {
-        let counterparty = tx.kind().counterparty();
-        if account.is_some_and(|a| !touches(tx, a, &parties)) {
-            continue;
+        if account.is_none_or(|a| touches(tx, a, &parties)) {
+            out.push(receipt_event(tx, h.height, i));
         }
-        out.push(
-            Event::default().event("receipt").data(
-                json!({
-                    "tx_hash": tx.hash().to_hex(),
-                    "height": h.height.0,
-                    "index": i,
-                    "kind": tx.kind().name(),
-                    "sender": tx.sender().to_did(),
-                    "counterparty": counterparty.map(|c| c.to_did()),
-                    "channel": channel_of(tx).map(|c| c.to_hex()),
-                })
-                .to_string(),
-            ),
-        );
     }
+    // The id goes on the group's last event: a client cut off inside the group
+    // still names the block before, and so gets this one again whole.
+    let last = out.pop().expect("a group starts with its block event");
+    out.push(last.id(h.height.0.to_string()));
     out
+}
+
+/// The height in a request's `Last-Event-ID`: the last block the client saw whole.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let mut values = headers.get_all(LAST_EVENT_ID).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    let height = first
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse::<u64>().ok());
+    match (height, values.next()) {
+        (Some(height), None) => Ok(Some(height)),
+        _ => Err(ApiError::bad_request(
+            "invalid_last_event_id",
+            "Last-Event-ID must be one block height, a whole number, as sent in an event's `id`",
+        )),
+    }
+}
+
+/// The blocks a resuming stream reads from the log before it goes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Replay {
+    /// Older blocks the client asked for that are not replayed (told in a `lagged` event).
+    skipped: u64,
+    /// The height replayed last: the next block to replay is the one after it.
+    after: u64,
+    /// How many blocks are still to replay.
+    left: u64,
+}
+
+impl Replay {
+    /// The blocks after `resume_after` up to `durable`, at most
+    /// `REPLAY_BLOCKS_MAX` of them (the newest); none without a resume point
+    /// or when it is at or past `durable`.
+    fn plan(resume_after: Option<u64>, durable: u64) -> Replay {
+        let behind = resume_after.map_or(0, |after| durable.saturating_sub(after));
+        let replayed = behind.min(REPLAY_BLOCKS_MAX);
+        Replay {
+            skipped: behind - replayed,
+            after: durable - replayed,
+            left: replayed,
+        }
+    }
+
+    /// The next height to replay, if any is left.
+    fn next(&mut self) -> Option<BlockHeight> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.after += 1;
+        Some(BlockHeight(self.after))
+    }
+}
+
+/// One open event stream's state.
+struct Subscriber {
+    s: Arc<Shared>,
+    account: Option<AccountId>,
+    live: broadcast::Receiver<Arc<CommittedBlock>>,
+    closing: watch::Receiver<bool>,
+    replay: Replay,
+    /// Live blocks at or below this height were durable when the stream began:
+    /// replayed from the log already, or older than what the client asked for
+    /// (everything, without `Last-Event-ID`). They are not sent again.
+    durable_at_start: u64,
+    /// Held for as long as the stream lives (`EVENT_SUBSCRIBERS_MAX`).
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Subscriber {
+    /// The next group of events to send; `None` ends the stream.
+    async fn next_group(&mut self) -> Option<Vec<Event>> {
+        if *self.closing.borrow() {
+            return None;
+        }
+        if self.replay.skipped > 0 {
+            return Some(vec![lagged_event(std::mem::take(&mut self.replay.skipped))]);
+        }
+        if let Some(height) = self.replay.next() {
+            return self.replayed(height).await;
+        }
+        self.next_live().await
+    }
+
+    /// A durable block's events, read from the log on a blocking thread. A
+    /// block the log cannot give ends the stream: the client resumes later.
+    async fn replayed(&self, height: BlockHeight) -> Option<Vec<Event>> {
+        let log = self.s.log.clone();
+        let read = tokio::task::spawn_blocking(move || log.block(height)).await;
+        let error = match read {
+            Ok(Ok(Some(block))) => {
+                let b = CommittedBlock {
+                    block_hash: block.header.hash(),
+                    block,
+                };
+                return Some(block_events(&self.s, &b, self.account.as_ref()));
+            }
+            Ok(Ok(None)) => "the block log does not hold it".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(%height, %error, "an event stream could not replay a durable block; ending it");
+        None
+    }
+
+    /// The next live block's events, or a `lagged` event.
+    async fn next_live(&mut self) -> Option<Vec<Event>> {
+        loop {
+            let received = tokio::select! {
+                r = self.live.recv() => r,
+                _ = self.closing.wait_for(|c| *c) => return None,
+            };
+            match received {
+                Ok(b) if b.block.header.height.0 <= self.durable_at_start => {}
+                Ok(b) => return Some(block_events(&self.s, &b, self.account.as_ref())),
+                Err(RecvError::Lagged(n)) => return Some(vec![lagged_event(n)]),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        stream::unfold(self, |mut sub| async move {
+            let group = sub.next_group().await?;
+            Some((stream::iter(group.into_iter().map(Ok)), sub))
+        })
+        .flatten()
+    }
 }
 
 pub async fn events(
     State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
@@ -121,38 +281,96 @@ pub async fn events(
         .as_deref()
         .map(|a| parse_account("account", a))
         .transpose()?;
+    let resume_after = last_event_id(&headers)?;
     let Ok(permit) = Arc::clone(&s.event_permits).try_acquire_owned() else {
         return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             format!("{EVENT_SUBSCRIBERS_MAX} event streams are open already; retry later"),
         ));
     };
-    let rx = s.events.subscribe();
-    let closing = s.closing.subscribe();
-    // The permit lives in the stream's state: it is given back when the stream ends.
-    let stream = stream::unfold(
-        (rx, account, closing, permit, s),
-        |(mut rx, account, mut closing, permit, s)| async move {
-            let received = tokio::select! {
-                r = rx.recv() => r,
-                _ = closing.wait_for(|c| *c) => return None,
-            };
-            let batch = match received {
-                Ok(block) => block_events(&s, &block, account.as_ref()),
-                Err(RecvError::Lagged(n)) => {
-                    vec![Event::default()
-                        .event("lagged")
-                        .data(json!({ "missed_blocks": n }).to_string())]
-                }
-                Err(RecvError::Closed) => return None,
-            };
-            Some((
-                stream::iter(batch.into_iter().map(Ok)),
-                (rx, account, closing, permit, s),
-            ))
-        },
-    );
-    let flat = futures_util::StreamExt::flatten(stream);
-    Ok(Sse::new(flat).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // Subscribe first, then read the durable height: a block made durable in
+    // between is in the log and also on its way live, where it is skipped.
+    let live = s.events.subscribe();
+    let durable = s.durable.height().0;
+    let subscriber = Subscriber {
+        account,
+        live,
+        closing: s.closing.subscribe(),
+        replay: Replay::plan(resume_after, durable),
+        durable_at_start: durable,
+        _permit: permit,
+        s,
+    };
+    Ok(Sse::new(subscriber.into_stream())
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(resume_after: Option<u64>, durable: u64) -> (u64, Vec<u64>) {
+        let mut r = Replay::plan(resume_after, durable);
+        let skipped = r.skipped;
+        (
+            skipped,
+            std::iter::from_fn(|| r.next().map(|h| h.0)).collect(),
+        )
+    }
+
+    #[test]
+    fn a_replay_covers_the_blocks_after_the_resume_point_up_to_the_durable_height() {
+        assert_eq!(plan(None, 7), (0, vec![]), "no resume point: live only");
+        assert_eq!(plan(Some(7), 7), (0, vec![]), "up to date");
+        assert_eq!(
+            plan(Some(9), 7),
+            (0, vec![]),
+            "ahead of the node: live only"
+        );
+        assert_eq!(plan(Some(4), 7), (0, vec![5, 6, 7]));
+        assert_eq!(plan(Some(0), 3), (0, vec![1, 2, 3]), "from the genesis");
+        assert_eq!(plan(Some(0), 0), (0, vec![]), "nothing durable yet");
+        assert_eq!(plan(None, u64::MAX), (0, vec![]), "no overflow at the top");
+    }
+
+    #[test]
+    fn a_replay_far_behind_skips_the_oldest_and_keeps_the_newest_buffer_of_blocks() {
+        let durable = REPLAY_BLOCKS_MAX + 10;
+        let (skipped, heights) = plan(Some(3), durable);
+        assert_eq!(skipped, 7);
+        assert_eq!(heights.len() as u64, REPLAY_BLOCKS_MAX);
+        assert_eq!(heights.first(), Some(&11));
+        assert_eq!(heights.last(), Some(&durable));
+        assert_eq!(plan(Some(0), u64::MAX).0, u64::MAX - REPLAY_BLOCKS_MAX);
+    }
+
+    #[test]
+    fn last_event_id_is_one_whole_number_or_a_clear_error() {
+        let id = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(LAST_EVENT_ID, v.parse().expect("a header value"));
+            }
+            last_event_id(&h).map_err(|e| e.code)
+        };
+        assert_eq!(id(&[]), Ok(None));
+        assert_eq!(id(&["12"]), Ok(Some(12)));
+        assert_eq!(id(&["0"]), Ok(Some(0)));
+        assert_eq!(id(&[&u64::MAX.to_string()]), Ok(Some(u64::MAX)));
+        let bad = [
+            "",
+            "abc",
+            "-1",
+            "+1",
+            "1.5",
+            "0x10",
+            "1 2",
+            "18446744073709551616",
+        ];
+        for v in bad {
+            assert_eq!(id(&[v]), Err("invalid_last_event_id"), "{v:?}");
+        }
+        assert_eq!(id(&["1", "2"]), Err("invalid_last_event_id"), "two ids");
+    }
 }

@@ -334,3 +334,64 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
     })))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::advertised_broker;
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    /// What `broker` is advertised as to a request with `host` (or none).
+    fn check(broker: &str, host: Option<&str>, want: &str) {
+        let mut headers = HeaderMap::new();
+        if let Some(h) = host {
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(h).expect("a header value"),
+            );
+        }
+        assert_eq!(
+            advertised_broker(broker, &headers),
+            want,
+            "{broker} asked via {host:?}"
+        );
+    }
+
+    #[test]
+    fn a_broker_on_a_named_host_is_advertised_as_it_is() {
+        check(
+            "mqtt://127.0.0.1:1883",
+            Some("node.example:8080"),
+            "mqtt://127.0.0.1:1883",
+        );
+        check("mqtt://10.1.2.3:1884", None, "mqtt://10.1.2.3:1884");
+        check(
+            "mqtt://broker.example:1883",
+            Some("node.example"),
+            "mqtt://broker.example:1883",
+        );
+    }
+
+    #[test]
+    fn a_broker_on_every_interface_is_named_by_the_host_the_request_came_in_on() {
+        for any in ["mqtt://0.0.0.0:1883", "mqtt://[::]:1883", "mqtt://:::1883"] {
+            check(any, Some("node.example:8080"), "mqtt://node.example:1883");
+            check(any, Some("node.example"), "mqtt://node.example:1883");
+            check(any, Some("192.168.1.7:8080"), "mqtt://192.168.1.7:1883");
+            check(any, Some("[2001:db8::1]:8080"), "mqtt://[2001:db8::1]:1883");
+            check(any, Some("[2001:db8::1]"), "mqtt://[2001:db8::1]:1883");
+        }
+    }
+
+    #[test]
+    fn without_a_usable_host_a_broker_on_every_interface_is_named_as_loopback() {
+        check("mqtt://0.0.0.0:1883", None, "mqtt://127.0.0.1:1883");
+        check("mqtt://0.0.0.0:1883", Some(""), "mqtt://127.0.0.1:1883");
+        check(
+            "mqtt://0.0.0.0:1883",
+            Some(":8080"),
+            "mqtt://127.0.0.1:1883",
+        );
+        for odd in ["user@evil:8080", "a/b", "a b"] {
+            check("mqtt://[::]:1883", Some(odd), "mqtt://127.0.0.1:1883");
+        }
+    }
+}

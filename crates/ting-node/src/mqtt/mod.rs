@@ -145,7 +145,11 @@ impl Gateway {
             }
             MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
         };
-        let broker = format!("mqtt://{host}:{port}");
+        let broker = if host.contains(':') {
+            format!("mqtt://[{host}]:{port}")
+        } else {
+            format!("mqtt://{host}:{port}")
+        };
         let id = cfg
             .client_id
             .unwrap_or_else(|| format!("ting-node-{}", &cfg.key.account().to_hex()[..16]));
