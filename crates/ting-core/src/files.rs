@@ -81,6 +81,24 @@ fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, FileFormatEr
     serde_json::from_slice(bytes).map_err(|e| FileFormatError::Json(e.to_string()))
 }
 
+/// Refuses a file whose top level (or, in `lists`, whose list items) is not
+/// a JSON object: serde reads a struct from an array too, which would let a
+/// positional form nobody documented through.
+fn objects_only(bytes: &[u8], lists: &[&str]) -> Result<(), FileFormatError> {
+    let value: serde_json::Value = parse_json(bytes)?;
+    let not_object = |what: &str| FileFormatError::Json(format!("{what} must be a JSON object"));
+    let Some(fields) = value.as_object() else {
+        return Err(not_object("the file"));
+    };
+    for list in lists {
+        let items = fields.get(*list).and_then(|v| v.as_array());
+        if items.is_some_and(|items| items.iter().any(|i| !i.is_object())) {
+            return Err(not_object(&format!("each item of {list}")));
+        }
+    }
+    Ok(())
+}
+
 fn account(field: &'static str, text: &str) -> Result<AccountId, FileFormatError> {
     AccountId::parse(text.trim()).map_err(|_| FileFormatError::BadAccount {
         field,
@@ -111,6 +129,7 @@ pub fn key_file_text(key: &Keypair) -> String {
 /// The key a key file holds, once its account is checked against its seed.
 pub fn parse_key_file(bytes: &[u8]) -> Result<Keypair, FileFormatError> {
     bounded(bytes, KEY_FILE_BYTES_MAX)?;
+    objects_only(bytes, &[])?;
     let file: KeyFile = parse_json(bytes)?;
     if file.kind != KEY_FILE_TYPE {
         return Err(FileFormatError::WrongType { found: file.kind });
@@ -171,6 +190,7 @@ pub fn genesis_file_text(g: &Genesis) -> String {
 /// network can start from ([`Genesis::validate`]).
 pub fn parse_genesis_file(bytes: &[u8]) -> Result<Genesis, FileFormatError> {
     bounded(bytes, GENESIS_FILE_BYTES_MAX)?;
+    objects_only(bytes, &["allocations"])?;
     let file: GenesisFile = parse_json(bytes)?;
     let accounts = |field: &'static str, texts: &[String]| {
         texts
@@ -245,6 +265,14 @@ mod tests {
                 "bad_json".into(),
             ),
             (&"x".repeat(KEY_FILE_BYTES_MAX + 1), "file_too_large".into()),
+            (
+                &format!(
+                    "[\"{KEY_FILE_TYPE}\", \"{}\", \"{}\"]",
+                    hex::encode([4u8; 32]),
+                    Keypair::from_seed([4; 32]).account().to_did()
+                ),
+                "bad_json".into(),
+            ),
         ];
         for (text, code) in cases {
             let err = parse_key_file(text.as_bytes()).expect_err(text);
@@ -259,6 +287,14 @@ mod tests {
         assert_eq!(parse_genesis_file(text.as_bytes()).expect("parses"), g);
         let bad = text.replace("\"name\"", "\"nmae\"");
         let err = parse_genesis_file(bad.as_bytes()).expect_err("misspelt");
+        assert_eq!(err.code(), "bad_json");
+        let a = g.allocations[0].0.to_did();
+        let positional = text.replace(
+            &format!("{{\n      \"account\": \"{a}\",\n      \"amount\": 5\n    }}"),
+            &format!("[\"{a}\", 5]"),
+        );
+        assert_ne!(positional, text, "the allocation was rewritten as an array");
+        let err = parse_genesis_file(positional.as_bytes()).expect_err("an array item");
         assert_eq!(err.code(), "bad_json");
     }
 
