@@ -1,11 +1,18 @@
 //! A water purifier on Ting: it publishes its messaging key, sends a reading
 //! to the utility encrypted, pays the utility for filter service through a
-//! channel (which the utility then claims on the ledger), and prints its receipts. The utility runs in the same process here.
+//! channel (which the utility then claims on the ledger), and prints its
+//! receipts. The utility runs in the same process here.
 //!
 //! ```sh
-//! ting node --dev &                      # HTTP on :8080, MQTT on :1883
-//! cargo run -p ting-agent --example device [purifier.key]
+//! ting node --dev &                                        # HTTP on :8080; MQTT on 1883 or a free port
+//! cargo run --release -p ting-agent --example device       # or: ... --example device -- purifier.key
 //! ```
+//!
+//! The devices learn the network, the sequencer key and the MQTT broker from
+//! the node's `/v1/status` (`TING_NODE`, default `http://127.0.0.1:8080`).
+//! `TING_MQTT=mqtt://HOST:PORT` makes them use another broker than the one
+//! the node names; if no node answers there, they say so within
+//! `NODE_WAIT` instead of waiting for ever.
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,37 +22,43 @@ use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message};
 use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{Amount, Keypair, Timestamp};
 
-type AnyError = Box<dyn std::error::Error>;
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn start(key: Keypair, name: &str, node: &str) -> Result<Device, AnyError> {
+/// How long a device waits for its node to show on its broker.
+pub const NODE_WAIT: Duration = Duration::from_secs(10);
+
+async fn start(
+    key: Keypair,
+    name: &str,
+    node: &str,
+    broker: Option<&Broker>,
+) -> Result<Device, AnyError> {
     let dir = std::env::temp_dir().join(format!("ting-{name}-{}", &key.account().to_hex()[..8]));
     let mut config = DeviceConfig::discover(key, dir, node).await?;
-    let port = std::env::var("TING_MQTT_PORT").map_or(Ok(1883), |p| p.parse())?;
-    config.broker = Some(Broker {
-        host: "127.0.0.1".into(),
-        port,
-    });
+    if let Some(b) = broker {
+        config.broker = Some(b.clone());
+    }
     let device = Device::start(config)?;
+    let seen = device.wait_for_node(NODE_WAIT).await?;
+    println!(
+        "{name} {}: node {} on {}",
+        device.account(),
+        seen.node,
+        seen.broker
+    );
     let faucet = serde_json::json!({ "to": device.account().to_did(), "amount": 100_000 });
     device.http().post("/v1/faucet", &faucet).await?;
     let receipt = device.publish_messaging_key().await?;
-    println!(
-        "{name} {}: messaging key in block {}",
-        device.account(),
-        receipt.height
-    );
+    println!("{name}: messaging key in block {}", receipt.height);
     Ok(device)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), AnyError> {
-    let node = std::env::var("TING_NODE").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-    let key = match std::env::args().nth(1) {
-        Some(path) => read_key(Path::new(&path))?,
-        None => Keypair::from_seed(rand::random()),
-    };
-    let purifier = start(key, "purifier", &node).await?;
-    let mut utility = start(Keypair::from_seed(rand::random()), "utility", &node).await?;
+/// The purifier and the utility against the node at `node`, through
+/// `broker` instead of the node's own when given.
+pub async fn run(node: &str, key: Keypair, broker: Option<Broker>) -> Result<(), AnyError> {
+    let purifier = start(key, "purifier", node, broker.as_ref()).await?;
+    let utility_key = Keypair::from_seed(rand::random());
+    let mut utility = start(utility_key, "utility", node, broker.as_ref()).await?;
 
     let reading = b"tds_ppm=42 flow_l=1.5".to_vec();
     purifier.send(utility.account(), reading, true).await?;
@@ -88,5 +101,24 @@ async fn main() -> Result<(), AnyError> {
     );
     purifier.shutdown().await;
     utility.shutdown().await;
+    Ok(())
+}
+
+#[allow(dead_code)] // a test includes this file as a module and calls `run`
+#[tokio::main]
+async fn main() -> Result<(), AnyError> {
+    let node = std::env::var("TING_NODE").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let key = match std::env::args().nth(1) {
+        Some(path) => read_key(Path::new(&path))?,
+        None => Keypair::from_seed(rand::random()),
+    };
+    let broker = match std::env::var("TING_MQTT") {
+        Ok(url) => Some(Broker::parse(&url).ok_or("TING_MQTT must look like mqtt://HOST:PORT")?),
+        Err(_) => None,
+    };
+    if let Err(e) = run(&node, key, broker).await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
     Ok(())
 }

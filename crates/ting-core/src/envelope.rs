@@ -22,8 +22,10 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::limits::{ENVELOPE_PAYLOAD_BYTES_MAX, ENVELOPE_WINDOW_MS, REPLAY_CACHE_MAX};
 use crate::types::{NetworkId, Timestamp};
 
+mod hello;
 mod payloads;
 
+pub use hello::{check_hello, HelloError, HelloPayload};
 pub use payloads::{ErrorPayload, ReceiptPayload, RefusalPayload};
 
 /// Prefix of every envelope signing message.
@@ -71,6 +73,8 @@ impl EnvelopeType {
     pub const REFUSAL: Self = Self(0x0002);
     /// The node could not take a payload: [`ErrorPayload`].
     pub const ERROR: Self = Self(0x0003);
+    /// A node announces that it serves on this broker: [`HelloPayload`].
+    pub const HELLO: Self = Self(0x0004);
     /// Application bytes between devices.
     pub const DATA: Self = Self(0x0100);
     /// A channel payment (wire.md §13.5).
@@ -88,6 +92,7 @@ impl EnvelopeType {
             Self::RECEIPT => "receipt",
             Self::REFUSAL => "refusal",
             Self::ERROR => "error",
+            Self::HELLO => "hello",
             Self::DATA => "data",
             Self::PAYMENT => "payment",
             _ => "unknown",

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
-use ting_core::envelope::ENVELOPE_BYTES_MAX;
+use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -23,6 +23,7 @@ use super::error::TxError;
 use super::http_link::{judge_bad_nonce, settle, Verdict};
 use super::inbox::Received;
 use super::pending::Confirmed;
+use super::presence::Presence;
 use super::{Broker, Inner};
 use crate::backoff::Backoff;
 use crate::clock::now;
@@ -162,6 +163,9 @@ pub(crate) async fn run(inner: Arc<Inner>, broker: Broker, mut stop: watch::Rece
                 }
                 if connected {
                     attempt = 0;
+                    inner.presence.send_replace(Presence::Connecting {
+                        last_error: Some("the connection to the broker dropped".into()),
+                    });
                 }
                 let delay = reconnect.delay(attempt);
                 attempt = attempt.saturating_add(1);
@@ -199,21 +203,36 @@ async fn session(
     let connack = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
                 Ok(_) => {}
-                Err(_) => return false,
+                Err(e) => return Err(e.to_string()),
             }
         }
     });
-    if !matches!(connack.await, Ok(true)) {
+    let failed = match connack.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(format!("no CONNACK within {} s", CONNECT_TIMEOUT.as_secs())),
+    };
+    if let Some(e) = failed {
+        inner.presence.send_if_modified(|p| match p {
+            Presence::Connecting { last_error } => {
+                *last_error = Some(e);
+                true
+            }
+            _ => false,
+        });
         return Ended::Failed { connected: false };
     }
-    if client
+    // The inbox, and where nodes announce themselves (retained, so a node
+    // already there is heard at once).
+    let subscribed = client
         .try_subscribe(topics::inbox(&inner.me), QoS::AtLeastOnce)
-        .is_err()
-    {
+        .and_then(|()| client.try_subscribe(topics::NODES_FILTER, QoS::AtLeastOnce));
+    if subscribed.is_err() {
         return Ended::Failed { connected: true };
     }
+    inner.presence.send_replace(Presence::Connected);
     {
         let mut stats = inner.stats();
         stats.connected = true;
@@ -302,7 +321,42 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
                 dispatch(inner, received);
             }
         }
+        Event::Incoming(Packet::Publish(publish))
+            if publish.topic.starts_with(topics::NODES_PREFIX) =>
+        {
+            on_announcement(inner, &publish.topic, &publish.payload);
+        }
         _ => {}
+    }
+}
+
+/// A node's announcement, or its clearing: believed only from a trusted
+/// sequencer of this network (and genesis, when the device knows it).
+fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
+    if payload.is_empty() {
+        // Cleared (the node left): only a node the device had seen matters.
+        inner.presence.send_if_modified(|p| match p {
+            Presence::Node { node, .. } if topic == topics::node(node) => {
+                *p = Presence::Left { node: *node };
+                true
+            }
+            _ => false,
+        });
+        return;
+    }
+    let checked = check_hello(
+        payload,
+        inner.network,
+        &inner.sequencers,
+        inner.genesis_hash,
+    );
+    if let Ok((node, hello)) = checked {
+        if topic == topics::node(&node) {
+            inner.presence.send_replace(Presence::Node {
+                node,
+                height: hello.height,
+            });
+        }
     }
 }
 

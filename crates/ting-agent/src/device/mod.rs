@@ -39,11 +39,13 @@ pub mod inbox;
 mod link;
 pub mod messaging;
 mod pending;
+pub mod presence;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
 use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, TxBody, TxKind};
@@ -59,15 +61,48 @@ pub use error::{
 pub use inbox::{Inbox, Message, Received};
 pub use messaging::Messaging;
 pub use pending::{Confirmed, TxOutcome};
+pub use presence::{ConnectError, NodeSeen, Presence};
 
 /// Messages waiting for the app to `recv` them; past this they are dropped and counted.
 pub const APP_QUEUE_MAX: usize = 256;
+/// How long `wait_for_node` asks the node for its broker before it reports without it.
+const ADVICE_WAIT: Duration = Duration::from_secs(3);
 
 /// An MQTT broker's address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
     pub host: String,
     pub port: u16,
+}
+
+impl Broker {
+    /// Reads `mqtt://HOST:PORT` (the port defaults to 1883; an IPv6 host in brackets).
+    pub fn parse(url: &str) -> Option<Broker> {
+        let rest = url.trim().strip_prefix("mqtt://")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (h, p.parse().ok()?),
+            _ => (rest, 1883),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(['/', '@', '?', ' ']) {
+            return None;
+        }
+        Some(Broker {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "mqtt://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "mqtt://{}:{}", self.host, self.port)
+        }
+    }
 }
 
 /// Everything a device needs to start.
@@ -77,8 +112,10 @@ pub struct DeviceConfig {
     /// Holds the outbox and the channel files; created if missing.
     pub state_dir: PathBuf,
     pub network: NetworkId,
-    /// The only keys whose receipts, refusals and errors the device believes.
+    /// The only keys whose receipts, refusals, errors and announcements the device believes.
     pub sequencers: Vec<AccountId>,
+    /// The network's genesis hash, when known: a node announcing another is not the device's.
+    pub genesis_hash: Option<Hash32>,
     /// The node's HTTP API, e.g. `http://127.0.0.1:8080`.
     pub node_url: String,
     /// With a broker, transactions and messages go over MQTT.
@@ -88,31 +125,33 @@ pub struct DeviceConfig {
 }
 
 impl DeviceConfig {
-    /// A configuration that learns the network and the sequencer from the
-    /// node's `/v1/status`: trust on first use, for development. A deployed
-    /// device is given its network's sequencer keys instead.
+    /// A configuration that learns the network, the sequencer, the genesis
+    /// hash and the MQTT broker from the node's `/v1/status`: trust on first
+    /// use, for development. A deployed device is given its network's
+    /// sequencer keys instead. Without a broker named by the node (one run
+    /// with `--no-mqtt`), the device transacts over HTTP.
     pub async fn discover(
         key: Keypair,
         state_dir: PathBuf,
         node_url: &str,
     ) -> Result<DeviceConfig, HttpError> {
-        let status = NodeClient::new(node_url)?.get("/v1/status").await?;
-        let bad = |what: &str| HttpError::BadResponse(format!("/v1/status has no {what}"));
-        let network = status["network"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| bad("network"))?;
-        let sequencer = status["sequencer"]
-            .as_str()
-            .and_then(|s| AccountId::parse(s).ok())
-            .ok_or_else(|| bad("sequencer"))?;
+        let status = NodeClient::new(node_url)?.status().await?;
+        let broker = match &status.mqtt {
+            None => None,
+            Some(url) => Some(Broker::parse(url).ok_or_else(|| {
+                HttpError::BadResponse(format!(
+                    "/v1/status names the broker {url:?}, not mqtt://HOST:PORT"
+                ))
+            })?),
+        };
         Ok(DeviceConfig {
             key,
             state_dir,
-            network: NetworkId(network),
-            sequencers: vec![sequencer],
+            network: status.network,
+            sequencers: vec![status.sequencer],
+            genesis_hash: Some(status.genesis_hash),
             node_url: node_url.to_owned(),
-            broker: None,
+            broker,
             seed: rand::random(),
         })
     }
@@ -170,6 +209,9 @@ pub(crate) struct Inner {
     keys: messaging::KeyCache,
     payers: tokio::sync::Mutex<std::collections::HashMap<ChannelId, DurablePayer>>,
     stats: Mutex<LinkStats>,
+    sequencers: Vec<AccountId>,
+    genesis_hash: Option<Hash32>,
+    presence: watch::Sender<Presence>,
 }
 
 /// A running device. Drop it, or better `shutdown`, to stop its link.
@@ -216,6 +258,9 @@ impl Device {
             keys: messaging::KeyCache::default(),
             payers: tokio::sync::Mutex::new(Default::default()),
             stats: Mutex::new(LinkStats::default()),
+            sequencers: config.sequencers,
+            genesis_hash: config.genesis_hash,
+            presence: watch::channel(Presence::Connecting { last_error: None }).0,
             key: config.key,
         });
         let (stop, stopped) = watch::channel(false);
@@ -233,6 +278,69 @@ impl Device {
 
     pub fn account(&self) -> AccountId {
         self.inner.me
+    }
+
+    /// The broker this device uses, if any.
+    pub fn broker(&self) -> Option<&Broker> {
+        self.inner.broker.as_ref()
+    }
+
+    /// What the link knows of the broker and the node behind it.
+    pub fn presence(&self) -> Presence {
+        self.inner.presence.borrow().clone()
+    }
+
+    /// Waits until a trusted node has announced itself on the device's
+    /// broker, at most `timeout`. When none does, the error names the broker
+    /// and says whether it could not be reached, or was reached but no node
+    /// of this network is there (with the broker the node itself names, when
+    /// the node can be asked). Nothing queued is lost either way: the outbox
+    /// keeps it until the node answers.
+    pub async fn wait_for_node(&self, timeout: Duration) -> Result<NodeSeen, ConnectError> {
+        let Some(broker) = &self.inner.broker else {
+            return Err(ConnectError::NoBroker);
+        };
+        let mut rx = self.inner.presence.subscribe();
+        let seen =
+            tokio::time::timeout(timeout, rx.wait_for(|p| matches!(p, Presence::Node { .. })))
+                .await;
+        let seen = match seen {
+            Ok(Ok(p)) => Some(p.clone()),
+            Ok(Err(_)) => return Err(ConnectError::Stopped),
+            Err(_) => None,
+        };
+        let broker_text = broker.to_string();
+        if let Some(Presence::Node { node, height }) = seen {
+            return Ok(NodeSeen {
+                node,
+                height,
+                broker: broker_text,
+            });
+        }
+        let now = self.inner.presence.borrow().clone();
+        Err(match now {
+            Presence::Connecting { last_error } => ConnectError::Unreachable {
+                broker: broker_text,
+                waited: timeout,
+                reason: last_error.unwrap_or_else(|| "no answer".into()),
+            },
+            Presence::Left { node } => ConnectError::NodeLeft {
+                broker: broker_text,
+                node,
+            },
+            Presence::Connected | Presence::Node { .. } => ConnectError::NoNode {
+                broker: broker_text,
+                waited: timeout,
+                network: self.inner.network,
+                advertised: self.advertised_broker().await,
+            },
+        })
+    }
+
+    /// The broker the node names in `/v1/status`, if it answers quickly.
+    async fn advertised_broker(&self) -> Option<String> {
+        let asked = tokio::time::timeout(ADVICE_WAIT, self.inner.http.status()).await;
+        asked.ok()?.ok()?.mqtt
     }
 
     pub fn key(&self) -> &Keypair {

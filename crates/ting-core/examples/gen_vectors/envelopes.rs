@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use ting_core::envelope::{
-    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, ReceiptPayload,
+    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, HelloPayload, ReceiptPayload,
     RefusalPayload,
 };
 use ting_core::seal::{MessagingSecret, HPKE_INFO};
@@ -75,6 +75,21 @@ fn vector(name: &str, signer: &str, env: &Envelope) -> Value {
     })
 }
 
+/// A node's announcement: addressed to itself, naming a genesis and a height.
+fn hello_vector(seq: &Keypair) -> Value {
+    let hello = HelloPayload {
+        genesis_hash: Hash32::digest(&[b"ting:test-vector:envelope-genesis"]),
+        height: BlockHeight(7),
+    };
+    let env = Envelope::sign(
+        header(seq, "sequencer", EnvelopeType::HELLO, 6),
+        hello.encode(),
+        seq,
+    )
+    .expect("small payload");
+    vector("hello", "sequencer", &env)
+}
+
 pub fn envelope_vectors() -> Vec<Value> {
     let seq = key("sequencer");
     let alice = key("alice");
@@ -111,6 +126,7 @@ pub fn envelope_vectors() -> Vec<Value> {
             "sequencer",
             &sign(EnvelopeType::ERROR, 3, error.encode(), &seq),
         ),
+        hello_vector(&seq),
     ];
     let data = Envelope::sign(
         header(&alice, "bob", EnvelopeType::DATA, 4),

@@ -4,7 +4,7 @@
 //! secret derived here from the recipient's seed.
 
 use serde_json::Value;
-use ting_core::envelope::{Envelope, ReceiptPayload};
+use ting_core::envelope::{Envelope, HelloPayload, ReceiptPayload};
 use ting_core::keys;
 use ting_core::seal::{self, MessagingSecret};
 
@@ -63,6 +63,14 @@ fn check_envelope(v: &Value) {
         assert_eq!(payload[..32], p.tx_hash.0, "{name}");
         assert_eq!(payload[32..40], p.height.0.to_le_bytes(), "{name}");
     }
+    if f["type_name"] == "hello" {
+        // 40 bytes: the genesis hash, then the height; addressed to its sender.
+        assert_eq!(payload.len(), 32 + 8, "{name}");
+        assert_eq!(f["recipient"], f["sender"], "{name}");
+        let p = HelloPayload::decode(&payload).expect("a hello payload");
+        assert_eq!(payload[..32], p.genesis_hash.0, "{name}");
+        assert_eq!(payload[32..40], p.height.0.to_le_bytes(), "{name}");
+    }
     if f["encrypted"] == true {
         check_sealed(v, &header, &payload);
     }
@@ -105,7 +113,7 @@ fn check_invalid_envelope(v: &Value) {
 fn every_envelope_vector_matches_the_code_and_the_document() {
     let envelopes = list("envelopes");
     envelopes.iter().for_each(check_envelope);
-    for kind in ["receipt", "refusal", "error", "data"] {
+    for kind in ["receipt", "refusal", "error", "hello", "data"] {
         assert!(envelopes.iter().any(|v| v["fields"]["type_name"] == kind));
     }
     assert!(envelopes.iter().any(|v| v["fields"]["encrypted"] == true));

@@ -87,7 +87,15 @@ fn qos5(q: Qos) -> QoS5 {
 
 /// A client with a clean session: a reconnect starts afresh, so a payload that
 /// broke the connection is not delivered again, and the gateway resubscribes.
-pub(crate) fn connect(id: &str, host: &str, port: u16, protocol: Protocol) -> (Client, Events) {
+/// Its last will clears the node's retained announcement on `announce`, so a
+/// node that dies is not announced for ever.
+pub(crate) fn connect(
+    id: &str,
+    host: &str,
+    port: u16,
+    protocol: Protocol,
+    announce: &str,
+) -> (Client, Events) {
     let inflight = MQTT_CLIENT_INFLIGHT_MAX;
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -95,6 +103,12 @@ pub(crate) fn connect(id: &str, host: &str, port: u16, protocol: Protocol) -> (C
         Protocol::V311 => {
             let mut o = rumqttc::MqttOptions::new(id, host, port);
             o.set_keep_alive(MQTT_KEEP_ALIVE)
+                .set_last_will(rumqttc::LastWill::new(
+                    announce,
+                    Vec::new(),
+                    QoS4::AtLeastOnce,
+                    true,
+                ))
                 .set_clean_session(true)
                 .set_inflight(inflight)
                 .set_request_channel_capacity(MQTT_CLIENT_REQUESTS_MAX)
@@ -107,6 +121,13 @@ pub(crate) fn connect(id: &str, host: &str, port: u16, protocol: Protocol) -> (C
             let mut o = rumqttc::v5::MqttOptions::new(id, host, port);
             let max = u32::try_from(MQTT_PAYLOAD_BYTES_MAX).expect("the payload limit fits u32");
             o.set_keep_alive(MQTT_KEEP_ALIVE)
+                .set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+                    announce,
+                    Vec::new(),
+                    QoS5::AtLeastOnce,
+                    true,
+                    None,
+                ))
                 .set_clean_start(true)
                 .set_request_channel_capacity(MQTT_CLIENT_REQUESTS_MAX)
                 .set_max_packet_size(Some(max));

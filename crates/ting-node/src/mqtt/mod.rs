@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 pub use client::Protocol;
 pub use notices::notice_id;
 
+use client::Qos;
 use connection::{Connection, Progress};
 use ingress::Gate;
 use limits::{MQTT_FLUSH_WAIT, MQTT_OUTCOMES_MAX, MQTT_START_WAIT};
@@ -122,6 +123,8 @@ pub fn parse_broker_url(url: &str) -> Result<MqttMode, MqttStartError> {
 /// A running gateway.
 #[derive(Debug)]
 pub struct Gateway {
+    /// Where the node announces itself; cleared on shutdown.
+    announce: String,
     broker: String,
     listen: Option<SocketAddr>,
     client: client::Client,
@@ -153,7 +156,13 @@ impl Gateway {
         let id = cfg
             .client_id
             .unwrap_or_else(|| format!("ting-node-{}", &cfg.key.account().to_hex()[..16]));
-        let (client, events) = client::connect(&id, &host, port, protocol);
+        let announce = ting_core::topics::node(&cfg.key.account());
+        let (client, events) = client::connect(&id, &host, port, protocol, &announce);
+        let announcer = connection::Announcer {
+            key: Keypair::from_seed(cfg.key.seed()),
+            network: shared.genesis.network,
+            topic: announce.clone(),
+        };
         let outcomes = Arc::new(Semaphore::new(MQTT_OUTCOMES_MAX));
         let (outbox, notices) = Outbox::new(Arc::clone(&shared.metrics));
         let (flush, flush_rx) = mpsc::channel(1);
@@ -190,10 +199,12 @@ impl Gateway {
                 progress,
                 stopping: Arc::clone(&stopping),
                 received: Arc::clone(&received),
+                announcer,
             }
             .run(),
         );
         let gateway = Gateway {
+            announce,
             broker,
             listen,
             client,
@@ -256,6 +267,14 @@ impl Gateway {
             && tokio::time::timeout_at(deadline, flushed).await.is_err()
         {
             tracing::warn!("MQTT: gave up publishing the last inbox notices");
+        }
+        // A clean disconnect does not fire the last will: clear the announcement.
+        let cleared = self
+            .client
+            .publish(self.announce.clone(), Qos::AtLeastOnce, true, Vec::new())
+            .await;
+        if let Err(e) = cleared {
+            tracing::warn!(error = %e, "MQTT: could not clear the node's announcement");
         }
         self.stopping.store(true, Ordering::Release);
         let _ = self.client.disconnect().await;

@@ -6,11 +6,11 @@
 //! twice (a transaction sent twice, a node restarted) carries the same id and
 //! the device's replay cache drops the copy.
 
-use ting_core::{AccountId, Hash32, Keypair, NetworkId, Timestamp};
+use ting_core::{AccountId, BlockHeight, Hash32, Keypair, NetworkId, Timestamp};
 
 use crate::pipeline::{Committed, Refusal};
 use ting_core::envelope::{
-    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, ReceiptPayload,
+    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, HelloPayload, ReceiptPayload,
     RefusalPayload,
 };
 
@@ -128,6 +128,37 @@ impl Signer {
             }
         }
     }
+}
+
+/// The node's announcement on its broker (docs/mqtt.md §1): a self-addressed
+/// `hello` naming the genesis and the durable height, its id derived from
+/// the moment it is made.
+pub(crate) fn hello(
+    key: &Keypair,
+    network: NetworkId,
+    genesis_hash: Hash32,
+    height: BlockHeight,
+    now: Timestamp,
+) -> Vec<u8> {
+    let header = EnvelopeHeader {
+        network,
+        sender: key.account(),
+        recipient: key.account(),
+        kind: EnvelopeType::HELLO,
+        id: notice_id(
+            EnvelopeType::HELLO,
+            &Hash32::digest(&[&now.0.to_le_bytes()]),
+        ),
+        timestamp: now,
+        encrypted: false,
+    };
+    let payload = HelloPayload {
+        genesis_hash,
+        height,
+    };
+    Envelope::sign(header, payload.encode(), key)
+        .expect("a hello is far below the envelope limit and signed by its sender")
+        .encode()
 }
 
 #[cfg(test)]

@@ -1,0 +1,163 @@
+//! The device example (examples/device.rs) run as a new user runs it: the
+//! devices find the node's broker from `/v1/status` when it is not on the
+//! standard port, and when pointed at a broker where no node is, they say so
+//! within the example's wait, naming both brokers, instead of hanging.
+
+#[path = "../examples/device.rs"]
+#[allow(dead_code)]
+mod device_example;
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{free_port, sequencer, serve_http, Mosquitto, NET};
+use ting_agent::{Broker, Device, DeviceConfig};
+use ting_core::{Genesis, Keypair, Timestamp};
+use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
+use ting_node::{Node, NodeConfig, Shared};
+
+/// A dev-like node: a faucet, and its embedded broker on a free port (never 1883).
+fn dev_node(dir: &std::path::Path) -> Node {
+    let genesis = Genesis {
+        name: "ting-agent-example".into(),
+        network: NET,
+        timestamp: Timestamp(1_700_000_000_000),
+        issuers: vec![sequencer().account()],
+        sequencers: vec![sequencer().account()],
+        allocations: Vec::new(),
+    };
+    let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
+    cfg.verify_workers = 1;
+    cfg.faucet = Some(sequencer());
+    Node::start(cfg).expect("the node starts")
+}
+
+async fn embedded_gateway(shared: Arc<Shared>) -> Gateway {
+    let cfg = GatewayConfig {
+        mode: MqttMode::Embedded {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        },
+        key: sequencer(),
+        client_id: None,
+    };
+    Gateway::start(shared, cfg)
+        .await
+        .expect("the gateway starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_finds_the_nodes_broker_on_a_port_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = dev_node(dir.path());
+    let shared = Arc::clone(node.shared());
+    let gateway = embedded_gateway(Arc::clone(&shared)).await;
+    assert_ne!(gateway.listen_addr().map(|a| a.port()), Some(1883));
+    let url = serve_http(Arc::clone(&shared)).await;
+    let key = Keypair::from_seed(rand::random());
+    device_example::run(&url, key, None)
+        .await
+        .unwrap_or_else(|e| panic!("the example failed: {e}"));
+    gateway.shutdown().await;
+    drop(shared);
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .expect("the node stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_broker_without_its_node_the_example_says_so_within_its_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = dev_node(dir.path());
+    let shared = Arc::clone(node.shared());
+    let gateway = embedded_gateway(Arc::clone(&shared)).await;
+    let url = serve_http(Arc::clone(&shared)).await;
+    let port = free_port();
+    let _other = Mosquitto::start(port);
+    let wrong = Broker {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let started = Instant::now();
+    let key = Keypair::from_seed(rand::random());
+    let err = device_example::run(&url, key, Some(wrong.clone()))
+        .await
+        .expect_err("no node answers on that broker")
+        .to_string();
+    assert!(
+        started.elapsed() < device_example::NODE_WAIT + Duration::from_secs(20),
+        "it gave up in time: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&wrong.to_string()),
+        "names the broker it reached: {err}"
+    );
+    assert!(
+        err.contains(gateway.broker()),
+        "names the node's own broker: {err}"
+    );
+    gateway.shutdown().await;
+    drop(shared);
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .expect("the node stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_is_not_there_is_named_and_a_node_that_leaves_is_noticed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = dev_node(dir.path());
+    let shared = Arc::clone(node.shared());
+    let gateway = embedded_gateway(Arc::clone(&shared)).await;
+    let url = serve_http(Arc::clone(&shared)).await;
+
+    // Nothing listens on this port.
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config =
+        DeviceConfig::discover(Keypair::from_seed([31; 32]), state.path().into(), &url)
+            .await
+            .expect("discovers");
+    let nowhere = Broker {
+        host: "127.0.0.1".into(),
+        port: free_port(),
+    };
+    config.broker = Some(nowhere.clone());
+    let device = Device::start(config).expect("starts");
+    let err = device
+        .wait_for_node(Duration::from_secs(2))
+        .await
+        .expect_err("no broker there");
+    assert_eq!(err.code(), "broker_unreachable", "{err}");
+    assert!(err.to_string().contains(&nowhere.to_string()), "{err}");
+    device.shutdown().await;
+
+    // The node's own broker: the node is found, then noticed gone when it stops.
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = DeviceConfig::discover(Keypair::from_seed([32; 32]), state.path().into(), &url)
+        .await
+        .expect("discovers");
+    let device = Device::start(config).expect("starts");
+    let seen = device
+        .wait_for_node(Duration::from_secs(30))
+        .await
+        .expect("the node is there");
+    assert_eq!(seen.node, sequencer().account());
+    gateway.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(device.presence(), ting_agent::device::Presence::Left { .. }) {
+        assert!(
+            Instant::now() < deadline,
+            "the departure was not noticed: {:?}",
+            device.presence()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    device.shutdown().await;
+    drop(shared);
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .expect("the node stops");
+}
