@@ -19,7 +19,8 @@ pub fn random_seed() -> [u8; 32] {
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Write the key here (mode 0600; never overwrites); without it, print the seed to stdout.
+    /// Write the key here (mode 0600; never overwrites) and print its account;
+    /// without it, print a new seed to stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -60,13 +61,14 @@ pub fn keygen(args: &KeygenArgs, json_out: bool) -> anyhow::Result<()> {
     };
     write_key(path, &key)?;
     let v = json!({ "account": account.to_did(), "hex": account.to_hex(), "file": path.display().to_string() });
-    print_value(&v, json_out, |_| {
-        format!(
-            "{}\nwritten to {} (keep it private: anyone with the file can spend)",
-            account.to_did(),
+    // The account alone on stdout, so `ID=$(ting keygen --out k.key)` works; the note to people on stderr.
+    print_value(&v, json_out, |_| account.to_did());
+    if !json_out {
+        eprintln!(
+            "key written to {} (mode 0600; keep it private: anyone with the file can spend)",
             path.display()
-        )
-    });
+        );
+    }
     Ok(())
 }
 

@@ -42,6 +42,10 @@ pub enum AccountCmd {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Wait up to this long for the node to answer (`30s`): for scripts that
+    /// have just started one.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
     #[command(flatten)]
     pub node: NodeArg,
 }
@@ -207,8 +211,27 @@ pub fn describe(kind: &TxKind, sender: &ting_core::AccountId) -> String {
     }
 }
 
+/// How often `status --wait` asks again.
+const STATUS_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub async fn status(args: StatusArgs, json_out: bool) -> anyhow::Result<()> {
-    let s = args.node.client()?.status().await?;
+    let client = args.node.client()?;
+    let wait_ms = args
+        .wait
+        .as_deref()
+        .map(crate::channel_cmd::parse_duration_ms)
+        .transpose()?
+        .unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    let s = loop {
+        match client.status().await {
+            Ok(s) => break s,
+            Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(STATUS_POLL).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     print_value(&s.raw, json_out, |v| {
         let mqtt = s.mqtt.clone().unwrap_or_else(|| "off".to_owned());
         let faucet = s
