@@ -71,3 +71,10 @@ pub use client::{HttpError, NodeClient};
 pub use device::channels::ChannelOffer;
 pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError};
 pub use files::{read_genesis, read_key, FileError};
+
+/// The README's Rust program, compiled as a doc test so that it stays true
+/// to this API (only its ```rust blocks are; the shell blocks are run by
+/// `crates/ting/tests/readme.rs`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
