@@ -35,45 +35,68 @@ fn dev_node(dir: &std::path::Path) -> Node {
     Node::start(cfg).expect("the node starts")
 }
 
-async fn embedded_gateway(shared: Arc<Shared>) -> Gateway {
-    let cfg = GatewayConfig {
-        mode: MqttMode::Embedded {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        },
-        key: sequencer(),
-        client_id: None,
-    };
-    Gateway::start(shared, cfg)
-        .await
-        .expect("the gateway starts")
+/// A node with its embedded broker and its HTTP API, as `ting node --dev` runs.
+struct DevNode {
+    _dir: tempfile::TempDir,
+    node: Node,
+    gateway: Option<Gateway>,
+    url: String,
+}
+
+impl DevNode {
+    async fn start() -> DevNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = dev_node(dir.path());
+        let shared: Arc<Shared> = Arc::clone(node.shared());
+        let cfg = GatewayConfig {
+            mode: MqttMode::Embedded {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
+            key: sequencer(),
+            client_id: None,
+        };
+        let gateway = Gateway::start(Arc::clone(&shared), cfg)
+            .await
+            .expect("the gateway starts");
+        let url = serve_http(shared).await;
+        DevNode {
+            _dir: dir,
+            node,
+            gateway: Some(gateway),
+            url,
+        }
+    }
+
+    fn gateway(&self) -> &Gateway {
+        self.gateway.as_ref().expect("the gateway runs")
+    }
+
+    /// Stops the gateway (it says the node left), then the node.
+    async fn stop(mut self) {
+        if let Some(g) = self.gateway.take() {
+            g.shutdown().await;
+        }
+        let node = self.node;
+        tokio::task::spawn_blocking(move || node.shutdown())
+            .await
+            .expect("the node stops");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_finds_the_nodes_broker_on_a_port_of_its_own() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = dev_node(dir.path());
-    let shared = Arc::clone(node.shared());
-    let gateway = embedded_gateway(Arc::clone(&shared)).await;
-    assert_ne!(gateway.listen_addr().map(|a| a.port()), Some(1883));
-    let url = serve_http(Arc::clone(&shared)).await;
+    let dev = DevNode::start().await;
+    assert_ne!(dev.gateway().listen_addr().map(|a| a.port()), Some(1883));
     let key = Keypair::from_seed(rand::random());
-    device_example::run(&url, key, None)
+    device_example::run(&dev.url, key, None)
         .await
         .unwrap_or_else(|e| panic!("the example failed: {e}"));
-    gateway.shutdown().await;
-    drop(shared);
-    tokio::task::spawn_blocking(move || node.shutdown())
-        .await
-        .expect("the node stops");
+    dev.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_broker_without_its_node_the_example_says_so_within_its_wait() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = dev_node(dir.path());
-    let shared = Arc::clone(node.shared());
-    let gateway = embedded_gateway(Arc::clone(&shared)).await;
-    let url = serve_http(Arc::clone(&shared)).await;
+    let dev = DevNode::start().await;
     let port = free_port();
     let _other = Mosquitto::start(port);
     let wrong = Broker {
@@ -82,7 +105,7 @@ async fn on_a_broker_without_its_node_the_example_says_so_within_its_wait() {
     };
     let started = Instant::now();
     let key = Keypair::from_seed(rand::random());
-    let err = device_example::run(&url, key, Some(wrong.clone()))
+    let err = device_example::run(&dev.url, key, Some(wrong.clone()))
         .await
         .expect_err("no node answers on that broker")
         .to_string();
@@ -96,23 +119,16 @@ async fn on_a_broker_without_its_node_the_example_says_so_within_its_wait() {
         "names the broker it reached: {err}"
     );
     assert!(
-        err.contains(gateway.broker()),
+        err.contains(dev.gateway().broker()),
         "names the node's own broker: {err}"
     );
-    gateway.shutdown().await;
-    drop(shared);
-    tokio::task::spawn_blocking(move || node.shutdown())
-        .await
-        .expect("the node stops");
+    dev.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_is_not_there_is_named_and_a_node_that_leaves_is_noticed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = dev_node(dir.path());
-    let shared = Arc::clone(node.shared());
-    let gateway = embedded_gateway(Arc::clone(&shared)).await;
-    let url = serve_http(Arc::clone(&shared)).await;
+    let mut dev = DevNode::start().await;
+    let url = dev.url.clone();
 
     // Nothing listens on this port.
     let state = tempfile::tempdir().expect("tempdir");
@@ -145,7 +161,9 @@ async fn a_broker_that_is_not_there_is_named_and_a_node_that_leaves_is_noticed()
         .await
         .expect("the node is there");
     assert_eq!(seen.node, sequencer().account());
-    gateway.shutdown().await;
+    if let Some(g) = dev.gateway.take() {
+        g.shutdown().await;
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while !matches!(device.presence(), ting_agent::device::Presence::Left { .. }) {
         assert!(
@@ -156,8 +174,5 @@ async fn a_broker_that_is_not_there_is_named_and_a_node_that_leaves_is_noticed()
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     device.shutdown().await;
-    drop(shared);
-    tokio::task::spawn_blocking(move || node.shutdown())
-        .await
-        .expect("the node stops");
+    dev.stop().await;
 }

@@ -25,7 +25,7 @@ use crate::types::{NetworkId, Timestamp};
 mod hello;
 mod payloads;
 
-pub use hello::{check_hello, HelloError, HelloPayload};
+pub use hello::{check_hello, Hello, HelloError, HelloPayload, HELLO_INTERVAL_MS};
 pub use payloads::{ErrorPayload, ReceiptPayload, RefusalPayload};
 
 /// Prefix of every envelope signing message.

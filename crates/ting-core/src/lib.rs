@@ -20,6 +20,7 @@
 pub mod account;
 pub mod amount;
 pub mod block;
+pub mod broker_url;
 pub mod channel;
 pub mod encoding;
 pub mod envelope;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter};
 use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
@@ -224,11 +224,12 @@ async fn session(
         });
         return Ended::Failed { connected: false };
     }
-    // The inbox, and where nodes announce themselves (retained, so a node
-    // already there is heard at once).
-    let subscribed = client
-        .try_subscribe(topics::inbox(&inner.me), QoS::AtLeastOnce)
-        .and_then(|()| client.try_subscribe(topics::NODES_FILTER, QoS::AtLeastOnce));
+    // The inbox, and where the trusted nodes announce themselves (retained,
+    // so a node already there is heard at once), in one SUBSCRIBE.
+    let filters = std::iter::once(topics::inbox(&inner.me))
+        .chain(inner.sequencers.iter().map(topics::node))
+        .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
+    let subscribed = client.try_subscribe_many(filters);
     if subscribed.is_err() {
         return Ended::Failed { connected: true };
     }
@@ -330,34 +331,38 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
     }
 }
 
-/// A node's announcement, or its clearing: believed only from a trusted
-/// sequencer of this network (and genesis, when the device knows it).
+/// A node's announcement: a serving hello from a trusted sequencer of this
+/// network (and genesis, when the device knows it), fresh, on that node's own
+/// topic; or that run's leaving hello. Anything else changes nothing, an
+/// empty retained message (which anyone may publish) included.
 fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
-    if payload.is_empty() {
-        // Cleared (the node left): only a node the device had seen matters.
-        inner.presence.send_if_modified(|p| match p {
-            Presence::Node { node, .. } if topic == topics::node(node) => {
-                *p = Presence::Left { node: *node };
-                true
-            }
-            _ => false,
-        });
-        return;
-    }
     let checked = check_hello(
         payload,
         inner.network,
         &inner.sequencers,
         inner.genesis_hash,
+        now(),
     );
-    if let Ok((node, hello)) = checked {
-        if topic == topics::node(&node) {
-            inner.presence.send_replace(Presence::Node {
-                node,
-                height: hello.height,
-            });
-        }
+    let Ok(hello) = checked else {
+        return;
+    };
+    if topic != topics::node(&hello.node) {
+        return;
     }
+    inner.presence.send_if_modified(|p| {
+        let same_run = matches!(p, Presence::Node { node, run, .. } if *node == hello.node && *run == hello.id);
+        let next = match (hello.payload.serving, same_run) {
+            (true, _) => Presence::Node {
+                node: hello.node,
+                height: hello.payload.height,
+                run: hello.id,
+            },
+            (false, true) => Presence::Left { node: hello.node },
+            (false, false) => return false,
+        };
+        *p = next;
+        true
+    });
 }
 
 /// The broker took entry `id`: an envelope is done, a transaction awaits its answer.

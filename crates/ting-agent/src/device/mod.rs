@@ -68,42 +68,8 @@ pub const APP_QUEUE_MAX: usize = 256;
 /// How long `wait_for_node` asks the node for its broker before it reports without it.
 const ADVICE_WAIT: Duration = Duration::from_secs(3);
 
-/// An MQTT broker's address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Broker {
-    pub host: String,
-    pub port: u16,
-}
-
-impl Broker {
-    /// Reads `mqtt://HOST:PORT` (the port defaults to 1883; an IPv6 host in brackets).
-    pub fn parse(url: &str) -> Option<Broker> {
-        let rest = url.trim().strip_prefix("mqtt://")?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (h, p.parse().ok()?),
-            _ => (rest, 1883),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains(['/', '@', '?', ' ']) {
-            return None;
-        }
-        Some(Broker {
-            host: host.to_owned(),
-            port,
-        })
-    }
-}
-
-impl std::fmt::Display for Broker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "mqtt://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "mqtt://{}:{}", self.host, self.port)
-        }
-    }
-}
+/// An MQTT broker's address (`mqtt://HOST:PORT`).
+pub use ting_core::broker_url::BrokerUrl as Broker;
 
 /// Everything a device needs to start.
 #[derive(Debug)]
@@ -300,25 +266,34 @@ impl Device {
         let Some(broker) = &self.inner.broker else {
             return Err(ConnectError::NoBroker);
         };
+        // Asked at once, beside the wait, so the advice costs no extra time.
+        let http = self.inner.http.clone();
+        let advice = tokio::spawn(async move {
+            let asked = tokio::time::timeout(timeout.min(ADVICE_WAIT), http.status()).await;
+            asked.ok()?.ok()?.mqtt
+        });
         let mut rx = self.inner.presence.subscribe();
-        let seen =
+        let waited =
             tokio::time::timeout(timeout, rx.wait_for(|p| matches!(p, Presence::Node { .. })))
                 .await;
-        let seen = match seen {
-            Ok(Ok(p)) => Some(p.clone()),
-            Ok(Err(_)) => return Err(ConnectError::Stopped),
-            Err(_) => None,
-        };
-        let broker_text = broker.to_string();
-        if let Some(Presence::Node { node, height }) = seen {
-            return Ok(NodeSeen {
-                node,
-                height,
-                broker: broker_text,
-            });
+        // Its guard holds the channel's lock: let go before anything else waits.
+        let stopped = matches!(waited, Ok(Err(_)));
+        drop(waited);
+        if stopped {
+            advice.abort();
+            return Err(ConnectError::Stopped);
         }
         let now = self.inner.presence.borrow().clone();
-        Err(match now {
+        let broker_text = broker.to_string();
+        let error = match now {
+            Presence::Node { node, height, .. } => {
+                advice.abort();
+                return Ok(NodeSeen {
+                    node,
+                    height,
+                    broker: broker_text,
+                });
+            }
             Presence::Connecting { last_error } => ConnectError::Unreachable {
                 broker: broker_text,
                 waited: timeout,
@@ -328,19 +303,14 @@ impl Device {
                 broker: broker_text,
                 node,
             },
-            Presence::Connected | Presence::Node { .. } => ConnectError::NoNode {
+            Presence::Connected => ConnectError::NoNode {
                 broker: broker_text,
                 waited: timeout,
                 network: self.inner.network,
-                advertised: self.advertised_broker().await,
+                advertised: advice.await.ok().flatten(),
             },
-        })
-    }
-
-    /// The broker the node names in `/v1/status`, if it answers quickly.
-    async fn advertised_broker(&self) -> Option<String> {
-        let asked = tokio::time::timeout(ADVICE_WAIT, self.inner.http.status()).await;
-        asked.ok()?.ok()?.mqtt
+        };
+        Err(error)
     }
 
     pub fn key(&self) -> &Keypair {

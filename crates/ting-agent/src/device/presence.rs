@@ -4,8 +4,8 @@
 //! on 1883 while the node's broker is elsewhere, or a node that is down. Its
 //! transactions would then wait for ever. So a node announces itself on its
 //! broker with a signed, retained `hello` on `ting/v1/nodes/{its key}`
-//! (docs/mqtt.md §1, `ting_core::envelope::check_hello`), cleared by its
-//! MQTT last will when it goes. The link follows what it sees in
+//! (docs/mqtt.md §1, `ting_core::envelope::check_hello`), renewed every
+//! minute, and its MQTT last will is a signed `hello` saying it left. The link follows what it sees in
 //! [`Presence`]; [`crate::Device::wait_for_node`] waits for a hello from a
 //! trusted sequencer and, when none comes in time, says which broker it
 //! reached and what is wrong.
@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use thiserror::Error;
+use ting_core::envelope::EnvelopeId;
 use ting_core::{AccountId, BlockHeight, NetworkId};
 
 /// What the link knows of the broker and the node behind it.
@@ -22,12 +23,14 @@ pub enum Presence {
     Connecting { last_error: Option<String> },
     /// Connected to the broker; no trusted node has announced itself.
     Connected,
-    /// A trusted node announced itself on this broker.
+    /// A trusted node announced itself on this broker; `run` is the id of
+    /// its gateway run, which only that run's leaving hello can end.
     Node {
         node: AccountId,
         height: BlockHeight,
+        run: EnvelopeId,
     },
-    /// The node that had announced itself left (its announcement was cleared).
+    /// The node that had announced itself said it left (or died: its last will).
     Left { node: AccountId },
 }
 

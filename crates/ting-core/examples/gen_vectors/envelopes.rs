@@ -80,6 +80,7 @@ fn hello_vector(seq: &Keypair) -> Value {
     let hello = HelloPayload {
         genesis_hash: Hash32::digest(&[b"ting:test-vector:envelope-genesis"]),
         height: BlockHeight(7),
+        serving: true,
     };
     let env = Envelope::sign(
         header(seq, "sequencer", EnvelopeType::HELLO, 6),

@@ -1,55 +1,90 @@
-//! `0x0004 hello`: a node announcing on a broker that it serves there.
+//! `0x0004 hello`: a node announcing on a broker that it serves there, or
+//! that it has left.
 //!
-//! The node publishes one, retained, on `ting/v1/nodes/{its sequencer key}`
-//! each time it connects, and clears it (an empty retained message, also its
-//! MQTT last will) when it leaves. A device that finds a hello signed by a
+//! A node publishes a serving hello, retained, on `ting/v1/nodes/{its
+//! sequencer key}` each time its subscription is granted and again every
+//! `HELLO_INTERVAL_MS`; its MQTT last will, and its last word at a clean
+//! shutdown, is a leaving hello with the same envelope id (one id per
+//! gateway run). A device that finds a fresh serving hello signed by a
 //! sequencer it trusts knows its transactions will be answered through this
 //! broker; one that finds none within a few seconds has reached another
 //! broker than its node's, and can say so rather than wait for ever.
 //!
 //! A hello is addressed to its own sender (it is for whoever reads the
-//! topic) and is retained, so the receive window and replay cache of
-//! [`super::receive`] do not apply: [`check_hello`] checks the signature,
-//! the type, the network, the sender and the genesis instead. It carries no
-//! secret and grants nothing; a stale one at worst makes a device wait for
-//! its first answer as it would have anyway.
+//! topic) and is retained, so [`super::receive`]'s replay cache does not
+//! apply. [`check_hello`] checks the signature, type, network, sender and
+//! genesis, and that it is fresh (within `ENVELOPE_WINDOW_MS` of the
+//! reader's clock): an old hello replayed on another broker is not believed
+//! for long. A leaving hello counts only with the id of the serving one the
+//! device believes, so an old run's last will cannot end a new run. An
+//! empty retained message (which anyone may publish where the broker lets
+//! them) clears nothing a device believes; the next announcement restores
+//! what it deleted. It carries no secret and grants nothing.
 
 use thiserror::Error;
 
-use super::{Envelope, EnvelopeType};
+use super::{Envelope, EnvelopeId, EnvelopeType};
 use crate::account::AccountId;
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
-use crate::types::{BlockHeight, NetworkId};
+use crate::limits::ENVELOPE_WINDOW_MS;
+use crate::types::{BlockHeight, NetworkId, Timestamp};
 
-/// What a hello says: which network's node this is, and how far it was.
+/// How often a serving node announces itself again, so that its retained
+/// hello stays fresh (well inside `ENVELOPE_WINDOW_MS`).
+pub const HELLO_INTERVAL_MS: u64 = 60_000;
+
+/// What a hello says: which network's node this is, how far it was, and
+/// whether it serves or has left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HelloPayload {
     /// The genesis hash of the network the node serves.
     pub genesis_hash: Hash32,
     /// The node's durable height when it announced itself.
     pub height: BlockHeight,
+    /// `true`: it serves on this broker; `false`: it has left.
+    pub serving: bool,
 }
 
 impl HelloPayload {
-    /// Encoded size: genesis hash, height.
-    pub const BYTES: usize = 32 + 8;
+    /// Encoded size: genesis hash, height, state.
+    pub const BYTES: usize = 32 + 8 + 1;
 
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::BYTES);
-        w.hash(&self.genesis_hash).u64(self.height.0);
+        w.hash(&self.genesis_hash)
+            .u64(self.height.0)
+            .u8(u8::from(self.serving));
         w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<HelloPayload, DecodeError> {
         let mut r = Reader::new(bytes);
-        let out = HelloPayload {
-            genesis_hash: r.hash("genesis_hash")?,
-            height: BlockHeight(r.u64("height")?),
+        let genesis_hash = r.hash("genesis_hash")?;
+        let height = BlockHeight(r.u64("height")?);
+        let serving = match r.u8("state")? {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError::InvalidValue { what: "state" }),
         };
         r.finish("hello payload")?;
-        Ok(out)
+        Ok(HelloPayload {
+            genesis_hash,
+            height,
+            serving,
+        })
     }
+}
+
+/// A hello that passed [`check_hello`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The node's sequencer key.
+    pub node: AccountId,
+    /// One per gateway run: a leaving hello ends only the run it names.
+    pub id: EnvelopeId,
+    pub timestamp: Timestamp,
+    pub payload: HelloPayload,
 }
 
 /// Why a hello is not believed.
@@ -70,6 +105,8 @@ pub enum HelloError {
     Untrusted(AccountId),
     #[error("the hello is from a node of another genesis ({0})")]
     WrongGenesis(Hash32),
+    #[error("the hello is stale: made at {0}, outside the receiver's window")]
+    Stale(Timestamp),
 }
 
 impl HelloError {
@@ -82,6 +119,7 @@ impl HelloError {
             HelloError::WrongNetwork(_) => "wrong_network",
             HelloError::Untrusted(_) => "untrusted_sender",
             HelloError::WrongGenesis(_) => "wrong_genesis",
+            HelloError::Stale(_) => "stale",
         }
     }
 }
@@ -94,13 +132,15 @@ impl From<DecodeError> for HelloError {
 
 /// Checks a hello read from `ting/v1/nodes/...`: a self-addressed `hello`
 /// envelope of `network`, signed by one of `sequencers`, for `genesis` when
-/// the reader knows it. Answers the node's key and what it said.
+/// the reader knows it, and (when serving) made within `ENVELOPE_WINDOW_MS`
+/// of `now`.
 pub fn check_hello(
     bytes: &[u8],
     network: NetworkId,
     sequencers: &[AccountId],
     genesis: Option<Hash32>,
-) -> Result<(AccountId, HelloPayload), HelloError> {
+    now: Timestamp,
+) -> Result<Hello, HelloError> {
     let envelope = Envelope::decode(bytes)?;
     let h = &envelope.header;
     if h.kind != EnvelopeType::HELLO {
@@ -120,29 +160,41 @@ pub fn check_hello(
     if genesis.is_some_and(|g| g != payload.genesis_hash) {
         return Err(HelloError::WrongGenesis(payload.genesis_hash));
     }
-    Ok((h.sender, payload))
+    // A leaving hello is the run's last will, signed when the run began: its
+    // age says nothing, and it counts only against the run's own id.
+    if payload.serving && h.timestamp.0.abs_diff(now.0) > ENVELOPE_WINDOW_MS {
+        return Err(HelloError::Stale(h.timestamp));
+    }
+    Ok(Hello {
+        node: h.sender,
+        id: h.id,
+        timestamp: h.timestamp,
+        payload,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::{EnvelopeHeader, EnvelopeId};
+    use crate::envelope::EnvelopeHeader;
     use crate::keys::Keypair;
-    use crate::types::Timestamp;
 
-    fn hello(key: &Keypair, network: u32, kind: EnvelopeType, to: AccountId) -> Vec<u8> {
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
+
+    fn hello(key: &Keypair, network: u32, kind: EnvelopeType, to: AccountId, at: u64) -> Vec<u8> {
         let header = EnvelopeHeader {
             network: NetworkId(network),
             sender: key.account(),
             recipient: to,
             kind,
             id: EnvelopeId::from_counter(1),
-            timestamp: Timestamp(5),
+            timestamp: Timestamp(at),
             encrypted: false,
         };
         let payload = HelloPayload {
             genesis_hash: Hash32([7; 32]),
             height: BlockHeight(3),
+            serving: true,
         };
         Envelope::sign(header, payload.encode(), key)
             .expect("signs")
@@ -150,42 +202,39 @@ mod tests {
     }
 
     #[test]
-    fn a_trusted_nodes_hello_is_believed_and_every_other_is_refused_by_its_code() {
+    fn a_trusted_nodes_fresh_hello_is_believed_and_every_other_is_refused_by_its_code() {
         let node = Keypair::from_seed([1; 32]);
         let other = Keypair::from_seed([2; 32]);
         let trusted = [node.account()];
-        let good = hello(&node, 9, EnvelopeType::HELLO, node.account());
-        let (sender, said) =
-            check_hello(&good, NetworkId(9), &trusted, Some(Hash32([7; 32]))).expect("believed");
-        assert_eq!((sender, said.height), (node.account(), BlockHeight(3)));
+        let me = node.account();
+        let good = hello(&node, 9, EnvelopeType::HELLO, me, NOW.0);
+        let seen = check_hello(&good, NetworkId(9), &trusted, Some(Hash32([7; 32])), NOW)
+            .expect("believed");
+        assert_eq!((seen.node, seen.payload.height), (me, BlockHeight(3)));
+        assert_eq!(seen.id, EnvelopeId::from_counter(1));
 
         let check = |bytes: &[u8], genesis| {
-            check_hello(bytes, NetworkId(9), &trusted, genesis)
+            check_hello(bytes, NetworkId(9), &trusted, genesis, NOW)
                 .expect_err("refused")
                 .code()
         };
+        let late = NOW.0 - ENVELOPE_WINDOW_MS - 1;
         assert_eq!(check(&good, Some(Hash32([8; 32]))), "wrong_genesis");
         assert_eq!(
-            check(&hello(&node, 8, EnvelopeType::HELLO, node.account()), None),
+            check(&hello(&node, 8, EnvelopeType::HELLO, me, NOW.0), None),
             "wrong_network"
         );
+        let stranger = hello(&other, 9, EnvelopeType::HELLO, other.account(), NOW.0);
+        assert_eq!(check(&stranger, None), "untrusted_sender");
         assert_eq!(
-            check(
-                &hello(&other, 9, EnvelopeType::HELLO, other.account()),
-                None
-            ),
-            "untrusted_sender"
-        );
-        assert_eq!(
-            check(
-                &hello(&node, 9, EnvelopeType::RECEIPT, node.account()),
-                None
-            ),
+            check(&hello(&node, 9, EnvelopeType::RECEIPT, me, NOW.0), None),
             "wrong_type"
         );
+        let to_other = hello(&node, 9, EnvelopeType::HELLO, other.account(), NOW.0);
+        assert_eq!(check(&to_other, None), "wrong_recipient");
         assert_eq!(
-            check(&hello(&node, 9, EnvelopeType::HELLO, other.account()), None),
-            "wrong_recipient"
+            check(&hello(&node, 9, EnvelopeType::HELLO, me, late), None),
+            "stale"
         );
         let mut forged = good.clone();
         let last = forged.len() - 1;
@@ -195,15 +244,26 @@ mod tests {
     }
 
     #[test]
-    fn a_hello_payload_is_exactly_forty_bytes_and_nothing_else_decodes() {
-        let p = HelloPayload {
+    fn a_hello_payload_is_exactly_forty_one_bytes_and_nothing_else_decodes() {
+        for serving in [true, false] {
+            let p = HelloPayload {
+                genesis_hash: Hash32([1; 32]),
+                height: BlockHeight(u64::MAX),
+                serving,
+            };
+            let bytes = p.encode();
+            assert_eq!(bytes.len(), HelloPayload::BYTES);
+            assert_eq!(HelloPayload::decode(&bytes), Ok(p));
+            assert!(HelloPayload::decode(&bytes[..40]).is_err());
+            assert!(HelloPayload::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+        }
+        let mut bad_state = HelloPayload {
             genesis_hash: Hash32([1; 32]),
-            height: BlockHeight(u64::MAX),
-        };
-        let bytes = p.encode();
-        assert_eq!(bytes.len(), HelloPayload::BYTES);
-        assert_eq!(HelloPayload::decode(&bytes), Ok(p));
-        assert!(HelloPayload::decode(&bytes[..39]).is_err());
-        assert!(HelloPayload::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+            height: BlockHeight(1),
+            serving: true,
+        }
+        .encode();
+        bad_state[40] = 2;
+        assert!(HelloPayload::decode(&bad_state).is_err());
     }
 }

@@ -64,12 +64,13 @@ fn check_envelope(v: &Value) {
         assert_eq!(payload[32..40], p.height.0.to_le_bytes(), "{name}");
     }
     if f["type_name"] == "hello" {
-        // 40 bytes: the genesis hash, then the height; addressed to its sender.
-        assert_eq!(payload.len(), 32 + 8, "{name}");
+        // 41 bytes: the genesis hash, the height, the state; addressed to its sender.
+        assert_eq!(payload.len(), 32 + 8 + 1, "{name}");
         assert_eq!(f["recipient"], f["sender"], "{name}");
         let p = HelloPayload::decode(&payload).expect("a hello payload");
         assert_eq!(payload[..32], p.genesis_hash.0, "{name}");
         assert_eq!(payload[32..40], p.height.0.to_le_bytes(), "{name}");
+        assert_eq!(payload[40], u8::from(p.serving), "{name}");
     }
     if f["encrypted"] == true {
         check_sealed(v, &header, &payload);

@@ -20,8 +20,9 @@ use super::MqttStartError;
 use ting_core::topics::TX_TOPIC;
 
 /// Checks that `listen` is free and answers the address to give the broker
-/// (port 0 is resolved to the port the system picked).
-fn claim(listen: SocketAddr) -> Result<SocketAddr, MqttStartError> {
+/// (port 0 is resolved to the port the system picked). The port is free again
+/// when this returns; the broker binds it moments later.
+pub fn claim(listen: SocketAddr) -> Result<SocketAddr, MqttStartError> {
     match TcpListener::bind(listen) {
         Ok(l) => l.local_addr().map_err(|source| MqttStartError::Bind {
             addr: listen,

@@ -87,15 +87,16 @@ fn qos5(q: Qos) -> QoS5 {
 
 /// A client with a clean session: a reconnect starts afresh, so a payload that
 /// broke the connection is not delivered again, and the gateway resubscribes.
-/// Its last will clears the node's retained announcement on `announce`, so a
-/// node that dies is not announced for ever.
+/// Its last will is `will` (topic, payload), retained: the node's leaving
+/// hello, so a node that dies says so.
 pub(crate) fn connect(
     id: &str,
     host: &str,
     port: u16,
     protocol: Protocol,
-    announce: &str,
+    will: (&str, Vec<u8>),
 ) -> (Client, Events) {
+    let (will_topic, will_payload) = will;
     let inflight = MQTT_CLIENT_INFLIGHT_MAX;
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -104,8 +105,8 @@ pub(crate) fn connect(
             let mut o = rumqttc::MqttOptions::new(id, host, port);
             o.set_keep_alive(MQTT_KEEP_ALIVE)
                 .set_last_will(rumqttc::LastWill::new(
-                    announce,
-                    Vec::new(),
+                    will_topic,
+                    will_payload.clone(),
                     QoS4::AtLeastOnce,
                     true,
                 ))
@@ -122,8 +123,8 @@ pub(crate) fn connect(
             let max = u32::try_from(MQTT_PAYLOAD_BYTES_MAX).expect("the payload limit fits u32");
             o.set_keep_alive(MQTT_KEEP_ALIVE)
                 .set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
-                    announce,
-                    Vec::new(),
+                    will_topic,
+                    will_payload,
                     QoS5::AtLeastOnce,
                     true,
                     None,

@@ -5,13 +5,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ting_core::{Keypair, NetworkId};
 use tokio::sync::watch;
 
 use super::client::{Client, Events, Incoming, Qos};
 use super::ingress::Gate;
 use super::limits::MQTT_RECONNECT_DELAY;
-use super::notices;
+use super::notices::{self, Announcer};
+use crate::node::Shared;
 use ting_core::topics::{TX_SHARED_FILTER, TX_TOPIC};
 
 /// How far the connection has come, for start-up to wait on.
@@ -31,16 +31,8 @@ pub(crate) struct Connection {
     pub stopping: Arc<AtomicBool>,
     /// Transactions this gateway received (the node-wide count is in the metrics).
     pub received: Arc<AtomicU64>,
-    /// Signs the node's announcement after each connect.
-    pub announcer: Announcer,
-}
-
-/// What the node announces itself with on its broker.
-#[derive(Debug)]
-pub(crate) struct Announcer {
-    pub key: Keypair,
-    pub network: NetworkId,
-    pub topic: String,
+    /// Signs the node's announcement once its subscription is granted.
+    pub announcer: Arc<Announcer>,
 }
 
 impl Connection {
@@ -89,28 +81,18 @@ impl Connection {
                 // A clean session forgets subscriptions. Subscribing waits on the
                 // request queue, which this task drains, so it runs on its own.
                 let client = self.client.clone();
-                let a = &self.announcer;
-                let shared = &self.gate.shared;
-                let hello = notices::hello(
-                    &a.key,
-                    a.network,
-                    shared.genesis_hash,
-                    shared.durable.height(),
-                    crate::clock::now(),
-                );
-                let topic = a.topic.clone();
                 tokio::spawn(async move {
                     if let Err(e) = client.subscribe(TX_SHARED_FILTER, Qos::AtLeastOnce).await {
                         tracing::warn!(error = %e, "could not subscribe to {TX_SHARED_FILTER}");
-                    }
-                    // Retained: a device that connects later finds it at once.
-                    if let Err(e) = client.publish(topic, Qos::AtLeastOnce, true, hello).await {
-                        tracing::warn!(error = %e, "could not announce the node on its broker");
                     }
                 });
             }
             Incoming::Subscribed { granted } => {
                 let p = if granted {
+                    // Only a node that can take transactions says it serves.
+                    if !self.stopping.load(Ordering::Acquire) {
+                        announce(&self.client, &self.announcer, &self.gate.shared, true);
+                    }
                     Progress::Subscribed
                 } else {
                     Progress::Refused
@@ -127,4 +109,17 @@ impl Connection {
             Incoming::Other => {}
         }
     }
+}
+
+/// Publishes the node's hello (serving or leaving), retained, so a device
+/// that connects later finds it at once. Runs on its own task: publishing
+/// waits on the request queue, which the connection task drains.
+pub(crate) fn announce(client: &Client, a: &Announcer, shared: &Shared, serving: bool) {
+    let hello = notices::hello(a, shared.genesis_hash, shared.durable.height(), serving);
+    let (client, topic) = (client.clone(), a.topic.clone());
+    tokio::spawn(async move {
+        if let Err(e) = client.publish(topic, Qos::AtLeastOnce, true, hello).await {
+            tracing::warn!(error = %e, "could not announce the node on its broker");
+        }
+    });
 }

@@ -30,10 +30,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use thiserror::Error;
+use ting_core::broker_url::BrokerUrl;
+use ting_core::envelope::{EnvelopeId, HELLO_INTERVAL_MS};
 use ting_core::Keypair;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
+pub use broker::claim as claim_listen;
 pub use client::Protocol;
 pub use notices::notice_id;
 
@@ -41,7 +44,7 @@ use client::Qos;
 use connection::{Connection, Progress};
 use ingress::Gate;
 use limits::{MQTT_FLUSH_WAIT, MQTT_OUTCOMES_MAX, MQTT_START_WAIT};
-use notices::Signer;
+use notices::{Announcer, Signer};
 use outbox::{Outbox, Sources};
 
 use crate::node::Shared;
@@ -103,28 +106,32 @@ impl MqttStartError {
 
 /// Parses `mqtt://HOST:PORT` (the port defaults to 1883).
 pub fn parse_broker_url(url: &str) -> Result<MqttMode, MqttStartError> {
-    let bad = || MqttStartError::BadBrokerUrl { url: url.into() };
-    let rest = url.strip_prefix("mqtt://").ok_or_else(bad)?;
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-        _ => (rest, 1883),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains(['/', '@', '?']) {
-        return Err(bad());
-    }
+    let b =
+        BrokerUrl::parse(url).ok_or_else(|| MqttStartError::BadBrokerUrl { url: url.into() })?;
     Ok(MqttMode::External {
-        host: host.to_string(),
-        port,
+        host: b.host,
+        port: b.port,
     })
+}
+
+/// What the gateway's tasks are made from.
+struct Parts {
+    shared: Arc<Shared>,
+    client: client::Client,
+    events: client::Events,
+    signer: Signer,
+    announcer: Arc<Announcer>,
+    broker: String,
+    listen: Option<SocketAddr>,
 }
 
 /// A running gateway.
 #[derive(Debug)]
 pub struct Gateway {
-    /// Where the node announces itself; cleared on shutdown.
-    announce: String,
+    /// How the node announces itself; it says it left on shutdown.
+    announcer: Arc<Announcer>,
+    shared: Arc<Shared>,
+    reannounce: JoinHandle<()>,
     broker: String,
     listen: Option<SocketAddr>,
     client: client::Client,
@@ -148,21 +155,58 @@ impl Gateway {
             }
             MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
         };
-        let broker = if host.contains(':') {
-            format!("mqtt://[{host}]:{port}")
-        } else {
-            format!("mqtt://{host}:{port}")
-        };
+        let broker = BrokerUrl {
+            host: host.clone(),
+            port,
+        }
+        .to_string();
         let id = cfg
             .client_id
             .unwrap_or_else(|| format!("ting-node-{}", &cfg.key.account().to_hex()[..16]));
-        let announce = ting_core::topics::node(&cfg.key.account());
-        let (client, events) = client::connect(&id, &host, port, protocol, &announce);
-        let announcer = connection::Announcer {
+        let announcer = Arc::new(Announcer {
             key: Keypair::from_seed(cfg.key.seed()),
             network: shared.genesis.network,
-            topic: announce.clone(),
+            topic: ting_core::topics::node(&cfg.key.account()),
+            run: EnvelopeId(rand::random()),
+        });
+        // The last will: this run's leaving hello, so a node that dies says so.
+        let height = shared.durable.height();
+        let will = notices::hello(&announcer, shared.genesis_hash, height, false);
+        let (client, events) =
+            client::connect(&id, &host, port, protocol, (&announcer.topic, will));
+        // Devices learn where to connect from /v1/status, unless the operator said otherwise.
+        let _ = shared.mqtt_broker.set(broker.clone());
+        let signer = Signer {
+            key: cfg.key,
+            network: shared.genesis.network,
         };
+        let (gateway, mut watch_rx) = Gateway::spawn(Parts {
+            shared,
+            client,
+            events,
+            signer,
+            announcer,
+            broker,
+            listen,
+        });
+        match wait_subscribed(&mut watch_rx).await {
+            Ok(()) => Ok(gateway),
+            Err(reason) => Err(gateway.abort(reason)),
+        }
+    }
+
+    /// Starts the gateway's tasks: the publisher, the re-announcer and the
+    /// connection.
+    fn spawn(p: Parts) -> (Gateway, watch::Receiver<Progress>) {
+        let Parts {
+            shared,
+            client,
+            events,
+            signer,
+            announcer,
+            broker,
+            listen,
+        } = p;
         let outcomes = Arc::new(Semaphore::new(MQTT_OUTCOMES_MAX));
         let (outbox, notices) = Outbox::new(Arc::clone(&shared.metrics));
         let (flush, flush_rx) = mpsc::channel(1);
@@ -171,23 +215,19 @@ impl Gateway {
             blocks: shared.events.subscribe(),
             flush: flush_rx,
         };
-        let signer = Signer {
-            key: cfg.key,
-            network: shared.genesis.network,
-        };
-        let publisher = tokio::spawn(outbox::publish(
-            client.clone(),
-            signer,
-            Arc::clone(&shared.metrics),
-            sources,
-        ));
-        // Devices learn where to connect from /v1/status, unless the operator said otherwise.
-        let _ = shared.mqtt_broker.set(broker.clone());
-        let (progress, mut watch_rx) = watch::channel(Progress::Connecting { last_error: None });
+        let metrics = Arc::clone(&shared.metrics);
+        let publisher = tokio::spawn(outbox::publish(client.clone(), signer, metrics, sources));
+        let (progress, watch_rx) = watch::channel(Progress::Connecting { last_error: None });
         let stopping = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
+        let reannounce = tokio::spawn(reannounce(
+            client.clone(),
+            Arc::clone(&announcer),
+            Arc::clone(&shared),
+            Arc::clone(&stopping),
+        ));
         let gate = Gate {
-            shared,
+            shared: Arc::clone(&shared),
             outbox,
             outcomes: Arc::clone(&outcomes),
         };
@@ -199,12 +239,14 @@ impl Gateway {
                 progress,
                 stopping: Arc::clone(&stopping),
                 received: Arc::clone(&received),
-                announcer,
+                announcer: Arc::clone(&announcer),
             }
             .run(),
         );
         let gateway = Gateway {
-            announce,
+            announcer,
+            shared,
+            reannounce,
             broker,
             listen,
             client,
@@ -215,13 +257,11 @@ impl Gateway {
             connection,
             publisher,
         };
-        match wait_subscribed(&mut watch_rx).await {
-            Ok(()) => Ok(gateway),
-            Err(reason) => Err(gateway.abort(reason)),
-        }
+        (gateway, watch_rx)
     }
 
     fn abort(self, reason: Option<String>) -> MqttStartError {
+        self.reannounce.abort();
         self.connection.abort();
         self.publisher.abort();
         match reason {
@@ -268,15 +308,24 @@ impl Gateway {
         {
             tracing::warn!("MQTT: gave up publishing the last inbox notices");
         }
-        // A clean disconnect does not fire the last will: clear the announcement.
-        let cleared = self
-            .client
-            .publish(self.announce.clone(), Qos::AtLeastOnce, true, Vec::new())
-            .await;
-        if let Err(e) = cleared {
-            tracing::warn!(error = %e, "MQTT: could not clear the node's announcement");
-        }
+        // No serving hello from here on; a clean disconnect does not fire the
+        // last will, so the node says itself that it left.
         self.stopping.store(true, Ordering::Release);
+        self.reannounce.abort();
+        let a = &self.announcer;
+        let leaving = notices::hello(
+            a,
+            self.shared.genesis_hash,
+            self.shared.durable.height(),
+            false,
+        );
+        let said = self
+            .client
+            .publish(a.topic.clone(), Qos::AtLeastOnce, true, leaving)
+            .await;
+        if let Err(e) = said {
+            tracing::warn!(error = %e, "MQTT: could not announce that the node left");
+        }
         let _ = self.client.disconnect().await;
         let mut connection = self.connection;
         if tokio::time::timeout_at(deadline, &mut connection)
@@ -286,6 +335,28 @@ impl Gateway {
             connection.abort();
         }
         self.publisher.abort();
+    }
+}
+
+/// Announces the node again every `HELLO_INTERVAL_MS` while it is connected,
+/// so that its retained hello stays fresh for devices that check its age.
+async fn reannounce(
+    client: client::Client,
+    announcer: Arc<Announcer>,
+    shared: Arc<Shared>,
+    stopping: Arc<AtomicBool>,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(HELLO_INTERVAL_MS));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let connected = shared.metrics.mqtt.connected.load(Ordering::Relaxed) == 1;
+        if stopping.load(Ordering::Acquire) {
+            return;
+        }
+        if connected {
+            connection::announce(&client, &announcer, &shared, true);
+        }
     }
 }
 
@@ -307,35 +378,5 @@ async fn wait_subscribed(rx: &mut watch::Receiver<Progress>) -> Result<(), Optio
             } => Err(Some(e.clone())),
             _ => Err(Some("no answer".into())),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_broker_url_names_host_and_port() {
-        let ok = |u: &str, h: &str, p: u16| {
-            assert_eq!(
-                parse_broker_url(u).expect(u),
-                MqttMode::External {
-                    host: h.into(),
-                    port: p
-                }
-            );
-        };
-        ok("mqtt://127.0.0.1:1884", "127.0.0.1", 1884);
-        ok("mqtt://broker.local", "broker.local", 1883);
-        ok("mqtt://[::1]:1885", "::1", 1885);
-        for bad in [
-            "tcp://h:1",
-            "mqtt://",
-            "mqtt://h:port",
-            "mqtt://u@h:1",
-            "h:1883",
-        ] {
-            assert!(parse_broker_url(bad).is_err(), "{bad}");
-        }
     }
 }

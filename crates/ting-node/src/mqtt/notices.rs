@@ -131,34 +131,42 @@ impl Signer {
 }
 
 /// The node's announcement on its broker (docs/mqtt.md §1): a self-addressed
-/// `hello` naming the genesis and the durable height, its id derived from
-/// the moment it is made.
+/// `hello` naming the genesis and the durable height, serving or leaving,
+/// with the gateway run's id.
 pub(crate) fn hello(
-    key: &Keypair,
-    network: NetworkId,
+    a: &Announcer,
     genesis_hash: Hash32,
     height: BlockHeight,
-    now: Timestamp,
+    serving: bool,
 ) -> Vec<u8> {
     let header = EnvelopeHeader {
-        network,
-        sender: key.account(),
-        recipient: key.account(),
+        network: a.network,
+        sender: a.key.account(),
+        recipient: a.key.account(),
         kind: EnvelopeType::HELLO,
-        id: notice_id(
-            EnvelopeType::HELLO,
-            &Hash32::digest(&[&now.0.to_le_bytes()]),
-        ),
-        timestamp: now,
+        id: a.run,
+        timestamp: crate::clock::now(),
         encrypted: false,
     };
     let payload = HelloPayload {
         genesis_hash,
         height,
+        serving,
     };
-    Envelope::sign(header, payload.encode(), key)
+    Envelope::sign(header, payload.encode(), &a.key)
         .expect("a hello is far below the envelope limit and signed by its sender")
         .encode()
+}
+
+/// What the node announces itself with on its broker.
+#[derive(Debug)]
+pub(crate) struct Announcer {
+    pub key: Keypair,
+    pub network: NetworkId,
+    /// `ting/v1/nodes/{sequencer}`.
+    pub topic: String,
+    /// One id for a gateway run: its serving hellos and its leaving one.
+    pub run: EnvelopeId,
 }
 
 #[cfg(test)]

@@ -149,11 +149,9 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
 }
 
 fn host_port(broker: &str) -> anyhow::Result<(String, u16)> {
-    let rest = broker
-        .strip_prefix("mqtt://")
+    let b = ting_core::broker_url::BrokerUrl::parse(broker)
         .context("the gateway names its broker mqtt://HOST:PORT")?;
-    let (host, port) = rest.rsplit_once(':').context("a port")?;
-    Ok((host.to_owned(), port.parse().context("a port number")?))
+    Ok((b.host, b.port))
 }
 
 /// What a benchmark client's socket carries, which decides whether Nagle's
