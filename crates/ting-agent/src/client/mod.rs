@@ -28,6 +28,22 @@ pub struct NodeClient {
     transport: Transport,
 }
 
+/// The sender's durable nonce, and the transaction if it is committed.
+#[derive(Clone, Debug)]
+pub struct NonceCheck {
+    pub durable_nonce: Nonce,
+    pub found: Option<TxRecord>,
+}
+
+impl NonceCheck {
+    /// Whether a transaction with `tx`'s nonce, perhaps `tx` itself, is
+    /// applied but not yet durable: the durable nonce is exactly `tx`'s. (Below
+    /// it, `tx` came too early; above it, another transaction took its nonce.)
+    pub fn undecided(&self, tx: &SignedTx) -> bool {
+        self.found.is_none() && self.durable_nonce == tx.nonce()
+    }
+}
+
 /// Which side of its channels an account is listed for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChannelRole {
@@ -115,7 +131,32 @@ impl NodeClient {
     pub async fn submit(&self, tx: &SignedTx) -> Result<Committed, HttpError> {
         let body = json!({ "hex": hex::encode(tx.bytes()) });
         let answer = self.post("/v1/transactions?wait=true", &body).await?;
-        Committed::from_json(answer)
+        let committed = Committed::from_json(answer)?;
+        if committed.tx_hash != tx.hash() {
+            return Err(HttpError::BadResponse(format!(
+                "the node answered for transaction {}, not {}",
+                committed.tx_hash,
+                tx.hash()
+            )));
+        }
+        Ok(committed)
+    }
+
+    /// What the ledger holds for `tx`'s nonce, after a `bad_nonce` refusal:
+    /// a resent copy of a transaction that already landed is refused exactly
+    /// so. The sender's durable nonce is read first, so a block that used the
+    /// nonce is durable, and findable, before `tx` is looked up by its hash.
+    pub async fn nonce_check(&self, tx: &SignedTx) -> Result<NonceCheck, HttpError> {
+        let durable_nonce = self.nonce(&tx.sender()).await?;
+        let found = match self.transaction(&tx.hash()).await {
+            Ok(record) => Some(record),
+            Err(e) if e.is_refusal() => None,
+            Err(e) => return Err(e),
+        };
+        Ok(NonceCheck {
+            durable_nonce,
+            found,
+        })
     }
 
     /// Submits `tx` without waiting for its outcome; answers its hash.
@@ -142,8 +183,8 @@ impl NodeClient {
         Ok((receipt, raw))
     }
 
-    /// A page of `id`'s history, newest first; `before` is the cursor of the
-    /// page before (`next_before` in the answer).
+    /// A page of `id`'s history, newest first; `before` is the cursor the
+    /// page before gave (`next` in its answer).
     pub async fn history(
         &self,
         id: &AccountId,

@@ -132,21 +132,37 @@ impl Transport {
         let req = req
             .body(Full::new(payload))
             .map_err(|e| HttpError::BadUrl(format!("{}{path}: {e}", self.base)))?;
-        let unreachable = |reason: String| HttpError::Unreachable {
+        // One deadline for the whole exchange: a node that sends its headers
+        // and then trickles (or stalls) its body must not hold the client.
+        let exchange = async {
+            let response = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| self.unreachable(connect_reason(&e)))?;
+            let status = response.status();
+            let bytes = Limited::new(response.into_body(), self.response_bytes_max)
+                .collect()
+                .await
+                .map_err(|e| HttpError::BadResponse(format!("reading the answer: {e}")))?
+                .to_bytes();
+            decode(status, &bytes)
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| {
+                self.unreachable(format!(
+                    "no whole answer within {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ))
+            })?
+    }
+
+    fn unreachable(&self, reason: String) -> HttpError {
+        HttpError::Unreachable {
             url: self.base.clone(),
             reason,
-        };
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(req))
-            .await
-            .map_err(|_| unreachable(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
-            .map_err(|e| unreachable(connect_reason(&e)))?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), self.response_bytes_max)
-            .collect()
-            .await
-            .map_err(|e| HttpError::BadResponse(format!("reading the answer: {e}")))?
-            .to_bytes();
-        decode(status, &bytes)
+        }
     }
 }
 
@@ -169,12 +185,27 @@ fn decode(status: StatusCode, body: &[u8]) -> Result<Value, HttpError> {
         return Ok(value);
     }
     let error = &value["error"];
+    let text = |field: &str, max: usize| error[field].as_str().map(|t| printable(t, max));
     Err(HttpError::Api {
         status,
-        code: error["code"].as_str().unwrap_or("unknown").to_owned(),
-        message: error["message"].as_str().unwrap_or("").to_owned(),
-        tx_hash: error["tx_hash"].as_str().map(str::to_owned),
+        code: text("code", API_CODE_CHARS_MAX).unwrap_or_else(|| "unknown".into()),
+        message: text("message", API_MESSAGE_CHARS_MAX).unwrap_or_default(),
+        tx_hash: text("tx_hash", 64),
     })
+}
+
+/// The longest error code and message kept from a node's answer.
+const API_CODE_CHARS_MAX: usize = 64;
+const API_MESSAGE_CHARS_MAX: usize = 1024;
+
+/// A node's text, fit to print: at most `max` characters, control characters
+/// (a terminal's escape sequences among them) replaced, so a hostile node
+/// cannot write to the user's terminal through an error message.
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,5 +239,8 @@ mod tests {
         assert!(matches!(err, HttpError::Api { tx_hash: Some(ref h), .. } if h == "ab"));
         let err = decode(StatusCode::OK, b"<html>").expect_err("not JSON");
         assert_eq!(err.code(), "bad_response");
+        let hostile = br#"{"error":{"code":"x","message":"a[2Jb"}}"#;
+        let err = decode(StatusCode::BAD_REQUEST, hostile).expect_err("an error");
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
     }
 }

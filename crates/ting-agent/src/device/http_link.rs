@@ -25,24 +25,19 @@ pub(crate) enum Verdict {
 /// Applies the `bad_nonce` rule to `tx`.
 pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str) -> Verdict {
     let hash = tx.hash();
-    let Ok(durable) = inner.ledger_nonce().await else {
+    let Ok(check) = inner.http.nonce_check(tx).await else {
         return Verdict::Undecided;
     };
-    match inner
-        .http
-        .get(&format!("/v1/transactions/{}", hash.to_hex()))
-        .await
-    {
-        Ok(found) => match confirmed_from_json(&hash, &found["receipt"]) {
-            Some(c) => return Verdict::Final(Ok(c)),
-            None => return Verdict::Undecided,
-        },
-        Err(HttpError::Api { status, .. }) if status.is_client_error() => {}
-        Err(_) => return Verdict::Undecided,
+    if let Some(record) = check.found {
+        return Verdict::Final(Ok(Confirmed {
+            tx_hash: hash,
+            height: record.receipt.header.height,
+            index: record.receipt.proof.index,
+        }));
     }
-    let nonce = tx.nonce();
-    let gap_fills = durable < nonce && inner.pending().holds_nonce(durable);
-    if durable == nonce || gap_fills {
+    let durable = check.durable_nonce;
+    let gap_fills = durable < tx.nonce() && inner.pending().holds_nonce(durable);
+    if durable == tx.nonce() || gap_fills {
         return Verdict::Undecided;
     }
     Verdict::Final(Err(TxError::Refused {
