@@ -65,6 +65,7 @@ pub mod device;
 pub mod files;
 pub mod outbox;
 pub mod trust;
+pub mod txtext;
 pub mod wallet;
 
 pub use client::{HttpError, NodeClient};

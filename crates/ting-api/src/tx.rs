@@ -78,6 +78,9 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
     if let Some(parsed) = crate::channel::kind_from_json(kind, v) {
         return parsed;
     }
+    if let Some(parsed) = owner_kind_from_json(kind, v) {
+        return parsed;
+    }
     Ok(match kind {
         "transfer" => {
             let f: ToAmount = fields(kind, v)?;
@@ -101,44 +104,6 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
                 amount: Amount::new(f.amount),
             }
         }
-        "register_device" => {
-            let f: Registration = fields(kind, v)?;
-            let metadata = match f.metadata_hex {
-                Some(m) => parse_hex_bytes("metadata_hex", &m, METADATA_BYTES_MAX)?,
-                None => Vec::new(),
-            };
-            TxKind::RegisterDevice {
-                device: parse_account("device", &f.device)?,
-                metadata,
-                device_signature: Signature(parse_hex_array(
-                    "device_signature",
-                    &f.device_signature,
-                )?),
-            }
-        }
-        "set_spend_limit" => {
-            let f: Limit = fields(kind, v)?;
-            TxKind::SetSpendLimit {
-                device: parse_account("device", &f.device)?,
-                per_day: f.per_day.map(Amount::new),
-            }
-        }
-        "freeze" | "unfreeze" => {
-            let f: DeviceOnly = fields(kind, v)?;
-            let device = parse_account("device", &f.device)?;
-            if kind == "freeze" {
-                TxKind::Freeze { device }
-            } else {
-                TxKind::Unfreeze { device }
-            }
-        }
-        "sweep" => {
-            let f: DeviceAmount = fields(kind, v)?;
-            TxKind::Sweep {
-                device: parse_account("device", &f.device)?,
-                amount: Amount::new(f.amount),
-            }
-        }
         "set_messaging_key" => {
             let f: KeyOnly = fields(kind, v)?;
             // Only the length is checked here; the ledger refuses a small-order key.
@@ -153,6 +118,48 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
             ))
         }
     })
+}
+
+/// The owner's kinds over a device; `None` if `kind` is not one.
+fn owner_kind_from_json(kind: &str, v: &Value) -> Option<Result<TxKind, FormError>> {
+    let parsed = match kind {
+        "register_device" => fields::<Registration>(kind, v).and_then(|f| {
+            let metadata = match f.metadata_hex {
+                Some(m) => parse_hex_bytes("metadata_hex", &m, METADATA_BYTES_MAX)?,
+                None => Vec::new(),
+            };
+            Ok(TxKind::RegisterDevice {
+                device: parse_account("device", &f.device)?,
+                metadata,
+                device_signature: Signature(parse_hex_array(
+                    "device_signature",
+                    &f.device_signature,
+                )?),
+            })
+        }),
+        "set_spend_limit" => fields::<Limit>(kind, v).and_then(|f| {
+            Ok(TxKind::SetSpendLimit {
+                device: parse_account("device", &f.device)?,
+                per_day: f.per_day.map(Amount::new),
+            })
+        }),
+        "freeze" | "unfreeze" => fields::<DeviceOnly>(kind, v).and_then(|f| {
+            let device = parse_account("device", &f.device)?;
+            Ok(if kind == "freeze" {
+                TxKind::Freeze { device }
+            } else {
+                TxKind::Unfreeze { device }
+            })
+        }),
+        "sweep" => fields::<DeviceAmount>(kind, v).and_then(|f| {
+            Ok(TxKind::Sweep {
+                device: parse_account("device", &f.device)?,
+                amount: Amount::new(f.amount),
+            })
+        }),
+        _ => return None,
+    };
+    Some(parsed)
 }
 
 impl TxJson {

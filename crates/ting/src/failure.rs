@@ -40,6 +40,36 @@ pub fn bad_input(code: &'static str, message: impl Into<String>) -> anyhow::Erro
     .into()
 }
 
+/// The node or the ledger said no to something a person asked (a channel
+/// that is not open): a refusal, with a stable code.
+pub fn refused(code: &'static str, message: impl Into<String>) -> anyhow::Error {
+    Kinded {
+        exit: Exit::Refused,
+        code,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// Not decided yet: ask again in a moment (exits as the node being busy).
+pub fn not_yet(message: impl Into<String>) -> anyhow::Error {
+    Kinded {
+        exit: Exit::Unreachable,
+        code: "pending",
+        message: message.into(),
+    }
+    .into()
+}
+
+/// An error of a given kind, with a stable code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Kinded {
+    pub exit: Exit,
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// Marks an error as a failed check (a receipt that does not verify).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -81,7 +111,7 @@ impl Failed {
             if let Some(h) = &self.tx_hash {
                 error["tx_hash"] = Value::String(h.clone());
             }
-            println!("{}", json!({ "error": error }));
+            crate::output::emit(&json!({ "error": error }).to_string());
         } else {
             eprintln!("error: {}", self.message);
         }
@@ -93,6 +123,9 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, String, Optio
     if let Some(h) = e.downcast_ref::<HttpError>() {
         let exit = match h {
             HttpError::Unreachable { .. } => Exit::Unreachable,
+            // A request the node could not read: what the user gave was wrong.
+            HttpError::Api { status, .. } if status.as_u16() == 400 => Exit::BadInput,
+            HttpError::Api { status, .. } if status.as_u16() == 408 => Exit::Unreachable,
             HttpError::Api { status, .. } if status.is_client_error() => Exit::Refused,
             HttpError::Api { status, .. } if status.as_u16() == 500 => Exit::Failure,
             HttpError::Api { .. } => Exit::Unreachable,
@@ -115,10 +148,13 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, String, Optio
     if let Some(b) = e.downcast_ref::<BadInput>() {
         return Some((Exit::BadInput, b.code.to_owned(), None));
     }
+    if let Some(k) = e.downcast_ref::<Kinded>() {
+        return Some((k.exit, k.code.to_owned(), None));
+    }
     if let Some(n) = e.downcast_ref::<NotValid>() {
         return Some((Exit::NotValid, n.code.to_owned(), None));
     }
-    if let Some(f) = e.downcast_ref::<ting_api::FormError>() {
+    if let Some(f) = e.downcast_ref::<ting_agent::txtext::FormError>() {
         return Some((Exit::BadInput, f.code.to_owned(), None));
     }
     if let Some(s) = e.downcast_ref::<ting_agent::StoreError>() {

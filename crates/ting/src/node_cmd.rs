@@ -13,22 +13,27 @@
 //! turns MQTT off. Devices learn the broker from `/v1/status`
 //! (`--mqtt-advertise` overrides what it says).
 //!
-//! A start that fails writes nothing: both listeners are bound (or their
-//! ports checked) before a dev network's keys and genesis are written or the
-//! data directory is touched.
+//! A start that fails for want of a port or a broker writes nothing: the HTTP
+//! listener is bound, the embedded broker's port checked (or an external
+//! broker reached) before a dev network's keys and genesis are written or the
+//! data directory is touched; and fresh dev keys are made only in an empty or
+//! new data directory, never beside another network's log.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use ting_agent::clock::now;
 use ting_agent::files::{read_genesis, read_key, write_genesis, write_key};
 use ting_core::{Genesis, Keypair, NetworkId};
-use ting_node::mqtt::{parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError};
+use ting_node::mqtt::{
+    claim_listen, parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError,
+};
 use ting_node::{Node, NodeConfig, Shared};
 
+use crate::failure::bad_input;
 use crate::keys_cmd::random_seed;
 
 /// The network id of dev networks.
@@ -108,6 +113,9 @@ impl MqttArgs {
         let advertise = self.mqtt_advertise.clone();
         if let Some(url) = &self.mqtt_broker {
             let mode = parse_broker_url(url)?;
+            if let MqttMode::External { host, port } = &mode {
+                probe(url, host, *port)?;
+            }
             return Ok(Some(MqttPlan {
                 mode,
                 moved_from: None,
@@ -115,10 +123,10 @@ impl MqttArgs {
             }));
         }
         let wanted = self.mqtt_listen.unwrap_or(default);
-        let (listen, moved_from) = match claim(wanted) {
+        let (listen, moved_from) = match claim_listen(wanted) {
             Ok(addr) => (addr, None),
             Err(MqttStartError::ListenTaken { addr }) if fallback && self.mqtt_listen.is_none() => {
-                (claim(SocketAddr::new(addr.ip(), 0))?, Some(addr))
+                (claim_listen(SocketAddr::new(addr.ip(), 0))?, Some(addr))
             }
             Err(e) => return Err(e.into()),
         };
@@ -130,18 +138,30 @@ impl MqttArgs {
     }
 }
 
-/// Checks that `addr` can be listened on and answers it with port 0 resolved.
-/// The port is free again when this returns; the broker binds it moments later.
-fn claim(addr: SocketAddr) -> Result<SocketAddr, MqttStartError> {
-    match TcpListener::bind(addr) {
-        Ok(l) => l
-            .local_addr()
-            .map_err(|source| MqttStartError::Bind { addr, source }),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            Err(MqttStartError::ListenTaken { addr })
+/// How long a start waits to reach an external broker before it gives up.
+const BROKER_PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checks that an external broker takes TCP connections, before anything is
+/// written (the gateway then connects for real, and says more if MQTT fails).
+fn probe(url: &str, host: &str, port: u16) -> Result<(), MqttStartError> {
+    use std::net::ToSocketAddrs;
+    let unreachable = |reason: String| MqttStartError::Unreachable {
+        broker: url.to_owned(),
+        secs: BROKER_PROBE_WAIT.as_secs(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, BROKER_PROBE_WAIT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
         }
-        Err(source) => Err(MqttStartError::Bind { addr, source }),
     }
+    Err(unreachable(last))
 }
 
 /// A dev network's keys and genesis: read from its data directory, or made
@@ -166,11 +186,14 @@ impl DevNetwork {
             let issuer = read_key(&paths[1])?;
             let genesis = read_genesis(&paths[2])?;
             if !genesis.issuers.contains(&issuer.account()) {
-                bail!(
-                    "{} does not name the dev issuer key {}",
-                    paths[2].display(),
-                    paths[1].display()
-                );
+                return Err(bad_input(
+                    "invalid_genesis",
+                    format!(
+                        "{} does not name the dev issuer key {}",
+                        paths[2].display(),
+                        paths[1].display()
+                    ),
+                ));
             }
             return Ok(DevNetwork {
                 genesis,
@@ -181,11 +204,25 @@ impl DevNetwork {
             });
         }
         if present.iter().any(|p| *p) {
-            bail!(
-                "{} holds only part of a dev network (node.key, issuer.key, genesis.json); \
-                 restore the missing files or use a new --data-dir",
-                dir.display()
-            );
+            return Err(bad_input(
+                "partial_dev_network",
+                format!(
+                    "{} holds only part of a dev network (node.key, issuer.key, genesis.json); \
+                     restore the missing files or use a new --data-dir",
+                    dir.display()
+                ),
+            ));
+        }
+        if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+            // Fresh keys beside a foreign log would start a network the log is not of.
+            return Err(bad_input(
+                "not_a_dev_network",
+                format!(
+                    "{} holds data but no dev network (node.key, issuer.key, genesis.json); \
+                     use an empty or new --data-dir, or start it with the --genesis it was made with",
+                    dir.display()
+                ),
+            ));
         }
         let node_key = Keypair::from_seed(random_seed());
         let issuer = Keypair::from_seed(random_seed());
@@ -233,7 +270,10 @@ fn dev_paths(dir: &Path) -> [PathBuf; 3] {
 /// The genesis and keys of a production node, all read from files.
 fn production_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     let Some(genesis_path) = &args.genesis else {
-        bail!("give --genesis FILE (make one with `ting genesis new`), or run a development network with --dev");
+        return Err(bad_input(
+            "invalid_field",
+            "give --genesis FILE (make one with `ting genesis new`), or run a development network with --dev",
+        ));
     };
     let genesis = read_genesis(genesis_path)?;
     let key_path = args
@@ -247,12 +287,15 @@ fn production_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
         )
     })?;
     if !genesis.sequencers.contains(&key.account()) {
-        bail!(
-            "the key {} ({}) is not a sequencer of {}; the node could sign no block",
-            key_path.display(),
-            key.account(),
-            genesis_path.display()
-        );
+        return Err(bad_input(
+            "not_a_sequencer",
+            format!(
+                "the key {} ({}) is not a sequencer of {}; the node could sign no block",
+                key_path.display(),
+                key.account(),
+                genesis_path.display()
+            ),
+        ));
     }
     Ok(NodeConfig::new(args.data_dir.clone(), genesis, key))
 }
@@ -297,61 +340,109 @@ pub fn mqtt_line(gateway: Option<&Gateway>, moved_from: Option<SocketAddr>) -> S
     }
 }
 
-pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    // Everything that can fail for reasons outside the data directory comes first.
-    let listener = runtime.block_on(ting_node::http::bind(args.http))?;
-    let plan = args.mqtt.plan(args.dev)?;
-    let moved_from = plan.as_ref().and_then(|p| p.moved_from);
-    let cfg = if args.dev {
-        let dev = DevNetwork::load(&args.data_dir)?;
-        dev.persist()?;
-        let mut cfg = NodeConfig::new(args.data_dir.clone(), dev.genesis, dev.node_key);
-        cfg.faucet = Some(dev.issuer);
-        cfg
-    } else {
-        production_config(args)?
-    };
-    let key = Keypair::from_seed(cfg.key.seed());
-    let (network, name, genesis_hash) = (
-        cfg.genesis.network,
-        cfg.genesis.name.clone(),
-        cfg.genesis.hash(),
-    );
-    let node = Node::start(cfg)?;
-    let report = node.report().clone();
-    let shared = Arc::clone(node.shared());
-    let gateway = match plan
-        .map(|p| start_gateway(&runtime, &shared, &key, p))
-        .transpose()
-    {
-        Ok(g) => g,
-        Err(e) => {
-            drop(shared);
-            node.shutdown();
-            return Err(e.into());
+/// A node started the way `ting node` and `ting demo` start one.
+#[derive(Debug)]
+pub struct Started {
+    pub node: Node,
+    pub gateway: Option<Gateway>,
+    /// The standard MQTT port was taken and this one was used instead.
+    pub moved_from: Option<SocketAddr>,
+}
+
+impl Started {
+    /// Binds the HTTP listener and plans MQTT (checking its port or broker)
+    /// before `config` is made, so a start that fails for want of a port or a
+    /// broker writes nothing; then starts the node and its gateway. Answers
+    /// the started node and its bound HTTP listener, not yet serving.
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        http: SocketAddr,
+        mqtt: &MqttArgs,
+        fallback: bool,
+        config: impl FnOnce() -> anyhow::Result<NodeConfig>,
+    ) -> anyhow::Result<(Started, tokio::net::TcpListener)> {
+        let listener = runtime.block_on(ting_node::http::bind(http))?;
+        let plan = mqtt.plan(fallback)?;
+        let moved_from = plan.as_ref().and_then(|p| p.moved_from);
+        let cfg = config()?;
+        let key = Keypair::from_seed(cfg.key.seed());
+        let node = Node::start(cfg)?;
+        let shared = Arc::clone(node.shared());
+        let gateway = plan.map(|p| start_gateway(runtime, &shared, &key, p));
+        drop(shared);
+        match gateway.transpose() {
+            Ok(gateway) => Ok((
+                Started {
+                    node,
+                    gateway,
+                    moved_from,
+                },
+                listener,
+            )),
+            Err(e) => {
+                node.shutdown();
+                Err(e.into())
+            }
         }
-    };
-    eprintln!(
-        "ting node: serving network {network} ({name:?}, genesis {genesis_hash}) at height {}\n  HTTP  http://{}  (try: ting status --node http://{})\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
+    }
+
+    /// Drains the pipeline, then says goodbye on MQTT.
+    pub fn stop(self, runtime: &tokio::runtime::Runtime) {
+        self.node.shutdown();
+        if let Some(g) = self.gateway {
+            runtime.block_on(g.shutdown());
+        }
+    }
+}
+
+/// A dev network's node configuration, its files written now (the start
+/// calls this only once its ports are settled).
+pub fn dev_config(data_dir: &Path) -> anyhow::Result<NodeConfig> {
+    let dev = DevNetwork::load(data_dir)?;
+    dev.persist()?;
+    let mut cfg = NodeConfig::new(data_dir.to_path_buf(), dev.genesis, dev.node_key);
+    cfg.faucet = Some(dev.issuer);
+    Ok(cfg)
+}
+
+/// The node's one start message: what it serves and where, and what to try.
+fn start_message(args: &NodeArgs, started: &Started) -> String {
+    let shared = started.node.shared();
+    let g = &shared.genesis;
+    let report = started.node.report();
+    format!(
+        "ting node: serving network {} ({:?}, genesis {}) at height {}\n  HTTP  http://{}  (try: ting status --node http://{})\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
+        g.network,
+        g.name,
+        shared.genesis_hash,
         shared.durable.height(),
         args.http,
         args.http,
-        mqtt_line(gateway.as_ref(), moved_from),
+        mqtt_line(started.gateway.as_ref(), started.moved_from),
         args.data_dir.display(),
         report.took.as_millis(),
         report.snapshot_height,
         report.replayed_blocks,
         if shared.faucet.is_some() { "; dev faucet on" } else { "" },
-    );
+    )
+}
+
+pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (started, listener) = Started::start(&runtime, args.http, &args.mqtt, args.dev, || {
+        if args.dev {
+            dev_config(&args.data_dir)
+        } else {
+            production_config(args)
+        }
+    })?;
+    eprintln!("{}", start_message(args, &started));
+    let shared = Arc::clone(started.node.shared());
     runtime.block_on(ting_node::http::serve(listener, shared, shutdown_signal()))?;
     eprintln!("ting node: shutting down, draining the pipeline");
-    node.shutdown();
-    if let Some(g) = gateway {
-        runtime.block_on(g.shutdown());
-    }
+    started.stop(&runtime);
     eprintln!("ting node: stopped cleanly");
     Ok(())
 }
@@ -382,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_taken_default_port_moves_to_a_free_one_only_when_allowed() {
-        let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let taken = holder.local_addr().expect("address");
         let (listen, moved) = listen_of(args(None).plan_with_default(true, taken).expect("plan"));
         assert_ne!(listen.port(), taken.port());
@@ -408,11 +499,20 @@ mod tests {
         let mut off = args(None);
         off.no_mqtt = true;
         assert!(off.plan(true).expect("plan").is_none());
+        let broker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = broker.local_addr().expect("address").port();
         let mut external = args(None);
-        external.mqtt_broker = Some("mqtt://broker.local:1884".into());
+        external.mqtt_broker = Some(format!("mqtt://127.0.0.1:{port}"));
         let plan = external.plan(false).expect("plan").expect("some");
-        assert!(matches!(plan.mode, MqttMode::External { port: 1884, .. }));
+        assert!(matches!(plan.mode, MqttMode::External { port: p, .. } if p == port));
         external.mqtt_advertise = Some("not a url".into());
         assert!(external.plan(false).is_err());
+        drop(broker);
+        external.mqtt_advertise = None;
+        let away = external.plan(false).expect_err("nothing listens there");
+        assert!(
+            away.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{away}"
+        );
     }
 }

@@ -4,13 +4,62 @@
 use serde_json::Value;
 use ting_core::Timestamp;
 
+/// Writes `text` and a newline to stdout. When the reader has gone (`ting
+/// ... | head -1`), the command ends quietly with success: whatever it did
+/// is already done and durable, and only the rest of its report is unread.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Prints `v` as one line of JSON, or what `human` makes of it.
 pub fn print_value(v: &Value, json_out: bool, human: impl FnOnce(&Value) -> String) {
     if json_out {
-        println!("{v}");
+        emit(&v.to_string());
     } else {
-        println!("{}", human(v));
+        emit(&human(v));
     }
+}
+
+/// Reads what `source` names (`-` for stdin, else a file), at most `max`
+/// bytes; `what` names it in errors. A file that is not there, or not
+/// readable, is bad input; a longer one is refused rather than cut.
+pub fn read_input(source: &str, max: u64, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let reader: Box<dyn Read> = if source == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        let file = std::fs::File::open(source).map_err(|e| {
+            let code = match e.kind() {
+                std::io::ErrorKind::NotFound => "file_not_found",
+                std::io::ErrorKind::PermissionDenied => "permission_denied",
+                _ => "io",
+            };
+            crate::failure::bad_input(code, format!("cannot open {what} {source}: {e}"))
+        })?;
+        Box::new(file)
+    };
+    let mut text = String::new();
+    reader
+        .take(max.saturating_add(1))
+        .read_to_string(&mut text)
+        .map_err(|e| crate::failure::bad_input("io", format!("cannot read {what}: {e}")))?;
+    if text.len() as u64 > max {
+        return Err(crate::failure::bad_input(
+            "too_long",
+            format!("{what} is over {max} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 /// A JSON value as plain text: strings without their quotes, `null` as `-`.

@@ -13,7 +13,7 @@ use ting_core::{Hash32, NetworkId, Receipt, TxKind};
 
 use crate::failure::{bad_input, NotValid};
 use crate::kinds::parse_id;
-use crate::output::{print_value, text, utc, utc_field};
+use crate::output::{emit, print_value, read_input, text, utc, utc_field};
 use crate::NodeArg;
 
 #[derive(Debug, Subcommand)]
@@ -115,7 +115,7 @@ pub async fn account(cmd: AccountCmd, json_out: bool) -> anyhow::Result<()> {
             let client = node.client()?;
             let v = client.history(&id, limit, before.as_deref()).await?;
             if json_out {
-                println!("{v}");
+                emit(&v.to_string());
                 return Ok(());
             }
             let mut lines = Vec::new();
@@ -130,7 +130,7 @@ pub async fn account(cmd: AccountCmd, json_out: bool) -> anyhow::Result<()> {
             if let Some(next) = v["next"].as_str() {
                 lines.push(format!("older: --before {next}"));
             }
-            println!("{}", lines.join("\n"));
+            emit(&lines.join("\n"));
         }
     }
     Ok(())
@@ -286,8 +286,8 @@ pub async fn receipt(args: ReceiptArgs, json_out: bool) -> anyhow::Result<()> {
                 format!("receipt of {hash} written to {}", file.display())
             });
         }
-        None if json_out => println!("{raw}"),
-        None => print!("{text}"),
+        None if json_out => emit(&raw.to_string()),
+        None => emit(text.trim_end()),
     }
     Ok(())
 }
@@ -296,21 +296,9 @@ pub async fn receipt(args: ReceiptArgs, json_out: bool) -> anyhow::Result<()> {
 const RECEIPT_BYTES_MAX: u64 = 1024 * 1024;
 
 fn read_receipt(path: &std::path::Path) -> anyhow::Result<Receipt> {
-    use std::io::Read;
-    let mut text = String::new();
     let what = path.display().to_string();
-    let read = if path.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .take(RECEIPT_BYTES_MAX)
-            .read_to_string(&mut text)
-    } else {
-        std::fs::File::open(path).and_then(|f| f.take(RECEIPT_BYTES_MAX).read_to_string(&mut text))
-    };
-    read.map_err(|e| bad_input("io", format!("cannot read the receipt {what}: {e}")))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| bad_input("bad_receipt", format!("{what} is not JSON: {e}")))?;
-    ting_api::receipt_from_json(&value).map_err(|e| {
+    let text = read_input(&what, RECEIPT_BYTES_MAX, "the receipt")?;
+    ting_agent::txtext::receipt_from_text(&text).map_err(|e| {
         bad_input(
             "bad_receipt",
             format!("{what} is not a receipt: {}", e.message),

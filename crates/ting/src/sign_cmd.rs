@@ -10,28 +10,28 @@
 //! `{"hex": ...}` body), checks that it decodes, sends it and waits for the
 //! commit.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use base64::Engine;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
+use ting_agent::clock::now;
 use ting_agent::files::{read_genesis, read_key};
+use ting_agent::txtext::{self, tx_to_text, txs_from_text};
 use ting_agent::wallet::{sign as sign_tx, TxSlot};
-use ting_agent::NodeClient;
-use ting_api::{SubmitTx, TxJson};
+use ting_agent::{channel_path, NodeClient, Role};
+use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{ChannelProof, Keypair, NetworkId, Nonce, SignedTx, TxKind};
 
 use crate::channel_cmd::payee::{open_payee, parse_payment};
-use crate::channel_cmd::payer::prepare_open;
+use crate::channel_cmd::payer::{prepare_open, prepare_top_up};
 use crate::channel_cmd::{parse_channel, OpenFields, StateDir, TopUpFields};
-use crate::failure::bad_input;
+use crate::failure::{bad_input, not_yet};
 use crate::kinds::{
     messaging_key_kind, DeviceFields, LimitFields, MintFields, RegisterFields, SweepFields,
     TransferFields,
 };
-use crate::output::print_value;
+use crate::output::{emit, print_value, read_input};
 use crate::read_cmd::describe;
 use crate::wallet::committed_line;
 
@@ -126,7 +126,8 @@ pub struct ChannelField {
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The signed transaction: hex, base64 or JSON; `@FILE` reads a file, `-` stdin.
+    /// The signed transaction: hex, base64 or JSON, or several, one per line
+    /// (sent in order); `@FILE` reads a file, `-` stdin.
     pub tx: String,
     /// Return once the node has admitted it, without waiting for the commit.
     #[arg(long)]
@@ -162,9 +163,10 @@ async fn slot(args: &SignArgs, key: &Keypair, client: &NodeClient) -> anyhow::Re
     Ok(TxSlot { network, nonce })
 }
 
-/// The proof `f` names: the payment's, or the payee's next planned claim
-/// (`last` for a close, which must carry the final one).
-fn proof(f: &ProofFields, last: bool) -> anyhow::Result<Option<ChannelProof>> {
+/// The proofs a claim or close carries: the payment's, or the payee's plan
+/// from its kept best proof (several claims when the ledger's work bound
+/// needs steps). A close with no payee file carries none.
+fn proofs(f: &ProofFields, closing: bool) -> anyhow::Result<Vec<ChannelProof>> {
     let id = parse_channel(&f.channel)?;
     if let Some(text) = &f.payment {
         let payment = parse_payment(text)?;
@@ -174,78 +176,92 @@ fn proof(f: &ProofFields, last: bool) -> anyhow::Result<Option<ChannelProof>> {
                 format!("the payment is for channel {}, not {id}", payment.channel),
             ));
         }
-        return Ok(Some(payment.proof));
+        return Ok(vec![payment.proof]);
     }
-    let payee = match open_payee(&f.dir.state, &id) {
-        Ok(p) => p,
-        Err(_) if last => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let plan = payee.claim_plan(
-        ting_agent::clock::now(),
-        &ting_core::channel::payee::ClaimPolicy::ALWAYS,
-    )?;
-    if last && plan.len() > 1 {
+    // Only a payee that never kept a payment closes with no proof; a file
+    // that is there but cannot be read is an error, never an empty close.
+    if closing && !channel_path(&f.dir.state, Role::Payee, &id).exists() {
+        return Ok(Vec::new());
+    }
+    let payee = open_payee(&f.dir.state, &id)?;
+    let plan = payee.claim_plan(now(), &ClaimPolicy::ALWAYS)?;
+    if plan.is_empty() && !closing {
         return Err(bad_input(
-            "claims_first",
-            format!(
-                "the payee's best proof needs {} claims; sign the claims first (`ting sign channel-claim`), then the close",
-                plan.len() - 1
-            ),
-        ));
-    }
-    match plan.first() {
-        Some(p) => Ok(Some(*p)),
-        None if last => Ok(None),
-        None => Err(bad_input(
             "nothing_to_claim",
             format!("nothing new to claim on channel {id}"),
-        )),
+        ));
     }
+    Ok(plan)
 }
 
-/// The kind to sign; a channel open also writes the payer's file.
+/// The kinds to sign, for consecutive nonces from the slot's: one, or for a
+/// claim the ledger takes in steps, one per step (and a close after its
+/// claims). A channel open also writes the payer's file.
 async fn build(
     args: &SignArgs,
     key: &Keypair,
     slot: TxSlot,
     client: &NodeClient,
-) -> anyhow::Result<(TxKind, Value)> {
+) -> anyhow::Result<(Vec<TxKind>, Value)> {
     let mut extra = Value::Null;
-    let kind = match &args.kind {
-        SignKind::Transfer(f) => f.kind()?,
-        SignKind::Mint(f) => f.kind()?,
-        SignKind::RegisterDevice(f) => f.kind(slot.network, &key.account())?,
-        SignKind::SetSpendLimit(f) => f.kind()?,
-        SignKind::Freeze(f) => f.freeze()?,
-        SignKind::Unfreeze(f) => f.unfreeze()?,
-        SignKind::Sweep(f) => f.kind()?,
-        SignKind::SetMessagingKey => messaging_key_kind(key),
+    let one = |k: TxKind| vec![k];
+    let kinds = match &args.kind {
+        SignKind::Transfer(f) => one(f.kind()?),
+        SignKind::Mint(f) => one(f.kind()?),
+        SignKind::RegisterDevice(f) => one(f.kind(slot.network, &key.account())?),
+        SignKind::SetSpendLimit(f) => one(f.kind()?),
+        SignKind::Freeze(f) => one(f.freeze()?),
+        SignKind::Unfreeze(f) => one(f.unfreeze()?),
+        SignKind::Sweep(f) => one(f.kind()?),
+        SignKind::SetMessagingKey => one(messaging_key_kind(key)),
         SignKind::ChannelOpen(f) => {
             let open = prepare_open(key, slot, f)?;
-            extra = json!({ "channel": open.id.to_hex(), "payer_file_in": f.dir.state.display().to_string() });
-            open.kind
+            extra = json!(open.id.to_hex());
+            one(open.kind)
         }
-        SignKind::ChannelClaim(f) => TxKind::ChannelClaim {
-            channel: parse_channel(&f.channel)?,
-            proof: proof(f, false)?.expect("a claim's proof is required"),
-        },
+        SignKind::ChannelClaim(f) => {
+            let channel = parse_channel(&f.channel)?;
+            proofs(f, false)?
+                .into_iter()
+                .map(|proof| TxKind::ChannelClaim { channel, proof })
+                .collect()
+        }
         SignKind::ChannelTopUp(f) => {
             let on_ledger = match f.expires_in {
                 Some(_) => None,
                 None => Some(client.channel(&parse_channel(&f.channel)?).await?),
             };
-            crate::channel_cmd::payer::prepare_top_up(key, f, on_ledger.as_ref())?.kind
+            one(prepare_top_up(key, f, on_ledger.as_ref())?.kind)
         }
-        SignKind::ChannelClose(f) => TxKind::ChannelClose {
+        SignKind::ChannelClose(f) => {
+            let channel = parse_channel(&f.channel)?;
+            let mut steps = proofs(f, true)?;
+            let last = steps.pop();
+            let mut kinds: Vec<TxKind> = steps
+                .into_iter()
+                .map(|proof| TxKind::ChannelClaim { channel, proof })
+                .collect();
+            kinds.push(TxKind::ChannelClose {
+                channel,
+                proof: last,
+            });
+            kinds
+        }
+        SignKind::ChannelReclaim(f) => one(TxKind::ChannelReclaim {
             channel: parse_channel(&f.channel)?,
-            proof: proof(f, true)?,
-        },
-        SignKind::ChannelReclaim(f) => TxKind::ChannelReclaim {
-            channel: parse_channel(&f.channel)?,
-        },
+        }),
     };
-    Ok((kind, extra))
+    Ok((kinds, extra))
+}
+
+/// `tx` in the chosen form.
+fn printed(tx: &SignedTx, format: TxFormat) -> String {
+    let format = match format {
+        TxFormat::Hex => txtext::TxFormat::Hex,
+        TxFormat::Base64 => txtext::TxFormat::Base64,
+        TxFormat::Json => txtext::TxFormat::Json,
+    };
+    tx_to_text(tx, format)
 }
 
 pub async fn sign(args: SignArgs, json_out: bool) -> anyhow::Result<()> {
@@ -257,35 +273,52 @@ pub async fn sign(args: SignArgs, json_out: bool) -> anyhow::Result<()> {
     };
     let key = read_key(key_path)?;
     let client = NodeClient::new(&args.node)?;
-    let slot = slot(&args, &key, &client).await?;
-    let (kind, extra) = build(&args, &key, slot, &client).await?;
-    let tx = sign_tx(&key, slot, kind);
-    let bytes = tx.bytes();
-    let as_json = serde_json::to_value(TxJson::from_tx(&tx)).expect("a transaction serializes");
-    let printed = match args.format {
-        TxFormat::Hex => hex::encode(bytes),
-        TxFormat::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
-        TxFormat::Json => as_json.to_string(),
-    };
-    let out = json!({
-        "tx_hash": tx.hash().to_hex(),
-        "sender": tx.sender().to_did(),
-        "network": slot.network.0,
-        "nonce": slot.nonce.0,
-        "kind": tx.kind().name(),
-        "tx": printed,
-        "format": args.format.to_possible_value().map(|v| v.get_name().to_owned()),
-        "channel": extra["channel"],
+    let first = slot(&args, &key, &client).await?;
+    let (kinds, channel) = build(&args, &key, first, &client).await?;
+    let mut signed = Vec::with_capacity(kinds.len());
+    let mut nonce = first.nonce;
+    for kind in kinds {
+        let slot = TxSlot { nonce, ..first };
+        signed.push(sign_tx(&key, slot, kind));
+        nonce = nonce
+            .next()
+            .ok_or_else(|| bad_input("overflow", "the nonce is at its maximum"))?;
+    }
+    let rows: Vec<Value> = signed
+        .iter()
+        .map(|tx| {
+            json!({
+                "tx_hash": tx.hash().to_hex(),
+                "nonce": tx.nonce().0,
+                "kind": tx.kind().name(),
+                "tx": printed(tx, args.format),
+            })
+        })
+        .collect();
+    let mut out = rows[0].clone();
+    out["sender"] = json!(key.account().to_did());
+    out["network"] = json!(first.network.0);
+    out["format"] = json!(args
+        .format
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned()));
+    out["channel"] = channel;
+    out["txs"] = json!(rows);
+    print_value(&out, json_out, |_| {
+        let lines: Vec<String> = signed.iter().map(|tx| printed(tx, args.format)).collect();
+        lines.join("\n")
     });
-    print_value(&out, json_out, |_| printed.clone());
     if !json_out {
-        eprintln!(
-            "signed {} (nonce {} on network {}, tx {}); send it with `ting submit`",
-            describe(tx.kind(), &tx.sender()),
-            slot.nonce,
-            slot.network,
-            tx.hash()
-        );
+        for tx in &signed {
+            eprintln!(
+                "signed {} (nonce {} on network {}, tx {})",
+                describe(tx.kind(), &tx.sender()),
+                tx.nonce(),
+                first.network,
+                tx.hash()
+            );
+        }
+        eprintln!("send with `ting submit` (several lines are sent in order)");
     }
     Ok(())
 }
@@ -294,134 +327,74 @@ pub async fn sign(args: SignArgs, json_out: bool) -> anyhow::Result<()> {
 const SUBMIT_TEXT_BYTES_MAX: u64 = 64 * 1024;
 
 fn read_text(arg: &str) -> anyhow::Result<String> {
-    let mut text = String::new();
-    let source = if arg == "-" {
-        Some(Box::new(std::io::stdin()) as Box<dyn Read>)
-    } else if let Some(path) = arg.strip_prefix('@') {
-        let file = std::fs::File::open(path)
-            .map_err(|e| bad_input("file_not_found", format!("cannot open {path}: {e}")))?;
-        Some(Box::new(file) as Box<dyn Read>)
-    } else {
-        None
-    };
-    match source {
-        Some(r) => {
-            r.take(SUBMIT_TEXT_BYTES_MAX)
-                .read_to_string(&mut text)
-                .map_err(|e| bad_input("io", format!("cannot read the transaction: {e}")))?;
-            Ok(text)
-        }
+    match arg.strip_prefix('@') {
+        Some(path) => read_input(path, SUBMIT_TEXT_BYTES_MAX, "the transaction"),
+        None if arg == "-" => read_input(arg, SUBMIT_TEXT_BYTES_MAX, "the transaction"),
         None => Ok(arg.to_owned()),
     }
 }
 
-/// Reads a signed transaction in any of the forms `sign` prints, or the
-/// API's submission body.
-pub fn parse_tx(text: &str) -> anyhow::Result<SignedTx> {
-    let text = text.trim();
-    let bad = |e: ting_api::FormError| bad_input(e.code, format!("the transaction: {}", e.message));
-    if text.starts_with('{') {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| bad_input("invalid_json", format!("the transaction is not JSON: {e}")))?;
-        let is_body = ["hex", "base64", "json"]
-            .iter()
-            .any(|k| value.get(k).is_some());
-        return if is_body {
-            let body: SubmitTx = serde_json::from_value(value)
-                .map_err(|e| bad_input("invalid_json", format!("the transaction: {e}")))?;
-            body.to_tx().map_err(bad)
-        } else {
-            let form: TxJson = serde_json::from_value(value)
-                .map_err(|e| bad_input("invalid_json", format!("the transaction: {e}")))?;
-            form.to_tx().map_err(bad)
-        };
-    }
-    let bytes = if text.chars().all(|c| c.is_ascii_hexdigit()) {
-        hex::decode(text).map_err(|_| bad_input("invalid_field", "odd-length hex"))?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|_| {
-                bad_input(
-                    "invalid_field",
-                    "the transaction is neither hex, base64 nor JSON",
-                )
-            })?
-    };
-    ting_api::decode_tx(&bytes).map_err(bad)
-}
-
 pub async fn submit(args: SubmitArgs, json_out: bool) -> anyhow::Result<()> {
-    let tx = parse_tx(&read_text(&args.tx)?)?;
+    let txs = txs_from_text(&read_text(&args.tx)?)
+        .map_err(|e| bad_input(e.code, format!("the transaction: {}", e.message)))?;
     let client = args.node.client()?;
-    let what = describe(tx.kind(), &tx.sender());
-    if args.no_wait {
-        let hash = client.submit_nowait(&tx).await?;
-        let out = json!({ "tx_hash": hash.to_hex(), "status": "accepted" });
-        print_value(&out, json_out, |_| {
-            format!("{what}: accepted as {hash}; `ting tx {hash}` shows it once committed")
-        });
-        return Ok(());
+    let mut results = Vec::with_capacity(txs.len());
+    for tx in &txs {
+        // In order, and no further after one that did not land.
+        let (value, line) = submit_one(&client, tx, args.no_wait).await?;
+        if !json_out {
+            emit(&line);
+        }
+        results.push(value);
     }
-    let committed = match client.submit(&tx).await {
-        Ok(c) => c,
-        // Sent before: its nonce is used, perhaps by this very transaction.
-        Err(e) if e.code() == "bad_nonce" => match client.transaction(&tx.hash()).await {
-            Ok(found) => {
-                let out = json!({ "tx_hash": tx.hash().to_hex(), "status": "committed", "height": found.receipt.header.height.0, "index": found.receipt.proof.index, "already": true });
-                print_value(&out, json_out, |_| {
-                    format!(
-                        "{what}: already committed in block {} at index {} (tx {})",
-                        found.receipt.header.height,
-                        found.receipt.proof.index,
-                        tx.hash()
-                    )
-                });
-                return Ok(());
-            }
-            Err(_) => {
-                return Err(anyhow::Error::new(e).context(format!("submitting {}", tx.hash())))
-            }
-        },
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("submitting {}", tx.hash()))),
-    };
-    print_value(&committed.raw, json_out, |_| {
-        committed_line(&what, &committed)
-    });
+    if json_out {
+        let out = match <[Value; 1]>::try_from(results) {
+            Ok([one]) => one,
+            Err(all) => json!({ "results": all }),
+        };
+        emit(&out.to_string());
+    }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ting_core::{Amount, TxBody};
-
-    #[test]
-    fn a_signed_transaction_reads_back_from_every_printed_form() {
-        let key = Keypair::from_seed([3; 32]);
-        let tx = TxBody {
-            network: NetworkId(7),
-            sender: key.account(),
-            nonce: Nonce(4),
-            kind: TxKind::Transfer {
-                to: Keypair::from_seed([4; 32]).account(),
-                amount: Amount::new(9),
-                memo: b"x".to_vec(),
-            },
-        }
-        .sign(&key);
-        let bytes = tx.bytes();
-        let forms = [
-            hex::encode(bytes),
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-            serde_json::to_string(&TxJson::from_tx(&tx)).expect("json"),
-            json!({ "hex": hex::encode(bytes) }).to_string(),
-        ];
-        for form in forms {
-            assert_eq!(parse_tx(&format!(" {form}\n")).expect(&form), tx);
-        }
-        for bad in ["zz", "{\"hex\": 1}", "abc", ""] {
-            assert!(parse_tx(bad).is_err(), "{bad}");
-        }
+/// Sends one transaction; answers its outcome as JSON and as a line.
+async fn submit_one(
+    client: &NodeClient,
+    tx: &SignedTx,
+    no_wait: bool,
+) -> anyhow::Result<(Value, String)> {
+    let what = describe(tx.kind(), &tx.sender());
+    let hash = tx.hash();
+    if no_wait {
+        let accepted = client.submit_nowait(tx).await?;
+        let out = json!({ "tx_hash": accepted.to_hex(), "status": "accepted" });
+        let line =
+            format!("{what}: accepted as {accepted}; `ting tx {accepted}` shows it once committed");
+        return Ok((out, line));
     }
+    let refused = match client.submit(tx).await {
+        Ok(c) => {
+            let line = committed_line(&what, &c);
+            return Ok((c.raw, line));
+        }
+        Err(e) if e.code() == "bad_nonce" => e,
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("submitting {hash}"))),
+    };
+    // Sent before? Its nonce is used, perhaps by this very transaction.
+    let check = client.nonce_check(tx).await?;
+    if let Some(found) = &check.found {
+        let (height, index) = (found.receipt.header.height, found.receipt.proof.index);
+        let out = json!({ "tx_hash": hash.to_hex(), "status": "committed", "height": height.0, "index": index, "already": true });
+        let line =
+            format!("{what}: already committed in block {height} at index {index} (tx {hash})");
+        return Ok((out, line));
+    }
+    if check.undecided(tx) {
+        return Err(not_yet(format!(
+            "a transaction with nonce {} is applied but not yet durable, perhaps this one; \
+             `ting tx {hash}` shows it once it is",
+            tx.nonce()
+        )));
+    }
+    Err(anyhow::Error::new(refused).context(format!("submitting {hash}")))
 }

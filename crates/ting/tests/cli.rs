@@ -59,26 +59,26 @@ fn failures_say_what_went_wrong_in_json_and_exit_by_kind() {
     let bob = cli.key("bob");
     cli.run(&["faucet", "--to", &alice, "--amount", "100"]);
 
-    let refused = cli.failure(&[
-        "transfer",
-        "--key",
-        "alice.key",
-        "--to",
-        &bob,
-        "--amount",
-        "1000",
-    ]);
-    assert_eq!(
-        (refused.exit, refused.code.as_str()),
-        (REFUSED, "insufficient_funds")
+    cli.fails_with(
+        &[
+            "transfer",
+            "--key",
+            "alice.key",
+            "--to",
+            &bob,
+            "--amount",
+            "1000",
+        ],
+        REFUSED,
+        "insufficient_funds",
     );
 
-    let missing = cli.failure(&[
-        "transfer", "--key", "nope.key", "--to", &bob, "--amount", "1",
-    ]);
-    assert_eq!(
-        (missing.exit, missing.code.as_str()),
-        (BAD_INPUT, "file_not_found")
+    let missing = cli.fails_with(
+        &[
+            "transfer", "--key", "nope.key", "--to", &bob, "--amount", "1",
+        ],
+        BAD_INPUT,
+        "file_not_found",
     );
     assert_eq!(
         missing.message.matches("nope.key").count(),
@@ -87,27 +87,23 @@ fn failures_say_what_went_wrong_in_json_and_exit_by_kind() {
         missing.message
     );
 
-    let bad_id = cli.failure(&["account", "show", "not-an-id"]);
-    assert_eq!(
-        (bad_id.exit, bad_id.code.as_str()),
-        (BAD_INPUT, "bad_account_id")
+    cli.fails_with(
+        &["account", "show", "not-an-id"],
+        BAD_INPUT,
+        "bad_account_id",
     );
 
-    let usage = cli.failure(&["transfer", "--kye", "alice.key"]);
-    assert_eq!(
-        (usage.exit, usage.code.as_str()),
-        (BAD_INPUT, "bad_arguments")
+    cli.fails_with(
+        &["transfer", "--kye", "alice.key"],
+        BAD_INPUT,
+        "bad_arguments",
     );
 
     let away = Cli {
         node: format!("http://{}", free_addr()),
         dir: cli.dir.clone(),
     };
-    let unreachable = away.failure(&["status"]);
-    assert_eq!(
-        (unreachable.exit, unreachable.code.as_str()),
-        (UNREACHABLE, "node_unreachable")
-    );
+    away.fails_with(&["status"], UNREACHABLE, "node_unreachable");
 
     // A human reader gets the message on stderr, the OS error said once.
     let (ok, _, stderr) = cli.human(&["key", "show", "nope.key"]);
@@ -138,10 +134,10 @@ fn a_receipt_from_another_network_is_named_as_such() {
         "--sequencer",
         &alice,
     ]);
-    let other = cli.failure(&["verify-receipt", "r.json", "--genesis", "other.json"]);
-    assert_eq!(
-        (other.exit, other.code.as_str()),
-        (NOT_VALID, "genesis_mismatch")
+    let other = cli.fails_with(
+        &["verify-receipt", "r.json", "--genesis", "other.json"],
+        NOT_VALID,
+        "genesis_mismatch",
     );
     assert!(other.message.contains("other.json"), "{}", other.message);
 }
@@ -212,18 +208,18 @@ fn an_issuer_mints_and_history_key_and_status_read_as_a_person_would() {
     let issuer = issuer.to_str().expect("utf-8");
     cli.run(&["mint", "--key", issuer, "--to", &alice, "--amount", "50"]);
     assert_eq!(cli.balance(&alice), 50);
-    let not_issuer = cli.failure(&[
-        "mint",
-        "--key",
-        "alice.key",
-        "--to",
-        &alice,
-        "--amount",
-        "1",
-    ]);
-    assert_eq!(
-        (not_issuer.exit, not_issuer.code.as_str()),
-        (REFUSED, "unknown_issuer")
+    cli.fails_with(
+        &[
+            "mint",
+            "--key",
+            "alice.key",
+            "--to",
+            &alice,
+            "--amount",
+            "1",
+        ],
+        REFUSED,
+        "unknown_issuer",
     );
 
     let shown = cli.run(&["key", "show", "alice.key"]);
@@ -290,23 +286,23 @@ fn node_is_an_option_only_where_a_node_is_talked_to() {
     }
     let payee = cli.key("payee");
     cli.key("payer");
-    let voucher = cli.failure(&[
-        "channel",
-        "open",
-        "--key",
-        "payer.key",
-        "--payee",
-        &payee,
-        "--deposit",
-        "5",
-        "--mode",
-        "voucher",
-        "--price",
-        "2",
-    ]);
-    assert_eq!(
-        (voucher.exit, voucher.code.as_str()),
-        (BAD_INPUT, "invalid_field")
+    let voucher = cli.fails_with(
+        &[
+            "channel",
+            "open",
+            "--key",
+            "payer.key",
+            "--payee",
+            &payee,
+            "--deposit",
+            "5",
+            "--mode",
+            "voucher",
+            "--price",
+            "2",
+        ],
+        BAD_INPUT,
+        "invalid_field",
     );
     assert!(voucher.message.contains("--price"), "{}", voucher.message);
 }
@@ -318,15 +314,18 @@ fn a_channel_file_that_is_not_there_points_at_state() {
         node: "http://127.0.0.1:1".into(),
         dir: tmp.path().to_path_buf(),
     };
-    let f = cli.failure(&[
-        "channel",
-        "pay",
-        "--channel",
-        &"ab".repeat(32),
-        "--units",
-        "1",
-    ]);
-    assert_eq!((f.exit, f.code.as_str()), (BAD_INPUT, "no_channel_file"));
+    let f = cli.fails_with(
+        &[
+            "channel",
+            "pay",
+            "--channel",
+            &"ab".repeat(32),
+            "--units",
+            "1",
+        ],
+        BAD_INPUT,
+        "no_channel_file",
+    );
     assert!(f.message.contains("--state"), "{}", f.message);
 }
 
@@ -363,9 +362,106 @@ fn a_node_that_cannot_start_writes_nothing() {
     let out = run(&["--http", &free, "--mqtt-listen", &http]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mqtt-listen"));
+    let nowhere = format!("mqtt://{}", free_addr());
+    let out = run(&["--http", &free, "--mqtt-broker", &nowhere]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&nowhere),
+        "names the broker it could not reach: {said}"
+    );
     assert!(
         files_in(&data).is_empty() && !data.exists(),
         "{:?}",
         files_in(&data)
     );
+}
+
+#[test]
+fn fresh_dev_keys_are_never_made_beside_another_networks_data() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("log")).expect("a log directory");
+    let out = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args(["--json", "node", "--dev", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--http",
+            &free_addr().to_string(),
+            "--mqtt-listen",
+            "127.0.0.1:0",
+        ])
+        .env("TING_LOG", "warn")
+        .output()
+        .expect("run ting node");
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
+    assert_eq!(v["error"]["code"], "not_a_dev_network", "{v}");
+    assert_eq!(files_in(&data), vec!["log".to_owned()], "nothing was added");
+}
+
+#[test]
+fn a_claim_the_ledger_takes_in_steps_is_signed_offline_as_several_and_sent_in_order() {
+    let w = world();
+    let cli = &w.cli;
+    let payer = cli.key("payer");
+    let payee = cli.key("payee");
+    cli.run(&["faucet", "--to", &payer, "--amount", "20000"]);
+    cli.run(&["faucet", "--to", &payee, "--amount", "1"]);
+    let opened = cli.run(&[
+        "channel",
+        "open",
+        "--key",
+        "payer.key",
+        "--payee",
+        &payee,
+        "--deposit",
+        "10000",
+        "--ticks",
+        "10000",
+        "--expires-in",
+        "1h",
+        "--state",
+        "p",
+    ]);
+    let channel = text(&opened, "channel");
+    // Far past the ledger's work bound for one claim (CLAIM_HASHES_MAX).
+    let paid = cli.run(&[
+        "channel",
+        "pay",
+        "--channel",
+        &channel,
+        "--units",
+        "6000",
+        "--state",
+        "p",
+    ]);
+    cli.run(&[
+        "channel",
+        "accept",
+        &text(&paid, "payment_hex"),
+        "--state",
+        "q",
+    ]);
+    let signed = cli.run(&[
+        "sign",
+        "channel-claim",
+        "--key",
+        "payee.key",
+        "--channel",
+        &channel,
+        "--state",
+        "q",
+    ]);
+    let txs = signed["txs"].as_array().expect("a list");
+    assert!(txs.len() >= 2, "claimed in steps: {signed}");
+    let nonces: Vec<u64> = txs
+        .iter()
+        .map(|t| t["nonce"].as_u64().expect("nonce"))
+        .collect();
+    assert!(nonces.windows(2).all(|w| w[1] == w[0] + 1), "{nonces:?}");
+    let lines: Vec<String> = txs.iter().map(|t| text(t, "tx")).collect();
+    std::fs::write(cli.dir.join("claims.tx"), lines.join("\n")).expect("write");
+    cli.run(&["submit", "@claims.tx"]);
+    assert_eq!(cli.balance(&payee), 1 + 6000);
 }

@@ -258,7 +258,7 @@ pub(crate) fn no_channel_file(role: &str, id: &ChannelId, dir: &std::path::Path)
     )
 }
 
-/// Parses `90s`, `30m`, `12h` or `7d` (or plain milliseconds, `500ms`) into milliseconds.
+/// Parses `500ms`, `90s`, `30m`, `12h` or `7d` into milliseconds; a number needs its unit.
 pub(crate) fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
     let text = text.trim();
     let split = text

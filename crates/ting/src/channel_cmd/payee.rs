@@ -14,7 +14,7 @@ use ting_core::channel::payee::{Accepted, ClaimPolicy, Payee};
 use ting_core::{Amount, ChannelId, ChannelProof, Keypair, Payment, TxKind};
 
 use super::{is_missing, no_channel_file, parse_channel, AcceptArgs, ClaimArgs, CloseArgs};
-use crate::failure::bad_input;
+use crate::failure::{bad_input, refused};
 use crate::output::print_value;
 use crate::wallet::committed_line;
 
@@ -86,12 +86,16 @@ async fn open_or_create(
     }
     let on_ledger = client.channel(id).await?;
     if on_ledger.status != "open" {
-        anyhow::bail!("channel {id} is {} on the ledger", on_ledger.status);
+        return Err(refused(
+            "channel_not_open",
+            format!("channel {id} is {} on the ledger", on_ledger.status),
+        ));
     }
     let Some(mode) = on_ledger.open_mode else {
-        anyhow::bail!(
-            "channel {id} has moved past its first chain; this payee cannot start tracking it now"
-        );
+        return Err(refused(
+            "channel_past_first_chain",
+            format!("channel {id} has moved past its first chain; this payee cannot start tracking it now"),
+        ));
     };
     let mut payee = DurablePayee::create(dir, Payee::new(on_ledger.terms, mode))
         .context("cannot write the payee's channel file")?;

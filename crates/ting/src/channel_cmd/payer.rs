@@ -167,12 +167,14 @@ pub fn pay(args: &PayArgs, json_out: bool) -> anyhow::Result<()> {
         "paid_total": payer.payer().paid().base_units(),
     });
     print_value(&out, json_out, |v| {
-        format!(
-            "{}\n(paid {} in all on this channel; give the line above to the payee)",
-            v["payment_hex"].as_str().unwrap_or(""),
-            v["paid_total"]
-        )
+        v["payment_hex"].as_str().unwrap_or_default().to_owned()
     });
+    if !json_out {
+        eprintln!(
+            "paid {} in all on channel {id}; give the payment above to the payee (`ting channel accept`)",
+            payer.payer().paid().base_units()
+        );
+    }
     Ok(())
 }
 

@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ting_node::{Node, NodeConfig};
 
-use crate::node_cmd::{mqtt_line, shutdown_signal, start_gateway, DevNetwork, MqttArgs};
+use crate::node_cmd::{dev_config, mqtt_line, shutdown_signal, MqttArgs, Started};
 use economy::{submit_and_wait, Economy};
 
 #[derive(Debug, Args)]
@@ -146,46 +145,8 @@ fn summary(
     )
 }
 
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    if args.devices < 2 {
-        anyhow::bail!("--devices must be at least 2");
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    // Listeners first: a start that fails writes nothing.
-    let listener = runtime.block_on(ting_node::http::bind(args.http))?;
-    let plan = args.mqtt.plan(true)?;
-    let moved_from = plan.as_ref().and_then(|p| p.moved_from);
-    let dev = DevNetwork::load(&args.data_dir)?;
-    dev.persist()?;
-    let issuer = ting_core::Keypair::from_seed(dev.issuer.seed());
-    let signer = ting_core::Keypair::from_seed(dev.node_key.seed());
-    let mut cfg = NodeConfig::new(args.data_dir.clone(), dev.genesis, dev.node_key);
-    cfg.faucet = Some(dev.issuer);
-    let node = Node::start(cfg)?;
-    let shared = Arc::clone(node.shared());
-    let gateway = match plan
-        .map(|p| start_gateway(&runtime, &shared, &signer, p))
-        .transpose()
-    {
-        Ok(g) => g,
-        Err(e) => {
-            drop(shared);
-            node.shutdown();
-            return Err(e.into());
-        }
-    };
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(ting_node::http::serve(
-        listener,
-        Arc::clone(&shared),
-        async {
-            let _ = http_stopped.await;
-        },
-    ));
+/// What the demo serves and where, with what to try.
+fn print_start(args: &DemoArgs, running: &Started, seed: u64) {
     println!(
         "ting demo: {} devices, seed {seed}, data in {}",
         args.devices,
@@ -195,26 +156,31 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "  API: http://{0}  (try: curl http://{0}/v1/status, or `ting status --node http://{0}`)",
         args.http
     );
-    println!("  MQTT: {}", mqtt_line(gateway.as_ref(), moved_from));
-    if let Some(addr) = gateway.as_ref().and_then(|g| g.listen_addr()) {
+    println!(
+        "  MQTT: {}",
+        mqtt_line(running.gateway.as_ref(), running.moved_from)
+    );
+    if let Some(addr) = running.gateway.as_ref().and_then(|g| g.listen_addr()) {
         println!(
             "        (try: mosquitto_sub -h {} -p {} -t ting/v1/blocks -F '%t %x')",
             addr.ip(),
             addr.port()
         );
     }
-    let mut economy = Economy::new(&shared, seed, args.devices);
-    setup(&shared, &mut economy, &issuer)?;
-    if let Some(first) = economy.accounts().first() {
-        println!(
-            "  a device: ting account show {first} --node http://{}",
-            args.http
-        );
-    }
+}
+
+/// Drives the economy's load and prints a summary each second until Ctrl-C
+/// or `--seconds`; answers the payments committed.
+fn live(
+    runtime: &tokio::runtime::Runtime,
+    shared: &Arc<ting_node::Shared>,
+    economy: Economy,
+    args: &DemoArgs,
+) -> u64 {
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
     let loader = {
-        let (shared, stop, tally) = (Arc::clone(&shared), Arc::clone(&stop), Arc::clone(&tally));
+        let (shared, stop, tally) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&tally));
         let rate = args.rate;
         std::thread::spawn(move || load(shared, economy, rate, stop, tally))
     };
@@ -230,7 +196,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             tokio::select! {
                 _ = &mut ctrl_c => break,
                 _ = tick.tick() => {
-                    println!("{}", summary(&shared, &tally, started.elapsed(), &mut last));
+                    println!("{}", summary(shared, &tally, started.elapsed(), &mut last));
                     if deadline.is_some_and(|d| Instant::now() >= d) { break; }
                 }
             }
@@ -238,13 +204,52 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     });
     stop.store(true, Ordering::Release);
     let _ = loader.join();
+    tally.committed.load(Ordering::Relaxed)
+}
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.devices < 2 {
+        anyhow::bail!("--devices must be at least 2");
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // The dev issuer funds the devices; its key is the faucet's.
+    let mut issuer = None;
+    let (running, listener) = Started::start(&runtime, args.http, &args.mqtt, true, || {
+        let cfg = dev_config(&args.data_dir)?;
+        issuer = cfg
+            .faucet
+            .as_ref()
+            .map(|k| ting_core::Keypair::from_seed(k.seed()));
+        Ok(cfg)
+    })?;
+    let issuer = issuer.ok_or_else(|| anyhow::anyhow!("a dev network has an issuer"))?;
+    let shared = Arc::clone(running.node.shared());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(ting_node::http::serve(
+        listener,
+        Arc::clone(&shared),
+        async {
+            let _ = http_stopped.await;
+        },
+    ));
+    print_start(args, &running, seed);
+    let mut economy = Economy::new(&shared, seed, args.devices);
+    setup(&shared, &mut economy, &issuer)?;
+    if let Some(first) = economy.accounts().first() {
+        println!(
+            "  a device: ting account show {first} --node http://{}",
+            args.http
+        );
+    }
+    let total = live(&runtime, &shared, economy, args);
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
-    let total = tally.committed.load(Ordering::Relaxed);
-    node.shutdown();
-    if let Some(g) = gateway {
-        runtime.block_on(g.shutdown());
-    }
+    drop(shared);
+    running.stop(&runtime);
     println!(
         "ting demo: stopped cleanly after {total} committed payments; data kept in {}",
         args.data_dir.display()

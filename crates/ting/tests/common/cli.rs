@@ -15,13 +15,21 @@ pub struct Cli {
     pub dir: PathBuf,
 }
 
+/// What one run of `ting` left: its exit status, stdout and stderr.
+pub struct Ran {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 impl Cli {
-    /// Runs `ting --json ARGS` against the test's node; returns its JSON
-    /// output, or if it failed, its JSON error (which must be the API's
-    /// envelope, with an exit status for its kind) and its stderr.
-    pub fn try_run(&self, args: &[&str]) -> Result<Value, String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_ting"))
-            .arg("--json")
+    /// Runs `ting [--json] ARGS` in the test's directory against its node.
+    pub fn exec(&self, json: bool, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ting"));
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
             .args(args)
             .env("TING_NODE", &self.node)
             .env("TING_LOG", "warn")
@@ -29,13 +37,27 @@ impl Cli {
             .current_dir(&self.dir)
             .output()
             .expect("run ting");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        if !out.status.success() {
+        Ran {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
+    /// Runs `ting --json ARGS` against the test's node; returns its JSON
+    /// output, or if it failed, its JSON error (which must be the API's
+    /// envelope, with an exit status for its kind) and its stderr.
+    pub fn try_run(&self, args: &[&str]) -> Result<Value, String> {
+        let Ran {
+            status,
+            stdout,
+            stderr,
+        } = self.exec(true, args);
+        if !status.success() {
             let error: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
                 panic!("ting {args:?} failed without a JSON error ({e}): {stdout}{stderr}")
             });
-            let code = out.status.code().expect("an exit status");
+            let code = status.code().expect("an exit status");
             assert!((1..=5).contains(&code), "ting {args:?} exited {code}");
             assert!(error["error"]["code"].is_string(), "{error}");
             return Err(format!("{error} {stderr}"));
@@ -86,24 +108,16 @@ pub struct Failure {
 impl Cli {
     /// Runs `ting --json ARGS`, which must fail; answers its exit status and error.
     pub fn failure(&self, args: &[&str]) -> Failure {
-        let out = Command::new(env!("CARGO_BIN_EXE_ting"))
-            .arg("--json")
-            .args(args)
-            .env("TING_NODE", &self.node)
-            .env("TING_LOG", "warn")
-            .env_remove("TING_CHANNELS")
-            .current_dir(&self.dir)
-            .output()
-            .expect("run ting");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let ran = self.exec(true, args);
         assert!(
-            !out.status.success(),
-            "ting {args:?} should fail, gave {stdout}"
+            !ran.status.success(),
+            "ting {args:?} should fail, gave {}",
+            ran.stdout
         );
-        let v: Value = serde_json::from_str(stdout.trim())
-            .unwrap_or_else(|e| panic!("ting {args:?}: not a JSON error ({e}): {stdout}"));
+        let v: Value = serde_json::from_str(ran.stdout.trim())
+            .unwrap_or_else(|e| panic!("ting {args:?}: not a JSON error ({e}): {}", ran.stdout));
         Failure {
-            exit: out.status.code().expect("an exit status"),
+            exit: ran.status.code().expect("an exit status"),
             code: v["error"]["code"].as_str().unwrap_or_default().to_owned(),
             message: v["error"]["message"]
                 .as_str()
@@ -112,20 +126,21 @@ impl Cli {
         }
     }
 
+    /// Runs `ting ARGS`, which must fail with exit status `exit` and `code`.
+    pub fn fails_with(&self, args: &[&str], exit: i32, code: &str) -> Failure {
+        let f = self.failure(args);
+        assert_eq!(
+            (f.exit, f.code.as_str()),
+            (exit, code),
+            "ting {args:?}: {}",
+            f.message
+        );
+        f
+    }
+
     /// Runs `ting ARGS` without `--json`; answers (success, stdout, stderr).
     pub fn human(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_ting"))
-            .args(args)
-            .env("TING_NODE", &self.node)
-            .env("TING_LOG", "warn")
-            .env_remove("TING_CHANNELS")
-            .current_dir(&self.dir)
-            .output()
-            .expect("run ting");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        let ran = self.exec(false, args);
+        (ran.status.success(), ran.stdout, ran.stderr)
     }
 }
