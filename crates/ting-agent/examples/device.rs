@@ -32,6 +32,7 @@ async fn start(
     name: &str,
     node: &str,
     broker: Option<&Broker>,
+    wait: Duration,
 ) -> Result<Device, AnyError> {
     let dir = std::env::temp_dir().join(format!("ting-{name}-{}", &key.account().to_hex()[..8]));
     let mut config = DeviceConfig::discover(key, dir, node).await?;
@@ -39,7 +40,7 @@ async fn start(
         config.broker = Some(b.clone());
     }
     let device = Device::start(config)?;
-    let seen = device.wait_for_node(NODE_WAIT).await?;
+    let seen = device.wait_for_node(wait).await?;
     println!(
         "{name} {}: node {} on {}",
         device.account(),
@@ -54,11 +55,17 @@ async fn start(
 }
 
 /// The purifier and the utility against the node at `node`, through
-/// `broker` instead of the node's own when given.
-pub async fn run(node: &str, key: Keypair, broker: Option<Broker>) -> Result<(), AnyError> {
-    let purifier = start(key, "purifier", node, broker.as_ref()).await?;
+/// `broker` instead of the node's own when given, each waiting up to `wait`
+/// for the node to show on the broker.
+pub async fn run(
+    node: &str,
+    key: Keypair,
+    broker: Option<Broker>,
+    wait: Duration,
+) -> Result<(), AnyError> {
+    let purifier = start(key, "purifier", node, broker.as_ref(), wait).await?;
     let utility_key = Keypair::from_seed(rand::random());
-    let mut utility = start(utility_key, "utility", node, broker.as_ref()).await?;
+    let mut utility = start(utility_key, "utility", node, broker.as_ref(), wait).await?;
 
     let reading = b"tds_ppm=42 flow_l=1.5".to_vec();
     purifier.send(utility.account(), reading, true).await?;
@@ -116,7 +123,7 @@ async fn main() -> Result<(), AnyError> {
         Ok(url) => Some(Broker::parse(&url).ok_or("TING_MQTT must look like mqtt://HOST:PORT")?),
         Err(_) => None,
     };
-    if let Err(e) = run(&node, key, broker).await {
+    if let Err(e) = run(&node, key, broker, NODE_WAIT).await {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
