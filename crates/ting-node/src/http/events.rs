@@ -205,6 +205,8 @@ struct Subscriber {
     /// replayed from the log already, or older than what the client asked for
     /// (everything, without `Last-Event-ID`). They are not sent again.
     durable_at_start: u64,
+    /// The height of the last live block sent (0 before the first).
+    last_sent: u64,
     /// Held for as long as the stream lives (`EVENT_SUBSCRIBERS_MAX`).
     _permit: OwnedSemaphorePermit,
 }
@@ -254,8 +256,22 @@ impl Subscriber {
             };
             match received {
                 Ok(b) if b.block.header.height.0 <= self.durable_at_start => {}
-                Ok(b) => return Some(block_events(&self.s, &b, self.account.as_ref())),
-                Err(RecvError::Lagged(n)) => return Some(vec![lagged_event(n)]),
+                Ok(b) => {
+                    // Blocks are consecutive: a gap before this one is what
+                    // the subscriber missed, counted exactly, never blocks it
+                    // had (a replay can overlap a lag).
+                    let height = b.block.header.height.0;
+                    let seen = self.last_sent.max(self.durable_at_start);
+                    let missed = height.saturating_sub(seen).saturating_sub(1);
+                    self.last_sent = height;
+                    let mut group = block_events(&self.s, &b, self.account.as_ref());
+                    if missed > 0 {
+                        group.insert(0, lagged_event(missed));
+                    }
+                    return Some(group);
+                }
+                // Told with the next block, once it is known how many are gone.
+                Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return None,
             }
         }
@@ -299,6 +315,7 @@ pub async fn events(
         closing: s.closing.subscribe(),
         replay: Replay::plan(resume_after, durable),
         durable_at_start: durable,
+        last_sent: 0,
         _permit: permit,
         s,
     };
