@@ -22,6 +22,11 @@ pub use views::{Committed, NodeStatus, TxRecord};
 
 use transport::Transport;
 
+/// The longest an index read waits for the index to catch up.
+pub const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often it asks again meanwhile.
+const INDEX_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A client for one node.
 #[derive(Clone, Debug)]
 pub struct NodeClient {
@@ -184,7 +189,8 @@ impl NodeClient {
     }
 
     /// A page of `id`'s history, newest first; `before` is the cursor the
-    /// page before gave (`next` in its answer).
+    /// page before gave (`next` in its answer). It includes every block that
+    /// was durable when asked (see [`NodeClient::indexed`]).
     pub async fn history(
         &self,
         id: &AccountId,
@@ -195,7 +201,25 @@ impl NodeClient {
         if let Some(cursor) = before {
             path += &format!("&before={}", query_value(cursor)?);
         }
-        self.get(&path).await
+        self.indexed(&path).await
+    }
+
+    /// `GET path` of a read served from the node's query index, which follows
+    /// the durable log a little behind: asked again (every `INDEX_POLL`, for
+    /// at most `INDEX_WAIT`) until the answer's `indexed_height` reaches the
+    /// durable height of the moment it was asked, so a client reads what it
+    /// has just done. Past the wait it answers what the index holds.
+    pub async fn indexed(&self, path: &str) -> Result<Value, HttpError> {
+        let durable = self.status().await?.durable_height.0;
+        let deadline = tokio::time::Instant::now() + INDEX_WAIT;
+        loop {
+            let answer = self.get(path).await?;
+            let indexed = answer["indexed_height"].as_u64().unwrap_or(u64::MAX);
+            if indexed >= durable || tokio::time::Instant::now() >= deadline {
+                return Ok(answer);
+            }
+            tokio::time::sleep(INDEX_POLL).await;
+        }
     }
 
     /// A channel as the ledger holds it, read into its terms.
@@ -205,9 +229,10 @@ impl NodeClient {
         LedgerChannel::from_json(network, id, raw)
     }
 
-    /// The channels `id` pays or is paid through, newest first.
+    /// The channels `id` pays or is paid through, newest first (read from
+    /// the index, as [`NodeClient::indexed`] does).
     pub async fn channels(&self, id: &AccountId, role: ChannelRole) -> Result<Value, HttpError> {
-        self.get(&format!(
+        self.indexed(&format!(
             "/v1/accounts/{}/channels?role={}",
             id.to_hex(),
             role.name()
