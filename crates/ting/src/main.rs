@@ -16,6 +16,7 @@ mod demo;
 mod failure;
 mod keys_cmd;
 mod kinds;
+mod logging;
 mod node_cmd;
 mod output;
 mod read_cmd;
@@ -110,21 +111,6 @@ enum Command {
     Bench(bench::BenchCmd),
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    // The embedded broker logs every connection at info, and every connection
-    // that ends (a device's reset, the node's own link at a clean shutdown) as an
-    // error from its per-connection module; its other warnings are kept.
-    let filter = EnvFilter::try_from_env("TING_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn,rumqttd::server::broker=off"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 /// Runs `f` on a single-threaded Tokio runtime: every client command is a
 /// few requests in a row.
 pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
@@ -199,7 +185,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_tracing();
+    logging::init();
     if matches!(cli.command, Command::Node(_) | Command::Demo(_)) {
         fail_stop_on_panic();
     }

@@ -158,9 +158,20 @@ fn the_readme_tour_runs_as_written() {
         "already committed",
         "payment good: 10 newly paid",
         "\"conserved\":true",
+        // Reads from the query index show what was just done.
+        "out  transfer 2500",
+        "hash_chain open                 deposit 1000",
     ] {
         assert!(stdout.contains(said), "the tour shows {said:?}\n{report}");
     }
+    assert!(
+        !stdout.contains("no channels"),
+        "the payee's channel is listed\n{report}"
+    );
+    assert!(
+        !stderr.contains("ERROR"),
+        "nothing routine is logged as an error\n{report}"
+    );
 }
 
 #[test]
