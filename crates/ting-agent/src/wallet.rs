@@ -19,7 +19,7 @@ pub struct TxSlot {
 impl TxSlot {
     /// The network the node serves and `sender`'s next durable nonce there.
     pub async fn next(client: &NodeClient, sender: &AccountId) -> Result<TxSlot, HttpError> {
-        let network = client.status().await?.network;
+        let network = client.network().await?;
         let nonce = client.nonce(sender).await?;
         Ok(TxSlot { network, nonce })
     }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ting_agent::client::Committed;
 use ting_agent::wallet::{sign, sign_and_submit, TxSlot};
-use ting_core::{Amount, Keypair, TxKind};
+use ting_core::{Amount, TxKind};
 
 use crate::kinds::{
     parse_id, DeviceFields, KeyArg, LimitFields, MintFields, RegisterFields, SweepFields,
@@ -83,34 +83,35 @@ pub fn committed_line(what: &str, c: &Committed) -> String {
     )
 }
 
-async fn send(node: &NodeArg, key: &Keypair, kind: TxKind) -> anyhow::Result<Committed> {
+/// Signs `kind` with `key`'s next nonce, sends it, and prints where it landed as `what`.
+async fn send(
+    node: &NodeArg,
+    key: &KeyArg,
+    kind: anyhow::Result<TxKind>,
+    what: String,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let key = key.read()?;
+    let kind = kind?;
     let client = node.client()?;
     let name = kind.name();
-    sign_and_submit(&client, key, kind)
+    let c = sign_and_submit(&client, &key, kind)
         .await
-        .with_context(|| format!("{name} from {}", key.account()))
+        .with_context(|| format!("{name} from {}", key.account()))?;
+    print_value(&c.raw, json_out, |_| committed_line(&what, &c));
+    Ok(())
 }
 
 pub async fn transfer(args: TransferArgs, json_out: bool) -> anyhow::Result<()> {
-    let key = args.key.read()?;
-    let kind = args.fields.kind()?;
-    let c = send(&args.node, &key, kind).await?;
-    print_value(&c.raw, json_out, |_| {
-        let what = format!("sent {} to {}", args.fields.amount, args.fields.to);
-        committed_line(&what, &c)
-    });
-    Ok(())
+    let f = &args.fields;
+    let what = format!("sent {} to {}", f.amount, f.to);
+    send(&args.node, &args.key, f.kind(), what, json_out).await
 }
 
 pub async fn mint(args: MintArgs, json_out: bool) -> anyhow::Result<()> {
-    let key = args.key.read()?;
-    let kind = args.fields.kind()?;
-    let c = send(&args.node, &key, kind).await?;
-    print_value(&c.raw, json_out, |_| {
-        let what = format!("minted {} to {}", args.fields.amount, args.fields.to);
-        committed_line(&what, &c)
-    });
-    Ok(())
+    let f = &args.fields;
+    let what = format!("minted {} to {}", f.amount, f.to);
+    send(&args.node, &args.key, f.kind(), what, json_out).await
 }
 
 pub async fn device(cmd: DeviceCmd, json_out: bool) -> anyhow::Result<()> {

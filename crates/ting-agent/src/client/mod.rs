@@ -12,9 +12,12 @@ mod channel;
 mod transport;
 mod views;
 
+use std::sync::Arc;
+
 use hyper::Method;
 use serde_json::{json, Value};
-use ting_core::{AccountId, Amount, ChannelId, Hash32, Nonce, Receipt, SignedTx};
+use ting_core::{AccountId, Amount, ChannelId, Hash32, NetworkId, Nonce, Receipt, SignedTx};
+use tokio::sync::OnceCell;
 
 pub use channel::LedgerChannel;
 pub use transport::{HttpError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BYTES_MAX};
@@ -31,6 +34,9 @@ const INDEX_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 #[derive(Clone, Debug)]
 pub struct NodeClient {
     transport: Transport,
+    /// The network the node serves, once read: a node never changes it, so
+    /// signing and channel reads ask `/v1/status` once per client.
+    network: Arc<OnceCell<NetworkId>>,
 }
 
 /// The sender's durable nonce, and the transaction if it is committed.
@@ -72,6 +78,7 @@ impl NodeClient {
     pub fn new(url: &str) -> Result<NodeClient, HttpError> {
         Ok(NodeClient {
             transport: Transport::new(url)?,
+            network: Arc::default(),
         })
     }
 
@@ -112,7 +119,17 @@ impl NodeClient {
 
     /// What network the node serves and how far it is.
     pub async fn status(&self) -> Result<NodeStatus, HttpError> {
-        NodeStatus::from_json(self.get("/v1/status").await?)
+        let status = NodeStatus::from_json(self.get("/v1/status").await?)?;
+        let _ = self.network.set(status.network);
+        Ok(status)
+    }
+
+    /// The network the node serves (read from `/v1/status` once).
+    pub async fn network(&self) -> Result<NetworkId, HttpError> {
+        if let Some(n) = self.network.get() {
+            return Ok(*n);
+        }
+        Ok(self.status().await?.network)
     }
 
     /// An account as the node shows it (balance, nonce, device controls).
@@ -224,7 +241,7 @@ impl NodeClient {
 
     /// A channel as the ledger holds it, read into its terms.
     pub async fn channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
-        let network = self.status().await?.network;
+        let network = self.network().await?;
         let raw = self.get(&format!("/v1/channels/{}", id.to_hex())).await?;
         LedgerChannel::from_json(network, id, raw)
     }

@@ -198,15 +198,7 @@ impl Gateway {
     /// Starts the gateway's tasks: the publisher, the re-announcer and the
     /// connection.
     fn spawn(p: Parts) -> (Gateway, watch::Receiver<Progress>) {
-        let Parts {
-            shared,
-            client,
-            events,
-            signer,
-            announcer,
-            broker,
-            listen,
-        } = p;
+        let (shared, client, announcer) = (p.shared, p.client, p.announcer);
         let outcomes = Arc::new(Semaphore::new(MQTT_OUTCOMES_MAX));
         let (outbox, notices) = Outbox::new(Arc::clone(&shared.metrics));
         let (flush, flush_rx) = mpsc::channel(1);
@@ -216,7 +208,7 @@ impl Gateway {
             flush: flush_rx,
         };
         let metrics = Arc::clone(&shared.metrics);
-        let publisher = tokio::spawn(outbox::publish(client.clone(), signer, metrics, sources));
+        let publisher = tokio::spawn(outbox::publish(client.clone(), p.signer, metrics, sources));
         let (progress, watch_rx) = watch::channel(Progress::Connecting { last_error: None });
         let stopping = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
@@ -233,7 +225,7 @@ impl Gateway {
         };
         let connection = tokio::spawn(
             Connection {
-                events,
+                events: p.events,
                 client: client.clone(),
                 gate,
                 progress,
@@ -247,8 +239,8 @@ impl Gateway {
             announcer,
             shared,
             reannounce,
-            broker,
-            listen,
+            broker: p.broker,
+            listen: p.listen,
             client,
             outcomes,
             flush,
