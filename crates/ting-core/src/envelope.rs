@@ -11,7 +11,7 @@
 //! except decryption, which needs the receiver's secret. [`ReplayGuard`] is
 //! pure: the caller passes the clock in, and the cache is bounded.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use thiserror::Error;
@@ -308,6 +308,8 @@ pub enum ReceiveError {
     Replayed,
     #[error("the replay cache is full of live entries")]
     ReplayCacheFull,
+    #[error("this sender already holds its share of the replay cache")]
+    SenderOverQuota,
     #[error("the encrypted payload does not decrypt")]
     BadCiphertext,
 }
@@ -322,6 +324,7 @@ impl ReceiveError {
             ReceiveError::Stale => "stale",
             ReceiveError::Replayed => "replayed",
             ReceiveError::ReplayCacheFull => "replay_cache_full",
+            ReceiveError::SenderOverQuota => "sender_over_quota",
             ReceiveError::BadCiphertext => "bad_ciphertext",
         }
     }
@@ -363,13 +366,25 @@ pub fn receive(
 /// refused as stale anyway, so forgetting it lets no replay through. The guard
 /// judges staleness against both `now` and `now_max`, so a clock stepping
 /// backwards cannot revive an envelope whose entry was already forgotten.
+///
+/// Room is shared so that no stranger can crowd out the senders that matter:
+/// each sender not named in [`ReplayGuard::reserve_for`] holds at most
+/// [`REPLAY_SENDER_SHARE`] of the capacity, and such senders together at most
+/// half of it; the other half is kept for the reserved senders (a device
+/// reserves it for its network's sequencers, whose receipts it must take).
 #[derive(Debug)]
 pub struct ReplayGuard {
     capacity: usize,
     now_max: Timestamp,
+    reserved: HashSet<AccountId>,
     seen: HashMap<(AccountId, EnvelopeId), Timestamp>,
     by_time: BTreeSet<(Timestamp, AccountId, EnvelopeId)>,
+    per_sender: HashMap<AccountId, usize>,
+    strangers: usize,
 }
+
+/// The share of a replay cache one sender that is not reserved may hold: 1/64.
+pub const REPLAY_SENDER_SHARE: usize = 64;
 
 impl ReplayGuard {
     /// A guard holding at most `capacity` entries, itself at most `REPLAY_CACHE_MAX`.
@@ -378,9 +393,18 @@ impl ReplayGuard {
         ReplayGuard {
             capacity,
             now_max: Timestamp(0),
+            reserved: HashSet::new(),
             seen: HashMap::new(),
             by_time: BTreeSet::new(),
+            per_sender: HashMap::new(),
+            strangers: 0,
         }
+    }
+
+    /// Keeps half the cache for `senders`, who are held to no per-sender share.
+    pub fn reserve_for(mut self, senders: impl IntoIterator<Item = AccountId>) -> Self {
+        self.reserved.extend(senders);
+        self
     }
 
     /// Live entries now held.
@@ -392,7 +416,8 @@ impl ReplayGuard {
         self.seen.is_empty()
     }
 
-    /// Refuses a stale timestamp or a seen `(sender, id)`; otherwise records it.
+    /// Refuses a stale timestamp or a seen `(sender, id)`, or a sender over its
+    /// share; otherwise records it.
     pub fn check(
         &mut self,
         sender: &AccountId,
@@ -410,12 +435,31 @@ impl ReplayGuard {
         if self.seen.contains_key(&key) {
             return Err(ReceiveError::Replayed);
         }
+        self.check_room(sender)?;
+        self.seen.insert(key, timestamp);
+        self.by_time.insert((timestamp, *sender, *id));
+        *self.per_sender.entry(*sender).or_insert(0) += 1;
+        if !self.reserved.contains(sender) {
+            self.strangers += 1;
+        }
+        assert_eq!(self.seen.len(), self.by_time.len());
+        Ok(())
+    }
+
+    fn check_room(&self, sender: &AccountId) -> Result<(), ReceiveError> {
         if self.seen.len() >= self.capacity {
             return Err(ReceiveError::ReplayCacheFull);
         }
-        self.seen.insert(key, timestamp);
-        self.by_time.insert((timestamp, *sender, *id));
-        assert_eq!(self.seen.len(), self.by_time.len());
+        if self.reserved.contains(sender) {
+            return Ok(());
+        }
+        let share = (self.capacity / REPLAY_SENDER_SHARE).max(1);
+        if self.per_sender.get(sender).copied().unwrap_or(0) >= share {
+            return Err(ReceiveError::SenderOverQuota);
+        }
+        if self.strangers >= self.capacity / 2 {
+            return Err(ReceiveError::ReplayCacheFull);
+        }
         Ok(())
     }
 
@@ -426,6 +470,15 @@ impl ReplayGuard {
             }
             self.by_time.pop_first();
             self.seen.remove(&(sender, id));
+            if let Some(n) = self.per_sender.get_mut(&sender) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_sender.remove(&sender);
+                }
+            }
+            if !self.reserved.contains(&sender) {
+                self.strangers -= 1;
+            }
         }
     }
 }

@@ -18,6 +18,7 @@
 //! `ting-api`.
 
 pub mod account;
+pub mod acl;
 pub mod amount;
 pub mod block;
 pub mod broker_url;
@@ -29,6 +30,7 @@ pub mod genesis;
 pub mod hash;
 pub mod keys;
 pub mod limits;
+pub mod login;
 pub mod merkle;
 pub mod receipt;
 pub mod seal;

@@ -77,11 +77,14 @@ impl Inbox {
         messaging: Messaging,
         state_dir: PathBuf,
     ) -> Inbox {
+        // Strangers may not crowd out the receipts of the node it trusts.
+        let guard =
+            ReplayGuard::new(DEVICE_REPLAY_CACHE_MAX).reserve_for(sequencers.iter().copied());
         Inbox {
             me,
             network,
             sequencers,
-            guard: ReplayGuard::new(DEVICE_REPLAY_CACHE_MAX),
+            guard,
             messaging,
             state_dir,
             payees: HashMap::new(),

@@ -116,7 +116,7 @@ fn decoding_is_strict() {
 
 #[test]
 fn receive_checks_in_the_documented_order() {
-    let mut guard = ReplayGuard::new(16);
+    let mut guard = ReplayGuard::new(16).reserve_for([alice().account(), bob().account()]);
     let env = sample(1);
     let bytes = env.encode();
     let code = |r: Result<Envelope, ReceiveError>| r.unwrap_err().code();
@@ -151,7 +151,7 @@ fn receive_checks_in_the_documented_order() {
 
 #[test]
 fn the_window_is_inclusive_on_both_sides() {
-    let mut guard = ReplayGuard::new(16);
+    let mut guard = ReplayGuard::new(16).reserve_for([alice().account(), bob().account()]);
     let s = alice().account();
     let w = ENVELOPE_WINDOW_MS;
     let id = |n| EnvelopeId::from_counter(n);
@@ -169,7 +169,7 @@ fn the_window_is_inclusive_on_both_sides() {
 
 #[test]
 fn entries_are_forgotten_only_once_their_envelope_would_be_stale() {
-    let mut guard = ReplayGuard::new(2);
+    let mut guard = ReplayGuard::new(2).reserve_for([alice().account(), bob().account()]);
     let s = alice().account();
     let id = |n| EnvelopeId::from_counter(n);
     guard.check(&s, &id(1), T0, T0).unwrap();
@@ -187,7 +187,7 @@ fn entries_are_forgotten_only_once_their_envelope_would_be_stale() {
 
 #[test]
 fn the_same_id_from_another_sender_is_not_a_replay() {
-    let mut guard = ReplayGuard::new(4);
+    let mut guard = ReplayGuard::new(4).reserve_for([alice().account(), bob().account()]);
     let id = EnvelopeId::from_counter(1);
     guard.check(&alice().account(), &id, T0, T0).unwrap();
     assert_eq!(guard.check(&bob().account(), &id, T0, T0), Ok(()));
@@ -211,4 +211,48 @@ fn types_name_themselves_and_split_node_from_device() {
     assert_eq!(EnvelopeType::REFUSAL.name(), "refusal");
     assert_eq!(EnvelopeType::PAYMENT.name(), "payment");
     assert_eq!(EnvelopeType(0x7777).name(), "unknown");
+}
+
+#[test]
+fn a_stranger_gets_a_share_and_strangers_cannot_fill_the_sequencers_half() {
+    let node = alice().account();
+    let mut guard = ReplayGuard::new(128).reserve_for([node]);
+    let id = |n| EnvelopeId::from_counter(n);
+    let stranger = bob().account();
+    // One stranger: 128 / 64 = 2 entries, then refused.
+    guard.check(&stranger, &id(1), T0, T0).unwrap();
+    guard.check(&stranger, &id(2), T0, T0).unwrap();
+    assert_eq!(
+        guard.check(&stranger, &id(3), T0, T0),
+        Err(ReceiveError::SenderOverQuota)
+    );
+    // Many strangers with fresh keys fill their half, and no more.
+    let mut n = 10;
+    let mut strangers_taken = 2;
+    for seed in 100u8..=255 {
+        let s = Keypair::from_seed([seed; 32]).account();
+        for _ in 0..2 {
+            n += 1;
+            if guard.check(&s, &id(n), T0, T0).is_ok() {
+                strangers_taken += 1;
+            }
+        }
+    }
+    assert_eq!(strangers_taken, 64, "strangers hold at most half of 128");
+    // The node's receipts still have the other half.
+    for k in 0..64 {
+        assert_eq!(
+            guard.check(&node, &id(10_000 + k), T0, T0),
+            Ok(()),
+            "receipt {k}"
+        );
+    }
+    assert_eq!(
+        guard.check(&node, &id(20_000), T0, T0),
+        Err(ReceiveError::ReplayCacheFull)
+    );
+    // Once the window passes, everything is forgotten and the counts with it.
+    let later = Timestamp(T0.0 + ENVELOPE_WINDOW_MS + 1);
+    assert_eq!(guard.check(&stranger, &id(3), later, later), Ok(()));
+    assert_eq!(guard.len(), 1);
 }
