@@ -58,6 +58,7 @@ impl DevNode {
             },
             key: sequencer(),
             client_id: None,
+            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         };
         let gateway = Gateway::start(Arc::clone(&shared), cfg)
             .await

@@ -63,7 +63,7 @@ fn device(port: u16, dir: &std::path::Path) -> Device {
         state_dir: dir.to_path_buf(),
         network: NET,
         sequencers: vec![sequencer().account()],
-        genesis_hash: Some(GENESIS),
+        genesis_hash: GENESIS,
         node_url: "http://127.0.0.1:1".into(),
         broker: Some(Broker {
             host: "127.0.0.1".into(),

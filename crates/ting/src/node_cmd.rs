@@ -314,6 +314,7 @@ pub fn start_gateway(
         mode: plan.mode,
         key: Keypair::from_seed(key.seed()),
         client_id: None,
+        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
     };
     runtime.block_on(Gateway::start(Arc::clone(shared), cfg))
 }

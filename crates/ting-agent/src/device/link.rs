@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter};
 use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
+use ting_core::login::{self, LoginToken};
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -183,9 +184,19 @@ fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
     // One stable client id and a persistent session per device: the broker
     // keeps the inbox subscription, and queues receipts and messages (QoS 1)
     // while the device is away. Two devices with one key would evict each other.
-    let client_id = format!("ting-dev-{}", &inner.me.to_hex()[..32]);
+    // The client id is the account id, and every session logs in with a fresh
+    // token (docs/mqtt.md §9).
+    let client_id = login::client_id(&inner.me, None).expect("no suffix is always valid");
+    let token = LoginToken::issue(
+        &inner.key,
+        &inner.genesis_hash,
+        &client_id,
+        now(),
+        rand::random(),
+    );
     let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     options
+        .set_credentials(login::username(&inner.me), token.to_text())
         .set_keep_alive(KEEP_ALIVE)
         .set_clean_session(false)
         .set_max_packet_size(PACKET_BYTES_MAX, PACKET_BYTES_MAX)
@@ -340,7 +351,7 @@ fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
         payload,
         inner.network,
         &inner.sequencers,
-        inner.genesis_hash,
+        Some(inner.genesis_hash),
         now(),
     );
     let Ok(hello) = checked else {

@@ -80,8 +80,10 @@ pub struct DeviceConfig {
     pub network: NetworkId,
     /// The only keys whose receipts, refusals, errors and announcements the device believes.
     pub sequencers: Vec<AccountId>,
-    /// The network's genesis hash, when known: a node announcing another is not the device's.
-    pub genesis_hash: Option<Hash32>,
+    /// The network's genesis hash: the device logs in to the broker for this
+    /// network only (docs/mqtt.md §9), and a node announcing another genesis
+    /// is not the device's.
+    pub genesis_hash: Hash32,
     /// The node's HTTP API, e.g. `http://127.0.0.1:8080`.
     pub node_url: String,
     /// With a broker, transactions and messages go over MQTT.
@@ -115,7 +117,7 @@ impl DeviceConfig {
             state_dir,
             network: status.network,
             sequencers: vec![status.sequencer],
-            genesis_hash: Some(status.genesis_hash),
+            genesis_hash: status.genesis_hash,
             node_url: node_url.to_owned(),
             broker,
             seed: rand::random(),
@@ -176,7 +178,7 @@ pub(crate) struct Inner {
     payers: tokio::sync::Mutex<std::collections::HashMap<ChannelId, DurablePayer>>,
     stats: Mutex<LinkStats>,
     sequencers: Vec<AccountId>,
-    genesis_hash: Option<Hash32>,
+    genesis_hash: Hash32,
     presence: watch::Sender<Presence>,
 }
 

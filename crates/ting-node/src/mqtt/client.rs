@@ -17,6 +17,9 @@ use rumqttc::v5::mqttbytes::v5::{Packet as Packet5, SubscribeReasonCode as SubCo
 use rumqttc::v5::mqttbytes::QoS as QoS5;
 use rumqttc::{Packet as Packet4, QoS as QoS4, SubscribeReasonCode as SubCode4};
 
+use ting_core::login::{self, LoginToken};
+use ting_core::{Hash32, Keypair};
+
 use super::limits::{
     MQTT_CLIENT_INFLIGHT_MAX, MQTT_CLIENT_REQUESTS_MAX, MQTT_KEEP_ALIVE, MQTT_PAYLOAD_BYTES_MAX,
 };
@@ -37,8 +40,16 @@ pub(crate) enum Client {
     V5(rumqttc::v5::AsyncClient),
 }
 
-/// The connection's event loop; polling it drives the socket.
-pub(crate) enum Events {
+/// The connection's event loop; polling it drives the socket. Before every
+/// connection attempt it logs in afresh (docs/mqtt.md §9): a token is good
+/// for one connection only.
+pub(crate) struct Events {
+    event_loop: EventLoop,
+    login: Login,
+    relogin: bool,
+}
+
+enum EventLoop {
     V4(Box<rumqttc::EventLoop>),
     V5(Box<rumqttc::v5::EventLoop>),
 }
@@ -46,6 +57,26 @@ pub(crate) enum Events {
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Events")
+    }
+}
+
+/// How the node's client logs in: as its sequencer account.
+pub(crate) struct Login {
+    pub key: Keypair,
+    pub genesis_hash: Hash32,
+    pub client_id: String,
+}
+
+impl Login {
+    fn credentials(&self) -> (String, String) {
+        let token = LoginToken::issue(
+            &self.key,
+            &self.genesis_hash,
+            &self.client_id,
+            crate::clock::now(),
+            rand::random(),
+        );
+        (login::username(&self.key.account()), token.to_text())
     }
 }
 
@@ -90,12 +121,29 @@ fn qos5(q: Qos) -> QoS5 {
 /// Its last will is `will` (topic, payload), retained: the node's leaving
 /// hello, so a node that dies says so.
 pub(crate) fn connect(
-    id: &str,
+    login: Login,
     host: &str,
     port: u16,
     protocol: Protocol,
     will: (&str, Vec<u8>),
 ) -> (Client, Events) {
+    let id = login.client_id.clone();
+    let (client, event_loop) = connect_loop(&id, host, port, protocol, will);
+    let events = Events {
+        event_loop,
+        login,
+        relogin: true,
+    };
+    (client, events)
+}
+
+fn connect_loop(
+    id: &str,
+    host: &str,
+    port: u16,
+    protocol: Protocol,
+    will: (&str, Vec<u8>),
+) -> (Client, EventLoop) {
     let (will_topic, will_payload) = will;
     let inflight = MQTT_CLIENT_INFLIGHT_MAX;
     let mut network = rumqttc::NetworkOptions::new();
@@ -116,7 +164,7 @@ pub(crate) fn connect(
                 .set_max_packet_size(MQTT_PAYLOAD_BYTES_MAX, MQTT_PAYLOAD_BYTES_MAX);
             let (c, mut e) = rumqttc::AsyncClient::new(o, MQTT_CLIENT_REQUESTS_MAX);
             e.set_network_options(network);
-            (Client::V4(c), Events::V4(Box::new(e)))
+            (Client::V4(c), EventLoop::V4(Box::new(e)))
         }
         Protocol::V5 => {
             let mut o = rumqttc::v5::MqttOptions::new(id, host, port);
@@ -135,7 +183,7 @@ pub(crate) fn connect(
             o.set_outgoing_inflight_upper_limit(inflight);
             o.set_network_options(network);
             let (c, e) = rumqttc::v5::AsyncClient::new(o, MQTT_CLIENT_REQUESTS_MAX);
-            (Client::V5(c), Events::V5(Box::new(e)))
+            (Client::V5(c), EventLoop::V5(Box::new(e)))
         }
     }
 }
@@ -219,13 +267,31 @@ fn incoming5(p: Packet5) -> Incoming {
 impl Events {
     /// The next event; an error means the connection is down (the next poll reconnects).
     pub async fn poll(&mut self) -> Result<Incoming, String> {
-        match self {
-            Events::V4(e) => match e.poll().await {
+        if self.relogin {
+            let (user, password) = self.login.credentials();
+            match &mut self.event_loop {
+                EventLoop::V4(e) => {
+                    e.mqtt_options.set_credentials(user, password);
+                }
+                EventLoop::V5(e) => {
+                    e.options.set_credentials(user, password);
+                }
+            }
+            self.relogin = false;
+        }
+        let polled = self.poll_once().await;
+        self.relogin = polled.is_err();
+        polled
+    }
+
+    async fn poll_once(&mut self) -> Result<Incoming, String> {
+        match &mut self.event_loop {
+            EventLoop::V4(e) => match e.poll().await {
                 Ok(rumqttc::Event::Incoming(p)) => Ok(incoming4(p)),
                 Ok(rumqttc::Event::Outgoing(_)) => Ok(Incoming::Other),
                 Err(e) => Err(e.to_string()),
             },
-            Events::V5(e) => match e.poll().await {
+            EventLoop::V5(e) => match e.poll().await {
                 Ok(rumqttc::v5::Event::Incoming(p)) => Ok(incoming5(p)),
                 Ok(rumqttc::v5::Event::Outgoing(_)) => Ok(Incoming::Other),
                 Err(e) => Err(e.to_string()),

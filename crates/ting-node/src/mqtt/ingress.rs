@@ -6,12 +6,18 @@
 //! bounded by `MQTT_OUTCOMES_MAX` permits. A bad signature is found by the
 //! pipeline's batch verifier (no second check here); the gateway reports it as a
 //! dropped payload, not as a ledger refusal.
+//!
+//! The node writes to an inbox only for a sender whose signature verified
+//! (docs/mqtt.md §5): a payload that does not decode, or whose signature
+//! fails, names no one the node can believe, so it is counted and dropped in
+//! silence. A decoded transaction that is not admitted (`wrong_network`,
+//! `busy`, `shutting_down`) has its signature checked here before the sender
+//! hears why.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ting_core::limits::TX_BYTES_MAX;
-use ting_core::tx::TX_VERSION;
 use ting_core::{AccountId, Hash32, NetworkId, SignedTx};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -25,22 +31,11 @@ use crate::pipeline::Outcome;
 pub(crate) struct Dropped {
     /// The `reason` label of `ting_mqtt_dropped_total`, also the error notice's code.
     pub reason: &'static str,
-    /// Whose inbox hears of it, when a sender can be read.
-    pub sender: Option<AccountId>,
+    /// The transaction, when the payload decoded: its sender hears of the
+    /// drop if its signature verifies.
+    pub tx: Option<SignedTx>,
     pub about: Hash32,
     pub message: String,
-}
-
-/// The sender field of a payload that looks like a transaction for `network`
-/// (right version and network), though it did not decode. Anything else has no
-/// readable sender: the node does not write to inboxes named by noise.
-pub(crate) fn readable_sender(payload: &[u8], network: NetworkId) -> Option<AccountId> {
-    let head = payload.get(..37)?;
-    let net = u32::from_le_bytes(head[1..5].try_into().expect("4 bytes"));
-    if head[0] != TX_VERSION || net != network.0 {
-        return None;
-    }
-    Some(AccountId(head[5..37].try_into().expect("32 bytes")))
 }
 
 /// Decodes `payload` strictly and checks its network.
@@ -49,7 +44,7 @@ pub(crate) fn check(payload: &[u8], network: NetworkId) -> Result<SignedTx, Drop
     if payload.len() > TX_BYTES_MAX {
         return Err(Dropped {
             reason: "oversized",
-            sender: readable_sender(payload, network),
+            tx: None,
             about: about(),
             message: format!(
                 "the payload is {} bytes; a transaction is at most {TX_BYTES_MAX}",
@@ -59,20 +54,20 @@ pub(crate) fn check(payload: &[u8], network: NetworkId) -> Result<SignedTx, Drop
     }
     let tx = SignedTx::decode(payload).map_err(|e| Dropped {
         reason: "malformed",
-        sender: readable_sender(payload, network),
+        tx: None,
         about: about(),
         message: format!("the payload is not a transaction: {e}"),
     })?;
     if tx.network() != network {
         return Err(Dropped {
             reason: "wrong_network",
-            sender: Some(tx.sender()),
             about: tx.hash(),
             message: format!(
                 "the transaction is for network {}, this node serves network {}",
                 tx.network(),
                 network
             ),
+            tx: Some(tx),
         });
     }
     Ok(tx)
@@ -97,24 +92,26 @@ impl Gate {
         }
     }
 
+    /// Counts a dropped payload, and tells its sender when its signature verifies.
     fn drop_payload(&self, d: Dropped) {
         self.shared.metrics.mqtt.dropped(d.reason);
         tracing::debug!(reason = d.reason, message = %d.message, "dropped an MQTT payload");
-        if let Some(to) = d.sender {
-            self.outbox.offer(Notice::Error {
-                to,
-                about: d.about,
-                code: d.reason,
-                message: d.message,
-            });
-        }
+        let Some(tx) = d.tx else { return };
+        let Ok(verified) = tx.verify() else { return };
+        self.outbox.offer(Notice::Error {
+            to: verified.sender(),
+            about: d.about,
+            code: d.reason,
+            message: d.message,
+        });
     }
 
     fn submit(&self, tx: SignedTx) {
         let (sender, hash) = (tx.sender(), tx.hash());
+        let kept = tx.clone();
         let not_admitted = |reason, message| Dropped {
             reason,
-            sender: Some(sender),
+            tx: Some(kept),
             about: hash,
             message,
         };
@@ -151,10 +148,11 @@ impl Gate {
             Ok(Outcome::Committed(committed)) => {
                 self.outbox.offer(Notice::Receipt { to, committed });
             }
+            // The sender is not who it claims: counted, and no one is told.
             Ok(Outcome::Refused(r)) if r.code == "bad_signature" => {
                 self.drop_payload(Dropped {
                     reason: "bad_signature",
-                    sender: Some(to),
+                    tx: None,
                     about: hash,
                     message: r.message,
                 });
@@ -171,6 +169,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ting_core::tx::TX_VERSION;
 
     const NET: NetworkId = NetworkId(7);
 
@@ -182,19 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn noise_has_no_readable_sender() {
-        assert_eq!(readable_sender(b"hello", NET), None);
-        assert_eq!(readable_sender(&prefix(9, 7, [3; 32]), NET), None);
-        assert_eq!(readable_sender(&prefix(TX_VERSION, 8, [3; 32]), NET), None);
-    }
-
-    #[test]
-    fn a_truncated_transaction_names_its_sender() {
+    fn a_truncated_transaction_names_no_one() {
         let p = prefix(TX_VERSION, 7, [3; 32]);
-        assert_eq!(readable_sender(&p, NET), Some(AccountId([3; 32])));
         let d = check(&p, NET).expect_err("truncated");
         assert_eq!(d.reason, "malformed");
-        assert_eq!(d.sender, Some(AccountId([3; 32])));
+        assert!(d.tx.is_none());
     }
 
     #[test]
@@ -203,6 +194,6 @@ mod tests {
         p.resize(TX_BYTES_MAX + 1, 0);
         let d = check(&p, NET).expect_err("oversized");
         assert_eq!(d.reason, "oversized");
-        assert_eq!(d.sender, Some(AccountId([4; 32])));
+        assert!(d.tx.is_none());
     }
 }

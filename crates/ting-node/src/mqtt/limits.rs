@@ -18,11 +18,40 @@ use ting_core::limits::TX_BYTES_MAX;
 /// device its connection.
 pub const MQTT_PAYLOAD_BYTES_MAX: usize = ENVELOPE_BYTES_MAX + 4 * 1024;
 
-/// Connections the embedded broker holds at once; one more is refused.
-pub const MQTT_CONNECTIONS_MAX: usize = 1024;
+/// Sessions the embedded broker holds at once, connected or kept for an
+/// offline device; one more CONNECT is refused (MQTT 3.1.1 code 3, server
+/// unavailable) instead of left to hang.
+pub const MQTT_SESSIONS_MAX: usize = 100_000;
+
+/// Connections from one IP address at once; one more login is refused (code
+/// 5, not authorized). High enough for thousands of simulated devices on
+/// loopback; a deployment behind a NAT raises it with `--mqtt-per-source`.
+pub const MQTT_CONNECTIONS_PER_SOURCE_MAX: usize = 20_000;
 
 /// Unacknowledged QoS 1 messages the embedded broker sends one connection.
 pub const MQTT_INFLIGHT_MAX: u16 = 64;
+
+/// Messages the embedded broker queues for one session beyond its in-flight
+/// window (a device's receipts while it is away); older ones are dropped.
+pub const MQTT_QUEUED_MAX: usize = 1024;
+
+/// Subscriptions one client may hold: its inbox, the blocks, and the
+/// announcement topics of its network's sequencers (at most 64).
+pub const MQTT_SUBSCRIPTIONS_PER_CLIENT_MAX: usize = 80;
+
+/// Retained messages the embedded broker keeps: the node topics only (the
+/// ACL allows retain nowhere else), one per node and the blocks header.
+pub const MQTT_RETAINED_MAX: usize = 1024;
+
+/// Largest retained payload; a node's hello and a block header are far below.
+pub const MQTT_RETAINED_BYTES_MAX: usize = 4 * 1024;
+
+/// Longest client id: an account id, `-` and a 16-character suffix.
+pub const MQTT_CLIENT_ID_BYTES_MAX: usize = 64 + 1 + ting_core::login::CLIENT_ID_SUFFIX_MAX;
+
+/// How long the broker keeps an offline device's session (its inbox
+/// subscription and queued messages).
+pub const MQTT_SESSION_EXPIRY: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// Unacknowledged QoS 1 publishes of the node's client. Its one connection
 /// carries every device's notice, so it needs a deeper window than a device:
@@ -32,22 +61,6 @@ pub const MQTT_INFLIGHT_MAX: u16 = 64;
 /// round trip still passes 64 000 notices/s. Each holds one notice, a few
 /// hundred bytes (a receipt is under 200).
 pub const MQTT_CLIENT_INFLIGHT_MAX: u16 = 1024;
-
-/// Packets the embedded broker's router hands one connection per turn.
-pub const MQTT_OUTGOING_PACKETS_MAX: u64 = 200;
-
-/// Bytes in one segment of a topic filter's in-memory log in the embedded broker.
-/// A segment holds at least one packet, so its real size reaches this plus one payload.
-pub const MQTT_SEGMENT_BYTES: usize = 64 * 1024;
-
-/// Segments each filter's log keeps; older ones are dropped (slow readers miss them).
-pub const MQTT_SEGMENTS_MAX: usize = 2;
-
-/// Segment size for `ting/v1/tx`, which buffers a burst of transactions for the node.
-pub const MQTT_TX_SEGMENT_BYTES: usize = 1024 * 1024;
-
-/// Segments of `ting/v1/tx`'s log: together 4 MiB, about 16 000 typical transactions.
-pub const MQTT_TX_SEGMENTS_MAX: usize = 4;
 
 /// How long the broker waits for a new connection's CONNECT packet.
 pub const MQTT_CONNECT_TIMEOUT_MS: u16 = 5_000;
@@ -59,6 +72,14 @@ pub const MQTT_OUTCOMES_MAX: usize = 16_384;
 /// Inbox notices (receipt, refusal, error) waiting to be published. When full,
 /// a new notice is dropped and counted; the pipeline never waits for MQTT.
 pub const MQTT_OUTBOX_MAX: usize = 4_096;
+
+/// Error notices one inbox may be sent per second; more are dropped and
+/// counted (`ting_mqtt_publish_dropped_total{reason="rate_limited"}`).
+pub const MQTT_ERROR_NOTICES_PER_RECIPIENT_PER_S: u32 = 10;
+
+/// Recipients of error notices tracked in one second; error notices to further
+/// recipients wait for the next second.
+pub const MQTT_ERROR_NOTICE_RECIPIENTS_MAX: usize = 16_384;
 
 /// Requests the node's client queues for its event loop (publish, subscribe),
 /// as deep as its in-flight window so that a burst of notices waits here
@@ -81,6 +102,6 @@ const _: () = assert!(MQTT_PAYLOAD_BYTES_MAX > TX_BYTES_MAX);
 const _: () = assert!(MQTT_CLIENT_INFLIGHT_MAX as usize <= MQTT_CLIENT_REQUESTS_MAX);
 const _: () = assert!(MQTT_PAYLOAD_BYTES_MAX > ENVELOPE_BYTES_MAX);
 const _: () = assert!(
-    MQTT_SEGMENT_BYTES >= 1024,
-    "rumqttd refuses segments under 1 KiB"
+    MQTT_SUBSCRIPTIONS_PER_CLIENT_MAX > ting_core::limits::GENESIS_SEQUENCERS_MAX + 1,
+    "a device subscribes to its inbox and every sequencer's announcements"
 );

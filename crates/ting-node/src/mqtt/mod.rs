@@ -22,6 +22,7 @@ mod client;
 mod connection;
 mod ingress;
 pub mod limits;
+mod notice_rate;
 mod notices;
 mod outbox;
 
@@ -37,6 +38,7 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use broker::claim as claim_listen;
+pub use broker::Refusals as BrokerRefusals;
 pub use client::Protocol;
 pub use notices::notice_id;
 
@@ -64,8 +66,11 @@ pub struct GatewayConfig {
     pub mode: MqttMode,
     /// Signs inbox notices: the node's sequencer key.
     pub key: Keypair,
-    /// The client id; default `ting-node-` and the first 16 hex digits of the key.
+    /// The client id; default the key's account id, `-node-` and 8 random
+    /// hex digits (docs/mqtt.md §9: a client id must be the account's).
     pub client_id: Option<String>,
+    /// The embedded broker's limit on connections from one IP address.
+    pub connections_per_source: usize,
 }
 
 /// Why the gateway could not start.
@@ -122,7 +127,7 @@ struct Parts {
     signer: Signer,
     announcer: Arc<Announcer>,
     broker: String,
-    listen: Option<SocketAddr>,
+    embedded: Option<broker::EmbeddedBroker>,
 }
 
 /// A running gateway.
@@ -134,6 +139,7 @@ pub struct Gateway {
     reannounce: JoinHandle<()>,
     broker: String,
     listen: Option<SocketAddr>,
+    embedded: Option<broker::EmbeddedBroker>,
     client: client::Client,
     outcomes: Arc<Semaphore>,
     flush: mpsc::Sender<outbox::Flush>,
@@ -147,11 +153,16 @@ impl Gateway {
     /// Starts the broker (when embedded), connects, subscribes, and waits until
     /// the broker has granted the subscription. Call inside a Tokio runtime.
     pub async fn start(shared: Arc<Shared>, cfg: GatewayConfig) -> Result<Gateway, MqttStartError> {
-        let (listen, host, port, protocol) = match &cfg.mode {
+        let (embedded, host, port, protocol) = match &cfg.mode {
             MqttMode::Embedded { listen } => {
-                let addr = broker::start(*listen)?;
-                let host = addr.ip().to_string();
-                (Some(addr), host, addr.port(), Protocol::V311)
+                let policy = broker::Policy {
+                    genesis_hash: shared.genesis_hash,
+                    sequencers: shared.genesis.sequencers.iter().copied().collect(),
+                    connections_per_source: cfg.connections_per_source,
+                };
+                let embedded = broker::start(*listen, policy).await?;
+                let addr = embedded.addr();
+                (Some(embedded), addr.ip().to_string(), addr.port(), Protocol::V311)
             }
             MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
         };
@@ -160,9 +171,11 @@ impl Gateway {
             port,
         }
         .to_string();
-        let id = cfg
-            .client_id
-            .unwrap_or_else(|| format!("ting-node-{}", &cfg.key.account().to_hex()[..16]));
+        let account = cfg.key.account();
+        let id = cfg.client_id.unwrap_or_else(|| {
+            let suffix = format!("node-{:08x}", rand::random::<u32>());
+            ting_core::login::client_id(&account, Some(&suffix)).expect("a valid suffix")
+        });
         let announcer = Arc::new(Announcer {
             key: Keypair::from_seed(cfg.key.seed()),
             network: shared.genesis.network,
@@ -172,8 +185,13 @@ impl Gateway {
         // The last will: this run's leaving hello, so a node that dies says so.
         let height = shared.durable.height();
         let will = notices::hello(&announcer, shared.genesis_hash, height, false);
+        let login = client::Login {
+            key: Keypair::from_seed(cfg.key.seed()),
+            genesis_hash: shared.genesis_hash,
+            client_id: id,
+        };
         let (client, events) =
-            client::connect(&id, &host, port, protocol, (&announcer.topic, will));
+            client::connect(login, &host, port, protocol, (&announcer.topic, will));
         // Devices learn where to connect from /v1/status, unless the operator said otherwise.
         let _ = shared.mqtt_broker.set(broker.clone());
         let signer = Signer {
@@ -187,7 +205,7 @@ impl Gateway {
             signer,
             announcer,
             broker,
-            listen,
+            embedded,
         });
         match wait_subscribed(&mut watch_rx).await {
             Ok(()) => Ok(gateway),
@@ -240,7 +258,8 @@ impl Gateway {
             shared,
             reannounce,
             broker: p.broker,
-            listen: p.listen,
+            listen: p.embedded.as_ref().map(|b| b.addr()),
+            embedded: p.embedded,
             client,
             outcomes,
             flush,
@@ -252,7 +271,10 @@ impl Gateway {
         (gateway, watch_rx)
     }
 
-    fn abort(self, reason: Option<String>) -> MqttStartError {
+    fn abort(mut self, reason: Option<String>) -> MqttStartError {
+        if let Some(b) = self.embedded.take() {
+            b.stop_soon();
+        }
         self.reannounce.abort();
         self.connection.abort();
         self.publisher.abort();
@@ -279,6 +301,11 @@ impl Gateway {
         &self.broker
     }
 
+    /// What the embedded broker has refused (`None` with an external broker).
+    pub fn broker_refusals(&self) -> Option<Arc<broker::Refusals>> {
+        self.embedded.as_ref().map(|b| b.refusals())
+    }
+
     /// Transactions this gateway has received (several gateways may share a node).
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
@@ -286,8 +313,8 @@ impl Gateway {
 
     /// Call after `Node::shutdown`: waits (up to `MQTT_FLUSH_WAIT`) for every
     /// outcome to be answered and every notice handed to the client, then
-    /// disconnects. The embedded broker keeps running until the process ends.
-    pub async fn shutdown(self) {
+    /// disconnects, and stops the embedded broker.
+    pub async fn shutdown(mut self) {
         let deadline = tokio::time::Instant::now() + MQTT_FLUSH_WAIT;
         let all = u32::try_from(MQTT_OUTCOMES_MAX).expect("the outcome limit fits u32");
         let answered = tokio::time::timeout_at(deadline, self.outcomes.acquire_many(all)).await;
@@ -327,6 +354,9 @@ impl Gateway {
             connection.abort();
         }
         self.publisher.abort();
+        if let Some(b) = self.embedded.take() {
+            let _ = tokio::task::spawn_blocking(move || b.stop()).await;
+        }
     }
 }
 

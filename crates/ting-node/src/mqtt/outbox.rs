@@ -7,13 +7,16 @@
 //! reads it over HTTP. Block headers skip the queue: only the newest matters
 //! (it is retained), so a publisher that falls behind jumps to it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::client::{Client, Qos};
-use super::limits::MQTT_OUTBOX_MAX;
+use super::limits::{
+    MQTT_ERROR_NOTICES_PER_RECIPIENT_PER_S, MQTT_ERROR_NOTICE_RECIPIENTS_MAX, MQTT_OUTBOX_MAX,
+};
+use super::notice_rate::NoticeRate;
 use super::notices::{Notice, Signer};
 use crate::metrics::Metrics;
 use crate::pipeline::CommittedBlock;
@@ -24,6 +27,7 @@ use ting_core::topics::{inbox, BLOCKS_TOPIC};
 pub(crate) struct Outbox {
     tx: mpsc::Sender<Notice>,
     metrics: Arc<Metrics>,
+    error_rate: Arc<Mutex<NoticeRate>>,
 }
 
 /// A request to publish everything queued, answered when it is handed to the client.
@@ -32,11 +36,32 @@ pub(crate) type Flush = oneshot::Sender<()>;
 impl Outbox {
     pub fn new(metrics: Arc<Metrics>) -> (Outbox, mpsc::Receiver<Notice>) {
         let (tx, rx) = mpsc::channel(MQTT_OUTBOX_MAX);
-        (Outbox { tx, metrics }, rx)
+        let error_rate = NoticeRate::new(
+            MQTT_ERROR_NOTICES_PER_RECIPIENT_PER_S,
+            MQTT_ERROR_NOTICE_RECIPIENTS_MAX,
+        );
+        let error_rate = Arc::new(Mutex::new(error_rate));
+        (
+            Outbox {
+                tx,
+                metrics,
+                error_rate,
+            },
+            rx,
+        )
     }
 
-    /// Queues `notice`, or drops and counts it when the queue is full.
+    /// Queues `notice`, or drops and counts it when the queue is full or, for
+    /// an error notice, when its recipient has had its share this second.
     pub fn offer(&self, notice: Notice) {
+        if let Notice::Error { to, .. } = &notice {
+            let now = crate::clock::now().0;
+            let mut rate = self.error_rate.lock().unwrap_or_else(|e| e.into_inner());
+            if !rate.allow(to, now) {
+                self.metrics.mqtt.publish_dropped("rate_limited");
+                return;
+            }
+        }
         if self.tx.try_send(notice).is_err() {
             self.metrics.mqtt.publish_dropped("outbox_full");
         }

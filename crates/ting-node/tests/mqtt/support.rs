@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
 use tempfile::TempDir;
 use ting_core::envelope::Envelope;
 use ting_core::topics::{inbox, TX_TOPIC};
-use ting_core::Keypair;
+use ting_core::login::{self, LoginToken};
+use ting_core::{Hash32, Keypair, Timestamp};
 use ting_node::mqtt::limits::MQTT_PAYLOAD_BYTES_MAX;
 use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::Shared;
@@ -32,6 +33,7 @@ pub async fn embedded_gateway(shared: &Arc<Shared>) -> Gateway {
         },
         key: sequencer(),
         client_id: None,
+        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await
@@ -45,33 +47,72 @@ pub async fn external_gateway(shared: &Arc<Shared>, addr: SocketAddr, id: &str) 
         mode,
         key: sequencer(),
         client_id: Some(id.into()),
+        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await
         .expect("the gateway starts on the external broker")
 }
 
-/// An MQTT 3.1.1 client standing in for devices: it subscribes to some topics
-/// and hands every publish it receives to the test.
+/// MQTT 3.1.1 clients standing in for devices, each logged in as its key's
+/// account (docs/mqtt.md §9): they subscribe to some topics and hand every
+/// publish they receive to the test.
 pub struct Device {
-    client: AsyncClient,
+    clients: Vec<AsyncClient>,
     incoming: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Device {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
+/// MQTT options that log in as `key` on the network of `genesis`.
+pub fn login_options(broker: SocketAddr, genesis: &Hash32, key: &Keypair) -> MqttOptions {
+    let id = login::client_id(&key.account(), None).expect("a client id");
+    let token = LoginToken::issue(key, genesis, &id, now(), rand::random());
+    let mut o = MqttOptions::new(id, broker.ip().to_string(), broker.port());
+    o.set_credentials(login::username(&key.account()), token.to_text());
+    o.set_max_packet_size(MQTT_PAYLOAD_BYTES_MAX * 2, MQTT_PAYLOAD_BYTES_MAX * 2);
+    o
+}
+
+/// The wall clock, as the node reads it.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    Timestamp(u64::try_from(ms).expect("fits"))
+}
+
 impl Device {
-    /// Connects to `broker` and subscribes to `filters`, waiting for every SUBACK.
-    pub async fn connect(broker: SocketAddr, id: &str, filters: &[String]) -> Device {
-        let mut o = MqttOptions::new(id, broker.ip().to_string(), broker.port());
-        o.set_max_packet_size(MQTT_PAYLOAD_BYTES_MAX * 2, MQTT_PAYLOAD_BYTES_MAX * 2);
-        let (client, mut events) = AsyncClient::new(o, 64);
+    /// Logs in as `key` and subscribes to `filters`, waiting for every SUBACK;
+    /// every filter must be granted.
+    pub async fn connect(broker: SocketAddr, genesis: &Hash32, key: &Keypair, filters: &[String]) -> Device {
         let (tx, incoming) = mpsc::unbounded_channel();
+        let mut d = Device {
+            clients: Vec::new(),
+            incoming,
+            tasks: Vec::new(),
+        };
+        d.add(broker, genesis, key, filters, tx).await;
+        d
+    }
+
+    async fn add(
+        &mut self,
+        broker: SocketAddr,
+        genesis: &Hash32,
+        key: &Keypair,
+        filters: &[String],
+        tx: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    ) {
+        let (client, mut events) = AsyncClient::new(login_options(broker, genesis, key), 64);
         let (subacks_tx, mut subacks) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             loop {
@@ -79,8 +120,8 @@ impl Device {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let _ = tx.send((p.topic, p.payload.to_vec()));
                     }
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        let _ = subacks_tx.send(());
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        let _ = subacks_tx.send(ack.return_codes);
                     }
                     Ok(_) => {}
                     Err(e) => panic!("the device lost its broker: {e}"),
@@ -93,27 +134,37 @@ impl Device {
                 .await
                 .expect("subscribe");
         }
-        for _ in filters {
-            tokio::time::timeout(DEADLINE, subacks.recv())
+        for f in filters {
+            let codes = tokio::time::timeout(DEADLINE, subacks.recv())
                 .await
                 .expect("a SUBACK in time")
                 .expect("the device task runs");
+            assert!(
+                codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_))),
+                "{f} granted: {codes:?}"
+            );
         }
-        Device {
-            client,
-            incoming,
-            task,
-        }
+        self.clients.push(client);
+        self.tasks.push(task);
     }
 
-    /// A device listening on the inboxes of `keys`.
-    pub async fn inboxes(broker: SocketAddr, id: &str, keys: &[&Keypair]) -> Device {
-        let filters: Vec<String> = keys.iter().map(|k| inbox(&k.account())).collect();
-        Device::connect(broker, id, &filters).await
+    /// Devices listening on the inboxes of `keys`, one login each; the first
+    /// publishes.
+    pub async fn inboxes(broker: SocketAddr, genesis: &Hash32, keys: &[&Keypair]) -> Device {
+        let (tx, incoming) = mpsc::unbounded_channel();
+        let mut d = Device {
+            clients: Vec::new(),
+            incoming,
+            tasks: Vec::new(),
+        };
+        for k in keys {
+            d.add(broker, genesis, k, &[inbox(&k.account())], tx.clone()).await;
+        }
+        d
     }
 
     pub async fn publish_tx(&self, payload: Vec<u8>) {
-        self.client
+        self.clients[0]
             .publish(TX_TOPIC, QoS::AtLeastOnce, false, payload)
             .await
             .expect("publish");

@@ -109,6 +109,7 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
         mode,
         key: Keypair::from_seed(accounts.node_key.seed()),
         client_id: None,
+        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
     };
     let gateway = runtime.block_on(Gateway::start(Arc::clone(node.shared()), gateway_cfg))?;
     let broker = gateway.broker().to_owned();

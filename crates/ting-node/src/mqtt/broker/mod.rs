@@ -1,0 +1,274 @@
+//! The embedded MQTT broker: rmqtt, configured in code, on a runtime of its own.
+//!
+//! rmqtt serves MQTT 3.1.1 and 5 on one listener, calls [`guard::Guard`] to
+//! authenticate every CONNECT and authorize every SUBSCRIBE and PUBLISH, keeps
+//! retained messages in memory (the rmqtt-retainer plugin) and routes shared
+//! subscriptions (the rmqtt-shared-subscription plugin). The broker runs on a
+//! Tokio runtime of its own, so that stopping it is dropping that runtime:
+//! every connection and the listener close, and nothing of it outlives
+//! [`EmbeddedBroker::stop`]. The listener is bound before this returns, so a
+//! taken port is a start-up error that names it.
+
+pub mod guard;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::net::Builder;
+use rmqtt::server::MqttServer;
+use tokio::sync::oneshot;
+
+use super::limits::{
+    MQTT_CLIENT_ID_BYTES_MAX, MQTT_CONNECT_TIMEOUT_MS, MQTT_INFLIGHT_MAX, MQTT_PAYLOAD_BYTES_MAX,
+    MQTT_QUEUED_MAX, MQTT_RETAINED_BYTES_MAX, MQTT_RETAINED_MAX, MQTT_SESSIONS_MAX,
+    MQTT_SESSION_EXPIRY, MQTT_SUBSCRIPTIONS_PER_CLIENT_MAX,
+};
+use super::MqttStartError;
+pub use guard::{Policy, Refusals};
+
+/// Checks that `listen` is free and answers the address (port 0 resolved).
+/// The port is free again when this returns: callers use it to choose a
+/// port, and the broker's own bind decides.
+pub fn claim(listen: SocketAddr) -> Result<SocketAddr, MqttStartError> {
+    match TcpListener::bind(listen) {
+        Ok(l) => l.local_addr().map_err(|source| MqttStartError::Bind {
+            addr: listen,
+            source,
+        }),
+        Err(e) => Err(bind_error(listen, e)),
+    }
+}
+
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> MqttStartError {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        MqttStartError::ListenTaken { addr }
+    } else {
+        MqttStartError::Bind { addr, source: e }
+    }
+}
+
+/// A running embedded broker.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    refusals: Arc<Refusals>,
+}
+
+/// How long stopping waits for the broker's tasks to end.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+impl EmbeddedBroker {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it has refused so far.
+    pub fn refusals(&self) -> Arc<Refusals> {
+        self.refusals.clone()
+    }
+
+    /// Closes the listener and every connection, and waits for the broker's
+    /// runtime to end.
+    pub fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl EmbeddedBroker {
+    /// Tells the broker to stop without waiting for it (it ends within
+    /// `STOP_WAIT`); for callers that may not block.
+    pub fn stop_soon(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.thread.take();
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The hooks hold one guard between them.
+struct Hooks(Arc<guard::Guard>);
+
+#[async_trait::async_trait]
+impl Handler for Hooks {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        self.0.hook(param, acc).await
+    }
+}
+
+const HOOKED: [Type; 5] = [
+    Type::ClientAuthenticate,
+    Type::ClientConnected,
+    Type::ClientDisconnected,
+    Type::ClientSubscribeCheckAcl,
+    Type::MessagePublishCheckAcl,
+];
+
+fn retainer_config() -> String {
+    format!(
+        "storage.type = \"ram\"\nmax_retained_messages = {MQTT_RETAINED_MAX}\nmax_payload_size = \"{}B\"\nretained_message_ttl = \"0m\"\n",
+        MQTT_RETAINED_BYTES_MAX
+    )
+}
+
+fn listener_builder(listen: SocketAddr) -> Builder {
+    let max_packet = u32::try_from(MQTT_PAYLOAD_BYTES_MAX).expect("the payload limit fits u32");
+    Builder::new()
+        .name("ting-mqtt")
+        .laddr(listen)
+        .nodelay(true)
+        .allow_anonymous(false)
+        .max_packet_size(max_packet)
+        .max_clientid_len(MQTT_CLIENT_ID_BYTES_MAX)
+        .max_inflight(std::num::NonZeroU16::new(MQTT_INFLIGHT_MAX).expect("non-zero"))
+        .max_mqueue_len(MQTT_QUEUED_MAX)
+        .max_subscriptions(MQTT_SUBSCRIPTIONS_PER_CLIENT_MAX)
+        .handshake_timeout(Duration::from_millis(u64::from(MQTT_CONNECT_TIMEOUT_MS)))
+        .session_expiry_interval(MQTT_SESSION_EXPIRY)
+        .max_session_expiry_interval(MQTT_SESSION_EXPIRY)
+}
+
+async fn build(
+    listen: SocketAddr,
+    guard: Arc<guard::Guard>,
+) -> Result<(ServerContext, rmqtt::net::Listener), MqttStartError> {
+    let fail = |e: rmqtt::Error| MqttStartError::Bind {
+        addr: listen,
+        source: std::io::Error::other(e.to_string()),
+    };
+    let sessions = isize::try_from(MQTT_SESSIONS_MAX).expect("the session limit fits isize");
+    let scx = ServerContext::new()
+        .mqtt_max_sessions(sessions)
+        .plugins_config_map_add("rmqtt-retainer", retainer_config())
+        .plugins_config_map_add("rmqtt-shared-subscription", "strategy = \"round_robin\"\n")
+        .build()
+        .await;
+    rmqtt_retainer::register(&scx, true, false)
+        .await
+        .map_err(fail)?;
+    rmqtt_shared_subscription::register(&scx, true, false)
+        .await
+        .map_err(fail)?;
+    let register = scx.extends.hook_mgr().register();
+    for typ in HOOKED {
+        register.add(typ, Box::new(Hooks(guard.clone()))).await;
+    }
+    register.start().await;
+    let listener = listener_builder(listen)
+        .bind()
+        .and_then(|l| l.tcp())
+        .map_err(|e| match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+                MqttStartError::ListenTaken { addr: listen }
+            }
+            _ => fail(e),
+        })?;
+    Ok((scx, listener))
+}
+
+/// Starts the broker on `listen` under `policy`, on a thread and runtime of
+/// its own; answers once it listens, or why it could not.
+pub(crate) async fn start(
+    listen: SocketAddr,
+    policy: Policy,
+) -> Result<EmbeddedBroker, MqttStartError> {
+    let io = |source| MqttStartError::Bind {
+        addr: listen,
+        source,
+    };
+    let refusals = Arc::new(Refusals::default());
+    let guard = Arc::new(guard::Guard::new(policy, refusals.clone()));
+    let (started, listening) = oneshot::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("ting-mqtt-broker".into())
+        .spawn(move || serve(listen, guard, started, stopped))
+        .map_err(io)?;
+    let addr = match listening.await {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(io(std::io::Error::other("the broker thread ended"))),
+    };
+    Ok(EmbeddedBroker {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+        refusals,
+    })
+}
+
+/// The broker thread: builds the runtime and the server, tells `started`
+/// where it listens, and serves until `stopped`; then drops every task.
+fn serve(
+    listen: SocketAddr,
+    guard: Arc<guard::Guard>,
+    started: oneshot::Sender<Result<SocketAddr, MqttStartError>>,
+    stopped: oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("ting-mqtt-broker")
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(source) => {
+            let _ = started.send(Err(MqttStartError::Bind {
+                addr: listen,
+                source,
+            }));
+            return;
+        }
+    };
+    let built = runtime.block_on(build(listen, guard)).and_then(|(scx, listener)| {
+        let addr = listener.local_addr().map_err(|e| MqttStartError::Bind {
+            addr: listen,
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok((scx, listener, addr))
+    });
+    let (scx, listener) = match built {
+        Ok((scx, listener, addr)) => {
+            let _ = started.send(Ok(addr));
+            (scx, listener)
+        }
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
+    let server = MqttServer::new(scx).listener_by_id(listener, 1).build();
+    runtime.block_on(async move {
+        tokio::select! {
+            r = server.run() => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "the embedded MQTT broker stopped");
+                }
+            }
+            _ = stopped => {}
+        }
+    });
+    runtime.shutdown_timeout(STOP_WAIT);
+}
