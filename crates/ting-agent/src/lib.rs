@@ -63,6 +63,7 @@ pub mod client;
 pub mod clock;
 pub mod device;
 pub mod files;
+pub mod mqtt_login;
 pub mod outbox;
 pub mod trust;
 pub mod txtext;
@@ -72,6 +73,7 @@ pub use client::{HttpError, NodeClient};
 pub use device::channels::ChannelOffer;
 pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError};
 pub use files::{read_genesis, read_key, FileError};
+pub use mqtt_login::{mqtt_login, MqttLogin};
 
 /// The README's Rust program, compiled as a doc test so that it stays true
 /// to this API (only its ```rust blocks are; the shell blocks are run by

@@ -17,6 +17,7 @@ mod failure;
 mod keys_cmd;
 mod kinds;
 mod logging;
+mod mqtt_cmd;
 mod node_cmd;
 mod output;
 mod read_cmd;
@@ -106,6 +107,9 @@ enum Command {
     Sign(sign_cmd::SignArgs),
     /// Send a transaction signed earlier (by `ting sign` or any other client).
     Submit(sign_cmd::SubmitArgs),
+    /// MQTT: login credentials for tools such as mosquitto_sub.
+    #[command(subcommand)]
+    Mqtt(mqtt_cmd::MqttCmd),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -140,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyReceipt(args) => read_cmd::verify_receipt(&args, json),
         Command::Sign(args) => block_on(sign_cmd::sign(args, json)),
         Command::Submit(args) => block_on(sign_cmd::submit(args, json)),
+        Command::Mqtt(cmd) => block_on(mqtt_cmd::run(cmd, json)),
         Command::Bench(cmd) => bench::run(&cmd),
     }
 }

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter};
 use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
-use ting_core::login::{self, LoginToken};
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -28,6 +27,7 @@ use super::presence::Presence;
 use super::{Broker, Inner};
 use crate::backoff::Backoff;
 use crate::clock::now;
+use crate::mqtt_login::mqtt_login;
 use crate::outbox::Item;
 
 /// Publishes the link has handed the client and the broker has not acknowledged.
@@ -186,17 +186,11 @@ fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
     // while the device is away. Two devices with one key would evict each other.
     // The client id is the account id, and every session logs in with a fresh
     // token (docs/mqtt.md §9).
-    let client_id = login::client_id(&inner.me, None).expect("no suffix is always valid");
-    let token = LoginToken::issue(
-        &inner.key,
-        &inner.genesis_hash,
-        &client_id,
-        now(),
-        rand::random(),
-    );
-    let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    let login =
+        mqtt_login(&inner.key, &inner.genesis_hash, None).expect("no suffix is always valid");
+    let mut options = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     options
-        .set_credentials(login::username(&inner.me), token.to_text())
+        .set_credentials(login.username, login.password)
         .set_keep_alive(KEEP_ALIVE)
         .set_clean_session(false)
         .set_max_packet_size(PACKET_BYTES_MAX, PACKET_BYTES_MAX)

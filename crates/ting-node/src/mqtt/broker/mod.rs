@@ -61,6 +61,8 @@ pub struct EmbeddedBroker {
 
 /// How long stopping waits for the broker's tasks to end.
 const STOP_WAIT: Duration = Duration::from_secs(2);
+/// How long a stopping broker keeps delivering what it has already taken.
+const DRAIN_WAIT: Duration = Duration::from_millis(300);
 
 impl EmbeddedBroker {
     /// The address it listens on.
@@ -80,6 +82,9 @@ impl EmbeddedBroker {
     }
 
     fn stop_now(&mut self) {
+        // Messages the broker has taken (the node's leaving hello among them)
+        // get a moment to reach their subscribers before every socket closes.
+        std::thread::sleep(DRAIN_WAIT);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -242,13 +247,15 @@ fn serve(
             return;
         }
     };
-    let built = runtime.block_on(build(listen, guard)).and_then(|(scx, listener)| {
-        let addr = listener.local_addr().map_err(|e| MqttStartError::Bind {
-            addr: listen,
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        Ok((scx, listener, addr))
-    });
+    let built = runtime
+        .block_on(build(listen, guard))
+        .and_then(|(scx, listener)| {
+            let addr = listener.local_addr().map_err(|e| MqttStartError::Bind {
+                addr: listen,
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            Ok((scx, listener, addr))
+        });
     let (scx, listener) = match built {
         Ok((scx, listener, addr)) => {
             let _ = started.send(Ok(addr));
