@@ -11,8 +11,8 @@ use std::sync::Arc;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
 use tempfile::TempDir;
 use ting_core::envelope::Envelope;
-use ting_core::topics::{inbox, TX_TOPIC};
 use ting_core::login::{self, LoginToken};
+use ting_core::topics::{inbox, TX_TOPIC};
 use ting_core::{Hash32, Keypair, Timestamp};
 use ting_node::mqtt::limits::MQTT_PAYLOAD_BYTES_MAX;
 use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
@@ -93,7 +93,12 @@ pub fn now() -> Timestamp {
 impl Device {
     /// Logs in as `key` and subscribes to `filters`, waiting for every SUBACK;
     /// every filter must be granted.
-    pub async fn connect(broker: SocketAddr, genesis: &Hash32, key: &Keypair, filters: &[String]) -> Device {
+    pub async fn connect(
+        broker: SocketAddr,
+        genesis: &Hash32,
+        key: &Keypair,
+        filters: &[String],
+    ) -> Device {
         let (tx, incoming) = mpsc::unbounded_channel();
         let mut d = Device {
             clients: Vec::new(),
@@ -140,7 +145,9 @@ impl Device {
                 .expect("a SUBACK in time")
                 .expect("the device task runs");
             assert!(
-                codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_))),
+                codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_))),
                 "{f} granted: {codes:?}"
             );
         }
@@ -158,7 +165,8 @@ impl Device {
             tasks: Vec::new(),
         };
         for k in keys {
-            d.add(broker, genesis, k, &[inbox(&k.account())], tx.clone()).await;
+            d.add(broker, genesis, k, &[inbox(&k.account())], tx.clone())
+                .await;
         }
         d
     }

@@ -46,7 +46,9 @@ pub struct Guard {
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard").field("policy", &self.policy).finish()
+        f.debug_struct("Guard")
+            .field("policy", &self.policy)
+            .finish()
     }
 }
 
@@ -97,9 +99,16 @@ impl Guard {
         };
         if let Some(will) = info.last_will() {
             let (topic, retain) = will_of(&will);
-            let access = if retain { Access::PublishRetained } else { Access::Publish };
+            let access = if retain {
+                Access::PublishRetained
+            } else {
+                Access::Publish
+            };
             if let Err(denied) = acl::check(self.role_of(&account), &account, access, &topic) {
-                tracing::info!(code = denied.code(), "MQTT login refused: last will: {denied}");
+                tracing::info!(
+                    code = denied.code(),
+                    "MQTT login refused: last will: {denied}"
+                );
                 self.refusals.logins.fetch_add(1, Ordering::Relaxed);
                 return AuthResult::NotAuthorized;
             }
@@ -108,7 +117,9 @@ impl Guard {
             let per_source = self.per_source.lock().unwrap_or_else(|e| e.into_inner());
             if per_source.get(&ip).copied().unwrap_or(0) >= self.policy.connections_per_source {
                 tracing::info!(%ip, limit = self.policy.connections_per_source, "MQTT login refused: too many connections from one source");
-                self.refusals.over_source_limit.fetch_add(1, Ordering::Relaxed);
+                self.refusals
+                    .over_source_limit
+                    .fetch_add(1, Ordering::Relaxed);
                 return AuthResult::NotAuthorized;
             }
         }
@@ -194,7 +205,11 @@ impl Handler for Guard {
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
             Parameter::MessagePublishCheckAcl(session, publish) => {
-                let access = if publish.retain { Access::PublishRetained } else { Access::Publish };
+                let access = if publish.retain {
+                    Access::PublishRetained
+                } else {
+                    Access::Publish
+                };
                 let user = session.id.username.as_deref();
                 let result = if self.check(user, access, &publish.topic) {
                     PublishAclResult::allow()
