@@ -66,7 +66,13 @@ async fn a_transfer_over_mqtt_gets_a_signed_receipt_and_shows_over_http() {
     http_shows(&shared, &tx).await;
 
     // The newest durable header is retained on ting/v1/blocks for late subscribers.
-    let mut late = Device::connect(broker, &shared.genesis_hash, &user(7), &[BLOCKS_TOPIC.to_string()]).await;
+    let mut late = Device::connect(
+        broker,
+        &shared.genesis_hash,
+        &user(7),
+        &[BLOCKS_TOPIC.to_string()],
+    )
+    .await;
     let (_, bytes) = late.next().await;
     let header = BlockHeader::from_bytes(&bytes).expect("a block header");
     header.verify_signature().expect("signed by the sequencer");
@@ -85,7 +91,12 @@ async fn a_refused_transaction_gets_a_refusal_with_the_ledger_code() {
     let shared = node.shared();
     let gw = embedded_gateway(&shared).await;
     let from = user(1);
-    let mut device = Device::inboxes(gw.listen_addr().expect("embedded"), &shared.genesis_hash, &[&from]).await;
+    let mut device = Device::inboxes(
+        gw.listen_addr().expect("embedded"),
+        &shared.genesis_hash,
+        &[&from],
+    )
+    .await;
 
     let tx = transfer(&from, next_nonce(&shared, &from) + 5, user(2).account(), 1);
     device.publish_tx(tx.bytes().to_vec()).await;
@@ -160,7 +171,12 @@ async fn hostile_payloads_are_dropped_counted_and_answered_only_to_a_verified_se
     for c in &cases {
         device.publish_tx(c.payload.clone()).await;
     }
-    for (reason, n) in [("malformed", 2), ("oversized", 1), ("bad_signature", 1), ("wrong_network", 1)] {
+    for (reason, n) in [
+        ("malformed", 2),
+        ("oversized", 1),
+        ("bad_signature", 1),
+        ("wrong_network", 1),
+    ] {
         let series = format!("ting_mqtt_dropped_total{{reason=\"{reason}\"}}");
         metric_reaches(&shared, &series, n).await;
     }
@@ -185,7 +201,10 @@ async fn hostile_payloads_are_dropped_counted_and_answered_only_to_a_verified_se
         0,
         "the bad signature moved nothing"
     );
-    assert!(device.try_next().is_none(), "noise and forgeries got no answer");
+    assert!(
+        device.try_next().is_none(),
+        "noise and forgeries got no answer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +225,13 @@ async fn status_names_the_gateways_broker_for_devices_and_null_without_a_gateway
         "the broker on 127.0.0.1 is named as it listens"
     );
     // Devices find the broker there and reach it.
-    Device::connect(broker, &shared.genesis_hash, &user(6), &[BLOCKS_TOPIC.to_string()]).await;
+    Device::connect(
+        broker,
+        &shared.genesis_hash,
+        &user(6),
+        &[BLOCKS_TOPIC.to_string()],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,4 +357,40 @@ async fn on_mosquitto_a_forgery_goes_unanswered_and_a_good_one_still_commits() {
     commit_over_mqtt(&mut device, &from, &good).await;
     http_shows(&shared, &good).await;
     assert!(device.try_next().is_none(), "nothing about the forgery");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_tells_a_lost_broker_and_the_gateway_reconnects() {
+    let mosquitto = Mosquitto::start();
+    let addr = mosquitto.addr;
+    let node = TestNode::start();
+    let shared = node.shared();
+    let _gw = external_gateway(
+        &shared,
+        addr,
+        &format!("{}-node-h", sequencer().account().to_hex()),
+    )
+    .await;
+    let (status, body) = call(&shared, get("/healthz")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["mqtt"]["connected"], true);
+
+    drop(mosquitto);
+    let deadline = Deadline::new("healthz to say the broker is lost");
+    loop {
+        let (status, body) = call(&shared, get("/healthz")).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["status"], "degraded");
+            assert_eq!(body["mqtt"]["connected"], false);
+            break;
+        }
+        deadline.tick().await;
+    }
+
+    let _back = Mosquitto::start_on(addr);
+    let deadline = Deadline::new("the gateway to reconnect");
+    while call(&shared, get("/healthz")).await.0 != StatusCode::OK {
+        deadline.tick().await;
+    }
+    metric_reaches(&shared, "ting_mqtt_connects_total", 2).await;
 }

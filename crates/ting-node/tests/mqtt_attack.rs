@@ -324,3 +324,46 @@ async fn wait_for_drops(shared: &std::sync::Arc<ting_node::Shared>, n: u64) {
         deadline.tick().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_one_can_take_the_nodes_session() {
+    let node = TestNode::start();
+    let shared = node.shared();
+    let node_id = format!("{}-node-fixed", sequencer().account().to_hex());
+    let cfg = ting_node::mqtt::GatewayConfig {
+        mode: ting_node::mqtt::MqttMode::Embedded {
+            listen: "127.0.0.1:0".parse().expect("address"),
+        },
+        key: sequencer(),
+        client_id: Some(node_id.clone()),
+        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+    };
+    let gw = ting_node::mqtt::Gateway::start(std::sync::Arc::clone(&shared), cfg)
+        .await
+        .expect("starts");
+    let broker = gw.listen_addr().expect("embedded");
+    let attacker = user(1);
+    for round in 0..5u8 {
+        let mut takeover =
+            MqttOptions::new(node_id.clone(), broker.ip().to_string(), broker.port());
+        let token = LoginToken::issue(
+            &attacker,
+            &shared.genesis_hash,
+            &node_id,
+            now(),
+            [round; 16],
+        );
+        takeover.set_credentials(login::username(&attacker.account()), token.to_text());
+        assert_eq!(
+            connack(takeover).await,
+            Err(ConnectReturnCode::BadUserNamePassword)
+        );
+    }
+    let (status, body) = call(&shared, get("/healthz")).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    assert_eq!(
+        metric(&shared, "ting_mqtt_connects_total").await,
+        1,
+        "never pushed off"
+    );
+}

@@ -20,8 +20,27 @@ use ting_api::parse_account;
 /// The OpenAPI 3 description of this API, served as is.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-pub async fn healthz(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "durable_height": s.durable.height().0 }))
+/// Liveness, and the node's link to its MQTT broker when it has one: while
+/// that link is down the node takes no transactions over MQTT and sends no
+/// receipts there, so it answers 503 `degraded` until the gateway reconnects.
+pub async fn healthz(State(s): State<Arc<Shared>>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let durable_height = s.durable.height().0;
+    let Some(broker) = s.mqtt_broker.get() else {
+        return Json(json!({ "status": "ok", "durable_height": durable_height })).into_response();
+    };
+    let connected = s.metrics.mqtt.connected.load(Relaxed) == 1;
+    let body = json!({
+        "status": if connected { "ok" } else { "degraded" },
+        "durable_height": durable_height,
+        "mqtt": { "broker": broker, "connected": connected },
+    });
+    let code = if connected {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
 }
 
 pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {

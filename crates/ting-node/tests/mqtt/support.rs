@@ -241,12 +241,16 @@ impl Mosquitto {
     /// Starts Mosquitto and waits until it accepts connections. Fails (never skips)
     /// when it is not installed.
     pub fn start() -> Mosquitto {
+        Mosquitto::start_on(free_port())
+    }
+
+    /// Starts Mosquitto on `addr` (a port it had before, to test reconnection).
+    pub fn start_on(addr: SocketAddr) -> Mosquitto {
         assert!(
             PathBuf::from(MOSQUITTO).exists(),
             "these tests need Mosquitto at {MOSQUITTO}; install it with `{MOSQUITTO_INSTALL}` (scripts/test does this when run as root)"
         );
         let dir = tempfile::tempdir().expect("temporary directory");
-        let addr = free_port();
         let conf = dir.path().join("mosquitto.conf");
         let text = format!(
             "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size {}\n",
