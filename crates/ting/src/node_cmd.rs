@@ -79,6 +79,14 @@ pub struct MqttArgs {
     /// Run without MQTT: no broker, no gateway.
     #[arg(long)]
     pub no_mqtt: bool,
+    /// The embedded broker's limit on connections from one IP address; one
+    /// more login is refused (raise it for devices behind one NAT).
+    #[arg(long, value_name = "N", default_value_t = per_source_default(), value_parser = clap::value_parser!(u32).range(1..))]
+    pub mqtt_per_source: u32,
+}
+
+fn per_source_default() -> u32 {
+    u32::try_from(ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX).expect("fits u32")
 }
 
 /// The MQTT set-up, decided (and the embedded broker's port checked) before
@@ -86,6 +94,7 @@ pub struct MqttArgs {
 #[derive(Debug)]
 pub struct MqttPlan {
     pub mode: MqttMode,
+    pub connections_per_source: usize,
     /// The default port was taken and this free one is used instead.
     pub moved_from: Option<SocketAddr>,
     pub advertise: Option<String>,
@@ -118,6 +127,8 @@ impl MqttArgs {
             }
             return Ok(Some(MqttPlan {
                 mode,
+                connections_per_source: usize::try_from(self.mqtt_per_source)
+                    .expect("u32 fits usize"),
                 moved_from: None,
                 advertise,
             }));
@@ -132,6 +143,7 @@ impl MqttArgs {
         };
         Ok(Some(MqttPlan {
             mode: MqttMode::Embedded { listen },
+            connections_per_source: usize::try_from(self.mqtt_per_source).expect("u32 fits usize"),
             moved_from,
             advertise,
         }))
@@ -314,7 +326,7 @@ pub fn start_gateway(
         mode: plan.mode,
         key: Keypair::from_seed(key.seed()),
         client_id: None,
-        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        connections_per_source: plan.connections_per_source,
     };
     runtime.block_on(Gateway::start(Arc::clone(shared), cfg))
 }
@@ -458,6 +470,7 @@ mod tests {
             mqtt_broker: None,
             mqtt_advertise: None,
             no_mqtt: false,
+            mqtt_per_source: per_source_default(),
         }
     }
 
