@@ -12,13 +12,15 @@
 //! the node's `/v1/status` (`TING_NODE`, default `http://127.0.0.1:8080`).
 //! `TING_MQTT=mqtt://HOST:PORT` makes them use another broker than the one
 //! the node names; if no node answers there, they say so within
-//! `NODE_WAIT` instead of waiting for ever.
+//! `NODE_WAIT` instead of waiting for ever. Against `ting node --dev --tls`,
+//! give the pin it prints (`TING_NODE=https://127.0.0.1:8080
+//! TING_TLS_PIN=...`), or a CA file with `TING_TLS_CA=FILE`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use ting_agent::clock::now;
-use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message};
+use ting_agent::{read_key, Broker, ChannelOffer, Device, DeviceConfig, Message, TlsTrust};
 use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{Amount, Keypair, Timestamp};
 
@@ -27,15 +29,20 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 /// How long a device waits for its node to show on its broker.
 pub const NODE_WAIT: Duration = Duration::from_secs(10);
 
-async fn start(
-    key: Keypair,
-    name: &str,
-    node: &str,
-    broker: Option<&Broker>,
-    wait: Duration,
-) -> Result<Device, AnyError> {
+/// Where a device is and what it trusts: the node, another broker if given,
+/// the TLS trust for both, and how long it waits for the node on the broker.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub node: String,
+    pub broker: Option<Broker>,
+    pub tls: TlsTrust,
+    pub wait: Duration,
+}
+
+async fn start(key: Keypair, name: &str, setup: &Setup) -> Result<Device, AnyError> {
     let dir = std::env::temp_dir().join(format!("ting-{name}-{}", &key.account().to_hex()[..8]));
-    let mut config = DeviceConfig::discover(key, dir, node).await?;
+    let mut config = DeviceConfig::discover_with(key, dir, &setup.node, setup.tls.clone()).await?;
+    let (broker, wait) = (setup.broker.as_ref(), setup.wait);
     if let Some(b) = broker {
         config.broker = Some(b.clone());
     }
@@ -54,18 +61,12 @@ async fn start(
     Ok(device)
 }
 
-/// The purifier and the utility against the node at `node`, through
-/// `broker` instead of the node's own when given, each waiting up to `wait`
-/// for the node to show on the broker.
-pub async fn run(
-    node: &str,
-    key: Keypair,
-    broker: Option<Broker>,
-    wait: Duration,
-) -> Result<(), AnyError> {
-    let purifier = start(key, "purifier", node, broker.as_ref(), wait).await?;
+/// The purifier and the utility as `setup` says, each waiting up to its
+/// `wait` for the node to show on the broker.
+pub async fn run(setup: &Setup, key: Keypair) -> Result<(), AnyError> {
+    let purifier = start(key, "purifier", setup).await?;
     let utility_key = Keypair::from_seed(rand::random());
-    let mut utility = start(utility_key, "utility", node, broker.as_ref(), wait).await?;
+    let mut utility = start(utility_key, "utility", setup).await?;
 
     let reading = b"tds_ppm=42 flow_l=1.5".to_vec();
     purifier.send(utility.account(), reading, true).await?;
@@ -120,10 +121,22 @@ async fn main() -> Result<(), AnyError> {
         None => Keypair::from_seed(rand::random()),
     };
     let broker = match std::env::var("TING_MQTT") {
-        Ok(url) => Some(Broker::parse(&url).ok_or("TING_MQTT must look like mqtt://HOST:PORT")?),
+        Ok(url) => Some(
+            Broker::parse(&url)
+                .ok_or("TING_MQTT must look like mqtt://HOST:PORT or mqtts://HOST:PORT")?,
+        ),
         Err(_) => None,
     };
-    if let Err(e) = run(&node, key, broker, NODE_WAIT).await {
+    let ca = std::env::var_os("TING_TLS_CA").map(std::path::PathBuf::from);
+    let pin = std::env::var("TING_TLS_PIN").ok();
+    let tls = TlsTrust::from_options(ca.as_deref(), pin.as_deref())?;
+    let setup = Setup {
+        node,
+        broker,
+        tls,
+        wait: NODE_WAIT,
+    };
+    if let Err(e) = run(&setup, key).await {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -8,7 +8,9 @@
 //! channels. Everything outgoing goes through the [`outbox`] (an append-only,
 //! CRC-checked, synced file) before it is sent, so a broker or node outage
 //! delays it and loses nothing. The receive path ([`device::inbox`]) checks
-//! every envelope before the app sees it.
+//! every envelope before the app sees it. Over TLS (an `https://` node, an
+//! `mqtts://` broker) the server's certificate is checked against a
+//! [`TlsTrust`] ([`tls`]): the system's CAs, a CA file, or a pin.
 //!
 //! The rest of this comment is about the channel files underneath.
 //!
@@ -65,6 +67,7 @@ pub mod device;
 pub mod files;
 pub mod mqtt_login;
 pub mod outbox;
+pub mod tls;
 pub mod trust;
 pub mod txtext;
 pub mod wallet;
@@ -74,6 +77,7 @@ pub use device::channels::ChannelOffer;
 pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ticket, TxError};
 pub use files::{read_genesis, read_key, FileError};
 pub use mqtt_login::{mqtt_login, MqttLogin};
+pub use tls::TlsTrust;
 
 /// The README's Rust program, compiled as a doc test so that it stays true
 /// to this API (only its ```rust blocks are; the shell blocks are run by

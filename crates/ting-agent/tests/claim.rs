@@ -26,6 +26,7 @@ async fn device(key: Keypair, dir: &std::path::Path, url: &str, port: u16) -> De
     config.broker = Some(Broker {
         host: "127.0.0.1".into(),
         port,
+        tls: false,
     });
     Device::start(config).expect("the device starts")
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{free_port, sequencer, serve_http, Mosquitto, NET};
-use ting_agent::{Broker, Device, DeviceConfig};
+use ting_agent::{Broker, Device, DeviceConfig, TlsTrust};
 use ting_core::{Genesis, Keypair, Timestamp};
 use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::{Node, NodeConfig, Shared};
@@ -59,6 +59,7 @@ impl DevNode {
             key: sequencer(),
             client_id: None,
             connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+            tls: None,
         };
         let gateway = Gateway::start(Arc::clone(&shared), cfg)
             .await
@@ -93,7 +94,13 @@ async fn the_example_finds_the_nodes_broker_on_a_port_of_its_own() {
     let dev = DevNode::start().await;
     assert_ne!(dev.gateway().listen_addr().map(|a| a.port()), Some(1883));
     let key = Keypair::from_seed(rand::random());
-    device_example::run(&dev.url, key, None, device_example::NODE_WAIT)
+    let setup = device_example::Setup {
+        node: dev.url.clone(),
+        broker: None,
+        tls: TlsTrust::SystemRoots,
+        wait: device_example::NODE_WAIT,
+    };
+    device_example::run(&setup, key)
         .await
         .unwrap_or_else(|e| panic!("the example failed: {e}"));
     dev.stop().await;
@@ -107,9 +114,16 @@ async fn on_a_broker_without_its_node_the_example_says_so_within_its_wait() {
     let wrong = Broker {
         host: "127.0.0.1".into(),
         port,
+        tls: false,
     };
     let key = Keypair::from_seed(rand::random());
-    let run = device_example::run(&dev.url, key, Some(wrong.clone()), WRONG_BROKER_WAIT);
+    let setup = device_example::Setup {
+        node: dev.url.clone(),
+        broker: Some(wrong.clone()),
+        tls: TlsTrust::SystemRoots,
+        wait: WRONG_BROKER_WAIT,
+    };
+    let run = device_example::run(&setup, key);
     // It ends by itself (before the test's deadline, far beyond its wait).
     let err = tokio::time::timeout(common::DEADLINE, run)
         .await
@@ -141,6 +155,7 @@ async fn a_broker_that_is_not_there_is_named_and_a_node_that_leaves_is_noticed()
     let nowhere = Broker {
         host: "127.0.0.1".into(),
         port: free_port(),
+        tls: false,
     };
     config.broker = Some(nowhere.clone());
     let device = Device::start(config).expect("starts");

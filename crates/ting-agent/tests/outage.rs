@@ -58,6 +58,7 @@ fn a_broker_outage_in_the_middle_of_a_run_loses_nothing_and_duplicates_nothing()
         config.broker = Some(Broker {
             host: "127.0.0.1".into(),
             port,
+            tls: false,
         });
         config.seed = seed;
         let device = Device::start(config).expect("the device starts");

@@ -68,7 +68,9 @@ fn device(port: u16, dir: &std::path::Path) -> Device {
         broker: Some(Broker {
             host: "127.0.0.1".into(),
             port,
+            tls: false,
         }),
+        tls: ting_agent::TlsTrust::SystemRoots,
         seed: 7,
     };
     Device::start(config).expect("starts")

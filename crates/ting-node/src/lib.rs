@@ -18,5 +18,6 @@ pub mod mqtt;
 pub mod node;
 pub mod pipeline;
 pub mod refusals;
+pub mod tls;
 
 pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

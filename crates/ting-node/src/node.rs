@@ -48,6 +48,9 @@ pub struct NodeConfig {
     pub block_cut: Duration,
     pub snapshot_every_blocks: u64,
     pub snapshot_every_txs: u64,
+    /// Answer an external broker's HTTP authentication and authorization
+    /// calls (`POST /v1/mqtt/auth`, `/v1/mqtt/acl`; docs/operations.md).
+    pub mqtt_auth_hook: bool,
 }
 
 impl NodeConfig {
@@ -62,6 +65,7 @@ impl NodeConfig {
             block_cut: Duration::from_millis(BLOCK_CUT_MS),
             snapshot_every_blocks: SNAPSHOT_INTERVAL_BLOCKS,
             snapshot_every_txs: SNAPSHOT_INTERVAL_TXS,
+            mqtt_auth_hook: false,
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct Shared {
     /// (`mqtt://HOST:PORT`): set by whoever starts first, the operator's
     /// `--mqtt-advertise` or the gateway with its own broker's address.
     pub mqtt_broker: std::sync::OnceLock<String>,
+    /// The logins an external broker asked about, when the node answers its
+    /// HTTP auth hook (`NodeConfig::mqtt_auth_hook`); `None` otherwise.
+    pub mqtt_logins: Option<std::sync::Mutex<ting_core::login::LoginReplay>>,
 }
 
 impl Shared {
@@ -375,6 +382,9 @@ impl Node {
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
             event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
             mqtt_broker: std::sync::OnceLock::new(),
+            mqtt_logins: cfg
+                .mqtt_auth_hook
+                .then(|| std::sync::Mutex::new(ting_core::login::LoginReplay::default())),
         });
         Node {
             shared,

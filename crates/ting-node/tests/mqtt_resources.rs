@@ -33,6 +33,7 @@ async fn gateway(shared: &Arc<Shared>, per_source: usize) -> Gateway {
         key: sequencer(),
         client_id: None,
         connections_per_source: per_source,
+        tls: None,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await

@@ -34,6 +34,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/receipts/{hash}"),
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/accounts/{id}/transactions"),
+    ("post", "/v1/mqtt/auth"),
+    ("post", "/v1/mqtt/acl"),
     ("get", "/v1/accounts/{id}/channels"),
     ("get", "/v1/channels/{id}"),
     ("get", "/v1/blocks"),

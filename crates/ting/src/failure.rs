@@ -130,6 +130,8 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, String, Optio
             HttpError::Api { status, .. } if status.as_u16() == 500 => Exit::Failure,
             HttpError::Api { .. } => Exit::Unreachable,
             HttpError::BadUrl(_) => Exit::BadInput,
+            // The node's certificate is not the one trusted: a check that did not hold.
+            HttpError::TlsUntrusted { .. } => Exit::NotValid,
             _ => Exit::Failure,
         };
         let tx_hash = match h {
@@ -218,5 +220,15 @@ mod tests {
         let bad = bad_input("bad_amount", "no");
         assert_eq!(Failed::classify(&bad).exit, Exit::BadInput);
         assert_eq!(Failed::classify(&anyhow::anyhow!("x")).exit, Exit::Failure);
+    }
+
+    #[test]
+    fn an_untrusted_tls_certificate_is_a_check_that_did_not_hold() {
+        let untrusted = anyhow::Error::new(HttpError::TlsUntrusted {
+            url: "https://h".into(),
+            reason: "r".into(),
+        });
+        let f = Failed::classify(&untrusted);
+        assert_eq!((f.exit, f.code.as_str()), (Exit::NotValid, "tls_untrusted"));
     }
 }

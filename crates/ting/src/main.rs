@@ -6,9 +6,11 @@
 //! benchmark, and run the demo. The CLI only parses arguments and prints:
 //! talking to a node, reading key and genesis files and checking receipts is
 //! `ting-agent`'s, the one client library. Commands that talk to a node take
-//! `--node URL` (or `TING_NODE`); every command takes `--json` for scripts,
-//! and failures end with an exit status that says what kind they were
-//! ([`failure::Exit`]).
+//! `--node URL` (or `TING_NODE`), and for an `https://` node `--tls-ca FILE`
+//! or `--tls-pin SHA256` (or `TING_TLS_CA`, `TING_TLS_PIN`) when the system's
+//! CAs do not vouch for its certificate; every command takes `--json` for
+//! scripts, and failures end with an exit status that says what kind they
+//! were ([`failure::Exit`]).
 
 mod bench;
 mod channel_cmd;
@@ -24,29 +26,85 @@ mod read_cmd;
 mod sign_cmd;
 mod wallet;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ting_agent::NodeClient;
+use ting_agent::{NodeClient, TlsTrust};
 
-use crate::failure::Failed;
+use crate::failure::{bad_input, Failed};
 
-/// The node a command talks to.
+/// The node a command talks to. Global, so that a command with subcommands
+/// of its own (`ting sign KIND`) takes it after them too.
 #[derive(Debug, Clone, Args)]
 pub struct NodeArg {
-    /// The node's HTTP API.
+    /// The node's HTTP API: http://HOST:PORT, or https://HOST:PORT.
     #[arg(
         long = "node",
         value_name = "URL",
         env = "TING_NODE",
-        default_value = "http://127.0.0.1:8080"
+        default_value = "http://127.0.0.1:8080",
+        global = true
     )]
     pub url: String,
+    #[command(flatten)]
+    pub tls: TlsArg,
+}
+
+/// Which certificate an `https://` node (and an `mqtts://` broker) must show;
+/// neither option: one from a CA the system trusts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArg {
+    /// Trust only the CA certificates in this PEM file (a private CA).
+    #[arg(
+        long = "tls-ca",
+        value_name = "FILE",
+        env = "TING_TLS_CA",
+        conflicts_with = "tls_pin",
+        global = true
+    )]
+    pub tls_ca: Option<PathBuf>,
+    /// Trust only the certificate with this SHA-256 fingerprint (64 hex
+    /// digits, colons allowed): a dev node's self-signed one, as it prints it.
+    #[arg(
+        long = "tls-pin",
+        value_name = "SHA256",
+        env = "TING_TLS_PIN",
+        global = true
+    )]
+    pub tls_pin: Option<String>,
+}
+
+impl TlsArg {
+    /// The trust the options name; a bad pin or CA file is bad input.
+    pub fn trust(&self) -> anyhow::Result<TlsTrust> {
+        TlsTrust::from_options(self.tls_ca.as_deref(), self.tls_pin.as_deref())
+            .map_err(|e| bad_input(e.code(), e.to_string()))
+    }
 }
 
 impl NodeArg {
+    /// The client for the node, trusting what `--tls-ca` or `--tls-pin` say.
+    /// Either one with a plain `http://` node is refused: it would promise a
+    /// check that never happens.
     pub fn client(&self) -> anyhow::Result<NodeClient> {
-        Ok(NodeClient::new(&self.url)?)
+        Ok(NodeClient::with_trust(&self.url, &self.trust()?)?)
+    }
+
+    /// The TLS trust for this node (and the broker it names).
+    pub fn trust(&self) -> anyhow::Result<TlsTrust> {
+        let trust = self.tls.trust()?;
+        let https = self.url.trim().starts_with("https://");
+        if !https && !matches!(trust, TlsTrust::SystemRoots) {
+            return Err(bad_input(
+                "tls_without_https",
+                format!(
+                    "--tls-ca and --tls-pin (TING_TLS_CA, TING_TLS_PIN) are for an https:// node, and --node is {}",
+                    self.url
+                ),
+            ));
+        }
+        Ok(trust)
     }
 }
 
@@ -198,5 +256,85 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => Failed::classify(&e).report(json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn node_arg(args: &[&str]) -> Result<NodeArg, clap::Error> {
+        let cli = Cli::try_parse_from(["ting", "status"].iter().chain(args))?;
+        match cli.command {
+            Command::Status(status) => Ok(status.node),
+            _ => unreachable!("parsed as status"),
+        }
+    }
+
+    const PIN: &str = "5f3a0c9b7d1e2f4a6b8c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c";
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_pin_reaches_an_https_node_and_is_refused_for_a_plain_one() {
+        let https =
+            node_arg(&["--node", "https://127.0.0.1:8443", "--tls-pin", PIN]).expect("parses");
+        assert!(matches!(https.trust().expect("a pin"), TlsTrust::Pin(_)));
+        assert!(https.client().is_ok());
+        let plain =
+            node_arg(&["--node", "http://127.0.0.1:8080", "--tls-pin", PIN]).expect("parses");
+        let err = plain.client().expect_err("a pin for plain HTTP");
+        assert_eq!(Failed::classify(&err).code, "tls_without_https");
+        assert_eq!(Failed::classify(&err).exit, failure::Exit::BadInput);
+    }
+
+    #[test]
+    fn a_bad_pin_is_bad_input_and_a_pin_with_a_ca_file_is_a_usage_error() {
+        let bad = node_arg(&["--node", "https://h", "--tls-pin", "abc"]).expect("parses");
+        let f = Failed::classify(&bad.client().expect_err("a bad pin"));
+        assert_eq!(
+            (f.exit, f.code.as_str()),
+            (failure::Exit::BadInput, "bad_tls_pin")
+        );
+        let both = node_arg(&[
+            "--node",
+            "https://h",
+            "--tls-pin",
+            PIN,
+            "--tls-ca",
+            "ca.pem",
+        ]);
+        assert!(
+            both.is_err(),
+            "conflicting options are refused by the parser"
+        );
+    }
+
+    #[test]
+    fn sign_takes_the_node_and_its_tls_options_after_the_kind() {
+        let cli = Cli::try_parse_from([
+            "ting",
+            "sign",
+            "transfer",
+            "--to",
+            "x",
+            "--amount",
+            "1",
+            "--node",
+            "https://h:1",
+            "--tls-pin",
+            PIN,
+        ])
+        .expect("parses");
+        let Command::Sign(sign) = cli.command else {
+            unreachable!("parsed as sign")
+        };
+        assert_eq!(sign.node.url, "https://h:1");
+        assert_eq!(sign.node.tls.tls_pin.as_deref(), Some(PIN));
     }
 }

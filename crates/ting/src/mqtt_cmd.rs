@@ -63,20 +63,36 @@ async fn login(args: LoginArgs, json_out: bool) -> anyhow::Result<()> {
         "expires_ms": login.expires_at.0,
         "broker": broker.as_ref().map(|b| b.to_string()),
     });
+    let tls = broker
+        .as_ref()
+        .filter(|b| b.tls)
+        .map(|_| mosquitto_tls(&args.node.tls))
+        .unwrap_or_default();
     print_value(&v, json_out, |_| {
-        human(&login, broker.as_ref(), &key.account())
+        human(&login, broker.as_ref(), &tls, &key.account())
     });
     Ok(())
+}
+
+/// mosquitto_sub's options for an `mqtts://` broker. It cannot pin: a pinned
+/// (self-signed) certificate is given to it as its own CA file.
+fn mosquitto_tls(tls: &crate::TlsArg) -> String {
+    match (&tls.tls_ca, &tls.tls_pin) {
+        (Some(ca), _) => format!(" --cafile {}", ca.display()),
+        (None, Some(_)) => " --cafile NODE-CERT.pem".to_owned(),
+        (None, None) => " --capath /etc/ssl/certs".to_owned(),
+    }
 }
 
 fn human(
     l: &ting_agent::MqttLogin,
     broker: Option<&BrokerUrl>,
+    tls: &str,
     me: &ting_core::AccountId,
 ) -> String {
     let (host, port) = broker.map_or(("127.0.0.1".to_owned(), 1883), |b| (b.host.clone(), b.port));
     format!(
-        "username   {}\nclient id  {}\npassword   {}\n           (one connection, until {})\n\nWatch this account's inbox and the blocks:\n  mosquitto_sub -h {host} -p {port} -V mqttv311 -i {} -u {} -P {} -t {} -t {} -F '%t %l bytes'",
+        "username   {}\nclient id  {}\npassword   {}\n           (one connection, until {})\n\nWatch this account's inbox and the blocks:\n  mosquitto_sub -h {host} -p {port}{tls} -V mqttv311 -i {} -u {} -P {} -t {} -t {} -F '%t %l bytes'",
         l.username,
         l.client_id,
         l.password,

@@ -31,6 +31,7 @@ use ting_core::{Genesis, Keypair, NetworkId};
 use ting_node::mqtt::{
     claim_listen, parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError,
 };
+use ting_node::tls::ServerTls;
 use ting_node::{Node, NodeConfig, Shared};
 
 use crate::failure::bad_input;
@@ -61,6 +62,49 @@ pub struct NodeArgs {
     pub http: SocketAddr,
     #[command(flatten)]
     pub mqtt: MqttArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Answer an external broker's HTTP auth calls at POST /v1/mqtt/auth and
+    /// /v1/mqtt/acl (EMQX and others; docs/operations.md).
+    #[arg(long)]
+    pub mqtt_auth_hook: bool,
+}
+
+/// TLS on the node's HTTP API and embedded MQTT broker (docs/security.md).
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Serve HTTPS and MQTT over TLS. With --dev and no certificate, the node
+    /// makes a self-signed one (kept in DATA_DIR/tls) and prints the pin
+    /// clients give to --tls-pin.
+    #[arg(long)]
+    pub tls: bool,
+    /// The server certificate chain, PEM, leaf first (implies --tls).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The identity to serve with: the given files, or a dev network's own;
+    /// `None` without TLS.
+    pub fn load(&self, data_dir: &Path, dev: bool) -> anyhow::Result<Option<ServerTls>> {
+        let loaded = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::load(cert, key),
+            _ if !self.tls => return Ok(None),
+            _ if dev => ServerTls::dev(data_dir),
+            _ => {
+                return Err(bad_input(
+                    "tls_needs_certificate",
+                    "--tls without --dev needs --tls-cert FILE and --tls-key FILE",
+                ))
+            }
+        };
+        loaded
+            .map(Some)
+            .map_err(|e| bad_input(e.code(), e.to_string()))
+    }
 }
 
 /// How a node (or the demo) does MQTT.
@@ -117,7 +161,14 @@ impl MqttArgs {
             return Ok(None);
         }
         if let Some(url) = &self.mqtt_advertise {
-            parse_broker_url(url).context("--mqtt-advertise")?;
+            ting_core::broker_url::BrokerUrl::parse(url).ok_or_else(|| {
+                bad_input(
+                    "bad_broker_url",
+                    format!(
+                        "--mqtt-advertise {url:?} is not mqtt://HOST:PORT or mqtts://HOST:PORT"
+                    ),
+                )
+            })?;
         }
         let advertise = self.mqtt_advertise.clone();
         if let Some(url) = &self.mqtt_broker {
@@ -318,6 +369,7 @@ pub fn start_gateway(
     shared: &Arc<Shared>,
     key: &Keypair,
     plan: MqttPlan,
+    tls: Option<ServerTls>,
 ) -> Result<Gateway, MqttStartError> {
     if let Some(url) = plan.advertise {
         let _ = shared.mqtt_broker.set(url);
@@ -327,6 +379,7 @@ pub fn start_gateway(
         key: Keypair::from_seed(key.seed()),
         client_id: None,
         connections_per_source: plan.connections_per_source,
+        tls,
     };
     runtime.block_on(Gateway::start(Arc::clone(shared), cfg))
 }
@@ -358,6 +411,8 @@ pub fn mqtt_line(gateway: Option<&Gateway>, moved_from: Option<SocketAddr>) -> S
 pub struct Started {
     pub node: Node,
     pub gateway: Option<Gateway>,
+    /// The identity the HTTP API and the embedded broker serve with, if TLS.
+    pub tls: Option<ServerTls>,
     /// The standard MQTT port was taken and this one was used instead.
     pub moved_from: Option<SocketAddr>,
 }
@@ -372,22 +427,23 @@ impl Started {
         http: SocketAddr,
         mqtt: &MqttArgs,
         fallback: bool,
-        config: impl FnOnce() -> anyhow::Result<NodeConfig>,
+        config: impl FnOnce() -> anyhow::Result<(NodeConfig, Option<ServerTls>)>,
     ) -> anyhow::Result<(Started, tokio::net::TcpListener)> {
         let listener = runtime.block_on(ting_node::http::bind(http))?;
         let plan = mqtt.plan(fallback)?;
         let moved_from = plan.as_ref().and_then(|p| p.moved_from);
-        let cfg = config()?;
+        let (cfg, tls) = config()?;
         let key = Keypair::from_seed(cfg.key.seed());
         let node = Node::start(cfg)?;
         let shared = Arc::clone(node.shared());
-        let gateway = plan.map(|p| start_gateway(runtime, &shared, &key, p));
+        let gateway = plan.map(|p| start_gateway(runtime, &shared, &key, p, tls.clone()));
         drop(shared);
         match gateway.transpose() {
             Ok(gateway) => Ok((
                 Started {
                     node,
                     gateway,
+                    tls,
                     moved_from,
                 },
                 listener,
@@ -418,19 +474,29 @@ pub fn dev_config(data_dir: &Path) -> anyhow::Result<NodeConfig> {
     Ok(cfg)
 }
 
+/// Where the API is, and how to reach it (with TLS: the pin to trust).
+fn http_line(addr: SocketAddr, tls: Option<&ServerTls>) -> String {
+    match tls {
+        None => format!("http://{addr}  (try: ting status --node http://{addr})"),
+        Some(t) => format!(
+            "https://{addr}  certificate sha256 {pin}\n        (try: ting status --node https://{addr} --tls-pin {pin})",
+            pin = t.pin()
+        ),
+    }
+}
+
 /// The node's one start message: what it serves and where, and what to try.
 fn start_message(args: &NodeArgs, started: &Started) -> String {
     let shared = started.node.shared();
     let g = &shared.genesis;
     let report = started.node.report();
     format!(
-        "ting node: serving network {} ({:?}, genesis {}) at height {}\n  HTTP  http://{}  (try: ting status --node http://{})\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
+        "ting node: serving network {} ({:?}, genesis {}) at height {}\n  HTTP  {}\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
         g.network,
         g.name,
         shared.genesis_hash,
         shared.durable.height(),
-        args.http,
-        args.http,
+        http_line(args.http, started.tls.as_ref()),
         mqtt_line(started.gateway.as_ref(), started.moved_from),
         args.data_dir.display(),
         report.took.as_millis(),
@@ -445,15 +511,19 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let (started, listener) = Started::start(&runtime, args.http, &args.mqtt, args.dev, || {
-        if args.dev {
-            dev_config(&args.data_dir)
+        let mut cfg = if args.dev {
+            dev_config(&args.data_dir)?
         } else {
-            production_config(args)
-        }
+            production_config(args)?
+        };
+        cfg.mqtt_auth_hook = args.mqtt_auth_hook;
+        Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
     eprintln!("{}", start_message(args, &started));
     let shared = Arc::clone(started.node.shared());
-    runtime.block_on(ting_node::http::serve(listener, shared, shutdown_signal()))?;
+    let serving =
+        ting_node::http::serve_on(listener, started.tls.as_ref(), shared, shutdown_signal());
+    runtime.block_on(serving)?;
     eprintln!("ting node: shutting down, draining the pipeline");
     started.stop(&runtime);
     eprintln!("ting node: stopped cleanly");

@@ -54,15 +54,9 @@ pub struct SignArgs {
     /// How to print the signed transaction.
     #[arg(long, value_enum, default_value = "hex", global = true)]
     pub format: TxFormat,
-    /// The node asked for what is not given (nonce, network, a channel's expiry).
-    #[arg(
-        long = "node",
-        value_name = "URL",
-        env = "TING_NODE",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub node: String,
+    // The node asked for what is not given (nonce, network, a channel's expiry).
+    #[command(flatten)]
+    pub node: crate::NodeArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -272,7 +266,7 @@ pub async fn sign(args: SignArgs, json_out: bool) -> anyhow::Result<()> {
         ));
     };
     let key = read_key(key_path)?;
-    let client = NodeClient::new(&args.node)?;
+    let client = args.node.client()?;
     let first = slot(&args, &key, &client).await?;
     let (kinds, channel) = build(&args, &key, first, &client).await?;
     let mut signed = Vec::with_capacity(kinds.len());

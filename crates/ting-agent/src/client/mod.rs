@@ -1,6 +1,10 @@
 //! [`NodeClient`]: the one client of a node's HTTP API, used by devices, the
 //! CLI, the demo and the benchmarks.
 //!
+//! A node is `http://HOST:PORT` or, over TLS, `https://HOST:PORT`, whose
+//! certificate is checked against a [`TlsTrust`]: the system's CAs unless the
+//! client is made [`NodeClient::with_trust`] a CA file or a pin.
+//!
 //! Every answer is bounded in size and time ([`transport`]). The typed calls
 //! read what a client acts on (the network, a nonce, a receipt, a channel's
 //! terms) into `ting-core` types, from the canonical bytes wherever the API
@@ -23,6 +27,7 @@ pub use channel::LedgerChannel;
 pub use transport::{HttpError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BYTES_MAX};
 pub use views::{Committed, NodeStatus, TxRecord};
 
+use crate::tls::TlsTrust;
 use transport::Transport;
 
 /// The longest an index read waits for the index to catch up.
@@ -74,10 +79,18 @@ impl ChannelRole {
 }
 
 impl NodeClient {
-    /// A client for the node at `url` (`http://HOST:PORT`); nothing is sent yet.
+    /// A client for the node at `url` (`http://HOST:PORT`, or
+    /// `https://HOST:PORT` with a certificate from a CA the system trusts);
+    /// nothing is sent yet.
     pub fn new(url: &str) -> Result<NodeClient, HttpError> {
+        NodeClient::with_trust(url, &TlsTrust::SystemRoots)
+    }
+
+    /// A client for the node at `url` that, over `https://`, accepts only the
+    /// certificates `trust` names (it does not apply to `http://`).
+    pub fn with_trust(url: &str, trust: &TlsTrust) -> Result<NodeClient, HttpError> {
         Ok(NodeClient {
-            transport: Transport::new(url)?,
+            transport: Transport::new(url, trust)?,
             network: Arc::default(),
         })
     }

@@ -1,25 +1,32 @@
-//! The HTTP transport under [`super::NodeClient`]: plain HTTP/1.1 over
-//! hyper, answers bounded in size and time, and the node's error envelope
-//! (`{"error": {"code", "message"}}`) turned into [`HttpError::Api`] with the
-//! node's stable code.
+//! The HTTP transport under [`super::NodeClient`]: HTTP/1.1 over hyper, plain
+//! for `http://` and over rustls for `https://` (trusting what a
+//! [`TlsTrust`] says), answers bounded in size and time, and the node's error
+//! envelope (`{"error": {"code", "message"}}`) turned into [`HttpError::Api`]
+//! with the node's stable code. A certificate that is not the trusted one is
+//! [`HttpError::TlsUntrusted`], which names the pin or the CAs it was checked
+//! against, never a bare "connection failed".
 
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use thiserror::Error;
+
+use crate::tls::{tls_failure, TlsSetupError, TlsTrust};
 
 /// Largest answer read unless the client is told otherwise: an account, a
 /// transaction or a page of history, never a long block range.
 pub const RESPONSE_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Longest wait for one answer; a waiting submission takes at most 30 s at the node.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
-/// Longest wait for the TCP connection to the node.
+/// Longest wait for the TCP connection to the node (the TLS handshake
+/// after it counts against [`REQUEST_TIMEOUT`]).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a request to the node failed.
@@ -38,8 +45,19 @@ pub enum HttpError {
     },
     #[error("the node's answer is not what this client expects: {0}")]
     BadResponse(String),
-    #[error("the node URL must look like http://HOST:PORT, not {0:?}")]
+    #[error("the node URL must look like http://HOST:PORT or https://HOST:PORT, not {0:?}")]
     BadUrl(String),
+    /// The node's certificate is not the one trusted: a wrong pin, a CA that
+    /// did not issue it, a name it does not hold. Asking again will not help.
+    #[error("the node at {url} is not trusted over TLS: {reason}")]
+    TlsUntrusted { url: String, reason: String },
+    /// The TLS handshake failed for another reason than trust (most often an
+    /// `https://` URL for a node that serves plain HTTP on that port).
+    #[error("no TLS connection to the node at {url}: {reason}")]
+    TlsHandshake { url: String, reason: String },
+    /// The client could not be configured for TLS (no system roots).
+    #[error(transparent)]
+    TlsSetup(#[from] TlsSetupError),
 }
 
 /// A refusal reads as one (`refused: insufficient_funds: ...`); anything
@@ -60,6 +78,9 @@ impl HttpError {
             HttpError::Api { code, .. } => code,
             HttpError::BadResponse(_) => "bad_response",
             HttpError::BadUrl(_) => "bad_url",
+            HttpError::TlsUntrusted { .. } => "tls_untrusted",
+            HttpError::TlsHandshake { .. } => "tls_handshake",
+            HttpError::TlsSetup(e) => e.code(),
         }
     }
 
@@ -83,21 +104,62 @@ impl HttpError {
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     base: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Http,
     response_bytes_max: usize,
 }
 
+/// The client under the transport: an `https://` node is never spoken to in
+/// plain text, and an `http://` one needs no TLS configuration at all.
+#[derive(Clone, Debug)]
+enum Http {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    Tls {
+        client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+        /// What the certificate is checked against, to say so when it fails.
+        trust: TlsTrust,
+    },
+}
+
+impl Http {
+    fn request(&self, req: Request<Full<Bytes>>) -> ResponseFuture {
+        match self {
+            Http::Plain(client) => client.request(req),
+            Http::Tls { client, .. } => client.request(req),
+        }
+    }
+}
+
 impl Transport {
-    pub(crate) fn new(base: &str) -> Result<Transport, HttpError> {
+    /// A transport to `base` (`http://HOST[:PORT]` or `https://HOST[:PORT]`);
+    /// `trust` applies to `https://` only.
+    pub(crate) fn new(base: &str, trust: &TlsTrust) -> Result<Transport, HttpError> {
         let base = base.trim().trim_end_matches('/').to_owned();
-        let host = base.strip_prefix("http://").unwrap_or("");
+        let (tls, host) = match base.strip_prefix("https://") {
+            Some(host) => (true, host),
+            None => (false, base.strip_prefix("http://").unwrap_or("")),
+        };
         if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
             return Err(HttpError::BadUrl(base));
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new()).build(connector);
+        let builder = Client::builder(TokioExecutor::new());
+        let http = if tls {
+            // The TLS connector hands the plain one `https://` URIs.
+            connector.enforce_http(false);
+            let https = HttpsConnectorBuilder::new()
+                .with_tls_config(trust.client_config()?)
+                .https_only()
+                .enable_http1()
+                .wrap_connector(connector);
+            Http::Tls {
+                client: builder.build(https),
+                trust: trust.clone(),
+            }
+        } else {
+            Http::Plain(builder.build(connector))
+        };
         Ok(Transport {
             base,
             http,
@@ -135,11 +197,7 @@ impl Transport {
         // One deadline for the whole exchange: a node that sends its headers
         // and then trickles (or stalls) its body must not hold the client.
         let exchange = async {
-            let response = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| self.unreachable(connect_reason(&e)))?;
+            let response = self.http.request(req).await.map_err(|e| self.failed(&e))?;
             let status = response.status();
             let bytes = Limited::new(response.into_body(), self.response_bytes_max)
                 .collect()
@@ -162,6 +220,26 @@ impl Transport {
         HttpError::Unreachable {
             url: self.base.clone(),
             reason,
+        }
+    }
+
+    /// A request that got no answer: a TLS failure when TLS is why, else unreachable.
+    fn failed(&self, e: &hyper_util::client::legacy::Error) -> HttpError {
+        let url = self.base.clone();
+        let tls = match &self.http {
+            Http::Tls { trust, .. } => tls_failure(e, trust),
+            Http::Plain(_) => None,
+        };
+        match tls {
+            Some(f) if f.untrusted => HttpError::TlsUntrusted {
+                url,
+                reason: f.reason,
+            },
+            Some(f) => HttpError::TlsHandshake {
+                url,
+                reason: f.reason,
+            },
+            None => self.unreachable(connect_reason(e)),
         }
     }
 }
@@ -213,21 +291,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_http_urls_with_a_host_are_taken() {
-        assert!(Transport::new("http://127.0.0.1:8080/").is_ok());
-        assert!(Transport::new("http://node.local").is_ok());
+    fn only_http_and_https_urls_with_a_host_are_taken() {
+        let pin = TlsTrust::Pin([7; 32]);
+        assert!(Transport::new("http://127.0.0.1:8080/", &pin).is_ok());
+        assert!(Transport::new("http://node.local", &pin).is_ok());
+        assert!(Transport::new("https://node.local:8443/", &pin).is_ok());
+        assert!(Transport::new("https://[::1]:8443", &pin).is_ok());
         for bad in [
-            "https://x",
             "127.0.0.1:8080",
             "http://",
+            "https://",
             "http://h/v1",
+            "https://h/v1",
             "ftp://h",
+            "HTTPS://h",
         ] {
             assert!(
-                matches!(Transport::new(bad), Err(HttpError::BadUrl(_))),
+                matches!(Transport::new(bad, &pin), Err(HttpError::BadUrl(_))),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn tls_failures_have_their_own_codes_and_are_not_transient() {
+        let untrusted = HttpError::TlsUntrusted {
+            url: "https://h".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(untrusted.code(), "tls_untrusted");
+        assert!(!untrusted.is_transient() && !untrusted.is_refusal());
+        assert!(untrusted.to_string().contains("TLS"), "{untrusted}");
+        let handshake = HttpError::TlsHandshake {
+            url: "https://h".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(handshake.code(), "tls_handshake");
+        assert!(!handshake.is_transient());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ting_core::{DecodeError, Hash32};
 use crate::client::HttpError;
 use crate::error::{DurableAcceptError, DurablePayError, StoreError};
 use crate::outbox::OutboxError;
+use crate::tls::TlsSetupError;
 
 /// Why a device could not start.
 #[derive(Debug, Error)]
@@ -16,6 +17,8 @@ pub enum StartError {
     Outbox(#[from] OutboxError),
     #[error("the node URL: {0}")]
     Http(#[from] HttpError),
+    #[error("the broker's TLS: {0}")]
+    Tls(#[from] TlsSetupError),
     #[error("the device's messaging secret: {0}")]
     Secret(String),
     #[error(
@@ -29,6 +32,7 @@ impl StartError {
         match self {
             StartError::Outbox(e) => e.code(),
             StartError::Http(e) => e.code(),
+            StartError::Tls(e) => e.code(),
             StartError::Secret(_) => "bad_messaging_secret",
             StartError::NoSequencer => "no_sequencer",
         }

@@ -8,12 +8,19 @@
 //! An envelope leaves the outbox on its `PUBACK`; a transaction stays until
 //! its answer, and is sent again when none came within a jittered, growing
 //! wait. A lost connection is retried with jittered exponential backoff.
+//! An `mqtts://` broker is spoken to over TLS, its certificate checked
+//! against the device's trust; one that fails the check is
+//! [`Presence::Untrusted`], with the reason.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter,
+    TlsConfiguration, Transport,
+};
+use rustls::ClientConfig;
 use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
@@ -29,6 +36,7 @@ use crate::backoff::Backoff;
 use crate::clock::now;
 use crate::mqtt_login::mqtt_login;
 use crate::outbox::Item;
+use crate::tls::{tls_failure, TlsTrust};
 
 /// Publishes the link has handed the client and the broker has not acknowledged.
 pub const LINK_INFLIGHT_MAX: usize = 32;
@@ -194,8 +202,31 @@ fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
         .set_keep_alive(KEEP_ALIVE)
         .set_clean_session(false)
         .set_max_packet_size(PACKET_BYTES_MAX, PACKET_BYTES_MAX)
-        .set_inflight(u16::try_from(LINK_INFLIGHT_MAX * 2).expect("small"));
+        .set_inflight(u16::try_from(LINK_INFLIGHT_MAX * 2).expect("small"))
+        .set_transport(transport(broker, inner.mqtt_tls.as_ref()));
     options
+}
+
+/// TCP for `mqtt://`; TLS with the configuration made at start for `mqtts://`.
+fn transport(broker: &Broker, tls: Option<&Arc<ClientConfig>>) -> Transport {
+    if !broker.tls {
+        return Transport::tcp();
+    }
+    let config = tls.expect("a TLS broker's configuration is made when the device starts");
+    Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(config)))
+}
+
+/// What a failed connection attempt makes of the device's presence.
+fn attempt_failed(trust: &TlsTrust, e: &ConnectionError) -> Presence {
+    match tls_failure(e, trust) {
+        Some(f) if f.untrusted => Presence::Untrusted { reason: f.reason },
+        Some(f) => Presence::Connecting {
+            last_error: Some(f.reason),
+        },
+        None => Presence::Connecting {
+            last_error: Some(e.to_string()),
+        },
+    }
 }
 
 async fn session(
@@ -210,22 +241,25 @@ async fn session(
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
                 Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
     });
     let failed = match connack.await {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
-        Err(_) => Some(format!("no CONNACK within {} s", CONNECT_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Some(attempt_failed(&inner.tls, &e)),
+        Err(_) => Some(Presence::Connecting {
+            last_error: Some(format!("no CONNACK within {} s", CONNECT_TIMEOUT.as_secs())),
+        }),
     };
-    if let Some(e) = failed {
-        inner.presence.send_if_modified(|p| match p {
-            Presence::Connecting { last_error } => {
-                *last_error = Some(e);
-                true
+    if let Some(next) = failed {
+        // Only while not connected: a node's leaving is not overwritten.
+        inner.presence.send_if_modified(|p| {
+            let waiting = matches!(p, Presence::Connecting { .. } | Presence::Untrusted { .. });
+            if waiting {
+                *p = next;
             }
-            _ => false,
+            waiting
         });
         return Ended::Failed { connected: false };
     }
@@ -434,4 +468,52 @@ async fn on_refusal(inner: &Inner, tx: SignedTx, code: String, message: String) 
         })
     };
     settle(inner, &hash, outcome).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use ting_core::{Hash32, Keypair, NetworkId};
+
+    use super::*;
+    use crate::device::{Device, DeviceConfig};
+
+    fn device(dir: &std::path::Path, broker: &str, tls: TlsTrust) -> Device {
+        let config = DeviceConfig {
+            key: Keypair::from_seed([5; 32]),
+            state_dir: dir.to_path_buf(),
+            network: NetworkId(1),
+            sequencers: vec![Keypair::from_seed([6; 32]).account()],
+            genesis_hash: Hash32::ZERO,
+            node_url: "http://127.0.0.1:1".into(),
+            broker: Some(Broker::parse(broker).expect("a broker URL")),
+            tls,
+            seed: 1,
+        };
+        Device::start(config).expect("the device starts")
+    }
+
+    #[tokio::test]
+    async fn an_mqtts_broker_makes_options_with_a_tls_transport() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = device(dir.path(), "mqtts://127.0.0.1:1", TlsTrust::Pin([7; 32]));
+        let broker = d.broker().expect("a broker").clone();
+        let made = d.inner.mqtt_tls.clone().expect("a TLS configuration");
+        let transport = options(&d.inner, &broker).transport();
+        assert!(
+            matches!(transport, Transport::Tls(TlsConfiguration::Rustls(ref c)) if Arc::ptr_eq(c, &made)),
+            "the broker's transport is TLS with the device's configuration"
+        );
+        d.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_mqtt_broker_makes_options_with_plain_tcp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = device(dir.path(), "mqtt://127.0.0.1:1", TlsTrust::Pin([7; 32]));
+        let broker = d.broker().expect("a broker").clone();
+        assert!(d.inner.mqtt_tls.is_none());
+        let transport = options(&d.inner, &broker).transport();
+        assert!(matches!(transport, Transport::Tcp));
+        d.shutdown().await;
+    }
 }

@@ -8,6 +8,10 @@
 //! device's inbox (`ting/v1/inbox/{hex}`); without one they are POSTed to
 //! `/v1/transactions?wait=true`. Messages always go through the broker.
 //!
+//! Over TLS (an `https://` node, an `mqtts://` broker) both connections check
+//! the server's certificate against the one [`TlsTrust`] of the config: the
+//! system's CAs, a CA file, or a pin.
+//!
 //! Everything outgoing is first appended to the durable [`crate::outbox`], then
 //! sent by one background task (the link) that reconnects with jittered
 //! exponential backoff ([`crate::backoff`]) and sends the whole outbox again on
@@ -47,6 +51,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rustls::ClientConfig;
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
 use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, TxBody, TxKind};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -55,6 +60,7 @@ use tokio::task::JoinHandle;
 use crate::client::{HttpError, NodeClient};
 use crate::clock::now;
 use crate::payer::DurablePayer;
+use crate::tls::TlsTrust;
 pub use error::{
     ChannelError, InboxError, QueueError, SendError, StartError, SubmitError, TxError,
 };
@@ -68,7 +74,7 @@ pub const APP_QUEUE_MAX: usize = 256;
 /// How long `wait_for_node` asks the node for its broker before it reports without it.
 const ADVICE_WAIT: Duration = Duration::from_secs(3);
 
-/// An MQTT broker's address (`mqtt://HOST:PORT`).
+/// An MQTT broker's address (`mqtt://HOST:PORT`, or `mqtts://HOST:PORT` over TLS).
 pub use ting_core::broker_url::BrokerUrl as Broker;
 
 /// Everything a device needs to start.
@@ -84,10 +90,13 @@ pub struct DeviceConfig {
     /// network only (docs/mqtt.md §9), and a node announcing another genesis
     /// is not the device's.
     pub genesis_hash: Hash32,
-    /// The node's HTTP API, e.g. `http://127.0.0.1:8080`.
+    /// The node's HTTP API, e.g. `http://127.0.0.1:8080` or `https://node.example:8443`.
     pub node_url: String,
     /// With a broker, transactions and messages go over MQTT.
     pub broker: Option<Broker>,
+    /// The certificates trusted for an `https://` node and an `mqtts://`
+    /// broker (both are one node's, so one trust serves both).
+    pub tls: TlsTrust,
     /// Seeds the backoff jitter, so a run can be replayed.
     pub seed: u64,
 }
@@ -97,18 +106,31 @@ impl DeviceConfig {
     /// hash and the MQTT broker from the node's `/v1/status`: trust on first
     /// use, for development. A deployed device is given its network's
     /// sequencer keys instead. Without a broker named by the node (one run
-    /// with `--no-mqtt`), the device transacts over HTTP.
+    /// with `--no-mqtt`), the device transacts over HTTP. Over TLS the
+    /// node's certificate must come from a CA the system trusts; see
+    /// [`DeviceConfig::discover_with`] for a CA file or a pin.
     pub async fn discover(
         key: Keypair,
         state_dir: PathBuf,
         node_url: &str,
     ) -> Result<DeviceConfig, HttpError> {
-        let status = NodeClient::new(node_url)?.status().await?;
+        DeviceConfig::discover_with(key, state_dir, node_url, TlsTrust::SystemRoots).await
+    }
+
+    /// [`DeviceConfig::discover`], trusting `tls` for the node (`https://`)
+    /// and for the broker it names (`mqtts://`).
+    pub async fn discover_with(
+        key: Keypair,
+        state_dir: PathBuf,
+        node_url: &str,
+        tls: TlsTrust,
+    ) -> Result<DeviceConfig, HttpError> {
+        let status = NodeClient::with_trust(node_url, &tls)?.status().await?;
         let broker = match &status.mqtt {
             None => None,
             Some(url) => Some(Broker::parse(url).ok_or_else(|| {
                 HttpError::BadResponse(format!(
-                    "/v1/status names the broker {url:?}, not mqtt://HOST:PORT"
+                    "/v1/status names the broker {url:?}, not mqtt://HOST:PORT or mqtts://HOST:PORT"
                 ))
             })?),
         };
@@ -120,6 +142,7 @@ impl DeviceConfig {
             genesis_hash: status.genesis_hash,
             node_url: node_url.to_owned(),
             broker,
+            tls,
             seed: rand::random(),
         })
     }
@@ -165,6 +188,10 @@ pub(crate) struct Inner {
     state_dir: PathBuf,
     http: NodeClient,
     broker: Option<Broker>,
+    /// What the broker's certificate is checked against, to say so when it fails.
+    tls: TlsTrust,
+    /// The broker's TLS configuration, made at start when the broker is `mqtts://`.
+    mqtt_tls: Option<Arc<ClientConfig>>,
     seed: u64,
     pending: Mutex<pending::Pending>,
     inbox: Mutex<Inbox>,
@@ -198,7 +225,11 @@ impl Device {
             return Err(StartError::NoSequencer);
         }
         let me = config.key.account();
-        let http = NodeClient::new(&config.node_url)?;
+        let http = NodeClient::with_trust(&config.node_url, &config.tls)?;
+        let mqtt_tls = match &config.broker {
+            Some(broker) if broker.tls => Some(Arc::new(config.tls.client_config()?)),
+            _ => None,
+        };
         let pending = pending::Pending::open(&config.state_dir, &me)?;
         let messaging = Messaging::from_device_key(&config.key);
         let inbox = Inbox::new(
@@ -215,6 +246,8 @@ impl Device {
             state_dir: config.state_dir,
             http,
             broker: config.broker,
+            tls: config.tls,
+            mqtt_tls,
             seed: config.seed,
             pending: Mutex::new(pending),
             inbox: Mutex::new(inbox),
@@ -300,6 +333,10 @@ impl Device {
                 broker: broker_text,
                 waited: timeout,
                 reason: last_error.unwrap_or_else(|| "no answer".into()),
+            },
+            Presence::Untrusted { reason } => ConnectError::BrokerUntrusted {
+                broker: broker_text,
+                reason,
             },
             Presence::Left { node } => ConnectError::NodeLeft {
                 broker: broker_text,

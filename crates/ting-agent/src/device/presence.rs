@@ -21,6 +21,9 @@ use ting_core::{AccountId, BlockHeight, NetworkId};
 pub enum Presence {
     /// No connection yet; the last attempt's error, if one failed.
     Connecting { last_error: Option<String> },
+    /// The broker's TLS certificate is not the trusted one (a wrong pin, an
+    /// unknown CA). The link keeps trying, in case the certificate changes.
+    Untrusted { reason: String },
     /// Connected to the broker; no trusted node has announced itself.
     Connected,
     /// A trusted node announced itself on this broker; `run` is the id of
@@ -41,7 +44,7 @@ pub struct NodeSeen {
     pub node: AccountId,
     /// Its durable height when it announced itself.
     pub height: BlockHeight,
-    /// The broker, as `mqtt://HOST:PORT`.
+    /// The broker, as `mqtt://HOST:PORT` or `mqtts://HOST:PORT`.
     pub broker: String,
 }
 
@@ -72,6 +75,8 @@ pub enum ConnectError {
         "the node {node} announced itself on {broker} and has left since; is it still running?"
     )]
     NodeLeft { broker: String, node: AccountId },
+    #[error("the MQTT broker at {broker} is not trusted over TLS: {reason}")]
+    BrokerUntrusted { broker: String, reason: String },
     #[error("the device stopped")]
     Stopped,
 }
@@ -83,6 +88,7 @@ impl ConnectError {
             ConnectError::Unreachable { .. } => "broker_unreachable",
             ConnectError::NoNode { .. } => "no_node_on_broker",
             ConnectError::NodeLeft { .. } => "node_left",
+            ConnectError::BrokerUntrusted { .. } => "broker_tls_untrusted",
             ConnectError::Stopped => "device_stopped",
         }
     }

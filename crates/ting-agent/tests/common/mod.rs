@@ -132,6 +132,7 @@ pub async fn gateway(shared: Arc<Shared>, port: u16) -> Gateway {
         key: sequencer(),
         client_id: Some("ting-node-outage".into()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        tls: None,
     };
     Gateway::start(shared, cfg)
         .await

@@ -256,3 +256,241 @@ fn a_stranger_gets_a_share_and_strangers_cannot_fill_the_sequencers_half() {
     assert_eq!(guard.check(&stranger, &id(3), later, later), Ok(()));
     assert_eq!(guard.len(), 1);
 }
+
+/// A deterministic random source for the batch verifier's coefficients.
+struct CountingRng(u64);
+
+impl rand_core::TryRng for CountingRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(u32::try_from(self.try_next_u64()? >> 32).expect("32 bits"))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for CountingRng {}
+
+fn carol() -> Keypair {
+    Keypair::from_seed([3; 32])
+}
+
+/// One envelope of a receive-batch case, as a receiver may find it queued.
+#[derive(Clone, Copy, Debug)]
+enum Arrival {
+    Good,
+    Forged,
+    StaleBefore,
+    StaleAfter,
+    Malformed,
+    WrongNetwork,
+    WrongRecipient,
+}
+
+const ARRIVALS: [Arrival; 7] = [
+    Arrival::Good,
+    Arrival::Forged,
+    Arrival::StaleBefore,
+    Arrival::StaleAfter,
+    Arrival::Malformed,
+    Arrival::WrongNetwork,
+    Arrival::WrongRecipient,
+];
+
+/// The bytes of `arrival` from alice (`from_carol` false) or carol, with
+/// envelope id `id`; equal arguments give equal bytes, which is a replay.
+fn arrival_bytes(arrival: Arrival, from_carol: bool, id: u64) -> Vec<u8> {
+    let key = if from_carol { carol() } else { alice() };
+    let w = ENVELOPE_WINDOW_MS;
+    let mut h = header(id, T0);
+    h.sender = key.account();
+    match arrival {
+        Arrival::StaleBefore => h.timestamp = Timestamp(T0.0 - w - 1),
+        Arrival::StaleAfter => h.timestamp = Timestamp(T0.0 + w + 1),
+        Arrival::WrongNetwork => h.network = NetworkId(NET.0 + 1),
+        Arrival::WrongRecipient => h.recipient = carol().account(),
+        Arrival::Good | Arrival::Forged | Arrival::Malformed => {}
+    }
+    let mut bytes = Envelope::sign(h, b"reading".to_vec(), &key)
+        .expect("a small payload")
+        .encode();
+    match arrival {
+        Arrival::Forged => {
+            let at = bytes.len() - 50;
+            bytes[at] ^= 0x01;
+        }
+        Arrival::Malformed => {
+            bytes.pop();
+        }
+        _ => {}
+    }
+    bytes
+}
+
+/// A guard small enough that carol, a sender it does not reserve room for,
+/// meets her share: 2 entries of 128, while alice may take the rest.
+fn small_guard() -> ReplayGuard {
+    ReplayGuard::new(128).reserve_for([alice().account()])
+}
+
+/// Receives `items` with `receive_batch` and with `receive` one by one, on
+/// two guards alike, and checks that the answers agree item by item and that
+/// the guards are left alike (the same items are then replays for both).
+fn check_batch_matches_one_by_one(items: &[Vec<u8>]) {
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let me = bob().account();
+    let mut batch_guard = small_guard();
+    let mut single_guard = small_guard();
+    let mut rng = CountingRng(7);
+    let batched = receive_batch(&refs, &me, NET, &mut batch_guard, T0, &mut rng);
+    let single: Vec<_> = refs
+        .iter()
+        .map(|bytes| receive(bytes, &me, NET, &mut single_guard, T0))
+        .collect();
+    assert_eq!(batched, single);
+    assert_eq!(batch_guard.len(), single_guard.len());
+    let again_batched = receive_batch(&refs, &me, NET, &mut batch_guard, T0, &mut rng);
+    let again_single: Vec<_> = refs
+        .iter()
+        .map(|bytes| receive(bytes, &me, NET, &mut single_guard, T0))
+        .collect();
+    assert_eq!(again_batched, again_single);
+}
+
+#[test]
+fn a_batch_answers_each_envelope_as_receiving_them_one_by_one_does() {
+    let items: Vec<Vec<u8>> = vec![
+        arrival_bytes(Arrival::Good, false, 1),
+        arrival_bytes(Arrival::Forged, false, 2),
+        arrival_bytes(Arrival::Good, false, 1),
+        arrival_bytes(Arrival::StaleBefore, false, 3),
+        arrival_bytes(Arrival::Malformed, false, 4),
+        arrival_bytes(Arrival::Good, true, 5),
+        arrival_bytes(Arrival::StaleAfter, true, 6),
+        arrival_bytes(Arrival::WrongNetwork, false, 7),
+        arrival_bytes(Arrival::WrongRecipient, true, 8),
+        arrival_bytes(Arrival::Good, true, 9),
+        arrival_bytes(Arrival::Good, true, 10),
+        arrival_bytes(Arrival::Good, false, 11),
+    ];
+    check_batch_matches_one_by_one(&items);
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let mut guard = small_guard();
+    let results = receive_batch(
+        &refs,
+        &bob().account(),
+        NET,
+        &mut guard,
+        T0,
+        &mut CountingRng(1),
+    );
+    let codes: Vec<&str> = results
+        .iter()
+        .map(|r| r.as_ref().map_or_else(ReceiveError::code, |_| "ok"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "ok",
+            "bad_signature",
+            "replayed",
+            "stale",
+            "malformed",
+            "ok",
+            "stale",
+            "wrong_network",
+            "wrong_recipient",
+            "ok",
+            "sender_over_quota",
+            "ok",
+        ]
+    );
+}
+
+#[test]
+fn a_forged_envelope_refuses_only_itself_and_is_not_remembered() {
+    let forged = arrival_bytes(Arrival::Forged, false, 1);
+    let good = arrival_bytes(Arrival::Good, false, 2);
+    let mut guard = small_guard();
+    let results = receive_batch(
+        &[&forged, &good],
+        &bob().account(),
+        NET,
+        &mut guard,
+        T0,
+        &mut CountingRng(3),
+    );
+    assert_eq!(results[0], Err(ReceiveError::BadSignature));
+    assert_eq!(results[1], Envelope::decode(&good).map_err(Into::into));
+    assert_eq!(guard.len(), 1, "only the verified envelope is remembered");
+}
+
+#[test]
+fn an_empty_batch_answers_nothing() {
+    let mut guard = small_guard();
+    let results = receive_batch(
+        &[],
+        &bob().account(),
+        NET,
+        &mut guard,
+        T0,
+        &mut CountingRng(5),
+    );
+    assert!(results.is_empty());
+    assert!(guard.is_empty());
+}
+
+#[test]
+#[should_panic(expected = "over RECEIVE_BATCH_MAX")]
+fn a_batch_over_the_limit_is_a_caller_bug() {
+    let bytes = sample(1).encode();
+    let items: Vec<&[u8]> = vec![bytes.as_slice(); RECEIVE_BATCH_MAX + 1];
+    let mut guard = small_guard();
+    let _ = receive_batch(
+        &items,
+        &bob().account(),
+        NET,
+        &mut guard,
+        T0,
+        &mut CountingRng(9),
+    );
+}
+
+mod batch_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Any mix of good, forged, replayed, stale and malformed envelopes
+        /// from a reserved and an unreserved sender: ids come from a small
+        /// range, so equal arrivals (replays) and a full share are common.
+        #[test]
+        fn any_batch_answers_as_receiving_one_by_one(
+            arrivals in prop::collection::vec(
+                (0..ARRIVALS.len(), any::<bool>(), 0u64..6),
+                0..24,
+            )
+        ) {
+            let items: Vec<Vec<u8>> = arrivals
+                .iter()
+                .map(|&(kind, from_carol, id)| arrival_bytes(ARRIVALS[kind], from_carol, id))
+                .collect();
+            check_batch_matches_one_by_one(&items);
+        }
+    }
+}

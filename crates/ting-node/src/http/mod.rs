@@ -10,6 +10,7 @@ mod channels;
 mod error;
 mod events;
 
+mod mqtt_auth;
 mod ops;
 mod query;
 mod submit;
@@ -89,6 +90,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))
         .route("/v1/faucet", post(ops::faucet))
+        .route("/v1/mqtt/auth", post(mqtt_auth::auth))
+        .route("/v1/mqtt/acl", post(mqtt_auth::acl_check))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
@@ -123,16 +126,35 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 /// Serves the API on `listener` until `shutdown` resolves, then lets open
 /// requests finish for at most `HTTP_SHUTDOWN_GRACE` (a stalled client must not
 /// keep the node from stopping). Transactions those requests submitted still go
-/// through the pipeline, which the caller drains next.
+/// through the pipeline, which the caller drains next. With `tls`, every
+/// connection is HTTPS.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_on(listener, None, shared, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    tls: Option<&crate::tls::ServerTls>,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(serve_gracefully(listener, shared, async move {
+    let stopped = async move {
         let _ = stopped.await;
-    }));
+    };
+    let mut server = match tls {
+        None => tokio::spawn(serve_gracefully(listener, shared, stopped)),
+        Some(tls) => {
+            let listener =
+                crate::tls::TlsListener::new(listener, tls).map_err(ServeError::Serve)?;
+            tokio::spawn(serve_gracefully(listener, shared, stopped))
+        }
+    };
     tokio::select! {
         finished = &mut server => return finished.map_err(|e| ServeError::Serve(std::io::Error::other(e)))?,
         () = shutdown => {}
@@ -152,11 +174,15 @@ pub async fn serve(
 }
 
 /// Serves until `shutdown` resolves, then waits for every open request.
-async fn serve_gracefully(
-    listener: tokio::net::TcpListener,
+async fn serve_gracefully<L>(
+    listener: L,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
+) -> Result<(), ServeError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let closing = shared.closing.clone();
     let shutdown = async move {
         shutdown.await;

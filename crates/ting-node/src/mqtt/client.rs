@@ -1,9 +1,10 @@
 //! The node's MQTT client: rumqttc, speaking 3.1.1 to the embedded broker and
 //! 5 to an external one, behind one small interface.
 //!
-//! Why two versions: rumqttd serves one protocol version per listener, and the
-//! embedded one serves 3.1.1 for devices; an external broker gets MQTT 5, whose
-//! shared subscriptions (`$share/...`) are standard there. The rest of the
+//! Why two versions: the embedded broker is reached with 3.1.1 (it routes
+//! `$share/...` for 3.1.1 clients too); an external broker gets MQTT 5, whose
+//! shared subscriptions are standard there. Before every connection attempt
+//! the client logs in afresh, as the node's sequencer account. The rest of the
 //! gateway sees only [`Client`], [`Events`] and [`Incoming`].
 //!
 //! The socket has Nagle's algorithm off (`TCP_NODELAY`). The node's traffic is

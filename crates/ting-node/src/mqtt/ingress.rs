@@ -33,7 +33,7 @@ pub(crate) struct Dropped {
     pub reason: &'static str,
     /// The transaction, when the payload decoded: its sender hears of the
     /// drop if its signature verifies.
-    pub tx: Option<SignedTx>,
+    pub tx: Option<Box<SignedTx>>,
     pub about: Hash32,
     pub message: String,
 }
@@ -67,7 +67,7 @@ pub(crate) fn check(payload: &[u8], network: NetworkId) -> Result<SignedTx, Drop
                 tx.network(),
                 network
             ),
-            tx: Some(tx),
+            tx: Some(Box::new(tx)),
         });
     }
     Ok(tx)
@@ -97,7 +97,7 @@ impl Gate {
         self.shared.metrics.mqtt.dropped(d.reason);
         tracing::debug!(reason = d.reason, message = %d.message, "dropped an MQTT payload");
         let Some(tx) = d.tx else { return };
-        let Ok(verified) = tx.verify() else { return };
+        let Ok(verified) = (*tx).verify() else { return };
         self.outbox.offer(Notice::Error {
             to: verified.sender(),
             about: d.about,
@@ -111,7 +111,7 @@ impl Gate {
         let kept = tx.clone();
         let not_admitted = |reason, message| Dropped {
             reason,
-            tx: Some(kept),
+            tx: Some(Box::new(kept)),
             about: hash,
             message,
         };

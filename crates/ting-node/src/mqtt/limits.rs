@@ -77,8 +77,8 @@ pub const MQTT_OUTBOX_MAX: usize = 4_096;
 /// counted (`ting_mqtt_publish_dropped_total{reason="rate_limited"}`).
 pub const MQTT_ERROR_NOTICES_PER_RECIPIENT_PER_S: u32 = 10;
 
-/// Recipients of error notices tracked in one second; error notices to further
-/// recipients wait for the next second.
+/// Recipients of error notices tracked in one second; error notices to
+/// further recipients are dropped (and counted) until the next second.
 pub const MQTT_ERROR_NOTICE_RECIPIENTS_MAX: usize = 16_384;
 
 /// Requests the node's client queues for its event loop (publish, subscribe),

@@ -7,8 +7,9 @@
 //!  anyone  ◄─ ting/v1/blocks (retained) ◄─ publisher ◄─ durable block events
 //! ```
 //!
-//! By default the node embeds a broker (rumqttd, [`broker`]) and connects to it
-//! as a client like any other; `MqttMode::External` uses a broker already
+//! By default the node embeds a broker (rmqtt, [`broker`], which logs every
+//! client in and applies the topic table of docs/mqtt.md §10) and connects to
+//! it as a client like any other; `MqttMode::External` uses a broker already
 //! running instead. Either way the node subscribes through the shared
 //! subscription `$share/ting-nodes/ting/v1/tx`, so several nodes on one broker
 //! split the transactions rather than each taking all of them.
@@ -71,6 +72,9 @@ pub struct GatewayConfig {
     pub client_id: Option<String>,
     /// The embedded broker's limit on connections from one IP address.
     pub connections_per_source: usize,
+    /// The embedded broker serves devices over TLS with this identity (the
+    /// node's own client then uses a plain listener on loopback).
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 /// Why the gateway could not start.
@@ -86,6 +90,8 @@ pub enum MqttStartError {
     },
     #[error("{url:?} is not a broker address; write it as mqtt://HOST:PORT")]
     BadBrokerUrl { url: String },
+    #[error("the node cannot yet use an external broker over TLS ({url}); give the broker's plain mqtt:// listener (on loopback or a private network)")]
+    ExternalTls { url: String },
     #[error("the MQTT broker at {broker} did not accept the node within {secs} s ({reason}); check that it runs and listens there")]
     Unreachable {
         broker: String,
@@ -103,20 +109,35 @@ impl MqttStartError {
             MqttStartError::ListenTaken { .. } => "mqtt_listen_taken",
             MqttStartError::Bind { .. } => "mqtt_bind",
             MqttStartError::BadBrokerUrl { .. } => "mqtt_bad_broker_url",
+            MqttStartError::ExternalTls { .. } => "mqtt_external_tls",
             MqttStartError::Unreachable { .. } => "mqtt_unreachable",
             MqttStartError::SubscriptionRefused { .. } => "mqtt_subscription_refused",
         }
     }
 }
 
-/// Parses `mqtt://HOST:PORT` (the port defaults to 1883).
+/// Parses `mqtt://HOST:PORT` (the port defaults to 1883). An `mqtts://`
+/// address is refused: the node's own client speaks plain MQTT only.
 pub fn parse_broker_url(url: &str) -> Result<MqttMode, MqttStartError> {
     let b =
         BrokerUrl::parse(url).ok_or_else(|| MqttStartError::BadBrokerUrl { url: url.into() })?;
+    if b.tls {
+        return Err(MqttStartError::ExternalTls { url: url.into() });
+    }
     Ok(MqttMode::External {
         host: b.host,
         port: b.port,
     })
+}
+
+/// `mqtt://ADDR`, or `mqtts://ADDR` when devices connect with TLS.
+fn advertised(addr: SocketAddr, tls: bool) -> String {
+    BrokerUrl {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        tls,
+    }
+    .to_string()
 }
 
 /// What the gateway's tasks are made from.
@@ -160,17 +181,27 @@ impl Gateway {
                     sequencers: shared.genesis.sequencers.iter().copied().collect(),
                     connections_per_source: cfg.connections_per_source,
                 };
-                let embedded = broker::start(*listen, policy).await?;
-                let addr = embedded.addr();
-                (Some(embedded), addr.ip().to_string(), addr.port(), Protocol::V311)
+                let embedded = broker::start(*listen, cfg.tls.clone(), policy).await?;
+                let inner = embedded.internal_addr();
+                (
+                    Some(embedded),
+                    inner.ip().to_string(),
+                    inner.port(),
+                    Protocol::V311,
+                )
             }
             MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
         };
-        let broker = BrokerUrl {
-            host: host.clone(),
-            port,
-        }
-        .to_string();
+        // The address devices are told: the embedded broker's public listener.
+        let broker = match &embedded {
+            Some(b) => advertised(b.addr(), b.tls()),
+            None => BrokerUrl {
+                host: host.clone(),
+                port,
+                tls: false,
+            }
+            .to_string(),
+        };
         let account = cfg.key.account();
         let id = cfg.client_id.unwrap_or_else(|| {
             let suffix = format!("node-{:08x}", rand::random::<u32>());

@@ -224,7 +224,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .faucet
             .as_ref()
             .map(|k| ting_core::Keypair::from_seed(k.seed()));
-        Ok(cfg)
+        Ok((cfg, None))
     })?;
     let issuer = issuer.ok_or_else(|| anyhow::anyhow!("a dev network has an issuer"))?;
     let shared = Arc::clone(running.node.shared());

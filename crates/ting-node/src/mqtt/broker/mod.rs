@@ -53,7 +53,7 @@ fn bind_error(addr: SocketAddr, e: std::io::Error) -> MqttStartError {
 /// A running embedded broker.
 #[derive(Debug)]
 pub struct EmbeddedBroker {
-    addr: SocketAddr,
+    addrs: Addrs,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     refusals: Arc<Refusals>,
@@ -65,9 +65,19 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 const DRAIN_WAIT: Duration = Duration::from_millis(300);
 
 impl EmbeddedBroker {
-    /// The address it listens on.
+    /// Where devices connect.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs.public
+    }
+
+    /// Where the node's own client connects (plain TCP on loopback).
+    pub fn internal_addr(&self) -> SocketAddr {
+        self.addrs.internal
+    }
+
+    /// Whether devices connect with TLS.
+    pub fn tls(&self) -> bool {
+        self.addrs.public != self.addrs.internal
     }
 
     /// What it has refused so far.
@@ -155,14 +165,26 @@ fn listener_builder(listen: SocketAddr) -> Builder {
         .max_session_expiry_interval(MQTT_SESSION_EXPIRY)
 }
 
-async fn build(
-    listen: SocketAddr,
+/// Where the broker listens: devices on `public` (TLS when configured), the
+/// node's own client on `internal` (the same address without TLS; with TLS, a
+/// plain listener on a free loopback port).
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    pub public: SocketAddr,
+    pub internal: SocketAddr,
+}
+
+/// The server context and its listeners, bound.
+struct Built {
+    scx: ServerContext,
+    listeners: Vec<rmqtt::net::Listener>,
+    addrs: Addrs,
+}
+
+async fn context(
+    fail: impl Fn(rmqtt::Error) -> MqttStartError,
     guard: Arc<guard::Guard>,
-) -> Result<(ServerContext, rmqtt::net::Listener), MqttStartError> {
-    let fail = |e: rmqtt::Error| MqttStartError::Bind {
-        addr: listen,
-        source: std::io::Error::other(e.to_string()),
-    };
+) -> Result<ServerContext, MqttStartError> {
     let sessions = isize::try_from(MQTT_SESSIONS_MAX).expect("the session limit fits isize");
     let scx = ServerContext::new()
         .mqtt_max_sessions(sessions)
@@ -172,31 +194,87 @@ async fn build(
         .await;
     rmqtt_retainer::register(&scx, true, false)
         .await
-        .map_err(fail)?;
+        .map_err(&fail)?;
     rmqtt_shared_subscription::register(&scx, true, false)
         .await
-        .map_err(fail)?;
+        .map_err(&fail)?;
     let register = scx.extends.hook_mgr().register();
     for typ in HOOKED {
         register.add(typ, Box::new(Hooks(guard.clone()))).await;
     }
     register.start().await;
-    let listener = listener_builder(listen)
-        .bind()
-        .and_then(|l| l.tcp())
-        .map_err(|e| match e.downcast_ref::<std::io::Error>() {
-            Some(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
-                MqttStartError::ListenTaken { addr: listen }
-            }
-            _ => fail(e),
-        })?;
-    Ok((scx, listener))
+    Ok(scx)
 }
 
-/// Starts the broker on `listen` under `policy`, on a thread and runtime of
-/// its own; answers once it listens, or why it could not.
+fn bind(
+    builder: Builder,
+    tls: bool,
+    listen: SocketAddr,
+) -> Result<(rmqtt::net::Listener, SocketAddr), MqttStartError> {
+    let bound = builder
+        .bind()
+        .and_then(|l| if tls { l.tls() } else { l.tcp() });
+    let listener = bound.map_err(|e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+            MqttStartError::ListenTaken { addr: listen }
+        }
+        _ => MqttStartError::Bind {
+            addr: listen,
+            source: std::io::Error::other(e.to_string()),
+        },
+    })?;
+    let addr = listener.local_addr().map_err(|e| MqttStartError::Bind {
+        addr: listen,
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok((listener, addr))
+}
+
+async fn build(
+    listen: SocketAddr,
+    tls: Option<&crate::tls::ServerTls>,
+    guard: Arc<guard::Guard>,
+) -> Result<Built, MqttStartError> {
+    let fail = |e: rmqtt::Error| MqttStartError::Bind {
+        addr: listen,
+        source: std::io::Error::other(e.to_string()),
+    };
+    let scx = context(fail, guard).await?;
+    let Some(tls) = tls else {
+        let (listener, addr) = bind(listener_builder(listen), false, listen)?;
+        let addrs = Addrs {
+            public: addr,
+            internal: addr,
+        };
+        return Ok(Built {
+            scx,
+            listeners: vec![listener],
+            addrs,
+        });
+    };
+    let public = listener_builder(listen)
+        .tls_cert(Some(tls.cert_path.display().to_string()))
+        .tls_key(Some(tls.key_path.display().to_string()));
+    let (public, public_addr) = bind(public, true, listen)?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (internal, internal_addr) = bind(listener_builder(loopback), false, loopback)?;
+    let addrs = Addrs {
+        public: public_addr,
+        internal: internal_addr,
+    };
+    Ok(Built {
+        scx,
+        listeners: vec![public, internal],
+        addrs,
+    })
+}
+
+/// Starts the broker on `listen` (with TLS when `tls` is given) under
+/// `policy`, on a thread and runtime of its own; answers once it listens, or
+/// why it could not.
 pub(crate) async fn start(
     listen: SocketAddr,
+    tls: Option<crate::tls::ServerTls>,
     policy: Policy,
 ) -> Result<EmbeddedBroker, MqttStartError> {
     let io = |source| MqttStartError::Bind {
@@ -209,15 +287,15 @@ pub(crate) async fn start(
     let (stop, stopped) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("ting-mqtt-broker".into())
-        .spawn(move || serve(listen, guard, started, stopped))
+        .spawn(move || serve(listen, tls, guard, started, stopped))
         .map_err(io)?;
-    let addr = match listening.await {
-        Ok(Ok(addr)) => addr,
+    let addrs = match listening.await {
+        Ok(Ok(addrs)) => addrs,
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(io(std::io::Error::other("the broker thread ended"))),
     };
     Ok(EmbeddedBroker {
-        addr,
+        addrs,
         stop: Some(stop),
         thread: Some(thread),
         refusals,
@@ -228,8 +306,9 @@ pub(crate) async fn start(
 /// where it listens, and serves until `stopped`; then drops every task.
 fn serve(
     listen: SocketAddr,
+    tls: Option<crate::tls::ServerTls>,
     guard: Arc<guard::Guard>,
-    started: oneshot::Sender<Result<SocketAddr, MqttStartError>>,
+    started: oneshot::Sender<Result<Addrs, MqttStartError>>,
     stopped: oneshot::Receiver<()>,
 ) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -247,26 +326,19 @@ fn serve(
             return;
         }
     };
-    let built = runtime
-        .block_on(build(listen, guard))
-        .and_then(|(scx, listener)| {
-            let addr = listener.local_addr().map_err(|e| MqttStartError::Bind {
-                addr: listen,
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            Ok((scx, listener, addr))
-        });
-    let (scx, listener) = match built {
-        Ok((scx, listener, addr)) => {
-            let _ = started.send(Ok(addr));
-            (scx, listener)
-        }
+    let built = match runtime.block_on(build(listen, tls.as_ref(), guard)) {
+        Ok(b) => b,
         Err(e) => {
             let _ = started.send(Err(e));
             return;
         }
     };
-    let server = MqttServer::new(scx).listener_by_id(listener, 1).build();
+    let _ = started.send(Ok(built.addrs));
+    let mut server = MqttServer::new(built.scx);
+    for (id, listener) in (1..).zip(built.listeners) {
+        server = server.listener_by_id(listener, id);
+    }
+    let server = server.build();
     runtime.block_on(async move {
         tokio::select! {
             r = server.run() => {
