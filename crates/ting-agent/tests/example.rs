@@ -60,6 +60,7 @@ impl DevNode {
             client_id: None,
             connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
             tls: None,
+            broker_tls: None,
         };
         let gateway = Gateway::start(Arc::clone(&shared), cfg)
             .await

@@ -295,6 +295,7 @@ impl TlsBrokerNode {
             client_id: None,
             connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
             tls: Some(tls),
+            broker_tls: None,
         };
         let gateway = Gateway::start(shared, cfg)
             .await

@@ -245,6 +245,7 @@ async fn a_taken_listen_address_is_a_clear_start_error() {
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     let err = Gateway::start(node.shared(), cfg)
         .await

@@ -338,6 +338,7 @@ async fn no_one_can_take_the_nodes_session() {
         client_id: Some(node_id.clone()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     let gw = ting_node::mqtt::Gateway::start(std::sync::Arc::clone(&shared), cfg)
         .await

@@ -34,6 +34,7 @@ async fn gateway(shared: &Arc<Shared>, per_source: usize) -> Gateway {
         client_id: None,
         connections_per_source: per_source,
         tls: None,
+        broker_tls: None,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 use ting_agent::client::HttpError;
 use ting_agent::files::FileError;
+use ting_node::mqtt::MqttStartError;
 
 /// What kind of failure a command ended in; the exit status is its number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +162,16 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, String, Optio
     }
     if let Some(s) = e.downcast_ref::<ting_agent::StoreError>() {
         return Some((Exit::Failure, s.code().to_owned(), None));
+    }
+    if let Some(m) = e.downcast_ref::<MqttStartError>() {
+        let exit = match m {
+            MqttStartError::BadBrokerUrl { .. } | MqttStartError::NoBrokerTrust { .. } => {
+                Exit::BadInput
+            }
+            MqttStartError::Unreachable { .. } => Exit::Unreachable,
+            _ => Exit::Failure,
+        };
+        return Some((exit, m.code().to_owned(), None));
     }
     None
 }

@@ -13,6 +13,7 @@
 //! were ([`failure::Exit`]).
 
 mod bench;
+mod broker_probe;
 mod channel_cmd;
 mod demo;
 mod failure;

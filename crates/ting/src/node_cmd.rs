@@ -34,6 +34,7 @@ use ting_node::mqtt::{
 use ting_node::tls::ServerTls;
 use ting_node::{Node, NodeConfig, Shared};
 
+use crate::broker_probe;
 use crate::failure::bad_input;
 use crate::keys_cmd::random_seed;
 
@@ -114,9 +115,23 @@ pub struct MqttArgs {
     /// [default: 127.0.0.1:1883; with --dev, a free port when that one is taken].
     #[arg(long, value_name = "ADDR")]
     pub mqtt_listen: Option<SocketAddr>,
-    /// Use the MQTT broker at mqtt://HOST:PORT instead of embedding one.
+    /// Use the MQTT broker at mqtt://HOST:PORT (or mqtts://HOST:PORT, over
+    /// TLS) instead of embedding one.
     #[arg(long, value_name = "URL", conflicts_with_all = ["no_mqtt", "mqtt_listen"])]
     pub mqtt_broker: Option<String>,
+    /// With an mqtts:// broker: trust only the CA certificates in this PEM
+    /// file [default: the system's CAs].
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "mqtt_broker",
+        conflicts_with = "mqtt_tls_pin"
+    )]
+    pub mqtt_tls_ca: Option<PathBuf>,
+    /// With an mqtts:// broker: trust only the certificate with this SHA-256
+    /// fingerprint (64 hex digits).
+    #[arg(long, value_name = "SHA256", requires = "mqtt_broker")]
+    pub mqtt_tls_pin: Option<String>,
     /// The broker address /v1/status tells devices [default: the broker's own].
     #[arg(long, value_name = "URL", conflicts_with = "no_mqtt")]
     pub mqtt_advertise: Option<String>,
@@ -142,6 +157,8 @@ pub struct MqttPlan {
     /// The default port was taken and this free one is used instead.
     pub moved_from: Option<SocketAddr>,
     pub advertise: Option<String>,
+    /// Whom the node trusts when the external broker speaks TLS.
+    pub broker_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl MqttArgs {
@@ -173,8 +190,16 @@ impl MqttArgs {
         let advertise = self.mqtt_advertise.clone();
         if let Some(url) = &self.mqtt_broker {
             let mode = parse_broker_url(url)?;
-            if let MqttMode::External { host, port } = &mode {
-                probe(url, host, *port)?;
+            let mut broker_tls = None;
+            if let MqttMode::External { host, port, tls } = &mode {
+                let trust = broker_probe::trust(
+                    url,
+                    *tls,
+                    self.mqtt_tls_ca.as_deref(),
+                    self.mqtt_tls_pin.as_deref(),
+                )?;
+                broker_probe::probe(url, host, *port, trust.as_ref())?;
+                broker_tls = trust.map(|(config, _)| config);
             }
             return Ok(Some(MqttPlan {
                 mode,
@@ -182,6 +207,7 @@ impl MqttArgs {
                     .expect("u32 fits usize"),
                 moved_from: None,
                 advertise,
+                broker_tls,
             }));
         }
         let wanted = self.mqtt_listen.unwrap_or(default);
@@ -197,34 +223,9 @@ impl MqttArgs {
             connections_per_source: usize::try_from(self.mqtt_per_source).expect("u32 fits usize"),
             moved_from,
             advertise,
+            broker_tls: None,
         }))
     }
-}
-
-/// How long a start waits to reach an external broker before it gives up.
-const BROKER_PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Checks that an external broker takes TCP connections, before anything is
-/// written (the gateway then connects for real, and says more if MQTT fails).
-fn probe(url: &str, host: &str, port: u16) -> Result<(), MqttStartError> {
-    use std::net::ToSocketAddrs;
-    let unreachable = |reason: String| MqttStartError::Unreachable {
-        broker: url.to_owned(),
-        secs: BROKER_PROBE_WAIT.as_secs(),
-        reason,
-    };
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    let mut last = String::from("no address");
-    for addr in addrs {
-        match std::net::TcpStream::connect_timeout(&addr, BROKER_PROBE_WAIT) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(unreachable(last))
 }
 
 /// A dev network's keys and genesis: read from its data directory, or made
@@ -380,6 +381,7 @@ pub fn start_gateway(
         client_id: None,
         connections_per_source: plan.connections_per_source,
         tls,
+        broker_tls: plan.broker_tls,
     };
     runtime.block_on(Gateway::start(Arc::clone(shared), cfg))
 }
@@ -538,6 +540,8 @@ mod tests {
         MqttArgs {
             mqtt_listen: listen,
             mqtt_broker: None,
+            mqtt_tls_ca: None,
+            mqtt_tls_pin: None,
             mqtt_advertise: None,
             no_mqtt: false,
             mqtt_per_source: per_source_default(),

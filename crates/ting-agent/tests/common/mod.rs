@@ -128,11 +128,13 @@ pub async fn gateway(shared: Arc<Shared>, port: u16) -> Gateway {
         mode: MqttMode::External {
             host: "127.0.0.1".into(),
             port,
+            tls: false,
         },
         key: sequencer(),
         client_id: Some("ting-node-outage".into()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     Gateway::start(shared, cfg)
         .await

@@ -227,6 +227,19 @@ impl Broker {
         Broker::launch(dir, addr, &conf)
     }
 
+    /// A broker with the plugin and the test genesis whose one listener
+    /// speaks TLS only, with the certificate and key in these PEM files.
+    pub fn start_tls(cert: &Path, key: &Path) -> Broker {
+        let (dir, genesis_path) = dir_with_genesis();
+        let addr = free_port();
+        let conf = test_conf(addr, &[("genesis", genesis_path.as_str())]).replacen(
+            "\n",
+            &format!("\ncertfile {}\nkeyfile {}\n", cert.display(), key.display()),
+            1,
+        );
+        Broker::launch(dir, addr, &conf)
+    }
+
     /// A broker configured as docs/operations.md shows.
     pub fn start_documented() -> Broker {
         let (dir, genesis_path) = dir_with_genesis();

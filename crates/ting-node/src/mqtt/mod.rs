@@ -57,8 +57,9 @@ use crate::node::Shared;
 pub enum MqttMode {
     /// Embed a broker listening on this address (port 0: any free port).
     Embedded { listen: SocketAddr },
-    /// Use a broker already running there.
-    External { host: String, port: u16 },
+    /// Use a broker already running there, over TLS when `tls` (an
+    /// `mqtts://` address; [`GatewayConfig::broker_tls`] says whom to trust).
+    External { host: String, port: u16, tls: bool },
 }
 
 /// Everything the gateway needs besides the node.
@@ -75,6 +76,9 @@ pub struct GatewayConfig {
     /// The embedded broker serves devices over TLS with this identity (the
     /// node's own client then uses a plain listener on loopback).
     pub tls: Option<crate::tls::ServerTls>,
+    /// Whom the node's client trusts when an external broker speaks TLS
+    /// (`mqtts://`); required then, unused otherwise.
+    pub broker_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Why the gateway could not start.
@@ -90,8 +94,8 @@ pub enum MqttStartError {
     },
     #[error("{url:?} is not a broker address; write it as mqtt://HOST:PORT")]
     BadBrokerUrl { url: String },
-    #[error("the node cannot yet use an external broker over TLS ({url}); give the broker's plain mqtt:// listener (on loopback or a private network)")]
-    ExternalTls { url: String },
+    #[error("the broker {url} speaks TLS and nothing says which certificate to trust; give --mqtt-tls-ca FILE or --mqtt-tls-pin SHA256 (or trust the system's CAs)")]
+    NoBrokerTrust { url: String },
     #[error("the MQTT broker at {broker} did not accept the node within {secs} s ({reason}); check that it runs and listens there")]
     Unreachable {
         broker: String,
@@ -109,24 +113,22 @@ impl MqttStartError {
             MqttStartError::ListenTaken { .. } => "mqtt_listen_taken",
             MqttStartError::Bind { .. } => "mqtt_bind",
             MqttStartError::BadBrokerUrl { .. } => "mqtt_bad_broker_url",
-            MqttStartError::ExternalTls { .. } => "mqtt_external_tls",
+            MqttStartError::NoBrokerTrust { .. } => "mqtt_no_broker_trust",
             MqttStartError::Unreachable { .. } => "mqtt_unreachable",
             MqttStartError::SubscriptionRefused { .. } => "mqtt_subscription_refused",
         }
     }
 }
 
-/// Parses `mqtt://HOST:PORT` (the port defaults to 1883). An `mqtts://`
-/// address is refused: the node's own client speaks plain MQTT only.
+/// Parses `mqtt://HOST:PORT` (the port defaults to 1883) or
+/// `mqtts://HOST:PORT` (8883).
 pub fn parse_broker_url(url: &str) -> Result<MqttMode, MqttStartError> {
     let b =
         BrokerUrl::parse(url).ok_or_else(|| MqttStartError::BadBrokerUrl { url: url.into() })?;
-    if b.tls {
-        return Err(MqttStartError::ExternalTls { url: url.into() });
-    }
     Ok(MqttMode::External {
         host: b.host,
         port: b.port,
+        tls: b.tls,
     })
 }
 
@@ -174,7 +176,7 @@ impl Gateway {
     /// Starts the broker (when embedded), connects, subscribes, and waits until
     /// the broker has granted the subscription. Call inside a Tokio runtime.
     pub async fn start(shared: Arc<Shared>, cfg: GatewayConfig) -> Result<Gateway, MqttStartError> {
-        let (embedded, host, port, protocol) = match &cfg.mode {
+        let (embedded, host, port, protocol, tls) = match &cfg.mode {
             MqttMode::Embedded { listen } => {
                 let policy = broker::Policy {
                     genesis_hash: shared.genesis_hash,
@@ -188,9 +190,12 @@ impl Gateway {
                     inner.ip().to_string(),
                     inner.port(),
                     Protocol::V311,
+                    false,
                 )
             }
-            MqttMode::External { host, port } => (None, host.clone(), *port, Protocol::V5),
+            MqttMode::External { host, port, tls } => {
+                (None, host.clone(), *port, Protocol::V5, *tls)
+            }
         };
         // The address devices are told: the embedded broker's public listener.
         let broker = match &embedded {
@@ -198,9 +203,14 @@ impl Gateway {
             None => BrokerUrl {
                 host: host.clone(),
                 port,
-                tls: false,
+                tls,
             }
             .to_string(),
+        };
+        let trust = match (tls, &cfg.broker_tls) {
+            (false, _) => None,
+            (true, Some(config)) => Some(config),
+            (true, None) => return Err(MqttStartError::NoBrokerTrust { url: broker }),
         };
         let account = cfg.key.account();
         let id = cfg.client_id.unwrap_or_else(|| {
@@ -221,8 +231,12 @@ impl Gateway {
             genesis_hash: shared.genesis_hash,
             client_id: id,
         };
-        let (client, events) =
-            client::connect(login, &host, port, protocol, (&announcer.topic, will));
+        let endpoint = client::Endpoint {
+            host: &host,
+            port,
+            tls: trust,
+        };
+        let (client, events) = client::connect(login, endpoint, protocol, (&announcer.topic, will));
         // Devices learn where to connect from /v1/status, unless the operator said otherwise.
         let _ = shared.mqtt_broker.set(broker.clone());
         let signer = Signer {

@@ -35,6 +35,7 @@ pub async fn embedded_gateway(shared: &Arc<Shared>) -> Gateway {
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await
@@ -50,6 +51,7 @@ pub async fn external_gateway(shared: &Arc<Shared>, addr: SocketAddr, id: &str) 
         client_id: Some(id.into()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     Gateway::start(Arc::clone(shared), cfg)
         .await

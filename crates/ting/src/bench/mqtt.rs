@@ -107,6 +107,7 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
         tls: None,
+        broker_tls: None,
     };
     let gateway = runtime.block_on(Gateway::start(Arc::clone(node.shared()), gateway_cfg))?;
     let url = gateway.broker().to_owned();
