@@ -2,7 +2,10 @@
 //! through a real broker, each beside its ceiling measured in the same run.
 //!
 //! A node runs in-process with its MQTT gateway, on the embedded broker (a free
-//! port) or on `--mqtt-broker mqtt://HOST:PORT`. Clients are plain MQTT 3.1.1
+//! port), on `--mqtt-broker mqtt://HOST:PORT`, or on a Mosquitto the benchmark
+//! starts (`--mosquitto`, with the `ting-mosquitto` plugin when
+//! `--mosquitto-plugin` names it); `--tls` puts the embedded broker or that
+//! Mosquitto behind TLS with a certificate every client pins (`target`). Clients are plain MQTT 3.1.1
 //! clients (`rumqttc`), as devices are, and every one of them logs in as an
 //! account with a fresh login token (docs/mqtt.md §9) and keeps to the topics
 //! the ACL gives a device (§10). A broker that does not check logins (an
@@ -37,6 +40,7 @@ mod logins;
 mod messages;
 mod report;
 mod session;
+mod target;
 mod verify;
 
 use std::sync::Arc;
@@ -46,7 +50,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use ting_core::envelope::{Envelope, RECEIVE_BATCH_MAX};
 use ting_core::Keypair;
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
+use ting_node::mqtt::{Gateway, GatewayConfig};
 use ting_node::{Node, NodeConfig};
 
 use super::workload::{self, Accounts};
@@ -77,9 +81,33 @@ pub struct MqttArgs {
     /// Device clients publishing transactions, and sender/receiver pairs of messages.
     #[arg(long, default_value_t = 8)]
     pub devices: usize,
-    /// Use this broker instead of embedding one: mqtt://HOST:PORT.
-    #[arg(long, value_name = "URL")]
+    /// Use this broker instead of embedding one: mqtt://HOST:PORT, or
+    /// mqtts://HOST:PORT with --mqtt-tls-ca or --mqtt-tls-pin.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["mosquitto", "tls"])]
     pub mqtt_broker: Option<String>,
+    /// With an mqtts:// --mqtt-broker: trust only the CA certificates in this file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "mqtt_broker",
+        conflicts_with = "mqtt_tls_pin"
+    )]
+    pub mqtt_tls_ca: Option<std::path::PathBuf>,
+    /// With an mqtts:// --mqtt-broker: trust only the certificate with this SHA-256.
+    #[arg(long, value_name = "SHA256", requires = "mqtt_broker")]
+    pub mqtt_tls_pin: Option<String>,
+    /// Start a Mosquitto (/usr/sbin/mosquitto) on a free port and measure it
+    /// instead of the embedded broker.
+    #[arg(long)]
+    pub mosquitto: bool,
+    /// Load this ting-mosquitto plugin into that Mosquitto, so that it checks
+    /// every login and topic [default: none, an anonymous broker].
+    #[arg(long, value_name = "FILE", requires = "mosquitto")]
+    pub mosquitto_plugin: Option<std::path::PathBuf>,
+    /// Clients and the node reach the broker (embedded, or --mosquitto) over
+    /// TLS, with a self-signed certificate they pin.
+    #[arg(long)]
+    pub tls: bool,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -96,32 +124,36 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
     let dir = TempDir::new("mqtt")?;
     let accounts = workload::accounts(2 * args.devices);
     let verify = verify_capacity(&accounts, args.devices);
+    let target = target::choose(args, dir.path(), &accounts.genesis)?;
     let node = Node::start(NodeConfig::new(
         dir.path().join("node"),
         accounts.genesis.clone(),
         Keypair::from_seed(accounts.node_key.seed()),
     ))?;
     let gateway_cfg = GatewayConfig {
-        mode: broker_mode(args.mqtt_broker.as_deref())?,
+        mode: target.mode.clone(),
         key: Keypair::from_seed(accounts.node_key.seed()),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-        tls: None,
-        broker_tls: None,
+        tls: target.server_tls.clone(),
+        broker_tls: target.client_tls.clone(),
     };
     let gateway = runtime.block_on(Gateway::start(Arc::clone(node.shared()), gateway_cfg))?;
     let url = gateway.broker().to_owned();
     eprintln!(
-        "ting bench mqtt: broker {url}, {} devices, {} s windows",
-        args.devices, args.seconds
+        "ting bench mqtt: broker {url} ({}), {} devices, {} s windows",
+        target.label, args.devices, args.seconds
     );
-    let result = broker(&url, &accounts)
+    let result = broker(&url, &accounts, target.client_tls.clone())
         .and_then(|b| runtime.block_on(measure(&b, &accounts, args, verify.per_s)));
     node.shutdown();
     runtime.block_on(gateway.shutdown());
+    let target_label = target.label.clone();
+    drop(target);
     let m = result?;
     let report = Report {
         broker: url,
+        label: target_label,
         tx_size: m.tx_size,
         msg_size: m.msg_size,
         verify,
@@ -139,23 +171,23 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn broker_mode(url: Option<&str>) -> anyhow::Result<MqttMode> {
-    Ok(match url {
-        Some(url) => ting_node::mqtt::parse_broker_url(url)?,
-        None => MqttMode::Embedded {
-            listen: "127.0.0.1:0".parse().expect("an address"),
-        },
-    })
-}
-
-/// Where the clients connect, from the gateway's broker URL.
-fn broker(url: &str, accounts: &Accounts) -> anyhow::Result<Broker> {
+/// Where the clients connect, from the gateway's broker URL, and whom they
+/// trust when it speaks TLS.
+fn broker(
+    url: &str,
+    accounts: &Accounts,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<Broker> {
     let b = ting_core::broker_url::BrokerUrl::parse(url)
         .context("the gateway names its broker mqtt://HOST:PORT")?;
+    if b.tls && tls.is_none() {
+        bail!("the broker {url} speaks TLS and the benchmark was given no trust for it");
+    }
     Ok(Broker {
         host: b.host,
         port: b.port,
         genesis_hash: accounts.genesis.hash(),
+        tls: if b.tls { tls } else { None },
     })
 }
 

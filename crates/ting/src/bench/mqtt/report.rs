@@ -13,6 +13,9 @@ use super::{MSG_BATCH_MAX, TARGET_RATIO};
 #[derive(Debug)]
 pub(super) struct Report {
     pub broker: String,
+    /// Which broker it is: embedded, a started Mosquitto (with or without the
+    /// plugin), or external.
+    pub label: String,
     pub tx_size: usize,
     pub msg_size: usize,
     pub verify: Capacity,
@@ -57,6 +60,8 @@ impl Report {
     pub fn json(&self) -> serde_json::Value {
         json!({
             "broker": self.broker,
+            "broker_kind": self.label,
+            "tls": self.broker.starts_with("mqtts://"),
             "logins_per_s": self.logins.per_s(),
             "logins_accepted": self.logins.accepted,
             "logins_refused": self.logins.refused,
@@ -84,7 +89,7 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!("ting bench mqtt: broker {}", self.broker);
+        println!("ting bench mqtt: broker {} ({})", self.broker, self.label);
         println!(
             "  device logins, {LOGIN_CLIENTS} at once              {:>9.0} login/s ({} refused)",
             self.logins.per_s(),

@@ -7,6 +7,7 @@
 //! the window's count shows it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -32,6 +33,8 @@ pub(super) struct Broker {
     pub host: String,
     pub port: u16,
     pub genesis_hash: Hash32,
+    /// Whom the clients trust when the broker speaks TLS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What a benchmark client's socket carries, which decides whether Nagle's
@@ -97,6 +100,10 @@ pub(super) fn login_options(
     let login = mqtt_login(key, &broker.genesis_hash, Some(suffix))?;
     let mut opts = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     opts.set_credentials(login.username, login.password);
+    if let Some(config) = &broker.tls {
+        let tls = rumqttc::TlsConfiguration::Rustls(Arc::clone(config));
+        opts.set_transport(rumqttc::Transport::tls_with_config(tls));
+    }
     opts.set_keep_alive(CLIENT_KEEP_ALIVE);
     opts.set_max_packet_size(CLIENT_PACKET_BYTES_MAX, CLIENT_PACKET_BYTES_MAX);
     Ok(opts)
