@@ -28,6 +28,7 @@ use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::background::{spawn_indexer, spawn_snapshotter};
+use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
 use crate::metrics::Metrics;
 use crate::pipeline::{
@@ -51,6 +52,11 @@ pub struct NodeConfig {
     /// Answer an external broker's HTTP authentication and authorization
     /// calls (`POST /v1/mqtt/auth`, `/v1/mqtt/acl`; docs/operations.md).
     pub mqtt_auth_hook: bool,
+    /// Where ledger time comes from: the system clock, or a simulation's.
+    pub clock: Arc<dyn Clock>,
+    /// The largest disagreement between the clock and its own monotonic
+    /// count that is not a jump (`--max-clock-step`; docs/operations.md).
+    pub max_clock_step: Duration,
 }
 
 impl NodeConfig {
@@ -66,6 +72,8 @@ impl NodeConfig {
             snapshot_every_blocks: SNAPSHOT_INTERVAL_BLOCKS,
             snapshot_every_txs: SNAPSHOT_INTERVAL_TXS,
             mqtt_auth_hook: false,
+            clock: Arc::new(SystemClock),
+            max_clock_step: MAX_CLOCK_STEP_DEFAULT,
         }
     }
 }
@@ -134,6 +142,8 @@ pub struct Shared {
     /// The logins an external broker asked about, when the node answers its
     /// HTTP auth hook (`NodeConfig::mqtt_auth_hook`); `None` otherwise.
     pub mqtt_logins: Option<std::sync::Mutex<ting_core::login::LoginReplay>>,
+    /// Whether the ledger clock jumped and holds block cutting.
+    pub clock_status: Arc<ClockStatus>,
 }
 
 impl Shared {
@@ -306,6 +316,12 @@ impl Node {
         let refusals = Arc::new(Refusals::default());
         let durable = Arc::new(Durable::new(state.height()));
         let (events, _) = broadcast::channel(EVENTS_BUFFER_MAX);
+        let clock_status = Arc::new(ClockStatus::default());
+        warn_if_behind(
+            cfg.clock.read().wall,
+            state.last_timestamp(),
+            cfg.max_clock_step,
+        );
         let state = Arc::new(RwLock::new(state));
         let stopping = Arc::new(AtomicBool::new(false));
         let reader = log.reader();
@@ -322,6 +338,9 @@ impl Node {
             block_cut: cfg.block_cut,
             snapshot_every_blocks: cfg.snapshot_every_blocks,
             snapshot_every_txs: cfg.snapshot_every_txs,
+            clock: Arc::clone(&cfg.clock),
+            guard: TimeGuard::new(cfg.max_clock_step),
+            clock_status: Arc::clone(&clock_status),
         };
         pipeline_threads.push(pipeline::spawn_executor(
             exec_cfg,
@@ -385,6 +404,7 @@ impl Node {
             mqtt_logins: cfg
                 .mqtt_auth_hook
                 .then(|| std::sync::Mutex::new(ting_core::login::LoginReplay::default())),
+            clock_status,
         });
         Node {
             shared,
@@ -430,5 +450,20 @@ impl Node {
             }
         }
         let _ = self.shared.index.flush();
+    }
+}
+
+/// Says loudly at start when the ledger is ahead of this clock by more than
+/// the bound: blocks then keep the last block's time (ledger time never goes
+/// back) until the clock catches up, so day limits and claim windows stand
+/// still meanwhile.
+fn warn_if_behind(now: ting_core::Timestamp, last: ting_core::Timestamp, step: Duration) {
+    let behind_ms = last.0.saturating_sub(now.0);
+    if u128::from(behind_ms) > step.as_millis() {
+        tracing::warn!(
+            behind_ms,
+            "this clock is {} s behind the last block's time; blocks keep that time until the clock catches up. If the clock is right, an earlier run's clock was ahead",
+            behind_ms / 1_000
+        );
     }
 }

@@ -69,6 +69,70 @@ pub struct NodeArgs {
     /// /v1/mqtt/acl (EMQX and others; docs/operations.md).
     #[arg(long)]
     pub mqtt_auth_hook: bool,
+    /// How far the clock may disagree with its own monotonic count (a jump,
+    /// either way) before the node stops cutting blocks until it agrees
+    /// again, e.g. 60s, 10m, 2h [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub max_clock_step: Option<String>,
+    /// Run ledger time N times faster than real time, from now: for
+    /// simulations on a dev network.
+    #[arg(long, value_name = "N", requires = "dev", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub clock_speed: Option<u32>,
+}
+
+impl NodeArgs {
+    /// The ledger clock the options name, read before anything is written.
+    fn clock(&self) -> anyhow::Result<ClockOptions> {
+        let max_step = match &self.max_clock_step {
+            None => None,
+            Some(text) => {
+                let ms = crate::channel_cmd::parse_duration_ms(text).map_err(|e| {
+                    bad_input("bad_max_clock_step", format!("--max-clock-step: {e}"))
+                })?;
+                if ms == 0 {
+                    return Err(bad_input(
+                        "bad_max_clock_step",
+                        "--max-clock-step must be more than 0",
+                    ));
+                }
+                Some((text.clone(), std::time::Duration::from_millis(ms)))
+            }
+        };
+        Ok(ClockOptions {
+            max_step,
+            speed: self.clock_speed,
+        })
+    }
+}
+
+/// `--max-clock-step` and `--clock-speed`, checked.
+#[derive(Debug)]
+struct ClockOptions {
+    max_step: Option<(String, std::time::Duration)>,
+    speed: Option<u32>,
+}
+
+impl ClockOptions {
+    /// Puts the clock into `cfg`; says loudly when the bound on its jumps is
+    /// not the default.
+    fn apply(&self, cfg: &mut NodeConfig) {
+        if let Some((text, step)) = &self.max_step {
+            cfg.max_clock_step = *step;
+            eprintln!(
+                "ting node: WARNING: --max-clock-step {text}: the clock may jump up to {text} either way between blocks and ledger time follows it (default {} s)",
+                ting_node::clock::MAX_CLOCK_STEP_DEFAULT.as_secs()
+            );
+        }
+        if let Some(speed) = self.speed {
+            cfg.clock = Arc::new(ting_node::clock::ScaledClock::new(
+                ting_node::clock::now(),
+                speed,
+            ));
+            eprintln!(
+                "ting node: ledger time runs {speed} times faster than real time (--clock-speed)"
+            );
+        }
+    }
 }
 
 /// TLS on the node's HTTP API and embedded MQTT broker (docs/security.md).
@@ -512,6 +576,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let clock = args.clock()?;
     let (started, listener) = Started::start(&runtime, args.http, &args.mqtt, args.dev, || {
         let mut cfg = if args.dev {
             dev_config(&args.data_dir)?
@@ -519,6 +584,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
             production_config(args)?
         };
         cfg.mqtt_auth_hook = args.mqtt_auth_hook;
+        clock.apply(&mut cfg);
         Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
     eprintln!("{}", start_message(args, &started));

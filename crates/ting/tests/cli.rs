@@ -370,6 +370,15 @@ fn a_node_that_cannot_start_writes_nothing() {
         said.contains(&nowhere),
         "names the broker it could not reach: {said}"
     );
+    for (step, says) in [("0s", "more than 0"), ("soon", "not a duration")] {
+        let out = run(&["--http", &free, "--max-clock-step", step]);
+        assert_eq!(out.status.code(), Some(2), "bad input: {out:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("--max-clock-step") && said.contains(says),
+            "{said}"
+        );
+    }
     assert!(
         files_in(&data).is_empty() && !data.exists(),
         "{:?}",

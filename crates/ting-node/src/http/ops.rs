@@ -20,12 +20,27 @@ use ting_api::parse_account;
 /// The OpenAPI 3 description of this API, served as is.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Liveness, and the node's link to its MQTT broker when it has one: while
-/// that link is down the node takes no transactions over MQTT and sends no
-/// receipts there, so it answers 503 `degraded` until the gateway reconnects.
+/// Liveness, the ledger clock, and the node's link to its MQTT broker when
+/// it has one. While the clock has jumped no block is cut, so the node
+/// answers 503 `clock_jump` until it agrees again. While the MQTT link is down
+/// the node takes no transactions over MQTT and sends no receipts there, so
+/// it answers 503 `degraded` until the gateway reconnects.
 pub async fn healthz(State(s): State<Arc<Shared>>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     let durable_height = s.durable.height().0;
+    if let Some(jump) = s.clock_status.jump() {
+        let body = json!({
+            "status": jump.code(),
+            "durable_height": durable_height,
+            "clock": {
+                "ahead": jump.ahead,
+                "by_ms": jump.by_ms,
+                "max_step_ms": jump.max_step_ms,
+                "message": jump.to_string(),
+            },
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let Some(broker) = s.mqtt_broker.get() else {
         return Json(json!({ "status": "ok", "durable_height": durable_height })).into_response();
     };

@@ -23,16 +23,21 @@ use super::durable::deliver_refusals;
 use super::Checked;
 use super::{Durable, Sealed, ToWriter};
 use super::{Load, Outcome, Refusal, Reply};
+use crate::clock::{Clock, ClockStatus, TimeGuard, CLOCK_RECHECK};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
 
-/// How the executor cuts blocks and when it asks for snapshots.
+/// How the executor cuts blocks and when it asks for snapshots, and the
+/// clock it stamps them with.
 #[derive(Debug)]
 pub struct ExecutorConfig {
     pub key: Keypair,
     pub block_cut: Duration,
     pub snapshot_every_blocks: u64,
     pub snapshot_every_txs: u64,
+    pub clock: Arc<dyn Clock>,
+    pub guard: TimeGuard,
+    pub clock_status: Arc<ClockStatus>,
 }
 
 /// A copy of the state after block `height`, to be written once that block is durable.
@@ -75,6 +80,10 @@ struct Executor {
     outbox: Vec<ToWriter>,
     blocks_since_snapshot: u64,
     txs_since_snapshot: u64,
+    /// The ledger time a block opened now gets, from the last clock check.
+    block_time: Timestamp,
+    /// Transactions wait in `reorder` because the clock jumped.
+    clock_held: bool,
 }
 
 pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinHandle<()> {
@@ -87,6 +96,8 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
         outbox: Vec::new(),
         blocks_since_snapshot: 0,
         txs_since_snapshot: 0,
+        block_time: Timestamp(0),
+        clock_held: false,
     };
     std::thread::Builder::new()
         .name("ting-executor".into())
@@ -102,6 +113,8 @@ impl Executor {
                     let wait = open.deadline.saturating_duration_since(Instant::now());
                     self.parts.checked.recv_timeout(wait)
                 }
+                // Look at the clock again soon: held transactions wait on it.
+                None if self.clock_held => self.parts.checked.recv_timeout(CLOCK_RECHECK),
                 None => self
                     .parts
                     .checked
@@ -111,8 +124,8 @@ impl Executor {
             let closing = matches!(received, Err(RecvTimeoutError::Disconnected));
             if let Ok(checked) = received {
                 self.reorder.insert(checked.seq, checked);
-                self.drain_ready();
             }
+            self.drain_ready();
             let due = self
                 .open
                 .as_ref()
@@ -128,9 +141,16 @@ impl Executor {
         }
     }
 
-    /// Applies every chunk that is next in submission order.
+    /// Applies every chunk that is next in submission order, while the clock
+    /// can stamp a block.
     fn drain_ready(&mut self) {
-        while let Some(checked) = self.reorder.remove(&self.next_seq) {
+        while self.reorder.contains_key(&self.next_seq) {
+            if self.open.is_none() && !self.check_clock() {
+                return;
+            }
+            let Some(checked) = self.reorder.remove(&self.next_seq) else {
+                return;
+            };
             self.next_seq += 1;
             let n = checked.items.len();
             let state = Arc::clone(&self.parts.state);
@@ -158,11 +178,29 @@ impl Executor {
         }
     }
 
+    /// Reads the clock for the next block; false (and the transactions held)
+    /// while it disagrees with its own count by more than the bound.
+    fn check_clock(&mut self) -> bool {
+        let outcome = self.cfg.guard.check(self.cfg.clock.read());
+        self.cfg.clock_status.record(outcome);
+        match outcome {
+            Ok(t) => {
+                self.block_time = t;
+                self.clock_held = false;
+                true
+            }
+            Err(_) => {
+                self.clock_held = true;
+                false
+            }
+        }
+    }
+
     fn apply(&mut self, state: &mut State, tx: SignedTx, reply: Reply) {
         // A block opens with its first applied transaction, never with a refusal.
         let timestamp = match &self.open {
             Some(open) => open.timestamp,
-            None => crate::clock::now().max(state.last_timestamp()),
+            None => self.block_time.max(state.last_timestamp()),
         };
         if let Err(e) = state.apply_tx(&tx, timestamp) {
             let refusal = self.refusal(tx.hash(), e.code(), e.to_string());
