@@ -1,6 +1,6 @@
 //! The bytes of a payer's and a payee's channel record (docs/wire.md).
 //!
-//! `version u8 (=1) | role u8 (1 payer, 2 payee) | terms | mode | proof?`,
+//! `version u8 (=2) | role u8 (1 payer, 2 payee) | terms | mode | proof?`,
 //! integers little-endian, through `ting_core::encoding`. Decoding is strict
 //! (known version and role, every tag known, no trailing bytes) and the
 //! decoded state is then checked by `Payer::restore` / `Payee::restore`.
@@ -11,8 +11,10 @@ use ting_core::channel::payer::{ChannelTerms, PayerMode, PayerSegment, PayerStat
 use ting_core::encoding::{Reader, Writer};
 use ting_core::{ChainSegment, ChannelId, ChannelProof, DecodeError, NetworkId, Timestamp};
 
-/// The only record version this code reads and writes.
-pub const RECORD_VERSION: u8 = 1;
+/// The only record version this code reads and writes: 2, for channels of wire
+/// version 2, whose ids are derived from the genesis hash. Version 1 records
+/// are of wire version 1 networks and are refused.
+pub const RECORD_VERSION: u8 = 2;
 const ROLE_PAYER: u8 = 1;
 const ROLE_PAYEE: u8 = 2;
 const MODE_HASH_CHAIN: u8 = 1;

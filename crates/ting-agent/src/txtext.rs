@@ -104,14 +104,15 @@ pub fn receipt_from_text(text: &str) -> Result<Receipt, FormError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ting_core::{Amount, Keypair, NetworkId, Nonce, TxBody, TxKind};
+    use ting_core::{Amount, Hash32, Keypair, Nonce, Timestamp, TxBody, TxKind};
 
     fn tx(nonce: u64) -> SignedTx {
         let key = Keypair::from_seed([3; 32]);
         TxBody {
-            network: NetworkId(7),
+            genesis: Hash32([7; 32]),
             sender: key.account(),
             nonce: Nonce(nonce),
+            valid_until: Timestamp(1_800_000_000_000),
             kind: TxKind::Transfer {
                 to: Keypair::from_seed([4; 32]).account(),
                 amount: Amount::new(9),

@@ -4,33 +4,51 @@
 //! The key never leaves this process; what goes to the node is the canonical
 //! signed bytes.
 
+use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
 use ting_core::tx::device_consent_message;
-use ting_core::{AccountId, Keypair, NetworkId, Nonce, SignedTx, TxBody, TxKind};
+use ting_core::{
+    AccountId, Hash32, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody, TxKind,
+};
 
 use crate::client::{Committed, HttpError, NodeClient};
 
-/// Where a transaction goes: its network and the nonce it carries.
+/// Where a transaction goes: its network (the id, and the genesis hash it
+/// signs for), the nonce it carries and the last ledger time it may apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxSlot {
     pub network: NetworkId,
+    pub genesis: Hash32,
     pub nonce: Nonce,
+    pub valid_until: Timestamp,
 }
 
 impl TxSlot {
-    /// The network the node serves and `sender`'s next durable nonce there.
+    /// The network the node serves and `sender`'s next durable nonce there,
+    /// valid for the default time from now.
     pub async fn next(client: &NodeClient, sender: &AccountId) -> Result<TxSlot, HttpError> {
-        let network = client.network().await?;
+        let status = client.status().await?;
         let nonce = client.nonce(sender).await?;
-        Ok(TxSlot { network, nonce })
+        Ok(TxSlot {
+            network: status.network,
+            genesis: status.genesis_hash,
+            nonce,
+            valid_until: valid_for(TX_VALID_FOR_DEFAULT_MS),
+        })
     }
+}
+
+/// The ledger time `ms` from now on this machine's clock.
+pub fn valid_for(ms: u64) -> Timestamp {
+    Timestamp(crate::clock::now().0.saturating_add(ms))
 }
 
 /// `kind` signed by `key` for `slot`.
 pub fn sign(key: &Keypair, slot: TxSlot, kind: TxKind) -> SignedTx {
     TxBody {
-        network: slot.network,
+        genesis: slot.genesis,
         sender: key.account(),
         nonce: slot.nonce,
+        valid_until: slot.valid_until,
         kind,
     }
     .sign(key)
@@ -50,12 +68,12 @@ pub async fn sign_and_submit(
 /// The registration of `device` under `owner`: the device co-signs its
 /// consent (docs/wire.md §6), so the owner needs both keys at hand.
 pub fn device_registration(
-    network: NetworkId,
+    genesis: &Hash32,
     owner: &AccountId,
     device: &Keypair,
     metadata: Vec<u8>,
 ) -> TxKind {
-    let consent = device_consent_message(network, owner, &device.account(), &metadata);
+    let consent = device_consent_message(genesis, owner, &device.account(), &metadata);
     TxKind::RegisterDevice {
         device: device.account(),
         device_signature: device.sign(&consent),

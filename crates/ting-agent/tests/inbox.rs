@@ -38,7 +38,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let channel = ChannelId::derive(NET, &peer().account(), Nonce(0));
+    let channel = ChannelId::derive(&ting_core::Hash32([4; 32]), &peer().account(), Nonce(0));
     let terms = ChannelTerms {
         network: NET,
         channel,

@@ -5,7 +5,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use ting_core::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
-use ting_core::{Amount, MessagingKey, NetworkId, Nonce, Signature, SignedTx, TxBody, TxKind};
+use ting_core::{
+    Amount, Hash32, MessagingKey, Nonce, Signature, SignedTx, Timestamp, TxBody, TxKind,
+};
 
 use crate::{field_err, parse_account, parse_hex_array, parse_hex_bytes, FormError};
 
@@ -15,9 +17,12 @@ use crate::{field_err, parse_account, parse_hex_array, parse_hex_bytes, FormErro
 pub struct TxJson {
     #[serde(default)]
     pub version: Option<u8>,
-    pub network: u32,
+    /// The genesis hash of the network, as 64 hex digits.
+    pub genesis: String,
     pub sender: String,
     pub nonce: u64,
+    /// The last ledger time (milliseconds since the Unix epoch) at which it may apply.
+    pub valid_until: u64,
     pub kind: String,
     pub fields: Value,
     pub signature: String,
@@ -174,9 +179,10 @@ impl TxJson {
             }
         }
         let body = TxBody {
-            network: NetworkId(self.network),
+            genesis: Hash32(parse_hex_array("genesis", &self.genesis)?),
             sender: parse_account("sender", &self.sender)?,
             nonce: Nonce(self.nonce),
+            valid_until: Timestamp(self.valid_until),
             kind: kind_from_json(&self.kind, &self.fields)?,
         };
         let signature = Signature(parse_hex_array("signature", &self.signature)?);
@@ -186,9 +192,10 @@ impl TxJson {
     pub fn from_tx(tx: &SignedTx) -> TxJson {
         TxJson {
             version: Some(ting_core::tx::TX_VERSION),
-            network: tx.network().0,
+            genesis: tx.genesis().to_hex(),
             sender: tx.sender().to_did(),
             nonce: tx.nonce().0,
+            valid_until: tx.valid_until().0,
             kind: tx.kind().name().to_owned(),
             fields: kind_to_json(tx.kind()),
             signature: tx.signature().to_hex(),
@@ -284,9 +291,10 @@ mod tests {
     fn a_messaging_key_round_trips_through_json_and_a_short_key_is_refused() {
         let key = Keypair::from_seed([1; 32]);
         let tx = TxBody {
-            network: NetworkId(1),
+            genesis: Hash32([1; 32]),
             sender: key.account(),
             nonce: Nonce(0),
+            valid_until: Timestamp(1_800_000_000_000),
             kind: TxKind::SetMessagingKey {
                 key: MessagingKey([0xab; 32]),
             },

@@ -32,6 +32,14 @@ use ting_core::{
 const NETWORK: NetworkId = NetworkId(0x1234_5678);
 /// Genesis and first-block time: 2023-11-14T22:13:20Z, in milliseconds.
 const GENESIS_MS: u64 = 1_700_000_000_000;
+/// The `valid_until` of every transaction vector: a day after the genesis.
+const VALID_UNTIL_MS: u64 = GENESIS_MS + 86_400_000;
+
+/// The hash of the vectors' genesis: what their transactions, consents and
+/// channel ids are bound to.
+fn genesis_hash() -> Hash32 {
+    genesis().hash()
+}
 /// Sizes of the Merkle trees in the vectors.
 const MERKLE_SIZES: [u32; 7] = [0, 1, 2, 3, 5, 8, 13];
 
@@ -90,7 +98,7 @@ fn mint(to: &str, amount: u64) -> (TxKind, Value) {
 /// A registration of `device` under `owner`, with the device's consent signature.
 fn register_device(owner: &str, device: &str, metadata: &[u8]) -> (TxKind, Value, Value) {
     let device_key = key(device);
-    let consent = device_consent_message(NETWORK, &id(owner), &id(device), metadata);
+    let consent = device_consent_message(&genesis_hash(), &id(owner), &id(device), metadata);
     let device_signature = device_key.sign(&consent);
     let kind = TxKind::RegisterDevice {
         device: id(device),
@@ -232,7 +240,7 @@ const TICK_PRICE: u64 = 250;
 
 /// The id of the channel that `payer` opens with its transaction of nonce `nonce`.
 fn channel_of(payer: &str, nonce: u64) -> ChannelId {
-    ChannelId::derive(NETWORK, &id(payer), Nonce(nonce))
+    ChannelId::derive(&genesis_hash(), &id(payer), Nonce(nonce))
 }
 
 /// Channel A: hash chain, opened by `payer` with nonce 0.
@@ -342,6 +350,7 @@ fn channel_proof_json(proof: &ChannelProof) -> Value {
 fn voucher(payer: &str, channel: &ChannelId, amount: u64) -> (ChannelProof, Value) {
     let proof = sign_voucher(&key(payer), NETWORK, channel, Amount::new(amount));
     let extra = json!({
+        "network": NETWORK.0,
         "payer": id(payer).to_hex(),
         "payer_seed_hex": hex::encode(seed(payer)),
         "message_hex": hex::encode(voucher_message(NETWORK, channel, Amount::new(amount))),
@@ -560,14 +569,14 @@ fn channels_vector() -> Value {
     .map(|&(name, payer, nonce)| {
         let input = [
             ting_core::channel::CHANNEL_ID_DOMAIN,
-            &NETWORK.0.to_le_bytes(),
+            &genesis_hash().0,
             &id(payer).0,
             &nonce.to_le_bytes(),
         ]
         .concat();
         json!({
             "name": name,
-            "network": NETWORK.0,
+            "genesis": genesis_hash().to_hex(),
             "payer": id(payer).to_hex(),
             "nonce": nonce.to_string(),
             "hash_input_hex": hex::encode(&input),
@@ -751,23 +760,25 @@ fn invalid_payment_vectors() -> Vec<Value> {
 fn tx_vector(spec: &TxSpec) -> (Value, SignedTx) {
     let signer = key(spec.signer);
     let body = TxBody {
-        network: NETWORK,
+        genesis: genesis_hash(),
         sender: signer.account(),
         nonce: Nonce(spec.nonce),
+        valid_until: Timestamp(VALID_UNTIL_MS),
         kind: spec.kind.clone(),
     };
     let signing_message = body.signing_message();
     let tx = body.sign(&signer);
     let mut fields = json!({
-        "network": NETWORK.0,
+        "genesis": genesis_hash().to_hex(),
         "sender": signer.account().to_hex(),
         "nonce": spec.nonce.to_string(),
+        "valid_until": VALID_UNTIL_MS.to_string(),
     });
     merge(&mut fields, &spec.fields);
     let mut vector = json!({
         "name": spec.name,
         "kind": spec.kind.name(),
-        "kind_tag": tx.bytes()[45],
+        "kind_tag": tx.bytes()[ting_core::tx::TX_KIND_OFFSET],
         "seed_hex": hex::encode(signer.seed()),
         "public_key_hex": signer.account().to_hex(),
         "public_key_did": signer.account().to_did(),
@@ -799,6 +810,8 @@ fn invalid_vectors(txs: &[(Value, SignedTx)]) -> Vec<Value> {
     };
     let transfer = by_name("transfer_with_memo");
     let limit = by_name("set_spend_limit_none");
+    // Offsets below count from the kind tag.
+    let k = ting_core::tx::TX_KIND_OFFSET;
     let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
     cases.push(("empty_input", Vec::new(), "truncated"));
     cases.push((
@@ -810,22 +823,25 @@ fn invalid_vectors(txs: &[(Value, SignedTx)]) -> Vec<Value> {
     longer.push(0);
     cases.push(("one_trailing_byte", longer, "trailing_bytes"));
     let mut version = transfer.clone();
-    version[0] = 2;
-    cases.push(("version_2", version, "unsupported_version"));
+    version[0] = 1;
+    cases.push(("version_1", version, "unsupported_version"));
+    let mut version = transfer.clone();
+    version[0] = 3;
+    cases.push(("version_3", version, "unsupported_version"));
     let mut unknown = transfer.clone();
-    unknown[45] = 0x03;
+    unknown[k] = 0x03;
     cases.push(("unknown_kind_0x03", unknown, "unknown_kind"));
-    let mut memo = transfer[..86].to_vec();
+    let mut memo = transfer[..k + 41].to_vec();
     memo.push(65);
     memo.extend_from_slice(&[0x61; 65]);
     memo.extend_from_slice(&[0; 64]);
     cases.push(("memo_of_65_bytes", memo, "too_long"));
-    let mut metadata = by_name("register_device")[..78].to_vec();
+    let mut metadata = by_name("register_device")[..k + 33].to_vec();
     metadata.extend_from_slice(&257u16.to_le_bytes());
     metadata.extend_from_slice(&[0; 257 + 64 + 64]);
     cases.push(("metadata_of_257_bytes", metadata, "too_long"));
     let mut flag = limit.clone();
-    flag[78] = 2;
+    flag[k + 33] = 2;
     cases.push(("spend_limit_flag_2", flag, "invalid_value"));
     let oversized = vec![1u8; ting_core::limits::TX_BYTES_MAX + 1];
     cases.push(("over_tx_bytes_max", oversized, "too_long"));
@@ -836,43 +852,43 @@ fn invalid_vectors(txs: &[(Value, SignedTx)]) -> Vec<Value> {
     };
     cases.push((
         "channel_open_mode_0",
-        with("channel_open_voucher", 94, 0),
+        with("channel_open_voucher", k + 49, 0),
         "invalid_value",
     ));
     cases.push((
         "channel_open_mode_3",
-        with("channel_open_hash_chain", 94, 3),
+        with("channel_open_hash_chain", k + 49, 3),
         "invalid_value",
     ));
     // A voucher open read as a hash-chain open runs out of bytes.
     cases.push((
         "channel_open_voucher_with_mode_1",
-        with("channel_open_voucher", 94, 1),
+        with("channel_open_voucher", k + 49, 1),
         "truncated",
     ));
     cases.push((
         "channel_claim_proof_kind_0",
-        with("channel_claim_tick", 78, 0),
+        with("channel_claim_tick", k + 33, 0),
         "invalid_value",
     ));
     cases.push((
         "channel_claim_proof_kind_3",
-        with("channel_claim_voucher", 78, 3),
+        with("channel_claim_voucher", k + 33, 3),
         "invalid_value",
     ));
     cases.push((
         "channel_top_up_extension_flag_2",
-        with("channel_top_up_without_extension", 94, 2),
+        with("channel_top_up_without_extension", k + 49, 2),
         "invalid_value",
     ));
     cases.push((
         "channel_close_proof_flag_2",
-        with("channel_close_without_proof", 78, 2),
+        with("channel_close_without_proof", k + 33, 2),
         "invalid_value",
     ));
     cases.push((
         "channel_close_proof_kind_3",
-        with("channel_close_with_tick", 79, 3),
+        with("channel_close_with_tick", k + 34, 3),
         "invalid_value",
     ));
     let mut reclaim = by_name("channel_reclaim");

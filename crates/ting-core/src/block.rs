@@ -195,9 +195,10 @@ mod tests {
         let txs = (0..3)
             .map(|n| {
                 TxBody {
-                    network: NetworkId(1),
+                    genesis: Hash32([1; 32]),
                     sender: key.account(),
                     nonce: Nonce(n),
+                    valid_until: Timestamp(u64::MAX),
                     kind: TxKind::Mint {
                         to: key.account(),
                         amount: Amount::new(10),

@@ -50,6 +50,11 @@ pub const CHANNEL_LIFETIME_MAX_MS: u64 = 366 * DAY_MS;
 pub const CHANNELS_OPEN_PER_PAYER_MAX: usize = 10_000;
 /// Length of a spending-limit day, in milliseconds (UTC days of the block timestamp).
 pub const DAY_MS: u64 = 86_400_000;
+/// How long after it is signed a client's transaction may still apply, unless
+/// the client says otherwise (`valid_until`, docs/wire.md §5.1): long enough
+/// for an outbox to ride out a broker outage, short enough that a refused
+/// transaction is final soon.
+pub const TX_VALID_FOR_DEFAULT_MS: u64 = 60 * 60 * 1000;
 
 /// Longest envelope payload (docs/mqtt.md §2), in bytes; an encrypted payload
 /// counts its HPKE `enc` and tag.

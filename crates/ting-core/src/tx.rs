@@ -1,8 +1,11 @@
 //! Transactions: their kinds, canonical encoding, signing and verification.
 //!
 //! A signed transaction is `body || signature`, where the body is
-//! `version u8 | network u32 | sender [32] | nonce u64 | kind u8 | fields`
-//! and the signature is Ed25519 over `TX_DOMAIN || body`. The transaction
+//! `version u8 | genesis [32] | sender [32] | nonce u64 | valid_until u64 |
+//! kind u8 | fields` and the signature is Ed25519 over `TX_DOMAIN || body`.
+//! The genesis hash binds it to one network; `valid_until` is the last ledger
+//! time at which it may apply, so a refused transaction cannot be made to
+//! apply later than that by whoever saw its bytes. The transaction
 //! hash is SHA-256 of the whole signed encoding. docs/wire.md gives every
 //! field; `docs/test-vectors/transactions.json` pins them.
 //!
@@ -23,25 +26,28 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::TX_BYTES_MAX;
-use crate::types::{NetworkId, Nonce};
+use crate::types::{Nonce, Timestamp};
 
 /// The only transaction version this code reads and writes.
-pub const TX_VERSION: u8 = 1;
+pub const TX_VERSION: u8 = 2;
 /// Prefix of every transaction signing message.
-pub const TX_DOMAIN: &[u8] = b"ting:tx:v1";
+pub const TX_DOMAIN: &[u8] = b"ting:tx:v2";
+/// Offset of the kind tag in an encoded transaction.
+pub const TX_KIND_OFFSET: usize = 1 + 32 + 32 + 8 + 8;
 /// Prefix of the message a device signs to accept an owner.
-pub const DEVICE_DOMAIN: &[u8] = b"ting:device:v1";
+pub const DEVICE_DOMAIN: &[u8] = b"ting:device:v2";
 
-/// The bytes a device signs to accept `owner` as its owner on `network`.
+/// The bytes a device signs to accept `owner` as its owner on the network of
+/// `genesis`.
 pub fn device_consent_message(
-    network: NetworkId,
+    genesis: &Hash32,
     owner: &AccountId,
     device: &AccountId,
     metadata: &[u8],
 ) -> Vec<u8> {
-    let mut w = Writer::with_capacity(DEVICE_DOMAIN.len() + 4 + 64 + 2 + metadata.len());
+    let mut w = Writer::with_capacity(DEVICE_DOMAIN.len() + 32 + 64 + 2 + metadata.len());
     w.bytes(DEVICE_DOMAIN)
-        .u32(network.0)
+        .hash(genesis)
         .account(owner)
         .account(device);
     w.bytes_u16(metadata);
@@ -51,18 +57,22 @@ pub fn device_consent_message(
 /// The unsigned part of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxBody {
-    pub network: NetworkId,
+    /// The hash of the genesis of the network it is for.
+    pub genesis: Hash32,
     pub sender: AccountId,
     pub nonce: Nonce,
+    /// The last ledger time (a block's timestamp) at which it may apply.
+    pub valid_until: Timestamp,
     pub kind: TxKind,
 }
 
 impl TxBody {
     fn encode(&self, w: &mut Writer) {
         w.u8(TX_VERSION)
-            .u32(self.network.0)
+            .hash(&self.genesis)
             .account(&self.sender)
-            .u64(self.nonce.0);
+            .u64(self.nonce.0)
+            .u64(self.valid_until.0);
         self.kind.encode(w);
     }
 
@@ -128,9 +138,10 @@ impl SignedTx {
             });
         }
         let body = TxBody {
-            network: NetworkId(r.u32("network")?),
+            genesis: r.hash("genesis")?,
             sender: r.account("sender")?,
             nonce: Nonce(r.u64("nonce")?),
+            valid_until: Timestamp(r.u64("valid_until")?),
             kind: TxKind::decode(&mut r)?,
         };
         let signature = r.signature("signature")?;
@@ -152,8 +163,13 @@ impl SignedTx {
     pub fn nonce(&self) -> Nonce {
         self.body.nonce
     }
-    pub fn network(&self) -> NetworkId {
-        self.body.network
+    /// The genesis hash of the network the transaction is for.
+    pub fn genesis(&self) -> Hash32 {
+        self.body.genesis
+    }
+    /// The last ledger time at which it may apply.
+    pub fn valid_until(&self) -> Timestamp {
+        self.body.valid_until
     }
     pub fn kind(&self) -> &TxKind {
         &self.body.kind
@@ -173,7 +189,7 @@ impl SignedTx {
     /// The id of the channel this transaction opens, if it is a `ChannelOpen`.
     pub fn opened_channel(&self) -> Option<ChannelId> {
         matches!(self.body.kind, TxKind::ChannelOpen { .. })
-            .then(|| ChannelId::derive(self.body.network, &self.body.sender, self.body.nonce))
+            .then(|| ChannelId::derive(&self.body.genesis, &self.body.sender, self.body.nonce))
     }
 
     /// Exactly the bytes given to Ed25519: `TX_DOMAIN || body`.
@@ -240,9 +256,10 @@ mod tests {
 
     fn transfer(key: &Keypair, nonce: u64) -> SignedTx {
         TxBody {
-            network: NetworkId(7),
+            genesis: Hash32([7; 32]),
             sender: key.account(),
             nonce: Nonce(nonce),
+            valid_until: Timestamp(1_800_000_000_000),
             kind: TxKind::Transfer {
                 to: Keypair::from_seed([9; 32]).account(),
                 amount: Amount::new(5),
@@ -294,13 +311,13 @@ mod tests {
     fn unknown_kinds_and_versions_are_refused() {
         let tx = transfer(&Keypair::from_seed([1; 32]), 3);
         let mut bytes = tx.bytes().to_vec();
-        bytes[0] = 2;
+        bytes[0] = 1;
         assert!(matches!(
             SignedTx::decode(&bytes),
-            Err(DecodeError::UnsupportedVersion { version: 2, .. })
+            Err(DecodeError::UnsupportedVersion { version: 1, .. })
         ));
         let mut bytes = tx.bytes().to_vec();
-        bytes[1 + 4 + 32 + 8] = 0x7f;
+        bytes[TX_KIND_OFFSET] = 0x7f;
         assert_eq!(
             SignedTx::decode(&bytes).map(|_| ()),
             Err(DecodeError::UnknownKind(0x7f))
@@ -310,7 +327,7 @@ mod tests {
     #[test]
     fn a_memo_over_the_limit_is_refused() {
         let tx = transfer(&Keypair::from_seed([1; 32]), 3);
-        let memo_len_at = 1 + 4 + 32 + 8 + 1 + 32 + 8;
+        let memo_len_at = TX_KIND_OFFSET + 1 + 32 + 8;
         let mut bytes = tx.bytes()[..memo_len_at].to_vec();
         bytes.push(65);
         bytes.extend_from_slice(&[0; 65 + 64]);
@@ -324,15 +341,16 @@ mod tests {
     fn a_messaging_key_is_tag_0x15_then_the_32_key_bytes() {
         let key = Keypair::from_seed([1; 32]);
         let tx = TxBody {
-            network: NetworkId(7),
+            genesis: Hash32([7; 32]),
             sender: key.account(),
             nonce: Nonce(0),
+            valid_until: Timestamp(1_800_000_000_000),
             kind: TxKind::SetMessagingKey {
                 key: MessagingKey([0x42; 32]),
             },
         }
         .sign(&key);
-        let kind_at = 1 + 4 + 32 + 8;
+        let kind_at = TX_KIND_OFFSET;
         assert_eq!(tx.bytes()[kind_at], 0x15);
         assert_eq!(&tx.bytes()[kind_at + 1..kind_at + 33], &[0x42; 32]);
         assert_eq!(tx.bytes().len(), kind_at + 33 + 64);

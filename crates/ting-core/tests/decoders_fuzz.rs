@@ -49,9 +49,10 @@ fn sample_txs() -> Vec<SignedTx> {
         .enumerate()
         .map(|(i, kind)| {
             TxBody {
-                network: NetworkId(1),
+                genesis: ting_core::Hash32([1; 32]),
                 sender: key.account(),
                 nonce: Nonce(i as u64),
+                valid_until: ting_core::Timestamp(u64::MAX),
                 kind,
             }
             .sign(&key)

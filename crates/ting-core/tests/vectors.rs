@@ -210,19 +210,21 @@ fn channel_proof_from(v: &Value) -> ChannelProof {
 
 fn body_from_fields(kind: &str, f: &Value) -> TxBody {
     TxBody {
-        network: NetworkId(num_u32(&f["network"])),
+        genesis: hash(&f["genesis"]),
         sender: account(&f["sender"]),
         nonce: Nonce(dec_u64(&f["nonce"])),
+        valid_until: Timestamp(dec_u64(&f["valid_until"])),
         kind: kind_from_fields(kind, f),
     }
 }
 
 /// The unsigned transaction body, byte by byte as docs/wire.md lays it out.
 fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
-    let mut b = vec![1u8];
-    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    let mut b = vec![2u8];
+    b.extend_from_slice(&hex32(&f["genesis"]));
     b.extend_from_slice(&hex32(&f["sender"]));
     b.extend_from_slice(&dec_u64(&f["nonce"]).to_le_bytes());
+    b.extend_from_slice(&dec_u64(&f["valid_until"]).to_le_bytes());
     let (tag, key) = match kind {
         "transfer" => (0x01, "to"),
         "mint" => (0x02, "to"),
@@ -317,8 +319,8 @@ fn proof_by_hand(p: &Value) -> Vec<u8> {
 
 fn consent_by_hand(f: &Value) -> Vec<u8> {
     let metadata = hex_bytes(&f["metadata_hex"]);
-    let mut m = b"ting:device:v1".to_vec();
-    m.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    let mut m = b"ting:device:v2".to_vec();
+    m.extend_from_slice(&hex32(&f["genesis"]));
     m.extend_from_slice(&hex32(&f["sender"]));
     m.extend_from_slice(&hex32(&f["device"]));
     m.extend_from_slice(&u16::try_from(metadata.len()).expect("short").to_le_bytes());
@@ -358,11 +360,15 @@ fn check_transaction(v: &Value) {
     assert_eq!(body.signing_message(), message, "{name}: signing message");
     let by_hand = body_by_hand(kind, f);
     assert_eq!(
-        [&b"ting:tx:v1"[..], &by_hand].concat(),
+        [&b"ting:tx:v2"[..], &by_hand].concat(),
         message,
         "{name}: wire.md layout"
     );
-    assert_eq!(u64::from(by_hand[45]), v["kind_tag"], "{name}: kind tag");
+    assert_eq!(
+        u64::from(by_hand[ting_core::tx::TX_KIND_OFFSET]),
+        v["kind_tag"],
+        "{name}: kind tag"
+    );
 
     let tx = body.clone().sign(&key);
     let encoded = hex_bytes(&v["encoded_hex"]);
@@ -433,7 +439,7 @@ fn check_device_consent(name: &str, v: &Value) {
         "{name}: device key"
     );
     let consent = device_consent_message(
-        NetworkId(num_u32(&f["network"])),
+        &hash(&f["genesis"]),
         &account(&f["sender"]),
         &device.account(),
         &hex_bytes(&f["metadata_hex"]),
@@ -468,14 +474,9 @@ fn check_invalid_transaction(v: &Value) {
 
 // ---- Payment channels: by hand from docs/wire.md §5.3 and §13 ----
 
-/// `SHA-256("ting:channel:v1" || network u32 LE || payer || nonce u64 LE)`.
-fn channel_id_by_hand(network: u32, payer: &[u8; 32], nonce: u64) -> [u8; 32] {
-    sha256(&[
-        b"ting:channel:v1",
-        &network.to_le_bytes(),
-        payer,
-        &nonce.to_le_bytes(),
-    ])
+/// `SHA-256("ting:channel:v2" || genesis || payer || nonce u64 LE)`.
+fn channel_id_by_hand(genesis: &[u8; 32], payer: &[u8; 32], nonce: u64) -> [u8; 32] {
+    sha256(&[b"ting:channel:v2", genesis, payer, &nonce.to_le_bytes()])
 }
 
 /// The 64-byte prefix block: the domain padded with zeros to 28 bytes, the segment, the channel.
@@ -548,8 +549,9 @@ fn check_tick(name: &str, t: &Value, channel: &[u8; 32]) -> (u64, Hash32, Hash32
 }
 
 /// A voucher's message rebuilt by hand, its signature re-signed and verified.
-fn check_voucher(name: &str, x: &Value, network: u32, channel: &[u8; 32], proof: &Value) {
+fn check_voucher(name: &str, x: &Value, channel: &[u8; 32], proof: &Value) {
     assert_eq!(proof["kind"], "voucher", "{name}: a voucher proof");
+    let network = num_u32(&x["network"]);
     let amount = dec_u64(&proof["amount"]);
     let sig = signature(&proof["signature_hex"]);
     let payer = Keypair::from_seed(hex32(&x["payer_seed_hex"]));
@@ -587,24 +589,24 @@ fn check_voucher(name: &str, x: &Value, network: u32, channel: &[u8; 32], proof:
 }
 
 /// The proof's tick or voucher checked against the vector's `tick` or `voucher` member.
-fn check_proof_source(name: &str, v: &Value, network: u32, channel: &[u8; 32], proof: &Value) {
+fn check_proof_source(name: &str, v: &Value, channel: &[u8; 32], proof: &Value) {
     match proof["kind"].as_str() {
         Some("tick") => {
             let (index, value, _) = check_tick(name, &v["tick"], channel);
             assert_eq!(dec_u64(&proof["index"]), index, "{name}: global index");
             assert_eq!(hash(&proof["preimage"]), value, "{name}: preimage");
         }
-        Some("voucher") => check_voucher(name, &v["voucher"], network, channel, proof),
+        Some("voucher") => check_voucher(name, &v["voucher"], channel, proof),
         other => panic!("{name}: unknown proof kind {other:?}"),
     }
 }
 
 fn check_channel_transaction(name: &str, v: &Value, tx: &SignedTx) {
     let f = &v["fields"];
-    let network = num_u32(&f["network"]);
     let kind = v["kind"].as_str().expect("a kind");
     let channel = if kind == "channel_open" {
-        let id = channel_id_by_hand(network, &hex32(&f["sender"]), dec_u64(&f["nonce"]));
+        let genesis = hex32(&f["genesis"]);
+        let id = channel_id_by_hand(&genesis, &hex32(&f["sender"]), dec_u64(&f["nonce"]));
         assert_eq!(hex::encode(id), v["channel_id_hex"], "{name}: channel id");
         assert_eq!(
             tx.opened_channel(),
@@ -635,7 +637,7 @@ fn check_channel_transaction(name: &str, v: &Value, tx: &SignedTx) {
         assert_eq!(segment["len"], v["tick"]["len"], "{name}: chain length");
     }
     if matches!(kind, "channel_claim" | "channel_close") && !f["proof"].is_null() {
-        check_proof_source(name, v, network, &channel, &f["proof"]);
+        check_proof_source(name, v, &channel, &f["proof"]);
     }
 }
 
@@ -665,8 +667,7 @@ fn check_payment(v: &Value) {
         _ => 110,
     };
     assert_eq!(encoded.len(), size, "{name}: size");
-    let network = num_u32(&f["network"]);
-    check_proof_source(name, v, network, &hex32(&f["channel"]), &f["proof"]);
+    check_proof_source(name, v, &hex32(&f["channel"]), &f["proof"]);
 }
 
 fn check_invalid_payment(v: &Value) {
@@ -678,24 +679,24 @@ fn check_invalid_payment(v: &Value) {
 
 fn check_channel_id(v: &Value) {
     let name = &v["name"];
-    let (network, payer, nonce) = (
-        num_u32(&v["network"]),
+    let (genesis, payer, nonce) = (
+        hex32(&v["genesis"]),
         hex32(&v["payer"]),
         dec_u64(&v["nonce"]),
     );
     let input = [
-        &b"ting:channel:v1"[..],
-        &network.to_le_bytes(),
+        &b"ting:channel:v2"[..],
+        &genesis,
         &payer,
         &nonce.to_le_bytes(),
     ]
     .concat();
-    assert_eq!(input.len(), 59, "{name}");
+    assert_eq!(input.len(), 87, "{name}");
     assert_eq!(input, hex_bytes(&v["hash_input_hex"]), "{name}: hash input");
-    let id = channel_id_by_hand(network, &payer, nonce);
+    let id = channel_id_by_hand(&genesis, &payer, nonce);
     assert_eq!(hex::encode(id), v["channel_id_hex"], "{name}: id by hand");
     assert_eq!(
-        ChannelId::derive(NetworkId(network), &AccountId(payer), Nonce(nonce)),
+        ChannelId::derive(&Hash32(genesis), &AccountId(payer), Nonce(nonce)),
         ChannelId(Hash32(id)),
         "{name}: ChannelId::derive"
     );
@@ -753,13 +754,7 @@ fn check_voucher_vector(v: &Value) {
         "amount": v["amount"],
         "signature_hex": v["signature_hex"],
     });
-    check_voucher(
-        name,
-        v,
-        num_u32(&v["network"]),
-        &hex32(&v["channel"]),
-        &proof,
-    );
+    check_voucher(name, v, &hex32(&v["channel"]), &proof);
 }
 
 // ---- Merkle trees ----
@@ -1193,14 +1188,14 @@ fn channel_transactions_have_their_documented_sizes() {
             _ => 1 + 8 + 64,
         };
         let expected = match v["kind"].as_str().expect("a kind") {
-            "channel_open" if f["mode"] == "hash_chain" => 203,
-            "channel_open" => 159,
-            "channel_claim" => 78 + proof_len(&f["proof"]) + 64,
-            "channel_top_up" if f["extension"].is_null() => 159,
-            "channel_top_up" => 195,
-            "channel_close" if f["proof"].is_null() => 143,
-            "channel_close" => 79 + proof_len(&f["proof"]) + 64,
-            "channel_reclaim" => 142,
+            "channel_open" if f["mode"] == "hash_chain" => 239,
+            "channel_open" => 195,
+            "channel_claim" => 114 + proof_len(&f["proof"]) + 64,
+            "channel_top_up" if f["extension"].is_null() => 195,
+            "channel_top_up" => 231,
+            "channel_close" if f["proof"].is_null() => 179,
+            "channel_close" => 115 + proof_len(&f["proof"]) + 64,
+            "channel_reclaim" => 178,
             _ => continue,
         };
         let got = hex_bytes(&v["encoded_hex"]).len();

@@ -46,10 +46,16 @@ fn nonzero(amount: Amount) -> Result<(), TxError> {
 impl State {
     /// Applies `tx` in a block stamped `at`, or refuses it and changes nothing.
     pub fn apply_tx(&mut self, tx: &SignedTx, at: Timestamp) -> Result<(), TxError> {
-        if tx.network() != self.network {
+        if tx.genesis() != self.genesis_hash {
             return Err(TxError::WrongNetwork {
-                got: tx.network(),
-                want: self.network,
+                got: tx.genesis(),
+                want: self.genesis_hash,
+            });
+        }
+        if at > tx.valid_until() {
+            return Err(TxError::Expired {
+                valid_until: tx.valid_until(),
+                at,
             });
         }
         let sender = tx.sender();
@@ -275,7 +281,7 @@ impl State {
                 max: DEVICES_PER_OWNER_MAX,
             });
         }
-        let message = device_consent_message(self.network, &owner, &device, metadata);
+        let message = device_consent_message(&self.genesis_hash, &owner, &device, metadata);
         keys::verify(&device, &message, consent).map_err(|_| TxError::BadDeviceSignature)?;
         self.touch(sender);
         match self.devices.get_mut(&device) {

@@ -168,7 +168,7 @@ impl State {
                 max: CHANNELS_OPEN_PER_PAYER_MAX,
             });
         }
-        let channel_id = ChannelId::derive(self.network, &id, nonce);
+        let channel_id = ChannelId::derive(&self.genesis_hash, &id, nonce);
         if self.channels.contains_key(&channel_id) {
             return Err(TxError::ChannelExists(channel_id));
         }

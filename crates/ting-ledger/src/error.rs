@@ -9,8 +9,15 @@ use ting_core::{
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum TxError {
-    #[error("transaction is for network {got}, this ledger is network {want}")]
-    WrongNetwork { got: NetworkId, want: NetworkId },
+    #[error(
+        "the transaction is for the network of genesis {got}, and this ledger's genesis is {want}"
+    )]
+    WrongNetwork { got: Hash32, want: Hash32 },
+    #[error("the transaction was valid until {valid_until} and the block is at {at}: it can never apply; sign it again with a later valid_until")]
+    Expired {
+        valid_until: Timestamp,
+        at: Timestamp,
+    },
     #[error("nonce {got} is not the sender's next nonce {expected}")]
     BadNonce { expected: Nonce, got: Nonce },
     #[error("balance {balance} is less than {amount}")]
@@ -97,6 +104,7 @@ impl TxError {
     pub fn code(&self) -> &'static str {
         match self {
             TxError::WrongNetwork { .. } => "wrong_network",
+            TxError::Expired { .. } => "tx_expired",
             TxError::BadNonce { .. } => "bad_nonce",
             TxError::InsufficientFunds { .. } => "insufficient_funds",
             TxError::Frozen => "frozen",
@@ -174,4 +182,6 @@ pub enum SnapshotDecodeError {
     SupplyMismatch { sum: Option<Amount>, supply: Amount },
     #[error("snapshot is for network {got}, the genesis is network {want}")]
     WrongNetwork { got: NetworkId, want: NetworkId },
+    #[error("snapshot version {version} was written by a Ting of wire version 1, and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0)")]
+    OldVersion { version: u8 },
 }

@@ -1,12 +1,13 @@
 //! The canonical encoding of a whole state, for snapshots and for comparing states.
 //!
-//! Layout (little-endian): version u8, network u32, height u64, tip hash,
-//! last timestamp u64, supply u64, issuers (u16 count, keys),
+//! Layout (little-endian): version u8 (4), network u32, genesis hash, height
+//! u64, tip hash, last timestamp u64, supply u64, issuers (u16 count, keys),
 //! accounts (u64 count, then id, balance u64, nonce u64 sorted by id),
 //! devices (u64 count, then id, owner, metadata (u16 length), limit flag u8
 //! and limit u64 if set, frozen u8, spent day u64, spent u64, sorted by id),
-//! then channels (see `snapshot_channels`; absent in version 1), then
-//! messaging keys (see `messaging`; absent before version 3).
+//! then channels (see `snapshot_channels`), then messaging keys (see
+//! `messaging`). Versions 1 to 3 were written for wire version 1 networks and
+//! are refused ([`SnapshotDecodeError::OldVersion`]).
 //! Sorting makes the bytes independent of hash-map order, so two states are
 //! equal exactly when their encodings are.
 
@@ -17,11 +18,8 @@ use ting_core::{AccountId, Amount, BlockHeight, DecodeError, Hash32, NetworkId, 
 use crate::error::SnapshotDecodeError;
 use crate::state::{Account, Device, State};
 
-/// Version 2 added the channel section and version 3 the messaging keys;
-/// versions 1 and 2 still load.
-const SNAPSHOT_VERSION: u8 = 3;
-const SNAPSHOT_VERSION_NO_MESSAGING_KEYS: u8 = 2;
-const SNAPSHOT_VERSION_NO_CHANNELS: u8 = 1;
+/// Version 4 is the first of wire version 2: it adds the genesis hash.
+const SNAPSHOT_VERSION: u8 = 4;
 const ACCOUNT_BYTES: usize = 32 + 8 + 8;
 
 impl State {
@@ -30,6 +28,7 @@ impl State {
         let mut w = Writer::with_capacity(128 + self.accounts.len() * ACCOUNT_BYTES);
         w.u8(SNAPSHOT_VERSION)
             .u32(self.network.0)
+            .hash(&self.genesis_hash)
             .u64(self.height.0)
             .hash(&self.tip_hash)
             .u64(self.last_timestamp.0)
@@ -72,7 +71,10 @@ impl State {
     pub fn decode(bytes: &[u8], hash_seed: u64) -> Result<State, SnapshotDecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("snapshot version")?;
-        if !(SNAPSHOT_VERSION_NO_CHANNELS..=SNAPSHOT_VERSION).contains(&version) {
+        if (1..SNAPSHOT_VERSION).contains(&version) {
+            return Err(SnapshotDecodeError::OldVersion { version });
+        }
+        if version != SNAPSHOT_VERSION {
             return Err(DecodeError::UnsupportedVersion {
                 what: "snapshot",
                 version,
@@ -80,11 +82,12 @@ impl State {
             .into());
         }
         let network = NetworkId(r.u32("network")?);
+        let genesis_hash = r.hash("genesis hash")?;
         let height = BlockHeight(r.u64("height")?);
         let tip_hash = r.hash("tip hash")?;
         let last_timestamp = Timestamp(r.u64("last timestamp")?);
         let supply = r.amount("supply")?;
-        let mut state = State::empty(network, hash_seed);
+        let mut state = State::empty(network, genesis_hash, hash_seed);
         state.height = height;
         state.tip_hash = tip_hash;
         state.last_timestamp = last_timestamp;
@@ -101,12 +104,8 @@ impl State {
         }
         decode_accounts(&mut r, &mut state)?;
         decode_devices(&mut r, &mut state)?;
-        if version >= SNAPSHOT_VERSION_NO_MESSAGING_KEYS {
-            crate::snapshot_channels::decode(&mut r, &mut state)?;
-        }
-        if version >= SNAPSHOT_VERSION {
-            crate::messaging::decode(&mut r, &mut state)?;
-        }
+        crate::snapshot_channels::decode(&mut r, &mut state)?;
+        crate::messaging::decode(&mut r, &mut state)?;
         r.finish("snapshot")?;
         let sum = state.held_sum();
         if sum != Some(supply) {

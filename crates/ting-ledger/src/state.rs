@@ -58,6 +58,8 @@ impl Device {
 #[derive(Clone, Debug)]
 pub struct State {
     pub(crate) network: NetworkId,
+    /// The hash of the genesis: every transaction applied names it.
+    pub(crate) genesis_hash: Hash32,
     pub(crate) issuers: Vec<AccountId>,
     pub(crate) accounts: Map<Account>,
     pub(crate) devices: Map<Device>,
@@ -78,7 +80,7 @@ pub struct State {
 impl State {
     /// The state at height 0. The genesis must have passed `Genesis::validate`.
     pub fn from_genesis(genesis: &Genesis, hash_seed: u64) -> State {
-        let mut state = State::empty(genesis.network, hash_seed);
+        let mut state = State::empty(genesis.network, genesis.hash(), hash_seed);
         state.issuers = genesis.issuers.clone();
         state.tip_hash = genesis.hash();
         state.last_timestamp = genesis.timestamp;
@@ -99,9 +101,10 @@ impl State {
         state
     }
 
-    pub(crate) fn empty(network: NetworkId, hash_seed: u64) -> State {
+    pub(crate) fn empty(network: NetworkId, genesis_hash: Hash32, hash_seed: u64) -> State {
         State {
             network,
+            genesis_hash,
             issuers: Vec::new(),
             accounts: Map::with_hasher(FixedState::with_seed(hash_seed)),
             devices: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x9e37_79b9_7f4a_7c15)),
@@ -126,6 +129,10 @@ impl State {
 
     pub fn network(&self) -> NetworkId {
         self.network
+    }
+    /// The hash of the genesis this state grew from.
+    pub fn genesis_hash(&self) -> Hash32 {
+        self.genesis_hash
     }
     pub fn height(&self) -> BlockHeight {
         self.height

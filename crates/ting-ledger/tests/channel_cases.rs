@@ -45,7 +45,7 @@ impl Fixture {
 
     fn next_id(&self) -> ChannelId {
         let payer = payer().account();
-        ChannelId::derive(NET, &payer, self.state.next_nonce(&payer))
+        ChannelId::derive(&genesis_hash(), &payer, self.state.next_nonce(&payer))
     }
 
     /// Opens a hash-chain channel of `len` ticks at `price`; returns its id and ticks.

@@ -461,8 +461,11 @@ fn build(model: &Model, op: &Op, sender_nonce: u64, unknown: ChannelId) -> (usiz
                 None => ChannelMode::Voucher,
                 Some((len, price)) => {
                     let seed = seed_for(model.channels.len(), 0);
-                    let id =
-                        ChannelId::derive(NET, &key(payer as u8).account(), Nonce(sender_nonce));
+                    let id = ChannelId::derive(
+                        &genesis_hash(),
+                        &key(payer as u8).account(),
+                        Nonce(sender_nonce),
+                    );
                     let anchor = ChainKey::new(&id, 0).walk(&seed, u64::from(len));
                     ChannelMode::HashChain {
                         chain: ChainSegment { anchor, len },
@@ -591,7 +594,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 let got = state.apply_tx(&tx, Timestamp(now));
                 let want = match op {
                     Op::Open { .. } => {
-                        let id = ChannelId::derive(NET, &sender_id, Nonce(nonce));
+                        let id = ChannelId::derive(&genesis_hash(), &sender_id, Nonce(nonce));
                         model.open(op, id, now).map(|c| model.channels.push(c))
                     }
                     _ => model.apply(op, now),

@@ -77,9 +77,9 @@ fn a_frozen_device_may_still_publish_its_key() {
 }
 
 #[test]
-fn snapshots_carry_keys_and_version_2_snapshots_still_load() {
+fn snapshots_carry_keys_and_wire_version_1_snapshots_are_refused_with_what_to_do() {
     let mut s = state();
-    let v2 = s.encode();
+    let empty = s.encode();
     set_key(&mut s, &key(3), key_of(&key(3))).unwrap();
     set_key(&mut s, &key(1), key_of(&key(1))).unwrap();
     let restored = State::decode(&s.encode(), 9).unwrap();
@@ -89,12 +89,17 @@ fn snapshots_carry_keys_and_version_2_snapshots_still_load() {
         Some(key_of(&key(3)))
     );
 
-    // A version 2 snapshot is the version 3 one without the (empty) key section.
-    let mut old = v2[..v2.len() - 8].to_vec();
-    old[0] = 2;
-    let loaded = State::decode(&old, 9).unwrap();
-    assert_eq!(loaded.digest(), state().digest());
-    assert_eq!(loaded.messaging_key_count(), 0);
+    // Versions 1 to 3 belong to wire version 1 networks: refused, saying what to do.
+    for version in 1..=3 {
+        let mut old = empty.clone();
+        old[0] = version;
+        let err = State::decode(&old, 9).expect_err("an old snapshot");
+        assert!(
+            matches!(err, ting_ledger::SnapshotDecodeError::OldVersion { version: v } if v == version),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("new genesis"), "{err}");
+    }
 }
 
 #[test]

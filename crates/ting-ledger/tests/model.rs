@@ -249,7 +249,12 @@ impl World {
             1 => TxKind::Mint { to: target, amount },
             2 => {
                 let metadata = vec![op.target as u8];
-                let msg = device_consent_message(NET, &self.ids[op.sender], &target, &metadata);
+                let msg = device_consent_message(
+                    &genesis_hash(),
+                    &self.ids[op.sender],
+                    &target,
+                    &metadata,
+                );
                 let device_signature = match self.keys.get(op.target) {
                     Some(k) if !op.forge => k.sign(&msg),
                     _ => Signature([7; 64]),

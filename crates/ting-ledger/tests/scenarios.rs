@@ -249,10 +249,14 @@ fn registration_needs_the_devices_consent_and_one_owner() {
 fn a_transaction_for_another_network_is_refused() {
     let mut s = State::from_genesis(&genesis(100), 1);
     let a = key(1);
+    // Another network with the same network id: only its genesis differs.
+    let mut elsewhere = genesis(100);
+    elsewhere.name = "elsewhere".into();
     let other = ting_core::TxBody {
-        network: ting_core::NetworkId(NET.0 + 1),
+        genesis: elsewhere.hash(),
         sender: a.account(),
         nonce: ting_core::Nonce(0),
+        valid_until: VALID_UNTIL,
         kind: TxKind::Transfer {
             to: key(2).account(),
             amount: Amount::new(1),
@@ -261,6 +265,30 @@ fn a_transaction_for_another_network_is_refused() {
     }
     .sign(&a);
     check(&mut s, vec![(T0, other, "wrong_network")]);
+}
+
+#[test]
+fn a_transaction_past_its_valid_until_never_applies() {
+    let mut s = State::from_genesis(&genesis(100), 1);
+    let a = key(1);
+    let until = |ms: u64| {
+        ting_core::TxBody {
+            genesis: genesis_hash(),
+            sender: a.account(),
+            nonce: ting_core::Nonce(0),
+            valid_until: Timestamp(ms),
+            kind: TxKind::Transfer {
+                to: key(2).account(),
+                amount: Amount::new(1),
+                memo: vec![],
+            },
+        }
+        .sign(&a)
+    };
+    // Refused in a block after its time, even with the right nonce and funds...
+    check(&mut s, vec![(T0 + 10, until(T0 + 9), "tx_expired")]);
+    // ...and applied in a block at exactly its time.
+    check(&mut s, vec![(T0 + 10, until(T0 + 10), "ok")]);
 }
 
 #[test]

@@ -8,7 +8,8 @@ use ting_core::limits::FAUCET_AMOUNT_MAX;
 
 /// Longest a faucet request waits for its mint's block.
 const FAUCET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-use ting_core::{AccountId, Amount, Keypair, TxBody, TxKind};
+use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
+use ting_core::{AccountId, Amount, Keypair, Timestamp, TxBody, TxKind};
 
 use crate::node::Shared;
 use crate::pipeline::{Outcome, SubmitError};
@@ -73,10 +74,13 @@ impl Faucet {
             .read()
             .expect("state lock")
             .next_nonce(&self.key.account());
+        let from = shared.state.read().expect("state lock").last_timestamp();
+        let from = from.max(crate::clock::now());
         let tx = TxBody {
-            network: shared.genesis.network,
+            genesis: shared.genesis_hash,
             sender: self.key.account(),
             nonce,
+            valid_until: Timestamp(from.0.saturating_add(TX_VALID_FOR_DEFAULT_MS)),
             kind: TxKind::Mint { to, amount },
         }
         .sign(&self.key);

@@ -97,6 +97,8 @@ pub enum StartError {
     Snapshot(#[from] ting_store::SnapshotError),
     #[error("snapshot at height {height} cannot be read: {reason}; move the snapshots directory aside to replay from genesis")]
     BadSnapshot { height: u64, reason: String },
+    #[error("{0}")]
+    OldData(String),
     #[error("the newest snapshot is at height {snapshot} but the block log ends at {log}; move the snapshots directory aside to replay from genesis")]
     SnapshotAhead { snapshot: u64, log: u64 },
     #[error("query index: {0}")]
@@ -220,9 +222,14 @@ fn recover(
     hash_seed: u64,
 ) -> Result<(State, FileLog, u64, RecoveryReport, u64), StartError> {
     let mut state = match snapshots.latest()? {
-        Some(s) => State::decode(&s.state, hash_seed).map_err(|e| StartError::BadSnapshot {
-            height: s.height.0,
-            reason: e.to_string(),
+        Some(s) => State::decode(&s.state, hash_seed).map_err(|e| match e {
+            ting_ledger::SnapshotDecodeError::OldVersion { .. } => {
+                StartError::OldData(format!("{}: {e}", cfg.data_dir.display()))
+            }
+            e => StartError::BadSnapshot {
+                height: s.height.0,
+                reason: e.to_string(),
+            },
         })?,
         None => State::from_genesis(&cfg.genesis, hash_seed),
     };

@@ -123,7 +123,7 @@ fn hostile_payloads() -> Vec<Hostile> {
     oversized.resize(4 * 1024, 0xAA);
     let bad_sig = tampered(&transfer(&user(3), 0, user(0).account(), 1));
     let elsewhere = signed_on(
-        ting_core::NetworkId(NET.0 + 1),
+        common::elsewhere(),
         &user(1),
         0,
         transfer_kind(user(0).account(), 1),

@@ -88,6 +88,8 @@ pub enum LogError {
     },
     #[error("{path} is not a Ting block log (it does not start with `TINGLOG1`): check the data directory")]
     NotALog { path: PathBuf },
+    #[error("{path} was written by a Ting of wire version 1 (block-log format {found}), and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0), or run the Ting release that wrote it")]
+    WireVersion1 { path: PathBuf, found: u32 },
     #[error("{path} is in block-log format version {found}, but this build reads version {supported}: run a Ting release that reads it")]
     UnsupportedVersion {
         path: PathBuf,
@@ -145,6 +147,7 @@ impl LogError {
             LogError::Io { .. } => "log_io",
             LogError::NotALog { .. } => "not_a_block_log",
             LogError::UnsupportedVersion { .. } => "unsupported_log_version",
+            LogError::WireVersion1 { .. } => "wire_version_1_data",
             LogError::WrongGenesis { .. } => "wrong_genesis",
             LogError::Damaged { .. } | LogError::DamagedBelowSnapshot { .. } => "log_damaged",
             LogError::Replay { .. } => "replay_failed",
@@ -478,6 +481,12 @@ fn check_header(file: &File, path: &Path, expected: &Hash32) -> Result<(), LogEr
         HeaderCheck::NotALog => Err(LogError::NotALog {
             path: path.to_path_buf(),
         }),
+        HeaderCheck::Version(found) if found <= format::FORMAT_VERSION_WIRE_1_MAX => {
+            Err(LogError::WireVersion1 {
+                path: path.to_path_buf(),
+                found,
+            })
+        }
         HeaderCheck::Version(found) => Err(LogError::UnsupportedVersion {
             path: path.to_path_buf(),
             found,

@@ -11,6 +11,11 @@ use ting_core::{
 
 pub const NETWORK: NetworkId = NetworkId(7);
 
+/// The genesis hash of `Chain::new()`: what transactions made outside a chain sign for.
+pub fn genesis_hash() -> Hash32 {
+    Chain::new().genesis.hash()
+}
+
 /// A chain being built: the genesis, its keys and the blocks cut so far.
 #[derive(Debug)]
 pub struct Chain {
@@ -64,9 +69,10 @@ impl Chain {
                 self.next_nonce += 1;
                 let to = Keypair::from_seed([seed; 32]).account();
                 TxBody {
-                    network: NETWORK,
+                    genesis: self.genesis.hash(),
                     sender: self.issuer.account(),
                     nonce: Nonce(nonce),
+                    valid_until: Timestamp(u64::MAX),
                     kind: TxKind::Mint {
                         to,
                         amount: Amount::new(nonce + 1),
@@ -109,9 +115,10 @@ impl Chain {
     /// A transfer signed by `from`, with `nonce` (the ledger is not consulted).
     pub fn transfer(&self, from: &Keypair, to: &Keypair, nonce: u64) -> ting_core::SignedTx {
         TxBody {
-            network: NETWORK,
+            genesis: self.genesis.hash(),
             sender: from.account(),
             nonce: Nonce(nonce),
+            valid_until: Timestamp(u64::MAX),
             kind: TxKind::Transfer {
                 to: to.account(),
                 amount: Amount::new(1),

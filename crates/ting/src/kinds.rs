@@ -9,7 +9,7 @@ use ting_agent::files::read_key;
 use ting_agent::wallet::device_registration;
 use ting_core::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
 use ting_core::seal::MessagingSecret;
-use ting_core::{AccountId, Amount, Keypair, NetworkId, TxKind};
+use ting_core::{AccountId, Amount, Hash32, Keypair, TxKind};
 
 use crate::failure::bad_input;
 
@@ -102,7 +102,7 @@ pub struct RegisterFields {
 }
 
 impl RegisterFields {
-    pub fn kind(&self, network: NetworkId, owner: &AccountId) -> anyhow::Result<TxKind> {
+    pub fn kind(&self, genesis: &Hash32, owner: &AccountId) -> anyhow::Result<TxKind> {
         let device = read_key(&self.device_key)?;
         let metadata = self.metadata.clone().into_bytes();
         if metadata.len() > METADATA_BYTES_MAX {
@@ -114,7 +114,7 @@ impl RegisterFields {
                 ),
             ));
         }
-        Ok(device_registration(network, owner, &device, metadata))
+        Ok(device_registration(genesis, owner, &device, metadata))
     }
 }
 

@@ -4,8 +4,8 @@
 //!
 //! `sign` takes the kind's fields as `ting transfer`, `ting device ...` and
 //! `ting channel ...` take them, and the network and nonce either given
-//! (`--network` or `--genesis`, `--nonce`: fully offline) or read from the
-//! node. It prints the signed transaction as hex (default), base64 or the
+//! (`--genesis`, `--nonce`: fully offline) or read from the node; it is
+//! valid for `--valid-for` (default an hour) from now. It prints the signed transaction as hex (default), base64 or the
 //! API's JSON form; `submit` takes any of the three (or the API's
 //! `{"hex": ...}` body), checks that it decodes, sends it and waits for the
 //! commit.
@@ -18,10 +18,11 @@ use serde_json::{json, Value};
 use ting_agent::clock::now;
 use ting_agent::files::{read_genesis, read_key};
 use ting_agent::txtext::{self, tx_to_text, txs_from_text};
-use ting_agent::wallet::{sign as sign_tx, TxSlot};
+use ting_agent::wallet::{sign as sign_tx, valid_for, TxSlot};
 use ting_agent::{channel_path, NodeClient, Role};
 use ting_core::channel::payee::ClaimPolicy;
-use ting_core::{ChannelProof, Keypair, NetworkId, Nonce, SignedTx, TxKind};
+use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
+use ting_core::{ChannelProof, Keypair, Nonce, SignedTx, TxKind};
 
 use crate::channel_cmd::payee::{open_payee, parse_payment};
 use crate::channel_cmd::payer::{prepare_open, prepare_top_up};
@@ -45,12 +46,14 @@ pub struct SignArgs {
     /// The nonce to sign for [default: the sender's next, read from the node].
     #[arg(long, global = true)]
     pub nonce: Option<u64>,
-    /// The network id [default: from --genesis, else read from the node].
-    #[arg(long, global = true, conflicts_with = "genesis")]
-    pub network: Option<u32>,
-    /// The network's genesis file, for its network id.
+    /// The network's genesis file, whose hash the transaction is bound to
+    /// [default: the network the node serves].
     #[arg(long, value_name = "FILE", global = true)]
     pub genesis: Option<PathBuf>,
+    /// How long from now the transaction may still apply, e.g. 10m, 2h, 1d
+    /// [default: 1h]; after that it never will.
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub valid_for: Option<String>,
     /// How to print the signed transaction.
     #[arg(long, value_enum, default_value = "hex", global = true)]
     pub format: TxFormat,
@@ -130,22 +133,25 @@ pub struct SubmitArgs {
     pub node: crate::NodeArg,
 }
 
-/// The network and nonce: given, from the genesis file, or from the node.
+/// The network, nonce and validity: given, from the genesis file, or from the node.
 async fn slot(args: &SignArgs, key: &Keypair, client: &NodeClient) -> anyhow::Result<TxSlot> {
-    let network = match (args.network, &args.genesis) {
-        (Some(n), _) => Some(NetworkId(n)),
-        (None, Some(path)) => Some(read_genesis(path)?.network),
-        (None, None) => None,
-    };
-    let network = match network {
-        Some(n) => n,
+    let (network, genesis) = match &args.genesis {
+        Some(path) => {
+            let g = read_genesis(path)?;
+            (g.network, g.hash())
+        }
         None => {
-            client
+            let status = client
                 .status()
                 .await
-                .context("reading the network id (or give --network or --genesis)")?
-                .network
+                .context("reading the network (or give --genesis)")?;
+            (status.network, status.genesis_hash)
         }
+    };
+    let valid_ms = match &args.valid_for {
+        Some(text) => crate::channel_cmd::parse_duration_ms(text)
+            .map_err(|e| bad_input("bad_valid_for", format!("--valid-for: {e}")))?,
+        None => TX_VALID_FOR_DEFAULT_MS,
     };
     let nonce = match args.nonce {
         Some(n) => Nonce(n),
@@ -154,7 +160,12 @@ async fn slot(args: &SignArgs, key: &Keypair, client: &NodeClient) -> anyhow::Re
             .await
             .context("reading the sender's next nonce (or give --nonce)")?,
     };
-    Ok(TxSlot { network, nonce })
+    Ok(TxSlot {
+        network,
+        genesis,
+        nonce,
+        valid_until: valid_for(valid_ms),
+    })
 }
 
 /// The proofs a claim or close carries: the payment's, or the payee's plan
@@ -202,7 +213,7 @@ async fn build(
     let kinds = match &args.kind {
         SignKind::Transfer(f) => one(f.kind()?),
         SignKind::Mint(f) => one(f.kind()?),
-        SignKind::RegisterDevice(f) => one(f.kind(slot.network, &key.account())?),
+        SignKind::RegisterDevice(f) => one(f.kind(&slot.genesis, &key.account())?),
         SignKind::SetSpendLimit(f) => one(f.kind()?),
         SignKind::Freeze(f) => one(f.freeze()?),
         SignKind::Unfreeze(f) => one(f.unfreeze()?),
@@ -292,6 +303,8 @@ pub async fn sign(args: SignArgs, json_out: bool) -> anyhow::Result<()> {
     let mut out = rows[0].clone();
     out["sender"] = json!(key.account().to_did());
     out["network"] = json!(first.network.0);
+    out["genesis"] = json!(first.genesis.to_hex());
+    out["valid_until"] = json!(first.valid_until.0);
     out["format"] = json!(args
         .format
         .to_possible_value()

@@ -125,7 +125,7 @@ pub async fn device(cmd: DeviceCmd, json_out: bool) -> anyhow::Result<()> {
     let client = node.client()?;
     let slot = TxSlot::next(&client, &owner.account()).await?;
     let kind = match &cmd {
-        DeviceCmd::Register(a) => a.fields.kind(slot.network, &owner.account())?,
+        DeviceCmd::Register(a) => a.fields.kind(&slot.genesis, &owner.account())?,
         DeviceCmd::Limit(a) => a.fields.kind()?,
         DeviceCmd::Freeze(a) => a.fields.freeze()?,
         DeviceCmd::Unfreeze(a) => a.fields.unfreeze()?,

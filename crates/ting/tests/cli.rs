@@ -150,9 +150,9 @@ fn a_transaction_signed_offline_is_submitted_later_in_every_form() {
     let bob = cli.key("bob");
     cli.run(&["faucet", "--to", &alice, "--amount", "100"]);
     let status = cli.run(&["status"]);
-    let network = status["network"].to_string();
-    // Fully offline: the network and the nonce are given, and the node named
-    // is one nobody listens on.
+    // Fully offline: the genesis file and the nonce are given, and the node
+    // named is one nobody listens on.
+    let genesis = w.data.join("genesis.json").display().to_string();
     let nowhere = format!("http://{}", free_addr());
     for (nonce, format) in [("0", "hex"), ("1", "base64"), ("2", "json")] {
         let signed = cli.run(&[
@@ -166,13 +166,14 @@ fn a_transaction_signed_offline_is_submitted_later_in_every_form() {
             "7",
             "--nonce",
             nonce,
-            "--network",
-            &network,
+            "--genesis",
+            &genesis,
             "--format",
             format,
             "--node",
             &nowhere,
         ]);
+        assert_eq!(signed["genesis"], status["genesis_hash"], "{signed}");
         let printed = text(&signed, "tx");
         let committed = cli.run(&["submit", &printed]);
         assert_eq!(committed["status"], "committed", "{format}: {committed}");
@@ -197,6 +198,25 @@ fn a_transaction_signed_offline_is_submitted_later_in_every_form() {
     assert_eq!(signed["nonce"], 3);
     let garbage = cli.failure(&["submit", "not a transaction"]);
     assert_eq!(garbage.exit, BAD_INPUT);
+
+    // Valid for a moment only: once the ledger's time has passed it, it is
+    // refused for ever, even with the right nonce and the funds there.
+    let brief = cli.run(&[
+        "sign",
+        "transfer",
+        "--key",
+        "alice.key",
+        "--to",
+        &bob,
+        "--amount",
+        "1",
+        "--valid-for",
+        "1ms",
+    ]);
+    cli.run(&["faucet", "--to", &bob, "--amount", "1"]);
+    let late = cli.failure(&["submit", &text(&brief, "tx")]);
+    assert_eq!(late.exit, REFUSED, "{late:?}");
+    assert_eq!(late.code, "tx_expired", "{late:?}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub struct NodeClient {
     transport: Transport,
     /// The network the node serves, once read: a node never changes it, so
     /// signing and channel reads ask `/v1/status` once per client.
-    network: Arc<OnceCell<NetworkId>>,
+    network: Arc<OnceCell<(NetworkId, Hash32)>>,
 }
 
 /// The sender's durable nonce, and the transaction if it is committed.
@@ -133,16 +133,25 @@ impl NodeClient {
     /// What network the node serves and how far it is.
     pub async fn status(&self) -> Result<NodeStatus, HttpError> {
         let status = NodeStatus::from_json(self.get("/v1/status").await?)?;
-        let _ = self.network.set(status.network);
+        let _ = self.network.set((status.network, status.genesis_hash));
         Ok(status)
     }
 
     /// The network the node serves (read from `/v1/status` once).
     pub async fn network(&self) -> Result<NetworkId, HttpError> {
-        if let Some(n) = self.network.get() {
+        if let Some((n, _)) = self.network.get() {
             return Ok(*n);
         }
         Ok(self.status().await?.network)
+    }
+
+    /// The genesis hash of the network the node serves (read from
+    /// `/v1/status` once): what every transaction signed for it names.
+    pub async fn genesis_hash(&self) -> Result<Hash32, HttpError> {
+        if let Some((_, g)) = self.network.get() {
+            return Ok(*g);
+        }
+        Ok(self.status().await?.genesis_hash)
     }
 
     /// An account as the node shows it (balance, nonce, device controls).

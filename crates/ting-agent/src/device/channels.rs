@@ -47,7 +47,7 @@ impl Device {
         let mut opened = None;
         let ticket = inner
             .queue_with(|nonce| {
-                let channel = ChannelId::derive(inner.network, &inner.me, nonce);
+                let channel = ChannelId::derive(&inner.genesis_hash, &inner.me, nonce);
                 let terms = ChannelTerms {
                     network: inner.network,
                     channel,

@@ -53,6 +53,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
+use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
 use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, TxBody, TxKind};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
@@ -489,9 +490,10 @@ impl Inner {
         };
         let kind = build(nonce)?;
         let tx = TxBody {
-            network: self.network,
+            genesis: self.genesis_hash,
             sender: self.me,
             nonce,
+            valid_until: crate::wallet::valid_for(TX_VALID_FOR_DEFAULT_MS),
             kind,
         }
         .sign(&self.key);

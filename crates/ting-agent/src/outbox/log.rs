@@ -10,7 +10,10 @@ use ting_core::AccountId;
 use super::Item;
 
 /// The first bytes of every outbox file; a later format changes the last two.
-pub const FILE_MAGIC: &[u8; 8] = b"TGOBOX01";
+pub const FILE_MAGIC: &[u8; 8] = b"TGOBOX02";
+/// The magic of outboxes written for wire version 1, whose transactions no
+/// node of wire version 2 takes.
+pub const FILE_MAGIC_WIRE_1: &[u8; 8] = b"TGOBOX01";
 /// Bytes before a record's body.
 pub const RECORD_HEADER_BYTES: usize = 8;
 /// Longest data one item may carry: an envelope at its 64 KiB payload limit

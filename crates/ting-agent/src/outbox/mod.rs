@@ -10,8 +10,8 @@
 //!
 //! ## File format
 //!
-//! One append-only file, `<state>/outbox.log`: the 8-byte magic `TGOBOX01`,
-//! then records `len u32 | crc32c u32 | body` (see [`log`]). An `ADD` record
+//! One append-only file, `<state>/outbox.log`: the 8-byte magic `TGOBOX02`
+//! (`TGOBOX01` files, of wire version 1, are refused), then records `len u32 | crc32c u32 | body` (see [`log`]). An `ADD` record
 //! holds an entry id and the item; a `DONE` record names an id that left.
 //! Each append is one `write` and one `fdatasync`, so an entry acknowledged to
 //! the caller survives a crash. Opening replays the records, keeps the ADDs
@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use ting_core::AccountId;
 
-use log::{Record, FILE_MAGIC, ITEM_BYTES_MAX};
+use log::{Record, FILE_MAGIC, FILE_MAGIC_WIRE_1, ITEM_BYTES_MAX};
 
 /// Most entries the outbox holds.
 pub const OUTBOX_ENTRIES_MAX: usize = 1024;
@@ -86,6 +86,8 @@ pub enum OutboxError {
     ItemTooLarge { len: usize },
     #[error("{path} is not an outbox file: {reason}")]
     NotAnOutbox { path: String, reason: String },
+    #[error("{path} holds transactions of wire version 1, which no node of this version takes: the device belongs to a network that must start afresh (a new genesis); move the state directory aside (no migration is offered before 1.0)")]
+    WireVersion1 { path: String },
     #[error("outbox {op} failed: {source}")]
     Io {
         op: &'static str,
@@ -102,6 +104,7 @@ impl OutboxError {
             OutboxError::Full { .. } => "outbox_full",
             OutboxError::ItemTooLarge { .. } => "outbox_item_too_large",
             OutboxError::NotAnOutbox { .. } => "not_an_outbox",
+            OutboxError::WireVersion1 { .. } => "wire_version_1_data",
             OutboxError::Io { .. } => "io",
             OutboxError::Poisoned => "outbox_poisoned",
         }
@@ -135,10 +138,15 @@ impl Outbox {
         }
         let mut file = open_rw(&path)?;
         let bytes = read_bounded(&mut file, &path)?;
+        if bytes.get(..FILE_MAGIC.len()) == Some(&FILE_MAGIC_WIRE_1[..]) {
+            return Err(OutboxError::WireVersion1 {
+                path: path.display().to_string(),
+            });
+        }
         if bytes.get(..FILE_MAGIC.len()) != Some(&FILE_MAGIC[..]) {
             return Err(OutboxError::NotAnOutbox {
                 path: path.display().to_string(),
-                reason: "it does not start with TGOBOX01".into(),
+                reason: "it does not start with TGOBOX02".into(),
             });
         }
         let (records, whole) = log::decode_all(&bytes[FILE_MAGIC.len()..]);

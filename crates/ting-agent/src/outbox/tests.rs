@@ -123,6 +123,18 @@ fn a_file_that_is_not_an_outbox_is_refused() {
 }
 
 #[test]
+fn an_outbox_of_wire_version_1_is_refused_whole_with_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = [&b"TGOBOX01"[..], &[0u8; 12]].concat();
+    std::fs::write(dir.path().join(LOG_NAME), &old).expect("write");
+    let err = Outbox::open(dir.path()).expect_err("refused");
+    assert_eq!(err.code(), "wire_version_1_data");
+    assert!(err.to_string().contains("new genesis"), "{err}");
+    let kept = std::fs::read(dir.path().join(LOG_NAME)).expect("read");
+    assert_eq!(kept, old, "the file is left alone");
+}
+
+#[test]
 fn random_pushes_and_removes_match_a_model_and_the_file_stays_bounded() {
     let seed: u64 = rand::random();
     let mut rng = StdRng::seed_from_u64(seed);

@@ -26,7 +26,7 @@ pub use chain::ChainKey;
 pub use ticks::TickSource;
 
 /// Prefix of the hash that names a channel.
-pub const CHANNEL_ID_DOMAIN: &[u8] = b"ting:channel:v1";
+pub const CHANNEL_ID_DOMAIN: &[u8] = b"ting:channel:v2";
 /// Prefix of the message a voucher payer signs.
 pub const VOUCHER_DOMAIN: &[u8] = b"ting:voucher:v1";
 /// The only payment message version this code reads and writes.
@@ -37,18 +37,19 @@ const MODE_VOUCHER: u8 = 2;
 const PROOF_TICK: u8 = 1;
 const PROOF_VOUCHER: u8 = 2;
 
-/// Names a channel: SHA-256 of the domain, the network (u32 LE), the payer and the
-/// nonce (u64 LE) of the transaction that opened it, so the payer knows it in advance
-/// and no two channels share one.
+/// Names a channel: SHA-256 of the domain, the genesis hash of its network, the
+/// payer and the nonce (u64 LE) of the transaction that opened it, so the payer
+/// knows it in advance, no two channels share one, and everything signed over a
+/// channel id (vouchers) is bound to one network.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChannelId(pub Hash32);
 
 impl ChannelId {
     /// The id of the channel that `payer` opens with the transaction of nonce `nonce`.
-    pub fn derive(network: NetworkId, payer: &AccountId, nonce: Nonce) -> ChannelId {
+    pub fn derive(genesis: &Hash32, payer: &AccountId, nonce: Nonce) -> ChannelId {
         ChannelId(Hash32::digest(&[
             CHANNEL_ID_DOMAIN,
-            &network.0.to_le_bytes(),
+            &genesis.0,
             payer.as_bytes(),
             &nonce.0.to_le_bytes(),
         ]))
@@ -279,11 +280,12 @@ mod tests {
     fn channel_ids_differ_by_network_payer_and_nonce() {
         let payer = Keypair::from_seed([1; 32]).account();
         let other = Keypair::from_seed([2; 32]).account();
-        let id = ChannelId::derive(NetworkId(1), &payer, Nonce(0));
-        assert_eq!(id, ChannelId::derive(NetworkId(1), &payer, Nonce(0)));
-        assert_ne!(id, ChannelId::derive(NetworkId(2), &payer, Nonce(0)));
-        assert_ne!(id, ChannelId::derive(NetworkId(1), &other, Nonce(0)));
-        assert_ne!(id, ChannelId::derive(NetworkId(1), &payer, Nonce(1)));
+        let (one, two) = (Hash32([1; 32]), Hash32([2; 32]));
+        let id = ChannelId::derive(&one, &payer, Nonce(0));
+        assert_eq!(id, ChannelId::derive(&one, &payer, Nonce(0)));
+        assert_ne!(id, ChannelId::derive(&two, &payer, Nonce(0)));
+        assert_ne!(id, ChannelId::derive(&one, &other, Nonce(0)));
+        assert_ne!(id, ChannelId::derive(&one, &payer, Nonce(1)));
         assert_eq!(ChannelId::from_hex(&id.to_hex()), Some(id));
     }
 

@@ -1,10 +1,12 @@
 //! Shared test fixtures: deterministic keys, a genesis and transaction builders.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use ting_core::tx::device_consent_message;
+
 use ting_core::{
-    AccountId, Amount, Block, BlockHeight, Genesis, Keypair, NetworkId, Nonce, SignedTx, Timestamp,
-    TxBody, TxKind,
+    AccountId, Amount, Block, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx,
+    Timestamp, TxBody, TxKind,
 };
 use ting_ledger::State;
 
@@ -26,8 +28,29 @@ pub fn sequencer() -> Keypair {
     Keypair::from_seed([200; 32])
 }
 
+thread_local! {
+    /// The hash of the genesis this test thread made last: the network the
+    /// builders below sign for (a test makes its genesis before its
+    /// transactions, and tests run one per thread).
+    static GENESIS_HASH: Cell<Hash32> = const { Cell::new(Hash32::ZERO) };
+}
+
+/// The genesis hash the builders sign for: that of the last [`genesis`].
+pub fn genesis_hash() -> Hash32 {
+    GENESIS_HASH.with(Cell::get)
+}
+
+/// Transactions from the builders are valid until this ledger time.
+pub const VALID_UNTIL: Timestamp = Timestamp(u64::MAX);
+
 /// Key 0 is the issuer; keys 0..=3 start with `each` base units.
 pub fn genesis(each: u64) -> Genesis {
+    let g = genesis_unrecorded(each);
+    GENESIS_HASH.with(|h| h.set(g.hash()));
+    g
+}
+
+fn genesis_unrecorded(each: u64) -> Genesis {
     Genesis {
         name: "test".into(),
         network: NET,
@@ -42,9 +65,10 @@ pub fn genesis(each: u64) -> Genesis {
 
 pub fn tx(signer: &Keypair, sender: AccountId, nonce: u64, kind: TxKind) -> SignedTx {
     TxBody {
-        network: NET,
+        genesis: genesis_hash(),
         sender,
         nonce: Nonce(nonce),
+        valid_until: VALID_UNTIL,
         kind,
     }
     .sign(signer)
@@ -61,7 +85,12 @@ pub fn transfer(from: &Keypair, nonce: u64, to: AccountId, amount: u64) -> Signe
 
 pub fn register(owner: &Keypair, nonce: u64, device: &Keypair) -> SignedTx {
     let metadata = b"purifier".to_vec();
-    let consent = device_consent_message(NET, &owner.account(), &device.account(), &metadata);
+    let consent = device_consent_message(
+        &genesis_hash(),
+        &owner.account(),
+        &device.account(),
+        &metadata,
+    );
     let kind = TxKind::RegisterDevice {
         device: device.account(),
         device_signature: device.sign(&consent),

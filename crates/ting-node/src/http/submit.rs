@@ -56,20 +56,31 @@ fn wait_flag(
 /// refusals are not remembered: they need no signature, so anyone could use
 /// them to flush the memory of real refusals.
 fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
-    if tx.network() != shared.genesis.network {
-        let e = ApiError {
-            tx_hash: Some(tx.hash()),
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_network",
-                format!(
-                    "the transaction is for network {}, this node serves network {}",
-                    tx.network(),
-                    shared.genesis.network
-                ),
-            )
-        };
-        return Err(e);
+    let refuse = |code, message| ApiError {
+        tx_hash: Some(tx.hash()),
+        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    };
+    if tx.genesis() != shared.genesis_hash {
+        return Err(refuse(
+            "wrong_network",
+            format!(
+                "the transaction is for the network of genesis {}, this node serves {} (genesis {})",
+                tx.genesis(),
+                shared.genesis.name,
+                shared.genesis_hash
+            ),
+        ));
+    }
+    // Block time never goes back, so a transaction already past it never applies.
+    let last = shared.state.read().expect("state lock").last_timestamp();
+    if tx.valid_until() < last {
+        return Err(refuse(
+            "tx_expired",
+            format!(
+                "the transaction was valid until {}, and the last block is at {last}: it can never apply; sign it again with a later valid_until",
+                tx.valid_until()
+            ),
+        ));
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ting_core::limits::TX_BYTES_MAX;
-use ting_core::{AccountId, Hash32, NetworkId, SignedTx};
+use ting_core::{AccountId, Hash32, SignedTx};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::notices::Notice;
@@ -38,8 +38,8 @@ pub(crate) struct Dropped {
     pub message: String,
 }
 
-/// Decodes `payload` strictly and checks its network.
-pub(crate) fn check(payload: &[u8], network: NetworkId) -> Result<SignedTx, Dropped> {
+/// Decodes `payload` strictly and checks its network (its genesis hash).
+pub(crate) fn check(payload: &[u8], genesis: &Hash32) -> Result<SignedTx, Dropped> {
     let about = || Hash32::digest(&[payload]);
     if payload.len() > TX_BYTES_MAX {
         return Err(Dropped {
@@ -58,14 +58,14 @@ pub(crate) fn check(payload: &[u8], network: NetworkId) -> Result<SignedTx, Drop
         about: about(),
         message: format!("the payload is not a transaction: {e}"),
     })?;
-    if tx.network() != network {
+    if tx.genesis() != *genesis {
         return Err(Dropped {
             reason: "wrong_network",
             about: tx.hash(),
             message: format!(
-                "the transaction is for network {}, this node serves network {}",
-                tx.network(),
-                network
+                "the transaction is for the network of genesis {}, this node serves genesis {}",
+                tx.genesis(),
+                genesis
             ),
             tx: Some(Box::new(tx)),
         });
@@ -86,7 +86,7 @@ impl Gate {
     pub fn take(&self, payload: &[u8]) {
         let m = &self.shared.metrics.mqtt;
         m.received.fetch_add(1, Ordering::Relaxed);
-        match check(payload, self.shared.genesis.network) {
+        match check(payload, &self.shared.genesis_hash) {
             Ok(tx) => self.submit(tx),
             Err(d) => self.drop_payload(d),
         }
@@ -171,28 +171,28 @@ mod tests {
     use super::*;
     use ting_core::tx::TX_VERSION;
 
-    const NET: NetworkId = NetworkId(7);
+    const NET: Hash32 = Hash32([7; 32]);
 
-    fn prefix(version: u8, net: u32, sender: [u8; 32]) -> Vec<u8> {
+    fn prefix(version: u8, genesis: [u8; 32], sender: [u8; 32]) -> Vec<u8> {
         let mut b = vec![version];
-        b.extend_from_slice(&net.to_le_bytes());
+        b.extend_from_slice(&genesis);
         b.extend_from_slice(&sender);
         b
     }
 
     #[test]
     fn a_truncated_transaction_names_no_one() {
-        let p = prefix(TX_VERSION, 7, [3; 32]);
-        let d = check(&p, NET).expect_err("truncated");
+        let p = prefix(TX_VERSION, NET.0, [3; 32]);
+        let d = check(&p, &NET).expect_err("truncated");
         assert_eq!(d.reason, "malformed");
         assert!(d.tx.is_none());
     }
 
     #[test]
     fn an_oversized_payload_is_dropped_before_decoding() {
-        let mut p = prefix(TX_VERSION, 7, [4; 32]);
+        let mut p = prefix(TX_VERSION, NET.0, [4; 32]);
         p.resize(TX_BYTES_MAX + 1, 0);
-        let d = check(&p, NET).expect_err("oversized");
+        let d = check(&p, &NET).expect_err("oversized");
         assert_eq!(d.reason, "oversized");
         assert!(d.tx.is_none());
     }

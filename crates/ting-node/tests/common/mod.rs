@@ -20,7 +20,8 @@ use tempfile::TempDir;
 use ting_api::TxJson;
 use ting_core::tx::device_consent_message;
 use ting_core::{
-    AccountId, Amount, Genesis, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody, TxKind,
+    AccountId, Amount, Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody,
+    TxKind,
 };
 use ting_node::{Node, NodeConfig, Shared, StartReport};
 use tower::ServiceExt;
@@ -153,15 +154,39 @@ impl Drop for TestNode {
 
 // ---- Transactions ----
 
-pub fn signed(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
-    signed_on(NET, key, nonce, kind)
+/// The hash of the test genesis: what test transactions are signed for.
+pub fn genesis_hash() -> Hash32 {
+    genesis().hash()
 }
 
-pub fn signed_on(network: NetworkId, key: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
+/// Another network's genesis hash (same network id, another name).
+pub fn elsewhere() -> Hash32 {
+    let mut g = genesis();
+    g.name = "elsewhere".into();
+    g.hash()
+}
+
+pub fn signed(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
+    signed_on(genesis_hash(), key, nonce, kind)
+}
+
+/// Valid until far in the future.
+pub fn signed_on(genesis: Hash32, key: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
+    signed_until(genesis, Timestamp(u64::MAX), key, nonce, kind)
+}
+
+pub fn signed_until(
+    genesis: Hash32,
+    valid_until: Timestamp,
+    key: &Keypair,
+    nonce: u64,
+    kind: TxKind,
+) -> SignedTx {
     TxBody {
-        network,
+        genesis,
         sender: key.account(),
         nonce: Nonce(nonce),
+        valid_until,
         kind,
     }
     .sign(key)
@@ -182,7 +207,12 @@ pub fn transfer(from: &Keypair, nonce: u64, to: AccountId, amount: u64) -> Signe
 /// `owner` registers `device`, which co-signs its consent.
 pub fn register(owner: &Keypair, nonce: u64, device: &Keypair) -> SignedTx {
     let metadata = b"purifier".to_vec();
-    let consent = device_consent_message(NET, &owner.account(), &device.account(), &metadata);
+    let consent = device_consent_message(
+        &genesis_hash(),
+        &owner.account(),
+        &device.account(),
+        &metadata,
+    );
     let kind = TxKind::RegisterDevice {
         device: device.account(),
         device_signature: device.sign(&consent),

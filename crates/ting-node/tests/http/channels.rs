@@ -33,10 +33,11 @@ fn expiry() -> u64 {
 /// A transaction's JSON form written out by hand, as a client would, from its kind's fields.
 fn by_hand(tx: &SignedTx, kind: &str, fields: Value) -> Value {
     json!({
-        "version": 1,
-        "network": NET.0,
+        "version": 2,
+        "genesis": genesis_hash().to_hex(),
         "sender": tx.sender().to_did(),
         "nonce": tx.nonce().0,
+        "valid_until": u64::MAX,
         "kind": kind,
         "fields": fields,
         "signature": tx.signature().to_hex(),
@@ -66,7 +67,7 @@ struct ChainChannel {
 
 fn chain_channel(s: &Shared, payer: &Keypair, payee: &Keypair) -> ChainChannel {
     let nonce = next_nonce(s, payer);
-    let id = ChannelId::derive(NET, &payer.account(), Nonce(nonce));
+    let id = ChannelId::derive(&genesis_hash(), &payer.account(), Nonce(nonce));
     let seed = Hash32::digest(&[b"test seed"]);
     let mut ticks = TickSource::new(ChainKey::new(&id, 0), seed, CHAIN_LEN);
     let expires_at_ms = expiry();

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use ting_core::limits::{FAUCET_AMOUNT_MAX, HTTP_BODY_BYTES_MAX, SUBMIT_BATCH_TXS_MAX};
 use ting_core::{
-    AccountId, Amount, Keypair, NetworkId, Nonce, Signature, SignedTx, TxBody, TxKind,
+    AccountId, Amount, Keypair, Nonce, Signature, SignedTx, Timestamp, TxBody, TxKind,
 };
 use ting_node::Shared;
 
@@ -98,7 +98,8 @@ fn forged_small_order_sender() -> SignedTx {
     signature[1..32].fill(0x66);
     signature[32] = 1; // S = 1
     let body = TxBody {
-        network: NET,
+        genesis: genesis_hash(),
+        valid_until: Timestamp(u64::MAX),
         sender: small_order(),
         nonce: Nonce(0),
         kind: transfer_kind(user(1).account(), 1),
@@ -123,10 +124,10 @@ fn cases() -> Vec<(&'static str, Make, StatusCode, &'static str)> {
         ("bad signature", |c| submit(&tampered(&c.transfer(user(1).account(), 1))), REFUSED, "bad_signature"),
         ("bad signature, binary", |c| binary(&tampered(&c.transfer(user(1).account(), 1))), REFUSED, "bad_signature"),
         ("signed by another key", |c| {
-            let body = TxBody { network: NET, sender: user(0).account(), nonce: Nonce(c.next(&user(0))), kind: transfer_kind(user(1).account(), 1) };
+            let body = TxBody { genesis: genesis_hash(), sender: user(0).account(), nonce: Nonce(c.next(&user(0))), valid_until: Timestamp(u64::MAX), kind: transfer_kind(user(1).account(), 1) };
             submit(&body.sign(&user(2)))
         }, REFUSED, "bad_signature"),
-        ("wrong network", |c| submit(&signed_on(NetworkId(NET.0 + 1), &user(0), c.next(&user(0)), transfer_kind(user(1).account(), 1))), REFUSED, "wrong_network"),
+        ("wrong network", |c| submit(&signed_on(elsewhere(), &user(0), c.next(&user(0)), transfer_kind(user(1).account(), 1))), REFUSED, "wrong_network"),
         ("replayed transaction", |c| post_json("/v1/transactions", &hex_body(&c.committed)), REFUSED, "bad_nonce"),
         ("replayed nonce", |c| submit(&transfer(&c.owner, c.next(&c.owner) - 1, user(2).account(), 7)), REFUSED, "bad_nonce"),
         ("nonce gap", |c| submit(&transfer(&user(0), c.next(&user(0)) + 1, user(1).account(), 1)), REFUSED, "bad_nonce"),
@@ -162,7 +163,8 @@ fn cases() -> Vec<(&'static str, Make, StatusCode, &'static str)> {
         ("negative nonce", |c| c.json_with(|t| t["nonce"] = json!(-1)), BAD, "invalid_field"),
         ("a memo on a mint", |c| c.json_with(|t| { t["kind"] = json!("mint"); t["fields"]["memo_hex"] = json!("00"); }), BAD, "invalid_field"),
         ("memo over the limit", |c| c.json_with(|t| t["fields"]["memo_hex"] = json!("00".repeat(65))), BAD, "too_long"),
-        ("unsupported version in JSON", |c| c.json_with(|t| t["version"] = json!(2)), BAD, "unsupported_version"),
+        ("unsupported version in JSON", |c| c.json_with(|t| t["version"] = json!(1)), BAD, "unsupported_version"),
+        ("expired before the last block", |c| submit(&signed_until(genesis_hash(), ting_core::Timestamp(T0), &user(0), c.next(&user(0)), transfer_kind(user(1).account(), 1))), REFUSED, "tx_expired"),
         ("unknown kind in JSON", |c| c.json_with(|t| t["kind"] = json!("teleport")), BAD, "unknown_kind"),
         ("two forms at once", |c| {
             let (hex, b64) = (hex_body(&c.transfer(user(1).account(), 1)), base64_body(&c.transfer(user(1).account(), 1)));
@@ -174,8 +176,8 @@ fn cases() -> Vec<(&'static str, Make, StatusCode, &'static str)> {
         ("truncated binary", |c| c.binary_with(|b| _ = b.pop()), BAD, "truncated"),
         ("truncated hex", |c| post_json("/v1/transactions", &json!({ "hex": hex::encode(&c.transfer(user(1).account(), 1).bytes()[..50]) })), BAD, "truncated"),
         ("trailing bytes", |c| c.binary_with(|b| b.push(0)), BAD, "trailing_bytes"),
-        ("unknown kind in binary", |c| c.binary_with(|b| b[1 + 4 + 32 + 8] = 0x7f), BAD, "unknown_kind"),
-        ("unsupported version in binary", |c| c.binary_with(|b| b[0] = 2), BAD, "unsupported_version"),
+        ("unknown kind in binary", |c| c.binary_with(|b| b[ting_core::tx::TX_KIND_OFFSET] = 0x7f), BAD, "unknown_kind"),
+        ("unsupported version in binary", |c| c.binary_with(|b| b[0] = 1), BAD, "unsupported_version"),
         ("binary over the transaction limit", |_| post_raw("/v1/transactions", "application/octet-stream", vec![1; 2000]), BAD, "too_long"),
         ("empty binary", |_| post_raw("/v1/transactions", "application/octet-stream", Vec::new()), BAD, "truncated"),
         ("oversized body, declared", |_| post_raw("/v1/transactions", "application/json", vec![b' '; HTTP_BODY_BYTES_MAX + 1]), TOO_LARGE, "body_too_large"),

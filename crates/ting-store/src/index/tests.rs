@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::testkit::{Chain, NETWORK};
+use crate::testkit::{genesis_hash, Chain};
 use ting_core::{
     Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Keypair, Nonce, Timestamp, TxBody,
     TxKind,
@@ -17,9 +17,10 @@ fn key(seed: u8) -> Keypair {
 
 fn signed(by: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
     TxBody {
-        network: NETWORK,
+        genesis: genesis_hash(),
         sender: by.account(),
         nonce: Nonce(nonce),
+        valid_until: ting_core::Timestamp(u64::MAX),
         kind,
     }
     .sign(by)

@@ -278,17 +278,31 @@ fn a_log_of_another_genesis_is_refused_naming_both_hashes() {
 fn a_file_that_is_not_a_log_or_of_another_format_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Chain::new().genesis;
-    let mut version_1 = file_header(&genesis.hash());
-    version_1[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let cases: [(&[u8], &str); 3] = [
+    let with_version = |v: u32| {
+        let mut header = file_header(&genesis.hash());
+        header[8..12].copy_from_slice(&v.to_le_bytes());
+        header
+    };
+    // Formats 1 and 2 hold wire version 1 blocks: refused whole, never scanned
+    // (their blocks would not decode and look like a torn tail to cut off).
+    let (version_1, version_2, version_4) = (with_version(1), with_version(2), with_version(4));
+    let cases: [(&[u8], &str); 5] = [
         (b"short", "not_a_block_log"),
         (&[0u8; 100], "not_a_block_log"),
-        (&version_1, "unsupported_log_version"),
+        (&version_1, "wire_version_1_data"),
+        (&version_2, "wire_version_1_data"),
+        (&version_4, "unsupported_log_version"),
     ];
     for (bytes, code) in cases {
         fs::write(dir.path().join(FILE_NAME), bytes).expect("writes");
         let err = open_in(dir.path(), &genesis, BIG).expect_err("refused");
         assert_eq!(err.code(), code, "{err}");
+        if code == "wire_version_1_data" {
+            assert!(
+                err.to_string().contains("new genesis"),
+                "says what to do: {err}"
+            );
+        }
         assert_eq!(read_log(dir.path()), bytes, "a refused file is left alone");
     }
 }

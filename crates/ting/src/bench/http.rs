@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
-use ting_core::Keypair;
+use ting_core::{Hash32, Keypair};
 use ting_node::Shared;
 use tokio::sync::mpsc;
 
@@ -38,6 +38,7 @@ pub struct Bodies {
 /// `n` bodies of `batch` signed transfers each, made on every core.
 pub fn bodies(
     senders: &[Keypair],
+    genesis: &Hash32,
     n: usize,
     batch: usize,
     clients: usize,
@@ -51,7 +52,13 @@ pub fn bodies(
     }
     let bar = super::progress((n * batch) as u64, "signing and encoding");
     let encoded = par_map(n, &bar, |k| {
-        let body = encode(&transfers(senders, (k * batch) as u64, batch, true));
+        let body = encode(&transfers(
+            senders,
+            genesis,
+            (k * batch) as u64,
+            batch,
+            true,
+        ));
         bar.inc(batch as u64 - 1);
         body
     });
@@ -309,7 +316,7 @@ mod tests {
     #[test]
     fn a_body_holds_each_transfer_as_hex_in_order() {
         let senders: Vec<Keypair> = (0..4).map(|i| keypair(0x5e, i)).collect();
-        let txs = transfers(&senders, 0, 3, true);
+        let txs = transfers(&senders, &Hash32([1; 32]), 0, 3, true);
         let body: serde_json::Value = serde_json::from_slice(&encode(&txs)).expect("JSON");
         let decoded: Vec<ting_core::SignedTx> = body["txs"]
             .as_array()
@@ -328,12 +335,12 @@ mod tests {
     #[test]
     fn each_sender_block_goes_to_one_client() {
         let senders: Vec<Keypair> = (0..8).map(|i| keypair(0x5e, i)).collect();
-        let bodies = bodies(&senders, 12, 2, 3).expect("bodies");
+        let bodies = bodies(&senders, &Hash32([1; 32]), 12, 2, 3).expect("bodies");
         let sizes: Vec<usize> = bodies.per_client.iter().map(VecDeque::len).collect();
         // 4 sender blocks of 2; blocks 0 and 3 go to client 0, 1 to client 1, 2 to client 2.
         assert_eq!(sizes, vec![6, 3, 3]);
         assert!(
-            super::bodies(&senders, 1, 3, 1).is_err(),
+            super::bodies(&senders, &Hash32([1; 32]), 1, 3, 1).is_err(),
             "3 does not divide 8"
         );
     }

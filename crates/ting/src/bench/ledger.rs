@@ -90,11 +90,18 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
     let dir = TempDir::new("ledger")?;
     let phases = match args.via {
         Via::Direct => {
-            let chunks = workload::signed_chunks(&accounts.senders, chunks, batch);
+            let chunks =
+                workload::signed_chunks(&accounts.senders, &accounts.genesis.hash(), chunks, batch);
             run_direct(start_node(&dir, &accounts)?, chunks, &timing)?
         }
         Via::Http => {
-            let bodies = super::http::bodies(&accounts.senders, chunks, batch, args.clients)?;
+            let bodies = super::http::bodies(
+                &accounts.senders,
+                &accounts.genesis.hash(),
+                chunks,
+                batch,
+                args.clients,
+            )?;
             run_http(start_node(&dir, &accounts)?, bodies, &timing)?
         }
     };
@@ -162,6 +169,7 @@ fn whole(v: f64) -> usize {
 fn capacity_sample(accounts: &Accounts) -> Vec<SignedTx> {
     let batches = workload::signed_chunks(
         &accounts.senders,
+        &accounts.genesis.hash(),
         CAPACITY_SAMPLE_BATCHES,
         VERIFY_BATCH_TXS_MAX,
     );

@@ -229,7 +229,9 @@ async fn measure(
 ) -> anyhow::Result<BrokerFigures> {
     let window = Duration::from_secs(args.seconds);
     let node_account = accounts.node_key.account();
-    let tx_size = workload::transfer(&accounts.senders, 0, true).bytes().len();
+    let tx_size = workload::transfer(&accounts.senders, &accounts.genesis.hash(), 0, true)
+        .bytes()
+        .len();
     let msg_size = messages::data_envelope(&accounts.senders[0], node_account, 0)
         .encode()
         .len();

@@ -177,6 +177,7 @@ fn append(
 ) -> anyhow::Result<()> {
     let (mut log, _) = FileLog::open(dir, &accounts.genesis, &mut |_| Ok(()))?;
     let (mut height, mut prev) = log.tip();
+    let genesis = accounts.genesis.hash();
     let per_block = BLOCK_TXS_MAX as u64;
     let blocks = usize::try_from(count.div_ceil(per_block))?;
     let bar = progress(count, what);
@@ -186,7 +187,7 @@ fn append(
             let start = first + (group + b) as u64 * per_block;
             let len =
                 usize::try_from(per_block.min(first + count - start)).expect("at most a block");
-            transfers(&accounts.senders, start, len, sign)
+            transfers(&accounts.senders, &genesis, start, len, sign)
         });
         let mut sealed = Vec::with_capacity(n);
         for txs in bodies {

@@ -9,7 +9,8 @@
 
 use indicatif::ProgressBar;
 use ting_core::{
-    Amount, Genesis, Keypair, NetworkId, Nonce, Signature, SignedTx, Timestamp, TxBody, TxKind,
+    Amount, Genesis, Hash32, Keypair, NetworkId, Nonce, Signature, SignedTx, Timestamp, TxBody,
+    TxKind,
 };
 
 use super::{cores, now_ms};
@@ -58,15 +59,17 @@ pub fn accounts(n: usize) -> Accounts {
     }
 }
 
-/// Transfer number `i` of the round-robin order, signed or with a zero signature.
-pub fn transfer(senders: &[Keypair], i: u64, sign: bool) -> SignedTx {
+/// Transfer number `i` of the round-robin order on the network of `genesis`,
+/// signed or with a zero signature.
+pub fn transfer(senders: &[Keypair], genesis: &Hash32, i: u64, sign: bool) -> SignedTx {
     let n = senders.len() as u64;
     let from = &senders[usize::try_from(i % n).expect("index fits")];
     let to = &senders[usize::try_from((i + 1) % n).expect("index fits")];
     let body = TxBody {
-        network: BENCH_NETWORK,
+        genesis: *genesis,
         sender: from.account(),
         nonce: Nonce(i / n),
+        valid_until: Timestamp(u64::MAX),
         kind: TxKind::Transfer {
             to: to.account(),
             amount: Amount::new(1),
@@ -81,17 +84,28 @@ pub fn transfer(senders: &[Keypair], i: u64, sign: bool) -> SignedTx {
 }
 
 /// Transfers `[start, start + len)` of the round-robin order.
-pub fn transfers(senders: &[Keypair], start: u64, len: usize, sign: bool) -> Vec<SignedTx> {
+pub fn transfers(
+    senders: &[Keypair],
+    genesis: &Hash32,
+    start: u64,
+    len: usize,
+    sign: bool,
+) -> Vec<SignedTx> {
     (start..start + len as u64)
-        .map(|i| transfer(senders, i, sign))
+        .map(|i| transfer(senders, genesis, i, sign))
         .collect()
 }
 
 /// `chunks` runs of `chunk` signed transfers, in order, made on every core.
-pub fn signed_chunks(senders: &[Keypair], chunks: usize, chunk: usize) -> Vec<Vec<SignedTx>> {
+pub fn signed_chunks(
+    senders: &[Keypair],
+    genesis: &Hash32,
+    chunks: usize,
+    chunk: usize,
+) -> Vec<Vec<SignedTx>> {
     let bar = super::progress((chunks * chunk) as u64, "signing transfers");
     let out = par_map(chunks, &bar, |c| {
-        let txs = transfers(senders, (c * chunk) as u64, chunk, true);
+        let txs = transfers(senders, genesis, (c * chunk) as u64, chunk, true);
         bar.inc(chunk as u64 - 1);
         txs
     });
@@ -152,7 +166,7 @@ mod tests {
         let (senders, genesis) = small_accounts(5);
         assert_eq!(genesis.validate(), Ok(()));
         let mut state = State::from_genesis(&genesis, 7);
-        for tx in transfers(&senders, 0, 23, false) {
+        for tx in transfers(&senders, &genesis.hash(), 0, 23, false) {
             assert_eq!(state.apply_tx(&tx, Timestamp(2)), Ok(()), "transfer {tx:?}");
         }
         assert_eq!(state.held_sum(), Some(state.supply()));
@@ -163,9 +177,9 @@ mod tests {
     #[test]
     fn signed_chunks_verify_and_continue_each_other() {
         let (senders, _) = small_accounts(4);
-        let chunks = signed_chunks(&senders, 3, 4);
+        let chunks = signed_chunks(&senders, &Hash32([1; 32]), 3, 4);
         let flat: Vec<SignedTx> = chunks.into_iter().flatten().collect();
-        assert_eq!(flat, transfers(&senders, 0, 12, true));
+        assert_eq!(flat, transfers(&senders, &Hash32([1; 32]), 0, 12, true));
         assert!(flat.into_iter().all(|tx| tx.verify().is_ok()));
     }
 }

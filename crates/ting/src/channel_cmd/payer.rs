@@ -43,7 +43,7 @@ pub struct PreparedOpen {
 pub fn prepare_open(key: &Keypair, slot: TxSlot, f: &OpenFields) -> anyhow::Result<PreparedOpen> {
     f.check()?;
     let payee = parse_id("--payee", &f.payee)?;
-    let id = ChannelId::derive(slot.network, &key.account(), slot.nonce);
+    let id = ChannelId::derive(&slot.genesis, &key.account(), slot.nonce);
     let terms = ChannelTerms {
         network: slot.network,
         channel: id,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
 use ting_core::tx::device_consent_message;
 use ting_core::{AccountId, Amount, Hash32, Keypair, NetworkId, Nonce, SignedTx, TxBody, TxKind};
 use ting_node::pipeline::Outcome;
@@ -38,6 +39,8 @@ pub struct Actor {
 #[derive(Debug)]
 pub struct Economy {
     pub network: NetworkId,
+    /// The genesis hash every transaction is signed for.
+    pub genesis: Hash32,
     pub owners: Vec<Actor>,
     pub devices: Vec<Actor>,
     pub centres: Vec<Actor>,
@@ -69,6 +72,7 @@ impl Economy {
         let owners = devices.div_ceil(DEVICES_PER_OWNER);
         Economy {
             network: shared.genesis.network,
+            genesis: shared.genesis_hash,
             owners: (0..owners).map(|i| actor("owner", i)).collect(),
             devices: (0..devices).map(|i| actor("device", i)).collect(),
             centres: (0..3).map(|i| actor("centre", i)).collect(),
@@ -78,11 +82,13 @@ impl Economy {
         }
     }
 
-    pub(crate) fn sign(network: NetworkId, actor: &mut Actor, kind: TxKind) -> SignedTx {
+    pub(crate) fn sign(genesis: Hash32, actor: &mut Actor, kind: TxKind) -> SignedTx {
         let tx = TxBody {
-            network,
+            genesis,
             sender: actor.key.account(),
             nonce: actor.nonce,
+            // The demo submits at once, and its node's time is the wall clock.
+            valid_until: ting_agent::wallet::valid_for(TX_VALID_FOR_DEFAULT_MS),
             kind,
         }
         .sign(&actor.key);
@@ -112,7 +118,7 @@ impl Economy {
                     to: actor.key.account(),
                     amount: Amount::new(amount),
                 };
-                txs.push(Economy::sign(self.network, &mut issuer, kind));
+                txs.push(Economy::sign(self.genesis, &mut issuer, kind));
             }
         }
         txs
@@ -136,19 +142,19 @@ impl Economy {
             let owner = &mut self.owners[i / DEVICES_PER_OWNER];
             let metadata = format!("water purifier #{i}").into_bytes();
             let consent =
-                device_consent_message(self.network, &owner.key.account(), &device, &metadata);
+                device_consent_message(&self.genesis, &owner.key.account(), &device, &metadata);
             let device_signature = self.devices[i].key.sign(&consent);
             let register = TxKind::RegisterDevice {
                 device,
                 metadata,
                 device_signature,
             };
-            txs.push(Economy::sign(self.network, owner, register));
+            txs.push(Economy::sign(self.genesis, owner, register));
             let limit = TxKind::SetSpendLimit {
                 device,
                 per_day: Some(Amount::new(DAILY_LIMIT)),
             };
-            txs.push(Economy::sign(self.network, owner, limit));
+            txs.push(Economy::sign(self.genesis, owner, limit));
         }
         txs
     }
@@ -192,7 +198,7 @@ impl Economy {
             let amount = Amount::new(self.rng.random_range(1..=50));
             let memo = b"hardness reading".to_vec();
             let kind = TxKind::Transfer { to, amount, memo };
-            txs.push(Economy::sign(self.network, &mut self.devices[from], kind));
+            txs.push(Economy::sign(self.genesis, &mut self.devices[from], kind));
         }
         if self.rng.random_range(0..20) == 0 {
             let d = self.rng.random_range(0..self.devices.len());
@@ -202,7 +208,7 @@ impl Economy {
                 amount: Amount::new(10),
             };
             txs.push(Economy::sign(
-                self.network,
+                self.genesis,
                 &mut self.owners[d / DEVICES_PER_OWNER],
                 kind,
             ));

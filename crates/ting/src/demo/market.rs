@@ -55,7 +55,8 @@ impl Market {
         let mut txs = Vec::new();
         let expires_at = ting_core::Timestamp(ting_agent::clock::now().0 + CHANNEL_LIFETIME_MS);
         for d in 0..economy.devices.len() {
-            let channel = ChannelId::derive(economy.network, &utility.key.account(), utility.nonce);
+            let channel =
+                ChannelId::derive(&economy.genesis, &utility.key.account(), utility.nonce);
             let terms = ChannelTerms {
                 network: economy.network,
                 channel,
@@ -78,7 +79,7 @@ impl Market {
                 expires_at,
                 mode,
             };
-            txs.push(Economy::sign(economy.network, utility, kind));
+            txs.push(Economy::sign(economy.genesis, utility, kind));
             market.links.push(Link {
                 payer,
                 payee: Payee::new(terms, mode),
@@ -131,9 +132,9 @@ impl Market {
                     .unwrap_or(Amount::ZERO);
                 self.claimed += gained.base_units();
                 let channel = link.payee.terms().channel;
-                let network = economy.network;
+                let genesis = economy.genesis;
                 let kind = TxKind::ChannelClaim { channel, proof };
-                txs.push(Economy::sign(network, economy.owner_of(d), kind));
+                txs.push(Economy::sign(genesis, economy.owner_of(d), kind));
             }
         }
         txs

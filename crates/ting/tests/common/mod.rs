@@ -17,7 +17,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use ting_core::{AccountId, Amount, Keypair, NetworkId, Nonce, SignedTx, TxBody, TxKind};
+use ting_core::{AccountId, Amount, Hash32, Keypair, Nonce, SignedTx, Timestamp, TxBody, TxKind};
 
 /// The longest any wait on a condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -214,18 +214,26 @@ pub fn did(key: &Keypair) -> String {
     key.account().to_did()
 }
 
-/// A signed transfer in the canonical bytes the API takes as `{"hex": ...}`.
+/// The genesis hash a node's `/v1/status` names.
+pub fn genesis_of(status: &Value) -> Hash32 {
+    let text = status["genesis_hash"].as_str().expect("a genesis hash");
+    Hash32::from_hex(text).expect("64 hex digits")
+}
+
+/// A signed transfer in the canonical bytes the API takes as `{"hex": ...}`,
+/// for the network of `genesis`.
 pub fn transfer(
-    network: u32,
+    genesis: &Hash32,
     from: &Keypair,
     nonce: u64,
     to: AccountId,
     amount_base_units: u64,
 ) -> SignedTx {
     TxBody {
-        network: NetworkId(network),
+        genesis: *genesis,
         sender: from.account(),
         nonce: Nonce(nonce),
+        valid_until: Timestamp(u64::MAX),
         kind: TxKind::Transfer {
             to,
             amount: Amount::new(amount_base_units),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use ting_core::{AccountId, Keypair, SignedTx};
+use ting_core::{AccountId, Hash32, Keypair, SignedTx};
 
 use super::common::{batch_body, poll, request, transfer, NodeProc, Rng};
 use super::{Model, ACCOUNTS};
@@ -53,7 +53,7 @@ pub struct Progress {
 /// One load thread's share of a round.
 struct Load {
     addr: SocketAddr,
-    network: u32,
+    genesis: Hash32,
     keys: Vec<Keypair>,
     ids: Vec<AccountId>,
     senders: Vec<usize>,
@@ -138,7 +138,7 @@ impl Load {
                     to = (to + 1) % self.ids.len();
                 }
                 let amount = 1 + self.rng.below(TRANSFER_BASE_UNITS_MAX);
-                let tx = transfer(self.network, &self.keys[*s], nonce, self.ids[to], amount);
+                let tx = transfer(&self.genesis, &self.keys[*s], nonce, self.ids[to], amount);
                 planned.push((*s, nonce, tx));
             }
         }
@@ -200,7 +200,7 @@ pub fn load_and_kill(node: &mut NodeProc, model: &Model, rng: &mut Rng) -> Progr
     for t in 0..LOAD_THREADS {
         let load = Load {
             addr: node.addr,
-            network: model.network,
+            genesis: model.genesis,
             keys: model.seeds.iter().map(|s| Keypair::from_seed(*s)).collect(),
             ids: model.ids.clone(),
             senders: (t..ACCOUNTS).step_by(LOAD_THREADS).collect(),

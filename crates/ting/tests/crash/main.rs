@@ -38,7 +38,7 @@ use std::time::Instant;
 use common::{poll, NodeProc, Rng};
 use load::{load_and_kill, Ack, Progress};
 use serde_json::{json, Value};
-use ting_core::{AccountId, Keypair};
+use ting_core::{AccountId, Hash32, Keypair};
 
 /// Accounts funded at the start; every one sends and receives.
 const ACCOUNTS: usize = 32;
@@ -79,7 +79,7 @@ impl Drop for SeedGuard {
 struct Model {
     seeds: Vec<[u8; 32]>,
     ids: Vec<AccountId>,
-    network: u32,
+    genesis: Hash32,
     genesis_hash: String,
     /// Read from the node after the last restart.
     nonces: Vec<u64>,
@@ -101,8 +101,7 @@ impl Model {
         Model {
             seeds,
             ids,
-            network: u32::try_from(status["network"].as_u64().expect("network"))
-                .expect("network id fits u32"),
+            genesis: common::genesis_of(&status),
             genesis_hash: status["genesis_hash"].as_str().expect("genesis").to_owned(),
             nonces: vec![0; ACCOUNTS],
             minted_base_units: 0,

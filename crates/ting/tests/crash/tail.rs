@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde_json::json;
-use ting_core::{AccountId, Keypair};
+use ting_core::{AccountId, Hash32, Keypair};
 
 use super::common::{self, batch_body, did, transfer, NodeProc, Rng};
 use super::{log_path, wait_indexed};
@@ -28,14 +28,14 @@ fn record_offsets(bytes: &[u8]) -> Vec<usize> {
 /// Commits `n` transfers from `from` (nonces from `nonce`) and returns their hashes.
 fn commit_transfers(
     node: &NodeProc,
-    network: u32,
+    genesis: &Hash32,
     from: &Keypair,
     nonce: u64,
     to: AccountId,
     n: u64,
 ) -> Vec<String> {
     let txs: Vec<_> = (nonce..nonce + n)
-        .map(|k| transfer(network, from, k, to, 1 + k))
+        .map(|k| transfer(genesis, from, k, to, 1 + k))
         .collect();
     let reply = node.post("/v1/transactions/batch?wait=true", &batch_body(&txs));
     let results = reply["results"].as_array().expect("results");
@@ -85,8 +85,7 @@ fn a_torn_tail_is_cut_with_a_warning_and_never_replayed() {
     let log_file = data.join("blocks/blocks.log");
     let addr = common::free_addr();
     let mut node = NodeProc::start(&data, addr, &log_path(tmp.path(), 0));
-    let network =
-        u32::try_from(node.get("/v1/status")["network"].as_u64().expect("network")).expect("u32");
+    let genesis = common::genesis_of(&node.get("/v1/status"));
     let (alice, bob) = (Keypair::from_seed([7; 32]), Keypair::from_seed([8; 32]));
     node.post(
         "/v1/faucet",
@@ -96,7 +95,7 @@ fn a_torn_tail_is_cut_with_a_warning_and_never_replayed() {
     for k in 0..3 {
         acked.extend(commit_transfers(
             &node,
-            network,
+            &genesis,
             &alice,
             5 * k,
             bob.account(),
@@ -115,7 +114,7 @@ fn a_torn_tail_is_cut_with_a_warning_and_never_replayed() {
     // The node appends right where it cut.
     acked.extend(commit_transfers(
         &node,
-        network,
+        &genesis,
         &alice,
         15,
         bob.account(),

@@ -6,8 +6,8 @@ use super::*;
 /// The sample chain's two channels: alice pays bob (`ab`), bob pays alice (`ba`),
 /// both opened in the block at height 7.
 fn sample_channels() -> (ChannelId, ChannelId) {
-    let ab = ChannelId::derive(NETWORK, &key(10).account(), Nonce(2));
-    let ba = ChannelId::derive(NETWORK, &key(11).account(), Nonce(1));
+    let ab = ChannelId::derive(&genesis_hash(), &key(10).account(), Nonce(2));
+    let ba = ChannelId::derive(&genesis_hash(), &key(11).account(), Nonce(1));
     (ab, ba)
 }
 

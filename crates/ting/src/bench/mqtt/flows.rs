@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rumqttc::QoS;
 use ting_core::envelope::{receive, EnvelopeType, ReplayGuard};
-use ting_core::{AccountId, Keypair, SignedTx, Timestamp};
+use ting_core::{AccountId, Hash32, Keypair, SignedTx, Timestamp};
 
 use super::now_ms;
 use super::session::{connect, Broker, Counter, Rate, Session, Sink, Traffic};
@@ -111,8 +111,9 @@ pub(super) async fn tx_rate(
 ) -> anyhow::Result<Measured> {
     let per_device = seconds_with_slack(window).saturating_mul(TX_PER_S_GUESS) / devices;
     let senders = &accounts.senders[..devices];
+    let genesis = accounts.genesis.hash();
     let signed = presign(devices, per_device, "signing transfers", |d, n| {
-        own_transfer(senders, d, n)
+        own_transfer(senders, &genesis, d, n)
     });
     let counter = Arc::new(Counter::default());
     let mut tasks = Vec::new();
@@ -244,13 +245,14 @@ pub(super) async fn measure_then_stop(
 }
 
 /// Transfer `n` of device `d`, to the next device, with nonce `n`.
-fn own_transfer(senders: &[Keypair], d: usize, n: u64) -> SignedTx {
+fn own_transfer(senders: &[Keypair], genesis: &Hash32, d: usize, n: u64) -> SignedTx {
     let from = &senders[d];
     let to = senders[(d + 1) % senders.len()].account();
     ting_core::TxBody {
-        network: BENCH_NETWORK,
+        genesis: *genesis,
         sender: from.account(),
         nonce: ting_core::Nonce(n),
+        valid_until: ting_core::Timestamp(u64::MAX),
         kind: ting_core::TxKind::Transfer {
             to,
             amount: ting_core::Amount::new(1),
