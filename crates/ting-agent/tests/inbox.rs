@@ -17,6 +17,8 @@ use ting_core::{
 };
 
 const NET: NetworkId = NetworkId(77);
+/// The genesis hash of the device's network.
+const GENESIS: Hash32 = Hash32([4; 32]);
 const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
 fn device() -> Keypair {
@@ -38,7 +40,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let channel = ChannelId::derive(&ting_core::Hash32([4; 32]), &peer().account(), Nonce(0));
+    let channel = ChannelId::derive(&GENESIS, &peer().account(), Nonce(0));
     let terms = ChannelTerms {
         network: NET,
         channel,
@@ -55,7 +57,7 @@ fn fixture() -> Fixture {
     DurablePayee::create(dir.path(), Payee::new(terms, mode)).expect("payee file");
     let inbox = Inbox::new(
         device().account(),
-        NET,
+        GENESIS,
         vec![sequencer().account()],
         Messaging::from_device_key(&device()),
         dir.path().to_path_buf(),
@@ -70,7 +72,7 @@ fn fixture() -> Fixture {
 
 fn header(from: &Keypair, kind: EnvelopeType, id: u64) -> EnvelopeHeader {
     EnvelopeHeader {
-        network: NET,
+        genesis: GENESIS,
         sender: from.account(),
         recipient: device().account(),
         kind,
@@ -277,7 +279,7 @@ fn a_payment_is_accepted_durably_once_and_a_stale_one_is_refused() {
 fn wrong_network_and_stale_envelopes_are_refused() {
     let mut f = fixture();
     let mut h = header(&peer(), EnvelopeType::DATA, 1);
-    h.network = NetworkId(78);
+    h.genesis = Hash32([5; 32]);
     let bytes = Envelope::sign(h, b"x".to_vec(), &peer())
         .expect("signs")
         .encode();

@@ -24,7 +24,7 @@ fn hello(key: &Keypair, run: u64, at: Timestamp, serving: bool) -> Vec<u8> {
 
 fn hello_at(key: &Keypair, run: u64, at: Timestamp, serving: bool, height: u64) -> Vec<u8> {
     let header = EnvelopeHeader {
-        network: NET,
+        genesis: GENESIS,
         sender: key.account(),
         recipient: key.account(),
         kind: EnvelopeType::HELLO,

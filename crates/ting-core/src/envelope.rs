@@ -1,7 +1,7 @@
 //! The signed envelope that carries every inbox message over MQTT.
 //!
 //! docs/mqtt.md §2 is the agreed spec and docs/wire.md gives the bytes: a
-//! fixed 96-byte header (version through flags), a length-prefixed payload of
+//! fixed 124-byte header (version through flags), a length-prefixed payload of
 //! at most `ENVELOPE_PAYLOAD_BYTES_MAX` bytes, and an Ed25519 signature by the
 //! sender over `ENVELOPE_DOMAIN ‖` every byte before it. The header bytes are
 //! also the associated data of an encrypted payload (see `seal`), so a
@@ -21,9 +21,10 @@ use thiserror::Error;
 
 use crate::account::AccountId;
 use crate::encoding::{DecodeError, Reader, Writer};
+use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::{ENVELOPE_PAYLOAD_BYTES_MAX, ENVELOPE_WINDOW_MS, REPLAY_CACHE_MAX};
-use crate::types::{NetworkId, Timestamp};
+use crate::types::Timestamp;
 
 mod hello;
 mod payloads;
@@ -32,11 +33,11 @@ pub use hello::{check_hello, Hello, HelloError, HelloPayload, HELLO_INTERVAL_MS}
 pub use payloads::{ErrorPayload, ReceiptPayload, RefusalPayload};
 
 /// Prefix of every envelope signing message.
-pub const ENVELOPE_DOMAIN: &[u8] = b"ting:envelope:v1";
+pub const ENVELOPE_DOMAIN: &[u8] = b"ting:envelope:v2";
 /// The only envelope version this code reads and writes.
-pub const ENVELOPE_VERSION: u8 = 1;
+pub const ENVELOPE_VERSION: u8 = 2;
 /// Bytes from version through flags: the HPKE associated data.
-pub const HEADER_BYTES: usize = 1 + 4 + 32 + 32 + 2 + 16 + 8 + 1;
+pub const HEADER_BYTES: usize = 1 + 32 + 32 + 32 + 2 + 16 + 8 + 1;
 /// Flag bit 0: the payload is HPKE-encrypted to the recipient.
 pub const FLAG_ENCRYPTED: u8 = 0x01;
 /// Longest encoded envelope: header, payload length, payload, signature.
@@ -106,7 +107,8 @@ impl EnvelopeType {
 /// Every field before the payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EnvelopeHeader {
-    pub network: NetworkId,
+    /// The genesis hash of the network it belongs to.
+    pub genesis: Hash32,
     pub sender: AccountId,
     pub recipient: AccountId,
     pub kind: EnvelopeType,
@@ -130,7 +132,7 @@ impl EnvelopeHeader {
     fn encode(&self, w: &mut Writer) {
         let flags = if self.encrypted { FLAG_ENCRYPTED } else { 0 };
         w.u8(ENVELOPE_VERSION)
-            .u32(self.network.0)
+            .hash(&self.genesis)
             .account(&self.sender)
             .account(&self.recipient)
             .u16(self.kind.0)
@@ -147,7 +149,7 @@ impl EnvelopeHeader {
                 version,
             });
         }
-        let network = NetworkId(r.u32("network")?);
+        let genesis = r.hash("genesis")?;
         let sender = r.account("sender")?;
         let recipient = r.account("recipient")?;
         let kind = EnvelopeType(r.u16("type")?);
@@ -160,7 +162,7 @@ impl EnvelopeHeader {
             _ => return Err(DecodeError::InvalidValue { what: "flags" }),
         };
         Ok(EnvelopeHeader {
-            network,
+            genesis,
             sender,
             recipient,
             kind,
@@ -340,16 +342,16 @@ impl From<DecodeError> for ReceiveError {
 }
 
 /// Applies docs/mqtt.md §3 in order, short of decryption: decodes, checks the
-/// network, the recipient, the signature, the window and the replay cache.
-/// Only an envelope whose signature verified enters the cache.
+/// network (the genesis hash), the recipient, the signature, the window and
+/// the replay cache. Only an envelope whose signature verified enters the cache.
 pub fn receive(
     bytes: &[u8],
     me: &AccountId,
-    network: NetworkId,
+    genesis: &Hash32,
     guard: &mut ReplayGuard,
     now: Timestamp,
 ) -> Result<Envelope, ReceiveError> {
-    let envelope = decode_addressed(bytes, me, network)?;
+    let envelope = decode_addressed(bytes, me, genesis)?;
     envelope.verify().map_err(|_| ReceiveError::BadSignature)?;
     remember(envelope, guard, now)
 }
@@ -375,7 +377,7 @@ pub const RECEIVE_BATCH_MAX: usize = 256;
 pub fn receive_batch<R: CryptoRng>(
     items: &[&[u8]],
     me: &AccountId,
-    network: NetworkId,
+    genesis: &Hash32,
     guard: &mut ReplayGuard,
     now: Timestamp,
     rng: &mut R,
@@ -387,7 +389,7 @@ pub fn receive_batch<R: CryptoRng>(
     );
     let addressed: Vec<Result<Envelope, ReceiveError>> = items
         .iter()
-        .map(|bytes| decode_addressed(bytes, me, network))
+        .map(|bytes| decode_addressed(bytes, me, genesis))
         .collect();
     let mut batch = BatchVerifier::with_capacity(addressed.len());
     for envelope in addressed.iter().flatten() {
@@ -419,10 +421,10 @@ pub fn receive_batch<R: CryptoRng>(
 fn decode_addressed(
     bytes: &[u8],
     me: &AccountId,
-    network: NetworkId,
+    genesis: &Hash32,
 ) -> Result<Envelope, ReceiveError> {
     let envelope = Envelope::decode(bytes)?;
-    if envelope.header.network != network {
+    if envelope.header.genesis != *genesis {
         return Err(ReceiveError::WrongNetwork);
     }
     if envelope.header.recipient != *me {

@@ -64,7 +64,7 @@ fn sample_envelopes() -> Vec<Vec<u8>> {
     use ting_core::envelope::{ErrorPayload, ReceiptPayload};
     let key = Keypair::from_seed([3; 32]);
     let header = |kind, encrypted| EnvelopeHeader {
-        network: NetworkId(1),
+        genesis: ting_core::Hash32([1; 32]),
         sender: key.account(),
         recipient: Keypair::from_seed([4; 32]).account(),
         kind,

@@ -24,7 +24,7 @@ use support::*;
 /// Checks the envelope is the node's, for `to`, of `kind`, about `tx`.
 fn check_notice(env: &Envelope, to: &Keypair, kind: EnvelopeType, tx: &SignedTx) {
     let h = &env.header;
-    assert_eq!(h.network, NET);
+    assert_eq!(h.genesis, common::genesis_hash());
     assert_eq!(h.sender, sequencer().account(), "signed by the node");
     assert_eq!(h.recipient, to.account());
     assert_eq!(h.kind, kind);

@@ -17,7 +17,7 @@ use ting_core::channel::payee::Accepted;
 use ting_core::envelope::{
     receive, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload, ReplayGuard,
 };
-use ting_core::{AccountId, ChannelId, NetworkId, Payment, Timestamp};
+use ting_core::{AccountId, ChannelId, Hash32, Payment, Timestamp};
 
 use super::error::InboxError;
 use super::messaging::Messaging;
@@ -60,7 +60,8 @@ pub enum Received {
 #[derive(Debug)]
 pub struct Inbox {
     me: AccountId,
-    network: NetworkId,
+    /// The genesis hash of the device's network: envelopes name it.
+    genesis: Hash32,
     sequencers: Vec<AccountId>,
     guard: ReplayGuard,
     messaging: Messaging,
@@ -72,7 +73,7 @@ pub struct Inbox {
 impl Inbox {
     pub fn new(
         me: AccountId,
-        network: NetworkId,
+        genesis: Hash32,
         sequencers: Vec<AccountId>,
         messaging: Messaging,
         state_dir: PathBuf,
@@ -82,7 +83,7 @@ impl Inbox {
             ReplayGuard::new(DEVICE_REPLAY_CACHE_MAX).reserve_for(sequencers.iter().copied());
         Inbox {
             me,
-            network,
+            genesis,
             sequencers,
             guard,
             messaging,
@@ -117,7 +118,7 @@ impl Inbox {
     }
 
     fn check(&mut self, bytes: &[u8], now: Timestamp) -> Result<Received, InboxError> {
-        let envelope = receive(bytes, &self.me, self.network, &mut self.guard, now)?;
+        let envelope = receive(bytes, &self.me, &self.genesis, &mut self.guard, now)?;
         let kind = envelope.header.kind;
         let from = envelope.header.sender;
         if kind.is_node_type() && !self.sequencers.contains(&from) {

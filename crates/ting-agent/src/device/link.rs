@@ -375,13 +375,7 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
 /// topic; or that run's leaving hello. Anything else changes nothing, an
 /// empty retained message (which anyone may publish) included.
 fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
-    let checked = check_hello(
-        payload,
-        inner.network,
-        &inner.sequencers,
-        Some(inner.genesis_hash),
-        now(),
-    );
+    let checked = check_hello(payload, &inner.genesis_hash, &inner.sequencers, now());
     let Ok(hello) = checked else {
         return;
     };

@@ -235,7 +235,7 @@ impl Device {
         let messaging = Messaging::from_device_key(&config.key);
         let inbox = Inbox::new(
             me,
-            config.network,
+            config.genesis_hash,
             config.sequencers.clone(),
             messaging,
             config.state_dir.clone(),
@@ -543,7 +543,7 @@ impl Inner {
             return Err(SendError::NoBroker);
         }
         let header = EnvelopeHeader {
-            network: self.network,
+            genesis: self.genesis_hash,
             sender: self.me,
             recipient: to,
             kind,

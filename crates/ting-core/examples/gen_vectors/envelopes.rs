@@ -10,7 +10,7 @@ use ting_core::envelope::{
 use ting_core::seal::{MessagingSecret, HPKE_INFO};
 use ting_core::{BlockHeight, Hash32, Keypair, Timestamp};
 
-use super::{key, seed, GENESIS_MS, NETWORK};
+use super::{genesis_hash, key, seed, GENESIS_MS};
 
 /// Hands out `ikm` then zeros: the HPKE ephemeral key is `DeriveKeyPair(ikm)`.
 struct FixedRng(Vec<u8>);
@@ -42,7 +42,7 @@ impl rand_core::TryCryptoRng for FixedRng {}
 
 fn header(sender: &Keypair, recipient: &str, kind: EnvelopeType, n: u64) -> EnvelopeHeader {
     EnvelopeHeader {
-        network: NETWORK,
+        genesis: genesis_hash(),
         sender: sender.account(),
         recipient: key(recipient).account(),
         kind,
@@ -58,7 +58,7 @@ fn vector(name: &str, signer: &str, env: &Envelope) -> Value {
         "name": name,
         "sender_seed_hex": hex::encode(key(signer).seed()),
         "fields": {
-            "network": h.network.0,
+            "genesis": h.genesis.to_hex(),
             "sender": h.sender.to_hex(),
             "recipient": h.recipient.to_hex(),
             "type": h.kind.0,
@@ -78,7 +78,7 @@ fn vector(name: &str, signer: &str, env: &Envelope) -> Value {
 /// A node's announcement: addressed to itself, naming a genesis and a height.
 fn hello_vector(seq: &Keypair) -> Value {
     let hello = HelloPayload {
-        genesis_hash: Hash32::digest(&[b"ting:test-vector:envelope-genesis"]),
+        genesis_hash: genesis_hash(),
         height: BlockHeight(7),
         serving: true,
     };
@@ -187,7 +187,7 @@ pub fn invalid_envelope_vectors() -> Vec<Value> {
     trailing.push(0);
     let over = u32::try_from(ting_core::limits::ENVELOPE_PAYLOAD_BYTES_MAX + 1).expect("fits");
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("version_2", with(0, &[2]), "unsupported_version"),
+        ("version_1", with(0, &[1]), "unsupported_version"),
         ("flags_bit_1", with(flags_at, &[0x02]), "invalid_value"),
         (
             "flags_encrypted_and_bit_1",

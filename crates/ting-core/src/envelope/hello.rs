@@ -28,7 +28,7 @@ use crate::account::AccountId;
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::ENVELOPE_WINDOW_MS;
-use crate::types::{BlockHeight, NetworkId, Timestamp};
+use crate::types::{BlockHeight, Timestamp};
 
 /// How often a serving node announces itself again, so that its retained
 /// hello stays fresh (well inside `ENVELOPE_WINDOW_MS`).
@@ -99,8 +99,6 @@ pub enum HelloError {
     NotSelfAddressed,
     #[error("the hello's signature does not verify")]
     BadSignature,
-    #[error("the hello is from a node of network {0}")]
-    WrongNetwork(NetworkId),
     #[error("the hello is signed by {0}, which is not a trusted sequencer")]
     Untrusted(AccountId),
     #[error("the hello is from a node of another genesis ({0})")]
@@ -116,7 +114,6 @@ impl HelloError {
             HelloError::NotHello(_) => "wrong_type",
             HelloError::NotSelfAddressed => "wrong_recipient",
             HelloError::BadSignature => "bad_signature",
-            HelloError::WrongNetwork(_) => "wrong_network",
             HelloError::Untrusted(_) => "untrusted_sender",
             HelloError::WrongGenesis(_) => "wrong_genesis",
             HelloError::Stale(_) => "stale",
@@ -131,14 +128,12 @@ impl From<DecodeError> for HelloError {
 }
 
 /// Checks a hello read from `ting/v1/nodes/...`: a self-addressed `hello`
-/// envelope of `network`, signed by one of `sequencers`, for `genesis` when
-/// the reader knows it, and (when serving) made within `ENVELOPE_WINDOW_MS`
-/// of `now`.
+/// envelope of the network of `genesis`, signed by one of `sequencers`, and
+/// (when serving) made within `ENVELOPE_WINDOW_MS` of `now`.
 pub fn check_hello(
     bytes: &[u8],
-    network: NetworkId,
+    genesis: &Hash32,
     sequencers: &[AccountId],
-    genesis: Option<Hash32>,
     now: Timestamp,
 ) -> Result<Hello, HelloError> {
     let envelope = Envelope::decode(bytes)?;
@@ -149,15 +144,15 @@ pub fn check_hello(
     if h.recipient != h.sender || h.encrypted {
         return Err(HelloError::NotSelfAddressed);
     }
-    if h.network != network {
-        return Err(HelloError::WrongNetwork(h.network));
+    if h.genesis != *genesis {
+        return Err(HelloError::WrongGenesis(h.genesis));
     }
     if !sequencers.contains(&h.sender) {
         return Err(HelloError::Untrusted(h.sender));
     }
     envelope.verify().map_err(|_| HelloError::BadSignature)?;
     let payload = HelloPayload::decode(&envelope.payload)?;
-    if genesis.is_some_and(|g| g != payload.genesis_hash) {
+    if payload.genesis_hash != *genesis {
         return Err(HelloError::WrongGenesis(payload.genesis_hash));
     }
     // A leaving hello is the run's last will, signed when the run began: its
@@ -181,9 +176,10 @@ mod tests {
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
-    fn hello(key: &Keypair, network: u32, kind: EnvelopeType, to: AccountId, at: u64) -> Vec<u8> {
+    /// A hello of the network whose genesis hash is 32 bytes of `g`.
+    fn hello(key: &Keypair, g: u8, kind: EnvelopeType, to: AccountId, at: u64) -> Vec<u8> {
         let header = EnvelopeHeader {
-            network: NetworkId(network),
+            genesis: Hash32([g; 32]),
             sender: key.account(),
             recipient: to,
             kind,
@@ -192,7 +188,7 @@ mod tests {
             encrypted: false,
         };
         let payload = HelloPayload {
-            genesis_hash: Hash32([7; 32]),
+            genesis_hash: Hash32([g; 32]),
             height: BlockHeight(3),
             serving: true,
         };
@@ -201,46 +197,46 @@ mod tests {
             .encode()
     }
 
+    const G: Hash32 = Hash32([7; 32]);
+
     #[test]
     fn a_trusted_nodes_fresh_hello_is_believed_and_every_other_is_refused_by_its_code() {
         let node = Keypair::from_seed([1; 32]);
         let other = Keypair::from_seed([2; 32]);
         let trusted = [node.account()];
         let me = node.account();
-        let good = hello(&node, 9, EnvelopeType::HELLO, me, NOW.0);
-        let seen = check_hello(&good, NetworkId(9), &trusted, Some(Hash32([7; 32])), NOW)
-            .expect("believed");
+        let good = hello(&node, 7, EnvelopeType::HELLO, me, NOW.0);
+        let seen = check_hello(&good, &G, &trusted, NOW).expect("believed");
         assert_eq!((seen.node, seen.payload.height), (me, BlockHeight(3)));
         assert_eq!(seen.id, EnvelopeId::from_counter(1));
 
-        let check = |bytes: &[u8], genesis| {
-            check_hello(bytes, NetworkId(9), &trusted, genesis, NOW)
+        let check = |bytes: &[u8]| {
+            check_hello(bytes, &G, &trusted, NOW)
                 .expect_err("refused")
                 .code()
         };
         let late = NOW.0 - ENVELOPE_WINDOW_MS - 1;
-        assert_eq!(check(&good, Some(Hash32([8; 32]))), "wrong_genesis");
         assert_eq!(
-            check(&hello(&node, 8, EnvelopeType::HELLO, me, NOW.0), None),
-            "wrong_network"
+            check(&hello(&node, 8, EnvelopeType::HELLO, me, NOW.0)),
+            "wrong_genesis"
         );
-        let stranger = hello(&other, 9, EnvelopeType::HELLO, other.account(), NOW.0);
-        assert_eq!(check(&stranger, None), "untrusted_sender");
+        let stranger = hello(&other, 7, EnvelopeType::HELLO, other.account(), NOW.0);
+        assert_eq!(check(&stranger), "untrusted_sender");
         assert_eq!(
-            check(&hello(&node, 9, EnvelopeType::RECEIPT, me, NOW.0), None),
+            check(&hello(&node, 7, EnvelopeType::RECEIPT, me, NOW.0)),
             "wrong_type"
         );
-        let to_other = hello(&node, 9, EnvelopeType::HELLO, other.account(), NOW.0);
-        assert_eq!(check(&to_other, None), "wrong_recipient");
+        let to_other = hello(&node, 7, EnvelopeType::HELLO, other.account(), NOW.0);
+        assert_eq!(check(&to_other), "wrong_recipient");
         assert_eq!(
-            check(&hello(&node, 9, EnvelopeType::HELLO, me, late), None),
+            check(&hello(&node, 7, EnvelopeType::HELLO, me, late)),
             "stale"
         );
         let mut forged = good.clone();
         let last = forged.len() - 1;
         forged[last] ^= 1;
-        assert_eq!(check(&forged, None), "bad_signature");
-        assert_eq!(check(&good[..10], None), "malformed");
+        assert_eq!(check(&forged), "bad_signature");
+        assert_eq!(check(&good[..10]), "malformed");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::*;
 
-const NET: NetworkId = NetworkId(7);
+const NET: Hash32 = Hash32([7; 32]);
 const T0: Timestamp = Timestamp(1_700_000_000_000);
 
 fn alice() -> Keypair {
@@ -16,7 +16,7 @@ fn bob() -> Keypair {
 
 fn header(id: u64, timestamp: Timestamp) -> EnvelopeHeader {
     EnvelopeHeader {
-        network: NET,
+        genesis: NET,
         sender: alice().account(),
         recipient: bob().account(),
         kind: EnvelopeType::DATA,
@@ -35,7 +35,7 @@ fn receive_at(
     guard: &mut ReplayGuard,
     now: Timestamp,
 ) -> Result<Envelope, ReceiveError> {
-    receive(bytes, &bob().account(), NET, guard, now)
+    receive(bytes, &bob().account(), &NET, guard, now)
 }
 
 #[test]
@@ -43,12 +43,12 @@ fn an_envelope_round_trips_and_has_the_documented_layout() {
     let env = sample(1);
     let bytes = env.encode();
     assert_eq!(bytes.len(), HEADER_BYTES + 4 + 5 + 64);
-    assert_eq!(HEADER_BYTES, 96);
+    assert_eq!(HEADER_BYTES, 124);
     assert_eq!(bytes[0], ENVELOPE_VERSION);
-    assert_eq!(&bytes[1..5], &7u32.to_le_bytes());
-    assert_eq!(&bytes[5..37], &alice().account().0);
-    assert_eq!(&bytes[69..71], &[0x00, 0x01]);
-    assert_eq!(&bytes[96..100], &5u32.to_le_bytes());
+    assert_eq!(&bytes[1..33], &NET.0);
+    assert_eq!(&bytes[33..65], &alice().account().0);
+    assert_eq!(&bytes[97..99], &[0x00, 0x01]);
+    assert_eq!(&bytes[124..128], &5u32.to_le_bytes());
     assert_eq!(env.header_bytes(), bytes[..HEADER_BYTES].to_vec());
     assert_eq!(Envelope::decode(&bytes), Ok(env.clone()));
     assert_eq!(env.verify(), Ok(()));
@@ -85,10 +85,10 @@ fn signing_refuses_an_oversized_payload_and_a_foreign_key() {
 #[test]
 fn decoding_is_strict() {
     let bytes = sample(1).encode();
-    let mut v2 = bytes.clone();
-    v2[0] = 2;
+    let mut v1 = bytes.clone();
+    v1[0] = 1;
     assert_eq!(
-        Envelope::decode(&v2).unwrap_err().code(),
+        Envelope::decode(&v1).unwrap_err().code(),
         "unsupported_version"
     );
     let mut flags = bytes.clone();
@@ -110,7 +110,7 @@ fn decoding_is_strict() {
         "truncated"
     );
     let mut huge_len = bytes.clone();
-    huge_len[96..100].copy_from_slice(&u32::MAX.to_le_bytes());
+    huge_len[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(Envelope::decode(&huge_len).unwrap_err().code(), "too_long");
 }
 
@@ -125,14 +125,14 @@ fn receive_checks_in_the_documented_order() {
         code(receive(
             &bytes,
             &bob().account(),
-            NetworkId(8),
+            &Hash32([8; 32]),
             &mut guard,
             T0
         )),
         "wrong_network"
     );
     assert_eq!(
-        code(receive(&bytes, &alice().account(), NET, &mut guard, T0)),
+        code(receive(&bytes, &alice().account(), &NET, &mut guard, T0)),
         "wrong_recipient"
     );
     let mut forged = bytes.clone();
@@ -319,7 +319,7 @@ fn arrival_bytes(arrival: Arrival, from_carol: bool, id: u64) -> Vec<u8> {
     match arrival {
         Arrival::StaleBefore => h.timestamp = Timestamp(T0.0 - w - 1),
         Arrival::StaleAfter => h.timestamp = Timestamp(T0.0 + w + 1),
-        Arrival::WrongNetwork => h.network = NetworkId(NET.0 + 1),
+        Arrival::WrongNetwork => h.genesis = Hash32([8; 32]),
         Arrival::WrongRecipient => h.recipient = carol().account(),
         Arrival::Good | Arrival::Forged | Arrival::Malformed => {}
     }
@@ -354,17 +354,17 @@ fn check_batch_matches_one_by_one(items: &[Vec<u8>]) {
     let mut batch_guard = small_guard();
     let mut single_guard = small_guard();
     let mut rng = CountingRng(7);
-    let batched = receive_batch(&refs, &me, NET, &mut batch_guard, T0, &mut rng);
+    let batched = receive_batch(&refs, &me, &NET, &mut batch_guard, T0, &mut rng);
     let single: Vec<_> = refs
         .iter()
-        .map(|bytes| receive(bytes, &me, NET, &mut single_guard, T0))
+        .map(|bytes| receive(bytes, &me, &NET, &mut single_guard, T0))
         .collect();
     assert_eq!(batched, single);
     assert_eq!(batch_guard.len(), single_guard.len());
-    let again_batched = receive_batch(&refs, &me, NET, &mut batch_guard, T0, &mut rng);
+    let again_batched = receive_batch(&refs, &me, &NET, &mut batch_guard, T0, &mut rng);
     let again_single: Vec<_> = refs
         .iter()
-        .map(|bytes| receive(bytes, &me, NET, &mut single_guard, T0))
+        .map(|bytes| receive(bytes, &me, &NET, &mut single_guard, T0))
         .collect();
     assert_eq!(again_batched, again_single);
 }
@@ -391,7 +391,7 @@ fn a_batch_answers_each_envelope_as_receiving_them_one_by_one_does() {
     let results = receive_batch(
         &refs,
         &bob().account(),
-        NET,
+        &NET,
         &mut guard,
         T0,
         &mut CountingRng(1),
@@ -427,7 +427,7 @@ fn a_forged_envelope_refuses_only_itself_and_is_not_remembered() {
     let results = receive_batch(
         &[&forged, &good],
         &bob().account(),
-        NET,
+        &NET,
         &mut guard,
         T0,
         &mut CountingRng(3),
@@ -443,7 +443,7 @@ fn an_empty_batch_answers_nothing() {
     let results = receive_batch(
         &[],
         &bob().account(),
-        NET,
+        &NET,
         &mut guard,
         T0,
         &mut CountingRng(5),
@@ -461,7 +461,7 @@ fn a_batch_over_the_limit_is_a_caller_bug() {
     let _ = receive_batch(
         &items,
         &bob().account(),
-        NET,
+        &NET,
         &mut guard,
         T0,
         &mut CountingRng(9),

@@ -4,7 +4,7 @@
 use super::*;
 use crate::account::AccountId;
 use crate::envelope::{EnvelopeId, EnvelopeType};
-use crate::types::{NetworkId, Timestamp};
+use crate::types::Timestamp;
 
 /// Hands out fixed bytes then zeros: the ephemeral IKM of a known-answer test,
 /// because the crate derives its ephemeral key as `DeriveKeyPair(random(32))`.
@@ -161,7 +161,7 @@ fn small_order_and_non_canonical_keys_are_refused() {
 
 fn header() -> EnvelopeHeader {
     EnvelopeHeader {
-        network: NetworkId(1),
+        genesis: crate::hash::Hash32([1; 32]),
         sender: Keypair::from_seed([1; 32]).account(),
         recipient: Keypair::from_seed([2; 32]).account(),
         kind: EnvelopeType::DATA,

@@ -8,11 +8,11 @@ use ting_core::envelope::{Envelope, HelloPayload, ReceiptPayload};
 use ting_core::keys;
 use ting_core::seal::{self, MessagingSecret};
 
-use super::{account, dec_u64, hex32, hex_bytes, list, num_u32, sha256, signature};
+use super::{account, dec_u64, hex32, hex_bytes, list, sha256, signature};
 
 fn header_by_hand(f: &Value) -> Vec<u8> {
-    let mut b = vec![1u8];
-    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    let mut b = vec![2u8];
+    b.extend_from_slice(&hex32(&f["genesis"]));
     b.extend_from_slice(&hex32(&f["sender"]));
     b.extend_from_slice(&hex32(&f["recipient"]));
     let kind = u16::try_from(f["type"].as_u64().expect("a type")).expect("a u16");
@@ -20,7 +20,7 @@ fn header_by_hand(f: &Value) -> Vec<u8> {
     b.extend_from_slice(&hex_bytes(&f["id_hex"]));
     b.extend_from_slice(&dec_u64(&f["timestamp"]).to_le_bytes());
     b.push(u8::from(f["encrypted"].as_bool().expect("a bool")));
-    assert_eq!(b.len(), 96);
+    assert_eq!(b.len(), 124);
     b
 }
 
@@ -34,7 +34,7 @@ fn check_envelope(v: &Value) {
     let len = u32::try_from(payload.len()).expect("a short payload");
     unsigned.extend_from_slice(&len.to_le_bytes());
     unsigned.extend_from_slice(&payload);
-    let message = [b"ting:envelope:v1".as_slice(), &unsigned].concat();
+    let message = [b"ting:envelope:v2".as_slice(), &unsigned].concat();
     assert_eq!(
         message,
         hex_bytes(&v["signing_message_hex"]),

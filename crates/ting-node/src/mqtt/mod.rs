@@ -219,7 +219,6 @@ impl Gateway {
         });
         let announcer = Arc::new(Announcer {
             key: Keypair::from_seed(cfg.key.seed()),
-            network: shared.genesis.network,
             topic: ting_core::topics::node(&cfg.key.account()),
             run: EnvelopeId(rand::random()),
         });
@@ -241,7 +240,7 @@ impl Gateway {
         let _ = shared.mqtt_broker.set(broker.clone());
         let signer = Signer {
             key: cfg.key,
-            network: shared.genesis.network,
+            genesis: shared.genesis_hash,
         };
         let (gateway, mut watch_rx) = Gateway::spawn(Parts {
             shared,

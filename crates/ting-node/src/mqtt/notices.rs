@@ -6,7 +6,7 @@
 //! twice (a transaction sent twice, a node restarted) carries the same id and
 //! the device's replay cache drops the copy.
 
-use ting_core::{AccountId, BlockHeight, Hash32, Keypair, NetworkId, Timestamp};
+use ting_core::{AccountId, BlockHeight, Hash32, Keypair, Timestamp};
 
 use crate::pipeline::{Committed, Refusal};
 use ting_core::envelope::{
@@ -103,7 +103,8 @@ pub fn notice_id(kind: EnvelopeType, about: &Hash32) -> EnvelopeId {
 #[derive(Debug)]
 pub(crate) struct Signer {
     pub key: Keypair,
-    pub network: NetworkId,
+    /// The genesis hash every notice names.
+    pub genesis: Hash32,
 }
 
 impl Signer {
@@ -112,7 +113,7 @@ impl Signer {
     pub fn seal(&self, notice: &Notice, now: Timestamp) -> Option<Vec<u8>> {
         let (kind, about, payload) = notice.kind_about_payload();
         let header = EnvelopeHeader {
-            network: self.network,
+            genesis: self.genesis,
             sender: self.key.account(),
             recipient: notice.recipient(),
             kind,
@@ -140,7 +141,7 @@ pub(crate) fn hello(
     serving: bool,
 ) -> Vec<u8> {
     let header = EnvelopeHeader {
-        network: a.network,
+        genesis: genesis_hash,
         sender: a.key.account(),
         recipient: a.key.account(),
         kind: EnvelopeType::HELLO,
@@ -162,7 +163,6 @@ pub(crate) fn hello(
 #[derive(Debug)]
 pub(crate) struct Announcer {
     pub key: Keypair,
-    pub network: NetworkId,
     /// `ting/v1/nodes/{sequencer}`.
     pub topic: String,
     /// One id for a gateway run: its serving hellos and its leaving one.

@@ -199,7 +199,7 @@ fn verify_capacity(accounts: &Accounts, pairs: usize) -> super::capacity::Capaci
         flows::presign(1, count, "signing a verification sample", |_, n| {
             let p = usize::try_from(n).expect("a small index") % pairs;
             let to = accounts.senders[pairs + p].account();
-            messages::data_envelope(&accounts.senders[p], to, n)
+            messages::data_envelope(&accounts.senders[p], to, n, &accounts.genesis.hash())
         })
         .concat();
     let bar = super::spinner("measuring verification capacity");
@@ -232,9 +232,10 @@ async fn measure(
     let tx_size = workload::transfer(&accounts.senders, &accounts.genesis.hash(), 0, true)
         .bytes()
         .len();
-    let msg_size = messages::data_envelope(&accounts.senders[0], node_account, 0)
-        .encode()
-        .len();
+    let msg_size =
+        messages::data_envelope(&accounts.senders[0], node_account, 0, &broker.genesis_hash)
+            .encode()
+            .len();
     let logins = logins::login_rate(broker).await?;
     let raw_tx = flows::raw_rate(broker, args.devices, tx_size, window).await?;
     let raw_msg = flows::raw_rate(broker, args.devices, msg_size, window).await?;

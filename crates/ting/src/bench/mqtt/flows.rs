@@ -11,7 +11,7 @@ use ting_core::{AccountId, Hash32, Keypair, SignedTx, Timestamp};
 
 use super::now_ms;
 use super::session::{connect, Broker, Counter, Rate, Session, Sink, Traffic};
-use super::workload::{self, Accounts, BENCH_NETWORK};
+use super::workload::{self, Accounts};
 
 /// Transfers each device keeps published but unanswered.
 const TX_WINDOW: usize = 64;
@@ -120,7 +120,7 @@ pub(super) async fn tx_rate(
     let mut sessions = Vec::new();
     for (d, txs) in signed.into_iter().enumerate() {
         let window_slots = Arc::new(tokio::sync::Semaphore::new(TX_WINDOW));
-        let on_receipt = receipt_sink(&senders[d], node, &counter, &window_slots);
+        let on_receipt = receipt_sink(&senders[d], node, genesis, &counter, &window_slots);
         let inbox = ting_core::topics::inbox(&senders[d].account());
         let session = connect(
             broker,
@@ -158,6 +158,7 @@ pub(super) async fn tx_rate(
 fn receipt_sink(
     device: &Keypair,
     node: AccountId,
+    genesis: Hash32,
     counter: &Arc<Counter>,
     slots: &Arc<tokio::sync::Semaphore>,
 ) -> Sink {
@@ -169,7 +170,7 @@ fn receipt_sink(
     let mut guard = ReplayGuard::new(ting_core::limits::REPLAY_CACHE_MAX).reserve_for([node]);
     Sink::Call(Box::new(move |bytes: &[u8]| {
         let now = Timestamp(now_ms());
-        match receive(bytes, &me, BENCH_NETWORK, &mut guard, now) {
+        match receive(bytes, &me, &genesis, &mut guard, now) {
             Ok(env) if env.header.sender == node && env.header.kind == EnvelopeType::RECEIPT => {
                 seen.hit();
                 slots.add_permits(1);

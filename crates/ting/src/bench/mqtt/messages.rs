@@ -16,12 +16,12 @@ use ting_core::envelope::{
     receive_batch, Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ReplayGuard,
 };
 use ting_core::limits::REPLAY_CACHE_MAX;
-use ting_core::{AccountId, Keypair, Timestamp};
+use ting_core::{AccountId, Hash32, Keypair, Timestamp};
 use tokio::sync::mpsc;
 
 use super::flows::{measure_then_stop, presign, seconds_with_slack, Measured};
 use super::session::{connect, Broker, Counter, Session, Sink, Traffic};
-use super::workload::{Accounts, BENCH_NETWORK};
+use super::workload::Accounts;
 use super::{now_ms, MSG_BATCH_MAX};
 
 /// Payload bytes of each benchmark data envelope (a reading with some context).
@@ -29,10 +29,10 @@ const MSG_PAYLOAD_BYTES: usize = 100;
 /// Received envelopes a receiver's queue holds before its client stops reading.
 const RX_QUEUE_MAX: usize = 4 * MSG_BATCH_MAX;
 
-/// A data envelope from `from` to `to`, numbered `n`.
-pub(super) fn data_envelope(from: &Keypair, to: AccountId, n: u64) -> Envelope {
+/// A data envelope from `from` to `to` on the network of `genesis`, numbered `n`.
+pub(super) fn data_envelope(from: &Keypair, to: AccountId, n: u64, genesis: &Hash32) -> Envelope {
     let header = EnvelopeHeader {
-        network: BENCH_NETWORK,
+        genesis: *genesis,
         sender: from.account(),
         recipient: to,
         kind: EnvelopeType::DATA,
@@ -87,8 +87,9 @@ pub(super) async fn msg_rate(
     let per_pair = per_pair(verify_capacity_per_s, pairs, window);
     let senders = &accounts.senders[..pairs];
     let receivers = &accounts.senders[pairs..2 * pairs];
+    let genesis = broker.genesis_hash;
     let signed = presign(pairs, per_pair, "signing envelopes", |p, n| {
-        data_envelope(&senders[p], receivers[p].account(), n).encode()
+        data_envelope(&senders[p], receivers[p].account(), n, &genesis).encode()
     });
     let counter = Arc::new(Counter::default());
     let mut sessions = Vec::new();
@@ -102,7 +103,7 @@ pub(super) async fn msg_rate(
         let guard = ReplayGuard::new(REPLAY_CACHE_MAX).reserve_for([senders[p].account()]);
         let seen = Arc::clone(&counter);
         checkers.push(tokio::task::spawn_blocking(move || {
-            check_inbox(arrived, me, guard, &seen)
+            check_inbox(arrived, me, genesis, guard, &seen)
         }));
         let inbox = ting_core::topics::inbox(&me);
         let sink = Sink::Queue(queue);
@@ -165,6 +166,7 @@ fn publish_all(
 fn check_inbox(
     mut arrived: mpsc::Receiver<Publish>,
     me: AccountId,
+    genesis: Hash32,
     mut guard: ReplayGuard,
     counter: &Counter,
 ) -> (u64, u64) {
@@ -181,7 +183,7 @@ fn check_inbox(
         }
         let items: Vec<&[u8]> = batch.iter().map(|p| &p.payload[..]).collect();
         let now = Timestamp(now_ms());
-        let results = receive_batch(&items, &me, BENCH_NETWORK, &mut guard, now, &mut rng);
+        let results = receive_batch(&items, &me, &genesis, &mut guard, now, &mut rng);
         let accepted = results.iter().filter(|r| r.is_ok()).count();
         counter.add(accepted as u64);
         counter.refuse((results.len() - accepted) as u64);
