@@ -37,6 +37,38 @@ pub const TX_KIND_OFFSET: usize = 1 + 32 + 32 + 8 + 8;
 /// Prefix of the message a device signs to accept an owner.
 pub const DEVICE_DOMAIN: &[u8] = b"ting:device:v2";
 
+/// Refusal codes that no later ledger state can change: a transaction refused
+/// with one of them can never apply. Any other refusal (`insufficient_funds`,
+/// `frozen`, `spend_limit_exceeded`, ...) depends on the state, so the same
+/// signed bytes could still apply later, until their `valid_until` passes or
+/// their nonce is used; `bad_nonce` is final only once the nonce is used.
+pub const FINAL_REFUSAL_CODES: &[&str] = &[
+    "wrong_network",
+    "tx_expired",
+    "bad_signature",
+    "unknown_issuer",
+    "zero_amount",
+    "self_transfer",
+    "invalid_recipient",
+    "invalid_device",
+    "bad_device_signature",
+    "bad_chain",
+    "deposit_too_small",
+    "invalid_messaging_key",
+    "malformed",
+    "truncated",
+    "trailing_bytes",
+    "too_long",
+    "unsupported_version",
+    "unknown_kind",
+    "invalid_value",
+];
+
+/// Whether a refusal with `code` means the transaction can never apply.
+pub fn refusal_is_final(code: &str) -> bool {
+    FINAL_REFUSAL_CODES.contains(&code)
+}
+
 /// The bytes a device signs to accept `owner` as its owner on the network of
 /// `genesis`.
 pub fn device_consent_message(

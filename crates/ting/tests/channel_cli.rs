@@ -357,4 +357,29 @@ fn a_voucher_channel_and_bad_input() {
         .expect("payer dir")
         .count();
     assert_eq!(files, 1, "only the voucher channel's file");
+    // An open refused on today's balance could still apply until its
+    // valid_until: its file (the chain's seed) is kept, and the error says so.
+    let failed = cli.failure(&[
+        "channel",
+        "open",
+        "--key",
+        "payer.key",
+        "--payee",
+        &payee,
+        "--deposit",
+        "1000000000000",
+        "--mode",
+        "voucher",
+        "--state",
+        &p,
+    ]);
+    assert_eq!(failed.code, "insufficient_funds", "{failed:?}");
+    assert!(
+        failed.message.contains("is kept") && failed.message.contains("could still apply"),
+        "{failed:?}"
+    );
+    let files = std::fs::read_dir(Path::new(&p).join("payer"))
+        .expect("payer dir")
+        .count();
+    assert_eq!(files, 2, "the refused open's file stays");
 }

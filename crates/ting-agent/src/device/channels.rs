@@ -40,8 +40,12 @@ pub struct ChannelOffer {
 
 impl Device {
     /// Opens a hash-chain channel and waits until the ledger holds it. The
-    /// payer's file is written before the open is queued, and removed if the
-    /// ledger refuses the open.
+    /// payer's file is written before the open is queued. If the ledger
+    /// refuses the open for good, the file is removed; if the refusal
+    /// depended on the state (`insufficient_funds`, ...), whoever holds the
+    /// open's bytes could still make it apply until its `valid_until`, so the
+    /// file (with the chain's seed) is kept until the device's next commit
+    /// uses the open's nonce.
     pub async fn open_channel(&self, offer: ChannelOffer) -> Result<ChannelId, ChannelError> {
         let inner = &self.inner;
         let mut opened = None;
@@ -73,13 +77,20 @@ impl Device {
             })
             .await?;
         let channel = opened.expect("set when the open was queued");
+        let nonce = ticket.nonce;
         match ticket.wait().await {
             Ok(_) => Ok(channel),
             Err(e) => {
-                if matches!(e, super::TxError::Refused { .. }) {
-                    // The channel does not exist, so its file must not either.
+                if e.is_final() {
+                    // The channel can never exist, so its file must not either.
                     let _ =
                         std::fs::remove_file(channel_path(&inner.state_dir, Role::Payer, &channel));
+                } else if matches!(e, super::TxError::Refused { .. }) {
+                    inner
+                        .refused_opens
+                        .lock()
+                        .expect("refused opens lock")
+                        .insert(nonce, channel);
                 }
                 Err(ChannelError::Submit(e.into()))
             }

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 use ting_core::envelope::EnvelopeError;
-use ting_core::{DecodeError, Hash32};
+use ting_core::{DecodeError, Hash32, SignedTx, Timestamp};
 
 use crate::client::HttpError;
 use crate::error::{DurableAcceptError, DurablePayError, StoreError};
@@ -70,6 +70,11 @@ pub enum TxError {
         tx_hash: Hash32,
         code: String,
         message: String,
+        /// `None`: it can never apply. `Some(t)`: refused on the state of the
+        /// moment, so whoever holds its bytes could still make it apply until
+        /// ledger time `t`, unless its nonce is used first (the device uses
+        /// it for its next transaction).
+        until: Option<Timestamp>,
     },
     #[error("the device stopped before transaction {0}'s outcome arrived; it stays in the outbox")]
     Stopped(Hash32),
@@ -81,6 +86,23 @@ impl TxError {
             TxError::Refused { code, .. } => code,
             TxError::Stopped(_) => "device_stopped",
         }
+    }
+
+    /// A refusal of `tx` with `code`: final, or open until its `valid_until`.
+    pub fn refused(tx: &SignedTx, code: String, message: String) -> TxError {
+        let until = (!ting_core::tx::refusal_is_final(&code)).then(|| tx.valid_until());
+        TxError::Refused {
+            tx_hash: tx.hash(),
+            code,
+            message,
+            until,
+        }
+    }
+
+    /// Whether the transaction can never apply: a final refusal. A device
+    /// that stopped may still see it apply.
+    pub fn is_final(&self) -> bool {
+        matches!(self, TxError::Refused { until: None, .. })
     }
 }
 

@@ -40,10 +40,12 @@ pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str)
     if durable == tx.nonce() || gap_fills {
         return Verdict::Undecided;
     }
+    // Its nonce is used (or passed): it can never apply.
     Verdict::Final(Err(TxError::Refused {
         tx_hash: hash,
         code: "bad_nonce".into(),
         message: message.to_owned(),
+        until: None,
     }))
 }
 
@@ -55,15 +57,30 @@ fn confirmed_from_json(hash: &Hash32, receipt: &serde_json::Value) -> Option<Con
     })
 }
 
-/// Records a final outcome; a refusal makes the device learn its nonce again.
+/// Records a final outcome. A refusal makes the device learn its nonce again
+/// (so its next transaction reuses the refused one's nonce); a commit uses
+/// its nonce for good, so a channel open refused with that nonce can never
+/// apply and its payer file goes. The waiter hears last, once the device's
+/// state agrees with the outcome: a caller that queues again at once gets
+/// the right nonce.
 pub(crate) async fn settle(inner: &Inner, hash: &Hash32, outcome: TxOutcome) {
-    let refused = outcome.is_err();
-    if let Err(e) = inner.pending().resolve(hash, outcome) {
-        // The outbox could not record it; the entry stays and is answered again.
-        eprintln!("ting-agent: the outbox could not record an outcome: {e}");
-    }
-    if refused {
+    let taken = match inner.pending().take(hash) {
+        Ok(Some(taken)) => taken,
+        Ok(None) => return,
+        Err(e) => {
+            // The outbox could not record it; the entry stays and is answered again.
+            eprintln!("ting-agent: the outbox could not record an outcome: {e}");
+            return;
+        }
+    };
+    if outcome.is_err() {
         inner.forget_nonce().await;
+    } else {
+        inner.nonce_used(taken.nonce);
+    }
+    if let Some(waiter) = taken.waiter {
+        // The caller may have stopped waiting; the outcome is still final.
+        let _ = waiter.send(outcome);
     }
 }
 
@@ -126,11 +143,7 @@ async fn post_once(inner: &Inner, tx: &SignedTx) -> bool {
                     Verdict::Undecided => return false,
                 }
             } else {
-                Err(TxError::Refused {
-                    tx_hash: hash,
-                    code,
-                    message,
-                })
+                Err(TxError::refused(tx, code, message))
             }
         }
         Err(_) => {

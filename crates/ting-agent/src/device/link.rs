@@ -455,11 +455,7 @@ async fn on_refusal(inner: &Inner, tx: SignedTx, code: String, message: String) 
             Verdict::Undecided => return,
         }
     } else {
-        Err(TxError::Refused {
-            tx_hash: hash,
-            code,
-            message,
-        })
+        Err(TxError::refused(&tx, code, message))
     };
     settle(inner, &hash, outcome).await;
 }

@@ -45,7 +45,7 @@ pub mod messaging;
 mod pending;
 pub mod presence;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -197,6 +197,10 @@ pub(crate) struct Inner {
     pending: Mutex<pending::Pending>,
     inbox: Mutex<Inbox>,
     next_nonce: tokio::sync::Mutex<Option<Nonce>>,
+    /// Channel opens the ledger refused that could still apply (their
+    /// refusal depended on the state), by nonce: their payer files are kept
+    /// until a commit uses the nonce.
+    refused_opens: Mutex<HashMap<Nonce, ChannelId>>,
     /// Rung when the outbox gained an entry.
     wake: Notify,
     app: mpsc::Sender<Message>,
@@ -253,6 +257,7 @@ impl Device {
             pending: Mutex::new(pending),
             inbox: Mutex::new(inbox),
             next_nonce: tokio::sync::Mutex::new(None),
+            refused_opens: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             app: app_send,
             envelope_ids: AtomicU64::new(0),
@@ -521,6 +526,20 @@ impl Inner {
     /// After a definitive refusal the local nonce may be past a gap: learn it again.
     async fn forget_nonce(&self) {
         *self.next_nonce.lock().await = None;
+    }
+
+    /// A transaction with `nonce` committed: a refused open with the same
+    /// nonce can never apply now, so its payer file goes.
+    fn nonce_used(&self, nonce: Nonce) {
+        let refused = self
+            .refused_opens
+            .lock()
+            .expect("refused opens lock")
+            .remove(&nonce);
+        if let Some(channel) = refused {
+            let path = crate::channel_path(&self.state_dir, crate::Role::Payer, &channel);
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn next_envelope_id(&self) -> EnvelopeId {

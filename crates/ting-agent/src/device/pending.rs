@@ -28,6 +28,14 @@ pub(crate) struct TxEntry {
     pub nonce: Nonce,
 }
 
+/// A transaction taken out of the outbox with its outcome.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    pub nonce: Nonce,
+    /// Who waits for the outcome; `None` if nobody does any more.
+    pub waiter: Option<oneshot::Sender<TxOutcome>>,
+}
+
 /// The outbox and the bookkeeping around it; kept under one lock.
 #[derive(Debug)]
 pub(crate) struct Pending {
@@ -112,19 +120,20 @@ impl Pending {
         }
     }
 
-    /// Records a transaction's outcome: it leaves the outbox and its waiter hears.
-    /// `false` if it was not pending (a duplicate answer).
-    pub fn resolve(&mut self, hash: &Hash32, outcome: TxOutcome) -> Result<bool, OutboxError> {
+    /// Takes a transaction that has its outcome out of the outbox; answers
+    /// its nonce and whoever waits for it (told by the caller, once the
+    /// device's own state agrees with the outcome). `None` if it was not
+    /// pending (a duplicate answer).
+    pub fn take(&mut self, hash: &Hash32) -> Result<Option<Taken>, OutboxError> {
         let Some(entry) = self.txs.get(hash).copied() else {
-            return Ok(false);
+            return Ok(None);
         };
         self.outbox.remove(entry.id)?;
         self.txs.remove(hash);
-        if let Some(waiter) = self.waiters.remove(hash) {
-            // The caller may have stopped waiting; the outcome is still final.
-            let _ = waiter.send(outcome);
-        }
-        Ok(true)
+        Ok(Some(Taken {
+            nonce: entry.nonce,
+            waiter: self.waiters.remove(hash),
+        }))
     }
 
     /// The highest nonce a pending transaction carries.

@@ -116,10 +116,21 @@ pub async fn open(args: &OpenArgs, json_out: bool) -> anyhow::Result<()> {
     let committed = match client.submit(&sign(&key, slot, kind)).await {
         Ok(c) => c,
         Err(e) => {
+            let path = channel_path(&args.fields.dir.state, Role::Payer, &id);
+            if e.is_refusal() && ting_core::tx::refusal_is_final(e.code()) {
+                // The channel can never exist, so its file must not either.
+                let _ = std::fs::remove_file(&path);
+                return Err(anyhow::Error::new(e).context("opening the channel"));
+            }
             if e.is_refusal() {
-                // Refused: the channel does not exist, so its file must not either.
-                let _ =
-                    std::fs::remove_file(channel_path(&args.fields.dir.state, Role::Payer, &id));
+                // Refused on today's state: the signed open could still apply
+                // until its valid_until, so the file with its chain's seed stays.
+                let context = format!(
+                    "opening the channel (refused for now; the open could still apply until {}, so the payer file {} is kept: remove it after that, or once another transaction of this key has committed)",
+                    utc(slot.valid_until),
+                    path.display()
+                );
+                return Err(anyhow::Error::new(e).context(context));
             }
             return Err(anyhow::Error::new(e).context("opening the channel"));
         }
