@@ -37,6 +37,17 @@ fn gateway_config(addr: SocketAddr, pin: [u8; 32]) -> GatewayConfig {
     }
 }
 
+/// A self-signed identity in `dir`, a Mosquitto with the plugin serving TLS
+/// with it, and a node of the test genesis (not yet on the broker).
+fn tls_broker_and_node(dir: &Path) -> (ServerTls, Broker, Node) {
+    let identity = ServerTls::dev(dir).expect("a self-signed identity");
+    let broker = Broker::start_tls(&identity.cert_path, &identity.key_path);
+    let mut cfg = NodeConfig::new(dir.join("node"), genesis(), sequencer());
+    cfg.verify_workers = 1;
+    let node = Node::start(cfg).expect("the node starts");
+    (identity, broker, node)
+}
+
 /// Serves the node's HTTP API on a free port (the device reads its nonce
 /// there once); returns its URL.
 async fn serve_http(shared: Arc<ting_node::Shared>) -> String {
@@ -76,12 +87,7 @@ fn device(state: &Path, node_url: String, addr: SocketAddr, pin: [u8; 32]) -> De
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_and_a_device_transact_through_mosquitto_over_tls_with_logins_and_acls() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let identity = ServerTls::dev(dir.path()).expect("a self-signed identity");
-    let broker = Broker::start_tls(&identity.cert_path, &identity.key_path);
-
-    let mut cfg = NodeConfig::new(dir.path().join("node"), genesis(), sequencer());
-    cfg.verify_workers = 1;
-    let node = Node::start(cfg).expect("the node starts");
+    let (identity, broker, node) = tls_broker_and_node(dir.path());
     let shared = Arc::clone(node.shared());
     let gateway = Gateway::start(
         Arc::clone(&shared),
@@ -141,11 +147,7 @@ async fn a_node_and_a_device_transact_through_mosquitto_over_tls_with_logins_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_that_does_not_trust_the_brokers_certificate_does_not_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let identity = ServerTls::dev(dir.path()).expect("a self-signed identity");
-    let broker = Broker::start_tls(&identity.cert_path, &identity.key_path);
-    let mut cfg = NodeConfig::new(dir.path().join("node"), genesis(), sequencer());
-    cfg.verify_workers = 1;
-    let node = Node::start(cfg).expect("the node starts");
+    let (_identity, broker, node) = tls_broker_and_node(dir.path());
 
     let wrong = [0x5a; 32];
     let err = Gateway::start(
