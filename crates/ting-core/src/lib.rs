@@ -34,6 +34,7 @@ pub mod login;
 pub mod merkle;
 pub mod receipt;
 pub mod seal;
+pub mod state_tree;
 pub mod topics;
 pub mod tx;
 pub mod types;
