@@ -11,24 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use ting_agent::clock::now;
-use ting_agent::{Broker, ChannelOffer, Device, DeviceConfig, Message};
+use ting_agent::{ChannelOffer, Message};
 use ting_core::channel::payee::ClaimPolicy;
 use ting_core::{Amount, Keypair, Timestamp};
 
 fn payee_key() -> Keypair {
     Keypair::from_seed([22; 32])
-}
-
-async fn device(key: Keypair, dir: &std::path::Path, url: &str, port: u16) -> Device {
-    let mut config = DeviceConfig::discover(key, dir.to_path_buf(), url)
-        .await
-        .expect("the node's status");
-    config.broker = Some(Broker {
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-    });
-    Device::start(config).expect("the device starts")
 }
 
 #[test]
@@ -46,8 +34,8 @@ fn a_payee_device_claims_exactly_what_it_was_paid() {
     runtime.block_on(async {
         let url = serve_http(Arc::clone(&shared)).await;
         let gateway = gateway(Arc::clone(&shared), port).await;
-        let payer = device(device_key(), payer_dir.path(), &url, port).await;
-        let mut payee = device(payee_key(), payee_dir.path(), &url, port).await;
+        let payer = mqtt_device(device_key(), payer_dir.path(), &url, port).await;
+        let mut payee = mqtt_device(payee_key(), payee_dir.path(), &url, port).await;
         let offer = ChannelOffer {
             payee: payee.account(),
             deposit: Amount::new(1_000),

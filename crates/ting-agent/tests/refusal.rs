@@ -13,20 +13,8 @@ use std::sync::Arc;
 use common::*;
 use ting_agent::clock::now;
 use ting_agent::device::{ChannelError, SubmitError, TxError};
-use ting_agent::{channel_path, list_channels, Broker, ChannelOffer, Device, DeviceConfig, Role};
+use ting_agent::{channel_path, list_channels, ChannelOffer, Role};
 use ting_core::{Amount, Timestamp, TxKind};
-
-async fn device(dir: &std::path::Path, url: &str, port: u16) -> Device {
-    let mut config = DeviceConfig::discover(device_key(), dir.to_path_buf(), url)
-        .await
-        .expect("the node's status");
-    config.broker = Some(Broker {
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-    });
-    Device::start(config).expect("the device starts")
-}
 
 fn refusal(e: ChannelError) -> TxError {
     match e {
@@ -47,7 +35,7 @@ fn a_refused_open_keeps_its_payer_file_until_its_nonce_is_used_and_a_final_refus
     runtime.block_on(async {
         let url = serve_http(Arc::clone(&shared)).await;
         let gateway = gateway(Arc::clone(&shared), port).await;
-        let payer = device(state.path(), &url, port).await;
+        let payer = mqtt_device(device_key(), state.path(), &url, port).await;
         let offer = |payee: ting_core::AccountId, deposit: u64, price: u64| ChannelOffer {
             payee,
             deposit: Amount::new(deposit),

@@ -69,13 +69,15 @@ impl Faucet {
             return Err(FaucetError::TooMuch);
         }
         let _turn = self.lock.lock().await;
-        let nonce = shared
-            .state
-            .read()
-            .expect("state lock")
-            .next_nonce(&self.key.account());
-        let from = shared.state.read().expect("state lock").last_timestamp();
-        let from = from.max(crate::clock::now());
+        let (nonce, last) = {
+            let state = shared.state.read().expect("state lock");
+            (
+                state.next_nonce(&self.key.account()),
+                state.last_timestamp(),
+            )
+        };
+        // Ledger time, by the node's own clock (a simulation's may run fast).
+        let from = last.max(shared.clock.read().wall);
         let tx = TxBody {
             genesis: shared.genesis_hash,
             sender: self.key.account(),

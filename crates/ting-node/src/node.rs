@@ -146,6 +146,8 @@ pub struct Shared {
     pub mqtt_logins: Option<std::sync::Mutex<ting_core::login::LoginReplay>>,
     /// Whether the ledger clock jumped and holds block cutting.
     pub clock_status: Arc<ClockStatus>,
+    /// Where ledger time comes from (`NodeConfig::clock`).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Shared {
@@ -412,6 +414,7 @@ impl Node {
                 .mqtt_auth_hook
                 .then(|| std::sync::Mutex::new(ting_core::login::LoginReplay::default())),
             clock_status,
+            clock: Arc::clone(&cfg.clock),
         });
         Node {
             shared,

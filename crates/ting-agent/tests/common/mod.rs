@@ -140,3 +140,17 @@ pub async fn gateway(shared: Arc<Shared>, port: u16) -> Gateway {
         .await
         .expect("the gateway starts")
 }
+
+/// A device of `key` that learns its network from the node at `url` and
+/// talks to it over the plain MQTT broker on `port`.
+pub async fn mqtt_device(key: Keypair, dir: &Path, url: &str, port: u16) -> ting_agent::Device {
+    let mut config = ting_agent::DeviceConfig::discover(key, dir.to_path_buf(), url)
+        .await
+        .expect("the node's status");
+    config.broker = Some(ting_agent::Broker {
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+    });
+    ting_agent::Device::start(config).expect("the device starts")
+}

@@ -18,7 +18,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use ting_core::limits::SUBMIT_BATCH_TXS_MAX;
-use ting_core::SignedTx;
+use ting_core::{SignedTx, Timestamp};
 use tokio::sync::oneshot;
 
 use super::body::{parse_json, RawBody};
@@ -52,10 +52,11 @@ fn wait_flag(
     }
 }
 
-/// Stateless checks every node does before spending a signature check. Its
+/// Stateless checks every node does before spending a signature check, given
+/// the last block's time (read once per request, not per transaction). Its
 /// refusals are not remembered: they need no signature, so anyone could use
 /// them to flush the memory of real refusals.
-fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
+fn precheck(shared: &Shared, last: Timestamp, tx: &SignedTx) -> Result<(), ApiError> {
     let refuse = |code, message| ApiError {
         tx_hash: Some(tx.hash()),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -72,7 +73,6 @@ fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
         ));
     }
     // Block time never goes back, so a transaction already past it never applies.
-    let last = shared.state.read().expect("state lock").last_timestamp();
     if tx.valid_until() < last {
         return Err(refuse(
             "tx_expired",
@@ -83,6 +83,11 @@ fn precheck(shared: &Shared, tx: &SignedTx) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// The newest block's timestamp: ledger time as the node has it.
+fn last_block_time(shared: &Shared) -> Timestamp {
+    shared.state.read().expect("state lock").last_timestamp()
 }
 
 fn parse_one(body: &RawBody) -> Result<SignedTx, ApiError> {
@@ -138,7 +143,7 @@ pub async fn submit_one(
 ) -> Result<Response, ApiError> {
     let wait = wait_flag(query)?;
     let tx = parse_one(&body)?;
-    precheck(&shared, &tx)?;
+    precheck(&shared, last_block_time(&shared), &tx)?;
     let hash = tx.hash();
     if !wait {
         shared.submit_with(vec![tx], vec![None])?;
@@ -191,8 +196,9 @@ pub async fn submit_batch(
     let mut results: Vec<Option<Value>> = vec![None; txs.len()];
     let mut admit = Vec::with_capacity(txs.len());
     let mut places = Vec::with_capacity(txs.len());
+    let last = last_block_time(&shared);
     for (i, tx) in txs.into_iter().enumerate() {
-        match precheck(&shared, &tx) {
+        match precheck(&shared, last, &tx) {
             Ok(()) => {
                 places.push((i, tx.hash()));
                 admit.push(tx);
