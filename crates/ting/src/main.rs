@@ -15,6 +15,7 @@
 mod bench;
 mod broker_probe;
 mod channel_cmd;
+mod clock_args;
 mod demo;
 mod failure;
 mod keys_cmd;

@@ -35,6 +35,7 @@ use ting_node::tls::ServerTls;
 use ting_node::{Node, NodeConfig, Shared};
 
 use crate::broker_probe;
+use crate::clock_args::ClockOptions;
 use crate::failure::bad_input;
 use crate::keys_cmd::random_seed;
 
@@ -83,55 +84,7 @@ pub struct NodeArgs {
 impl NodeArgs {
     /// The ledger clock the options name, read before anything is written.
     fn clock(&self) -> anyhow::Result<ClockOptions> {
-        let max_step = match &self.max_clock_step {
-            None => None,
-            Some(text) => {
-                let ms = crate::channel_cmd::parse_duration_ms(text).map_err(|e| {
-                    bad_input("bad_max_clock_step", format!("--max-clock-step: {e}"))
-                })?;
-                if ms == 0 {
-                    return Err(bad_input(
-                        "bad_max_clock_step",
-                        "--max-clock-step must be more than 0",
-                    ));
-                }
-                Some((text.clone(), std::time::Duration::from_millis(ms)))
-            }
-        };
-        Ok(ClockOptions {
-            max_step,
-            speed: self.clock_speed,
-        })
-    }
-}
-
-/// `--max-clock-step` and `--clock-speed`, checked.
-#[derive(Debug)]
-struct ClockOptions {
-    max_step: Option<(String, std::time::Duration)>,
-    speed: Option<u32>,
-}
-
-impl ClockOptions {
-    /// Puts the clock into `cfg`; says loudly when the bound on its jumps is
-    /// not the default.
-    fn apply(&self, cfg: &mut NodeConfig) {
-        if let Some((text, step)) = &self.max_step {
-            cfg.max_clock_step = *step;
-            eprintln!(
-                "ting node: WARNING: --max-clock-step {text}: the clock may jump up to {text} either way between blocks and ledger time follows it (default {} s)",
-                ting_node::clock::MAX_CLOCK_STEP_DEFAULT.as_secs()
-            );
-        }
-        if let Some(speed) = self.speed {
-            cfg.clock = Arc::new(ting_node::clock::ScaledClock::new(
-                ting_node::clock::now(),
-                speed,
-            ));
-            eprintln!(
-                "ting node: ledger time runs {speed} times faster than real time (--clock-speed)"
-            );
-        }
+        ClockOptions::parse(self.max_clock_step.as_deref(), self.clock_speed)
     }
 }
 
