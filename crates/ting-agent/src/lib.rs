@@ -70,6 +70,7 @@ pub mod outbox;
 pub mod tls;
 pub mod trust;
 pub mod txtext;
+pub mod verify;
 pub mod wallet;
 
 pub use client::{HttpError, NodeClient};
@@ -78,6 +79,7 @@ pub use device::{Broker, Confirmed, Device, DeviceConfig, LinkStats, Message, Ti
 pub use files::{read_genesis, read_key, FileError};
 pub use mqtt_login::{mqtt_login, MqttLogin};
 pub use tls::TlsTrust;
+pub use verify::{Unproven, Verifier};
 
 /// The README's Rust program, compiled as a doc test so that it stays true
 /// to this API (only its ```rust blocks are; the shell blocks are run by

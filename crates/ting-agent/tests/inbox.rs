@@ -101,6 +101,28 @@ fn sealed(from: &Keypair, id: u64, plaintext: &[u8]) -> Envelope {
 }
 
 /// `bytes` must be refused with `code`, counted once more under it, and yield nothing.
+/// A receipt of one transaction in block 1, signed by the sequencer.
+fn sample_receipt() -> ReceiptPayload {
+    let tx_hash = Hash32([5; 32]);
+    let draft = ting_core::BlockDraft {
+        genesis: GENESIS,
+        height: BlockHeight(1),
+        epoch: 0,
+        prev_hash: GENESIS,
+        timestamp: NOW,
+        state_root: Hash32([6; 32]),
+    };
+    let mut header = ting_core::Block::seal(draft, Vec::new(), &sequencer()).header;
+    header.tx_root = ting_core::merkle::root(&[tx_hash]);
+    header.tx_count = 1;
+    header.sign(&sequencer());
+    ReceiptPayload {
+        tx_hash,
+        proof: ting_core::merkle::prove(&[tx_hash], 0).expect("one leaf"),
+        header,
+    }
+}
+
 fn check_refused(f: &mut Fixture, bytes: &[u8], code: &str) {
     let before = f.inbox.refused().get(code).copied().unwrap_or(0);
     let err = f.inbox.handle(bytes, NOW).expect_err(code);
@@ -147,11 +169,7 @@ fn a_forged_envelope_is_refused_as_bad_signature() {
     forged.signature = Keypair::from_seed([66; 32]).sign(&forged.signing_message());
     check_refused(&mut f, &forged.encode(), "bad_signature");
     // A node receipt forged the same way.
-    let receipt = ReceiptPayload {
-        tx_hash: Hash32([5; 32]),
-        height: BlockHeight(1),
-        index: 0,
-    };
+    let receipt = sample_receipt();
     let mut forged = Envelope::sign(
         header(&sequencer(), EnvelopeType::RECEIPT, 2),
         receipt.encode(),
@@ -229,11 +247,7 @@ fn a_payload_that_is_not_what_its_type_says_is_refused() {
 #[test]
 fn node_envelopes_from_an_untrusted_key_are_refused() {
     let mut f = fixture();
-    let receipt = ReceiptPayload {
-        tx_hash: Hash32([5; 32]),
-        height: BlockHeight(1),
-        index: 0,
-    };
+    let receipt = sample_receipt();
     check_refused(
         &mut f,
         &signed(&peer(), EnvelopeType::RECEIPT, 1, &receipt.encode()),
@@ -243,7 +257,7 @@ fn node_envelopes_from_an_untrusted_key_are_refused() {
         &signed(&sequencer(), EnvelopeType::RECEIPT, 2, &receipt.encode()),
         NOW,
     );
-    assert_eq!(got.expect("trusted"), Received::Receipt(receipt));
+    assert_eq!(got.expect("trusted"), Received::Receipt(Box::new(receipt)));
 }
 
 #[test]

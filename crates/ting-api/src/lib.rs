@@ -12,6 +12,7 @@
 
 pub mod channel;
 pub mod receipt;
+pub mod state;
 pub mod tx;
 
 use std::fmt;

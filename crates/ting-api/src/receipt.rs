@@ -13,12 +13,14 @@ use crate::FormError;
 /// A block header in JSON, with its exact bytes for offline checks.
 pub fn header_json(h: &BlockHeader) -> Value {
     json!({
-        "network": h.network.0,
+        "genesis": h.genesis.to_hex(),
         "height": h.height.0,
+        "epoch": h.epoch,
         "prev_hash": h.prev_hash.to_hex(),
         "timestamp_ms": h.timestamp.0,
         "tx_root": h.tx_root.to_hex(),
         "tx_count": h.tx_count,
+        "state_root": h.state_root.to_hex(),
         "sequencer": h.sequencer.to_did(),
         "signature": h.signature.to_hex(),
         "hash": h.hash().to_hex(),

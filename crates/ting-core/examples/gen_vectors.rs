@@ -15,10 +15,12 @@
 
 #[path = "gen_vectors/envelopes.rs"]
 mod envelopes;
+#[path = "gen_vectors/state.rs"]
+mod state;
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use serde_json::{json, Value};
-use ting_core::block::Block;
+use ting_core::block::{Block, BlockDraft, BlockHeader};
 use ting_core::channel::chain::prefix_block;
 use ting_core::channel::{sign_voucher, voucher_message, TickSource};
 use ting_core::merkle;
@@ -975,7 +977,22 @@ fn genesis_vector(g: &Genesis) -> Value {
     })
 }
 
-fn block_vector(name: &str, block: &Block, tx_names: &[&str]) -> Value {
+/// The header's fields as the vectors list them: u64 values as decimal strings.
+fn header_fields(h: &BlockHeader) -> Value {
+    json!({
+        "genesis": h.genesis.to_hex(),
+        "height": h.height.0.to_string(),
+        "epoch": h.epoch.to_string(),
+        "prev_hash": h.prev_hash.to_hex(),
+        "timestamp": h.timestamp.0.to_string(),
+        "tx_root": h.tx_root.to_hex(),
+        "tx_count": h.tx_count,
+        "state_root": h.state_root.to_hex(),
+        "sequencer": h.sequencer.to_hex(),
+    })
+}
+
+fn block_vector(name: &str, block: &Block, tx_names: &[&str], state: &[state::StateItem]) -> Value {
     let h = &block.header;
     let hashes = block.tx_hashes();
     let receipts: Vec<Value> = (0..hashes.len())
@@ -988,15 +1005,8 @@ fn block_vector(name: &str, block: &Block, tx_names: &[&str]) -> Value {
         "name": name,
         "sequencer_seed_hex": hex::encode(seed("sequencer")),
         "sequencer_public_key_hex": h.sequencer.to_hex(),
-        "fields": {
-            "network": h.network.0,
-            "height": h.height.0.to_string(),
-            "prev_hash": h.prev_hash.to_hex(),
-            "timestamp": h.timestamp.0.to_string(),
-            "tx_root": h.tx_root.to_hex(),
-            "tx_count": h.tx_count,
-            "sequencer": h.sequencer.to_hex(),
-        },
+        "fields": header_fields(h),
+        "state": state.iter().map(state::StateItem::json).collect::<Vec<_>>(),
         "transactions": tx_names,
         "transactions_hex": block.txs.iter().map(|t| hex::encode(t.bytes())).collect::<Vec<_>>(),
         "signing_message_hex": hex::encode(h.signing_message()),
@@ -1008,6 +1018,9 @@ fn block_vector(name: &str, block: &Block, tx_names: &[&str]) -> Value {
     })
 }
 
+/// Two blocks on the vector genesis: block 1 holds four of the transaction
+/// vectors, block 2 none. Each header's state root is the root of the whole
+/// state after it ([`state::state_after_block_1`]); an empty block leaves it as it was.
 fn block_vectors(g: &Genesis, txs: &[(Value, SignedTx)]) -> Vec<Value> {
     let names = [
         "mint",
@@ -1024,26 +1037,36 @@ fn block_vectors(g: &Genesis, txs: &[(Value, SignedTx)]) -> Vec<Value> {
                 .expect("named vector exists")
         })
         .collect();
+    let state = state::state_after_block_1();
+    let state_root = state::root_of(&state);
     let sequencer = key("sequencer");
     let first = Block::seal(
-        NETWORK,
-        BlockHeight(1),
-        g.hash(),
-        Timestamp(GENESIS_MS + 2),
+        BlockDraft {
+            genesis: g.hash(),
+            height: BlockHeight(1),
+            epoch: 0,
+            prev_hash: g.hash(),
+            timestamp: Timestamp(GENESIS_MS + 2),
+            state_root,
+        },
         chosen,
         &sequencer,
     );
     let second = Block::seal(
-        NETWORK,
-        BlockHeight(2),
-        first.header.hash(),
-        Timestamp(GENESIS_MS + 1_000),
+        BlockDraft {
+            genesis: g.hash(),
+            height: BlockHeight(2),
+            epoch: 0,
+            prev_hash: first.header.hash(),
+            timestamp: Timestamp(GENESIS_MS + 1_000),
+            state_root,
+        },
         Vec::new(),
         &sequencer,
     );
     vec![
-        block_vector("block_1_four_transactions", &first, &names),
-        block_vector("block_2_empty", &second, &[]),
+        block_vector("block_1_four_transactions", &first, &names, &state),
+        block_vector("block_2_empty", &second, &[], &state),
     ]
 }
 
@@ -1131,6 +1154,7 @@ fn main() {
         "merkle": MERKLE_SIZES.iter().map(|&n| merkle_vector(n)).collect::<Vec<_>>(),
         "genesis": [genesis_vector(&g)],
         "blocks": block_vectors(&g, &txs),
+        "state_proofs": state::state_proof_vectors(),
         "accounts": account_vectors(),
         "channels": channels_vector(),
         "payments": payment_vectors(),

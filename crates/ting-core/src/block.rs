@@ -1,8 +1,10 @@
 //! Blocks: the signed header, the body of transactions, and their encodings.
 //!
-//! A header commits to its height, the previous block's hash, the sequencer's
-//! timestamp, the Merkle root of its transactions and their count, and is
-//! signed by the sequencer. The block hash is SHA-256 of the header's signing
+//! A header commits to its network's genesis hash, its height, the leader
+//! epoch (zero for a single node), the previous block's hash, the
+//! sequencer's timestamp, the Merkle root of its transactions and their
+//! count, and the root of the state map after them ([`crate::state_tree`]),
+//! and is signed by the sequencer. The block hash is SHA-256 of the header's signing
 //! message (`BLOCK_DOMAIN || unsigned header`), so it does not depend on the
 //! signature's encoding. Blocks hold only applied transactions.
 
@@ -13,25 +15,31 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::limits::{BLOCK_TXS_MAX, TX_BYTES_MAX};
 use crate::merkle;
 use crate::tx::SignedTx;
-use crate::types::{BlockHeight, NetworkId, Timestamp};
+use crate::types::{BlockHeight, Timestamp};
 
-pub const BLOCK_VERSION: u8 = 1;
+/// Version 2: the genesis hash instead of a network id, the epoch and the state root.
+pub const BLOCK_VERSION: u8 = 2;
 /// Prefix of every block-header signing message.
-pub const BLOCK_DOMAIN: &[u8] = b"ting:block:v1";
+pub const BLOCK_DOMAIN: &[u8] = b"ting:block:v2";
 /// Encoded length of an unsigned header.
-pub const UNSIGNED_HEADER_BYTES: usize = 1 + 4 + 8 + 32 + 8 + 32 + 4 + 32;
+pub const UNSIGNED_HEADER_BYTES: usize = 1 + 32 + 8 + 8 + 32 + 8 + 32 + 4 + 32 + 32;
 /// Encoded length of a signed header.
 pub const HEADER_BYTES: usize = UNSIGNED_HEADER_BYTES + 64;
 
 /// A block header, signed by the sequencer that cut the block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockHeader {
-    pub network: NetworkId,
+    /// The hash of the genesis of the network the block belongs to.
+    pub genesis: Hash32,
     pub height: BlockHeight,
+    /// The leader epoch the block was cut in; zero for a single node.
+    pub epoch: u64,
     pub prev_hash: Hash32,
     pub timestamp: Timestamp,
     pub tx_root: Hash32,
     pub tx_count: u32,
+    /// The root of the state map after the block's transactions.
+    pub state_root: Hash32,
     pub sequencer: AccountId,
     pub signature: Signature,
 }
@@ -39,12 +47,14 @@ pub struct BlockHeader {
 impl BlockHeader {
     fn encode_unsigned(&self, w: &mut Writer) {
         w.u8(BLOCK_VERSION)
-            .u32(self.network.0)
+            .hash(&self.genesis)
             .u64(self.height.0)
+            .u64(self.epoch)
             .hash(&self.prev_hash)
             .u64(self.timestamp.0)
             .hash(&self.tx_root)
             .u32(self.tx_count)
+            .hash(&self.state_root)
             .account(&self.sequencer);
     }
 
@@ -90,12 +100,14 @@ impl BlockHeader {
             });
         }
         Ok(BlockHeader {
-            network: NetworkId(r.u32("network")?),
+            genesis: r.hash("genesis")?,
             height: BlockHeight(r.u64("height")?),
+            epoch: r.u64("epoch")?,
             prev_hash: r.hash("prev_hash")?,
             timestamp: Timestamp(r.u64("timestamp")?),
             tx_root: r.hash("tx_root")?,
             tx_count: r.u32("tx_count")?,
+            state_root: r.hash("state_root")?,
             sequencer: r.account("sequencer")?,
             signature: r.signature("signature")?,
         })
@@ -109,6 +121,18 @@ impl BlockHeader {
     }
 }
 
+/// Everything a header holds but the transactions' root and count and the
+/// signature: what the sequencer decides before it seals a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockDraft {
+    pub genesis: Hash32,
+    pub height: BlockHeight,
+    pub epoch: u64,
+    pub prev_hash: Hash32,
+    pub timestamp: Timestamp,
+    pub state_root: Hash32,
+}
+
 /// A header and the transactions it commits to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
@@ -118,23 +142,18 @@ pub struct Block {
 
 impl Block {
     /// Cuts and signs a block over `txs`.
-    pub fn seal(
-        network: NetworkId,
-        height: BlockHeight,
-        prev_hash: Hash32,
-        timestamp: Timestamp,
-        txs: Vec<SignedTx>,
-        key: &Keypair,
-    ) -> Block {
+    pub fn seal(draft: BlockDraft, txs: Vec<SignedTx>, key: &Keypair) -> Block {
         assert!(txs.len() <= BLOCK_TXS_MAX, "block over BLOCK_TXS_MAX");
         let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
         let mut header = BlockHeader {
-            network,
-            height,
-            prev_hash,
-            timestamp,
+            genesis: draft.genesis,
+            height: draft.height,
+            epoch: draft.epoch,
+            prev_hash: draft.prev_hash,
+            timestamp: draft.timestamp,
             tx_root: merkle::root(&hashes),
             tx_count: u32::try_from(txs.len()).expect("bounded by BLOCK_TXS_MAX"),
+            state_root: draft.state_root,
             sequencer: key.account(),
             signature: Signature([0; 64]),
         };
@@ -207,14 +226,15 @@ mod tests {
                 .sign(&key)
             })
             .collect();
-        Block::seal(
-            NetworkId(1),
-            BlockHeight(1),
-            Hash32::ZERO,
-            Timestamp(1_700_000_000_000),
-            txs,
-            &key,
-        )
+        let draft = BlockDraft {
+            genesis: Hash32([1; 32]),
+            height: BlockHeight(1),
+            epoch: 0,
+            prev_hash: Hash32::ZERO,
+            timestamp: Timestamp(1_700_000_000_000),
+            state_root: Hash32([2; 32]),
+        };
+        Block::seal(draft, txs, &key)
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub mod login;
 pub mod merkle;
 pub mod receipt;
 pub mod seal;
+pub mod state_map;
+pub mod state_proof;
 pub mod state_tree;
 pub mod topics;
 pub mod tx;
@@ -41,7 +43,7 @@ pub mod types;
 
 pub use account::{AccountError, AccountId};
 pub use amount::Amount;
-pub use block::{Block, BlockHeader};
+pub use block::{Block, BlockDraft, BlockHeader};
 pub use channel::{ChainKey, ChainSegment, ChannelId, ChannelMode, ChannelProof, Payment};
 pub use encoding::DecodeError;
 pub use envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ReceiveError, ReplayGuard};

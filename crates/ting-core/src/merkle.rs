@@ -71,27 +71,49 @@ pub enum ProofError {
     RootMismatch,
 }
 
+/// Every level of the tree over a block's transactions, kept so that the
+/// proof of each of them costs only copying its siblings.
+#[derive(Clone, Debug)]
+pub struct MerkleTree {
+    /// `levels[0]` holds the leaf hashes; the last level holds the root.
+    levels: Vec<Vec<Hash32>>,
+}
+
+impl MerkleTree {
+    pub fn new(tx_hashes: &[Hash32]) -> MerkleTree {
+        let mut levels = vec![tx_hashes.iter().map(leaf_hash).collect::<Vec<_>>()];
+        while levels.last().map_or(0, Vec::len) > 1 {
+            let next = next_level(levels.last().expect("a level"));
+            levels.push(next);
+        }
+        MerkleTree { levels }
+    }
+
+    /// The inclusion proof of leaf `index`.
+    pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        let count = self.levels[0].len();
+        if index >= count {
+            return None;
+        }
+        let mut siblings = Vec::new();
+        let mut at = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(sibling) = level.get(at ^ 1) {
+                siblings.push(*sibling);
+            }
+            at /= 2;
+        }
+        Some(MerkleProof {
+            index: u32::try_from(index).ok()?,
+            count: u32::try_from(count).ok()?,
+            siblings,
+        })
+    }
+}
+
 /// Builds the inclusion proof of leaf `index`.
 pub fn prove(tx_hashes: &[Hash32], index: usize) -> Option<MerkleProof> {
-    if index >= tx_hashes.len() {
-        return None;
-    }
-    let mut siblings = Vec::new();
-    let mut level: Vec<Hash32> = tx_hashes.iter().map(leaf_hash).collect();
-    let mut at = index;
-    while level.len() > 1 {
-        let sibling = at ^ 1;
-        if sibling < level.len() {
-            siblings.push(level[sibling]);
-        }
-        level = next_level(&level);
-        at /= 2;
-    }
-    Some(MerkleProof {
-        index: u32::try_from(index).ok()?,
-        count: u32::try_from(tx_hashes.len()).ok()?,
-        siblings,
-    })
+    MerkleTree::new(tx_hashes).proof(index)
 }
 
 impl MerkleProof {

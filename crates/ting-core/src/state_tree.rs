@@ -23,10 +23,9 @@
 //! Updating re-hashes only the changed buckets and their paths. Pure: no
 //! clock, no I/O, no randomness.
 
-use std::collections::BTreeSet;
-
 use thiserror::Error;
 
+use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 
 /// Bits of a key that choose its bucket.
@@ -101,7 +100,9 @@ impl StateTree {
             }
             *bucket = kept;
         }
-        let empty = bucket_hash(&[]);
+        // Subtrees of empty buckets all hash alike: a small tree costs hashing
+        // only the paths of its entries.
+        let mut empty = bucket_hash(&[]);
         let leaves: Vec<Hash32> = buckets
             .iter()
             .map(|b| if b.is_empty() { empty } else { bucket_hash(b) })
@@ -109,8 +110,19 @@ impl StateTree {
         let mut levels = vec![leaves];
         while levels.last().map_or(0, Vec::len) > 1 {
             let below = levels.last().expect("a level");
-            let next = below.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            let empty_above = node_hash(&empty, &empty);
+            let next = below
+                .chunks(2)
+                .map(|p| {
+                    if p[0] == empty && p[1] == empty {
+                        empty_above
+                    } else {
+                        node_hash(&p[0], &p[1])
+                    }
+                })
+                .collect();
             levels.push(next);
+            empty = empty_above;
         }
         StateTree { buckets, levels }
     }
@@ -141,7 +153,7 @@ impl StateTree {
     /// Sets (`Some`) or removes (`None`) each key's value hash, in order, then
     /// re-hashes the changed buckets and their paths to the root once.
     pub fn apply(&mut self, changes: impl IntoIterator<Item = (Hash32, Option<Hash32>)>) {
-        let mut dirty = BTreeSet::new();
+        let mut dirty: Vec<usize> = Vec::new();
         for (key, value) in changes {
             let b = bucket_of(&key);
             let bucket = &mut self.buckets[b];
@@ -153,20 +165,25 @@ impl StateTree {
                 (Err(i), Some(v)) => bucket.insert(i, (key, v)),
                 (Err(_), None) => continue,
             }
-            dirty.insert(b);
+            dirty.push(b);
         }
+        // Sorted and deduplicated once; each level up halves the indices, which
+        // keeps them sorted, so neighbours are the only duplicates.
+        dirty.sort_unstable();
+        dirty.dedup();
         for &b in &dirty {
             self.levels[0][b] = bucket_hash(&self.buckets[b]);
         }
-        let mut changed = dirty;
         for level in 1..self.levels.len() {
-            let parents: BTreeSet<usize> = changed.iter().map(|i| i / 2).collect();
-            for &p in &parents {
-                let below = &self.levels[level - 1];
-                let h = node_hash(&below[2 * p], &below[2 * p + 1]);
-                self.levels[level][p] = h;
+            for i in &mut dirty {
+                *i /= 2;
             }
-            changed = parents;
+            dirty.dedup();
+            let (below, above) = self.levels.split_at_mut(level);
+            let below = &below[level - 1];
+            for &p in &dirty {
+                above[0][p] = node_hash(&below[2 * p], &below[2 * p + 1]);
+            }
         }
     }
 
@@ -273,6 +290,50 @@ impl StateProof {
             .binary_search_by_key(key, |(k, _)| *k)
             .ok()
             .map(|i| self.entries[i].1))
+    }
+}
+
+impl StateProof {
+    /// `bucket u32 | entry count u32 | (key [32] | value hash [32]) × count |
+    /// sibling count u8 | sibling [32] × count`, siblings from the bucket up.
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.bucket).count_u32(self.entries.len());
+        for (key, value) in &self.entries {
+            w.hash(key).hash(value);
+        }
+        w.u8(u8::try_from(self.siblings.len())
+            .expect("a path to the root has STATE_BUCKET_BITS siblings"));
+        for sibling in &self.siblings {
+            w.hash(sibling);
+        }
+    }
+
+    /// Reads a proof, refusing more entries than [`STATE_PROOF_ENTRIES_MAX`]
+    /// before allocating; whether it proves anything is [`StateProof::verify`]'s.
+    pub fn decode(r: &mut Reader<'_>) -> Result<StateProof, DecodeError> {
+        let bucket = r.u32("proof bucket")?;
+        let count = r.u32("proof entry count")? as usize;
+        if count > STATE_PROOF_ENTRIES_MAX {
+            return Err(DecodeError::TooLong {
+                what: "proof entries",
+                len: count,
+                max: STATE_PROOF_ENTRIES_MAX,
+            });
+        }
+        let mut entries = Vec::with_capacity(count.min(r.remaining() / 64));
+        for _ in 0..count {
+            entries.push((r.hash("proof key")?, r.hash("proof value hash")?));
+        }
+        let depth = usize::from(r.u8("proof sibling count")?);
+        let mut siblings = Vec::with_capacity(depth);
+        for _ in 0..depth {
+            siblings.push(r.hash("proof sibling")?);
+        }
+        Ok(StateProof {
+            bucket,
+            entries,
+            siblings,
+        })
     }
 }
 

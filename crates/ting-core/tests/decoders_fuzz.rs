@@ -7,8 +7,8 @@
 
 use proptest::prelude::*;
 use ting_core::{
-    Amount, Block, BlockHeader, BlockHeight, Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType,
-    Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx, Timestamp, TxBody, TxKind,
+    Amount, Block, BlockDraft, BlockHeader, BlockHeight, Envelope, EnvelopeHeader, EnvelopeId,
+    EnvelopeType, Genesis, Hash32, Keypair, Nonce, SignedTx, Timestamp, TxBody, TxKind,
 };
 
 fn sample_txs() -> Vec<SignedTx> {
@@ -72,10 +72,12 @@ fn sample_envelopes() -> Vec<Vec<u8>> {
         timestamp: Timestamp(5),
         encrypted,
     };
+    let block = sample_block();
+    let hashes = block.tx_hashes();
     let receipt = ReceiptPayload {
-        tx_hash: Hash32([1; 32]),
-        height: BlockHeight(2),
-        index: 3,
+        tx_hash: hashes[1],
+        proof: ting_core::merkle::prove(&hashes, 1).expect("in range"),
+        header: block.header,
     };
     let error = ErrorPayload {
         code: "busy".into(),
@@ -93,14 +95,41 @@ fn sample_envelopes() -> Vec<Vec<u8>> {
 
 fn sample_block() -> Block {
     let key = Keypair::from_seed([3; 32]);
-    Block::seal(
-        NetworkId(1),
-        BlockHeight(1),
-        Hash32::ZERO,
-        Timestamp(5),
-        sample_txs(),
-        &key,
-    )
+    let draft = BlockDraft {
+        genesis: Hash32([1; 32]),
+        height: BlockHeight(1),
+        epoch: 0,
+        prev_hash: Hash32::ZERO,
+        timestamp: Timestamp(5),
+        state_root: Hash32([2; 32]),
+    };
+    Block::seal(draft, sample_txs(), &key)
+}
+
+/// A proved account and a proved absence, as a node answers them.
+fn sample_state_answers() -> Vec<Vec<u8>> {
+    use ting_core::state_map::{account_key, account_value_hash, AccountRecord};
+    use ting_core::state_proof::StateAnswer;
+    use ting_core::state_tree::StateTree;
+    let record = AccountRecord::default().to_record();
+    let present = Keypair::from_seed([4; 32]).account();
+    let tree = StateTree::from_entries([(account_key(&present), account_value_hash(&record))]);
+    let header = sample_block().header;
+    let absent = Keypair::from_seed([5; 32]).account();
+    vec![
+        StateAnswer {
+            header: header.clone(),
+            record: Some(record),
+            proof: tree.prove(&account_key(&present)),
+        }
+        .to_bytes(),
+        StateAnswer {
+            header,
+            record: None,
+            proof: tree.prove(&account_key(&absent)),
+        }
+        .to_bytes(),
+    ]
 }
 
 /// Flips, inserts or deletes bytes of `valid` at positions drawn from `edits`.
@@ -150,6 +179,15 @@ proptest! {
         }
         let header = &bytes[..bytes.len().min(ting_core::block::HEADER_BYTES)];
         let _ = BlockHeader::from_bytes(header);
+    }
+
+    #[test]
+    fn mutated_state_answers_decode_only_to_their_own_bytes(pick in 0usize..2, edits in prop::collection::vec((any::<u16>(), any::<u8>(), any::<u8>()), 1..4)) {
+        let samples = sample_state_answers();
+        let bytes = mutate(&samples[pick], &edits);
+        if let Ok(answer) = ting_core::state_proof::StateAnswer::from_bytes(&bytes) {
+            prop_assert_eq!(answer.to_bytes(), bytes.clone());
+        }
     }
 
     #[test]

@@ -8,12 +8,14 @@
 
 #[path = "vectors/envelopes.rs"]
 mod envelopes;
+#[path = "vectors/state.rs"]
+mod state;
 
 use std::sync::OnceLock;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use ting_core::block::{Block, BlockHeader};
+use ting_core::block::{Block, BlockHeader, HEADER_BYTES, UNSIGNED_HEADER_BYTES};
 use ting_core::channel::chain::prefix_block;
 use ting_core::channel::{verify_voucher, voucher_message, TickSource};
 use ting_core::keys::{self, BatchVerifier};
@@ -965,16 +967,67 @@ fn check_genesis(v: &Value) {
     assert_eq!(g.validate(), Ok(()), "the vector genesis is valid");
 }
 
+/// The version 2 header of docs/wire.md §7.1, without its signature: 189 bytes.
 fn unsigned_header_by_hand(f: &Value) -> Vec<u8> {
-    let mut b = vec![1u8];
-    b.extend_from_slice(&num_u32(&f["network"]).to_le_bytes());
+    let mut b = vec![2u8];
+    b.extend_from_slice(&hex32(&f["genesis"]));
     b.extend_from_slice(&dec_u64(&f["height"]).to_le_bytes());
+    b.extend_from_slice(&dec_u64(&f["epoch"]).to_le_bytes());
     b.extend_from_slice(&hex32(&f["prev_hash"]));
     b.extend_from_slice(&dec_u64(&f["timestamp"]).to_le_bytes());
     b.extend_from_slice(&hex32(&f["tx_root"]));
     b.extend_from_slice(&num_u32(&f["tx_count"]).to_le_bytes());
+    b.extend_from_slice(&hex32(&f["state_root"]));
     b.extend_from_slice(&hex32(&f["sequencer"]));
+    assert_eq!(b.len(), 189, "the unsigned header's length");
+    assert_eq!(b.len(), UNSIGNED_HEADER_BYTES);
     b
+}
+
+/// A signed header rebuilt through the API from its fields, the transactions'
+/// root and count taken as listed.
+fn header_from_fields(f: &Value, key: &Keypair) -> BlockHeader {
+    let mut header = BlockHeader {
+        genesis: hash(&f["genesis"]),
+        height: BlockHeight(dec_u64(&f["height"])),
+        epoch: dec_u64(&f["epoch"]),
+        prev_hash: hash(&f["prev_hash"]),
+        timestamp: Timestamp(dec_u64(&f["timestamp"])),
+        tx_root: hash(&f["tx_root"]),
+        tx_count: num_u32(&f["tx_count"]),
+        state_root: hash(&f["state_root"]),
+        sequencer: key.account(),
+        signature: Signature([0; 64]),
+    };
+    header.sign(key);
+    header
+}
+
+/// A header's signing message, bytes and hash, by hand and through the API.
+fn check_header(name: &str, f: &Value, header: &BlockHeader, v: &Value) {
+    let message = [&b"ting:block:v2"[..], &unsigned_header_by_hand(f)].concat();
+    assert_eq!(message.len(), 13 + 189, "{name}: signing message length");
+    assert_eq!(header.signing_message(), message, "{name}: layout");
+    let bytes = [&unsigned_header_by_hand(f)[..], &header.signature.0].concat();
+    assert_eq!(bytes.len(), 253, "{name}: header length");
+    assert_eq!(bytes.len(), HEADER_BYTES);
+    assert_eq!(header.to_bytes(), bytes, "{name}: header encoding");
+    assert_eq!(hex::encode(&bytes), v["header_hex"], "{name}: header");
+    assert_eq!(
+        BlockHeader::from_bytes(&bytes),
+        Ok(header.clone()),
+        "{name}: header decodes"
+    );
+    assert_eq!(
+        hex::encode(sha256(&[&message])),
+        v["block_hash_hex"],
+        "{name}: block hash by hand"
+    );
+    assert_eq!(
+        header.verify_signature(),
+        Ok(()),
+        "{name}: header signature"
+    );
 }
 
 /// The block as the API builds it from the vector's fields and transactions.
@@ -988,12 +1041,14 @@ fn block_from_vector(v: &Value, key: &Keypair) -> Block {
         .collect();
     let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
     let mut header = BlockHeader {
-        network: NetworkId(num_u32(&f["network"])),
+        genesis: hash(&f["genesis"]),
         height: BlockHeight(dec_u64(&f["height"])),
+        epoch: dec_u64(&f["epoch"]),
         prev_hash: hash(&f["prev_hash"]),
         timestamp: Timestamp(dec_u64(&f["timestamp"])),
         tx_root: merkle::root(&hashes),
         tx_count: u32::try_from(txs.len()).expect("few"),
+        state_root: hash(&f["state_root"]),
         sequencer: key.account(),
         signature: Signature([0; 64]),
     };
@@ -1019,26 +1074,15 @@ fn check_block(v: &Value) {
     assert_eq!(h.tx_root, hash(&f["tx_root"]), "{name}: tx root");
     assert_eq!(u64::from(h.tx_count), f["tx_count"], "{name}: tx count");
     let message = hex_bytes(&v["signing_message_hex"]);
-    let unsigned = unsigned_header_by_hand(f);
     assert_eq!(h.signing_message(), message, "{name}: signing message");
-    assert_eq!(
-        [&b"ting:block:v1"[..], &unsigned].concat(),
-        message,
-        "{name}: layout"
-    );
     assert_eq!(
         h.signature.to_hex(),
         v["signature_hex"],
         "{name}: signature"
     );
-    let header_bytes = [&unsigned[..], &h.signature.0].concat();
-    assert_eq!(h.to_bytes(), header_bytes, "{name}: header encoding");
-    assert_eq!(
-        hex::encode(&header_bytes),
-        v["header_hex"],
-        "{name}: header"
-    );
-    let mut encoded = header_bytes;
+    check_header(name, f, h, v);
+    state::check_block_state(name, v, &h.state_root);
+    let mut encoded = h.to_bytes();
     for tx in &block.txs {
         let len = u16::try_from(tx.bytes().len()).expect("short");
         encoded.extend_from_slice(&len.to_le_bytes());
@@ -1051,15 +1095,9 @@ fn check_block(v: &Value) {
         "{name}: block bytes"
     );
     assert_eq!(h.hash().to_hex(), v["block_hash_hex"], "{name}: block hash");
-    assert_eq!(
-        hex::encode(sha256(&[&message])),
-        v["block_hash_hex"],
-        "{name}: by hand"
-    );
     let decoded = Block::decode(&encoded).expect("the block decodes");
     assert_eq!(decoded, block, "{name}: decode");
     assert!(decoded.body_matches_header(), "{name}: body matches header");
-    assert_eq!(h.verify_signature(), Ok(()), "{name}: header signature");
     check_receipts(name, v, h);
 }
 
@@ -1071,36 +1109,44 @@ fn check_receipts(name: &str, v: &Value, header: &BlockHeader) {
         "{name}: a receipt per tx"
     );
     let sequencers = [header.sequencer];
+    let genesis = list("genesis")[0]["genesis_hash_hex"].clone();
+    let genesis = hash(&genesis);
+    assert_eq!(header.genesis, genesis, "{name}: the vector genesis");
+    let mut other_genesis = genesis;
+    flip(&mut other_genesis.0, 0);
     for r in receipts {
         let receipt = Receipt {
             tx_hash: hash(&r["tx_hash_hex"]),
             proof: proof_from(&r["proof"]),
             header: header.clone(),
         };
-        assert_eq!(
-            receipt.verify(header.network, &sequencers),
-            Ok(()),
-            "{name}"
-        );
+        assert_eq!(receipt.verify(&genesis, &sequencers), Ok(()), "{name}");
         check_proof(name, &receipt.proof, &receipt.tx_hash, &header.tx_root);
         let mut bad = receipt.clone();
         flip(&mut bad.header.signature.0, 3);
         assert!(
-            bad.verify(header.network, &sequencers).is_err(),
+            bad.verify(&genesis, &sequencers).is_err(),
             "{name}: header sig"
         );
         if !receipt.proof.siblings.is_empty() {
             let mut bad = receipt.clone();
             flip(&mut bad.proof.siblings[0].0, 9);
             assert!(
-                bad.verify(header.network, &sequencers).is_err(),
+                bad.verify(&genesis, &sequencers).is_err(),
                 "{name}: sibling"
             );
         }
         let stranger = [Keypair::from_seed([0x42; 32]).account()];
-        assert!(
-            receipt.verify(header.network, &stranger).is_err(),
+        let code = |r: Result<(), ting_core::receipt::ReceiptError>| r.map_err(|e| e.code());
+        assert_eq!(
+            code(receipt.verify(&genesis, &stranger)),
+            Err("unknown_sequencer"),
             "{name}: signer"
+        );
+        assert_eq!(
+            code(receipt.verify(&other_genesis, &sequencers)),
+            Err("wrong_network"),
+            "{name}: another genesis"
         );
     }
 }

@@ -153,10 +153,12 @@ impl State {
 
     /// Writes an account's balance and nonce.
     pub(crate) fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
+        self.note_account(&id);
         self.accounts.insert(id, Account { balance, nonce });
     }
 
     fn device_mut(&mut self, id: &AccountId) -> &mut Device {
+        self.note_account(id);
         self.devices.get_mut(id).expect("checked by owned()")
     }
 
@@ -217,6 +219,7 @@ impl State {
     /// Writes what `spend_check` computed for a device's daily counter.
     pub(crate) fn record_spend(&mut self, id: &AccountId, spend: SpendUpdate) {
         if let Some((day, spent)) = spend {
+            self.note_account(id);
             let device = self.devices.get_mut(id).expect("spend_check found it");
             device.spent_day = day;
             device.spent = spent;
@@ -284,6 +287,7 @@ impl State {
         let message = device_consent_message(&self.genesis_hash, &owner, &device, metadata);
         keys::verify(&device, &message, consent).map_err(|_| TxError::BadDeviceSignature)?;
         self.touch(sender);
+        self.note_account(&device);
         match self.devices.get_mut(&device) {
             Some(existing) => existing.metadata = metadata.to_vec(),
             None => {

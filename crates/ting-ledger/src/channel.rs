@@ -8,9 +8,9 @@
 //! no proof can ever be claimed twice), at the cost of one record each.
 
 use ting_core::channel::{verify_voucher, ChainKey};
+pub use ting_core::channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
 use ting_core::limits::{
-    CHAIN_LEN_MAX, CHANNELS_OPEN_PER_PAYER_MAX, CHANNEL_GRACE_MS, CHANNEL_LIFETIME_MAX_MS,
-    CLAIM_HASHES_MAX,
+    CHAIN_LEN_MAX, CHANNELS_OPEN_PER_PAYER_MAX, CHANNEL_LIFETIME_MAX_MS, CLAIM_HASHES_MAX,
 };
 use ting_core::{
     AccountId, Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Hash32, Nonce, Timestamp,
@@ -19,107 +19,6 @@ use ting_core::{
 use crate::apply::debited;
 use crate::error::TxError;
 use crate::state::{Account, State};
-
-/// One channel as the ledger holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Channel {
-    pub payer: AccountId,
-    pub payee: AccountId,
-    /// Everything the payer has put in: the opening deposit and every top-up.
-    pub deposit: Amount,
-    /// Everything paid out to the payee so far.
-    pub claimed: Amount,
-    pub opened_at: Timestamp,
-    pub expires_at: Timestamp,
-    pub mode: ChannelTerms,
-    /// Set once the channel is settled; it then holds nothing.
-    pub closed: Option<Closed>,
-}
-
-/// How a channel is paid, with its claim progress.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChannelTerms {
-    HashChain(HashChainState),
-    Voucher,
-}
-
-/// A hash-chain channel's chains and how far they have been claimed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HashChainState {
-    pub price: Amount,
-    /// The number of the segment being claimed (0 for the chain given at open).
-    pub segment: u32,
-    /// The global index of the current segment's tick 0 (its anchor).
-    pub base: u64,
-    pub current: ChainSegment,
-    /// A further chain queued by a top-up; its ticks follow the current ones.
-    pub next: Option<ChainSegment>,
-    /// The highest global tick claimed.
-    pub claimed_index: u64,
-    /// The value of that tick (the current anchor while nothing of it is claimed).
-    pub claimed_tick: Hash32,
-}
-
-impl HashChainState {
-    /// Ticks the channel's chains hold in all: claimed, current and queued.
-    pub fn total_ticks(&self) -> Option<u64> {
-        let queued = self.next.map_or(0, |s| u64::from(s.len));
-        self.base
-            .checked_add(u64::from(self.current.len))?
-            .checked_add(queued)
-    }
-}
-
-/// How and when a channel was settled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Closed {
-    pub at: Timestamp,
-    /// What went back to the payer.
-    pub refunded: Amount,
-    pub by: CloseKind,
-}
-
-/// Who settled a channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseKind {
-    /// The payee closed it (`ChannelClose`).
-    Payee,
-    /// The payer took back the rest after expiry and grace (`ChannelReclaim`).
-    Reclaim,
-}
-
-impl CloseKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseKind::Payee => "closed_by_payee",
-            CloseKind::Reclaim => "reclaimed_by_payer",
-        }
-    }
-}
-
-impl Channel {
-    /// What the channel holds now: `deposit - claimed` while open, zero once settled.
-    pub fn locked(&self) -> Amount {
-        if self.closed.is_some() {
-            return Amount::ZERO;
-        }
-        self.deposit
-            .checked_sub(self.claimed)
-            .expect("claims never exceed the deposit")
-    }
-
-    /// The first instant at which the payee may no longer claim and the payer may reclaim.
-    pub fn reclaimable_at(&self) -> Timestamp {
-        Timestamp(self.expires_at.0.saturating_add(CHANNEL_GRACE_MS))
-    }
-
-    pub fn mode_name(&self) -> &'static str {
-        match self.mode {
-            ChannelTerms::HashChain(_) => "hash_chain",
-            ChannelTerms::Voucher => "voucher",
-        }
-    }
-}
 
 /// The sender of the transaction being applied: id, account, and its next nonce.
 pub(crate) type Sender = (AccountId, Account, Nonce);
@@ -177,6 +76,7 @@ impl State {
         self.put(id, balance, next);
         self.record_spend(&id, spend);
         self.open_channels.insert(id, open + 1);
+        self.note_channel(&channel_id);
         self.channels.insert(
             channel_id,
             Channel {
@@ -207,6 +107,7 @@ impl State {
         let (credited, payee_nonce) = self.payee_credit(sender, &payee, payout)?;
         self.touch(sender);
         self.put(payee, credited, payee_nonce);
+        self.note_channel(channel_id);
         self.channels.insert(*channel_id, updated);
         Ok(())
     }
@@ -253,6 +154,7 @@ impl State {
         let spend = self.spend_check(&id, amount, at)?;
         self.put(id, balance, next);
         self.record_spend(&id, spend);
+        self.note_channel(channel_id);
         self.channels.insert(*channel_id, updated);
         Ok(())
     }
@@ -396,6 +298,7 @@ impl State {
 
     fn settle(&mut self, id: ChannelId, channel: Channel) {
         let payer = channel.payer;
+        self.note_channel(&id);
         self.channels.insert(id, channel);
         let open = self
             .open_channels

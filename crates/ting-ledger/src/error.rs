@@ -153,10 +153,16 @@ pub enum BlockError {
     WrongHeight { got: BlockHeight, tip: BlockHeight },
     #[error("block's previous hash {got} is not the tip hash {want}")]
     WrongPrevHash { got: Hash32, want: Hash32 },
-    #[error("block is for network {got}, this ledger is network {want}")]
-    WrongNetwork { got: NetworkId, want: NetworkId },
+    #[error("block is for the network of genesis {got}, this ledger's genesis is {want}")]
+    WrongNetwork { got: Hash32, want: Hash32 },
     #[error("block timestamp {got} is before the previous block's {last}")]
     TimestampBackwards { got: Timestamp, last: Timestamp },
+    #[error("block {height} carries state root {header}, and its transactions lead to {computed}: the block or this state is not what it claims")]
+    StateRootMismatch {
+        height: BlockHeight,
+        header: Hash32,
+        computed: Hash32,
+    },
 }
 
 impl BlockError {
@@ -166,6 +172,7 @@ impl BlockError {
             BlockError::WrongPrevHash { .. } => "wrong_prev_hash",
             BlockError::WrongNetwork { .. } => "wrong_network",
             BlockError::TimestampBackwards { .. } => "timestamp_backwards",
+            BlockError::StateRootMismatch { .. } => "state_root_mismatch",
         }
     }
 }
@@ -182,6 +189,6 @@ pub enum SnapshotDecodeError {
     SupplyMismatch { sum: Option<Amount>, supply: Amount },
     #[error("snapshot is for network {got}, the genesis is network {want}")]
     WrongNetwork { got: NetworkId, want: NetworkId },
-    #[error("snapshot version {version} was written by a Ting of wire version 1, and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0)")]
+    #[error("snapshot version {version} was written by a Ting before wire version 2 (blocks with a state root), and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0)")]
     OldVersion { version: u8 },
 }

@@ -17,6 +17,7 @@
 
 mod apply;
 mod channel;
+mod commitment;
 mod error;
 mod messaging;
 mod snapshot;

@@ -39,6 +39,7 @@ impl State {
             .map_err(|_| TxError::InvalidMessagingKey)?;
         let id = sender.0;
         self.touch(sender);
+        self.note_account(&id);
         self.messaging_keys.insert(id, *key);
         Ok(())
     }

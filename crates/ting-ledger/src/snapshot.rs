@@ -1,25 +1,26 @@
 //! The canonical encoding of a whole state, for snapshots and for comparing states.
 //!
-//! Layout (little-endian): version u8 (4), network u32, genesis hash, height
+//! Layout (little-endian): version u8 (5), network u32, genesis hash, height
 //! u64, tip hash, last timestamp u64, supply u64, issuers (u16 count, keys),
 //! accounts (u64 count, then id, balance u64, nonce u64 sorted by id),
 //! devices (u64 count, then id, owner, metadata (u16 length), limit flag u8
 //! and limit u64 if set, frozen u8, spent day u64, spent u64, sorted by id),
 //! then channels (see `snapshot_channels`), then messaging keys (see
-//! `messaging`). Versions 1 to 3 were written for wire version 1 networks and
-//! are refused ([`SnapshotDecodeError::OldVersion`]).
+//! `messaging`). Versions 1 to 4 were written for networks whose block
+//! headers carry no state root and are refused ([`SnapshotDecodeError::OldVersion`]).
 //! Sorting makes the bytes independent of hash-map order, so two states are
 //! equal exactly when their encodings are.
 
 use ting_core::encoding::{Reader, Writer};
-use ting_core::limits::{GENESIS_ISSUERS_MAX, METADATA_BYTES_MAX};
-use ting_core::{AccountId, Amount, BlockHeight, DecodeError, Hash32, NetworkId, Nonce, Timestamp};
+use ting_core::limits::GENESIS_ISSUERS_MAX;
+use ting_core::{AccountId, BlockHeight, DecodeError, Hash32, NetworkId, Nonce, Timestamp};
 
 use crate::error::SnapshotDecodeError;
 use crate::state::{Account, Device, State};
 
-/// Version 4 is the first of wire version 2: it adds the genesis hash.
-const SNAPSHOT_VERSION: u8 = 4;
+/// Version 5 is the first of wire version 2 as released: its blocks carry the
+/// state root, which loading rebuilds and compares (version 4 added the genesis hash).
+const SNAPSHOT_VERSION: u8 = 5;
 const ACCOUNT_BYTES: usize = 32 + 8 + 8;
 
 impl State {
@@ -47,13 +48,8 @@ impl State {
         devices.sort_unstable_by_key(|(id, _)| **id);
         w.u64(devices.len() as u64);
         for (id, d) in devices {
-            w.account(id).account(&d.owner);
-            w.bytes_u16(&d.metadata);
-            match d.per_day {
-                None => w.u8(0),
-                Some(limit) => w.u8(1).amount(limit),
-            };
-            w.u8(u8::from(d.frozen)).u64(d.spent_day).amount(d.spent);
+            w.account(id);
+            d.encode(&mut w);
         }
         crate::snapshot_channels::encode(self, &mut w);
         crate::messaging::encode(self, &mut w);
@@ -66,7 +62,8 @@ impl State {
     }
 
     /// Rebuilds a state from [`State::encode`] bytes, checking order and
-    /// supply. The hasher seed is the caller's, as in [`State::from_genesis`];
+    /// supply. It is left replaying: call [`State::end_replay`] (after
+    /// applying any later blocks) to build its state map and check it. The hasher seed is the caller's, as in [`State::from_genesis`];
     /// it is not part of the state.
     pub fn decode(bytes: &[u8], hash_seed: u64) -> Result<State, SnapshotDecodeError> {
         let mut r = Reader::new(bytes);
@@ -111,6 +108,10 @@ impl State {
         if sum != Some(supply) {
             return Err(SnapshotDecodeError::SupplyMismatch { sum, supply });
         }
+        // The tree is not stored. A decoded state starts a replay: the log's
+        // blocks above it apply, and `State::end_replay` builds the tree once
+        // and compares its root with the tip block's.
+        state.begin_replay();
         Ok(state)
     }
 }
@@ -152,26 +153,7 @@ fn decode_devices(r: &mut Reader<'_>, state: &mut State) -> Result<(), SnapshotD
             return Err(SnapshotDecodeError::Unsorted);
         }
         last = Some(id);
-        let owner = r.account("owner")?;
-        let metadata = r.bytes_u16("metadata", METADATA_BYTES_MAX)?.to_vec();
-        let per_day = match r.u8("limit flag")? {
-            0 => None,
-            1 => Some(r.amount("limit")?),
-            _ => return Err(DecodeError::InvalidValue { what: "limit flag" }.into()),
-        };
-        let frozen = match r.u8("frozen")? {
-            0 => false,
-            1 => true,
-            _ => return Err(DecodeError::InvalidValue { what: "frozen" }.into()),
-        };
-        let device = Device {
-            owner,
-            metadata,
-            per_day,
-            frozen,
-            spent_day: r.u64("spent day")?,
-            spent: Amount::new(r.u64("spent")?),
-        };
+        let device = Device::decode(r)?;
         *state.owned_counts.entry(device.owner).or_default() += 1;
         state.devices.insert(id, device);
     }

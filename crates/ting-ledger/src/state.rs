@@ -10,6 +10,9 @@
 use std::collections::HashMap;
 
 use crate::channel::Channel;
+use crate::commitment::Changed;
+pub use ting_core::state_map::{Account, Device};
+use ting_core::state_tree::StateTree;
 
 use foldhash::fast::FixedState;
 use ting_core::{
@@ -21,38 +24,6 @@ use crate::error::{BlockError, TxError};
 
 pub(crate) type Map<V> = HashMap<AccountId, V, FixedState>;
 pub(crate) type ChannelMap = HashMap<ChannelId, Channel, FixedState>;
-
-/// An account's money and sequence number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Account {
-    pub balance: Amount,
-    /// The nonce the account's next transaction must carry.
-    pub nonce: Nonce,
-}
-
-/// What an owner controls about one of its devices.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Device {
-    pub owner: AccountId,
-    pub metadata: Vec<u8>,
-    pub per_day: Option<Amount>,
-    pub frozen: bool,
-    /// The UTC day `spent` counts for.
-    pub spent_day: u64,
-    /// What the device sent during `spent_day`.
-    pub spent: Amount,
-}
-
-impl Device {
-    /// What the device has spent on the UTC day of `at`.
-    pub fn spent_on(&self, at: Timestamp) -> Amount {
-        if self.spent_day == at.utc_day() {
-            self.spent
-        } else {
-            Amount::ZERO
-        }
-    }
-}
 
 /// The whole ledger state after some block.
 #[derive(Clone, Debug)]
@@ -72,6 +43,15 @@ pub struct State {
     /// Each account's published X25519 messaging key (see `messaging`).
     pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
+    /// The state map as of the last committed block (see `commitment`).
+    pub(crate) tree: StateTree,
+    /// Keys changed since then, with what each held at it.
+    pub(crate) changed: Changed,
+    /// The last committed block's header, once seen.
+    pub(crate) tip_header: Option<BlockHeader>,
+    /// Set while replaying a log of signed blocks: the state map is left
+    /// alone and built once at the end (`State::end_replay`).
+    pub(crate) replaying: bool,
     pub(crate) height: BlockHeight,
     pub(crate) tip_hash: Hash32,
     pub(crate) last_timestamp: Timestamp,
@@ -98,6 +78,7 @@ impl State {
                 .checked_add(*amount)
                 .expect("validated genesis supply fits in u64");
         }
+        state.rebuild_tree();
         state
     }
 
@@ -121,6 +102,10 @@ impl State {
                 hash_seed ^ 0xa54f_f53a_5f1d_36f1,
             )),
             supply: Amount::ZERO,
+            tree: StateTree::default(),
+            changed: Changed::with_hasher(FixedState::with_seed(hash_seed ^ 0x510e_527f_ade6_82d1)),
+            tip_header: None,
+            replaying: false,
             height: BlockHeight(0),
             tip_hash: Hash32::ZERO,
             last_timestamp: Timestamp(0),
@@ -210,10 +195,10 @@ impl State {
                 want: self.tip_hash,
             });
         }
-        if header.network != self.network {
+        if header.genesis != self.genesis_hash {
             return Err(BlockError::WrongNetwork {
-                got: header.network,
-                want: self.network,
+                got: header.genesis,
+                want: self.genesis_hash,
             });
         }
         if header.timestamp < self.last_timestamp {
@@ -226,18 +211,35 @@ impl State {
     }
 
     /// Moves the tip to `header`, whose transactions have been applied with
-    /// [`State::apply_tx`] at `header.timestamp`.
+    /// [`State::apply_tx`] at `header.timestamp`: its state root must be the
+    /// one they lead to ([`State::update_root`]).
     pub fn commit_block(&mut self, header: &BlockHeader) -> Result<(), BlockError> {
         self.check_header(header)?;
+        let root = if self.replaying {
+            header.state_root
+        } else {
+            self.update_root()
+        };
+        if header.state_root != root {
+            return Err(BlockError::StateRootMismatch {
+                height: header.height,
+                header: header.state_root,
+                computed: root,
+            });
+        }
         self.height = header.height;
         self.tip_hash = header.hash();
         self.last_timestamp = header.timestamp;
+        self.tip_header = Some(header.clone());
         Ok(())
     }
 
     /// Applies a whole block: one receipt per transaction, in order.
     ///
-    /// The header must follow the tip; nothing changes if it does not.
+    /// The header must follow the tip; nothing changes if it does not. If the
+    /// transactions do not lead to the header's state root, the block is
+    /// refused (`state_root_mismatch`) with them applied: the state is then
+    /// unusable, and the caller stops.
     pub fn apply_block(&mut self, block: &Block) -> Result<Vec<Result<(), TxError>>, BlockError> {
         self.check_header(&block.header)?;
         let at = block.header.timestamp;

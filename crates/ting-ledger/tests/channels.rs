@@ -619,7 +619,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
             Step::Wait(ms) => Some(now + ms),
             Step::Edge(c, e) => edge_time(&model, *c, *e).filter(|&t| t >= now),
         };
-        let b = block(&state, now, std::mem::take(&mut pending));
+        let b = block(&mut state, now, std::mem::take(&mut pending));
         state.commit_block(&b.header).expect("block follows");
         blocks.push(b);
         if let Some(t) = next_time {

@@ -320,7 +320,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(u128::from(state.supply().base_units()), model.supply);
             }
             Step::Cut(advance) => {
-                let b = block(&state, now, std::mem::take(&mut pending));
+                let b = block(&mut state, now, std::mem::take(&mut pending));
                 state.commit_block(&b.header).expect("block follows");
                 blocks.push(b);
                 now += advance;

@@ -294,9 +294,9 @@ fn a_transaction_past_its_valid_until_never_applies() {
 #[test]
 fn blocks_must_follow_the_tip_in_height_hash_and_time() {
     let mut s = State::from_genesis(&genesis(100), 1);
-    let b1 = block(&s, T0 + 5, vec![]);
+    let b1 = next_block(&s, T0 + 5, vec![]);
     s.apply_block(&b1).expect("first block");
-    let stale = block(&s, T0 + 4, vec![]);
+    let stale = next_block(&s, T0 + 4, vec![]);
     assert_eq!(
         s.apply_block(&stale).map(|_| ()).map_err(|e| e.code()),
         Err("timestamp_backwards")
@@ -332,4 +332,62 @@ fn a_key_that_never_received_money_cannot_act_and_adds_no_state() {
             (T0, register(&stranger, 0, &device), "ok"),
         ],
     );
+}
+
+#[test]
+fn a_block_whose_state_root_is_not_what_its_transactions_lead_to_is_refused() {
+    let s = State::from_genesis(&genesis(100), 1);
+    let mut forged = next_block(&s, T0 + 5, vec![transfer(&key(0), 0, key(1).account(), 10)]);
+    forged.header.state_root = s.committed_root();
+    let mut replay = s.clone();
+    assert_eq!(
+        replay
+            .apply_block(&forged)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("state_root_mismatch")
+    );
+    let honest = next_block(&s, T0 + 5, vec![transfer(&key(0), 0, key(1).account(), 10)]);
+    let mut replay = s.clone();
+    replay
+        .apply_block(&honest)
+        .expect("the honest block applies");
+    assert_eq!(replay.committed_root(), replay.recomputed_root());
+    assert_ne!(replay.committed_root(), s.committed_root());
+}
+
+#[test]
+fn while_a_block_is_open_proofs_show_what_the_last_committed_block_holds() {
+    use ting_core::state_map::{account_key, account_value_hash, AccountRecord};
+    let mut s = State::from_genesis(&genesis(100), 1);
+    let b1 = next_block(&s, T0 + 5, vec![]);
+    s.apply_block(&b1).expect("first block");
+    let (from, to) = (key(0), key(1));
+    s.apply_tx(&transfer(&from, 0, to.account(), 10), Timestamp(T0 + 6))
+        .expect("applies");
+    let root = s.committed_root();
+    for (id, balance) in [(from.account(), 100), (to.account(), 100)] {
+        let (record, proof) = s.prove_account(&id);
+        let record = record.expect("a record");
+        let held = proof
+            .verify(&account_key(&id), &root)
+            .expect("the proof holds against the committed root");
+        assert_eq!(held, Some(account_value_hash(&record)));
+        let decoded = AccountRecord::from_record(&record).expect("decodes");
+        assert_eq!(
+            decoded.account.balance.base_units(),
+            balance,
+            "as at block 1"
+        );
+    }
+    // Once the block is cut, the proofs show the transfer.
+    s.update_root();
+    let (record, proof) = s.prove_account(&to.account());
+    let record = record.expect("a record");
+    assert_eq!(
+        proof.verify(&account_key(&to.account()), &s.committed_root()),
+        Ok(Some(account_value_hash(&record)))
+    );
+    let decoded = AccountRecord::from_record(&record).expect("decodes");
+    assert_eq!(decoded.account.balance.base_units(), 110);
 }

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub malformed: AtomicU64,
     pub fsyncs: AtomicU64,
     pub fsync_micros: AtomicU64,
+    /// Time the executor spent bringing the state map up to each block.
+    pub state_root_nanos: AtomicU64,
     pub http_requests: AtomicU64,
     pub http_client_errors: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
@@ -167,6 +169,12 @@ impl Metrics {
         self.fsync_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// Counts the time one block's state root took; `_txs` is its size.
+    pub fn state_root_time(&self, took: Duration, _txs: u64) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.state_root_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     pub fn block_committed(&self, txs: usize) {
         self.blocks_committed.fetch_add(1, Ordering::Relaxed);
         self.txs_committed.fetch_add(txs as u64, Ordering::Relaxed);
@@ -213,6 +221,11 @@ impl Metrics {
                 0,
             ),
             (
+                "ting_state_root_seconds_total",
+                "Time the executor spent updating the state map's root.",
+                0,
+            ),
+            (
                 "ting_http_requests_total",
                 "HTTP requests served.",
                 load(&self.http_requests),
@@ -224,8 +237,12 @@ impl Metrics {
             ),
         ];
         for (name, help, value) in counters {
-            if name == "ting_fsync_seconds_total" {
-                let secs = load(&self.fsync_micros) as f64 / 1e6;
+            let secs = match name {
+                "ting_fsync_seconds_total" => Some(load(&self.fsync_micros) as f64 / 1e6),
+                "ting_state_root_seconds_total" => Some(load(&self.state_root_nanos) as f64 / 1e9),
+                _ => None,
+            };
+            if let Some(secs) = secs {
                 let _ = writeln!(
                     out,
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {secs}"

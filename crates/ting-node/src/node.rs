@@ -101,6 +101,8 @@ pub enum StartError {
     OldData(String),
     #[error("the newest snapshot is at height {snapshot} but the block log ends at {log}; move the snapshots directory aside to replay from genesis")]
     SnapshotAhead { snapshot: u64, log: u64 },
+    #[error("the state rebuilt from the data directory does not match the block log's last block: {0}; move the snapshots directory aside to replay from genesis, or restore the data directory from a backup")]
+    StateMismatch(String),
     #[error("query index: {0}")]
     Index(#[from] ting_store::IndexError),
     #[error("the genesis is not valid: {0}")]
@@ -242,14 +244,22 @@ fn recover(
         });
     }
     let (snap_height, snap_hash) = (state.height(), state.tip_hash());
+    // The state map is built once, after the last block, not per block.
+    state.begin_replay();
     let mut replayed = 0u64;
     let mut visit = |block: &Block| -> Result<(), String> {
         let h = block.header.height;
         if h <= snap_height {
-            if h == snap_height && block.header.hash() != snap_hash {
-                return Err(format!(
-                    "the snapshot at height {h} does not match the log's block there"
-                ));
+            if h == snap_height {
+                if block.header.hash() != snap_hash {
+                    return Err(format!(
+                        "the snapshot at height {h} does not match the log's block there"
+                    ));
+                }
+                // The state map was rebuilt from the snapshot: its root must be the block's.
+                state.adopt_tip_header(&block.header).map_err(|e| {
+                    format!("the snapshot at height {h} does not match its block: {e}")
+                })?;
             }
             return Ok(());
         }
@@ -278,6 +288,9 @@ fn recover(
         report.last_height,
         "replay reached the log's tip"
     );
+    state
+        .end_replay()
+        .map_err(|e| StartError::StateMismatch(e.to_string()))?;
     Ok((state, log, snap_height.0, report, replayed))
 }
 

@@ -40,10 +40,16 @@ const CONSTRUCTORS: &[(&str, &[&str])] = &[
 ];
 
 /// Codes the sources above make that never reach an HTTP answer, and why.
-const NOT_ANSWERED: &[(&str, &str)] = &[(
-    "bad_receipt",
-    "ting-api's receipt_from_json reads a receipt the node wrote, for clients; no request carries one",
-)];
+const NOT_ANSWERED: &[(&str, &str)] = &[
+    (
+        "bad_receipt",
+        "ting-api's receipt_from_json reads a receipt the node wrote, for clients; no request carries one",
+    ),
+    (
+        "bad_proof",
+        "ting-api's state_answer_from_json reads a state proof the node wrote, for clients; no request carries one",
+    ),
+];
 
 fn crate_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

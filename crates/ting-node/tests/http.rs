@@ -10,6 +10,8 @@ mod common;
 mod events;
 #[path = "http/hostile.rs"]
 mod hostile;
+#[path = "http/proofs.rs"]
+mod proofs;
 #[path = "http/queries.rs"]
 mod queries;
 #[path = "http/submit.rs"]

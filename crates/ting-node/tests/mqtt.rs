@@ -41,6 +41,9 @@ async fn commit_over_mqtt(device: &mut Device, from: &Keypair, tx: &SignedTx) ->
     let receipt = ReceiptPayload::decode(&env.payload).expect("a receipt payload");
     assert_eq!(receipt.tx_hash, tx.hash());
     receipt
+        .verify(&genesis_hash(), &[sequencer().account()])
+        .expect("the receipt proves the commit: header signature and Merkle path");
+    receipt
 }
 
 async fn http_shows(shared: &Arc<Shared>, tx: &SignedTx) {
@@ -62,7 +65,7 @@ async fn a_transfer_over_mqtt_gets_a_signed_receipt_and_shows_over_http() {
 
     let tx = transfer(&from, next_nonce(&shared, &from), user(5).account(), 7);
     let receipt = commit_over_mqtt(&mut device, &from, &tx).await;
-    assert!(receipt.height.0 >= 1);
+    assert!(receipt.header.height.0 >= 1);
     http_shows(&shared, &tx).await;
 
     // The newest durable header is retained on ting/v1/blocks for late subscribers.
@@ -77,7 +80,7 @@ async fn a_transfer_over_mqtt_gets_a_signed_receipt_and_shows_over_http() {
     let header = BlockHeader::from_bytes(&bytes).expect("a block header");
     header.verify_signature().expect("signed by the sequencer");
     assert_eq!(header.sequencer, sequencer().account());
-    assert!(header.height >= receipt.height);
+    assert!(header.height >= receipt.header.height);
 
     assert_eq!(metric(&shared, "ting_mqtt_received_total").await, 1);
     assert_eq!(metric(&shared, "ting_mqtt_connected").await, 1);

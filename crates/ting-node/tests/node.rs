@@ -393,3 +393,36 @@ fn reads_wait_for_the_open_block_whose_effects_they_show() {
         "an account read showed a transaction whose block was not durable"
     );
 }
+
+#[test]
+fn a_log_whose_blocks_do_not_lead_to_their_state_root_stops_the_start() {
+    use ting_core::{Block, BlockDraft, Timestamp};
+    use ting_store::{BlockLog, FileLog};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+    let cfg = config(&data);
+    let (mut log, _) =
+        FileLog::open(&data.join("blocks"), &cfg.genesis, &mut |_| Ok(())).expect("a new log");
+    let tx = transfer(&user(0), 0, user(1).account(), 5);
+    // Signed by the sequencer, but over a root the transfer does not lead to.
+    let draft = BlockDraft {
+        genesis: cfg.genesis.hash(),
+        height: BlockHeight(1),
+        epoch: 0,
+        prev_hash: cfg.genesis.hash(),
+        timestamp: Timestamp(cfg.genesis.timestamp.0 + 1),
+        state_root: Hash32([7; 32]),
+    };
+    log.append(&[Block::seal(draft, vec![tx], &cfg.key)])
+        .expect("the log takes any sealed block");
+    drop(log);
+    match Node::start(cfg) {
+        Err(e @ StartError::StateMismatch(_)) => {
+            assert!(
+                e.to_string().contains("state_root") || e.to_string().contains("state root"),
+                "{e}"
+            )
+        }
+        other => panic!("expected StateMismatch, got {other:?}"),
+    }
+}

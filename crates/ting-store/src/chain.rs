@@ -7,13 +7,12 @@
 //! middle" and stop the node from starting. So append and recovery share this one rule.
 
 use thiserror::Error;
-use ting_core::{AccountId, Block, BlockHeight, Genesis, Hash32, NetworkId};
+use ting_core::{AccountId, Block, BlockHeight, Genesis, Hash32};
 
 /// What a block must satisfy to extend a log: taken from the genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainRules {
     pub genesis_hash: Hash32,
-    pub network: NetworkId,
     pub sequencers: Vec<AccountId>,
 }
 
@@ -34,11 +33,13 @@ pub enum ChainError {
         expected: Hash32,
         got: Hash32,
     },
-    #[error("block {height} is for network {got}, but this log's genesis is network {expected}")]
+    #[error(
+        "block {height} is for the network of genesis {got}, but this log's genesis is {expected}"
+    )]
     WrongNetwork {
         height: BlockHeight,
-        expected: NetworkId,
-        got: NetworkId,
+        expected: Hash32,
+        got: Hash32,
     },
     #[error(
         "block {height} is signed by {sequencer}, which the genesis does not name as a sequencer"
@@ -71,7 +72,6 @@ impl ChainRules {
     pub fn from_genesis(genesis: &Genesis) -> ChainRules {
         ChainRules {
             genesis_hash: genesis.hash(),
-            network: genesis.network,
             sequencers: genesis.sequencers.clone(),
         }
     }
@@ -112,11 +112,11 @@ impl ChainRules {
     pub fn check_sealed(&self, block: &Block) -> Result<(), ChainError> {
         let header = &block.header;
         let height = header.height;
-        if header.network != self.network {
+        if header.genesis != self.genesis_hash {
             return Err(ChainError::WrongNetwork {
                 height,
-                expected: self.network,
-                got: header.network,
+                expected: self.genesis_hash,
+                got: header.genesis,
             });
         }
         if !self.sequencers.contains(&header.sequencer) {
@@ -162,7 +162,7 @@ mod tests {
     fn each_broken_rule_is_named_by_its_code() {
         check(|b| b.header.height = BlockHeight(3), "height_gap");
         check(|b| b.header.prev_hash = Hash32::ZERO, "prev_hash_mismatch");
-        check(|b| b.header.network = NetworkId(99), "wrong_network");
+        check(|b| b.header.genesis = Hash32([99; 32]), "wrong_network");
         check(|b| b.header.timestamp = Timestamp(1), "bad_block_signature");
         check(|b| drop(b.txs.pop()), "body_mismatch");
         check(

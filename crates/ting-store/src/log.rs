@@ -88,7 +88,7 @@ pub enum LogError {
     },
     #[error("{path} is not a Ting block log (it does not start with `TINGLOG1`): check the data directory")]
     NotALog { path: PathBuf },
-    #[error("{path} was written by a Ting of wire version 1 (block-log format {found}), and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0), or run the Ting release that wrote it")]
+    #[error("{path} was written by a Ting before wire version 2 (block-log format {found}), and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0), or run the Ting release that wrote it")]
     WireVersion1 { path: PathBuf, found: u32 },
     #[error("{path} is in block-log format version {found}, but this build reads version {supported}: run a Ting release that reads it")]
     UnsupportedVersion {

@@ -5,8 +5,8 @@
 //! mint transactions signed by its issuer).
 
 use ting_core::{
-    Amount, Block, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, Timestamp, TxBody,
-    TxKind,
+    Amount, Block, BlockDraft, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, Timestamp,
+    TxBody, TxKind,
 };
 
 pub const NETWORK: NetworkId = NetworkId(7);
@@ -59,6 +59,19 @@ impl Chain {
         }
     }
 
+    /// The header fields of the block after `height`. The log does not run
+    /// transactions, so the state root is a stand-in derived from the height.
+    fn draft(&self, height: BlockHeight, prev: Hash32) -> BlockDraft {
+        BlockDraft {
+            genesis: self.genesis.hash(),
+            height: BlockHeight(height.0 + 1),
+            epoch: 0,
+            prev_hash: prev,
+            timestamp: Timestamp(1_700_000_000_000 + height.0),
+            state_root: Hash32::digest(&[b"testkit state root", &height.0.to_le_bytes()]),
+        }
+    }
+
     /// Mints to a few recipients, each transaction signed by the issuer.
     pub fn mints(&mut self, count: usize) -> Vec<ting_core::SignedTx> {
         (10u8..15)
@@ -87,27 +100,13 @@ impl Chain {
     pub fn next_signed_by(&mut self, tx_count: usize, key: &Keypair) -> Block {
         let (height, prev) = self.tip();
         let txs = self.mints(tx_count);
-        Block::seal(
-            NETWORK,
-            BlockHeight(height.0 + 1),
-            prev,
-            Timestamp(1_700_000_000_000 + height.0),
-            txs,
-            key,
-        )
+        Block::seal(self.draft(height, prev), txs, key)
     }
 
     /// Cuts the next block holding `txs`, keeps it and returns a copy.
     pub fn push_txs(&mut self, txs: Vec<ting_core::SignedTx>) -> Block {
         let (height, prev) = self.tip();
-        let block = Block::seal(
-            NETWORK,
-            BlockHeight(height.0 + 1),
-            prev,
-            Timestamp(1_700_000_000_000 + height.0),
-            txs,
-            &self.sequencer,
-        );
+        let block = Block::seal(self.draft(height, prev), txs, &self.sequencer);
         self.blocks.push(block.clone());
         block
     }

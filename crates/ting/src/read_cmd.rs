@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use ting_agent::client::TxRecord;
 use ting_agent::files::read_genesis;
 use ting_agent::trust::{CheckError, Trust};
-use ting_core::{Hash32, NetworkId, Receipt, TxKind};
+use ting_core::{Hash32, Receipt, TxKind};
 
 use crate::failure::{bad_input, NotValid};
 use crate::kinds::parse_id;
@@ -73,20 +73,20 @@ pub struct ReceiptArgs {
 pub struct VerifyReceiptArgs {
     /// The receipt JSON (from `ting receipt HASH` or GET /v1/receipts/HASH); `-` for stdin.
     pub receipt: PathBuf,
-    /// The network's genesis file: gives the network id and the sequencer keys.
+    /// The network's genesis file: gives the genesis hash and the sequencer keys.
     #[arg(long, value_name = "FILE", required_unless_present = "sequencer")]
     pub genesis: Option<PathBuf>,
-    /// A sequencer key to trust instead of a genesis (repeatable; needs --network-id).
+    /// A sequencer key to trust instead of a genesis (repeatable; needs --genesis-hash).
     #[arg(
         long,
         value_name = "ID",
-        requires = "network_id",
+        requires = "genesis_hash",
         conflicts_with = "genesis"
     )]
     pub sequencer: Vec<String>,
-    /// The network id, with --sequencer.
-    #[arg(long)]
-    pub network_id: Option<u32>,
+    /// The genesis hash (64 hex digits, as `ting status` shows it), with --sequencer.
+    #[arg(long, value_name = "HEX")]
+    pub genesis_hash: Option<String>,
 }
 
 fn parse_hash(text: &str) -> anyhow::Result<Hash32> {
@@ -314,16 +314,16 @@ pub fn verify_receipt(args: &VerifyReceiptArgs, json_out: bool) -> anyhow::Resul
             Trust::from_genesis(&read_genesis(path)?, format!("genesis {}", path.display()))
         }
         None => Trust {
-            network: NetworkId(
-                args.network_id
-                    .context("--network-id is needed with --sequencer")?,
-            ),
+            genesis_hash: parse_genesis_hash(
+                args.genesis_hash
+                    .as_deref()
+                    .context("--genesis-hash is needed with --sequencer")?,
+            )?,
             sequencers: args
                 .sequencer
                 .iter()
                 .map(|s| parse_id("--sequencer", s))
                 .collect::<Result<_, _>>()?,
-            genesis_hash: None,
             source: "the given sequencer keys".into(),
         },
     };
@@ -351,6 +351,15 @@ pub fn verify_receipt(args: &VerifyReceiptArgs, json_out: bool) -> anyhow::Resul
         )
     });
     Ok(())
+}
+
+fn parse_genesis_hash(text: &str) -> anyhow::Result<Hash32> {
+    Hash32::from_hex(text.trim()).ok_or_else(|| {
+        bad_input(
+            "bad_genesis_hash",
+            format!("--genesis-hash {text:?} is not 64 hex digits; `ting status` shows the genesis hash"),
+        )
+    })
 }
 
 fn not_valid(e: &CheckError) -> anyhow::Error {

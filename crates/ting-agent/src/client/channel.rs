@@ -82,3 +82,47 @@ impl LedgerChannel {
         })
     }
 }
+
+impl LedgerChannel {
+    /// A channel read from its proved ledger record; `raw` is the node's
+    /// answer, kept for display.
+    pub(crate) fn from_channel(
+        network: NetworkId,
+        id: &ChannelId,
+        c: &ting_core::channel::Channel,
+        raw: Value,
+    ) -> LedgerChannel {
+        use ting_core::channel::ChannelTerms as Ledger;
+        let terms = ChannelTerms {
+            network,
+            channel: *id,
+            payer: c.payer,
+            payee: c.payee,
+            deposit: c.deposit,
+            expires_at: c.expires_at,
+        };
+        let (open_mode, next) = match &c.mode {
+            Ledger::Voucher => (Some(ChannelMode::Voucher), None),
+            Ledger::HashChain(h) => {
+                let first = (h.segment == 0).then_some(ChannelMode::HashChain {
+                    chain: h.current,
+                    price: h.price,
+                });
+                let next = h
+                    .next
+                    .and_then(|n| h.segment.checked_add(1).map(|following| (following, n)));
+                (first, next)
+            }
+        };
+        LedgerChannel {
+            terms,
+            open_mode,
+            next,
+            status: c
+                .closed
+                .map_or("open", |closed| closed.by.name())
+                .to_owned(),
+            raw,
+        }
+    }
+}

@@ -9,10 +9,15 @@
 //! read what a client acts on (the network, a nonce, a receipt, a channel's
 //! terms) into `ting-core` types, from the canonical bytes wherever the API
 //! gives them (`hex`, `header.hex`), and keep the node's JSON beside them for
-//! display. A receipt read here is not yet believed: check it with
-//! [`Receipt::verify`] against the network's sequencer keys.
+//! display. A client made [`NodeClient::verifying`] believes nothing it has
+//! not checked ([`crate::verify`]): commits need a receipt that verifies,
+//! and balances, nonces, channel terms and messaging keys come from state
+//! proofs ([`proved`]). Without one, a receipt read here is not yet
+//! believed: check it with [`Receipt::verify`] against the network's
+//! sequencer keys.
 
 mod channel;
+pub mod proved;
 mod transport;
 mod views;
 
@@ -20,7 +25,9 @@ use std::sync::Arc;
 
 use hyper::Method;
 use serde_json::{json, Value};
-use ting_core::{AccountId, Amount, ChannelId, Hash32, NetworkId, Nonce, Receipt, SignedTx};
+use ting_core::{
+    AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId, Nonce, Receipt, SignedTx,
+};
 use tokio::sync::OnceCell;
 
 pub use channel::LedgerChannel;
@@ -28,6 +35,7 @@ pub use transport::{HttpError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BYTES_
 pub use views::{Committed, NodeStatus, TxRecord};
 
 use crate::tls::TlsTrust;
+use crate::verify::Verifier;
 use transport::Transport;
 
 /// The longest an index read waits for the index to catch up.
@@ -42,6 +50,8 @@ pub struct NodeClient {
     /// The network the node serves, once read: a node never changes it, so
     /// signing and channel reads ask `/v1/status` once per client.
     network: Arc<OnceCell<(NetworkId, Hash32)>>,
+    /// What the client checks answers against; `None` believes the node.
+    verifier: Option<Arc<Verifier>>,
 }
 
 /// The sender's durable nonce, and the transaction if it is committed.
@@ -92,7 +102,21 @@ impl NodeClient {
         Ok(NodeClient {
             transport: Transport::new(url, trust)?,
             network: Arc::default(),
+            verifier: None,
         })
+    }
+
+    /// The same client, believing only what checks against `verifier`: see
+    /// the module docs.
+    #[must_use]
+    pub fn verifying(mut self, verifier: Arc<Verifier>) -> NodeClient {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// What this client checks answers against, if anything.
+    pub fn verifier(&self) -> Option<&Arc<Verifier>> {
+        self.verifier.as_ref()
     }
 
     /// The same client, reading answers of up to `max` bytes (block ranges).
@@ -159,14 +183,32 @@ impl NodeClient {
         self.get(&format!("/v1/accounts/{}", id.to_hex())).await
     }
 
-    /// The nonce `id`'s next transaction must carry (durable state).
+    /// The nonce `id`'s next transaction must carry (durable state; proved
+    /// when the client is verifying).
     pub async fn nonce(&self, id: &AccountId) -> Result<Nonce, HttpError> {
+        if let Some(verifier) = &self.verifier {
+            return match self.proved_account(id).await {
+                Ok(proved) => Ok(proved.record.account.nonce),
+                // No block yet, so no transaction has applied: every nonce is 0.
+                // Were the node lying, the cost is a `bad_nonce` refusal, never a
+                // wrong payment, so this one read needs no proof.
+                Err(HttpError::Api { code, .. })
+                    if code == "no_signed_state" && verifier.seen() == BlockHeight(0) =>
+                {
+                    Ok(Nonce(0))
+                }
+                Err(e) => Err(e),
+            };
+        }
         let account = self.account(id).await?;
         views::number(&account, "nonce", "the account").map(Nonce)
     }
 
-    /// The durable balance of `id`.
+    /// The durable balance of `id` (proved when the client is verifying).
     pub async fn balance(&self, id: &AccountId) -> Result<Amount, HttpError> {
+        if self.verifier.is_some() {
+            return Ok(self.proved_account(id).await?.record.account.balance);
+        }
         let account = self.account(id).await?;
         views::number(&account, "balance", "the account").map(Amount::new)
     }
@@ -182,6 +224,9 @@ impl NodeClient {
                 committed.tx_hash,
                 tx.hash()
             )));
+        }
+        if let Some(verifier) = &self.verifier {
+            proved::check_commit(verifier, &committed)?;
         }
         Ok(committed)
     }
@@ -212,10 +257,14 @@ impl NodeClient {
 
     /// A committed transaction: its bytes, decoded, and its receipt.
     pub async fn transaction(&self, hash: &Hash32) -> Result<TxRecord, HttpError> {
-        TxRecord::from_json(
+        let record = TxRecord::from_json(
             self.get(&format!("/v1/transactions/{}", hash.to_hex()))
                 .await?,
-        )
+        )?;
+        if let Some(verifier) = &self.verifier {
+            verifier.receipt(hash, &record.receipt)?;
+        }
+        Ok(record)
     }
 
     /// A transaction's receipt as the node sent it, and read into a
@@ -261,8 +310,12 @@ impl NodeClient {
         }
     }
 
-    /// A channel as the ledger holds it, read into its terms.
+    /// A channel as the ledger holds it, read into its terms (from a state
+    /// proof when the client is verifying).
     pub async fn channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
+        if self.verifier.is_some() {
+            return self.proved_channel(id).await;
+        }
         let network = self.network().await?;
         let raw = self.get(&format!("/v1/channels/{}", id.to_hex())).await?;
         LedgerChannel::from_json(network, id, raw)

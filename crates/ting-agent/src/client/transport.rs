@@ -58,6 +58,10 @@ pub enum HttpError {
     /// The client could not be configured for TLS (no system roots).
     #[error(transparent)]
     TlsSetup(#[from] TlsSetupError),
+    /// The answer does not prove what it says (a receipt or a state proof
+    /// that does not check against the trusted network). Nothing was acted on.
+    #[error(transparent)]
+    Unproven(#[from] crate::verify::Unproven),
 }
 
 /// A refusal reads as one (`refused: insufficient_funds: ...`); anything
@@ -81,6 +85,7 @@ impl HttpError {
             HttpError::TlsUntrusted { .. } => "tls_untrusted",
             HttpError::TlsHandshake { .. } => "tls_handshake",
             HttpError::TlsSetup(e) => e.code(),
+            HttpError::Unproven(e) => e.code,
         }
     }
 

@@ -8,9 +8,7 @@
 use ting_core::channel::payee::{ClaimPolicy, Payee};
 use ting_core::channel::payer::{derive_chain_seed, ChannelTerms, NewSegment, Payer};
 use ting_core::envelope::EnvelopeType;
-use ting_core::{
-    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, Payment, Timestamp, TxKind,
-};
+use ting_core::{AccountId, Amount, ChannelId, Payment, Timestamp, TxKind};
 
 use super::error::{ChannelError, QueueError};
 use super::Device;
@@ -153,66 +151,28 @@ impl Device {
     }
 
     /// Takes up a channel the ledger opened to this device, so that its
-    /// payments are accepted. Harmless if already taken up.
+    /// payments are accepted. Harmless if already taken up. Its terms come
+    /// from a state proof the device checks, never from the node's word.
     pub async fn accept_channel(&self, channel: &ChannelId) -> Result<(), ChannelError> {
-        let raw = self
+        let ledger = self
             .inner
             .http
-            .get(&format!("/v1/channels/{}", channel.to_hex()))
+            .channel(channel)
             .await
             .map_err(ChannelError::Lookup)?;
-        let (terms, mode) = parse_channel(self.inner.network, channel, &raw)?;
-        if terms.payee != self.inner.me {
+        let mode = ledger.open_mode.ok_or_else(|| {
+            ChannelError::BadChannel(
+                "the channel is past its first chain: take it up before a top-up".into(),
+            )
+        })?;
+        if ledger.terms.payee != self.inner.me {
             return Err(ChannelError::NotParty("payee"));
         }
-        match DurablePayee::create(&self.inner.state_dir, Payee::new(terms, mode)) {
+        match DurablePayee::create(&self.inner.state_dir, Payee::new(ledger.terms, mode)) {
             Ok(_) | Err(StoreError::Exists) => {}
             Err(e) => return Err(e.into()),
         }
         self.inner.inbox().forget_payee(channel);
         Ok(())
     }
-}
-
-/// A channel as `GET /v1/channels/{id}` shows it, on its first chain.
-fn parse_channel(
-    network: ting_core::NetworkId,
-    channel: &ChannelId,
-    raw: &serde_json::Value,
-) -> Result<(ChannelTerms, ChannelMode), ChannelError> {
-    let bad = |what: &str| ChannelError::BadChannel(format!("no valid {what:?}"));
-    let number = |field: &str| raw[field].as_u64().ok_or_else(|| bad(field));
-    let account = |field: &str| {
-        raw[field]
-            .as_str()
-            .and_then(|t| AccountId::parse(t).ok())
-            .ok_or_else(|| bad(field))
-    };
-    let terms = ChannelTerms {
-        network,
-        channel: *channel,
-        payer: account("payer")?,
-        payee: account("payee")?,
-        deposit: Amount::new(number("deposit")?),
-        expires_at: Timestamp(number("expires_at_ms")?),
-    };
-    let mode = match raw["mode"].as_str() {
-        Some("voucher") => ChannelMode::Voucher,
-        Some("hash_chain") if number("segment")? == 0 => ChannelMode::HashChain {
-            chain: ChainSegment {
-                anchor: raw["anchor"]
-                    .as_str()
-                    .and_then(Hash32::from_hex)
-                    .ok_or_else(|| bad("anchor"))?,
-                len: u32::try_from(number("chain_len")?).map_err(|_| bad("chain_len"))?,
-            },
-            price: Amount::new(number("price")?),
-        },
-        _ => {
-            return Err(bad(
-                "mode (a hash chain still on its first segment, or a voucher)",
-            ))
-        }
-    };
-    Ok((terms, mode))
 }

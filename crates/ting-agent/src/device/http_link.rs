@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use ting_core::{BlockHeight, Hash32, SignedTx};
+use ting_core::{Hash32, SignedTx};
 use tokio::sync::watch;
 
 use super::error::TxError;
@@ -13,6 +13,7 @@ use super::Inner;
 use crate::backoff::Backoff;
 use crate::client::HttpError;
 use crate::outbox::Item;
+use crate::verify::no_proof;
 
 /// What the node said about a transaction whose nonce it called used.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,8 +26,13 @@ pub(crate) enum Verdict {
 /// Applies the `bad_nonce` rule to `tx`.
 pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str) -> Verdict {
     let hash = tx.hash();
-    let Ok(check) = inner.http.nonce_check(tx).await else {
-        return Verdict::Undecided;
+    let check = match inner.http.nonce_check(tx).await {
+        Ok(check) => check,
+        Err(HttpError::Unproven(e)) => {
+            inner.unproven(&e);
+            return Verdict::Undecided;
+        }
+        Err(_) => return Verdict::Undecided,
     };
     if let Some(record) = check.found {
         return Verdict::Final(Ok(Confirmed {
@@ -49,12 +55,31 @@ pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str)
     }))
 }
 
-fn confirmed_from_json(hash: &Hash32, receipt: &serde_json::Value) -> Option<Confirmed> {
-    Some(Confirmed {
-        tx_hash: *hash,
-        height: BlockHeight(receipt["height"].as_u64()?),
-        index: u32::try_from(receipt["index"].as_u64()?).ok()?,
-    })
+/// The commit an answer proves, checked against the device's verifier; an
+/// answer without a receipt that checks is no commit (the device asks again).
+fn confirmed_from_json(
+    inner: &Inner,
+    hash: &Hash32,
+    answer: &serde_json::Value,
+) -> Option<Confirmed> {
+    let what = || format!("the receipt of {hash}");
+    let checked = ting_api::receipt_from_json(&answer["receipt"])
+        .map_err(|e| no_proof(what(), e.message))
+        .and_then(|receipt| {
+            inner.verifier().receipt(hash, &receipt)?;
+            Ok(receipt)
+        });
+    match checked {
+        Ok(receipt) => Some(Confirmed {
+            tx_hash: *hash,
+            height: receipt.header.height,
+            index: receipt.proof.index,
+        }),
+        Err(e) => {
+            inner.unproven(&e);
+            None
+        }
+    }
 }
 
 /// Records a final outcome. A refusal makes the device learn its nonce again
@@ -127,7 +152,7 @@ async fn post_once(inner: &Inner, tx: &SignedTx) -> bool {
     inner.stats().published += 1;
     let answer = inner.http.post("/v1/transactions?wait=true", &body).await;
     let outcome = match answer {
-        Ok(v) => match confirmed_from_json(&hash, &v) {
+        Ok(v) => match confirmed_from_json(inner, &hash, &v) {
             Some(c) => Ok(c),
             None => return false,
         },

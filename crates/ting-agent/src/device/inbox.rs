@@ -51,7 +51,7 @@ pub enum Message {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Received {
     Message(Message),
-    Receipt(ReceiptPayload),
+    Receipt(Box<ReceiptPayload>),
     Refusal(RefusalPayload),
     NodeError(ErrorPayload),
 }
@@ -127,9 +127,9 @@ impl Inbox {
         let payload = self.messaging.open(&envelope)?;
         let bad = InboxError::BadPayload;
         match kind {
-            EnvelopeType::RECEIPT => Ok(Received::Receipt(
+            EnvelopeType::RECEIPT => Ok(Received::Receipt(Box::new(
                 ReceiptPayload::decode(&payload).map_err(bad)?,
-            )),
+            ))),
             EnvelopeType::REFUSAL => Ok(Received::Refusal(
                 RefusalPayload::decode(&payload).map_err(bad)?,
             )),

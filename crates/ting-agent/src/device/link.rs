@@ -426,10 +426,17 @@ fn dispatch(inner: &Arc<Inner>, received: Received) {
             }
         }
         Received::Receipt(r) => {
+            // Signed by the node is not enough: the header must be a
+            // sequencer's and the path must lead to its root. A receipt that
+            // fails leaves the transaction pending, to be asked about again.
+            if let Err(e) = inner.verifier().receipt(&r.tx_hash, &r) {
+                inner.unproven(&e);
+                return;
+            }
             let confirmed = Confirmed {
                 tx_hash: r.tx_hash,
-                height: r.height,
-                index: r.index,
+                height: r.header.height,
+                index: r.proof.index,
             };
             let inner = Arc::clone(inner);
             tokio::spawn(async move { settle(&inner, &r.tx_hash, Ok(confirmed)).await });

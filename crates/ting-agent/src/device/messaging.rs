@@ -2,8 +2,9 @@
 //!
 //! The device's X25519 secret is derived from its signing seed
 //! (`MessagingSecret::from_keypair`, see `ting_core::seal`), so there is no
-//! second secret file to lose. A peer's public key is read from
-//! `GET /v1/accounts/{id}` (`messaging_key`) and cached; the cache holds at
+//! second secret file to lose. A peer's public key is read from its account
+//! with a state proof the device checks (`NodeClient::messaging_key`), so a
+//! node cannot swap in a key of its own; it is cached: the cache holds at
 //! most [`KEY_CACHE_MAX`] keys and entries older than [`KEY_CACHE_TTL`] are
 //! read again, so a key the peer changed is picked up within that time.
 
@@ -61,14 +62,11 @@ impl KeyCache {
                 return Ok(*key);
             }
         }
-        let account = http
-            .get(&format!("/v1/accounts/{}", to.to_hex()))
+        let key = http
+            .messaging_key(to)
             .await
-            .map_err(SendError::KeyLookup)?;
-        let text = account["messaging_key"]
-            .as_str()
+            .map_err(SendError::KeyLookup)?
             .ok_or_else(|| SendError::NoMessagingKey(to.to_did()))?;
-        let key = MessagingKey::from_hex(text).ok_or(SendError::BadMessagingKey)?;
         key.check_valid().map_err(|_| SendError::BadMessagingKey)?;
         let mut keys = self.lock();
         if keys.len() >= KEY_CACHE_MAX {

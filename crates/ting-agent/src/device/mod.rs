@@ -62,6 +62,7 @@ use crate::client::{HttpError, NodeClient};
 use crate::clock::now;
 use crate::payer::DurablePayer;
 use crate::tls::TlsTrust;
+use crate::verify::Verifier;
 pub use error::{
     ChannelError, InboxError, QueueError, SendError, StartError, SubmitError, TxError,
 };
@@ -161,6 +162,8 @@ pub struct LinkStats {
     pub published: u64,
     /// Messages dropped because the app did not `recv` them in time.
     pub app_dropped: u64,
+    /// Receipts and proofs from the node that did not check, so were not acted on.
+    pub unproven: u64,
 }
 
 /// A queued transaction; `wait` for its outcome.
@@ -230,7 +233,11 @@ impl Device {
             return Err(StartError::NoSequencer);
         }
         let me = config.key.account();
-        let http = NodeClient::with_trust(&config.node_url, &config.tls)?;
+        let verifier = Arc::new(Verifier::new(
+            config.genesis_hash,
+            config.sequencers.clone(),
+        ));
+        let http = NodeClient::with_trust(&config.node_url, &config.tls)?.verifying(verifier);
         let mqtt_tls = match &config.broker {
             Some(broker) if broker.tls => Some(Arc::new(config.tls.client_config()?)),
             _ => None,
@@ -371,16 +378,13 @@ impl Device {
         &self.inner.http
     }
 
-    /// The durable balance, from the node.
+    /// The durable balance, from the node, proved against a signed header.
     pub async fn balance(&self) -> Result<Amount, HttpError> {
-        let account = self.inner.account_json(&self.inner.me).await?;
-        let balance = account["balance"]
-            .as_u64()
-            .ok_or_else(|| HttpError::BadResponse("the account has no balance".into()))?;
-        Ok(Amount::new(balance))
+        self.inner.http.balance(&self.inner.me).await
     }
 
-    /// The durable next nonce, from the node (transactions still queued here come on top).
+    /// The durable next nonce, from the node and proved (transactions still
+    /// queued here come on top).
     pub async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {
         self.inner.ledger_nonce().await
     }
@@ -464,18 +468,21 @@ impl Inner {
         self.stats.lock().expect("the stats lock is never poisoned")
     }
 
-    async fn account_json(&self, id: &AccountId) -> Result<serde_json::Value, HttpError> {
-        self.http
-            .get(&format!("/v1/accounts/{}", id.to_hex()))
-            .await
+    async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {
+        self.http.nonce(&self.me).await
     }
 
-    async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {
-        let account = self.account_json(&self.me).await?;
-        let nonce = account["nonce"]
-            .as_u64()
-            .ok_or_else(|| HttpError::BadResponse("the account has no nonce".into()))?;
-        Ok(Nonce(nonce))
+    /// What the device checks the node's answers against.
+    fn verifier(&self) -> &Verifier {
+        self.http
+            .verifier()
+            .expect("a device's client is always verifying")
+    }
+
+    /// Counts an answer that did not prove itself, and says why on stderr.
+    fn unproven(&self, e: &crate::verify::Unproven) {
+        self.stats().unproven += 1;
+        eprintln!("ting-agent: {e}");
     }
 
     async fn queue(&self, kind: TxKind) -> Result<Ticket, QueueError> {

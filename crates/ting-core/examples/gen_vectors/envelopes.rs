@@ -1,6 +1,8 @@
 //! The envelope vectors (docs/wire.md §14): signed envelopes of each kind of
 //! payload, one HPKE-sealed with everything a reader needs to open it, and
-//! encodings every decoder must refuse.
+//! encodings every decoder must refuse. The receipt envelope carries a real
+//! receipt (docs/wire.md §10.1) of a transaction of block 1 of the block
+//! vectors, so that a reader can check it as a device does.
 
 use serde_json::{json, Value};
 use ting_core::envelope::{
@@ -8,9 +10,14 @@ use ting_core::envelope::{
     RefusalPayload,
 };
 use ting_core::seal::{MessagingSecret, HPKE_INFO};
-use ting_core::{BlockHeight, Hash32, Keypair, Timestamp};
+use ting_core::{merkle, Block, BlockHeight, Hash32, Keypair, Timestamp};
 
 use super::{genesis_hash, key, seed, GENESIS_MS};
+
+/// The block vector the receipt envelope's receipt comes from, and which of its transactions.
+const RECEIPT_BLOCK: &str = "block_1_four_transactions";
+/// `transfer_without_memo`, third of four: its path has two siblings.
+const RECEIPT_TX_INDEX: usize = 2;
 
 /// Hands out `ikm` then zeros: the HPKE ephemeral key is `DeriveKeyPair(ikm)`.
 struct FixedRng(Vec<u8>);
@@ -91,16 +98,48 @@ fn hello_vector(seq: &Keypair) -> Value {
     vector("hello", "sequencer", &env)
 }
 
+/// The receipt of one transaction of [`RECEIPT_BLOCK`], rebuilt from that
+/// block vector as the node builds it: the signed header and the Merkle path.
+/// The second value names where it comes from, for the vector's readers.
+fn block_receipt() -> (ReceiptPayload, Value) {
+    let txs: Vec<_> = super::tx_specs().iter().map(super::tx_vector).collect();
+    let g = super::genesis();
+    let blocks = super::block_vectors(&g, &txs);
+    let v = blocks
+        .iter()
+        .find(|b| b["name"] == RECEIPT_BLOCK)
+        .expect("the receipt's block is a block vector");
+    let encoded = hex::decode(v["encoded_hex"].as_str().expect("hex")).expect("valid hex");
+    let block = Block::decode(&encoded).expect("a block vector decodes");
+    let hashes = block.tx_hashes();
+    let receipt = ReceiptPayload {
+        tx_hash: hashes[RECEIPT_TX_INDEX],
+        proof: merkle::prove(&hashes, RECEIPT_TX_INDEX).expect("index in range"),
+        header: block.header,
+    };
+    assert_eq!(
+        receipt.verify(&g.hash(), &g.sequencers),
+        Ok(()),
+        "the vector receipt proves its transaction"
+    );
+    let about = json!({
+        "receipt": {
+            "block": RECEIPT_BLOCK,
+            "transaction": v["transactions"][RECEIPT_TX_INDEX],
+            "tx_hash_hex": receipt.tx_hash.to_hex(),
+            "proof": super::proof_json(&receipt.proof),
+        }
+    });
+    (receipt, about)
+}
+
 pub fn envelope_vectors() -> Vec<Value> {
     let seq = key("sequencer");
     let alice = key("alice");
-    let receipt = ReceiptPayload {
-        tx_hash: Hash32::digest(&[b"ting:test-vector:envelope-tx"]),
-        height: BlockHeight(7),
-        index: 3,
-    };
+    let (receipt, receipt_about) = block_receipt();
+    // A transaction the ledger refused is in no block: a hash of its own.
     let refusal = RefusalPayload {
-        tx_hash: receipt.tx_hash,
+        tx_hash: Hash32::digest(&[b"ting:test-vector:envelope-tx"]),
         code: "insufficient_funds".into(),
         message: "balance 5 is less than 9".into(),
     };
@@ -111,12 +150,14 @@ pub fn envelope_vectors() -> Vec<Value> {
     let sign = |kind, n, payload: Vec<u8>, signer: &Keypair| {
         Envelope::sign(header(signer, "alice", kind, n), payload, signer).expect("small payload")
     };
+    let mut receipt_vector = vector(
+        "receipt",
+        "sequencer",
+        &sign(EnvelopeType::RECEIPT, 1, receipt.encode(), &seq),
+    );
+    super::merge(&mut receipt_vector, &receipt_about);
     let mut out = vec![
-        vector(
-            "receipt",
-            "sequencer",
-            &sign(EnvelopeType::RECEIPT, 1, receipt.encode(), &seq),
-        ),
+        receipt_vector,
         vector(
             "refusal",
             "sequencer",

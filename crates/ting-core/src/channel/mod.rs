@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod payee;
 pub mod payer;
+pub mod record;
 pub mod ticks;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::types::{NetworkId, Nonce};
 
 pub use chain::ChainKey;
+pub use record::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
 pub use ticks::TickSource;
 
 /// Prefix of the hash that names a channel.

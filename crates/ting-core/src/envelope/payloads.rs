@@ -10,38 +10,12 @@
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::{ENVELOPE_CODE_BYTES_MAX, ENVELOPE_MESSAGE_BYTES_MAX};
-use crate::types::BlockHeight;
+pub use crate::receipt::Receipt;
 
-/// `0x0001 receipt`: the transaction is in a durable block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReceiptPayload {
-    pub tx_hash: Hash32,
-    pub height: BlockHeight,
-    /// The transaction's index in its block.
-    pub index: u32,
-}
-
-impl ReceiptPayload {
-    /// Encoded size: hash, height, index.
-    pub const BYTES: usize = 32 + 8 + 4;
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(Self::BYTES);
-        w.hash(&self.tx_hash).u64(self.height.0).u32(self.index);
-        w.into_bytes()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<ReceiptPayload, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let out = ReceiptPayload {
-            tx_hash: r.hash("tx_hash")?,
-            height: BlockHeight(r.u64("height")?),
-            index: r.u32("index")?,
-        };
-        r.finish("receipt payload")?;
-        Ok(out)
-    }
-}
+/// `0x0001 receipt`: the transaction is in a durable block, and the proof of
+/// it: the signed header and the Merkle path ([`Receipt::encode`]). A device
+/// counts the transaction as committed only once it has checked both.
+pub type ReceiptPayload = Receipt;
 
 /// `0x0002 refusal`: the ledger refused the transaction with `code`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,19 +105,6 @@ fn truncate_utf8(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_receipt_round_trips_in_44_bytes() {
-        let p = ReceiptPayload {
-            tx_hash: Hash32([7; 32]),
-            height: BlockHeight(9),
-            index: 3,
-        };
-        let bytes = p.encode();
-        assert_eq!(bytes.len(), ReceiptPayload::BYTES);
-        assert_eq!(ReceiptPayload::decode(&bytes), Ok(p));
-        assert!(ReceiptPayload::decode(&bytes[..43]).is_err());
-    }
 
     #[test]
     fn a_refusal_round_trips_and_long_fields_are_cut_on_encode() {

@@ -5,8 +5,8 @@ use std::cell::Cell;
 use ting_core::tx::device_consent_message;
 
 use ting_core::{
-    AccountId, Amount, Block, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce, SignedTx,
-    Timestamp, TxBody, TxKind,
+    AccountId, Amount, Block, BlockDraft, BlockHeight, Genesis, Hash32, Keypair, NetworkId, Nonce,
+    SignedTx, Timestamp, TxBody, TxKind,
 };
 use ting_ledger::State;
 
@@ -99,16 +99,28 @@ pub fn register(owner: &Keypair, nonce: u64, device: &Keypair) -> SignedTx {
     tx(owner, owner.account(), nonce, kind)
 }
 
-/// Seals `txs` as the next block of `state` at `at` (the ledger does not check block signatures).
-pub fn block(state: &State, at: u64, txs: Vec<SignedTx>) -> Block {
-    Block::seal(
-        NET,
-        BlockHeight(state.height().0 + 1),
-        state.tip_hash(),
-        Timestamp(at),
-        txs,
-        &sequencer(),
-    )
+/// Seals `txs`, already applied to `state`, as its next block at `at` (the
+/// ledger does not check block signatures).
+pub fn block(state: &mut State, at: u64, txs: Vec<SignedTx>) -> Block {
+    let draft = BlockDraft {
+        genesis: state.genesis_hash(),
+        height: BlockHeight(state.height().0 + 1),
+        epoch: 0,
+        prev_hash: state.tip_hash(),
+        timestamp: Timestamp(at),
+        state_root: state.update_root(),
+    };
+    Block::seal(draft, txs, &sequencer())
+}
+
+/// Seals `txs`, not yet applied, as the next block of `state` at `at`, with
+/// the state root they lead to.
+pub fn next_block(state: &State, at: u64, txs: Vec<SignedTx>) -> Block {
+    let mut after = state.clone();
+    for tx in &txs {
+        let _ = after.apply_tx(tx, Timestamp(at));
+    }
+    block(&mut after, at, txs)
 }
 
 /// Replaying `blocks` on a fresh state from `genesis` applies every
@@ -129,7 +141,13 @@ pub fn replays_exactly(
         );
     }
     prop_assert_eq!(replay.digest(), state.digest(), "replay diverged");
-    let restored = State::decode(&state.encode(), 5).expect("snapshot decodes");
+    let mut committed = state.clone();
+    let root = committed.update_root();
+    prop_assert_eq!(root, state.recomputed_root(), "incremental state root");
+    prop_assert_eq!(replay.committed_root(), root, "replayed state root");
+    let mut restored = State::decode(&state.encode(), 5).expect("snapshot decodes");
+    restored.end_replay().expect("no tip header to check");
     prop_assert_eq!(restored.digest(), state.digest(), "snapshot round trip");
+    prop_assert_eq!(restored.committed_root(), root, "snapshot state root");
     Ok(())
 }

@@ -18,11 +18,15 @@ use ting_ledger::{Channel, ChannelTerms, HashChainState};
 use ting_store::index::{AccountChannel, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
 use ting_store::TxLocation;
 
+use axum::extract::rejection::QueryRejection;
+
 use super::error::ApiError;
+use super::proofs::{channel_answer, wants_proof, ProofQuery};
 use super::query::{parse_cursor, visible_height, wait_durable};
 use crate::node::Shared;
 use ting_api::channel::segment_json;
 use ting_api::parse_account;
+use ting_api::state::state_answer_json;
 
 /// Channels in a page when the client does not say.
 const CHANNELS_PAGE_DEFAULT: usize = 50;
@@ -81,15 +85,39 @@ fn unknown_channel(id: &ChannelId) -> ApiError {
     ApiError::not_found("unknown_channel", format!("no channel has id {id}"))
 }
 
-/// `GET /v1/channels/{id}`.
-pub async fn channel(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+/// `GET /v1/channels/{id}`, and with `?proof=true` the channel at the tip
+/// block (or its absence) with its proof.
+pub async fn channel(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<ProofQuery>, QueryRejection>,
+) -> ApiResult {
+    let proof = wants_proof(query)?;
     let id = parse_channel_id(&id)?;
     let (body, height) = {
         let st = s.state.read().expect("state lock");
-        let channel = st.channel(&id).ok_or_else(|| unknown_channel(&id))?;
-        let mut body = channel_json(&id, channel);
-        body["height"] = json!(st.height().0);
-        (body, visible_height(&s, &st))
+        if proof {
+            let answer = channel_answer(&st, &id)?;
+            let channel = match &answer.record {
+                Some(bytes) => Some(
+                    Channel::from_record(bytes)
+                        .map_err(|e| ApiError::internal("encode a channel record", e))?,
+                ),
+                None => None,
+            };
+            let body = json!({
+                "id": id.to_hex(),
+                "height": answer.header.height.0,
+                "channel": channel.as_ref().map(|c| channel_json(&id, c)),
+                "proof": state_answer_json(&answer),
+            });
+            (body, st.height())
+        } else {
+            let channel = st.channel(&id).ok_or_else(|| unknown_channel(&id))?;
+            let mut body = channel_json(&id, channel);
+            body["height"] = json!(st.height().0);
+            (body, visible_height(&s, &st))
+        }
     };
     wait_durable(&s, height).await?;
     Ok(Json(body))

@@ -12,6 +12,7 @@ mod events;
 
 mod mqtt_auth;
 mod ops;
+mod proofs;
 mod query;
 mod submit;
 

@@ -7,17 +7,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use ting_core::limits::{ACCOUNT_TXS_PAGE_MAX, BLOCK_RANGE_MAX};
-use ting_core::{merkle, Block, BlockHeight, Hash32, Receipt};
+use ting_core::state_map::AccountRecord;
+use ting_core::{merkle, AccountId, Block, BlockHeight, Hash32, Receipt, Timestamp};
 use ting_store::TxLocation;
 
 use super::error::ApiError;
+use super::proofs::{account_answer, wants_proof, ProofQuery};
 use crate::node::Shared;
+use ting_api::state::state_answer_json;
 use ting_api::{header_json, parse_account, parse_hash, receipt_json, TxJson};
 
 /// Most unindexed blocks a lookup by hash scans while the indexer catches up.
@@ -74,30 +78,60 @@ pub async fn status(State(s): State<Arc<Shared>>, headers: axum::http::HeaderMap
     })))
 }
 
-pub async fn account(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+/// An account's view in JSON: money, nonce, device terms (with what it has
+/// spent on the UTC day of `at`) and messaging key.
+fn account_json(id: &AccountId, r: &AccountRecord, at: Timestamp) -> Value {
+    let device = r.device.as_ref().map(|d| {
+        json!({
+            "owner": d.owner.to_did(),
+            "per_day": d.per_day.map(|a| a.base_units()),
+            "spent_today": d.spent_on(at).base_units(),
+            "frozen": d.frozen,
+            "metadata_hex": hex::encode(&d.metadata),
+        })
+    });
+    json!({
+        "id": id.to_did(),
+        "hex": id.to_hex(),
+        "balance": r.account.balance.base_units(),
+        "nonce": r.account.nonce.0,
+        "device": device,
+        "messaging_key": r.messaging_key.map(|k| k.to_hex()),
+    })
+}
+
+/// `GET /v1/accounts/{id}`, and with `?proof=true` the account at the tip
+/// block with its proof.
+pub async fn account(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<ProofQuery>, QueryRejection>,
+) -> ApiResult {
+    let proof = wants_proof(query)?;
     let id = parse_account("account id", &id)?;
     let (body, height) = {
         let st = s.state.read().expect("state lock");
-        let account = st.account(&id).copied().unwrap_or_default();
-        let device = st.device(&id).map(|d| {
-            json!({
-                "owner": d.owner.to_did(),
-                "per_day": d.per_day.map(|a| a.base_units()),
-                "spent_today": d.spent_on(st.last_timestamp()).base_units(),
-                "frozen": d.frozen,
-                "metadata_hex": hex::encode(&d.metadata),
-            })
-        });
-        let body = json!({
-            "id": id.to_did(),
-            "hex": id.to_hex(),
-            "balance": account.balance.base_units(),
-            "nonce": account.nonce.0,
-            "device": device,
-            "messaging_key": st.messaging_key(&id).map(|k| k.to_hex()),
-            "height": st.height().0,
-        });
-        (body, visible_height(&s, &st))
+        if proof {
+            let answer = account_answer(&st, &id)?;
+            let record = match &answer.record {
+                Some(bytes) => AccountRecord::from_record(bytes)
+                    .map_err(|e| ApiError::internal("encode an account record", e))?,
+                None => AccountRecord::default(),
+            };
+            let mut body = account_json(&id, &record, answer.header.timestamp);
+            body["height"] = json!(answer.header.height.0);
+            body["proof"] = state_answer_json(&answer);
+            (body, st.height())
+        } else {
+            let record = AccountRecord {
+                account: st.account(&id).copied().unwrap_or_default(),
+                device: st.device(&id).cloned(),
+                messaging_key: st.messaging_key(&id),
+            };
+            let mut body = account_json(&id, &record, st.last_timestamp());
+            body["height"] = json!(st.height().0);
+            (body, visible_height(&s, &st))
+        }
     };
     wait_durable(&s, height).await?;
     Ok(Json(body))

@@ -112,12 +112,24 @@ fn committed_json(o: &crate::pipeline::Committed) -> Value {
     })
 }
 
+/// One transaction's commit, with the receipt that proves it.
+fn committed_with_receipt(o: &crate::pipeline::Committed) -> Value {
+    let mut v = committed_json(o);
+    v["receipt"] = ting_api::receipt_json(&o.receipt());
+    v
+}
+
+/// Waits for one outcome. A single submission's commit carries its receipt;
+/// a batch's answers stay short (a receipt each would repeat the header
+/// thousands of times): clients read receipts by hash.
 async fn outcome(
     rx: oneshot::Receiver<Outcome>,
     hash: ting_core::Hash32,
     deadline: tokio::time::Instant,
+    with_receipt: bool,
 ) -> Result<Value, ApiError> {
     match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(Outcome::Committed(c))) if with_receipt => Ok(committed_with_receipt(&c)),
         Ok(Ok(Outcome::Committed(c))) => Ok(committed_json(&c)),
         Ok(Ok(Outcome::Refused(r))) => Err(ApiError::refused(r)),
         Ok(Err(_)) => Err(ApiError::new(
@@ -152,7 +164,7 @@ pub async fn submit_one(
     }
     let rx = shared.submit(vec![tx])?.pop().expect("one receiver");
     let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
-    Ok(Json(outcome(rx, hash, deadline).await?).into_response())
+    Ok(Json(outcome(rx, hash, deadline, true).await?).into_response())
 }
 
 /// A batch item that did not commit: refused, or (timeout, shutdown) not known yet.
@@ -211,7 +223,7 @@ pub async fn submit_batch(
         // One deadline for the whole batch: outcomes arrive in submission order.
         let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
         for ((i, hash), rx) in places.into_iter().zip(receivers) {
-            let answer = outcome(rx, hash, deadline).await;
+            let answer = outcome(rx, hash, deadline, false).await;
             results[i] = Some(answer.unwrap_or_else(|e| refusal_json(&e)));
         }
     } else {

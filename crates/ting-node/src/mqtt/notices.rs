@@ -10,8 +10,7 @@ use ting_core::{AccountId, BlockHeight, Hash32, Keypair, Timestamp};
 
 use crate::pipeline::{Committed, Refusal};
 use ting_core::envelope::{
-    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, HelloPayload, ReceiptPayload,
-    RefusalPayload,
+    Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ErrorPayload, HelloPayload, RefusalPayload,
 };
 
 /// Domain of the notice ids, so they cannot collide with other uses of SHA-256.
@@ -59,12 +58,7 @@ impl Notice {
     fn kind_about_payload(&self) -> (EnvelopeType, Hash32, Vec<u8>) {
         match self {
             Notice::Receipt { committed: c, .. } => {
-                let p = ReceiptPayload {
-                    tx_hash: c.tx_hash,
-                    height: c.height,
-                    index: c.index,
-                };
-                (EnvelopeType::RECEIPT, c.tx_hash, p.encode())
+                (EnvelopeType::RECEIPT, c.tx_hash, c.receipt().encode())
             }
             Notice::Refusal { refusal: r, .. } => {
                 let p = RefusalPayload {

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use ting_core::limits::WRITE_GROUP_BYTES_MAX;
+use ting_core::merkle::MerkleTree;
 use ting_core::{Block, Hash32};
 use ting_store::BlockLog;
 use tokio::sync::broadcast;
@@ -150,13 +151,22 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<ToWriter>, parts: &WriterParts
 
 fn acknowledge(block: &Block, block_hash: Hash32, replies: Vec<Reply>, metrics: &Metrics) {
     metrics.block_committed(block.txs.len());
-    for ((index, tx), reply) in block.txs.iter().enumerate().zip(replies) {
+    // The proofs cost one tree per block, built only when someone waits.
+    if replies.iter().all(Option::is_none) {
+        return;
+    }
+    let hashes = block.tx_hashes();
+    let tree = MerkleTree::new(&hashes);
+    let header = Arc::new(block.header.clone());
+    for ((index, tx_hash), reply) in hashes.iter().enumerate().zip(replies) {
         if let Some(reply) = reply {
             let committed = Committed {
-                tx_hash: tx.hash(),
+                tx_hash: *tx_hash,
                 height: block.header.height,
                 index: u32::try_from(index).expect("bounded by BLOCK_TXS_MAX"),
                 block_hash,
+                header: Arc::clone(&header),
+                proof: tree.proof(index).expect("an index of the block"),
             };
             // A waiter that gave up is fine: the transaction is durable either way.
             let _ = reply.send(Outcome::Committed(committed));

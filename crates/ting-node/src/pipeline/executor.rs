@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ting_core::limits::BLOCK_TXS_MAX;
-use ting_core::{Block, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
+use ting_core::{Block, BlockDraft, BlockHeight, Hash32, Keypair, SignedTx, Timestamp};
 use ting_ledger::State;
 
 use super::durable::deliver_refusals;
@@ -26,6 +26,9 @@ use super::{Load, Outcome, Refusal, Reply};
 use crate::clock::{Clock, ClockStatus, TimeGuard, CLOCK_RECHECK};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
+
+/// The leader epoch of a single sequencer: it never changes hands.
+const SINGLE_NODE_EPOCH: u64 = 0;
 
 /// How the executor cuts blocks and when it asks for snapshots, and the
 /// clock it stamps them with.
@@ -255,14 +258,18 @@ impl Executor {
         self.parts.load.block_open.store(false, Ordering::Release);
         let height = state.height().next().expect("height below u64::MAX");
         let count = open.txs.len() as u64;
-        let block = Block::seal(
-            state.network(),
+        let started = Instant::now();
+        let state_root = state.update_root();
+        self.parts.metrics.state_root_time(started.elapsed(), count);
+        let draft = BlockDraft {
+            genesis: state.genesis_hash(),
             height,
-            state.tip_hash(),
-            open.timestamp,
-            open.txs,
-            &self.cfg.key,
-        );
+            epoch: SINGLE_NODE_EPOCH,
+            prev_hash: state.tip_hash(),
+            timestamp: open.timestamp,
+            state_root,
+        };
+        let block = Block::seal(draft, open.txs, &self.cfg.key);
         state
             .commit_block(&block.header)
             .expect("the executor builds each block on its own tip");

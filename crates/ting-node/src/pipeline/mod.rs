@@ -26,7 +26,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use thiserror::Error;
 use ting_core::limits::{QUEUE_TXS_MAX, VERIFY_BATCH_TXS_MAX, VERIFY_QUEUE_TXS_MAX};
-use ting_core::{BlockHeight, Hash32, SignedTx};
+use ting_core::{BlockHeader, BlockHeight, Hash32, MerkleProof, Receipt, SignedTx};
 use tokio::sync::{oneshot, watch};
 
 pub use durable::CommittedBlock;
@@ -35,13 +35,27 @@ pub(crate) use executor::{spawn_executor, ExecutorParts};
 pub use executor::{ExecutorConfig, SnapshotRequest};
 pub(crate) use verify::{spawn_verifiers, Checked};
 
-/// Where a committed transaction landed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a committed transaction landed, with what proves it: its block's
+/// signed header and its Merkle path to the header's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
     pub tx_hash: Hash32,
     pub height: BlockHeight,
     pub index: u32,
     pub block_hash: Hash32,
+    pub header: Arc<BlockHeader>,
+    pub proof: MerkleProof,
+}
+
+impl Committed {
+    /// The receipt a client checks against the genesis sequencers.
+    pub fn receipt(&self) -> Receipt {
+        Receipt {
+            tx_hash: self.tx_hash,
+            proof: self.proof.clone(),
+            header: (*self.header).clone(),
+        }
+    }
 }
 
 /// Why the pipeline refused a transaction; the state did not change.

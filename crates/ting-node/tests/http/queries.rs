@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use ting_api::{receipt_from_json, TxJson};
-use ting_core::{AccountId, Amount, BlockHeader, Keypair, NetworkId, SignedTx, TxKind};
+use ting_core::{AccountId, Amount, BlockHeader, Hash32, Keypair, SignedTx, TxKind};
 use ting_node::Shared;
 
 use crate::common::*;
@@ -27,6 +27,7 @@ async fn a_receipt_verifies_offline_against_the_genesis_sequencers() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let sequencers = [sequencer().account()];
+    let net = genesis().hash();
     for tx in &txs {
         let hash = tx.hash().to_hex();
         let receipt_body = check(
@@ -42,21 +43,21 @@ async fn a_receipt_verifies_offline_against_the_genesis_sequencers() {
         let receipt = receipt_from_json(&receipt_body).expect("a receipt");
         assert_eq!(receipt.tx_hash, tx.hash());
         receipt
-            .verify(NET, &sequencers)
+            .verify(&net, &sequencers)
             .expect("the receipt verifies");
         assert!(
-            receipt.verify(NetworkId(NET.0 + 1), &sequencers).is_err(),
+            receipt.verify(&Hash32([7; 32]), &sequencers).is_err(),
             "bound to its network"
         );
         assert!(
-            receipt.verify(NET, &[user(0).account()]).is_err(),
+            receipt.verify(&net, &[user(0).account()]).is_err(),
             "bound to the sequencers"
         );
         let mut forged = receipt.clone();
         forged.tx_hash = txs[0].hash();
         if forged.tx_hash != tx.hash() {
             assert!(
-                forged.verify(NET, &sequencers).is_err(),
+                forged.verify(&net, &sequencers).is_err(),
                 "a receipt proves only its own transaction"
             );
         }
@@ -84,7 +85,7 @@ async fn a_receipt_verifies_offline_against_the_genesis_sequencers() {
         );
         receipt_from_json(&tx_body["receipt"])
             .expect("a receipt")
-            .verify(NET, &sequencers)
+            .verify(&net, &sequencers)
             .expect("verifies");
     }
 }
@@ -233,7 +234,8 @@ async fn blocks_are_served_by_height_and_by_range() {
             get(&format!("/v1/blocks/{i}")),
             ok(vec![
                 ("/header/height", json!(i)),
-                ("/header/network", json!(NET.0)),
+                ("/header/genesis", json!(genesis().hash().to_hex())),
+                ("/header/epoch", json!(0)),
                 ("/header/tx_count", json!(1)),
                 ("/header/sequencer", json!(did(&sequencer()))),
                 ("/header/prev_hash", prev.clone()),

@@ -18,11 +18,12 @@ pub const FILE_NAME: &str = "blocks.log";
 pub const FILE_MAGIC: [u8; 8] = *b"TINGLOG1";
 /// The only file format version this code reads and writes. Version 1 records carried
 /// no group number, so recovery could not tell the last write group from earlier ones.
-/// Version 3 holds blocks of wire version 2 (docs/wire.md); versions 1 and 2 hold wire
-/// version 1 blocks, which this code cannot read.
-pub const FORMAT_VERSION: u32 = 3;
-/// The last format version whose blocks are of wire version 1.
-pub const FORMAT_VERSION_WIRE_1_MAX: u32 = 2;
+/// Version 4 holds blocks of wire version 2 (docs/wire.md: headers with the genesis
+/// hash and the state root); versions 1 to 3 hold blocks of earlier formats, which this
+/// code cannot read.
+pub const FORMAT_VERSION: u32 = 4;
+/// The last format version whose blocks are of an earlier wire format.
+pub const FORMAT_VERSION_WIRE_1_MAX: u32 = 3;
 /// `magic [8] | version u32 LE | genesis hash [32]`.
 pub const FILE_HEADER_BYTES: usize = 8 + 4 + 32;
 /// Where the first record starts.

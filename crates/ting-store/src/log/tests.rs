@@ -283,15 +283,16 @@ fn a_file_that_is_not_a_log_or_of_another_format_version_is_refused() {
         header[8..12].copy_from_slice(&v.to_le_bytes());
         header
     };
-    // Formats 1 and 2 hold wire version 1 blocks: refused whole, never scanned
-    // (their blocks would not decode and look like a torn tail to cut off).
-    let (version_1, version_2, version_4) = (with_version(1), with_version(2), with_version(4));
-    let cases: [(&[u8], &str); 5] = [
+    // Formats 1 to 3 hold blocks of earlier wire formats: refused whole, never
+    // scanned (their blocks would not decode and look like a torn tail to cut off).
+    let versions = [1, 2, 3, 5].map(with_version);
+    let cases: [(&[u8], &str); 6] = [
         (b"short", "not_a_block_log"),
         (&[0u8; 100], "not_a_block_log"),
-        (&version_1, "wire_version_1_data"),
-        (&version_2, "wire_version_1_data"),
-        (&version_4, "unsupported_log_version"),
+        (&versions[0], "wire_version_1_data"),
+        (&versions[1], "wire_version_1_data"),
+        (&versions[2], "wire_version_1_data"),
+        (&versions[3], "unsupported_log_version"),
     ];
     for (bytes, code) in cases {
         fs::write(dir.path().join(FILE_NAME), bytes).expect("writes");

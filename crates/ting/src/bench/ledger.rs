@@ -31,6 +31,8 @@ const CAPACITY_SECONDS: f64 = 3.0;
 const CAPACITY_SAMPLE_BATCHES: usize = 32;
 /// Workload prepared beyond what the capacity could possibly consume.
 const WORKLOAD_HEADROOM: f64 = 1.3;
+/// The standing target: committed transfers over verification capacity, state root on.
+const RATIO_TARGET: f64 = 0.65;
 
 /// The lengths of the phases.
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +219,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         "transfers_per_s": round(p.window.rate(), 0),
         "verify_capacity_per_s": round(r.capacity.per_s, 0),
         "ratio": round(ratio(r), 3),
+        "state_root_us_per_tx": round(p.window.state_root_us_per_tx, 3),
         "ack_p50_ms": round(p.latency.p50_ms, 3),
         "ack_p99_ms": round(p.latency.p99_ms, 3),
         "ack_p99_ms_half_load": round(h.latency.p99_ms, 3),
@@ -285,9 +288,13 @@ fn print_human(r: &Report) {
         p.window.rate(), p.window.committed, p.window.seconds, p.window.blocks, p.window.fsyncs, p.window.fsync_ms_mean
     );
     println!(
-        "  ratio                  {:>10.3}      target >= 0.70: {}",
+        "  ratio                  {:>10.3}      target >= {RATIO_TARGET:.2} (with the state root): {}",
         ratio(r),
-        verdict(ratio(r) >= 0.7)
+        verdict(ratio(r) >= RATIO_TARGET)
+    );
+    println!(
+        "  state root             {:>10.2} µs/tx of executor time, updated once per block",
+        p.window.state_root_us_per_tx
     );
     if (r.capacity_after.per_s / r.capacity.per_s - 1.0).abs() > 0.1 {
         println!("  warning: the capacity moved by more than 10% during the run; other work shares this machine");

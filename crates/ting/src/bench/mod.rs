@@ -14,6 +14,7 @@ mod drive;
 mod http;
 mod ledger;
 mod mqtt;
+mod proof;
 mod recovery;
 mod stats;
 mod workload;
@@ -34,6 +35,8 @@ pub enum BenchCmd {
     Mqtt(mqtt::MqttArgs),
     /// Payment channels on one core: hash-chain ticks and vouchers checked per second vs. bare SHA-256, and the payer's chain.
     Channel(ChannelArgs),
+    /// Checking one account's state proof vs. one Ed25519 verification, and its size, at 1M accounts.
+    Proof(ProofArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -103,6 +106,19 @@ pub struct ChannelArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// Accounts in the state map the proofs come from.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub accounts: u64,
+    /// Length of each measured window (Ed25519, proof, whole answer, Ed25519 again).
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Ledger(args) => match args.accounts {
@@ -111,6 +127,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         },
         BenchCmd::Recovery(args) => recovery::run(args),
         BenchCmd::Channel(args) => channel::run(args),
+        BenchCmd::Proof(args) => proof::run(args),
         BenchCmd::Mqtt(args) => mqtt::run(args),
     }
 }

@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use serde_json::json;
 use ting_core::limits::BLOCK_TXS_MAX;
-use ting_core::{Block, BlockHeight, Keypair, Timestamp};
+use ting_core::{Block, BlockDraft, BlockHeight, Keypair, Timestamp};
+use ting_ledger::State;
 use ting_node::{Node, NodeConfig, StartReport};
 use ting_store::{BlockLog, FileLog};
 
@@ -48,8 +49,12 @@ pub fn run(args: &RecoveryArgs) -> anyhow::Result<()> {
     let dir = TempDir::new("recovery")?;
     let data = dir.path().join("node");
     let log_dir = data.join("blocks");
+    // The log is written as a node would: each block carries the state root its
+    // transactions lead to, so the ledger runs beside the writer.
+    let mut state = State::from_genesis(&accounts.genesis, 0);
     append(
         &log_dir,
+        &mut state,
         &accounts,
         (0, args.txs),
         args.sign,
@@ -64,6 +69,7 @@ pub fn run(args: &RecoveryArgs) -> anyhow::Result<()> {
     );
     append(
         &log_dir,
+        &mut state,
         &accounts,
         (args.txs, args.tail_txs),
         args.sign,
@@ -170,6 +176,7 @@ fn stop(node: Node) -> f64 {
 /// Appends transfers `[first, first + count)` to the log in `dir`, in full blocks but the last.
 fn append(
     dir: &Path,
+    state: &mut State,
     accounts: &Accounts,
     (first, count): (u64, u64),
     sign: bool,
@@ -195,14 +202,21 @@ fn append(
             bar.inc(txs.len() as u64);
             // Any non-decreasing timestamps will do; one millisecond per block.
             let at = Timestamp(accounts.genesis.timestamp.0 + height.0);
-            let block = Block::seal(
-                accounts.genesis.network,
+            for tx in &txs {
+                state
+                    .apply_tx(tx, at)
+                    .map_err(|e| anyhow::anyhow!("the ledger refused a bench transfer: {e}"))?;
+            }
+            let draft = BlockDraft {
+                genesis,
                 height,
-                prev,
-                at,
-                txs,
-                &accounts.node_key,
-            );
+                epoch: 0,
+                prev_hash: prev,
+                timestamp: at,
+                state_root: state.update_root(),
+            };
+            let block = Block::seal(draft, txs, &accounts.node_key);
+            state.commit_block(&block.header)?;
             prev = block.header.hash();
             sealed.push(block);
         }

@@ -49,6 +49,7 @@ pub struct Counters {
     pub blocks: u64,
     pub fsyncs: u64,
     pub fsync_micros: u64,
+    pub state_root_nanos: u64,
     pub durable_height: u64,
     pub indexed_height: u64,
 }
@@ -62,6 +63,7 @@ impl Counters {
             blocks: m.blocks_committed.load(Ordering::Relaxed),
             fsyncs: m.fsyncs.load(Ordering::Relaxed),
             fsync_micros: m.fsync_micros.load(Ordering::Relaxed),
+            state_root_nanos: m.state_root_nanos.load(Ordering::Relaxed),
             durable_height: shared.durable.height().0,
             indexed_height: shared.index.indexed_height().map_or(0, |h| h.0),
         }
@@ -77,6 +79,8 @@ pub struct Window {
     pub fsyncs: u64,
     /// Mean time of one group commit (write and fdatasync).
     pub fsync_ms_mean: f64,
+    /// Executor time spent on the state root, per committed transaction.
+    pub state_root_us_per_tx: f64,
     /// Durable blocks not yet in the query index at the end of the window.
     pub index_lag_blocks: u64,
 }
@@ -90,6 +94,9 @@ impl Window {
             blocks: b.blocks - a.blocks,
             fsyncs,
             fsync_ms_mean: (b.fsync_micros - a.fsync_micros) as f64 / 1000.0 / fsyncs.max(1) as f64,
+            state_root_us_per_tx: (b.state_root_nanos - a.state_root_nanos) as f64
+                / 1000.0
+                / (b.committed - a.committed).max(1) as f64,
             index_lag_blocks: b.durable_height.saturating_sub(b.indexed_height),
         }
     }

@@ -1,0 +1,106 @@
+//! Reads that prove themselves: an account or a channel with its state
+//! proof (`?proof=true`, docs/api.md), and a commit with its receipt, each
+//! checked by the client's [`Verifier`] before anything is read out of it.
+
+use hyper::StatusCode;
+use serde_json::Value;
+use ting_api::state::state_answer_from_json;
+use ting_core::state_proof::StateAnswer;
+use ting_core::{AccountId, ChannelId, MessagingKey};
+
+use super::channel::LedgerChannel;
+use super::views::Committed;
+use super::{HttpError, NodeClient};
+use crate::verify::{no_proof, ProvedAccount, Verifier};
+
+impl NodeClient {
+    fn verifier_for(&self, what: &str) -> Result<&Verifier, HttpError> {
+        self.verifier().map(|v| &**v).ok_or_else(|| {
+            no_proof(
+                what.to_owned(),
+                "this client checks nothing: make it with NodeClient::verifying",
+            )
+            .into()
+        })
+    }
+
+    async fn state_answer(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<(StateAnswer, Value), HttpError> {
+        let raw = self.get(path).await?;
+        let answer = state_answer_from_json(&raw["proof"])
+            .map_err(|e| no_proof(what.to_owned(), e.message))?;
+        Ok((answer, raw))
+    }
+
+    /// Account `id` at the node's tip block, proved against a header a
+    /// sequencer of the trusted network signed.
+    pub async fn proved_account(&self, id: &AccountId) -> Result<ProvedAccount, HttpError> {
+        let what = format!("account {id}");
+        let verifier = self.verifier_for(&what)?;
+        let path = format!("/v1/accounts/{}?proof=true", id.to_hex());
+        let (answer, _) = self.state_answer(&path, &what).await?;
+        Ok(verifier.account(id, &answer)?)
+    }
+
+    /// The X25519 key `id` published for sealed envelopes, if any (proved
+    /// when the client is verifying).
+    pub async fn messaging_key(&self, id: &AccountId) -> Result<Option<MessagingKey>, HttpError> {
+        if self.verifier().is_some() {
+            return Ok(self.proved_account(id).await?.record.messaging_key);
+        }
+        let account = self.account(id).await?;
+        match &account["messaging_key"] {
+            Value::Null => Ok(None),
+            Value::String(text) => MessagingKey::from_hex(text).map(Some).ok_or_else(|| {
+                HttpError::BadResponse("the account's messaging_key is not 64 hex digits".into())
+            }),
+            _ => Err(HttpError::BadResponse(
+                "the account's messaging_key is not a string".into(),
+            )),
+        }
+    }
+
+    /// Channel `id` at the node's tip block, proved; a proved absence is
+    /// `unknown_channel`, as the node would answer it.
+    pub(super) async fn proved_channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
+        let what = format!("channel {id}");
+        let verifier = self.verifier_for(&what)?;
+        let network = self.network().await?;
+        let path = format!("/v1/channels/{}?proof=true", id.to_hex());
+        let (answer, raw) = self.state_answer(&path, &what).await?;
+        match verifier.channel(id, &answer)? {
+            Some(channel) => Ok(LedgerChannel::from_channel(network, id, &channel, raw)),
+            None => Err(HttpError::Api {
+                status: StatusCode::NOT_FOUND,
+                code: "unknown_channel".into(),
+                message: format!(
+                    "no channel has id {id} (proved at height {})",
+                    answer.header.height
+                ),
+                tx_hash: None,
+            }),
+        }
+    }
+}
+
+/// Checks that a commit's answer carries the receipt of what it claims.
+pub(super) fn check_commit(verifier: &Verifier, c: &Committed) -> Result<(), HttpError> {
+    let what = || format!("the receipt of {}", c.tx_hash);
+    let receipt =
+        ting_api::receipt_from_json(&c.raw["receipt"]).map_err(|e| no_proof(what(), e.message))?;
+    verifier.receipt(&c.tx_hash, &receipt)?;
+    if receipt.header.height != c.height || receipt.proof.index != c.index {
+        return Err(no_proof(
+            what(),
+            format!(
+                "the answer says block {} index {}, its receipt block {} index {}",
+                c.height, c.index, receipt.header.height, receipt.proof.index
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! What a client believes, and why: receipts and state proofs checked
+//! against the genesis hash and the sequencer keys it holds.
+//!
+//! A [`Verifier`] is given to a [`crate::client::NodeClient`] (a device's is
+//! made from its configuration); the client then takes a transaction as
+//! committed only with a receipt whose header a sequencer of the network
+//! signed and whose Merkle path leads to that header's root, and reads
+//! balances, nonces, channel terms and messaging keys only from state proofs
+//! against such a header. It also remembers the highest height it has
+//! checked, and refuses a proof from below it: a node cannot answer with an
+//! old, genuinely signed state to hide a later payment or a replaced key.
+//!
+//! What fails is an [`Unproven`] error naming what was asked, a stable code
+//! and the reason; nothing is acted on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use thiserror::Error;
+use ting_core::channel::Channel;
+use ting_core::state_map::AccountRecord;
+use ting_core::state_proof::{StateAnswer, StateCheck};
+use ting_core::{AccountId, BlockHeight, ChannelId, Hash32, Receipt};
+
+/// The network a client trusts, and how far it has seen it.
+#[derive(Debug)]
+pub struct Verifier {
+    genesis: Hash32,
+    sequencers: Vec<AccountId>,
+    /// The highest block height of a header this verifier has checked.
+    seen: AtomicU64,
+}
+
+/// An answer of the node that does not prove what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "the node's answer for {what} does not prove itself ({code}): {reason}; it was not acted on"
+)]
+pub struct Unproven {
+    /// What was asked: `the receipt of <hash>`, `account <did>`, `channel <id>`.
+    pub what: String,
+    /// A stable code: the failed check's (`bad_header_signature`,
+    /// `proof_record_mismatch`, `stale_state`, ...), or `no_proof`.
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// An account's record at a checked header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvedAccount {
+    /// What the account holds: all zero, no device and no key, when the
+    /// proof shows it does not exist.
+    pub record: AccountRecord,
+    pub height: BlockHeight,
+}
+
+impl Verifier {
+    pub fn new(genesis: Hash32, sequencers: Vec<AccountId>) -> Verifier {
+        Verifier {
+            genesis,
+            sequencers,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    pub fn genesis(&self) -> &Hash32 {
+        &self.genesis
+    }
+
+    pub fn sequencers(&self) -> &[AccountId] {
+        &self.sequencers
+    }
+
+    /// The highest height checked so far.
+    pub fn seen(&self) -> BlockHeight {
+        BlockHeight(self.seen.load(Ordering::Acquire))
+    }
+
+    fn saw(&self, height: BlockHeight) {
+        self.seen.fetch_max(height.0, Ordering::AcqRel);
+    }
+
+    fn check(&self) -> StateCheck<'_> {
+        StateCheck {
+            genesis: &self.genesis,
+            sequencers: &self.sequencers,
+            min_height: self.seen(),
+        }
+    }
+
+    /// Checks that `receipt` proves `tx_hash` committed on this network.
+    pub fn receipt(&self, tx_hash: &Hash32, receipt: &Receipt) -> Result<(), Unproven> {
+        let what = || format!("the receipt of {tx_hash}");
+        if receipt.tx_hash != *tx_hash {
+            return Err(Unproven {
+                what: what(),
+                code: "receipt_for_another_tx",
+                reason: format!("it is the receipt of {}", receipt.tx_hash),
+            });
+        }
+        receipt
+            .verify(&self.genesis, &self.sequencers)
+            .map_err(|e| Unproven {
+                what: what(),
+                code: e.code(),
+                reason: e.to_string(),
+            })?;
+        self.saw(receipt.header.height);
+        Ok(())
+    }
+
+    /// What account `id` holds, from a checked state proof.
+    pub fn account(&self, id: &AccountId, answer: &StateAnswer) -> Result<ProvedAccount, Unproven> {
+        let record = answer
+            .verify_account(id, &self.check())
+            .map_err(|e| Unproven {
+                what: format!("account {id}"),
+                code: e.code(),
+                reason: e.to_string(),
+            })?;
+        self.saw(answer.header.height);
+        Ok(ProvedAccount {
+            record: record.unwrap_or_default(),
+            height: answer.header.height,
+        })
+    }
+
+    /// What channel `id` is, from a checked state proof; `None` when the
+    /// proof shows it was never opened.
+    pub fn channel(
+        &self,
+        id: &ChannelId,
+        answer: &StateAnswer,
+    ) -> Result<Option<Channel>, Unproven> {
+        let channel = answer
+            .verify_channel(id, &self.check())
+            .map_err(|e| Unproven {
+                what: format!("channel {id}"),
+                code: e.code(),
+                reason: e.to_string(),
+            })?;
+        self.saw(answer.header.height);
+        Ok(channel)
+    }
+}
+
+/// An answer that should carry a proof and does not, or carries one that
+/// does not decode.
+pub fn no_proof(what: String, reason: impl Into<String>) -> Unproven {
+    Unproven {
+        what,
+        code: "no_proof",
+        reason: reason.into(),
+    }
+}

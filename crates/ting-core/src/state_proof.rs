@@ -1,0 +1,178 @@
+//! A value of the current state, proved: a signed block header, the record
+//! the state map holds for a key (or none) and the proof that leads from
+//! that key to the header's state root. A device checks it offline against
+//! the genesis hash and sequencer keys it holds, and so takes a balance, a
+//! nonce, a channel's terms or a peer's messaging key from no one's word.
+//!
+//! Bytes: `header [HEADER_BYTES] | record flag u8 (1: u16 length | record) |
+//! proof` (the proof as in [`StateProof::encode`]). A receipt proves a past
+//! event; this proves what holds at the header's height, so a client also
+//! refuses a header older than one it has already checked
+//! ([`StateAnswerError::Stale`]).
+
+use thiserror::Error;
+
+use crate::account::AccountId;
+use crate::block::BlockHeader;
+use crate::channel::{Channel, ChannelId};
+use crate::encoding::{DecodeError, Reader, Writer};
+use crate::hash::Hash32;
+use crate::receipt::ReceiptError;
+use crate::state_map::{self, AccountRecord};
+use crate::state_tree::{StateProof, StateProofError};
+use crate::types::BlockHeight;
+
+/// The longest record an answer may carry.
+pub const STATE_RECORD_BYTES_MAX: usize = 1024;
+
+/// What a client checks a state answer against: the network and the lowest
+/// height it may be from.
+#[derive(Clone, Copy, Debug)]
+pub struct StateCheck<'a> {
+    pub genesis: &'a Hash32,
+    pub sequencers: &'a [AccountId],
+    /// The highest height the client has already seen checked; an answer
+    /// from below it is stale.
+    pub min_height: BlockHeight,
+}
+
+/// A key's record at a signed header, with its proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateAnswer {
+    pub header: BlockHeader,
+    /// The record the key holds, or `None` when it holds none.
+    pub record: Option<Vec<u8>>,
+    pub proof: StateProof,
+}
+
+/// Why a state answer proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StateAnswerError {
+    #[error("the answer's header is not one this network signed: {0}")]
+    Header(ReceiptError),
+    #[error("the answer is from height {height}, below height {seen} already seen: a stale state")]
+    Stale {
+        height: BlockHeight,
+        seen: BlockHeight,
+    },
+    #[error("the state proof does not hold: {0}")]
+    Proof(StateProofError),
+    #[error("the record sent does not hash to the value the proof commits to")]
+    RecordMismatch,
+    #[error("the proof says the key holds a value, and no record came with it")]
+    MissingRecord,
+    #[error("the record does not decode: {0}")]
+    BadRecord(DecodeError),
+}
+
+impl StateAnswerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StateAnswerError::Header(e) => e.code(),
+            StateAnswerError::Stale { .. } => "stale_state",
+            StateAnswerError::Proof(e) => e.code(),
+            StateAnswerError::RecordMismatch | StateAnswerError::MissingRecord => {
+                "proof_record_mismatch"
+            }
+            StateAnswerError::BadRecord(_) => "bad_record",
+        }
+    }
+}
+
+impl StateAnswer {
+    pub fn encode(&self, w: &mut Writer) {
+        self.header.encode(w);
+        match &self.record {
+            Some(record) => {
+                w.u8(1).bytes_u16(record);
+            }
+            None => {
+                w.u8(0);
+            }
+        }
+        self.proof.encode(w);
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(512 + 64 * self.proof.entries.len());
+        self.encode(&mut w);
+        w.into_bytes()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<StateAnswer, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = BlockHeader::decode(&mut r)?;
+        let record = match r.u8("record flag")? {
+            0 => None,
+            1 => Some(r.bytes_u16("record", STATE_RECORD_BYTES_MAX)?.to_vec()),
+            _ => {
+                return Err(DecodeError::InvalidValue {
+                    what: "record flag",
+                })
+            }
+        };
+        let proof = StateProof::decode(&mut r)?;
+        r.finish("state answer")?;
+        Ok(StateAnswer {
+            header,
+            record,
+            proof,
+        })
+    }
+
+    /// What account `id` holds at the answer's header, checked: `None` is a
+    /// proved absence (no money, next nonce 0).
+    pub fn verify_account(
+        &self,
+        id: &AccountId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<AccountRecord>, StateAnswerError> {
+        let key = state_map::account_key(id);
+        let record = self.checked_record(&key, check, state_map::account_value_hash)?;
+        record
+            .map(|r| AccountRecord::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
+    /// What channel `id` is at the answer's header, checked: `None` is a
+    /// proved absence (no such channel was ever opened).
+    pub fn verify_channel(
+        &self,
+        id: &ChannelId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<Channel>, StateAnswerError> {
+        let key = state_map::channel_key(id);
+        let record = self.checked_record(&key, check, state_map::channel_value_hash)?;
+        record
+            .map(|r| Channel::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
+    fn checked_record(
+        &self,
+        key: &Hash32,
+        check: &StateCheck<'_>,
+        value_hash: fn(&[u8]) -> Hash32,
+    ) -> Result<Option<&[u8]>, StateAnswerError> {
+        self.header
+            .verify_for(check.genesis, check.sequencers)
+            .map_err(StateAnswerError::Header)?;
+        if self.header.height < check.min_height {
+            return Err(StateAnswerError::Stale {
+                height: self.header.height,
+                seen: check.min_height,
+            });
+        }
+        let committed = self
+            .proof
+            .verify(key, &self.header.state_root)
+            .map_err(StateAnswerError::Proof)?;
+        match (committed, &self.record) {
+            (None, None) => Ok(None),
+            (Some(want), Some(record)) if value_hash(record) == want => Ok(Some(record)),
+            (Some(_), None) => Err(StateAnswerError::MissingRecord),
+            (_, Some(_)) => Err(StateAnswerError::RecordMismatch),
+        }
+    }
+}
