@@ -55,6 +55,11 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Empties the writer and keeps its buffer, for encoding many values in turn.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     pub fn with_capacity(n: usize) -> Writer {
         Writer {
             buf: Vec::with_capacity(n),

@@ -146,11 +146,22 @@ pub fn account_record(
     messaging_key: Option<&MessagingKey>,
 ) -> Vec<u8> {
     let mut w = Writer::with_capacity(64);
+    encode_account_record(&mut w, account, device, messaging_key);
+    w.into_bytes()
+}
+
+/// Appends the canonical account record to `w`.
+pub fn encode_account_record(
+    w: &mut Writer,
+    account: &Account,
+    device: Option<&Device>,
+    messaging_key: Option<&MessagingKey>,
+) {
     w.amount(account.balance).u64(account.nonce.0);
     match device {
         Some(d) => {
             w.u8(1);
-            d.encode(&mut w);
+            d.encode(w);
         }
         None => {
             w.u8(0);
@@ -160,7 +171,6 @@ pub fn account_record(
         Some(k) => w.u8(1).bytes(&k.0),
         None => w.u8(0),
     };
-    w.into_bytes()
 }
 
 impl AccountRecord {

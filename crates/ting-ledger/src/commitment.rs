@@ -13,15 +13,16 @@
 //! from the accounts and channels, and the root it reaches must be the one the
 //! snapshot's block carries.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
-use ting_core::state_map::{self, account_record};
+use ting_core::channel::Channel;
+use ting_core::encoding::Writer;
+use ting_core::state_map::{self, encode_account_record};
 use ting_core::state_tree::{StateEntry, StateProof, StateTree};
 use ting_core::{AccountId, BlockHeader, ChannelId, Hash32, MessagingKey};
 
-use crate::state::{Account, Device, Map, State};
+use crate::state::{Account, Device, State};
 
 /// A key of the state map, by what it names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,70 +31,97 @@ pub(crate) enum StateKey {
     Channel(ChannelId),
 }
 
-/// Keys changed since the last committed block, with the record each held then.
-pub(crate) type Changed = HashMap<StateKey, Option<Vec<u8>>, FixedState>;
-
-/// The maps an account's record is made from, borrowed apart from the rest
-/// of the state.
-struct Parts<'a> {
-    accounts: &'a Map<Account>,
-    devices: &'a Map<Device>,
-    messaging_keys: &'a Map<MessagingKey>,
+/// What a key held at the last committed block, kept as values (copied, not
+/// encoded: most keys a block changes are never asked for).
+#[derive(Clone, Debug)]
+pub(crate) enum Prior {
+    /// An account's parts; `None` if it did not exist.
+    Account(Option<(Account, Option<Device>, Option<MessagingKey>)>),
+    Channel(Option<Channel>),
 }
 
-/// The record the state map holds for `id`: balance and nonce, device terms,
-/// messaging key; `None` for an account that was never created.
-fn record_of_account(p: &Parts<'_>, id: &AccountId) -> Option<Vec<u8>> {
-    let account = p.accounts.get(id);
-    let device = p.devices.get(id);
-    if account.is_none() && device.is_none() {
-        return None;
+/// Keys changed since the last committed block, with what each held then.
+pub(crate) type Changed = HashMap<StateKey, Prior, FixedState>;
+
+impl Prior {
+    fn record(&self) -> Option<Vec<u8>> {
+        let mut w = Writer::with_capacity(64);
+        match self {
+            Prior::Account(None) | Prior::Channel(None) => return None,
+            Prior::Account(Some((account, device, key))) => {
+                encode_account_record(&mut w, account, device.as_ref(), key.as_ref());
+            }
+            Prior::Channel(Some(channel)) => channel.encode(&mut w),
+        }
+        Some(w.into_bytes())
     }
-    Some(account_record(
-        &account.copied().unwrap_or_default(),
-        device,
-        p.messaging_keys.get(id),
-    ))
 }
 
 impl State {
+    /// An account's parts as they stand, or `None` if it was never created.
+    fn account_parts(
+        &self,
+        id: &AccountId,
+    ) -> Option<(Account, Option<&Device>, Option<&MessagingKey>)> {
+        let account = self.accounts.get(id);
+        let device = self.devices.get(id);
+        if account.is_none() && device.is_none() {
+            return None;
+        }
+        Some((
+            account.copied().unwrap_or_default(),
+            device,
+            self.messaging_keys.get(id),
+        ))
+    }
+
+    /// Appends what the state map holds for `key` now to `w`; false if it holds nothing.
+    fn encode_current(&self, key: &StateKey, w: &mut Writer) -> bool {
+        match key {
+            StateKey::Account(id) => match self.account_parts(id) {
+                Some((account, device, messaging_key)) => {
+                    encode_account_record(w, &account, device, messaging_key);
+                    true
+                }
+                None => false,
+            },
+            StateKey::Channel(id) => match self.channels.get(id) {
+                Some(channel) => {
+                    channel.encode(w);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
     /// The record the state map holds for `id` now: balance and nonce, device
     /// terms, messaging key; `None` for an account that was never created.
     pub fn account_record(&self, id: &AccountId) -> Option<Vec<u8>> {
-        let parts = Parts {
-            accounts: &self.accounts,
-            devices: &self.devices,
-            messaging_keys: &self.messaging_keys,
-        };
-        record_of_account(&parts, id)
+        self.current_record(&StateKey::Account(*id))
     }
 
-    fn record_of(&self, key: &StateKey) -> Option<Vec<u8>> {
+    fn current_record(&self, key: &StateKey) -> Option<Vec<u8>> {
+        let mut w = Writer::with_capacity(64);
+        self.encode_current(key, &mut w).then(|| w.into_bytes())
+    }
+
+    fn prior_of(&self, key: &StateKey) -> Prior {
         match key {
-            StateKey::Account(id) => self.account_record(id),
-            StateKey::Channel(id) => self.channels.get(id).map(|c| c.to_record()),
+            StateKey::Account(id) => Prior::Account(
+                self.account_parts(id)
+                    .map(|(a, d, k)| (a, d.cloned(), k.copied())),
+            ),
+            StateKey::Channel(id) => Prior::Channel(self.channels.get(id).cloned()),
         }
     }
 
     fn note(&mut self, key: StateKey) {
-        if self.replaying {
+        if self.replaying || self.changed.contains_key(&key) {
             return;
         }
-        // One lookup of the key; the record is encoded only on its first change.
-        if let Entry::Vacant(slot) = self.changed.entry(key) {
-            let before = match key {
-                StateKey::Account(id) => record_of_account(
-                    &Parts {
-                        accounts: &self.accounts,
-                        devices: &self.devices,
-                        messaging_keys: &self.messaging_keys,
-                    },
-                    &id,
-                ),
-                StateKey::Channel(id) => self.channels.get(&id).map(|c| c.to_record()),
-            };
-            slot.insert(before);
-        }
+        let prior = self.prior_of(&key);
+        self.changed.insert(key, prior);
     }
 
     /// Records that `id`'s account, device or messaging key is about to change.
@@ -113,18 +141,21 @@ impl State {
             return self.tree.root();
         }
         let changed = std::mem::take(&mut self.changed);
+        let mut w = Writer::with_capacity(256);
         let updates: Vec<(Hash32, Option<Hash32>)> = changed
             .into_keys()
             .map(|key| {
-                let value = self.record_of(&key);
+                w.clear();
+                let held = self.encode_current(&key, &mut w);
+                let record = w.as_slice();
                 match key {
                     StateKey::Account(id) => (
                         state_map::account_key(&id),
-                        value.map(|r| state_map::account_value_hash(&r)),
+                        held.then(|| state_map::account_value_hash(record)),
                     ),
                     StateKey::Channel(id) => (
                         state_map::channel_key(&id),
-                        value.map(|r| state_map::channel_value_hash(&r)),
+                        held.then(|| state_map::channel_value_hash(record)),
                     ),
                 }
             })
@@ -148,8 +179,8 @@ impl State {
     pub fn prove_account(&self, id: &AccountId) -> (Option<Vec<u8>>, StateProof) {
         let key = StateKey::Account(*id);
         let record = match self.changed.get(&key) {
-            Some(before) => before.clone(),
-            None => self.record_of(&key),
+            Some(before) => before.record(),
+            None => self.current_record(&key),
         };
         (record, self.tree.prove(&state_map::account_key(id)))
     }
@@ -158,8 +189,8 @@ impl State {
     pub fn prove_channel(&self, id: &ChannelId) -> (Option<Vec<u8>>, StateProof) {
         let key = StateKey::Channel(*id);
         let record = match self.changed.get(&key) {
-            Some(before) => before.clone(),
-            None => self.record_of(&key),
+            Some(before) => before.record(),
+            None => self.current_record(&key),
         };
         (record, self.tree.prove(&state_map::channel_key(id)))
     }
