@@ -60,7 +60,7 @@ impl BlockHeader {
 
     /// Exactly the bytes the sequencer signs: `BLOCK_DOMAIN || unsigned header`.
     pub fn signing_message(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(BLOCK_DOMAIN.len() + UNSIGNED_HEADER_BYTES);
+        let mut w = Writer::with_capacity(BLOCK_DOMAIN.len().saturating_add(UNSIGNED_HEADER_BYTES));
         w.bytes(BLOCK_DOMAIN);
         self.encode_unsigned(&mut w);
         w.into_bytes()
@@ -173,8 +173,10 @@ impl Block {
 
     /// `header || (u16 length || transaction) × tx_count`.
     pub fn encode(&self) -> Vec<u8> {
-        let body: usize = self.txs.iter().map(|tx| 2 + tx.bytes().len()).sum();
-        let mut w = Writer::with_capacity(HEADER_BYTES + body);
+        let body = self.txs.iter().fold(0usize, |n, tx| {
+            n.saturating_add(2).saturating_add(tx.bytes().len())
+        });
+        let mut w = Writer::with_capacity(HEADER_BYTES.saturating_add(body));
         self.header.encode(&mut w);
         for tx in &self.txs {
             w.bytes_u16(tx.bytes());

@@ -230,7 +230,11 @@ impl Envelope {
     /// The canonical bytes, as published on an inbox topic.
     pub fn encode(&self) -> Vec<u8> {
         assert!(self.payload.len() <= ENVELOPE_PAYLOAD_BYTES_MAX);
-        let mut w = Writer::with_capacity(HEADER_BYTES + 4 + self.payload.len() + 64);
+        let mut w = Writer::with_capacity(
+            HEADER_BYTES
+                .saturating_add(68)
+                .saturating_add(self.payload.len()),
+        );
         write_unsigned(&mut w, &self.header, &self.payload);
         w.signature(&self.signature);
         w.into_bytes()
@@ -289,7 +293,12 @@ fn write_unsigned(w: &mut Writer, header: &EnvelopeHeader, payload: &[u8]) {
 }
 
 fn signing_message(header: &EnvelopeHeader, payload: &[u8]) -> Vec<u8> {
-    let mut w = Writer::with_capacity(ENVELOPE_DOMAIN.len() + HEADER_BYTES + 4 + payload.len());
+    let mut w = Writer::with_capacity(
+        ENVELOPE_DOMAIN
+            .len()
+            .saturating_add(HEADER_BYTES + 4)
+            .saturating_add(payload.len()),
+    );
     w.bytes(ENVELOPE_DOMAIN);
     write_unsigned(&mut w, header, payload);
     w.into_bytes()
@@ -524,9 +533,10 @@ impl ReplayGuard {
         self.check_room(sender)?;
         self.seen.insert(key, timestamp);
         self.by_time.insert((timestamp, *sender, *id));
-        *self.per_sender.entry(*sender).or_insert(0) += 1;
+        let count = self.per_sender.entry(*sender).or_insert(0);
+        *count = count.saturating_add(1);
         if !self.reserved.contains(sender) {
-            self.strangers += 1;
+            self.strangers = self.strangers.saturating_add(1);
         }
         assert_eq!(self.seen.len(), self.by_time.len());
         Ok(())
@@ -557,13 +567,13 @@ impl ReplayGuard {
             self.by_time.pop_first();
             self.seen.remove(&(sender, id));
             if let Some(n) = self.per_sender.get_mut(&sender) {
-                *n -= 1;
+                *n = n.saturating_sub(1);
                 if *n == 0 {
                     self.per_sender.remove(&sender);
                 }
             }
             if !self.reserved.contains(&sender) {
-                self.strangers -= 1;
+                self.strangers = self.strangers.saturating_sub(1);
             }
         }
     }

@@ -112,7 +112,8 @@ impl Genesis {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(64 + 40 * self.allocations.len());
+        let mut w =
+            Writer::with_capacity(self.allocations.len().saturating_mul(40).saturating_add(64));
         w.u8(GENESIS_VERSION)
             .u32(self.network.0)
             .u64(self.timestamp.0);

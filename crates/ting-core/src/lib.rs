@@ -17,6 +17,11 @@
 //! and the MQTT topic names ([`topics`]). The HTTP API's JSON lives in
 //! `ting-api`.
 
+// Money and lengths are computed with checked or saturating operations only:
+// an overflow is an error or a stated bound, never a silent wrap. Release
+// builds keep overflow checks for this crate too (Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod account;
 pub mod acl;
 pub mod amount;

@@ -149,7 +149,12 @@ pub fn signing_message(
 ) -> Vec<u8> {
     let id = client_id.as_bytes();
     let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
-    let mut w = Writer::with_capacity(LOGIN_DOMAIN.len() + 32 + 32 + 2 + id.len() + 8 + 16);
+    let mut w = Writer::with_capacity(
+        LOGIN_DOMAIN
+            .len()
+            .saturating_add(90)
+            .saturating_add(id.len()),
+    );
     w.bytes(LOGIN_DOMAIN)
         .hash(genesis)
         .bytes(&account.0)

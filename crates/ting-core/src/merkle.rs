@@ -97,7 +97,7 @@ impl MerkleTree {
         }
         let mut siblings = Vec::new();
         let mut at = index;
-        for level in &self.levels[..self.levels.len() - 1] {
+        for level in self.levels.iter().take(self.levels.len().saturating_sub(1)) {
             if let Some(sibling) = level.get(at ^ 1) {
                 siblings.push(*sibling);
             }
@@ -139,10 +139,10 @@ impl MerkleProof {
                 let Some(other) = siblings.next() else {
                     return Err(ProofError::WrongLength {
                         got: self.siblings.len(),
-                        want: used + 1,
+                        want: used.saturating_add(1),
                     });
                 };
-                used += 1;
+                used = used.saturating_add(1);
                 hash = if at % 2 == 1 {
                     node_hash(other, &hash)
                 } else {

@@ -71,7 +71,9 @@ impl Receipt {
     /// sibling count u8 | sibling [32] × count`: the receipt a node sends
     /// over MQTT (docs/mqtt.md), checkable as it is.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(32 + HEADER_BYTES + 9 + 32 * self.proof.siblings.len());
+        let mut w = Writer::with_capacity(
+            (HEADER_BYTES + 41).saturating_add(self.proof.siblings.len().saturating_mul(32)),
+        );
         w.hash(&self.tx_hash);
         self.header.encode(&mut w);
         w.u32(self.proof.index).u32(self.proof.count);

@@ -188,7 +188,7 @@ fn seal_with_info<R: CryptoRng>(
         rng,
     )
     .map_err(|_| SealError::InvalidKey)?;
-    let mut out = Vec::with_capacity(ENC_BYTES + ciphertext.len());
+    let mut out = Vec::with_capacity(ENC_BYTES.saturating_add(ciphertext.len()));
     out.extend_from_slice(&enc.to_bytes());
     out.extend_from_slice(&ciphertext);
     Ok(out)

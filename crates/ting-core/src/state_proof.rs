@@ -95,7 +95,13 @@ impl StateAnswer {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(512 + 64 * self.proof.entries.len());
+        let mut w = Writer::with_capacity(
+            self.proof
+                .entries
+                .len()
+                .saturating_mul(64)
+                .saturating_add(512),
+        );
         self.encode(&mut w);
         w.into_bytes()
     }

@@ -50,7 +50,8 @@ pub fn bucket_of(key: &Hash32) -> usize {
 /// The hash of a bucket holding `entries`, sorted by key.
 pub fn bucket_hash(entries: &[StateEntry]) -> Hash32 {
     let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + 2 * entries.len());
+    let mut parts: Vec<&[u8]> =
+        Vec::with_capacity(entries.len().saturating_mul(2).saturating_add(2));
     let count_bytes = count.to_le_bytes();
     parts.push(BUCKET_DOMAIN);
     parts.push(&count_bytes);
@@ -180,9 +181,10 @@ impl StateTree {
             }
             dirty.dedup();
             let (below, above) = self.levels.split_at_mut(level);
-            let below = &below[level - 1];
+            let below = below.last().expect("a level below");
             for &p in &dirty {
-                above[0][p] = node_hash(&below[2 * p], &below[2 * p + 1]);
+                let left = p.checked_mul(2).expect("a node of the level below");
+                above[0][p] = node_hash(&below[left], &below[left | 1]);
             }
         }
     }
@@ -191,9 +193,10 @@ impl StateTree {
     /// siblings from the bucket up to the root.
     pub fn prove(&self, key: &Hash32) -> StateProof {
         let b = bucket_of(key);
-        let mut siblings = Vec::with_capacity(self.levels.len() - 1);
+        let depth = self.levels.len().saturating_sub(1);
+        let mut siblings = Vec::with_capacity(depth);
         let mut i = b;
-        for level in &self.levels[..self.levels.len() - 1] {
+        for level in self.levels.iter().take(depth) {
             siblings.push(level[i ^ 1]);
             i /= 2;
         }

@@ -77,7 +77,12 @@ pub fn device_consent_message(
     device: &AccountId,
     metadata: &[u8],
 ) -> Vec<u8> {
-    let mut w = Writer::with_capacity(DEVICE_DOMAIN.len() + 32 + 64 + 2 + metadata.len());
+    let mut w = Writer::with_capacity(
+        DEVICE_DOMAIN
+            .len()
+            .saturating_add(98)
+            .saturating_add(metadata.len()),
+    );
     w.bytes(DEVICE_DOMAIN)
         .hash(genesis)
         .account(owner)
@@ -226,8 +231,8 @@ impl SignedTx {
 
     /// Exactly the bytes given to Ed25519: `TX_DOMAIN || body`.
     pub fn signing_message(&self) -> Vec<u8> {
-        let body = &self.bytes[..self.bytes.len() - 64];
-        let mut msg = Vec::with_capacity(TX_DOMAIN.len() + body.len());
+        let body = &self.bytes[..self.bytes.len().saturating_sub(64)];
+        let mut msg = Vec::with_capacity(TX_DOMAIN.len().saturating_add(body.len()));
         msg.extend_from_slice(TX_DOMAIN);
         msg.extend_from_slice(body);
         msg

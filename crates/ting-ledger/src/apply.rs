@@ -291,7 +291,7 @@ impl State {
         match self.devices.get_mut(&device) {
             Some(existing) => existing.metadata = metadata.to_vec(),
             None => {
-                self.owned_counts.insert(owner, owned + 1);
+                self.owned_counts.insert(owner, owned.saturating_add(1));
                 self.devices.insert(
                     device,
                     Device {

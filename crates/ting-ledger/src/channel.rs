@@ -75,7 +75,7 @@ impl State {
         let spend = self.spend_check(&id, deposit, at)?;
         self.put(id, balance, next);
         self.record_spend(&id, spend);
-        self.open_channels.insert(id, open + 1);
+        self.open_channels.insert(id, open.saturating_add(1));
         self.note_channel(&channel_id);
         self.channels.insert(
             channel_id,
@@ -304,7 +304,7 @@ impl State {
             .open_channels
             .get_mut(&payer)
             .expect("an open channel is counted");
-        *open -= 1;
+        *open = open.checked_sub(1).expect("an open channel is counted");
         if *open == 0 {
             self.open_channels.remove(&payer);
         }
@@ -321,8 +321,9 @@ fn claim_tick(
     if index <= state.claimed_index {
         return Err(TxError::StaleClaim(*id));
     }
-    let current_end = state.base + u64::from(state.current.len);
-    let ticks = index - state.claimed_index;
+    let current_end = state.base.saturating_add(u64::from(state.current.len));
+    // Above the claimed index (checked just before).
+    let ticks = index.saturating_sub(state.claimed_index);
     if index <= current_end {
         check_work(ticks)?;
         let key = ChainKey::new(id, state.segment);
@@ -334,11 +335,11 @@ fn claim_tick(
             channel: *id,
             last: current_end,
         })?;
-        let local = index - current_end;
+        let local = index.saturating_sub(current_end);
         if local > u64::from(next.len) {
             return Err(TxError::TickPastChain {
                 channel: *id,
-                last: current_end + u64::from(next.len),
+                last: current_end.saturating_add(u64::from(next.len)),
             });
         }
         check_work(local)?;
@@ -421,7 +422,7 @@ fn check_expiry(expires_at: Timestamp, at: Timestamp) -> Result<(), TxError> {
             "the expiry {expires_at} is not after the block's time {at}"
         )));
     }
-    if expires_at.0 - at.0 > CHANNEL_LIFETIME_MAX_MS {
+    if expires_at.0.saturating_sub(at.0) > CHANNEL_LIFETIME_MAX_MS {
         return Err(TxError::BadExpiry(format!(
             "the expiry {expires_at} is more than {CHANNEL_LIFETIME_MAX_MS} ms after the block's time {at}"
         )));

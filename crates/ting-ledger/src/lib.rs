@@ -15,6 +15,11 @@
 //! what open payment channels hold equals everything minted (genesis
 //! allocations included) after every transaction.
 
+// Money and lengths are computed with checked or saturating operations only:
+// an overflow is an error or a stated bound, never a silent wrap. Release
+// builds keep overflow checks for this crate too (Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 mod apply;
 mod channel;
 mod commitment;

@@ -26,7 +26,12 @@ const ACCOUNT_BYTES: usize = 32 + 8 + 8;
 impl State {
     /// The canonical bytes of this state.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(128 + self.accounts.len() * ACCOUNT_BYTES);
+        let mut w = Writer::with_capacity(
+            self.accounts
+                .len()
+                .saturating_mul(ACCOUNT_BYTES)
+                .saturating_add(128),
+        );
         w.u8(SNAPSHOT_VERSION)
             .u32(self.network.0)
             .hash(&self.genesis_hash)
@@ -154,7 +159,8 @@ fn decode_devices(r: &mut Reader<'_>, state: &mut State) -> Result<(), SnapshotD
         }
         last = Some(id);
         let device = Device::decode(r)?;
-        *state.owned_counts.entry(device.owner).or_default() += 1;
+        let owned = state.owned_counts.entry(device.owner).or_default();
+        *owned = owned.saturating_add(1);
         state.devices.insert(id, device);
     }
     Ok(())

@@ -45,7 +45,8 @@ pub(crate) fn decode(r: &mut Reader<'_>, state: &mut State) -> Result<(), Snapsh
         last = Some(id);
         let channel = Channel::decode(r)?;
         if channel.closed.is_none() {
-            *state.open_channels.entry(channel.payer).or_default() += 1;
+            let open = state.open_channels.entry(channel.payer).or_default();
+            *open = open.saturating_add(1);
         }
         state.channels.insert(id, channel);
     }

@@ -64,9 +64,12 @@ impl State {
         state.issuers = genesis.issuers.clone();
         state.tip_hash = genesis.hash();
         state.last_timestamp = genesis.timestamp;
-        state
-            .accounts
-            .reserve(genesis.allocations.len() + genesis.issuers.len());
+        state.accounts.reserve(
+            genesis
+                .allocations
+                .len()
+                .saturating_add(genesis.issuers.len()),
+        );
         // Issuers exist from the start so that they can mint without an allocation.
         for issuer in &genesis.issuers {
             state.accounts.insert(*issuer, Account::default());

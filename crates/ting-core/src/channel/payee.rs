@@ -47,7 +47,7 @@ pub struct PayeeSegment {
 impl PayeeSegment {
     /// Global index of the segment's last tick.
     pub fn end(&self) -> u64 {
-        self.base + u64::from(self.chain.len)
+        self.base.saturating_add(u64::from(self.chain.len))
     }
 
     fn contains(&self, index: u64) -> bool {
@@ -360,8 +360,8 @@ impl Payee {
             .filter(|v| *v <= self.state.terms.deposit)
             .ok_or(PaymentError::OverDeposit)?;
         let (steps, reference) = match best {
-            Some((i, p)) if segment.contains(i) => (index - i, p),
-            _ => (index - segment.base, segment.chain.anchor),
+            Some((i, p)) if segment.contains(i) => (index.saturating_sub(i), p),
+            _ => (index.saturating_sub(segment.base), segment.chain.anchor),
         };
         if steps > PAYMENT_HASHES_MAX {
             return Err(PaymentError::TooFar {

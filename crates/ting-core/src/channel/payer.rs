@@ -127,7 +127,7 @@ pub struct PayerSegment {
 impl PayerSegment {
     /// Global index of the segment's last tick (its seed).
     pub fn end(&self) -> u64 {
-        self.base + u64::from(self.len)
+        self.base.saturating_add(u64::from(self.len))
     }
 }
 
@@ -369,7 +369,7 @@ impl Payer {
             .checked_add(units)
             .filter(|i| *i <= total)
             .ok_or(PayError::ChainExhausted {
-                remaining: total - paid_ticks,
+                remaining: total.saturating_sub(paid_ticks),
             })?;
         ops::value_of(price, index)
             .filter(|v| *v <= self.state.terms.deposit)
@@ -431,7 +431,7 @@ impl Payer {
         if let PayerMode::HashChain { segments, .. } = &prepared.next.mode {
             // The next segments are a suffix of the held ones plus any new one.
             self.sources.extend(prepared.source);
-            let gone = self.sources.len() - segments.len();
+            let gone = self.sources.len().saturating_sub(segments.len());
             self.sources.drain(..gone);
         }
         self.state = prepared.next;
@@ -464,8 +464,8 @@ impl Payer {
             .iter()
             .position(|s| s.base < index && index <= s.end())
             .expect("a held segment contains every payable tick");
-        let local =
-            u32::try_from(index - segments[at].base).expect("a local index fits the length");
+        let local = u32::try_from(index.saturating_sub(segments[at].base))
+            .expect("a local index fits the length");
         self.sources[at].tick(local)
     }
 }

@@ -30,13 +30,15 @@ impl TickSource {
     pub fn new(key: ChainKey, seed: Hash32, len: u32) -> TickSource {
         assert!(len >= 1, "a chain has at least one tick");
         let interval = checkpoint_interval(len);
-        let mut checkpoints = Vec::with_capacity((len / interval) as usize + 1);
+        let mut checkpoints = Vec::with_capacity(
+            (len.checked_div(interval).unwrap_or(len) as usize).saturating_add(1),
+        );
         let mut x = seed;
         checkpoints.push(x);
         let mut walked = 0u32;
-        while walked + interval <= len {
+        while let Some(next) = walked.checked_add(interval).filter(|n| *n <= len) {
             x = key.walk(&x, u64::from(interval));
-            walked += interval;
+            walked = next;
             checkpoints.push(x);
         }
         TickSource {
@@ -70,9 +72,8 @@ impl TickSource {
             "tick {i} is past the chain's length {}",
             self.len
         );
-        let distance = self.len - i;
-        let k = (distance / self.interval) as usize;
-        let offset = (distance % self.interval) as usize;
+        let (k, offset) = self.position(i);
+        let offset = offset as usize;
         if self.window_at != Some(k) {
             self.fill_window(k);
         }
@@ -86,15 +87,29 @@ impl TickSource {
             "tick {i} is past the chain's length {}",
             self.len
         );
-        let distance = self.len - i;
-        let k = (distance / self.interval) as usize;
-        let offset = distance % self.interval;
+        let (k, offset) = self.position(i);
         self.key.walk(&self.checkpoints[k], u64::from(offset))
     }
 
     /// Bytes held for checkpoints and the window.
     pub fn memory_bytes(&self) -> usize {
-        (self.checkpoints.capacity() + self.window.capacity()) * std::mem::size_of::<Hash32>()
+        self.checkpoints
+            .capacity()
+            .saturating_add(self.window.capacity())
+            .saturating_mul(std::mem::size_of::<Hash32>())
+    }
+
+    /// Which checkpoint tick `i` walks from, and how many steps: `i ≤ len`
+    /// (checked by the callers) and the interval is at least 1.
+    fn position(&self, i: u32) -> (usize, u32) {
+        let distance = self.len.checked_sub(i).expect("a tick within the chain");
+        let k = distance
+            .checked_div(self.interval)
+            .expect("an interval of at least 1");
+        let offset = distance
+            .checked_rem(self.interval)
+            .expect("an interval of at least 1");
+        (k as usize, offset)
     }
 
     fn fill_window(&mut self, k: usize) {

@@ -97,7 +97,7 @@ fn truncate_utf8(text: &str, max: usize) -> &str {
     }
     let mut end = max;
     while !text.is_char_boundary(end) {
-        end -= 1;
+        end = end.saturating_sub(1);
     }
     &text[..end]
 }

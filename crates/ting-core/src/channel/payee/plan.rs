@@ -113,14 +113,17 @@ fn tick_claims(
     let mut at = claimed.max(segment.base);
     let mut targets = Vec::new();
     while at < best {
-        at = (at + CLAIM_HASHES_MAX).min(best);
+        at = at.saturating_add(CLAIM_HASHES_MAX).min(best);
         targets.push(at);
     }
     let key = ChainKey::new(channel, segment.number);
     let mut claims = Vec::with_capacity(targets.len());
     let (mut index, mut preimage) = (best, best_preimage);
     for &target in targets.iter().rev() {
-        preimage = key.walk(&preimage, index - target);
+        let steps = index
+            .checked_sub(target)
+            .expect("targets are below the best index");
+        preimage = key.walk(&preimage, steps);
         index = target;
         claims.push(ChannelProof::Tick { index, preimage });
     }
