@@ -22,7 +22,7 @@ use axum::extract::rejection::QueryRejection;
 
 use super::error::ApiError;
 use super::proofs::{channel_answer, wants_proof, ProofQuery};
-use super::query::{parse_cursor, visible_height, wait_durable};
+use super::query::{page_limit, parse_cursor, visible_height, wait_durable};
 use crate::node::Shared;
 use ting_api::channel::segment_json;
 use ting_api::parse_account;
@@ -143,19 +143,6 @@ fn parse_role(text: Option<&str>) -> Result<Option<ChannelRole>, ApiError> {
     }
 }
 
-fn parse_limit(limit: Option<u64>) -> Result<usize, ApiError> {
-    let Some(limit) = limit else {
-        return Ok(CHANNELS_PAGE_DEFAULT);
-    };
-    match usize::try_from(limit) {
-        Ok(n @ 1..=ACCOUNT_CHANNELS_PAGE_MAX) => Ok(n),
-        _ => Err(ApiError::bad_request(
-            "page_too_large",
-            format!("limit must be 1 to {ACCOUNT_CHANNELS_PAGE_MAX}"),
-        )),
-    }
-}
-
 /// The page's channels with their current state, and the height to wait for.
 fn page_json(s: &Shared, page: &[AccountChannel]) -> (Vec<Value>, ting_core::BlockHeight) {
     let st = s.state.read().expect("state lock");
@@ -185,7 +172,7 @@ pub async fn account_channels(
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = parse_account("account id", &id)?;
     let role = parse_role(q.role.as_deref())?;
-    let limit = parse_limit(q.limit)?;
+    let limit = page_limit(q.limit, CHANNELS_PAGE_DEFAULT, ACCOUNT_CHANNELS_PAGE_MAX)?;
     let before: Option<TxLocation> = q.before.as_deref().map(parse_cursor).transpose()?;
     let index_err = |e: ting_store::IndexError| ApiError::internal("read the index", e);
     // Read how far the index has got first: it covers at least that much of the answer.

@@ -24,6 +24,10 @@ use crate::node::Shared;
 use ting_api::state::state_answer_json;
 use ting_api::{header_json, parse_account, parse_hash, receipt_json, TxJson};
 
+/// Transactions in a page of history when the client does not say.
+const ACCOUNT_TXS_PAGE_DEFAULT: usize = 50;
+/// Headers in a block range when the client does not say.
+const BLOCK_RANGE_DEFAULT: usize = 20;
 /// Most unindexed blocks a lookup by hash scans while the indexer catches up.
 const UNINDEXED_SCAN_BLOCKS_MAX: u64 = 1024;
 /// Longest a read waits for the state it saw to become durable.
@@ -161,10 +165,29 @@ pub(super) async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), 
         })
 }
 
+/// A page size given as `limit`: `default` when absent, else 1 to `max`, as
+/// the OpenAPI document declares; anything else is refused, not clamped.
+pub(super) fn page_limit(
+    limit: Option<u64>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some(limit) = limit else {
+        return Ok(default);
+    };
+    match usize::try_from(limit) {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "page_too_large",
+            format!("limit must be 1 to {max}, not {limit}"),
+        )),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    limit: Option<usize>,
+    limit: Option<u64>,
     before: Option<String>,
 }
 
@@ -189,7 +212,7 @@ pub async fn account_txs(
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = parse_account("account id", &id)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, ACCOUNT_TXS_PAGE_MAX);
+    let limit = page_limit(q.limit, ACCOUNT_TXS_PAGE_DEFAULT, ACCOUNT_TXS_PAGE_MAX)?;
     let before = q.before.as_deref().map(parse_cursor).transpose()?;
     let page = s
         .index
@@ -329,12 +352,14 @@ pub async fn blocks(
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let durable = s.log.height().0;
-    let limit = q.limit.unwrap_or(20).clamp(1, BLOCK_RANGE_MAX);
+    let max = usize::try_from(BLOCK_RANGE_MAX).unwrap_or(usize::MAX);
+    let limit = page_limit(q.limit, BLOCK_RANGE_DEFAULT, max)?;
+    let span = u64::try_from(limit.saturating_sub(1)).unwrap_or(u64::MAX);
     let from = q
         .from
-        .unwrap_or_else(|| durable.saturating_sub(limit - 1).max(1))
+        .unwrap_or_else(|| durable.saturating_sub(span).max(1))
         .max(1);
-    let to = from.saturating_add(limit - 1).min(durable);
+    let to = from.saturating_add(span).min(durable);
     let mut headers = Vec::new();
     for h in from..=to {
         if let Some(header) = s
