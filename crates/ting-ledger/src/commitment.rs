@@ -9,9 +9,10 @@
 //! a block is open the noted records also answer proofs: what a key held at
 //! the tip header, even though the open block has changed it since.
 //!
-//! A snapshot does not store the tree; [`State::rebuild_tree`] makes it again
-//! from the accounts and channels, and the root it reaches must be the one the
-//! snapshot's block carries.
+//! A replay at start (from a snapshot or the genesis) leaves the map alone
+//! ([`State::begin_replay`]) and builds it once at the end from the accounts
+//! and channels ([`State::end_replay`]): its root must be the one the last
+//! block carries. Snapshots do not store the tree.
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use ting_core::channel::Channel;
 use ting_core::encoding::Writer;
 use ting_core::state_map::{self, encode_account_record};
 use ting_core::state_tree::{StateEntry, StateProof, StateTree};
-use ting_core::{AccountId, BlockHeader, ChannelId, Hash32, MessagingKey};
+use ting_core::{AccountId, BlockHeader, BlockHeight, ChannelId, Hash32, MessagingKey};
 
 use crate::state::{Account, Device, State};
 
@@ -243,7 +244,7 @@ impl State {
 
     /// Ends a replay: builds the state map and checks its root against the
     /// tip block's, which must be known ([`State::adopt_tip_header`] or a
-    /// replayed block). At height 0 there is nothing to check.
+    /// replayed block); at height 0 there is nothing to check.
     pub fn end_replay(&mut self) -> Result<(), crate::BlockError> {
         if !self.replaying {
             return Ok(());
@@ -256,7 +257,13 @@ impl State {
                 header: h.state_root,
                 computed: root,
             }),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            None if self.height == BlockHeight(0) => Ok(()),
+            // A state above the genesis whose block was never seen: nothing
+            // checked the map, so it is not taken.
+            None => Err(crate::BlockError::NoTipHeader {
+                height: self.height,
+            }),
         }
     }
 

@@ -163,6 +163,8 @@ pub enum BlockError {
         header: Hash32,
         computed: Hash32,
     },
+    #[error("the state is at height {height} and the header of that block was never given: its state root cannot be checked")]
+    NoTipHeader { height: BlockHeight },
 }
 
 impl BlockError {
@@ -173,6 +175,7 @@ impl BlockError {
             BlockError::WrongNetwork { .. } => "wrong_network",
             BlockError::TimestampBackwards { .. } => "timestamp_backwards",
             BlockError::StateRootMismatch { .. } => "state_root_mismatch",
+            BlockError::NoTipHeader { .. } => "no_tip_header",
         }
     }
 }

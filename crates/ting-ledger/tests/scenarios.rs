@@ -391,3 +391,21 @@ fn while_a_block_is_open_proofs_show_what_the_last_committed_block_holds() {
     let decoded = AccountRecord::from_record(&record).expect("decodes");
     assert_eq!(decoded.account.balance.base_units(), 110);
 }
+
+#[test]
+fn a_snapshot_above_the_genesis_is_not_taken_without_its_blocks_header() {
+    let mut s = State::from_genesis(&genesis(100), 1);
+    let b1 = next_block(&s, T0 + 5, vec![transfer(&key(0), 0, key(1).account(), 10)]);
+    s.apply_block(&b1).expect("first block");
+    let mut restored = State::decode(&s.encode(), 2).expect("decodes");
+    assert_eq!(
+        restored.end_replay().map_err(|e| e.code()),
+        Err("no_tip_header")
+    );
+    let mut restored = State::decode(&s.encode(), 2).expect("decodes");
+    restored
+        .adopt_tip_header(&b1.header)
+        .expect("its own block");
+    restored.end_replay().expect("the root matches");
+    assert_eq!(restored.committed_root(), s.committed_root());
+}

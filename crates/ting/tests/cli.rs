@@ -124,6 +124,44 @@ fn a_receipt_from_another_network_is_named_as_such() {
     let ok = cli.run(&["verify-receipt", "r.json", "--genesis", genesis]);
     assert_eq!(ok["valid"], true);
 
+    // The same trust given by hand: the genesis hash and the sequencer key.
+    let status = cli.run(&["status"]);
+    let (genesis_hash, sequencer) = (text(&status, "genesis_hash"), text(&status, "sequencer"));
+    let by_hand = [
+        "verify-receipt",
+        "r.json",
+        "--sequencer",
+        &sequencer,
+        "--genesis-hash",
+        &genesis_hash,
+    ];
+    assert_eq!(cli.run(&by_hand)["valid"], true);
+    let elsewhere = "00".repeat(32);
+    cli.fails_with(
+        &[
+            "verify-receipt",
+            "r.json",
+            "--sequencer",
+            &sequencer,
+            "--genesis-hash",
+            &elsewhere,
+        ],
+        NOT_VALID,
+        "genesis_mismatch",
+    );
+    cli.fails_with(
+        &[
+            "verify-receipt",
+            "r.json",
+            "--sequencer",
+            &sequencer,
+            "--genesis-hash",
+            "abc",
+        ],
+        BAD_INPUT,
+        "bad_genesis_hash",
+    );
+
     cli.run(&[
         "genesis",
         "new",

@@ -81,9 +81,7 @@ impl LedgerChannel {
             raw,
         })
     }
-}
 
-impl LedgerChannel {
     /// A channel read from its proved ledger record; `raw` is the node's
     /// answer, kept for display.
     pub(crate) fn from_channel(

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use ting_core::{Hash32, SignedTx};
 use tokio::sync::watch;
 
@@ -13,7 +12,6 @@ use super::Inner;
 use crate::backoff::Backoff;
 use crate::client::HttpError;
 use crate::outbox::Item;
-use crate::verify::no_proof;
 
 /// What the node said about a transaction whose nonce it called used.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,33 +51,6 @@ pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str)
         message: message.to_owned(),
         until: None,
     }))
-}
-
-/// The commit an answer proves, checked against the device's verifier; an
-/// answer without a receipt that checks is no commit (the device asks again).
-fn confirmed_from_json(
-    inner: &Inner,
-    hash: &Hash32,
-    answer: &serde_json::Value,
-) -> Option<Confirmed> {
-    let what = || format!("the receipt of {hash}");
-    let checked = ting_api::receipt_from_json(&answer["receipt"])
-        .map_err(|e| no_proof(what(), e.message))
-        .and_then(|receipt| {
-            inner.verifier().receipt(hash, &receipt)?;
-            Ok(receipt)
-        });
-    match checked {
-        Ok(receipt) => Some(Confirmed {
-            tx_hash: *hash,
-            height: receipt.header.height,
-            index: receipt.proof.index,
-        }),
-        Err(e) => {
-            inner.unproven(&e);
-            None
-        }
-    }
 }
 
 /// Records a final outcome. A refusal makes the device learn its nonce again
@@ -148,14 +119,20 @@ pub(crate) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
 /// Posts `tx` and settles it if the answer is final; `false` to retry later.
 async fn post_once(inner: &Inner, tx: &SignedTx) -> bool {
     let hash = tx.hash();
-    let body = json!({ "hex": hex::encode(tx.bytes()) });
     inner.stats().published += 1;
-    let answer = inner.http.post("/v1/transactions?wait=true", &body).await;
-    let outcome = match answer {
-        Ok(v) => match confirmed_from_json(inner, &hash, &v) {
-            Some(c) => Ok(c),
-            None => return false,
-        },
+    // The device's client is verifying: a commit comes back only with a
+    // receipt that checks against the genesis sequencers.
+    let outcome = match inner.http.submit(tx).await {
+        Ok(c) => Ok(Confirmed {
+            tx_hash: hash,
+            height: c.height,
+            index: c.index,
+        }),
+        Err(HttpError::Unproven(e)) => {
+            // No commit: the transaction stays queued and is asked about again.
+            inner.unproven(&e);
+            return false;
+        }
         Err(HttpError::Api {
             code,
             message,
