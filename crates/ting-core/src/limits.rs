@@ -86,9 +86,28 @@ pub const BLOCK_CUT_MS: u64 = 2;
 pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Longest a client may take to send a request body.
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Most HTTP requests handled at once; past it the node answers `busy`. Each may
-/// hold a body of up to `HTTP_BODY_BYTES_MAX`, so this also bounds that memory.
+/// Most HTTP requests handled at once; past it the node answers `busy`. A
+/// request takes its place only once its body has been read whole (bodies are
+/// read outside, see `HTTP_BODIES_READING_MAX`), so a slow sender cannot hold
+/// one. `/healthz` and `/metrics` take none, so they answer while the node is
+/// saturated. Each may hold a body of up to `HTTP_BODY_BYTES_MAX`.
 pub const HTTP_REQUESTS_MAX: usize = 256;
+/// Most HTTP request bodies being read at once, from every source; past it the
+/// node answers `busy`. Larger than `HTTP_REQUESTS_MAX` because a body being
+/// read costs only what has arrived so far; with it, bodies in memory are at
+/// most `(HTTP_REQUESTS_MAX + HTTP_BODIES_READING_MAX) * HTTP_BODY_BYTES_MAX`.
+pub const HTTP_BODIES_READING_MAX: usize = 512;
+/// Most open HTTP connections from one source (an IPv4 address or an IPv6
+/// /64); past it new connections from that source are closed at once.
+pub const HTTP_CONNECTIONS_PER_SOURCE_MAX: usize = 128;
+/// Most HTTP requests in flight from one source, from their headers to their
+/// answer (reading the body included): one source can take at most a quarter
+/// of `HTTP_REQUESTS_MAX`. Past it that source is answered 429 `source_busy`.
+/// Clients behind one NAT or proxy share it.
+pub const HTTP_REQUESTS_PER_SOURCE_MAX: usize = 64;
+/// Most sources the HTTP edge keeps counts for at once (only those with an
+/// open connection or a request in flight); past it new sources are refused.
+pub const HTTP_SOURCES_MAX: usize = 65_536;
 /// Longest a graceful shutdown waits for open HTTP requests before it stops anyway.
 pub const HTTP_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most transactions in one batch submission.

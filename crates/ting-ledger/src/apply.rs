@@ -154,7 +154,7 @@ impl State {
     /// Writes an account's balance and nonce.
     pub(crate) fn put(&mut self, id: AccountId, balance: Amount, nonce: Nonce) {
         self.note_account(&id);
-        self.accounts.insert(id, Account { balance, nonce });
+        self.set_account(id, Account { balance, nonce });
     }
 
     fn device_mut(&mut self, id: &AccountId) -> &mut Device {

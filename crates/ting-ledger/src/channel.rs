@@ -77,7 +77,7 @@ impl State {
         self.record_spend(&id, spend);
         self.open_channels.insert(id, open.saturating_add(1));
         self.note_channel(&channel_id);
-        self.channels.insert(
+        self.set_channel(
             channel_id,
             Channel {
                 payer: id,
@@ -108,7 +108,7 @@ impl State {
         self.touch(sender);
         self.put(payee, credited, payee_nonce);
         self.note_channel(channel_id);
-        self.channels.insert(*channel_id, updated);
+        self.set_channel(*channel_id, updated);
         Ok(())
     }
 
@@ -155,7 +155,7 @@ impl State {
         self.put(id, balance, next);
         self.record_spend(&id, spend);
         self.note_channel(channel_id);
-        self.channels.insert(*channel_id, updated);
+        self.set_channel(*channel_id, updated);
         Ok(())
     }
 
@@ -299,7 +299,7 @@ impl State {
     fn settle(&mut self, id: ChannelId, channel: Channel) {
         let payer = channel.payer;
         self.note_channel(&id);
-        self.channels.insert(id, channel);
+        self.set_channel(id, channel);
         let open = self
             .open_channels
             .get_mut(&payer)

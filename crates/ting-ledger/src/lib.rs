@@ -28,6 +28,7 @@ mod messaging;
 mod snapshot;
 mod snapshot_channels;
 mod state;
+mod totals;
 
 pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
 pub use error::{BlockError, SnapshotDecodeError, TxError};

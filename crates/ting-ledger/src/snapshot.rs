@@ -144,7 +144,7 @@ fn decode_accounts(r: &mut Reader<'_>, state: &mut State) -> Result<(), Snapshot
             balance: r.amount("balance")?,
             nonce: Nonce(r.u64("nonce")?),
         };
-        state.accounts.insert(id, account);
+        state.set_account(id, account);
     }
     Ok(())
 }

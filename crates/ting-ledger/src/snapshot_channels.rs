@@ -48,7 +48,7 @@ pub(crate) fn decode(r: &mut Reader<'_>, state: &mut State) -> Result<(), Snapsh
             let open = state.open_channels.entry(channel.payer).or_default();
             *open = open.saturating_add(1);
         }
-        state.channels.insert(id, channel);
+        state.set_channel(id, channel);
     }
     Ok(())
 }

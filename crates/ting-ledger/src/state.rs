@@ -43,6 +43,8 @@ pub struct State {
     /// Each account's published X25519 messaging key (see `messaging`).
     pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
+    /// Sums of the balances and of what open channels hold (see `totals`).
+    pub(crate) totals: crate::totals::Totals,
     /// The state map as of the last committed block (see `commitment`).
     pub(crate) tree: StateTree,
     /// Keys changed since then, with what each held at it.
@@ -72,10 +74,14 @@ impl State {
         );
         // Issuers exist from the start so that they can mint without an allocation.
         for issuer in &genesis.issuers {
-            state.accounts.insert(*issuer, Account::default());
+            state.set_account(*issuer, Account::default());
         }
         for (id, amount) in &genesis.allocations {
-            state.accounts.entry(*id).or_default().balance = *amount;
+            let account = Account {
+                balance: *amount,
+                ..state.accounts.get(id).copied().unwrap_or_default()
+            };
+            state.set_account(*id, account);
             state.supply = state
                 .supply
                 .checked_add(*amount)
@@ -105,6 +111,7 @@ impl State {
                 hash_seed ^ 0xa54f_f53a_5f1d_36f1,
             )),
             supply: Amount::ZERO,
+            totals: crate::totals::Totals::default(),
             tree: StateTree::default(),
             changed: Changed::with_hasher(FixedState::with_seed(hash_seed ^ 0x510e_527f_ade6_82d1)),
             tip_header: None,
@@ -161,26 +168,6 @@ impl State {
     /// The nonce `id`'s next transaction must carry.
     pub fn next_nonce(&self, id: &AccountId) -> Nonce {
         self.accounts.get(id).map_or(Nonce(0), |a| a.nonce)
-    }
-
-    /// The sum of all balances; `None` on overflow.
-    pub fn balance_sum(&self) -> Option<Amount> {
-        self.accounts
-            .values()
-            .try_fold(Amount::ZERO, |acc, a| acc.checked_add(a.balance))
-    }
-
-    /// What open channels hold; `None` on overflow.
-    pub fn locked_sum(&self) -> Option<Amount> {
-        self.channels
-            .values()
-            .try_fold(Amount::ZERO, |acc, c| acc.checked_add(c.locked()))
-    }
-
-    /// Balances plus what channels hold; `None` on overflow. Equals
-    /// [`State::supply`] after every transaction.
-    pub fn held_sum(&self) -> Option<Amount> {
-        self.balance_sum()?.checked_add(self.locked_sum()?)
     }
 
     /// Checks that `header` may follow the current tip.

@@ -40,6 +40,8 @@ impl Fixture {
         let t = tx(who, who.account(), nonce, kind);
         let result = self.state.apply_tx(&t, Timestamp(at));
         assert_eq!(self.state.held_sum(), Some(self.state.supply()));
+        let running = (self.state.balance_sum(), self.state.locked_sum());
+        assert_eq!(running, self.state.walked_sums(), "running sums");
         result
     }
 

@@ -614,6 +614,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                     Some(state.supply()),
                     "supply not conserved"
                 );
+                sums_walked(&state)?;
                 continue;
             }
             Step::Wait(ms) => Some(now + ms),

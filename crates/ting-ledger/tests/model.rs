@@ -317,6 +317,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                     Err(_) => prop_assert_eq!(state.digest(), before, "refusal changed state"),
                 }
                 prop_assert_eq!(state.held_sum(), Some(state.supply()));
+                sums_walked(&state)?;
                 prop_assert_eq!(u128::from(state.supply().base_units()), model.supply);
             }
             Step::Cut(advance) => {

@@ -24,6 +24,8 @@ fn check(state: &mut State, steps: Vec<(u64, SignedTx, &str)>) {
             );
         }
         assert_eq!(state.held_sum(), Some(state.supply()), "step {i}: supply");
+        let running = (state.balance_sum(), state.locked_sum());
+        assert_eq!(running, state.walked_sums(), "step {i}: running sums");
     }
 }
 

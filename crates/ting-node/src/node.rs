@@ -137,6 +137,8 @@ pub struct Shared {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// One permit per HTTP request being handled (`HTTP_REQUESTS_MAX`).
     pub http_permits: Arc<tokio::sync::Semaphore>,
+    /// The HTTP edge's counts per client source and of bodies being read.
+    pub(crate) http_sources: Arc<crate::http::sources::Sources>,
     /// One permit per open event stream (`EVENT_SUBSCRIBERS_MAX`).
     pub event_permits: Arc<tokio::sync::Semaphore>,
     /// The MQTT broker devices are told to use in `/v1/status`
@@ -421,6 +423,7 @@ impl Node {
             faucet,
             closing: tokio::sync::watch::Sender::new(false),
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
+            http_sources: Arc::default(),
             event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
             mqtt_broker: std::sync::OnceLock::new(),
             mqtt_logins: cfg

@@ -1,11 +1,14 @@
 //! The HTTP API end to end, without a socket (`router(shared).oneshot(request)`):
 //! every endpoint's happy path, then a table of hostile inputs, each answered
 //! with its 4xx status and error code while the ledger stays as it was and the
-//! node keeps committing.
+//! node keeps committing. The edge's limits under floods are tested over real
+//! sockets (`http/edge.rs`).
 
 #[path = "http/channels.rs"]
 mod channels;
 mod common;
+#[path = "http/edge.rs"]
+mod edge;
 #[path = "http/events.rs"]
 mod events;
 #[path = "http/hostile.rs"]

@@ -141,6 +141,8 @@ pub fn replays_exactly(
         );
     }
     prop_assert_eq!(replay.digest(), state.digest(), "replay diverged");
+    sums_walked(state)?;
+    sums_walked(&replay)?;
     let mut committed = state.clone();
     let root = committed.update_root();
     prop_assert_eq!(root, state.recomputed_root(), "incremental state root");
@@ -156,5 +158,16 @@ pub fn replays_exactly(
         .expect("the rebuilt map has the last block's root");
     prop_assert_eq!(restored.digest(), state.digest(), "snapshot round trip");
     prop_assert_eq!(restored.committed_root(), root, "snapshot state root");
+    sums_walked(&restored)?;
+    Ok(())
+}
+
+/// The running sums of balances and of what channels hold equal a walk over
+/// every account and channel.
+pub fn sums_walked(state: &State) -> Result<(), proptest::test_runner::TestCaseError> {
+    use proptest::prop_assert_eq;
+    let (balances, locked) = state.walked_sums();
+    prop_assert_eq!(state.balance_sum(), balances, "running balance total");
+    prop_assert_eq!(state.locked_sum(), locked, "running locked total");
     Ok(())
 }

@@ -4,6 +4,11 @@
 //! drive it without a socket (`router(shared).oneshot(request)`); [`serve`]
 //! binds it to an address and shuts down gracefully. docs/api.md describes
 //! every endpoint; `GET /v1/openapi.json` serves the OpenAPI document.
+//!
+//! The edge holds under floods: connections and requests are counted per
+//! source (`sources`), request bodies are read whole before a request takes
+//! one of the node's `HTTP_REQUESTS_MAX` permits (`body::buffered`), and
+//! `/healthz` and `/metrics` take no permit at all.
 
 mod body;
 mod channels;
@@ -14,6 +19,7 @@ mod mqtt_auth;
 mod ops;
 mod proofs;
 mod query;
+pub(crate) mod sources;
 mod submit;
 
 use std::future::Future;
@@ -22,6 +28,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,16 +40,8 @@ pub use ops::OPENAPI_JSON;
 
 use crate::node::Shared;
 
+/// Counts every answer in the metrics, health and metrics included.
 async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let Ok(_permit) = Arc::clone(&s.http_permits).try_acquire_owned() else {
-        s.metrics.busy.fetch_add(1, Ordering::Relaxed);
-        return ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "the node is handling as many requests as it allows; retry shortly",
-        )
-        .into_response();
-    };
     let response = next.run(req).await;
     s.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_client_error() {
@@ -53,6 +52,48 @@ async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         );
     }
     response
+}
+
+/// The answer to a source over its limit (429, or 503 when the node counts as
+/// many sources as it can), in the API's JSON form.
+fn source_refused(refusal: sources::Refusal) -> Response {
+    let message = refusal.to_string();
+    if refusal == sources::Refusal::TableFull {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message).into_response();
+    }
+    let mut response =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "source_busy", message).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Admits a request to an endpoint that does work: a place among its source's
+/// requests, then its body read whole (outside the permits, under its own
+/// deadline), and only then one of the `HTTP_REQUESTS_MAX` permits. Every
+/// place is given back when the answer is ready (a stream's body goes on
+/// without them).
+async fn admit(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let peer = sources::peer_ip(req.extensions());
+    let _slot = match s.http_sources.take(peer, sources::Kind::Request) {
+        Ok(slot) => slot,
+        Err(refusal) => return source_refused(refusal),
+    };
+    let req = match body::buffered(&s, req).await {
+        Ok(req) => req,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(_permit) = Arc::clone(&s.http_permits).try_acquire_owned() else {
+        s.metrics.busy.fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node is handling as many requests as it allows; retry shortly",
+        )
+        .into_response();
+    };
+    next.run(req).await
 }
 
 async fn fallback() -> ApiError {
@@ -68,11 +109,15 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The whole API.
+/// The whole API. Health and metrics take no permit and no place of their
+/// source, so they answer while the node or that source is saturated (each
+/// is a quick read of counters; connections per source bound how many run);
+/// every other endpoint goes through [`admit`].
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics));
+    let admitted = Router::new()
         .route("/v1/openapi.json", get(ops::openapi))
         .route("/v1/status", get(query::status))
         .route("/v1/supply", get(query::supply))
@@ -93,6 +138,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/faucet", post(ops::faucet))
         .route("/v1/mqtt/auth", post(mqtt_auth::auth))
         .route("/v1/mqtt/acl", post(mqtt_auth::acl_check))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), admit));
+    open.merge(admitted)
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
@@ -174,23 +221,26 @@ pub async fn serve_on(
     }
 }
 
-/// Serves until `shutdown` resolves, then waits for every open request.
+/// Serves until `shutdown` resolves, then waits for every open request. Each
+/// connection is counted for its source ([`sources::SourceListener`]) and
+/// each request carries its peer's address ([`sources::Peer`]).
 async fn serve_gracefully<L>(
     listener: L,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
+    let listener = sources::SourceListener::new(listener, Arc::clone(&shared.http_sources));
     let closing = shared.closing.clone();
     let shutdown = async move {
         shutdown.await;
         // Event streams never end on their own; tell them to, or shutdown would wait forever.
         closing.send_replace(true);
     };
-    axum::serve(listener, router(shared))
+    let app = router(shared).into_make_service_with_connect_info::<sources::Peer>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)

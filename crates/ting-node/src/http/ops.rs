@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
+use ting_core::limits::HTTP_REQUESTS_MAX;
 use ting_core::Amount;
 
 use super::body::{parse_json, RawBody};
@@ -73,8 +74,44 @@ pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         sequencer_queue: s.ingress.load().sequencing.load(Relaxed) as u64,
         rss_bytes: rss_bytes(),
     };
-    let body = s.metrics.render(&gauges);
+    let mut body = s.metrics.render(&gauges);
+    edge_gauges(&s, &mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The HTTP edge's gauges, after the node's: how far each of its limits is taken.
+fn edge_gauges(s: &Shared, out: &mut String) {
+    use std::fmt::Write as _;
+    let (sources, connections, reading) = s.http_sources.gauges();
+    let handling = HTTP_REQUESTS_MAX.saturating_sub(s.http_permits.available_permits());
+    let gauges = [
+        (
+            "ting_http_sources",
+            "Client sources (IPv4 addresses, IPv6 /64s) with a connection or request open.",
+            sources,
+        ),
+        (
+            "ting_http_connections",
+            "Open HTTP connections.",
+            connections,
+        ),
+        (
+            "ting_http_bodies_reading",
+            "HTTP request bodies being read.",
+            reading,
+        ),
+        (
+            "ting_http_requests_handling",
+            "HTTP requests holding one of the handler permits.",
+            handling,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
 }
 
 pub async fn openapi() -> Response {

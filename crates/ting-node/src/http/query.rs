@@ -2,7 +2,8 @@
 //!
 //! Account answers reflect durable state only: the handler reads the state
 //! and the height it was read at, then waits (briefly) until that height is
-//! durable, so nothing a crash could undo is ever shown.
+//! durable, so nothing a crash could undo is ever shown. Reads of the block
+//! log and the index run on the blocking pool ([`off_worker`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,20 @@ const UNINDEXED_SCAN_BLOCKS_MAX: u64 = 1024;
 const DURABLE_WAIT: Duration = Duration::from_secs(5);
 
 type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Runs `read` (of the block log or the index) on the blocking pool: such a
+/// read may go to the disk many times, and must not hold an async worker
+/// that other requests need meanwhile.
+async fn off_worker<T, F>(s: &Arc<Shared>, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Shared) -> Result<T, ApiError> + Send + 'static,
+{
+    let s = Arc::clone(s);
+    tokio::task::spawn_blocking(move || read(&s))
+        .await
+        .map_err(|e| ApiError::internal("read from the disk", e))?
+}
 
 /// The broker address devices are told: an embedded broker listening on
 /// every interface (`0.0.0.0`, `[::]`) is named by the host the client
@@ -214,10 +229,12 @@ pub async fn account_txs(
     let id = parse_account("account id", &id)?;
     let limit = page_limit(q.limit, ACCOUNT_TXS_PAGE_DEFAULT, ACCOUNT_TXS_PAGE_MAX)?;
     let before = q.before.as_deref().map(parse_cursor).transpose()?;
-    let page = s
-        .index
-        .account_txs(&id, before, limit)
-        .map_err(|e| ApiError::internal("read the index", e))?;
+    let page = off_worker(&s, move |s| {
+        s.index
+            .account_txs(&id, before, limit)
+            .map_err(|e| ApiError::internal("read the index", e))
+    })
+    .await?;
     let next = (page.len() == limit).then(|| {
         page.last()
             .map(|(l, _)| format!("{}:{}", l.height.0, l.index))
@@ -235,7 +252,9 @@ pub async fn account_txs(
     ))
 }
 
-/// Finds a committed transaction: the index first, then the blocks it has not reached.
+/// Finds a committed transaction: the index first, then the blocks it has not
+/// reached (up to `UNINDEXED_SCAN_BLOCKS_MAX` of them: run it off the async
+/// workers, [`off_worker`]).
 fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::internal("read the block log", e);
     let index_err = |e: ting_store::IndexError| ApiError::internal("read the index", e);
@@ -288,7 +307,7 @@ fn not_found_or_refused(s: &Shared, hash: &Hash32) -> ApiError {
 
 pub async fn transaction(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
     let hash = parse_hash("hash", &hash)?;
-    let Some((block, index)) = locate(&s, &hash)? else {
+    let Some((block, index)) = off_worker(&s, move |s| locate(s, &hash)).await? else {
         return Err(not_found_or_refused(&s, &hash));
     };
     let tx = &block.txs[index as usize];
@@ -302,7 +321,7 @@ pub async fn transaction(State(s): State<Arc<Shared>>, Path(hash): Path<String>)
 
 pub async fn receipt(State(s): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult {
     let hash = parse_hash("hash", &hash)?;
-    match locate(&s, &hash)? {
+    match off_worker(&s, move |s| locate(s, &hash)).await? {
         Some((block, index)) => Ok(Json(receipt_json(&receipt_of(&block, index)))),
         None => Err(not_found_or_refused(&s, &hash)),
     }
@@ -319,16 +338,18 @@ pub async fn block(
             "height: must be a block height, a whole number",
         )
     })?;
-    let block = s
-        .log
-        .block(BlockHeight(height))
-        .map_err(|e| ApiError::internal("read the block log", e))?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_block",
-                format!("no durable block at height {height}"),
-            )
-        })?;
+    let block = off_worker(&s, move |s| {
+        s.log
+            .block(BlockHeight(height))
+            .map_err(|e| ApiError::internal("read the block log", e))
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_block",
+            format!("no durable block at height {height}"),
+        )
+    })?;
     let txs: Vec<Value> = block
         .txs
         .iter()
@@ -360,23 +381,29 @@ pub async fn blocks(
         .unwrap_or_else(|| durable.saturating_sub(span).max(1))
         .max(1);
     let to = from.saturating_add(span).min(durable);
-    let mut headers = Vec::new();
-    for h in from..=to {
-        if let Some(header) = s
-            .log
-            .header(BlockHeight(h))
-            .map_err(|e| ApiError::internal("read the block log", e))?
-        {
-            headers.push(header_json(&header));
+    let headers = off_worker(&s, move |s| {
+        let mut headers = Vec::new();
+        for h in from..=to {
+            if let Some(header) = s
+                .log
+                .header(BlockHeight(h))
+                .map_err(|e| ApiError::internal("read the block log", e))?
+            {
+                headers.push(header_json(&header));
+            }
         }
-    }
+        Ok(headers)
+    })
+    .await?;
     Ok(Json(
         json!({ "blocks": headers, "durable_height": durable }),
     ))
 }
 
 /// What was minted against where it is: balances plus what open channels
-/// hold must equal it (money in a channel has left the payer's balance).
+/// hold must equal it (money in a channel has left the payer's balance). The
+/// ledger keeps the sums as it goes, so this reads three numbers, not every
+/// account.
 pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
     let (minted, balances, locked, held, height) = {
         let st = s.state.read().expect("state lock");
