@@ -116,6 +116,28 @@ pub const SUBMIT_BATCH_TXS_MAX: usize = 4096;
 pub const BLOCK_RANGE_MAX: u64 = 100;
 /// Most transactions returned by one account-history query.
 pub const ACCOUNT_TXS_PAGE_MAX: usize = 500;
+/// Refusals one source address may cause at once before its transactions are
+/// refused unchecked (`refusal_budget`); the budget refills at
+/// `REFUSALS_PER_SOURCE_PER_S`.
+pub const REFUSALS_PER_SOURCE_BURST: u64 = 1024;
+/// Refusals per second a source address's budget regains.
+pub const REFUSALS_PER_SOURCE_PER_S: u64 = 256;
+/// Refusals of one sender's signed transactions (decided on the state, other
+/// than `bad_nonce`) before its transactions are refused unchecked.
+pub const REFUSALS_PER_SENDER_BURST: u64 = 64;
+/// Refusals per second a sender's budget regains.
+pub const REFUSALS_PER_SENDER_PER_S: u64 = 16;
+/// Sources and senders whose refusal budgets are tracked at once; past it the
+/// ones with a full budget are forgotten first.
+pub const REFUSAL_BUDGETS_MAX: usize = 65_536;
+/// Final refusals (a bad signature, an expired or malformed transaction)
+/// remembered by hash, so that resubmitting the same bytes is answered from
+/// memory without a signature check.
+pub const FINAL_REFUSALS_KEPT_MAX: usize = 65_536;
+/// How far above the sender's next nonce a transaction's nonce may be at
+/// admission: every nonce between must be applied first, and no more than the
+/// pipeline's queues can be waiting.
+pub const NONCE_AHEAD_MAX: u64 = (VERIFY_QUEUE_TXS_MAX + QUEUE_TXS_MAX) as u64;
 /// Recent refusals kept in memory so that a receipt query can report them.
 pub const REFUSALS_KEPT_MAX: usize = 65_536;
 /// Durable blocks buffered for event subscribers; a subscriber further behind is told

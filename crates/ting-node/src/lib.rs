@@ -8,6 +8,7 @@
 //! MQTT and answers in the devices' inboxes. Only this crate and the CLI know
 //! JSON; the core has one canonical binary encoding.
 
+pub mod admission;
 mod background;
 pub mod clock;
 pub mod faucet;

@@ -27,6 +27,7 @@ use ting_ledger::State;
 use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::admission::{Admission, Source, View};
 use crate::background::{spawn_indexer, spawn_snapshotter};
 use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
@@ -132,6 +133,8 @@ pub struct Shared {
     pub events: broadcast::Sender<Arc<CommittedBlock>>,
     pub metrics: Arc<Metrics>,
     pub refusals: Arc<Refusals>,
+    /// The door's memory of recent hashes and its refusal budgets.
+    pub admission: Arc<Admission>,
     pub faucet: Option<Faucet>,
     /// Becomes true when the HTTP server starts shutting down, so endless streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -155,9 +158,20 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Admits `txs` in order; each receiver yields its transaction's outcome.
+    /// Admits `txs` in order from an in-process caller; each receiver yields
+    /// its transaction's outcome.
     pub fn submit(
         &self,
+        txs: Vec<SignedTx>,
+    ) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
+        self.submit_from(Source::Local, txs)
+    }
+
+    /// Admits `txs` in order from `source`; each receiver yields its
+    /// transaction's outcome (at once for those refused at the door).
+    pub fn submit_from(
+        &self,
+        source: Source,
         txs: Vec<SignedTx>,
     ) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
         let (replies, receivers): (Vec<_>, Vec<_>) = txs
@@ -167,7 +181,7 @@ impl Shared {
                 (Some(tx), rx)
             })
             .unzip();
-        self.submit_with(txs, replies)?;
+        self.submit_with_from(source, txs, replies)?;
         Ok(receivers)
     }
 
@@ -177,13 +191,72 @@ impl Shared {
         txs: Vec<SignedTx>,
         replies: Vec<pipeline::Reply>,
     ) -> Result<(), SubmitError> {
-        let n = txs.len() as u64;
-        match self.ingress.submit(txs, replies) {
+        self.submit_with_from(Source::Local, txs, replies)
+    }
+
+    /// Screens `txs` at the door (`crate::admission`), answers those refused
+    /// there, and admits the rest whole or not at all.
+    pub fn submit_with_from(
+        &self,
+        source: Source,
+        txs: Vec<SignedTx>,
+        replies: Vec<pipeline::Reply>,
+    ) -> Result<(), SubmitError> {
+        for (refusal, reply) in self.submit_screened(source, txs, replies)? {
+            if let Some(reply) = reply {
+                let _ = reply.send(Outcome::Refused(refusal));
+            }
+        }
+        Ok(())
+    }
+
+    /// Screens `txs` at the door and admits the rest whole or not at all;
+    /// returns the door's refusals with their reply slots, unanswered, for
+    /// callers that answer them their own way.
+    pub fn submit_screened(
+        &self,
+        source: Source,
+        txs: Vec<SignedTx>,
+        replies: Vec<pipeline::Reply>,
+    ) -> Result<Vec<(pipeline::Refusal, pipeline::Reply)>, SubmitError> {
+        assert_eq!(txs.len(), replies.len(), "one reply slot per transaction");
+        let answers = {
+            let state = self.state.read().expect("state lock");
+            let view = View {
+                genesis: &self.genesis_hash,
+                state: &state,
+            };
+            self.admission.screen(source, &txs, &view, Instant::now())
+        };
+        let mut admit = Vec::with_capacity(txs.len());
+        let mut admit_replies = Vec::with_capacity(txs.len());
+        let mut refused = Vec::new();
+        for ((tx, reply), answer) in txs.into_iter().zip(replies).zip(answers) {
+            match answer {
+                None => {
+                    admit.push(tx);
+                    admit_replies.push(reply);
+                }
+                Some(refusal) => {
+                    self.metrics.refused(refusal.code);
+                    refused.push((refusal, reply));
+                }
+            }
+        }
+        if admit.is_empty() {
+            return Ok(refused);
+        }
+        let n = admit.len() as u64;
+        let hashes: Vec<Hash32> = admit.iter().map(SignedTx::hash).collect();
+        match self.ingress.submit(source, admit, admit_replies) {
             Ok(()) => {
                 self.metrics.txs_submitted.fetch_add(n, Ordering::Relaxed);
-                Ok(())
+                Ok(refused)
             }
             Err(e) => {
+                for hash in &hashes {
+                    self.admission.leave(hash);
+                }
                 self.metrics.busy.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }
@@ -338,6 +411,7 @@ impl Node {
         let load = Arc::new(Load::default());
         let metrics = Arc::new(Metrics::default());
         let refusals = Arc::new(Refusals::default());
+        let admission = Arc::new(Admission::default());
         let durable = Arc::new(Durable::new(state.height()));
         let (events, _) = broadcast::channel(EVENTS_BUFFER_MAX);
         let clock_status = Arc::new(ClockStatus::default());
@@ -355,8 +429,13 @@ impl Node {
         let (sealed_tx, sealed_rx) = mpsc::sync_channel(DURABLE_QUEUE_BLOCKS_MAX);
         let snapshot_busy = Arc::new(AtomicBool::new(false));
         let (snap_tx, snap_rx) = mpsc::sync_channel(1);
-        let mut pipeline_threads =
-            pipeline::spawn_verifiers(cfg.verify_workers, chunk_rx, checked_tx, Arc::clone(&load));
+        let mut pipeline_threads = pipeline::spawn_verifiers(
+            cfg.verify_workers,
+            chunk_rx,
+            checked_tx,
+            Arc::clone(&load),
+            Arc::clone(&admission),
+        );
         let exec_cfg = ExecutorConfig {
             key: Keypair::from_seed(cfg.key.seed()),
             block_cut: cfg.block_cut,
@@ -377,6 +456,7 @@ impl Node {
                 durable: Arc::clone(&durable),
                 load: Arc::clone(&load),
                 refusals: Arc::clone(&refusals),
+                admission: Arc::clone(&admission),
                 metrics: Arc::clone(&metrics),
             },
         ));
@@ -420,6 +500,7 @@ impl Node {
             events,
             metrics,
             refusals,
+            admission,
             faucet,
             closing: tokio::sync::watch::Sender::new(false),
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),

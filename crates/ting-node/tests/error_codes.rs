@@ -37,6 +37,7 @@ const CONSTRUCTORS: &[(&str, &[&str])] = &[
         ],
     ),
     ("../ting-api/src", &["FormError::new("]),
+    ("src/admission", &["Refusal::new(", "refuse("]),
 ];
 
 /// Codes the sources above make that never reach an HTTP answer, and why.

@@ -7,6 +7,8 @@
 #[path = "http/channels.rs"]
 mod channels;
 mod common;
+#[path = "http/door.rs"]
+mod door;
 #[path = "http/edge.rs"]
 mod edge;
 #[path = "http/events.rs"]

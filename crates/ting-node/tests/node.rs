@@ -13,14 +13,6 @@ use ting_store::SnapshotStore;
 use common::*;
 
 /// Submits `txs` as one submission and waits for every outcome.
-fn submit_and_wait(shared: &Shared, txs: Vec<SignedTx>) -> Vec<Outcome> {
-    let receivers = shared.submit(txs).expect("admitted");
-    receivers
-        .into_iter()
-        .map(|rx| rx.blocking_recv().expect("an outcome"))
-        .collect()
-}
-
 fn committed(outcome: Outcome) -> Committed {
     match outcome {
         Outcome::Committed(c) => c,
@@ -196,11 +188,22 @@ fn a_submission_over_the_verify_queue_limit_is_refused_busy_and_changes_nothing(
     let shared = node.shared();
     let before = ledger(&shared, &ids());
     // Admission refuses by count before any signature is checked, so garbage is fine.
-    let garbage = tampered(&transfer(&user(0), 0, user(1).account(), 1));
+    // Distinct bytes, so the door does not answer them as duplicates.
+    let base = tampered(&transfer(&user(0), 0, user(1).account(), 1));
     let n = VERIFY_QUEUE_TXS_MAX + 1;
-    let refused = shared
-        .ingress
-        .submit(vec![garbage.clone(); n], (0..n).map(|_| None).collect());
+    let garbage: Vec<SignedTx> = (0..n as u64)
+        .map(|i| {
+            let mut bytes = base.bytes().to_vec();
+            let len = bytes.len();
+            bytes[len - 8..].copy_from_slice(&i.to_le_bytes());
+            SignedTx::decode(&bytes).expect("a signature is any 64 bytes")
+        })
+        .collect();
+    let refused = shared.ingress.submit(
+        ting_node::admission::Source::Local,
+        garbage.clone(),
+        (0..n).map(|_| None).collect(),
+    );
     assert_eq!(
         refused,
         Err(SubmitError::Busy {
@@ -209,7 +212,7 @@ fn a_submission_over_the_verify_queue_limit_is_refused_busy_and_changes_nothing(
         })
     );
     assert_eq!(refused.map_err(|e| e.code()), Err("busy"));
-    let refused = shared.submit(vec![garbage; n]).map(|_| ());
+    let refused = shared.submit(garbage).map(|_| ());
     assert!(matches!(refused, Err(SubmitError::Busy { .. })));
     assert_eq!(
         shared
@@ -348,6 +351,22 @@ fn a_refusal_that_depends_on_an_undurable_transaction_waits_for_its_block() {
     let (a, b) = (user(0), user(1));
     let first = transfer(&a, 0, b.account(), 5);
     let pending = shared.submit(vec![first.clone()]).expect("admitted");
+    // Until the first is applied, the door answers the same bytes `already_pending`.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while shared
+        .state
+        .read()
+        .expect("state")
+        .account(&a.account())
+        .map(|x| x.nonce.0)
+        != Some(1)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first transaction was never applied"
+        );
+        std::thread::yield_now();
+    }
     // The same transaction again: refused (bad_nonce) because the first is applied,
     // but the first is not durable yet, so neither may the refusal be answered.
     let replay = submit_and_wait(&shared, vec![first]);

@@ -51,9 +51,16 @@ impl ApiError {
     }
 
     /// A transaction the pipeline refused: well formed, but not valid now.
+    /// A refusal's answer: 429 for a spent refusal budget (come back later),
+    /// 409 for a transaction already in the pipeline, else 422.
     pub fn refused(r: Refusal) -> ApiError {
+        let status = match r.code {
+            "refusal_budget" => StatusCode::TOO_MANY_REQUESTS,
+            "already_pending" => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
         ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             code: r.code,
             message: r.message,
             tx_hash: Some(r.tx_hash),
@@ -74,7 +81,9 @@ impl IntoResponse for ApiError {
             error["tx_hash"] = json!(hash.to_hex());
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -18,11 +18,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use ting_core::limits::SUBMIT_BATCH_TXS_MAX;
-use ting_core::{SignedTx, Timestamp};
+use ting_core::SignedTx;
 use tokio::sync::oneshot;
 
 use super::body::{parse_json, RawBody};
 use super::error::ApiError;
+use crate::admission::Source;
 use crate::node::Shared;
 use crate::pipeline::Outcome;
 use ting_api::{decode_tx, SubmitTx};
@@ -52,42 +53,23 @@ fn wait_flag(
     }
 }
 
-/// Stateless checks every node does before spending a signature check, given
-/// the last block's time (read once per request, not per transaction). Its
-/// refusals are not remembered: they need no signature, so anyone could use
-/// them to flush the memory of real refusals.
-fn precheck(shared: &Shared, last: Timestamp, tx: &SignedTx) -> Result<(), ApiError> {
-    let refuse = |code, message| ApiError {
-        tx_hash: Some(tx.hash()),
-        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    };
-    if tx.genesis() != shared.genesis_hash {
-        return Err(refuse(
-            "wrong_network",
-            format!(
-                "the transaction is for the network of genesis {}, this node serves {} (genesis {})",
-                tx.genesis(),
-                shared.genesis.name,
-                shared.genesis_hash
-            ),
-        ));
-    }
-    // Block time never goes back, so a transaction already past it never applies.
-    if tx.valid_until() < last {
-        return Err(refuse(
-            "tx_expired",
-            format!(
-                "the transaction was valid until {}, and the last block is at {last}: it can never apply; sign it again with a later valid_until",
-                tx.valid_until()
-            ),
-        ));
-    }
-    Ok(())
-}
+/// Where a request came from, for its refusal budget: the peer's address,
+/// or the unspecified address when the server recorded none (a test's
+/// `oneshot`), which all such requests then share.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin(pub Source);
 
-/// The newest block's timestamp: ledger time as the node has it.
-fn last_block_time(shared: &Shared) -> Timestamp {
-    shared.state.read().expect("state lock").last_timestamp()
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = super::sources::peer_ip(&parts.extensions)
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(Origin(Source::Peer(ip)))
+    }
 }
 
 fn parse_one(body: &RawBody) -> Result<SignedTx, ApiError> {
@@ -150,19 +132,25 @@ async fn outcome(
 
 pub async fn submit_one(
     State(shared): State<Arc<Shared>>,
+    Origin(source): Origin,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let wait = wait_flag(query)?;
     let tx = parse_one(&body)?;
-    precheck(&shared, last_block_time(&shared), &tx)?;
     let hash = tx.hash();
+    let mut rx = shared
+        .submit_from(source, vec![tx])?
+        .pop()
+        .expect("one receiver");
     if !wait {
-        shared.submit_with(vec![tx], vec![None])?;
+        // Refused at the door: the answer is already there.
+        if let Ok(Outcome::Refused(r)) = rx.try_recv() {
+            return Err(ApiError::refused(r));
+        }
         let accepted = json!({ "status": "accepted", "tx_hash": hash.to_hex() });
         return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
     }
-    let rx = shared.submit(vec![tx])?.pop().expect("one receiver");
     let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
     Ok(Json(outcome(rx, hash, deadline, true).await?).into_response())
 }
@@ -184,6 +172,7 @@ fn refusal_json(e: &ApiError) -> Value {
 
 pub async fn submit_batch(
     State(shared): State<Arc<Shared>>,
+    Origin(source): Origin,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
@@ -205,33 +194,21 @@ pub async fn submit_batch(
             .map_err(|e| ApiError::bad_request(e.code, format!("txs[{i}]: {}", e.message)))?;
         txs.push(tx);
     }
-    let mut results: Vec<Option<Value>> = vec![None; txs.len()];
-    let mut admit = Vec::with_capacity(txs.len());
-    let mut places = Vec::with_capacity(txs.len());
-    let last = last_block_time(&shared);
-    for (i, tx) in txs.into_iter().enumerate() {
-        match precheck(&shared, last, &tx) {
-            Ok(()) => {
-                places.push((i, tx.hash()));
-                admit.push(tx);
+    let hashes: Vec<_> = txs.iter().map(SignedTx::hash).collect();
+    let receivers = shared.submit_from(source, txs)?;
+    let mut results = Vec::with_capacity(receivers.len());
+    // One deadline for the whole batch: outcomes arrive in submission order.
+    let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
+    for (hash, mut rx) in hashes.into_iter().zip(receivers) {
+        let answer = if wait {
+            outcome(rx, hash, deadline, false).await
+        } else {
+            match rx.try_recv() {
+                Ok(Outcome::Refused(r)) => Err(ApiError::refused(r)),
+                _ => Ok(json!({ "status": "accepted", "tx_hash": hash.to_hex() })),
             }
-            Err(e) => results[i] = Some(refusal_json(&e)),
-        }
-    }
-    if wait {
-        let receivers = shared.submit(admit)?;
-        // One deadline for the whole batch: outcomes arrive in submission order.
-        let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
-        for ((i, hash), rx) in places.into_iter().zip(receivers) {
-            let answer = outcome(rx, hash, deadline, false).await;
-            results[i] = Some(answer.unwrap_or_else(|e| refusal_json(&e)));
-        }
-    } else {
-        let n = admit.len();
-        shared.submit_with(admit, (0..n).map(|_| None).collect())?;
-        for (i, hash) in places {
-            results[i] = Some(json!({ "status": "accepted", "tx_hash": hash.to_hex() }));
-        }
+        };
+        results.push(Some(answer.unwrap_or_else(|e| refusal_json(&e))));
     }
     let results: Vec<Value> = results
         .into_iter()

@@ -23,6 +23,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::notices::Notice;
 use super::outbox::Outbox;
+use crate::admission::Source;
 use crate::node::Shared;
 use crate::pipeline::Outcome;
 
@@ -120,8 +121,16 @@ impl Gate {
             return self.drop_payload(not_admitted("busy", msg.into()));
         };
         let (reply, rx) = oneshot::channel();
-        if let Err(e) = self.shared.submit_with(vec![tx], vec![Some(reply)]) {
-            return self.drop_payload(not_admitted(e.code(), e.to_string()));
+        let screened = self
+            .shared
+            .submit_screened(Source::Mqtt, vec![tx], vec![Some(reply)]);
+        match screened {
+            Err(e) => return self.drop_payload(not_admitted(e.code(), e.to_string())),
+            Ok(refused) => {
+                if let Some((refusal, _)) = refused.into_iter().next() {
+                    return self.refused_at_door(refusal, not_admitted);
+                }
+            }
         }
         self.shared
             .metrics
@@ -130,6 +139,27 @@ impl Gate {
             .fetch_add(1, Ordering::Relaxed);
         let gate = self.clone();
         tokio::spawn(async move { gate.answer(rx, sender, hash, permit).await });
+    }
+
+    /// A transaction the door refused before any signature check. Telling its
+    /// sender would take that check, so it is done only for refusals the
+    /// sender can act on (the network, the expiry, a nonce far ahead), never
+    /// for a spent budget, a duplicate, an unknown sender or a remembered bad
+    /// signature: those are counted and dropped.
+    fn refused_at_door(
+        &self,
+        refusal: crate::pipeline::Refusal,
+        not_admitted: impl FnOnce(&'static str, String) -> Dropped,
+    ) {
+        match refusal.code {
+            "wrong_network" | "tx_expired" | "bad_nonce" => {
+                self.drop_payload(not_admitted(refusal.code, refusal.message));
+            }
+            code => {
+                self.shared.metrics.mqtt.dropped(code);
+                tracing::debug!(code, tx = %refusal.tx_hash, "refused an MQTT transaction at the door");
+            }
+        }
     }
 
     /// Waits for one transaction's outcome and queues its notice.

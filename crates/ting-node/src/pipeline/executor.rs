@@ -23,6 +23,7 @@ use super::durable::deliver_refusals;
 use super::Checked;
 use super::{Durable, Sealed, ToWriter};
 use super::{Load, Outcome, Refusal, Reply};
+use crate::admission::{over_budget, Admission, Source};
 use crate::clock::{Clock, ClockStatus, TimeGuard, CLOCK_RECHECK};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
@@ -71,6 +72,7 @@ pub(crate) struct ExecutorParts {
     pub durable: Arc<Durable>,
     pub load: Arc<Load>,
     pub refusals: Arc<Refusals>,
+    pub admission: Arc<Admission>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -156,20 +158,23 @@ impl Executor {
             };
             self.next_seq += 1;
             let n = checked.items.len();
+            let source = checked.source;
+            let now = Instant::now();
             let state = Arc::clone(&self.parts.state);
             let mut state = state.write().expect("state lock");
             for (result, reply) in checked.items {
                 match result {
-                    Err((hash, e)) => {
-                        // A bad signature depends on no state: answer at once. It is
-                        // not remembered: anyone can make them, so they could flush
-                        // the memory of real refusals.
-                        let refusal = self.refusal(hash, e.code(), e.to_string());
-                        if let Some(reply) = reply {
-                            let _ = reply.send(Outcome::Refused(refusal));
+                    // Refused before the state was read (a bad signature, a spent
+                    // budget): answer at once.
+                    Err(refusal) => self.refuse_now(refusal, reply),
+                    Ok(tx) => match self.parts.admission.sender_exhausted(&tx.sender(), now) {
+                        // Costly refusals (a claim hashing far ahead) stop once
+                        // their sender's budget is spent.
+                        Some(wait) => {
+                            self.refuse_now(over_budget(tx.hash(), "this sender", wait), reply)
                         }
-                    }
-                    Ok(tx) => self.apply(&mut state, tx.into_inner(), reply),
+                        None => self.apply(&mut state, tx.into_inner(), reply, source, now),
+                    },
                 }
             }
             drop(state);
@@ -199,7 +204,14 @@ impl Executor {
         }
     }
 
-    fn apply(&mut self, state: &mut State, tx: SignedTx, reply: Reply) {
+    fn apply(
+        &mut self,
+        state: &mut State,
+        tx: SignedTx,
+        reply: Reply,
+        source: Source,
+        now: Instant,
+    ) {
         // A block opens with its first applied transaction, never with a refusal.
         let timestamp = match &self.open {
             Some(open) => open.timestamp,
@@ -207,9 +219,17 @@ impl Executor {
         };
         if let Err(e) = state.apply_tx(&tx, timestamp) {
             let refusal = self.refusal(tx.hash(), e.code(), e.to_string());
+            let admission = &self.parts.admission;
+            admission.refused(&refusal);
+            // Anyone can replay a sender's old transactions into `bad_nonce`:
+            // only the source pays for those.
+            let sender = tx.sender();
+            let charged = (refusal.code != "bad_nonce").then_some(&sender);
+            admission.charge(source, charged, now);
             self.refuse_on_state(state, refusal, reply);
             return;
         }
+        self.parts.admission.leave(&tx.hash());
         let cut_after = self.cfg.block_cut;
         if self.open.is_none() {
             self.parts.load.block_open.store(true, Ordering::Release);
@@ -225,6 +245,17 @@ impl Executor {
         open.replies.push(reply);
         if open.txs.len() >= BLOCK_TXS_MAX {
             self.cut(state);
+        }
+    }
+
+    /// Answers a refusal that depends on no state, at once. Bad signatures are
+    /// not kept for receipt queries: anyone can make them, so they could flush
+    /// the memory of real refusals (the admission memory keeps them apart).
+    fn refuse_now(&self, refusal: Refusal, reply: Reply) {
+        self.parts.metrics.refused(refusal.code);
+        self.parts.admission.refused(&refusal);
+        if let Some(reply) = reply {
+            let _ = reply.send(Outcome::Refused(refusal));
         }
     }
 

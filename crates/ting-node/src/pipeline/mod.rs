@@ -29,6 +29,8 @@ use ting_core::limits::{QUEUE_TXS_MAX, VERIFY_BATCH_TXS_MAX, VERIFY_QUEUE_TXS_MA
 use ting_core::{BlockHeader, BlockHeight, Hash32, MerkleProof, Receipt, SignedTx};
 use tokio::sync::{oneshot, watch};
 
+use crate::admission::Source;
+
 pub use durable::CommittedBlock;
 pub(crate) use durable::{spawn_writer, Sealed, ToWriter, WriterParts};
 pub(crate) use executor::{spawn_executor, ExecutorParts};
@@ -66,6 +68,16 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    pub fn new(tx_hash: Hash32, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            tx_hash,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// What became of one submitted transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,6 +91,7 @@ pub type Reply = Option<oneshot::Sender<Outcome>>;
 /// A run of transactions from one submission, in order.
 pub(crate) struct Chunk {
     pub seq: u64,
+    pub source: Source,
     pub txs: Vec<SignedTx>,
     pub replies: Vec<Reply>,
 }
@@ -144,7 +157,12 @@ impl Ingress {
     }
 
     /// Admits `txs` (with one reply slot each) in order, or refuses all of them.
-    pub fn submit(&self, txs: Vec<SignedTx>, mut replies: Vec<Reply>) -> Result<(), SubmitError> {
+    pub fn submit(
+        &self,
+        source: Source,
+        txs: Vec<SignedTx>,
+        mut replies: Vec<Reply>,
+    ) -> Result<(), SubmitError> {
         assert_eq!(txs.len(), replies.len(), "one reply slot per transaction");
         let n = txs.len();
         let mut inner = self.inner.lock().expect("ingress lock");
@@ -172,6 +190,7 @@ impl Ingress {
             let rest_replies = replies.split_off(txs.len());
             let chunk = Chunk {
                 seq: inner.next_seq,
+                source,
                 txs: std::mem::replace(&mut txs, rest),
                 replies: std::mem::replace(&mut replies, rest_replies),
             };

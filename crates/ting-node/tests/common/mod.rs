@@ -221,6 +221,15 @@ pub fn register(owner: &Keypair, nonce: u64, device: &Keypair) -> SignedTx {
     signed(owner, nonce, kind)
 }
 
+/// Submits `txs` in-process and waits for every outcome, blocking the thread.
+pub fn submit_and_wait(shared: &Shared, txs: Vec<SignedTx>) -> Vec<ting_node::pipeline::Outcome> {
+    let receivers = shared.submit(txs).expect("admitted");
+    receivers
+        .into_iter()
+        .map(|rx| rx.blocking_recv().expect("an outcome"))
+        .collect()
+}
+
 /// The sender's next nonce, as the node's state has it.
 pub fn next_nonce(shared: &Shared, key: &Keypair) -> u64 {
     shared

@@ -19,6 +19,7 @@ use ting_node::{Node, NodeConfig};
 
 use super::capacity::{self, Capacity};
 use super::drive::{settle, Direct, Phase};
+use super::flood::{FloodAccounts, Flooder};
 use super::stats::format_cores;
 use super::workload::{self, Accounts};
 use super::{cores, rss_mib, spinner, LedgerArgs, TempDir, Via};
@@ -33,6 +34,8 @@ const CAPACITY_SAMPLE_BATCHES: usize = 32;
 const WORKLOAD_HEADROOM: f64 = 1.3;
 /// The standing target: committed transfers over verification capacity, state root on.
 const RATIO_TARGET: f64 = 0.65;
+/// The target of valid transfers kept under a refusal flood, as a share of the half-load rate.
+const FLOOD_RATIO_TARGET: f64 = 0.8;
 
 /// The lengths of the phases.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +50,8 @@ impl Timing {
     /// Transfers the run could consume at most, were every one verified at `per_s`.
     fn transfers_max(&self, per_s: f64) -> f64 {
         let full = (self.warmup + self.peak).as_secs_f64();
-        let half = (self.half_warmup + self.half).as_secs_f64();
+        // The half-load phase runs twice: alone, then beside the flood.
+        let half = 2.0 * (self.half_warmup + self.half).as_secs_f64();
         per_s * (full + 0.5 * half) * WORKLOAD_HEADROOM
     }
 }
@@ -57,10 +61,20 @@ impl Timing {
 struct Phases {
     peak: Phase,
     half: Phase,
+    /// Half load again, beside a flood of refused transactions (in-process runs only).
+    flooded: Option<Flooded>,
     /// The pause between the phases while the indexer caught up.
     settled: Duration,
     /// Resident memory right after the node started, with the whole workload prepared.
     rss_start_mib: f64,
+}
+
+/// The half-load phase beside the flood.
+#[derive(Debug)]
+struct Flooded {
+    phase: Phase,
+    /// Flood transactions offered per second, over the whole flood.
+    offered_per_s: f64,
 }
 
 /// Everything one run measured.
@@ -81,7 +95,9 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         half_warmup: Duration::from_secs(1),
         half: Duration::from_secs(args.half_seconds.max(1)),
     };
-    let accounts = workload::accounts(SENDERS);
+    let mut accounts = workload::accounts(SENDERS);
+    let flood = FloodAccounts::new();
+    flood.fund(&mut accounts.genesis);
     let sample = capacity_sample(&accounts);
     let capacity = measure_capacity(&sample);
     let batch = match args.via {
@@ -94,7 +110,20 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         Via::Direct => {
             let chunks =
                 workload::signed_chunks(&accounts.senders, &accounts.genesis.hash(), chunks, batch);
-            run_direct(start_node(&dir, &accounts)?, chunks, &timing)?
+            let flood_txs = flood.prepare(
+                &flood_channels(&accounts),
+                &accounts.senders,
+                &accounts.genesis.hash(),
+                whole(
+                    capacity.per_s
+                        * 0.5
+                        * (timing.half_warmup + timing.half).as_secs_f64()
+                        * WORKLOAD_HEADROOM,
+                ),
+            );
+            let node = start_node(&dir, &accounts)?;
+            flood.open_channels(node.shared())?;
+            run_direct(node, chunks, flood_txs, &timing)?
         }
         Via::Http => {
             let bodies = super::http::bodies(
@@ -122,7 +151,18 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_direct(node: Node, chunks: Vec<Vec<SignedTx>>, timing: &Timing) -> anyhow::Result<Phases> {
+/// The ids the flood's channel opens will have.
+fn flood_channels(accounts: &Accounts) -> Vec<ting_core::ChannelId> {
+    let genesis = accounts.genesis.hash();
+    FloodAccounts::channel_ids(&genesis)
+}
+
+fn run_direct(
+    node: Node,
+    chunks: Vec<Vec<SignedTx>>,
+    flood_txs: Vec<SignedTx>,
+    timing: &Timing,
+) -> anyhow::Result<Phases> {
     let rss_start_mib = rss_mib();
     let mut driver = Direct::new(Arc::clone(node.shared()), chunks);
     let bar = spinner("peak: keeping the pipeline full");
@@ -137,12 +177,26 @@ fn run_direct(node: Node, chunks: Vec<Vec<SignedTx>>, timing: &Timing) -> anyhow
         timing.half_warmup,
         timing.half,
     )?;
+    bar.set_message("half load again, beside a flood of refused transactions");
+    let flooder = Flooder::start(Arc::clone(node.shared()), flood_txs, half_rate);
+    let flooded = driver.paced(
+        half_rate,
+        VERIFY_BATCH_TXS_MAX,
+        timing.half_warmup,
+        timing.half,
+    );
+    let offered_per_s = flooder.stop();
+    let flooded = Flooded {
+        phase: flooded?,
+        offered_per_s,
+    };
     bar.finish_and_clear();
     driver.finish();
     shutdown(node);
     Ok(Phases {
         peak,
         half,
+        flooded: Some(flooded),
         settled,
         rss_start_mib,
     })
@@ -157,6 +211,7 @@ fn run_http(node: Node, bodies: super::http::Bodies, timing: &Timing) -> anyhow:
     Ok(Phases {
         peak,
         half,
+        flooded: None,
         settled,
         rss_start_mib,
     })
@@ -199,6 +254,12 @@ fn shutdown(node: Node) {
 
 fn ratio(r: &Report) -> f64 {
     r.phases.peak.window.rate() / r.capacity.per_s
+}
+
+/// Valid transfers per second beside the flood over the same without it.
+fn flood_ratio(r: &Report) -> Option<f64> {
+    let f = r.phases.flooded.as_ref()?;
+    Some(f.phase.window.rate() / r.phases.half.window.rate())
 }
 
 fn via_name(via: Via) -> &'static str {
@@ -252,6 +313,10 @@ fn report_json(r: &Report) -> serde_json::Value {
         "cores_other_processes_peak": round(p.machine.1, 3),
         "cores_idle_peak": round(p.machine.2, 3),
         "cores_other_processes_half_load": round(h.machine.1, 3),
+        "flood_valid_ratio": flood_ratio(r).map(|v| round(v, 3)),
+        "flood_valid_per_s": r.phases.flooded.as_ref().map(|f| round(f.phase.window.rate(), 0)),
+        "flood_offered_per_s": r.phases.flooded.as_ref().map(|f| round(f.offered_per_s, 0)),
+        "ack_p99_ms_flood": r.phases.flooded.as_ref().map(|f| round(f.phase.latency.p99_ms, 3)),
     })
 }
 
@@ -321,6 +386,16 @@ fn print_latency_and_resources(r: &Report) {
         "    half load: {} blocks, {} fsyncs (mean {:.2} ms) in {:.1} s",
         h.window.blocks, h.window.fsyncs, h.window.fsync_ms_mean, h.window.seconds
     );
+    if let (Some(f), Some(kept)) = (&r.phases.flooded, flood_ratio(r)) {
+        println!(
+            "  beside a refusal flood {:>10.0} /s valid while {:.0} /s refused ones were offered: ratio {kept:.3}   target >= {FLOOD_RATIO_TARGET:.1}: {}",
+            f.phase.window.rate(), f.offered_per_s, verdict(kept >= FLOOD_RATIO_TARGET)
+        );
+        println!(
+            "    ack latency beside the flood: p50 {:.2} ms, p99 {:.2} ms",
+            f.phase.latency.p50_ms, f.phase.latency.p99_ms
+        );
+    }
     println!(
         "  resident memory        {:.0} MiB at the end of the peak window ({:.0} MiB at node start, with every transfer prepared)",
         p.rss_mib, r.phases.rss_start_mib

@@ -11,6 +11,7 @@ mod accounts;
 mod capacity;
 mod channel;
 mod drive;
+mod flood;
 mod http;
 mod ledger;
 mod mqtt;
