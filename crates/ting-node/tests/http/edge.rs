@@ -419,3 +419,69 @@ async fn supply_from_running_sums_is_conserved_after_transfers_mints_and_channel
     )
     .await;
 }
+
+/// The door over real sockets: the refusal budget follows the client's own
+/// address. A flood of transactions from keys that never received money spends
+/// the budget of 127.0.0.3, whose next valid transaction is refused unchecked
+/// (`429 refusal_budget`), while the same kind of request from 127.0.0.4 commits.
+#[tokio::test]
+async fn a_refusal_flood_spends_only_its_own_addresss_budget() {
+    let node = TestNode::start();
+    let s = node.shared();
+    let served = serve(&s).await;
+    let attacker = Ipv4Addr::new(127, 0, 0, 3);
+    let honest = Ipv4Addr::new(127, 0, 0, 4);
+    let strangers: Vec<Value> = (0..2 * ting_core::limits::REFUSALS_PER_SOURCE_BURST)
+        .map(|i| {
+            let key = ting_core::Keypair::from_seed([0xb3; 32]);
+            let tx = ting_core::SignedTx::from_parts(
+                ting_core::TxBody {
+                    genesis: genesis_hash(),
+                    sender: key.account(),
+                    nonce: ting_core::Nonce(i),
+                    valid_until: Timestamp(u64::MAX),
+                    kind: transfer_kind(user(0).account(), 1),
+                },
+                ting_core::Signature([2; 64]),
+            );
+            json_body(&tx)
+        })
+        .collect();
+    let flood = json!({ "txs": strangers });
+    // Repeated until seen, so that no speed of this machine lets the budget
+    // refill between the flood and the next request.
+    let deadline = Deadline::new("the flooding address to be refused unchecked");
+    for nonce in 0.. {
+        let answer = request(
+            attacker,
+            served.addr,
+            "POST",
+            "/v1/transactions/batch",
+            Some(&flood),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let good = json_body(&transfer(&user(0), nonce, user(1).account(), 1));
+        let path = "/v1/transactions?wait=false";
+        let answer = request(attacker, served.addr, "POST", path, Some(&good)).await;
+        if answer.status == 429 {
+            assert_eq!(
+                answer.code().as_deref(),
+                Some("refusal_budget"),
+                "{}",
+                answer.body
+            );
+            break;
+        }
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        deadline.tick().await;
+    }
+    let good = json_body(&transfer(&user(2), 0, user(1).account(), 1));
+    let answer = request(honest, served.addr, "POST", "/v1/transactions", Some(&good)).await;
+    assert_eq!(
+        answer.status, 200,
+        "another address is served: {}",
+        answer.body
+    );
+    assert_eq!(answer.json()["status"], "committed", "{}", answer.body);
+}
