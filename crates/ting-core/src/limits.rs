@@ -157,3 +157,31 @@ pub const SNAPSHOT_INTERVAL_TXS: u64 = 1_000_000;
 pub const SNAPSHOTS_KEPT: usize = 2;
 /// Largest faucet grant in dev mode, in base units.
 pub const FAUCET_AMOUNT_MAX: u64 = 1_000_000_000_000;
+
+// ---- Health and supervision of a node's workers (GET /healthz) ----
+
+/// How long the pipeline may make no progress (no block made durable, no
+/// transaction refused) while transactions wait before `/healthz` says it is
+/// `stalled`.
+pub const PIPELINE_STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+/// Free space on the block log's filesystem below which `/healthz` warns
+/// `disk_low`: the smaller of this and `DISK_FREE_MIN_PERCENT` of the
+/// filesystem. A full block log stops the node (nothing acknowledged is lost).
+pub const DISK_FREE_MIN_BYTES: u64 = 256 * 1024 * 1024;
+/// See `DISK_FREE_MIN_BYTES`: a percentage of the filesystem's size.
+pub const DISK_FREE_MIN_PERCENT: u64 = 5;
+/// How long the indexer waits after a failure before it reopens the index and
+/// starts again; doubled after each failure without progress, up to
+/// `INDEXER_RETRY_MAX`.
+pub const INDEXER_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+/// The longest wait between two attempts of a failing indexer.
+pub const INDEXER_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the snapshotter waits after a failed write before it asks for the
+/// next snapshot, instead of a whole interval; doubled after each failure in a
+/// row, up to `SNAPSHOT_RETRY_MAX` (each attempt copies the whole state).
+pub const SNAPSHOT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest wait between two attempts of a failing snapshotter.
+pub const SNAPSHOT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the node samples what `/healthz` and `/metrics` report of the
+/// pipeline's progress, the disk's free space and the MQTT link.
+pub const HEALTH_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -5,15 +5,27 @@
 //! but never holds anything in memory beyond one batch. The snapshotter
 //! writes state copies the executor hands it, each only once its block is
 //! durable, so a snapshot is never ahead of the log.
+//!
+//! Both are supervised: a failure (a full disk, most often) is recorded in
+//! [`Health`] for `/healthz`, and the worker tries again after a pause that
+//! doubles while it keeps failing. The indexer reopens the index before each
+//! new attempt (redb refuses everything after an I/O error until then); the
+//! snapshotter asks the executor for a snapshot at the next block instead of
+//! a whole interval later. The first success clears the trouble.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ting_core::limits::{
+    INDEXER_RETRY_FIRST, INDEXER_RETRY_MAX, SNAPSHOT_RETRY_FIRST, SNAPSHOT_RETRY_MAX,
+};
 use ting_core::{Block, BlockHeight};
 use ting_store::{Index, LogReader, SnapshotStore};
 
+use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::pipeline::{Durable, Load, SnapshotRequest};
 
 /// Most blocks indexed in one write transaction.
@@ -37,39 +49,132 @@ const INDEX_BUSY_QUEUE_TXS: usize = 1024;
 /// How long a background thread sleeps before it looks at the stop flag again.
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn spawn_indexer(
-    index: Arc<Index>,
-    log: LogReader,
-    durable: Arc<Durable>,
-    stopping: Arc<AtomicBool>,
-    load: Arc<Load>,
-) -> JoinHandle<()> {
+/// A pause that doubles from `first` up to `max` while a worker keeps failing.
+struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            first,
+            max,
+            next: first,
+        }
+    }
+
+    /// The pause to take now; the next one is twice as long.
+    fn take(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.max);
+        now
+    }
+
+    /// Progress: the next failure pauses briefly again.
+    fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+/// Sleeps for `pause` unless the node stops meanwhile; false if it does.
+fn pause_unless_stopped(pause: Duration, stopping: &AtomicBool) -> bool {
+    let until = Instant::now() + pause;
+    loop {
+        if stopping.load(Ordering::Acquire) {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+}
+
+/// What the indexer reads, writes and reports to.
+pub struct IndexerParts {
+    pub index: Arc<Index>,
+    pub log: LogReader,
+    pub durable: Arc<Durable>,
+    pub stopping: Arc<AtomicBool>,
+    pub load: Arc<Load>,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn spawn_indexer(parts: IndexerParts) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ting-indexer".into())
         .spawn(move || {
-            if let Err(e) = index_until_stopped(&index, &log, &durable, &stopping, &load) {
-                tracing::error!(error = %e, "the indexer stopped; queries by hash and account fall back to scanning");
-            }
-            if let Err(e) = index.flush() {
+            supervise_indexer(&parts);
+            if let Err(e) = parts.index.flush() {
                 tracing::warn!(error = %e, "could not flush the index");
             }
         })
         .expect("spawn indexer thread")
 }
 
+/// Runs the indexer until the node stops; after a failure, pauses, reopens
+/// the index and starts again.
+fn supervise_indexer(p: &IndexerParts) {
+    let mut backoff = Backoff::new(INDEXER_RETRY_FIRST, INDEXER_RETRY_MAX);
+    let mut failed = None;
+    // Set by a failure, cleared by the first durable commit after it.
+    let mut recovering = false;
+    loop {
+        if let Some(error) = failed.take() {
+            recovering = true;
+            let pause = backoff.take();
+            tracing::error!(%error, retry_in_ms = pause.as_millis(), "the indexer failed; it starts again after a pause");
+            p.health.index_failed(format!(
+                "the query index failed: {error}. Receipts and account histories may fail or miss recent blocks until it recovers; it reopens the index and starts again by itself (next in {} ms). If the disk that holds index.redb is full, free space there",
+                pause.as_millis()
+            ));
+            if !pause_unless_stopped(pause, &p.stopping) {
+                return;
+            }
+            p.metrics.indexer_restarts.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = p.index.reopen() {
+                failed = Some(format!("could not reopen it: {e}"));
+                continue;
+            }
+        }
+        match index_until_stopped(p, &mut backoff, &mut recovering) {
+            Ok(()) => return,
+            Err(e) => failed = Some(e),
+        }
+    }
+}
+
+/// Indexes durable blocks as they come until the node stops. While
+/// `recovering` from a failure, each step ends with a durable commit: redb
+/// keeps commits that are not durable in memory, so only a durable one shows
+/// that the disk takes writes again (a full disk otherwise shows only at the
+/// next durable commit, `DURABLE_EVERY_BLOCKS` later).
 fn index_until_stopped(
-    index: &Index,
-    log: &LogReader,
-    durable: &Durable,
-    stopping: &AtomicBool,
-    load: &Load,
+    p: &IndexerParts,
+    backoff: &mut Backoff,
+    recovering: &mut bool,
 ) -> Result<(), String> {
+    let (index, durable) = (&p.index, &p.durable);
+    let progress = |height: BlockHeight, recovering: &mut bool, backoff: &mut Backoff| {
+        if *recovering {
+            index.flush().map_err(|e| e.to_string())?;
+            *recovering = false;
+        }
+        p.health.indexed(height.0);
+        backoff.reset();
+        Ok::<(), String>(())
+    };
     let mut last_commit = Instant::now();
     loop {
         let have = index.indexed_height().map_err(|e| e.to_string())?;
         let target = durable.height();
-        let stop = stopping.load(Ordering::Acquire);
+        let stop = p.stopping.load(Ordering::Acquire);
         if have >= target {
+            progress(have, recovering, backoff)?;
             if stop {
                 return Ok(());
             }
@@ -77,7 +182,7 @@ fn index_until_stopped(
             continue;
         }
         let queued =
-            load.verifying.load(Ordering::Acquire) + load.sequencing.load(Ordering::Acquire);
+            p.load.verifying.load(Ordering::Acquire) + p.load.sequencing.load(Ordering::Acquire);
         let busy = queued > INDEX_BUSY_QUEUE_TXS;
         let every = if busy {
             INDEX_COMMIT_EVERY_BUSY
@@ -89,8 +194,11 @@ fn index_until_stopped(
             std::thread::sleep((every - waited).min(POLL));
             continue;
         }
-        let blocks = read_batch(log, have, target)?;
+        let blocks = read_batch(&p.log, have, target)?;
         index.index_blocks(&blocks).map_err(|e| e.to_string())?;
+        if let Some(last) = blocks.last() {
+            progress(last.header.height, recovering, backoff)?;
+        }
         last_commit = Instant::now();
     }
 }
@@ -119,35 +227,76 @@ fn read_batch(
     Ok(blocks)
 }
 
-pub fn spawn_snapshotter(
-    store: Arc<SnapshotStore>,
-    requests: mpsc::Receiver<SnapshotRequest>,
-    durable: Arc<Durable>,
-    stopping: Arc<AtomicBool>,
-    busy: Arc<AtomicBool>,
-) -> JoinHandle<()> {
+/// What the snapshotter takes requests from, writes to and reports to.
+pub struct SnapshotterParts {
+    pub store: Arc<SnapshotStore>,
+    pub requests: mpsc::Receiver<SnapshotRequest>,
+    pub durable: Arc<Durable>,
+    pub stopping: Arc<AtomicBool>,
+    /// Set while a snapshot is being written (or paused after a failure).
+    pub busy: Arc<AtomicBool>,
+    /// Set after a failure and its pause: the executor asks again at once.
+    pub retry: Arc<AtomicBool>,
+    pub health: Arc<Health>,
+}
+
+pub fn spawn_snapshotter(p: SnapshotterParts) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ting-snapshot".into())
         .spawn(move || {
-            for req in requests {
-                while !durable.wait_for(req.height, POLL) {
-                    if stopping.load(Ordering::Acquire) {
+            let mut backoff = Backoff::new(SNAPSHOT_RETRY_FIRST, SNAPSHOT_RETRY_MAX);
+            for req in &p.requests {
+                while !p.durable.wait_for(req.height, POLL) {
+                    if p.stopping.load(Ordering::Acquire) {
                         return;
                     }
                 }
-                let started = Instant::now();
-                let bytes = req.state.encode();
-                match store.write(req.height, req.block_hash, &bytes) {
-                    Ok(()) => tracing::info!(
-                        height = req.height.0,
-                        bytes = bytes.len(),
-                        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        "wrote a state snapshot"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "could not write a state snapshot"),
+                if !write_snapshot(&p, &req, &mut backoff) {
+                    return;
                 }
-                busy.store(false, Ordering::Release);
             }
         })
         .expect("spawn snapshot thread")
+}
+
+/// Writes one snapshot, then lets the executor ask for the next; after a
+/// failure, records it and pauses before asking for the next at once. False
+/// if the node stopped during the pause.
+fn write_snapshot(p: &SnapshotterParts, req: &SnapshotRequest, backoff: &mut Backoff) -> bool {
+    let started = Instant::now();
+    let bytes = req.state.encode();
+    match p.store.write(req.height, req.block_hash, &bytes) {
+        Ok(()) => {
+            tracing::info!(
+                height = req.height.0,
+                bytes = bytes.len(),
+                ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "wrote a state snapshot"
+            );
+            p.health.snapshot_written(req.height.0);
+            backoff.reset();
+            p.busy.store(false, Ordering::Release);
+            true
+        }
+        Err(e) => {
+            let pause = backoff.take();
+            tracing::warn!(error = %e, retry_in_ms = pause.as_millis(), "could not write a state snapshot");
+            let failed = |when: String| {
+                format!(
+                    "could not write the state snapshot at height {}: {e}. Restarts replay more of the block log until one is written; it tries again {when}. If the disk that holds snapshots/ is full, free space there",
+                    req.height.0
+                )
+            };
+            p.health
+                .snapshot_failed(failed(format!("in {} ms", pause.as_millis())));
+            if !pause_unless_stopped(pause, &p.stopping) {
+                return false;
+            }
+            p.retry.store(true, Ordering::Release);
+            p.busy.store(false, Ordering::Release);
+            p.health
+                .snapshot_failed(failed("with the next block".into()));
+            true
+        }
+    }
 }

@@ -3,15 +3,18 @@
 //! `Node::start` recovers state from the data directory (snapshot, then the
 //! block log above it) and runs the pipeline on threads of its own:
 //! verification on every core, one executor, one durable writer, an indexer
-//! and a snapshotter (see [`pipeline`]). [`http::router`] serves the JSON API
-//! over the node's shared parts, and [`mqtt::Gateway`] takes transactions from
-//! MQTT and answers in the devices' inboxes. Only this crate and the CLI know
-//! JSON; the core has one canonical binary encoding.
+//! and a snapshotter (see [`pipeline`]), each reporting its health
+//! ([`health`]); a panic on any of them stops the process (fail-stop).
+//! [`http::router`] serves the JSON API over the node's shared parts, and
+//! [`mqtt::Gateway`] takes transactions from MQTT and answers in the devices'
+//! inboxes. Only this crate and the CLI know JSON; the core has one canonical
+//! binary encoding.
 
 pub mod admission;
 mod background;
 pub mod clock;
 pub mod faucet;
+pub mod health;
 
 pub mod http;
 pub mod metrics;

@@ -1,8 +1,9 @@
 //! Counters the node exposes at `/metrics` in the Prometheus text format.
 //!
 //! Plain atomics, written on the hot path without locks; refusal codes are
-//! few and rare, so they sit in a small locked map. The MQTT gateway's
-//! counters are grouped in [`MqttMetrics`].
+//! few and rare, so they sit in a small locked map, as do the per-component
+//! health gauges ([`crate::health`] sets them). The MQTT gateway's counters
+//! are grouped in [`MqttMetrics`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -24,7 +25,11 @@ pub struct Metrics {
     pub state_root_nanos: AtomicU64,
     pub http_requests: AtomicU64,
     pub http_client_errors: AtomicU64,
+    /// Times the indexer started again after a failure.
+    pub indexer_restarts: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// 1 for each component that is degraded now, 0 for the others.
+    degraded: Mutex<BTreeMap<&'static str, u64>>,
     pub mqtt: MqttMetrics,
 }
 
@@ -163,6 +168,17 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// Every transaction refused so far, whatever the code.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.lock().expect("metrics lock").values().sum()
+    }
+
+    /// Sets `ting_component_degraded{component}`.
+    pub fn set_degraded(&self, component: &'static str, degraded: bool) {
+        let mut map = self.degraded.lock().expect("metrics lock");
+        map.insert(component, u64::from(degraded));
+    }
+
     pub fn group_committed(&self, _blocks: usize, took: Duration) {
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
@@ -235,6 +251,11 @@ impl Metrics {
                 "HTTP requests answered with a 4xx status.",
                 load(&self.http_client_errors),
             ),
+            (
+                "ting_indexer_restarts_total",
+                "Times the indexer started again after a failure.",
+                load(&self.indexer_restarts),
+            ),
         ];
         for (name, help, value) in counters {
             let secs = match name {
@@ -296,6 +317,14 @@ impl Metrics {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
+        }
+        let name = "ting_component_degraded";
+        let _ = writeln!(
+            out,
+            "# HELP {name} 1 while the component is degraded (GET /healthz says why).\n# TYPE {name} gauge"
+        );
+        for (component, v) in self.degraded.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "{name}{{component=\"{component}\"}} {v}");
         }
         self.mqtt.render(&mut out);
         out

@@ -7,13 +7,17 @@
 //! stage drain in order, so everything admitted is either committed durably
 //! or answered, and writes a final snapshot so the next start is quick.
 //!
+//! A node is fail-stop: `Node::start` makes a panic on any of its threads
+//! (named `ting-...`) abort the process, since those threads hold state ahead
+//! of the log and recovery from the durable log is always safe.
+//!
 //! Data directory layout: `blocks/` (the block log), `snapshots/`,
 //! `index.redb` (derived, rebuilt when missing), `LOCK`.
 
 use std::fs::{self, File};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{mpsc, Arc, Once, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,9 +32,10 @@ use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::admission::{Admission, Source, View};
-use crate::background::{spawn_indexer, spawn_snapshotter};
+use crate::background::{spawn_indexer, spawn_snapshotter, IndexerParts, SnapshotterParts};
 use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
+use crate::health::{spawn_health_watch, Health};
 use crate::metrics::Metrics;
 use crate::pipeline::{
     self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load, Outcome, SubmitError,
@@ -155,6 +160,8 @@ pub struct Shared {
     pub clock_status: Arc<ClockStatus>,
     /// Where ledger time comes from (`NodeConfig::clock`).
     pub clock: Arc<dyn Clock>,
+    /// The health of each component, for `/healthz` and `/metrics`.
+    pub health: Arc<Health>,
 }
 
 impl Shared {
@@ -372,6 +379,7 @@ fn recover(
 impl Node {
     /// Recovers from the data directory and starts the pipeline.
     pub fn start(cfg: NodeConfig) -> Result<Node, StartError> {
+        fail_stop_on_node_thread_panic();
         let started = Instant::now();
         cfg.genesis.validate().map_err(StartError::Genesis)?;
         if !cfg.genesis.sequencers.contains(&cfg.key.account()) {
@@ -423,11 +431,18 @@ impl Node {
         let state = Arc::new(RwLock::new(state));
         let stopping = Arc::new(AtomicBool::new(false));
         let reader = log.reader();
+        let health = Arc::new(Health::new(
+            Arc::clone(&metrics),
+            cfg.data_dir.join("blocks"),
+            index.indexed_height().map_or(0, |h| h.0),
+            report.snapshot_height,
+        ));
 
         let (chunk_tx, chunk_rx) = mpsc::channel();
         let (checked_tx, checked_rx) = mpsc::channel();
         let (sealed_tx, sealed_rx) = mpsc::sync_channel(DURABLE_QUEUE_BLOCKS_MAX);
         let snapshot_busy = Arc::new(AtomicBool::new(false));
+        let snapshot_retry = Arc::new(AtomicBool::new(false));
         let (snap_tx, snap_rx) = mpsc::sync_channel(1);
         let mut pipeline_threads = pipeline::spawn_verifiers(
             cfg.verify_workers,
@@ -453,6 +468,7 @@ impl Node {
                 to_writer: sealed_tx,
                 snapshots: snap_tx,
                 snapshot_busy: Arc::clone(&snapshot_busy),
+                snapshot_retry: Arc::clone(&snapshot_retry),
                 durable: Arc::clone(&durable),
                 load: Arc::clone(&load),
                 refusals: Arc::clone(&refusals),
@@ -471,21 +487,25 @@ impl Node {
             sealed_rx,
             writer_parts,
         ));
-        let threads = vec![
-            spawn_indexer(
-                Arc::clone(&index),
-                reader.clone(),
-                Arc::clone(&durable),
-                Arc::clone(&stopping),
-                Arc::clone(&load),
-            ),
-            spawn_snapshotter(
-                Arc::clone(&snapshots),
-                snap_rx,
-                Arc::clone(&durable),
-                Arc::clone(&stopping),
-                snapshot_busy,
-            ),
+        let mut threads = vec![
+            spawn_indexer(IndexerParts {
+                index: Arc::clone(&index),
+                log: reader.clone(),
+                durable: Arc::clone(&durable),
+                stopping: Arc::clone(&stopping),
+                load: Arc::clone(&load),
+                health: Arc::clone(&health),
+                metrics: Arc::clone(&metrics),
+            }),
+            spawn_snapshotter(SnapshotterParts {
+                store: Arc::clone(&snapshots),
+                requests: snap_rx,
+                durable: Arc::clone(&durable),
+                stopping: Arc::clone(&stopping),
+                busy: snapshot_busy,
+                retry: snapshot_retry,
+                health: Arc::clone(&health),
+            }),
         ];
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
@@ -512,7 +532,12 @@ impl Node {
                 .then(|| std::sync::Mutex::new(ting_core::login::LoginReplay::default())),
             clock_status,
             clock: Arc::clone(&cfg.clock),
+            health,
         });
+        threads.push(spawn_health_watch(
+            Arc::downgrade(&shared),
+            Arc::clone(&stopping),
+        ));
         Node {
             shared,
             threads,
@@ -558,6 +583,27 @@ impl Node {
         }
         let _ = self.shared.index.flush();
     }
+}
+
+/// Makes a panic on a node thread (one named `ting-...`) abort the process,
+/// once per process, after the previous hook has reported it. Those threads
+/// hold state ahead of the durable log; limping on without one leaves a
+/// half-dead node, while a restart recovers from the log. Panics on other
+/// threads (the embedding program's) go on as before.
+fn fail_stop_on_node_thread_panic() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let thread = std::thread::current();
+            let name = thread.name().unwrap_or("");
+            if name.starts_with("ting-") {
+                eprintln!("ting-node: a panic on the node thread {name} is a bug; stopping the process so that recovery starts from the durable log");
+                std::process::abort();
+            }
+        }));
+    });
 }
 
 /// Says loudly at start when the ledger is ahead of this clock by more than

@@ -6,6 +6,10 @@
 //! [`DURABLE_EVERY_BLOCKS`] blocks, [`Index::flush`] and dropping the index make them
 //! durable. After a crash the index may be behind the log, never ahead of what it says.
 //!
+//! After an I/O error (a full disk) redb refuses every later operation until the
+//! database is opened again: [`Index::reopen`] does that in place, so the node's
+//! indexer can start again without a restart once the disk has room.
+//!
 //! # Tables (schema version 2)
 //!
 //! ```text
@@ -27,9 +31,9 @@ mod channels;
 
 pub use channels::{AccountChannel, ChannelParties, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
 
-use std::ops::Bound;
+use std::ops::{Bound, Deref};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
@@ -89,6 +93,8 @@ pub enum IndexError {
     },
     #[error("a page of {requested} transactions was asked for; the limit is {max}")]
     PageTooLarge { requested: usize, max: usize },
+    #[error("the index at {path} is closed: reopening it after a failure did not succeed; the node tries again by itself")]
+    Closed { path: PathBuf },
 }
 
 impl IndexError {
@@ -99,6 +105,7 @@ impl IndexError {
             IndexError::Store { .. } => "index_store",
             IndexError::HeightGap { .. } => "index_height_gap",
             IndexError::PageTooLarge { .. } => "page_too_large",
+            IndexError::Closed { .. } => "index_closed",
         }
     }
 }
@@ -106,9 +113,25 @@ impl IndexError {
 /// The query index.
 #[derive(Debug)]
 pub struct Index {
-    db: Database,
+    /// `None` only after a reopen failed. Every operation holds a read lock for its
+    /// whole length, so a reopen (the write lock) waits for those in progress.
+    db: RwLock<Option<Database>>,
     path: PathBuf,
+    /// Locked before `db` whenever both are: writes and reopens hold it throughout.
     progress: Mutex<Progress>,
+}
+
+/// A read hold on the open database.
+struct Db<'a>(RwLockReadGuard<'a, Option<Database>>);
+
+impl Deref for Db<'_> {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        self.0
+            .as_ref()
+            .expect("a Db is made only over an open database")
+    }
 }
 
 /// What has been made durable, so `flush` and drop know whether there is work to do.
@@ -122,29 +145,12 @@ impl Index {
     /// Opens (creating if missing) the index file at `path`. An index of another
     /// schema version is emptied, to be rebuilt from the log.
     pub fn open(path: &Path) -> Result<Index, IndexError> {
-        let db = redb::Builder::new()
-            .set_cache_size(INDEX_CACHE_BYTES_MAX)
-            .create(path)
-            .map_err(|source| IndexError::Open {
-                path: path.to_path_buf(),
-                source: Box::new(source),
-            })?;
         let index = Index {
-            db,
+            db: RwLock::new(Some(create(path)?)),
             path: path.to_path_buf(),
             progress: Mutex::default(),
         };
-        let txn = index.begin_write(Durability::Immediate)?;
-        let schema = {
-            let meta = txn
-                .open_table(META)
-                .map_err(index.store("open the meta table"))?;
-            let schema = meta
-                .get(SCHEMA_VERSION_KEY)
-                .map_err(index.store("read the schema"))?;
-            schema.map(|v| v.value())
-        };
-        index.commit(txn)?;
+        let schema = index.read_schema()?;
         match schema {
             Some(SCHEMA_VERSION) => {}
             Some(other) => {
@@ -157,9 +163,56 @@ impl Index {
         Ok(index)
     }
 
+    /// Closes the database and opens it again from its file, as a start would.
+    /// After an I/O error redb refuses every operation ("previous I/O error")
+    /// until then. Commits that were not yet durable may be lost (the index is
+    /// then behind, never ahead), so callers read `indexed_height` again after.
+    /// If the open fails, every operation answers [`IndexError::Closed`] until a
+    /// later reopen succeeds.
+    pub fn reopen(&self) -> Result<(), IndexError> {
+        let mut progress = self.lock();
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = db.take() {
+            // After a failure the close is expected to fail too; the file is reopened anyway.
+            if let Err(e) = old.close() {
+                tracing::warn!(path = %self.path.display(), "closing the index before reopening it: {e}");
+            }
+        }
+        let reopened = create(&self.path)?;
+        let height = self.read_height(&reopened)?;
+        *db = Some(reopened);
+        *progress = Progress {
+            durable_height: height.0,
+            dirty: false,
+        };
+        Ok(())
+    }
+
+    /// The schema version the file records, if any (creating the meta table).
+    fn read_schema(&self) -> Result<Option<u64>, IndexError> {
+        let db = self.db()?;
+        let txn = self.begin_write(&db, Durability::Immediate)?;
+        let schema = {
+            let meta = txn
+                .open_table(META)
+                .map_err(self.store("open the meta table"))?;
+            let schema = meta
+                .get(SCHEMA_VERSION_KEY)
+                .map_err(self.store("read the schema"))?;
+            schema.map(|v| v.value())
+        };
+        self.commit(txn)?;
+        Ok(schema)
+    }
+
     /// The height of the last block indexed; 0 when empty.
     pub fn indexed_height(&self) -> Result<BlockHeight, IndexError> {
-        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let db = self.db()?;
+        self.read_height(&db)
+    }
+
+    fn read_height(&self, db: &Database) -> Result<BlockHeight, IndexError> {
+        let txn = db.begin_read().map_err(self.store("begin a read"))?;
         let meta = txn
             .open_table(META)
             .map_err(self.store("open the meta table"))?;
@@ -177,11 +230,15 @@ impl Index {
         let new_height = last.header.height.0;
         let mut progress = self.lock();
         let durable = new_height.saturating_sub(progress.durable_height) >= DURABLE_EVERY_BLOCKS;
-        let txn = self.begin_write(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        })?;
+        let db = self.db()?;
+        let txn = self.begin_write(
+            &db,
+            if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            },
+        )?;
         self.insert_blocks(&txn, blocks)?;
         self.commit(txn)?;
         if durable {
@@ -249,7 +306,8 @@ impl Index {
 
     /// Where the transaction with this hash is, if it has been indexed.
     pub fn tx_location(&self, tx_hash: &Hash32) -> Result<Option<TxLocation>, IndexError> {
-        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(self.store("begin a read"))?;
         let table = txn
             .open_table(TX_LOCATIONS)
             .map_err(self.store("open the locations table"))?;
@@ -296,7 +354,8 @@ impl Index {
                 },
             )),
         };
-        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(self.store("begin a read"))?;
         let table = txn
             .open_table(ACCOUNT_TXS)
             .map_err(self.store("open the accounts table"))?;
@@ -317,9 +376,10 @@ impl Index {
         if !progress.dirty {
             return Ok(());
         }
-        let txn = self.begin_write(Durability::Immediate)?;
+        let db = self.db()?;
+        let txn = self.begin_write(&db, Durability::Immediate)?;
         self.commit(txn)?;
-        progress.durable_height = self.indexed_height()?.0;
+        progress.durable_height = self.read_height(&db)?.0;
         progress.dirty = false;
         Ok(())
     }
@@ -327,7 +387,8 @@ impl Index {
     /// Deletes everything (used when the log was truncated below `indexed_height`), durably.
     pub fn reset(&self) -> Result<(), IndexError> {
         let mut progress = self.lock();
-        let txn = self.begin_write(Durability::Immediate)?;
+        let db = self.db()?;
+        let txn = self.begin_write(&db, Durability::Immediate)?;
         let delete = self.store("delete a table");
         txn.delete_table(TX_LOCATIONS).map_err(delete)?;
         txn.delete_table(ACCOUNT_TXS).map_err(delete)?;
@@ -350,8 +411,23 @@ impl Index {
         Ok(())
     }
 
-    fn begin_write(&self, durability: Durability) -> Result<WriteTransaction, IndexError> {
-        let mut txn = self.db.begin_write().map_err(self.store("begin a write"))?;
+    /// A read hold on the database, or [`IndexError::Closed`] after a failed reopen.
+    fn db(&self) -> Result<Db<'_>, IndexError> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            return Err(IndexError::Closed {
+                path: self.path.clone(),
+            });
+        }
+        Ok(Db(guard))
+    }
+
+    fn begin_write(
+        &self,
+        db: &Database,
+        durability: Durability,
+    ) -> Result<WriteTransaction, IndexError> {
+        let mut txn = db.begin_write().map_err(self.store("begin a write"))?;
         txn.set_durability(durability)
             .map_err(self.store("set the durability of a write"))?;
         Ok(txn)
@@ -377,6 +453,17 @@ impl Index {
             source: Box::new(e.into()),
         }
     }
+}
+
+/// Opens (creating if missing) the redb file at `path` with the index's cache.
+fn create(path: &Path) -> Result<Database, IndexError> {
+    redb::Builder::new()
+        .set_cache_size(INDEX_CACHE_BYTES_MAX)
+        .create(path)
+        .map_err(|source| IndexError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
 }
 
 impl Drop for Index {

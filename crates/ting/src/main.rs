@@ -212,6 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Any panic stops the process at once. A node is fail-stop: its pipeline
 /// threads hold state that is ahead of the log, and restarting from the log
 /// is always safe, while limping on after a broken invariant is not.
+/// `Node::start` does this for panics on the node's own threads (`ting-...`);
+/// the binary goes further and stops on a panic anywhere, an HTTP handler's
+/// or the gateway's included, since it serves nothing but the node.
 fn fail_stop_on_panic() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -21,42 +21,17 @@ use ting_api::parse_account;
 /// The OpenAPI 3 description of this API, served as is.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Liveness, the ledger clock, and the node's link to its MQTT broker when
-/// it has one. While the clock has jumped no block is cut, so the node
-/// answers 503 `clock_jump` until it agrees again. While the MQTT link is down
-/// the node takes no transactions over MQTT and sends no receipts there, so
-/// it answers 503 `degraded` until the gateway reconnects.
+/// Health per component (docs/api.md §8.1; built by [`crate::health::report`]):
+/// 200 while every component is ok, 503 while one is degraded or the ledger
+/// clock has jumped (then no block is cut until it agrees again).
 pub async fn healthz(State(s): State<Arc<Shared>>) -> Response {
-    use std::sync::atomic::Ordering::Relaxed;
-    let durable_height = s.durable.height().0;
-    if let Some(jump) = s.clock_status.jump() {
-        let body = json!({
-            "status": jump.code(),
-            "durable_height": durable_height,
-            "clock": {
-                "ahead": jump.ahead,
-                "by_ms": jump.by_ms,
-                "max_step_ms": jump.max_step_ms,
-                "message": jump.to_string(),
-            },
-        });
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    }
-    let Some(broker) = s.mqtt_broker.get() else {
-        return Json(json!({ "status": "ok", "durable_height": durable_height })).into_response();
-    };
-    let connected = s.metrics.mqtt.connected.load(Relaxed) == 1;
-    let body = json!({
-        "status": if connected { "ok" } else { "degraded" },
-        "durable_height": durable_height,
-        "mqtt": { "broker": broker, "connected": connected },
-    });
-    let code = if connected {
+    let report = crate::health::report(&s);
+    let code = if report.ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(body)).into_response()
+    (code, Json(report.body)).into_response()
 }
 
 pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {

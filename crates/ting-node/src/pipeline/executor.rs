@@ -69,6 +69,9 @@ pub(crate) struct ExecutorParts {
     pub snapshots: mpsc::SyncSender<SnapshotRequest>,
     /// Set while a snapshot is being written, so the state is not copied for nothing.
     pub snapshot_busy: Arc<AtomicBool>,
+    /// Set by the snapshotter after a failed write (and its pause): the next
+    /// cut asks again instead of waiting a whole interval.
+    pub snapshot_retry: Arc<AtomicBool>,
     pub durable: Arc<Durable>,
     pub load: Arc<Load>,
     pub refusals: Arc<Refusals>,
@@ -318,7 +321,8 @@ impl Executor {
 
     fn maybe_snapshot(&mut self, state: &State, height: BlockHeight, block_hash: Hash32) {
         let due = self.blocks_since_snapshot >= self.cfg.snapshot_every_blocks
-            || self.txs_since_snapshot >= self.cfg.snapshot_every_txs;
+            || self.txs_since_snapshot >= self.cfg.snapshot_every_txs
+            || self.parts.snapshot_retry.load(Ordering::Acquire);
         if !due || self.parts.snapshot_busy.load(Ordering::Acquire) {
             return;
         }
@@ -331,6 +335,7 @@ impl Executor {
         if self.parts.snapshots.try_send(request).is_ok() {
             self.blocks_since_snapshot = 0;
             self.txs_since_snapshot = 0;
+            self.parts.snapshot_retry.store(false, Ordering::Release);
         } else {
             self.parts.snapshot_busy.store(false, Ordering::Release);
         }

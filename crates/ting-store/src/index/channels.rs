@@ -192,7 +192,8 @@ impl Index {
         &self,
         channel: &ChannelId,
     ) -> Result<Option<ChannelParties>, IndexError> {
-        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(self.store("begin a read"))?;
         let table = txn
             .open_table(CHANNELS)
             .map_err(self.store("open the channels table"))?;
@@ -257,7 +258,8 @@ impl Index {
             Some(at) => Bound::Excluded(channel_key(account, role, at)),
             None => Bound::Included(channel_key(account, role, last)),
         };
-        let txn = self.db.begin_read().map_err(self.store("begin a read"))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(self.store("begin a read"))?;
         let table = txn
             .open_table(ACCOUNT_CHANNELS)
             .map_err(self.store("open the account channels table"))?;

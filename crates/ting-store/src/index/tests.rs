@@ -268,3 +268,24 @@ fn a_reopened_index_keeps_what_was_flushed_or_closed() {
         model_history(&chain, &issuer)
     );
 }
+
+#[test]
+fn an_index_reopened_in_place_keeps_what_it_held_and_goes_on_indexing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = sample_chain();
+    let index = Index::open(&dir.path().join("index.redb")).expect("opens");
+    index.index_blocks(&chain.blocks[..3]).expect("indexes");
+    index.reopen().expect("reopens");
+    // A clean close keeps even the commits that were not yet durable.
+    assert_eq!(index.indexed_height().expect("reads"), BlockHeight(3));
+    index
+        .index_blocks(&chain.blocks[3..])
+        .expect("indexes the rest");
+    assert_eq!(index.indexed_height().expect("reads"), chain.tip().0);
+    for account in accounts(&chain) {
+        assert_eq!(
+            paged_history(&index, &account, 3),
+            model_history(&chain, &account)
+        );
+    }
+}
