@@ -242,6 +242,15 @@ impl State {
         self.changed.clear();
     }
 
+    /// This state without its state map, replaying for good: a copy that
+    /// follows the log block by block (the snapshotter's), whose snapshots
+    /// need no map (a loaded snapshot rebuilds it and checks its root).
+    pub fn into_replica(mut self) -> State {
+        self.tree = StateTree::default();
+        self.begin_replay();
+        self
+    }
+
     /// Ends a replay: builds the state map and checks its root against the
     /// tip block's, which must be known ([`State::adopt_tip_header`] or a
     /// replayed block); at height 0 there is nothing to check.

@@ -1,10 +1,9 @@
-//! Background work off the transaction path: indexing and snapshots.
+//! Background work off the transaction path: indexing (here) and snapshots
+//! (`snapshotter.rs`, which shares the supervision below).
 //!
 //! The indexer pulls durable blocks from the log and feeds the query index;
 //! it may lag under load (queries fall back to scanning the unindexed blocks)
-//! but never holds anything in memory beyond one batch. The snapshotter
-//! writes state copies the executor hands it, each only once its block is
-//! durable, so a snapshot is never ahead of the log.
+//! but never holds anything in memory beyond one batch.
 //!
 //! Both are supervised: a failure (a full disk, most often) is recorded in
 //! [`Health`] for `/healthz`, and the worker tries again after a pause that
@@ -14,19 +13,17 @@
 //! a whole interval later. The first success clears the trouble.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ting_core::limits::{
-    INDEXER_RETRY_FIRST, INDEXER_RETRY_MAX, SNAPSHOT_RETRY_FIRST, SNAPSHOT_RETRY_MAX,
-};
+use ting_core::limits::{INDEXER_RETRY_FIRST, INDEXER_RETRY_MAX};
 use ting_core::{Block, BlockHeight};
-use ting_store::{Index, LogReader, SnapshotStore};
+use ting_store::{Index, LogReader};
 
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::pipeline::{Durable, Load, SnapshotRequest};
+use crate::pipeline::{Durable, Load};
 
 /// Most blocks indexed in one write transaction.
 const INDEX_BATCH_BLOCKS: u64 = 1024;
@@ -47,17 +44,17 @@ const INDEX_COMMIT_EVERY_IDLE: Duration = Duration::from_millis(50);
 /// (a backlog, not just what is in flight at a moderate rate).
 const INDEX_BUSY_QUEUE_TXS: usize = 1024;
 /// How long a background thread sleeps before it looks at the stop flag again.
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// A pause that doubles from `first` up to `max` while a worker keeps failing.
-struct Backoff {
+pub(crate) struct Backoff {
     first: Duration,
     max: Duration,
     next: Duration,
 }
 
 impl Backoff {
-    fn new(first: Duration, max: Duration) -> Backoff {
+    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
         Backoff {
             first,
             max,
@@ -66,20 +63,20 @@ impl Backoff {
     }
 
     /// The pause to take now; the next one is twice as long.
-    fn take(&mut self) -> Duration {
+    pub(crate) fn take(&mut self) -> Duration {
         let now = self.next;
         self.next = (self.next * 2).min(self.max);
         now
     }
 
     /// Progress: the next failure pauses briefly again.
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.first;
     }
 }
 
 /// Sleeps for `pause` unless the node stops meanwhile; false if it does.
-fn pause_unless_stopped(pause: Duration, stopping: &AtomicBool) -> bool {
+pub(crate) fn pause_unless_stopped(pause: Duration, stopping: &AtomicBool) -> bool {
     let until = Instant::now() + pause;
     loop {
         if stopping.load(Ordering::Acquire) {
@@ -90,6 +87,21 @@ fn pause_unless_stopped(pause: Duration, stopping: &AtomicBool) -> bool {
             return true;
         }
         std::thread::sleep(left.min(POLL));
+    }
+}
+
+/// How much less CPU priority background threads take than the pipeline
+/// (a nice value): the query index and snapshots can wait, the executor and
+/// the log's fsync cannot (with equal priority, the index commits were the
+/// known cause of half-load p99 above 10 ms; BENCHMARKS.md has the figures).
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority; on failure (a sandbox that
+/// forbids it) the thread runs at normal priority and says so once.
+pub(crate) fn lower_priority(what: &str) {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
+        tracing::info!(error = %e, "the {what} thread runs at normal priority");
     }
 }
 
@@ -108,6 +120,7 @@ pub fn spawn_indexer(parts: IndexerParts) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ting-indexer".into())
         .spawn(move || {
+            lower_priority("indexer");
             supervise_indexer(&parts);
             if let Err(e) = parts.index.flush() {
                 tracing::warn!(error = %e, "could not flush the index");
@@ -225,78 +238,4 @@ fn read_batch(
         }
     }
     Ok(blocks)
-}
-
-/// What the snapshotter takes requests from, writes to and reports to.
-pub struct SnapshotterParts {
-    pub store: Arc<SnapshotStore>,
-    pub requests: mpsc::Receiver<SnapshotRequest>,
-    pub durable: Arc<Durable>,
-    pub stopping: Arc<AtomicBool>,
-    /// Set while a snapshot is being written (or paused after a failure).
-    pub busy: Arc<AtomicBool>,
-    /// Set after a failure and its pause: the executor asks again at once.
-    pub retry: Arc<AtomicBool>,
-    pub health: Arc<Health>,
-}
-
-pub fn spawn_snapshotter(p: SnapshotterParts) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("ting-snapshot".into())
-        .spawn(move || {
-            let mut backoff = Backoff::new(SNAPSHOT_RETRY_FIRST, SNAPSHOT_RETRY_MAX);
-            for req in &p.requests {
-                while !p.durable.wait_for(req.height, POLL) {
-                    if p.stopping.load(Ordering::Acquire) {
-                        return;
-                    }
-                }
-                if !write_snapshot(&p, &req, &mut backoff) {
-                    return;
-                }
-            }
-        })
-        .expect("spawn snapshot thread")
-}
-
-/// Writes one snapshot, then lets the executor ask for the next; after a
-/// failure, records it and pauses before asking for the next at once. False
-/// if the node stopped during the pause.
-fn write_snapshot(p: &SnapshotterParts, req: &SnapshotRequest, backoff: &mut Backoff) -> bool {
-    let started = Instant::now();
-    let bytes = req.state.encode();
-    match p.store.write(req.height, req.block_hash, &bytes) {
-        Ok(()) => {
-            tracing::info!(
-                height = req.height.0,
-                bytes = bytes.len(),
-                ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                "wrote a state snapshot"
-            );
-            p.health.snapshot_written(req.height.0);
-            backoff.reset();
-            p.busy.store(false, Ordering::Release);
-            true
-        }
-        Err(e) => {
-            let pause = backoff.take();
-            tracing::warn!(error = %e, retry_in_ms = pause.as_millis(), "could not write a state snapshot");
-            let failed = |when: String| {
-                format!(
-                    "could not write the state snapshot at height {}: {e}. Restarts replay more of the block log until one is written; it tries again {when}. If the disk that holds snapshots/ is full, free space there",
-                    req.height.0
-                )
-            };
-            p.health
-                .snapshot_failed(failed(format!("in {} ms", pause.as_millis())));
-            if !pause_unless_stopped(pause, &p.stopping) {
-                return false;
-            }
-            p.retry.store(true, Ordering::Release);
-            p.busy.store(false, Ordering::Release);
-            p.health
-                .snapshot_failed(failed("with the next block".into()));
-            true
-        }
-    }
 }

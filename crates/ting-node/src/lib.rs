@@ -22,6 +22,7 @@ pub mod mqtt;
 pub mod node;
 pub mod pipeline;
 pub mod refusals;
+mod snapshotter;
 pub mod tls;
 
 pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

@@ -32,7 +32,7 @@ use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::admission::{Admission, Source, View};
-use crate::background::{spawn_indexer, spawn_snapshotter, IndexerParts, SnapshotterParts};
+use crate::background::{spawn_indexer, IndexerParts};
 use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
 use crate::health::{spawn_health_watch, Health};
@@ -41,6 +41,7 @@ use crate::pipeline::{
     self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load, Outcome, SubmitError,
 };
 use crate::refusals::Refusals;
+use crate::snapshotter::{spawn_snapshotter, SnapshotterParts};
 
 /// Everything a node needs to start.
 #[derive(Debug)]
@@ -162,9 +163,17 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// The health of each component, for `/healthz` and `/metrics`.
     pub health: Arc<Health>,
+    /// Set to have the executor ask for a snapshot at its next block.
+    snapshot_now: Arc<AtomicBool>,
 }
 
 impl Shared {
+    /// Asks for a state snapshot at the next block, whatever the interval
+    /// (benchmarks use it to time a window that holds one).
+    pub fn ask_snapshot(&self) {
+        self.snapshot_now.store(true, Ordering::Release);
+    }
+
     /// Admits `txs` in order from an in-process caller; each receiver yields
     /// its transaction's outcome.
     pub fn submit(
@@ -428,6 +437,8 @@ impl Node {
             state.last_timestamp(),
             cfg.max_clock_step,
         );
+        // The snapshotter's copy, taken before anything else touches the state.
+        let replica = state.clone();
         let state = Arc::new(RwLock::new(state));
         let stopping = Arc::new(AtomicBool::new(false));
         let reader = log.reader();
@@ -497,15 +508,19 @@ impl Node {
                 health: Arc::clone(&health),
                 metrics: Arc::clone(&metrics),
             }),
-            spawn_snapshotter(SnapshotterParts {
-                store: Arc::clone(&snapshots),
-                requests: snap_rx,
-                durable: Arc::clone(&durable),
-                stopping: Arc::clone(&stopping),
-                busy: snapshot_busy,
-                retry: snapshot_retry,
-                health: Arc::clone(&health),
-            }),
+            spawn_snapshotter(
+                replica,
+                SnapshotterParts {
+                    store: Arc::clone(&snapshots),
+                    log: reader.clone(),
+                    requests: snap_rx,
+                    durable: Arc::clone(&durable),
+                    stopping: Arc::clone(&stopping),
+                    busy: snapshot_busy,
+                    retry: Arc::clone(&snapshot_retry),
+                    health: Arc::clone(&health),
+                },
+            ),
         ];
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
@@ -533,6 +548,7 @@ impl Node {
             clock_status,
             clock: Arc::clone(&cfg.clock),
             health,
+            snapshot_now: snapshot_retry,
         });
         threads.push(spawn_health_watch(
             Arc::downgrade(&shared),

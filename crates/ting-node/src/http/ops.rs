@@ -51,7 +51,23 @@ pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     };
     let mut body = s.metrics.render(&gauges);
     edge_gauges(&s, &mut body);
+    door_metrics(&s, &mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The door's counters (`crate::admission`): what it answered from memory,
+/// and how many transactions it holds as pending.
+fn door_metrics(s: &Shared, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP ting_admission_from_memory_total Resubmissions answered from memory (already pending, or refused for good) without a signature check.\n\
+         # TYPE ting_admission_from_memory_total counter\nting_admission_from_memory_total {}\n\
+         # HELP ting_admission_pending Transactions admitted and not yet applied or refused.\n\
+         # TYPE ting_admission_pending gauge\nting_admission_pending {}",
+        s.admission.answered_from_memory(),
+        s.admission.pending()
+    );
 }
 
 /// The HTTP edge's gauges, after the node's: how far each of its limits is taken.

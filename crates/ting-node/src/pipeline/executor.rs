@@ -6,7 +6,7 @@
 //! and cuts the block when it is full or `block_cut` after it opened. Sealed
 //! blocks go to the durable writer through a bounded queue, so a slow disk
 //! slows the executor instead of growing memory. Every so often it hands a
-//! copy of the state to the snapshot thread.
+//! asks the snapshot thread, which keeps its own copy of the state, for a snapshot.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,12 +44,11 @@ pub struct ExecutorConfig {
     pub clock_status: Arc<ClockStatus>,
 }
 
-/// A copy of the state after block `height`, to be written once that block is durable.
+/// A snapshot is due at block `height`: the snapshotter's own copy of the
+/// state writes itself once it has replayed that block.
 #[derive(Debug)]
 pub struct SnapshotRequest {
-    pub state: State,
     pub height: BlockHeight,
-    pub block_hash: Hash32,
 }
 
 struct OpenBlock {
@@ -67,7 +66,7 @@ pub(crate) struct ExecutorParts {
     pub checked: mpsc::Receiver<Checked>,
     pub to_writer: mpsc::SyncSender<ToWriter>,
     pub snapshots: mpsc::SyncSender<SnapshotRequest>,
-    /// Set while a snapshot is being written, so the state is not copied for nothing.
+    /// Set while a snapshot is wanted or being written, so it is not asked for twice.
     pub snapshot_busy: Arc<AtomicBool>,
     /// Set by the snapshotter after a failed write (and its pause): the next
     /// cut asks again instead of waiting a whole interval.
@@ -316,21 +315,17 @@ impl Executor {
         })));
         self.blocks_since_snapshot += 1;
         self.txs_since_snapshot += count;
-        self.maybe_snapshot(state, height, block_hash);
+        self.maybe_snapshot(height);
     }
 
-    fn maybe_snapshot(&mut self, state: &State, height: BlockHeight, block_hash: Hash32) {
+    fn maybe_snapshot(&mut self, height: BlockHeight) {
         let due = self.blocks_since_snapshot >= self.cfg.snapshot_every_blocks
             || self.txs_since_snapshot >= self.cfg.snapshot_every_txs
             || self.parts.snapshot_retry.load(Ordering::Acquire);
         if !due || self.parts.snapshot_busy.load(Ordering::Acquire) {
             return;
         }
-        let request = SnapshotRequest {
-            state: state.clone(),
-            height,
-            block_hash,
-        };
+        let request = SnapshotRequest { height };
         self.parts.snapshot_busy.store(true, Ordering::Release);
         if self.parts.snapshots.try_send(request).is_ok() {
             self.blocks_since_snapshot = 0;

@@ -55,6 +55,12 @@ async fn a_resubmitted_bad_signature_is_answered_from_memory_and_a_duplicate_in_
         assert_eq!(body["error"]["code"], "bad_signature", "{body}");
         assert_eq!(s.admission.answered_from_memory(), round, "round {round}");
     }
+    let (status, metrics) = call_text(&s, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains("\nting_admission_from_memory_total 1\n"),
+        "{metrics}"
+    );
     let good = transfer(&user(0), 0, user(1).account(), 5);
     let (status, body) = call(
         &s,

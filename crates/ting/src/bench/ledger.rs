@@ -50,8 +50,8 @@ impl Timing {
     /// Transfers the run could consume at most, were every one verified at `per_s`.
     fn transfers_max(&self, per_s: f64) -> f64 {
         let full = (self.warmup + self.peak).as_secs_f64();
-        // The half-load phase runs twice: alone, then beside the flood.
-        let half = 2.0 * (self.half_warmup + self.half).as_secs_f64();
+        // The half-load phase runs three times: alone, beside the flood, with a snapshot.
+        let half = 3.0 * (self.half_warmup + self.half).as_secs_f64();
         per_s * (full + 0.5 * half) * WORKLOAD_HEADROOM
     }
 }
@@ -63,6 +63,8 @@ struct Phases {
     half: Phase,
     /// Half load again, beside a flood of refused transactions (in-process runs only).
     flooded: Option<Flooded>,
+    /// Half load again, with a snapshot asked for halfway through (in-process runs only).
+    snapshot: Option<Snapshotted>,
     /// The pause between the phases while the indexer caught up.
     settled: Duration,
     /// Resident memory right after the node started, with the whole workload prepared.
@@ -77,6 +79,51 @@ struct Flooded {
     offered_per_s: f64,
 }
 
+/// The half-load phase with a snapshot in it.
+#[derive(Debug)]
+struct Snapshotted {
+    phase: Phase,
+    /// How long after it was asked for the snapshot was written.
+    written_after: Duration,
+}
+
+/// Runs a half-load phase and asks for a snapshot halfway through its
+/// measured window; fails if none is written by the end.
+fn snapshot_window(
+    shared: &Arc<ting_node::Shared>,
+    driver: &mut Direct,
+    rate: f64,
+    timing: &Timing,
+) -> anyhow::Result<Snapshotted> {
+    let before = shared.health.snapshot_height();
+    let asker = {
+        let shared = Arc::clone(shared);
+        let at = timing.half_warmup + timing.half / 2;
+        std::thread::spawn(move || {
+            std::thread::sleep(at);
+            shared.ask_snapshot();
+            let asked = std::time::Instant::now();
+            let deadline = asked + Duration::from_secs(120);
+            while shared.health.snapshot_height() == before && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (shared.health.snapshot_height() != before).then(|| asked.elapsed())
+        })
+    };
+    let phase = driver.paced(rate, VERIFY_BATCH_TXS_MAX, timing.half_warmup, timing.half)?;
+    let written_after = asker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the snapshot asker panicked"))?
+        .ok_or_else(|| {
+            anyhow::anyhow!("no snapshot was written within 120 s of being asked for")
+        })?;
+    Ok(Snapshotted {
+        phase,
+        written_after,
+    })
+}
+
 /// Everything one run measured.
 #[derive(Debug)]
 struct Report {
@@ -86,6 +133,7 @@ struct Report {
     capacity_after: Capacity,
     phases: Phases,
     prepared: usize,
+    idle_accounts: usize,
 }
 
 pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
@@ -98,6 +146,7 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
     let mut accounts = workload::accounts(SENDERS);
     let flood = FloodAccounts::new();
     flood.fund(&mut accounts.genesis);
+    fund_idle(&mut accounts, args.idle_accounts);
     let sample = capacity_sample(&accounts);
     let capacity = measure_capacity(&sample);
     let batch = match args.via {
@@ -142,6 +191,7 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         capacity_after: measure_capacity(&sample),
         phases,
         prepared: chunks * batch,
+        idle_accounts: args.idle_accounts,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
@@ -149,6 +199,20 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         print_human(&report);
     }
     Ok(())
+}
+
+/// Funds `n` accounts that send nothing, keys derived on every core.
+fn fund_idle(accounts: &mut Accounts, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let bar = super::progress(n as u64, "deriving idle accounts");
+    let idle = workload::par_map(n, &bar, |i| workload::keypair(0x1d, i as u64).account());
+    bar.finish_and_clear();
+    accounts
+        .genesis
+        .allocations
+        .extend(idle.into_iter().map(|a| (a, ting_core::Amount::new(1))));
 }
 
 /// The ids the flood's channel opens will have.
@@ -190,6 +254,8 @@ fn run_direct(
         phase: flooded?,
         offered_per_s,
     };
+    bar.set_message("half load again, with a snapshot in the window");
+    let snapshot = snapshot_window(node.shared(), &mut driver, half_rate, timing)?;
     bar.finish_and_clear();
     driver.finish();
     shutdown(node);
@@ -197,6 +263,7 @@ fn run_direct(
         peak,
         half,
         flooded: Some(flooded),
+        snapshot: Some(snapshot),
         settled,
         rss_start_mib,
     })
@@ -212,6 +279,7 @@ fn run_http(node: Node, bodies: super::http::Bodies, timing: &Timing) -> anyhow:
         peak,
         half,
         flooded: None,
+        snapshot: None,
         settled,
         rss_start_mib,
     })
@@ -276,7 +344,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         .iter()
         .map(|u| (u.name.clone(), json!(round(u.cores, 3))))
         .collect();
-    json!({
+    let mut v = json!({
         "transfers_per_s": round(p.window.rate(), 0),
         "verify_capacity_per_s": round(r.capacity.per_s, 0),
         "ratio": round(ratio(r), 3),
@@ -313,11 +381,25 @@ fn report_json(r: &Report) -> serde_json::Value {
         "cores_other_processes_peak": round(p.machine.1, 3),
         "cores_idle_peak": round(p.machine.2, 3),
         "cores_other_processes_half_load": round(h.machine.1, 3),
+    });
+    add_disturbed(&mut v, r);
+    v
+}
+
+/// The keys of the phases beside a flood and with a snapshot.
+fn add_disturbed(v: &mut serde_json::Value, r: &Report) {
+    let more = json!({
         "flood_valid_ratio": flood_ratio(r).map(|v| round(v, 3)),
         "flood_valid_per_s": r.phases.flooded.as_ref().map(|f| round(f.phase.window.rate(), 0)),
         "flood_offered_per_s": r.phases.flooded.as_ref().map(|f| round(f.offered_per_s, 0)),
         "ack_p99_ms_flood": r.phases.flooded.as_ref().map(|f| round(f.phase.latency.p99_ms, 3)),
-    })
+        "ack_p99_ms_snapshot": r.phases.snapshot.as_ref().map(|s| round(s.phase.latency.p99_ms, 3)),
+        "snapshot_written_ms": r.phases.snapshot.as_ref().map(|s| round(s.written_after.as_secs_f64() * 1000.0, 1)),
+        "idle_accounts": r.idle_accounts,
+    });
+    if let (Some(v), Some(more)) = (v.as_object_mut(), more.as_object()) {
+        v.extend(more.clone());
+    }
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -394,6 +476,16 @@ fn print_latency_and_resources(r: &Report) {
         println!(
             "    ack latency beside the flood: p50 {:.2} ms, p99 {:.2} ms",
             f.phase.latency.p50_ms, f.phase.latency.p99_ms
+        );
+    }
+    if let Some(snap) = &r.phases.snapshot {
+        let ratio = snap.phase.latency.p99_ms / h.latency.p99_ms;
+        println!(
+            "  half load with a snapshot p99 {:.2} ms, {ratio:.2} x the half-load p99   target <= 1.5 x: {}; the snapshot ({} idle accounts beside the senders) was written {:.0} ms after it was asked for",
+            snap.phase.latency.p99_ms,
+            verdict(ratio <= 1.5),
+            r.idle_accounts,
+            snap.written_after.as_secs_f64() * 1000.0
         );
     }
     println!(

@@ -69,6 +69,10 @@ pub struct LedgerArgs {
     /// Transfers per HTTP request (with `--via http`); must divide 16384.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    /// Accounts funded in the genesis that send nothing, beside the senders:
+    /// the state a city's node holds, which a snapshot must write.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub idle_accounts: usize,
     /// Instead of the throughput run: the memory of a node whose genesis funds N accounts.
     #[arg(long, value_name = "N")]
     pub accounts: Option<usize>,
