@@ -126,7 +126,10 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, String, Optio
             HttpError::Unreachable { .. } => Exit::Unreachable,
             // A request the node could not read: what the user gave was wrong.
             HttpError::Api { status, .. } if status.as_u16() == 400 => Exit::BadInput,
-            HttpError::Api { status, .. } if status.as_u16() == 408 => Exit::Unreachable,
+            // Too slow, too many at once (429), or still in the pipeline (409): ask again.
+            HttpError::Api { status, .. } if [408, 409, 429].contains(&status.as_u16()) => {
+                Exit::Unreachable
+            }
             HttpError::Api { status, .. } if status.is_client_error() => Exit::Refused,
             HttpError::Api { status, .. } if status.as_u16() == 500 => Exit::Failure,
             HttpError::Api { .. } => Exit::Unreachable,

@@ -67,7 +67,8 @@ pub enum HttpError {
 /// A refusal reads as one (`refused: insufficient_funds: ...`); anything
 /// else names the HTTP status too.
 fn api_text(status: StatusCode, code: &str, message: &str) -> String {
-    if status.is_client_error() {
+    let transient = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::CONFLICT;
+    if status.is_client_error() && !transient {
         format!("refused: {code}: {message}")
     } else {
         format!("the node answered {status}: {code}: {message}")
@@ -89,19 +90,27 @@ impl HttpError {
         }
     }
 
-    /// Whether asking again later may succeed: the node was away, busy or slow.
+    /// Whether asking again later may succeed: the node was away, busy or
+    /// slow, this client's address or the sender used up its share for now
+    /// (429 `source_busy`, `refusal_budget`), or the same transaction is
+    /// still in the pipeline (409 `already_pending`).
     pub fn is_transient(&self) -> bool {
         match self {
             HttpError::Unreachable { .. } => true,
-            HttpError::Api { status, .. } => status.is_server_error(),
+            HttpError::Api { status, .. } => {
+                status.is_server_error()
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+                    || *status == StatusCode::CONFLICT
+            }
             _ => false,
         }
     }
 
     /// Whether the node answered no for good: the request or the transaction
-    /// is refused (a 4xx answer).
+    /// is refused (a 4xx answer other than the transient 409 and 429).
     pub fn is_refusal(&self) -> bool {
         matches!(self, HttpError::Api { status, .. } if status.is_client_error())
+            && !self.is_transient()
     }
 }
 
@@ -342,6 +351,18 @@ mod tests {
         assert_eq!(err.code(), "bad_nonce");
         assert!(err.is_refusal());
         assert!(matches!(err, HttpError::Api { tx_hash: Some(ref h), .. } if h == "ab"));
+        for (status, code) in [
+            (StatusCode::TOO_MANY_REQUESTS, "refusal_budget"),
+            (StatusCode::TOO_MANY_REQUESTS, "source_busy"),
+            (StatusCode::CONFLICT, "already_pending"),
+        ] {
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+            let err = decode(status, body.as_bytes()).expect_err("an error");
+            assert!(
+                err.is_transient() && !err.is_refusal(),
+                "{code} is worth asking again"
+            );
+        }
         let err = decode(StatusCode::OK, b"<html>").expect_err("not JSON");
         assert_eq!(err.code(), "bad_response");
         let hostile = br#"{"error":{"code":"x","message":"a[2Jb"}}"#;
