@@ -241,6 +241,9 @@ fn run_direct(
         timing.half_warmup,
         timing.half,
     )?;
+    // Each half-load phase starts, as the first did, with the index caught up.
+    bar.set_message("waiting for the indexer to catch up");
+    settle(node.shared());
     bar.set_message("half load again, beside a flood of refused transactions");
     let flooder = Flooder::start(Arc::clone(node.shared()), flood_txs, half_rate);
     let flooded = driver.paced(
@@ -254,6 +257,8 @@ fn run_direct(
         phase: flooded?,
         offered_per_s,
     };
+    bar.set_message("waiting for the indexer to catch up");
+    settle(node.shared());
     bar.set_message("half load again, with a snapshot in the window");
     let snapshot = snapshot_window(node.shared(), &mut driver, half_rate, timing)?;
     bar.finish_and_clear();
