@@ -1,7 +1,7 @@
 //! State snapshots: the ledger's state at a height, so recovery replays only what follows.
 //!
 //! The state's bytes are opaque here (`ting-ledger` encodes them). A snapshot is written
-//! atomically (temporary file, fsync, rename, fsync the directory), so a crash leaves
+//! atomically (temporary file, fsynced in 1 MiB steps, rename, fsync the directory), so a crash leaves
 //! either the old set of snapshots or the new one, plus at most a temporary file that
 //! the next open deletes. Reading checks a checksum; a snapshot that fails it is skipped
 //! with a warning in favour of an older one, and with none left the node replays the
@@ -28,6 +28,11 @@ use ting_core::limits::SNAPSHOTS_KEPT;
 use ting_core::{BlockHeight, Hash32};
 
 const MAGIC: [u8; 8] = *b"TINGSNP1";
+/// A large snapshot is written in steps of this many bytes, each made durable
+/// before the next: the disk then never holds tens of megabytes of the
+/// snapshot's dirty pages at once, which the block log's next fsync would
+/// otherwise wait behind (BENCHMARKS.md, "Snapshots beside the pipeline").
+const WRITE_STEP_BYTES: usize = 1 << 20;
 /// `magic | height | block hash | payload length | crc`.
 const HEADER_BYTES: usize = 8 + 8 + 32 + 8 + 4;
 const PREFIX: &str = "snapshot-";
@@ -115,8 +120,8 @@ impl SnapshotStore {
         let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", file_name(height)));
         let mut file = File::create(&tmp).map_err(io_error("create", &tmp))?;
         file.write_all(&encode_header(height, &block_hash, state))
-            .and_then(|()| file.write_all(state))
             .map_err(io_error("write", &tmp))?;
+        write_paced(&mut file, state).map_err(io_error("write", &tmp))?;
         file.sync_all().map_err(io_error("fsync", &tmp))?;
         drop(file);
         fs::rename(&tmp, &path).map_err(io_error("rename into place", &tmp))?;
@@ -252,6 +257,16 @@ fn read_snapshot(path: &Path) -> io::Result<Result<Snapshot, String>> {
         block_hash: Hash32(hash),
         state,
     }))
+}
+
+/// Writes `bytes` to `file` in steps of `WRITE_STEP_BYTES`, each flushed to
+/// the disk before the next is written.
+fn write_paced(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    for step in bytes.chunks(WRITE_STEP_BYTES) {
+        file.write_all(step)?;
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
