@@ -185,3 +185,26 @@ pub const SNAPSHOT_RETRY_MAX: std::time::Duration = std::time::Duration::from_se
 /// How often the node samples what `/healthz` and `/metrics` report of the
 /// pipeline's progress, the disk's free space and the MQTT link.
 pub const HEALTH_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+// ---- The block log's segments (ting-store, `log.rs`) ----
+
+/// Size past which the block log's open segment is sealed (at the next group
+/// boundary) and a new one started. Recovery reads at most the segment holding
+/// the block above the newest snapshot and those after it, so this bounds the
+/// bytes a restart reads. `NodeConfig::log_segment_bytes` overrides it.
+pub const LOG_SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
+/// Smallest segment size a log may be configured with (tests and the crash
+/// loop use small segments to cross many boundaries).
+pub const LOG_SEGMENT_BYTES_MIN: u64 = 4096;
+/// A sealed segment's index keeps the offset of every this-many-th block; a
+/// read steps over at most this many less one record headers from there.
+pub const LOG_INDEX_STRIDE_BLOCKS: u64 = 32;
+/// Sealed segments whose file and index the log's readers keep open at once
+/// (least recently used first out), so reads of old blocks cost one index load
+/// per segment while memory stays bounded as history grows.
+pub const LOG_SEALED_SEGMENTS_OPEN_MAX: usize = 8;
+/// Largest segment manifest read, in bytes: about 200 bytes per sealed segment,
+/// so room for some 300,000 segments (75 TB at the default segment size).
+pub const LOG_MANIFEST_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Largest sealed-segment index file read, in bytes.
+pub const LOG_INDEX_BYTES_MAX: u64 = 64 * 1024 * 1024;

@@ -1,8 +1,9 @@
 //! Starting, recovering and stopping a node.
 //!
 //! Start-up: lock the data directory, load the newest good snapshot (or the
-//! genesis), open the block log (which checks every block and cuts a torn
-//! tail) while replaying the blocks above the snapshot, open the query index,
+//! genesis), open the block log (which checks the blocks from the snapshot's
+//! height on, reading no sealed segment below it, and cuts a torn tail) while
+//! replaying the blocks above the snapshot, open the query index,
 //! then start the pipeline threads. Shutdown closes ingress and lets every
 //! stage drain in order, so everything admitted is either committed durably
 //! or answered, and writes a final snapshot so the next start is quick.
@@ -11,7 +12,7 @@
 //! (named `ting-...`) abort the process, since those threads hold state ahead
 //! of the log and recovery from the durable log is always safe.
 //!
-//! Data directory layout: `blocks/` (the block log), `snapshots/`,
+//! Data directory layout: `blocks/` (the block log's segments and manifest), `snapshots/`,
 //! `index.redb` (derived, rebuilt when missing), `LOCK`.
 
 use std::fs::{self, File};
@@ -24,11 +25,11 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use ting_core::limits::{
     BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX,
-    HTTP_REQUESTS_MAX, SNAPSHOT_INTERVAL_BLOCKS, SNAPSHOT_INTERVAL_TXS,
+    HTTP_REQUESTS_MAX, LOG_SEGMENT_BYTES, SNAPSHOT_INTERVAL_BLOCKS, SNAPSHOT_INTERVAL_TXS,
 };
 use ting_core::{AccountId, Block, Genesis, Hash32, Keypair, SignedTx};
 use ting_ledger::State;
-use ting_store::{FileLog, Index, LogReader, RecoveryReport, SnapshotStore};
+use ting_store::{FileLog, Index, LogOptions, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::admission::{Admission, Source, View};
@@ -64,6 +65,11 @@ pub struct NodeConfig {
     /// The largest disagreement between the clock and its own monotonic
     /// count that is not a jump (`--max-clock-step`; docs/operations.md).
     pub max_clock_step: Duration,
+    /// Size past which the block log's open segment is sealed
+    /// (`LOG_SEGMENT_BYTES`; tests and the crash loop make it small).
+    pub log_segment_bytes: u64,
+    /// Faults a test arms for the block log's file operations; `None` outside tests.
+    pub faults: Option<Arc<ting_store::Faults>>,
 }
 
 impl NodeConfig {
@@ -81,6 +87,8 @@ impl NodeConfig {
             mqtt_auth_hook: false,
             clock: Arc::new(SystemClock),
             max_clock_step: MAX_CLOCK_STEP_DEFAULT,
+            log_segment_bytes: LOG_SEGMENT_BYTES,
+            faults: None,
         }
     }
 }
@@ -310,7 +318,9 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<File, StartError> {
     }
 }
 
-/// Loads the newest snapshot (or the genesis) and replays the log above it.
+/// Loads the newest snapshot (or the genesis) and replays the log above it. The log
+/// reads only the segments from the one holding the block above the snapshot, and
+/// hands over the snapshot's own block first, which must be the one the snapshot names.
 fn recover(
     cfg: &NodeConfig,
     snapshots: &SnapshotStore,
@@ -338,6 +348,7 @@ fn recover(
     // The state map is built once, after the last block, not per block.
     state.begin_replay();
     let mut replayed = 0u64;
+    let mut anchored = snap_height.0 == 0;
     let mut visit = |block: &Block| -> Result<(), String> {
         let h = block.header.height;
         if h <= snap_height {
@@ -351,8 +362,14 @@ fn recover(
                 state.adopt_tip_header(&block.header).map_err(|e| {
                     format!("the snapshot at height {h} does not match its block: {e}")
                 })?;
+                anchored = true;
             }
             return Ok(());
+        }
+        if !anchored {
+            return Err(format!(
+                "block {h} came before the log's block at the snapshot height {snap_height}"
+            ));
         }
         let receipts = state.apply_block(block).map_err(|e| e.to_string())?;
         if let Some((i, Err(e))) = receipts.iter().enumerate().find(|(_, r)| r.is_err()) {
@@ -364,7 +381,11 @@ fn recover(
         Ok(())
     };
     let blocks_dir = cfg.data_dir.join("blocks");
-    let (log, report) = FileLog::open_above(&blocks_dir, &cfg.genesis, snap_height, &mut visit)?;
+    let mut options = LogOptions::default();
+    options.segment_bytes = cfg.log_segment_bytes;
+    options.faults = cfg.faults.clone();
+    let (log, report) =
+        FileLog::open_above_with(&blocks_dir, &cfg.genesis, snap_height, &options, &mut visit)?;
     if let Some(reason) = &report.truncated_reason {
         tracing::warn!(bytes = report.truncated_bytes, %reason, "cut a torn tail off the block log");
     }
@@ -374,6 +395,11 @@ fn recover(
             log: report.last_height.0,
         });
     }
+    // The log hands over the snapshot's block whenever it holds it.
+    assert!(
+        anchored,
+        "the block log did not show its block at the snapshot height"
+    );
     assert_eq!(
         state.height(),
         report.last_height,

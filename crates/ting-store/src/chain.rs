@@ -7,7 +7,7 @@
 //! middle" and stop the node from starting. So append and recovery share this one rule.
 
 use thiserror::Error;
-use ting_core::{AccountId, Block, BlockHeight, Genesis, Hash32};
+use ting_core::{AccountId, Block, BlockHeader, BlockHeight, Genesis, Hash32};
 
 /// What a block must satisfy to extend a log: taken from the genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +84,19 @@ impl ChainRules {
     /// Whether `block` may follow a log whose last block is `tip` (height, hash).
     /// Cheap checks run first; the signature last.
     pub fn check_next(&self, tip: (BlockHeight, Hash32), block: &Block) -> Result<(), ChainError> {
-        let header = &block.header;
+        self.check_link(tip, &block.header)?;
+        self.check_sealed(block)
+    }
+
+    /// The checks of [`ChainRules::check_next`] that need only the header: height,
+    /// previous hash, network. Recovery runs only these on the blocks a snapshot covers
+    /// that it must read to reach the blocks above it: their records' checksums hold,
+    /// and they were checked in full when appended.
+    pub fn check_link(
+        &self,
+        tip: (BlockHeight, Hash32),
+        header: &BlockHeader,
+    ) -> Result<(), ChainError> {
         let height = header.height;
         let expected = tip.0.next().ok_or(ChainError::HeightGap {
             expected: tip.0,
@@ -103,7 +115,14 @@ impl ChainRules {
                 got: header.prev_hash,
             });
         }
-        self.check_sealed(block)
+        if header.genesis != self.genesis_hash {
+            return Err(ChainError::WrongNetwork {
+                height,
+                expected: self.genesis_hash,
+                got: header.genesis,
+            });
+        }
+        Ok(())
     }
 
     /// Whether `block`, wherever it stands in the chain, was sealed for this network by

@@ -5,10 +5,13 @@
 //! - The **block log** ([`FileLog`], behind the [`BlockLog`] trait) is the source of truth.
 //!   Architecture invariant: nothing is acknowledged before its block is durable, so
 //!   [`BlockLog::append`] returns only after the group of blocks is fsynced, and readers
-//!   ([`LogReader`]) never see a block that is not yet durable. On open the whole log is
-//!   checked (checksums and the chain: heights, previous hashes, Merkle roots, sequencer
-//!   signatures); a torn last write group is cut off, and damage in any earlier group,
-//!   which was acknowledged, is refused.
+//!   ([`LogReader`]) never see a block that is not yet durable. The log is a directory of
+//!   segments with a manifest of the sealed ones. On open everything from the segment
+//!   holding the block above the newest snapshot is checked (checksums and the chain:
+//!   heights, previous hashes, Merkle roots, sequencer signatures); the sealed segments
+//!   below are vouched for by the manifest and checked when read. A torn last write group
+//!   is cut off, and damage in any earlier group, which was acknowledged, is refused. All
+//!   the log's file I/O passes through one seam where tests inject faults ([`Faults`]).
 //! - **Snapshots** ([`SnapshotStore`]) hold the ledger's state, as opaque bytes, at some
 //!   height, so that recovery replays only the blocks above it. They are written
 //!   atomically and checksummed; a bad one falls back to an older one.
@@ -19,7 +22,7 @@
 //! [`MemLog`] is an in-memory [`BlockLog`] with the same checks, for other crates' tests.
 //!
 //! Deliberately absent: any interpretation of the ledger's state (owned by `ting-ledger`),
-//! a cross-process lock on the log file (one node process owns its data directory), and
+//! a cross-process lock on the log directory (one node process owns its data directory), and
 //! a PostgreSQL log (a later [`BlockLog`] implementation).
 
 use std::fmt;
@@ -38,7 +41,10 @@ mod testkit;
 
 pub use chain::{ChainError, ChainRules};
 pub use index::{Index, IndexError, TxLocation};
-pub use log::{FileLog, LogError, LogStats, RecoveryReport};
+pub use log::{
+    Fault, Faults, FileKind, FileLog, LogError, LogOptions, LogStats, Op, RecoveryReport,
+    SegmentInfo,
+};
 pub use mem_log::MemLog;
 pub use snapshot::{Snapshot, SnapshotError, SnapshotStore};
 

@@ -4,185 +4,129 @@
 //! from it. Architecture invariant: `append` returns only after its blocks are fsynced,
 //! and readers see only fsynced blocks, so nothing is acknowledged before it is durable.
 //!
-//! # File format (version 2)
+//! # Layout (format version 5)
 //!
-//! One file, `blocks.log`, in the log directory. All integers are little-endian.
+//! A directory of segment files, each holding the blocks of a run of heights, and a
+//! manifest listing the sealed ones:
 //!
 //! ```text
-//! file    = header record*
-//! header  = magic "TINGLOG1" (8 bytes) | version u32 (= 2) | genesis hash (32 bytes)   -- 44 bytes
+//! blocks/
+//!   MANIFEST                    the sealed segments (manifest.rs): file, first and last
+//!                               height, length, last record's offset and block hash, crc32c
+//!   00000000000000000001.log    a sealed segment: blocks 1 to 1000
+//!   00000000000000000001.idx    its sparse index (segment.rs), derived, rebuilt if lost
+//!   00000000000000001001.log    the open segment: blocks from 1001, appended to
+//! ```
+//!
+//! A segment is named by its first height in 20 digits. All integers are little-endian.
+//!
+//! ```text
+//! segment = header record*
+//! header  = magic "TINGLOG1" (8 bytes) | version u32 (= 5) | genesis hash (32 bytes)
+//!           | first height u64                                            -- 52 bytes
 //! record  = magic u32 (= 0x4b4c4254, the bytes "TBLK") | length u32 | group u64 | flags u8
 //!           | crc32c u32 | payload                                         -- 21 + length bytes
 //! payload = Block::encode() (ting-core's canonical block encoding), `length` bytes,
 //!           at most limits::BLOCK_BYTES_MAX
-//! group   = the number of the record's write group: 1 for the first group of the file,
-//!           one more for each group after it
+//! group   = the number of the record's write group: 1 for the first group of the
+//!           segment, one more for each group after it
 //! flags   = bit 0: the record is the last of its group; bits 1-7: zero
 //! crc32c  = CRC-32C (Castagnoli) of the record's first 17 bytes (magic, length, group,
 //!           flags) followed by the payload
 //! ```
 //!
-//! Records follow each other with no padding; the record of block `h` is the `h`-th
-//! (block 1 first). The file is created whole (header written to `blocks.log.tmp`,
-//! fsynced, renamed, directory fsynced), so a file never has a partial header. Version 1
-//! files (records without a group) are refused with [`LogError::UnsupportedVersion`].
+//! Records follow each other with no padding; the `i`-th record of a segment holds block
+//! `first + i`. Every file is created whole (written to `<name>.tmp`, fsynced, renamed,
+//! directory fsynced), so none has a partial header. The single file `blocks.log` of
+//! format 4 and earlier is refused with a message saying what to do (no migration before
+//! 1.0); files of formats 1 to 3 hold blocks of an earlier wire format.
 //!
-//! # Writing
+//! # Writing and sealing
 //!
 //! `append` checks every block against the chain ([`ChainRules`]) before writing any,
 //! then writes them in groups of at most `limits::WRITE_GROUP_BYTES_MAX` bytes: one
 //! positional write and one `fdatasync` per group, whose records carry the next group
-//! number and whose last record carries the last-of-group flag. After an I/O error the
-//! log takes no more appends (what reached the disk is unknown); reopening recovers.
+//! number and whose last record carries the last-of-group flag. Before a group, once the
+//! open segment has passed `limits::LOG_SEGMENT_BYTES` (or [`LogOptions::segment_bytes`]),
+//! it is sealed, at that group boundary: its sparse index is written, the next segment is
+//! created whole, and the manifest is rewritten with it (the commit point of the seal,
+//! with the segment's crc32c computed as it was written). After an I/O error the log
+//! takes no more appends (what reached the disk is unknown); reopening recovers.
 //!
 //! # Opening and recovery
 //!
-//! Open checks the header (magic, version, genesis hash), then reads every record and
-//! checks its magic, length, flags, checksum, decoding, group number (the one after the
-//! last complete group) and the chain rules (height continues, previous hash links,
-//! network, known sequencer, Merkle root and count, signature). It hands blocks to the
-//! caller's `visit` in order, a whole group at a time once the group's last record is
-//! read. At the first bad record (or a file that ends inside a group), the damaged group
-//! is the one after the last complete group. If a good record of a later group follows
-//! the damage, the damaged group was fsynced before that one was written, so it holds
-//! acknowledged blocks: open fails with [`LogError::Damaged`]. Otherwise it is the torn
-//! last group, never acknowledged: the file is truncated to the end of the last complete
-//! group, fsynced, and a warning logged. Damage at or below a height a snapshot covers
-//! is refused either way ([`FileLog::open_above`]). See `recover.rs` for why the cut is
+//! [`FileLog::open_above`] is told the height `acknowledged` that a snapshot covers. The
+//! manifest vouches for the sealed segments wholly at or below it: they are not read (a
+//! `stat` checks that each is there with its length; one wholly below `acknowledged`
+//! that is gone counts as archived). From the segment holding `acknowledged + 1` on,
+//! every record is read and checked: magic, length, flags, checksum, group number, and
+//! the chain (height continues, previous hash links, network; from `acknowledged` on
+//! also the known sequencer, Merkle root and count, and signature); a sealed segment must
+//! also end where, and with the block and crc32c, the manifest says. The first block
+//! checked links to the manifest's hash of the block before it. The block at
+//! `acknowledged` (read alone when it ends a sealed segment) and every block above it are
+//! handed to the caller's `visit` in order, a whole group at a time once the group's
+//! last record is read, so the caller can check its snapshot against the block at its
+//! height before replaying the rest.
+//!
+//! Only the open segment can hold a torn write. At its first bad record (or a file that
+//! ends inside a group), the damaged group is the one after the last complete group. If
+//! a good record of a later group follows the damage, the damaged group was fsynced
+//! before that one was written, so it holds acknowledged blocks: open fails with
+//! [`LogError::Damaged`]. Otherwise it is the torn last group, never acknowledged: the
+//! segment is truncated to the end of the last complete group, fsynced, and a warning
+//! logged. Damage at or below `acknowledged` is refused either way, and any damage in a
+//! sealed segment is refused. Damage in a sealed segment that recovery skips is found
+//! when a block is read ([`LogError::CorruptRead`]). See `recover.rs` for why the cut is
 //! at a group boundary.
 
-use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::os::unix::fs::FileExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::sync::Arc;
 
-use thiserror::Error;
-use ting_core::limits::{BLOCK_BYTES_MAX, WRITE_GROUP_BYTES_MAX};
+use ting_core::limits::{LOG_SEGMENT_BYTES, WRITE_GROUP_BYTES_MAX};
 use ting_core::{Block, BlockHeight, Genesis, Hash32};
 
-use crate::chain::{ChainError, ChainRules};
+use crate::chain::ChainRules;
 use crate::{BlockLog, LogReader};
 
+mod disk;
+mod error;
 mod format;
+mod manifest;
+mod open;
 mod reader;
 mod recover;
+mod segment;
 #[cfg(test)]
 mod tests;
+mod writer;
 
-use format::{Grouping, HeaderCheck, RECORDS_START};
-pub use format::{FILE_HEADER_BYTES, FILE_NAME, FORMAT_VERSION, RECORD_HEADER_BYTES};
-use reader::{Durable, Shared};
+pub use disk::{Fault, Faults, FileKind, Op};
+pub(crate) use error::io_error;
+pub use error::LogError;
+pub use format::{
+    segment_file_name, FORMAT_VERSION, LEGACY_FILE_NAME, MANIFEST_FILE_NAME, RECORD_HEADER_BYTES,
+    SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX,
+};
+pub use manifest::SegmentInfo;
 
-/// Why the block log could not be opened, appended to or read.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum LogError {
-    #[error("could not {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{path} is not a Ting block log (it does not start with `TINGLOG1`): check the data directory")]
-    NotALog { path: PathBuf },
-    #[error("{path} was written by a Ting before wire version 2 (block-log format {found}), and this Ting reads only wire version 2: start a fresh network from a new genesis in a new data directory (no migration is offered before 1.0), or run the Ting release that wrote it")]
-    WireVersion1 { path: PathBuf, found: u32 },
-    #[error("{path} is in block-log format version {found}, but this build reads version {supported}: run a Ting release that reads it")]
-    UnsupportedVersion {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
-    #[error("{path} holds the chain of genesis {found}, but the node was started with genesis {expected}: use the data directory of this network, or the genesis file of that one")]
-    WrongGenesis {
-        path: PathBuf,
-        found: Hash32,
-        expected: Hash32,
-    },
-    #[error("the block log {path} is damaged in the middle, at byte offset {offset} ({reason}); a record of a later write group follows at offset {next_valid_offset}, so the damaged blocks were acknowledged and the log was not truncated: restore {path} from a backup or a replica")]
-    Damaged {
-        path: PathBuf,
-        offset: u64,
-        reason: String,
-        next_valid_offset: u64,
-    },
-    #[error("the block log {path} is damaged at byte offset {offset} ({reason}), in a write group that holds blocks at or below height {acknowledged}, which a snapshot shows were acknowledged; the log was not truncated: restore {path} from a backup or a replica")]
-    DamagedBelowSnapshot {
-        path: PathBuf,
-        offset: u64,
-        reason: String,
-        acknowledged: BlockHeight,
-    },
-    #[error("replaying block {height} from the log failed: {message}")]
-    Replay {
-        height: BlockHeight,
-        message: String,
-    },
-    #[error("refused to append: {0}")]
-    Chain(#[from] ChainError),
-    #[error("block {height} encodes to {bytes} bytes, over the limit of {max}")]
-    BlockTooLarge {
-        height: BlockHeight,
-        bytes: usize,
-        max: usize,
-    },
-    #[error("the block log {path} failed earlier ({cause}) and takes no more appends: restart the node, and recovery will find which blocks are durable")]
-    Failed { path: PathBuf, cause: String },
-    #[error("block {height} at offset {offset} of {path} no longer reads back as written ({reason}): the disk may be failing; restore the log from a backup or a replica")]
-    CorruptRead {
-        path: PathBuf,
-        height: BlockHeight,
-        offset: u64,
-        reason: String,
-    },
-}
-
-impl LogError {
-    /// A stable, machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            LogError::Io { .. } => "log_io",
-            LogError::NotALog { .. } => "not_a_block_log",
-            LogError::UnsupportedVersion { .. } => "unsupported_log_version",
-            LogError::WireVersion1 { .. } => "wire_version_1_data",
-            LogError::WrongGenesis { .. } => "wrong_genesis",
-            LogError::Damaged { .. } | LogError::DamagedBelowSnapshot { .. } => "log_damaged",
-            LogError::Replay { .. } => "replay_failed",
-            LogError::Chain(e) => e.code(),
-            LogError::BlockTooLarge { .. } => "block_too_large",
-            LogError::Failed { .. } => "log_failed",
-            LogError::CorruptRead { .. } => "log_corrupt_read",
-        }
-    }
-}
-
-/// Maps an I/O error to [`LogError::Io`], naming what was being done to which file.
-pub(crate) fn io_error<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> LogError + 'a {
-    move |source| LogError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
-}
+use disk::Disk;
+use reader::Shared;
+use writer::OpenWriter;
 
 /// What opening the log found and did, for the operator and the recovery benchmark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Good blocks found (and visited).
+    /// Good blocks handed to `visit`: the block at the acknowledged height and those above.
     pub blocks: u64,
     /// Height of the last good block; 0 when the log is empty.
     pub last_height: BlockHeight,
-    /// Size of the file as found.
+    /// Size of the log as found: every segment's bytes.
     pub file_bytes: u64,
     /// Bytes of good records read and checked.
     pub scanned_bytes: u64,
-    /// Bytes cut off the end of the file; 0 when the tail was clean.
+    /// Bytes cut off the end of the open segment; 0 when the tail was clean.
     pub truncated_bytes: u64,
     /// Why the tail was cut off, naming the offset.
     pub truncated_reason: Option<String>,
@@ -190,6 +134,14 @@ pub struct RecoveryReport {
     pub scan_ms: u64,
     /// Time spent in the caller's `visit`.
     pub visit_ms: u64,
+    /// Sealed segments the manifest lists.
+    pub segments_sealed: u64,
+    /// Segments read and checked (the open one included).
+    pub segments_read: u64,
+    /// Sealed segments below the acknowledged height not in the directory (archived).
+    pub segments_archived: u64,
+    /// Bytes of sealed segments the manifest vouches for, not read.
+    pub skipped_bytes: u64,
 }
 
 /// Counters of what this log has appended since it was opened.
@@ -199,29 +151,43 @@ pub struct LogStats {
     pub bytes_appended: u64,
     /// Group commits, each ended by one fdatasync.
     pub groups_synced: u64,
+    pub segments_sealed: u64,
 }
 
-/// The embedded block log: one append-only file, fsynced per group commit.
+/// How a log is opened: where its segments are sealed, and the faults of a test.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// Size past which the open segment is sealed, at least `LOG_SEGMENT_BYTES_MIN`.
+    pub segment_bytes: u64,
+    /// Faults a test arms for the log's file operations; `None` outside tests.
+    pub faults: Option<Arc<Faults>>,
+    /// Most bytes per group commit; tests make it small to write many groups.
+    pub(crate) group_bytes_max: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions {
+            segment_bytes: LOG_SEGMENT_BYTES,
+            faults: None,
+            group_bytes_max: WRITE_GROUP_BYTES_MAX,
+        }
+    }
+}
+
+/// The embedded block log: a directory of append-only segments, fsynced per group commit.
 #[derive(Debug)]
 pub struct FileLog {
-    file: File,
+    dir: PathBuf,
+    disk: Disk,
     shared: Arc<Shared>,
     rules: ChainRules,
     tip: (BlockHeight, Hash32),
-    end: u64,
-    /// The number of the last write group in the file; 0 when it holds none.
-    group: u64,
+    open: OpenWriter,
+    segment_bytes: u64,
     group_bytes_max: usize,
     failed: Option<String>,
     stats: LogStats,
-}
-
-/// Blocks encoded for one group commit, framed once the group is complete.
-struct Group {
-    payloads: Vec<Vec<u8>>,
-    /// The bytes of the group's records, framing included.
-    bytes: usize,
-    tip: (BlockHeight, Hash32),
 }
 
 impl FileLog {
@@ -233,23 +199,37 @@ impl FileLog {
         genesis: &Genesis,
         visit: &mut dyn FnMut(&Block) -> Result<(), String>,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
-        FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX, BlockHeight(0))
+        FileLog::open_above_with(dir, genesis, BlockHeight(0), &LogOptions::default(), visit)
     }
 
     /// [`FileLog::open`] for a log whose blocks up to `acknowledged` are known to have
-    /// been acknowledged (a snapshot covers them): damage at or below that height is
-    /// never a torn tail, so it is refused instead of cut off.
+    /// been acknowledged (a snapshot covers them): sealed segments wholly at or below it
+    /// are not read, damage at or below it is never a torn tail (so it is refused instead
+    /// of cut off), and only the block at `acknowledged` and those above it are handed to
+    /// `visit`.
     pub fn open_above(
         dir: &Path,
         genesis: &Genesis,
         acknowledged: BlockHeight,
         visit: &mut dyn FnMut(&Block) -> Result<(), String>,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
-        FileLog::open_with(dir, genesis, visit, WRITE_GROUP_BYTES_MAX, acknowledged)
+        FileLog::open_above_with(dir, genesis, acknowledged, &LogOptions::default(), visit)
+    }
+
+    /// [`FileLog::open_above`] with other options.
+    pub fn open_above_with(
+        dir: &Path,
+        genesis: &Genesis,
+        acknowledged: BlockHeight,
+        options: &LogOptions,
+        visit: &mut dyn FnMut(&Block) -> Result<(), String>,
+    ) -> Result<(FileLog, RecoveryReport), LogError> {
+        open::open(dir, genesis, acknowledged, options, visit)
     }
 
     /// [`FileLog::open`] with another group size for appends; tests make it small to
     /// write many groups without writing megabytes.
+    #[cfg(test)]
     pub(crate) fn open_with(
         dir: &Path,
         genesis: &Genesis,
@@ -257,77 +237,16 @@ impl FileLog {
         group_bytes_max: usize,
         acknowledged: BlockHeight,
     ) -> Result<(FileLog, RecoveryReport), LogError> {
-        // Recovery refuses a group over the limit, so the writer must never write one.
-        assert!(
-            group_bytes_max <= WRITE_GROUP_BYTES_MAX,
-            "group size over WRITE_GROUP_BYTES_MAX"
-        );
-        let started = Instant::now();
-        let rules = ChainRules::from_genesis(genesis);
-        let path = dir.join(FILE_NAME);
-        fs::create_dir_all(dir).map_err(io_error("create the directory", dir))?;
-        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-        if !path.exists() {
-            // A crash mid-creation leaves only `tmp`, which this overwrites.
-            create_file(dir, &tmp, &path, &rules.genesis_hash)?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_error("open", &path))?;
-        check_header(&file, &path, &rules.genesis_hash)?;
-        let scanned = recover::scan(&file, &path, &rules, visit)?;
-        let mut truncated = (0, None);
-        if let Some(damage) = &scanned.damage {
-            // A cut keeps the complete groups only, up to `scanned.tip`.
-            if scanned.tip.0 < acknowledged {
-                return Err(LogError::DamagedBelowSnapshot {
-                    path,
-                    offset: damage.offset,
-                    reason: damage.reason.clone(),
-                    acknowledged,
-                });
-            }
-            let dropped = recover::cut_or_refuse(&file, &path, &rules, &scanned, damage)?;
-            let reason = format!("at byte offset {}: {}", damage.offset, damage.reason);
-            truncated = (dropped, Some(reason));
-        }
-        let report = RecoveryReport {
-            blocks: scanned.offsets.len() as u64,
-            last_height: scanned.tip.0,
-            file_bytes: scanned.file_len,
-            scanned_bytes: scanned.end - RECORDS_START,
-            truncated_bytes: truncated.0,
-            truncated_reason: truncated.1,
-            scan_ms: recover::elapsed_ms(started),
-            visit_ms: u64::try_from(scanned.visit.as_millis()).unwrap_or(u64::MAX),
-        };
-        let shared = Arc::new(Shared {
-            path,
-            file: file.try_clone().map_err(io_error("open", dir))?,
-            durable: RwLock::new(Durable {
-                offsets: scanned.offsets,
-                end: scanned.end,
-            }),
-        });
-        let log = FileLog {
-            file,
-            shared,
-            rules,
-            tip: scanned.tip,
-            end: scanned.end,
-            group: scanned.group,
+        let options = LogOptions {
             group_bytes_max,
-            failed: None,
-            stats: LogStats::default(),
+            ..LogOptions::default()
         };
-        Ok((log, report))
+        open::open(dir, genesis, acknowledged, &options, visit)
     }
 
-    /// The path of the log file.
+    /// The log's directory.
     pub fn path(&self) -> &Path {
-        &self.shared.path
+        &self.dir
     }
 
     /// What this log has appended since it was opened.
@@ -335,89 +254,26 @@ impl FileLog {
         self.stats
     }
 
-    /// Checks every block against the chain and encodes them into group commits.
-    fn plan_groups(&self, blocks: &[Block]) -> Result<Vec<Group>, LogError> {
-        let mut groups = Vec::new();
-        let mut group = Group::new(self.tip);
-        for block in blocks {
-            self.rules.check_next(group.tip, block)?;
-            let payload = block.encode();
-            if payload.len() > BLOCK_BYTES_MAX {
-                return Err(LogError::BlockTooLarge {
-                    height: block.header.height,
-                    bytes: payload.len(),
-                    max: BLOCK_BYTES_MAX,
-                });
-            }
-            let record_len = RECORD_HEADER_BYTES + payload.len();
-            if !group.payloads.is_empty() && group.bytes + record_len > self.group_bytes_max {
-                let tip = group.tip;
-                groups.push(std::mem::replace(&mut group, Group::new(tip)));
-            }
-            group.payloads.push(payload);
-            group.bytes += record_len;
-            group.tip = (block.header.height, block.header.hash());
-        }
-        if !group.payloads.is_empty() {
-            groups.push(group);
-        }
-        Ok(groups)
-    }
-
-    /// Writes one group as the next group number, fsyncs it, and only then shows it to
-    /// readers.
-    fn commit_group(&mut self, group: &Group) -> Result<(), LogError> {
-        let path = &self.shared.path;
-        let number = self.group + 1;
-        let (bytes, starts) = group.frame(number);
-        self.file
-            .write_all_at(&bytes, self.end)
-            .map_err(io_error("append to", path))?;
-        self.file.sync_data().map_err(io_error("fsync", path))?;
-        let start = self.end;
-        let end = start + bytes.len() as u64;
-        {
-            let mut durable = self.shared.write();
-            durable.offsets.extend(starts.iter().map(|s| start + s));
-            durable.end = end;
-        }
-        self.end = end;
-        self.tip = group.tip;
-        self.group = number;
-        self.stats.blocks_appended += starts.len() as u64;
-        self.stats.bytes_appended += bytes.len() as u64;
-        self.stats.groups_synced += 1;
-        Ok(())
+    /// The sealed segments, as the manifest lists them.
+    pub fn sealed_segments(&self) -> Vec<SegmentInfo> {
+        let durable = self.shared.read();
+        durable.sealed.iter().map(|s| s.info.clone()).collect()
     }
 }
 
-impl Group {
-    fn new(tip: (BlockHeight, Hash32)) -> Group {
-        Group {
-            payloads: Vec::new(),
-            bytes: 0,
-            tip,
-        }
-    }
-
-    /// The group's records as write group `number`, and where each starts in them.
-    fn frame(&self, number: u64) -> (Vec<u8>, Vec<u64>) {
-        let mut bytes = Vec::with_capacity(self.bytes);
-        let mut starts = Vec::with_capacity(self.payloads.len());
-        for (i, payload) in self.payloads.iter().enumerate() {
-            starts.push(bytes.len() as u64);
-            let grouping = Grouping {
-                group: number,
-                last: i + 1 == self.payloads.len(),
-            };
-            format::push_record(&mut bytes, payload, grouping);
-        }
-        assert_eq!(
-            bytes.len(),
-            self.bytes,
-            "a group frames to its planned size"
-        );
-        (bytes, starts)
+/// The sealed segments the manifest in `dir` lists, for operators' tools and tests
+/// (the manifest's checksum is checked, its genesis is not).
+pub fn manifest_segments(dir: &Path) -> Result<Vec<SegmentInfo>, LogError> {
+    let path = dir.join(MANIFEST_FILE_NAME);
+    let text = std::fs::read_to_string(&path).map_err(io_error("read", &path))?;
+    match manifest::decode(&text) {
+        Ok(manifest::Decoded::Manifest { segments, .. }) => Ok(segments),
+        Ok(manifest::Decoded::Version(found)) => Err(LogError::UnsupportedVersion {
+            path,
+            found,
+            supported: FORMAT_VERSION,
+        }),
+        Err(reason) => Err(LogError::ManifestDamaged { path, reason }),
     }
 }
 
@@ -425,7 +281,7 @@ impl BlockLog for FileLog {
     fn append(&mut self, blocks: &[Block]) -> Result<(), LogError> {
         if let Some(cause) = &self.failed {
             return Err(LogError::Failed {
-                path: self.shared.path.clone(),
+                path: self.dir.clone(),
                 cause: cause.clone(),
             });
         }
@@ -449,48 +305,11 @@ impl BlockLog for FileLog {
     }
 }
 
-/// Creates the log file whole: header to a temporary file, fsync, rename, fsync the directory.
-fn create_file(dir: &Path, tmp: &Path, path: &Path, genesis_hash: &Hash32) -> Result<(), LogError> {
-    let file = File::create(tmp).map_err(io_error("create", tmp))?;
-    file.write_all_at(&format::file_header(genesis_hash), 0)
-        .map_err(io_error("write", tmp))?;
-    file.sync_all().map_err(io_error("fsync", tmp))?;
-    fs::rename(tmp, path).map_err(io_error("rename into place", tmp))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("fsync the directory", dir))
-}
-
-fn check_header(file: &File, path: &Path, expected: &Hash32) -> Result<(), LogError> {
-    let mut bytes = [0u8; FILE_HEADER_BYTES];
-    if let Err(e) = file.read_exact_at(&mut bytes, 0) {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            return Err(LogError::NotALog {
-                path: path.to_path_buf(),
-            });
-        }
-        return Err(io_error("read the header of", path)(e));
-    }
-    match format::parse_file_header(&bytes) {
-        HeaderCheck::Genesis(found) if found == *expected => Ok(()),
-        HeaderCheck::Genesis(found) => Err(LogError::WrongGenesis {
-            path: path.to_path_buf(),
-            found,
-            expected: *expected,
-        }),
-        HeaderCheck::NotALog => Err(LogError::NotALog {
-            path: path.to_path_buf(),
-        }),
-        HeaderCheck::Version(found) if found <= format::FORMAT_VERSION_WIRE_1_MAX => {
-            Err(LogError::WireVersion1 {
-                path: path.to_path_buf(),
-                found,
-            })
-        }
-        HeaderCheck::Version(found) => Err(LogError::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found,
-            supported: FORMAT_VERSION,
-        }),
-    }
+/// Opens a segment file for appending and reading.
+fn open_rw(path: &Path) -> Result<File, LogError> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_error("open", path))
 }

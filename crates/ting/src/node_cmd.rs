@@ -39,6 +39,9 @@ use crate::clock_args::ClockOptions;
 use crate::failure::bad_input;
 use crate::keys_cmd::random_seed;
 
+mod storage_args;
+use storage_args::StorageArgs;
+
 /// The network id of dev networks.
 pub const DEV_NETWORK: NetworkId = NetworkId(0x7e57);
 
@@ -79,6 +82,8 @@ pub struct NodeArgs {
     /// simulations on a dev network.
     #[arg(long, value_name = "N", requires = "dev", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
     pub clock_speed: Option<u32>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 impl NodeArgs {
@@ -538,6 +543,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         };
         cfg.mqtt_auth_hook = args.mqtt_auth_hook;
         clock.apply(&mut cfg);
+        args.storage.apply(&mut cfg);
         Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
     eprintln!("{}", start_message(args, &started));

@@ -1,5 +1,12 @@
-//! Recovery of the block log at open: scan and check every record, then decide what to
-//! do with the first bad one.
+//! Recovery of one segment of the block log at open: scan and check its records, then
+//! decide what to do with the first bad one.
+//!
+//! Only the open segment can hold a torn write: a segment is sealed at a group boundary,
+//! after that group's fsync, and listed in the manifest before anything is written after
+//! it. So a sealed segment must scan clean to its end, and what follows is about the open
+//! one. Records of blocks a snapshot covers are checked for their framing, checksum and
+//! place in the chain (height, previous hash, network) but not decoded whole; the blocks
+//! from the snapshot's height on get every check, signature included.
 //!
 //! Every record carries the number of its write group, and the last record of a group
 //! says so. A group is written only after the group before it was fsynced, so a crash can
@@ -21,14 +28,14 @@
 
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ting_core::limits::WRITE_GROUP_BYTES_MAX;
 use ting_core::{Block, BlockHeight, Hash32};
 
-use super::format::{self, Record, RECORDS_START, RECORD_HEADER_BYTES, RECORD_MAGIC};
+use super::disk::{Disk, FileKind};
+use super::format::{self, Body, Record, RECORDS_START, RECORD_HEADER_BYTES, RECORD_MAGIC};
 use super::{io_error, LogError};
 use crate::chain::ChainRules;
 
@@ -42,78 +49,123 @@ pub(super) struct Damage {
     pub reason: String,
 }
 
-/// What a scan found: the complete groups at the start of the log and, maybe, where it
-/// went bad.
+/// One segment to scan, and what the scan must know of the log around it.
+#[derive(Debug)]
+pub(super) struct Segment<'a> {
+    pub file: &'a File,
+    pub path: &'a Path,
+    pub disk: &'a Disk,
+    /// `Segment` for the open segment, `Sealed` for a sealed one.
+    pub kind: FileKind,
+    /// The last block before the segment's first: height 0 and the genesis hash if none.
+    pub tip: (BlockHeight, Hash32),
+    /// Blocks up to this height are covered by a snapshot: below it only their place in
+    /// the chain is checked, and only blocks from it on are handed to `visit`.
+    pub acknowledged: BlockHeight,
+    /// CRC-32C of the segment's header, where the running checksum starts.
+    pub header_crc: u32,
+    /// Keep the offset of every record (for the open segment only).
+    pub keep_offsets: bool,
+}
+
+/// What a scan found: the complete groups at the start of the segment and, maybe, where
+/// it went bad.
 #[derive(Debug)]
 pub(super) struct Scanned {
-    /// Offset of the record of each height, from height 1.
+    /// Offset of each record, in height order (when kept).
     pub offsets: Vec<u64>,
-    /// The last block of the last complete group; height 0 and the genesis hash if none.
+    /// Good blocks in the complete groups.
+    pub blocks: u64,
+    /// Blocks handed to `visit`.
+    pub visited: u64,
+    /// The last block of the last complete group; the segment's `tip` if none.
     pub tip: (BlockHeight, Hash32),
     /// The end of the last complete group: where a cut leaves the file.
     pub end: u64,
+    /// Where the last record of the last complete group starts.
+    pub last_offset: u64,
+    /// CRC-32C of the file's bytes up to `end`.
+    pub crc: u32,
     /// The number of the last complete group; 0 if none.
     pub group: u64,
     pub damage: Option<Damage>,
     pub file_len: u64,
     /// Time spent in the caller's `visit`, summed exactly (rounded once, at the end).
-    pub visit: std::time::Duration,
+    pub visit: Duration,
 }
 
 /// The good records read past the last complete group, held back until it ends.
 /// Bounded: a group holds at most `WRITE_GROUP_BYTES_MAX` bytes of records.
 struct OpenGroup {
-    blocks: Vec<(u64, Block)>,
+    records: Vec<(u64, Body)>,
     tip: (BlockHeight, Hash32),
     /// The end of its last good record.
     end: u64,
+    crc: u32,
 }
 
-/// Reads every record after the file header, checks it against the chain and its write
-/// group, and hands each complete group's blocks to `visit`, stopping at the first bad
-/// record. A file that ends inside a group is damaged at its end.
+/// Reads every record of a segment after its header, checks it against the chain and
+/// its write group, and hands each complete group's blocks from `acknowledged` on to
+/// `visit`, stopping at the first bad record. A file that ends inside a group is
+/// damaged at its end.
 pub(super) fn scan(
-    file: &File,
-    path: &Path,
+    segment: &Segment<'_>,
     rules: &ChainRules,
     visit: &mut dyn FnMut(&Block) -> Result<(), String>,
 ) -> Result<Scanned, LogError> {
-    let file_len = file
+    let path = segment.path;
+    let file_len = segment
+        .file
         .metadata()
         .map_err(io_error("read the size of", path))?
         .len();
-    let mut handle = file.try_clone().map_err(io_error("open", path))?;
+    let mut handle = segment.file.try_clone().map_err(io_error("open", path))?;
     handle
         .seek(SeekFrom::Start(RECORDS_START))
         .map_err(io_error("seek in", path))?;
-    let mut reader = BufReader::with_capacity(READ_CHUNK_BYTES, handle);
+    let mut reader =
+        BufReader::with_capacity(READ_CHUNK_BYTES, segment.disk.reader(segment.kind, handle));
     let mut scanned = Scanned {
         offsets: Vec::new(),
-        tip: rules.empty_tip(),
+        blocks: 0,
+        visited: 0,
+        tip: segment.tip,
         end: RECORDS_START,
+        last_offset: 0,
+        crc: segment.header_crc,
         group: 0,
         damage: None,
         file_len,
-        visit: std::time::Duration::ZERO,
+        visit: Duration::ZERO,
     };
     let mut open = OpenGroup {
-        blocks: Vec::new(),
+        records: Vec::new(),
         tip: scanned.tip,
         end: scanned.end,
+        crc: scanned.crc,
     };
     let mut payload = Vec::new();
     // Bounded: every turn consumes at least one record header, or stops.
     while open.end < file_len {
         let offset = open.end;
-        let read = format::read_record(&mut reader, file_len - offset, &mut payload)
-            .map_err(io_error("read", path))?;
+        let full = open.tip.0 .0 + 1 >= segment.acknowledged.0;
+        let read = format::read_record(
+            &mut reader,
+            file_len - offset,
+            &mut payload,
+            full,
+            &mut open.crc,
+        )
+        .map_err(io_error("read", path))?;
         match read.and_then(|(record, len)| check_in_group(rules, &scanned, &open, record, len)) {
             Ok((record, len)) => {
-                open.tip = (record.block.header.height, record.block.header.hash());
+                let header = record.body.header();
+                open.tip = (header.height, header.hash());
                 open.end = offset + len;
-                open.blocks.push((offset, record.block));
-                if record.grouping.last {
-                    close_group(&mut scanned, &mut open, visit)?;
+                let last = record.grouping.last;
+                open.records.push((offset, record.body));
+                if last {
+                    close_group(&mut scanned, &mut open, segment, visit)?;
                 }
             }
             Err(reason) => {
@@ -122,7 +174,7 @@ pub(super) fn scan(
             }
         }
     }
-    if scanned.damage.is_none() && !open.blocks.is_empty() {
+    if scanned.damage.is_none() && !open.records.is_empty() {
         let reason = format!(
             "the file ends inside write group {}, before the record that ends it",
             scanned.group + 1
@@ -156,29 +208,43 @@ fn check_in_group(
             "write group {group} grows past {WRITE_GROUP_BYTES_MAX} bytes"
         ));
     }
-    rules
-        .check_next(open.tip, &record.block)
-        .map_err(|e| format!("a well-formed record breaks the chain: {e}"))?;
+    let checked = match &record.body {
+        Body::Block(block) => rules.check_next(open.tip, block),
+        Body::Header(header) => rules.check_link(open.tip, header),
+    };
+    checked.map_err(|e| format!("a well-formed record breaks the chain: {e}"))?;
     Ok((record, len))
 }
 
-/// Hands the open group's blocks to `visit` and makes it the last complete group.
+/// Hands the open group's blocks from `acknowledged` on to `visit` and makes it the
+/// last complete group.
 fn close_group(
     scanned: &mut Scanned,
     open: &mut OpenGroup,
+    segment: &Segment<'_>,
     visit: &mut dyn FnMut(&Block) -> Result<(), String>,
 ) -> Result<(), LogError> {
     let started = Instant::now();
-    for (offset, block) in open.blocks.drain(..) {
-        visit(&block).map_err(|message| LogError::Replay {
-            height: block.header.height,
-            message,
-        })?;
-        scanned.offsets.push(offset);
+    for (offset, body) in open.records.drain(..) {
+        if let Body::Block(block) = &body {
+            if block.header.height >= segment.acknowledged {
+                visit(block).map_err(|message| LogError::Replay {
+                    height: block.header.height,
+                    message,
+                })?;
+                scanned.visited += 1;
+            }
+        }
+        if segment.keep_offsets {
+            scanned.offsets.push(offset);
+        }
+        scanned.last_offset = offset;
+        scanned.blocks += 1;
     }
     scanned.visit += started.elapsed();
     scanned.tip = open.tip;
     scanned.end = open.end;
+    scanned.crc = open.crc;
     scanned.group += 1;
     Ok(())
 }
@@ -186,14 +252,16 @@ fn close_group(
 /// Cuts the log back to its last complete group and returns the bytes dropped, or
 /// refuses it if a later group follows the damage.
 pub(super) fn cut_or_refuse(
-    file: &File,
-    path: &Path,
+    segment: &Segment<'_>,
     rules: &ChainRules,
     scanned: &Scanned,
     damage: &Damage,
 ) -> Result<u64, LogError> {
+    let path = segment.path;
     let damaged_group = scanned.group + 1;
-    let later = find_later_group(file, rules, damage.offset, scanned, damaged_group)
+    let read =
+        |buf: &mut [u8], off: u64| segment.disk.read_at(segment.kind, segment.file, buf, off);
+    let later = find_later_group(&read, rules, damage.offset, scanned, damaged_group)
         .map_err(io_error("search for valid records in", path))?;
     if let Some(next_valid_offset) = later {
         return Err(LogError::Damaged {
@@ -205,8 +273,9 @@ pub(super) fn cut_or_refuse(
     }
     let cut = scanned.end;
     let dropped_bytes = scanned.file_len - cut;
-    file.set_len(cut).map_err(io_error("truncate", path))?;
-    file.sync_all().map_err(io_error("fsync", path))?;
+    segment
+        .disk
+        .truncate(FileKind::Segment, (segment.file, path), cut)?;
     tracing::warn!(
         path = %path.display(),
         offset = damage.offset,
@@ -231,17 +300,17 @@ pub(super) fn cut_or_refuse(
 /// naming any group, even one carrying a copy of a real block, but only of a block
 /// acknowledged before that transaction was sent, so one within the good prefix.
 fn find_later_group(
-    file: &File,
+    read: format::ReadAt<'_>,
     rules: &ChainRules,
     start: u64,
     scanned: &Scanned,
     damaged_group: u64,
 ) -> std::io::Result<Option<u64>> {
-    let mut search = MagicSearch::new(file, scanned.file_len);
+    let mut search = MagicSearch::new(read, scanned.file_len);
     let mut pos = start;
     // Bounded: `pos` grows every turn, up to the end of the file.
     while let Some(at) = search.next_at_or_after(pos)? {
-        let Some((header, payload)) = format::read_framed_at(file, at, scanned.file_len)? else {
+        let Some((header, payload)) = format::read_framed_at(read, at, scanned.file_len)? else {
             pos = at + 1;
             continue;
         };
@@ -259,16 +328,16 @@ fn find_later_group(
 
 /// A forward search for the record magic, reading the file a chunk at a time.
 struct MagicSearch<'a> {
-    file: &'a File,
+    read: format::ReadAt<'a>,
     file_len: u64,
     chunk: Vec<u8>,
     chunk_start: u64,
 }
 
 impl<'a> MagicSearch<'a> {
-    fn new(file: &'a File, file_len: u64) -> MagicSearch<'a> {
+    fn new(read: format::ReadAt<'a>, file_len: u64) -> MagicSearch<'a> {
         MagicSearch {
-            file,
+            read,
             file_len,
             chunk: Vec::new(),
             chunk_start: 0,
@@ -306,7 +375,7 @@ impl<'a> MagicSearch<'a> {
         let len = usize::try_from(self.file_len - from)
             .map_or(READ_CHUNK_BYTES, |n| n.min(READ_CHUNK_BYTES));
         self.chunk.resize(len, 0);
-        self.file.read_exact_at(&mut self.chunk, from)?;
+        (self.read)(&mut self.chunk, from)?;
         self.chunk_start = from;
         Ok(())
     }

@@ -1,17 +1,24 @@
 //! Tests of the file log: round trips, readers, refused appends, foreign files, group
 //! splitting and numbering, and property tests against a `Vec<Block>` model. Recovery
-//! from torn, flipped and forged bytes, case by case, is in `tests/recovery.rs`.
+//! from torn, flipped and forged bytes, case by case, is in `tests/recovery.rs`;
+//! segments, the manifest and recovery above a snapshot in `tests/segments.rs`; injected
+//! I/O faults in `tests/faults.rs`, and a real full disk in `tests/full_disk.rs`.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use ting_core::Keypair;
+use ting_core::limits::WRITE_GROUP_BYTES_MAX;
+use ting_core::{Block, BlockHeight, Genesis, Hash32, Keypair};
 
-use super::format::{file_header, parse_record_header, push_record, Grouping};
+use super::format::{parse_record_header, push_record, segment_header, Grouping};
 use super::*;
 use crate::testkit::Chain;
 
+mod faults;
+mod full_disk;
 mod recovery;
+mod segments;
 
 const BIG: usize = WRITE_GROUP_BYTES_MAX;
 
@@ -42,7 +49,7 @@ struct Framed {
 /// The framing of every record of a log file whose records are all whole.
 fn framing(bytes: &[u8]) -> Vec<Framed> {
     let mut records = Vec::new();
-    let mut at = FILE_HEADER_BYTES;
+    let mut at = SEGMENT_HEADER_BYTES;
     while at < bytes.len() {
         let mut header = [0u8; RECORD_HEADER_BYTES];
         header.copy_from_slice(&bytes[at..at + RECORD_HEADER_BYTES]);
@@ -74,7 +81,7 @@ fn raw_log(genesis: &Genesis, blocks: &[Block], sizes: &[usize]) -> Vec<u8> {
         blocks.len(),
         "sizes cover the blocks"
     );
-    let mut bytes = file_header(&genesis.hash()).to_vec();
+    let mut bytes = segment_header(&genesis.hash(), BlockHeight(1)).to_vec();
     let mut blocks = blocks.iter();
     for (number, &size) in (1u64..).zip(sizes) {
         for i in 0..size {
@@ -91,7 +98,7 @@ fn raw_log(genesis: &Genesis, blocks: &[Block], sizes: &[usize]) -> Vec<u8> {
 
 /// Where each block's record starts in a log holding `blocks`, and where the last ends.
 fn record_bounds(blocks: &[Block]) -> Vec<usize> {
-    let mut at = FILE_HEADER_BYTES;
+    let mut at = SEGMENT_HEADER_BYTES;
     let mut bounds = vec![at];
     for block in blocks {
         at += RECORD_HEADER_BYTES + block.encode().len();
@@ -100,12 +107,24 @@ fn record_bounds(blocks: &[Block]) -> Vec<usize> {
     bounds
 }
 
+/// The first segment of the log in `dir`: the whole log while nothing is sealed.
+fn first_segment(dir: &Path) -> PathBuf {
+    dir.join(segment_file_name(BlockHeight(1)))
+}
+
 fn file_len(dir: &Path) -> u64 {
-    fs::metadata(dir.join(FILE_NAME)).expect("stat").len()
+    fs::metadata(first_segment(dir)).expect("stat").len()
 }
 
 fn read_log(dir: &Path) -> Vec<u8> {
-    fs::read(dir.join(FILE_NAME)).expect("reads the log")
+    fs::read(first_segment(dir)).expect("reads the log")
+}
+
+/// Makes `dir` a log of one open segment holding `bytes` (a segment file's bytes).
+fn write_raw(dir: &Path, genesis: &Genesis, bytes: &[u8]) {
+    fs::write(first_segment(dir), bytes).expect("writes the segment");
+    let text = manifest::encode(&genesis.hash(), &[]);
+    fs::write(dir.join(MANIFEST_FILE_NAME), text).expect("writes the manifest");
 }
 
 /// Asserts that the log in `dir` opens cleanly and holds exactly `blocks`.
@@ -248,7 +267,7 @@ fn a_record_damaged_after_open_is_reported_by_the_reader_not_returned() {
     let second = record_bounds(&chain.blocks)[1];
     let mut damaged = bytes.clone();
     damaged[second + RECORD_HEADER_BYTES + 300] ^= 1;
-    fs::write(dir.path().join(FILE_NAME), damaged).expect("damages in place");
+    fs::write(first_segment(dir.path()), damaged).expect("damages in place");
     let reader = log.reader();
     let err = reader.block(BlockHeight(2)).expect_err("refused");
     assert_eq!(err.code(), "log_corrupt_read");
@@ -275,35 +294,68 @@ fn a_log_of_another_genesis_is_refused_naming_both_hashes() {
 }
 
 #[test]
-fn a_file_that_is_not_a_log_or_of_another_format_version_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
+fn a_single_file_log_of_an_earlier_format_is_refused_and_left_alone() {
     let genesis = Chain::new().genesis;
     let with_version = |v: u32| {
-        let mut header = file_header(&genesis.hash());
+        let mut header = segment_header(&genesis.hash(), BlockHeight(1))[..44].to_vec();
         header[8..12].copy_from_slice(&v.to_le_bytes());
         header
     };
-    // Formats 1 to 3 hold blocks of earlier wire formats: refused whole, never
-    // scanned (their blocks would not decode and look like a torn tail to cut off).
-    let versions = [1, 2, 3, 5].map(with_version);
-    let cases: [(&[u8], &str); 6] = [
+    // Formats 1 to 3 hold blocks of earlier wire formats; format 4 is the single file of
+    // wire version 2: refused whole, never scanned, with what to do.
+    let versions = [1, 2, 3, 4].map(with_version);
+    let cases: [(&[u8], &str, &str); 6] = [
+        (b"short", "not_a_block_log", "TINGLOG1"),
+        (&[0u8; 100], "not_a_block_log", "TINGLOG1"),
+        (&versions[0], "wire_version_1_data", "new genesis"),
+        (&versions[1], "wire_version_1_data", "new genesis"),
+        (&versions[2], "wire_version_1_data", "new genesis"),
+        (
+            &versions[3],
+            "unsupported_log_version",
+            "no migration before 1.0",
+        ),
+    ];
+    for (bytes, code, says) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let legacy = dir.path().join(LEGACY_FILE_NAME);
+        fs::write(&legacy, bytes).expect("writes");
+        let err = open_in(dir.path(), &genesis, BIG).expect_err("refused");
+        assert_eq!(err.code(), code, "{err}");
+        assert!(err.to_string().contains(says), "says what to do: {err}");
+        assert_eq!(
+            fs::read(&legacy).expect("reads"),
+            bytes,
+            "a refused file is left alone"
+        );
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("lists").collect();
+        assert_eq!(names.len(), 1, "nothing was created beside it");
+    }
+}
+
+#[test]
+fn a_segment_that_is_not_one_or_of_another_format_version_is_refused() {
+    let genesis = Chain::new().genesis;
+    let with_version = |v: u32| {
+        let mut header = segment_header(&genesis.hash(), BlockHeight(1));
+        header[8..12].copy_from_slice(&v.to_le_bytes());
+        header.to_vec()
+    };
+    let versions = [3, 6].map(with_version);
+    let mut late = segment_header(&genesis.hash(), BlockHeight(2)).to_vec();
+    late.extend_from_slice(&[0; 10]);
+    let cases: [(&[u8], &str); 5] = [
         (b"short", "not_a_block_log"),
         (&[0u8; 100], "not_a_block_log"),
         (&versions[0], "wire_version_1_data"),
-        (&versions[1], "wire_version_1_data"),
-        (&versions[2], "wire_version_1_data"),
-        (&versions[3], "unsupported_log_version"),
+        (&versions[1], "unsupported_log_version"),
+        (&late, "log_segment_mismatch"),
     ];
     for (bytes, code) in cases {
-        fs::write(dir.path().join(FILE_NAME), bytes).expect("writes");
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_raw(dir.path(), &genesis, bytes);
         let err = open_in(dir.path(), &genesis, BIG).expect_err("refused");
         assert_eq!(err.code(), code, "{err}");
-        if code == "wire_version_1_data" {
-            assert!(
-                err.to_string().contains("new genesis"),
-                "says what to do: {err}"
-            );
-        }
         assert_eq!(read_log(dir.path()), bytes, "a refused file is left alone");
     }
 }
@@ -357,13 +409,13 @@ fn a_call_bigger_than_a_group_is_split_into_fsynced_groups_numbered_on_from_the_
 
 /// One step of the property test.
 #[derive(Debug, Clone)]
-enum Op {
+enum Step {
     Append(usize),
     Reopen,
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![3 => (0usize..4).prop_map(Op::Append), 1 => Just(Op::Reopen)]
+fn op() -> impl Strategy<Value = Step> {
+    prop_oneof![3 => (0usize..4).prop_map(Step::Append), 1 => Just(Step::Reopen)]
 }
 
 proptest! {
@@ -381,12 +433,12 @@ proptest! {
         let (mut log, _, _) = open_in(dir.path(), &chain.genesis, group_bytes).expect("creates");
         for op in ops {
             match op {
-                Op::Append(n) => {
+                Step::Append(n) => {
                     let next = &all[model.len()..(model.len() + n).min(all.len())];
                     log.append(next).expect("appends");
                     model.extend_from_slice(next);
                 }
-                Op::Reopen => {
+                Step::Reopen => {
                     drop(log);
                     let (reopened, report, seen) =
                         open_in(dir.path(), &chain.genesis, group_bytes).expect("reopens");

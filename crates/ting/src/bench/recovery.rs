@@ -10,6 +10,13 @@
 //! snapshot exists yet); its shutdown writes a snapshot at the tip, a tail of
 //! transfers is appended, and the second start loads the snapshot and replays
 //! only the tail. The log was just written, so it is read from the page cache.
+//!
+//! Then, in a data directory of its own, the restart is timed over a history of
+//! 1 and then 10 million transfers (`recovery_s_1m`, `recovery_s_10m`), each with
+//! a snapshot near the tip: the bench writes the snapshot a node would have
+//! written (from the state it keeps beside the writer) `NEAR_TIP_TXS` before
+//! the end. The log reads only the segments from the one holding the snapshot's
+//! block on, so the two should take about the same time: flat as history grows.
 
 use std::path::Path;
 use std::time::Instant;
@@ -19,19 +26,31 @@ use ting_core::limits::BLOCK_TXS_MAX;
 use ting_core::{Block, BlockDraft, BlockHeight, Keypair, Timestamp};
 use ting_ledger::State;
 use ting_node::{Node, NodeConfig, StartReport};
-use ting_store::{BlockLog, FileLog};
+use ting_store::{BlockLog, FileLog, SnapshotStore};
 
 use super::workload::{self, par_map, transfers, Accounts};
 use super::{progress, spinner, RecoveryArgs, TempDir};
 
 /// Blocks made and appended (one fsync) at a time.
 const GROUP_BLOCKS: usize = 16;
+/// The histories the restart is timed over, in transfers.
+const HISTORIES_TXS: [u64; 2] = [1_000_000, 10_000_000];
+/// Transfers appended after the snapshot of a timed restart over a history: four blocks.
+const NEAR_TIP_TXS: u64 = 4 * BLOCK_TXS_MAX as u64;
 
 /// One timed start.
 #[derive(Debug)]
 struct Start {
     ms: f64,
     report: StartReport,
+}
+
+/// A restart over a long history with a snapshot near its tip.
+#[derive(Debug)]
+struct OverHistory {
+    txs: u64,
+    start: Start,
+    log_bytes: u64,
 }
 
 /// What the recovery run measured.
@@ -41,6 +60,7 @@ struct Outcome {
     snap: Start,
     log_bytes: u64,
     shutdown_ms: f64,
+    histories: Vec<OverHistory>,
 }
 
 pub fn run(args: &RecoveryArgs) -> anyhow::Result<()> {
@@ -60,7 +80,7 @@ pub fn run(args: &RecoveryArgs) -> anyhow::Result<()> {
         args.sign,
         "writing the block log",
     )?;
-    let log_bytes = std::fs::metadata(log_dir.join(ting_store::log::FILE_NAME))?.len();
+    let log_bytes = segment_bytes(&log_dir)?;
     let (full, node) = timed_start(&data, &accounts, "replaying from genesis")?;
     let shutdown_ms = stop(node);
     anyhow::ensure!(
@@ -81,11 +101,14 @@ pub fn run(args: &RecoveryArgs) -> anyhow::Result<()> {
         snap.report.snapshot_height > 0,
         "the second start found no snapshot"
     );
+    drop(dir);
+    let histories = over_histories(&accounts, args.sign)?;
     let outcome = Outcome {
         full,
         snap,
         log_bytes,
         shutdown_ms,
+        histories,
     };
     if args.json {
         println!(
@@ -103,7 +126,7 @@ fn per_million(args: &RecoveryArgs, o: &Outcome) -> f64 {
 }
 
 fn outcome_json(args: &RecoveryArgs, o: &Outcome) -> serde_json::Value {
-    json!({
+    let mut out = json!({
         "txs": args.txs,
         "replay_ms": o.full.ms.round(),
         "replay_ms_per_million": per_million(args, o).round(),
@@ -116,7 +139,17 @@ fn outcome_json(args: &RecoveryArgs, o: &Outcome) -> serde_json::Value {
         "snapshot_height": o.snap.report.snapshot_height,
         "shutdown_ms": o.shutdown_ms.round(),
         "signed": args.sign,
-    })
+    });
+    for h in &o.histories {
+        let name = format!("{}m", h.txs / 1_000_000);
+        let report = &h.start.report.log;
+        out[format!("recovery_s_{name}")] = json!(h.start.ms.round() / 1000.0);
+        out[format!("recovery_log_bytes_{name}")] = json!(h.log_bytes);
+        out[format!("recovery_scanned_bytes_{name}")] = json!(report.scanned_bytes);
+        out[format!("recovery_segments_{name}")] = json!(report.segments_sealed + 1);
+        out[format!("recovery_replayed_blocks_{name}")] = json!(h.start.report.replayed_blocks);
+    }
+    out
 }
 
 fn print_human(args: &RecoveryArgs, o: &Outcome) {
@@ -140,13 +173,92 @@ fn print_human(args: &RecoveryArgs, o: &Outcome) {
         o.full.report.log.scan_ms
     );
     println!(
-        "  snapshot + tail restart    {:>8.0} ms  (snapshot at height {}, tail of {} transfers in {} blocks; the log is still read and checked whole)",
+        "  snapshot + tail restart    {:>8.0} ms  (snapshot at height {}, tail of {} transfers in {} blocks; the log is read from the segment holding the snapshot's block)",
         o.snap.ms, o.snap.report.snapshot_height, args.tail_txs, o.snap.report.replayed_blocks
     );
     println!(
         "  shutdown after the replay  {:>8.0} ms  (the indexer catches up on the whole log, then the snapshot is written)",
         o.shutdown_ms
     );
+    for h in &o.histories {
+        let report = &h.start.report.log;
+        println!(
+            "  restart over {:>2} M transfers {:>6.0} ms  target < 1000 ms: {}  ({} bytes of log in {} segments, {} read; {} blocks replayed)",
+            h.txs / 1_000_000,
+            h.start.ms,
+            if h.start.ms < 1000.0 { "met" } else { "MISSED" },
+            h.log_bytes,
+            report.segments_sealed + 1,
+            report.scanned_bytes,
+            h.start.report.replayed_blocks,
+        );
+    }
+}
+
+/// The bytes of every segment of the log in `dir`.
+fn segment_bytes(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .ends_with(ting_store::log::SEGMENT_SUFFIX)
+        {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+/// Times a restart over each of `HISTORIES_TXS` transfers, one log grown from one to
+/// the next, with a snapshot `NEAR_TIP_TXS` before each tip.
+fn over_histories(accounts: &Accounts, sign: bool) -> anyhow::Result<Vec<OverHistory>> {
+    let dir = TempDir::new("recovery-history")?;
+    let data = dir.path().join("node");
+    let log_dir = data.join("blocks");
+    let mut state = State::from_genesis(&accounts.genesis, 0);
+    let mut written = 0;
+    let mut out = Vec::new();
+    for txs in HISTORIES_TXS {
+        let snapshot_at = txs - NEAR_TIP_TXS;
+        let what = format!("writing a history of {} M transfers", txs / 1_000_000);
+        append(
+            &log_dir,
+            &mut state,
+            accounts,
+            (written, snapshot_at - written),
+            sign,
+            &what,
+        )?;
+        // The snapshot a node would have written at this height.
+        let snapshots = SnapshotStore::open(&data.join("snapshots"))?;
+        snapshots.write(state.height(), state.tip_hash(), &state.encode())?;
+        append(
+            &log_dir,
+            &mut state,
+            accounts,
+            (snapshot_at, NEAR_TIP_TXS),
+            sign,
+            "appending past the snapshot",
+        )?;
+        written = txs;
+        let what = format!("restarting over {} M transfers", txs / 1_000_000);
+        let (start, node) = timed_start(&data, accounts, &what)?;
+        stop(node);
+        anyhow::ensure!(
+            start.report.snapshot_height
+                == state.height().0 - NEAR_TIP_TXS.div_ceil(BLOCK_TXS_MAX as u64),
+            "the restart over {txs} transfers did not start from the snapshot near the tip"
+        );
+        let log_bytes = segment_bytes(&log_dir)?;
+        out.push(OverHistory {
+            txs,
+            start,
+            log_bytes,
+        });
+    }
+    Ok(out)
 }
 
 fn config(data: &Path, accounts: &Accounts) -> NodeConfig {

@@ -22,6 +22,12 @@
 //! changed, the chain links, nonces and balances agree, and supply is conserved with
 //! `minted` accounted for by the mints the test sent.
 //!
+//! The node seals its block log's segments small and snapshots often (`ting node`'s
+//! hidden `--log-segment-bytes` and `--snapshot-every-blocks`, passed in the environment
+//! it inherits), so restarts cross segment boundaries and start from snapshots whose
+//! sealed segments recovery does not read; the run checks that segments were sealed
+//! and that restarts started from snapshots past the first of them.
+//!
 //! A `kill -9` cannot tear a write (the page cache survives the process), so the torn
 //! tail test makes torn tails by hand; the last test checks the error for a taken port.
 
@@ -51,6 +57,35 @@ const ROUNDS_DEFAULT: u64 = 20;
 const TX_LOOKUPS_PER_ROUND: usize = 16;
 /// Headers per `/v1/blocks` page (the API's `BLOCK_RANGE_MAX`).
 const HEADERS_PAGE: u64 = 100;
+/// The node's block log segment size: a round's load seals a few.
+const LOG_SEGMENT_BYTES: u64 = 32 * 1024;
+/// The node's snapshot interval. A round cuts only a few blocks, and the executor counts
+/// blocks since its own start, so it must be this small for a killed node to snapshot.
+const SNAPSHOT_EVERY_BLOCKS: u64 = 2;
+
+/// Makes every node this test binary starts seal small segments and snapshot often.
+/// Each test calls it before it starts a node; the variables are set once, before any
+/// node is spawned, and only ever read by the spawning (which takes std's lock on the
+/// environment).
+fn small_segments_and_frequent_snapshots() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("TING_LOG_SEGMENT_BYTES", LOG_SEGMENT_BYTES.to_string());
+        std::env::set_var(
+            "TING_SNAPSHOT_EVERY_BLOCKS",
+            SNAPSHOT_EVERY_BLOCKS.to_string(),
+        );
+    });
+}
+
+/// The snapshot height a node's start message names.
+fn started_from_snapshot(stderr: &str) -> u64 {
+    let (_, after) = stderr
+        .split_once("snapshot at height ")
+        .unwrap_or_else(|| panic!("no start message in the node's log:\n{stderr}"));
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("a height")
+}
 
 fn env_u64(name: &str) -> Option<u64> {
     let text = std::env::var(name).ok()?;
@@ -312,6 +347,7 @@ fn a_node_killed_under_load_keeps_every_acknowledged_transaction_and_conserves_s
     let seed = env_u64("TING_CRASH_SEED").unwrap_or_else(common::clock_seed);
     let rounds = env_u64("TING_CRASH_ROUNDS").unwrap_or(ROUNDS_DEFAULT);
     let _guard = SeedGuard(seed);
+    small_segments_and_frequent_snapshots();
     eprintln!("crash test: seed {seed} (TING_CRASH_SEED), {rounds} rounds (TING_CRASH_ROUNDS)");
     let started = Instant::now();
     let mut rng = Rng::new(seed);
@@ -322,6 +358,13 @@ fn a_node_killed_under_load_keeps_every_acknowledged_transaction_and_conserves_s
     let mut model = Model::new(&mut rng, &node);
     fund_accounts(&node, &mut model);
     let mut torn_tails = 0;
+    let mut snapshot_heights = Vec::new();
+    let sealed_count = || {
+        ting_store::log::manifest_segments(&data.join("blocks"))
+            .expect("the manifest")
+            .len()
+    };
+    let (mut sealed_before, mut rounds_across_a_seal) = (sealed_count(), 0);
     for round in 1..=rounds {
         let progress = load_and_kill(&mut node, &model, &mut rng);
         drop(node);
@@ -331,12 +374,19 @@ fn a_node_killed_under_load_keeps_every_acknowledged_transaction_and_conserves_s
         if node.stderr().contains("torn") {
             torn_tails += 1;
         }
+        snapshot_heights.push(started_from_snapshot(&node.stderr()));
+        let sealed_now = sealed_count();
+        if sealed_now > sealed_before {
+            rounds_across_a_seal += 1;
+        }
+        sealed_before = sealed_now;
         check_after_restart(&node, &mut model, &progress, &mut rng);
         eprintln!(
-            "round {round}: {} acknowledged ({} mints), height {}, restarted in {restart:.1?}, {:.1?} elapsed",
+            "round {round}: {} acknowledged ({} mints), height {}, restarted in {restart:.1?} from the snapshot at {}, {:.1?} elapsed",
             progress.acks.len(),
             progress.acks.iter().filter(|a| a.sent.is_none()).count(),
             model.headers.len(),
+            snapshot_heights.last().expect("one per round"),
             started.elapsed()
         );
     }
@@ -352,10 +402,33 @@ fn a_node_killed_under_load_keeps_every_acknowledged_transaction_and_conserves_s
         "the node did not stop cleanly: {status}\n{}",
         node.stderr()
     );
+    let sealed = ting_store::log::manifest_segments(&data.join("blocks")).expect("the manifest");
+    let first_sealed_end = sealed.first().map_or(u64::MAX, |s| s.last.0);
+    let past_a_seal = snapshot_heights
+        .iter()
+        .filter(|h| **h > first_sealed_end)
+        .count();
     eprintln!(
-        "crash test: {rounds} kills, {} transactions acknowledged, {} blocks, {torn_tails} torn tails cut, {:.1?}",
+        "crash test: {rounds} kills, {} transactions acknowledged, {} blocks in {} sealed segments, {rounds_across_a_seal} rounds sealed one, {past_a_seal} restarts from a snapshot past the first, {torn_tails} torn tails cut, {:.1?}",
         model.acked_total,
         model.headers.len(),
+        sealed.len(),
         started.elapsed()
     );
+    if rounds >= ROUNDS_DEFAULT {
+        assert!(
+            sealed.len() >= 2,
+            "only {} segments were sealed",
+            sealed.len()
+        );
+        assert!(
+            rounds_across_a_seal >= 2,
+            "only {rounds_across_a_seal} rounds sealed a segment before their kill"
+        );
+        assert!(
+            past_a_seal * 4 >= snapshot_heights.len(),
+            "only {past_a_seal} of {} restarts started from a snapshot past the first sealed segment (ending at {first_sealed_end}): {snapshot_heights:?}",
+            snapshot_heights.len()
+        );
+    }
 }

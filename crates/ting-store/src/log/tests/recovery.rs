@@ -19,7 +19,7 @@ enum Expect {
 /// does what `expect` says. After a cut, returns the opened log and its directory.
 fn check(chain: &Chain, bytes: &[u8], expect: Expect) -> Option<(tempfile::TempDir, FileLog)> {
     let dir = tempfile::tempdir().expect("tempdir");
-    fs::write(dir.path().join(FILE_NAME), bytes).expect("writes");
+    write_raw(dir.path(), &chain.genesis, bytes);
     match (expect, open_in(dir.path(), &chain.genesis, BIG)) {
         (Expect::Refused { offset }, Err(e)) => {
             assert_eq!(e.code(), "log_damaged", "{e}");
@@ -263,7 +263,7 @@ fn damage_at_or_below_a_snapshot_height_is_refused_and_the_file_left_alone() {
     // acknowledged, so it cannot be the torn one.
     for (acknowledged, refused) in [(3, true), (2, true), (1, false), (0, false)] {
         let dir = tempfile::tempdir().expect("tempdir");
-        fs::write(dir.path().join(FILE_NAME), torn).expect("writes");
+        write_raw(dir.path(), &chain.genesis, torn);
         let mut visit = |_: &Block| Ok(());
         let got = FileLog::open_above(
             dir.path(),
@@ -301,7 +301,7 @@ proptest! {
     ) {
         let (_dir, chain, bytes) = written_log(&sizes);
         let records = framing(&bytes);
-        let byte = FILE_HEADER_BYTES + at.index(bytes.len() - FILE_HEADER_BYTES);
+        let byte = SEGMENT_HEADER_BYTES + at.index(bytes.len() - SEGMENT_HEADER_BYTES);
         let hit = records.iter().find(|r| r.start <= byte && byte < r.end).expect("a record");
         let before = records.iter().take_while(|r| r.group < hit.group).count();
         let last_group = records.last().expect("a record").group;
