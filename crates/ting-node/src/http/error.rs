@@ -50,6 +50,15 @@ impl ApiError {
         )
     }
 
+    /// A failed read of the block log: `410 archived_block` when the block's
+    /// segment was moved to an archive (docs/operations.md), else `internal`.
+    pub fn log(error: &ting_store::LogError) -> ApiError {
+        if error.code() == "log_archived" {
+            return ApiError::new(StatusCode::GONE, "archived_block", error.to_string());
+        }
+        ApiError::internal("read the block log", error)
+    }
+
     /// A transaction the pipeline refused: well formed, but not valid now.
     /// A refusal's answer: 429 for a spent refusal budget (come back later),
     /// 409 for a transaction already in the pipeline, else 422.

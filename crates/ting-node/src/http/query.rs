@@ -256,13 +256,12 @@ pub async fn account_txs(
 /// reached (up to `UNINDEXED_SCAN_BLOCKS_MAX` of them: run it off the async
 /// workers, [`off_worker`]).
 fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
-    let internal = |e: &dyn std::fmt::Display| ApiError::internal("read the block log", e);
     let index_err = |e: ting_store::IndexError| ApiError::internal("read the index", e);
     // Read how far the index has got *before* asking it: a transaction it does not know
     // then lies above that height, even if the indexer moves on between the two reads.
     let indexed = s.index.indexed_height().map_err(index_err)?;
     if let Some(loc) = s.index.tx_location(hash).map_err(index_err)? {
-        let block = s.log.block(loc.height).map_err(|e| internal(&e))?;
+        let block = s.log.block(loc.height).map_err(|e| ApiError::log(&e))?;
         return Ok(block.map(|b| (b, loc.index)));
     }
     let durable = s.log.height();
@@ -274,7 +273,7 @@ fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
         ));
     }
     for h in (indexed.0 + 1..=durable.0).rev() {
-        let Some(block) = s.log.block(BlockHeight(h)).map_err(|e| internal(&e))? else {
+        let Some(block) = s.log.block(BlockHeight(h)).map_err(|e| ApiError::log(&e))? else {
             continue;
         };
         if let Some(i) = block.txs.iter().position(|t| t.hash() == *hash) {
@@ -341,7 +340,7 @@ pub async fn block(
     let block = off_worker(&s, move |s| {
         s.log
             .block(BlockHeight(height))
-            .map_err(|e| ApiError::internal("read the block log", e))
+            .map_err(|e| ApiError::log(&e))
     })
     .await?
     .ok_or_else(|| {
@@ -387,7 +386,7 @@ pub async fn blocks(
             if let Some(header) = s
                 .log
                 .header(BlockHeight(h))
-                .map_err(|e| ApiError::internal("read the block log", e))?
+                .map_err(|e| ApiError::log(&e))?
             {
                 headers.push(header_json(&header));
             }

@@ -286,3 +286,45 @@ async fn blocks_are_served_by_height_and_by_range() {
         assert_eq!(heights(&body), want, "{path}");
     }
 }
+
+/// A block whose segment the operator moved to an archive (with the node
+/// stopped, below its snapshots) is answered `410 archived_block`, while newer
+/// blocks are read as before.
+#[tokio::test]
+async fn an_archived_block_is_gone_and_newer_ones_are_read() {
+    let mut node = TestNode::start_with(|cfg| {
+        cfg.log_segment_bytes = ting_core::limits::LOG_SEGMENT_BYTES_MIN;
+        cfg.snapshot_every_blocks = 1;
+    });
+    let s = node.shared();
+    let mut nonce = 0;
+    // Blocks of one transfer each until a few segments are sealed.
+    while std::fs::read_dir(node.dir().join("blocks"))
+        .expect("the log directory")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count()
+        < 4
+    {
+        commit(&s, &transfer(&user(0), nonce, user(1).account(), 1)).await;
+        nonce += 1;
+    }
+    drop(s);
+    node.stop();
+    let first = node.dir().join("blocks").join(format!("{:020}.log", 1));
+    assert!(first.exists(), "the first segment is {}", first.display());
+    let archive = node.dir().join("archive");
+    std::fs::create_dir(&archive).expect("an archive directory");
+    std::fs::rename(&first, archive.join("first.log")).expect("archive the first segment");
+    let _ = std::fs::remove_file(first.with_extension("idx"));
+    node.restart();
+    let s = node.shared();
+    let (status, body) = call(&s, get("/v1/blocks/1")).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["error"]["code"], "archived_block", "{body}");
+    let tip = s.durable.height().0;
+    let (status, body) = call(&s, get(&format!("/v1/blocks/{tip}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
