@@ -421,7 +421,10 @@ impl Node {
             return Err(StartError::NotSequencer(cfg.key.account()));
         }
         let lock = lock_data_dir(&cfg.data_dir)?;
-        let snapshots = Arc::new(SnapshotStore::open(&cfg.data_dir.join("snapshots"))?);
+        let snapshots = Arc::new(SnapshotStore::open_with(
+            &cfg.data_dir.join("snapshots"),
+            cfg.faults.clone(),
+        )?);
         let hash_seed = rand::random::<u64>();
         let (state, log, snapshot_height, log_report, replayed) =
             recover(&cfg, &snapshots, hash_seed)?;

@@ -290,3 +290,79 @@ async fn a_failed_snapshot_degrades_health_and_the_next_block_tries_again_withou
     drop(shared);
     node.shutdown();
 }
+
+/// Each injected snapshot fault (no space mid-write, a write cut short, an
+/// fsync that loses pages, a failed rename) is reported as `snapshot_failed`,
+/// leaves no damaged snapshot behind, and the next attempt writes one; a
+/// restart then starts from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_snapshot_faults_are_reported_and_the_next_attempt_writes_one() {
+    use ting_store::{Fault, Faults, FileKind, Op};
+    let faults = Arc::new(Faults::new());
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut cfg = config(dir.path());
+    cfg.snapshot_every_blocks = u64::MAX;
+    cfg.snapshot_every_txs = u64::MAX;
+    cfg.faults = Some(Arc::clone(&faults));
+    let node = Node::start(cfg).expect("the node starts");
+    let shared = Arc::clone(node.shared());
+    let cases = [
+        (Op::Write, Fault::NoSpace),
+        (Op::Write, Fault::ShortWrite),
+        (Op::Sync, Fault::LostSync),
+        (Op::Rename, Fault::Io),
+    ];
+    let mut written = 0u64;
+    for (op, fault) in cases {
+        let fired = faults.fired();
+        faults.arm(FileKind::Snapshot, op, fault);
+        shared.ask_snapshot();
+        commit_transfers(&shared, 1).await;
+        let what = format!("{op:?} {fault:?} to be reported");
+        let body = health_until(&shared, &what, |status, b| {
+            status == StatusCode::SERVICE_UNAVAILABLE
+                && b["components"]["snapshotter"]["code"] == "snapshot_failed"
+        })
+        .await;
+        assert_eq!(faults.fired(), fired + 1, "{op:?} {fault:?}: {body}");
+        // The fault is spent: the next block's snapshot is written.
+        health_until(&shared, "the snapshotter to ask again", |_, b| {
+            let message = b["components"]["snapshotter"]["message"].as_str();
+            message.is_some_and(|m| m.contains("with the next block"))
+        })
+        .await;
+        commit_transfers(&shared, 1).await;
+        let body = health_until(&shared, "the snapshot to be written", |status, b| {
+            status == StatusCode::OK
+                && b["components"]["snapshotter"]["snapshot_height"].as_u64() > Some(written)
+        })
+        .await;
+        written = body["components"]["snapshotter"]["snapshot_height"]
+            .as_u64()
+            .expect("a height");
+        let store = ting_store::SnapshotStore::open(&dir.path().join("snapshots"))
+            .expect("the snapshot store");
+        let latest = store.latest().expect("read").expect("a good snapshot");
+        assert_eq!(
+            latest.height.0, written,
+            "{op:?} {fault:?}: the newest good one"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("snapshots"))
+            .expect("list snapshots")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{op:?} {fault:?} left {leftovers:?}");
+    }
+    drop(shared);
+    node.shutdown();
+    let node = Node::start(config_with_faults_off(dir.path())).expect("the node restarts");
+    assert!(node.report().snapshot_height >= written);
+    node.shutdown();
+}
+
+fn config_with_faults_off(dir: &Path) -> ting_node::NodeConfig {
+    let mut cfg = config(dir);
+    cfg.snapshot_every_blocks = u64::MAX;
+    cfg
+}

@@ -90,7 +90,7 @@ use ting_core::{Block, BlockHeight, Genesis, Hash32};
 use crate::chain::ChainRules;
 use crate::{BlockLog, LogReader};
 
-mod disk;
+pub(crate) mod disk;
 mod error;
 mod format;
 mod manifest;

@@ -23,9 +23,14 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use thiserror::Error;
 use ting_core::limits::SNAPSHOTS_KEPT;
 use ting_core::{BlockHeight, Hash32};
+
+use crate::log::disk::injected;
+use crate::log::{Fault, Faults, FileKind, Op};
 
 const MAGIC: [u8; 8] = *b"TINGSNP1";
 /// A large snapshot is written in steps of this many bytes, each made durable
@@ -89,14 +94,26 @@ fn io_error<'a>(
 #[derive(Debug, Clone)]
 pub struct SnapshotStore {
     dir: PathBuf,
+    /// Faults a test armed for snapshot writes (`FileKind::Snapshot`); `None` in use.
+    faults: Option<Arc<Faults>>,
 }
 
 impl SnapshotStore {
     /// Opens (creating if missing) the snapshot directory and deletes leftover temporary files.
     pub fn open(dir: &Path) -> Result<SnapshotStore, SnapshotError> {
+        SnapshotStore::open_with(dir, None)
+    }
+
+    /// [`SnapshotStore::open`] with faults a test can arm for its writes: the
+    /// same handle as the block log's, with `FileKind::Snapshot`.
+    pub fn open_with(
+        dir: &Path,
+        faults: Option<Arc<Faults>>,
+    ) -> Result<SnapshotStore, SnapshotError> {
         fs::create_dir_all(dir).map_err(io_error("create the directory", dir))?;
         let store = SnapshotStore {
             dir: dir.to_path_buf(),
+            faults,
         };
         for name in store.file_names()? {
             if name.starts_with(PREFIX) && name.ends_with(TMP_SUFFIX) {
@@ -118,15 +135,38 @@ impl SnapshotStore {
     ) -> Result<(), SnapshotError> {
         let path = self.dir.join(file_name(height));
         let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", file_name(height)));
-        let mut file = File::create(&tmp).map_err(io_error("create", &tmp))?;
-        file.write_all(&encode_header(height, &block_hash, state))
-            .map_err(io_error("write", &tmp))?;
-        write_paced(&mut file, state).map_err(io_error("write", &tmp))?;
-        file.sync_all().map_err(io_error("fsync", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io_error("rename into place", &tmp))?;
+        if let Err(e) = self.write_tmp(&tmp, height, &block_hash, state) {
+            // A failed write leaves no partial file behind (the next open would
+            // delete it too); the error is what matters.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        self.fault(Op::Rename)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(io_error("rename into place", &tmp))
+            .inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })?;
         self.sync_dir()?;
         self.prune()
+    }
+
+    /// Writes the snapshot file's bytes to `tmp` and fsyncs it.
+    fn write_tmp(
+        &self,
+        tmp: &Path,
+        height: BlockHeight,
+        block_hash: &Hash32,
+        state: &[u8],
+    ) -> Result<(), SnapshotError> {
+        let mut file = File::create(tmp).map_err(io_error("create", tmp))?;
+        file.write_all(&encode_header(height, block_hash, state))
+            .map_err(io_error("write", tmp))?;
+        self.write_paced(&mut file, state)
+            .map_err(io_error("write", tmp))?;
+        self.fault(Op::Sync)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error("fsync", tmp))
     }
 
     /// The newest snapshot whose checksum verifies, falling back to older ones with a
@@ -178,7 +218,8 @@ impl SnapshotStore {
     }
 
     fn sync_dir(&self) -> Result<(), SnapshotError> {
-        File::open(&self.dir)
+        self.fault(Op::SyncDir)
+            .and_then(|()| File::open(&self.dir))
             .and_then(|d| d.sync_all())
             .map_err(io_error("fsync the directory", &self.dir))
     }
@@ -259,14 +300,40 @@ fn read_snapshot(path: &Path) -> io::Result<Result<Snapshot, String>> {
     }))
 }
 
-/// Writes `bytes` to `file` in steps of `WRITE_STEP_BYTES`, each flushed to
-/// the disk before the next is written.
-fn write_paced(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    for step in bytes.chunks(WRITE_STEP_BYTES) {
-        file.write_all(step)?;
-        file.sync_data()?;
+impl SnapshotStore {
+    /// The fault armed for this operation of a snapshot write, as the error a
+    /// disk would give (a short write is left to `write_paced`).
+    fn fault(&self, op: Op) -> io::Result<()> {
+        match self
+            .faults
+            .as_ref()
+            .and_then(|f| f.take(FileKind::Snapshot, op))
+        {
+            None => Ok(()),
+            Some(fault) => Err(injected(fault)),
+        }
     }
-    Ok(())
+
+    /// Writes `bytes` to `file` in steps of `WRITE_STEP_BYTES`, each flushed
+    /// to the disk before the next is written.
+    fn write_paced(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        for step in bytes.chunks(WRITE_STEP_BYTES) {
+            match self
+                .faults
+                .as_ref()
+                .and_then(|f| f.take(FileKind::Snapshot, Op::Write))
+            {
+                None => file.write_all(step)?,
+                Some(Fault::ShortWrite) => {
+                    file.write_all(&step[..step.len() / 2])?;
+                    return Err(injected(Fault::NoSpace));
+                }
+                Some(fault) => return Err(injected(fault)),
+            }
+            self.fault(Op::Sync).and_then(|()| file.sync_data())?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub enum FileKind {
     Manifest,
     /// A sealed segment, read.
     Sealed,
+    /// A state snapshot being written (`snapshot.rs`, which shares these faults).
+    Snapshot,
 }
 
 /// The operations that can be made to fail.
@@ -117,7 +119,7 @@ impl Faults {
     }
 
     /// The fault this operation must suffer, if one is armed for it.
-    fn take(&self, file: FileKind, op: Op) -> Option<Fault> {
+    pub(crate) fn take(&self, file: FileKind, op: Op) -> Option<Fault> {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
@@ -134,7 +136,7 @@ impl Faults {
     }
 }
 
-fn injected(fault: Fault) -> io::Error {
+pub(crate) fn injected(fault: Fault) -> io::Error {
     match fault {
         Fault::NoSpace => io::Error::from_raw_os_error(ENOSPC),
         Fault::Io | Fault::ShortWrite | Fault::LostSync => io::Error::from_raw_os_error(EIO),
