@@ -428,7 +428,10 @@ impl Node {
         let hash_seed = rand::random::<u64>();
         let (state, log, snapshot_height, log_report, replayed) =
             recover(&cfg, &snapshots, hash_seed)?;
-        let index = Arc::new(Index::open(&cfg.data_dir.join("index.redb"))?);
+        let index = Arc::new(Index::open_with(
+            &cfg.data_dir.join("index.redb"),
+            cfg.faults.clone(),
+        )?);
         if index.indexed_height()? > state.height() {
             tracing::warn!("the index is ahead of the block log; rebuilding it");
             index.reset()?;

@@ -366,3 +366,45 @@ fn config_with_faults_off(dir: &Path) -> ting_node::NodeConfig {
     cfg.snapshot_every_blocks = u64::MAX;
     cfg
 }
+
+/// Injected index faults (a failed fsync, a write cut short) fail the index's
+/// durable commit like a full disk does: `/healthz` says `index_failed`, the
+/// chain goes on, and once the fault is spent the indexer reopens the index
+/// and catches up by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_index_faults_degrade_health_and_the_indexer_recovers() {
+    use ting_store::{Fault, Faults, FileKind, Op};
+    let faults = Arc::new(Faults::new());
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut cfg = config(dir.path());
+    cfg.faults = Some(Arc::clone(&faults));
+    let node = Node::start(cfg).expect("the node starts");
+    let shared = Arc::clone(node.shared());
+    for (op, fault) in [(Op::Sync, Fault::Io), (Op::Write, Fault::ShortWrite)] {
+        commit_transfers(&shared, 2).await;
+        index_caught_up(&shared).await;
+        faults.arm(FileKind::Index, op, fault);
+        assert!(
+            shared.index.flush().is_err(),
+            "{op:?} {fault:?}: the durable commit fails"
+        );
+        commit_transfers(&shared, 2).await;
+        let body = health_until(&shared, "healthz to say the indexer failed", |status, b| {
+            status == StatusCode::SERVICE_UNAVAILABLE
+                && b["components"]["indexer"]["code"] == "index_failed"
+        })
+        .await;
+        assert_eq!(body["components"]["pipeline"]["status"], "ok", "{body}");
+        health_until(&shared, "the indexer to recover", |status, b| {
+            status == StatusCode::OK && b["components"]["indexer"]["lag_blocks"] == 0
+        })
+        .await;
+    }
+    let hash = commit_transfers(&shared, 1).await[0];
+    index_caught_up(&shared).await;
+    let path = format!("/v1/transactions/{}", hash.to_hex());
+    let (status, body) = call(&shared, get(&path)).await;
+    assert_eq!(status, StatusCode::OK, "the index serves again: {body}");
+    drop(shared);
+    node.shutdown();
+}

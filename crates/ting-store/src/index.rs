@@ -27,13 +27,14 @@
 //! Version 2 added the channel tables and channel parties in `account_txs`; an index
 //! of another version is emptied when opened and rebuilt from the log.
 
+mod backend;
 mod channels;
 
 pub use channels::{AccountChannel, ChannelParties, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
 
 use std::ops::{Bound, Deref};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
@@ -43,6 +44,8 @@ use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
 use ting_core::{AccountId, Block, BlockHeight, Hash32, SignedTx};
 
 use channels::{ChannelBatch, ACCOUNT_CHANNELS, CHANNELS};
+
+use crate::log::Faults;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TX_LOCATIONS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_locations");
@@ -117,6 +120,8 @@ pub struct Index {
     /// whole length, so a reopen (the write lock) waits for those in progress.
     db: RwLock<Option<Database>>,
     path: PathBuf,
+    /// Faults a test armed for the index file (`FileKind::Index`); `None` in use.
+    faults: Option<Arc<Faults>>,
     /// Locked before `db` whenever both are: writes and reopens hold it throughout.
     progress: Mutex<Progress>,
 }
@@ -145,9 +150,16 @@ impl Index {
     /// Opens (creating if missing) the index file at `path`. An index of another
     /// schema version is emptied, to be rebuilt from the log.
     pub fn open(path: &Path) -> Result<Index, IndexError> {
+        Index::open_with(path, None)
+    }
+
+    /// [`Index::open`] with faults a test can arm for the index file: the same
+    /// handle as the block log's, with `FileKind::Index`.
+    pub fn open_with(path: &Path, faults: Option<Arc<Faults>>) -> Result<Index, IndexError> {
         let index = Index {
-            db: RwLock::new(Some(create(path)?)),
+            db: RwLock::new(Some(create(path, faults.as_ref())?)),
             path: path.to_path_buf(),
+            faults,
             progress: Mutex::default(),
         };
         let schema = index.read_schema()?;
@@ -178,7 +190,7 @@ impl Index {
                 tracing::warn!(path = %self.path.display(), "closing the index before reopening it: {e}");
             }
         }
-        let reopened = create(&self.path)?;
+        let reopened = create(&self.path, self.faults.as_ref())?;
         let height = self.read_height(&reopened)?;
         *db = Some(reopened);
         *progress = Progress {
@@ -456,14 +468,25 @@ impl Index {
 }
 
 /// Opens (creating if missing) the redb file at `path` with the index's cache.
-fn create(path: &Path) -> Result<Database, IndexError> {
-    redb::Builder::new()
-        .set_cache_size(INDEX_CACHE_BYTES_MAX)
-        .create(path)
-        .map_err(|source| IndexError::Open {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })
+fn create(path: &Path, faults: Option<&Arc<Faults>>) -> Result<Database, IndexError> {
+    let open_error = |source| IndexError::Open {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    };
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(INDEX_CACHE_BYTES_MAX);
+    let Some(faults) = faults else {
+        return builder.create(path).map_err(open_error);
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| open_error(redb::DatabaseError::Storage(e.into())))?;
+    let backend = backend::FaultyFile::new(file, Arc::clone(faults)).map_err(open_error)?;
+    builder.create_with_backend(backend).map_err(open_error)
 }
 
 impl Drop for Index {

@@ -50,6 +50,8 @@ pub enum FileKind {
     Sealed,
     /// A state snapshot being written (`snapshot.rs`, which shares these faults).
     Snapshot,
+    /// The query index's file (`index/backend.rs`), every read and write redb makes.
+    Index,
 }
 
 /// The operations that can be made to fail.
