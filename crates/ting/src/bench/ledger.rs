@@ -95,12 +95,13 @@ fn snapshot_window(
     rate: f64,
     timing: &Timing,
 ) -> anyhow::Result<Snapshotted> {
-    let before = shared.health.snapshot_height();
     let asker = {
         let shared = Arc::clone(shared);
         let at = timing.half_warmup + timing.half / 2;
         std::thread::spawn(move || {
             std::thread::sleep(at);
+            // Read at the moment of asking: an interval snapshot may have come before.
+            let before = shared.health.snapshot_height();
             shared.ask_snapshot();
             let asked = std::time::Instant::now();
             let deadline = asked + Duration::from_secs(120);
