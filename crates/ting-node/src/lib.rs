@@ -23,6 +23,7 @@ pub mod node;
 pub mod pipeline;
 pub mod refusals;
 mod snapshotter;
+mod submit;
 pub mod tls;
 
 pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

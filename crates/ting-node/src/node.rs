@@ -27,20 +27,18 @@ use ting_core::limits::{
     BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX,
     HTTP_REQUESTS_MAX, LOG_SEGMENT_BYTES, SNAPSHOT_INTERVAL_BLOCKS, SNAPSHOT_INTERVAL_TXS,
 };
-use ting_core::{AccountId, Block, Genesis, Hash32, Keypair, SignedTx};
+use ting_core::{AccountId, Block, Genesis, Hash32, Keypair};
 use ting_ledger::State;
 use ting_store::{FileLog, Index, LogOptions, LogReader, RecoveryReport, SnapshotStore};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 
-use crate::admission::{Admission, Source, View};
+use crate::admission::Admission;
 use crate::background::{spawn_indexer, IndexerParts};
 use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
 use crate::health::{spawn_health_watch, Health};
 use crate::metrics::Metrics;
-use crate::pipeline::{
-    self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load, Outcome, SubmitError,
-};
+use crate::pipeline::{self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load};
 use crate::refusals::Refusals;
 use crate::snapshotter::{spawn_snapshotter, SnapshotterParts};
 
@@ -180,111 +178,6 @@ impl Shared {
     /// (benchmarks use it to time a window that holds one).
     pub fn ask_snapshot(&self) {
         self.snapshot_now.store(true, Ordering::Release);
-    }
-
-    /// Admits `txs` in order from an in-process caller; each receiver yields
-    /// its transaction's outcome.
-    pub fn submit(
-        &self,
-        txs: Vec<SignedTx>,
-    ) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
-        self.submit_from(Source::Local, txs)
-    }
-
-    /// Admits `txs` in order from `source`; each receiver yields its
-    /// transaction's outcome (at once for those refused at the door).
-    pub fn submit_from(
-        &self,
-        source: Source,
-        txs: Vec<SignedTx>,
-    ) -> Result<Vec<oneshot::Receiver<Outcome>>, SubmitError> {
-        let (replies, receivers): (Vec<_>, Vec<_>) = txs
-            .iter()
-            .map(|_| {
-                let (tx, rx) = oneshot::channel();
-                (Some(tx), rx)
-            })
-            .unzip();
-        self.submit_with_from(source, txs, replies)?;
-        Ok(receivers)
-    }
-
-    /// Admits `txs` with caller-made reply slots (`None` where nobody waits).
-    pub fn submit_with(
-        &self,
-        txs: Vec<SignedTx>,
-        replies: Vec<pipeline::Reply>,
-    ) -> Result<(), SubmitError> {
-        self.submit_with_from(Source::Local, txs, replies)
-    }
-
-    /// Screens `txs` at the door (`crate::admission`), answers those refused
-    /// there, and admits the rest whole or not at all.
-    pub fn submit_with_from(
-        &self,
-        source: Source,
-        txs: Vec<SignedTx>,
-        replies: Vec<pipeline::Reply>,
-    ) -> Result<(), SubmitError> {
-        for (refusal, reply) in self.submit_screened(source, txs, replies)? {
-            if let Some(reply) = reply {
-                let _ = reply.send(Outcome::Refused(refusal));
-            }
-        }
-        Ok(())
-    }
-
-    /// Screens `txs` at the door and admits the rest whole or not at all;
-    /// returns the door's refusals with their reply slots, unanswered, for
-    /// callers that answer them their own way.
-    pub fn submit_screened(
-        &self,
-        source: Source,
-        txs: Vec<SignedTx>,
-        replies: Vec<pipeline::Reply>,
-    ) -> Result<Vec<(pipeline::Refusal, pipeline::Reply)>, SubmitError> {
-        assert_eq!(txs.len(), replies.len(), "one reply slot per transaction");
-        let answers = {
-            let state = self.state.read().expect("state lock");
-            let view = View {
-                genesis: &self.genesis_hash,
-                state: &state,
-            };
-            self.admission.screen(source, &txs, &view, Instant::now())
-        };
-        let mut admit = Vec::with_capacity(txs.len());
-        let mut admit_replies = Vec::with_capacity(txs.len());
-        let mut refused = Vec::new();
-        for ((tx, reply), answer) in txs.into_iter().zip(replies).zip(answers) {
-            match answer {
-                None => {
-                    admit.push(tx);
-                    admit_replies.push(reply);
-                }
-                Some(refusal) => {
-                    self.metrics.refused(refusal.code);
-                    refused.push((refusal, reply));
-                }
-            }
-        }
-        if admit.is_empty() {
-            return Ok(refused);
-        }
-        let n = admit.len() as u64;
-        let hashes: Vec<Hash32> = admit.iter().map(SignedTx::hash).collect();
-        match self.ingress.submit(source, admit, admit_replies) {
-            Ok(()) => {
-                self.metrics.txs_submitted.fetch_add(n, Ordering::Relaxed);
-                Ok(refused)
-            }
-            Err(e) => {
-                for hash in &hashes {
-                    self.admission.leave(hash);
-                }
-                self.metrics.busy.fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
     }
 }
 
