@@ -98,6 +98,14 @@ impl<K: Hash + Eq + Copy> Budgets<K> {
 
     /// Takes one refusal from `key`'s budget.
     pub fn charge(&mut self, key: K, now: Instant) {
+        self.charge_n(key, 1, now);
+    }
+
+    /// Takes `n` refusals from `key`'s budget (none: nothing changes).
+    pub fn charge_n(&mut self, key: K, n: u64, now: Instant) {
+        if n == 0 {
+            return;
+        }
         if !self.buckets.contains_key(&key) {
             self.make_room(now);
         }
@@ -107,8 +115,8 @@ impl<K: Hash + Eq + Copy> Budgets<K> {
             .entry(key)
             .or_insert_with(|| Bucket::full(rate, now));
         bucket.refill(rate, now);
-        let one = i64::try_from(MILLI).unwrap_or(i64::MAX);
-        bucket.milli = bucket.milli.saturating_sub(one).max(-full_milli(rate));
+        let spent = i64::try_from(n.saturating_mul(MILLI)).unwrap_or(i64::MAX);
+        bucket.milli = bucket.milli.saturating_sub(spent).max(-full_milli(rate));
     }
 
     /// Forgets buckets that have refilled (they hold nothing a new one would

@@ -24,6 +24,7 @@ mod budget;
 mod precheck;
 mod seen;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -183,22 +184,28 @@ impl Admission {
         view: &View<'_>,
         now: Instant,
     ) -> Vec<Option<Refusal>> {
-        let mut credited = Vec::new();
+        let mut credited = HashSet::new();
         let mut answers = Vec::with_capacity(txs.len());
-        let mut refused = 0usize;
+        let mut refused = 0u64;
+        // The source's budget is read once: what this submission is refused
+        // is charged after it.
+        let source_wait = self.source_exhausted(source, now);
         {
             let mut seen = self.seen.lock().expect("admission lock");
             for tx in txs {
-                let answer = self.screen_one(&mut seen, source, tx, view, &credited, now);
-                refused = refused.saturating_add(usize::from(answer.is_some()));
+                let answer = self.screen_one(&mut seen, source_wait, tx, view, &credited, now);
+                refused = refused.saturating_add(u64::from(answer.is_some()));
                 if answer.is_none() {
                     credited.extend(precheck::credits(tx));
                 }
                 answers.push(answer);
             }
         }
-        for _ in 0..refused {
-            self.charge(source, None, now);
+        if let Some(key) = SourceKey::of(source) {
+            self.source_budget(key)
+                .lock()
+                .expect("budget lock")
+                .charge_n(key, refused, now);
         }
         answers
     }
@@ -206,10 +213,10 @@ impl Admission {
     fn screen_one(
         &self,
         seen: &mut Seen,
-        source: Source,
+        source_wait: Option<Duration>,
         tx: &SignedTx,
         view: &View<'_>,
-        credited: &[AccountId],
+        credited: &HashSet<AccountId>,
         now: Instant,
     ) -> Option<Refusal> {
         let recalled = match seen.recall(&tx.hash()) {
@@ -221,7 +228,7 @@ impl Admission {
             self.from_memory.fetch_add(1, Ordering::Relaxed);
             return recalled;
         }
-        if let Some(wait) = self.source_exhausted(source, now) {
+        if let Some(wait) = source_wait {
             return Some(over_budget(tx.hash(), "this source address", wait));
         }
         if let Some(wait) = self.sender_exhausted(&tx.sender(), now) {

@@ -6,6 +6,8 @@
 //! a nonce far ahead are not: the account may be funded, the nonces between
 //! may arrive.
 
+use std::collections::HashSet;
+
 use ting_core::limits::NONCE_AHEAD_MAX;
 use ting_core::{AccountId, Hash32, Nonce, SignedTx, Timestamp, TxKind};
 use ting_ledger::State;
@@ -39,7 +41,11 @@ pub fn credits(tx: &SignedTx) -> Option<AccountId> {
 }
 
 /// Refuses what can be refused without a signature check.
-pub fn precheck(tx: &SignedTx, view: &View<'_>, credited: &[AccountId]) -> Result<(), Refusal> {
+pub fn precheck(
+    tx: &SignedTx,
+    view: &View<'_>,
+    credited: &HashSet<AccountId>,
+) -> Result<(), Refusal> {
     let refuse = |code, message: String| Refusal::new(tx.hash(), code, message);
     if tx.genesis() != *view.genesis {
         return Err(refuse(
