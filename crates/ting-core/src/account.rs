@@ -10,8 +10,10 @@
 //! hold money. The check costs a point decompression, so the ledger runs it
 //! only when an account is first created.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::prelude::*;
+
+use core::fmt;
+use core::str::FromStr;
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use thiserror::Error;

@@ -11,6 +11,8 @@
 //! is granted only where a row lists it), and a final `#` matches whatever
 //! levels remain.
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 
 /// Who is logged in.

@@ -3,7 +3,7 @@
 //! There are no floats anywhere near money. Every operation that can overflow
 //! or underflow returns an `Option`, so the caller must decide what it means.
 
-use std::fmt;
+use core::fmt;
 
 /// A non-negative amount of base units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -8,6 +8,8 @@
 //! message (`BLOCK_DOMAIN || unsigned header`), so it does not depend on the
 //! signature's encoding. Blocks hold only applied transactions.
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;

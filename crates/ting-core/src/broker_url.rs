@@ -3,7 +3,9 @@
 //! `mqtts://HOST:PORT` (the port defaults to 8883); an IPv6 host in brackets.
 //! One parser and one printer for the node's flags, the SDK and the benches.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 /// The standard MQTT port, when a plain address names none.
 pub const MQTT_PORT_DEFAULT: u16 = 1883;

@@ -6,6 +6,8 @@
 //! there is exactly one encoding of every value, so that hashes and signatures
 //! over the bytes are well defined.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use crate::account::AccountId;

@@ -13,8 +13,10 @@
 //! one batch. [`ReplayGuard`] is pure: the caller passes the clock in, and the
 //! cache is bounded.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fmt;
+use crate::prelude::*;
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use core::fmt;
 
 use rand_core::CryptoRng;
 use thiserror::Error;
@@ -471,10 +473,10 @@ fn remember(
 pub struct ReplayGuard {
     capacity: usize,
     now_max: Timestamp,
-    reserved: HashSet<AccountId>,
-    seen: HashMap<(AccountId, EnvelopeId), Timestamp>,
+    reserved: BTreeSet<AccountId>,
+    seen: BTreeMap<(AccountId, EnvelopeId), Timestamp>,
     by_time: BTreeSet<(Timestamp, AccountId, EnvelopeId)>,
-    per_sender: HashMap<AccountId, usize>,
+    per_sender: BTreeMap<AccountId, usize>,
     strangers: usize,
 }
 
@@ -488,10 +490,10 @@ impl ReplayGuard {
         ReplayGuard {
             capacity,
             now_max: Timestamp(0),
-            reserved: HashSet::new(),
-            seen: HashMap::new(),
+            reserved: BTreeSet::new(),
+            seen: BTreeMap::new(),
             by_time: BTreeSet::new(),
-            per_sender: HashMap::new(),
+            per_sender: BTreeMap::new(),
             strangers: 0,
         }
     }

@@ -12,6 +12,8 @@
 //! be silently dropped from a genesis), every id must be a `did:key` or 64 hex
 //! digits, and a key file's account must be the one its seed makes.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -123,7 +125,9 @@ pub fn key_file_text(key: &Keypair) -> String {
         seed: hex::encode(key.seed()),
         account: key.account().to_did(),
     };
-    serde_json::to_string_pretty(&file).expect("a key file serializes") + "\n"
+    let mut text = serde_json::to_string_pretty(&file).expect("a key file serializes");
+    text.push('\n');
+    text
 }
 
 /// The key a key file holds, once its account is checked against its seed.
@@ -183,7 +187,9 @@ pub fn genesis_file_text(g: &Genesis) -> String {
             })
             .collect(),
     };
-    serde_json::to_string_pretty(&file).expect("a genesis serializes") + "\n"
+    let mut text = serde_json::to_string_pretty(&file).expect("a genesis serializes");
+    text.push('\n');
+    text
 }
 
 /// The genesis a genesis file describes, once it is checked to be one a

@@ -5,7 +5,9 @@
 //! (SHA-256 of `GENESIS_DOMAIN || canonical encoding`) is the previous-block
 //! hash of block 1, so a log can never be replayed onto another genesis.
 
-use std::collections::HashSet;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use thiserror::Error;
 
@@ -91,7 +93,7 @@ impl Genesis {
                 source,
             })?;
         }
-        let mut seen = HashSet::with_capacity(self.allocations.len());
+        let mut seen = BTreeSet::new();
         let mut total = Amount::ZERO;
         for (id, amount) in &self.allocations {
             if !seen.insert(*id) {

@@ -1,6 +1,8 @@
 //! `Hash32`: a SHA-256 digest, with its hex text form.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 use sha2::{Digest, Sha256};
 

@@ -2,33 +2,59 @@
 //!
 //! Whether a signature is valid must not depend on whether it was checked
 //! alone or in a batch, nor on which node checked it, or replicas replaying
-//! the same log could disagree. Ting uses the ZIP-215 rules as implemented by
-//! `ed25519-zebra`, whose batch verifier agrees with its single verifier on
-//! every input: `S` must be canonical (`S < l`), `A` and `R` may be any point
-//! encoding, and the cofactored equation `[8][S]B = [8]R + [8][k]A` decides.
-//! `tests/ed25519_rule.rs` pins the rule with the standard edge-case vectors.
+//! the same log could disagree. Ting uses the ZIP-215 rules: `S` must be
+//! canonical (`S < l`), `A` and `R` may be any point encoding, and the
+//! cofactored equation `[8][S]B = [8]R + [8][k]A` decides.
+//!
+//! Signing and single checks are written here on `curve25519-dalek`, so that
+//! firmware gets them without `std`, with or without the curve's precomputed
+//! tables, and over messages in several pieces with no allocation. Hosts (the
+//! `std` feature) batch-check through `ed25519-zebra`, whose batch verifier
+//! agrees with its single verifier on every input; `tests/ed25519_rule.rs`
+//! pins the rule with the standard edge-case vectors and checks that this
+//! module and `ed25519-zebra` agree on them and on random signatures.
 //!
 //! Whether a key may *hold money* is a separate, stricter question, answered
 //! by [`AccountId::check_valid`](crate::AccountId::check_valid).
 
-use std::fmt;
+use core::fmt;
 
-use ed25519_zebra::batch;
-use ed25519_zebra::{SigningKey, VerificationKey, VerificationKeyBytes};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::{clamp_integer, Scalar};
+use curve25519_dalek::traits::IsIdentity;
+#[cfg(feature = "std")]
+use ed25519_zebra::{batch, VerificationKeyBytes};
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha512};
 use thiserror::Error;
+use zeroize::Zeroize;
 
 use crate::account::AccountId;
+#[cfg(feature = "std")]
+use crate::prelude::*;
 
 /// An Ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature(pub [u8; 64]);
 
 impl Signature {
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(&self) -> alloc::string::String {
         hex::encode(self.0)
     }
 
+    fn r_bytes(&self) -> [u8; 32] {
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&self.0[..32]);
+        r
+    }
+
+    fn s_bytes(&self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&self.0[32..]);
+        s
+    }
+
+    #[cfg(feature = "std")]
     fn to_zebra(self) -> ed25519_zebra::Signature {
         ed25519_zebra::Signature::from_bytes(&self.0)
     }
@@ -60,17 +86,32 @@ impl SignatureError {
 }
 
 /// A signing key, made from a 32-byte seed (RFC 8032 secret key).
+///
+/// It keeps the expanded key (the clamped scalar and the nonce prefix, both
+/// from SHA-512 of the seed) so that signing hashes the message only twice,
+/// and wipes all of it when dropped.
 pub struct Keypair {
-    signing: SigningKey,
+    seed: [u8; 32],
+    scalar: Scalar,
+    prefix: [u8; 32],
     account: AccountId,
 }
 
 impl Keypair {
     pub fn from_seed(seed: [u8; 32]) -> Keypair {
-        let signing = SigningKey::from(seed);
-        let public: [u8; 32] = VerificationKeyBytes::from(&signing).into();
+        let mut expanded: [u8; 64] = Sha512::digest(seed).into();
+        let mut low = [0u8; 32];
+        low.copy_from_slice(&expanded[..32]);
+        let scalar = Scalar::from_bytes_mod_order(clamp_integer(low));
+        let mut prefix = [0u8; 32];
+        prefix.copy_from_slice(&expanded[32..]);
+        low.zeroize();
+        expanded.zeroize();
+        let public = EdwardsPoint::mul_base(&scalar).compress().to_bytes();
         Keypair {
-            signing,
+            seed,
+            scalar,
+            prefix,
             account: AccountId(public),
         }
     }
@@ -79,11 +120,13 @@ impl Keypair {
     pub fn generate<R: CryptoRng>(rng: &mut R) -> Keypair {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
-        Keypair::from_seed(seed)
+        let key = Keypair::from_seed(seed);
+        seed.zeroize();
+        key
     }
 
     pub fn seed(&self) -> [u8; 32] {
-        *self.signing.as_bytes()
+        self.seed
     }
 
     pub fn account(&self) -> AccountId {
@@ -92,7 +135,34 @@ impl Keypair {
 
     /// Signs `msg` deterministically (RFC 8032).
     pub fn sign(&self, msg: &[u8]) -> Signature {
-        Signature(self.signing.sign(msg).to_bytes())
+        self.sign_parts(&[msg])
+    }
+
+    /// Signs the concatenation of `parts` without joining them: a device can
+    /// sign a domain prefix and a body that sit in different buffers, with no
+    /// allocation.
+    pub fn sign_parts(&self, parts: &[&[u8]]) -> Signature {
+        let mut h = Sha512::new();
+        h.update(self.prefix);
+        for part in parts {
+            h.update(part);
+        }
+        let r = scalar_from_wide(h);
+        let r_bytes = EdwardsPoint::mul_base(&r).compress().to_bytes();
+        let k = challenge(&r_bytes, &self.account.0, parts);
+        let s = scalar_mul_add(&k, &self.scalar, &r);
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&r_bytes);
+        out[32..].copy_from_slice(s.as_bytes());
+        Signature(out)
+    }
+}
+
+impl Drop for Keypair {
+    fn drop(&mut self) {
+        self.seed.zeroize();
+        self.scalar.zeroize();
+        self.prefix.zeroize();
     }
 }
 
@@ -102,13 +172,65 @@ impl fmt::Debug for Keypair {
     }
 }
 
-/// Verifies one signature under the ZIP-215 rule.
-pub fn verify(key: &AccountId, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
-    let vk = VerificationKey::try_from(key.0).map_err(|_| SignatureError::MalformedKey)?;
-    vk.verify(&sig.to_zebra(), msg)
-        .map_err(|_| SignatureError::Invalid)
+/// A SHA-512 digest reduced modulo the group order.
+fn scalar_from_wide(h: Sha512) -> Scalar {
+    let wide: [u8; 64] = h.finalize().into();
+    Scalar::from_bytes_mod_order_wide(&wide)
 }
 
+/// `k = SHA-512(R || A || message) mod l`, the challenge both sides compute.
+fn challenge(r_bytes: &[u8; 32], key: &[u8; 32], parts: &[&[u8]]) -> Scalar {
+    let mut h = Sha512::new();
+    h.update(r_bytes);
+    h.update(key);
+    for part in parts {
+        h.update(part);
+    }
+    scalar_from_wide(h)
+}
+
+/// `k·a + r` in the scalar field (arithmetic modulo `l`, which cannot overflow).
+#[allow(clippy::arithmetic_side_effects)]
+fn scalar_mul_add(k: &Scalar, a: &Scalar, r: &Scalar) -> Scalar {
+    k * a + r
+}
+
+/// Verifies one signature under the ZIP-215 rule.
+pub fn verify(key: &AccountId, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+    verify_parts(key, &[msg], sig)
+}
+
+/// Verifies a signature over the concatenation of `parts`, by the same rule
+/// as [`verify`] and with no allocation.
+///
+/// In the order `ed25519-zebra` checks them: `A` must decode to a point (any
+/// encoding), `S` must be canonical, `R` must decode to a point, and then
+/// `[8](R - ([S]B - [k]A))` must be the identity.
+#[allow(clippy::arithmetic_side_effects)] // curve point arithmetic is modular
+pub fn verify_parts(
+    key: &AccountId,
+    parts: &[&[u8]],
+    sig: &Signature,
+) -> Result<(), SignatureError> {
+    let a = CompressedEdwardsY(key.0)
+        .decompress()
+        .ok_or(SignatureError::MalformedKey)?;
+    let r_bytes = sig.r_bytes();
+    let k = challenge(&r_bytes, &key.0, parts);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(sig.s_bytes()))
+        .ok_or(SignatureError::Invalid)?;
+    let r = CompressedEdwardsY(r_bytes)
+        .decompress()
+        .ok_or(SignatureError::Invalid)?;
+    let r_prime = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s);
+    if (r - r_prime).mul_by_cofactor().is_identity() {
+        Ok(())
+    } else {
+        Err(SignatureError::Invalid)
+    }
+}
+
+#[cfg(feature = "std")]
 /// Collects signatures and checks them together, then names each bad one.
 ///
 /// Batch verification costs roughly half of checking each signature alone.
@@ -119,12 +241,14 @@ pub struct BatchVerifier {
     items: Vec<batch::Item>,
 }
 
+#[cfg(feature = "std")]
 impl fmt::Debug for BatchVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BatchVerifier({} items)", self.items.len())
     }
 }
 
+#[cfg(feature = "std")]
 impl BatchVerifier {
     pub fn with_capacity(n: usize) -> BatchVerifier {
         BatchVerifier {
@@ -159,9 +283,46 @@ impl BatchVerifier {
     }
 }
 
+/// Without `std` there is no batch verifier: each signature is checked as it
+/// is queued, by the same rule, so the answers are the ones a host gives.
+#[cfg(not(feature = "std"))]
+#[derive(Debug, Default)]
+pub struct BatchVerifier {
+    results: alloc::vec::Vec<bool>,
+}
+
+#[cfg(not(feature = "std"))]
+impl BatchVerifier {
+    pub fn with_capacity(n: usize) -> BatchVerifier {
+        BatchVerifier {
+            results: alloc::vec::Vec::with_capacity(n),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+
+    /// Checks one (key, message, signature) now and keeps only the answer.
+    pub fn queue(&mut self, key: &AccountId, msg: &[u8], sig: &Signature) {
+        self.results.push(verify(key, msg, sig).is_ok());
+    }
+
+    /// `result[i]` tells whether item `i` is valid; `rng` is not needed here.
+    pub fn verify<R: CryptoRng>(self, _rng: &mut R) -> alloc::vec::Vec<bool> {
+        self.results
+    }
+}
+
+#[cfg(feature = "std")]
 /// At or below this many items, a failed batch is checked one by one.
 const BISECT_SINGLES_MAX: usize = 4;
 
+#[cfg(feature = "std")]
 fn bisect<R: CryptoRng>(items: &[batch::Item], rng: &mut R, out: &mut Vec<bool>) {
     if items.is_empty() {
         return;
@@ -175,7 +336,7 @@ fn bisect<R: CryptoRng>(items: &[batch::Item], rng: &mut R, out: &mut Vec<bool>)
         verifier.queue(item.clone());
     }
     if verifier.verify(&mut *rng).is_ok() {
-        out.extend(std::iter::repeat_n(true, items.len()));
+        out.extend(core::iter::repeat_n(true, items.len()));
         return;
     }
     let (left, right) = items.split_at(items.len().checked_div(2).unwrap_or(0));
@@ -183,14 +344,14 @@ fn bisect<R: CryptoRng>(items: &[batch::Item], rng: &mut R, out: &mut Vec<bool>)
     bisect(right, rng, out);
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 #[allow(clippy::cast_possible_truncation)] // small test indices
 mod tests {
     use super::*;
 
     struct CountingRng(u64);
     impl rand_core::TryRng for CountingRng {
-        type Error = std::convert::Infallible;
+        type Error = core::convert::Infallible;
         fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
             Ok(self.try_next_u64()? as u32)
         }

@@ -21,6 +21,25 @@
 // an overflow is an error or a stated bound, never a silent wrap. Release
 // builds keep overflow checks for this crate too (Cargo.toml).
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+// The crate is `no_std` with `alloc` in every build, so that code written for
+// hosts cannot reach for `std` by accident; the `std` feature adds what only
+// hosts have (batch verification, the JSON files).
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+/// What `std`'s prelude would give, for this `no_std` crate's modules.
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::format;
+    pub(crate) use alloc::string::String;
+    #[allow(unused_imports)] // used by the `std` modules and tests only
+    pub(crate) use alloc::string::ToString;
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
 
 pub mod account;
 pub mod acl;
@@ -30,6 +49,7 @@ pub mod broker_url;
 pub mod channel;
 pub mod encoding;
 pub mod envelope;
+#[cfg(feature = "std")]
 pub mod files;
 pub mod genesis;
 pub mod hash;

@@ -85,7 +85,7 @@ pub const BLOCK_CUT_MS: u64 = 2;
 /// Largest HTTP request body, in bytes.
 pub const HTTP_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Longest a client may take to send a request body.
-pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const BODY_READ_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(10);
 /// Most HTTP requests handled at once; past it the node answers `busy`. A
 /// request takes its place only once its body has been read whole (bodies are
 /// read outside, see `HTTP_BODIES_READING_MAX`), so a slow sender cannot hold
@@ -109,7 +109,7 @@ pub const HTTP_REQUESTS_PER_SOURCE_MAX: usize = 64;
 /// open connection or a request in flight); past it new sources are refused.
 pub const HTTP_SOURCES_MAX: usize = 65_536;
 /// Longest a graceful shutdown waits for open HTTP requests before it stops anyway.
-pub const HTTP_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const HTTP_SHUTDOWN_GRACE: core::time::Duration = core::time::Duration::from_secs(10);
 /// Most transactions in one batch submission.
 pub const SUBMIT_BATCH_TXS_MAX: usize = 4096;
 /// Most blocks returned by one range query.
@@ -163,7 +163,7 @@ pub const FAUCET_AMOUNT_MAX: u64 = 1_000_000_000_000;
 /// How long the pipeline may make no progress (no block made durable, no
 /// transaction refused) while transactions wait before `/healthz` says it is
 /// `stalled`.
-pub const PIPELINE_STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+pub const PIPELINE_STALL_AFTER: core::time::Duration = core::time::Duration::from_secs(30);
 /// Free space on the block log's filesystem below which `/healthz` warns
 /// `disk_low`: the smaller of this and `DISK_FREE_MIN_PERCENT` of the
 /// filesystem. A full block log stops the node (nothing acknowledged is lost).
@@ -173,18 +173,18 @@ pub const DISK_FREE_MIN_PERCENT: u64 = 5;
 /// How long the indexer waits after a failure before it reopens the index and
 /// starts again; doubled after each failure without progress, up to
 /// `INDEXER_RETRY_MAX`.
-pub const INDEXER_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+pub const INDEXER_RETRY_FIRST: core::time::Duration = core::time::Duration::from_millis(100);
 /// The longest wait between two attempts of a failing indexer.
-pub const INDEXER_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+pub const INDEXER_RETRY_MAX: core::time::Duration = core::time::Duration::from_secs(10);
 /// How long the snapshotter waits after a failed write before it asks for the
 /// next snapshot, instead of a whole interval; doubled after each failure in a
 /// row, up to `SNAPSHOT_RETRY_MAX` (each attempt copies the whole state).
-pub const SNAPSHOT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+pub const SNAPSHOT_RETRY_FIRST: core::time::Duration = core::time::Duration::from_secs(1);
 /// The longest wait between two attempts of a failing snapshotter.
-pub const SNAPSHOT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+pub const SNAPSHOT_RETRY_MAX: core::time::Duration = core::time::Duration::from_secs(60);
 /// How often the node samples what `/healthz` and `/metrics` report of the
 /// pipeline's progress, the disk's free space and the MQTT link.
-pub const HEALTH_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+pub const HEALTH_SAMPLE_EVERY: core::time::Duration = core::time::Duration::from_secs(1);
 
 // ---- The block log's segments (ting-store, `log.rs`) ----
 

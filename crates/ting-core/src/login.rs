@@ -11,7 +11,9 @@
 //! Everything here is pure: the caller passes in the clock reading and the
 //! nonce.
 
-use std::collections::{BTreeSet, HashSet};
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use thiserror::Error;
 
@@ -263,7 +265,7 @@ fn check_window(issued_at: Timestamp, now: Timestamp) -> Result<(), LoginError> 
 pub struct LoginReplay {
     capacity: usize,
     now_max: Timestamp,
-    seen: HashSet<(AccountId, [u8; 16])>,
+    seen: BTreeSet<(AccountId, [u8; 16])>,
     by_time: BTreeSet<(Timestamp, AccountId, [u8; 16])>,
 }
 
@@ -273,7 +275,7 @@ impl LoginReplay {
         LoginReplay {
             capacity: capacity.min(LOGIN_REPLAY_MAX),
             now_max: Timestamp(0),
-            seen: HashSet::new(),
+            seen: BTreeSet::new(),
             by_time: BTreeSet::new(),
         }
     }

@@ -7,6 +7,8 @@
 //! level by level, a lone last node rises to the next level unchanged, which
 //! yields the same tree; the root of no leaves is `SHA-256("")`.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use crate::hash::Hash32;

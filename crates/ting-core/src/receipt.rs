@@ -6,6 +6,8 @@
 //! the node that served it: the header signature shows a sequencer committed
 //! to the root, and the path shows the transaction is under that root.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use crate::account::AccountId;

@@ -17,7 +17,9 @@
 //! that is not of small order: a small-order key makes every shared secret
 //! one of eight values, so anyone could read what is sealed to it.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::clamp_integer;

@@ -17,6 +17,8 @@
 //! no record holds nothing and its next nonce is 0. The channel record is
 //! [`crate::channel::record`].
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 use crate::amount::Amount;
 use crate::channel::{Channel, ChannelId};

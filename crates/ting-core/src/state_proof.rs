@@ -10,6 +10,8 @@
 //! refuses a header older than one it has already checked
 //! ([`StateAnswerError::Stale`]).
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use crate::account::AccountId;

@@ -23,6 +23,8 @@
 //! Updating re-hashes only the changed buckets and their paths. Pure: no
 //! clock, no I/O, no randomness.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use crate::encoding::{DecodeError, Reader, Writer};
@@ -78,7 +80,7 @@ pub struct StateTree {
 
 impl Default for StateTree {
     fn default() -> Self {
-        StateTree::from_entries(std::iter::empty())
+        StateTree::from_entries(core::iter::empty())
     }
 }
 

@@ -4,6 +4,8 @@
 //! Topics are plain strings that name accounts in lowercase hex; nothing here
 //! talks to a broker.
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 
 /// Where devices publish signed transactions.

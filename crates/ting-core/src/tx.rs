@@ -12,7 +12,9 @@
 //! A [`Verified`] transaction can only be made by checking its signature, so
 //! code that takes `Verified<SignedTx>` cannot be handed an unchecked one.
 
-use std::ops::Deref;
+use crate::prelude::*;
+
+use core::ops::Deref;
 
 use rand_core::CryptoRng;
 

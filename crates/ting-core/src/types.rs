@@ -3,7 +3,7 @@
 //! Each is a fixed-width integer with a name, so that a height is never passed
 //! where a nonce was meant.
 
-use std::fmt;
+use core::fmt;
 
 use crate::limits::DAY_MS;
 

@@ -167,6 +167,16 @@ fn check(case: &Case) {
         case.valid,
         "{name}: keys::verify gave {single:?}"
     );
+    assert_eq!(
+        single,
+        zebra_single(case),
+        "{name}: keys::verify and ed25519-zebra's single check differ"
+    );
+    if case.msg.len() > 1 {
+        let (head, tail) = case.msg.split_at(case.msg.len() / 2);
+        let parts = keys::verify_parts(&AccountId(case.key), &[head, tail], &Signature(case.sig));
+        assert_eq!(parts, single, "{name}: the message in two pieces");
+    }
     let others = honest(3);
     for seed in 0..4 {
         let mut alone = BatchVerifier::default();
@@ -193,6 +203,45 @@ fn check(case: &Case) {
             case.valid,
             "{name}: raw batch, seed {seed}"
         );
+    }
+}
+
+/// ed25519-zebra's own single check, in ting-core's error terms.
+fn zebra_single(case: &Case) -> Result<(), keys::SignatureError> {
+    let key = ed25519_zebra::VerificationKey::try_from(case.key)
+        .map_err(|_| keys::SignatureError::MalformedKey)?;
+    key.verify(&ed25519_zebra::Signature::from_bytes(&case.sig), &case.msg)
+        .map_err(|_| keys::SignatureError::Invalid)
+}
+
+proptest::proptest! {
+    // Debug-build signing is slow: a few dozen keys and messages.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// ting-core signs exactly as ed25519-zebra does (RFC 8032 is
+    /// deterministic), in one piece or several, and a flipped bit is refused
+    /// by both.
+    #[test]
+    fn signing_and_checking_agree_with_ed25519_zebra(
+        seed in proptest::array::uniform32(proptest::num::u8::ANY),
+        msg in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        split in 0usize..300,
+        flip in 0usize..512,
+    ) {
+        let ours = Keypair::from_seed(seed);
+        let theirs = ed25519_zebra::SigningKey::from(seed);
+        let their_key: [u8; 32] = ed25519_zebra::VerificationKeyBytes::from(&theirs).into();
+        proptest::prop_assert_eq!(ours.account().0, their_key);
+        let sig = ours.sign(&msg);
+        proptest::prop_assert_eq!(sig.0, theirs.sign(&msg).to_bytes());
+        let (head, tail) = msg.split_at(split.min(msg.len()));
+        proptest::prop_assert_eq!(ours.sign_parts(&[head, tail]), sig);
+        let mut bad = sig;
+        bad.0[flip / 8] ^= 1 << (flip % 8);
+        let case = Case::new("flipped", ours.account().0, &msg, bad.0, false);
+        let verdict = keys::verify(&ours.account(), &msg, &bad);
+        proptest::prop_assert_eq!(verdict, zebra_single(&case));
+        proptest::prop_assert!(verdict.is_err());
+        proptest::prop_assert_eq!(keys::verify(&ours.account(), &msg, &sig), Ok(()));
     }
 }
 

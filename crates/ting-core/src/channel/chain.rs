@@ -79,7 +79,7 @@ impl ChainKey {
     #[inline]
     fn finish(&self, block: &[u8; 64]) -> [u8; 32] {
         let mut state = self.midstate;
-        compress256(&mut state, std::slice::from_ref(block));
+        compress256(&mut state, core::slice::from_ref(block));
         let mut out = [0u8; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
             chunk.copy_from_slice(&word.to_be_bytes());

@@ -8,13 +8,15 @@
 //! ([`ChannelProof`]) can be claimed on the ledger by anyone, and always pays
 //! the payee. docs/wire.md gives every encoding here byte by byte.
 
+use crate::prelude::*;
+
 pub mod chain;
 pub mod payee;
 pub mod payer;
 pub mod record;
 pub mod ticks;
 
-use std::fmt;
+use core::fmt;
 
 use crate::account::AccountId;
 use crate::amount::Amount;

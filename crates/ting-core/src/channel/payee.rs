@@ -15,6 +15,8 @@
 //! `Payee` is small and `Clone`, so a durable wrapper can run `accept` on a
 //! copy, persist the copy's state and only then keep it.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use super::chain::ChainKey;

@@ -18,6 +18,8 @@
 //! payer holds at most [`SEGMENTS_HELD_MAX`] segments: the one it pays from
 //! and one queued; a segment is dropped once the payer has paid past its end.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use super::chain::ChainKey;
@@ -131,8 +133,8 @@ impl PayerSegment {
     }
 }
 
-impl std::fmt::Debug for PayerSegment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PayerSegment {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // The seed is the payer's money: never print it.
         f.debug_struct("PayerSegment")
             .field("number", &self.number)
@@ -174,8 +176,8 @@ pub struct NewSegment {
     pub len: u32,
 }
 
-impl std::fmt::Debug for NewSegment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for NewSegment {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("NewSegment")
             .field("len", &self.len)
             .finish_non_exhaustive()

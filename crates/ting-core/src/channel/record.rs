@@ -11,6 +11,8 @@
 //! key. Decoding checks the record's own invariants, so damaged bytes cannot
 //! make a claim pay more than a deposit.
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 use crate::amount::Amount;
 use crate::channel::ChainSegment;

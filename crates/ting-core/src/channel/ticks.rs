@@ -8,6 +8,8 @@
 //! paying forward costs about one step per tick, amortised. `ting bench
 //! channel` measures both strategies.
 
+use crate::prelude::*;
+
 use super::chain::ChainKey;
 use crate::hash::Hash32;
 
@@ -96,7 +98,7 @@ impl TickSource {
         self.checkpoints
             .capacity()
             .saturating_add(self.window.capacity())
-            .saturating_mul(std::mem::size_of::<Hash32>())
+            .saturating_mul(core::mem::size_of::<Hash32>())
     }
 
     /// Which checkpoint tick `i` walks from, and how many steps: `i ≤ len`

@@ -21,6 +21,8 @@
 //! them) clears nothing a device believes; the next announcement restores
 //! what it deleted. It carries no secret and grants nothing.
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use super::{Envelope, EnvelopeId, EnvelopeType};

@@ -7,6 +7,8 @@
 //! must not itself fail on the report. Decoding is strict and refuses over-long
 //! fields, non-ASCII codes, invalid UTF-8 and trailing bytes.
 
+use crate::prelude::*;
+
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::{ENVELOPE_CODE_BYTES_MAX, ENVELOPE_MESSAGE_BYTES_MAX};

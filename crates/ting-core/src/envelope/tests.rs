@@ -261,7 +261,7 @@ fn a_stranger_gets_a_share_and_strangers_cannot_fill_the_sequencers_half() {
 struct CountingRng(u64);
 
 impl rand_core::TryRng for CountingRng {
-    type Error = std::convert::Infallible;
+    type Error = core::convert::Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
         Ok(u32::try_from(self.try_next_u64()? >> 32).expect("32 bits"))
     }

@@ -11,7 +11,7 @@ use crate::types::Timestamp;
 struct FixedRng(Vec<u8>);
 
 impl rand_core::TryRng for FixedRng {
-    type Error = std::convert::Infallible;
+    type Error = core::convert::Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
         let mut b = [0u8; 4];
         self.try_fill_bytes(&mut b)?;

@@ -3,7 +3,7 @@
 //! proof, of a present or an absent key, verifies to the model's answer and
 //! to nothing else.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use proptest::prelude::*;
 

@@ -1,6 +1,8 @@
 //! Transaction kinds: what each does, its fields, and their canonical encoding
 //! (the `kind u8 | fields` part of a transaction body, docs/wire.md §5.2–5.3).
 
+use crate::prelude::*;
+
 use crate::account::AccountId;
 use crate::amount::Amount;
 use crate::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};

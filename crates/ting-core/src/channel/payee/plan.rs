@@ -7,6 +7,8 @@
 //! (`H^(i-j)(tick_i) = tick_j`) and claims them in order. A plan holds at
 //! most `CHAIN_LEN_MAX / CLAIM_HASHES_MAX + 1` claims (4097).
 
+use crate::prelude::*;
+
 use thiserror::Error;
 
 use super::{Payee, PayeeMode, PayeeSegment};

@@ -1,5 +1,7 @@
 //! The payer's state transitions and invariants, as functions of the state.
 
+use crate::prelude::*;
+
 use super::{
     check_len, ChainKey, NewSegment, PayError, PayerMode, PayerSegment, PayerState, RestoreError,
     TickSource, TopUpError, SEGMENTS_HELD_MAX,
