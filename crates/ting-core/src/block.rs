@@ -11,7 +11,7 @@
 use crate::prelude::*;
 
 use crate::account::AccountId;
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::limits::{BLOCK_TXS_MAX, TX_BYTES_MAX};
@@ -27,6 +27,8 @@ pub const BLOCK_DOMAIN: &[u8] = b"ting:block:v2";
 pub const UNSIGNED_HEADER_BYTES: usize = 1 + 32 + 8 + 8 + 32 + 8 + 32 + 4 + 32 + 32;
 /// Encoded length of a signed header.
 pub const HEADER_BYTES: usize = UNSIGNED_HEADER_BYTES + 64;
+/// Length of a header's signing message, `BLOCK_DOMAIN || unsigned header`.
+const SIGNING_MESSAGE_BYTES: usize = BLOCK_DOMAIN.len() + UNSIGNED_HEADER_BYTES;
 
 /// A block header, signed by the sequencer that cut the block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub struct BlockHeader {
 }
 
 impl BlockHeader {
-    fn encode_unsigned(&self, w: &mut Writer) {
+    fn encode_unsigned<S: Sink>(&self, w: &mut Writer<S>) {
         w.u8(BLOCK_VERSION)
             .hash(&self.genesis)
             .u64(self.height.0)
@@ -62,24 +64,33 @@ impl BlockHeader {
 
     /// Exactly the bytes the sequencer signs: `BLOCK_DOMAIN || unsigned header`.
     pub fn signing_message(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(BLOCK_DOMAIN.len().saturating_add(UNSIGNED_HEADER_BYTES));
+        self.signing_bytes().to_vec()
+    }
+
+    /// The signing message on the stack, for hashing and checking without
+    /// allocation.
+    fn signing_bytes(&self) -> [u8; SIGNING_MESSAGE_BYTES] {
+        let mut out = [0u8; SIGNING_MESSAGE_BYTES];
+        let mut w = Writer::over(&mut out);
         w.bytes(BLOCK_DOMAIN);
         self.encode_unsigned(&mut w);
-        w.into_bytes()
+        let len = w.finish().expect("a header's signing message has a fixed length");
+        debug_assert_eq!(len, SIGNING_MESSAGE_BYTES);
+        out
     }
 
     /// The block hash: SHA-256 of the signing message.
     pub fn hash(&self) -> Hash32 {
-        Hash32::digest(&[&self.signing_message()])
+        Hash32::digest(&[&self.signing_bytes()])
     }
 
     pub fn sign(&mut self, key: &Keypair) {
         self.sequencer = key.account();
-        self.signature = key.sign(&self.signing_message());
+        self.signature = key.sign(&self.signing_bytes());
     }
 
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        keys::verify(&self.sequencer, &self.signing_message(), &self.signature)
+        keys::verify(&self.sequencer, &self.signing_bytes(), &self.signature)
     }
 
     pub fn encode(&self, w: &mut Writer) {

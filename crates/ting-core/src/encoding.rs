@@ -50,10 +50,73 @@ impl DecodeError {
     }
 }
 
-/// Appends canonical fields to a byte buffer.
+/// Where a [`Writer`] puts its bytes: a growing `Vec` on hosts, or a
+/// caller's fixed buffer ([`SliceSink`]) on firmware that cannot allocate.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A caller's buffer. A write past its end is not made but counted, so that
+/// [`SliceSink::finish`] can say how long the buffer needed to be.
+#[derive(Debug)]
+pub struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    /// Bytes written or, after an overflow, that would have been.
+    len: usize,
+}
+
+/// The caller's buffer was too short for what was to be written in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the buffer holds {have} bytes and {need} are needed")]
+pub struct BufferTooSmall {
+    pub need: usize,
+    pub have: usize,
+}
+
+impl BufferTooSmall {
+    pub fn code(&self) -> &'static str {
+        "buffer_too_small"
+    }
+}
+
+impl<'a> SliceSink<'a> {
+    pub fn new(buf: &'a mut [u8]) -> SliceSink<'a> {
+        SliceSink { buf, len: 0 }
+    }
+
+    /// How many bytes were written, or how many the buffer lacked room for.
+    pub fn finish(self) -> Result<usize, BufferTooSmall> {
+        if self.len <= self.buf.len() {
+            Ok(self.len)
+        } else {
+            Err(BufferTooSmall {
+                need: self.len,
+                have: self.buf.len(),
+            })
+        }
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+}
+
+/// Appends canonical fields to a byte buffer (by default a `Vec`).
 #[derive(Debug, Default)]
-pub struct Writer {
-    buf: Vec<u8>,
+pub struct Writer<S: Sink = Vec<u8>> {
+    buf: S,
 }
 
 impl Writer {
@@ -68,24 +131,53 @@ impl Writer {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+impl<'a> Writer<SliceSink<'a>> {
+    /// A writer into the caller's buffer, for code that must not allocate.
+    pub fn over(buf: &'a mut [u8]) -> Writer<SliceSink<'a>> {
+        Writer {
+            buf: SliceSink::new(buf),
+        }
+    }
+
+    /// The length written, or by how much the buffer was too short.
+    pub fn finish(self) -> Result<usize, BufferTooSmall> {
+        self.buf.finish()
+    }
+}
+
+impl<S: Sink> Writer<S> {
     pub fn u8(&mut self, v: u8) -> &mut Self {
-        self.buf.push(v);
+        self.buf.put(&[v]);
         self
     }
     pub fn u16(&mut self, v: u16) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put(&v.to_le_bytes());
         self
     }
     pub fn u32(&mut self, v: u32) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put(&v.to_le_bytes());
         self
     }
     pub fn u64(&mut self, v: u64) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.put(&v.to_le_bytes());
         self
     }
     pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(v);
+        self.buf.put(v);
         self
     }
     /// A `u8` length prefix then the bytes; callers check the field's limit first.
@@ -117,18 +209,6 @@ impl Writer {
     }
     pub fn signature(&mut self, v: &Signature) -> &mut Self {
         self.bytes(&v.0)
-    }
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-    pub fn as_slice(&self) -> &[u8] {
-        &self.buf
-    }
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
     }
 }
 

@@ -34,6 +34,17 @@ impl Hash32 {
     }
 }
 
+/// The 32-byte hashes laid end to end in `bytes` (whose length is a
+/// multiple of 32), read in place: how firmware walks a proof's siblings
+/// without copying them into a `Vec`.
+pub fn hashes_in(bytes: &[u8]) -> impl ExactSizeIterator<Item = Hash32> + Clone + '_ {
+    bytes.chunks_exact(32).map(|chunk| {
+        let mut h = [0u8; 32];
+        h.copy_from_slice(chunk);
+        Hash32(h)
+    })
+}
+
 impl fmt::Display for Hash32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())

@@ -121,50 +121,70 @@ pub fn prove(tx_hashes: &[Hash32], index: usize) -> Option<MerkleProof> {
 impl MerkleProof {
     /// Checks that `tx_hash` sits at `self.index` of a tree whose root is `root`.
     pub fn verify(&self, tx_hash: &Hash32, root: &Hash32) -> Result<(), ProofError> {
-        let (index, count) = (self.index, self.count);
-        if index >= count {
-            return Err(ProofError::IndexOutOfRange { index, count });
+        verify_path(
+            tx_hash,
+            self.index,
+            self.count,
+            self.siblings.iter().copied(),
+            root,
+        )
+    }
+}
+
+/// Checks that `tx_hash` sits at `index` of a tree of `count` leaves whose
+/// root is `root`, given the path's siblings from the leaf up. It takes the
+/// siblings as an iterator so that firmware can check a path straight from
+/// the bytes it received ([`crate::receipt::check_receipt_bytes`]).
+pub fn verify_path<I>(
+    tx_hash: &Hash32,
+    index: u32,
+    count: u32,
+    siblings: I,
+    root: &Hash32,
+) -> Result<(), ProofError>
+where
+    I: ExactSizeIterator<Item = Hash32>,
+{
+    if index >= count {
+        return Err(ProofError::IndexOutOfRange { index, count });
+    }
+    let given = siblings.len();
+    if given > MERKLE_PROOF_DEPTH_MAX {
+        return Err(ProofError::WrongLength {
+            got: given,
+            want: MERKLE_PROOF_DEPTH_MAX,
+        });
+    }
+    let mut hash = leaf_hash(tx_hash);
+    let mut siblings = siblings;
+    let (mut at, mut width) = (u64::from(index), u64::from(count));
+    let mut used = 0usize;
+    while width > 1 {
+        let sibling = at ^ 1;
+        if sibling < width {
+            let Some(other) = siblings.next() else {
+                return Err(ProofError::WrongLength {
+                    got: given,
+                    want: used.saturating_add(1),
+                });
+            };
+            used = used.saturating_add(1);
+            hash = if at % 2 == 1 {
+                node_hash(&other, &hash)
+            } else {
+                node_hash(&hash, &other)
+            };
         }
-        if self.siblings.len() > MERKLE_PROOF_DEPTH_MAX {
-            return Err(ProofError::WrongLength {
-                got: self.siblings.len(),
-                want: MERKLE_PROOF_DEPTH_MAX,
-            });
-        }
-        let mut hash = leaf_hash(tx_hash);
-        let mut siblings = self.siblings.iter();
-        let (mut at, mut width) = (u64::from(index), u64::from(count));
-        let mut used = 0usize;
-        while width > 1 {
-            let sibling = at ^ 1;
-            if sibling < width {
-                let Some(other) = siblings.next() else {
-                    return Err(ProofError::WrongLength {
-                        got: self.siblings.len(),
-                        want: used.saturating_add(1),
-                    });
-                };
-                used = used.saturating_add(1);
-                hash = if at % 2 == 1 {
-                    node_hash(other, &hash)
-                } else {
-                    node_hash(&hash, other)
-                };
-            }
-            at /= 2;
-            width = width.div_ceil(2);
-        }
-        if used != self.siblings.len() {
-            return Err(ProofError::WrongLength {
-                got: self.siblings.len(),
-                want: used,
-            });
-        }
-        if hash == *root {
-            Ok(())
-        } else {
-            Err(ProofError::RootMismatch)
-        }
+        at /= 2;
+        width = width.div_ceil(2);
+    }
+    if used != given {
+        return Err(ProofError::WrongLength { got: given, want: used });
+    }
+    if hash == *root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
     }
 }
 

@@ -13,9 +13,9 @@ use thiserror::Error;
 use crate::account::AccountId;
 use crate::block::{BlockHeader, HEADER_BYTES};
 use crate::encoding::{DecodeError, Reader, Writer};
-use crate::hash::Hash32;
+use crate::hash::{self, Hash32};
 use crate::limits::MERKLE_PROOF_DEPTH_MAX;
-use crate::merkle::{MerkleProof, ProofError};
+use crate::merkle::{self, MerkleProof, ProofError};
 
 /// A transaction's inclusion in a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub enum ReceiptError {
     CountMismatch { proof: u32, header: u32 },
     #[error("the Merkle proof does not lead to the header's root: {0}")]
     BadProof(ProofError),
+    #[error("the receipt does not decode: {0}")]
+    Malformed(DecodeError),
 }
 
 impl ReceiptError {
@@ -48,27 +50,112 @@ impl ReceiptError {
             ReceiptError::UnknownSequencer(_) => "unknown_sequencer",
             ReceiptError::BadHeaderSignature => "bad_header_signature",
             ReceiptError::CountMismatch { .. } | ReceiptError::BadProof(_) => "bad_proof",
+            ReceiptError::Malformed(e) => e.code(),
         }
+    }
+}
+
+/// What receipt bytes checked in place prove: the transaction `tx_hash` is
+/// in the block whose (checked) header this is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedReceipt {
+    pub tx_hash: Hash32,
+    pub header: BlockHeader,
+}
+
+/// Decodes and checks [`Receipt::encode`] bytes as they are, with no
+/// allocation: what firmware does with a receipt that came over MQTT. The
+/// checks are [`Receipt::verify`]'s.
+pub fn check_receipt_bytes(
+    bytes: &[u8],
+    genesis: &Hash32,
+    sequencers: &[AccountId],
+) -> Result<CheckedReceipt, ReceiptError> {
+    let parts = ReceiptParts::parse(bytes).map_err(ReceiptError::Malformed)?;
+    let siblings = hash::hashes_in(parts.siblings);
+    check_parts(
+        &parts.tx_hash,
+        &parts.header,
+        (parts.index, parts.count),
+        siblings,
+        genesis,
+        sequencers,
+    )?;
+    Ok(CheckedReceipt {
+        tx_hash: parts.tx_hash,
+        header: parts.header,
+    })
+}
+
+/// The header's signer and signature, then the Merkle path.
+fn check_parts<I: ExactSizeIterator<Item = Hash32>>(
+    tx_hash: &Hash32,
+    header: &BlockHeader,
+    (index, count): (u32, u32),
+    siblings: I,
+    genesis: &Hash32,
+    sequencers: &[AccountId],
+) -> Result<(), ReceiptError> {
+    header.verify_for(genesis, sequencers)?;
+    if count != header.tx_count {
+        return Err(ReceiptError::CountMismatch {
+            proof: count,
+            header: header.tx_count,
+        });
+    }
+    merkle::verify_path(tx_hash, index, count, siblings, &header.tx_root)
+        .map_err(ReceiptError::BadProof)
+}
+
+/// A receipt's fields as they sit in its bytes; the siblings not yet split.
+struct ReceiptParts<'a> {
+    tx_hash: Hash32,
+    header: BlockHeader,
+    index: u32,
+    count: u32,
+    siblings: &'a [u8],
+}
+
+impl<'a> ReceiptParts<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<ReceiptParts<'a>, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let tx_hash = r.hash("tx_hash")?;
+        let header = BlockHeader::decode(&mut r)?;
+        let index = r.u32("proof index")?;
+        let count = r.u32("proof count")?;
+        let depth = usize::from(r.u8("proof sibling count")?);
+        if depth > MERKLE_PROOF_DEPTH_MAX {
+            return Err(DecodeError::TooLong {
+                what: "proof siblings",
+                len: depth,
+                max: MERKLE_PROOF_DEPTH_MAX,
+            });
+        }
+        let siblings = r.take(depth.saturating_mul(32), "proof sibling")?;
+        r.finish("receipt")?;
+        Ok(ReceiptParts {
+            tx_hash,
+            header,
+            index,
+            count,
+            siblings,
+        })
     }
 }
 
 impl Receipt {
     /// Checks the header's signer and signature, then the Merkle path.
     pub fn verify(&self, genesis: &Hash32, sequencers: &[AccountId]) -> Result<(), ReceiptError> {
-        self.header.verify_for(genesis, sequencers)?;
-        if self.proof.count != self.header.tx_count {
-            return Err(ReceiptError::CountMismatch {
-                proof: self.proof.count,
-                header: self.header.tx_count,
-            });
-        }
-        self.proof
-            .verify(&self.tx_hash, &self.header.tx_root)
-            .map_err(ReceiptError::BadProof)
+        check_parts(
+            &self.tx_hash,
+            &self.header,
+            (self.proof.index, self.proof.count),
+            self.proof.siblings.iter().copied(),
+            genesis,
+            sequencers,
+        )
     }
-}
 
-impl Receipt {
     /// `tx_hash [32] | header [HEADER_BYTES] | index u32 | count u32 |
     /// sibling count u8 | sibling [32] × count`: the receipt a node sends
     /// over MQTT (docs/mqtt.md), checkable as it is.
@@ -89,32 +176,16 @@ impl Receipt {
 
     /// Reads [`Receipt::encode`] bytes; whether they prove anything is [`Receipt::verify`]'s.
     pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let tx_hash = r.hash("tx_hash")?;
-        let header = BlockHeader::decode(&mut r)?;
-        let index = r.u32("proof index")?;
-        let count = r.u32("proof count")?;
-        let depth = usize::from(r.u8("proof sibling count")?);
-        if depth > MERKLE_PROOF_DEPTH_MAX {
-            return Err(DecodeError::TooLong {
-                what: "proof siblings",
-                len: depth,
-                max: MERKLE_PROOF_DEPTH_MAX,
-            });
-        }
-        let mut siblings = Vec::with_capacity(depth);
-        for _ in 0..depth {
-            siblings.push(r.hash("proof sibling")?);
-        }
-        r.finish("receipt")?;
+        let parts = ReceiptParts::parse(bytes)?;
+        let siblings = hash::hashes_in(parts.siblings).collect();
         Ok(Receipt {
-            tx_hash,
+            tx_hash: parts.tx_hash,
             proof: MerkleProof {
-                index,
-                count,
+                index: parts.index,
+                count: parts.count,
                 siblings,
             },
-            header,
+            header: parts.header,
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::receipt::ReceiptError;
 use crate::state_map::{self, AccountRecord};
-use crate::state_tree::{StateProof, StateProofError};
+use crate::state_tree::{StateProof, StateProofBytes, StateProofError};
 use crate::types::BlockHeight;
 
 /// The longest record an answer may carry.
@@ -66,6 +66,8 @@ pub enum StateAnswerError {
     MissingRecord,
     #[error("the record does not decode: {0}")]
     BadRecord(DecodeError),
+    #[error("the answer does not decode: {0}")]
+    Malformed(DecodeError),
 }
 
 impl StateAnswerError {
@@ -78,6 +80,7 @@ impl StateAnswerError {
                 "proof_record_mismatch"
             }
             StateAnswerError::BadRecord(_) => "bad_record",
+            StateAnswerError::Malformed(e) => e.code(),
         }
     }
 }
@@ -110,22 +113,12 @@ impl StateAnswer {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<StateAnswer, DecodeError> {
         let mut r = Reader::new(bytes);
-        let header = BlockHeader::decode(&mut r)?;
-        let record = match r.u8("record flag")? {
-            0 => None,
-            1 => Some(r.bytes_u16("record", STATE_RECORD_BYTES_MAX)?.to_vec()),
-            _ => {
-                return Err(DecodeError::InvalidValue {
-                    what: "record flag",
-                })
-            }
-        };
-        let proof = StateProof::decode(&mut r)?;
+        let (header, record, proof) = read_parts(&mut r)?;
         r.finish("state answer")?;
         Ok(StateAnswer {
             header,
-            record,
-            proof,
+            record: record.map(<[u8]>::to_vec),
+            proof: proof.to_proof(),
         })
     }
 
@@ -163,24 +156,113 @@ impl StateAnswer {
         check: &StateCheck<'_>,
         value_hash: fn(&[u8]) -> Hash32,
     ) -> Result<Option<&[u8]>, StateAnswerError> {
-        self.header
-            .verify_for(check.genesis, check.sequencers)
-            .map_err(StateAnswerError::Header)?;
-        if self.header.height < check.min_height {
-            return Err(StateAnswerError::Stale {
-                height: self.header.height,
-                seen: check.min_height,
-            });
+        let committed = checked_commitment(&self.header, check, |root| {
+            self.proof.verify(key, root)
+        })?;
+        matched_record(committed, self.record.as_deref(), value_hash)
+    }
+}
+
+/// A state answer checked in place: the header it was checked against and
+/// the key's record, borrowed from the answer's bytes (`None`: a proved
+/// absence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedState<'a> {
+    pub header: BlockHeader,
+    pub record: Option<&'a [u8]>,
+}
+
+/// [`StateAnswer::verify_account`] on the answer's bytes as they are, with no
+/// allocation: the record comes back undecoded
+/// ([`AccountRecord::from_record`] reads it).
+pub fn check_account_bytes<'a>(
+    bytes: &'a [u8],
+    id: &AccountId,
+    check: &StateCheck<'_>,
+) -> Result<CheckedState<'a>, StateAnswerError> {
+    check_bytes(
+        bytes,
+        &state_map::account_key(id),
+        check,
+        state_map::account_value_hash,
+    )
+}
+
+/// [`StateAnswer::verify_channel`] on the answer's bytes, with no allocation.
+pub fn check_channel_bytes<'a>(
+    bytes: &'a [u8],
+    id: &ChannelId,
+    check: &StateCheck<'_>,
+) -> Result<CheckedState<'a>, StateAnswerError> {
+    check_bytes(
+        bytes,
+        &state_map::channel_key(id),
+        check,
+        state_map::channel_value_hash,
+    )
+}
+
+fn check_bytes<'a>(
+    bytes: &'a [u8],
+    key: &Hash32,
+    check: &StateCheck<'_>,
+    value_hash: fn(&[u8]) -> Hash32,
+) -> Result<CheckedState<'a>, StateAnswerError> {
+    let mut r = Reader::new(bytes);
+    let (header, record, proof) = read_parts(&mut r).map_err(StateAnswerError::Malformed)?;
+    r.finish("state answer").map_err(StateAnswerError::Malformed)?;
+    let committed = checked_commitment(&header, check, |root| proof.verify(key, root))?;
+    let record = matched_record(committed, record, value_hash)?;
+    Ok(CheckedState { header, record })
+}
+
+/// `header | record flag (| u16 length | record) | proof`, read in place.
+fn read_parts<'a>(
+    r: &mut Reader<'a>,
+) -> Result<(BlockHeader, Option<&'a [u8]>, StateProofBytes<'a>), DecodeError> {
+    let header = BlockHeader::decode(r)?;
+    let record = match r.u8("record flag")? {
+        0 => None,
+        1 => Some(r.bytes_u16("record", STATE_RECORD_BYTES_MAX)?),
+        _ => {
+            return Err(DecodeError::InvalidValue {
+                what: "record flag",
+            })
         }
-        let committed = self
-            .proof
-            .verify(key, &self.header.state_root)
-            .map_err(StateAnswerError::Proof)?;
-        match (committed, &self.record) {
-            (None, None) => Ok(None),
-            (Some(want), Some(record)) if value_hash(record) == want => Ok(Some(record)),
-            (Some(_), None) => Err(StateAnswerError::MissingRecord),
-            (_, Some(_)) => Err(StateAnswerError::RecordMismatch),
-        }
+    };
+    let proof = StateProofBytes::read(r)?;
+    Ok((header, record, proof))
+}
+
+/// The header is this network's and not stale; then what the proof says the
+/// key holds under the header's state root.
+fn checked_commitment(
+    header: &BlockHeader,
+    check: &StateCheck<'_>,
+    prove: impl FnOnce(&Hash32) -> Result<Option<Hash32>, StateProofError>,
+) -> Result<Option<Hash32>, StateAnswerError> {
+    header
+        .verify_for(check.genesis, check.sequencers)
+        .map_err(StateAnswerError::Header)?;
+    if header.height < check.min_height {
+        return Err(StateAnswerError::Stale {
+            height: header.height,
+            seen: check.min_height,
+        });
+    }
+    prove(&header.state_root).map_err(StateAnswerError::Proof)
+}
+
+/// The record sent matches what the proof commits to.
+fn matched_record(
+    committed: Option<Hash32>,
+    record: Option<&[u8]>,
+    value_hash: fn(&[u8]) -> Hash32,
+) -> Result<Option<&[u8]>, StateAnswerError> {
+    match (committed, record) {
+        (None, None) => Ok(None),
+        (Some(want), Some(record)) if value_hash(record) == want => Ok(Some(record)),
+        (Some(_), None) => Err(StateAnswerError::MissingRecord),
+        (_, Some(_)) => Err(StateAnswerError::RecordMismatch),
     }
 }

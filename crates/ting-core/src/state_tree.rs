@@ -28,7 +28,8 @@ use crate::prelude::*;
 use thiserror::Error;
 
 use crate::encoding::{DecodeError, Reader, Writer};
-use crate::hash::Hash32;
+use crate::hash::{self, Hash32};
+use sha2::{Digest, Sha256};
 
 /// Bits of a key that choose its bucket.
 pub const STATE_BUCKET_BITS: u32 = 16;
@@ -51,17 +52,21 @@ pub fn bucket_of(key: &Hash32) -> usize {
 
 /// The hash of a bucket holding `entries`, sorted by key.
 pub fn bucket_hash(entries: &[StateEntry]) -> Hash32 {
+    bucket_hash_of(entries.iter().copied())
+}
+
+/// [`bucket_hash`] over entries from anywhere (a `Vec`, or proof bytes read
+/// in place), hashed as they come.
+fn bucket_hash_of<I: ExactSizeIterator<Item = StateEntry>>(entries: I) -> Hash32 {
     let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-    let mut parts: Vec<&[u8]> =
-        Vec::with_capacity(entries.len().saturating_mul(2).saturating_add(2));
-    let count_bytes = count.to_le_bytes();
-    parts.push(BUCKET_DOMAIN);
-    parts.push(&count_bytes);
+    let mut hasher = Sha256::new();
+    hasher.update(BUCKET_DOMAIN);
+    hasher.update(count.to_le_bytes());
     for (key, value) in entries {
-        parts.push(&key.0);
-        parts.push(&value.0);
+        hasher.update(key.0);
+        hasher.update(value.0);
     }
-    Hash32::digest(&parts)
+    Hash32(hasher.finalize().into())
 }
 
 fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
@@ -252,50 +257,130 @@ impl StateProof {
     /// Checks the proof against `root` and answers what `key` holds there:
     /// its value hash, or `None` if it holds nothing.
     pub fn verify(&self, key: &Hash32, root: &Hash32) -> Result<Option<Hash32>, StateProofError> {
-        let want = u32::try_from(bucket_of(key)).expect("fewer than 2^32 buckets");
-        if self.bucket != want {
-            return Err(StateProofError::WrongBucket {
-                got: self.bucket,
-                want,
+        verify_bucket_path(
+            self.bucket,
+            self.entries.iter().copied(),
+            self.siblings.iter().copied(),
+            key,
+            root,
+        )
+    }
+}
+
+/// A state proof's parts as they sit in its bytes, for checking in place.
+#[derive(Clone, Copy, Debug)]
+pub struct StateProofBytes<'a> {
+    pub bucket: u32,
+    /// `key [32] | value hash [32]` per entry.
+    pub entries: &'a [u8],
+    /// 32 bytes per sibling, from the bucket up.
+    pub siblings: &'a [u8],
+}
+
+impl<'a> StateProofBytes<'a> {
+    /// Reads the [`StateProof::encode`] layout without copying it.
+    pub fn read(r: &mut Reader<'a>) -> Result<StateProofBytes<'a>, DecodeError> {
+        let bucket = r.u32("proof bucket")?;
+        let count = r.u32("proof entry count")? as usize;
+        if count > STATE_PROOF_ENTRIES_MAX {
+            return Err(DecodeError::TooLong {
+                what: "proof entries",
+                len: count,
+                max: STATE_PROOF_ENTRIES_MAX,
             });
         }
-        let depth = usize::try_from(STATE_BUCKET_BITS).expect("a small number");
-        if self.siblings.len() != depth {
-            return Err(StateProofError::WrongDepth {
-                got: self.siblings.len(),
-                want: depth,
-            });
+        let entries = r.take(count.saturating_mul(64), "proof entry")?;
+        let depth = usize::from(r.u8("proof sibling count")?);
+        let siblings = r.take(depth.saturating_mul(32), "proof sibling")?;
+        Ok(StateProofBytes {
+            bucket,
+            entries,
+            siblings,
+        })
+    }
+
+    /// The same proof, copied out of the bytes.
+    pub fn to_proof(&self) -> StateProof {
+        StateProof {
+            bucket: self.bucket,
+            entries: self.entry_pairs().collect(),
+            siblings: hash::hashes_in(self.siblings).collect(),
         }
-        if self.entries.len() > STATE_PROOF_ENTRIES_MAX {
-            return Err(StateProofError::TooManyEntries(self.entries.len()));
-        }
-        let sorted = self.entries.windows(2).all(|w| w[0].0 < w[1].0);
-        let in_bucket = self
-            .entries
-            .iter()
-            .all(|(k, _)| bucket_of(k) == want as usize);
-        if !sorted || !in_bucket {
+    }
+
+    fn entry_pairs(&self) -> impl ExactSizeIterator<Item = StateEntry> + Clone + 'a {
+        self.entries.chunks_exact(64).map(|pair| {
+            let (k, v) = pair.split_at(32);
+            let mut key = [0u8; 32];
+            key.copy_from_slice(k);
+            let mut value = [0u8; 32];
+            value.copy_from_slice(v);
+            (Hash32(key), Hash32(value))
+        })
+    }
+
+    /// [`StateProof::verify`], on the bytes as they are, with no allocation.
+    pub fn verify(&self, key: &Hash32, root: &Hash32) -> Result<Option<Hash32>, StateProofError> {
+        verify_bucket_path(
+            self.bucket,
+            self.entry_pairs(),
+            hash::hashes_in(self.siblings),
+            key,
+            root,
+        )
+    }
+}
+
+/// The one check behind both proof forms: the bucket is `key`'s, the path
+/// has the tree's depth, the entries are few, sorted and all in the bucket,
+/// and hashing up the path reaches `root`.
+fn verify_bucket_path<E, S>(
+    bucket: u32,
+    entries: E,
+    siblings: S,
+    key: &Hash32,
+    root: &Hash32,
+) -> Result<Option<Hash32>, StateProofError>
+where
+    E: ExactSizeIterator<Item = StateEntry> + Clone,
+    S: ExactSizeIterator<Item = Hash32>,
+{
+    let want = u32::try_from(bucket_of(key)).expect("fewer than 2^32 buckets");
+    if bucket != want {
+        return Err(StateProofError::WrongBucket { got: bucket, want });
+    }
+    let depth = usize::try_from(STATE_BUCKET_BITS).expect("a small number");
+    if siblings.len() != depth {
+        return Err(StateProofError::WrongDepth {
+            got: siblings.len(),
+            want: depth,
+        });
+    }
+    if entries.len() > STATE_PROOF_ENTRIES_MAX {
+        return Err(StateProofError::TooManyEntries(entries.len()));
+    }
+    let mut previous: Option<Hash32> = None;
+    for (k, _) in entries.clone() {
+        let sorted = previous.is_none_or(|p| p < k);
+        if !sorted || bucket_of(&k) != want as usize {
             return Err(StateProofError::BadEntries);
         }
-        let mut hash = bucket_hash(&self.entries);
-        let mut i = want as usize;
-        for sibling in &self.siblings {
-            hash = if i.is_multiple_of(2) {
-                node_hash(&hash, sibling)
-            } else {
-                node_hash(sibling, &hash)
-            };
-            i /= 2;
-        }
-        if hash != *root {
-            return Err(StateProofError::WrongRoot);
-        }
-        Ok(self
-            .entries
-            .binary_search_by_key(key, |(k, _)| *k)
-            .ok()
-            .map(|i| self.entries[i].1))
+        previous = Some(k);
     }
+    let mut hash = bucket_hash_of(entries.clone());
+    let mut i = want as usize;
+    for sibling in siblings {
+        hash = if i.is_multiple_of(2) {
+            node_hash(&hash, &sibling)
+        } else {
+            node_hash(&sibling, &hash)
+        };
+        i /= 2;
+    }
+    if hash != *root {
+        return Err(StateProofError::WrongRoot);
+    }
+    Ok(entries.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
 }
 
 impl StateProof {
@@ -316,29 +401,7 @@ impl StateProof {
     /// Reads a proof, refusing more entries than [`STATE_PROOF_ENTRIES_MAX`]
     /// before allocating; whether it proves anything is [`StateProof::verify`]'s.
     pub fn decode(r: &mut Reader<'_>) -> Result<StateProof, DecodeError> {
-        let bucket = r.u32("proof bucket")?;
-        let count = r.u32("proof entry count")? as usize;
-        if count > STATE_PROOF_ENTRIES_MAX {
-            return Err(DecodeError::TooLong {
-                what: "proof entries",
-                len: count,
-                max: STATE_PROOF_ENTRIES_MAX,
-            });
-        }
-        let mut entries = Vec::with_capacity(count.min(r.remaining() / 64));
-        for _ in 0..count {
-            entries.push((r.hash("proof key")?, r.hash("proof value hash")?));
-        }
-        let depth = usize::from(r.u8("proof sibling count")?);
-        let mut siblings = Vec::with_capacity(depth);
-        for _ in 0..depth {
-            siblings.push(r.hash("proof sibling")?);
-        }
-        Ok(StateProof {
-            bucket,
-            entries,
-            siblings,
-        })
+        Ok(StateProofBytes::read(r)?.to_proof())
     }
 }
 

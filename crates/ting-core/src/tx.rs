@@ -24,7 +24,7 @@ pub use kind::TxKind;
 
 use crate::account::AccountId;
 use crate::channel::ChannelId;
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{BufferTooSmall, DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::TX_BYTES_MAX;
@@ -106,7 +106,7 @@ pub struct TxBody {
 }
 
 impl TxBody {
-    fn encode(&self, w: &mut Writer) {
+    fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         w.u8(TX_VERSION)
             .hash(&self.genesis)
             .account(&self.sender)
@@ -121,6 +121,28 @@ impl TxBody {
         w.bytes(TX_DOMAIN);
         self.encode(&mut w);
         w.into_bytes()
+    }
+
+    /// Signs into the caller's buffer, with no allocation: writes the signed
+    /// transaction's bytes (`body || signature`, as [`SignedTx::bytes`]
+    /// gives them) to the front of `out` and returns their length.
+    pub fn sign_into(&self, key: &Keypair, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let have = out.len();
+        let mut w = Writer::over(out);
+        self.encode(&mut w);
+        w.signature(&Signature([0; 64]));
+        let len = w.finish()?;
+        if len > TX_BYTES_MAX {
+            return Err(BufferTooSmall {
+                need: len,
+                have: have.min(TX_BYTES_MAX),
+            });
+        }
+        let body_len = len.saturating_sub(64);
+        let (body, sig) = out.split_at_mut(body_len);
+        let signature = key.sign_parts(&[TX_DOMAIN, body]);
+        sig[..64].copy_from_slice(&signature.0);
+        Ok(len)
     }
 
     /// Signs with `key`. The result verifies only if `key` is the sender's.

@@ -20,7 +20,7 @@ use core::fmt;
 
 use crate::account::AccountId;
 use crate::amount::Amount;
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::types::{NetworkId, Nonce};
@@ -105,7 +105,7 @@ impl ChannelMode {
         }
     }
 
-    pub(crate) fn encode(&self, w: &mut Writer) {
+    pub(crate) fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         match self {
             ChannelMode::HashChain { chain, price } => {
                 w.u8(MODE_HASH_CHAIN);
@@ -133,7 +133,7 @@ impl ChannelMode {
 }
 
 impl ChainSegment {
-    pub(crate) fn encode(&self, w: &mut Writer) {
+    pub(crate) fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         w.hash(&self.anchor).u32(self.len);
     }
 
@@ -165,7 +165,7 @@ impl ChannelProof {
         }
     }
 
-    pub(crate) fn encode(&self, w: &mut Writer) {
+    pub(crate) fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         match self {
             ChannelProof::Tick { index, preimage } => {
                 w.u8(PROOF_TICK).u64(*index).hash(preimage);

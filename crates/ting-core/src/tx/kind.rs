@@ -6,7 +6,7 @@ use crate::prelude::*;
 use crate::account::AccountId;
 use crate::amount::Amount;
 use crate::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::keys::Signature;
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
 use crate::seal::MessagingKey;
@@ -146,7 +146,7 @@ impl TxKind {
         }
     }
 
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         match self {
             TxKind::Transfer { to, amount, memo } => {
                 assert!(memo.len() <= MEMO_BYTES_MAX, "memo over limit");
