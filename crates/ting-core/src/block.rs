@@ -74,7 +74,9 @@ impl BlockHeader {
         let mut w = Writer::over(&mut out);
         w.bytes(BLOCK_DOMAIN);
         self.encode_unsigned(&mut w);
-        let len = w.finish().expect("a header's signing message has a fixed length");
+        let len = w
+            .finish()
+            .expect("a header's signing message has a fixed length");
         debug_assert_eq!(len, SIGNING_MESSAGE_BYTES);
         out
     }

@@ -18,7 +18,6 @@ use alloc::collections::BTreeSet;
 use thiserror::Error;
 
 use crate::account::AccountId;
-use crate::encoding::Writer;
 use crate::hash::Hash32;
 use crate::keys::{self, Keypair, Signature};
 use crate::types::Timestamp;
@@ -140,8 +139,9 @@ pub fn check_client_id(account: &AccountId, client_id: &str) -> Result<(), Login
     }
 }
 
-/// The bytes a login signs: `LOGIN_DOMAIN ‖ genesis ‖ account ‖ u16 BE
-/// length ‖ client id ‖ issued_at u64 BE ‖ nonce`.
+/// The bytes a login signs: `LOGIN_DOMAIN ‖ genesis ‖ account ‖ u16 LE
+/// length ‖ client id ‖ issued_at u64 LE ‖ nonce` (the token itself carries
+/// `issued_at` big-endian; docs/mqtt.md §9).
 pub fn signing_message(
     genesis: &Hash32,
     account: &AccountId,
@@ -149,22 +149,25 @@ pub fn signing_message(
     issued_at: Timestamp,
     nonce: &[u8; 16],
 ) -> Vec<u8> {
+    with_message(genesis, account, client_id, issued_at, nonce, |m| {
+        m.concat()
+    })
+}
+
+/// Hands the signing message to `f` in pieces, so that signing and checking
+/// need not join them (no allocation, for firmware).
+fn with_message<R>(
+    genesis: &Hash32,
+    account: &AccountId,
+    client_id: &str,
+    issued_at: Timestamp,
+    nonce: &[u8; 16],
+    f: impl FnOnce(&[&[u8]]) -> R,
+) -> R {
     let id = client_id.as_bytes();
-    let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
-    let mut w = Writer::with_capacity(
-        LOGIN_DOMAIN
-            .len()
-            .saturating_add(90)
-            .saturating_add(id.len()),
-    );
-    w.bytes(LOGIN_DOMAIN)
-        .hash(genesis)
-        .bytes(&account.0)
-        .u16(len)
-        .bytes(id)
-        .u64(issued_at.0)
-        .bytes(nonce);
-    w.into_bytes()
+    let len = u16::try_from(id.len()).unwrap_or(u16::MAX).to_le_bytes();
+    let at = issued_at.0.to_le_bytes();
+    f(&[LOGIN_DOMAIN, &genesis.0, &account.0, &len, id, &at, nonce])
 }
 
 impl LoginToken {
@@ -176,11 +179,13 @@ impl LoginToken {
         issued_at: Timestamp,
         nonce: [u8; 16],
     ) -> LoginToken {
-        let msg = signing_message(genesis, &key.account(), client_id, issued_at, &nonce);
+        let signature = with_message(genesis, &key.account(), client_id, issued_at, &nonce, |m| {
+            key.sign_parts(m)
+        });
         LoginToken {
             issued_at,
             nonce,
-            signature: key.sign(&msg),
+            signature,
         }
     }
 
@@ -244,8 +249,15 @@ pub fn verify(
     check_client_id(&account, client_id)?;
     let token = LoginToken::parse(password)?;
     check_window(token.issued_at, now)?;
-    let msg = signing_message(genesis, &account, client_id, token.issued_at, &token.nonce);
-    keys::verify(&account, &msg, &token.signature).map_err(|_| LoginError::BadSignature)?;
+    with_message(
+        genesis,
+        &account,
+        client_id,
+        token.issued_at,
+        &token.nonce,
+        |m| keys::verify_parts(&account, m, &token.signature),
+    )
+    .map_err(|_| LoginError::BadSignature)?;
     replay.record(&account, &token, now)?;
     Ok(Login { account })
 }

@@ -179,7 +179,10 @@ where
         width = width.div_ceil(2);
     }
     if used != given {
-        return Err(ProofError::WrongLength { got: given, want: used });
+        return Err(ProofError::WrongLength {
+            got: given,
+            want: used,
+        });
     }
     if hash == *root {
         Ok(())

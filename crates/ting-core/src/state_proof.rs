@@ -156,9 +156,8 @@ impl StateAnswer {
         check: &StateCheck<'_>,
         value_hash: fn(&[u8]) -> Hash32,
     ) -> Result<Option<&[u8]>, StateAnswerError> {
-        let committed = checked_commitment(&self.header, check, |root| {
-            self.proof.verify(key, root)
-        })?;
+        let committed =
+            checked_commitment(&self.header, check, |root| self.proof.verify(key, root))?;
         matched_record(committed, self.record.as_deref(), value_hash)
     }
 }
@@ -210,7 +209,8 @@ fn check_bytes<'a>(
 ) -> Result<CheckedState<'a>, StateAnswerError> {
     let mut r = Reader::new(bytes);
     let (header, record, proof) = read_parts(&mut r).map_err(StateAnswerError::Malformed)?;
-    r.finish("state answer").map_err(StateAnswerError::Malformed)?;
+    r.finish("state answer")
+        .map_err(StateAnswerError::Malformed)?;
     let committed = checked_commitment(&header, check, |root| proof.verify(key, root))?;
     let record = matched_record(committed, record, value_hash)?;
     Ok(CheckedState { header, record })

@@ -194,12 +194,13 @@ impl ChannelProof {
 /// The bytes a voucher payer signs: `VOUCHER_DOMAIN | network | channel | amount`.
 pub fn voucher_message(network: NetworkId, channel: &ChannelId, amount: Amount) -> [u8; 59] {
     let mut out = [0u8; 59];
-    let mut w = Writer::with_capacity(out.len());
+    let mut w = Writer::over(&mut out);
     w.bytes(VOUCHER_DOMAIN)
         .u32(network.0)
         .hash(&channel.0)
         .amount(amount);
-    out.copy_from_slice(w.as_slice());
+    let len = w.finish().expect("a voucher message has a fixed length");
+    debug_assert_eq!(len, 59);
     out
 }
 

@@ -353,6 +353,30 @@ impl Payer {
         units: u64,
         now: Timestamp,
     ) -> Result<Prepared<Payment>, PayError> {
+        let index = self.payable_tick(units, now)?;
+        let preimage = self.tick(index);
+        let proof = ChannelProof::Tick { index, preimage };
+        let next = ops::advanced_ticks(&self.state, index, proof);
+        Ok(self.prepared(next, self.payment(proof), None))
+    }
+
+    /// Reveals the tick `units` ticks past the last one paid and moves the
+    /// payer past it at once, with no allocation: [`Payer::prepare_pay`] and
+    /// [`Payer::commit`] in one step, for firmware. The caller persists
+    /// [`Payer::state`] before it sends the payment; if it loses that state
+    /// it can only reveal a tick already paid, which moves no money.
+    pub fn pay_ticks(&mut self, units: u64, now: Timestamp) -> Result<Payment, PayError> {
+        let index = self.payable_tick(units, now)?;
+        let preimage = self.tick(index);
+        let proof = ChannelProof::Tick { index, preimage };
+        let dropped = ops::advance_ticks(&mut self.state, index, proof);
+        self.sources.drain(..dropped);
+        Ok(self.payment(proof))
+    }
+
+    /// The global index of the tick `units` past the last one paid, if it
+    /// may be paid now.
+    fn payable_tick(&self, units: u64, now: Timestamp) -> Result<u64, PayError> {
         let (price, paid_ticks) = match &self.state.mode {
             PayerMode::HashChain {
                 price, paid_ticks, ..
@@ -376,10 +400,7 @@ impl Payer {
         ops::value_of(price, index)
             .filter(|v| *v <= self.state.terms.deposit)
             .ok_or(PayError::OverDeposit)?;
-        let preimage = self.tick(index);
-        let proof = ChannelProof::Tick { index, preimage };
-        let next = ops::advanced_ticks(&self.state, index, proof);
-        Ok(self.prepared(next, self.payment(proof), None))
+        Ok(index)
     }
 
     /// Prepares a voucher for `amount` more than the last one, signed by `key`.

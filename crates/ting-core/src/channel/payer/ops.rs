@@ -59,21 +59,30 @@ pub(super) fn check_payable(
 /// The state after revealing global tick `index`, dropping segments paid past.
 pub(super) fn advanced_ticks(state: &PayerState, index: u64, proof: ChannelProof) -> PayerState {
     let mut next = state.clone();
+    advance_ticks(&mut next, index, proof);
+    next
+}
+
+/// Moves `state` past tick `index` in place, with no allocation; answers how
+/// many spent segments it dropped from the front.
+pub(super) fn advance_ticks(state: &mut PayerState, index: u64, proof: ChannelProof) -> usize {
     let PayerMode::HashChain {
         segments,
         paid_ticks,
         ..
-    } = &mut next.mode
+    } = &mut state.mode
     else {
         unreachable!("only hash-chain payers reveal ticks");
     };
     assert!(index > *paid_ticks, "a payer never reveals a tick twice");
     *paid_ticks = index;
+    let mut dropped = 0usize;
     while segments.len() > 1 && index > segments[0].end() {
         segments.remove(0);
+        dropped = dropped.saturating_add(1);
     }
-    next.last_proof = Some(proof);
-    next
+    state.last_proof = Some(proof);
+    dropped
 }
 
 /// The state after a confirmed top-up, and the tick source of a queued segment.

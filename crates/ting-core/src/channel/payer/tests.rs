@@ -217,3 +217,29 @@ fn restore_refuses_states_that_do_not_hold_together() {
     }
     assert!(Payer::restore(good).is_ok());
 }
+
+proptest::proptest! {
+    /// Paying in one step (`pay_ticks`, for firmware) reveals the same ticks,
+    /// refuses the same payments and leaves the same state as preparing and
+    /// committing, across a queued segment.
+    #[test]
+    fn paying_in_one_step_matches_prepare_and_commit(
+        steps in proptest::collection::vec(0u64..5, 1..12),
+    ) {
+        let (mut two_step, _) = chain_payer(5, 1, 9);
+        let top_up = two_step
+            .prepare_top_up(Amount::new(4), Timestamp(20_000), Some(seg(1, 4)))
+            .unwrap();
+        two_step.commit(top_up);
+        let mut one_step = Payer::restore(two_step.state().clone()).unwrap();
+        for units in steps {
+            let want = pay(&mut two_step, units);
+            let got = one_step.pay_ticks(units, NOW);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(one_step.state(), two_step.state());
+        }
+        if let Ok(next) = pay(&mut two_step, 1) {
+            proptest::prop_assert_eq!(one_step.pay_ticks(1, NOW), Ok(next));
+        }
+    }
+}
