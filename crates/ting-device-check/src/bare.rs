@@ -1,4 +1,5 @@
-//! The bare-metal entry point (`thumbv7em-none-eabihf`, a Cortex-M4F): the
+//! The bare-metal entry point (`thumbv7em-none-eabihf`, a Cortex-M4F, and
+//! `riscv32imc-unknown-none-elf`, a RISC-V core like the ESP32-C3's): the
 //! image links every operation so its code size can be read, and runs them
 //! once from reset. A real firmware brings its own runtime (vector table,
 //! memory layout, RNG); this one only has to prove the code builds and links
