@@ -22,7 +22,7 @@ use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::account::AccountId;
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 use crate::keys::{self, BatchVerifier, Keypair, Signature, SignatureError};
 use crate::limits::{ENVELOPE_PAYLOAD_BYTES_MAX, ENVELOPE_WINDOW_MS, REPLAY_CACHE_MAX};
@@ -124,14 +124,15 @@ pub struct EnvelopeHeader {
 impl EnvelopeHeader {
     /// The header's canonical bytes, version through flags.
     pub fn to_bytes(&self) -> [u8; HEADER_BYTES] {
-        let mut w = Writer::with_capacity(HEADER_BYTES);
-        self.encode(&mut w);
         let mut out = [0u8; HEADER_BYTES];
-        out.copy_from_slice(w.as_slice());
+        let mut w = Writer::over(&mut out);
+        self.encode(&mut w);
+        let len = w.finish().expect("an envelope header has a fixed length");
+        debug_assert_eq!(len, HEADER_BYTES);
         out
     }
 
-    fn encode(&self, w: &mut Writer) {
+    fn encode<S: Sink>(&self, w: &mut Writer<S>) {
         let flags = if self.encrypted { FLAG_ENCRYPTED } else { 0 };
         w.u8(ENVELOPE_VERSION)
             .hash(&self.genesis)
@@ -221,7 +222,7 @@ impl Envelope {
         if key.account() != header.sender {
             return Err(EnvelopeError::WrongSigner);
         }
-        let signature = key.sign(&signing_message(&header, &payload));
+        let signature = with_signing_parts(&header, &payload, |m| key.sign_parts(m));
         Ok(Envelope {
             header,
             payload,
@@ -274,8 +275,9 @@ impl Envelope {
 
     /// Checks the sender's signature under Ting's one rule (ZIP-215).
     pub fn verify(&self) -> Result<(), SignatureError> {
-        let msg = signing_message(&self.header, &self.payload);
-        keys::verify(&self.header.sender, &msg, &self.signature)
+        with_signing_parts(&self.header, &self.payload, |m| {
+            keys::verify_parts(&self.header.sender, m, &self.signature)
+        })
     }
 
     /// Version through flags: the associated data of an encrypted payload.
@@ -295,15 +297,22 @@ fn write_unsigned(w: &mut Writer, header: &EnvelopeHeader, payload: &[u8]) {
 }
 
 fn signing_message(header: &EnvelopeHeader, payload: &[u8]) -> Vec<u8> {
-    let mut w = Writer::with_capacity(
-        ENVELOPE_DOMAIN
-            .len()
-            .saturating_add(HEADER_BYTES + 4)
-            .saturating_add(payload.len()),
-    );
-    w.bytes(ENVELOPE_DOMAIN);
-    write_unsigned(&mut w, header, payload);
-    w.into_bytes()
+    with_signing_parts(header, payload, |m| m.concat())
+}
+
+/// Hands `ENVELOPE_DOMAIN || header || payload length || payload` to `f` in
+/// pieces, so that signing and checking copy nothing (firmware has no heap
+/// to spare for it).
+fn with_signing_parts<R>(
+    header: &EnvelopeHeader,
+    payload: &[u8],
+    f: impl FnOnce(&[&[u8]]) -> R,
+) -> R {
+    let head = header.to_bytes();
+    let len = u32::try_from(payload.len())
+        .expect("payload checked against its limit")
+        .to_le_bytes();
+    f(&[ENVELOPE_DOMAIN, &head, &len, payload])
 }
 
 /// Why a received envelope was dropped (docs/mqtt.md §3), in checking order.

@@ -141,6 +141,16 @@ impl TxBody {
         Ok(len)
     }
 
+    /// Writes the body's bytes, without a signature, to the front of `out`
+    /// with no allocation, for a device whose key never leaves a secure
+    /// element: it signs `TX_DOMAIN || out[..len]` there and appends the 64
+    /// signature bytes, and those are the transaction's bytes.
+    pub fn encode_into(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let mut w = Writer::over(out);
+        self.encode(&mut w);
+        w.finish()
+    }
+
     /// Signs with `key`. The result verifies only if `key` is the sender's.
     pub fn sign(self, key: &Keypair) -> SignedTx {
         let signature = key.sign(&self.signing_message());
@@ -308,6 +318,35 @@ impl<T> Deref for Verified<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_encoded_into_a_buffer_and_signed_apart_is_the_signed_transaction() {
+        let key = Keypair::from_seed([3; 32]);
+        let body = TxBody {
+            genesis: Hash32([1; 32]),
+            sender: key.account(),
+            nonce: Nonce(4),
+            valid_until: Timestamp(9),
+            kind: TxKind::Transfer {
+                to: Keypair::from_seed([5; 32]).account(),
+                amount: Amount::new(6),
+                memo: b"filter".to_vec(),
+            },
+        };
+        let mut buf = [0u8; 300];
+        let len = body.encode_into(&mut buf).expect("room");
+        let signature = key.sign_parts(&[TX_DOMAIN, &buf[..len]]);
+        buf[len..len + 64].copy_from_slice(&signature.0);
+        assert_eq!(&buf[..len + 64], body.clone().sign(&key).bytes());
+        let short = body.encode_into(&mut buf[..len - 1]);
+        assert_eq!(
+            short,
+            Err(BufferTooSmall {
+                need: len,
+                have: len - 1
+            })
+        );
+    }
     use crate::amount::Amount;
     use crate::seal::MessagingKey;
 
