@@ -9,86 +9,15 @@ mod device_example;
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, sequencer, serve_http, Mosquitto, NET};
+use common::{dev_node::DevNode, free_port, sequencer, Mosquitto};
 use ting_agent::{Broker, Device, DeviceConfig, TlsTrust};
-use ting_core::{Genesis, Keypair, Timestamp};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
-use ting_node::{Node, NodeConfig, Shared};
+use ting_core::Keypair;
 
 /// The wait the wrong-broker run is given (the example's own is longer; the
 /// logic is the same, and CI time is not).
 const WRONG_BROKER_WAIT: Duration = Duration::from_secs(2);
-
-/// A dev-like node: a faucet, and its embedded broker on a free port (never 1883).
-fn dev_node(dir: &std::path::Path) -> Node {
-    let genesis = Genesis {
-        name: "ting-agent-example".into(),
-        network: NET,
-        timestamp: Timestamp(1_700_000_000_000),
-        issuers: vec![sequencer().account()],
-        sequencers: vec![sequencer().account()],
-        allocations: Vec::new(),
-    };
-    let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
-    cfg.verify_workers = 1;
-    cfg.faucet = Some(sequencer());
-    Node::start(cfg).expect("the node starts")
-}
-
-/// A node with its embedded broker and its HTTP API, as `ting node --dev` runs.
-struct DevNode {
-    _dir: tempfile::TempDir,
-    node: Node,
-    gateway: Option<Gateway>,
-    url: String,
-}
-
-impl DevNode {
-    async fn start() -> DevNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let node = dev_node(dir.path());
-        let shared: Arc<Shared> = Arc::clone(node.shared());
-        let cfg = GatewayConfig {
-            mode: MqttMode::Embedded {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            key: sequencer(),
-            client_id: None,
-            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-            tls: None,
-            broker_tls: None,
-        };
-        let gateway = Gateway::start(Arc::clone(&shared), cfg)
-            .await
-            .expect("the gateway starts");
-        let url = serve_http(shared).await;
-        DevNode {
-            _dir: dir,
-            node,
-            gateway: Some(gateway),
-            url,
-        }
-    }
-
-    fn gateway(&self) -> &Gateway {
-        self.gateway.as_ref().expect("the gateway runs")
-    }
-
-    /// Stops the gateway (it says the node left), then the node.
-    async fn stop(mut self) {
-        if let Some(g) = self.gateway.take() {
-            g.shutdown().await;
-        }
-        let node = self.node;
-        tokio::task::spawn_blocking(move || node.shutdown())
-            .await
-            .expect("the node stops");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_finds_the_nodes_broker_on_a_port_of_its_own() {

@@ -12,11 +12,9 @@ mod firmware;
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
-use common::{sequencer, serve_http, DEADLINE, NET};
+use common::{dev_node::DevNode, sequencer, DEADLINE};
 use firmware::{Answer, Flash, Persisted, Refused, Transfer, TX_BUF_BYTES};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use ting_agent::{mqtt_login, NodeClient};
@@ -26,10 +24,8 @@ use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, Re
 use ting_core::merkle::{self, MerkleTree};
 use ting_core::receipt::Receipt;
 use ting_core::{
-    topics, AccountId, Amount, BlockHeight, Genesis, Hash32, Keypair, Nonce, Signature, Timestamp,
+    topics, AccountId, Amount, BlockHeight, Hash32, Keypair, Nonce, Signature, Timestamp,
 };
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
-use ting_node::{Node, NodeConfig, Shared};
 
 /// What the faucet gives the device, and what it pays.
 const FUNDING: u64 = 100_000;
@@ -41,62 +37,6 @@ fn attacker() -> Keypair {
 
 fn payee() -> AccountId {
     Keypair::from_seed([41; 32]).account()
-}
-
-/// A node with a faucet, its embedded broker on a free port and its HTTP API,
-/// as `ting node --dev` runs them.
-struct DevNode {
-    _dir: tempfile::TempDir,
-    node: Node,
-    gateway: Gateway,
-    url: String,
-}
-
-impl DevNode {
-    async fn start() -> DevNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let genesis = Genesis {
-            name: "ting-agent-firmware".into(),
-            network: NET,
-            timestamp: Timestamp(1_700_000_000_000),
-            issuers: vec![sequencer().account()],
-            sequencers: vec![sequencer().account()],
-            allocations: Vec::new(),
-        };
-        let mut cfg = NodeConfig::new(dir.path().to_path_buf(), genesis, sequencer());
-        cfg.verify_workers = 1;
-        cfg.faucet = Some(sequencer());
-        let node = Node::start(cfg).expect("the node starts");
-        let shared: Arc<Shared> = Arc::clone(node.shared());
-        let cfg = GatewayConfig {
-            mode: MqttMode::Embedded {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            key: sequencer(),
-            client_id: None,
-            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-            tls: None,
-            broker_tls: None,
-        };
-        let gateway = Gateway::start(Arc::clone(&shared), cfg)
-            .await
-            .expect("the gateway starts");
-        let url = serve_http(shared).await;
-        DevNode {
-            _dir: dir,
-            node,
-            gateway,
-            url,
-        }
-    }
-
-    async fn stop(self) {
-        self.gateway.shutdown().await;
-        let node = self.node;
-        tokio::task::spawn_blocking(move || node.shutdown())
-            .await
-            .expect("the node stops");
-    }
 }
 
 /// The setup the example does before the device's flow: the flash from the

@@ -3,6 +3,8 @@
 //! `ting node --mqtt-broker` runs it), fixed keys, and waits with deadlines.
 #![allow(dead_code)]
 
+pub mod dev_node;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
