@@ -1,30 +1,24 @@
 //! What the operations work on, made before any is measured: keys, a
-//! transaction body, an open hash-chain channel on both sides, a sealed
-//! message, and a receipt and a state answer signed by a sequencer. A device
-//! would hold the keys and channel state and receive the rest over MQTT.
+//! transaction body, an open hash-chain channel on both sides, and what a
+//! device would receive over MQTT (`made.rs`: a signed envelope, a sealed
+//! message, tick payments, and a receipt and a state answer signed by a
+//! sequencer; a bare-metal image leaves those empty).
 
 use alloc::vec::Vec;
 
-use ting_core::block::{Block, BlockDraft};
 use ting_core::channel::payee::Payee;
 use ting_core::channel::payer::{ChannelTerms, NewSegment, Payer};
-use ting_core::channel::{sign_voucher, ChannelId, ChannelProof, Payment};
-use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
-use ting_core::merkle::MerkleTree;
-use ting_core::receipt::Receipt;
-use ting_core::seal::{self, MessagingKey, MessagingSecret};
-use ting_core::state_map::{self, Account};
-use ting_core::state_proof::StateAnswer;
-use ting_core::state_tree::StateTree;
+use ting_core::channel::{ChannelId, ChannelProof, Payment};
+use ting_core::envelope::{EnvelopeHeader, EnvelopeId, EnvelopeType};
+use ting_core::seal::{MessagingKey, MessagingSecret};
 use ting_core::tx::{TxBody, TxKind};
-use ting_core::{AccountId, Amount, BlockHeight, Hash32, Keypair, NetworkId, Nonce, Timestamp};
+use ting_core::{AccountId, Amount, Hash32, Keypair, NetworkId, Nonce, Timestamp};
 
 use crate::rng::CheckRng;
 
-/// Transactions in the block a receipt comes from.
-const BLOCK_TXS: usize = 64;
-/// Accounts in the state the state answer proves one of.
-const STATE_ACCOUNTS: usize = 256;
+#[cfg(not(target_os = "none"))]
+mod made;
+
 /// Ticks in the hash chain the channel pays with.
 pub const CHAIN_TICKS: u32 = 4096;
 /// The payload a device signs or seals: a reading of about this size.
@@ -62,9 +56,9 @@ impl Fixtures {
         let sequencer = Keypair::from_seed([3; 32]);
         let genesis = Hash32::digest(&[b"ting-device-check genesis"]);
         let network = NetworkId(7);
-        let mut rng = CheckRng::new([4; 32]);
+        let rng = CheckRng::new([4; 32]);
         let channel = ChannelId::derive(&genesis, &device.account(), Nonce(0));
-        let (payer, payee, payments) = channel_pair(&device, &peer, network, channel, payments);
+        let (payer, payee) = channel_pair(&device, &peer, network, channel);
         let envelope_header = EnvelopeHeader {
             genesis,
             sender: device.account(),
@@ -74,33 +68,59 @@ impl Fixtures {
             timestamp: Timestamp(1_764_800_000_000),
             encrypted: false,
         };
-        let envelope_bytes = Envelope::sign(envelope_header, READING.to_vec(), &device)
-            .expect("the check's envelope is well formed")
-            .encode();
+        let received = Received::new(&device, &peer, &sequencer, genesis, payments);
         let peer_secret = MessagingSecret::from_keypair(&peer);
-        let peer_messaging = peer_secret.public();
-        let sealed = seal::seal(&peer_messaging, b"aad", READING, &mut rng)
-            .expect("the check's reading seals");
         Fixtures {
             body: transfer(&device, &peer, genesis),
             tx_buf: [0; 512],
-            voucher: sign_voucher(&device, network, &channel, Amount::new(10)),
-            receipt: receipt(&device, &sequencer, genesis),
-            state_answer: state_answer(&device, &sequencer, genesis),
+            voucher: received.voucher,
+            receipt: received.receipt,
+            state_answer: received.state_answer,
             sequencers: [sequencer.account()],
             device,
             genesis,
             network,
             payer,
             payee,
-            payments,
+            payments: received.payments,
             channel,
             envelope_header,
-            envelope_bytes,
-            peer_messaging,
+            envelope_bytes: received.envelope_bytes,
+            peer_messaging: peer_secret.public(),
             peer_secret,
-            sealed,
+            sealed: received.sealed,
             rng,
+        }
+    }
+}
+
+/// What a device would receive from others: signed, sealed, proved.
+struct Received {
+    voucher: ChannelProof,
+    receipt: Vec<u8>,
+    state_answer: Vec<u8>,
+    envelope_bytes: Vec<u8>,
+    sealed: Vec<u8>,
+    payments: Vec<Payment>,
+}
+
+impl Received {
+    /// On bare metal the image only has to link, for its code size: what
+    /// would arrive over the air is left empty, so that making it (signing,
+    /// sealing, building a block and a state tree) adds no code that an
+    /// operation alone would not have.
+    #[cfg(target_os = "none")]
+    fn new(_: &Keypair, _: &Keypair, _: &Keypair, _: Hash32, _: usize) -> Received {
+        Received {
+            voucher: ChannelProof::Voucher {
+                amount: Amount::new(10),
+                signature: ting_core::Signature([0; 64]),
+            },
+            receipt: Vec::new(),
+            state_answer: Vec::new(),
+            envelope_bytes: Vec::new(),
+            sealed: Vec::new(),
+            payments: Vec::new(),
         }
     }
 }
@@ -119,103 +139,33 @@ fn transfer(device: &Keypair, peer: &Keypair, genesis: Hash32) -> TxBody {
     }
 }
 
-/// A hash-chain channel from the device to the peer, open on both sides.
-fn channel_pair(
-    device: &Keypair,
-    peer: &Keypair,
-    network: NetworkId,
-    channel: ChannelId,
-    payments: usize,
-) -> (Payer, Payee, Vec<Payment>) {
-    let terms = ChannelTerms {
+fn terms(device: &Keypair, peer: &Keypair, network: NetworkId, channel: ChannelId) -> ChannelTerms {
+    ChannelTerms {
         network,
         channel,
         payer: device.account(),
         payee: peer.account(),
         deposit: Amount::new(1_000_000),
         expires_at: Timestamp(u64::MAX / 2),
-    };
-    let segment = NewSegment {
+    }
+}
+
+fn segment() -> NewSegment {
+    NewSegment {
         seed: Hash32::digest(&[b"chain seed"]),
         len: CHAIN_TICKS,
-    };
-    let (mut ahead, mode) =
-        Payer::open_hash_chain(terms, Amount::new(1), segment).expect("the check's channel opens");
-    let payee = Payee::new(terms, mode);
-    let made = (0..payments)
-        .map(|_| {
-            let prepared = ahead
-                .prepare_pay(1, Timestamp(1))
-                .expect("the chain is long enough");
-            ahead.commit(prepared)
-        })
-        .collect();
-    let (payer, _) =
-        Payer::open_hash_chain(terms, Amount::new(1), segment).expect("the check's channel opens");
-    (payer, payee, made)
+    }
 }
 
-/// A receipt for the device's transaction at index 17 of a block of 64.
-fn receipt(device: &Keypair, sequencer: &Keypair, genesis: Hash32) -> Vec<u8> {
-    let txs: Vec<_> = (0..BLOCK_TXS as u64)
-        .map(|n| {
-            let mut body = transfer(device, sequencer, genesis);
-            body.nonce = Nonce(n);
-            body.sign(device)
-        })
-        .collect();
-    let hashes: Vec<Hash32> = txs.iter().map(|t| t.hash()).collect();
-    let block = Block::seal(draft(genesis, Hash32::ZERO), txs, sequencer);
-    Receipt {
-        tx_hash: hashes[17],
-        proof: MerkleTree::new(&hashes).proof(17).expect("index in range"),
-        header: block.header,
-    }
-    .encode()
-}
-
-/// A state answer proving the device's account among 256.
-fn state_answer(device: &Keypair, sequencer: &Keypair, genesis: Hash32) -> Vec<u8> {
-    let record = |n: u64| {
-        state_map::account_record(
-            &Account {
-                balance: Amount::new(1_000 + n),
-                nonce: Nonce(n),
-            },
-            None,
-            None,
-        )
-    };
-    let mut entries: Vec<(Hash32, Hash32)> = (0..STATE_ACCOUNTS as u64)
-        .map(|n| {
-            let id = Keypair::from_seed(Hash32::digest(&[&n.to_le_bytes()]).0).account();
-            let r = record(n);
-            (
-                state_map::account_key(&id),
-                state_map::account_value_hash(&r),
-            )
-        })
-        .collect();
-    let mine = record(9_999);
-    let key = state_map::account_key(&device.account());
-    entries.push((key, state_map::account_value_hash(&mine)));
-    let tree = StateTree::from_entries(entries);
-    let block = Block::seal(draft(genesis, tree.root()), Vec::new(), sequencer);
-    StateAnswer {
-        header: block.header,
-        record: Some(mine),
-        proof: tree.prove(&key),
-    }
-    .to_bytes()
-}
-
-fn draft(genesis: Hash32, state_root: Hash32) -> BlockDraft {
-    BlockDraft {
-        genesis,
-        height: BlockHeight(42),
-        epoch: 0,
-        prev_hash: Hash32::digest(&[b"block 41"]),
-        timestamp: Timestamp(1_764_800_000_000),
-        state_root,
-    }
+/// A hash-chain channel from the device to the peer, open on both sides.
+fn channel_pair(
+    device: &Keypair,
+    peer: &Keypair,
+    network: NetworkId,
+    channel: ChannelId,
+) -> (Payer, Payee) {
+    let terms = terms(device, peer, network, channel);
+    let (payer, mode) = Payer::open_hash_chain(terms, Amount::new(1), segment())
+        .expect("the check's channel opens");
+    (payer, Payee::new(terms, mode))
 }

@@ -11,6 +11,7 @@ mod accounts;
 mod capacity;
 mod channel;
 mod drive;
+mod firmware;
 mod flood;
 mod http;
 mod ledger;
@@ -40,6 +41,10 @@ pub enum BenchCmd {
     Channel(ChannelArgs),
     /// Checking one account's state proof vs. one Ed25519 verification, and its size, at 1M accounts.
     Proof(ProofArgs),
+    /// The device operations on a microcontroller: code size per operation for thumbv7em-none-eabihf
+    /// with and without precomputed tables, heap, stack and instructions (callgrind), and signing
+    /// time vs. a bare Ed25519 signature. Builds crates/ting-device-check; needs cargo and valgrind.
+    Firmware(firmware::FirmwareArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -136,6 +141,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Channel(args) => channel::run(args),
         BenchCmd::Proof(args) => proof::run(args),
         BenchCmd::Mqtt(args) => mqtt::run(args),
+        BenchCmd::Firmware(args) => firmware::run(args),
     }
 }
 
