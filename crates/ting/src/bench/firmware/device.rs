@@ -11,12 +11,15 @@ use anyhow::{bail, ensure, Context};
 
 /// The bare-metal target the code size is read for (a Cortex-M4F).
 pub const TARGET: &str = "thumbv7em-none-eabihf";
+/// The second bare-metal target: a RISC-V core like the ESP32-C3's.
+pub const RISCV_TARGET: &str = "riscv32imc-unknown-none-elf";
 /// The check crate, in the source tree this binary was built from.
 const CHECK_CRATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ting-device-check");
 /// The workspace's target directory when `CARGO_TARGET_DIR` is not set.
 const DEFAULT_TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target");
 /// Forces curve25519-dalek's 32-bit field arithmetic on a 64-bit host.
 const BITS_32: &str = "--cfg curve25519_dalek_bits=\"32\"";
+const COMPACT_SHA2: &str = "--cfg sha2_backend_soft=\"compact\"";
 
 /// The tools every step needs, found (never installed) before anything is built.
 #[derive(Debug)]
@@ -35,13 +38,18 @@ pub struct Toolchain {
 /// One build of the check binary.
 #[derive(Debug, Clone, Copy)]
 pub struct Build<'a> {
-    /// For [`TARGET`] (only links) rather than this host (runs).
-    pub bare: bool,
-    /// The one operation it holds (`sign_tx`), or all of them.
+    /// A bare-metal target (the image only links), or `None` for this host
+    /// (it runs).
+    pub target: Option<&'static str>,
+    /// The one operation it holds (`sign_tx`), `none` (no operation: what
+    /// every image carries), or all of them.
     pub op: Option<&'a str>,
     pub tables: bool,
     /// With curve25519-dalek's 32-bit backend forced (host builds only).
     pub bits32: bool,
+    /// With SHA-2's compact software backend (`sha2_backend_soft =
+    /// "compact"`): rounds in a loop, not unrolled.
+    pub compact_sha2: bool,
 }
 
 /// What one operation took in `ting-device-check measure`.
@@ -71,10 +79,12 @@ impl Toolchain {
         })?;
         let installed = stdout_of(Command::new("rustup").args(["target", "list", "--installed"]))
             .context("`rustup target list --installed` failed: is rustup installed?")?;
-        ensure!(
-            installed.lines().any(|l| l.trim() == TARGET),
-            "the {TARGET} target is not installed: run `rustup target add {TARGET}`"
-        );
+        for target in [TARGET, RISCV_TARGET] {
+            ensure!(
+                installed.lines().any(|l| l.trim() == target),
+                "the {target} target is not installed: run `rustup target add {target}`"
+            );
+        }
         let valgrind = stdout_of(Command::new("valgrind").arg("--version"))
             .context("valgrind is not installed: run `apt-get install valgrind`")?;
         let rustc_cmd = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
@@ -99,11 +109,17 @@ impl Toolchain {
 
     /// Builds the check binary (release) and answers its path.
     pub fn build(&self, b: Build<'_>) -> anyhow::Result<PathBuf> {
-        let dir = self.target_dir.join(if b.bits32 {
-            "device-check-32"
-        } else {
-            "device-check"
-        });
+        let mut name = String::from("device-check");
+        let mut rustflags = Vec::new();
+        if b.bits32 {
+            name.push_str("-32");
+            rustflags.push(BITS_32);
+        }
+        if b.compact_sha2 {
+            name.push_str("-compact");
+            rustflags.push(COMPACT_SHA2);
+        }
+        let dir = self.target_dir.join(name);
         let mut cmd = Command::new(&self.cargo);
         cmd.args([
             "build",
@@ -116,13 +132,15 @@ impl Toolchain {
         .arg("--target-dir")
         .arg(&dir)
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
-        if b.bare {
-            cmd.args(["--target", TARGET]);
+        if let Some(target) = b.target {
+            cmd.args(["--target", target]);
         }
         let mut features = Vec::new();
         if let Some(op) = b.op {
             cmd.arg("--no-default-features");
-            features.push(format!("op-{}", op.replace('_', "-")));
+            if op != "none" {
+                features.push(format!("op-{}", op.replace('_', "-")));
+            }
         }
         if b.tables {
             features.push("precomputed-tables".to_owned());
@@ -130,9 +148,12 @@ impl Toolchain {
         if !features.is_empty() {
             cmd.args(["--features", &features.join(",")]);
         }
-        if b.bits32 {
+        if !rustflags.is_empty() {
             let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-            cmd.env("RUSTFLAGS", format!("{flags} {BITS_32}").trim());
+            cmd.env(
+                "RUSTFLAGS",
+                format!("{flags} {}", rustflags.join(" ")).trim(),
+            );
         }
         let out = cmd.output().context("cargo did not start")?;
         ensure!(
@@ -142,8 +163,8 @@ impl Toolchain {
             tail(&out.stderr)
         );
         let mut bin = dir;
-        if b.bare {
-            bin.push(TARGET);
+        if let Some(target) = b.target {
+            bin.push(target);
         }
         bin.push("release/ting-device-check");
         ensure!(bin.is_file(), "cargo built no {}", bin.display());
@@ -153,17 +174,21 @@ impl Toolchain {
 
 /// A build in a few words, for progress and errors.
 pub fn describe(b: Build<'_>) -> String {
-    format!(
-        "{}, {}{}{}",
+    let mut text = format!(
+        "{}, {}",
         b.op.unwrap_or("all ops"),
-        if b.bare { TARGET } else { "host" },
-        if b.tables { ", precomputed tables" } else { "" },
-        if b.bits32 {
-            ", 32-bit field backend"
-        } else {
-            ""
-        },
-    )
+        b.target.unwrap_or("host")
+    );
+    for (on, what) in [
+        (b.tables, ", precomputed tables"),
+        (b.bits32, ", 32-bit field backend"),
+        (b.compact_sha2, ", compact SHA-2"),
+    ] {
+        if on {
+            text.push_str(what);
+        }
+    }
+    text
 }
 
 /// Runs `bin measure`: one line per operation, each of which must succeed.
