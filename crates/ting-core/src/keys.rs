@@ -89,7 +89,9 @@ impl SignatureError {
 ///
 /// It keeps the expanded key (the clamped scalar and the nonce prefix, both
 /// from SHA-512 of the seed) so that signing hashes the message only twice,
-/// and wipes all of it when dropped.
+/// and wipes all of it when dropped, as it wipes the copies signing makes
+/// (SHA-2's states are wiped on drop: ting-core builds `sha2` with
+/// `zeroize`).
 pub struct Keypair {
     seed: [u8; 32],
     scalar: Scalar,
@@ -102,7 +104,9 @@ impl Keypair {
         let mut expanded: [u8; 64] = Sha512::digest(seed).into();
         let mut low = [0u8; 32];
         low.copy_from_slice(&expanded[..32]);
-        let scalar = Scalar::from_bytes_mod_order(clamp_integer(low));
+        let mut clamped = clamp_integer(low);
+        let scalar = Scalar::from_bytes_mod_order(clamped);
+        clamped.zeroize();
         let mut prefix = [0u8; 32];
         prefix.copy_from_slice(&expanded[32..]);
         low.zeroize();
@@ -147,10 +151,12 @@ impl Keypair {
         for part in parts {
             h.update(part);
         }
-        let r = scalar_from_wide(h);
+        let mut r = scalar_from_wide(h);
         let r_bytes = EdwardsPoint::mul_base(&r).compress().to_bytes();
         let k = challenge(&r_bytes, &self.account.0, parts);
         let s = scalar_mul_add(&k, &self.scalar, &r);
+        // A nonce that leaks gives the key away: a = (S - r) / k.
+        r.zeroize();
         let mut out = [0u8; 64];
         out[..32].copy_from_slice(&r_bytes);
         out[32..].copy_from_slice(s.as_bytes());
@@ -172,10 +178,13 @@ impl fmt::Debug for Keypair {
     }
 }
 
-/// A SHA-512 digest reduced modulo the group order.
+/// A SHA-512 digest reduced modulo the group order; the digest is wiped
+/// (for the signing nonce it is secret).
 fn scalar_from_wide(h: Sha512) -> Scalar {
-    let wide: [u8; 64] = h.finalize().into();
-    Scalar::from_bytes_mod_order_wide(&wide)
+    let mut wide: [u8; 64] = h.finalize().into();
+    let scalar = Scalar::from_bytes_mod_order_wide(&wide);
+    wide.zeroize();
+    scalar
 }
 
 /// `k = SHA-512(R || A || message) mod l`, the challenge both sides compute.

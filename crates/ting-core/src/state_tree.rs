@@ -321,6 +321,16 @@ impl<'a> StateProofBytes<'a> {
 
     /// [`StateProof::verify`], on the bytes as they are, with no allocation.
     pub fn verify(&self, key: &Hash32, root: &Hash32) -> Result<Option<Hash32>, StateProofError> {
+        // `read` makes whole entries and hashes; parts made by hand may not.
+        if !self.entries.len().is_multiple_of(64) {
+            return Err(StateProofError::BadEntries);
+        }
+        if !self.siblings.len().is_multiple_of(32) {
+            return Err(StateProofError::WrongDepth {
+                got: self.siblings.len() / 32,
+                want: usize::try_from(STATE_BUCKET_BITS).expect("a small number"),
+            });
+        }
         verify_bucket_path(
             self.bucket,
             self.entry_pairs(),

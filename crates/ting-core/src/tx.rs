@@ -125,9 +125,10 @@ impl TxBody {
 
     /// Signs into the caller's buffer, with no allocation: writes the signed
     /// transaction's bytes (`body || signature`, as [`SignedTx::bytes`]
-    /// gives them) to the front of `out` and returns their length. Like
-    /// [`TxBody::sign`], it panics on a body whose encoding is over
-    /// `TX_BYTES_MAX` (no kind's bounded fields reach it).
+    /// gives them) to the front of `out` and returns their length, or
+    /// `BufferTooSmall` with the length needed. A body whose encoding is over
+    /// `TX_BYTES_MAX` (no kind's bounded fields reach it) panics, as in
+    /// [`TxBody::sign`], once the buffer is large enough to hold it.
     pub fn sign_into(&self, key: &Keypair, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let mut w = Writer::over(out);
         self.encode(&mut w);

@@ -22,8 +22,9 @@ use crate::ops::{self, Op};
 
 /// How deep below the caller the stack is painted.
 const PAINT_BYTES: usize = 256 * 1024;
-/// Room left for the painting function's own frame.
-const PAINT_MARGIN: usize = 512;
+/// Room left for the painting function's own frame. An operation that uses
+/// less stack than this (and the frame) is reported as using this much.
+const PAINT_MARGIN: usize = 128;
 const PAINT: u8 = 0xa5;
 
 #[link(name = "c")]
@@ -170,14 +171,6 @@ fn run(out: &mut Out, name: &[u8], count: usize) -> i32 {
 /// Runs each operation once, measuring its heap and stack.
 fn measure(out: &mut Out) -> i32 {
     let mut fixtures = Fixtures::new(2);
-    let baseline = stack_of(
-        &mut fixtures,
-        &Op {
-            name: "none",
-            run: nothing,
-        },
-    )
-    .1;
     let mut failed = 0;
     for op in ops::OPS {
         let base = heap::in_use();
@@ -194,15 +187,11 @@ fn measure(out: &mut Out) -> i32 {
             u8::from(ok),
             used.peak_bytes,
             used.allocations,
-            stack.saturating_sub(baseline)
+            stack
         );
         out.flush(1);
     }
     i32::from(failed > 0)
-}
-
-fn nothing(_: &mut Fixtures, _: usize) -> bool {
-    true
 }
 
 fn stack_address() -> usize {
@@ -211,18 +200,21 @@ fn stack_address() -> usize {
 }
 
 /// Runs `op` once on a painted stack: whether it succeeded, and how many
-/// bytes below this function's frame it reached.
+/// bytes below the caller's frame it reached.
 #[inline(never)]
 fn stack_of(fixtures: &mut Fixtures, op: &Op) -> (bool, usize) {
     let top = stack_address();
     paint(top);
-    let ok = call(fixtures, op);
-    (ok, top - deepest_touched(top))
+    let (ok, caller) = call(fixtures, op);
+    (ok, caller.saturating_sub(deepest_touched(top)))
 }
 
+/// Calls `op` from a frame at the depth `paint` had; answers whether it
+/// succeeded and an address in this frame, just above the operation's own.
 #[inline(never)]
-fn call(fixtures: &mut Fixtures, op: &Op) -> bool {
-    (op.run)(black_box(fixtures), 0)
+fn call(fixtures: &mut Fixtures, op: &Op) -> (bool, usize) {
+    let here = stack_address();
+    ((op.run)(black_box(fixtures), 0), here)
 }
 
 #[inline(never)]

@@ -271,8 +271,8 @@ fn report_json(r: &Report) -> Value {
         "host": r.tools.host,
         "valgrind": r.tools.valgrind,
         "instructions_method": format!(
-            "callgrind Ir on {}: (run OP {n} - run none {n}) / {n}; 32-bit = curve25519_dalek_bits=\"32\", a host proxy for small chips, not their cycle count",
-            r.tools.host, n = r.calls
+            "callgrind Ir on {}: (run OP {n} - run none {n}) / {n} (tick_pay: n = {t}, whole windows of the payer's tick cache); 32-bit = curve25519_dalek_bits=\"32\", a host proxy for small chips, not their cycle count",
+            r.tools.host, n = r.calls, t = device::calls_for("tick_pay", r.calls)
         ),
         "ops": ops,
         "sign_tx_us": round(t.sign_tx_us, 3),
