@@ -16,6 +16,13 @@
 //! files ([`files`], docs/files.md; reading and writing them is `ting-agent`'s)
 //! and the MQTT topic names ([`topics`]). The HTTP API's JSON lives in
 //! `ting-api`.
+//!
+//! It needs no operating system: it is `#![no_std]` with `alloc`, and the
+//! default `std` feature adds only batch verification and `files`. The
+//! operations firmware needs most also work on the caller's buffers, with no
+//! heap: [`TxBody::sign_into`], [`receipt::check_receipt_bytes`],
+//! [`state_proof::check_account_bytes`] and
+//! [`channel::payer::Payer::pay_ticks`] (docs/devices.md).
 
 // Money and lengths are computed with checked or saturating operations only:
 // an overflow is an error or a stated bound, never a silent wrap. Release
