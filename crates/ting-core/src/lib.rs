@@ -54,6 +54,7 @@ pub mod amount;
 pub mod block;
 pub mod broker_url;
 pub mod channel;
+pub mod consent;
 pub mod encoding;
 pub mod envelope;
 #[cfg(feature = "std")]
