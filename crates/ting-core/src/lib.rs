@@ -70,6 +70,7 @@ pub mod seal;
 pub mod state_map;
 pub mod state_proof;
 pub mod state_tree;
+pub mod stream;
 pub mod topics;
 pub mod tx;
 pub mod types;
