@@ -10,6 +10,7 @@
 use crate::hash::Hash32;
 
 pub mod chunk;
+pub mod epoch;
 
 /// Identifies a stream: fixed when the seller registers it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

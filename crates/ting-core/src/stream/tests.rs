@@ -81,3 +81,82 @@ proptest! {
         }
     }
 }
+
+mod epochs {
+    use super::*;
+    use crate::seal::MessagingSecret;
+    use crate::stream::epoch::{derive_epoch_key, EpochKey, POINT_TAG_BYTES};
+
+    struct Rng(u64);
+    impl rand_core::TryRng for Rng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()?.to_le_bytes()[0..4]
+                .iter()
+                .rev()
+                .fold(0u32, |a, b| (a << 8) | u32::from(*b)))
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
+            Ok(self.0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Rng {}
+
+    #[test]
+    fn a_seller_makes_the_same_key_again_and_a_different_one_each_epoch() {
+        let key = derive_epoch_key(&seller(), &stream(), 3);
+        assert_eq!(key, derive_epoch_key(&seller(), &stream(), 3));
+        assert_ne!(key, derive_epoch_key(&seller(), &stream(), 4));
+        let other = StreamId(Hash32([1; 32]));
+        assert_ne!(key, derive_epoch_key(&seller(), &other, 3));
+        assert_ne!(
+            key,
+            derive_epoch_key(&Keypair::from_seed([1; 32]), &stream(), 3)
+        );
+    }
+
+    #[test]
+    fn a_point_opens_only_under_its_key_epoch_and_number() {
+        let key = derive_epoch_key(&seller(), &stream(), 3);
+        let sealed = key.seal(&stream(), 3, 17, b"hardness=142");
+        assert_eq!(sealed.len(), 12 + POINT_TAG_BYTES);
+        assert_eq!(
+            key.open(&stream(), 3, 17, &sealed),
+            Ok(b"hardness=142".to_vec())
+        );
+        let next = derive_epoch_key(&seller(), &stream(), 4);
+        for (k, epoch, seq) in [(&next, 3, 17), (&key, 4, 17), (&key, 3, 18)] {
+            let got = k.open(&stream(), epoch, seq, &sealed).map_err(|e| e.code());
+            assert_eq!(got, Err("bad_point"));
+        }
+        let mut changed = sealed.clone();
+        changed[0] ^= 1;
+        assert!(key.open(&stream(), 3, 17, &changed).is_err());
+        assert_eq!(
+            key.open(&stream(), 3, 17, &sealed[..15])
+                .map_err(|e| e.code()),
+            Err("truncated")
+        );
+    }
+
+    #[test]
+    fn only_the_buyer_opens_the_key_sealed_to_it_for_that_epoch() {
+        let buyer = MessagingSecret::derive(&[41; 32]);
+        let key = derive_epoch_key(&seller(), &stream(), 9);
+        let sealed = key
+            .seal_to(&buyer.public(), &stream(), 9, &mut Rng(5))
+            .expect("a valid messaging key");
+        assert_eq!(EpochKey::open_from(&buyer, &stream(), 9, &sealed), Ok(key));
+        let stranger = MessagingSecret::derive(&[42; 32]);
+        assert!(EpochKey::open_from(&stranger, &stream(), 9, &sealed).is_err());
+        assert!(EpochKey::open_from(&buyer, &stream(), 10, &sealed).is_err());
+    }
+}
