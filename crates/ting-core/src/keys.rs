@@ -357,29 +357,7 @@ fn bisect<R: CryptoRng>(items: &[batch::Item], rng: &mut R, out: &mut Vec<bool>)
 #[allow(clippy::cast_possible_truncation)] // small test indices
 mod tests {
     use super::*;
-
-    struct CountingRng(u64);
-    impl rand_core::TryRng for CountingRng {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(self.try_next_u64()? as u32)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            Ok(self.0)
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for chunk in dst.chunks_mut(8) {
-                let v = self.try_next_u64()?.to_le_bytes();
-                chunk.copy_from_slice(&v[..chunk.len()]);
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for CountingRng {}
+    use crate::test_rng::CountingRng;
 
     #[test]
     fn a_signature_verifies_only_for_its_message_and_key() {

@@ -71,6 +71,8 @@ pub mod state_map;
 pub mod state_proof;
 pub mod state_tree;
 pub mod stream;
+#[cfg(test)]
+mod test_rng;
 pub mod topics;
 pub mod tx;
 pub mod types;

@@ -2,6 +2,7 @@
 //! order and the replay guard's window and bound.
 
 use super::*;
+use crate::test_rng::CountingRng;
 
 const NET: Hash32 = Hash32([7; 32]);
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -256,32 +257,6 @@ fn a_stranger_gets_a_share_and_strangers_cannot_fill_the_sequencers_half() {
     assert_eq!(guard.check(&stranger, &id(3), later, later), Ok(()));
     assert_eq!(guard.len(), 1);
 }
-
-/// A deterministic random source for the batch verifier's coefficients.
-struct CountingRng(u64);
-
-impl rand_core::TryRng for CountingRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::try_from(self.try_next_u64()? >> 32).expect("32 bits"))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for CountingRng {}
 
 fn carol() -> Keypair {
     Keypair::from_seed([3; 32])

@@ -87,29 +87,6 @@ mod epochs {
     use crate::seal::MessagingSecret;
     use crate::stream::epoch::{derive_epoch_key, EpochKey, POINT_TAG_BYTES};
 
-    struct Rng(u64);
-    impl rand_core::TryRng for Rng {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(self.try_next_u64()?.to_le_bytes()[0..4]
-                .iter()
-                .rev()
-                .fold(0u32, |a, b| (a << 8) | u32::from(*b)))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
-            Ok(self.0)
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for chunk in dst.chunks_mut(8) {
-                let v = self.try_next_u64()?.to_le_bytes();
-                chunk.copy_from_slice(&v[..chunk.len()]);
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for Rng {}
-
     #[test]
     fn a_seller_makes_the_same_key_again_and_a_different_one_each_epoch() {
         let key = derive_epoch_key(&seller(), &stream(), 3);
@@ -152,7 +129,12 @@ mod epochs {
         let buyer = MessagingSecret::derive(&[41; 32]);
         let key = derive_epoch_key(&seller(), &stream(), 9);
         let sealed = key
-            .seal_to(&buyer.public(), &stream(), 9, &mut Rng(5))
+            .seal_to(
+                &buyer.public(),
+                &stream(),
+                9,
+                &mut crate::test_rng::CountingRng(5),
+            )
             .expect("a valid messaging key");
         assert_eq!(EpochKey::open_from(&buyer, &stream(), 9, &sealed), Ok(key));
         let stranger = MessagingSecret::derive(&[42; 32]);
