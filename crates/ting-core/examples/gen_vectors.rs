@@ -17,6 +17,8 @@
 mod envelopes;
 #[path = "gen_vectors/state.rs"]
 mod state;
+#[path = "gen_vectors/streams.rs"]
+mod streams;
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use serde_json::{json, Value};
@@ -1161,6 +1163,11 @@ fn main() {
         "invalid_payments": invalid_payment_vectors(),
         "envelopes": envelopes::envelope_vectors(),
         "invalid_envelopes": envelopes::invalid_envelope_vectors(),
+        "consent_records": streams::consent_vectors(),
+        "invalid_consent_records": streams::invalid_consent_vectors(),
+        "consent_filter": [streams::consent_filter_vector()],
+        "chunks": streams::chunk_vectors(),
+        "epoch_keys": streams::epoch_key_vectors(),
     });
     println!(
         "{}",

@@ -10,6 +10,8 @@
 mod envelopes;
 #[path = "vectors/state.rs"]
 mod state;
+#[path = "vectors/streams.rs"]
+mod streams;
 
 use std::sync::OnceLock;
 

@@ -20,7 +20,7 @@ const RECEIPT_BLOCK: &str = "block_1_four_transactions";
 const RECEIPT_TX_INDEX: usize = 2;
 
 /// Hands out `ikm` then zeros: the HPKE ephemeral key is `DeriveKeyPair(ikm)`.
-struct FixedRng(Vec<u8>);
+pub struct FixedRng(pub Vec<u8>);
 
 impl rand_core::TryRng for FixedRng {
     type Error = std::convert::Infallible;
