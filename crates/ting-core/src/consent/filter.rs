@@ -64,7 +64,8 @@ pub enum Withheld {
     /// A number for a location field, or a location for a number field, or
     /// a malformed geohash.
     WrongKind,
-    /// Older than the field's open window, which has moved on.
+    /// From a window already released, or older than the field's open
+    /// window: a window leaves once.
     Late,
     /// Taken into the field's open window; it leaves with the aggregate.
     Aggregating,
@@ -83,6 +84,9 @@ struct Window {
 pub struct ConsentFilter {
     record: ConsentRecord,
     open: Vec<Option<Window>>,
+    /// Per field, the start of the last window released: a reading from it
+    /// or before is late, so that no window leaves twice.
+    released: Vec<Option<u64>>,
 }
 
 impl ConsentFilter {
@@ -90,7 +94,12 @@ impl ConsentFilter {
     pub fn new(record: ConsentRecord) -> Result<ConsentFilter, super::ConsentError> {
         record.check()?;
         let open = vec![None; record.fields.len()];
-        Ok(ConsentFilter { record, open })
+        let released = vec![None; record.fields.len()];
+        Ok(ConsentFilter {
+            record,
+            open,
+            released,
+        })
     }
 
     pub fn record(&self) -> &ConsentRecord {
@@ -154,6 +163,9 @@ impl ConsentFilter {
                     .checked_div(window_ms)
                     .unwrap_or(0)
                     .saturating_mul(window_ms);
+                if self.released[index].is_some_and(|done| start <= done) {
+                    return Err(Withheld::Late);
+                }
                 match self.open[index] {
                     Some(w) if start < w.start => return Err(Withheld::Late),
                     Some(w) if start > w.start => {
@@ -195,6 +207,7 @@ impl ConsentFilter {
 
     fn close(&mut self, index: usize) -> Option<Released<'static>> {
         let w = self.open[index].take()?;
+        self.released[index] = Some(w.start);
         let FieldUse::Aggregate {
             op,
             window_ms,

@@ -308,3 +308,29 @@ proptest! {
         prop_assert_eq!(got, model(&rec, &readings, &names));
     }
 }
+
+#[test]
+fn a_released_window_never_leaves_twice() {
+    let mut filter = ConsentFilter::new(purifier()).expect("valid");
+    let day = 86_400_000;
+    let reading = |at| Reading {
+        field: "consumption",
+        value: Value::Number(5),
+        at: Timestamp(at),
+    };
+    assert_eq!(
+        filter.push(reading(day + 1), &mut |_| {}),
+        Err(Withheld::Aggregating)
+    );
+    let mut out = Vec::new();
+    filter.close_due(Timestamp(2 * day), &mut |r| out.push(r));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        filter.push(reading(day + 2), &mut |_| {}),
+        Err(Withheld::Late)
+    );
+    assert_eq!(
+        filter.push(reading(2 * day), &mut |_| {}),
+        Err(Withheld::Aggregating)
+    );
+}

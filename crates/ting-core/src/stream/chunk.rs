@@ -248,7 +248,9 @@ impl Chunk {
         if self.prev_link != at.link {
             return Err(ChunkError::BrokenLink);
         }
-        if self.points.len() > CHUNK_POINTS_MAX {
+        if self.points.len() > CHUNK_POINTS_MAX
+            || self.points.iter().any(|p| p.len() > POINT_BYTES_MAX)
+        {
             return Err(ChunkError::TooLarge(self.points.len()));
         }
         let mut last = self.prev_link;

@@ -8,6 +8,11 @@
 //! A point is sealed with ChaCha20-Poly1305 under the epoch key, its nonce
 //! its sequence number (unique within the stream, so within the key), and
 //! its associated data `POINT_AAD || stream || epoch || seq`.
+//!
+//! Because a restart makes the same keys, a seller must persist its next
+//! point number before it seals a point, and never seal two different
+//! points under one number: the same key and nonce twice would expose both
+//! points and allow forgeries. Sealing the same point again is harmless.
 
 use crate::prelude::*;
 
