@@ -30,7 +30,7 @@
 //! falls back to the previous record. Files are mode 0600 and created under a
 //! temporary name, then linked and the directory synced. Layout:
 //! `<dir>/payer/<channel hex>.chan` and `<dir>/payee/<channel hex>.chan`.
-//! The record bytes are in [`codec`] and docs/wire.md.
+//! The record bytes are in `ting_core::channel::state_bytes` and docs/wire.md.
 //!
 //! ## What durability costs
 //!
@@ -46,7 +46,6 @@
 //!
 //! Unix only: it relies on `pwrite`, `fdatasync`, file modes and directory fsync.
 
-pub mod codec;
 pub mod dir;
 pub mod error;
 pub mod payee;

@@ -10,10 +10,10 @@ use std::path::Path;
 use ting_core::channel::payee::{Accepted, ClaimPolicy, Payee, PlanError};
 use ting_core::{Amount, ChainSegment, ChannelId, ChannelProof, Payment, Timestamp};
 
-use crate::codec::{decode_payee, encode_payee};
 use crate::dir::{channel_path, Role};
 use crate::error::{DurableAcceptError, DurableClaimError, DurableTopUpError, StoreError};
 use crate::record::RecordFile;
+use ting_core::channel::state_bytes::{decode_payee, encode_payee};
 
 /// A payee kept in `<dir>/payee/<channel>.chan`.
 #[derive(Debug)]

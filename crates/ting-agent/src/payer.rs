@@ -11,10 +11,10 @@ use std::path::Path;
 use ting_core::channel::payer::{NewSegment, Payer, Prepared};
 use ting_core::{Amount, ChannelId, Keypair, Payment, Timestamp};
 
-use crate::codec::{decode_payer, encode_payer};
 use crate::dir::{channel_path, Role};
 use crate::error::{DurablePayError, DurableTopUpError, StoreError};
 use crate::record::RecordFile;
+use ting_core::channel::state_bytes::{decode_payer, encode_payer};
 
 /// A payer kept in `<dir>/payer/<channel>.chan`.
 #[derive(Debug)]

@@ -14,6 +14,7 @@ pub mod chain;
 pub mod payee;
 pub mod payer;
 pub mod record;
+pub mod state_bytes;
 pub mod ticks;
 
 use core::fmt;

@@ -1,20 +1,29 @@
-//! The bytes of a payer's and a payee's channel record (docs/wire.md).
+//! The bytes of a payer's and a payee's channel state (docs/wire.md §13.9),
+//! which a device persists before a payment leaves and after one arrives.
+//! `ting-agent` frames them in its two-slot files; firmware can write them
+//! into its own buffer with no heap ([`encode_payer_into`]).
 //!
 //! `version u8 (=2) | role u8 (1 payer, 2 payee) | terms | mode | proof?`,
 //! integers little-endian, through `ting_core::encoding`. Decoding is strict
 //! (known version and role, every tag known, no trailing bytes) and the
 //! decoded state is then checked by `Payer::restore` / `Payee::restore`.
 
-use ting_core::channel::payee::{PayeeMode, PayeeSegment, PayeeState};
-use ting_core::channel::payer::SEGMENTS_HELD_MAX;
-use ting_core::channel::payer::{ChannelTerms, PayerMode, PayerSegment, PayerState};
-use ting_core::encoding::{Reader, Writer};
-use ting_core::{ChainSegment, ChannelId, ChannelProof, DecodeError, NetworkId, Timestamp};
+use crate::prelude::*;
+
+use crate::channel::payee::{PayeeMode, PayeeSegment, PayeeState};
+use crate::channel::payer::SEGMENTS_HELD_MAX;
+use crate::channel::payer::{ChannelTerms, PayerMode, PayerSegment, PayerState};
+use crate::channel::{ChainSegment, ChannelId, ChannelProof};
+use crate::encoding::{BufferTooSmall, DecodeError, Reader, Sink, Writer};
+use crate::types::{NetworkId, Timestamp};
 
 /// The only record version this code reads and writes: 2, for channels of wire
 /// version 2, whose ids are derived from the genesis hash. Version 1 records
 /// are of wire version 1 networks and are refused.
 pub const RECORD_VERSION: u8 = 2;
+/// The longest state: a payer holding two segments and a voucher proof. It
+/// fits the payload of one of `ting-agent`'s 512-byte file slots.
+pub const STATE_BYTES_MAX: usize = 492;
 const ROLE_PAYER: u8 = 1;
 const ROLE_PAYEE: u8 = 2;
 const MODE_HASH_CHAIN: u8 = 1;
@@ -23,9 +32,29 @@ const PROOF_TICK: u8 = 1;
 const PROOF_VOUCHER: u8 = 2;
 
 pub fn encode_payer(state: &PayerState) -> Vec<u8> {
-    let mut w = Writer::with_capacity(crate::record::RECORD_BYTES_MAX);
+    let mut w = Writer::with_capacity(STATE_BYTES_MAX);
+    write_payer(&mut w, state);
+    w.into_bytes()
+}
+
+/// [`encode_payer`] into the caller's buffer, with no heap: what firmware
+/// persists before a payment leaves. Answers the length written.
+pub fn encode_payer_into(state: &PayerState, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::over(out);
+    write_payer(&mut w, state);
+    w.finish()
+}
+
+/// [`encode_payee`] into the caller's buffer, with no heap.
+pub fn encode_payee_into(state: &PayeeState, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::over(out);
+    write_payee(&mut w, state);
+    w.finish()
+}
+
+fn write_payer<S: Sink>(w: &mut Writer<S>, state: &PayerState) {
     w.u8(RECORD_VERSION).u8(ROLE_PAYER);
-    terms(&mut w, &state.terms);
+    terms(w, &state.terms);
     match &state.mode {
         PayerMode::HashChain {
             price,
@@ -42,8 +71,7 @@ pub fn encode_payer(state: &PayerState) -> Vec<u8> {
             w.u8(MODE_VOUCHER).amount(*paid);
         }
     }
-    optional_proof(&mut w, state.last_proof.as_ref());
-    w.into_bytes()
+    optional_proof(w, state.last_proof.as_ref());
 }
 
 pub fn decode_payer(bytes: &[u8]) -> Result<PayerState, DecodeError> {
@@ -84,9 +112,14 @@ pub fn decode_payer(bytes: &[u8]) -> Result<PayerState, DecodeError> {
 }
 
 pub fn encode_payee(state: &PayeeState) -> Vec<u8> {
-    let mut w = Writer::with_capacity(crate::record::RECORD_BYTES_MAX);
+    let mut w = Writer::with_capacity(STATE_BYTES_MAX);
+    write_payee(&mut w, state);
+    w.into_bytes()
+}
+
+fn write_payee<S: Sink>(w: &mut Writer<S>, state: &PayeeState) {
     w.u8(RECORD_VERSION).u8(ROLE_PAYEE);
-    terms(&mut w, &state.terms);
+    terms(w, &state.terms);
     match &state.mode {
         PayeeMode::HashChain {
             price,
@@ -106,8 +139,7 @@ pub fn encode_payee(state: &PayeeState) -> Vec<u8> {
             w.u8(MODE_VOUCHER).amount(*claimed);
         }
     }
-    optional_proof(&mut w, state.best.as_ref());
-    w.into_bytes()
+    optional_proof(w, state.best.as_ref());
 }
 
 pub fn decode_payee(bytes: &[u8]) -> Result<PayeeState, DecodeError> {
@@ -181,7 +213,7 @@ fn segment_count(r: &mut Reader<'_>) -> Result<usize, DecodeError> {
     Ok(count)
 }
 
-fn terms(w: &mut Writer, t: &ChannelTerms) {
+fn terms<S: Sink>(w: &mut Writer<S>, t: &ChannelTerms) {
     w.u32(t.network.0)
         .hash(&t.channel.0)
         .account(&t.payer)
@@ -201,7 +233,7 @@ fn read_terms(r: &mut Reader<'_>) -> Result<ChannelTerms, DecodeError> {
     })
 }
 
-fn optional_proof(w: &mut Writer, proof: Option<&ChannelProof>) {
+fn optional_proof<S: Sink>(w: &mut Writer<S>, proof: Option<&ChannelProof>) {
     match proof {
         None => {
             w.u8(0);
@@ -239,9 +271,9 @@ fn read_optional_proof(r: &mut Reader<'_>) -> Result<Option<ChannelProof>, Decod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ting_core::channel::payee::Payee;
-    use ting_core::channel::payer::{NewSegment, Payer};
-    use ting_core::{Amount, Hash32, Keypair};
+    use crate::channel::payee::Payee;
+    use crate::channel::payer::{NewSegment, Payer};
+    use crate::{Amount, Hash32, Keypair};
 
     fn terms() -> ChannelTerms {
         ChannelTerms {
@@ -255,7 +287,7 @@ mod tests {
     }
 
     fn check_strict(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<(), DecodeError>) {
-        assert!(bytes.len() <= crate::record::RECORD_BYTES_MAX);
+        assert!(bytes.len() <= STATE_BYTES_MAX);
         assert_eq!(decode(bytes), Ok(()));
         for len in 0..bytes.len() {
             assert!(decode(&bytes[..len]).is_err(), "prefix of {len} bytes");
@@ -309,5 +341,17 @@ mod tests {
         let bytes = encode_payer(voucher.state());
         assert_eq!(decode_payer(&bytes).as_ref(), Ok(voucher.state()));
         check_strict(&bytes, |b| decode_payer(b).map(|_| ()));
+
+        // Firmware's forms: the same bytes in a caller's buffer, or how
+        // long the buffer must be.
+        let mut buf = [0u8; STATE_BYTES_MAX];
+        for state in [payer.state(), voucher.state()] {
+            let len = encode_payer_into(state, &mut buf).expect("fits");
+            assert_eq!(&buf[..len], encode_payer(state).as_slice());
+            let short = encode_payer_into(state, &mut buf[..len - 1]);
+            assert_eq!(short.map_err(|e| e.need), Err(len));
+        }
+        let len = encode_payee_into(payee.state(), &mut buf).expect("fits");
+        assert_eq!(&buf[..len], encode_payee(payee.state()).as_slice());
     }
 }
