@@ -32,6 +32,7 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::types::Timestamp;
 
 pub mod filter;
+pub mod revocation;
 
 /// The only consent record version this code reads and writes.
 pub const CONSENT_VERSION: u8 = 1;

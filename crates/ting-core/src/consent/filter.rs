@@ -87,6 +87,8 @@ pub struct ConsentFilter {
     /// Per field, the start of the last window released: a reading from it
     /// or before is late, so that no window leaves twice.
     released: Vec<Option<u64>>,
+    /// From when the owner withdrew the record, if it did.
+    revoked_from: Option<Timestamp>,
 }
 
 impl ConsentFilter {
@@ -99,6 +101,7 @@ impl ConsentFilter {
             record,
             open,
             released,
+            revoked_from: None,
         })
     }
 
@@ -119,7 +122,7 @@ impl ConsentFilter {
         reading: Reading<'a>,
         closed: &mut dyn FnMut(Released<'a>),
     ) -> Result<Released<'a>, Withheld> {
-        if !self.record.in_force(reading.at) {
+        if !self.in_force(reading.at) {
             return Err(Withheld::NotInForce);
         }
         let Some(index) = self
@@ -186,6 +189,18 @@ impl ConsentFilter {
             }
             _ => Err(Withheld::WrongKind),
         }
+    }
+
+    /// Withholds every reading from `from` on (the start of the first epoch
+    /// at or after a revocation's `revoked_at`; the stream knows its epochs).
+    /// An earlier time wins over a later one; a window still open keeps what
+    /// it took before and leaves as usual.
+    pub fn revoke(&mut self, from: Timestamp) {
+        self.revoked_from = Some(self.revoked_from.map_or(from, |t| t.min(from)));
+    }
+
+    fn in_force(&self, at: Timestamp) -> bool {
+        self.record.in_force(at) && self.revoked_from.is_none_or(|from| at < from)
     }
 
     /// Closes every open window that ends at or before `now`, handing each

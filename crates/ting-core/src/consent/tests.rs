@@ -334,3 +334,46 @@ fn a_released_window_never_leaves_twice() {
         Err(Withheld::Aggregating)
     );
 }
+
+#[test]
+fn only_the_owner_revokes_and_the_filter_stops_from_then_on() {
+    use super::revocation::{Revocation, SignedRevocation};
+    let consent = purifier().sign(&owner()).expect("valid");
+    let revocation = Revocation::of(&consent, Timestamp(500_000))
+        .sign(&owner())
+        .expect("the owner signs");
+    assert!(revocation.revokes(&consent));
+    let genesis = Hash32([7; 32]);
+    let bytes = revocation.encode();
+    assert_eq!(SignedRevocation::decode(&bytes, &genesis), Ok(revocation));
+    let elsewhere = SignedRevocation::decode(&bytes, &Hash32([8; 32]));
+    assert_eq!(elsewhere.map_err(|e| e.code()), Err("wrong_network"));
+    let mut bad = bytes;
+    bad[40] ^= 1;
+    let forged = SignedRevocation::decode(&bad, &genesis);
+    assert_eq!(forged.map_err(|e| e.code()), Err("bad_consent_signature"));
+    let stranger = Revocation::of(&consent, Timestamp(500_000)).sign(&Keypair::from_seed([98; 32]));
+    assert!(stranger.is_err());
+    let mut other = purifier();
+    other.purpose = "another purpose".into();
+    let other = other.sign(&owner()).expect("valid");
+    assert!(!revocation.revokes(&other));
+
+    let mut filter = ConsentFilter::new(consent.record.clone()).expect("valid");
+    let reading = |at| Reading {
+        field: "hardness",
+        value: Value::Number(140),
+        at: Timestamp(at),
+    };
+    assert!(filter.push(reading(499_999), &mut |_| {}).is_ok());
+    filter.revoke(revocation.revocation.revoked_at);
+    filter.revoke(Timestamp(900_000));
+    assert_eq!(
+        filter.push(reading(499_999), &mut |_| {}).map(|_| ()),
+        Ok(())
+    );
+    assert_eq!(
+        filter.push(reading(500_000), &mut |_| {}),
+        Err(Withheld::NotInForce)
+    );
+}
