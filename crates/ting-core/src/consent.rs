@@ -38,23 +38,10 @@ pub mod revocation;
 pub const CONSENT_VERSION: u8 = 1;
 /// Prefix of every consent record's signing message.
 pub const CONSENT_DOMAIN: &[u8] = b"ting:consent:v1";
-/// Fields one record may name.
-pub const CONSENT_FIELDS_MAX: usize = 32;
-/// Bytes of a field's name.
-pub const FIELD_NAME_BYTES_MAX: usize = 32;
-/// Buyer rules one record may hold.
-pub const CONSENT_BUYERS_MAX: usize = 32;
-/// Bytes of the purpose, in words.
-pub const PURPOSE_BYTES_MAX: usize = 128;
-/// Bytes of a buyer category (dotted, such as `utility.water`).
-pub const CATEGORY_BYTES_MAX: usize = 48;
-/// Certifiers one category rule may name.
-pub const CERTIFIERS_MAX: usize = 8;
-/// Characters of a geohash: 12 locate a point to a few centimetres.
-pub const GEOHASH_CHARS_MAX: u8 = 12;
-/// The shortest and longest aggregation window: a second and a year.
-pub const WINDOW_MS_MIN: u64 = 1_000;
-pub const WINDOW_MS_MAX: u64 = 366 * 24 * 3_600_000;
+pub use crate::limits::{
+    CATEGORY_BYTES_MAX, CERTIFIERS_MAX, CONSENT_BUYERS_MAX, CONSENT_FIELDS_MAX,
+    FIELD_NAME_BYTES_MAX, GEOHASH_CHARS_MAX, PURPOSE_BYTES_MAX, WINDOW_MS_MAX, WINDOW_MS_MIN,
+};
 
 /// How an aggregate combines a window's readings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -208,3 +208,28 @@ pub const LOG_SEALED_SEGMENTS_OPEN_MAX: usize = 8;
 pub const LOG_MANIFEST_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Largest sealed-segment index file read, in bytes.
 pub const LOG_INDEX_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+// ---- Data streams (`consent.rs`, `stream/chunk.rs`) ----
+
+/// Fields one consent record may name.
+pub const CONSENT_FIELDS_MAX: usize = 32;
+/// Bytes of a field's name.
+pub const FIELD_NAME_BYTES_MAX: usize = 32;
+/// Buyer rules one record may hold.
+pub const CONSENT_BUYERS_MAX: usize = 32;
+/// Bytes of the purpose, in words.
+pub const PURPOSE_BYTES_MAX: usize = 128;
+/// Bytes of a buyer category (dotted, such as `utility.water`).
+pub const CATEGORY_BYTES_MAX: usize = 48;
+/// Certifiers one category rule may name.
+pub const CERTIFIERS_MAX: usize = 8;
+/// Characters of a geohash: 12 locate a point to a few centimetres.
+pub const GEOHASH_CHARS_MAX: u8 = 12;
+/// The shortest aggregation window: a second.
+pub const WINDOW_MS_MIN: u64 = 1_000;
+/// The longest aggregation window: 366 days.
+pub const WINDOW_MS_MAX: u64 = 366 * DAY_MS;
+/// Points one chunk may carry.
+pub const CHUNK_POINTS_MAX: usize = 256;
+/// Bytes of one point.
+pub const POINT_BYTES_MAX: usize = 512;

@@ -23,10 +23,7 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 pub const CHUNK_VERSION: u8 = 1;
 /// Prefix of every chunk's signing message.
 pub const CHUNK_DOMAIN: &[u8] = b"ting:stream-chunk:v1";
-/// Points one chunk may carry.
-pub const CHUNK_POINTS_MAX: usize = 256;
-/// Bytes of one point.
-pub const POINT_BYTES_MAX: usize = 512;
+pub use crate::limits::{CHUNK_POINTS_MAX, POINT_BYTES_MAX};
 
 /// A signed chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
