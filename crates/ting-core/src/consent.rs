@@ -372,6 +372,19 @@ impl SignedConsent {
     }
 }
 
+/// A `u8` count, refused (`too_long`) above `max`.
+fn count_within(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+    let count = usize::from(r.u8(what)?);
+    if count > max {
+        return Err(DecodeError::TooLong {
+            what,
+            len: count,
+            max,
+        });
+    }
+    Ok(count)
+}
+
 fn decode_unchecked(bytes: &[u8]) -> Result<SignedConsent, DecodeError> {
     let mut r = Reader::new(bytes);
     let version = r.u8("consent version")?;
@@ -388,14 +401,7 @@ fn decode_unchecked(bytes: &[u8]) -> Result<SignedConsent, DecodeError> {
     let expires_at = Timestamp(r.u64("expires_at")?);
     let min_price_per_epoch = r.amount("min_price_per_epoch")?;
     let purpose = text(r.bytes_u8("purpose", PURPOSE_BYTES_MAX)?, "purpose")?;
-    let count = usize::from(r.u8("field count")?);
-    if count > CONSENT_FIELDS_MAX {
-        return Err(DecodeError::TooLong {
-            what: "consent fields",
-            len: count,
-            max: CONSENT_FIELDS_MAX,
-        });
-    }
+    let count = count_within(&mut r, "consent fields", CONSENT_FIELDS_MAX)?;
     let mut fields = Vec::with_capacity(count);
     for _ in 0..count {
         let name = text(
@@ -407,28 +413,14 @@ fn decode_unchecked(bytes: &[u8]) -> Result<SignedConsent, DecodeError> {
             use_: decode_use(&mut r)?,
         });
     }
-    let count = usize::from(r.u8("buyer count")?);
-    if count > CONSENT_BUYERS_MAX {
-        return Err(DecodeError::TooLong {
-            what: "consent buyers",
-            len: count,
-            max: CONSENT_BUYERS_MAX,
-        });
-    }
+    let count = count_within(&mut r, "consent buyers", CONSENT_BUYERS_MAX)?;
     let mut buyers = Vec::with_capacity(count);
     for _ in 0..count {
         buyers.push(match r.u8("buyer kind")? {
             0 => BuyerRule::Account(r.account("buyer")?),
             1 => {
                 let category = text(r.bytes_u8("category", CATEGORY_BYTES_MAX)?, "category")?;
-                let n = usize::from(r.u8("certifier count")?);
-                if n > CERTIFIERS_MAX {
-                    return Err(DecodeError::TooLong {
-                        what: "certifiers",
-                        len: n,
-                        max: CERTIFIERS_MAX,
-                    });
-                }
+                let n = count_within(&mut r, "certifiers", CERTIFIERS_MAX)?;
                 let mut certifiers = Vec::with_capacity(n);
                 for _ in 0..n {
                     certifiers.push(r.account("certifier")?);

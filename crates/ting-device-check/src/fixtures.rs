@@ -68,7 +68,13 @@ impl Fixtures {
             timestamp: Timestamp(1_764_800_000_000),
             encrypted: false,
         };
-        let received = Received::new(&device, &peer, &sequencer, genesis, payments);
+        let received = Received::new(
+            &device,
+            &peer,
+            &sequencer,
+            (network, channel, envelope_header),
+            payments,
+        );
         let peer_secret = MessagingSecret::from_keypair(&peer);
         Fixtures {
             body: transfer(&device, &peer, genesis),
@@ -110,7 +116,13 @@ impl Received {
     /// sealing, building a block and a state tree) adds no code that an
     /// operation alone would not have.
     #[cfg(target_os = "none")]
-    fn new(_: &Keypair, _: &Keypair, _: &Keypair, _: Hash32, _: usize) -> Received {
+    fn new(
+        _: &Keypair,
+        _: &Keypair,
+        _: &Keypair,
+        _: (NetworkId, ChannelId, EnvelopeHeader),
+        _: usize,
+    ) -> Received {
         Received {
             voucher: ChannelProof::Voucher {
                 amount: Amount::new(10),

@@ -41,9 +41,11 @@ pub enum BenchCmd {
     Channel(ChannelArgs),
     /// Checking one account's state proof vs. one Ed25519 verification, and its size, at 1M accounts.
     Proof(ProofArgs),
-    /// The device operations on a microcontroller: code size per operation for thumbv7em-none-eabihf
-    /// with and without precomputed tables, heap, stack and instructions (callgrind), and signing
-    /// time vs. a bare Ed25519 signature. Builds crates/ting-device-check; needs cargo and valgrind.
+    /// The device operations on a microcontroller: flash per operation for thumbv7em-none-eabihf
+    /// (as built, with the curve's tables, with compact SHA-2) and of all of them for
+    /// riscv32imc-unknown-none-elf, heap, stack and instructions (callgrind), and signing time vs.
+    /// a bare Ed25519 signature. Builds crates/ting-device-check from a source checkout (a few
+    /// minutes the first time); needs cargo, both targets (rustup target add) and valgrind.
     Firmware(firmware::FirmwareArgs),
 }
 
