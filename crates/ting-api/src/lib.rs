@@ -13,6 +13,7 @@
 pub mod channel;
 pub mod receipt;
 pub mod state;
+pub mod stream;
 pub mod tx;
 
 use std::fmt;

@@ -80,6 +80,9 @@ pub(crate) fn fields<T: serde::de::DeserializeOwned>(
 }
 
 fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
+    if let Some(parsed) = crate::stream::kind_from_json(kind, v) {
+        return parsed;
+    }
     if let Some(parsed) = crate::channel::kind_from_json(kind, v) {
         return parsed;
     }
@@ -239,6 +242,12 @@ fn kind_to_json(kind: &TxKind) -> Value {
         | TxKind::ChannelClose { .. }
         | TxKind::ChannelReclaim { .. } => {
             crate::channel::kind_to_json(kind).expect("channel kinds have a channel JSON form")
+        }
+        TxKind::StreamOpen { .. }
+        | TxKind::StreamConsent { .. }
+        | TxKind::StreamDelivery { .. }
+        | TxKind::StreamClose { .. } => {
+            crate::stream::kind_to_json(kind).expect("stream kinds have a stream JSON form")
         }
     }
 }

@@ -233,3 +233,21 @@ pub const WINDOW_MS_MAX: u64 = 366 * DAY_MS;
 pub const CHUNK_POINTS_MAX: usize = 256;
 /// Bytes of one point.
 pub const POINT_BYTES_MAX: usize = 512;
+/// Fields one stream's schema may name: few enough that the registration
+/// fits in one transaction.
+pub const STREAM_FIELDS_MAX: usize = 8;
+/// Bytes of a field's unit.
+pub const UNIT_BYTES_MAX: usize = 16;
+/// Decimal places of a fixed-point field: 10^18 still fits in an `i64`.
+pub const FIELD_DECIMALS_MAX: u8 = 18;
+/// Points one epoch of points may hold.
+pub const EPOCH_POINTS_MAX: u32 = 1_000_000;
+/// What a seller puts down to open a stream, in base units; it comes back
+/// when the stream closes. It is what keeps a funded account from growing
+/// the state with streams for free.
+pub const STREAM_DEPOSIT: u64 = 1_000_000;
+/// Most open streams one seller may have at once.
+pub const STREAMS_OPEN_PER_SELLER_MAX: usize = 64;
+/// Buyers whose delivery one stream's record holds: the deposit pays for
+/// the record at its longest.
+pub const STREAM_BUYERS_MAX: usize = 64;

@@ -8,7 +8,9 @@
 //! `SHA-256("ting:state-value:account:v1" || record)` or the channel's
 //! `"ting:state-value:channel:v1"`. The proof of a key gives that hash; the
 //! record itself comes beside it and is checked against it
-//! ([`crate::state_proof`]).
+//! ([`crate::state_proof`]). An open stream is keyed by
+//! `"ting:state-key:stream:v1"` and valued by `"ting:state-value:stream:v1"`
+//! over its record ([`crate::stream::record`]); a closed one has no entry.
 //!
 //! Account record (little-endian): balance u64, nonce u64, device flag u8
 //! (1: the device part follows: owner [32], metadata u16 length and bytes,
@@ -26,12 +28,15 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::METADATA_BYTES_MAX;
 use crate::seal::MessagingKey;
+use crate::stream::{Stream, StreamId};
 use crate::types::{Nonce, Timestamp};
 
 const ACCOUNT_KEY_DOMAIN: &[u8] = b"ting:state-key:account:v1";
 const CHANNEL_KEY_DOMAIN: &[u8] = b"ting:state-key:channel:v1";
 const ACCOUNT_VALUE_DOMAIN: &[u8] = b"ting:state-value:account:v1";
 const CHANNEL_VALUE_DOMAIN: &[u8] = b"ting:state-value:channel:v1";
+const STREAM_KEY_DOMAIN: &[u8] = b"ting:state-key:stream:v1";
+const STREAM_VALUE_DOMAIN: &[u8] = b"ting:state-value:stream:v1";
 /// The longest account record: every optional part present, metadata full.
 pub const ACCOUNT_RECORD_BYTES_MAX: usize =
     8 + 8 + 1 + 32 + 2 + METADATA_BYTES_MAX + 1 + 8 + 1 + 8 + 8 + 1 + 32;
@@ -44,6 +49,21 @@ pub fn account_key(id: &AccountId) -> Hash32 {
 /// The state-map key of a channel.
 pub fn channel_key(id: &ChannelId) -> Hash32 {
     Hash32::digest(&[CHANNEL_KEY_DOMAIN, &id.0 .0])
+}
+
+/// The state-map key of an open stream.
+pub fn stream_key(id: &StreamId) -> Hash32 {
+    Hash32::digest(&[STREAM_KEY_DOMAIN, &id.0 .0])
+}
+
+/// What the state map holds for a stream record.
+pub fn stream_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[STREAM_VALUE_DOMAIN, record])
+}
+
+/// The state-map entry of an open stream: its key and the hash of its record.
+pub fn stream_entry(id: &StreamId, stream: &Stream) -> (Hash32, Hash32) {
+    (stream_key(id), stream_value_hash(&stream.to_record()))
 }
 
 /// What the state map holds for an account record.

@@ -150,6 +150,20 @@ impl StateAnswer {
             .transpose()
     }
 
+    /// What open stream `id` is at the answer's header, checked: `None` is
+    /// a proved absence (never opened, or closed since).
+    pub fn verify_stream(
+        &self,
+        id: &crate::stream::StreamId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::stream::Stream>, StateAnswerError> {
+        let key = state_map::stream_key(id);
+        let record = self.checked_record(&key, check, state_map::stream_value_hash)?;
+        record
+            .map(|r| crate::stream::Stream::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
     fn checked_record(
         &self,
         key: &Hash32,

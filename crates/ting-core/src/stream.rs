@@ -11,6 +11,11 @@ use crate::hash::Hash32;
 
 pub mod chunk;
 pub mod epoch;
+pub mod record;
+pub mod terms;
+
+pub use record::{Delivery, DeliveryAck, Stream};
+pub use terms::{EpochRule, FieldKind, FieldSpec, StreamTerms};
 
 /// Identifies a stream: fixed when the seller registers it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

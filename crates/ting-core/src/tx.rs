@@ -260,6 +260,13 @@ impl SignedTx {
             .then(|| ChannelId::derive(&self.body.genesis, &self.body.sender, self.body.nonce))
     }
 
+    /// The id of the stream this transaction opens, if it is a `StreamOpen`.
+    pub fn opened_stream(&self) -> Option<crate::stream::StreamId> {
+        matches!(self.body.kind, TxKind::StreamOpen { .. }).then(|| {
+            crate::stream::StreamId::derive(&self.body.genesis, &self.body.sender, self.body.nonce)
+        })
+    }
+
     /// Exactly the bytes given to Ed25519: `TX_DOMAIN || body`.
     pub fn signing_message(&self) -> Vec<u8> {
         let body = &self.bytes[..self.bytes.len().saturating_sub(64)];

@@ -21,6 +21,9 @@ fn allowed_when_frozen(kind: &TxKind) -> bool {
             | TxKind::ChannelClose { .. }
             | TxKind::ChannelReclaim { .. }
             | TxKind::SetMessagingKey { .. }
+            | TxKind::StreamConsent { .. }
+            | TxKind::StreamDelivery { .. }
+            | TxKind::StreamClose { .. }
     )
 }
 
@@ -70,8 +73,9 @@ impl State {
         }
         let next = account.nonce.next().ok_or(TxError::Overflow)?;
         // Freezing stops a device spending; claiming, closing and reclaiming a
-        // channel only bring money back to it or to its payee, and a messaging
-        // key moves none, so they stay open.
+        // channel only bring money back to it or to its payee, closing a stream
+        // brings its deposit back, and a messaging key, a consent hash or a
+        // delivery record moves none, so they stay open.
         if !allowed_when_frozen(tx.kind()) && self.devices.get(&sender).is_some_and(|d| d.frozen) {
             return Err(TxError::Frozen);
         }
@@ -118,6 +122,12 @@ impl State {
                 self.channel_close(sender, channel, proof.as_ref(), at)
             }
             TxKind::ChannelReclaim { channel } => self.channel_reclaim(sender, channel, at),
+            TxKind::StreamOpen { terms } => self.stream_open(sender, tx.nonce(), terms, at),
+            TxKind::StreamConsent { stream, consent } => {
+                self.stream_consent(sender, stream, consent)
+            }
+            TxKind::StreamDelivery { stream, ack } => self.stream_delivery(sender, stream, ack),
+            TxKind::StreamClose { stream } => self.stream_close(sender, stream),
         }
     }
 

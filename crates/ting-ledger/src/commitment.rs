@@ -1,8 +1,9 @@
 //! The state map inside the ledger: which keys a block changed, the root
 //! they lead to, and proofs of what a key held at the last committed block.
 //!
-//! Every write to an account, a device, a messaging key or a channel first
-//! notes its key ([`State::note_account`], [`State::note_channel`]) with the
+//! Every write to an account, a device, a messaging key, a channel or a
+//! stream first notes its key ([`State::note_account`],
+//! [`State::note_channel`], [`State::note_stream`]) with the
 //! record it held at the last committed block. Committing a block re-hashes
 //! only the noted keys ([`State::update_root`]), so the root costs in
 //! proportion to what the block changed, not to the size of the state. While
@@ -21,6 +22,7 @@ use ting_core::channel::Channel;
 use ting_core::encoding::Writer;
 use ting_core::state_map::{self, encode_account_record};
 use ting_core::state_tree::{StateEntry, StateProof, StateTree};
+use ting_core::stream::{Stream, StreamId};
 use ting_core::{AccountId, BlockHeader, BlockHeight, ChannelId, Hash32, MessagingKey};
 
 use crate::state::{Account, Device, State};
@@ -30,6 +32,7 @@ use crate::state::{Account, Device, State};
 pub(crate) enum StateKey {
     Account(AccountId),
     Channel(ChannelId),
+    Stream(StreamId),
 }
 
 /// What a key held at the last committed block, kept as values (copied, not
@@ -39,6 +42,7 @@ pub(crate) enum Prior {
     /// An account's parts; `None` if it did not exist.
     Account(Option<(Account, Option<Device>, Option<MessagingKey>)>),
     Channel(Option<Channel>),
+    Stream(Option<Stream>),
 }
 
 /// Keys changed since the last committed block, with what each held then.
@@ -48,11 +52,12 @@ impl Prior {
     fn record(&self) -> Option<Vec<u8>> {
         let mut w = Writer::with_capacity(64);
         match self {
-            Prior::Account(None) | Prior::Channel(None) => return None,
+            Prior::Account(None) | Prior::Channel(None) | Prior::Stream(None) => return None,
             Prior::Account(Some((account, device, key))) => {
                 encode_account_record(&mut w, account, device.as_ref(), key.as_ref());
             }
             Prior::Channel(Some(channel)) => channel.encode(&mut w),
+            Prior::Stream(Some(stream)) => stream.encode(&mut w),
         }
         Some(w.into_bytes())
     }
@@ -93,6 +98,13 @@ impl State {
                 }
                 None => false,
             },
+            StateKey::Stream(id) => match self.streams.get(id) {
+                Some(stream) => {
+                    stream.encode(w);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -114,6 +126,7 @@ impl State {
                     .map(|(a, d, k)| (a, d.cloned(), k.copied())),
             ),
             StateKey::Channel(id) => Prior::Channel(self.channels.get(id).cloned()),
+            StateKey::Stream(id) => Prior::Stream(self.streams.get(id).cloned()),
         }
     }
 
@@ -133,6 +146,11 @@ impl State {
     /// Records that channel `id` is about to change.
     pub(crate) fn note_channel(&mut self, id: &ChannelId) {
         self.note(StateKey::Channel(*id));
+    }
+
+    /// Records that stream `id` is about to change, open or close.
+    pub(crate) fn note_stream(&mut self, id: &StreamId) {
+        self.note(StateKey::Stream(*id));
     }
 
     /// Brings the state map up to the state: re-hashes the changed keys and
@@ -157,6 +175,10 @@ impl State {
                     StateKey::Channel(id) => (
                         state_map::channel_key(&id),
                         held.then(|| state_map::channel_value_hash(record)),
+                    ),
+                    StateKey::Stream(id) => (
+                        state_map::stream_key(&id),
+                        held.then(|| state_map::stream_value_hash(record)),
                     ),
                 }
             })
@@ -196,6 +218,17 @@ impl State {
         (record, self.tree.prove(&state_map::channel_key(id)))
     }
 
+    /// What open stream `id` was at the last committed block, with its proof
+    /// (of absence, once closed).
+    pub fn prove_stream(&self, id: &StreamId) -> (Option<Vec<u8>>, StateProof) {
+        let key = StateKey::Stream(*id);
+        let record = match self.changed.get(&key) {
+            Some(before) => before.record(),
+            None => self.current_record(&key),
+        };
+        (record, self.tree.prove(&state_map::stream_key(id)))
+    }
+
     /// Every entry of the state map, computed from the state alone.
     fn entries(&self) -> Vec<StateEntry> {
         let mut ids: Vec<&AccountId> = self.accounts.keys().collect();
@@ -215,7 +248,11 @@ impl State {
             .channels
             .iter()
             .map(|(id, c)| state_map::channel_entry(id, c));
-        accounts.chain(channels).collect()
+        let streams = self
+            .streams
+            .iter()
+            .map(|(id, s)| state_map::stream_entry(id, s));
+        accounts.chain(channels).chain(streams).collect()
     }
 
     /// Builds the state map again from the whole state (after a snapshot is

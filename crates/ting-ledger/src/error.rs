@@ -2,7 +2,8 @@
 
 use thiserror::Error;
 use ting_core::{
-    AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId, Nonce, Timestamp,
+    stream::StreamId, AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId,
+    Nonce, Timestamp,
 };
 
 /// Why one transaction was refused. A refused transaction changes nothing.
@@ -97,6 +98,24 @@ pub enum TxError {
     TooEarlyToReclaim { channel: ChannelId, from: Timestamp },
     #[error("the messaging key is not a canonical X25519 key of large order")]
     InvalidMessagingKey,
+    #[error("{0} is not a registered device: only a device with an owner sells a stream")]
+    NotADevice(AccountId),
+    #[error("seller {seller} already has {max} open streams, the most one seller may have")]
+    TooManyStreams { seller: AccountId, max: usize },
+    #[error("stream {0} already exists")]
+    StreamExists(StreamId),
+    #[error("stream {0} is not open (never opened, or closed)")]
+    UnknownStream(StreamId),
+    #[error("only stream {0}'s seller (or, but for deliveries, its owner) may do this")]
+    NotSeller(StreamId),
+    #[error("buyer {0} is not an account of this ledger, or is the seller itself")]
+    UnknownBuyer(AccountId),
+    #[error("the buyer's delivery acknowledgement for stream {0} does not verify")]
+    BadDeliverySignature(StreamId),
+    #[error("the delivery for stream {0} is not above what this buyer already acknowledged")]
+    StaleDelivery(StreamId),
+    #[error("stream {stream} already records {max} buyers, the most one record holds")]
+    TooManyBuyers { stream: StreamId, max: usize },
 }
 
 impl TxError {
@@ -141,6 +160,15 @@ impl TxError {
             TxError::ClaimWindowClosed { .. } => "claim_window_closed",
             TxError::TooEarlyToReclaim { .. } => "too_early_to_reclaim",
             TxError::InvalidMessagingKey => "invalid_messaging_key",
+            TxError::NotADevice(_) => "not_a_device",
+            TxError::TooManyStreams { .. } => "too_many_streams",
+            TxError::StreamExists(_) => "stream_exists",
+            TxError::UnknownStream(_) => "unknown_stream",
+            TxError::NotSeller(_) => "not_seller",
+            TxError::UnknownBuyer(_) => "unknown_buyer",
+            TxError::BadDeliverySignature(_) => "bad_delivery_signature",
+            TxError::StaleDelivery(_) => "stale_delivery",
+            TxError::TooManyBuyers { .. } => "too_many_buyers",
         }
     }
 }

@@ -12,7 +12,7 @@
 //! Each transaction is either applied or refused with a [`TxError`] whose
 //! `code()` is stable; a refused transaction changes nothing, not even the
 //! sender's nonce. Total supply is conserved: the sum of all balances and of
-//! what open payment channels hold equals everything minted (genesis
+//! what open payment channels and stream deposits hold equals everything minted (genesis
 //! allocations included) after every transaction.
 
 // Money and lengths are computed with checked or saturating operations only:
@@ -27,7 +27,9 @@ mod error;
 mod messaging;
 mod snapshot;
 mod snapshot_channels;
+mod snapshot_streams;
 mod state;
+mod stream;
 mod totals;
 
 pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};

@@ -13,6 +13,7 @@ use crate::channel::Channel;
 use crate::commitment::Changed;
 pub use ting_core::state_map::{Account, Device};
 use ting_core::state_tree::StateTree;
+use ting_core::stream::{Stream, StreamId};
 
 use foldhash::fast::FixedState;
 use ting_core::{
@@ -24,6 +25,7 @@ use crate::error::{BlockError, TxError};
 
 pub(crate) type Map<V> = HashMap<AccountId, V, FixedState>;
 pub(crate) type ChannelMap = HashMap<ChannelId, Channel, FixedState>;
+pub(crate) type StreamMap = HashMap<StreamId, Stream, FixedState>;
 
 /// The whole ledger state after some block.
 #[derive(Clone, Debug)]
@@ -40,6 +42,10 @@ pub struct State {
     pub(crate) channels: ChannelMap,
     /// How many open channels each payer has (derived from `channels`).
     pub(crate) open_channels: Map<u32>,
+    /// Open data streams, by id (see `stream`).
+    pub(crate) streams: StreamMap,
+    /// How many open streams each seller has (derived from `streams`).
+    pub(crate) open_streams: Map<u32>,
     /// Each account's published X25519 messaging key (see `messaging`).
     pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
@@ -106,6 +112,12 @@ impl State {
             )),
             open_channels: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x3c6e_f372_fe94_f82b,
+            )),
+            streams: StreamMap::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x9b05_688c_2b3e_6c1f,
+            )),
+            open_streams: Map::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x1f83_d9ab_fb41_bd6b,
             )),
             messaging_keys: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0xa54f_f53a_5f1d_36f1,

@@ -12,6 +12,7 @@
 //! cannot overflow it, so the running sum is exact even where the `u64` sum
 //! would not be, and `None` (overflow) is answered exactly when a walk would.
 
+use ting_core::stream::{Stream, StreamId};
 use ting_core::{AccountId, Amount, ChannelId};
 
 use crate::channel::Channel;
@@ -56,12 +57,25 @@ impl State {
         self.totals.locked = moved(self.totals.locked, old, new);
     }
 
+    /// Writes stream `id`, or takes it out with `None`, keeping the locked
+    /// total (an open stream locks its deposit).
+    pub(crate) fn set_stream(&mut self, id: StreamId, stream: Option<Stream>) {
+        let new = stream.as_ref().map_or(Amount::ZERO, |s| s.deposit);
+        let old = match stream {
+            Some(s) => self.streams.insert(id, s),
+            None => self.streams.remove(&id),
+        }
+        .map_or(Amount::ZERO, |s| s.deposit);
+        self.totals.locked = moved(self.totals.locked, old, new);
+    }
+
     /// The sum of all balances; `None` if it does not fit in 64 bits.
     pub fn balance_sum(&self) -> Option<Amount> {
         as_amount(self.totals.balances)
     }
 
-    /// What open channels hold; `None` if it does not fit in 64 bits.
+    /// What open channels and open streams' deposits hold; `None` if it
+    /// does not fit in 64 bits.
     pub fn locked_sum(&self) -> Option<Amount> {
         as_amount(self.totals.locked)
     }
@@ -83,7 +97,12 @@ impl State {
         let locked = self
             .channels
             .values()
-            .try_fold(Amount::ZERO, |acc, c| acc.checked_add(c.locked()));
+            .try_fold(Amount::ZERO, |acc, c| acc.checked_add(c.locked()))
+            .and_then(|channels| {
+                self.streams
+                    .values()
+                    .try_fold(channels, |acc, s| acc.checked_add(s.deposit))
+            });
         (balances, locked)
     }
 }

@@ -208,6 +208,16 @@ pub fn describe(kind: &TxKind, sender: &ting_core::AccountId) -> String {
         } => format!("top up channel {channel} by {amount}"),
         TxKind::ChannelClose { channel, .. } => format!("close channel {channel}"),
         TxKind::ChannelReclaim { channel } => format!("reclaim channel {channel}"),
+        TxKind::StreamOpen { terms } => format!(
+            "open a stream by {sender} at {} per epoch in area {}",
+            terms.price_per_epoch, terms.area
+        ),
+        TxKind::StreamConsent { stream, .. } => format!("new consent record for stream {stream}"),
+        TxKind::StreamDelivery { stream, ack } => format!(
+            "delivery on stream {stream}: {} epochs for {} to {}",
+            ack.delivery.epochs, ack.delivery.paid, ack.delivery.buyer
+        ),
+        TxKind::StreamClose { stream } => format!("close stream {stream}"),
     }
 }
 

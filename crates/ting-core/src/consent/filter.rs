@@ -11,6 +11,7 @@
 use crate::prelude::*;
 
 use super::{AggregateOp, ConsentRecord, FieldUse};
+use crate::stream::terms::is_geohash_char;
 use crate::types::Timestamp;
 
 /// One reading of one field, as the device's sensor gives it. Numbers are
@@ -257,8 +258,4 @@ pub fn round_div(v: i128, divisor: u64, step: u64) -> i128 {
     let away = if twice >= d { v.signum() } else { 0 };
     q.saturating_add(away)
         .saturating_mul(i128::from(step.max(1)))
-}
-
-fn is_geohash_char(c: u8) -> bool {
-    matches!(c, b'0'..=b'9' | b'b'..=b'h' | b'j' | b'k' | b'm' | b'n' | b'p'..=b'z')
 }

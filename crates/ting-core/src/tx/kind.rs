@@ -7,9 +7,11 @@ use crate::account::AccountId;
 use crate::amount::Amount;
 use crate::channel::{ChainSegment, ChannelId, ChannelMode, ChannelProof};
 use crate::encoding::{DecodeError, Reader, Sink, Writer};
+use crate::hash::Hash32;
 use crate::keys::Signature;
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
 use crate::seal::MessagingKey;
+use crate::stream::{DeliveryAck, StreamId, StreamTerms};
 use crate::types::Timestamp;
 
 const TAG_TRANSFER: u8 = 0x01;
@@ -25,6 +27,10 @@ const TAG_CHANNEL_CLAIM: u8 = 0x21;
 const TAG_CHANNEL_TOP_UP: u8 = 0x22;
 const TAG_CHANNEL_CLOSE: u8 = 0x23;
 const TAG_CHANNEL_RECLAIM: u8 = 0x24;
+const TAG_STREAM_OPEN: u8 = 0x30;
+const TAG_STREAM_CONSENT: u8 = 0x31;
+const TAG_STREAM_DELIVERY: u8 = 0x32;
+const TAG_STREAM_CLOSE: u8 = 0x33;
 
 /// What a transaction does, with its fields.
 ///
@@ -92,6 +98,18 @@ pub enum TxKind {
     },
     /// After expiry and the grace period, the payer takes back what was not claimed.
     ChannelReclaim { channel: ChannelId },
+    /// The sender, a device with an owner, registers a data stream and puts
+    /// down `limits::STREAM_DEPOSIT`; the stream's id is `StreamId::derive`
+    /// of the network, the sender and this transaction's nonce.
+    StreamOpen { terms: StreamTerms },
+    /// The seller or its owner names the consent record now in force.
+    StreamConsent { stream: StreamId, consent: Hash32 },
+    /// The seller records a buyer's signed acknowledgement of what it has
+    /// received and paid so far; the totals may only grow.
+    StreamDelivery { stream: StreamId, ack: DeliveryAck },
+    /// The seller or its owner closes the stream; the deposit goes back to
+    /// the seller and the record leaves the state.
+    StreamClose { stream: StreamId },
 }
 
 impl TxKind {
@@ -111,6 +129,10 @@ impl TxKind {
             TxKind::ChannelTopUp { .. } => "channel_top_up",
             TxKind::ChannelClose { .. } => "channel_close",
             TxKind::ChannelReclaim { .. } => "channel_reclaim",
+            TxKind::StreamOpen { .. } => "stream_open",
+            TxKind::StreamConsent { .. } => "stream_consent",
+            TxKind::StreamDelivery { .. } => "stream_delivery",
+            TxKind::StreamClose { .. } => "stream_close",
         }
     }
 
@@ -122,6 +144,17 @@ impl TxKind {
             | TxKind::ChannelTopUp { channel, .. }
             | TxKind::ChannelClose { channel, .. }
             | TxKind::ChannelReclaim { channel } => Some(*channel),
+            _ => None,
+        }
+    }
+
+    /// The stream a stream transaction acts on; `None` for other kinds.
+    /// For `StreamOpen` it is not in the transaction: see `SignedTx::opened_stream`.
+    pub fn stream(&self) -> Option<StreamId> {
+        match self {
+            TxKind::StreamConsent { stream, .. }
+            | TxKind::StreamDelivery { stream, .. }
+            | TxKind::StreamClose { stream } => Some(*stream),
             _ => None,
         }
     }
@@ -138,7 +171,11 @@ impl TxKind {
             | TxKind::Unfreeze { device }
             | TxKind::Sweep { device, .. } => Some(*device),
             TxKind::ChannelOpen { payee, .. } => Some(*payee),
+            TxKind::StreamDelivery { ack, .. } => Some(ack.delivery.buyer),
             TxKind::SetMessagingKey { .. }
+            | TxKind::StreamOpen { .. }
+            | TxKind::StreamConsent { .. }
+            | TxKind::StreamClose { .. }
             | TxKind::ChannelClaim { .. }
             | TxKind::ChannelTopUp { .. }
             | TxKind::ChannelClose { .. }
@@ -234,6 +271,20 @@ impl TxKind {
             TxKind::ChannelReclaim { channel } => {
                 w.u8(TAG_CHANNEL_RECLAIM).hash(&channel.0);
             }
+            TxKind::StreamOpen { terms } => {
+                w.u8(TAG_STREAM_OPEN);
+                terms.encode(w);
+            }
+            TxKind::StreamConsent { stream, consent } => {
+                w.u8(TAG_STREAM_CONSENT).hash(&stream.0).hash(consent);
+            }
+            TxKind::StreamDelivery { stream, ack } => {
+                w.u8(TAG_STREAM_DELIVERY).hash(&stream.0);
+                ack.encode(w);
+            }
+            TxKind::StreamClose { stream } => {
+                w.u8(TAG_STREAM_CLOSE).hash(&stream.0);
+            }
         }
     }
 
@@ -309,6 +360,20 @@ impl TxKind {
             },
             TAG_CHANNEL_RECLAIM => TxKind::ChannelReclaim {
                 channel: ChannelId(r.hash("channel")?),
+            },
+            TAG_STREAM_OPEN => TxKind::StreamOpen {
+                terms: StreamTerms::decode(r)?,
+            },
+            TAG_STREAM_CONSENT => TxKind::StreamConsent {
+                stream: StreamId(r.hash("stream")?),
+                consent: r.hash("consent")?,
+            },
+            TAG_STREAM_DELIVERY => TxKind::StreamDelivery {
+                stream: StreamId(r.hash("stream")?),
+                ack: DeliveryAck::decode(r)?,
+            },
+            TAG_STREAM_CLOSE => TxKind::StreamClose {
+                stream: StreamId(r.hash("stream")?),
             },
             other => return Err(DecodeError::UnknownKind(other)),
         })
