@@ -56,8 +56,8 @@ impl EpochRule {
     /// The epoch of the point numbered `seq` read at `at_ms`.
     pub fn epoch_of(&self, seq: u64, at_ms: u64) -> u64 {
         match *self {
-            EpochRule::Points(count) => seq / u64::from(count.max(1)),
-            EpochRule::Time(ms) => at_ms / ms.max(1),
+            EpochRule::Points(count) => seq.checked_div(u64::from(count)).unwrap_or(seq),
+            EpochRule::Time(ms) => at_ms.checked_div(ms).unwrap_or(at_ms),
         }
     }
 }
