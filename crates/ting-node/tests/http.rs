@@ -19,6 +19,8 @@ mod hostile;
 mod proofs;
 #[path = "http/queries.rs"]
 mod queries;
+#[path = "http/streams.rs"]
+mod streams;
 #[path = "http/submit.rs"]
 mod submit;
 

@@ -70,10 +70,17 @@ pub struct DeliveryAck {
     pub signature: Signature,
 }
 
+/// Bytes of a delivery acknowledgement's signed message.
+pub const DELIVERY_MESSAGE_BYTES: usize = DELIVERY_DOMAIN.len() + 32 * 3 + 8 + 8;
+
 /// The message a buyer signs: `DELIVERY_DOMAIN || genesis [32] || stream
-/// [32] || buyer [32] || epochs u64 || paid u64`.
-pub fn delivery_message(genesis: &Hash32, stream: &StreamId, d: &Delivery) -> [u8; 151] {
-    let mut m = [0u8; 151];
+/// [32] || buyer [32] || epochs u64 || paid u64` (135 bytes).
+pub fn delivery_message(
+    genesis: &Hash32,
+    stream: &StreamId,
+    d: &Delivery,
+) -> [u8; DELIVERY_MESSAGE_BYTES] {
+    let mut m = [0u8; DELIVERY_MESSAGE_BYTES];
     let mut w = Writer::over(&mut m);
     w.bytes(DELIVERY_DOMAIN)
         .hash(genesis)
@@ -82,7 +89,7 @@ pub fn delivery_message(genesis: &Hash32, stream: &StreamId, d: &Delivery) -> [u
         .u64(d.epochs)
         .amount(d.paid);
     let written = w.finish().expect("the message has a fixed size");
-    debug_assert_eq!(written, m.len());
+    assert_eq!(written, m.len(), "the message fills its array");
     m
 }
 

@@ -14,6 +14,7 @@ mod body;
 mod channels;
 mod error;
 mod events;
+mod streams;
 
 mod mqtt_auth;
 mod ops;
@@ -132,6 +133,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(channels::account_channels),
         )
         .route("/v1/channels/{id}", get(channels::channel))
+        .route("/v1/streams", get(streams::streams))
+        .route("/v1/streams/{id}", get(streams::stream))
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))

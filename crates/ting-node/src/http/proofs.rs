@@ -1,4 +1,4 @@
-//! `?proof=true` on account and channel reads: the value at the tip block,
+//! `?proof=true` on account, channel and stream reads: the value at the tip block,
 //! with the state-map proof against that block's signed header.
 //!
 //! The proof is of the last cut block, never of a block still open: the
@@ -58,6 +58,14 @@ fn answer(
 /// Account `id` at the tip block, proved. Read under the state's lock.
 pub fn account_answer(st: &State, id: &AccountId) -> Result<StateAnswer, ApiError> {
     answer(st, st.prove_account(id))
+}
+
+/// Open stream `id` at the tip block (or its absence), proved. Read under the state's lock.
+pub fn stream_answer(
+    st: &State,
+    id: &ting_core::stream::StreamId,
+) -> Result<StateAnswer, ApiError> {
+    answer(st, st.prove_stream(id))
 }
 
 /// Channel `id` at the tip block, proved. Read under the state's lock.

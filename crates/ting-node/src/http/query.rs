@@ -400,7 +400,8 @@ pub async fn blocks(
 }
 
 /// What was minted against where it is: balances plus what open channels
-/// hold must equal it (money in a channel has left the payer's balance). The
+/// and open streams' deposits hold must equal it (money in a channel or a
+/// deposit has left its owner's balance). The
 /// ledger keeps the sums as it goes, so this reads three numbers, not every
 /// account.
 pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
@@ -414,7 +415,7 @@ pub async fn supply(State(s): State<Arc<Shared>>) -> ApiResult {
         "height": height.0,
         "minted": minted.base_units(),
         "balances": balances.map(|a| a.base_units()),
-        "locked_in_channels": locked.map(|a| a.base_units()),
+        "locked": locked.map(|a| a.base_units()),
         "conserved": held == Some(minted),
     })))
 }

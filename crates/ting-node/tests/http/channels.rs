@@ -338,7 +338,7 @@ async fn channels_open_claim_and_close_over_json_and_read_back() {
         ok(vec![
             ("/minted", json!(supply)),
             ("/balances", json!(supply - locked)),
-            ("/locked_in_channels", json!(locked)),
+            ("/locked", json!(locked)),
             ("/conserved", json!(true)),
         ]),
     )

@@ -413,7 +413,7 @@ async fn supply_from_running_sums_is_conserved_after_transfers_mints_and_channel
         ok(vec![
             ("/minted", json!(minted)),
             ("/balances", json!(minted - 1_234)),
-            ("/locked_in_channels", json!(1_234)),
+            ("/locked", json!(1_234)),
             ("/conserved", json!(true)),
         ]),
     )
