@@ -152,10 +152,26 @@ pub const RULES: &[Rule] = &[
         why: "waiting for one node",
     },
     Rule {
+        pattern: "ting/v1/streams/{self}/#",
+        device: Grant {
+            subscribe: true,
+            publish: true,
+            retain: false,
+        },
+        node: Grant::NONE,
+        why: "a seller publishes the chunks of its own streams",
+    },
+    Rule {
+        pattern: "ting/v1/streams/{account}/#",
+        device: Grant::SUB,
+        node: Grant::NONE,
+        why: "anyone logged in may read a stream's sealed chunks",
+    },
+    Rule {
         pattern: "ting/v1/streams/#",
         device: Grant::NONE,
         node: Grant::NONE,
-        why: "reserved for data streams",
+        why: "a stream topic names its seller",
     },
     Rule {
         pattern: "ting/v1/market/#",

@@ -31,6 +31,7 @@ use crate::hash::Hash32;
 use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::types::Timestamp;
 
+pub mod attestation;
 pub mod filter;
 pub mod revocation;
 

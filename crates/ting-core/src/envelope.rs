@@ -85,6 +85,12 @@ impl EnvelopeType {
     pub const DATA: Self = Self(0x0100);
     /// A channel payment (wire.md §13.5).
     pub const PAYMENT: Self = Self(0x0101);
+    /// A buyer asks a seller for an epoch's key ([`crate::stream::keyx::KeyRequest`]).
+    pub const KEY_REQUEST: Self = Self(0x0110);
+    /// A seller sends an epoch's key, sealed ([`crate::stream::keyx::KeyGrant`]).
+    pub const KEY_GRANT: Self = Self(0x0111);
+    /// A seller refuses a key request ([`crate::stream::keyx::KeyRefusal`]).
+    pub const KEY_REFUSAL: Self = Self(0x0112);
 
     /// Types `0x0000`–`0x00ff` are the node's; a device takes them only from
     /// the node it trusts.
@@ -101,6 +107,9 @@ impl EnvelopeType {
             Self::HELLO => "hello",
             Self::DATA => "data",
             Self::PAYMENT => "payment",
+            Self::KEY_REQUEST => "key_request",
+            Self::KEY_GRANT => "key_grant",
+            Self::KEY_REFUSAL => "key_refusal",
             _ => "unknown",
         }
     }

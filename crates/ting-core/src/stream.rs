@@ -11,7 +11,9 @@ use crate::hash::Hash32;
 
 pub mod chunk;
 pub mod epoch;
+pub mod keyx;
 pub mod record;
+pub mod sales;
 pub mod terms;
 
 pub use record::{Delivery, DeliveryAck, Stream};

@@ -27,6 +27,16 @@ pub const NODES_PREFIX: &str = "ting/v1/nodes/";
 /// Every node's announcement, for a subscriber that wants to find one.
 pub const NODES_FILTER: &str = "ting/v1/nodes/+";
 
+/// The prefix of every stream topic.
+pub const STREAMS_PREFIX: &str = "ting/v1/streams/";
+
+/// Where `seller` publishes the signed chunks of `stream`:
+/// `ting/v1/streams/{seller hex}/{stream hex}`. Only the seller may publish
+/// there (docs/mqtt.md §10); anyone logged in may subscribe.
+pub fn stream_chunks(seller: &AccountId, stream: &crate::stream::StreamId) -> String {
+    format!("{STREAMS_PREFIX}{}/{}", seller.to_hex(), stream.to_hex())
+}
+
 /// The inbox of `account`: `ting/v1/inbox/{64 lowercase hex digits}`.
 pub fn inbox(account: &AccountId) -> String {
     format!("{INBOX_PREFIX}{}", account.to_hex())
