@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/mqtt/acl"),
     ("get", "/v1/accounts/{id}/channels"),
     ("get", "/v1/channels/{id}"),
+    ("get", "/v1/streams"),
+    ("get", "/v1/streams/{id}"),
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),
