@@ -12,7 +12,8 @@ use crate::receipt::header_json;
 use crate::FormError;
 
 /// Longest `hex` a client reads: a header, a record and a full proof, doubled.
-const STATE_ANSWER_HEX_MAX: usize = 2 * (512 + 1024 + 8 + 64 * 4096 + 1 + 32 * 32);
+const STATE_ANSWER_HEX_MAX: usize =
+    2 * (512 + ting_core::state_proof::STATE_RECORD_BYTES_MAX + 8 + 64 * 4096 + 1 + 32 * 32);
 
 /// A state answer in JSON.
 pub fn state_answer_json(a: &StateAnswer) -> Value {

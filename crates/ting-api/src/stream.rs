@@ -1,5 +1,5 @@
 //! JSON forms of the four stream transaction kinds, both directions, and of
-//! an open stream's record as the node shows it (docs/api.md §8).
+//! an open stream's record as the node shows it (docs/api.md §4, §6.11).
 //!
 //! Terms are parsed as strictly as the bytes decode: unknown fields are
 //! refused, and the terms' own rules (names, units, area, price, epoch) are

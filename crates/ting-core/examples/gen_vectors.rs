@@ -230,6 +230,7 @@ fn tx_specs() -> Vec<TxSpec> {
     ]
     .into_iter()
     .chain(channel_specs())
+    .chain(streams::stream_specs())
     .collect()
 }
 
@@ -902,6 +903,49 @@ fn invalid_vectors(txs: &[(Value, SignedTx)]) -> Vec<Value> {
         reclaim,
         "trailing_bytes",
     ));
+    // Stream A's terms start at k + 1: field count; `hardness` (name length
+    // at k + 2, decimals at k + 17); `consumption`; `position` (kind at
+    // k + 44); price at k + 45; epoch rule at k + 53; area length at k + 62.
+    let open = by_name("stream_open");
+    assert_eq!(
+        [open[k + 1], open[k + 2], open[k + 3], open[k + 17]],
+        [3, 8, b'h', 1],
+        "stream A's first field where the offsets say"
+    );
+    assert_eq!([open[k + 44], open[k + 53], open[k + 62]], [2, 2, 5]);
+    cases.push((
+        "stream_open_9_fields",
+        with("stream_open", k + 1, 9),
+        "too_long",
+    ));
+    cases.push((
+        "stream_open_field_name_uppercase",
+        with("stream_open", k + 3, b'H'),
+        "invalid_value",
+    ));
+    cases.push((
+        "stream_open_19_decimals",
+        with("stream_open", k + 17, 19),
+        "invalid_value",
+    ));
+    cases.push((
+        "stream_open_field_kind_3",
+        with("stream_open", k + 44, 3),
+        "invalid_value",
+    ));
+    let mut free = by_name("stream_open");
+    free[k + 45..k + 53].fill(0);
+    cases.push(("stream_open_price_0", free, "invalid_value"));
+    cases.push((
+        "stream_open_epoch_rule_3",
+        with("stream_open", k + 53, 3),
+        "invalid_value",
+    ));
+    cases.push((
+        "stream_open_area_of_13_bytes",
+        with("stream_open", k + 62, 13),
+        "too_long",
+    ));
     cases
         .into_iter()
         .map(|(name, bytes, error)| {
@@ -1168,6 +1212,7 @@ fn main() {
         "consent_filter": [streams::consent_filter_vector()],
         "chunks": streams::chunk_vectors(),
         "epoch_keys": streams::epoch_key_vectors(),
+        "streams": streams::ledger_stream_vectors(),
     });
     println!(
         "{}",

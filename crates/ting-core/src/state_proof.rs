@@ -24,8 +24,10 @@ use crate::state_map::{self, AccountRecord};
 use crate::state_tree::{StateProof, StateProofBytes, StateProofError};
 use crate::types::BlockHeight;
 
-/// The longest record an answer may carry.
-pub const STATE_RECORD_BYTES_MAX: usize = 1024;
+/// The longest record an answer may carry: a stream's record at its
+/// longest, the longest record of any kind.
+pub const STATE_RECORD_BYTES_MAX: usize = crate::stream::record::STREAM_RECORD_BYTES_MAX;
+const _: () = assert!(crate::state_map::ACCOUNT_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
 
 /// What a client checks a state answer against: the network and the lowest
 /// height it may be from.

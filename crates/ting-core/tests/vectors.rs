@@ -183,6 +183,9 @@ fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
         "set_messaging_key" => TxKind::SetMessagingKey {
             key: ting_core::MessagingKey(hex32(&f["key"])),
         },
+        "stream_open" | "stream_consent" | "stream_delivery" | "stream_close" => {
+            streams::stream_kind_from_fields(kind, f)
+        }
         other => panic!("unknown kind {other:?} in the vectors"),
     }
 }
@@ -229,6 +232,10 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
     b.extend_from_slice(&hex32(&f["sender"]));
     b.extend_from_slice(&dec_u64(&f["nonce"]).to_le_bytes());
     b.extend_from_slice(&dec_u64(&f["valid_until"]).to_le_bytes());
+    if let Some(stream_fields) = streams::stream_fields_by_hand(kind, f) {
+        b.extend_from_slice(&stream_fields);
+        return b;
+    }
     let (tag, key) = match kind {
         "transfer" => (0x01, "to"),
         "mint" => (0x02, "to"),
@@ -414,6 +421,9 @@ fn check_transaction(v: &Value) {
     }
     if kind.starts_with("channel_") {
         check_channel_transaction(name, v, &tx);
+    }
+    if kind.starts_with("stream_") {
+        streams::check_stream_transaction(name, v, &tx);
     }
 }
 
@@ -1193,6 +1203,10 @@ fn the_transaction_vectors_cover_every_kind_and_variant() {
         "channel_top_up",
         "channel_close",
         "channel_reclaim",
+        "stream_open",
+        "stream_consent",
+        "stream_delivery",
+        "stream_close",
     ] {
         assert!(kinds.contains(&kind), "no vector of kind {kind}");
     }

@@ -12,8 +12,10 @@ use crate::error::SnapshotDecodeError;
 use crate::state::State;
 
 /// The fewest bytes one stream takes: id, seller, owner, deposit, opened_at,
-/// and terms with one field, an empty unit, a one-character area.
-const STREAM_BYTES_MIN: usize = 32 + 32 + 32 + 8 + 8 + (1 + 2 + 1 + 1 + 1 + 8 + 5 + 2 + 32) + 1;
+/// terms with one location field of a one-character name and no unit (1 +
+/// 2 + 1 + 1), a price, an epoch of points (1 + 4), a one-character area
+/// and the consent hash, and no buyer.
+const STREAM_BYTES_MIN: usize = 32 + 32 + 32 + 8 + 8 + (1 + 2 + 1 + 1 + 8 + 5 + 2 + 32) + 1;
 
 pub(crate) fn encode(state: &State, w: &mut Writer) {
     let mut streams: Vec<(&StreamId, &Stream)> = state.streams.iter().collect();

@@ -126,6 +126,9 @@ impl State {
                 }
                 updated.buyers[i] = d;
             }
+            // A first acknowledgement must acknowledge something: an empty
+            // one would only take a buyer's slot.
+            Err(_) if d.epochs == 0 => return Err(TxError::StaleDelivery(*id)),
             Err(_) if updated.buyers.len() >= STREAM_BUYERS_MAX => {
                 return Err(TxError::TooManyBuyers {
                     stream: *id,

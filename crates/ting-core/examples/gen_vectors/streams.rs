@@ -1,10 +1,12 @@
 //! The data-stream vectors (docs/wire.md §16): signed consent records and
 //! encodings a decoder must refuse, a consent filter run over a fixed
 //! sequence of readings, two consecutive chunks of one stream, and epoch
-//! keys with a sealed point. The epoch key sealed to a buyer is HPKE, which
-//! needs randomness: its vector takes its ephemeral key from a fixed input
-//! (`ephemeral_ikm_hex`), as the sealed envelope vector does, and a real
-//! seller never does that.
+//! keys with a sealed point; and streams on the ledger (§16.6): the four
+//! stream transactions, stream ids, buyers' delivery acknowledgements and
+//! stream records with their state-map keys. The epoch key sealed to a
+//! buyer is HPKE, which needs randomness: its vector takes its ephemeral key
+//! from a fixed input (`ephemeral_ikm_hex`), as the sealed envelope vector
+//! does, and a real seller never does that.
 
 use serde_json::{json, Value};
 use ting_core::consent::filter::{
@@ -13,14 +15,21 @@ use ting_core::consent::filter::{
 use ting_core::consent::{
     AggregateOp, BuyerRule, ConsentRecord, FieldRule, FieldUse, SignedConsent, CONSENT_DOMAIN,
 };
+use ting_core::limits::STREAM_DEPOSIT;
 use ting_core::seal::MessagingSecret;
+use ting_core::state_map;
+use ting_core::state_tree::bucket_of;
 use ting_core::stream::chunk::{ChunkBuilder, Position, CHUNK_DOMAIN};
 use ting_core::stream::epoch::{derive_epoch_key, EPOCH_KEY_AAD, POINT_AAD};
-use ting_core::stream::{link, StreamId};
-use ting_core::{Amount, Hash32, Timestamp};
+use ting_core::stream::record::{delivery_message, STREAM_ID_DOMAIN};
+use ting_core::stream::{
+    link, Delivery, DeliveryAck, EpochRule, FieldKind, FieldSpec, Stream, StreamId, StreamTerms,
+};
+use ting_core::tx::TxKind;
+use ting_core::{Amount, Hash32, Nonce, Timestamp};
 
 use super::envelopes::FixedRng;
-use super::{genesis_hash, id, key, seed, GENESIS_MS};
+use super::{genesis_hash, id, key, merge, seed, spec, with_extra, TxSpec, GENESIS_MS};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -165,10 +174,25 @@ fn consent_vector(name: &str, record: ConsentRecord) -> Value {
     })
 }
 
+/// The purifier's record issued again 30 days after the genesis, for a
+/// year: what stream A's `stream_consent` names.
+fn purifier_renewed() -> ConsentRecord {
+    let mut r = purifier();
+    r.issued_at = Timestamp(GENESIS_MS + 30 * DAY_MS);
+    r.expires_at = Timestamp(GENESIS_MS + 395 * DAY_MS);
+    r
+}
+
+/// The hash of `record` signed by `owner`: what a stream names.
+fn consent_hash(record: ConsentRecord) -> Hash32 {
+    record.sign(&key("owner")).expect("a valid record").hash()
+}
+
 pub fn consent_vectors() -> Vec<Value> {
     vec![
         consent_vector("water_purifier", purifier()),
         consent_vector("category_buyer", category_record()),
+        consent_vector("water_purifier_renewed", purifier_renewed()),
     ]
 }
 
@@ -521,4 +545,307 @@ pub fn epoch_key_vectors() -> Vec<Value> {
         epoch_key_vector(EPOCH, 1, true),
         epoch_key_vector(EPOCH + 1, 5, false),
     ]
+}
+
+// ---- Streams on the ledger ----
+
+/// Milliseconds in an hour: stream A's epoch.
+const HOUR_MS: u64 = 3_600_000;
+/// What an epoch of stream A costs: the purifier's consent asks at least 5,000.
+const PRICE_A: u64 = 5_000;
+/// When stream A was opened (the block time the records give).
+const OPENED_A_MS: u64 = GENESIS_MS + 2_000;
+/// When stream B was opened.
+const OPENED_B_MS: u64 = GENESIS_MS + 40 * DAY_MS;
+
+/// The id of the stream `seller` opens with its transaction of nonce `nonce`.
+fn stream_of(seller: &str, nonce: u64) -> StreamId {
+    StreamId::derive(&genesis_hash(), &id(seller), Nonce(nonce))
+}
+
+/// Stream A: `device` sells the purifier's hardness (tenths of mg/l), its
+/// consumption and its place cut to five characters, an hour an epoch,
+/// under the `water_purifier` consent. Opened with the device's nonce 0.
+fn stream_a() -> StreamId {
+    stream_of("device", 0)
+}
+
+/// Stream B: the same device's temperature (hundredths of a degree), 60
+/// points an epoch, under the `category_buyer` consent. Opened with its nonce 3.
+fn stream_b() -> StreamId {
+    stream_of("device", 3)
+}
+
+fn number(name: &str, unit: &str, decimals: u8) -> FieldSpec {
+    FieldSpec {
+        name: name.into(),
+        unit: unit.into(),
+        kind: FieldKind::Number { decimals },
+    }
+}
+
+fn terms_a() -> StreamTerms {
+    StreamTerms {
+        fields: vec![
+            number("hardness", "mg/l", 1),
+            number("consumption", "l", 0),
+            FieldSpec {
+                name: "position".into(),
+                unit: String::new(),
+                kind: FieldKind::Location,
+            },
+        ],
+        price_per_epoch: Amount::new(PRICE_A),
+        epoch: EpochRule::Time(HOUR_MS),
+        area: "u4pru".into(),
+        consent: consent_hash(purifier()),
+    }
+}
+
+fn terms_b() -> StreamTerms {
+    StreamTerms {
+        fields: vec![number("temperature", "degC", 2)],
+        price_per_epoch: Amount::new(1),
+        epoch: EpochRule::Points(60),
+        area: "u4pr".into(),
+        consent: consent_hash(category_record()),
+    }
+}
+
+/// A field of a schema in the shape of the API's JSON form
+/// (`ting_api::stream`): `{name, unit, kind, decimals}`, no `decimals` for a location.
+fn field_spec_json(f: &FieldSpec) -> Value {
+    match f.kind {
+        FieldKind::Number { decimals } => json!({
+            "name": f.name, "unit": f.unit, "kind": "number", "decimals": decimals,
+        }),
+        FieldKind::Location => json!({ "name": f.name, "unit": f.unit, "kind": "location" }),
+    }
+}
+
+/// Terms in the shape of the API's JSON form, `epoch_points` (a number) or
+/// `epoch_ms`, with `u64` values as decimal strings like the rest of the file.
+fn terms_json(t: &StreamTerms) -> Value {
+    let mut v = json!({
+        "fields": t.fields.iter().map(field_spec_json).collect::<Vec<_>>(),
+        "price_per_epoch": t.price_per_epoch.base_units().to_string(),
+        "area": t.area,
+        "consent": t.consent.to_hex(),
+    });
+    match t.epoch {
+        EpochRule::Points(n) => v["epoch_points"] = json!(n),
+        EpochRule::Time(ms) => v["epoch_ms"] = json!(ms.to_string()),
+    }
+    v
+}
+
+fn terms_bytes(t: &StreamTerms) -> Vec<u8> {
+    let mut w = ting_core::encoding::Writer::with_capacity(128);
+    t.encode(&mut w);
+    w.into_bytes()
+}
+
+/// `buyer`'s acknowledgement of `epochs` epochs for `paid` on `stream`.
+fn ack(buyer: &str, stream: &StreamId, epochs: u64, paid: u64) -> DeliveryAck {
+    let ack = DeliveryAck::sign(
+        &key(buyer),
+        &genesis_hash(),
+        stream,
+        epochs,
+        Amount::new(paid),
+    );
+    assert_eq!(ack.verify(&genesis_hash(), stream), Ok(()));
+    ack
+}
+
+/// What a reader needs to check a buyer's signature: its seed and the message.
+fn ack_extra(buyer: &str, stream: &StreamId, d: &Delivery) -> Value {
+    json!({
+        "buyer_seed_hex": hex::encode(seed(buyer)),
+        "message_hex": hex::encode(delivery_message(&genesis_hash(), stream, d)),
+    })
+}
+
+/// Stream A's transactions: the device opens it, its owner names the
+/// renewed consent, the device records `bob`'s acknowledgement and closes it.
+pub fn stream_specs() -> Vec<TxSpec> {
+    let a = stream_a();
+    let terms = terms_a();
+    let opened = json!({
+        "stream_id_hex": a.to_hex(),
+        "terms_hex": hex::encode(terms_bytes(&terms)),
+    });
+    let renewed = consent_hash(purifier_renewed());
+    let bob = ack("bob", &a, 24, 24 * PRICE_A);
+    let delivery_fields = json!({
+        "stream": a.to_hex(),
+        "buyer": bob.delivery.buyer.to_hex(),
+        "epochs": bob.delivery.epochs.to_string(),
+        "paid": bob.delivery.paid.base_units().to_string(),
+        "buyer_signature": bob.signature.to_hex(),
+    });
+    vec![
+        with_extra(
+            spec(
+                "stream_open",
+                "device",
+                0,
+                (
+                    TxKind::StreamOpen {
+                        terms: terms.clone(),
+                    },
+                    terms_json(&terms),
+                ),
+            ),
+            opened,
+        ),
+        spec(
+            "stream_consent",
+            "owner",
+            6,
+            (
+                TxKind::StreamConsent {
+                    stream: a,
+                    consent: renewed,
+                },
+                json!({ "stream": a.to_hex(), "consent": renewed.to_hex() }),
+            ),
+        ),
+        with_extra(
+            spec(
+                "stream_delivery",
+                "device",
+                1,
+                (
+                    TxKind::StreamDelivery {
+                        stream: a,
+                        ack: bob,
+                    },
+                    delivery_fields,
+                ),
+            ),
+            json!({ "delivery": ack_extra("bob", &a, &bob.delivery) }),
+        ),
+        spec(
+            "stream_close",
+            "device",
+            2,
+            (
+                TxKind::StreamClose { stream: a },
+                json!({ "stream": a.to_hex() }),
+            ),
+        ),
+    ]
+}
+
+fn stream_id_vector(name: &str, seller: &str, nonce: u64) -> Value {
+    let input = [
+        STREAM_ID_DOMAIN,
+        &genesis_hash().0,
+        &id(seller).0,
+        &nonce.to_le_bytes(),
+    ]
+    .concat();
+    json!({
+        "name": name,
+        "genesis": genesis_hash().to_hex(),
+        "seller": id(seller).to_hex(),
+        "nonce": nonce.to_string(),
+        "hash_input_hex": hex::encode(&input),
+        "stream_id_hex": stream_of(seller, nonce).to_hex(),
+    })
+}
+
+fn delivery_vector(name: &str, buyer: &str, stream: &StreamId, epochs: u64, paid: u64) -> Value {
+    let signed = ack(buyer, stream, epochs, paid);
+    let mut v = json!({
+        "name": name,
+        "genesis": genesis_hash().to_hex(),
+        "stream": stream.to_hex(),
+        "buyer": id(buyer).to_hex(),
+        "epochs": epochs.to_string(),
+        "paid": paid.to_string(),
+        "signature_hex": signed.signature.to_hex(),
+    });
+    merge(&mut v, &ack_extra(buyer, stream, &signed.delivery));
+    v
+}
+
+fn stream_record_json(s: &Stream) -> Value {
+    json!({
+        "seller": s.seller.to_hex(),
+        "owner": s.owner.to_hex(),
+        "deposit": s.deposit.base_units().to_string(),
+        "opened_at": s.opened_at.0.to_string(),
+        "terms": terms_json(&s.terms),
+        "buyers": s.buyers.iter().map(|d| json!({
+            "buyer": d.buyer.to_hex(),
+            "epochs": d.epochs.to_string(),
+            "paid": d.paid.base_units().to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A stream record as the state map holds it, in the form of the
+/// `state_proofs` entries: its fields, bytes, key, value hash and bucket.
+fn stream_record_vector(name: &str, id: &StreamId, s: &Stream) -> Value {
+    let record = s.to_record();
+    assert_eq!(Stream::from_record(&record).as_ref(), Ok(s), "{name}");
+    let (key, value) = state_map::stream_entry(id, s);
+    json!({
+        "name": name,
+        "kind": "stream",
+        "id": id.to_hex(),
+        "record": stream_record_json(s),
+        "record_hex": hex::encode(&record),
+        "key_hex": key.to_hex(),
+        "value_hash_hex": value.to_hex(),
+        "bucket": bucket_of(&key),
+    })
+}
+
+/// Stream ids, delivery acknowledgements, and two stream records: A with
+/// the renewed consent and the deliveries of `bob` and `carol`, and B as
+/// just opened.
+pub fn ledger_stream_vectors() -> Value {
+    let (a, b) = (stream_a(), stream_b());
+    let ids = vec![
+        stream_id_vector("stream_a", "device", 0),
+        stream_id_vector("stream_b", "device", 3),
+        stream_id_vector("full_width_nonce", "alice", 0x0102_0304_0506_0708),
+    ];
+    let deliveries = vec![
+        delivery_vector("stream_a_bob", "bob", &a, 24, 24 * PRICE_A),
+        delivery_vector("stream_a_carol", "carol", &a, 3, 3 * PRICE_A),
+        delivery_vector("full_width_values", "bob", &a, u64::MAX, u64::MAX),
+    ];
+    let mut buyers = vec![
+        ack("bob", &a, 24, 24 * PRICE_A).delivery,
+        ack("carol", &a, 3, 3 * PRICE_A).delivery,
+    ];
+    buyers.sort_by_key(|d| d.buyer);
+    let with_deliveries = Stream {
+        seller: id("device"),
+        owner: id("owner"),
+        deposit: Amount::new(STREAM_DEPOSIT),
+        opened_at: Timestamp(OPENED_A_MS),
+        terms: StreamTerms {
+            consent: consent_hash(purifier_renewed()),
+            ..terms_a()
+        },
+        buyers,
+    };
+    let just_opened = Stream {
+        seller: id("device"),
+        owner: id("owner"),
+        deposit: Amount::new(STREAM_DEPOSIT),
+        opened_at: Timestamp(OPENED_B_MS),
+        terms: terms_b(),
+        buyers: Vec::new(),
+    };
+    let records = vec![
+        stream_record_vector("stream_a_with_deliveries", &a, &with_deliveries),
+        stream_record_vector("stream_b_just_opened", &b, &just_opened),
+    ];
+    json!({ "ids": ids, "deliveries": deliveries, "records": records })
 }

@@ -75,9 +75,10 @@ impl KeyRequest {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(256);
         w.u8(KEYX_VERSION).hash(&self.stream.0).u64(self.epoch);
-        let flags = u8::from(self.payment.is_some()) * FLAG_PAYMENT
-            | u8::from(self.ack.is_some()) * FLAG_ACK
-            | u8::from(self.attestation.is_some()) * FLAG_ATTESTATION;
+        let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+        let flags = flag(self.payment.is_some(), FLAG_PAYMENT)
+            | flag(self.ack.is_some(), FLAG_ACK)
+            | flag(self.attestation.is_some(), FLAG_ATTESTATION);
         w.u8(flags);
         if let Some(p) = &self.payment {
             w.bytes_u8(&p.encode());
@@ -128,7 +129,10 @@ impl KeyRequest {
 
 impl KeyGrant {
     pub fn encode(&self) -> Vec<u8> {
-        assert!(self.sealed_key.len() <= SEALED_KEY_BYTES_MAX, "a sealed key");
+        assert!(
+            self.sealed_key.len() <= SEALED_KEY_BYTES_MAX,
+            "a sealed key"
+        );
         let mut w = Writer::with_capacity(128);
         w.u8(KEYX_VERSION).hash(&self.stream.0).u64(self.epoch);
         w.bytes_u8(&self.sealed_key);

@@ -20,6 +20,21 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 pub use crate::limits::STREAM_BUYERS_MAX;
 use crate::types::Timestamp;
 
+/// The longest stream record: eight fields with the longest names and
+/// units, time epochs, the longest area, and every buyer slot taken.
+pub const STREAM_RECORD_BYTES_MAX: usize = 32 * 2
+    + 8 * 2
+    + (1 + crate::limits::STREAM_FIELDS_MAX
+        * (1 + crate::limits::FIELD_NAME_BYTES_MAX + 1 + crate::limits::UNIT_BYTES_MAX + 2)
+        + 8
+        + 1
+        + 8
+        + 1
+        + crate::limits::GEOHASH_CHARS_MAX as usize
+        + 32)
+    + 1
+    + STREAM_BUYERS_MAX * (32 + 8 + 8);
+
 /// Prefix of a stream id's preimage.
 pub const STREAM_ID_DOMAIN: &[u8] = b"ting:stream-id:v1";
 /// Prefix of a buyer's delivery acknowledgement.

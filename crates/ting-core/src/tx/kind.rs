@@ -272,6 +272,10 @@ impl TxKind {
                 w.u8(TAG_CHANNEL_RECLAIM).hash(&channel.0);
             }
             TxKind::StreamOpen { terms } => {
+                assert!(
+                    terms.check().is_ok(),
+                    "stream terms are checked before signing"
+                );
                 w.u8(TAG_STREAM_OPEN);
                 terms.encode(w);
             }

@@ -4,7 +4,10 @@
 //! outputs over the vector's readings; chunks rebuilt from their points and
 //! links and verified from the position the one before left; epoch keys
 //! derived with HKDF here, and their points and the key sealed to a buyer
-//! opened.
+//! opened; and streams on the ledger (§16.6): the four stream transactions'
+//! fields and terms laid out by hand, stream ids and buyers' delivery
+//! acknowledgements rebuilt and verified, and stream records with their
+//! state-map keys and value hashes (§15).
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -17,14 +20,24 @@ use ting_core::consent::filter::{
 use ting_core::consent::{
     AggregateOp, BuyerRule, ConsentRecord, FieldRule, FieldUse, SignedConsent,
 };
+use ting_core::encoding::Reader;
 use ting_core::keys;
+use ting_core::limits::STREAM_DEPOSIT;
 use ting_core::seal::MessagingSecret;
+use ting_core::state_map;
+use ting_core::state_tree::bucket_of;
 use ting_core::stream::chunk::{Chunk, Position};
 use ting_core::stream::epoch::{derive_epoch_key, EpochKey};
-use ting_core::stream::StreamId;
-use ting_core::{Amount, Hash32, Keypair, Timestamp};
+use ting_core::stream::record::delivery_message;
+use ting_core::stream::{
+    Delivery, DeliveryAck, EpochRule, FieldKind, FieldSpec, Stream, StreamId, StreamTerms,
+};
+use ting_core::tx::TxKind;
+use ting_core::{Amount, Hash32, Keypair, SignedTx, Timestamp};
 
-use super::{account, dec_u64, flip, hash, hex32, hex_bytes, list, sha256, signature};
+use super::{
+    account, dec_u64, flip, hash, hex32, hex_bytes, list, num_u32, sha256, signature, vectors,
+};
 
 fn genesis_hash() -> Hash32 {
     hash(&list("genesis")[0]["genesis_hash_hex"])
@@ -711,4 +724,510 @@ fn every_epoch_key_vector_derives_its_key_and_opens_its_points() {
             assert_eq!(opened, Ok(hex_bytes(plain)), "{}: point {seq}", c["name"]);
         }
     }
+}
+
+// ---- Streams on the ledger ----
+
+fn stream_id(v: &Value) -> StreamId {
+    StreamId(hash(v))
+}
+
+/// A schema field in the API's shape: `{name, unit, kind, decimals}`.
+fn field_spec_from(v: &Value) -> FieldSpec {
+    let kind = match text(&v["kind"]) {
+        "number" => FieldKind::Number {
+            decimals: num_u8(&v["decimals"]),
+        },
+        "location" => {
+            assert!(v.get("decimals").is_none(), "a location has no decimals");
+            FieldKind::Location
+        }
+        other => panic!("field kind {other}"),
+    };
+    FieldSpec {
+        name: text(&v["name"]).into(),
+        unit: text(&v["unit"]).into(),
+        kind,
+    }
+}
+
+/// Terms from `stream_open`'s fields (or a record's `terms`): exactly one
+/// of `epoch_points` and `epoch_ms`.
+fn terms_from(f: &Value) -> StreamTerms {
+    let epoch = match (f.get("epoch_points"), f.get("epoch_ms")) {
+        (Some(n), None) => EpochRule::Points(num_u32(n)),
+        (None, Some(ms)) => EpochRule::Time(dec_u64(ms)),
+        _ => panic!("one of epoch_points and epoch_ms"),
+    };
+    StreamTerms {
+        fields: f["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(field_spec_from)
+            .collect(),
+        price_per_epoch: Amount::new(dec_u64(&f["price_per_epoch"])),
+        epoch,
+        area: text(&f["area"]).into(),
+        consent: hash(&f["consent"]),
+    }
+}
+
+/// The terms' bytes, from the table of docs/wire.md §16.6.
+fn terms_by_hand(f: &Value) -> Vec<u8> {
+    let fields = f["fields"].as_array().expect("fields");
+    let mut b = vec![u8::try_from(fields.len()).expect("few fields")];
+    for x in fields {
+        short_bytes(&mut b, text(&x["name"]));
+        short_bytes(&mut b, text(&x["unit"]));
+        match text(&x["kind"]) {
+            "number" => b.extend_from_slice(&[1, num_u8(&x["decimals"])]),
+            _ => b.push(2),
+        }
+    }
+    b.extend_from_slice(&dec_u64(&f["price_per_epoch"]).to_le_bytes());
+    if let Some(n) = f.get("epoch_points") {
+        b.push(1);
+        b.extend_from_slice(&num_u32(n).to_le_bytes());
+    } else {
+        b.push(2);
+        b.extend_from_slice(&dec_u64(&f["epoch_ms"]).to_le_bytes());
+    }
+    short_bytes(&mut b, text(&f["area"]));
+    b.extend_from_slice(&hex32(&f["consent"]));
+    b
+}
+
+/// The stream kind named `kind` from a transaction vector's fields.
+pub(super) fn stream_kind_from_fields(kind: &str, f: &Value) -> TxKind {
+    match kind {
+        "stream_open" => TxKind::StreamOpen {
+            terms: terms_from(f),
+        },
+        "stream_consent" => TxKind::StreamConsent {
+            stream: stream_id(&f["stream"]),
+            consent: hash(&f["consent"]),
+        },
+        "stream_delivery" => TxKind::StreamDelivery {
+            stream: stream_id(&f["stream"]),
+            ack: DeliveryAck {
+                delivery: Delivery {
+                    buyer: account(&f["buyer"]),
+                    epochs: dec_u64(&f["epochs"]),
+                    paid: Amount::new(dec_u64(&f["paid"])),
+                },
+                signature: signature(&f["buyer_signature"]),
+            },
+        },
+        "stream_close" => TxKind::StreamClose {
+            stream: stream_id(&f["stream"]),
+        },
+        other => panic!("not a stream kind: {other}"),
+    }
+}
+
+/// The kind tag and fields of a stream transaction, from the tables of
+/// docs/wire.md §5.3; `None` for other kinds.
+pub(super) fn stream_fields_by_hand(kind: &str, f: &Value) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    match kind {
+        "stream_open" => {
+            b.push(0x30);
+            b.extend_from_slice(&terms_by_hand(f));
+        }
+        "stream_consent" => {
+            b.push(0x31);
+            b.extend_from_slice(&hex32(&f["stream"]));
+            b.extend_from_slice(&hex32(&f["consent"]));
+        }
+        "stream_delivery" => {
+            b.push(0x32);
+            b.extend_from_slice(&hex32(&f["stream"]));
+            b.extend_from_slice(&hex32(&f["buyer"]));
+            b.extend_from_slice(&dec_u64(&f["epochs"]).to_le_bytes());
+            b.extend_from_slice(&dec_u64(&f["paid"]).to_le_bytes());
+            b.extend_from_slice(&hex_bytes(&f["buyer_signature"]));
+        }
+        "stream_close" => {
+            b.push(0x33);
+            b.extend_from_slice(&hex32(&f["stream"]));
+        }
+        _ => return None,
+    }
+    Some(b)
+}
+
+/// `SHA-256("ting:stream-id:v1" || genesis || seller || nonce u64)`, and its 89-byte input.
+fn stream_id_by_hand(genesis: &[u8; 32], seller: &[u8; 32], nonce: u64) -> ([u8; 32], Vec<u8>) {
+    let input = [
+        b"ting:stream-id:v1".as_slice(),
+        genesis,
+        seller,
+        &nonce.to_le_bytes(),
+    ]
+    .concat();
+    assert_eq!(input.len(), 89);
+    (sha256(&[&input]), input)
+}
+
+/// One acknowledgement as a buyer signs it, its parts named.
+struct Ack<'a> {
+    name: &'a str,
+    stream: StreamId,
+    buyer: &'a Value,
+    epochs: u64,
+    paid: u64,
+    signature: &'a Value,
+    /// `{buyer_seed_hex, message_hex}`.
+    by: &'a Value,
+}
+
+/// The message rebuilt from docs/wire.md §16.6, signed again with the
+/// buyer's seed, and checked through ting-core, refused for any other
+/// stream, network or total.
+fn check_ack(a: &Ack<'_>) {
+    let name = a.name;
+    let g = genesis_hash();
+    let buyer = Keypair::from_seed(hex32(&a.by["buyer_seed_hex"]));
+    assert_eq!(buyer.account(), account(a.buyer), "{name}: buyer key");
+    let message = [
+        b"ting:stream-delivery:v1".as_slice(),
+        &g.0,
+        &a.stream.0 .0,
+        &buyer.account().0,
+        &a.epochs.to_le_bytes(),
+        &a.paid.to_le_bytes(),
+    ]
+    .concat();
+    assert_eq!(message.len(), 135, "{name}: message length");
+    assert_eq!(message, hex_bytes(&a.by["message_hex"]), "{name}: message");
+    let sig = signature(a.signature);
+    assert_eq!(buyer.sign(&message), sig, "{name}: deterministic signature");
+    assert_eq!(keys::verify(&buyer.account(), &message, &sig), Ok(()));
+
+    let delivery = Delivery {
+        buyer: buyer.account(),
+        epochs: a.epochs,
+        paid: Amount::new(a.paid),
+    };
+    assert_eq!(
+        delivery_message(&g, &a.stream, &delivery).to_vec(),
+        message,
+        "{name}: delivery_message"
+    );
+    let ack = DeliveryAck {
+        delivery,
+        signature: sig,
+    };
+    assert_eq!(ack.verify(&g, &a.stream), Ok(()), "{name}: verify");
+    let signed = DeliveryAck::sign(&buyer, &g, &a.stream, a.epochs, Amount::new(a.paid));
+    assert_eq!(signed, ack, "{name}: DeliveryAck::sign");
+    assert!(
+        ack.verify(&Hash32([0x55; 32]), &a.stream).is_err(),
+        "{name}"
+    );
+    let other = StreamId(Hash32([0x11; 32]));
+    assert!(ack.verify(&g, &other).is_err(), "{name}: another stream");
+    let mut more = ack;
+    more.delivery.epochs ^= 1;
+    assert!(more.verify(&g, &a.stream).is_err(), "{name}: other epochs");
+    let mut more = ack;
+    more.delivery.paid = Amount::new(a.paid ^ 1);
+    assert!(more.verify(&g, &a.stream).is_err(), "{name}: another sum");
+    let mut bad = ack;
+    flip(&mut bad.signature.0, 40);
+    assert!(bad.verify(&g, &a.stream).is_err(), "{name}: flipped");
+}
+
+/// A stream transaction's stream: derived for an open, named otherwise;
+/// an open's terms laid out by hand; a delivery's acknowledgement checked.
+pub(super) fn check_stream_transaction(name: &str, v: &Value, tx: &SignedTx) {
+    let f = &v["fields"];
+    let kind = text(&v["kind"]);
+    let consents: Vec<&Value> = list("consent_records")
+        .iter()
+        .map(|c| &c["hash_hex"])
+        .collect();
+    if kind == "stream_open" {
+        let (id, _) = stream_id_by_hand(
+            &hex32(&f["genesis"]),
+            &hex32(&f["sender"]),
+            dec_u64(&f["nonce"]),
+        );
+        assert_eq!(hex::encode(id), v["stream_id_hex"], "{name}: stream id");
+        let id = StreamId(Hash32(id));
+        assert_eq!(tx.opened_stream(), Some(id), "{name}: opened_stream");
+        assert_eq!(tx.kind().stream(), None, "{name}");
+        let terms = terms_by_hand(f);
+        assert_eq!(hex::encode(&terms), v["terms_hex"], "{name}: terms");
+        let mut r = Reader::new(&terms);
+        let decoded = StreamTerms::decode(&mut r).expect("the terms decode");
+        assert_eq!(r.finish("terms"), Ok(()), "{name}: whole terms");
+        assert_eq!(decoded, terms_from(f), "{name}: decoded terms");
+        assert_eq!(decoded.check(), Ok(()), "{name}: the terms' rules");
+    } else {
+        assert_eq!(tx.opened_stream(), None, "{name}");
+        let stream = stream_id(&f["stream"]);
+        assert_eq!(tx.kind().stream(), Some(stream), "{name}: stream");
+    }
+    if matches!(kind, "stream_open" | "stream_consent") {
+        assert!(
+            consents.contains(&&f["consent"]),
+            "{name}: names a consent record vector"
+        );
+    }
+    if kind == "stream_delivery" {
+        check_ack(&Ack {
+            name,
+            stream: stream_id(&f["stream"]),
+            buyer: &f["buyer"],
+            epochs: dec_u64(&f["epochs"]),
+            paid: dec_u64(&f["paid"]),
+            signature: &f["buyer_signature"],
+            by: &v["delivery"],
+        });
+        assert_eq!(
+            tx.kind().counterparty(),
+            Some(account(&f["buyer"])),
+            "{name}: names the buyer"
+        );
+    }
+}
+
+/// Seller, owner, deposit, opened_at, terms, buyer count and each buyer's
+/// totals, from docs/wire.md §15.2.
+fn stream_record_by_hand(r: &Value, buyers: &[Value]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&hex32(&r["seller"]));
+    b.extend_from_slice(&hex32(&r["owner"]));
+    b.extend_from_slice(&dec_u64(&r["deposit"]).to_le_bytes());
+    b.extend_from_slice(&dec_u64(&r["opened_at"]).to_le_bytes());
+    b.extend_from_slice(&terms_by_hand(&r["terms"]));
+    b.push(u8::try_from(buyers.len()).expect("few buyers"));
+    for d in buyers {
+        b.extend_from_slice(&hex32(&d["buyer"]));
+        b.extend_from_slice(&dec_u64(&d["epochs"]).to_le_bytes());
+        b.extend_from_slice(&dec_u64(&d["paid"]).to_le_bytes());
+    }
+    b
+}
+
+fn check_stream_record(v: &Value, ids: &[Value], deliveries: &[Value]) {
+    let name = text(&v["name"]);
+    assert_eq!(v["kind"], "stream", "{name}");
+    let id = hex32(&v["id"]);
+    assert!(
+        ids.iter().any(|i| i["stream_id_hex"] == v["id"]),
+        "{name}: an id vector derives it"
+    );
+    let r = &v["record"];
+    let buyers = r["buyers"].as_array().expect("buyers");
+    let record = stream_record_by_hand(r, buyers);
+    assert_eq!(hex::encode(&record), v["record_hex"], "{name}: record");
+    let key = sha256(&[b"ting:state-key:stream:v1", &id]);
+    assert_eq!(hex::encode(key), v["key_hex"], "{name}: key");
+    let value = sha256(&[b"ting:state-value:stream:v1", &record]);
+    assert_eq!(hex::encode(value), v["value_hash_hex"], "{name}: value");
+    let bucket = u64::from(u16::from_be_bytes([key[0], key[1]]));
+    assert_eq!(v["bucket"].as_u64(), Some(bucket), "{name}: bucket");
+    assert_eq!(bucket_of(&Hash32(key)) as u64, bucket, "{name}");
+
+    let s = Stream::from_record(&record).expect("the record decodes");
+    assert_eq!(s.to_record(), record, "{name}: re-encodes");
+    assert_eq!(s.seller, account(&r["seller"]), "{name}");
+    assert_eq!(s.owner, account(&r["owner"]), "{name}");
+    assert_eq!(s.deposit, Amount::new(STREAM_DEPOSIT), "{name}: deposit");
+    assert_eq!(s.opened_at, Timestamp(dec_u64(&r["opened_at"])), "{name}");
+    assert_eq!(s.terms, terms_from(&r["terms"]), "{name}: terms");
+    let sid = StreamId(Hash32(id));
+    assert_eq!(
+        state_map::stream_entry(&sid, &s),
+        (Hash32(key), Hash32(value)),
+        "{name}: stream_entry"
+    );
+    assert_eq!(state_map::stream_key(&sid), Hash32(key), "{name}");
+    assert_eq!(state_map::stream_value_hash(&record), Hash32(value));
+
+    // Buyers sorted by account, each the totals a buyer signed for.
+    for pair in s.buyers.windows(2) {
+        assert!(pair[0].buyer < pair[1].buyer, "{name}: buyers sorted");
+    }
+    for d in buyers {
+        let signed = deliveries.iter().any(|x| {
+            x["stream"] == v["id"]
+                && x["buyer"] == d["buyer"]
+                && x["epochs"] == d["epochs"]
+                && x["paid"] == d["paid"]
+        });
+        assert!(signed, "{name}: {} acknowledged it", d["buyer"]);
+    }
+    if buyers.len() >= 2 {
+        let mut swapped = buyers.to_vec();
+        swapped.swap(0, 1);
+        let bytes = stream_record_by_hand(r, &swapped);
+        let got = Stream::from_record(&bytes).map_err(|e| e.code());
+        assert_eq!(got.err(), Some("invalid_value"), "{name}: buyers unsorted");
+    }
+    let mut longer = record.clone();
+    longer.push(0);
+    let got = Stream::from_record(&longer).map_err(|e| e.code());
+    assert_eq!(got.err(), Some("trailing_bytes"), "{name}: one byte more");
+}
+
+fn streams_section(name: &str) -> &'static [Value] {
+    vectors()["streams"][name]
+        .as_array()
+        .unwrap_or_else(|| panic!("streams.{name} is an array"))
+}
+
+#[test]
+fn every_stream_id_delivery_and_record_vector_matches() {
+    let ids = streams_section("ids");
+    assert!(!ids.is_empty());
+    let g = genesis_hash();
+    for v in ids {
+        let name = &v["name"];
+        assert_eq!(hash(&v["genesis"]), g, "{name}");
+        let (seller, nonce) = (hex32(&v["seller"]), dec_u64(&v["nonce"]));
+        let (id, input) = stream_id_by_hand(&g.0, &seller, nonce);
+        assert_eq!(input, hex_bytes(&v["hash_input_hex"]), "{name}: input");
+        assert_eq!(hex::encode(id), v["stream_id_hex"], "{name}: id");
+        let derived = StreamId::derive(&g, &account(&v["seller"]), ting_core::Nonce(nonce));
+        assert_eq!(derived, StreamId(Hash32(id)), "{name}: StreamId::derive");
+    }
+    assert!(ids
+        .iter()
+        .any(|v| dec_u64(&v["nonce"]) > u64::from(u32::MAX)));
+
+    let deliveries = streams_section("deliveries");
+    assert!(!deliveries.is_empty());
+    for v in deliveries {
+        assert_eq!(hash(&v["genesis"]), g, "{}", v["name"]);
+        check_ack(&Ack {
+            name: text(&v["name"]),
+            stream: stream_id(&v["stream"]),
+            buyer: &v["buyer"],
+            epochs: dec_u64(&v["epochs"]),
+            paid: dec_u64(&v["paid"]),
+            signature: &v["signature_hex"],
+            by: v,
+        });
+    }
+    assert!(deliveries.iter().any(|v| dec_u64(&v["paid"]) == u64::MAX));
+
+    let records = streams_section("records");
+    assert!(!records.is_empty());
+    for v in records {
+        check_stream_record(v, ids, deliveries);
+    }
+}
+
+#[test]
+fn the_stream_records_cover_each_kind_of_part() {
+    let records = streams_section("records");
+    let has = |test: &dyn Fn(&Value) -> bool| records.iter().any(|v| test(&v["record"]));
+    assert!(
+        has(&|r| r["terms"]["epoch_ms"].is_string()),
+        "an epoch of time"
+    );
+    assert!(
+        has(&|r| r["terms"]["epoch_points"].is_u64()),
+        "an epoch of points"
+    );
+    let fields_of = |r: &Value, kind: &str| {
+        r["terms"]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["kind"] == kind))
+    };
+    assert!(has(&|r| fields_of(r, "number") && fields_of(r, "location")));
+    let buyers = |r: &Value| r["buyers"].as_array().map_or(0, Vec::len);
+    assert!(has(&|r| buyers(r) == 0), "a record with no buyer yet");
+    assert!(has(&|r| buyers(r) >= 2), "a record with buyers to sort");
+}
+
+/// The sizes the tables of docs/wire.md §5.3 give for each stream kind:
+/// an open is 146 bytes and its terms.
+#[test]
+fn stream_transactions_have_their_documented_sizes() {
+    let mut seen = 0;
+    for v in list("transactions") {
+        let expected = match v["kind"].as_str().expect("a kind") {
+            "stream_open" => 146 + hex_bytes(&v["terms_hex"]).len(),
+            "stream_consent" => 210,
+            "stream_delivery" => 290,
+            "stream_close" => 178,
+            _ => continue,
+        };
+        let got = hex_bytes(&v["encoded_hex"]).len();
+        assert_eq!(got, expected, "{}: size", v["name"]);
+        seen += 1;
+    }
+    assert!(seen >= 4, "a vector of each stream kind");
+    // Terms: field count, each field (name, unit, kind, decimals of a
+    // number), price, epoch rule, area, consent.
+    let open = list("transactions")
+        .iter()
+        .find(|v| v["kind"] == "stream_open")
+        .expect("an open");
+    let f = &open["fields"];
+    let fields: usize = f["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|x| {
+            let number = usize::from(x["kind"] == "number");
+            1 + text(&x["name"]).len() + 1 + text(&x["unit"]).len() + 1 + number
+        })
+        .sum();
+    let epoch = if f.get("epoch_points").is_some() {
+        5
+    } else {
+        9
+    };
+    let terms = 1 + fields + 8 + epoch + 1 + text(&f["area"]).len() + 32;
+    assert_eq!(hex_bytes(&open["terms_hex"]).len(), terms, "terms size");
+}
+
+/// Consents, deliveries and closes name the stream the open vector opens;
+/// the seller sends the delivery, and the seller or its owner (as a
+/// `register_device` vector binds them) the consent and the close.
+#[test]
+fn stream_vectors_act_on_the_stream_they_open() {
+    let txs = list("transactions");
+    let open = txs
+        .iter()
+        .find(|v| v["kind"] == "stream_open")
+        .expect("an open");
+    let seller = &open["fields"]["sender"];
+    let owner = &txs
+        .iter()
+        .find(|v| v["kind"] == "register_device" && v["fields"]["device"] == *seller)
+        .expect("the seller is a registered device")["fields"]["sender"];
+    for v in txs.iter().filter(|v| {
+        let kind = v["kind"].as_str().unwrap_or("");
+        kind.starts_with("stream_") && kind != "stream_open"
+    }) {
+        let (name, f) = (&v["name"], &v["fields"]);
+        assert_eq!(
+            f["stream"], open["stream_id_hex"],
+            "{name}: the opened stream"
+        );
+        if v["kind"] == "stream_delivery" {
+            assert_eq!(f["sender"], *seller, "{name}: sent by the seller");
+            let listed = streams_section("deliveries")
+                .iter()
+                .any(|d| d["signature_hex"] == f["buyer_signature"]);
+            assert!(listed, "{name}: its acknowledgement is a delivery vector");
+        } else {
+            assert!(
+                f["sender"] == *seller || f["sender"] == *owner,
+                "{name}: sent by the seller or its owner"
+            );
+        }
+    }
+    assert!(
+        txs.iter()
+            .any(|v| v["kind"] == "stream_consent" && v["fields"]["sender"] == *owner),
+        "the owner acts on its device's stream"
+    );
 }
