@@ -51,6 +51,7 @@ pub mod error;
 pub mod payee;
 pub mod payer;
 pub mod record;
+pub mod stream;
 
 pub use dir::{channel_path, list_channels, Role};
 pub use error::{

@@ -141,6 +141,24 @@ impl Verifier {
         self.saw(answer.header.height);
         Ok(channel)
     }
+
+    /// What open stream `id` is, from a checked state proof; `None` when
+    /// the proof shows no open stream has this id.
+    pub fn stream(
+        &self,
+        id: &ting_core::stream::StreamId,
+        answer: &StateAnswer,
+    ) -> Result<Option<ting_core::stream::Stream>, Unproven> {
+        let stream = answer
+            .verify_stream(id, &self.check())
+            .map_err(|e| Unproven {
+                what: format!("stream {id}"),
+                code: e.code(),
+                reason: e.to_string(),
+            })?;
+        self.saw(answer.header.height);
+        Ok(stream)
+    }
 }
 
 /// An answer that should carry a proof and does not, or carries one that

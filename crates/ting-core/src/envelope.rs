@@ -91,6 +91,8 @@ impl EnvelopeType {
     pub const KEY_GRANT: Self = Self(0x0111);
     /// A seller refuses a key request ([`crate::stream::keyx::KeyRefusal`]).
     pub const KEY_REFUSAL: Self = Self(0x0112);
+    /// A buyer acknowledges what it received ([`crate::stream::keyx::DeliveryNote`]).
+    pub const DELIVERY: Self = Self(0x0113);
 
     /// Types `0x0000`–`0x00ff` are the node's; a device takes them only from
     /// the node it trusts.
@@ -110,6 +112,7 @@ impl EnvelopeType {
             Self::KEY_REQUEST => "key_request",
             Self::KEY_GRANT => "key_grant",
             Self::KEY_REFUSAL => "key_refusal",
+            Self::DELIVERY => "delivery",
             _ => "unknown",
         }
     }

@@ -12,6 +12,7 @@ use crate::hash::Hash32;
 pub mod chunk;
 pub mod epoch;
 pub mod keyx;
+pub mod point;
 pub mod record;
 pub mod sales;
 pub mod terms;

@@ -63,6 +63,19 @@ impl NodeClient {
         }
     }
 
+    /// Open stream `id` at the node's tip block, proved against a signed
+    /// header; `None` is a proved absence (never opened, or closed).
+    pub async fn stream(
+        &self,
+        id: &ting_core::stream::StreamId,
+    ) -> Result<Option<ting_core::stream::Stream>, HttpError> {
+        let what = format!("stream {id}");
+        let verifier = self.verifier_for(&what)?;
+        let path = format!("/v1/streams/{}?proof=true", id.to_hex());
+        let (answer, _) = self.state_answer(&path, &what).await?;
+        Ok(verifier.stream(id, &answer)?)
+    }
+
     /// Channel `id` at the node's tip block, proved; a proved absence is
     /// `unknown_channel`, as the node would answer it.
     pub(super) async fn proved_channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {

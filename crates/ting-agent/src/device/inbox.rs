@@ -17,6 +17,7 @@ use ting_core::channel::payee::Accepted;
 use ting_core::envelope::{
     receive, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload, ReplayGuard,
 };
+use ting_core::stream::keyx::{DeliveryNote, KeyGrant, KeyRefusal, KeyRequest};
 use ting_core::{AccountId, ChannelId, Hash32, Payment, Timestamp};
 
 use super::error::InboxError;
@@ -45,6 +46,24 @@ pub enum Message {
         channel: ChannelId,
         accepted: Accepted,
     },
+    /// A buyer asks this device, a seller, for an epoch's key (`KEY_REQUEST`).
+    /// Its payment is not yet accepted: `stream::Seller::answer` decides.
+    KeyRequest {
+        from: AccountId,
+        request: Box<KeyRequest>,
+    },
+    /// A seller sent an epoch's key, sealed to this device (`KEY_GRANT`).
+    KeyGrant { from: AccountId, grant: KeyGrant },
+    /// A seller refused a key request (`KEY_REFUSAL`).
+    KeyRefusal {
+        from: AccountId,
+        refusal: KeyRefusal,
+    },
+    /// A buyer acknowledged what it received of a stream this device sells (`DELIVERY`).
+    Delivery { from: AccountId, note: DeliveryNote },
+    /// A publish on a stream topic this device follows: a chunk as the
+    /// broker delivered it, not yet checked (`stream::Buyer` checks it).
+    Chunk { topic: String, bytes: Vec<u8> },
 }
 
 /// What an envelope that passed every check turned out to be.
@@ -112,6 +131,11 @@ impl Inbox {
         self.messaging.public()
     }
 
+    /// The messaging secret's holder, to open what was sealed to this device.
+    pub(crate) fn messaging(&self) -> &Messaging {
+        &self.messaging
+    }
+
     /// Forgets an open payee file, so the next payment reads it again.
     pub fn forget_payee(&mut self, channel: &ChannelId) {
         self.payees.remove(channel);
@@ -145,6 +169,22 @@ impl Inbox {
                 let payment = Payment::decode(&payload).map_err(bad)?;
                 self.accept_payment(from, &payment, now)
             }
+            EnvelopeType::KEY_REQUEST => Ok(Received::Message(Message::KeyRequest {
+                from,
+                request: Box::new(KeyRequest::decode(&payload).map_err(bad)?),
+            })),
+            EnvelopeType::KEY_GRANT => Ok(Received::Message(Message::KeyGrant {
+                from,
+                grant: KeyGrant::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::DELIVERY => Ok(Received::Message(Message::Delivery {
+                from,
+                note: DeliveryNote::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::KEY_REFUSAL => Ok(Received::Message(Message::KeyRefusal {
+                from,
+                refusal: KeyRefusal::decode(&payload).map_err(bad)?,
+            })),
             other => Err(InboxError::UnknownType(other.0)),
         }
     }

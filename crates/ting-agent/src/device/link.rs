@@ -139,8 +139,9 @@ impl Schedule {
 /// One session's publishes waiting for their packet id, then for their ack.
 #[derive(Debug, Default)]
 struct Session {
-    unnumbered: VecDeque<u64>,
-    by_pkid: HashMap<u16, u64>,
+    /// Outbox ids of handed-over publishes in order; `None` for a stream chunk.
+    unnumbered: VecDeque<Option<u64>>,
+    by_pkid: HashMap<u16, Option<u64>>,
 }
 
 enum Ended {
@@ -165,6 +166,7 @@ pub(crate) async fn run(inner: Arc<Inner>, broker: Broker, mut stop: watch::Rece
         match session(&inner, &broker, &mut schedule, &mut stop).await {
             Ended::Stopped => break,
             Ended::Failed { connected } => {
+                inner.streams().disconnected();
                 {
                     let mut stats = inner.stats();
                     stats.connected = false;
@@ -265,8 +267,11 @@ async fn session(
     }
     // The inbox, and where the trusted nodes announce themselves (retained,
     // so a node already there is heard at once), in one SUBSCRIBE.
+    // And every stream this device follows.
+    let followed: Vec<String> = inner.streams().resubscribe();
     let filters = std::iter::once(topics::inbox(&inner.me))
         .chain(inner.sequencers.iter().map(topics::node))
+        .chain(followed)
         .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
     let subscribed = client.try_subscribe_many(filters);
     if subscribed.is_err() {
@@ -281,7 +286,11 @@ async fn session(
     schedule.reset(Instant::now());
     let mut session = Session::default();
     loop {
+        if !subscribe_fresh(inner, &client) {
+            return Ended::Failed { connected: true };
+        }
         publish_due(inner, &client, schedule, &mut session);
+        publish_chunks(inner, &client, &mut session);
         let wake_at = schedule
             .next_due()
             .unwrap_or_else(|| Instant::now() + IDLE_WAKE)
@@ -299,6 +308,42 @@ async fn session(
                 return Ended::Stopped;
             }
         }
+    }
+}
+
+/// Subscribes to the streams followed since the session began; false if
+/// the client's queue is gone.
+fn subscribe_fresh(inner: &Inner, client: &AsyncClient) -> bool {
+    let fresh = inner.streams().take_fresh();
+    for topic in fresh {
+        if client
+            .try_subscribe(topic.clone(), QoS::AtLeastOnce)
+            .is_err()
+        {
+            inner.streams().refresh(topic);
+            return false;
+        }
+        inner.streams().subscribing();
+    }
+    true
+}
+
+/// Hands the client the stream chunks waiting, within the in-flight limit.
+/// A chunk is the seller's to keep (its stream log); the link sends it once.
+fn publish_chunks(inner: &Inner, client: &AsyncClient, session: &mut Session) {
+    while session.unnumbered.len() + session.by_pkid.len() < LINK_INFLIGHT_MAX {
+        let Some((topic, bytes)) = inner.streams().next_chunk() else {
+            return;
+        };
+        if client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, false, bytes.clone())
+            .is_err()
+        {
+            inner.streams().requeue_chunk(topic, bytes);
+            return;
+        }
+        session.unnumbered.push_back(None);
+        inner.stats().published += 1;
     }
 }
 
@@ -337,7 +382,7 @@ fn publish_due(
             break;
         }
         slot.in_flight = true;
-        session.unnumbered.push_back(*id);
+        session.unnumbered.push_back(Some(*id));
         inner.stats().published += 1;
     }
 }
@@ -350,8 +395,9 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
                 session.by_pkid.insert(pkid, id);
             }
         }
+        Event::Incoming(Packet::SubAck(_)) => inner.streams().subscribed(),
         Event::Incoming(Packet::PubAck(ack)) => {
-            if let Some(id) = session.by_pkid.remove(&ack.pkid) {
+            if let Some(Some(id)) = session.by_pkid.remove(&ack.pkid) {
                 acknowledged(inner, schedule, id);
             }
         }
@@ -365,6 +411,16 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
             if publish.topic.starts_with(topics::NODES_PREFIX) =>
         {
             on_announcement(inner, &publish.topic, &publish.payload);
+        }
+        Event::Incoming(Packet::Publish(publish))
+            if publish.topic.starts_with(topics::STREAMS_PREFIX)
+                && inner.streams().follows(&publish.topic) =>
+        {
+            let message = super::Message::Chunk {
+                topic: publish.topic,
+                bytes: publish.payload.to_vec(),
+            };
+            dispatch(inner, Received::Message(message));
         }
         _ => {}
     }

@@ -42,6 +42,11 @@ impl Messaging {
         self.secret.public()
     }
 
+    /// The secret itself, to open what a peer sealed to this device.
+    pub(crate) fn secret(&self) -> &MessagingSecret {
+        &self.secret
+    }
+
     /// The payload's plaintext (opened if encrypted); `bad_ciphertext` if it does not open.
     pub fn open(&self, envelope: &Envelope) -> Result<Vec<u8>, ReceiveError> {
         envelope.open_payload(&self.secret)

@@ -44,6 +44,7 @@ mod link;
 pub mod messaging;
 mod pending;
 pub mod presence;
+pub mod streams;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -215,6 +216,8 @@ pub(crate) struct Inner {
     sequencers: Vec<AccountId>,
     genesis_hash: Hash32,
     presence: watch::Sender<Presence>,
+    /// Streams followed and chunks to publish (see `streams`).
+    streams: Mutex<streams::StreamLink>,
 }
 
 /// A running device. Drop it, or better `shutdown`, to stop its link.
@@ -275,6 +278,7 @@ impl Device {
             sequencers: config.sequencers,
             genesis_hash: config.genesis_hash,
             presence: watch::channel(Presence::Connecting { last_error: None }).0,
+            streams: Mutex::new(streams::StreamLink::default()),
             key: config.key,
         });
         let (stop, stopped) = watch::channel(false);

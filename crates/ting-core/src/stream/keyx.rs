@@ -13,6 +13,9 @@
 //! - `0x0111 key grant` (seller → buyer): `version u8 | stream [32] | epoch
 //!   u64 | sealed key (u8 len)`, the epoch key sealed to the buyer's
 //!   messaging key ([`super::epoch::EpochKey::seal_to`]).
+//! - `0x0113 delivery` (buyer → seller): `version u8 | stream [32] |
+//!   acknowledgement`, sent once a key is in hand, so the seller can put the
+//!   buyer's running totals on the ledger as its delivery record.
 //! - `0x0112 key refusal` (seller → buyer): `version u8 | stream [32] |
 //!   epoch u64 | credit u64 | code (u8 len, ASCII) | message (u16 len,
 //!   UTF-8)`; `credit` is what the buyer has paid on the channel and not
@@ -44,6 +47,33 @@ pub struct KeyRequest {
     pub payment: Option<Payment>,
     pub ack: Option<DeliveryAck>,
     pub attestation: Option<SignedAttestation>,
+}
+
+/// A buyer's acknowledgement of what it has received and paid so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryNote {
+    pub stream: StreamId,
+    pub ack: DeliveryAck,
+}
+
+impl DeliveryNote {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(1 + 32 + 32 + 16 + 64);
+        w.u8(KEYX_VERSION).hash(&self.stream.0);
+        self.ack.encode(&mut w);
+        w.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<DeliveryNote, DecodeError> {
+        let mut r = Reader::new(bytes);
+        version(&mut r, "delivery note")?;
+        let note = DeliveryNote {
+            stream: StreamId(r.hash("stream")?),
+            ack: DeliveryAck::decode(&mut r)?,
+        };
+        r.finish("delivery note")?;
+        Ok(note)
+    }
 }
 
 /// The seller's answer: the key, sealed to the buyer.
