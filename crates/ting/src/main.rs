@@ -16,6 +16,7 @@ mod bench;
 mod broker_probe;
 mod channel_cmd;
 mod clock_args;
+mod consent_cmd;
 mod demo;
 mod failure;
 mod keys_cmd;
@@ -26,6 +27,7 @@ mod node_cmd;
 mod output;
 mod read_cmd;
 mod sign_cmd;
+mod stream_cmd;
 mod wallet;
 
 use std::path::PathBuf;
@@ -91,6 +93,16 @@ impl NodeArg {
     /// check that never happens.
     pub fn client(&self) -> anyhow::Result<NodeClient> {
         Ok(NodeClient::with_trust(&self.url, &self.trust()?)?)
+    }
+
+    /// A client that checks state proofs and receipts against the network
+    /// and sequencer the node names in `/v1/status` (trust on first use, as
+    /// a device set up with `DeviceConfig::discover` has it).
+    pub async fn verified_client(&self) -> anyhow::Result<NodeClient> {
+        let client = self.client()?;
+        let status = client.status().await?;
+        let verifier = ting_agent::Verifier::new(status.genesis_hash, vec![status.sequencer]);
+        Ok(client.verifying(std::sync::Arc::new(verifier)))
     }
 
     /// The TLS trust for this node (and the broker it names).
@@ -167,6 +179,12 @@ enum Command {
     Sign(sign_cmd::SignArgs),
     /// Send a transaction signed earlier (by `ting sign` or any other client).
     Submit(sign_cmd::SubmitArgs),
+    /// Consent records: what an owner lets a device sell, and their withdrawal.
+    #[command(subcommand)]
+    Consent(consent_cmd::ConsentCmd),
+    /// Data streams: open, find, sell, buy, and the owner's view of earnings.
+    #[command(subcommand)]
+    Stream(stream_cmd::StreamCmd),
     /// MQTT: login credentials for tools such as mosquitto_sub.
     #[command(subcommand)]
     Mqtt(mqtt_cmd::MqttCmd),
@@ -205,6 +223,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(args) => block_on(sign_cmd::sign(args, json)),
         Command::Submit(args) => block_on(sign_cmd::submit(args, json)),
         Command::Mqtt(cmd) => block_on(mqtt_cmd::run(cmd, json)),
+        Command::Consent(cmd) => block_on(consent_cmd::run(cmd, json)),
+        Command::Stream(cmd) => block_on(stream_cmd::run(cmd, json)),
         Command::Bench(cmd) => bench::run(&cmd),
     }
 }

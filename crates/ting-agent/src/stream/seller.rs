@@ -398,6 +398,17 @@ impl Seller {
         if let Some(ack) = &request.ack {
             self.take_ack(from, ack);
         }
+        if let Some(payment) = &request.payment {
+            // A channel this seller has not taken up yet: take it up from the
+            // ledger (its terms from a state proof), so its payments count.
+            let unknown = matches!(
+                device.paid_by(&from, &payment.channel),
+                Err(crate::device::InboxError::UnknownChannel)
+            );
+            if unknown {
+                let _ = device.accept_channel(&payment.channel).await;
+            }
+        }
         let decided = self.decide(device, from, request);
         let (epoch, credit) = (
             request.epoch,
