@@ -45,7 +45,8 @@ fn name(i: usize) -> String {
 /// A point as `(schema field, value, time or window start, readings in it)`.
 type Out = (u8, i128, u64, u64);
 
-fn of_form(field: u8, form: &Form<'_>) -> Out {
+fn of_form(field: usize, form: &Form<'_>) -> Out {
+    let field = u8::try_from(field).expect("a few fields");
     match *form {
         Form::Number { value, at } => (field, i128::from(value), at.0, 0),
         Form::Aggregate {
@@ -169,14 +170,14 @@ fn run_case(
             };
             let mut closed = Vec::new();
             let now = filter.push(reading(), &mut |r| closed.push(r));
-            released.extend(closed.iter().map(|r| of_form(r.field as u8, &r.form)));
+            released.extend(closed.iter().map(|r| of_form(r.field, &r.form)));
             if let Ok(r) = now {
-                released.push(of_form(r.field as u8, &r.form));
+                released.push(of_form(r.field, &r.form));
             }
             seller.push(&device, reading()).expect("pushed");
         }
         filter.close_due(Timestamp(u64::MAX), &mut |r| {
-            released.push(of_form(r.field as u8, &r.form))
+            released.push(of_form(r.field, &r.form))
         });
         seller.tick(&device, Timestamp(u64::MAX)).expect("ticked");
         let sealed = sealed_points(&device, &key, &stream);
