@@ -408,6 +408,19 @@ async fn market(embedded: bool) {
         chunk_points: 5,
     };
     let seller = Seller::open(&seller_device, setup).expect("the seller opens");
+    // A buyer finds it by field and area, and reads it from the signed state.
+    let found = owner_device
+        .http()
+        .find_streams("field=hardness&area=u0&max_price=20")
+        .await
+        .expect("a search");
+    assert_eq!(found, vec![stream]);
+    let none = owner_device
+        .http()
+        .find_streams("field=hardness&max_price=19")
+        .await
+        .expect("a search");
+    assert!(none.is_empty());
 
     let with_genesis = |category: &str| {
         let mut a = attestation(category);

@@ -76,6 +76,36 @@ impl NodeClient {
         Ok(verifier.stream(id, &answer)?)
     }
 
+    /// The ids of the open streams a search finds (`query` as for `GET
+    /// /v1/streams`, such as `field=hardness&area=u0&max_price=50`), every
+    /// page of them. A search is a hint: read each with
+    /// [`NodeClient::stream`], which checks it against the signed state.
+    pub async fn find_streams(
+        &self,
+        query: &str,
+    ) -> Result<Vec<ting_core::stream::StreamId>, HttpError> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/streams?limit=200&{query}");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let page = self.get(&path).await?;
+            for s in page["streams"].as_array().into_iter().flatten() {
+                let id = s["stream"]
+                    .as_str()
+                    .and_then(ting_core::stream::StreamId::from_hex)
+                    .ok_or_else(|| HttpError::BadResponse("a stream without an id".into()))?;
+                ids.push(id);
+            }
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return Ok(ids),
+            }
+        }
+    }
+
     /// Channel `id` at the node's tip block, proved; a proved absence is
     /// `unknown_channel`, as the node would answer it.
     pub(super) async fn proved_channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {

@@ -121,6 +121,12 @@ impl Seller {
         if setup.consent.record.device != device.account() {
             return Err(SellerError::NotOurConsent);
         }
+        if setup.terms.price_per_epoch < setup.consent.record.min_price_per_epoch {
+            return Err(SellerError::Consent(format!(
+                "the stream asks {} per epoch; the owner's record asks at least {}",
+                setup.terms.price_per_epoch, setup.consent.record.min_price_per_epoch
+            )));
+        }
         if setup.chunk_points == 0 || setup.chunk_points > ting_core::limits::CHUNK_POINTS_MAX {
             return Err(SellerError::ChunkSize(setup.chunk_points));
         }
