@@ -108,7 +108,33 @@ pub struct Seller {
     recorded: BTreeMap<AccountId, Delivery>,
     /// The epoch from which the owner's revocation withholds everything.
     revoked_from_epoch: Option<u64>,
+    refusals: RefusalBudget,
     stats: SellerStats,
+}
+
+/// Refusals answered per sender per minute.
+pub const REFUSALS_PER_MINUTE_MAX: u32 = 10;
+/// Senders whose refusals are counted at once; past it the counts start over.
+const REFUSAL_SENDERS_MAX: usize = 4096;
+
+/// How many refusals each sender was sent in the current minute.
+#[derive(Debug, Default)]
+struct RefusalBudget {
+    minute: u64,
+    sent: std::collections::HashMap<AccountId, u32>,
+}
+
+impl RefusalBudget {
+    fn allow(&mut self, to: AccountId, at: Timestamp) -> bool {
+        let minute = at.0 / 60_000;
+        if minute != self.minute || self.sent.len() >= REFUSAL_SENDERS_MAX {
+            self.minute = minute;
+            self.sent.clear();
+        }
+        let n = self.sent.entry(to).or_default();
+        *n = n.saturating_add(1);
+        *n <= REFUSALS_PER_MINUTE_MAX
+    }
 }
 
 impl Seller {
@@ -176,6 +202,7 @@ impl Seller {
             acks: BTreeMap::new(),
             recorded: BTreeMap::new(),
             revoked_from_epoch: None,
+            refusals: RefusalBudget::default(),
             stats: SellerStats::default(),
         };
         let last_chunk = seller.replay(&records)?;
@@ -404,9 +431,15 @@ impl Seller {
         if let Some(ack) = &request.ack {
             self.take_ack(from, ack);
         }
-        if let Some(payment) = &request.payment {
+        let allowed = self
+            .consent
+            .record
+            .allows_buyer(&from, request.attestation.as_ref(), now());
+        if let Some(payment) = request.payment.as_ref().filter(|_| allowed) {
             // A channel this seller has not taken up yet: take it up from the
             // ledger (its terms from a state proof), so its payments count.
+            // Only for a buyer the consent admits: a stranger's made-up
+            // channel ids cost the seller no lookup.
             let unknown = matches!(
                 device.paid_by(&from, &payment.channel),
                 Err(crate::device::InboxError::UnknownChannel)
@@ -459,6 +492,12 @@ impl Seller {
         credit: Amount,
     ) -> Result<Answered, SellerError> {
         *self.stats.refused.entry(code.to_owned()).or_default() += 1;
+        if !self.refusals.allow(to, now()) {
+            // Each refusal is an envelope through the durable outbox: past a
+            // few a minute to one sender, the rest are dropped and counted.
+            *self.stats.refused.entry("not_answered".into()).or_default() += 1;
+            return Ok(Answered::Refused { code });
+        }
         let refusal = KeyRefusal {
             stream: request.stream,
             epoch: request.epoch,
@@ -547,7 +586,12 @@ impl Seller {
     }
 
     fn take_ack(&mut self, from: AccountId, ack: &DeliveryAck) {
-        if ack.delivery.buyer != from || ack.verify(&self.genesis, &self.stream).is_err() {
+        // Only a buyer that bought something has a delivery to record: a
+        // stranger's acknowledgements would only fill memory.
+        if ack.delivery.buyer != from || !self.sales.has_buyer(&self.stream, &from) {
+            return;
+        }
+        if ack.verify(&self.genesis, &self.stream).is_err() {
             return;
         }
         let newer = self.acks.get(&from).is_none_or(|old| {
@@ -626,5 +670,24 @@ fn refusal_message(code: &str, price: Amount, credit: Amount) -> String {
         "payment_required" => "include a payment into your channel to the seller".into(),
         "no_messaging_key" => "publish your messaging key (set_messaging_key) so the key can be sealed to you".into(),
         other => format!("refused: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_to_one_sender_are_capped_per_minute() {
+        let mut budget = RefusalBudget::default();
+        let (a, b) = (AccountId([1; 32]), AccountId([2; 32]));
+        let minute = Timestamp(60_000 * 100);
+        let answered = (0..15).filter(|_| budget.allow(a, minute)).count();
+        assert_eq!(answered, REFUSALS_PER_MINUTE_MAX as usize);
+        assert!(budget.allow(b, minute), "another sender has its own budget");
+        assert!(
+            budget.allow(a, Timestamp(minute.0 + 60_000)),
+            "a new minute"
+        );
     }
 }

@@ -109,6 +109,14 @@ impl SalesBook {
         self.sold.contains_key(&(*stream, *buyer, epoch))
     }
 
+    /// Whether `buyer` bought any epoch of `stream`.
+    pub fn has_buyer(&self, stream: &StreamId, buyer: &AccountId) -> bool {
+        self.sold
+            .range((*stream, *buyer, 0)..=(*stream, *buyer, u64::MAX))
+            .next()
+            .is_some()
+    }
+
     /// What `channel` has spent on keys.
     pub fn spent(&self, channel: &ChannelId) -> Amount {
         self.spent.get(channel).copied().unwrap_or(Amount::ZERO)
@@ -169,5 +177,76 @@ impl SalesBook {
         self.sold.insert(key, sale.price);
         let spent = self.spent.entry(sale.channel).or_insert(Amount::ZERO);
         *spent = spent.checked_add(sale.price).unwrap_or(Amount::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Hash32;
+
+    fn ask(buyer: u8, channel: u8, epoch: u64, paid: u64) -> Ask {
+        Ask {
+            stream: StreamId(Hash32([1; 32])),
+            buyer: AccountId([buyer; 32]),
+            epoch,
+            price: Amount::new(20),
+            channel: ChannelId(Hash32([channel; 32])),
+            paid: Amount::new(paid),
+        }
+    }
+
+    fn sell(book: &mut SalesBook, a: &Ask) -> Decision {
+        let d = book.decide(a);
+        if let Decision::Sell(sale) = d {
+            book.record(&sale);
+        }
+        d
+    }
+
+    #[test]
+    fn a_key_is_sold_once_per_epoch_against_credit_and_given_again_free() {
+        let mut book = SalesBook::default();
+        assert_eq!(
+            sell(&mut book, &ask(7, 1, 0, 19)),
+            Decision::Short {
+                credit: Amount::new(19),
+                price: Amount::new(20)
+            }
+        );
+        assert!(matches!(
+            sell(&mut book, &ask(7, 1, 0, 20)),
+            Decision::Sell(_)
+        ));
+        assert_eq!(sell(&mut book, &ask(7, 1, 0, 20)), Decision::Again);
+        // The channel's 20 is spent: epoch 1 needs 20 more.
+        assert!(matches!(
+            sell(&mut book, &ask(7, 1, 1, 30)),
+            Decision::Short { credit, .. } if credit == Amount::new(10)
+        ));
+        assert!(matches!(
+            sell(&mut book, &ask(7, 1, 1, 40)),
+            Decision::Sell(_)
+        ));
+        assert_eq!(book.spent(&ChannelId(Hash32([1; 32]))), Amount::new(40));
+        assert!(book.has_buyer(&StreamId(Hash32([1; 32])), &AccountId([7; 32])));
+        assert!(!book.has_buyer(&StreamId(Hash32([1; 32])), &AccountId([8; 32])));
+        assert_eq!(book.len(), 2);
+    }
+
+    #[test]
+    fn a_replayed_log_counts_each_sale_once_and_sales_round_trip() {
+        let sale = Sale {
+            stream: StreamId(Hash32([1; 32])),
+            buyer: AccountId([7; 32]),
+            channel: ChannelId(Hash32([2; 32])),
+            epoch: 3,
+            price: Amount::new(20),
+        };
+        let book = SalesBook::from_sales([sale, sale]);
+        assert_eq!(book.len(), 1);
+        assert_eq!(book.spent(&sale.channel), Amount::new(20));
+        assert_eq!(Sale::decode(&sale.encode()), Ok(sale));
+        assert!(Sale::decode(&sale.encode()[..SALE_BYTES - 1]).is_err());
     }
 }
