@@ -163,6 +163,15 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         watcher.granted(BLOCKS_TOPIC).await,
         "anyone may read the blocks"
     );
+    // The victim sells a stream; anyone may read its (sealed) chunks.
+    let victim_stream = ting_core::topics::stream_chunks(
+        &victim.account(),
+        &ting_core::stream::StreamId(ting_core::Hash32([7; 32])),
+    );
+    assert!(
+        watcher.granted(&victim_stream).await,
+        "a stream's chunks are public"
+    );
 
     let mut evil = Client::start(login_options(broker, &genesis, &attacker));
     for filter in [
@@ -174,6 +183,7 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         "#".to_string(),
         "$share/evil/ting/v1/inbox/+".to_string(),
         "ting/v1/streams/x".to_string(),
+        "ting/v1/streams/#".to_string(),
     ] {
         assert!(!evil.granted(&filter).await, "{filter} must be refused");
     }
@@ -197,6 +207,11 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
             true,
             fake.clone(),
         )
+        .await
+        .expect("publish");
+    // A forged chunk on the victim's stream: only the seller publishes there.
+    evil.client
+        .publish(victim_stream.clone(), QoS::AtLeastOnce, false, fake.clone())
         .await
         .expect("publish");
     // A retained message on a device's own inbox is refused too.
@@ -232,7 +247,8 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         "no fake in the victim's inbox"
     );
 
-    // Every header the watcher saw is the node's, and a late subscriber gets the node's.
+    // Every header the watcher saw is the node's (no forged chunk reached
+    // it), and a late subscriber gets the node's.
     while let Ok((topic, bytes)) = watcher.publishes.try_recv() {
         assert_eq!(topic, BLOCKS_TOPIC);
         BlockHeader::from_bytes(&bytes)
@@ -251,9 +267,9 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
 
     let refusals = gw.broker_refusals().expect("embedded");
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(load(&refusals.subscribes), 8);
+    assert_eq!(load(&refusals.subscribes), 9);
     assert!(
-        load(&refusals.publishes) >= 4,
+        load(&refusals.publishes) >= 5,
         "{}",
         load(&refusals.publishes)
     );
