@@ -31,9 +31,32 @@ pub enum ConsentCmd {
     New(NewArgs),
     /// Show a consent record in words (and a revocation of it, if given).
     Show(ShowArgs),
-    /// Withdraw a consent record, signed by its owner KEY: the device stops
-    /// selling from the first epoch that starts at or after the time given.
+    /// Withdraw a consent record, signed by its owner KEY: from now on
+    /// nothing more leaves the device, and no key of a later epoch is sold.
     Revoke(RevokeArgs),
+    /// As a certifier KEY, attest that a buyer belongs to a category (for
+    /// records that admit buyers by category).
+    Attest(AttestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+    /// The buyer (did:key or hex).
+    #[arg(long, value_name = "ID")]
+    pub buyer: String,
+    /// The category, such as utility.water.
+    #[arg(long)]
+    pub category: String,
+    /// How long it holds, such as 365d.
+    #[arg(long, default_value = "365d")]
+    pub valid_for: String,
+    /// Where to write it (hex, one line).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub node: NodeArg,
 }
 
 #[derive(Debug, Args)]
@@ -100,7 +123,63 @@ pub async fn run(cmd: ConsentCmd, json_out: bool) -> anyhow::Result<()> {
         ConsentCmd::New(a) => new(a, json_out).await,
         ConsentCmd::Show(a) => show(a, json_out).await,
         ConsentCmd::Revoke(a) => revoke(a, json_out).await,
+        ConsentCmd::Attest(a) => attest(a, json_out).await,
     }
+}
+
+/// Writes `bytes` as one line of hex to a new file (never over an old one), synced.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => bad_input(
+                "file_exists",
+                format!("{} exists; choose another --out", path.display()),
+            ),
+            _ => bad_input("io", format!("cannot create {}: {e}", path.display())),
+        })?;
+    f.write_all(format!("{}\n", hex::encode(bytes)).as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+async fn attest(a: AttestArgs, json_out: bool) -> anyhow::Result<()> {
+    let certifier = a.key.read()?;
+    let genesis = a.node.client()?.genesis_hash().await?;
+    let attestation = ting_core::consent::attestation::Attestation {
+        genesis,
+        certifier: certifier.account(),
+        buyer: parse_id("--buyer", &a.buyer)?,
+        category: a.category.clone(),
+        expires_at: Timestamp(now_ms().saturating_add(parse_duration_ms(&a.valid_for)?)),
+    };
+    let signed = attestation.sign(&certifier).ok_or_else(|| {
+        bad_input(
+            "bad_category",
+            "the category is 1 to 48 bytes (such as utility.water)",
+        )
+    })?;
+    write_new(&a.out, &signed.encode())?;
+    let v = json!({
+        "file": a.out.display().to_string(),
+        "certifier": certifier.account().to_did(),
+        "buyer": signed.attestation.buyer.to_did(),
+        "category": a.category,
+        "expires_at_ms": signed.attestation.expires_at.0,
+    });
+    print_value(&v, json_out, |_| {
+        format!(
+            "wrote {}: {} vouches that {} is in {}; the buyer gives it with ting stream buy --attestation FILE",
+            a.out.display(),
+            certifier.account(),
+            signed.attestation.buyer,
+            a.category
+        )
+    });
+    Ok(())
 }
 
 fn now_ms() -> u64 {
@@ -201,7 +280,7 @@ async fn new(a: NewArgs, json_out: bool) -> anyhow::Result<()> {
     let signed = record
         .sign(&owner)
         .map_err(|e| bad_input(e.code(), e.to_string()))?;
-    std::fs::write(&a.out, format!("{}\n", hex::encode(signed.encode())))?;
+    write_new(&a.out, &signed.encode())?;
     let v = consent_json(&signed, None, now);
     print_value(&v, json_out, |v| {
         format!(
@@ -381,7 +460,7 @@ async fn revoke(a: RevokeArgs, json_out: bool) -> anyhow::Result<()> {
     let signed = Revocation::of(&consent, Timestamp(now_ms()))
         .sign(&owner)
         .map_err(|e| bad_input(e.code(), e.to_string()))?;
-    std::fs::write(&a.out, format!("{}\n", hex::encode(signed.encode())))?;
+    write_new(&a.out, &signed.encode())?;
     let v = json!({
         "consent": consent.hash().to_hex(),
         "revoked_at_ms": signed.revocation.revoked_at.0,
@@ -389,7 +468,7 @@ async fn revoke(a: RevokeArgs, json_out: bool) -> anyhow::Result<()> {
     });
     print_value(&v, json_out, |_| {
         format!(
-            "wrote {}: consent {} is withdrawn from now on; give it to the device (ting stream sell --revocation FILE) and keep it to show",
+            "wrote {}: consent {} is withdrawn from now on; give it to the device (ting stream sell --revocation FILE, once: the device keeps it) and keep it to show",
             a.out.display(),
             consent.hash()
         )

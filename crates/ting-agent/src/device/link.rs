@@ -395,7 +395,13 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
                 session.by_pkid.insert(pkid, id);
             }
         }
-        Event::Incoming(Packet::SubAck(_)) => inner.streams().subscribed(),
+        Event::Incoming(Packet::SubAck(ack)) => {
+            let refused = ack
+                .return_codes
+                .iter()
+                .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure));
+            inner.streams().subscribed(refused);
+        }
         Event::Incoming(Packet::PubAck(ack)) => {
             if let Some(Some(id)) = session.by_pkid.remove(&ack.pkid) {
                 acknowledged(inner, schedule, id);

@@ -29,8 +29,9 @@ use crate::payer::DurablePayer;
 
 /// Chunks waiting for the broker, per device.
 pub const STREAM_CHUNKS_QUEUED_MAX: usize = 4096;
-/// Streams one device follows at once.
-pub const STREAMS_FOLLOWED_MAX: usize = 256;
+/// Streams one device follows at once: with its inbox and the nodes' topics
+/// this stays within the subscriptions a Ting broker grants one client (80).
+pub const STREAMS_FOLLOWED_MAX: usize = 64;
 
 /// The link's stream work: topics followed, new ones to subscribe to, and
 /// chunks to publish.
@@ -44,6 +45,8 @@ pub(crate) struct StreamLink {
     unacknowledged: u32,
     /// Whether a session is up.
     connected: bool,
+    /// SUBSCRIBEs the broker refused (a stream topic it does not grant).
+    refused: u64,
 }
 
 impl StreamLink {
@@ -61,9 +64,12 @@ impl StreamLink {
         self.unacknowledged = self.unacknowledged.saturating_add(1);
     }
 
-    /// The broker acknowledged a SUBSCRIBE.
-    pub(crate) fn subscribed(&mut self) {
+    /// The broker answered a SUBSCRIBE, refusing some of it if `refused`.
+    pub(crate) fn subscribed(&mut self, refused: bool) {
         self.unacknowledged = self.unacknowledged.saturating_sub(1);
+        if refused {
+            self.refused = self.refused.saturating_add(1);
+        }
     }
 
     /// The session ended: whatever it subscribed is to be asked again.
@@ -146,7 +152,13 @@ impl Device {
     /// this device.
     pub fn streams_settled(&self) -> bool {
         let s = self.inner.streams();
-        s.connected && s.fresh.is_empty() && s.unacknowledged == 0
+        s.connected && s.fresh.is_empty() && s.unacknowledged == 0 && s.refused == 0
+    }
+
+    /// SUBSCRIBEs the broker refused: a followed stream whose chunks will
+    /// not arrive (the broker's subscription limit, or its ACL).
+    pub fn stream_subscriptions_refused(&self) -> u64 {
+        self.inner.streams().refused
     }
 
     /// Chunks dropped because the broker was away too long.

@@ -7,7 +7,9 @@
 //! cuts a torn tail, so new records follow whole ones. [`AppendLog::append`]
 //! writes without syncing (the bytes survive a killed process, in the page
 //! cache); [`AppendLog::sync`] makes everything appended so far durable,
-//! and [`AppendLog::append_synced`] does both. Files are mode 0600.
+//! and [`AppendLog::append_synced`] does both. Files are mode 0600. A file
+//! that fails its checks more than one record before its end is damaged,
+//! not torn, and is refused rather than cut.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
@@ -80,6 +82,27 @@ impl AppendLog {
             });
         }
         let (records, whole) = decode_all(&bytes[magic.len()..]);
+        let tail = bytes
+            .len()
+            .saturating_sub(magic.len().saturating_add(whole));
+        if tail > HEADER_BYTES.saturating_add(LOG_RECORD_BYTES_MAX) {
+            // More than one append's worth does not decode: not a torn last
+            // record but damage in the middle, and cutting there would drop
+            // records that were synced (a seller would then number points
+            // again that it already sealed). Nothing is written; an operator
+            // looks at the file.
+            return Err(StoreError::Io {
+                op: "read a log",
+                source: std::io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "{} is damaged {} bytes before its end, past what a torn write leaves",
+                        path.display(),
+                        tail
+                    ),
+                ),
+            });
+        }
         let end = u64::try_from(magic.len().saturating_add(whole)).unwrap_or(u64::MAX);
         if end != bytes.len() as u64 {
             file.set_len(end).map_err(io("cut a log's torn tail"))?;
@@ -197,6 +220,28 @@ mod tests {
         log.append_synced(b"three").expect("appended");
         let (_, records) = AppendLog::open(&path, MAGIC).expect("reopened");
         assert_eq!(records.len(), 3);
+    }
+
+    #[test]
+    fn damage_before_the_last_record_is_refused_not_cut() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("a.log");
+        let (mut log, _) = AppendLog::open(&path, MAGIC).expect("created");
+        let big = vec![7u8; LOG_RECORD_BYTES_MAX];
+        for _ in 0..3 {
+            log.append(&big).expect("appended");
+        }
+        log.sync().expect("synced");
+        drop(log);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[MAGIC.len() + HEADER_BYTES + 5] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(AppendLog::open(&path, MAGIC).is_err());
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            bytes,
+            "nothing was cut"
+        );
     }
 
     #[test]

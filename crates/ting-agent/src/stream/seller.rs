@@ -44,6 +44,9 @@ const POINTS_MAGIC: &[u8; 8] = b"TGSPTS01";
 const SALES_MAGIC: &[u8; 8] = b"TGSALE01";
 const REC_POINT: u8 = b'P';
 const REC_CHUNK: u8 = b'B';
+/// The owner's revocation, once given: `EPOCH REVOCATION_HEX`, the first
+/// epoch no key is sold for and the signed revocation.
+const REVOCATION_FILE: &str = "revocation";
 
 /// What a stream sells: its id and terms on the ledger, the consent record
 /// in force (whose hash the terms name), and how many points a chunk holds.
@@ -109,6 +112,8 @@ pub struct Seller {
     /// The epoch from which the owner's revocation withholds everything.
     revoked_from_epoch: Option<u64>,
     refusals: RefusalBudget,
+    /// Channels bound to this stream (see [`Seller::channel_is_ours`]).
+    channels: std::collections::BTreeSet<ting_core::ChannelId>,
     stats: SellerStats,
 }
 
@@ -203,6 +208,7 @@ impl Seller {
             recorded: BTreeMap::new(),
             revoked_from_epoch: None,
             refusals: RefusalBudget::default(),
+            channels: std::collections::BTreeSet::new(),
             stats: SellerStats::default(),
         };
         let last_chunk = seller.replay(&records)?;
@@ -212,6 +218,10 @@ impl Seller {
             device.publish_chunk(&seller.stream, chunk);
         }
         seller.flush(device)?;
+        let revoked = read_revocation(&dir.join(REVOCATION_FILE), &seller.genesis)?;
+        if let Some((_, revocation)) = revoked {
+            seller.revoke(device, &revocation)?;
+        }
         Ok(seller)
     }
 
@@ -407,12 +417,24 @@ impl Seller {
             .verify()
             .map_err(|e| SellerError::Consent(e.to_string()))?;
         self.flush(device)?;
-        let from = self
-            .terms
-            .epoch
-            .epoch_of(self.next_seq(), r.revoked_at.0)
-            .max(self.current_epoch(now()))
-            .saturating_add(1);
+        let path = device.stream_dir(&self.stream).join(REVOCATION_FILE);
+        let from = match read_revocation(&path, &self.genesis)? {
+            // Already in force (a restart, or the same one given again).
+            Some((from, _)) => from,
+            None => {
+                let from = self
+                    .terms
+                    .epoch
+                    .epoch_of(self.next_seq(), r.revoked_at.0)
+                    .max(self.current_epoch(now()))
+                    .saturating_add(1);
+                write_synced(
+                    &path,
+                    &format!("{from} {}\n", hex::encode(revocation.encode())),
+                )?;
+                from
+            }
+        };
         self.revoked_from_epoch = Some(from);
         self.filter.revoke(r.revoked_at);
         Ok(from)
@@ -448,21 +470,26 @@ impl Seller {
                 let _ = device.accept_channel(&payment.channel).await;
             }
         }
+        // The key is sealed to the buyer's messaging key: without one there
+        // is nothing to sell, so it is looked up before any payment is taken.
+        let needs_key = allowed || self.sales.bought(&self.stream, &from, request.epoch);
+        let their_key = if needs_key {
+            match device.messaging_key_of(&from).await {
+                Ok(k) => Some(k),
+                Err(_) => {
+                    return self
+                        .refuse(device, from, request, "no_messaging_key", Amount::ZERO)
+                        .await
+                }
+            }
+        } else {
+            None
+        };
         let decided = self.decide(device, from, request);
-        let (epoch, credit) = (
-            request.epoch,
-            decided.as_ref().err().map_or(Amount::ZERO, |e| e.1),
-        );
+        let epoch = request.epoch;
         match decided {
             Ok((answered, key)) => {
-                let their_key = match device.messaging_key_of(&from).await {
-                    Ok(k) => k,
-                    Err(_) => {
-                        return self
-                            .refuse(device, from, request, "no_messaging_key", credit)
-                            .await
-                    }
-                };
+                let their_key = their_key.expect("looked up for every buyer a key can go to");
                 let sealed = key
                     .seal_to(&their_key, &self.stream, epoch, &mut rand::rng())
                     .map_err(|e| SellerError::Seal(e.to_string()))?;
@@ -547,6 +574,11 @@ impl Seller {
         let (channel, paid) = device
             .accept_stream_payment(&from, payment)
             .map_err(|e| (payment_code(&e), Amount::ZERO))?;
+        // Credit is counted per channel, so a channel pays for one stream:
+        // the same money must not buy keys of two.
+        if !self.channel_is_ours(device, &channel) {
+            return Err(("channel_in_use", Amount::ZERO));
+        }
         let ask = Ask {
             stream: self.stream,
             buyer: from,
@@ -575,6 +607,27 @@ impl Seller {
                 ))
             }
         }
+    }
+
+    /// Whether `channel` pays for this stream: it is bound to the first
+    /// stream that sells a key over it (a file per channel, created once and
+    /// synced, shared by every stream of the device).
+    fn channel_is_ours(&mut self, device: &Device, channel: &ting_core::ChannelId) -> bool {
+        if self.channels.contains(channel) {
+            return true;
+        }
+        let Some(dir) = device
+            .stream_dir(&self.stream)
+            .parent()
+            .map(|d| d.join("channels"))
+        else {
+            return false;
+        };
+        let ours = bind_channel(&dir, channel, &self.stream).unwrap_or(false);
+        if ours {
+            self.channels.insert(*channel);
+        }
+        ours
     }
 
     /// Takes a buyer's acknowledgement of what it received so far, for the
@@ -643,6 +696,72 @@ impl Seller {
     }
 }
 
+/// The revocation kept in `path`, if any, with the epoch it stops sales from.
+fn read_revocation(
+    path: &std::path::Path,
+    genesis: &Hash32,
+) -> Result<Option<(u64, SignedRevocation)>, SellerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SellerError::Io {
+                op: "read the revocation",
+                source,
+            })
+        }
+    };
+    let damaged = || SellerError::Consent(format!("{} is damaged", path.display()));
+    let (epoch, hex_text) = text.trim().split_once(' ').ok_or_else(damaged)?;
+    let epoch = epoch.parse().map_err(|_| damaged())?;
+    let bytes = hex::decode(hex_text).map_err(|_| damaged())?;
+    let r = SignedRevocation::decode(&bytes, genesis).map_err(|_| damaged())?;
+    Ok(Some((epoch, r)))
+}
+
+/// Writes `text` to a new file at `path`, synced with its directory.
+fn write_synced(path: &std::path::Path, text: &str) -> Result<(), SellerError> {
+    use std::io::Write;
+    let io = |op| move |source| SellerError::Io { op, source };
+    let mut f = std::fs::File::create(path).map_err(io("create a file"))?;
+    f.write_all(text.as_bytes()).map_err(io("write a file"))?;
+    f.sync_all().map_err(io("sync a file"))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("sync a directory"))?;
+    }
+    Ok(())
+}
+
+/// Binds `channel` to `stream` in `dir` unless it is bound already;
+/// answers whether it is bound to `stream`.
+fn bind_channel(
+    dir: &std::path::Path,
+    channel: &ting_core::ChannelId,
+    stream: &StreamId,
+) -> std::io::Result<bool> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(channel.to_hex());
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            f.write_all(stream.to_hex().as_bytes())?;
+            f.sync_all()?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim() == stream.to_hex())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The point of what the filter released, named by its schema index
 /// (`map`: the schema index of each consent field; `u8::MAX` for a field
 /// the schema lacks, which [`Seller::push`] withholds).
@@ -665,7 +784,8 @@ fn refusal_message(code: &str, price: Amount, credit: Amount) -> String {
             "an epoch costs {price}; your channel's credit here is {credit}: pay the rest"
         ),
         "buyer_not_allowed" => "the owner's consent record does not name you, nor a category you showed an attestation for".into(),
-        "epoch_not_open" => "keys are sold for the current epoch and the next".into(),
+        "epoch_not_open" => "keys are sold for epochs up to the one after the current".into(),
+        "channel_in_use" => "this channel already pays for another stream of this seller: open one channel per stream".into(),
         "consent_revoked" => "the owner withdrew consent from an earlier epoch".into(),
         "payment_required" => "include a payment into your channel to the seller".into(),
         "no_messaging_key" => "publish your messaging key (set_messaging_key) so the key can be sealed to you".into(),

@@ -92,7 +92,9 @@ impl SignedAttestation {
         let certifier = r.account("certifier")?;
         let buyer = r.account("buyer")?;
         let category = core::str::from_utf8(r.bytes_u8("category", CATEGORY_BYTES_MAX)?)
-            .map_err(|_| DecodeError::InvalidValue { what: "category" })?
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or(DecodeError::InvalidValue { what: "category" })?
             .to_owned();
         let expires_at = Timestamp(r.u64("expires_at")?);
         Ok(SignedAttestation {
@@ -105,6 +107,14 @@ impl SignedAttestation {
             },
             signature: r.signature("signature")?,
         })
+    }
+
+    /// Decodes an attestation that must be the whole of `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<SignedAttestation, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let a = SignedAttestation::read(&mut r)?;
+        r.finish("attestation")?;
+        Ok(a)
     }
 
     /// Checks the certifier's signature.

@@ -234,18 +234,24 @@ pub async fn sell(a: SellArgs, json_out: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A channel to `seller` this device already pays through, or a new one.
-async fn channel_to(
+/// The channel this device pays `stream` through (one per stream: a seller
+/// counts credit per channel), kept in the stream's directory; a new one to
+/// `seller` the first time.
+async fn channel_for(
     device: &Device,
-    state: &std::path::Path,
+    stream: &ting_core::stream::StreamId,
     seller: ting_core::AccountId,
     deposit: u64,
 ) -> anyhow::Result<ting_core::ChannelId> {
-    for id in ting_agent::list_channels(state, ting_agent::Role::Payer)? {
-        let payer = ting_agent::DurablePayer::open(state, &id)?;
-        if payer.payer().terms().payee == seller {
-            return Ok(id);
-        }
+    let dir = device.stream_dir(stream);
+    let path = dir.join("channel");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return ting_core::ChannelId::from_hex(text.trim()).ok_or_else(|| {
+            bad_input(
+                "bad_file",
+                format!("{} is not a channel id", path.display()),
+            )
+        });
     }
     let ticks = u32::try_from(deposit)
         .unwrap_or(u32::MAX)
@@ -257,7 +263,11 @@ async fn channel_to(
         ticks,
         expires_at: Timestamp(ting_agent::clock::now().0 + 7 * 86_400_000),
     };
-    Ok(device.open_channel(offer).await?)
+    let channel = device.open_channel(offer).await?;
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(&path, format!("{}\n", channel.to_hex()))?;
+    std::fs::File::open(&path)?.sync_all()?;
+    Ok(channel)
 }
 
 pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
@@ -271,18 +281,24 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
         device.http().stream(&stream).await?.ok_or_else(|| {
             bad_input("unknown_stream", format!("no open stream has id {stream}"))
         })?;
-    let channel = channel_to(&device, &a.state, on_ledger.seller, a.deposit).await?;
+    let channel = channel_for(&device, &stream, on_ledger.seller, a.deposit).await?;
     let attestation = match &a.attestation {
         None => None,
         Some(src) => {
             let text = read_input(src, 4096, "attestation")?;
             let bytes = hex::decode(text.trim())
                 .map_err(|_| bad_input("bad_file", "the attestation is not hex"))?;
-            let mut r = ting_core::encoding::Reader::new(&bytes);
-            Some(
-                ting_core::consent::attestation::SignedAttestation::read(&mut r)
-                    .map_err(|e| bad_input(e.code(), e.to_string()))?,
-            )
+            let a = ting_core::consent::attestation::SignedAttestation::decode(&bytes)
+                .map_err(|e| bad_input(e.code(), format!("attestation {src}: {e}")))?;
+            a.verify()
+                .map_err(|e| bad_input("bad_attestation", format!("attestation {src}: {e}")))?;
+            if a.attestation.buyer != me {
+                return Err(bad_input(
+                    "not_our_attestation",
+                    "the attestation names another buyer",
+                ));
+            }
+            Some(a)
         }
     };
     let setup = BuyerSetup {
