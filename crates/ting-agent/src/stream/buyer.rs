@@ -5,12 +5,22 @@
 //!
 //! What is kept, in the stream's directory (`Device::stream_dir`), in
 //! `bought.log`: each key bought (`K`: epoch, price, the key), synced
-//! before the key is used, and each point opened (`D`: number and point
-//! bytes), synced once per chunk or key. A restarted buyer keeps every
-//! point and key it paid for, and its credit with the seller (what its
-//! channel paid less the keys bought) is known from its payer file and this
-//! log, so it never pays twice for one epoch: it shows its last payment
-//! again instead.
+//! before the key is used, each point opened (`D`: number and point
+//! bytes), synced once per chunk or key, and each epoch asked for (`A`:
+//! epoch), synced before anything is paid for it. A restarted buyer keeps
+//! every point and key it paid for, and its credit with the seller (what
+//! its channel paid less the keys bought) is known from its payer file and
+//! this log, so it never pays twice for one epoch: it shows its last
+//! payment again instead.
+//!
+//! A key request can go unanswered: the seller's process was killed after
+//! its MQTT client took the request, or the buyer's after the key arrived
+//! and before it was logged. So [`Buyer::open`] asks again for every epoch
+//! asked for and never granted, and [`Buyer::tick`] (also called by
+//! [`Buyer::on_chunk`]) sends again, with the last payment, a request left
+//! unanswered for [`REQUEST_RESEND_AFTER`]. A key the seller sold comes back
+//! for free, so the keys the seller counts as sold and those the buyer
+//! holds stay the same; otherwise its credit and the seller's would part.
 //!
 //! What the buyer trusts: the stream's terms and seller come from a state
 //! proof; a chunk counts only if the seller signed it and it continues the
@@ -19,6 +29,7 @@
 //! a key counts only if it opens the epoch's points.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use ting_core::consent::attestation::SignedAttestation;
 use ting_core::encoding::{Reader, Writer};
@@ -36,12 +47,16 @@ use crate::device::Device;
 const BOUGHT_MAGIC: &[u8; 8] = b"TGBUY001";
 const REC_KEY: u8 = b'K';
 const REC_POINT: u8 = b'D';
+const REC_ASK: u8 = b'A';
 /// Sealed points kept while their epoch's key is awaited; past this the
 /// oldest epoch's are dropped.
 pub const WAITING_POINTS_MAX: usize = 65_536;
 
 /// Times one epoch is asked for again after the seller found it short of payment.
 pub const REQUEST_RETRIES_MAX: u32 = 3;
+
+/// How long a key request waits for an answer before it is sent again.
+pub const REQUEST_RESEND_AFTER: Duration = Duration::from_secs(3);
 
 /// `n` keys' worth at `price`.
 fn ticks_value(price: Amount, n: usize) -> Result<Amount, BuyerError> {
@@ -102,9 +117,12 @@ pub struct Buyer {
     keys: BTreeMap<u64, EpochKey>,
     waiting: BTreeMap<u64, Vec<(u64, Vec<u8>)>>,
     waiting_len: usize,
-    /// Epochs asked for and not yet answered; each counts its price against
-    /// the credit, so two requests in flight never count one payment twice.
-    asked: BTreeSet<u64>,
+    /// Epochs asked for and not yet answered, with when the request was
+    /// last sent; each counts its price against the credit, so two requests
+    /// in flight never count one payment twice.
+    asked: BTreeMap<u64, Instant>,
+    /// Epochs with an `A` record in the log.
+    requested: BTreeSet<u64>,
     /// Epochs the seller refused for good (not for want of payment).
     given_up: BTreeSet<u64>,
     /// Requests sent again for an epoch after a short payment.
@@ -148,7 +166,8 @@ impl Buyer {
             keys: BTreeMap::new(),
             waiting: BTreeMap::new(),
             waiting_len: 0,
-            asked: BTreeSet::new(),
+            asked: BTreeMap::new(),
+            requested: BTreeSet::new(),
             given_up: BTreeSet::new(),
             retries: BTreeMap::new(),
             stopped: false,
@@ -157,6 +176,15 @@ impl Buyer {
         };
         let earlier = buyer.replay(&records)?;
         device.follow_stream(&buyer.seller, &buyer.stream);
+        let unanswered: Vec<u64> = buyer
+            .requested
+            .iter()
+            .filter(|e| !buyer.keys.contains_key(e))
+            .copied()
+            .collect();
+        for epoch in unanswered {
+            buyer.ask(device, epoch).await?;
+        }
         Ok((buyer, earlier))
     }
 
@@ -180,6 +208,9 @@ impl Buyer {
                     let bytes = r.take(r.remaining(), "point").map_err(damaged)?;
                     let point = Point::decode(bytes).map_err(damaged)?;
                     out.push(Bought { seq, epoch, point });
+                }
+                REC_ASK => {
+                    self.requested.insert(r.u64("epoch").map_err(damaged)?);
                 }
                 _ => {
                     return Err(BuyerError::Damaged(ting_core::DecodeError::InvalidValue {
@@ -220,7 +251,8 @@ impl Buyer {
     }
 
     /// Stops paying: no key is asked for from now on, so nothing after the
-    /// last paid epoch opens; the stream is no longer followed.
+    /// last paid epoch opens (a request already paid for may still be sent
+    /// again, see [`Buyer::tick`]); the stream is no longer followed.
     pub fn stop(&mut self, device: &Device) {
         self.stopped = true;
         device.unfollow_stream(&self.seller, &self.stream);
@@ -234,6 +266,7 @@ impl Buyer {
         device: &Device,
         bytes: &[u8],
     ) -> Result<Vec<Bought>, BuyerError> {
+        self.tick(device).await?;
         let chunk = match Chunk::decode(bytes) {
             Ok(c) if c.stream == self.stream => c,
             Ok(_) => return Ok(Vec::new()),
@@ -304,7 +337,7 @@ impl Buyer {
     /// the buyer has not stopped and the budget allows.
     async fn ask(&mut self, device: &Device, epoch: u64) -> Result<(), BuyerError> {
         let known = self.keys.contains_key(&epoch) || self.given_up.contains(&epoch);
-        if self.stopped || known || self.asked.contains(&epoch) {
+        if self.stopped || known || self.asked.contains_key(&epoch) {
             return Ok(());
         }
         let price = self.terms.price_per_epoch;
@@ -318,6 +351,12 @@ impl Buyer {
             self.stats.budget_stops = self.stats.budget_stops.saturating_add(1);
             return Ok(());
         }
+        if !self.requested.contains(&epoch) {
+            let mut w = Writer::with_capacity(9);
+            w.u8(REC_ASK).u64(epoch);
+            self.log.append_synced(w.as_slice())?;
+            self.requested.insert(epoch);
+        }
         let paid = device.paid_into(&self.channel).await?;
         let credit = paid.checked_sub(committed).unwrap_or(Amount::ZERO);
         let payment = if credit >= price {
@@ -326,6 +365,15 @@ impl Buyer {
             let short = price.checked_sub(credit).unwrap_or(price);
             Some(device.pay_into(&self.channel, short).await?)
         };
+        self.send_request(device, epoch, payment).await
+    }
+
+    async fn send_request(
+        &mut self,
+        device: &Device,
+        epoch: u64,
+        payment: Option<ting_core::Payment>,
+    ) -> Result<(), BuyerError> {
         let epochs = self.keys.len() as u64;
         let ack = DeliveryAck::sign(&self.key, &self.genesis, &self.stream, epochs, self.spent);
         let request = KeyRequest {
@@ -336,8 +384,26 @@ impl Buyer {
             attestation: self.attestation.clone(),
         };
         device.send_key_request(self.seller, &request).await?;
-        self.asked.insert(epoch);
+        self.asked.insert(epoch, Instant::now());
         Ok(())
+    }
+
+    /// Sends again, with the channel's last payment (nothing is paid
+    /// again), every key request unanswered for [`REQUEST_RESEND_AFTER`].
+    /// [`Buyer::on_chunk`] calls it; call it every second or so while no
+    /// chunk comes. Answers how many were sent.
+    pub async fn tick(&mut self, device: &Device) -> Result<usize, BuyerError> {
+        let due: Vec<u64> = self
+            .asked
+            .iter()
+            .filter(|(_, at)| at.elapsed() >= REQUEST_RESEND_AFTER)
+            .map(|(e, _)| *e)
+            .collect();
+        for &epoch in &due {
+            let payment = device.last_payment(&self.channel).await;
+            self.send_request(device, epoch, payment).await?;
+        }
+        Ok(due.len())
     }
 
     /// Takes a key the seller sent: it must open the epoch's points held

@@ -11,7 +11,9 @@
 //!   both points (`ting_core::stream::epoch`). The log is synced at every
 //!   chunk, before the chunk is published; points since the last chunk
 //!   survive a killed process (they are in the page cache) and go out in
-//!   the first chunk after a restart.
+//!   the first chunk after a restart. The newest chunks
+//!   ([`CHUNKS_REPUBLISHED`]) are published again on open: a killed process
+//!   may not have handed them to the broker yet.
 //! - `sales.log`: every key sold, synced before the key is sent, so a
 //!   restarted seller neither sells an epoch twice to one buyer nor forgets
 //!   one it was paid for ([`ting_core::stream::sales`]).
@@ -47,6 +49,12 @@ const REC_CHUNK: u8 = b'B';
 /// The owner's revocation, once given: `EPOCH REVOCATION_HEX`, the first
 /// epoch no key is sold for and the signed revocation.
 const REVOCATION_FILE: &str = "revocation";
+
+/// Chunks [`Seller::open`] publishes again, the newest in the log: a killed
+/// process may have signed them and not yet handed them to the broker (its
+/// link keeps up to 32 unacknowledged; while the broker is away more wait,
+/// and those past these are lost). A buyer takes a copy it has as a repeat.
+pub const CHUNKS_REPUBLISHED: usize = 32;
 
 /// What a stream sells: its id and terms on the ledger, the consent record
 /// in force (whose hash the terms name), and how many points a chunk holds.
@@ -211,8 +219,8 @@ impl Seller {
             channels: std::collections::BTreeSet::new(),
             stats: SellerStats::default(),
         };
-        let last_chunk = seller.replay(&records)?;
-        if let Some(chunk) = last_chunk {
+        let newest = seller.replay(&records)?;
+        for chunk in newest {
             // It may not have reached the broker before the restart; a
             // buyer that has it takes the copy as a repeat.
             device.publish_chunk(&seller.stream, chunk);
@@ -226,9 +234,13 @@ impl Seller {
     }
 
     /// Rebuilds the position and the open chunk from the log; answers the
-    /// last whole chunk's bytes, signed again (Ed25519 is deterministic).
-    fn replay(&mut self, records: &[Vec<u8>]) -> Result<Option<Vec<u8>>, SellerError> {
-        let mut last = None;
+    /// newest [`CHUNKS_REPUBLISHED`] whole chunks' bytes, oldest first,
+    /// signed again (Ed25519 is deterministic).
+    fn replay(
+        &mut self,
+        records: &[Vec<u8>],
+    ) -> Result<std::collections::VecDeque<Vec<u8>>, SellerError> {
+        let mut newest = std::collections::VecDeque::with_capacity(CHUNKS_REPUBLISHED);
         for body in records {
             let mut r = Reader::new(body);
             let damaged = SellerError::Damaged;
@@ -248,12 +260,15 @@ impl Seller {
                         return Err(SellerError::LogOrder);
                     }
                     self.position = position;
-                    last = Some(chunk.encode());
+                    if newest.len() == CHUNKS_REPUBLISHED {
+                        newest.pop_front();
+                    }
+                    newest.push_back(chunk.encode());
                 }
                 _ => return Err(SellerError::LogOrder),
             }
         }
-        Ok(last)
+        Ok(newest)
     }
 
     fn add_to_open(&mut self, epoch: u64, seq: u64, sealed: Vec<u8>) -> Result<(), SellerError> {
