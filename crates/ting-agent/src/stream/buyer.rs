@@ -58,6 +58,48 @@ pub const REQUEST_RETRIES_MAX: u32 = 3;
 /// How long a key request waits for an answer before it is sent again.
 pub const REQUEST_RESEND_AFTER: Duration = Duration::from_secs(3);
 
+/// A set of point numbers kept as ranges `start..=end`: points come mostly
+/// in order, so this stays small.
+#[derive(Debug, Default)]
+struct SeqSet {
+    ranges: BTreeMap<u64, u64>,
+}
+
+impl SeqSet {
+    fn contains(&self, seq: u64) -> bool {
+        self.ranges
+            .range(..=seq)
+            .next_back()
+            .is_some_and(|(_, end)| seq <= *end)
+    }
+
+    /// Adds `seq`; false if it was there.
+    fn insert(&mut self, seq: u64) -> bool {
+        if self.contains(seq) {
+            return false;
+        }
+        let before = self
+            .ranges
+            .range(..seq)
+            .next_back()
+            .filter(|(_, end)| end.checked_add(1) == Some(seq))
+            .map(|(start, _)| *start);
+        let after = seq
+            .checked_add(1)
+            .and_then(|next| self.ranges.get(&next).map(|end| (next, *end)));
+        let start = before.unwrap_or(seq);
+        let end = match after {
+            Some((next, end)) => {
+                self.ranges.remove(&next);
+                end
+            }
+            None => seq,
+        };
+        self.ranges.insert(start, end);
+        true
+    }
+}
+
 /// `n` keys' worth at `price`.
 fn ticks_value(price: Amount, n: usize) -> Result<Amount, BuyerError> {
     price
@@ -123,6 +165,8 @@ pub struct Buyer {
     asked: BTreeMap<u64, Instant>,
     /// Epochs with an `A` record in the log.
     requested: BTreeSet<u64>,
+    /// Point numbers already opened (and logged), as ranges.
+    opened: SeqSet,
     /// Epochs the seller refused for good (not for want of payment).
     given_up: BTreeSet<u64>,
     /// Requests sent again for an epoch after a short payment.
@@ -169,6 +213,7 @@ impl Buyer {
             asked: BTreeMap::new(),
             requested: BTreeSet::new(),
             given_up: BTreeSet::new(),
+            opened: SeqSet::default(),
             retries: BTreeMap::new(),
             stopped: false,
             log,
@@ -207,7 +252,9 @@ impl Buyer {
                     let epoch = r.u64("epoch").map_err(damaged)?;
                     let bytes = r.take(r.remaining(), "point").map_err(damaged)?;
                     let point = Point::decode(bytes).map_err(damaged)?;
-                    out.push(Bought { seq, epoch, point });
+                    if self.opened.insert(seq) {
+                        out.push(Bought { seq, epoch, point });
+                    }
                 }
                 REC_ASK => {
                     self.requested.insert(r.u64("epoch").map_err(damaged)?);
@@ -351,14 +398,20 @@ impl Buyer {
             self.stats.budget_stops = self.stats.budget_stops.saturating_add(1);
             return Ok(());
         }
+        let paid = device.paid_into(&self.channel).await?;
+        let credit = paid.checked_sub(committed).unwrap_or(Amount::ZERO);
+        if credit < price && !self.asked.is_empty() {
+            // One request that pays at a time: a seller that takes a payment
+            // and never answers holds at most one epoch's price. This epoch
+            // is asked for once the one in flight is answered.
+            return Ok(());
+        }
         if !self.requested.contains(&epoch) {
             let mut w = Writer::with_capacity(9);
             w.u8(REC_ASK).u64(epoch);
             self.log.append_synced(w.as_slice())?;
             self.requested.insert(epoch);
         }
-        let paid = device.paid_into(&self.channel).await?;
-        let credit = paid.checked_sub(committed).unwrap_or(Amount::ZERO);
         let payment = if credit >= price {
             device.last_payment(&self.channel).await
         } else {
@@ -493,9 +546,11 @@ impl Buyer {
         Ok(())
     }
 
-    /// Asks for every epoch whose points are held and that is not asked for.
+    /// Asks for every epoch whose points are held, or that was asked for
+    /// before and never granted, and that is not asked for now.
     async fn ask_waiting(&mut self, device: &Device) -> Result<(), BuyerError> {
-        let epochs: Vec<u64> = self.waiting.keys().copied().collect();
+        let unanswered = self.requested.iter().filter(|e| !self.keys.contains_key(e));
+        let epochs: BTreeSet<u64> = self.waiting.keys().chain(unanswered).copied().collect();
         for epoch in epochs {
             self.ask(device, epoch).await?;
         }
@@ -510,6 +565,11 @@ impl Buyer {
         let key = self.keys.get(&epoch).expect("the caller holds the key");
         let mut out = Vec::with_capacity(sealed.len());
         for (seq, bytes) in sealed {
+            // A chunk seen again (a restarted seller republishes its last
+            // ones) opens nothing twice.
+            if self.opened.contains(seq) {
+                continue;
+            }
             let Ok(plain) = key.open(&self.stream, epoch, seq, &bytes) else {
                 *self.stats.refused_chunks.entry("bad_point").or_default() += 1;
                 continue;
@@ -521,10 +581,35 @@ impl Buyer {
             let mut w = Writer::with_capacity(plain.len().saturating_add(17));
             w.u8(REC_POINT).u64(seq).u64(epoch).bytes(&plain);
             self.log.append(w.as_slice())?;
+            self.opened.insert(seq);
             out.push(Bought { seq, epoch, point });
         }
         self.log.sync()?;
         self.stats.points = self.stats.points.saturating_add(out.len() as u64);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeqSet;
+
+    #[test]
+    fn a_seq_set_merges_ranges_and_says_what_it_holds() {
+        let mut set = SeqSet::default();
+        for seq in [5, 3, 4, 9, 7, 8, 0] {
+            assert!(set.insert(seq), "{seq} is new");
+        }
+        assert!(!set.insert(4), "4 is there");
+        for seq in [0, 3, 4, 5, 7, 8, 9] {
+            assert!(set.contains(seq), "{seq}");
+        }
+        for seq in [1, 2, 6, 10, u64::MAX] {
+            assert!(!set.contains(seq), "{seq}");
+        }
+        assert_eq!(set.ranges.len(), 3, "{:?}", set.ranges);
+        assert!(set.insert(6));
+        assert_eq!(set.ranges.len(), 2, "3..=9 is one range: {:?}", set.ranges);
+        assert!(set.insert(u64::MAX) && set.contains(u64::MAX));
     }
 }
