@@ -65,6 +65,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::net::Net;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -80,7 +81,6 @@ use ting_core::stream::sales::Sale;
 use ting_core::stream::{EpochRule, FieldKind, FieldSpec, StreamId, StreamTerms};
 use ting_core::tx::device_consent_message;
 use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, Timestamp, TxKind};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -214,68 +214,12 @@ impl Conf {
     }
 }
 
-/// The node, its broker (embedded, or a Mosquitto it is a client of) and its API.
-struct Net {
-    _dir: tempfile::TempDir,
-    node: ting_node::Node,
-    gateway: Option<Gateway>,
-    _mosquitto: Option<Mosquitto>,
-    url: String,
-    port: u16,
-}
-
 async fn start(embedded: bool) -> Net {
-    let dir = tempfile::tempdir().expect("tempdir");
     let funded: Vec<(AccountId, u64)> = [owner(), buyer_key()]
         .iter()
         .map(|k| (k.account(), FUNDS))
         .collect();
-    let node = node(dir.path(), &funded);
-    let shared = Arc::clone(node.shared());
-    let (gateway, mosquitto, port) = if embedded {
-        let cfg = GatewayConfig {
-            mode: MqttMode::Embedded {
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            key: sequencer(),
-            client_id: None,
-            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-            tls: None,
-            broker_tls: None,
-        };
-        let g = Gateway::start(Arc::clone(&shared), cfg)
-            .await
-            .expect("the gateway starts");
-        let port = g.listen_addr().expect("an embedded broker").port();
-        (g, None, port)
-    } else {
-        let port = free_port();
-        let m = Mosquitto::start(port);
-        (gateway(Arc::clone(&shared), port).await, Some(m), port)
-    };
-    let url = serve_http(shared).await;
-    Net {
-        _dir: dir,
-        node,
-        gateway: Some(gateway),
-        _mosquitto: mosquitto,
-        url,
-        port,
-    }
-}
-
-impl Net {
-    /// Stops the node, then its gateway (as `Gateway::shutdown` asks).
-    async fn stop(mut self) {
-        let gateway = self.gateway.take();
-        let node = self.node;
-        tokio::task::spawn_blocking(move || node.shutdown())
-            .await
-            .expect("the node stops");
-        if let Some(g) = gateway {
-            g.shutdown().await;
-        }
-    }
+    Net::start(embedded, &funded).await
 }
 
 async fn device(key: Keypair, dir: &Path, url: &str, port: u16) -> Device {

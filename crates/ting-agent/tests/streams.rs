@@ -19,6 +19,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use common::net::Net;
 use common::*;
 use ting_agent::clock::now;
 use ting_agent::stream::{Bought, Buyer, BuyerSetup, BuyerStats, Seller, SellerSetup, SellerStats};
@@ -35,7 +36,6 @@ use ting_core::stream::point::PointValue;
 use ting_core::stream::{EpochRule, FieldKind, FieldSpec, StreamId, StreamTerms};
 use ting_core::tx::device_consent_message;
 use ting_core::{AccountId, Amount, Hash32, Keypair, Timestamp, TxKind};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use tokio::sync::{mpsc, oneshot};
 
 const PRICE: u64 = 20;
@@ -60,72 +60,12 @@ fn certifier() -> Keypair {
     Keypair::from_seed([34; 32])
 }
 
-/// The node, its broker (embedded, or a Mosquitto it is a client of) and its API.
-struct Net {
-    _dir: tempfile::TempDir,
-    node: ting_node::Node,
-    gateway: Option<Gateway>,
-    _mosquitto: Option<Mosquitto>,
-    url: String,
-    port: u16,
-}
-
 async fn start(embedded: bool) -> Net {
-    let dir = tempfile::tempdir().expect("tempdir");
     let funded: Vec<(AccountId, u64)> = [owner(), buyer_a(), buyer_b(), buyer_c()]
         .iter()
         .map(|k| (k.account(), FUNDS))
         .collect();
-    let node = node(dir.path(), &funded);
-    let shared = Arc::clone(node.shared());
-    let (gateway, mosquitto, port) = if embedded {
-        let cfg = GatewayConfig {
-            mode: MqttMode::Embedded {
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            key: sequencer(),
-            client_id: None,
-            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-            tls: None,
-            broker_tls: None,
-        };
-        let g = Gateway::start(Arc::clone(&shared), cfg)
-            .await
-            .expect("the gateway starts");
-        let port = g.listen_addr().expect("an embedded broker").port();
-        (g, None, port)
-    } else {
-        let port = free_port();
-        let m = Mosquitto::start(port);
-        (gateway(Arc::clone(&shared), port).await, Some(m), port)
-    };
-    let url = serve_http(shared).await;
-    Net {
-        _dir: dir,
-        node,
-        gateway: Some(gateway),
-        _mosquitto: mosquitto,
-        url,
-        port,
-    }
-}
-
-impl Net {
-    async fn device(&self, key: Keypair, dir: &std::path::Path) -> Device {
-        let d = mqtt_device(key, dir, &self.url, self.port).await;
-        d.wait_for_node(DEADLINE).await.expect("the node is seen");
-        d
-    }
-
-    async fn stop(mut self) {
-        if let Some(g) = self.gateway.take() {
-            g.shutdown().await;
-        }
-        let node = self.node;
-        tokio::task::spawn_blocking(move || node.shutdown())
-            .await
-            .expect("the node stops");
-    }
+    Net::start(embedded, &funded).await
 }
 
 /// Aligned to a whole second, ten minutes ago: readings carry times from

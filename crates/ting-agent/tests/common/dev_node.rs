@@ -2,11 +2,10 @@
 //! embedded broker on a free port (never 1883) and its HTTP API, for the
 //! tests that run the examples.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ting_core::{Genesis, Timestamp};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
+use ting_node::mqtt::Gateway;
 use ting_node::{Node, NodeConfig, Shared};
 
 use super::{sequencer, serve_http, NET};
@@ -40,19 +39,7 @@ impl DevNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let node = dev_node(dir.path());
         let shared: Arc<Shared> = Arc::clone(node.shared());
-        let cfg = GatewayConfig {
-            mode: MqttMode::Embedded {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            key: sequencer(),
-            client_id: None,
-            connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-            tls: None,
-            broker_tls: None,
-        };
-        let gateway = Gateway::start(Arc::clone(&shared), cfg)
-            .await
-            .expect("the gateway starts");
+        let gateway = super::net::embedded_gateway(Arc::clone(&shared)).await;
         let url = serve_http(shared).await;
         DevNode {
             _dir: dir,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dev_node;
+pub mod net;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
