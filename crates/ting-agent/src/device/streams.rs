@@ -54,8 +54,10 @@ impl StreamLink {
     pub(crate) fn resubscribe(&mut self) -> Vec<String> {
         self.fresh.clear();
         self.connected = true;
-        // The session's one SUBSCRIBE (inbox, nodes and these).
+        // The session's one SUBSCRIBE (inbox, nodes and these); what an
+        // earlier session had refused is asked again.
         self.unacknowledged = 1;
+        self.refused = 0;
         self.followed.iter().cloned().collect()
     }
 

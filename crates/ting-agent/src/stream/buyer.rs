@@ -220,7 +220,9 @@ impl Buyer {
             stats: BuyerStats::default(),
         };
         let earlier = buyer.replay(&records)?;
-        device.follow_stream(&buyer.seller, &buyer.stream);
+        if !device.follow_stream(&buyer.seller, &buyer.stream) {
+            return Err(BuyerError::TooManyStreams);
+        }
         let unanswered: Vec<u64> = buyer
             .requested
             .iter()

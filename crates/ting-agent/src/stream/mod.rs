@@ -103,6 +103,8 @@ pub enum BuyerError {
     Damaged(DecodeError),
     #[error("an amount overflowed")]
     Overflow,
+    #[error("this device already follows as many streams as it may (64)")]
+    TooManyStreams,
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error(transparent)]
@@ -118,6 +120,7 @@ impl BuyerError {
             BuyerError::Store(_) => "store",
             BuyerError::Damaged(_) => "damaged_log",
             BuyerError::Overflow => "overflow",
+            BuyerError::TooManyStreams => "too_many_streams",
             BuyerError::Channel(_) => "channel",
             BuyerError::Send(_) => "send",
         }

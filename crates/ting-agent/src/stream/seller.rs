@@ -227,7 +227,10 @@ impl Seller {
         }
         seller.flush(device)?;
         let revoked = read_revocation(&dir.join(REVOCATION_FILE), &seller.genesis)?;
-        if let Some((_, revocation)) = revoked {
+        // A revocation of an earlier record does not stop sales under the
+        // record now in force (the owner named a new one).
+        let current = revoked.filter(|(_, r)| r.revocation.consent == seller.terms.consent);
+        if let Some((_, revocation)) = current {
             seller.revoke(device, &revocation)?;
         }
         Ok(seller)
@@ -433,7 +436,9 @@ impl Seller {
             .map_err(|e| SellerError::Consent(e.to_string()))?;
         self.flush(device)?;
         let path = device.stream_dir(&self.stream).join(REVOCATION_FILE);
-        let from = match read_revocation(&path, &self.genesis)? {
+        let stored = read_revocation(&path, &self.genesis)?
+            .filter(|(_, kept)| kept.revocation.consent == r.consent);
+        let from = match stored {
             // Already in force (a restart, or the same one given again).
             Some((from, _)) => from,
             None => {
@@ -734,19 +739,30 @@ fn read_revocation(
     Ok(Some((epoch, r)))
 }
 
-/// Writes `text` to a new file at `path`, synced with its directory.
+/// Writes `text` to `path` whole or not at all: to a temporary file,
+/// synced, then renamed over `path`, and the directory synced.
 fn write_synced(path: &std::path::Path, text: &str) -> Result<(), SellerError> {
-    use std::io::Write;
     let io = |op| move |source| SellerError::Io { op, source };
-    let mut f = std::fs::File::create(path).map_err(io("create a file"))?;
-    f.write_all(text.as_bytes()).map_err(io("write a file"))?;
-    f.sync_all().map_err(io("sync a file"))?;
+    let tmp = written_tmp(path, text).map_err(io("write a file"))?;
+    std::fs::rename(&tmp, path).map_err(io("rename a file"))?;
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io("sync a directory"))?;
     }
     Ok(())
+}
+
+/// `text` in a new synced file beside `path`, named after it.
+fn written_tmp(path: &std::path::Path, text: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".tmp-{:016x}", rand::random::<u64>()));
+    let tmp = path.with_file_name(name);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(tmp)
 }
 
 /// Binds `channel` to `stream` in `dir` unless it is bound already;
@@ -756,17 +772,16 @@ fn bind_channel(
     channel: &ting_core::ChannelId,
     stream: &StreamId,
 ) -> std::io::Result<bool> {
-    use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let path = dir.join(channel.to_hex());
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-    {
-        Ok(mut f) => {
-            f.write_all(stream.to_hex().as_bytes())?;
-            f.sync_all()?;
+    // Written whole under a temporary name, then linked to its final name,
+    // which fails if another stream took the channel first: the name never
+    // points at a half-written file.
+    let tmp = written_tmp(&path, &stream.to_hex())?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
             std::fs::File::open(dir)?.sync_all()?;
             Ok(true)
         }

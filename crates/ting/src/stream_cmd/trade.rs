@@ -7,8 +7,8 @@
 //! geohash; the time defaults to now), applies the owner's consent record,
 //! publishes sealed chunks and sells keys; after the input ends it keeps
 //! answering key requests for `--linger`, then records the buyers'
-//! acknowledgements on the ledger. `buy` takes up (or opens) a channel to
-//! the seller, follows the stream and buys each epoch's key within its
+//! acknowledgements on the ledger. `buy` opens a channel to the seller for
+//! this stream (or uses the one it opened before), follows the stream and buys each epoch's key within its
 //! budget until it holds `--points` points or `--for` has passed, then
 //! writes what it bought as CSV or JSON.
 
@@ -323,6 +323,11 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
     while !enough(&held) {
         let m = tokio::select! {
             m = device.recv() => m,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                // Requests the seller left unanswered go again (free).
+                buyer.tick(&device).await?;
+                continue;
+            }
             _ = tokio::time::sleep_until(until) => break,
         };
         let opened = match m {
