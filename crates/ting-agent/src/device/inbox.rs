@@ -31,8 +31,10 @@ pub const DEVICE_REPLAY_CACHE_MAX: usize = 16_384;
 /// Payee channel files kept open at once.
 const PAYEES_OPEN_MAX: usize = 256;
 
-/// What the app receives.
+/// What the app receives. New kinds of message may come: match with a
+/// `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message {
     /// Application bytes (`DATA`), decrypted if they came encrypted.
     Data {
