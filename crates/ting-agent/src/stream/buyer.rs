@@ -55,6 +55,9 @@ pub const WAITING_POINTS_MAX: usize = 65_536;
 /// Times one epoch is asked for again after the seller found it short of payment.
 pub const REQUEST_RETRIES_MAX: u32 = 3;
 
+/// Keys between two delivery notes (see [`Buyer::on_grant`]).
+pub const DELIVERY_NOTE_EVERY: usize = 16;
+
 /// How long a key request waits for an answer before it is sent again.
 pub const REQUEST_RESEND_AFTER: Duration = Duration::from_secs(3);
 
@@ -471,7 +474,10 @@ impl Buyer {
     ) -> Result<Vec<Bought>, BuyerError> {
         let had = self.keys.len();
         let opened = self.take_grant(device, from, grant)?;
-        if self.keys.len() > had {
+        // Every key request carries the running totals already; a note of
+        // its own goes every few keys, so that a buyer's envelopes stay
+        // within what one sender may send a device in the replay window.
+        if self.keys.len() > had && self.keys.len().is_multiple_of(DELIVERY_NOTE_EVERY) {
             let epochs = self.keys.len() as u64;
             let ack = DeliveryAck::sign(&self.key, &self.genesis, &self.stream, epochs, self.spent);
             let note = DeliveryNote {

@@ -19,6 +19,7 @@ mod mqtt;
 mod proof;
 mod recovery;
 mod stats;
+mod stream;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,10 @@ pub enum BenchCmd {
     /// a bare Ed25519 signature. Builds crates/ting-device-check from a source checkout (a few
     /// minutes the first time); needs cargo, both targets (rustup target add) and valgrind.
     Firmware(firmware::FirmwareArgs),
+    /// A data stream sold end to end on the embedded broker (issue 13): paid, verified points
+    /// per second from a seller device to a buyer device vs. the broker's raw rate at one
+    /// point's size, and the half-load latency from a reading to the buyer's opened point.
+    Stream(stream::StreamArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -144,6 +149,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Proof(args) => proof::run(args),
         BenchCmd::Mqtt(args) => mqtt::run(args),
         BenchCmd::Firmware(args) => firmware::run(args),
+        BenchCmd::Stream(args) => stream::run(args),
     }
 }
 

@@ -39,7 +39,7 @@ mod flows;
 mod logins;
 mod messages;
 mod report;
-mod session;
+pub(super) mod session;
 mod target;
 mod verify;
 

@@ -29,7 +29,7 @@ pub(super) const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// Where the clients connect, and the network they log in to.
 #[derive(Debug, Clone)]
-pub(super) struct Broker {
+pub(in crate::bench) struct Broker {
     pub host: String,
     pub port: u16,
     pub genesis_hash: Hash32,
@@ -40,7 +40,7 @@ pub(super) struct Broker {
 /// What a benchmark client's socket carries, which decides whether Nagle's
 /// algorithm may hold back its small writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Traffic {
+pub(in crate::bench) enum Traffic {
     /// A steady stream, where coalescing small writes is what a client wants:
     /// the raw broker rate is measured so, as the broker's best.
     Stream,
@@ -54,10 +54,10 @@ pub(super) enum Traffic {
 }
 
 /// A call on every incoming payload.
-pub(super) type OnPublish = Box<dyn FnMut(&[u8]) + Send>;
+pub(in crate::bench) type OnPublish = Box<dyn FnMut(&[u8]) + Send>;
 
 /// Where a client's incoming publishes go.
-pub(super) enum Sink {
+pub(in crate::bench) enum Sink {
     /// Nowhere: a publishing-only client.
     Ignore,
     /// A call on the client's event-loop task, for cheap per-message work.
@@ -79,7 +79,7 @@ impl std::fmt::Debug for Sink {
 
 /// A connected client whose event loop runs on its own task.
 #[derive(Debug)]
-pub(super) struct Session {
+pub(in crate::bench) struct Session {
     pub client: AsyncClient,
     task: tokio::task::JoinHandle<()>,
 }
@@ -121,7 +121,7 @@ pub(super) fn set_traffic(events: &mut EventLoop, traffic: Traffic) {
 /// Connects `key`'s client `{account}-{suffix}`, logged in with a fresh
 /// token; `sink` takes every message it receives. Returns once the broker has
 /// acknowledged the login and `subscribe` (if any).
-pub(super) async fn connect(
+pub(in crate::bench) async fn connect(
     broker: &Broker,
     key: &Keypair,
     suffix: &str,
