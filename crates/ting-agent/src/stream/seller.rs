@@ -30,12 +30,11 @@ use ting_core::consent::SignedConsent;
 use ting_core::encoding::{Reader, Writer};
 use ting_core::stream::chunk::{ChunkBuilder, Position};
 use ting_core::stream::epoch::{derive_epoch_key, EpochKey};
-use ting_core::stream::keyx::{DeliveryNote, KeyGrant, KeyRefusal, KeyRequest};
 use ting_core::stream::point::Point;
 use ting_core::stream::record::Delivery;
-use ting_core::stream::sales::{Ask, Decision, Sale, SalesBook};
+use ting_core::stream::sales::{Sale, SalesBook};
 use ting_core::stream::{DeliveryAck, StreamId, StreamTerms};
-use ting_core::{AccountId, Amount, Hash32, Keypair, Timestamp, TxKind};
+use ting_core::{AccountId, Amount, Hash32, Keypair, Timestamp};
 
 use super::log::AppendLog;
 use super::SellerError;
@@ -49,6 +48,14 @@ const REC_CHUNK: u8 = b'B';
 /// The owner's revocation, once given: `EPOCH REVOCATION_HEX`, the first
 /// epoch no key is sold for and the signed revocation.
 const REVOCATION_FILE: &str = "revocation";
+
+mod guard;
+mod sell;
+mod store;
+
+use guard::RefusalBudget;
+pub use guard::REFUSALS_PER_MINUTE_MAX;
+use store::{read_revocation, write_synced};
 
 /// Chunks [`Seller::open`] publishes again, the newest in the log: a killed
 /// process may have signed them and not yet handed them to the broker (its
@@ -123,31 +130,6 @@ pub struct Seller {
     /// Channels bound to this stream (see [`Seller::channel_is_ours`]).
     channels: std::collections::BTreeSet<ting_core::ChannelId>,
     stats: SellerStats,
-}
-
-/// Refusals answered per sender per minute.
-pub const REFUSALS_PER_MINUTE_MAX: u32 = 10;
-/// Senders whose refusals are counted at once; past it the counts start over.
-const REFUSAL_SENDERS_MAX: usize = 4096;
-
-/// How many refusals each sender was sent in the current minute.
-#[derive(Debug, Default)]
-struct RefusalBudget {
-    minute: u64,
-    sent: std::collections::HashMap<AccountId, u32>,
-}
-
-impl RefusalBudget {
-    fn allow(&mut self, to: AccountId, at: Timestamp) -> bool {
-        let minute = at.0 / 60_000;
-        if minute != self.minute || self.sent.len() >= REFUSAL_SENDERS_MAX {
-            self.minute = minute;
-            self.sent.clear();
-        }
-        let n = self.sent.entry(to).or_default();
-        *n = n.saturating_add(1);
-        *n <= REFUSALS_PER_MINUTE_MAX
-    }
 }
 
 impl Seller {
@@ -460,335 +442,9 @@ impl Seller {
         Ok(from)
     }
 
-    /// Answers a key request from `from`: sells the epoch if the consent
-    /// allows the buyer and its credit covers the price, sends the key
-    /// again for an epoch it bought, refuses otherwise (saying why, with
-    /// its credit). The sale is durable before the key is sent.
-    pub async fn answer(
-        &mut self,
-        device: &Device,
-        from: AccountId,
-        request: &KeyRequest,
-    ) -> Result<Answered, SellerError> {
-        if let Some(ack) = &request.ack {
-            self.take_ack(from, ack);
-        }
-        let allowed = self
-            .consent
-            .record
-            .allows_buyer(&from, request.attestation.as_ref(), now());
-        if let Some(payment) = request.payment.as_ref().filter(|_| allowed) {
-            // A channel this seller has not taken up yet: take it up from the
-            // ledger (its terms from a state proof), so its payments count.
-            // Only for a buyer the consent admits: a stranger's made-up
-            // channel ids cost the seller no lookup.
-            let unknown = matches!(
-                device.paid_by(&from, &payment.channel),
-                Err(crate::device::InboxError::UnknownChannel)
-            );
-            if unknown {
-                let _ = device.accept_channel(&payment.channel).await;
-            }
-        }
-        // The key is sealed to the buyer's messaging key: without one there
-        // is nothing to sell, so it is looked up before any payment is taken.
-        let needs_key = allowed || self.sales.bought(&self.stream, &from, request.epoch);
-        let their_key = if needs_key {
-            match device.messaging_key_of(&from).await {
-                Ok(k) => Some(k),
-                Err(_) => {
-                    return self
-                        .refuse(device, from, request, "no_messaging_key", Amount::ZERO)
-                        .await
-                }
-            }
-        } else {
-            None
-        };
-        let decided = self.decide(device, from, request);
-        let epoch = request.epoch;
-        match decided {
-            Ok((answered, key)) => {
-                let their_key = their_key.expect("looked up for every buyer a key can go to");
-                let sealed = key
-                    .seal_to(&their_key, &self.stream, epoch, &mut rand::rng())
-                    .map_err(|e| SellerError::Seal(e.to_string()))?;
-                if let Answered::Sold { .. } = answered {
-                    self.stats.keys_sold = self.stats.keys_sold.saturating_add(1);
-                } else {
-                    self.stats.keys_again = self.stats.keys_again.saturating_add(1);
-                }
-                let grant = KeyGrant {
-                    stream: self.stream,
-                    epoch,
-                    sealed_key: sealed,
-                };
-                device.send_key_grant(from, &grant).await?;
-                Ok(answered)
-            }
-            Err((code, credit)) => self.refuse(device, from, request, code, credit).await,
-        }
-    }
-
-    async fn refuse(
-        &mut self,
-        device: &Device,
-        to: AccountId,
-        request: &KeyRequest,
-        code: &'static str,
-        credit: Amount,
-    ) -> Result<Answered, SellerError> {
-        *self.stats.refused.entry(code.to_owned()).or_default() += 1;
-        if !self.refusals.allow(to, now()) {
-            // Each refusal is an envelope through the durable outbox: past a
-            // few a minute to one sender, the rest are dropped and counted.
-            *self.stats.refused.entry("not_answered".into()).or_default() += 1;
-            return Ok(Answered::Refused { code });
-        }
-        let refusal = KeyRefusal {
-            stream: request.stream,
-            epoch: request.epoch,
-            credit,
-            code: code.to_owned(),
-            message: refusal_message(code, self.terms.price_per_epoch, credit),
-        };
-        device.send_key_refusal(to, &refusal).await?;
-        Ok(Answered::Refused { code })
-    }
-
-    /// The key to send and what it is, or the refusal's code and the credit.
-    #[allow(clippy::type_complexity)]
-    fn decide(
-        &mut self,
-        device: &Device,
-        from: AccountId,
-        request: &KeyRequest,
-    ) -> Result<(Answered, EpochKey), (&'static str, Amount)> {
-        let epoch = request.epoch;
-        if request.stream != self.stream {
-            return Err(("unknown_stream", Amount::ZERO));
-        }
-        if self.sales.bought(&self.stream, &from, epoch) {
-            return Ok((
-                Answered::Again { epoch },
-                derive_epoch_key(&self.key, &self.stream, epoch),
-            ));
-        }
-        let at = now();
-        let record = &self.consent.record;
-        if !record.allows_buyer(&from, request.attestation.as_ref(), at) {
-            return Err(("buyer_not_allowed", Amount::ZERO));
-        }
-        if !record.in_force(at) {
-            return Err(("consent_not_in_force", Amount::ZERO));
-        }
-        if self.revoked_from_epoch.is_some_and(|f| epoch >= f) {
-            return Err(("consent_revoked", Amount::ZERO));
-        }
-        if epoch > self.current_epoch(at).saturating_add(1) {
-            return Err(("epoch_not_open", Amount::ZERO));
-        }
-        let Some(payment) = &request.payment else {
-            return Err(("payment_required", Amount::ZERO));
-        };
-        let (channel, paid) = device
-            .accept_stream_payment(&from, payment)
-            .map_err(|e| (payment_code(&e), Amount::ZERO))?;
-        // Credit is counted per channel, so a channel pays for one stream:
-        // the same money must not buy keys of two.
-        if !self.channel_is_ours(device, &channel) {
-            return Err(("channel_in_use", Amount::ZERO));
-        }
-        let ask = Ask {
-            stream: self.stream,
-            buyer: from,
-            epoch,
-            price: self.terms.price_per_epoch,
-            channel,
-            paid,
-        };
-        match self.sales.decide(&ask) {
-            Decision::Again => Ok((
-                Answered::Again { epoch },
-                derive_epoch_key(&self.key, &self.stream, epoch),
-            )),
-            Decision::Short { credit, .. } => Err(("insufficient_payment", credit)),
-            Decision::Sell(sale) => {
-                if self.sales_log.append_synced(&sale.encode()).is_err() {
-                    return Err(("seller_store_failed", Amount::ZERO));
-                }
-                self.sales.record(&sale);
-                Ok((
-                    Answered::Sold {
-                        epoch,
-                        price: sale.price,
-                    },
-                    derive_epoch_key(&self.key, &self.stream, epoch),
-                ))
-            }
-        }
-    }
-
-    /// Whether `channel` pays for this stream: it is bound to the first
-    /// stream that sells a key over it (a file per channel, created once and
-    /// synced, shared by every stream of the device).
-    fn channel_is_ours(&mut self, device: &Device, channel: &ting_core::ChannelId) -> bool {
-        if self.channels.contains(channel) {
-            return true;
-        }
-        let Some(dir) = device
-            .stream_dir(&self.stream)
-            .parent()
-            .map(|d| d.join("channels"))
-        else {
-            return false;
-        };
-        let ours = bind_channel(&dir, channel, &self.stream).unwrap_or(false);
-        if ours {
-            self.channels.insert(*channel);
-        }
-        ours
-    }
-
-    /// Takes a buyer's acknowledgement of what it received so far, for the
-    /// delivery record ([`Seller::record_deliveries`]).
-    pub fn on_delivery(&mut self, from: AccountId, note: &DeliveryNote) {
-        if note.stream == self.stream {
-            self.take_ack(from, &note.ack);
-        }
-    }
-
-    fn take_ack(&mut self, from: AccountId, ack: &DeliveryAck) {
-        // Only a buyer that bought something has a delivery to record: a
-        // stranger's acknowledgements would only fill memory.
-        if ack.delivery.buyer != from || !self.sales.has_buyer(&self.stream, &from) {
-            return;
-        }
-        if ack.verify(&self.genesis, &self.stream).is_err() {
-            return;
-        }
-        let newer = self.acks.get(&from).is_none_or(|old| {
-            ack.delivery.epochs >= old.delivery.epochs && ack.delivery.paid >= old.delivery.paid
-        });
-        if newer {
-            self.acks.insert(from, *ack);
-        }
-    }
-
-    /// What each buyer has bought, by the sales book: epochs and money.
-    pub fn earned(&self) -> BTreeMap<AccountId, (u64, Amount)> {
-        self.sales.per_buyer(&self.stream)
-    }
-
-    /// Puts every buyer's newest acknowledgement that the ledger does not
-    /// yet hold on the ledger (`stream_delivery`); answers how many.
-    pub async fn record_deliveries(&mut self, device: &Device) -> Result<usize, SellerError> {
-        let due: Vec<DeliveryAck> = self
-            .acks
-            .values()
-            .filter(|a| a.delivery.epochs > 0)
-            .filter(|a| {
-                self.recorded
-                    .get(&a.delivery.buyer)
-                    .is_none_or(|r| (a.delivery.epochs, a.delivery.paid) != (r.epochs, r.paid))
-            })
-            .copied()
-            .collect();
-        let mut n = 0;
-        for ack in due {
-            let kind = TxKind::StreamDelivery {
-                stream: self.stream,
-                ack,
-            };
-            match device.submit(kind).await {
-                Ok(_) => n += 1,
-                Err(e) if e.code() == "stale_delivery" => {}
-                Err(e) => return Err(SellerError::Submit(e.to_string())),
-            }
-            self.recorded.insert(ack.delivery.buyer, ack.delivery);
-        }
-        Ok(n)
-    }
-
     /// This device's account.
     pub fn seller(&self) -> AccountId {
         self.me
-    }
-}
-
-/// The revocation kept in `path`, if any, with the epoch it stops sales from.
-fn read_revocation(
-    path: &std::path::Path,
-    genesis: &Hash32,
-) -> Result<Option<(u64, SignedRevocation)>, SellerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SellerError::Io {
-                op: "read the revocation",
-                source,
-            })
-        }
-    };
-    let damaged = || SellerError::Consent(format!("{} is damaged", path.display()));
-    let (epoch, hex_text) = text.trim().split_once(' ').ok_or_else(damaged)?;
-    let epoch = epoch.parse().map_err(|_| damaged())?;
-    let bytes = hex::decode(hex_text).map_err(|_| damaged())?;
-    let r = SignedRevocation::decode(&bytes, genesis).map_err(|_| damaged())?;
-    Ok(Some((epoch, r)))
-}
-
-/// Writes `text` to `path` whole or not at all: to a temporary file,
-/// synced, then renamed over `path`, and the directory synced.
-fn write_synced(path: &std::path::Path, text: &str) -> Result<(), SellerError> {
-    let io = |op| move |source| SellerError::Io { op, source };
-    let tmp = written_tmp(path, text).map_err(io("write a file"))?;
-    std::fs::rename(&tmp, path).map_err(io("rename a file"))?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync a directory"))?;
-    }
-    Ok(())
-}
-
-/// `text` in a new synced file beside `path`, named after it.
-fn written_tmp(path: &std::path::Path, text: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write;
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".tmp-{:016x}", rand::random::<u64>()));
-    let tmp = path.with_file_name(name);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(tmp)
-}
-
-/// Binds `channel` to `stream` in `dir` unless it is bound already;
-/// answers whether it is bound to `stream`.
-fn bind_channel(
-    dir: &std::path::Path,
-    channel: &ting_core::ChannelId,
-    stream: &StreamId,
-) -> std::io::Result<bool> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(channel.to_hex());
-    // Written whole under a temporary name, then linked to its final name,
-    // which fails if another stream took the channel first: the name never
-    // points at a half-written file.
-    let tmp = written_tmp(&path, &stream.to_hex())?;
-    let linked = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {
-            std::fs::File::open(dir)?.sync_all()?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(&path)?.trim() == stream.to_hex())
-        }
-        Err(e) => Err(e),
     }
 }
 
@@ -798,46 +454,4 @@ fn bind_channel(
 fn point_of(map: &[u8], r: &Released<'_>) -> Point {
     let index = map.get(r.field).copied().unwrap_or(u8::MAX);
     Point::from_form(index, &r.form)
-}
-
-fn payment_code(e: &crate::device::InboxError) -> &'static str {
-    match e {
-        crate::device::InboxError::UnknownChannel => "unknown_channel",
-        crate::device::InboxError::NotPayer => "not_payer",
-        other => other.code(),
-    }
-}
-
-fn refusal_message(code: &str, price: Amount, credit: Amount) -> String {
-    match code {
-        "insufficient_payment" => format!(
-            "an epoch costs {price}; your channel's credit here is {credit}: pay the rest"
-        ),
-        "buyer_not_allowed" => "the owner's consent record does not name you, nor a category you showed an attestation for".into(),
-        "epoch_not_open" => "keys are sold for epochs up to the one after the current".into(),
-        "channel_in_use" => "this channel already pays for another stream of this seller: open one channel per stream".into(),
-        "consent_revoked" => "the owner withdrew consent from an earlier epoch".into(),
-        "payment_required" => "include a payment into your channel to the seller".into(),
-        "no_messaging_key" => "publish your messaging key (set_messaging_key) so the key can be sealed to you".into(),
-        other => format!("refused: {other}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_to_one_sender_are_capped_per_minute() {
-        let mut budget = RefusalBudget::default();
-        let (a, b) = (AccountId([1; 32]), AccountId([2; 32]));
-        let minute = Timestamp(60_000 * 100);
-        let answered = (0..15).filter(|_| budget.allow(a, minute)).count();
-        assert_eq!(answered, REFUSALS_PER_MINUTE_MAX as usize);
-        assert!(budget.allow(b, minute), "another sender has its own budget");
-        assert!(
-            budget.allow(a, Timestamp(minute.0 + 60_000)),
-            "a new minute"
-        );
-    }
 }
