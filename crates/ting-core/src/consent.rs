@@ -328,7 +328,8 @@ fn decode_use(r: &mut Reader<'_>) -> Result<FieldUse, DecodeError> {
     })
 }
 
-fn text(bytes: &[u8], what: &'static str) -> Result<String, DecodeError> {
+/// Bytes that must be UTF-8, as a string; `invalid_value` naming `what` if not.
+pub(crate) fn text(bytes: &[u8], what: &'static str) -> Result<String, DecodeError> {
     core::str::from_utf8(bytes)
         .map(ToOwned::to_owned)
         .map_err(|_| DecodeError::InvalidValue { what })

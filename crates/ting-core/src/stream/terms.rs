@@ -12,6 +12,7 @@
 use crate::prelude::*;
 
 use crate::amount::Amount;
+use crate::consent::text;
 use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 pub use crate::limits::{
@@ -221,10 +222,4 @@ fn decode_field(r: &mut Reader<'_>) -> Result<FieldSpec, DecodeError> {
         _ => return Err(DecodeError::InvalidValue { what: "field kind" }),
     };
     Ok(FieldSpec { name, unit, kind })
-}
-
-fn text(bytes: &[u8], what: &'static str) -> Result<String, DecodeError> {
-    core::str::from_utf8(bytes)
-        .map(ToOwned::to_owned)
-        .map_err(|_| DecodeError::InvalidValue { what })
 }
