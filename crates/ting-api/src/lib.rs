@@ -11,6 +11,7 @@
 //! the API's stable code; the node answers it as `400`.
 
 pub mod channel;
+pub mod market;
 pub mod receipt;
 pub mod state;
 pub mod stream;

@@ -83,6 +83,9 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
     if let Some(parsed) = crate::stream::kind_from_json(kind, v) {
         return parsed;
     }
+    if let Some(parsed) = crate::market::kind_from_json(kind, v) {
+        return parsed;
+    }
     if let Some(parsed) = crate::channel::kind_from_json(kind, v) {
         return parsed;
     }
@@ -248,6 +251,17 @@ fn kind_to_json(kind: &TxKind) -> Value {
         | TxKind::StreamDelivery { .. }
         | TxKind::StreamClose { .. } => {
             crate::stream::kind_to_json(kind).expect("stream kinds have a stream JSON form")
+        }
+        TxKind::HoldCreate { .. }
+        | TxKind::HoldAccept { .. }
+        | TxKind::HoldRelease { .. }
+        | TxKind::HoldRefund { .. }
+        | TxKind::HoldDispute { .. }
+        | TxKind::HoldDecide { .. }
+        | TxKind::OfferOpen { .. }
+        | TxKind::OfferUpdate { .. }
+        | TxKind::OfferClose { .. } => {
+            crate::market::kind_to_json(kind).expect("market kinds have a market JSON form")
         }
     }
 }

@@ -64,6 +64,7 @@ pub mod hash;
 pub mod keys;
 pub mod limits;
 pub mod login;
+pub mod market;
 pub mod merkle;
 pub mod receipt;
 pub mod seal;

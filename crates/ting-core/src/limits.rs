@@ -251,3 +251,47 @@ pub const STREAMS_OPEN_PER_SELLER_MAX: usize = 64;
 /// Buyers whose delivery one stream's record holds: the deposit pays for
 /// the record at its longest.
 pub const STREAM_BUYERS_MAX: usize = 64;
+
+// ---- The service market (`market`) ----
+
+/// Bytes of a service category (dotted, such as `water.cartridge.replace`).
+pub const SERVICE_CATEGORY_BYTES_MAX: usize = 48;
+/// Dot-separated parts of a service category.
+pub const SERVICE_CATEGORY_PARTS_MAX: usize = 8;
+/// Rules one evidence template may hold.
+pub const TEMPLATE_RULES_MAX: usize = 8;
+/// Fields one piece of evidence may carry: few enough that a release with
+/// its evidence fits in one transaction.
+pub const EVIDENCE_FIELDS_MAX: usize = 8;
+/// Bytes of one text value in evidence or a template.
+pub const EVIDENCE_VALUE_BYTES_MAX: usize = 32;
+/// What a payer puts down beside the held amount, in base units; it comes
+/// back to the payer when the hold ends, however it ends. It pays for the
+/// hold's record in the state.
+pub const HOLD_DEPOSIT: u64 = 1_000_000;
+/// Most holds one payer may have open at once.
+pub const HOLDS_OPEN_PER_PAYER_MAX: usize = 64;
+/// The furthest a hold's deadline may lie past its creation: a year.
+pub const HOLD_DEADLINE_MAX_MS: u64 = 366 * DAY_MS;
+/// After an accepted hold's deadline, how long evidence observed in time may
+/// still land before the payer can take the money back; disputes may be
+/// raised until it ends.
+pub const HOLD_GRACE_MS: u64 = 3_600_000;
+/// After a disputed hold's deadline, how long its arbiter has to decide
+/// before the payer may take the money back.
+pub const HOLD_ARBITER_MS: u64 = 30 * DAY_MS;
+/// What a provider puts down to list an offer; it comes back when the offer
+/// closes.
+pub const OFFER_DEPOSIT: u64 = 1_000_000;
+/// Most open offers one provider may have at once.
+pub const OFFERS_OPEN_PER_PROVIDER_MAX: usize = 64;
+/// The longest time to deliver an offer may state: a year.
+pub const OFFER_DELIVERY_MS_MAX: u64 = 366 * DAY_MS;
+/// The longest warranty an offer may state: five years.
+pub const OFFER_WARRANTY_MS_MAX: u64 = 5 * 366 * DAY_MS;
+/// Distinct buyers a reputation record names: enough for the confidence
+/// they lend to level off, few enough that the record stays small.
+pub const REPUTATION_BUYERS_MAX: usize = 32;
+/// How many distinct buyers count as much as a perfect record's doubt: a
+/// provider's score is its success rate times `b / (b + this)`.
+pub const REPUTATION_PRIOR_BUYERS: u64 = 2;

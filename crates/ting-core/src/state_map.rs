@@ -10,7 +10,9 @@
 //! record itself comes beside it and is checked against it
 //! ([`crate::state_proof`]). An open stream is keyed by
 //! `"ting:state-key:stream:v1"` and valued by `"ting:state-value:stream:v1"`
-//! over its record ([`crate::stream::record`]); a closed one has no entry.
+//! over its record ([`crate::stream::record`]); a closed one has no entry. Open holds,
+//! listed offers and reputations take `hold`, `offer` and `reputation` in
+//! the same two places ([`crate::market`]).
 //!
 //! Account record (little-endian): balance u64, nonce u64, device flag u8
 //! (1: the device part follows: owner [32], metadata u16 length and bytes,
@@ -27,6 +29,7 @@ use crate::channel::{Channel, ChannelId};
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::METADATA_BYTES_MAX;
+use crate::market::{HoldId, OfferId};
 use crate::seal::MessagingKey;
 use crate::stream::{Stream, StreamId};
 use crate::types::{Nonce, Timestamp};
@@ -37,6 +40,12 @@ const ACCOUNT_VALUE_DOMAIN: &[u8] = b"ting:state-value:account:v1";
 const CHANNEL_VALUE_DOMAIN: &[u8] = b"ting:state-value:channel:v1";
 const STREAM_KEY_DOMAIN: &[u8] = b"ting:state-key:stream:v1";
 const STREAM_VALUE_DOMAIN: &[u8] = b"ting:state-value:stream:v1";
+const HOLD_KEY_DOMAIN: &[u8] = b"ting:state-key:hold:v1";
+const HOLD_VALUE_DOMAIN: &[u8] = b"ting:state-value:hold:v1";
+const OFFER_KEY_DOMAIN: &[u8] = b"ting:state-key:offer:v1";
+const OFFER_VALUE_DOMAIN: &[u8] = b"ting:state-value:offer:v1";
+const REPUTATION_KEY_DOMAIN: &[u8] = b"ting:state-key:reputation:v1";
+const REPUTATION_VALUE_DOMAIN: &[u8] = b"ting:state-value:reputation:v1";
 /// The longest account record: every optional part present, metadata full.
 pub const ACCOUNT_RECORD_BYTES_MAX: usize =
     8 + 8 + 1 + 32 + 2 + METADATA_BYTES_MAX + 1 + 8 + 1 + 8 + 8 + 1 + 32;
@@ -64,6 +73,41 @@ pub fn stream_value_hash(record: &[u8]) -> Hash32 {
 /// The state-map entry of an open stream: its key and the hash of its record.
 pub fn stream_entry(id: &StreamId, stream: &Stream) -> (Hash32, Hash32) {
     (stream_key(id), stream_value_hash(&stream.to_record()))
+}
+
+/// The state-map key of an open hold.
+pub fn hold_key(id: &HoldId) -> Hash32 {
+    Hash32::digest(&[HOLD_KEY_DOMAIN, &id.0 .0])
+}
+
+/// What the state map holds for a hold record.
+pub fn hold_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[HOLD_VALUE_DOMAIN, record])
+}
+
+/// The state-map key of a listed offer.
+pub fn offer_key(id: &OfferId) -> Hash32 {
+    Hash32::digest(&[OFFER_KEY_DOMAIN, &id.0 .0])
+}
+
+/// What the state map holds for an offer record.
+pub fn offer_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[OFFER_VALUE_DOMAIN, record])
+}
+
+/// The state-map key of `provider`'s reputation in `category` (the
+/// provider's 32 bytes, then the category's: no two pairs share a preimage).
+pub fn reputation_key(provider: &AccountId, category: &str) -> Hash32 {
+    Hash32::digest(&[
+        REPUTATION_KEY_DOMAIN,
+        provider.as_bytes(),
+        category.as_bytes(),
+    ])
+}
+
+/// What the state map holds for a reputation record.
+pub fn reputation_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[REPUTATION_VALUE_DOMAIN, record])
 }
 
 /// What the state map holds for an account record.

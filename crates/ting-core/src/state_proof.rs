@@ -28,6 +28,10 @@ use crate::types::BlockHeight;
 /// longest, the longest record of any kind.
 pub const STATE_RECORD_BYTES_MAX: usize = crate::stream::record::STREAM_RECORD_BYTES_MAX;
 const _: () = assert!(crate::state_map::ACCOUNT_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () = assert!(crate::market::hold::HOLD_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () = assert!(crate::market::offer::OFFER_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () =
+    assert!(crate::market::reputation::REPUTATION_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
 
 /// What a client checks a state answer against: the network and the lowest
 /// height it may be from.
@@ -164,6 +168,56 @@ impl StateAnswer {
         record
             .map(|r| crate::stream::Stream::from_record(r).map_err(StateAnswerError::BadRecord))
             .transpose()
+    }
+
+    /// What open hold `id` is at the answer's header, checked: `None` is a
+    /// proved absence (never created, or ended since).
+    pub fn verify_hold(
+        &self,
+        id: &crate::market::HoldId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::market::Hold>, StateAnswerError> {
+        let key = state_map::hold_key(id);
+        let record = self.checked_record(&key, check, state_map::hold_value_hash)?;
+        record
+            .map(|r| crate::market::Hold::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
+    /// What listed offer `id` is at the answer's header, checked: `None` is
+    /// a proved absence (never listed, or closed since).
+    pub fn verify_offer(
+        &self,
+        id: &crate::market::OfferId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::market::Offer>, StateAnswerError> {
+        let key = state_map::offer_key(id);
+        let record = self.checked_record(&key, check, state_map::offer_value_hash)?;
+        record
+            .map(|r| crate::market::Offer::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
+    /// `provider`'s reputation in `category` at the answer's header,
+    /// checked: `None` is a proved absence (no outcome recorded yet). A
+    /// record for another provider or category is refused.
+    pub fn verify_reputation(
+        &self,
+        provider: &AccountId,
+        category: &str,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::market::Reputation>, StateAnswerError> {
+        let key = state_map::reputation_key(provider, category);
+        let record = self.checked_record(&key, check, state_map::reputation_value_hash)?;
+        let rep = record
+            .map(|r| crate::market::Reputation::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()?;
+        match rep {
+            Some(r) if r.provider != *provider || r.category != category => {
+                Err(StateAnswerError::RecordMismatch)
+            }
+            other => Ok(other),
+        }
     }
 
     fn checked_record(

@@ -260,6 +260,20 @@ impl SignedTx {
             .then(|| ChannelId::derive(&self.body.genesis, &self.body.sender, self.body.nonce))
     }
 
+    /// The id of the hold this transaction creates, if it is a `HoldCreate`.
+    pub fn opened_hold(&self) -> Option<crate::market::HoldId> {
+        matches!(self.body.kind, TxKind::HoldCreate { .. }).then(|| {
+            crate::market::HoldId::derive(&self.body.genesis, &self.body.sender, self.body.nonce)
+        })
+    }
+
+    /// The id of the offer this transaction lists, if it is an `OfferOpen`.
+    pub fn opened_offer(&self) -> Option<crate::market::OfferId> {
+        matches!(self.body.kind, TxKind::OfferOpen { .. }).then(|| {
+            crate::market::OfferId::derive(&self.body.genesis, &self.body.sender, self.body.nonce)
+        })
+    }
+
     /// The id of the stream this transaction opens, if it is a `StreamOpen`.
     pub fn opened_stream(&self) -> Option<crate::stream::StreamId> {
         matches!(self.body.kind, TxKind::StreamOpen { .. }).then(|| {

@@ -27,6 +27,12 @@ impl Timestamp {
     pub fn utc_day(self) -> u64 {
         self.0 / DAY_MS
     }
+
+    /// `ms` later, or the end of time if that would overflow.
+    #[must_use]
+    pub fn saturating_add_ms(self, ms: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
 }
 
 /// The height of a block; the genesis state is height 0 and the first block is 1.

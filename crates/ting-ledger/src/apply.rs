@@ -24,6 +24,12 @@ fn allowed_when_frozen(kind: &TxKind) -> bool {
             | TxKind::StreamConsent { .. }
             | TxKind::StreamDelivery { .. }
             | TxKind::StreamClose { .. }
+            | TxKind::HoldAccept { .. }
+            | TxKind::HoldRefund { .. }
+            | TxKind::HoldDispute { .. }
+            | TxKind::HoldDecide { .. }
+            | TxKind::OfferUpdate { .. }
+            | TxKind::OfferClose { .. }
     )
 }
 
@@ -75,7 +81,9 @@ impl State {
         // Freezing stops a device spending; claiming, closing and reclaiming a
         // channel only bring money back to it or to its payee, closing a stream
         // brings its deposit back, and a messaging key, a consent hash or a
-        // delivery record moves none, so they stay open.
+        // delivery record moves none, so they stay open. A hold's accept,
+        // dispute, refund and decision spend nothing of the sender's, and
+        // neither do an offer's update and close.
         if !allowed_when_frozen(tx.kind()) && self.devices.get(&sender).is_some_and(|d| d.frozen) {
             return Err(TxError::Frozen);
         }
@@ -128,6 +136,17 @@ impl State {
             }
             TxKind::StreamDelivery { stream, ack } => self.stream_delivery(sender, stream, ack),
             TxKind::StreamClose { stream } => self.stream_close(sender, stream),
+            TxKind::HoldCreate { terms } => self.hold_create(sender, tx.nonce(), terms, at),
+            TxKind::HoldAccept { hold } => self.hold_accept(sender, hold, at),
+            TxKind::HoldRelease { hold, evidence } => {
+                self.hold_release(sender, hold, evidence.as_ref(), at)
+            }
+            TxKind::HoldRefund { hold } => self.hold_refund(sender, hold, at),
+            TxKind::HoldDispute { hold, .. } => self.hold_dispute(sender, hold, at),
+            TxKind::HoldDecide { hold, to_payee } => self.hold_decide(sender, hold, *to_payee, at),
+            TxKind::OfferOpen { terms } => self.offer_open(sender, tx.nonce(), terms, at),
+            TxKind::OfferUpdate { offer, terms } => self.offer_update(sender, offer, terms),
+            TxKind::OfferClose { offer } => self.offer_close(sender, offer),
         }
     }
 

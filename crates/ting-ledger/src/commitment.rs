@@ -1,8 +1,8 @@
 //! The state map inside the ledger: which keys a block changed, the root
 //! they lead to, and proofs of what a key held at the last committed block.
 //!
-//! Every write to an account, a device, a messaging key, a channel or a
-//! stream first notes its key ([`State::note_account`],
+//! Every write to an account, a device, a messaging key, a channel, a
+//! stream, a hold, an offer or a reputation first notes its key ([`State::note_account`],
 //! [`State::note_channel`], [`State::note_stream`]) with the
 //! record it held at the last committed block. Committing a block re-hashes
 //! only the noted keys ([`State::update_root`]), so the root costs in
@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use foldhash::fast::FixedState;
 use ting_core::channel::Channel;
 use ting_core::encoding::Writer;
+use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
 use ting_core::state_map::{self, encode_account_record};
 use ting_core::state_tree::{StateEntry, StateProof, StateTree};
 use ting_core::stream::{Stream, StreamId};
@@ -33,6 +34,10 @@ pub(crate) enum StateKey {
     Account(AccountId),
     Channel(ChannelId),
     Stream(StreamId),
+    Hold(HoldId),
+    Offer(OfferId),
+    /// A reputation, by its state-map key (provider and category).
+    Reputation(Hash32),
 }
 
 /// What a key held at the last committed block, kept as values (copied, not
@@ -43,6 +48,9 @@ pub(crate) enum Prior {
     Account(Option<(Account, Option<Device>, Option<MessagingKey>)>),
     Channel(Option<Channel>),
     Stream(Option<Stream>),
+    Hold(Option<Hold>),
+    Offer(Option<Offer>),
+    Reputation(Option<Reputation>),
 }
 
 /// Keys changed since the last committed block, with what each held then.
@@ -52,12 +60,20 @@ impl Prior {
     fn record(&self) -> Option<Vec<u8>> {
         let mut w = Writer::with_capacity(64);
         match self {
-            Prior::Account(None) | Prior::Channel(None) | Prior::Stream(None) => return None,
+            Prior::Account(None)
+            | Prior::Channel(None)
+            | Prior::Stream(None)
+            | Prior::Hold(None)
+            | Prior::Offer(None)
+            | Prior::Reputation(None) => return None,
             Prior::Account(Some((account, device, key))) => {
                 encode_account_record(&mut w, account, device.as_ref(), key.as_ref());
             }
             Prior::Channel(Some(channel)) => channel.encode(&mut w),
             Prior::Stream(Some(stream)) => stream.encode(&mut w),
+            Prior::Hold(Some(hold)) => hold.encode(&mut w),
+            Prior::Offer(Some(offer)) => offer.encode(&mut w),
+            Prior::Reputation(Some(rep)) => rep.encode(&mut w),
         }
         Some(w.into_bytes())
     }
@@ -105,6 +121,9 @@ impl State {
                 }
                 None => false,
             },
+            StateKey::Hold(id) => self.holds.get(id).map(|h| h.encode(w)).is_some(),
+            StateKey::Offer(id) => self.offers.get(id).map(|o| o.encode(w)).is_some(),
+            StateKey::Reputation(key) => self.reputations.get(key).map(|r| r.encode(w)).is_some(),
         }
     }
 
@@ -127,6 +146,9 @@ impl State {
             ),
             StateKey::Channel(id) => Prior::Channel(self.channels.get(id).cloned()),
             StateKey::Stream(id) => Prior::Stream(self.streams.get(id).cloned()),
+            StateKey::Hold(id) => Prior::Hold(self.holds.get(id).cloned()),
+            StateKey::Offer(id) => Prior::Offer(self.offers.get(id).cloned()),
+            StateKey::Reputation(key) => Prior::Reputation(self.reputations.get(key).cloned()),
         }
     }
 
@@ -151,6 +173,21 @@ impl State {
     /// Records that stream `id` is about to change, open or close.
     pub(crate) fn note_stream(&mut self, id: &StreamId) {
         self.note(StateKey::Stream(*id));
+    }
+
+    /// Records that hold `id` is about to change, open or end.
+    pub(crate) fn note_hold(&mut self, id: &HoldId) {
+        self.note(StateKey::Hold(*id));
+    }
+
+    /// Records that offer `id` is about to change, open or close.
+    pub(crate) fn note_offer(&mut self, id: &OfferId) {
+        self.note(StateKey::Offer(*id));
+    }
+
+    /// Records that the reputation under state-map key `key` is about to change.
+    pub(crate) fn note_reputation(&mut self, key: &Hash32) {
+        self.note(StateKey::Reputation(*key));
     }
 
     /// Brings the state map up to the state: re-hashes the changed keys and
@@ -180,6 +217,17 @@ impl State {
                         state_map::stream_key(&id),
                         held.then(|| state_map::stream_value_hash(record)),
                     ),
+                    StateKey::Hold(id) => (
+                        state_map::hold_key(&id),
+                        held.then(|| state_map::hold_value_hash(record)),
+                    ),
+                    StateKey::Offer(id) => (
+                        state_map::offer_key(&id),
+                        held.then(|| state_map::offer_value_hash(record)),
+                    ),
+                    StateKey::Reputation(key) => {
+                        (key, held.then(|| state_map::reputation_value_hash(record)))
+                    }
                 }
             })
             .collect();
@@ -229,6 +277,36 @@ impl State {
         (record, self.tree.prove(&state_map::stream_key(id)))
     }
 
+    /// What open hold `id` was at the last committed block, with its proof
+    /// (of absence, once ended).
+    pub fn prove_hold(&self, id: &HoldId) -> (Option<Vec<u8>>, StateProof) {
+        self.prove_key(StateKey::Hold(*id), state_map::hold_key(id))
+    }
+
+    /// What listed offer `id` was at the last committed block, with its proof.
+    pub fn prove_offer(&self, id: &OfferId) -> (Option<Vec<u8>>, StateProof) {
+        self.prove_key(StateKey::Offer(*id), state_map::offer_key(id))
+    }
+
+    /// `provider`'s reputation in `category` at the last committed block,
+    /// with its proof (of absence, if no outcome was recorded).
+    pub fn prove_reputation(
+        &self,
+        provider: &AccountId,
+        category: &str,
+    ) -> (Option<Vec<u8>>, StateProof) {
+        let key = state_map::reputation_key(provider, category);
+        self.prove_key(StateKey::Reputation(key), key)
+    }
+
+    fn prove_key(&self, key: StateKey, map_key: Hash32) -> (Option<Vec<u8>>, StateProof) {
+        let record = match self.changed.get(&key) {
+            Some(before) => before.record(),
+            None => self.current_record(&key),
+        };
+        (record, self.tree.prove(&map_key))
+    }
+
     /// Every entry of the state map, computed from the state alone.
     fn entries(&self) -> Vec<StateEntry> {
         let mut ids: Vec<&AccountId> = self.accounts.keys().collect();
@@ -252,7 +330,29 @@ impl State {
             .streams
             .iter()
             .map(|(id, s)| state_map::stream_entry(id, s));
-        accounts.chain(channels).chain(streams).collect()
+        let holds = self.holds.iter().map(|(id, h)| {
+            (
+                state_map::hold_key(id),
+                state_map::hold_value_hash(&h.to_record()),
+            )
+        });
+        let offers = self.offers.iter().map(|(id, o)| {
+            (
+                state_map::offer_key(id),
+                state_map::offer_value_hash(&o.to_record()),
+            )
+        });
+        let reputations = self
+            .reputations
+            .iter()
+            .map(|(key, r)| (*key, state_map::reputation_value_hash(&r.to_record())));
+        accounts
+            .chain(channels)
+            .chain(streams)
+            .chain(holds)
+            .chain(offers)
+            .chain(reputations)
+            .collect()
     }
 
     /// Builds the state map again from the whole state (after a snapshot is

@@ -2,8 +2,9 @@
 
 use thiserror::Error;
 use ting_core::{
-    stream::StreamId, AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId,
-    Nonce, Timestamp,
+    market::{HoldId, OfferId},
+    stream::StreamId,
+    AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId, Nonce, Timestamp,
 };
 
 /// Why one transaction was refused. A refused transaction changes nothing.
@@ -116,6 +117,57 @@ pub enum TxError {
     StaleDelivery(StreamId),
     #[error("stream {stream} already records {max} buyers, the most one record holds")]
     TooManyBuyers { stream: StreamId, max: usize },
+    #[error("the hold is not valid: {0}")]
+    InvalidHold(String),
+    #[error("bad deadline: {0}")]
+    BadDeadline(String),
+    #[error("payer {payer} already has {max} open holds, the most one payer may have")]
+    TooManyHolds { payer: AccountId, max: usize },
+    #[error("hold {0} already exists")]
+    HoldExists(HoldId),
+    #[error("hold {0} is not open (never created, or ended)")]
+    UnknownHold(HoldId),
+    #[error("the sender may not do this to hold {0}")]
+    NotHoldParty(HoldId),
+    #[error("hold {hold} is {phase}, and this needs it {needed}")]
+    WrongHoldPhase {
+        hold: HoldId,
+        phase: &'static str,
+        needed: &'static str,
+    },
+    #[error("hold {hold}'s deadline {deadline} has passed: it can no longer be accepted")]
+    HoldPastDeadline { hold: HoldId, deadline: Timestamp },
+    #[error("hold {hold} can be refunded by its payer from {from}")]
+    TooEarlyToRefund { hold: HoldId, from: Timestamp },
+    #[error("hold {hold} could be disputed until {until}")]
+    TooLateToDispute { hold: HoldId, until: Timestamp },
+    #[error("hold {0} names no arbiter, so it cannot be disputed")]
+    NoArbiter(HoldId),
+    #[error("hold {0} is not released by evidence")]
+    NoEvidenceRule(HoldId),
+    #[error("the evidence is not signed by hold {0}'s evidence device")]
+    BadEvidenceSignature(HoldId),
+    #[error("the evidence is for another hold than {0}")]
+    EvidenceForOtherHold(HoldId),
+    #[error("the evidence for hold {hold} was observed at {observed_at}, outside the hold's life (from its creation to its deadline, and not after this block)")]
+    EvidenceOutOfTime {
+        hold: HoldId,
+        observed_at: Timestamp,
+    },
+    #[error("the evidence for hold {hold} does not meet its template's rule on field {field}")]
+    EvidenceMismatch { hold: HoldId, field: String },
+    #[error("the decision pays more than hold {hold}'s amount {amount}")]
+    DecisionOverAmount { hold: HoldId, amount: Amount },
+    #[error("the offer is not valid: {0}")]
+    InvalidOffer(String),
+    #[error("provider {provider} already has {max} offers listed, the most one provider may have")]
+    TooManyOffers { provider: AccountId, max: usize },
+    #[error("offer {0} already exists")]
+    OfferExists(OfferId),
+    #[error("offer {0} is not listed (never listed, or closed)")]
+    UnknownOffer(OfferId),
+    #[error("only offer {0}'s provider (or, to close it, its owner) may do this")]
+    NotProvider(OfferId),
 }
 
 impl TxError {
@@ -169,6 +221,28 @@ impl TxError {
             TxError::BadDeliverySignature(_) => "bad_delivery_signature",
             TxError::StaleDelivery(_) => "stale_delivery",
             TxError::TooManyBuyers { .. } => "too_many_buyers",
+            TxError::InvalidHold(_) => "invalid_hold",
+            TxError::BadDeadline(_) => "bad_deadline",
+            TxError::TooManyHolds { .. } => "too_many_holds",
+            TxError::HoldExists(_) => "hold_exists",
+            TxError::UnknownHold(_) => "unknown_hold",
+            TxError::NotHoldParty(_) => "not_hold_party",
+            TxError::WrongHoldPhase { .. } => "wrong_hold_phase",
+            TxError::HoldPastDeadline { .. } => "hold_past_deadline",
+            TxError::TooEarlyToRefund { .. } => "too_early_to_refund",
+            TxError::TooLateToDispute { .. } => "too_late_to_dispute",
+            TxError::NoArbiter(_) => "no_arbiter",
+            TxError::NoEvidenceRule(_) => "no_evidence_rule",
+            TxError::BadEvidenceSignature(_) => "bad_evidence_signature",
+            TxError::EvidenceForOtherHold(_) => "evidence_for_other_hold",
+            TxError::EvidenceOutOfTime { .. } => "evidence_out_of_time",
+            TxError::EvidenceMismatch { .. } => "evidence_mismatch",
+            TxError::DecisionOverAmount { .. } => "decision_over_amount",
+            TxError::InvalidOffer(_) => "invalid_offer",
+            TxError::TooManyOffers { .. } => "too_many_offers",
+            TxError::OfferExists(_) => "offer_exists",
+            TxError::UnknownOffer(_) => "unknown_offer",
+            TxError::NotProvider(_) => "not_provider",
         }
     }
 }

@@ -12,8 +12,9 @@
 //! Each transaction is either applied or refused with a [`TxError`] whose
 //! `code()` is stable; a refused transaction changes nothing, not even the
 //! sender's nonce. Total supply is conserved: the sum of all balances and of
-//! what open payment channels and stream deposits hold equals everything minted (genesis
-//! allocations included) after every transaction.
+//! what is locked (open payment channels, stream and offer deposits, escrow
+//! holds) equals everything minted (genesis allocations included) after
+//! every transaction.
 
 // Money and lengths are computed with checked or saturating operations only:
 // an overflow is an error or a stated bound, never a silent wrap. Release
@@ -24,9 +25,12 @@ mod apply;
 mod channel;
 mod commitment;
 mod error;
+mod hold;
 mod messaging;
+mod offer;
 mod snapshot;
 mod snapshot_channels;
+mod snapshot_market;
 mod snapshot_streams;
 mod state;
 mod stream;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use crate::channel::Channel;
 use crate::commitment::Changed;
+use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
 pub use ting_core::state_map::{Account, Device};
 use ting_core::state_tree::StateTree;
 use ting_core::stream::{Stream, StreamId};
@@ -26,6 +27,10 @@ use crate::error::{BlockError, TxError};
 pub(crate) type Map<V> = HashMap<AccountId, V, FixedState>;
 pub(crate) type ChannelMap = HashMap<ChannelId, Channel, FixedState>;
 pub(crate) type StreamMap = HashMap<StreamId, Stream, FixedState>;
+pub(crate) type HoldMap = HashMap<HoldId, Hold, FixedState>;
+pub(crate) type OfferMap = HashMap<OfferId, Offer, FixedState>;
+/// Reputations by their state-map key (provider and category).
+pub(crate) type ReputationMap = HashMap<Hash32, Reputation, FixedState>;
 
 /// The whole ledger state after some block.
 #[derive(Clone, Debug)]
@@ -46,6 +51,16 @@ pub struct State {
     pub(crate) streams: StreamMap,
     /// How many open streams each seller has (derived from `streams`).
     pub(crate) open_streams: Map<u32>,
+    /// Open escrow holds, by id (see `hold`).
+    pub(crate) holds: HoldMap,
+    /// How many open holds each payer has (derived from `holds`).
+    pub(crate) open_holds: Map<u32>,
+    /// Listed service offers, by id (see `offer`).
+    pub(crate) offers: OfferMap,
+    /// How many offers each provider has listed (derived from `offers`).
+    pub(crate) open_offers: Map<u32>,
+    /// Providers' reputations per category (see `reputation`).
+    pub(crate) reputations: ReputationMap,
     /// Each account's published X25519 messaging key (see `messaging`).
     pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
@@ -118,6 +133,13 @@ impl State {
             )),
             open_streams: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x1f83_d9ab_fb41_bd6b,
+            )),
+            holds: HoldMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x5be0_cd19_137e_2179)),
+            open_holds: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x9b05_688c_1f83_d9ab)),
+            offers: OfferMap::with_hasher(FixedState::with_seed(hash_seed ^ 0xcbbb_9d5d_c105_9ed8)),
+            open_offers: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x629a_292a_367c_d507)),
+            reputations: ReputationMap::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x9159_015a_3070_dd17,
             )),
             messaging_keys: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0xa54f_f53a_5f1d_36f1,

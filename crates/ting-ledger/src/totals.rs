@@ -1,4 +1,5 @@
-//! Running totals of what accounts and open channels hold.
+//! Running totals of what accounts hold and what is locked: open channels,
+//! stream deposits, holds (amount and deposit) and offer deposits.
 //!
 //! The supply check (`balances + locked in channels == minted`) is asked on
 //! every `GET /v1/supply` and after every transaction in the tests; walking
@@ -12,6 +13,7 @@
 //! cannot overflow it, so the running sum is exact even where the `u64` sum
 //! would not be, and `None` (overflow) is answered exactly when a walk would.
 
+use ting_core::market::{Hold, HoldId, Offer, OfferId};
 use ting_core::stream::{Stream, StreamId};
 use ting_core::{AccountId, Amount, ChannelId};
 
@@ -69,13 +71,38 @@ impl State {
         self.totals.locked = moved(self.totals.locked, old, new);
     }
 
+    /// Writes hold `id`, or takes it out with `None`, keeping the locked
+    /// total (an open hold locks its amount and deposit).
+    pub(crate) fn set_hold(&mut self, id: HoldId, hold: Option<Hold>) {
+        let locked = |h: &Hold| h.locked().expect("a hold's amount and deposit fit in u64");
+        let new = hold.as_ref().map_or(Amount::ZERO, locked);
+        let old = match hold {
+            Some(h) => self.holds.insert(id, h),
+            None => self.holds.remove(&id),
+        }
+        .map_or(Amount::ZERO, |h| locked(&h));
+        self.totals.locked = moved(self.totals.locked, old, new);
+    }
+
+    /// Writes offer `id`, or takes it out with `None`, keeping the locked
+    /// total (a listed offer locks its deposit).
+    pub(crate) fn set_offer(&mut self, id: OfferId, offer: Option<Offer>) {
+        let new = offer.as_ref().map_or(Amount::ZERO, |o| o.deposit);
+        let old = match offer {
+            Some(o) => self.offers.insert(id, o),
+            None => self.offers.remove(&id),
+        }
+        .map_or(Amount::ZERO, |o| o.deposit);
+        self.totals.locked = moved(self.totals.locked, old, new);
+    }
+
     /// The sum of all balances; `None` if it does not fit in 64 bits.
     pub fn balance_sum(&self) -> Option<Amount> {
         as_amount(self.totals.balances)
     }
 
-    /// What open channels and open streams' deposits hold; `None` if it
-    /// does not fit in 64 bits.
+    /// What is locked: open channels, stream and offer deposits, and holds'
+    /// amounts and deposits; `None` if it does not fit in 64 bits.
     pub fn locked_sum(&self) -> Option<Amount> {
         as_amount(self.totals.locked)
     }
@@ -102,6 +129,16 @@ impl State {
                 self.streams
                     .values()
                     .try_fold(channels, |acc, s| acc.checked_add(s.deposit))
+            })
+            .and_then(|streams| {
+                self.holds
+                    .values()
+                    .try_fold(streams, |acc, h| acc.checked_add(h.locked()?))
+            })
+            .and_then(|holds| {
+                self.offers
+                    .values()
+                    .try_fold(holds, |acc, o| acc.checked_add(o.deposit))
             });
         (balances, locked)
     }

@@ -218,6 +218,26 @@ pub fn describe(kind: &TxKind, sender: &ting_core::AccountId) -> String {
             ack.delivery.epochs, ack.delivery.paid, ack.delivery.buyer
         ),
         TxKind::StreamClose { stream } => format!("close stream {stream}"),
+        TxKind::HoldCreate { terms } => format!(
+            "hold {} from {sender} for {} ({}) until {}",
+            terms.amount, terms.payee, terms.category, terms.deadline
+        ),
+        TxKind::HoldAccept { hold } => format!("accept hold {hold}"),
+        TxKind::HoldRelease { hold, evidence } => match evidence {
+            Some(_) => format!("release hold {hold} on evidence"),
+            None => format!("release hold {hold}"),
+        },
+        TxKind::HoldRefund { hold } => format!("refund hold {hold}"),
+        TxKind::HoldDispute { hold, .. } => format!("dispute hold {hold}"),
+        TxKind::HoldDecide { hold, to_payee } => {
+            format!("decide hold {hold}: {to_payee} to the payee")
+        }
+        TxKind::OfferOpen { terms } => format!(
+            "offer {} by {sender} at {} in area {:?}",
+            terms.category, terms.price, terms.area
+        ),
+        TxKind::OfferUpdate { offer, .. } => format!("update offer {offer}"),
+        TxKind::OfferClose { offer } => format!("close offer {offer}"),
     }
 }
 

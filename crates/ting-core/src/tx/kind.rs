@@ -10,6 +10,7 @@ use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
 use crate::keys::Signature;
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
+use crate::market::{HoldId, HoldTerms, OfferId, OfferTerms, SignedEvidence};
 use crate::seal::MessagingKey;
 use crate::stream::{DeliveryAck, StreamId, StreamTerms};
 use crate::types::Timestamp;
@@ -31,6 +32,15 @@ const TAG_STREAM_OPEN: u8 = 0x30;
 const TAG_STREAM_CONSENT: u8 = 0x31;
 const TAG_STREAM_DELIVERY: u8 = 0x32;
 const TAG_STREAM_CLOSE: u8 = 0x33;
+const TAG_HOLD_CREATE: u8 = 0x40;
+const TAG_HOLD_ACCEPT: u8 = 0x41;
+const TAG_HOLD_RELEASE: u8 = 0x42;
+const TAG_HOLD_REFUND: u8 = 0x43;
+const TAG_HOLD_DISPUTE: u8 = 0x44;
+const TAG_HOLD_DECIDE: u8 = 0x45;
+const TAG_OFFER_OPEN: u8 = 0x48;
+const TAG_OFFER_UPDATE: u8 = 0x49;
+const TAG_OFFER_CLOSE: u8 = 0x4a;
 
 /// What a transaction does, with its fields.
 ///
@@ -110,6 +120,39 @@ pub enum TxKind {
     /// The seller or its owner closes the stream; the deposit goes back to
     /// the seller and the record leaves the state.
     StreamClose { stream: StreamId },
+    /// Locks `terms.amount` and `limits::HOLD_DEPOSIT` from the sender (the
+    /// payer) for `terms.payee`; the hold's id is `HoldId::derive` of the
+    /// network, the sender and this transaction's nonce.
+    HoldCreate { terms: HoldTerms },
+    /// The payee takes the job on: from now the payer cannot cancel before
+    /// the deadline, and the outcome counts for the payee's reputation.
+    HoldAccept { hold: HoldId },
+    /// Pays the amount to the payee and the deposit back to the payer: sent
+    /// by the payer (or its owner), by the arbiter under an arbiter rule, or
+    /// by anyone with `evidence` that meets an evidence rule.
+    HoldRelease {
+        hold: HoldId,
+        evidence: Option<SignedEvidence>,
+    },
+    /// Gives amount and deposit back to the payer: the payee may at any
+    /// time; the payer may before the payee accepts, after the deadline and
+    /// grace, or after a dispute's arbiter window.
+    HoldRefund { hold: HoldId },
+    /// The payer or payee hands an accepted hold to its arbiter; `reason` is
+    /// the hash of the party's statement.
+    HoldDispute { hold: HoldId, reason: Hash32 },
+    /// The arbiter of a disputed hold pays `to_payee` to the payee and the
+    /// rest, with the deposit, back to the payer.
+    HoldDecide { hold: HoldId, to_payee: Amount },
+    /// The sender lists a service offer and puts down
+    /// `limits::OFFER_DEPOSIT`; the offer's id is `OfferId::derive` of the
+    /// network, the sender and this transaction's nonce.
+    OfferOpen { terms: OfferTerms },
+    /// The provider replaces an offer's terms.
+    OfferUpdate { offer: OfferId, terms: OfferTerms },
+    /// The provider (or its owner) withdraws an offer; the deposit goes back
+    /// to the provider.
+    OfferClose { offer: OfferId },
 }
 
 impl TxKind {
@@ -133,6 +176,15 @@ impl TxKind {
             TxKind::StreamConsent { .. } => "stream_consent",
             TxKind::StreamDelivery { .. } => "stream_delivery",
             TxKind::StreamClose { .. } => "stream_close",
+            TxKind::HoldCreate { .. } => "hold_create",
+            TxKind::HoldAccept { .. } => "hold_accept",
+            TxKind::HoldRelease { .. } => "hold_release",
+            TxKind::HoldRefund { .. } => "hold_refund",
+            TxKind::HoldDispute { .. } => "hold_dispute",
+            TxKind::HoldDecide { .. } => "hold_decide",
+            TxKind::OfferOpen { .. } => "offer_open",
+            TxKind::OfferUpdate { .. } => "offer_update",
+            TxKind::OfferClose { .. } => "offer_close",
         }
     }
 
@@ -159,6 +211,28 @@ impl TxKind {
         }
     }
 
+    /// The hold a hold transaction acts on; `None` for other kinds.
+    /// For `HoldCreate` it is not in the transaction: see `SignedTx::opened_hold`.
+    pub fn hold(&self) -> Option<HoldId> {
+        match self {
+            TxKind::HoldAccept { hold }
+            | TxKind::HoldRelease { hold, .. }
+            | TxKind::HoldRefund { hold }
+            | TxKind::HoldDispute { hold, .. }
+            | TxKind::HoldDecide { hold, .. } => Some(*hold),
+            _ => None,
+        }
+    }
+
+    /// The offer an offer transaction acts on; `None` for other kinds.
+    /// For `OfferOpen` it is not in the transaction: see `SignedTx::opened_offer`.
+    pub fn offer(&self) -> Option<OfferId> {
+        match self {
+            TxKind::OfferUpdate { offer, .. } | TxKind::OfferClose { offer } => Some(*offer),
+            _ => None,
+        }
+    }
+
     /// The account this transaction names besides the sender, if it names one.
     /// Channel transactions after the open name only the channel, whose
     /// parties are in the ledger's state.
@@ -172,6 +246,7 @@ impl TxKind {
             | TxKind::Sweep { device, .. } => Some(*device),
             TxKind::ChannelOpen { payee, .. } => Some(*payee),
             TxKind::StreamDelivery { ack, .. } => Some(ack.delivery.buyer),
+            TxKind::HoldCreate { terms } => Some(terms.payee),
             TxKind::SetMessagingKey { .. }
             | TxKind::StreamOpen { .. }
             | TxKind::StreamConsent { .. }
@@ -179,7 +254,15 @@ impl TxKind {
             | TxKind::ChannelClaim { .. }
             | TxKind::ChannelTopUp { .. }
             | TxKind::ChannelClose { .. }
-            | TxKind::ChannelReclaim { .. } => None,
+            | TxKind::ChannelReclaim { .. }
+            | TxKind::HoldAccept { .. }
+            | TxKind::HoldRelease { .. }
+            | TxKind::HoldRefund { .. }
+            | TxKind::HoldDispute { .. }
+            | TxKind::HoldDecide { .. }
+            | TxKind::OfferOpen { .. }
+            | TxKind::OfferUpdate { .. }
+            | TxKind::OfferClose { .. } => None,
         }
     }
 
@@ -289,6 +372,60 @@ impl TxKind {
             TxKind::StreamClose { stream } => {
                 w.u8(TAG_STREAM_CLOSE).hash(&stream.0);
             }
+            TxKind::HoldCreate { terms } => {
+                assert!(
+                    terms.check().is_ok(),
+                    "hold terms are checked before signing"
+                );
+                w.u8(TAG_HOLD_CREATE);
+                terms.encode(w);
+            }
+            TxKind::HoldAccept { hold } => {
+                w.u8(TAG_HOLD_ACCEPT).hash(&hold.0);
+            }
+            TxKind::HoldRelease { hold, evidence } => {
+                w.u8(TAG_HOLD_RELEASE).hash(&hold.0);
+                match evidence {
+                    None => w.u8(0),
+                    Some(e) => {
+                        assert!(
+                            e.evidence.check().is_ok(),
+                            "evidence is checked before signing"
+                        );
+                        w.u8(1);
+                        e.encode(w);
+                        w
+                    }
+                };
+            }
+            TxKind::HoldRefund { hold } => {
+                w.u8(TAG_HOLD_REFUND).hash(&hold.0);
+            }
+            TxKind::HoldDispute { hold, reason } => {
+                w.u8(TAG_HOLD_DISPUTE).hash(&hold.0).hash(reason);
+            }
+            TxKind::HoldDecide { hold, to_payee } => {
+                w.u8(TAG_HOLD_DECIDE).hash(&hold.0).amount(*to_payee);
+            }
+            TxKind::OfferOpen { terms } => {
+                assert!(
+                    terms.check().is_ok(),
+                    "offer terms are checked before signing"
+                );
+                w.u8(TAG_OFFER_OPEN);
+                terms.encode(w);
+            }
+            TxKind::OfferUpdate { offer, terms } => {
+                assert!(
+                    terms.check().is_ok(),
+                    "offer terms are checked before signing"
+                );
+                w.u8(TAG_OFFER_UPDATE).hash(&offer.0);
+                terms.encode(w);
+            }
+            TxKind::OfferClose { offer } => {
+                w.u8(TAG_OFFER_CLOSE).hash(&offer.0);
+            }
         }
     }
 
@@ -378,6 +515,45 @@ impl TxKind {
             },
             TAG_STREAM_CLOSE => TxKind::StreamClose {
                 stream: StreamId(r.hash("stream")?),
+            },
+            TAG_HOLD_CREATE => TxKind::HoldCreate {
+                terms: HoldTerms::decode(r)?,
+            },
+            TAG_HOLD_ACCEPT => TxKind::HoldAccept {
+                hold: HoldId(r.hash("hold")?),
+            },
+            TAG_HOLD_RELEASE => TxKind::HoldRelease {
+                hold: HoldId(r.hash("hold")?),
+                evidence: match r.u8("evidence flag")? {
+                    0 => None,
+                    1 => Some(SignedEvidence::decode(r)?),
+                    _ => {
+                        return Err(DecodeError::InvalidValue {
+                            what: "evidence flag",
+                        })
+                    }
+                },
+            },
+            TAG_HOLD_REFUND => TxKind::HoldRefund {
+                hold: HoldId(r.hash("hold")?),
+            },
+            TAG_HOLD_DISPUTE => TxKind::HoldDispute {
+                hold: HoldId(r.hash("hold")?),
+                reason: r.hash("reason")?,
+            },
+            TAG_HOLD_DECIDE => TxKind::HoldDecide {
+                hold: HoldId(r.hash("hold")?),
+                to_payee: r.amount("to_payee")?,
+            },
+            TAG_OFFER_OPEN => TxKind::OfferOpen {
+                terms: OfferTerms::decode(r)?,
+            },
+            TAG_OFFER_UPDATE => TxKind::OfferUpdate {
+                offer: OfferId(r.hash("offer")?),
+                terms: OfferTerms::decode(r)?,
+            },
+            TAG_OFFER_CLOSE => TxKind::OfferClose {
+                offer: OfferId(r.hash("offer")?),
             },
             other => return Err(DecodeError::UnknownKind(other)),
         })
