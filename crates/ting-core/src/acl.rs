@@ -174,10 +174,32 @@ pub const RULES: &[Rule] = &[
         why: "a stream topic names its seller",
     },
     Rule {
+        pattern: "ting/v1/market/calls/{self}/#",
+        device: Grant {
+            subscribe: true,
+            publish: true,
+            retain: false,
+        },
+        node: Grant::NONE,
+        why: "a buyer publishes its own calls for proposals",
+    },
+    Rule {
+        pattern: "ting/v1/market/calls/+/#",
+        device: Grant::SUB,
+        node: Grant::NONE,
+        why: "providers listen for calls in the categories they serve",
+    },
+    Rule {
+        pattern: "ting/v1/market/calls/{account}/#",
+        device: Grant::SUB,
+        node: Grant::NONE,
+        why: "anyone logged in may read one buyer's calls",
+    },
+    Rule {
         pattern: "ting/v1/market/#",
         device: Grant::NONE,
         node: Grant::NONE,
-        why: "reserved for the service market",
+        why: "the rest is reserved for the market",
     },
 ];
 

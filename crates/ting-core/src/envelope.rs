@@ -93,6 +93,16 @@ impl EnvelopeType {
     pub const KEY_REFUSAL: Self = Self(0x0112);
     /// A buyer acknowledges what it received ([`crate::stream::keyx::DeliveryNote`]).
     pub const DELIVERY: Self = Self(0x0113);
+    /// A provider proposes terms for a call ([`crate::market::cfp::Proposal`]).
+    pub const PROPOSAL: Self = Self(0x0120);
+    /// A buyer counters a proposal ([`crate::market::cfp::Counter`]).
+    pub const COUNTER: Self = Self(0x0121);
+    /// A buyer accepts a proposal, naming the hold ([`crate::market::cfp::Accept`]).
+    pub const ACCEPT: Self = Self(0x0122);
+    /// Either side turns the other down ([`crate::market::cfp::Decline`]).
+    pub const DECLINE: Self = Self(0x0123);
+    /// A buyer passes its device's evidence on ([`crate::market::cfp::EvidenceNote`]).
+    pub const EVIDENCE: Self = Self(0x0124);
 
     /// Types `0x0000`–`0x00ff` are the node's; a device takes them only from
     /// the node it trusts.
@@ -113,6 +123,11 @@ impl EnvelopeType {
             Self::KEY_GRANT => "key_grant",
             Self::KEY_REFUSAL => "key_refusal",
             Self::DELIVERY => "delivery",
+            Self::PROPOSAL => "proposal",
+            Self::COUNTER => "counter",
+            Self::ACCEPT => "accept",
+            Self::DECLINE => "decline",
+            Self::EVIDENCE => "evidence",
             _ => "unknown",
         }
     }

@@ -295,3 +295,11 @@ pub const REPUTATION_BUYERS_MAX: usize = 32;
 /// How many distinct buyers count as much as a perfect record's doubt: a
 /// provider's score is its success rate times `b / (b + this)`.
 pub const REPUTATION_PRIOR_BUYERS: u64 = 2;
+/// Bytes of a call's spec, in words.
+pub const CALL_SPEC_BYTES_MAX: usize = 512;
+/// The longest a call may wait for proposals: a day.
+pub const CALL_WINDOW_MS_MAX: u64 = DAY_MS;
+/// Counter-offer rounds one call may allow after the first proposals.
+pub const CALL_ROUNDS_MAX: u8 = 4;
+/// Bytes of a proposal's note, in words.
+pub const PROPOSAL_NOTE_BYTES_MAX: usize = 128;

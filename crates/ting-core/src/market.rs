@@ -16,6 +16,7 @@ use crate::hash::Hash32;
 use crate::limits::{SERVICE_CATEGORY_BYTES_MAX, SERVICE_CATEGORY_PARTS_MAX};
 use crate::types::Nonce;
 
+pub mod cfp;
 pub mod evidence;
 pub mod hold;
 pub mod offer;

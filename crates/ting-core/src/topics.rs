@@ -37,6 +37,44 @@ pub fn stream_chunks(seller: &AccountId, stream: &crate::stream::StreamId) -> St
     format!("{STREAMS_PREFIX}{}/{}", seller.to_hex(), stream.to_hex())
 }
 
+/// The prefix of every call-for-proposals topic.
+pub const CALLS_PREFIX: &str = "ting/v1/market/calls/";
+
+/// Where `buyer` publishes its calls in `category`:
+/// `ting/v1/market/calls/{buyer hex}/{category, one level per dotted part}`,
+/// so that `water.cartridge.replace` is `.../water/cartridge/replace`. Only
+/// the buyer may publish there (docs/mqtt.md §10).
+pub fn calls(buyer: &AccountId, category: &str) -> String {
+    format!(
+        "{CALLS_PREFIX}{}/{}",
+        buyer.to_hex(),
+        category.replace('.', "/")
+    )
+}
+
+/// The filter a provider subscribes to for every buyer's calls in
+/// `category` and the categories under it:
+/// `ting/v1/market/calls/+/{category levels}/#`.
+pub fn calls_filter(category: &str) -> String {
+    format!("{CALLS_PREFIX}+/{}/#", category.replace('.', "/"))
+}
+
+/// Whether an MQTT topic name matches a filter (`+` one level, a final `#`
+/// any levels below and the parent itself).
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    let mut want = filter.split('/');
+    let mut have = topic.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some("#"), _) => return want.next().is_none(),
+            (Some("+"), Some(_)) => {}
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
+}
+
 /// The inbox of `account`: `ting/v1/inbox/{64 lowercase hex digits}`.
 pub fn inbox(account: &AccountId) -> String {
     format!("{INBOX_PREFIX}{}", account.to_hex())
@@ -58,5 +96,27 @@ mod tests {
         assert_eq!(inbox(&id), format!("ting/v1/inbox/{}", "ab".repeat(32)));
         assert_eq!(node(&id), format!("ting/v1/nodes/{}", "ab".repeat(32)));
         assert!(TX_SHARED_FILTER.ends_with(TX_TOPIC));
+    }
+
+    #[test]
+    fn a_category_filter_takes_calls_in_it_and_under_it_only() {
+        let buyer = AccountId([0xCD; 32]);
+        let topic = calls(&buyer, "water.cartridge.replace");
+        assert_eq!(
+            topic,
+            format!(
+                "ting/v1/market/calls/{}/water/cartridge/replace",
+                "cd".repeat(32)
+            )
+        );
+        assert!(filter_matches(&calls_filter("water.cartridge"), &topic));
+        assert!(filter_matches(
+            &calls_filter("water.cartridge.replace"),
+            &topic
+        ));
+        assert!(!filter_matches(&calls_filter("water.cartridges"), &topic));
+        assert!(!filter_matches(&calls_filter("power"), &topic));
+        assert!(!filter_matches("a/+", "a/b/c"));
+        assert!(filter_matches("a/#", "a"));
     }
 }

@@ -68,6 +68,24 @@ fn only_nodes_take_transactions_and_publish_node_topics() {
 }
 
 #[test]
+fn a_buyer_publishes_only_its_own_calls_and_anyone_may_listen_by_category() {
+    let mine = crate::topics::calls(&me(), "water.cartridge.replace");
+    let theirs = crate::topics::calls(&AccountId([9; 32]), "water.cartridge.replace");
+    assert!(ok(Role::Device, Access::Publish, &mine));
+    assert!(!ok(Role::Device, Access::PublishRetained, &mine));
+    assert!(!ok(Role::Device, Access::Publish, &theirs));
+    assert!(ok(Role::Device, Access::Subscribe, &theirs));
+    let filter = crate::topics::calls_filter("water.cartridge");
+    assert!(ok(Role::Device, Access::Subscribe, &filter));
+    assert!(!ok(Role::Node, Access::Subscribe, &filter));
+    assert!(!ok(
+        Role::Device,
+        Access::Publish,
+        "ting/v1/market/calls/+/water"
+    ));
+}
+
+#[test]
 fn reserved_and_unknown_topics_are_refused_to_everyone() {
     for topic in [
         "ting/v1/streams/x",

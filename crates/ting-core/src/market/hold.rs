@@ -294,3 +294,49 @@ impl Hold {
         Ok(hold)
     }
 }
+
+impl ReleaseRule {
+    /// Appends the rule's bytes (`rule u8` and, for evidence, `device [32]
+    /// | template`), as in hold terms. An evidence template must have
+    /// passed [`Template::check`].
+    pub fn encode<S: Sink>(&self, w: &mut Writer<S>) {
+        match self {
+            ReleaseRule::Payer => {
+                w.u8(RULE_PAYER);
+            }
+            ReleaseRule::Evidence { device, template } => {
+                w.u8(RULE_EVIDENCE).account(device);
+                template.encode(w);
+            }
+            ReleaseRule::Arbiter => {
+                w.u8(RULE_ARBITER);
+            }
+        }
+    }
+
+    /// Reads a rule, its template checked.
+    pub fn decode(r: &mut Reader<'_>) -> Result<ReleaseRule, DecodeError> {
+        Ok(match r.u8("release rule")? {
+            RULE_PAYER => ReleaseRule::Payer,
+            RULE_EVIDENCE => ReleaseRule::Evidence {
+                device: r.account("evidence device")?,
+                template: Template::decode(r)?,
+            },
+            RULE_ARBITER => ReleaseRule::Arbiter,
+            _ => {
+                return Err(DecodeError::InvalidValue {
+                    what: "release rule",
+                })
+            }
+        })
+    }
+
+    /// The rule's stable name, as used in JSON and docs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReleaseRule::Payer => "payer",
+            ReleaseRule::Evidence { .. } => "evidence",
+            ReleaseRule::Arbiter => "arbiter",
+        }
+    }
+}

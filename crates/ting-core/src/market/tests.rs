@@ -244,3 +244,130 @@ fn reputation_scores_value_released_weighted_by_distinct_buyers() {
     assert_eq!(bytes.len(), 32 + 1 + 5 + 64 + 8 + 1 + 32 * 32);
     assert_eq!(Reputation::from_record(&bytes), Ok(rep));
 }
+
+fn call(buyer: &Keypair) -> cfp::Call {
+    cfp::Call {
+        genesis: crate::hash::Hash32([1; 32]),
+        buyer: buyer.account(),
+        id: 7,
+        issued_at: Timestamp(1_000),
+        answer_by: Timestamp(31_000),
+        deliver_by: Timestamp(3_600_000),
+        category: "water.cartridge.replace".into(),
+        area: "u4pruyd".into(),
+        spec: "cartridge AquaPure-5, one unit".into(),
+        max_price: Amount::new(50_000),
+        rounds: 2,
+        rule: ReleaseRule::Evidence {
+            device: buyer.account(),
+            template: template(),
+        },
+        arbiter: Some(crate::account::AccountId([5; 32])),
+    }
+}
+
+#[test]
+fn a_signed_call_round_trips_and_verifies_only_unchanged() {
+    let buyer = Keypair::from_seed([3; 32]);
+    let signed = call(&buyer).sign(&buyer);
+    let bytes = signed.to_bytes();
+    let back = cfp::SignedCall::from_bytes(&bytes).expect("decodes");
+    assert_eq!(back, signed);
+    assert!(back.verify().is_ok());
+    let mut forged = back.clone();
+    forged.call.max_price = Amount::new(1);
+    assert!(forged.verify().is_err());
+    assert_ne!(forged.hash(), signed.hash());
+}
+
+#[test]
+fn calls_that_break_a_rule_are_refused() {
+    let buyer = Keypair::from_seed([3; 32]);
+    type Breaker = fn(&mut cfp::Call);
+    let cases: [(&str, Breaker); 6] = [
+        ("window", |c| c.answer_by = c.issued_at),
+        ("long window", |c| {
+            c.answer_by = Timestamp(c.issued_at.0 + crate::limits::CALL_WINDOW_MS_MAX + 1)
+        }),
+        ("delivery", |c| c.deliver_by = c.answer_by),
+        ("rounds", |c| c.rounds = crate::limits::CALL_ROUNDS_MAX + 1),
+        ("price", |c| c.max_price = Amount::ZERO),
+        ("arbiter", |c| c.arbiter = Some(c.buyer)),
+    ];
+    for (what, break_it) in cases {
+        let mut c = call(&buyer);
+        break_it(&mut c);
+        assert!(c.check().is_err(), "{what}");
+    }
+}
+
+#[test]
+fn a_proposal_fits_its_call_only_within_price_rounds_and_time() {
+    let buyer = Keypair::from_seed([3; 32]);
+    let signed = call(&buyer).sign(&buyer);
+    let p = cfp::Proposal {
+        call: signed.hash(),
+        round: 0,
+        price: Amount::new(40_000),
+        deliver_by: Timestamp(1_800_000),
+        warranty_ms: 0,
+        valid_until: Timestamp(60_000),
+        offer: Some(OfferId(crate::hash::Hash32([8; 32]))),
+        note: "technician on site within the hour".into(),
+    };
+    assert_eq!(cfp::Proposal::decode(&p.encode()), Ok(p.clone()));
+    assert_eq!(p.fits(&signed), Ok(()));
+    let mut dear = p.clone();
+    dear.price = Amount::new(50_001);
+    assert!(dear.fits(&signed).is_err());
+    let mut late = p.clone();
+    late.deliver_by = Timestamp(3_600_001);
+    assert!(late.fits(&signed).is_err());
+    let mut round = p.clone();
+    round.round = 3;
+    assert!(round.fits(&signed).is_err());
+    let a = crate::account::AccountId([1; 32]);
+    let b = crate::account::AccountId([2; 32]);
+    assert_ne!(
+        p.terms_hash(&a),
+        p.terms_hash(&b),
+        "the provider is bound in"
+    );
+}
+
+#[test]
+fn counters_accepts_declines_and_evidence_notes_round_trip() {
+    let c = cfp::Counter {
+        call: crate::hash::Hash32([1; 32]),
+        round: 1,
+        price: Amount::new(30_000),
+        deliver_by: Timestamp(9),
+        warranty_ms: 86_400_000,
+        valid_until: Timestamp(10),
+    };
+    assert_eq!(cfp::Counter::decode(&c.encode()), Ok(c));
+    let a = cfp::Accept {
+        call: crate::hash::Hash32([1; 32]),
+        proposal: crate::hash::Hash32([2; 32]),
+        hold: HoldId(crate::hash::Hash32([3; 32])),
+    };
+    assert_eq!(cfp::Accept::decode(&a.encode()), Ok(a));
+    let d = cfp::Decline {
+        call: crate::hash::Hash32([1; 32]),
+        round: 0,
+        code: "chose_another".into(),
+        message: "another proposal was cheaper".into(),
+    };
+    assert_eq!(cfp::Decline::decode(&d.encode()), Ok(d.clone()));
+    let device = Keypair::from_seed([7; 32]);
+    let note = cfp::EvidenceNote {
+        evidence: evidence(HoldId::default(), 900).sign(&device, &crate::hash::Hash32([1; 32])),
+    };
+    assert_eq!(cfp::EvidenceNote::decode(&note.encode()), Ok(note));
+    let mut bytes = d.encode();
+    bytes[0] = 2;
+    assert!(matches!(
+        cfp::Decline::decode(&bytes),
+        Err(crate::encoding::DecodeError::UnsupportedVersion { .. })
+    ));
+}
