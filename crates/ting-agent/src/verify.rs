@@ -5,10 +5,11 @@
 //! made from its configuration); the client then takes a transaction as
 //! committed only with a receipt whose header a sequencer of the network
 //! signed and whose Merkle path leads to that header's root, and reads
-//! balances, nonces, channel terms and messaging keys only from state proofs
-//! against such a header. It also remembers the highest height it has
-//! checked, and refuses a proof from below it: a node cannot answer with an
-//! old, genuinely signed state to hide a later payment or a replaced key.
+//! balances, nonces, channel terms, messaging keys, streams, and the
+//! market's holds, offers and reputations only from state proofs against
+//! such a header. It also remembers the highest height it has checked, and
+//! refuses a proof from below it: a node cannot answer with an old,
+//! genuinely signed state to hide a later payment or a replaced key.
 //!
 //! What fails is an [`Unproven`] error naming what was asked, a stable code
 //! and the reason; nothing is acted on.
@@ -17,8 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use thiserror::Error;
 use ting_core::channel::Channel;
+use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
 use ting_core::state_map::AccountRecord;
-use ting_core::state_proof::{StateAnswer, StateCheck};
+use ting_core::state_proof::{StateAnswer, StateAnswerError, StateCheck};
 use ting_core::{AccountId, BlockHeight, ChannelId, Hash32, Receipt};
 
 /// The network a client trusts, and how far it has seen it.
@@ -158,6 +160,53 @@ impl Verifier {
             })?;
         self.saw(answer.header.height);
         Ok(stream)
+    }
+
+    /// What open hold `id` is, from a checked state proof; `None` when the
+    /// proof shows no open hold has this id (never created, or ended).
+    pub fn hold(&self, id: &HoldId, answer: &StateAnswer) -> Result<Option<Hold>, Unproven> {
+        let checked = answer.verify_hold(id, &self.check());
+        self.believe(|| format!("hold {id}"), answer, checked)
+    }
+
+    /// What listed offer `id` is, from a checked state proof; `None` when
+    /// the proof shows no offer has this id (never listed, or closed).
+    pub fn offer(&self, id: &OfferId, answer: &StateAnswer) -> Result<Option<Offer>, Unproven> {
+        let checked = answer.verify_offer(id, &self.check());
+        self.believe(|| format!("offer {id}"), answer, checked)
+    }
+
+    /// `provider`'s reputation in exactly `category`, from a checked state
+    /// proof; `None` when the proof shows no outcome was recorded there. A
+    /// record of another provider or category is refused.
+    pub fn reputation(
+        &self,
+        provider: &AccountId,
+        category: &str,
+        answer: &StateAnswer,
+    ) -> Result<Option<Reputation>, Unproven> {
+        let checked = answer.verify_reputation(provider, category, &self.check());
+        self.believe(
+            || format!("the reputation of {provider} in {category}"),
+            answer,
+            checked,
+        )
+    }
+
+    /// A checked answer's value, its height now seen; or why it proves nothing.
+    fn believe<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        answer: &StateAnswer,
+        checked: Result<T, StateAnswerError>,
+    ) -> Result<T, Unproven> {
+        let value = checked.map_err(|e| Unproven {
+            what: what(),
+            code: e.code(),
+            reason: e.to_string(),
+        })?;
+        self.saw(answer.header.height);
+        Ok(value)
     }
 }
 

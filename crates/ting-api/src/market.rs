@@ -51,6 +51,8 @@ struct HoldJson {
     payee: String,
     amount: u64,
     deadline: u64,
+    #[serde(default = "default_grace")]
+    grace_ms: u64,
     terms: String,
     category: String,
     rule: ReleaseJson,
@@ -114,6 +116,10 @@ struct OfferJson {
 #[serde(deny_unknown_fields)]
 struct OfferOnly {
     offer: String,
+}
+
+fn default_grace() -> u64 {
+    ting_core::limits::HOLD_GRACE_MS_DEFAULT
 }
 
 /// Parses a hold id named `field`.
@@ -210,6 +216,7 @@ fn parse_hold_terms(v: &Json) -> Result<HoldTerms, FormError> {
         payee: parse_account("payee", &f.payee)?,
         amount: Amount::new(f.amount),
         deadline: Timestamp(f.deadline),
+        grace_ms: f.grace_ms,
         terms: parse_hash("terms", &f.terms)?,
         category: f.category,
         rule: parse_release_rule(&f.rule)?,
@@ -371,6 +378,7 @@ pub fn hold_terms_json(t: &HoldTerms) -> Json {
         "payee": t.payee.to_did(),
         "amount": t.amount.base_units(),
         "deadline": t.deadline.0,
+        "grace_ms": t.grace_ms,
         "terms": t.terms.to_hex(),
         "category": t.category,
         "rule": rule,

@@ -273,10 +273,12 @@ pub const HOLD_DEPOSIT: u64 = 1_000_000;
 pub const HOLDS_OPEN_PER_PAYER_MAX: usize = 64;
 /// The furthest a hold's deadline may lie past its creation: a year.
 pub const HOLD_DEADLINE_MAX_MS: u64 = 366 * DAY_MS;
-/// After an accepted hold's deadline, how long evidence observed in time may
-/// still land before the payer can take the money back; disputes may be
-/// raised until it ends.
-pub const HOLD_GRACE_MS: u64 = 3_600_000;
+/// The longest grace a hold may give after its deadline: a week. During
+/// the grace, evidence observed in time may still land before the payer
+/// can take the money back, and disputes may still be raised.
+pub const HOLD_GRACE_MS_MAX: u64 = 7 * DAY_MS;
+/// The grace the SDK and the command line give when none is asked: an hour.
+pub const HOLD_GRACE_MS_DEFAULT: u64 = 3_600_000;
 /// After a disputed hold's deadline, how long its arbiter has to decide
 /// before the payer may take the money back.
 pub const HOLD_ARBITER_MS: u64 = 30 * DAY_MS;

@@ -15,14 +15,14 @@
 //!   rule; anyone with matching evidence under an evidence rule, unless
 //!   disputed;
 //! - refund: the payee's side at any time; the payer's side before the
-//!   payee accepts, after the deadline and grace once accepted, or after the
-//!   arbiter's window once disputed;
+//!   payee accepts, after the deadline and the hold's grace once accepted,
+//!   or after the arbiter's window once disputed;
 //! - dispute: either side of an accepted hold with an arbiter, until the
-//!   deadline and grace end;
+//!   deadline and the hold's grace end;
 //! - decide: the arbiter of a disputed hold.
 
 use ting_core::limits::{
-    HOLDS_OPEN_PER_PAYER_MAX, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT, HOLD_GRACE_MS,
+    HOLDS_OPEN_PER_PAYER_MAX, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT,
 };
 use ting_core::market::reputation::Outcome;
 use ting_core::market::{Hold, HoldId, HoldPhase, HoldTerms, ReleaseRule, SignedEvidence};
@@ -208,7 +208,7 @@ impl State {
         } else if self.speaks_for(&sender.0, &hold.payer) {
             let wait = match hold.phase {
                 HoldPhase::Open => None,
-                HoldPhase::Accepted => Some(HOLD_GRACE_MS),
+                HoldPhase::Accepted => Some(hold.terms.grace_ms),
                 HoldPhase::Disputed => Some(HOLD_ARBITER_MS),
             };
             if let Some(wait) = wait {
@@ -248,7 +248,7 @@ impl State {
             return Err(TxError::NoArbiter(*id));
         }
         need_phase(id, hold, HoldPhase::Accepted, "accepted")?;
-        let until = hold.terms.deadline.saturating_add_ms(HOLD_GRACE_MS);
+        let until = hold.terms.deadline.saturating_add_ms(hold.terms.grace_ms);
         if at > until {
             return Err(TxError::TooLateToDispute { hold: *id, until });
         }

@@ -15,6 +15,8 @@ mod edge;
 mod events;
 #[path = "http/hostile.rs"]
 mod hostile;
+#[path = "http/market.rs"]
+mod market;
 #[path = "http/proofs.rs"]
 mod proofs;
 #[path = "http/queries.rs"]

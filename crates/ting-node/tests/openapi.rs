@@ -40,6 +40,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/channels/{id}"),
     ("get", "/v1/streams"),
     ("get", "/v1/streams/{id}"),
+    ("get", "/v1/offers"),
+    ("get", "/v1/offers/{id}"),
+    ("get", "/v1/holds"),
+    ("get", "/v1/holds/{id}"),
+    ("get", "/v1/reputation/{provider}"),
+    ("get", "/v1/reputation/{provider}/{category}"),
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),
@@ -219,11 +225,13 @@ fn start_node(dir: &std::path::Path) -> Node {
     .expect("node starts")
 }
 
-/// `path` with its parameters filled: a real account, a zero hash, height 1.
+/// `path` with its parameters filled: a real account, a zero hash, height 1, a category.
 fn concrete(path: &str) -> String {
     let account = Keypair::from_seed([9; 32]).account().to_did();
     let filled = path
         .replace("{id}", &account)
+        .replace("{provider}", &account)
+        .replace("{category}", "water.filter")
         .replace("{hash}", &"00".repeat(32))
         .replace("{height}", "1");
     assert!(

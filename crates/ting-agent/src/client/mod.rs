@@ -17,6 +17,7 @@
 //! sequencer keys.
 
 mod channel;
+pub mod market;
 pub mod proved;
 mod transport;
 mod views;

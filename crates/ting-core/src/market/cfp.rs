@@ -34,8 +34,8 @@ use crate::hash::Hash32;
 use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::limits::{
     CALL_ROUNDS_MAX, CALL_SPEC_BYTES_MAX, CALL_WINDOW_MS_MAX, ENVELOPE_CODE_BYTES_MAX,
-    ENVELOPE_MESSAGE_BYTES_MAX, GEOHASH_CHARS_MAX, HOLD_DEADLINE_MAX_MS, PROPOSAL_NOTE_BYTES_MAX,
-    SERVICE_CATEGORY_BYTES_MAX,
+    ENVELOPE_MESSAGE_BYTES_MAX, GEOHASH_CHARS_MAX, HOLD_DEADLINE_MAX_MS, HOLD_GRACE_MS_MAX,
+    PROPOSAL_NOTE_BYTES_MAX, SERVICE_CATEGORY_BYTES_MAX,
 };
 use crate::types::Timestamp;
 
@@ -69,6 +69,8 @@ pub struct Call {
     pub answer_by: Timestamp,
     /// The service is due by then, at the latest.
     pub deliver_by: Timestamp,
+    /// The grace after the deadline the hold will give (hold terms' `grace_ms`).
+    pub grace_ms: u64,
     pub category: String,
     /// Where the service is needed: a geohash (empty for anywhere).
     pub area: String,
@@ -117,6 +119,9 @@ impl Call {
         {
             return bad("delivery is due after the proposals end and within 366 days");
         }
+        if self.grace_ms > HOLD_GRACE_MS_MAX {
+            return bad("the grace after the deadline is at most a week");
+        }
         if self.rounds > CALL_ROUNDS_MAX {
             return bad("a call allows at most 4 counter-offer rounds");
         }
@@ -144,7 +149,8 @@ impl Call {
             .u64(self.id)
             .u64(self.issued_at.0)
             .u64(self.answer_by.0)
-            .u64(self.deliver_by.0);
+            .u64(self.deliver_by.0)
+            .u64(self.grace_ms);
         w.bytes_u8(self.category.as_bytes());
         w.bytes_u8(self.area.as_bytes());
         w.bytes_u16(self.spec.as_bytes());
@@ -165,6 +171,7 @@ impl Call {
             issued_at: Timestamp(r.u64("issued_at")?),
             answer_by: Timestamp(r.u64("answer_by")?),
             deliver_by: Timestamp(r.u64("deliver_by")?),
+            grace_ms: r.u64("grace_ms")?,
             category: text(
                 r.bytes_u8("category", SERVICE_CATEGORY_BYTES_MAX)?,
                 "category",

@@ -1,8 +1,8 @@
 //! An escrow hold: what a payer locked for a payee, the rule that releases
 //! it, and where it stands.
 //!
-//! Terms (little-endian): `payee [32] | amount u64 | deadline u64 | terms
-//! [32] | category (u8 len) | rule u8 (0 payer; 1 evidence: device [32] |
+//! Terms (little-endian): `payee [32] | amount u64 | deadline u64 |
+//! grace_ms u64 | terms [32] | category (u8 len) | rule u8 (0 payer; 1 evidence: device [32] |
 //! template; 2 arbiter) | arbiter flag u8 (1: arbiter [32])`. The record
 //! the ledger keeps while the hold is open: `payer [32] | deposit u64 |
 //! created_at u64 | phase u8 (0 open, 1 accepted, 2 disputed) | unrelated
@@ -17,7 +17,7 @@ use crate::amount::Amount;
 use crate::consent::text;
 use crate::encoding::{DecodeError, Reader, Sink, Writer};
 use crate::hash::Hash32;
-use crate::limits::{FIELD_NAME_BYTES_MAX, SERVICE_CATEGORY_BYTES_MAX};
+use crate::limits::{FIELD_NAME_BYTES_MAX, HOLD_GRACE_MS_MAX, SERVICE_CATEGORY_BYTES_MAX};
 use crate::types::Timestamp;
 
 const RULE_PAYER: u8 = 0;
@@ -47,6 +47,10 @@ pub struct HoldTerms {
     /// When the service is due: after it (and a grace period), an accepted
     /// hold that was not released goes back to the payer.
     pub deadline: Timestamp,
+    /// How long after the deadline evidence observed in time may still
+    /// land, and a dispute be raised, before the payer may take the money
+    /// back (at most [`HOLD_GRACE_MS_MAX`]).
+    pub grace_ms: u64,
     /// SHA-256 of the agreed contract (for the market: the accepted proposal).
     pub terms: Hash32,
     /// The service category (dotted), under which the outcome counts for
@@ -88,6 +92,7 @@ pub struct Hold {
 pub const HOLD_TERMS_BYTES_MAX: usize = 32
     + 8
     + 8
+    + 8
     + 32
     + 1
     + SERVICE_CATEGORY_BYTES_MAX
@@ -118,6 +123,11 @@ impl HoldTerms {
         if self.amount.is_zero() {
             return Err(InvalidHold("the held amount must be above zero"));
         }
+        if self.grace_ms > HOLD_GRACE_MS_MAX {
+            return Err(InvalidHold(
+                "the grace after the deadline is at most a week",
+            ));
+        }
         if !is_category(&self.category) {
             return Err(InvalidHold(
                 "the category is 1 to 8 dotted parts of a-z, 0-9 and _, at most 48 bytes",
@@ -147,20 +157,10 @@ impl HoldTerms {
         w.account(&self.payee)
             .amount(self.amount)
             .u64(self.deadline.0)
+            .u64(self.grace_ms)
             .hash(&self.terms);
         w.bytes_u8(self.category.as_bytes());
-        match &self.rule {
-            ReleaseRule::Payer => {
-                w.u8(RULE_PAYER);
-            }
-            ReleaseRule::Evidence { device, template } => {
-                w.u8(RULE_EVIDENCE).account(device);
-                template.encode(w);
-            }
-            ReleaseRule::Arbiter => {
-                w.u8(RULE_ARBITER);
-            }
-        }
+        self.rule.encode(w);
         match &self.arbiter {
             None => w.u8(0),
             Some(a) => w.u8(1).account(a),
@@ -172,24 +172,13 @@ impl HoldTerms {
         let payee = r.account("payee")?;
         let amount = r.amount("amount")?;
         let deadline = Timestamp(r.u64("deadline")?);
+        let grace_ms = r.u64("grace_ms")?;
         let terms = r.hash("terms")?;
         let category = text(
             r.bytes_u8("category", SERVICE_CATEGORY_BYTES_MAX)?,
             "category",
         )?;
-        let rule = match r.u8("release rule")? {
-            RULE_PAYER => ReleaseRule::Payer,
-            RULE_EVIDENCE => ReleaseRule::Evidence {
-                device: r.account("evidence device")?,
-                template: Template::decode(r)?,
-            },
-            RULE_ARBITER => ReleaseRule::Arbiter,
-            _ => {
-                return Err(DecodeError::InvalidValue {
-                    what: "release rule",
-                })
-            }
-        };
+        let rule = ReleaseRule::decode(r)?;
         let arbiter = match r.u8("arbiter flag")? {
             0 => None,
             1 => Some(r.account("arbiter")?),
@@ -203,6 +192,7 @@ impl HoldTerms {
             payee,
             amount,
             deadline,
+            grace_ms,
             terms,
             category,
             rule,

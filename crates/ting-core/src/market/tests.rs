@@ -111,6 +111,7 @@ fn hold_terms() -> HoldTerms {
         payee: crate::account::AccountId([2; 32]),
         amount: Amount::new(5_000),
         deadline: Timestamp(90_000),
+        grace_ms: 60_000,
         terms: crate::hash::Hash32([9; 32]),
         category: "water.cartridge.replace".into(),
         rule: ReleaseRule::Evidence {
@@ -253,6 +254,7 @@ fn call(buyer: &Keypair) -> cfp::Call {
         issued_at: Timestamp(1_000),
         answer_by: Timestamp(31_000),
         deliver_by: Timestamp(3_600_000),
+        grace_ms: 60_000,
         category: "water.cartridge.replace".into(),
         area: "u4pruyd".into(),
         spec: "cartridge AquaPure-5, one unit".into(),

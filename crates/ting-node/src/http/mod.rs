@@ -14,6 +14,7 @@ mod body;
 mod channels;
 mod error;
 mod events;
+mod market;
 mod streams;
 
 mod mqtt_auth;
@@ -135,6 +136,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/channels/{id}", get(channels::channel))
         .route("/v1/streams", get(streams::streams))
         .route("/v1/streams/{id}", get(streams::stream))
+        .route("/v1/offers", get(market::offers))
+        .route("/v1/offers/{id}", get(market::offer))
+        .route("/v1/holds", get(market::holds))
+        .route("/v1/holds/{id}", get(market::hold))
+        .route("/v1/reputation/{provider}", get(market::reputations))
+        .route(
+            "/v1/reputation/{provider}/{category}",
+            get(market::reputation),
+        )
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))
