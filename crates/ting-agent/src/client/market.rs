@@ -339,6 +339,7 @@ mod tests {
             payee,
             amount: Amount::new(500),
             deadline: Timestamp(crate::clock::now().0 + 7 * DAY_MS),
+            grace_ms: 3_600_000,
             terms: Hash32::digest(&[b"an accepted proposal"]),
             category: category.into(),
             rule: ReleaseRule::Payer,
