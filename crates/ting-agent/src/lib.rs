@@ -47,7 +47,9 @@
 //! Unix only: it relies on `pwrite`, `fdatasync`, file modes and directory fsync.
 
 pub mod dir;
+pub mod durable;
 pub mod error;
+pub mod market;
 pub mod payee;
 pub mod payer;
 pub mod record;

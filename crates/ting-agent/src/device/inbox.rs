@@ -17,6 +17,7 @@ use ting_core::channel::payee::Accepted;
 use ting_core::envelope::{
     receive, EnvelopeType, ErrorPayload, ReceiptPayload, RefusalPayload, ReplayGuard,
 };
+use ting_core::market::cfp::{Accept, Counter, Decline, EvidenceNote, Proposal};
 use ting_core::stream::keyx::{DeliveryNote, KeyGrant, KeyRefusal, KeyRequest};
 use ting_core::{AccountId, ChannelId, Hash32, Payment, Timestamp};
 
@@ -66,6 +67,23 @@ pub enum Message {
     /// A publish on a stream topic this device follows: a chunk as the
     /// broker delivered it, not yet checked (`stream::Buyer` checks it).
     Chunk { topic: String, bytes: Vec<u8> },
+    /// A publish on a call topic this device follows: a call for proposals
+    /// as the broker delivered it, not yet checked (`market::Provider`
+    /// checks it).
+    Call { topic: String, bytes: Vec<u8> },
+    /// A provider proposes terms for one of this device's calls (`PROPOSAL`).
+    Proposal { from: AccountId, proposal: Proposal },
+    /// A buyer counters this device's proposal (`COUNTER`).
+    Counter { from: AccountId, counter: Counter },
+    /// A buyer took this device's proposal and names the hold (`ACCEPT`).
+    Accept { from: AccountId, accept: Accept },
+    /// The other side turned a call, proposal or counter down (`DECLINE`).
+    Decline { from: AccountId, decline: Decline },
+    /// A buyer passes on its device's evidence (`EVIDENCE`).
+    Evidence {
+        from: AccountId,
+        note: Box<EvidenceNote>,
+    },
 }
 
 /// What an envelope that passed every check turned out to be.
@@ -186,6 +204,26 @@ impl Inbox {
             EnvelopeType::KEY_REFUSAL => Ok(Received::Message(Message::KeyRefusal {
                 from,
                 refusal: KeyRefusal::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::PROPOSAL => Ok(Received::Message(Message::Proposal {
+                from,
+                proposal: Proposal::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::COUNTER => Ok(Received::Message(Message::Counter {
+                from,
+                counter: Counter::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::ACCEPT => Ok(Received::Message(Message::Accept {
+                from,
+                accept: Accept::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::DECLINE => Ok(Received::Message(Message::Decline {
+                from,
+                decline: Decline::decode(&payload).map_err(bad)?,
+            })),
+            EnvelopeType::EVIDENCE => Ok(Received::Message(Message::Evidence {
+                from,
+                note: Box::new(EvidenceNote::decode(&payload).map_err(bad)?),
             })),
             other => Err(InboxError::UnknownType(other.0)),
         }

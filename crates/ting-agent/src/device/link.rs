@@ -432,6 +432,16 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
             on_announcement(inner, &publish.topic, &publish.payload);
         }
         Event::Incoming(Packet::Publish(publish))
+            if publish.topic.starts_with(topics::CALLS_PREFIX)
+                && inner.streams().follows_call(&publish.topic) =>
+        {
+            let message = super::Message::Call {
+                topic: publish.topic,
+                bytes: publish.payload.to_vec(),
+            };
+            dispatch(inner, Received::Message(message));
+        }
+        Event::Incoming(Packet::Publish(publish))
             if publish.topic.starts_with(topics::STREAMS_PREFIX)
                 && inner.streams().follows(&publish.topic) =>
         {

@@ -41,6 +41,7 @@ pub mod error;
 mod http_link;
 pub mod inbox;
 mod link;
+pub mod market;
 pub mod messaging;
 mod pending;
 pub mod presence;

@@ -91,6 +91,33 @@ impl StreamLink {
         self.followed.contains(topic)
     }
 
+    /// Whether a call topic falls under a followed call filter.
+    pub(crate) fn follows_call(&self, topic: &str) -> bool {
+        self.followed
+            .range(topics::CALLS_PREFIX.to_owned()..)
+            .take_while(|f| f.starts_with(topics::CALLS_PREFIX))
+            .any(|f| topics::filter_matches(f, topic))
+    }
+
+    pub(crate) fn followed_count(&self) -> usize {
+        self.followed.len()
+    }
+
+    /// Follows `topic` (a topic or a filter) from now on.
+    pub(crate) fn follow(&mut self, topic: String) {
+        self.followed.insert(topic.clone());
+        self.fresh.push(topic);
+    }
+
+    /// Queues a publish; past `max` waiting, the oldest is dropped and counted.
+    pub(crate) fn push_outgoing(&mut self, topic: String, bytes: Vec<u8>, max: usize) {
+        if self.outgoing.len() >= max {
+            self.outgoing.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        self.outgoing.push_back((topic, bytes));
+    }
+
     pub(crate) fn next_chunk(&mut self) -> Option<(String, Vec<u8>)> {
         self.outgoing.pop_front()
     }
@@ -122,8 +149,7 @@ impl Device {
             if streams.followed.len() >= STREAMS_FOLLOWED_MAX {
                 return false;
             }
-            streams.followed.insert(topic.clone());
-            streams.fresh.push(topic);
+            streams.follow(topic);
         }
         self.inner.wake.notify_one();
         true
@@ -138,14 +164,9 @@ impl Device {
     /// Publishes a chunk of this device's own `stream`.
     pub fn publish_chunk(&self, stream: &StreamId, bytes: Vec<u8>) {
         let topic = topics::stream_chunks(&self.inner.me, stream);
-        {
-            let mut streams = self.inner.streams();
-            if streams.outgoing.len() >= STREAM_CHUNKS_QUEUED_MAX {
-                streams.outgoing.pop_front();
-                streams.dropped = streams.dropped.saturating_add(1);
-            }
-            streams.outgoing.push_back((topic, bytes));
-        }
+        self.inner
+            .streams()
+            .push_outgoing(topic, bytes, STREAM_CHUNKS_QUEUED_MAX);
         self.inner.wake.notify_one();
     }
 

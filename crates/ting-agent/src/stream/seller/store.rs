@@ -32,30 +32,12 @@ pub(super) fn read_revocation(
     Ok(Some((epoch, r)))
 }
 
-/// Writes `text` to `path` whole or not at all: to a temporary file,
-/// synced, then renamed over `path`, and the directory synced.
+/// Writes `text` to `path` whole or not at all ([`crate::durable`]).
 pub(super) fn write_synced(path: &std::path::Path, text: &str) -> Result<(), SellerError> {
-    let io = |op| move |source| SellerError::Io { op, source };
-    let tmp = written_tmp(path, text).map_err(io("write a file"))?;
-    std::fs::rename(&tmp, path).map_err(io("rename a file"))?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync a directory"))?;
-    }
-    Ok(())
-}
-
-/// `text` in a new synced file beside `path`, named after it.
-fn written_tmp(path: &std::path::Path, text: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write;
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".tmp-{:016x}", rand::random::<u64>()));
-    let tmp = path.with_file_name(name);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(tmp)
+    crate::durable::write_synced(path, text.as_bytes()).map_err(|source| SellerError::Io {
+        op: "write a file",
+        source,
+    })
 }
 
 /// Binds `channel` to `stream` in `dir` unless it is bound already;
@@ -70,7 +52,7 @@ pub(super) fn bind_channel(
     // Written whole under a temporary name, then linked to its final name,
     // which fails if another stream took the channel first: the name never
     // points at a half-written file.
-    let tmp = written_tmp(&path, &stream.to_hex())?;
+    let tmp = crate::durable::written_tmp(&path, stream.to_hex().as_bytes())?;
     let linked = std::fs::hard_link(&tmp, &path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
