@@ -172,6 +172,14 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         watcher.granted(&victim_stream).await,
         "a stream's chunks are public"
     );
+    // The victim buys services; providers listen for calls by category.
+    let victim_call = ting_core::topics::calls(&victim.account(), "water.cartridge.replace");
+    assert!(
+        watcher
+            .granted(&ting_core::topics::calls_filter("water"))
+            .await,
+        "calls are heard by category"
+    );
 
     let mut evil = Client::start(login_options(broker, &genesis, &attacker));
     for filter in [
@@ -184,6 +192,8 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         "$share/evil/ting/v1/inbox/+".to_string(),
         "ting/v1/streams/x".to_string(),
         "ting/v1/streams/#".to_string(),
+        "ting/v1/market/#".to_string(),
+        "ting/v1/market/offers/x".to_string(),
     ] {
         assert!(!evil.granted(&filter).await, "{filter} must be refused");
     }
@@ -212,6 +222,11 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
     // A forged chunk on the victim's stream: only the seller publishes there.
     evil.client
         .publish(victim_stream.clone(), QoS::AtLeastOnce, false, fake.clone())
+        .await
+        .expect("publish");
+    // A forged call in the victim's name: only the buyer publishes its calls.
+    evil.client
+        .publish(victim_call, QoS::AtLeastOnce, false, fake.clone())
         .await
         .expect("publish");
     // A retained message on a device's own inbox is refused too.
@@ -247,8 +262,8 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         "no fake in the victim's inbox"
     );
 
-    // Every header the watcher saw is the node's (no forged chunk reached
-    // it), and a late subscriber gets the node's.
+    // Every header the watcher saw is the node's (no forged chunk or call
+    // reached it), and a late subscriber gets the node's.
     while let Ok((topic, bytes)) = watcher.publishes.try_recv() {
         assert_eq!(topic, BLOCKS_TOPIC);
         BlockHeader::from_bytes(&bytes)
@@ -267,9 +282,9 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
 
     let refusals = gw.broker_refusals().expect("embedded");
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(load(&refusals.subscribes), 9);
+    assert_eq!(load(&refusals.subscribes), 11);
     assert!(
-        load(&refusals.publishes) >= 5,
+        load(&refusals.publishes) >= 6,
         "{}",
         load(&refusals.publishes)
     );
