@@ -15,6 +15,8 @@
 
 #[path = "gen_vectors/envelopes.rs"]
 mod envelopes;
+#[path = "gen_vectors/market.rs"]
+mod market;
 #[path = "gen_vectors/state.rs"]
 mod state;
 #[path = "gen_vectors/streams.rs"]
@@ -231,6 +233,7 @@ fn tx_specs() -> Vec<TxSpec> {
     .into_iter()
     .chain(channel_specs())
     .chain(streams::stream_specs())
+    .chain(market::market_specs())
     .collect()
 }
 
@@ -1192,11 +1195,12 @@ fn account_vectors() -> Vec<Value> {
 fn main() {
     let txs: Vec<(Value, SignedTx)> = tx_specs().iter().map(tx_vector).collect();
     let g = genesis();
+    let invalid = [invalid_vectors(&txs), market::invalid_vectors(&txs)].concat();
     let doc = json!({
         "description": "Test vectors for Ting's canonical encoding; docs/wire.md gives the layout of this file.",
         "generator": "cargo run -p ting-core --example gen_vectors > docs/test-vectors/transactions.json",
         "transactions": txs.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
-        "invalid_transactions": invalid_vectors(&txs),
+        "invalid_transactions": invalid,
         "merkle": MERKLE_SIZES.iter().map(|&n| merkle_vector(n)).collect::<Vec<_>>(),
         "genesis": [genesis_vector(&g)],
         "blocks": block_vectors(&g, &txs),
@@ -1213,6 +1217,7 @@ fn main() {
         "chunks": streams::chunk_vectors(),
         "epoch_keys": streams::epoch_key_vectors(),
         "streams": streams::ledger_stream_vectors(),
+        "market": market::market_vectors(),
     });
     println!(
         "{}",

@@ -8,6 +8,8 @@
 
 #[path = "vectors/envelopes.rs"]
 mod envelopes;
+#[path = "vectors/market.rs"]
+mod market;
 #[path = "vectors/state.rs"]
 mod state;
 #[path = "vectors/streams.rs"]
@@ -186,6 +188,9 @@ fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
         "stream_open" | "stream_consent" | "stream_delivery" | "stream_close" => {
             streams::stream_kind_from_fields(kind, f)
         }
+        k if k.starts_with("hold_") || k.starts_with("offer_") => {
+            market::market_kind_from_fields(kind, f)
+        }
         other => panic!("unknown kind {other:?} in the vectors"),
     }
 }
@@ -234,6 +239,10 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
     b.extend_from_slice(&dec_u64(&f["valid_until"]).to_le_bytes());
     if let Some(stream_fields) = streams::stream_fields_by_hand(kind, f) {
         b.extend_from_slice(&stream_fields);
+        return b;
+    }
+    if let Some(market_fields) = market::market_fields_by_hand(kind, f) {
+        b.extend_from_slice(&market_fields);
         return b;
     }
     let (tag, key) = match kind {
@@ -424,6 +433,9 @@ fn check_transaction(v: &Value) {
     }
     if kind.starts_with("stream_") {
         streams::check_stream_transaction(name, v, &tx);
+    }
+    if kind.starts_with("hold_") || kind.starts_with("offer_") {
+        market::check_market_transaction(name, v, &tx);
     }
 }
 

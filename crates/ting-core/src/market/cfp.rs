@@ -1,5 +1,5 @@
 //! Calls for proposals: what buyers and providers say to each other before
-//! a hold exists (docs/market.md §4, docs/wire.md §17.8).
+//! a hold exists (docs/market.md §4, docs/wire.md §17.7).
 //!
 //! A buyer signs a [`Call`] and publishes it on its call topic
 //! (`ting/v1/market/calls/{buyer}/{category as levels}`), where providers
