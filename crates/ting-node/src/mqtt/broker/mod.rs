@@ -11,7 +11,7 @@
 
 pub mod guard;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,15 +31,22 @@ pub use guard::{Policy, Refusals};
 
 /// Checks that `listen` is free and answers the address (port 0 resolved).
 /// The port is free again when this returns: callers use it to choose a
-/// port, and the broker's own bind decides.
+/// port, and the broker's own bind decides. Like the broker's listener it
+/// sets `SO_REUSEADDR`, so a node restarted after a crash takes its port
+/// back at once: only another listener makes it taken, not the closed
+/// connections of the run before, which linger for a minute.
 pub fn claim(listen: SocketAddr) -> Result<SocketAddr, MqttStartError> {
-    match TcpListener::bind(listen) {
-        Ok(l) => l.local_addr().map_err(|source| MqttStartError::Bind {
-            addr: listen,
-            source,
-        }),
-        Err(e) => Err(bind_error(listen, e)),
-    }
+    let bound = || -> std::io::Result<SocketAddr> {
+        let socket = if listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(listen)?;
+        socket.local_addr()
+    };
+    bound().map_err(|e| bind_error(listen, e))
 }
 
 fn bind_error(addr: SocketAddr, e: std::io::Error) -> MqttStartError {
@@ -153,6 +160,7 @@ fn listener_builder(listen: SocketAddr) -> Builder {
     Builder::new()
         .name("ting-mqtt")
         .laddr(listen)
+        .reuseaddr(Some(true))
         .nodelay(true)
         .allow_anonymous(false)
         .max_packet_size(max_packet)
