@@ -386,6 +386,18 @@ impl Buyer {
         }
     }
 
+    /// Tells the chosen provider which hold pays for its proposal.
+    async fn send_accept(&self, device: &Device, c: &Contract) -> Result<(), MarketError> {
+        let (provider, proposal) = c.chosen.as_ref().expect("a chosen contract");
+        let accept = Accept {
+            call: c.id(),
+            proposal: proposal.terms_hash(provider),
+            hold: c.hold.expect("a chosen contract names its hold"),
+        };
+        device.send_accept(*provider, &accept).await?;
+        Ok(())
+    }
+
     /// The hold exists: tell the chosen provider, decline the others.
     async fn accepted(
         &mut self,
@@ -402,13 +414,8 @@ impl Buyer {
             .map(|(who, _)| *who)
             .filter(|who| *who != provider)
             .collect();
-        self.save(c)?;
-        let accept = Accept {
-            call,
-            proposal: proposal.terms_hash(&provider),
-            hold,
-        };
-        device.send_accept(provider, &accept).await?;
+        self.save(c.clone())?;
+        self.send_accept(device, &c).await?;
         for other in others {
             let decline = Decline {
                 call,
@@ -449,9 +456,10 @@ impl Buyer {
     }
 
     /// Waits for the service; takes the money back once the deadline and
-    /// its grace have passed; notices a hold that ended (the provider's
-    /// evidence, an arbiter's decision). Reads the hold, proved, at most
-    /// every [`POLL_MS`].
+    /// its grace have passed (or the deadline, for a hold the provider never
+    /// accepted, telling it again until then); notices a hold that ended
+    /// (the provider's evidence, an arbiter's decision). Reads the hold,
+    /// proved, at most every [`POLL_MS`].
     async fn watch_accepted(
         &mut self,
         device: &Device,
@@ -468,8 +476,20 @@ impl Buyer {
         let Some(held) = device.http().hold(&hold).await? else {
             return self.ended(c);
         };
-        let refund_from = held.terms.deadline.saturating_add_ms(held.terms.grace_ms);
-        if held.phase != HoldPhase::Accepted || at <= refund_from {
+        let due = match held.phase {
+            // The provider has not taken the job: its `accept` may have been
+            // lost with a crash, so it goes again until the deadline, after
+            // which the buyer cancels the hold (which counts for no one).
+            HoldPhase::Open if at <= held.terms.deadline => {
+                self.send_accept(device, &c).await?;
+                return Ok(None);
+            }
+            HoldPhase::Open => held.terms.deadline,
+            HoldPhase::Accepted => held.terms.deadline.saturating_add_ms(held.terms.grace_ms),
+            // The arbiter decides; the ledger shows it when it has.
+            HoldPhase::Disputed => return Ok(None),
+        };
+        if at <= due {
             return Ok(None);
         }
         match device.submit(TxKind::HoldRefund { hold }).await {

@@ -33,6 +33,9 @@ pub const CALLS_PER_BUYER_PER_MIN: u32 = 10;
 const BUDGETS_MAX: usize = 4096;
 /// How often an accepted hold is looked up on the ledger, to see it end.
 const POLL_MS: u64 = 5_000;
+/// How long a proposal is kept past its `valid_until`: a buyer that took
+/// it in time may still be making the hold, or its `accept` still on its way.
+const PROPOSAL_KEPT_MS: u64 = 60_000;
 /// Bytes of a call read from a topic.
 pub const CALL_BYTES_MAX: usize = 2048;
 
@@ -490,7 +493,11 @@ impl Provider {
         for c in open {
             let id = c.id();
             let event = match c.status.as_str() {
-                PROPOSED if c.chosen.as_ref().is_some_and(|(_, p)| p.valid_until < at) => {
+                PROPOSED
+                    if c.chosen.as_ref().is_some_and(|(_, p)| {
+                        p.valid_until.saturating_add_ms(PROPOSAL_KEPT_MS) < at
+                    }) =>
+                {
                     self.forget(&c)?;
                     None
                 }
@@ -545,6 +552,10 @@ fn agreed(c: &Contract, hold: &Hold, me: &AccountId) -> Result<(), &'static str>
             "the deadline is not the delivery time",
         ),
         (t.grace_ms == call.grace_ms, "the grace is not the call's"),
+        (
+            hold.created_at <= proposal.valid_until,
+            "the hold was made after the proposal expired",
+        ),
         (
             t.category == call.category,
             "the category is not the call's",
