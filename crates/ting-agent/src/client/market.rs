@@ -13,13 +13,10 @@
 //! the node checks what they mean and refuses a bad one by name.
 
 use serde_json::Value;
-use ting_api::state::state_answer_from_json;
 use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
-use ting_core::state_proof::StateAnswer;
 use ting_core::AccountId;
 
 use super::{HttpError, NodeClient};
-use crate::verify::{no_proof, Verifier};
 
 /// The page size a client asks for: the most the node gives (docs/api.md §6.13).
 const PAGE_MAX: usize = 200;
@@ -206,29 +203,13 @@ impl NodeClient {
             .await
     }
 
-    fn market_verifier(&self, what: &str) -> Result<&Verifier, HttpError> {
-        self.verifier().map(|v| &**v).ok_or_else(|| {
-            no_proof(
-                what.to_owned(),
-                "this client checks nothing: make it with NodeClient::verifying",
-            )
-            .into()
-        })
-    }
-
-    async fn proved_answer(&self, path: &str, what: &str) -> Result<StateAnswer, HttpError> {
-        let raw = self.get(path).await?;
-        state_answer_from_json(&raw["proof"])
-            .map_err(|e| no_proof(what.to_owned(), e.message).into())
-    }
-
     /// Listed offer `id` at the node's tip block, proved against a signed
     /// header; `None` is a proved absence (never listed, or closed).
     pub async fn offer(&self, id: &OfferId) -> Result<Option<Offer>, HttpError> {
         let what = format!("offer {id}");
-        let verifier = self.market_verifier(&what)?;
+        let verifier = self.verifier_for(&what)?;
         let path = format!("/v1/offers/{}?proof=true", id.to_hex());
-        let answer = self.proved_answer(&path, &what).await?;
+        let (answer, _) = self.state_answer(&path, &what).await?;
         Ok(verifier.offer(id, &answer)?)
     }
 
@@ -236,9 +217,9 @@ impl NodeClient {
     /// absence (never created, or ended: released, refunded or decided).
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, HttpError> {
         let what = format!("hold {id}");
-        let verifier = self.market_verifier(&what)?;
+        let verifier = self.verifier_for(&what)?;
         let path = format!("/v1/holds/{}?proof=true", id.to_hex());
-        let answer = self.proved_answer(&path, &what).await?;
+        let (answer, _) = self.state_answer(&path, &what).await?;
         Ok(verifier.hold(id, &answer)?)
     }
 
@@ -250,13 +231,13 @@ impl NodeClient {
         category: &str,
     ) -> Result<Option<Reputation>, HttpError> {
         let what = format!("the reputation of {provider} in {category}");
-        let verifier = self.market_verifier(&what)?;
+        let verifier = self.verifier_for(&what)?;
         let path = format!(
             "/v1/reputation/{}/{}?proof=true",
             provider.to_hex(),
             escaped(category)
         );
-        let answer = self.proved_answer(&path, &what).await?;
+        let (answer, _) = self.state_answer(&path, &what).await?;
         Ok(verifier.reputation(provider, category, &answer)?)
     }
 }
@@ -265,6 +246,8 @@ impl NodeClient {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    use crate::verify::Verifier;
 
     use ting_core::limits::DAY_MS;
     use ting_core::market::{HoldPhase, HoldTerms, OfferTerms, ReleaseRule};

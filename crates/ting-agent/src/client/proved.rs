@@ -14,7 +14,7 @@ use super::{HttpError, NodeClient};
 use crate::verify::{no_proof, ProvedAccount, Verifier};
 
 impl NodeClient {
-    fn verifier_for(&self, what: &str) -> Result<&Verifier, HttpError> {
+    pub(super) fn verifier_for(&self, what: &str) -> Result<&Verifier, HttpError> {
         self.verifier().map(|v| &**v).ok_or_else(|| {
             no_proof(
                 what.to_owned(),
@@ -24,7 +24,7 @@ impl NodeClient {
         })
     }
 
-    async fn state_answer(
+    pub(super) async fn state_answer(
         &self,
         path: &str,
         what: &str,

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,13 +26,12 @@ use ting_core::market::{
     area_serves, category_covers, is_category, Hold, HoldId, HoldPhase, Offer, OfferId, Reputation,
 };
 use ting_core::state_proof::StateAnswer;
-use ting_core::state_tree::StateProof;
 use ting_core::stream::terms::is_area;
 use ting_core::AccountId;
 use ting_ledger::State as Ledger;
 
 use super::error::ApiError;
-use super::proofs::{wants_proof, ProofQuery};
+use super::proofs::{answer, wants_proof, ProofQuery};
 use super::query::{page_limit, visible_height, wait_durable};
 use crate::node::Shared;
 
@@ -96,29 +94,6 @@ fn first_page<K: Ord + Copy, V>(mut found: Vec<(K, V)>, limit: usize) -> (Vec<(K
     }
     found.sort_unstable_by_key(|(k, _)| *k);
     (found, more)
-}
-
-/// A key's record at the tip block with its proof: a copy of the private
-/// `proofs::answer`, which would better be shared from there (with
-/// `hold_answer`, `offer_answer` and `reputation_answer` beside
-/// `stream_answer`).
-fn answer(
-    st: &Ledger,
-    (record, proof): (Option<Vec<u8>>, StateProof),
-) -> Result<StateAnswer, ApiError> {
-    let header = st.tip_header().cloned().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_signed_state",
-            "no block has been cut yet, so no signed header holds a state root; \
-             the first transaction makes one",
-        )
-    })?;
-    Ok(StateAnswer {
-        header,
-        record,
-        proof,
-    })
 }
 
 /// The proved record decoded: the node wrote it, so failing is the node's fault.

@@ -36,7 +36,9 @@ pub fn wants_proof(query: Result<Query<ProofQuery>, QueryRejection>) -> Result<b
     Ok(q.proof.unwrap_or(false))
 }
 
-fn answer(
+/// A key's record at the tip block with its proof, under the tip's signed
+/// header; `no_signed_state` before the first block.
+pub(super) fn answer(
     st: &State,
     (record, proof): (Option<Vec<u8>>, StateProof),
 ) -> Result<StateAnswer, ApiError> {
