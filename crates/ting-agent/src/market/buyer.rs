@@ -139,10 +139,13 @@ impl Buyer {
             return Err(MarketError::TooManyContracts);
         }
         let at = now();
+        // Unique among this buyer's calls, even two in one millisecond.
+        let last = self.contracts.values().map(|c| c.call.call.id).max();
+        let id = last.map_or(at.0, |l| l.saturating_add(1).max(at.0));
         let call = Call {
             genesis: device.genesis_hash(),
             buyer: device.account(),
-            id: at.0,
+            id,
             issued_at: at,
             answer_by: at.saturating_add_ms(need.answer_within_ms),
             deliver_by: at.saturating_add_ms(need.deliver_within_ms),

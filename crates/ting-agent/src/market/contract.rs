@@ -192,3 +192,90 @@ impl ContractDir {
 fn io(op: &'static str) -> impl Fn(std::io::Error) -> MarketError {
     move |source| MarketError::Io { op, source }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ting_core::market::cfp::Call;
+    use ting_core::market::ReleaseRule;
+    use ting_core::{Amount, Keypair, Timestamp};
+
+    fn contract() -> Contract {
+        let buyer = Keypair::from_seed([1; 32]);
+        let call = Call {
+            genesis: Hash32([0; 32]),
+            buyer: buyer.account(),
+            id: 9,
+            issued_at: Timestamp(1_000),
+            answer_by: Timestamp(2_000),
+            deliver_by: Timestamp(9_000),
+            grace_ms: 60_000,
+            category: "water.cartridge.replace".into(),
+            area: "u4pr".into(),
+            spec: "one cartridge".into(),
+            max_price: Amount::new(500),
+            rounds: 1,
+            rule: ReleaseRule::Payer,
+            arbiter: None,
+        }
+        .sign(&buyer);
+        let proposal = Proposal {
+            call: call.hash(),
+            round: 0,
+            price: Amount::new(400),
+            deliver_by: Timestamp(8_000),
+            warranty_ms: 0,
+            valid_until: Timestamp(3_000),
+            offer: None,
+            note: "on time".into(),
+        };
+        let mut c = Contract::new(call, "accepted");
+        c.hold = Some(HoldId(Hash32([4; 32])));
+        c.chosen = Some((AccountId([5; 32]), proposal.clone()));
+        c.proposals = vec![
+            (AccountId([5; 32]), proposal.clone()),
+            (AccountId([6; 32]), proposal),
+        ];
+        c.round = 1;
+        c
+    }
+
+    #[test]
+    fn a_contract_comes_back_as_it_was_saved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContractDir::open(dir.path(), "buyer").expect("opens");
+        let c = contract();
+        store.save(&c).expect("saved");
+        std::fs::write(store.dir.join("half.tmp-1234"), "torn").expect("a leftover");
+        assert_eq!(store.load().expect("loads"), vec![c.clone()]);
+        store.remove(&c.id()).expect("removed");
+        assert!(store.load().expect("loads").is_empty());
+    }
+
+    #[test]
+    fn a_damaged_or_misnamed_contract_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContractDir::open(dir.path(), "buyer").expect("opens");
+        let c = contract();
+        store.save(&c).expect("saved");
+        let path = store.dir.join(c.id().to_hex());
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("status accepted", "status")).expect("damage");
+        let err = store.load().expect_err("damaged");
+        assert_eq!(err.code(), "damaged_contract");
+        assert!(err.to_string().contains(&c.id().to_hex()));
+        std::fs::remove_file(&path).expect("removed");
+        std::fs::write(store.dir.join("ab".repeat(32)), text).expect("another name");
+        assert_eq!(
+            store.load().expect_err("misnamed").code(),
+            "damaged_contract"
+        );
+        // A provider's directory does not read a buyer's file.
+        let provider = ContractDir::open(dir.path(), "provider").expect("opens");
+        std::fs::write(provider.dir.join(c.id().to_hex()), c.to_text("buyer")).expect("written");
+        assert_eq!(
+            provider.load().expect_err("wrong role").code(),
+            "damaged_contract"
+        );
+    }
+}
