@@ -22,6 +22,7 @@ mod failure;
 mod keys_cmd;
 mod kinds;
 mod logging;
+mod market_cmd;
 mod mqtt_cmd;
 mod node_cmd;
 mod output;
@@ -185,6 +186,9 @@ enum Command {
     /// Data streams: open, find, sell, buy, and the owner's view of earnings.
     #[command(subcommand)]
     Stream(stream_cmd::StreamCmd),
+    /// The service market: offers, reputations, escrow holds; provide and buy a service.
+    #[command(subcommand)]
+    Market(market_cmd::MarketCmd),
     /// MQTT: login credentials for tools such as mosquitto_sub.
     #[command(subcommand)]
     Mqtt(mqtt_cmd::MqttCmd),
@@ -225,6 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mqtt(cmd) => block_on(mqtt_cmd::run(cmd, json)),
         Command::Consent(cmd) => block_on(consent_cmd::run(cmd, json)),
         Command::Stream(cmd) => block_on(stream_cmd::run(cmd, json)),
+        Command::Market(cmd) => block_on(market_cmd::run(cmd, json)),
         Command::Bench(cmd) => bench::run(&cmd),
     }
 }

@@ -161,8 +161,40 @@ fn the_readme_tour_runs_as_written() {
         // Reads from the query index show what was just done.
         "out  transfer 2500",
         "hash_chain open                 deposit 1000",
+        // The service market: the centre's offer, found before it has a record.
+        "sells water.cartridge.replace in u4pr: usually 40000, delivered in 2h, warranty 90d",
+        "no record yet: a newcomer",
+        // The centre answers the call, meets the counter-offer at 35000 and takes the job.
+        "proposed 40000, delivered by",
+        "countered; proposed 35000 in round 1",
+        "job: hold ",
+        "deliver \"one AquaPure-5 cartridge, fitted\" by",
+        "showing event = cartridge_installed and flow_ml_min >= 500",
+        "made: waiting for the service",
+        // The purifier's evidence pays it, once, and the ledger keeps the record.
+        "stopped (its jobs are done): 2 proposals, 1 job,",
+        "score 33.3% in water.cartridge.replace",
+        "released 1 (35000), late 0, withdrawn 0, lost 0",
     ] {
         assert!(stdout.contains(said), "the tour shows {said:?}\n{report}");
+    }
+    // The purifier presents its evidence and passes it to the centre, which
+    // presents it too: whichever reaches the ledger first releases the hold.
+    let buyer_first = stdout.contains("released: 35000 paid to did:key:")
+        && stdout.contains("ended before this provider presented evidence");
+    let centre_first = stdout.contains("had already ended when this evidence reached the ledger")
+        && stdout.contains("paid 35000 for call");
+    assert!(
+        buyer_first || centre_first,
+        "the hold is released once, by one side\n{report}"
+    );
+    for told in [
+        "calling for proposals: water.cartridge.replace at u4pruydq, at most 60000",
+        "countered the best proposal (round 1)",
+        "accepted hold ",
+        "next: once the service is done",
+    ] {
+        assert!(stderr.contains(told), "the buyer tells {told:?}\n{report}");
     }
     assert!(
         !stdout.contains("no channels"),

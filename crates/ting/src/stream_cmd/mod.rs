@@ -9,6 +9,8 @@
 
 mod trade;
 
+pub(crate) use trade::start_device;
+
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};

@@ -98,7 +98,10 @@ pub struct BuyArgs {
     pub node: NodeArg,
 }
 
-async fn start_device(
+/// Starts the device of `key` on `state`, over the broker the node names,
+/// and waits until the node answers there. `ting market` starts its devices
+/// here too.
+pub(crate) async fn start_device(
     key: &KeyArg,
     state: &std::path::Path,
     node: &NodeArg,
@@ -109,7 +112,7 @@ async fn start_device(
     if config.broker.is_none() {
         return Err(bad_input(
             "no_broker",
-            "the node runs without MQTT; streams travel over its broker (start it with --dev)",
+            "the node runs without MQTT; streams and market calls travel over its broker (start it with --dev)",
         ));
     }
     let device = Device::start(config)?;
