@@ -472,13 +472,13 @@ async fn forged_misdirected_unmet_and_replayed_evidence_releases_nothing() {
     }
     // The buyer's own forged confirmation goes back to waiting.
     let forged = evidence(hold, 812, &stranger(), &genesis);
-    let event = m
+    let refused = m
         .buyer
         .buyer
         .confirm(&m.buyer.device, &call, forged)
         .await
-        .expect("taken");
-    assert_eq!(event, None);
+        .expect_err("refused");
+    assert_eq!(refused.code(), "bad_evidence_signature");
     assert_eq!(
         m.buyer.buyer.contract(&call).expect("kept").status,
         "accepted"

@@ -84,6 +84,13 @@ pub enum BuyerEvent {
     NoProposal {
         call: Hash32,
     },
+    /// The ledger refused the hold for `provider`'s proposal (`code`: the
+    /// buyer lacks the funds, say); the buyer chooses among the others.
+    HoldRefused {
+        call: Hash32,
+        provider: AccountId,
+        code: String,
+    },
     Released {
         call: Hash32,
     },
@@ -375,15 +382,20 @@ impl Buyer {
         self.contracts.insert(c.id(), c.clone());
         match ticket.wait().await {
             Ok(_) => self.accepted(device, c).await,
-            Err(TxError::Refused { .. }) => {
+            Err(TxError::Refused { code, .. }) => {
                 // The hold cannot be made (the money is not there, or the
                 // provider cannot be paid): choose among the others.
                 c.proposals.retain(|(who, _)| *who != best.provider);
                 c.chosen = None;
                 c.hold = None;
                 c.status = CALLING.into();
+                let call = c.id();
                 self.save(c)?;
-                Ok(None)
+                Ok(Some(BuyerEvent::HoldRefused {
+                    call,
+                    provider: best.provider,
+                    code,
+                }))
             }
             Err(e) => Err(MarketError::Submit(SubmitError::Tx(e))),
         }
@@ -594,12 +606,14 @@ impl Buyer {
             Err(SubmitError::Tx(TxError::Refused { code, .. })) if code == "unknown_hold" => {
                 self.ended(c)
             }
-            Err(SubmitError::Tx(TxError::Refused { .. })) => {
-                // The evidence does not release it: back to waiting.
+            Err(SubmitError::Tx(TxError::Refused { code, .. })) => {
+                // It does not release the hold (evidence that does not meet
+                // the template, a disputed hold): back to waiting, and the
+                // caller hears the ledger's code.
                 c.status = ACCEPTED.into();
                 c.evidence = None;
                 self.save(c)?;
-                Ok(None)
+                Err(MarketError::Refused(code))
             }
             Err(e) => Err(e.into()),
         }

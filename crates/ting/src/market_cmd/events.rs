@@ -246,6 +246,14 @@ pub fn buyer_words(b: &Buyer, e: &BuyerEvent) -> String {
                 the provider was told"
         ),
         BuyerEvent::NoProposal { call } => format!("call {call}: no proposal the policy takes"),
+        BuyerEvent::HoldRefused {
+            call,
+            provider,
+            code,
+        } => format!(
+            "call {call}: the ledger refused the hold for {provider}'s proposal ({code}); \
+            choosing among the others"
+        ),
         BuyerEvent::Released { call } => format!("call {call}: released, the provider is paid"),
         BuyerEvent::Refunded { call } => format!(
             "call {call}: refunded after the deadline and grace, the money \
