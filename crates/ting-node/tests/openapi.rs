@@ -8,6 +8,11 @@
 //! router's fallback `unknown_endpoint`, nor by a 405 for the wrong method).
 //! A route added to the router but not to `ROUTES` is caught by review of
 //! this list; one added to `ROUTES` but not the document fails the first check.
+//!
+//! The transaction schema `TxJson` is tied to the code the same way: every
+//! kind the transaction decoder knows has a schema in its discriminator
+//! mapping (and a row in docs/api.md §4), and each kind's `fields` example
+//! parses as that kind and is what the node prints for it.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +21,17 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use ting_core::limits::EVENTS_BUFFER_MAX;
-use ting_core::{Genesis, Keypair, NetworkId, Timestamp};
+use ting_core::market::{
+    Evidence, HoldId, HoldTerms, OfferId, OfferTerms, ReleaseRule, SignedEvidence,
+    Value as Observed,
+};
+use ting_core::stream::{
+    Delivery, DeliveryAck, EpochRule, FieldKind, FieldSpec, StreamId, StreamTerms,
+};
+use ting_core::{
+    Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, DecodeError, Genesis, Hash32,
+    Keypair, MessagingKey, NetworkId, Nonce, Signature, SignedTx, Timestamp, TxBody, TxKind,
+};
 use ting_node::http::{router, OPENAPI_JSON};
 use ting_node::{Node, NodeConfig};
 use tower::ServiceExt;
@@ -144,6 +159,11 @@ fn every_operation_has_responses_and_every_ref_resolves() {
     }
 }
 
+fn api_md() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md"))
+        .expect("docs/api.md")
+}
+
 /// Each number `N` in "more than N blocks" in `text`.
 fn lag_thresholds(text: &str) -> Vec<u64> {
     text.match_indices("more than ")
@@ -166,8 +186,7 @@ fn both_documents_give_the_event_buffer_as_the_lagged_threshold_and_replay_bound
         .as_str()
         .expect("/v1/events has a description");
     let lagged = doc["components"]["schemas"]["LaggedEvent"].to_string();
-    let api_md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md"))
-        .expect("docs/api.md");
+    let api_md = api_md();
     let section = |from: &str, to: &str| {
         let start = api_md
             .find(from)
@@ -309,4 +328,347 @@ async fn every_listed_route_is_answered_by_its_handler_not_the_fallback() {
     );
 
     node.shutdown();
+}
+
+// ---- The transaction schema and the transaction kinds ----
+
+/// One transaction of each kind, with made-up values (only the kind matters).
+/// `every_kind_is_in_the_list` keeps it complete: a kind added to `TxKind`
+/// fails that test until it is added here.
+fn one_of_each_kind() -> Vec<TxKind> {
+    let account = Keypair::from_seed([5; 32]).account();
+    let hash = Hash32([6; 32]);
+    let signature = Signature([7; 64]);
+    let amount = Amount::new(1);
+    let hold = HoldId(hash);
+    let offer = OfferId(hash);
+    let stream = StreamId(hash);
+    let channel = ChannelId(hash);
+    let hold_terms = HoldTerms {
+        payee: account,
+        amount,
+        deadline: Timestamp(1),
+        grace_ms: 0,
+        terms: hash,
+        category: "water".into(),
+        rule: ReleaseRule::Payer,
+        arbiter: None,
+    };
+    let offer_terms = OfferTerms {
+        category: "water".into(),
+        area: String::new(),
+        price: amount,
+        delivery_ms: 1,
+        warranty_ms: 0,
+        terms: hash,
+    };
+    let stream_terms = StreamTerms {
+        fields: vec![FieldSpec {
+            name: "where".into(),
+            unit: String::new(),
+            kind: FieldKind::Location,
+        }],
+        price_per_epoch: amount,
+        epoch: EpochRule::Points(1),
+        area: "u0".into(),
+        consent: hash,
+    };
+    let evidence = SignedEvidence {
+        evidence: Evidence {
+            hold,
+            observed_at: Timestamp(1),
+            fields: vec![("event".into(), Observed::Number(1))],
+        },
+        signature,
+    };
+    let proof = ChannelProof::Voucher { amount, signature };
+    vec![
+        TxKind::Transfer {
+            to: account,
+            amount,
+            memo: Vec::new(),
+        },
+        TxKind::Mint {
+            to: account,
+            amount,
+        },
+        TxKind::RegisterDevice {
+            device: account,
+            metadata: Vec::new(),
+            device_signature: signature,
+        },
+        TxKind::SetSpendLimit {
+            device: account,
+            per_day: None,
+        },
+        TxKind::Freeze { device: account },
+        TxKind::Unfreeze { device: account },
+        TxKind::Sweep {
+            device: account,
+            amount,
+        },
+        TxKind::SetMessagingKey {
+            key: MessagingKey([9; 32]),
+        },
+        TxKind::ChannelOpen {
+            payee: account,
+            deposit: amount,
+            expires_at: Timestamp(1),
+            mode: ChannelMode::Voucher,
+        },
+        TxKind::ChannelClaim { channel, proof },
+        TxKind::ChannelTopUp {
+            channel,
+            amount,
+            expires_at: Timestamp(1),
+            extension: Some(ChainSegment {
+                anchor: hash,
+                len: 1,
+            }),
+        },
+        TxKind::ChannelClose {
+            channel,
+            proof: None,
+        },
+        TxKind::ChannelReclaim { channel },
+        TxKind::StreamOpen {
+            terms: stream_terms,
+        },
+        TxKind::StreamConsent {
+            stream,
+            consent: hash,
+        },
+        TxKind::StreamDelivery {
+            stream,
+            ack: DeliveryAck {
+                delivery: Delivery {
+                    buyer: account,
+                    epochs: 1,
+                    paid: amount,
+                },
+                signature,
+            },
+        },
+        TxKind::StreamClose { stream },
+        TxKind::HoldCreate { terms: hold_terms },
+        TxKind::HoldAccept { hold },
+        TxKind::HoldRelease {
+            hold,
+            evidence: Some(evidence),
+        },
+        TxKind::HoldRefund { hold },
+        TxKind::HoldDispute { hold, reason: hash },
+        TxKind::HoldDecide {
+            hold,
+            to_payee: amount,
+        },
+        TxKind::OfferOpen {
+            terms: offer_terms.clone(),
+        },
+        TxKind::OfferUpdate {
+            offer,
+            terms: offer_terms,
+        },
+        TxKind::OfferClose { offer },
+    ]
+}
+
+/// Offset of the kind tag in a transaction's canonical bytes (docs/wire.md §5.1).
+const KIND_TAG_AT: usize = 81;
+
+fn signed(kind: TxKind) -> SignedTx {
+    let key = Keypair::from_seed([4; 32]);
+    TxBody {
+        genesis: Hash32([1; 32]),
+        sender: key.account(),
+        nonce: Nonce(0),
+        valid_until: Timestamp(1),
+        kind,
+    }
+    .sign(&key)
+}
+
+/// Every kind tag the transaction decoder reads: cut right after the tag, a
+/// transaction of a known kind is truncated, one of an unknown kind is not.
+fn decoded_tags() -> BTreeSet<u8> {
+    let freeze = signed(TxKind::Freeze {
+        device: Keypair::from_seed([5; 32]).account(),
+    });
+    let common = &freeze.bytes()[..KIND_TAG_AT];
+    (0..=u8::MAX)
+        .filter(|tag| {
+            let mut bytes = common.to_vec();
+            bytes.push(*tag);
+            !matches!(SignedTx::decode(&bytes), Err(DecodeError::UnknownKind(_)))
+        })
+        .collect()
+}
+
+#[test]
+fn every_kind_is_in_the_list() {
+    let kinds = one_of_each_kind();
+    let tags: BTreeSet<u8> = kinds
+        .iter()
+        .map(|kind| signed(kind.clone()).bytes()[KIND_TAG_AT])
+        .collect();
+    assert_eq!(
+        tags.len(),
+        kinds.len(),
+        "two values of one kind in the list"
+    );
+    let known = decoded_tags();
+    let missing: Vec<_> = known.difference(&tags).collect();
+    assert!(
+        missing.is_empty(),
+        "one_of_each_kind has no transaction of the kinds tagged {missing:02x?}"
+    );
+    assert_eq!(tags, known);
+}
+
+/// The kinds named in the table of docs/api.md §4.
+fn api_md_kinds() -> BTreeSet<String> {
+    let api_md = api_md();
+    let intro = api_md
+        .find("The `fields` of each kind")
+        .expect("api.md §4 has the kinds table");
+    let table = intro + api_md[intro..].find("\n|").expect("the table follows");
+    let end = table + api_md[table..].find("\n\n").expect("the table ends");
+    api_md[table..end]
+        .lines()
+        .filter_map(|row| row.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(kind, _)| kind.to_owned())
+        .collect()
+}
+
+#[test]
+fn every_transaction_kind_has_a_schema_in_the_discriminator_mapping() {
+    let doc = document();
+    let tx_json = &doc["components"]["schemas"]["TxJson"];
+    let mapping = tx_json["discriminator"]["mapping"]
+        .as_object()
+        .expect("TxJson has a discriminator mapping");
+    let names: BTreeSet<String> = one_of_each_kind()
+        .iter()
+        .map(|kind| kind.name().to_owned())
+        .collect();
+    let mapped: BTreeSet<String> = mapping.keys().cloned().collect();
+    let unmapped: Vec<_> = names.difference(&mapped).collect();
+    let unknown: Vec<_> = mapped.difference(&names).collect();
+    assert!(
+        unmapped.is_empty(),
+        "kinds without a schema in TxJson's discriminator mapping: {unmapped:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "TxJson maps kinds TxKind does not have: {unknown:?}"
+    );
+
+    let one_of: BTreeSet<&str> = tx_json["oneOf"]
+        .as_array()
+        .expect("TxJson is a oneOf")
+        .iter()
+        .map(|s| s["$ref"].as_str().expect("oneOf lists $refs"))
+        .collect();
+    let targets: BTreeSet<&str> = mapping
+        .values()
+        .map(|t| t.as_str().expect("a mapping value is a $ref"))
+        .collect();
+    assert_eq!(one_of, targets, "TxJson's oneOf lists the mapped schemas");
+    for (kind, target) in mapping {
+        let target = target.as_str().expect("a $ref");
+        let schema = doc
+            .pointer(target.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{kind}: {target} points at nothing"));
+        let kinds = schema["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{target} has a `kind` enum"));
+        assert!(
+            kinds.iter().any(|k| k == kind.as_str()),
+            "{target} does not take kind {kind}"
+        );
+        assert!(
+            schema["properties"]["fields"]["$ref"].is_string(),
+            "{target} names its fields schema"
+        );
+    }
+
+    assert_eq!(
+        api_md_kinds(),
+        names,
+        "the kinds table of docs/api.md §4 names every kind"
+    );
+}
+
+/// Kinds whose `fields` schema has no example of its own (their properties
+/// have examples). A new kind comes with one: this list only shrinks.
+const KINDS_WITHOUT_FIELDS_EXAMPLE: &[&str] = &[
+    "transfer",
+    "mint",
+    "register_device",
+    "set_spend_limit",
+    "freeze",
+    "unfreeze",
+    "sweep",
+    "set_messaging_key",
+    "channel_open",
+    "channel_claim",
+    "channel_top_up",
+    "channel_close",
+    "channel_reclaim",
+];
+
+/// `tx` as the node parses it, and as the node prints that back.
+fn parse_and_print(tx: &Value) -> Result<(SignedTx, Value), String> {
+    let form: ting_api::TxJson = serde_json::from_value(tx.clone()).map_err(|e| e.to_string())?;
+    let parsed = form.to_tx().map_err(|e| e.to_string())?;
+    let printed = serde_json::to_value(ting_api::TxJson::from_tx(&parsed)).expect("prints");
+    Ok((parsed, printed))
+}
+
+#[test]
+fn every_fields_example_parses_as_its_kind_and_is_what_the_node_prints() {
+    let doc = document();
+    let tx_json = &doc["components"]["schemas"]["TxJson"];
+    let example = &tx_json["example"];
+    let (_, printed) =
+        parse_and_print(example).unwrap_or_else(|e| panic!("TxJson's example does not parse: {e}"));
+    assert_eq!(
+        &printed, example,
+        "TxJson's example is what the node prints"
+    );
+
+    let mapping = tx_json["discriminator"]["mapping"]
+        .as_object()
+        .expect("TxJson has a discriminator mapping");
+    for (kind, target) in mapping {
+        let schema = doc
+            .pointer(target.as_str().expect("a $ref").trim_start_matches('#'))
+            .expect("the mapping's $refs resolve");
+        let fields_ref = schema["properties"]["fields"]["$ref"]
+            .as_str()
+            .expect("a transaction schema names its fields schema");
+        let fields = &doc
+            .pointer(fields_ref.trim_start_matches('#'))
+            .expect("the fields schema exists")["example"];
+        if KINDS_WITHOUT_FIELDS_EXAMPLE.contains(&kind.as_str()) {
+            assert!(
+                fields.is_null(),
+                "{kind} has a fields example now: take it off KINDS_WITHOUT_FIELDS_EXAMPLE"
+            );
+            continue;
+        }
+        assert!(!fields.is_null(), "{fields_ref} has no example");
+        let mut tx = example.clone();
+        tx["kind"] = Value::from(kind.as_str());
+        tx["fields"] = fields.clone();
+        let (parsed, printed) = parse_and_print(&tx).unwrap_or_else(|e| {
+            panic!("the example of {fields_ref} does not parse as {kind}: {e}")
+        });
+        assert_eq!(parsed.kind().name(), kind, "{fields_ref}'s example");
+        assert_eq!(
+            &printed["fields"], fields,
+            "the example of {fields_ref} is not what the node prints for it"
+        );
+    }
 }
