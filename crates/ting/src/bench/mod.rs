@@ -15,6 +15,7 @@ mod firmware;
 mod flood;
 mod http;
 mod ledger;
+mod market;
 mod mqtt;
 mod proof;
 mod recovery;
@@ -52,6 +53,10 @@ pub enum BenchCmd {
     /// per second from a seller device to a buyer device vs. the broker's raw rate at one
     /// point's size, and the half-load latency from a reading to the buyer's opened point.
     Stream(stream::StreamArgs),
+    /// Services bought and sold end to end through the node over MQTT (issue 14): contracts
+    /// per second from call to release and their latency vs. bare contracts (the window and
+    /// three transfer round trips), and hold transactions through the node vs. transfers.
+    Market(market::MarketArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -150,6 +155,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Mqtt(args) => mqtt::run(args),
         BenchCmd::Firmware(args) => firmware::run(args),
         BenchCmd::Stream(args) => stream::run(args),
+        BenchCmd::Market(args) => market::run(args),
     }
 }
 
