@@ -282,6 +282,11 @@ pub const HOLD_GRACE_MS_DEFAULT: u64 = 3_600_000;
 /// After a disputed hold's deadline, how long its arbiter has to decide
 /// before the payer may take the money back.
 pub const HOLD_ARBITER_MS: u64 = 30 * DAY_MS;
+/// How far past the block's time evidence may say it was observed: a
+/// device's clock runs a little ahead of the ledger's (a block's time is
+/// when it opened), and evidence refused for a few milliseconds would
+/// stall a release until someone presents it again.
+pub const EVIDENCE_CLOCK_SKEW_MS: u64 = 60_000;
 /// What a provider puts down to list an offer; it comes back when the offer
 /// closes.
 pub const OFFER_DEPOSIT: u64 = 1_000_000;

@@ -149,7 +149,7 @@ pub enum TxError {
     BadEvidenceSignature(HoldId),
     #[error("the evidence is for another hold than {0}")]
     EvidenceForOtherHold(HoldId),
-    #[error("the evidence for hold {hold} was observed at {observed_at}, outside the hold's life (from its creation to its deadline, and not after this block)")]
+    #[error("the evidence for hold {hold} was observed at {observed_at}, outside the hold's life (from its creation to its deadline, and at most a minute after this block's time)")]
     EvidenceOutOfTime {
         hold: HoldId,
         observed_at: Timestamp,

@@ -22,7 +22,8 @@
 //! - decide: the arbiter of a disputed hold.
 
 use ting_core::limits::{
-    HOLDS_OPEN_PER_PAYER_MAX, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT,
+    EVIDENCE_CLOCK_SKEW_MS, HOLDS_OPEN_PER_PAYER_MAX, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS,
+    HOLD_DEPOSIT,
 };
 use ting_core::market::reputation::Outcome;
 use ting_core::market::{Hold, HoldId, HoldPhase, HoldTerms, ReleaseRule, SignedEvidence};
@@ -178,7 +179,7 @@ impl State {
         }
         if e.observed_at < hold.created_at
             || e.observed_at > hold.terms.deadline
-            || e.observed_at > at
+            || e.observed_at > at.saturating_add_ms(EVIDENCE_CLOCK_SKEW_MS)
         {
             return Err(TxError::EvidenceOutOfTime {
                 hold: *id,

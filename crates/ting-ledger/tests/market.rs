@@ -48,7 +48,8 @@ mod steps;
 use common::*;
 use fixture::*;
 use ting_core::limits::{
-    DAY_MS, HOLDS_OPEN_PER_PAYER_MAX, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT, HOLD_GRACE_MS_DEFAULT,
+    DAY_MS, EVIDENCE_CLOCK_SKEW_MS, HOLDS_OPEN_PER_PAYER_MAX, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT,
+    HOLD_GRACE_MS_DEFAULT,
 };
 use ting_core::market::{Hold, HoldId, HoldPhase, HoldTerms, SignedEvidence, Value};
 use ting_core::{Amount, Hash32, Timestamp, TxKind};
@@ -408,7 +409,7 @@ fn evidence_must_be_observed_between_the_creation_and_the_deadline_and_not_after
     let deadline = created + DAY_MS;
     f.wait_until(created + 1_000);
     let now = f.at;
-    for observed in [created - 1, now + 1, deadline] {
+    for observed in [created - 1, now + EVIDENCE_CLOCK_SKEW_MS + 1, deadline + 1] {
         let refused = f.send(
             &stranger(),
             release_with(ids[0], signed(evidence(ids[0], observed, 812))),
@@ -426,9 +427,12 @@ fn evidence_must_be_observed_between_the_creation_and_the_deadline_and_not_after
     .expect("observed at the creation");
     f.send(
         &stranger(),
-        release_with(ids[1], signed(evidence(ids[1], now, 812))),
+        release_with(
+            ids[1],
+            signed(evidence(ids[1], now + EVIDENCE_CLOCK_SKEW_MS, 812)),
+        ),
     )
-    .expect("observed at the block's time");
+    .expect("observed by a clock a little ahead of the block's");
     // After the deadline, evidence observed in time still lands until the
     // payer takes the money back; evidence observed late never does.
     f.wait_until(deadline + HOLD_GRACE_MS_DEFAULT + 5);

@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 use ting_core::limits::{
-    DAY_MS, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT, HOLD_GRACE_MS_DEFAULT,
+    DAY_MS, EVIDENCE_CLOCK_SKEW_MS, HOLD_ARBITER_MS, HOLD_DEADLINE_MAX_MS, HOLD_DEPOSIT,
+    HOLD_GRACE_MS_DEFAULT,
 };
 use ting_core::market::{
     Condition, Evidence, FieldRule, HoldId, HoldTerms, OfferTerms, ReleaseRule, SignedEvidence,
@@ -129,7 +130,7 @@ pub enum Ev {
     Early,
     /// Observed after the deadline.
     Late,
-    /// Observed after the block's time.
+    /// Observed further after the block's time than a clock's skew.
     Future,
     /// A flow below the template's least.
     Mismatch,
@@ -361,7 +362,7 @@ pub fn evidence_for(e: Ev, id: HoldId, life: Option<(u64, u64)>, now: u64) -> Si
     let observed = match e {
         Ev::Early => created - 1,
         Ev::Late => deadline + 1,
-        Ev::Future => now + 1,
+        Ev::Future => now + EVIDENCE_CLOCK_SKEW_MS + 1,
         _ => created,
     };
     let hold = match e {
