@@ -19,6 +19,7 @@ mod market;
 mod mqtt;
 mod proof;
 mod recovery;
+mod served;
 mod stats;
 mod stream;
 mod workload;

@@ -4,15 +4,11 @@
 //! API on free ports (never 1883); and how a device reaches them. The
 //! benchmark knows the network, so no device learns it on first use.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use ting_agent::{Device, DeviceConfig, TlsTrust};
 use ting_core::{AccountId, Amount, Genesis, Hash32, Keypair, Timestamp};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::{Node, NodeConfig};
-use tokio::sync::oneshot;
 
 use super::super::now_ms;
 use super::super::workload::{self, par_map, BENCH_NETWORK};
@@ -114,17 +110,7 @@ pub(super) struct DeviceKeys {
     pub providers: Vec<Keypair>,
 }
 
-/// The node's broker and API.
-#[derive(Debug)]
-pub(super) struct Net {
-    pub gateway: Gateway,
-    pub node_url: String,
-    pub broker_port: u16,
-    pub genesis_hash: Hash32,
-    pub sequencer: AccountId,
-    /// Stops the HTTP API.
-    pub http_stop: oneshot::Sender<()>,
-}
+pub(super) use super::super::served::Net;
 
 /// How a device reaches the node: what every device's config repeats.
 #[derive(Clone, Debug)]
@@ -136,7 +122,7 @@ pub(super) struct Reach {
 }
 
 impl Net {
-    pub fn reach(&self) -> Reach {
+    pub(super) fn reach(&self) -> Reach {
         Reach {
             node_url: self.node_url.clone(),
             broker_port: self.broker_port,
@@ -162,40 +148,9 @@ pub(super) fn node(dir: &std::path::Path, keys: &Keys, genesis: Genesis) -> anyh
     Ok(Node::start(cfg)?)
 }
 
-/// Starts the node's gateway on its embedded broker (a free port) and its
-/// HTTP API (another), on the current runtime.
+/// Starts the node's gateway and HTTP API ([`super::super::served`]).
 pub(super) async fn serve(node: &Node, keys: &Keys) -> anyhow::Result<Net> {
-    let shared = Arc::clone(node.shared());
-    let cfg = GatewayConfig {
-        mode: MqttMode::Embedded {
-            listen: "127.0.0.1:0".parse().expect("an address"),
-        },
-        key: Keypair::from_seed(keys.node.seed()),
-        client_id: None,
-        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-        tls: None,
-        broker_tls: None,
-    };
-    let gateway = Gateway::start(Arc::clone(&shared), cfg).await?;
-    let broker_port = gateway
-        .listen_addr()
-        .context("an embedded broker has an address")?
-        .port();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let node_url = format!("http://{}", listener.local_addr()?);
-    let (http_stop, stopped) = oneshot::channel::<()>();
-    let genesis_hash = shared.state.read().expect("state lock").genesis_hash();
-    tokio::spawn(ting_node::http::serve(listener, shared, async {
-        let _ = stopped.await;
-    }));
-    Ok(Net {
-        gateway,
-        node_url,
-        broker_port,
-        genesis_hash,
-        sequencer: keys.node.account(),
-        http_stop,
-    })
+    super::super::served::serve(node, &keys.node).await
 }
 
 /// Starts the device of `key`, its state in `dir`, on the current runtime,

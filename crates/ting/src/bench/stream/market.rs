@@ -7,7 +7,6 @@
 //! seller takes up. Each device is a real `ting_agent::Device` that logs in
 //! to the broker; the caller runs each on a runtime of its own.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,9 +16,7 @@ use ting_core::consent::{BuyerRule, ConsentRecord, FieldRule, FieldUse, SignedCo
 use ting_core::stream::{EpochRule, FieldKind, FieldSpec, StreamId, StreamTerms};
 use ting_core::tx::device_consent_message;
 use ting_core::{AccountId, Amount, ChannelId, Genesis, Hash32, Keypair, Timestamp, TxKind};
-use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::{Node, NodeConfig};
-use tokio::sync::oneshot;
 
 use super::super::now_ms;
 use super::super::workload::{self, BENCH_NETWORK};
@@ -77,52 +74,11 @@ impl Keys {
     }
 }
 
-/// The node's broker and API, as the devices reach them.
-#[derive(Debug)]
-pub(super) struct Net {
-    pub gateway: Gateway,
-    pub node_url: String,
-    pub broker_port: u16,
-    pub genesis_hash: Hash32,
-    pub sequencer: AccountId,
-    /// Stops the HTTP API.
-    pub http_stop: oneshot::Sender<()>,
-}
+pub(super) use super::super::served::Net;
 
-/// Starts the node's gateway on its embedded broker (a free port) and its
-/// HTTP API (another), on the current runtime.
+/// Starts the node's gateway and HTTP API ([`super::super::served`]).
 pub(super) async fn serve(node: &Node, keys: &Keys) -> anyhow::Result<Net> {
-    let shared = Arc::clone(node.shared());
-    let cfg = GatewayConfig {
-        mode: MqttMode::Embedded {
-            listen: "127.0.0.1:0".parse().expect("an address"),
-        },
-        key: Keypair::from_seed(keys.node.seed()),
-        client_id: None,
-        connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
-        tls: None,
-        broker_tls: None,
-    };
-    let gateway = Gateway::start(Arc::clone(&shared), cfg).await?;
-    let broker_port = gateway
-        .listen_addr()
-        .context("an embedded broker has an address")?
-        .port();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let node_url = format!("http://{}", listener.local_addr()?);
-    let (http_stop, stopped) = oneshot::channel::<()>();
-    let genesis_hash = shared.state.read().expect("state lock").genesis_hash();
-    tokio::spawn(ting_node::http::serve(listener, shared, async {
-        let _ = stopped.await;
-    }));
-    Ok(Net {
-        gateway,
-        node_url,
-        broker_port,
-        genesis_hash,
-        sequencer: keys.node.account(),
-        http_stop,
-    })
+    super::super::served::serve(node, &keys.node).await
 }
 
 /// A node for the run, its data in `dir`.
