@@ -38,6 +38,8 @@
 //! Everything shares this machine's cores, so the ratios, not the absolute
 //! rates, are the figures to compare between machines.
 
+use super::served::{on, runtime};
+
 mod buyer;
 mod ceiling;
 mod contracts;
@@ -49,9 +51,9 @@ mod report;
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context};
+use anyhow::ensure;
 use clap::Args;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 use super::TempDir;
 use net::{Keys, Net};
@@ -171,22 +173,6 @@ fn check(args: &MarketArgs) -> anyhow::Result<()> {
         ting_core::limits::HTTP_CONNECTIONS_PER_SOURCE_MAX
     );
     Ok(())
-}
-
-fn runtime(name: &str, workers: usize) -> anyhow::Result<Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name(name)
-        .enable_all()
-        .build()?)
-}
-
-/// Runs `f` on `rt` (where the devices live) and answers what it made.
-async fn on<T: Send + 'static>(
-    rt: &Handle,
-    f: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
-) -> anyhow::Result<T> {
-    rt.spawn(f).await.context("a device's task panicked")?
 }
 
 /// Starts the devices, runs the ceiling and the contracts, stops the devices.

@@ -7,6 +7,7 @@ use anyhow::Context;
 use ting_core::{AccountId, Hash32, Keypair};
 use ting_node::mqtt::{Gateway, GatewayConfig, MqttMode};
 use ting_node::Node;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 
 /// The node's broker and API, as the devices reach them.
@@ -55,4 +56,21 @@ pub(super) async fn serve(node: &Node, node_key: &Keypair) -> anyhow::Result<Net
         sequencer: node_key.account(),
         http_stop,
     })
+}
+
+/// A runtime of `workers` threads named `name`, for one side of a benchmark.
+pub(super) fn runtime(name: &str, workers: usize) -> anyhow::Result<Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs `f` on `rt` (where the devices live) and answers what it made.
+pub(super) async fn on<T: Send + 'static>(
+    rt: &Handle,
+    f: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    rt.spawn(f).await.context("a device's task panicked")?
 }

@@ -24,6 +24,8 @@
 //! Everything shares this machine's cores, so the ratio to the raw rate,
 //! not the absolute rate, is the figure to compare between machines.
 
+use super::served::{on, runtime};
+
 mod buyer;
 mod market;
 mod raw;
@@ -36,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use clap::Args;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use tokio::sync::{watch, Notify};
 
 use super::mqtt::session::Broker;
@@ -235,22 +237,6 @@ pub fn run(args: &StreamArgs) -> anyhow::Result<()> {
         report.print();
     }
     Ok(())
-}
-
-fn runtime(name: &str, workers: usize) -> anyhow::Result<Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name(name)
-        .enable_all()
-        .build()?)
-}
-
-/// Runs `f` on `rt` (where its device lives) and answers what it made.
-async fn on<T: Send + 'static>(
-    rt: &Handle,
-    f: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
-) -> anyhow::Result<T> {
-    rt.spawn(f).await.context("a device's task panicked")?
 }
 
 /// Sets up the market, runs the three windows, and stops the devices.
