@@ -13,6 +13,7 @@
 pub mod channel;
 pub mod market;
 pub mod receipt;
+pub mod resource;
 pub mod state;
 pub mod stream;
 pub mod tx;

@@ -86,6 +86,9 @@ fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
     if let Some(parsed) = crate::market::kind_from_json(kind, v) {
         return parsed;
     }
+    if let Some(parsed) = crate::resource::kind_from_json(kind, v) {
+        return parsed;
+    }
     if let Some(parsed) = crate::channel::kind_from_json(kind, v) {
         return parsed;
     }
@@ -262,6 +265,13 @@ fn kind_to_json(kind: &TxKind) -> Value {
         | TxKind::OfferUpdate { .. }
         | TxKind::OfferClose { .. } => {
             crate::market::kind_to_json(kind).expect("market kinds have a market JSON form")
+        }
+        TxKind::ClassRegister { .. }
+        | TxKind::OrderPlace { .. }
+        | TxKind::OrderCancel { .. }
+        | TxKind::LeaseSettle { .. }
+        | TxKind::LeaseClose { .. } => {
+            crate::resource::kind_to_json(kind).expect("resource kinds have a resource JSON form")
         }
     }
 }

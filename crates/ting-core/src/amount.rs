@@ -34,6 +34,12 @@ impl Amount {
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).map(Amount)
     }
+
+    /// This amount `n` times over: a unit price times a quantity.
+    #[must_use]
+    pub fn checked_mul(self, n: u64) -> Option<Amount> {
+        self.0.checked_mul(n).map(Amount)
+    }
 }
 
 impl fmt::Display for Amount {

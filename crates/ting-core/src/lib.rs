@@ -67,6 +67,7 @@ pub mod login;
 pub mod market;
 pub mod merkle;
 pub mod receipt;
+pub mod resource;
 pub mod seal;
 pub mod state_map;
 pub mod state_proof;

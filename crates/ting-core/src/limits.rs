@@ -302,6 +302,37 @@ pub const REPUTATION_BUYERS_MAX: usize = 32;
 /// How many distinct buyers count as much as a perfect record's doubt: a
 /// provider's score is its success rate times `b / (b + this)`.
 pub const REPUTATION_PRIOR_BUYERS: u64 = 2;
+// ---- Resources on order books (`resource`) ----
+
+/// Bytes of a resource class's unit name (such as `msg` or `cpu_s`).
+pub const RESOURCE_UNIT_BYTES_MAX: usize = 16;
+/// The longest lease a resource class may give a fill: 30 days.
+pub const LEASE_MS_MAX: u64 = 30 * DAY_MS;
+/// How long after a lease ends delivery counts may still land and only
+/// its provider may close it; after that anyone may, and what was not
+/// delivered goes back to the buyer.
+pub const LEASE_GRACE_MS: u64 = 3_600_000;
+/// What every resting order puts down besides what a bid pays; it comes
+/// back when the order ends, however it ends. It pays for the record.
+pub const ORDER_DEPOSIT: u64 = 100_000;
+/// Most orders one account may have resting at once.
+pub const ORDERS_OPEN_PER_ACCOUNT_MAX: usize = 32;
+/// Most fills one order takes in its life; at the last the order ends and
+/// what is left of it goes back. With the cap on resting orders it bounds
+/// the leases one account's orders can make.
+pub const ORDER_FILLS_MAX: u16 = 16;
+/// Most resting orders one placement walks (fills, expired orders taken
+/// out, the placer's own orders cancelled): what is left of an order that
+/// would still cross after them goes back, so that no placement costs more
+/// than a bounded walk and the book is never crossed.
+pub const ORDER_MATCH_STEPS_MAX: usize = 32;
+/// The furthest an order's expiry may lie past its placement: 30 days.
+pub const ORDER_EXPIRY_MAX_MS: u64 = 30 * DAY_MS;
+/// A buyer with this many leases open may place no further bid.
+pub const LEASES_OPEN_PER_BUYER_MAX: usize = 64;
+/// Trades the node keeps per book for market data (not in the state).
+pub const BOOK_TRADES_KEPT: usize = 64;
+
 /// Bytes of a call's spec, in words.
 pub const CALL_SPEC_BYTES_MAX: usize = 512;
 /// The longest a call may wait for proposals: a day.

@@ -12,7 +12,9 @@
 //! `"ting:state-key:stream:v1"` and valued by `"ting:state-value:stream:v1"`
 //! over its record ([`crate::stream::record`]); a closed one has no entry. Open holds,
 //! listed offers and reputations take `hold`, `offer` and `reputation` in
-//! the same two places ([`crate::market`]).
+//! the same two places ([`crate::market`]); resource classes (keyed by
+//! name), resting orders and open leases take `class`, `order` and `lease`
+//! ([`crate::resource`]).
 //!
 //! Account record (little-endian): balance u64, nonce u64, device flag u8
 //! (1: the device part follows: owner [32], metadata u16 length and bytes,
@@ -30,6 +32,7 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
 use crate::limits::METADATA_BYTES_MAX;
 use crate::market::{HoldId, OfferId};
+use crate::resource::{LeaseId, OrderId};
 use crate::seal::MessagingKey;
 use crate::stream::{Stream, StreamId};
 use crate::types::{Nonce, Timestamp};
@@ -46,6 +49,12 @@ const OFFER_KEY_DOMAIN: &[u8] = b"ting:state-key:offer:v1";
 const OFFER_VALUE_DOMAIN: &[u8] = b"ting:state-value:offer:v1";
 const REPUTATION_KEY_DOMAIN: &[u8] = b"ting:state-key:reputation:v1";
 const REPUTATION_VALUE_DOMAIN: &[u8] = b"ting:state-value:reputation:v1";
+const CLASS_KEY_DOMAIN: &[u8] = b"ting:state-key:class:v1";
+const CLASS_VALUE_DOMAIN: &[u8] = b"ting:state-value:class:v1";
+const ORDER_KEY_DOMAIN: &[u8] = b"ting:state-key:order:v1";
+const ORDER_VALUE_DOMAIN: &[u8] = b"ting:state-value:order:v1";
+const LEASE_KEY_DOMAIN: &[u8] = b"ting:state-key:lease:v1";
+const LEASE_VALUE_DOMAIN: &[u8] = b"ting:state-value:lease:v1";
 /// The longest account record: every optional part present, metadata full.
 pub const ACCOUNT_RECORD_BYTES_MAX: usize =
     8 + 8 + 1 + 32 + 2 + METADATA_BYTES_MAX + 1 + 8 + 1 + 8 + 8 + 1 + 32;
@@ -108,6 +117,36 @@ pub fn reputation_key(provider: &AccountId, category: &str) -> Hash32 {
 /// What the state map holds for a reputation record.
 pub fn reputation_value_hash(record: &[u8]) -> Hash32 {
     Hash32::digest(&[REPUTATION_VALUE_DOMAIN, record])
+}
+
+/// The state-map key of a resource class, by its name.
+pub fn class_key(name: &str) -> Hash32 {
+    Hash32::digest(&[CLASS_KEY_DOMAIN, name.as_bytes()])
+}
+
+/// What the state map holds for a resource class record.
+pub fn class_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[CLASS_VALUE_DOMAIN, record])
+}
+
+/// The state-map key of a resting order.
+pub fn order_key(id: &OrderId) -> Hash32 {
+    Hash32::digest(&[ORDER_KEY_DOMAIN, &id.0 .0])
+}
+
+/// What the state map holds for an order record.
+pub fn order_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[ORDER_VALUE_DOMAIN, record])
+}
+
+/// The state-map key of an open lease.
+pub fn lease_key(id: &LeaseId) -> Hash32 {
+    Hash32::digest(&[LEASE_KEY_DOMAIN, &id.0 .0])
+}
+
+/// What the state map holds for a lease record.
+pub fn lease_value_hash(record: &[u8]) -> Hash32 {
+    Hash32::digest(&[LEASE_VALUE_DOMAIN, record])
 }
 
 /// What the state map holds for an account record.

@@ -19,6 +19,7 @@ use core::ops::Deref;
 use rand_core::CryptoRng;
 
 mod kind;
+mod resource;
 
 pub use kind::TxKind;
 
@@ -264,6 +265,13 @@ impl SignedTx {
     pub fn opened_hold(&self) -> Option<crate::market::HoldId> {
         matches!(self.body.kind, TxKind::HoldCreate { .. }).then(|| {
             crate::market::HoldId::derive(&self.body.genesis, &self.body.sender, self.body.nonce)
+        })
+    }
+
+    /// The id of the order this transaction places, if it is an `OrderPlace`.
+    pub fn placed_order(&self) -> Option<crate::resource::OrderId> {
+        matches!(self.body.kind, TxKind::OrderPlace { .. }).then(|| {
+            crate::resource::OrderId::derive(&self.body.genesis, &self.body.sender, self.body.nonce)
         })
     }
 

@@ -30,6 +30,9 @@ fn allowed_when_frozen(kind: &TxKind) -> bool {
             | TxKind::HoldDecide { .. }
             | TxKind::OfferUpdate { .. }
             | TxKind::OfferClose { .. }
+            | TxKind::OrderCancel { .. }
+            | TxKind::LeaseSettle { .. }
+            | TxKind::LeaseClose { .. }
     )
 }
 
@@ -147,6 +150,21 @@ impl State {
             TxKind::OfferOpen { terms } => self.offer_open(sender, tx.nonce(), terms, at),
             TxKind::OfferUpdate { offer, terms } => self.offer_update(sender, offer, terms),
             TxKind::OfferClose { offer } => self.offer_close(sender, offer),
+            TxKind::ClassRegister {
+                name,
+                unit,
+                lease_ms,
+            } => self.class_register(sender, name, unit, *lease_ms),
+            TxKind::OrderPlace { terms } => self.order_place(sender, tx.nonce(), terms, at),
+            TxKind::OrderCancel { order } => self.order_cancel(sender, order, at),
+            TxKind::LeaseSettle {
+                lease,
+                count,
+                signature,
+            } => self.lease_settle(sender, lease, *count, signature, at),
+            TxKind::LeaseClose { lease, count } => {
+                self.lease_close(sender, lease, count.as_ref(), at)
+            }
         }
     }
 

@@ -21,6 +21,7 @@ use foldhash::fast::FixedState;
 use ting_core::channel::Channel;
 use ting_core::encoding::Writer;
 use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
+use ting_core::resource::{Lease, LeaseId, Order, OrderId, ResourceClass};
 use ting_core::state_map::{self, encode_account_record};
 use ting_core::state_tree::{StateEntry, StateProof, StateTree};
 use ting_core::stream::{Stream, StreamId};
@@ -38,6 +39,10 @@ pub(crate) enum StateKey {
     Offer(OfferId),
     /// A reputation, by its state-map key (provider and category).
     Reputation(Hash32),
+    /// A resource class, by its state-map key (its name).
+    Class(Hash32),
+    Order(OrderId),
+    Lease(LeaseId),
 }
 
 /// What a key held at the last committed block, kept as values (copied, not
@@ -51,6 +56,9 @@ pub(crate) enum Prior {
     Hold(Option<Hold>),
     Offer(Option<Offer>),
     Reputation(Option<Reputation>),
+    Class(Option<ResourceClass>),
+    Order(Option<Order>),
+    Lease(Option<Lease>),
 }
 
 /// Keys changed since the last committed block, with what each held then.
@@ -65,7 +73,10 @@ impl Prior {
             | Prior::Stream(None)
             | Prior::Hold(None)
             | Prior::Offer(None)
-            | Prior::Reputation(None) => return None,
+            | Prior::Reputation(None)
+            | Prior::Class(None)
+            | Prior::Order(None)
+            | Prior::Lease(None) => return None,
             Prior::Account(Some((account, device, key))) => {
                 encode_account_record(&mut w, account, device.as_ref(), key.as_ref());
             }
@@ -74,6 +85,9 @@ impl Prior {
             Prior::Hold(Some(hold)) => hold.encode(&mut w),
             Prior::Offer(Some(offer)) => offer.encode(&mut w),
             Prior::Reputation(Some(rep)) => rep.encode(&mut w),
+            Prior::Class(Some(class)) => class.encode(&mut w),
+            Prior::Order(Some(order)) => order.encode(&mut w),
+            Prior::Lease(Some(lease)) => lease.encode(&mut w),
         }
         Some(w.into_bytes())
     }
@@ -124,6 +138,9 @@ impl State {
             StateKey::Hold(id) => self.holds.get(id).map(|h| h.encode(w)).is_some(),
             StateKey::Offer(id) => self.offers.get(id).map(|o| o.encode(w)).is_some(),
             StateKey::Reputation(key) => self.reputations.get(key).map(|r| r.encode(w)).is_some(),
+            StateKey::Class(key) => self.classes.get(key).map(|c| c.encode(w)).is_some(),
+            StateKey::Order(id) => self.orders.get(id).map(|o| o.encode(w)).is_some(),
+            StateKey::Lease(id) => self.leases.get(id).map(|l| l.encode(w)).is_some(),
         }
     }
 
@@ -149,6 +166,9 @@ impl State {
             StateKey::Hold(id) => Prior::Hold(self.holds.get(id).cloned()),
             StateKey::Offer(id) => Prior::Offer(self.offers.get(id).cloned()),
             StateKey::Reputation(key) => Prior::Reputation(self.reputations.get(key).cloned()),
+            StateKey::Class(key) => Prior::Class(self.classes.get(key).cloned()),
+            StateKey::Order(id) => Prior::Order(self.orders.get(id).cloned()),
+            StateKey::Lease(id) => Prior::Lease(self.leases.get(id).cloned()),
         }
     }
 
@@ -190,6 +210,21 @@ impl State {
         self.note(StateKey::Reputation(*key));
     }
 
+    /// Records that the class under state-map key `key` is about to change.
+    pub(crate) fn note_class(&mut self, key: &Hash32) {
+        self.note(StateKey::Class(*key));
+    }
+
+    /// Records that order `id` is about to change, rest or end.
+    pub(crate) fn note_order(&mut self, id: &OrderId) {
+        self.note(StateKey::Order(*id));
+    }
+
+    /// Records that lease `id` is about to change, open or end.
+    pub(crate) fn note_lease(&mut self, id: &LeaseId) {
+        self.note(StateKey::Lease(*id));
+    }
+
     /// Brings the state map up to the state: re-hashes the changed keys and
     /// answers the root a header over this state must carry.
     pub fn update_root(&mut self) -> Hash32 {
@@ -228,6 +263,17 @@ impl State {
                     StateKey::Reputation(key) => {
                         (key, held.then(|| state_map::reputation_value_hash(record)))
                     }
+                    StateKey::Class(key) => {
+                        (key, held.then(|| state_map::class_value_hash(record)))
+                    }
+                    StateKey::Order(id) => (
+                        state_map::order_key(&id),
+                        held.then(|| state_map::order_value_hash(record)),
+                    ),
+                    StateKey::Lease(id) => (
+                        state_map::lease_key(&id),
+                        held.then(|| state_map::lease_value_hash(record)),
+                    ),
                 }
             })
             .collect();
@@ -299,6 +345,23 @@ impl State {
         self.prove_key(StateKey::Reputation(key), key)
     }
 
+    /// Class `name` at the last committed block, with its proof (of
+    /// absence, if it was not registered).
+    pub fn prove_class(&self, name: &str) -> (Option<Vec<u8>>, StateProof) {
+        let key = state_map::class_key(name);
+        self.prove_key(StateKey::Class(key), key)
+    }
+
+    /// What resting order `id` was at the last committed block, with its proof.
+    pub fn prove_order(&self, id: &OrderId) -> (Option<Vec<u8>>, StateProof) {
+        self.prove_key(StateKey::Order(*id), state_map::order_key(id))
+    }
+
+    /// What open lease `id` was at the last committed block, with its proof.
+    pub fn prove_lease(&self, id: &LeaseId) -> (Option<Vec<u8>>, StateProof) {
+        self.prove_key(StateKey::Lease(*id), state_map::lease_key(id))
+    }
+
     fn prove_key(&self, key: StateKey, map_key: Hash32) -> (Option<Vec<u8>>, StateProof) {
         let record = match self.changed.get(&key) {
             Some(before) => before.record(),
@@ -346,12 +409,31 @@ impl State {
             .reputations
             .iter()
             .map(|(key, r)| (*key, state_map::reputation_value_hash(&r.to_record())));
+        let classes = self
+            .classes
+            .iter()
+            .map(|(key, c)| (*key, state_map::class_value_hash(&c.to_record())));
+        let orders = self.orders.iter().map(|(id, o)| {
+            (
+                state_map::order_key(id),
+                state_map::order_value_hash(&o.to_record()),
+            )
+        });
+        let leases = self.leases.iter().map(|(id, l)| {
+            (
+                state_map::lease_key(id),
+                state_map::lease_value_hash(&l.to_record()),
+            )
+        });
         accounts
             .chain(channels)
             .chain(streams)
             .chain(holds)
             .chain(offers)
             .chain(reputations)
+            .chain(classes)
+            .chain(orders)
+            .chain(leases)
             .collect()
     }
 

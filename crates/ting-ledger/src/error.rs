@@ -3,6 +3,7 @@
 use thiserror::Error;
 use ting_core::{
     market::{HoldId, OfferId},
+    resource::{LeaseId, OrderId},
     stream::StreamId,
     AccountError, AccountId, Amount, BlockHeight, ChannelId, Hash32, NetworkId, Nonce, Timestamp,
 };
@@ -168,6 +169,36 @@ pub enum TxError {
     UnknownOffer(OfferId),
     #[error("only offer {0}'s provider (or, to close it, its owner) may do this")]
     NotProvider(OfferId),
+    #[error("the resource class is not valid: {0}")]
+    InvalidClass(String),
+    #[error("resource class {0} is already registered")]
+    ClassExists(String),
+    #[error("resource class {0} is not registered: an issuer registers it with class_register")]
+    UnknownClass(String),
+    #[error("the order is not valid: {0}")]
+    InvalidOrder(String),
+    #[error("{owner} already has {max} orders resting, the most one account may have")]
+    TooManyOrders { owner: AccountId, max: usize },
+    #[error("buyer {buyer} already has {max} leases open: close or settle some before bidding again")]
+    TooManyLeases { buyer: AccountId, max: usize },
+    #[error("order {0} already exists")]
+    OrderExists(OrderId),
+    #[error("order {0} is not resting (never placed, filled, or ended)")]
+    UnknownOrder(OrderId),
+    #[error("only order {0}'s owner (or its owner's owner) may cancel it before it expires")]
+    NotOrderOwner(OrderId),
+    #[error("lease {0} is not open (never made, or ended)")]
+    UnknownLease(LeaseId),
+    #[error("the delivery count is not signed by lease {0}'s buyer")]
+    BadCountSignature(LeaseId),
+    #[error("the count is not above what lease {lease} already paid for ({delivered} units)")]
+    StaleCount { lease: LeaseId, delivered: u64 },
+    #[error("the count is more than lease {lease}'s {quantity} units")]
+    CountOverQuantity { lease: LeaseId, quantity: u64 },
+    #[error("counts for lease {lease} could land until {until}")]
+    CountTooLate { lease: LeaseId, until: Timestamp },
+    #[error("lease {lease} can be closed by others than its provider from {from}, after its end and grace")]
+    TooEarlyToCloseLease { lease: LeaseId, from: Timestamp },
 }
 
 impl TxError {
@@ -242,6 +273,21 @@ impl TxError {
             TxError::TooManyOffers { .. } => "too_many_offers",
             TxError::OfferExists(_) => "offer_exists",
             TxError::UnknownOffer(_) => "unknown_offer",
+            TxError::InvalidClass(_) => "invalid_class",
+            TxError::ClassExists(_) => "class_exists",
+            TxError::UnknownClass(_) => "unknown_class",
+            TxError::InvalidOrder(_) => "invalid_order",
+            TxError::TooManyOrders { .. } => "too_many_orders",
+            TxError::TooManyLeases { .. } => "too_many_leases",
+            TxError::OrderExists(_) => "order_exists",
+            TxError::UnknownOrder(_) => "unknown_order",
+            TxError::NotOrderOwner(_) => "not_order_owner",
+            TxError::UnknownLease(_) => "unknown_lease",
+            TxError::BadCountSignature(_) => "bad_count_signature",
+            TxError::StaleCount { .. } => "stale_count",
+            TxError::CountOverQuantity { .. } => "count_over_quantity",
+            TxError::CountTooLate { .. } => "count_too_late",
+            TxError::TooEarlyToCloseLease { .. } => "too_early_to_close_lease",
             TxError::NotProvider(_) => "not_provider",
         }
     }

@@ -55,7 +55,7 @@ impl State {
     }
 
     /// Whether `sender` is `party` or `party`'s owner.
-    fn speaks_for(&self, sender: &AccountId, party: &AccountId) -> bool {
+    pub(crate) fn speaks_for(&self, sender: &AccountId, party: &AccountId) -> bool {
         sender == party || self.devices.get(party).is_some_and(|d| d.owner == *sender)
     }
 

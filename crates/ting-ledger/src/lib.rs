@@ -13,7 +13,7 @@
 //! `code()` is stable; a refused transaction changes nothing, not even the
 //! sender's nonce. Total supply is conserved: the sum of all balances and of
 //! what is locked (open payment channels, stream and offer deposits, escrow
-//! holds) equals everything minted (genesis allocations included) after
+//! holds, resting orders and leases) equals everything minted (genesis allocations included) after
 //! every transaction.
 
 // Money and lengths are computed with checked or saturating operations only:
@@ -26,16 +26,20 @@ mod channel;
 mod commitment;
 mod error;
 mod hold;
+mod lease;
 mod messaging;
 mod offer;
+mod orders;
 mod snapshot;
 mod snapshot_channels;
 mod snapshot_market;
+mod snapshot_resources;
 mod snapshot_streams;
 mod state;
 mod stream;
 mod totals;
 
 pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
+pub use orders::Trade;
 pub use error::{BlockError, SnapshotDecodeError, TxError};
 pub use state::{Account, Device, State};

@@ -1,6 +1,6 @@
 //! The canonical encoding of a whole state, for snapshots and for comparing states.
 //!
-//! Layout (little-endian): version u8 (7), network u32, genesis hash, height
+//! Layout (little-endian): version u8 (8), network u32, genesis hash, height
 //! u64, tip hash, last timestamp u64, supply u64, issuers (u16 count, keys),
 //! accounts (u64 count, then id, balance u64, nonce u64 sorted by id),
 //! devices (u64 count, then id, owner, metadata (u16 length), limit flag u8
@@ -8,7 +8,9 @@
 //! then channels (see `snapshot_channels`), then messaging keys (see
 //! `messaging`), then open streams (see `snapshot_streams`; version 5 is
 //! read as a state with none), then holds, offers and reputations (see
-//! `snapshot_market`; versions 5 and 6 are read as a state with none). Versions 1 to 4 were written for networks whose block
+//! `snapshot_market`; versions 5 and 6 are read as a state with none), then
+//! resource classes, resting orders and leases (see `snapshot_resources`;
+//! versions 5 to 7 are read as a state with none). Versions 1 to 4 were written for networks whose block
 //! headers carry no state root and are refused ([`SnapshotDecodeError::OldVersion`]).
 //! Sorting makes the bytes independent of hash-map order, so two states are
 //! equal exactly when their encodings are.
@@ -22,8 +24,11 @@ use crate::state::{Account, Device, State};
 
 /// Version 5 is the first of wire version 2 as released: its blocks carry the
 /// state root, which loading rebuilds and compares (version 4 added the
-/// genesis hash). Version 6 adds the open streams, version 7 the market.
-const SNAPSHOT_VERSION: u8 = 7;
+/// genesis hash). Version 6 adds the open streams, version 7 the market,
+/// version 8 the order books.
+const SNAPSHOT_VERSION: u8 = 8;
+/// The first version with holds, offers and reputations.
+const SNAPSHOT_VERSION_MARKET: u8 = 7;
 /// The first version with open streams.
 const SNAPSHOT_VERSION_STREAMS: u8 = 6;
 /// The oldest version read: it has no stream section.
@@ -67,6 +72,7 @@ impl State {
         crate::messaging::encode(self, &mut w);
         crate::snapshot_streams::encode(self, &mut w);
         crate::snapshot_market::encode(self, &mut w);
+        crate::snapshot_resources::encode(self, &mut w);
         w.into_bytes()
     }
 
@@ -120,8 +126,11 @@ impl State {
         if version >= SNAPSHOT_VERSION_STREAMS {
             crate::snapshot_streams::decode(&mut r, &mut state)?;
         }
-        if version >= SNAPSHOT_VERSION {
+        if version >= SNAPSHOT_VERSION_MARKET {
             crate::snapshot_market::decode(&mut r, &mut state)?;
+        }
+        if version >= SNAPSHOT_VERSION {
+            crate::snapshot_resources::decode(&mut r, &mut state)?;
         }
         r.finish("snapshot")?;
         let sum = state.held_sum();

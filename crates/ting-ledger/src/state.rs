@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use crate::channel::Channel;
 use crate::commitment::Changed;
 use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
+use ting_core::resource::{Book, Lease, LeaseId, Order, OrderId, ResourceClass};
 pub use ting_core::state_map::{Account, Device};
 use ting_core::state_tree::StateTree;
 use ting_core::stream::{Stream, StreamId};
@@ -31,6 +32,14 @@ pub(crate) type HoldMap = HashMap<HoldId, Hold, FixedState>;
 pub(crate) type OfferMap = HashMap<OfferId, Offer, FixedState>;
 /// Reputations by their state-map key (provider and category).
 pub(crate) type ReputationMap = HashMap<Hash32, Reputation, FixedState>;
+/// Resource classes, their books and their last trades, by the class's
+/// state-map key.
+pub(crate) type ClassMap = HashMap<Hash32, ResourceClass, FixedState>;
+pub(crate) type BookMap = HashMap<Hash32, Book, FixedState>;
+pub(crate) type TradeMap =
+    HashMap<Hash32, std::collections::VecDeque<crate::orders::Trade>, FixedState>;
+pub(crate) type OrderMap = HashMap<OrderId, Order, FixedState>;
+pub(crate) type LeaseMap = HashMap<LeaseId, Lease, FixedState>;
 
 /// The whole ledger state after some block.
 #[derive(Clone, Debug)]
@@ -61,6 +70,20 @@ pub struct State {
     pub(crate) open_offers: Map<u32>,
     /// Providers' reputations per category (see `reputation`).
     pub(crate) reputations: ReputationMap,
+    /// Registered resource classes (see `orders`).
+    pub(crate) classes: ClassMap,
+    /// Each class's book (derived from `orders`).
+    pub(crate) books: BookMap,
+    /// Each class's last fills, for market data (not in the state map).
+    pub(crate) trades: TradeMap,
+    /// Resting orders, by id (see `orders`).
+    pub(crate) orders: OrderMap,
+    /// How many orders each account has resting (derived from `orders`).
+    pub(crate) open_orders: Map<u32>,
+    /// Open leases, by id (see `lease`).
+    pub(crate) leases: LeaseMap,
+    /// How many leases each buyer has open (derived from `leases`).
+    pub(crate) open_leases: Map<u32>,
     /// Each account's published X25519 messaging key (see `messaging`).
     pub(crate) messaging_keys: Map<MessagingKey>,
     pub(crate) supply: Amount,
@@ -141,6 +164,13 @@ impl State {
             reputations: ReputationMap::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x9159_015a_3070_dd17,
             )),
+            classes: ClassMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x1f83_d9ab_5be0_cd19)),
+            books: BookMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x243f_6a88_85a3_08d3)),
+            trades: TradeMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x1319_8a2e_0370_7344)),
+            orders: OrderMap::with_hasher(FixedState::with_seed(hash_seed ^ 0xa409_3822_299f_31d0)),
+            open_orders: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0x082e_fa98_ec4e_6c89)),
+            leases: LeaseMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x4528_21e6_38d0_1377)),
+            open_leases: Map::with_hasher(FixedState::with_seed(hash_seed ^ 0xbe54_66cf_34e9_0c6c)),
             messaging_keys: Map::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0xa54f_f53a_5f1d_36f1,
             )),

@@ -1,5 +1,6 @@
 //! Running totals of what accounts hold and what is locked: open channels,
-//! stream deposits, holds (amount and deposit) and offer deposits.
+//! stream deposits, holds (amount and deposit), offer deposits, resting
+//! orders (deposit, and a bid's price) and leases (undelivered units).
 //!
 //! The supply check (`balances + locked in channels == minted`) is asked on
 //! every `GET /v1/supply` and after every transaction in the tests; walking
@@ -14,6 +15,7 @@
 //! would not be, and `None` (overflow) is answered exactly when a walk would.
 
 use ting_core::market::{Hold, HoldId, Offer, OfferId};
+use ting_core::resource::{Lease, LeaseId, Order, OrderId};
 use ting_core::stream::{Stream, StreamId};
 use ting_core::{AccountId, Amount, ChannelId};
 
@@ -96,6 +98,32 @@ impl State {
         self.totals.locked = moved(self.totals.locked, old, new);
     }
 
+    /// Writes order `id`, or takes it out with `None`, keeping the locked
+    /// total (a resting order locks its deposit and, for a bid, its price).
+    pub(crate) fn set_order(&mut self, id: OrderId, order: Option<Order>) {
+        let locked = |o: &Order| o.locked().expect("an order's lock fits in u64");
+        let new = order.as_ref().map_or(Amount::ZERO, locked);
+        let old = match order {
+            Some(o) => self.orders.insert(id, o),
+            None => self.orders.remove(&id),
+        }
+        .map_or(Amount::ZERO, |o| locked(&o));
+        self.totals.locked = moved(self.totals.locked, old, new);
+    }
+
+    /// Writes lease `id`, or takes it out with `None`, keeping the locked
+    /// total (an open lease locks the price of its undelivered units).
+    pub(crate) fn set_lease(&mut self, id: LeaseId, lease: Option<Lease>) {
+        let locked = |l: &Lease| l.locked().expect("a lease's lock fits in u64");
+        let new = lease.as_ref().map_or(Amount::ZERO, locked);
+        let old = match lease {
+            Some(l) => self.leases.insert(id, l),
+            None => self.leases.remove(&id),
+        }
+        .map_or(Amount::ZERO, |l| locked(&l));
+        self.totals.locked = moved(self.totals.locked, old, new);
+    }
+
     /// The sum of all balances; `None` if it does not fit in 64 bits.
     pub fn balance_sum(&self) -> Option<Amount> {
         as_amount(self.totals.balances)
@@ -139,6 +167,16 @@ impl State {
                 self.offers
                     .values()
                     .try_fold(holds, |acc, o| acc.checked_add(o.deposit))
+            })
+            .and_then(|offers| {
+                self.orders
+                    .values()
+                    .try_fold(offers, |acc, o| acc.checked_add(o.locked()?))
+            })
+            .and_then(|orders| {
+                self.leases
+                    .values()
+                    .try_fold(orders, |acc, l| acc.checked_add(l.locked()?))
             });
         (balances, locked)
     }

@@ -843,11 +843,11 @@ fn a_snapshot_whose_only_stream_is_the_smallest_record_round_trips() {
 fn a_version_5_snapshot_is_read_as_a_state_without_streams() {
     let f = Fixture::new();
     let mut bytes = f.state.encode();
-    assert_eq!(bytes[0], 7, "the current version");
-    // Version 5 is the same without the stream section and the three market
-    // sections (zero u64 counts here).
-    let tail = bytes.split_off(bytes.len() - 32);
-    assert_eq!(tail, [0; 32]);
+    assert_eq!(bytes[0], 8, "the current version");
+    // Version 5 is the same without the stream section, the three market
+    // sections and the three resource sections (zero u64 counts here).
+    let tail = bytes.split_off(bytes.len() - 56);
+    assert_eq!(tail, [0; 56]);
     bytes[0] = 5;
     let mut old = State::decode(&bytes, 3).expect("version 5 decodes");
     old.adopt_tip_header(f.state.tip_header().expect("committed"))

@@ -238,6 +238,26 @@ pub fn describe(kind: &TxKind, sender: &ting_core::AccountId) -> String {
         ),
         TxKind::OfferUpdate { offer, .. } => format!("update offer {offer}"),
         TxKind::OfferClose { offer } => format!("close offer {offer}"),
+        TxKind::ClassRegister {
+            name,
+            unit,
+            lease_ms,
+        } => format!("register resource class {name} in {unit}, leases of {lease_ms} ms"),
+        TxKind::OrderPlace { terms } => format!(
+            "{} {} {} at {} by {sender}",
+            terms.side.name(),
+            terms.quantity,
+            terms.class,
+            terms.price
+        ),
+        TxKind::OrderCancel { order } => format!("cancel order {order}"),
+        TxKind::LeaseSettle { lease, count, .. } => {
+            format!("settle lease {lease} at {count} units delivered")
+        }
+        TxKind::LeaseClose { lease, count } => match count {
+            Some((count, _)) => format!("close lease {lease} at {count} units delivered"),
+            None => format!("close lease {lease}"),
+        },
     }
 }
 

@@ -11,6 +11,7 @@ use crate::hash::Hash32;
 use crate::keys::Signature;
 use crate::limits::{MEMO_BYTES_MAX, METADATA_BYTES_MAX};
 use crate::market::{HoldId, HoldTerms, OfferId, OfferTerms, SignedEvidence};
+use crate::resource::{LeaseId, OrderId, OrderTerms};
 use crate::seal::MessagingKey;
 use crate::stream::{DeliveryAck, StreamId, StreamTerms};
 use crate::types::Timestamp;
@@ -41,6 +42,11 @@ const TAG_HOLD_DECIDE: u8 = 0x45;
 const TAG_OFFER_OPEN: u8 = 0x48;
 const TAG_OFFER_UPDATE: u8 = 0x49;
 const TAG_OFFER_CLOSE: u8 = 0x4a;
+pub(super) const TAG_CLASS_REGISTER: u8 = 0x50;
+pub(super) const TAG_ORDER_PLACE: u8 = 0x51;
+pub(super) const TAG_ORDER_CANCEL: u8 = 0x52;
+pub(super) const TAG_LEASE_SETTLE: u8 = 0x53;
+pub(super) const TAG_LEASE_CLOSE: u8 = 0x54;
 
 /// What a transaction does, with its fields.
 ///
@@ -153,6 +159,36 @@ pub enum TxKind {
     /// The provider (or its owner) withdraws an offer; the deposit goes back
     /// to the provider.
     OfferClose { offer: OfferId },
+    /// An issuer names a resource class that orders may then trade; the
+    /// name is taken for good.
+    ClassRegister {
+        name: String,
+        unit: String,
+        lease_ms: u64,
+    },
+    /// Places a limit order: it fills what crosses on the class's book and
+    /// the rest rests, with `limits::ORDER_DEPOSIT` (and, for a bid, the
+    /// price of what rests) locked. The order's id is `OrderId::derive` of
+    /// the network, the sender and this transaction's nonce.
+    OrderPlace { terms: OrderTerms },
+    /// Ends a resting order and gives back what it locks: its owner (or
+    /// the owner's owner) at any time, anyone once it has expired.
+    OrderCancel { order: OrderId },
+    /// Pays a lease's provider for the units above the last count: `count`
+    /// is the buyer's signed cumulative delivery count. Anyone may send it;
+    /// the money only ever goes to the provider.
+    LeaseSettle {
+        lease: LeaseId,
+        count: u64,
+        signature: Signature,
+    },
+    /// Ends a lease, after a last count if one is given: what was not
+    /// delivered goes back to the buyer. The provider may close at any
+    /// time, anyone once the lease's end and grace have passed.
+    LeaseClose {
+        lease: LeaseId,
+        count: Option<(u64, Signature)>,
+    },
 }
 
 impl TxKind {
@@ -185,6 +221,11 @@ impl TxKind {
             TxKind::OfferOpen { .. } => "offer_open",
             TxKind::OfferUpdate { .. } => "offer_update",
             TxKind::OfferClose { .. } => "offer_close",
+            TxKind::ClassRegister { .. } => "class_register",
+            TxKind::OrderPlace { .. } => "order_place",
+            TxKind::OrderCancel { .. } => "order_cancel",
+            TxKind::LeaseSettle { .. } => "lease_settle",
+            TxKind::LeaseClose { .. } => "lease_close",
         }
     }
 
@@ -262,7 +303,12 @@ impl TxKind {
             | TxKind::HoldDecide { .. }
             | TxKind::OfferOpen { .. }
             | TxKind::OfferUpdate { .. }
-            | TxKind::OfferClose { .. } => None,
+            | TxKind::OfferClose { .. }
+            | TxKind::ClassRegister { .. }
+            | TxKind::OrderPlace { .. }
+            | TxKind::OrderCancel { .. }
+            | TxKind::LeaseSettle { .. }
+            | TxKind::LeaseClose { .. } => None,
         }
     }
 
@@ -426,6 +472,11 @@ impl TxKind {
             TxKind::OfferClose { offer } => {
                 w.u8(TAG_OFFER_CLOSE).hash(&offer.0);
             }
+            TxKind::ClassRegister { .. }
+            | TxKind::OrderPlace { .. }
+            | TxKind::OrderCancel { .. }
+            | TxKind::LeaseSettle { .. }
+            | TxKind::LeaseClose { .. } => super::resource::encode(self, w),
         }
     }
 
@@ -555,6 +606,8 @@ impl TxKind {
             TAG_OFFER_CLOSE => TxKind::OfferClose {
                 offer: OfferId(r.hash("offer")?),
             },
+            TAG_CLASS_REGISTER | TAG_ORDER_PLACE | TAG_ORDER_CANCEL | TAG_LEASE_SETTLE
+            | TAG_LEASE_CLOSE => super::resource::decode(tag, r)?,
             other => return Err(DecodeError::UnknownKind(other)),
         })
     }
