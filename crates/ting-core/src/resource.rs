@@ -1,5 +1,5 @@
 //! Resources on order books: bandwidth and compute bought by the unit and
-//! paid as they are delivered (docs/market.md §8, docs/wire.md §18).
+//! paid as they are delivered (docs/market.md §10, docs/wire.md §18).
 //!
 //! An issuer names a [`class`] of resource (`bandwidth.uplink.msg`): its
 //! unit and how long a lease on it runs. Buyers and sellers place limit

@@ -179,7 +179,9 @@ pub enum TxError {
     InvalidOrder(String),
     #[error("{owner} already has {max} orders resting, the most one account may have")]
     TooManyOrders { owner: AccountId, max: usize },
-    #[error("buyer {buyer} already has {max} leases open: close or settle some before bidding again")]
+    #[error(
+        "buyer {buyer} already has {max} leases open: close or settle some before bidding again"
+    )]
     TooManyLeases { buyer: AccountId, max: usize },
     #[error("order {0} already exists")]
     OrderExists(OrderId),
@@ -197,7 +199,7 @@ pub enum TxError {
     CountOverQuantity { lease: LeaseId, quantity: u64 },
     #[error("counts for lease {lease} could land until {until}")]
     CountTooLate { lease: LeaseId, until: Timestamp },
-    #[error("lease {lease} can be closed by others than its provider from {from}, after its end and grace")]
+    #[error("lease {lease} can be closed by others than its provider only after {from}, its end and grace")]
     TooEarlyToCloseLease { lease: LeaseId, from: Timestamp },
 }
 

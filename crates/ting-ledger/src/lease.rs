@@ -5,7 +5,7 @@
 //! count pays the provider for the units above the last one; closing pays
 //! a last count, if given, and gives the rest back to the buyer; a lease
 //! whose every unit is paid ends by itself. Who may do what
-//! (docs/market.md §8): anyone may present a count (the money only goes to
+//! (docs/market.md §10): anyone may present a count (the money only goes to
 //! the provider) until `LEASE_GRACE_MS` after the lease's end; the
 //! provider's side may close at any time; anyone may close after the grace.
 
@@ -76,9 +76,7 @@ impl State {
             return Err(TxError::TooEarlyToCloseLease { lease: *id, from });
         }
         let (to_provider, delivered) = match count {
-            Some((count, signature)) => {
-                (self.counted(id, lease, *count, signature, at)?, *count)
-            }
+            Some((count, signature)) => (self.counted(id, lease, *count, signature, at)?, *count),
             None => (Amount::ZERO, lease.delivered),
         };
         let to_buyer = lease

@@ -10,8 +10,6 @@
 //! it still locks. The book is an index over resting orders (`Book`), built
 //! again from them when a snapshot loads.
 
-use std::collections::VecDeque;
-
 use ting_core::limits::{
     BOOK_TRADES_KEPT, LEASES_OPEN_PER_BUYER_MAX, ORDERS_OPEN_PER_ACCOUNT_MAX, ORDER_DEPOSIT,
     ORDER_EXPIRY_MAX_MS,
@@ -76,7 +74,7 @@ impl State {
         self.open_orders.get(owner).map_or(0, |&n| n as usize)
     }
 
-    /// The book of class `name`, if it has ever held an order.
+    /// The book of class `name`, if any order rests on it.
     pub fn book(&self, name: &str) -> Option<&Book> {
         self.books.get(&class_key(name))
     }
@@ -135,8 +133,7 @@ impl State {
             });
         }
         if terms.side == Side::Bid
-            && self.open_leases.get(&id).copied().unwrap_or(0) as usize
-                >= LEASES_OPEN_PER_BUYER_MAX
+            && self.open_leases.get(&id).copied().unwrap_or(0) as usize >= LEASES_OPEN_PER_BUYER_MAX
         {
             return Err(TxError::TooManyLeases {
                 buyer: id,
@@ -149,7 +146,9 @@ impl State {
         }
         let deposit = Amount::new(ORDER_DEPOSIT);
         let lock = match terms.side {
-            Side::Bid => terms.cost(terms.quantity).and_then(|c| c.checked_add(deposit)),
+            Side::Bid => terms
+                .cost(terms.quantity)
+                .and_then(|c| c.checked_add(deposit)),
             Side::Ask => Some(deposit),
         }
         .ok_or(TxError::Overflow)?;
@@ -163,7 +162,9 @@ impl State {
         };
         let plan = match self.books.get(&key) {
             Some(book) => book.plan(&incoming, at, |o| {
-                self.orders.get(o).expect("a book indexes only resting orders")
+                self.orders
+                    .get(o)
+                    .expect("a book indexes only resting orders")
             }),
             None => Plan {
                 steps: Vec::new(),
@@ -297,10 +298,13 @@ impl State {
     fn rest(&mut self, key: Hash32, id: OrderId, order: Order) {
         let open = self.open_orders.entry(order.owner).or_default();
         *open = open.saturating_add(1);
-        self.books
-            .entry(key)
-            .or_default()
-            .insert(order.terms.side, order.terms.price, order.seq, id);
+        let fresh = self.books.entry(key).or_default().insert(
+            order.terms.side,
+            order.terms.price,
+            order.seq,
+            id,
+        );
+        debug_assert!(fresh, "a class numbers its orders once");
         self.note_order(&id);
         self.set_order(id, Some(order));
     }
@@ -311,9 +315,15 @@ impl State {
         let Some(order) = self.orders.get(id) else {
             return;
         };
-        let (owner, side, price, seq) = (order.owner, order.terms.side, order.terms.price, order.seq);
+        let (owner, side, price, seq) =
+            (order.owner, order.terms.side, order.terms.price, order.seq);
         if let Some(book) = self.books.get_mut(&key) {
             book.remove(side, price, seq);
+            // An empty book leaves the map, as it would be after a
+            // snapshot loads (books are built from resting orders).
+            if book.is_empty() {
+                self.books.remove(&key);
+            }
         }
         match self.open_orders.get(&owner).copied().unwrap_or(0) {
             0 | 1 => {
@@ -328,7 +338,7 @@ impl State {
     }
 
     fn push_trade(&mut self, key: Hash32, lease: &Lease, id: LeaseId, taker: Side, at: Timestamp) {
-        let trades = self.trades.entry(key).or_insert_with(VecDeque::new);
+        let trades = self.trades.entry(key).or_default();
         if trades.len() >= BOOK_TRADES_KEPT {
             trades.pop_front();
         }

@@ -64,27 +64,47 @@ pub(crate) fn decode(r: &mut Reader<'_>, state: &mut State) -> Result<(), Snapsh
         sorted(&mut last, id)?;
         let order = Order::decode(r)?;
         let key = class_key(&order.terms.class);
-        if order.locked().is_none() || !state.classes.contains_key(&key) {
+        let placed = state.classes.get(&key).map(|c| c.orders_placed);
+        if order.locked().is_none() || placed.is_none_or(|placed| order.seq >= placed) {
             return Err(DecodeError::InvalidValue {
-                what: "order lock or class",
+                what: "order lock, class or seq",
+            }
+            .into());
+        }
+        let book = state.books.entry(key).or_default();
+        if !book.insert(order.terms.side, order.terms.price, order.seq, id) {
+            return Err(DecodeError::InvalidValue {
+                what: "two orders of one side, price and seq",
             }
             .into());
         }
         let open = state.open_orders.entry(order.owner).or_default();
         *open = open.saturating_add(1);
-        state.books.entry(key).or_default().insert(
-            order.terms.side,
-            order.terms.price,
-            order.seq,
-            id,
-        );
         state.set_order(id, Some(order));
+    }
+    // A placement never leaves its book crossed; a snapshot whose book is
+    // crossed was not written by this ledger.
+    for book in state.books.values() {
+        if let (Some(bid), Some(ask)) = book.best() {
+            if bid >= ask {
+                return Err(DecodeError::InvalidValue {
+                    what: "a crossed book",
+                }
+                .into());
+            }
+        }
     }
     let mut last = None;
     for _ in 0..count(r, "lease count", LEASE_BYTES_MIN)? {
         let id = LeaseId(r.hash("lease")?);
         sorted(&mut last, id)?;
         let lease = Lease::decode(r)?;
+        if !state.classes.contains_key(&class_key(&lease.class)) {
+            return Err(DecodeError::InvalidValue {
+                what: "lease class",
+            }
+            .into());
+        }
         let open = state.open_leases.entry(lease.buyer).or_default();
         *open = open.saturating_add(1);
         state.set_lease(id, Some(lease));

@@ -105,12 +105,33 @@ impl Book {
         self.bids.len().saturating_add(self.asks.len())
     }
 
-    /// Puts a resting order in its place.
-    pub fn insert(&mut self, side: Side, price: Amount, seq: u64, id: OrderId) {
+    /// Puts a resting order in its place; false (and the book unchanged)
+    /// if an order of that side, price and `seq` is there already.
+    pub fn insert(&mut self, side: Side, price: Amount, seq: u64, id: OrderId) -> bool {
         match side {
-            Side::Bid => self.bids.insert((Reverse(price), seq), id),
-            Side::Ask => self.asks.insert((price, seq), id),
-        };
+            Side::Bid => match self.bids.entry((Reverse(price), seq)) {
+                btree_map::Entry::Occupied(_) => false,
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                    true
+                }
+            },
+            Side::Ask => match self.asks.entry((price, seq)) {
+                btree_map::Entry::Occupied(_) => false,
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                    true
+                }
+            },
+        }
+    }
+
+    /// The best bid and ask prices, if any rest (expired orders included).
+    pub fn best(&self) -> (Option<Amount>, Option<Amount>) {
+        (
+            self.bids.keys().next().map(|(Reverse(p), _)| *p),
+            self.asks.keys().next().map(|(p, _)| *p),
+        )
     }
 
     /// Takes a resting order out; its id, if it was there.
@@ -173,8 +194,8 @@ impl Book {
                 continue;
             }
             let units = left.min(maker.remaining);
-            let maker_ends = units == maker.remaining
-                || maker.fills.saturating_add(1) >= ORDER_FILLS_MAX;
+            let maker_ends =
+                units == maker.remaining || maker.fills.saturating_add(1) >= ORDER_FILLS_MAX;
             plan.steps.push(Step::Fill {
                 maker: *id,
                 units,

@@ -116,6 +116,11 @@ impl Lease {
                 what: "lease delivered",
             });
         }
+        if lease.price.is_zero() || !crate::market::is_category(&lease.class) {
+            return Err(DecodeError::InvalidValue {
+                what: "lease price or class",
+            });
+        }
         Ok(lease)
     }
 

@@ -119,9 +119,7 @@ impl OrderTerms {
             return Err(InvalidOrder("the quantity must be above zero"));
         }
         if self.price.checked_mul(self.quantity).is_none() {
-            return Err(InvalidOrder(
-                "price times quantity does not fit in 64 bits",
-            ));
+            return Err(InvalidOrder("price times quantity does not fit in 64 bits"));
         }
         Ok(())
     }
@@ -195,6 +193,9 @@ impl Order {
         let terms = OrderTerms::decode(r)?;
         if remaining == 0 || remaining > terms.quantity {
             return Err(DecodeError::InvalidValue { what: "remaining" });
+        }
+        if fills >= crate::limits::ORDER_FILLS_MAX {
+            return Err(DecodeError::InvalidValue { what: "fills" });
         }
         Ok(Order {
             owner,

@@ -92,7 +92,10 @@ fn records_round_trip_and_refuse_what_breaks_a_rule() {
         ("ok.name", "msg", 0),
         ("ok.name", "msg", 31 * 86_400_000),
     ] {
-        assert!(check_definition(name, unit, lease_ms).is_err(), "{name} {unit}");
+        assert!(
+            check_definition(name, unit, lease_ms).is_err(),
+            "{name} {unit}"
+        );
     }
     assert!(terms(Side::Bid, 0, 1).check().is_err());
     assert!(terms(Side::Bid, 1, 0).check().is_err());
@@ -135,7 +138,11 @@ fn a_bid_fills_the_cheapest_asks_oldest_first_at_their_prices_and_rests_the_rest
     };
     assert_eq!(
         p.steps,
-        vec![fill(1, 10, 4, true), fill(2, 10, 4, true), fill(0, 5, 5, false)]
+        vec![
+            fill(1, 10, 4, true),
+            fill(2, 10, 4, true),
+            fill(0, 5, 5, false)
+        ]
     );
     assert_eq!((p.filled, p.fills, p.rests), (25, 3, true));
     let p = plan(&book, &all, bid(1, 3, 25), 100);
@@ -146,13 +153,19 @@ fn a_bid_fills_the_cheapest_asks_oldest_first_at_their_prices_and_rests_the_rest
 fn expired_and_own_orders_end_unfilled_and_the_walk_is_bounded() {
     let mut expired = order(2, 0, Side::Ask, 1, 10);
     expired.terms.expires_at = Timestamp(50);
-    let (b, all) = book(&[expired, order(1, 1, Side::Ask, 2, 10), order(3, 2, Side::Ask, 3, 10)]);
+    let (b, all) = book(&[
+        expired,
+        order(1, 1, Side::Ask, 2, 10),
+        order(3, 2, Side::Ask, 3, 10),
+    ]);
     let p = plan(&b, &all, bid(1, 9, 5), 50);
     assert_eq!(p.steps[0], Step::Expired(id(0)));
     assert_eq!(p.steps[1], Step::OwnCancelled(id(1)));
     assert!(matches!(p.steps[2], Step::Fill { units: 5, .. }));
 
-    let many: Vec<Order> = (0..40).map(|s| order(2 + s as u8, s, Side::Ask, 1, 1)).collect();
+    let many: Vec<Order> = (0..40)
+        .map(|s| order(2 + u8::try_from(s).expect("under 40"), s, Side::Ask, 1, 1))
+        .collect();
     let (b, all) = book(&many);
     let p = plan(&b, &all, bid(1, 1, 100), 1);
     assert_eq!(p.fills, ORDER_FILLS_MAX);
