@@ -17,6 +17,8 @@
 mod envelopes;
 #[path = "gen_vectors/market.rs"]
 mod market;
+#[path = "gen_vectors/resources.rs"]
+mod resources;
 #[path = "gen_vectors/state.rs"]
 mod state;
 #[path = "gen_vectors/streams.rs"]
@@ -234,6 +236,7 @@ fn tx_specs() -> Vec<TxSpec> {
     .chain(channel_specs())
     .chain(streams::stream_specs())
     .chain(market::market_specs())
+    .chain(resources::resource_specs())
     .collect()
 }
 
@@ -1195,7 +1198,12 @@ fn account_vectors() -> Vec<Value> {
 fn main() {
     let txs: Vec<(Value, SignedTx)> = tx_specs().iter().map(tx_vector).collect();
     let g = genesis();
-    let invalid = [invalid_vectors(&txs), market::invalid_vectors(&txs)].concat();
+    let invalid = [
+        invalid_vectors(&txs),
+        market::invalid_vectors(&txs),
+        resources::invalid_vectors(&txs),
+    ]
+    .concat();
     let doc = json!({
         "description": "Test vectors for Ting's canonical encoding; docs/wire.md gives the layout of this file.",
         "generator": "cargo run -p ting-core --example gen_vectors > docs/test-vectors/transactions.json",
@@ -1218,6 +1226,7 @@ fn main() {
         "epoch_keys": streams::epoch_key_vectors(),
         "streams": streams::ledger_stream_vectors(),
         "market": market::market_vectors(),
+        "resources": resources::resource_vectors(),
     });
     println!(
         "{}",

@@ -10,6 +10,8 @@
 mod envelopes;
 #[path = "vectors/market.rs"]
 mod market;
+#[path = "vectors/resources.rs"]
+mod resources;
 #[path = "vectors/state.rs"]
 mod state;
 #[path = "vectors/streams.rs"]
@@ -191,6 +193,7 @@ fn kind_from_fields(kind: &str, f: &Value) -> TxKind {
         k if k.starts_with("hold_") || k.starts_with("offer_") => {
             market::market_kind_from_fields(kind, f)
         }
+        k if resources::is_resource_kind(k) => resources::resource_kind_from_fields(kind, f),
         other => panic!("unknown kind {other:?} in the vectors"),
     }
 }
@@ -243,6 +246,10 @@ fn body_by_hand(kind: &str, f: &Value) -> Vec<u8> {
     }
     if let Some(market_fields) = market::market_fields_by_hand(kind, f) {
         b.extend_from_slice(&market_fields);
+        return b;
+    }
+    if let Some(resource_fields) = resources::resource_fields_by_hand(kind, f) {
+        b.extend_from_slice(&resource_fields);
         return b;
     }
     let (tag, key) = match kind {
@@ -436,6 +443,9 @@ fn check_transaction(v: &Value) {
     }
     if kind.starts_with("hold_") || kind.starts_with("offer_") {
         market::check_market_transaction(name, v, &tx);
+    }
+    if resources::is_resource_kind(kind) {
+        resources::check_resource_transaction(name, v, &tx);
     }
 }
 
@@ -1219,6 +1229,13 @@ fn the_transaction_vectors_cover_every_kind_and_variant() {
         "stream_consent",
         "stream_delivery",
         "stream_close",
+        "hold_create",
+        "offer_open",
+        "class_register",
+        "order_place",
+        "order_cancel",
+        "lease_settle",
+        "lease_close",
     ] {
         assert!(kinds.contains(&kind), "no vector of kind {kind}");
     }
