@@ -6,8 +6,8 @@
 //! committed only with a receipt whose header a sequencer of the network
 //! signed and whose Merkle path leads to that header's root, and reads
 //! balances, nonces, channel terms, messaging keys, streams, and the
-//! market's holds, offers and reputations only from state proofs against
-//! such a header. It also remembers the highest height it has checked, and
+//! market's holds, offers and reputations, and the resource classes,
+//! orders and leases, only from state proofs against such a header. It also remembers the highest height it has checked, and
 //! refuses a proof from below it: a node cannot answer with an old,
 //! genuinely signed state to hide a later payment or a replaced key.
 //!
@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 use ting_core::channel::Channel;
 use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
+use ting_core::resource::{Lease, LeaseId, Order, OrderId, ResourceClass};
 use ting_core::state_map::AccountRecord;
 use ting_core::state_proof::{StateAnswer, StateAnswerError, StateCheck};
 use ting_core::{AccountId, BlockHeight, ChannelId, Hash32, Receipt};
@@ -191,6 +192,32 @@ impl Verifier {
             answer,
             checked,
         )
+    }
+
+    /// Resource class `name`, from a checked state proof; `None` when the
+    /// proof shows no class of that name is registered. A record of another
+    /// class is refused.
+    pub fn class(
+        &self,
+        name: &str,
+        answer: &StateAnswer,
+    ) -> Result<Option<ResourceClass>, Unproven> {
+        let checked = answer.verify_class(name, &self.check());
+        self.believe(|| format!("class {name}"), answer, checked)
+    }
+
+    /// What resting order `id` is, from a checked state proof; `None` when
+    /// the proof shows no order rests with this id (never placed, or ended).
+    pub fn order(&self, id: &OrderId, answer: &StateAnswer) -> Result<Option<Order>, Unproven> {
+        let checked = answer.verify_order(id, &self.check());
+        self.believe(|| format!("order {id}"), answer, checked)
+    }
+
+    /// What open lease `id` is, from a checked state proof; `None` when the
+    /// proof shows no open lease has this id (never made, or ended).
+    pub fn lease(&self, id: &LeaseId, answer: &StateAnswer) -> Result<Option<Lease>, Unproven> {
+        let checked = answer.verify_lease(id, &self.check());
+        self.believe(|| format!("lease {id}"), answer, checked)
     }
 
     /// A checked answer's value, its height now seen; or why it proves nothing.

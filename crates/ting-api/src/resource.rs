@@ -78,10 +78,9 @@ fn parse_order_terms(f: OrderJson) -> Result<OrderTerms, FormError> {
 
 fn parse_count(f: &CountJson) -> Result<Option<(u64, Signature)>, FormError> {
     match (f.count, &f.signature) {
-        (Some(count), Some(sig)) => Ok(Some((
-            count,
-            Signature(parse_hex_array("signature", sig)?),
-        ))),
+        (Some(count), Some(sig)) => {
+            Ok(Some((count, Signature(parse_hex_array("signature", sig)?))))
+        }
         (None, None) => Ok(None),
         _ => Err(field_err(
             "count",

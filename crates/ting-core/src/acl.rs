@@ -118,6 +118,12 @@ pub const RULES: &[Rule] = &[
         why: "the newest block header, kept by the node",
     },
     Rule {
+        pattern: "ting/v1/books/#",
+        device: Grant::SUB,
+        node: Grant::RETAIN,
+        why: "a class's book depth and last fills, kept by the node",
+    },
+    Rule {
         pattern: "ting/v1/inbox/{self}",
         device: Grant {
             subscribe: true,

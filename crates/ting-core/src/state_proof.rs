@@ -32,6 +32,9 @@ const _: () = assert!(crate::market::hold::HOLD_RECORD_BYTES_MAX <= STATE_RECORD
 const _: () = assert!(crate::market::offer::OFFER_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
 const _: () =
     assert!(crate::market::reputation::REPUTATION_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () = assert!(crate::resource::class::CLASS_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () = assert!(crate::resource::order::ORDER_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
+const _: () = assert!(crate::resource::lease::LEASE_RECORD_BYTES_MAX <= STATE_RECORD_BYTES_MAX);
 
 /// What a client checks a state answer against: the network and the lowest
 /// height it may be from.
@@ -218,6 +221,56 @@ impl StateAnswer {
             }
             other => Ok(other),
         }
+    }
+
+    /// Resource class `name` at the answer's header, checked: `None` is a
+    /// proved absence (never registered). A record of another class is
+    /// refused.
+    pub fn verify_class(
+        &self,
+        name: &str,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::resource::ResourceClass>, StateAnswerError> {
+        let key = state_map::class_key(name);
+        let record = self.checked_record(&key, check, state_map::class_value_hash)?;
+        let class = record
+            .map(|r| {
+                crate::resource::ResourceClass::from_record(r).map_err(StateAnswerError::BadRecord)
+            })
+            .transpose()?;
+        match class {
+            Some(c) if c.name != name => Err(StateAnswerError::RecordMismatch),
+            other => Ok(other),
+        }
+    }
+
+    /// What resting order `id` is at the answer's header, checked: `None`
+    /// is a proved absence (never placed, filled, expired and ended, or
+    /// cancelled).
+    pub fn verify_order(
+        &self,
+        id: &crate::resource::OrderId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::resource::Order>, StateAnswerError> {
+        let key = state_map::order_key(id);
+        let record = self.checked_record(&key, check, state_map::order_value_hash)?;
+        record
+            .map(|r| crate::resource::Order::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
+    }
+
+    /// What open lease `id` is at the answer's header, checked: `None` is a
+    /// proved absence (never made, or ended since).
+    pub fn verify_lease(
+        &self,
+        id: &crate::resource::LeaseId,
+        check: &StateCheck<'_>,
+    ) -> Result<Option<crate::resource::Lease>, StateAnswerError> {
+        let key = state_map::lease_key(id);
+        let record = self.checked_record(&key, check, state_map::lease_value_hash)?;
+        record
+            .map(|r| crate::resource::Lease::from_record(r).map_err(StateAnswerError::BadRecord))
+            .transpose()
     }
 
     fn checked_record(

@@ -59,6 +59,26 @@ pub fn calls_filter(category: &str) -> String {
     format!("{CALLS_PREFIX}+/{}/#", category.replace('.', "/"))
 }
 
+/// The prefix of every order-book topic.
+pub const BOOKS_PREFIX: &str = "ting/v1/books/";
+
+/// Every class's book topics, for a subscriber that follows them all.
+pub const BOOKS_FILTER: &str = "ting/v1/books/#";
+
+/// Where the node keeps class `class`'s depth (retained, JSON):
+/// `ting/v1/books/{class, one level per dotted part}/depth`, so that
+/// `bandwidth.uplink.msg` is `.../bandwidth/uplink/msg/depth`. Only nodes
+/// publish there (docs/mqtt.md §10).
+pub fn book_depth(class: &str) -> String {
+    format!("{BOOKS_PREFIX}{}/depth", class.replace('.', "/"))
+}
+
+/// Where the node keeps class `class`'s last fills (retained, JSON):
+/// `ting/v1/books/{class levels}/trades`.
+pub fn book_trades(class: &str) -> String {
+    format!("{BOOKS_PREFIX}{}/trades", class.replace('.', "/"))
+}
+
 /// Whether an MQTT topic name matches a filter (`+` one level, a final `#`
 /// any levels below and the parent itself).
 pub fn filter_matches(filter: &str, topic: &str) -> bool {
@@ -96,6 +116,22 @@ mod tests {
         assert_eq!(inbox(&id), format!("ting/v1/inbox/{}", "ab".repeat(32)));
         assert_eq!(node(&id), format!("ting/v1/nodes/{}", "ab".repeat(32)));
         assert!(TX_SHARED_FILTER.ends_with(TX_TOPIC));
+    }
+
+    #[test]
+    fn a_book_topic_names_its_class_one_level_a_part() {
+        assert_eq!(
+            book_depth("bandwidth.uplink.msg"),
+            "ting/v1/books/bandwidth/uplink/msg/depth"
+        );
+        assert_eq!(book_trades("compute"), "ting/v1/books/compute/trades");
+        assert!(filter_matches(BOOKS_FILTER, &book_depth("a.b")));
+        assert!(filter_matches(
+            "ting/v1/books/a/+/depth",
+            &book_depth("a.b")
+        ));
+        // A class named like a suffix still has topics of its own.
+        assert_ne!(book_depth("a.trades"), book_trades("a"));
     }
 
     #[test]

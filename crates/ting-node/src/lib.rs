@@ -12,6 +12,7 @@
 
 pub mod admission;
 mod background;
+pub mod books;
 pub mod clock;
 pub mod faucet;
 pub mod health;

@@ -21,6 +21,8 @@ mod market;
 mod proofs;
 #[path = "http/queries.rs"]
 mod queries;
+#[path = "http/resources.rs"]
+mod resources;
 #[path = "http/streams.rs"]
 mod streams;
 #[path = "http/submit.rs"]

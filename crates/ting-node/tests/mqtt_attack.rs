@@ -1,8 +1,9 @@
 //! An attacker against the node's embedded broker (docs/security.md): no
 //! credentials, another account's name with a wrong or replayed token, and a
 //! valid device reaching for other inboxes, the node's shared subscription,
-//! the node's topics and another device's client id. Every attempt is refused
-//! and the victim's traffic is untouched. Played with a plain MQTT client
+//! the node's topics (the retained block header, a class's book) and another
+//! device's client id. Every attempt is refused and the victim's traffic is
+//! untouched. Played with a plain MQTT client
 //! against the real broker.
 
 mod common;
@@ -15,10 +16,13 @@ use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS,
     SubscribeReasonCode,
 };
+use serde_json::json;
 use ting_core::envelope::EnvelopeType;
+use ting_core::limits::DAY_MS;
 use ting_core::login::{self, LoginToken};
+use ting_core::resource::{OrderTerms, Side};
 use ting_core::topics::{inbox, BLOCKS_TOPIC, TX_SHARED_FILTER, TX_TOPIC};
-use ting_core::BlockHeader;
+use ting_core::{Amount, BlockHeader, Timestamp, TxKind};
 
 use common::*;
 use support::*;
@@ -288,6 +292,119 @@ async fn a_logged_in_device_is_confined_and_the_victim_is_untouched() {
         "{}",
         load(&refusals.publishes)
     );
+}
+
+/// The next message the client gets on `topic`, as JSON.
+async fn next_json(client: &mut Client, topic: &str) -> serde_json::Value {
+    let deadline = Deadline::new(format!("a message on {topic}"));
+    loop {
+        match client.publishes.try_recv() {
+            Ok((t, bytes)) if t == topic => {
+                return serde_json::from_slice(&bytes).expect("the node's JSON");
+            }
+            Ok(_) => {}
+            Err(_) => deadline.tick().await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_node_keeps_a_book_and_subscribers_get_its_depth_after_a_block() {
+    let node = TestNode::start();
+    let shared = node.shared();
+    let gw = embedded_gateway(&shared).await;
+    let broker = gw.listen_addr().expect("embedded");
+    let genesis = shared.genesis_hash;
+    let class = "bandwidth.uplink.msg";
+    let (depth, trades) = (
+        ting_core::topics::book_depth(class),
+        ting_core::topics::book_trades(class),
+    );
+    let mut watcher = Client::start(login_options(broker, &genesis, &user(2)));
+    assert!(
+        watcher.granted(ting_core::topics::BOOKS_FILTER).await,
+        "anyone reads the books"
+    );
+
+    // A device writes a fake depth, retained and not: refused, never delivered.
+    let evil = Client::start(login_options(broker, &genesis, &user(1)));
+    let fake = br#"{"class":"bandwidth.uplink.msg","bids":[{"price":1,"units":1,"orders":1}]}"#;
+    for (topic, retain) in [(&depth, true), (&depth, false), (&trades, true)] {
+        evil.client
+            .publish(topic.as_str(), QoS::AtLeastOnce, retain, fake.to_vec())
+            .await
+            .expect("publish");
+    }
+
+    // The issuer registers the class; a provider asks, a buyer's bid crosses.
+    let register = TxKind::ClassRegister {
+        name: class.into(),
+        unit: "msg".into(),
+        lease_ms: 3_600_000,
+    };
+    commit(
+        &shared,
+        &signed(&issuer(), next_nonce(&shared, &issuer()), register),
+    )
+    .await;
+    let order = |side, price, quantity| TxKind::OrderPlace {
+        terms: OrderTerms {
+            class: class.into(),
+            side,
+            price: Amount::new(price),
+            quantity,
+            expires_at: Timestamp(now().0 + DAY_MS),
+        },
+    };
+    let provider = user(0);
+    let ask = order(Side::Ask, 10, 100);
+    commit(
+        &shared,
+        &signed(&provider, next_nonce(&shared, &provider), ask),
+    )
+    .await;
+    let got = next_json(&mut watcher, &depth).await;
+    assert_eq!(got["class"], json!(class), "{got}");
+    assert_eq!(
+        got["asks"],
+        json!([{ "price": 10, "units": 100, "orders": 1 }]),
+        "{got}"
+    );
+    assert_eq!(got["bids"], json!([]), "{got}");
+
+    let buyer = user(3);
+    let bid = order(Side::Bid, 12, 30);
+    commit(&shared, &signed(&buyer, next_nonce(&shared, &buyer), bid)).await;
+    let got = next_json(&mut watcher, &depth).await;
+    assert_eq!(
+        got["asks"],
+        json!([{ "price": 10, "units": 70, "orders": 1 }]),
+        "{got}"
+    );
+    let fills = next_json(&mut watcher, &trades).await;
+    let fills = fills["last_trades"].as_array().expect("fills").clone();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(
+        (fills[0]["price"].clone(), fills[0]["units"].clone()),
+        (json!(10), json!(30))
+    );
+
+    // A late subscriber gets the node's retained depth, not the fake, and
+    // it is what the API shows.
+    let mut late = Client::start(login_options(broker, &genesis, &user(2)));
+    assert!(late.granted(&depth).await);
+    let retained = next_json(&mut late, &depth).await;
+    assert_eq!(retained["asks"], got["asks"]);
+    let (_, api) = call(&shared, get(&format!("/v1/books/{class}"))).await;
+    assert_eq!(api["asks"], retained["asks"], "{api}");
+    let refusals = gw.broker_refusals().expect("embedded");
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        load(&refusals.publishes) >= 3,
+        "{}",
+        load(&refusals.publishes)
+    );
+    assert!(metric(&shared, "ting_mqtt_published_total{kind=\"book_depth\"}").await >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,7 @@ use ting_core::market::{
     Evidence, HoldId, HoldTerms, OfferId, OfferTerms, ReleaseRule, SignedEvidence,
     Value as Observed,
 };
+use ting_core::resource::{LeaseId, OrderId, OrderTerms, Side};
 use ting_core::stream::{
     Delivery, DeliveryAck, EpochRule, FieldKind, FieldSpec, StreamId, StreamTerms,
 };
@@ -61,6 +62,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/holds/{id}"),
     ("get", "/v1/reputation/{provider}"),
     ("get", "/v1/reputation/{provider}/{category}"),
+    ("get", "/v1/classes"),
+    ("get", "/v1/classes/{name}"),
+    ("get", "/v1/books/{class}"),
+    ("get", "/v1/orders"),
+    ("get", "/v1/orders/{id}"),
+    ("get", "/v1/leases"),
+    ("get", "/v1/leases/{id}"),
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),
@@ -244,13 +252,16 @@ fn start_node(dir: &std::path::Path) -> Node {
     .expect("node starts")
 }
 
-/// `path` with its parameters filled: a real account, a zero hash, height 1, a category.
+/// `path` with its parameters filled: a real account, a zero hash, height
+/// 1, a category, a class name.
 fn concrete(path: &str) -> String {
     let account = Keypair::from_seed([9; 32]).account().to_did();
     let filled = path
         .replace("{id}", &account)
         .replace("{provider}", &account)
         .replace("{category}", "water.filter")
+        .replace("{name}", "bandwidth.uplink.msg")
+        .replace("{class}", "bandwidth.uplink.msg")
         .replace("{hash}", &"00".repeat(32))
         .replace("{height}", "1");
     assert!(
@@ -470,6 +481,32 @@ fn one_of_each_kind() -> Vec<TxKind> {
             terms: offer_terms,
         },
         TxKind::OfferClose { offer },
+        TxKind::ClassRegister {
+            name: "water".into(),
+            unit: "l".into(),
+            lease_ms: 1,
+        },
+        TxKind::OrderPlace {
+            terms: OrderTerms {
+                class: "water".into(),
+                side: Side::Bid,
+                price: amount,
+                quantity: 1,
+                expires_at: Timestamp(1),
+            },
+        },
+        TxKind::OrderCancel {
+            order: OrderId(hash),
+        },
+        TxKind::LeaseSettle {
+            lease: LeaseId(hash),
+            count: 1,
+            signature,
+        },
+        TxKind::LeaseClose {
+            lease: LeaseId(hash),
+            count: None,
+        },
     ]
 }
 

@@ -84,7 +84,7 @@ pub struct ReputationHint {
 
 /// `text` as one query value or path segment: every byte but
 /// `A-Z a-z 0-9 - . _ ~` as `%XX`.
-fn escaped(text: &str) -> String {
+pub(super) fn escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -19,6 +19,7 @@
 mod channel;
 pub mod market;
 pub mod proved;
+pub mod resource;
 mod transport;
 mod views;
 

@@ -86,6 +86,27 @@ fn a_buyer_publishes_only_its_own_calls_and_anyone_may_listen_by_category() {
 }
 
 #[test]
+fn only_nodes_keep_the_books_and_anyone_logged_in_reads_them() {
+    let depth = crate::topics::book_depth("bandwidth.uplink.msg");
+    let trades = crate::topics::book_trades("bandwidth.uplink.msg");
+    for topic in [depth.as_str(), trades.as_str()] {
+        assert!(ok(Role::Node, Access::PublishRetained, topic), "{topic}");
+        assert!(ok(Role::Node, Access::Publish, topic), "{topic}");
+        assert!(!ok(Role::Device, Access::Publish, topic), "{topic}");
+        assert!(!ok(Role::Device, Access::PublishRetained, topic), "{topic}");
+        assert!(ok(Role::Device, Access::Subscribe, topic), "{topic}");
+    }
+    for filter in [
+        crate::topics::BOOKS_FILTER,
+        "ting/v1/books/+/+/+/depth",
+        "ting/v1/books/bandwidth/#",
+    ] {
+        assert!(ok(Role::Device, Access::Subscribe, filter), "{filter}");
+    }
+    assert!(!ok(Role::Device, Access::Subscribe, "ting/v1/book/x"));
+}
+
+#[test]
 fn reserved_and_unknown_topics_are_refused_to_everyone() {
     for topic in [
         "ting/v1/streams/x",

@@ -36,17 +36,17 @@ use super::query::{page_limit, visible_height, wait_durable};
 use crate::node::Shared;
 
 /// Records in a page when the client does not say.
-const PAGE_DEFAULT: usize = 50;
+pub(super) const PAGE_DEFAULT: usize = 50;
 /// Most offers, holds or reputations in one page.
 pub const MARKET_PAGE_MAX: usize = 200;
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(super) type ApiResult = Result<Json<Value>, ApiError>;
 
-fn invalid_query(field: &str, why: &str) -> ApiError {
+pub(super) fn invalid_query(field: &str, why: &str) -> ApiError {
     ApiError::bad_request("invalid_query", format!("{field}: {why}"))
 }
 
-fn query_rejected(e: QueryRejection) -> ApiError {
+pub(super) fn query_rejected(e: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", e.body_text())
 }
 
@@ -81,12 +81,18 @@ fn parse_category(field: &str, text: &str) -> Result<String, ApiError> {
     ))
 }
 
-fn parse_accounts(field: &str, text: Option<&str>) -> Result<Option<AccountId>, ApiError> {
+pub(super) fn parse_accounts(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<AccountId>, ApiError> {
     Ok(text.map(|t| parse_account(field, t)).transpose()?)
 }
 
 /// The first `limit` of `found` in key order, and whether more matched.
-fn first_page<K: Ord + Copy, V>(mut found: Vec<(K, V)>, limit: usize) -> (Vec<(K, V)>, bool) {
+pub(super) fn first_page<K: Ord + Copy, V>(
+    mut found: Vec<(K, V)>,
+    limit: usize,
+) -> (Vec<(K, V)>, bool) {
     let more = found.len() > limit;
     if more {
         found.select_nth_unstable_by_key(limit, |(k, _)| *k);
@@ -97,7 +103,7 @@ fn first_page<K: Ord + Copy, V>(mut found: Vec<(K, V)>, limit: usize) -> (Vec<(K
 }
 
 /// The proved record decoded: the node wrote it, so failing is the node's fault.
-fn decoded<T, E: std::fmt::Display>(
+pub(super) fn decoded<T, E: std::fmt::Display>(
     answer: &StateAnswer,
     decode: fn(&[u8]) -> Result<T, E>,
     what: &str,
@@ -111,7 +117,7 @@ fn decoded<T, E: std::fmt::Display>(
 }
 
 /// `{key..., "height", "record", "proof"}`: a proved read's answer.
-fn proved_body(mut keys: Value, answer: &StateAnswer, record: Option<Value>) -> Value {
+pub(super) fn proved_body(mut keys: Value, answer: &StateAnswer, record: Option<Value>) -> Value {
     keys["height"] = json!(answer.header.height.0);
     keys["record"] = record.unwrap_or(Value::Null);
     keys["proof"] = state_answer_json(answer);

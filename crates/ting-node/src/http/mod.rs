@@ -15,6 +15,7 @@ mod channels;
 mod error;
 mod events;
 mod market;
+mod resources;
 mod streams;
 
 mod mqtt_auth;
@@ -145,6 +146,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/v1/reputation/{provider}/{category}",
             get(market::reputation),
         )
+        .route("/v1/classes", get(resources::classes))
+        .route("/v1/classes/{name}", get(resources::class))
+        .route("/v1/books/{class}", get(resources::book))
+        .route("/v1/orders", get(resources::orders))
+        .route("/v1/orders/{id}", get(resources::order))
+        .route("/v1/leases", get(resources::leases))
+        .route("/v1/leases/{id}", get(resources::lease))
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))

@@ -156,17 +156,9 @@ pub async fn account(
     Ok(Json(body))
 }
 
-/// The height that must be durable before what `st` shows may be answered: its
-/// tip, or the block after it while the executor has a block open (whose
-/// transactions `st` already includes). Read under the state's lock.
-pub(super) fn visible_height(s: &Shared, st: &ting_ledger::State) -> BlockHeight {
-    let open = s
-        .ingress
-        .load()
-        .block_open
-        .load(std::sync::atomic::Ordering::Acquire);
-    BlockHeight(st.height().0 + u64::from(open))
-}
+/// The height that must be durable before what a state read shows may be
+/// answered (shared with the MQTT book publisher).
+pub(super) use crate::books::visible_height;
 
 pub(super) async fn wait_durable(s: &Shared, height: BlockHeight) -> Result<(), ApiError> {
     tokio::time::timeout(DURABLE_WAIT, s.durable.reached(height))

@@ -40,11 +40,20 @@ pub const MQTT_QUEUED_MAX: usize = 1024;
 pub const MQTT_SUBSCRIPTIONS_PER_CLIENT_MAX: usize = 80;
 
 /// Retained messages the embedded broker keeps: the node topics only (the
-/// ACL allows retain nowhere else), one per node and the blocks header.
+/// ACL allows retain nowhere else), one per node, the blocks header, and
+/// two per class with a book (its depth and its trades).
 pub const MQTT_RETAINED_MAX: usize = 1024;
 
 /// Largest retained payload; a node's hello and a block header are far below.
 pub const MQTT_RETAINED_BYTES_MAX: usize = 4 * 1024;
+
+/// Price levels a side in a book's retained depth (`ting/v1/books/.../depth`).
+pub const MQTT_BOOK_LEVELS: usize = 10;
+
+/// Fills, newest first, in a book's retained trades (`.../trades`); with
+/// the levels above, the longest payloads stay under
+/// `MQTT_RETAINED_BYTES_MAX` (about 1.8 and 3.1 KiB).
+pub const MQTT_BOOK_TRADES: usize = 16;
 
 /// Longest client id: an account id, `-` and a 16-character suffix.
 pub const MQTT_CLIENT_ID_BYTES_MAX: usize = 64 + 1 + ting_core::login::CLIENT_ID_SUFFIX_MAX;

@@ -5,6 +5,7 @@
 //!                                                    │ (drops: counted, error notice)      │
 //!  devices ◄─ ting/v1/inbox/{hex} ◄─ publisher ◄─ Outbox (bounded) ◄─ outcome tasks ◄──────┘
 //!  anyone  ◄─ ting/v1/blocks (retained) ◄─ publisher ◄─ durable block events
+//!  anyone  ◄─ ting/v1/books/… (retained) ◄─ book publisher ◄─ durable block events
 //! ```
 //!
 //! By default the node embeds a broker (rmqtt, [`broker`], which logs every
@@ -18,6 +19,7 @@
 //! them is bounded and offered to without waiting; what does not fit is
 //! dropped and counted, and HTTP remains the source of truth for outcomes.
 
+mod books;
 mod broker;
 mod client;
 mod connection;
@@ -170,6 +172,7 @@ pub struct Gateway {
     received: Arc<AtomicU64>,
     connection: JoinHandle<()>,
     publisher: JoinHandle<()>,
+    books: JoinHandle<()>,
 }
 
 impl Gateway {
@@ -271,6 +274,11 @@ impl Gateway {
         };
         let metrics = Arc::clone(&shared.metrics);
         let publisher = tokio::spawn(outbox::publish(client.clone(), p.signer, metrics, sources));
+        let books = tokio::spawn(books::publish(
+            client.clone(),
+            Arc::clone(&shared),
+            shared.events.subscribe(),
+        ));
         let (progress, watch_rx) = watch::channel(Progress::Connecting { last_error: None });
         let stopping = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
@@ -311,6 +319,7 @@ impl Gateway {
             received,
             connection,
             publisher,
+            books,
         };
         (gateway, watch_rx)
     }
@@ -322,6 +331,7 @@ impl Gateway {
         self.reannounce.abort();
         self.connection.abort();
         self.publisher.abort();
+        self.books.abort();
         match reason {
             None => MqttStartError::SubscriptionRefused {
                 broker: self.broker,
@@ -398,6 +408,7 @@ impl Gateway {
             connection.abort();
         }
         self.publisher.abort();
+        self.books.abort();
         if let Some(b) = self.embedded.take() {
             let _ = tokio::task::spawn_blocking(move || b.stop()).await;
         }
