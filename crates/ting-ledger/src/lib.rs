@@ -40,6 +40,6 @@ mod stream;
 mod totals;
 
 pub use channel::{Channel, ChannelTerms, CloseKind, Closed, HashChainState};
-pub use orders::Trade;
 pub use error::{BlockError, SnapshotDecodeError, TxError};
+pub use orders::Trade;
 pub use state::{Account, Device, State};

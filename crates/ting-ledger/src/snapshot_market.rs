@@ -51,7 +51,11 @@ pub(crate) fn encode(state: &State, w: &mut Writer) {
 
 /// A count that could not fit in the remaining bytes is refused before
 /// anything is read.
-pub(crate) fn count(r: &mut Reader<'_>, what: &'static str, each: usize) -> Result<u64, DecodeError> {
+pub(crate) fn count(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    each: usize,
+) -> Result<u64, DecodeError> {
     let n = r.u64(what)?;
     let fits = usize::try_from(n)
         .ok()
@@ -64,7 +68,10 @@ pub(crate) fn count(r: &mut Reader<'_>, what: &'static str, each: usize) -> Resu
     }
 }
 
-pub(crate) fn sorted<K: Ord + Copy>(last: &mut Option<K>, key: K) -> Result<(), SnapshotDecodeError> {
+pub(crate) fn sorted<K: Ord + Copy>(
+    last: &mut Option<K>,
+    key: K,
+) -> Result<(), SnapshotDecodeError> {
     if last.is_some_and(|prev| prev >= key) {
         return Err(SnapshotDecodeError::Unsorted);
     }

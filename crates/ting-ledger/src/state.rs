@@ -164,7 +164,9 @@ impl State {
             reputations: ReputationMap::with_hasher(FixedState::with_seed(
                 hash_seed ^ 0x9159_015a_3070_dd17,
             )),
-            classes: ClassMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x1f83_d9ab_5be0_cd19)),
+            classes: ClassMap::with_hasher(FixedState::with_seed(
+                hash_seed ^ 0x1f83_d9ab_5be0_cd19,
+            )),
             books: BookMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x243f_6a88_85a3_08d3)),
             trades: TradeMap::with_hasher(FixedState::with_seed(hash_seed ^ 0x1319_8a2e_0370_7344)),
             orders: OrderMap::with_hasher(FixedState::with_seed(hash_seed ^ 0xa409_3822_299f_31d0)),

@@ -43,7 +43,6 @@ use super::served::{on, runtime};
 mod buyer;
 mod ceiling;
 mod contracts;
-mod driver;
 mod holds;
 mod net;
 mod provider;

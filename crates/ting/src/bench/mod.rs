@@ -11,12 +11,14 @@ mod accounts;
 mod capacity;
 mod channel;
 mod drive;
+mod driver;
 mod firmware;
 mod flood;
 mod http;
 mod ledger;
 mod market;
 mod mqtt;
+mod orders;
 mod proof;
 mod recovery;
 mod served;
@@ -58,6 +60,9 @@ pub enum BenchCmd {
     /// per second from call to release and their latency vs. bare contracts (the window and
     /// three transfer round trips), and hold transactions through the node vs. transfers.
     Market(market::MarketArgs),
+    /// Order books (issue 15): order operations applied by the state machine on one core vs.
+    /// transfers applied the same way, and order transactions through the node vs. transfers.
+    Orders(orders::OrdersArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -157,6 +162,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Firmware(args) => firmware::run(args),
         BenchCmd::Stream(args) => stream::run(args),
         BenchCmd::Market(args) => market::run(args),
+        BenchCmd::Orders(args) => orders::run(args),
     }
 }
 

@@ -40,9 +40,9 @@ use ting_node::Shared;
 
 use super::super::capacity::{self, Capacity};
 use super::super::drive::{settle, Phase};
+use super::super::driver;
 use super::super::workload::{self, par_map};
 use super::super::{cores, now_ms, progress, spinner};
-use super::driver;
 use super::net::Keys;
 use super::{MarketArgs, WARM_UP};
 

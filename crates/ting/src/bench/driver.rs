@@ -23,7 +23,7 @@ use ting_node::pipeline::Outcome;
 use ting_node::Shared;
 use tokio::sync::oneshot;
 
-use super::super::drive::{Marks, Phase, BACKOFF};
+use super::drive::{Marks, Phase, BACKOFF};
 
 /// One submitted chunk's replies.
 type Replies = Vec<oneshot::Receiver<Outcome>>;
@@ -32,7 +32,7 @@ type Replies = Vec<oneshot::Receiver<Outcome>>;
 /// unanswered, measuring over `window` after `warmup` (from the start when
 /// it is zero); stops at the end of the window or of the chunks, waits for
 /// every reply, and fails on any refusal.
-pub(super) fn run(
+pub fn run(
     shared: &Arc<Shared>,
     chunks: Vec<Vec<SignedTx>>,
     inflight: usize,

@@ -1,0 +1,82 @@
+//! `ting bench orders` end to end, scaled down to seconds: the real binary
+//! makes its order workload, applies it and as many transfers on one core,
+//! then pushes signed transfers and signed orders through an in-process
+//! node, and prints one JSON object. Rates are a debug build's here; only
+//! what must hold on any machine is checked: every figure is there, the
+//! workload crossed the book (fills) and cancelled, and the node took it
+//! all (a refusal would have failed the run).
+
+use std::process::Command;
+
+#[test]
+fn the_orders_benchmark_fills_and_cancels_and_prints_every_figure() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args([
+            "bench",
+            "orders",
+            "--ops",
+            "3000",
+            "--senders",
+            "64",
+            "--rounds",
+            "1",
+            "--tx-seconds",
+            "1",
+            "--tx-senders",
+            "64",
+            "--json",
+        ])
+        .output()
+        .expect("ting runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ting bench orders failed: {stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
+    };
+    for key in [
+        "matching_ops_per_s_core",
+        "order_apply_ns",
+        "transfer_apply_ns",
+        "order_apply_ratio",
+        "order_tx_ratio",
+        "order_txs_per_s",
+        "transfers_per_s",
+        "verify_capacity_per_s",
+        "core_fills",
+        "core_cancels",
+        "core_units_filled",
+        "node_order_fills",
+    ] {
+        assert!(number(key) > 0.0, "{key} in {report}");
+    }
+    assert_eq!(number("core_ops"), 3000.0);
+    assert_eq!(
+        number("core_places") + number("core_cancels"),
+        3000.0,
+        "every operation is a placement or a cancellation: {report}"
+    );
+    assert!(
+        number("core_units_filled") >= number("core_fills"),
+        "{report}"
+    );
+    assert_eq!(number("target_order_apply_ratio"), 2.0);
+    assert_eq!(number("target_order_tx_ratio"), 0.8);
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args(["bench", "orders", "--ops", "0"])
+        .output()
+        .expect("ting runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--ops must be at least 1"), "{stderr}");
+}
