@@ -53,6 +53,7 @@ pub mod market;
 pub mod payee;
 pub mod payer;
 pub mod record;
+pub mod relay;
 pub mod stream;
 
 pub use dir::{channel_path, list_channels, Role};

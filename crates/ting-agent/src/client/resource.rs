@@ -14,6 +14,7 @@
 
 use serde_json::Value;
 use ting_core::resource::{Lease, LeaseId, Order, OrderId, ResourceClass};
+use ting_core::AccountId;
 
 use super::market::escaped;
 use super::{HttpError, NodeClient};
@@ -68,6 +69,25 @@ fn levels(v: &Value, side: &str) -> Result<Vec<BookLevel>, HttpError> {
         .collect()
 }
 
+/// Pages of open leases one listing walks at most.
+pub const LEASE_PAGES_MAX: usize = 16;
+
+/// The lease ids of one page of `GET /v1/leases`, and the cursor of the next.
+fn lease_page(v: &Value) -> Result<(Vec<LeaseId>, Option<String>), HttpError> {
+    let ids = v["leases"]
+        .as_array()
+        .ok_or_else(|| bad("a lease list without its leases"))?
+        .iter()
+        .map(|l| {
+            l["lease"]
+                .as_str()
+                .and_then(LeaseId::from_hex)
+                .ok_or_else(|| bad("a listed lease without its id"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((ids, v["next"].as_str().map(str::to_owned)))
+}
+
 fn book_depth(v: Value) -> Result<BookDepth, HttpError> {
     Ok(BookDepth {
         class: v["class"]
@@ -113,6 +133,37 @@ impl NodeClient {
         let path = format!("/v1/leases/{}?proof=true", id.to_hex());
         let (answer, _) = self.state_answer(&path, &what).await?;
         Ok(verifier.lease(id, &answer)?)
+    }
+
+    /// The ids of the open leases of `buyer` and/or `provider` (either
+    /// filter may be left out), up to [`LEASE_PAGES_MAX`] pages. NOT proved:
+    /// a node could leave one out or list one that is not there; read each
+    /// with [`NodeClient::lease`] before acting on it.
+    pub async fn lease_ids(
+        &self,
+        buyer: Option<&AccountId>,
+        provider: Option<&AccountId>,
+    ) -> Result<Vec<LeaseId>, HttpError> {
+        let mut filter = String::new();
+        if let Some(b) = buyer {
+            filter.push_str(&format!("&buyer={}", b.to_hex()));
+        }
+        if let Some(p) = provider {
+            filter.push_str(&format!("&provider={}", p.to_hex()));
+        }
+        let (mut all, mut after) = (Vec::new(), String::new());
+        for _ in 0..LEASE_PAGES_MAX {
+            let page = self
+                .get(&format!("/v1/leases?limit=100{filter}{after}"))
+                .await?;
+            let (ids, next) = lease_page(&page)?;
+            all.extend(ids);
+            match next {
+                Some(n) if LeaseId::from_hex(&n).is_some() => after = format!("&after={n}"),
+                _ => break,
+            }
+        }
+        Ok(all)
     }
 
     /// Class `name`'s book: up to `levels` price levels a side (1 to 50)
