@@ -25,6 +25,7 @@ mod logging;
 mod market_cmd;
 mod mqtt_cmd;
 mod node_cmd;
+mod orders_cmd;
 mod output;
 mod read_cmd;
 mod sign_cmd;
@@ -189,6 +190,9 @@ enum Command {
     /// The service market: offers, reputations, escrow holds; provide and buy a service.
     #[command(subcommand)]
     Market(market_cmd::MarketCmd),
+    /// Bandwidth and compute on order books: classes, bids and asks, leases paid as delivered.
+    #[command(subcommand)]
+    Orders(orders_cmd::OrdersCmd),
     /// MQTT: login credentials for tools such as mosquitto_sub.
     #[command(subcommand)]
     Mqtt(mqtt_cmd::MqttCmd),
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(cmd) => block_on(consent_cmd::run(cmd, json)),
         Command::Stream(cmd) => block_on(stream_cmd::run(cmd, json)),
         Command::Market(cmd) => block_on(market_cmd::run(cmd, json)),
+        Command::Orders(cmd) => block_on(orders_cmd::run(cmd, json)),
         Command::Bench(cmd) => bench::run(&cmd),
     }
 }
