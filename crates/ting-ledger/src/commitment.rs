@@ -231,11 +231,14 @@ impl State {
         if self.changed.is_empty() {
             return self.tree.root();
         }
-        let changed = std::mem::take(&mut self.changed);
+        // Taken out while the state is read, and put back empty: its
+        // capacity serves the next block, which would otherwise grow it
+        // again from nothing.
+        let mut changed = std::mem::take(&mut self.changed);
         let mut w = Writer::with_capacity(256);
         let updates: Vec<(Hash32, Option<Hash32>)> = changed
-            .into_keys()
-            .map(|key| {
+            .drain()
+            .map(|(key, _)| {
                 w.clear();
                 let held = self.encode_current(&key, &mut w);
                 let record = w.as_slice();
@@ -277,6 +280,7 @@ impl State {
                 }
             })
             .collect();
+        self.changed = changed;
         self.tree.apply(updates);
         self.tree.root()
     }
