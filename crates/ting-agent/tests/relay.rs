@@ -76,6 +76,7 @@ fn sensor_config(units: u64, window: u64) -> SensorConfig {
         window,
         bid_lifetime_ms: 600_000,
         poll_ms: 100,
+        resend_ms: 1_000,
     }
 }
 

@@ -10,24 +10,40 @@
 //! data), and the sensor gets a `Relayed` receipt.
 //!
 //! Every `Count` is checked (the buyer's signature, no more than was
-//! relayed, higher than the best so far) and the best one is written to
-//! `<state dir>/relay/gateway/<lease hex>.count` before it is relied on.
-//! It is settled (`lease_settle`) every `settle_every` new units, and the
-//! lease is closed (`lease_close`, with the last count) once it has ended.
+//! relayed, higher than the best so far). It is settled (`lease_settle`)
+//! every `settle_every` new units, and the lease is closed (`lease_close`,
+//! with the last count) once it has ended.
+//!
+//! What it knows of a lease (relayed, last seq, best count, settled, done)
+//! is written to `<state dir>/relay/gateway/<lease hex>.lease` before a
+//! `Relayed` goes out and before a count is relied on, so a restarted
+//! gateway goes on where it was. A `Relay` whose seq it already relayed
+//! (a resend: its `Relayed` was lost, or the gateway restarted) is
+//! answered `Relayed` again and not relayed again. After a restart the
+//! gateway adopts its own ask resting in its class (the node's list of its
+//! orders, each read with its proof) instead of placing another.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ting_core::resource::Order;
+
 use ting_core::resource::{DeliveryCount, Lease, LeaseId, OrderId, OrderTerms, Side};
 use ting_core::{AccountId, Amount, Hash32, Signature, Timestamp, TxKind};
 
+use super::store::{self, GatewayLease};
 use super::wire::Wire;
 use super::{RelayError, LEASES_SERVED_MAX};
 use crate::clock::now;
 use crate::device::{Device, Message, SubmitError, TxError};
 
-/// Bytes of a saved count: `count u64 | signature [64]`.
-const COUNT_FILE_BYTES: usize = 8 + 64;
+/// Ranges of skipped seqs one lease remembers; a relay that would skip
+/// more is withheld until the ones before it come.
+pub const MISSING_RANGES_MAX: usize = 64;
+
+/// Pages of the node's list of this gateway's orders read when looking for
+/// its resting ask.
+const ORDER_PAGES_MAX: usize = 10;
 
 /// The unit price an ask is placed at: `base`, plus `per_lease_step` for
 /// every lease being served (a busier gateway asks more).
@@ -82,6 +98,16 @@ pub enum GatewayEvent {
         lease: LeaseId,
         seq: u64,
     },
+    /// A resent `Relay` of a seq already relayed: answered again, not
+    /// relayed again.
+    Reanswered {
+        lease: LeaseId,
+        seq: u64,
+    },
+    /// An ask of this gateway's found resting (after a restart) and kept.
+    AskAdopted {
+        order: OrderId,
+    },
     /// A relay not done, and why.
     Withheld {
         lease: LeaseId,
@@ -121,12 +147,63 @@ struct Served {
     /// The count the ledger has paid (the lease's `delivered` when found).
     settled: u64,
     last_seq: Option<u64>,
+    /// Seqs below `last_seq` not relayed, as ranges `a..b`.
+    missing: Vec<(u64, u64)>,
     done: bool,
 }
 
 impl Served {
     fn signed(&self) -> u64 {
         self.best.map_or(self.settled, |(c, _)| c.max(self.settled))
+    }
+
+    /// Whether `seq` was relayed already: at or below the last seq and not
+    /// skipped over.
+    fn relayed_already(&self, seq: u64) -> bool {
+        self.last_seq.is_some_and(|last| seq <= last)
+            && !self.missing.iter().any(|(a, b)| (*a..*b).contains(&seq))
+    }
+
+    /// Relaying `seq` would skip a new range while the most are remembered.
+    fn too_many_gaps(&self, seq: u64) -> bool {
+        let next = self.last_seq.map_or(self.lease.delivered, |l| l + 1);
+        seq > next && self.missing.len() >= MISSING_RANGES_MAX
+    }
+
+    /// Notes `seq` relayed: past the last, the seqs skipped are missing;
+    /// below it, one missing seq fewer.
+    fn note_relayed(&mut self, seq: u64) {
+        match self.last_seq {
+            Some(last) if seq <= last => {
+                let mut kept = Vec::with_capacity(self.missing.len() + 1);
+                for (a, b) in self.missing.drain(..) {
+                    if (a..b).contains(&seq) {
+                        kept.extend([(a, seq), (seq + 1, b)].into_iter().filter(|(x, y)| x < y));
+                    } else {
+                        kept.push((a, b));
+                    }
+                }
+                self.missing = kept;
+            }
+            _ => {
+                let next = self.last_seq.map_or(self.lease.delivered, |l| l + 1);
+                if seq > next {
+                    self.missing.push((next, seq));
+                }
+                self.last_seq = Some(seq);
+            }
+        }
+    }
+
+    fn record(&self) -> GatewayLease {
+        GatewayLease {
+            relayed: self.relayed,
+            last_seq: self.last_seq,
+            missing: self.missing.clone(),
+            settled: self.settled,
+            best: self.best,
+            done: self.done,
+        }
     }
 }
 
@@ -139,6 +216,11 @@ pub struct Gateway {
     me: AccountId,
     ask: Option<OrderId>,
     served: BTreeMap<LeaseId, Served>,
+    /// What the files said at start, for leases not yet served again.
+    saved: BTreeMap<LeaseId, GatewayLease>,
+    /// Whether the node's list of this gateway's orders was read for a
+    /// resting ask (once, at the first tick).
+    looked_for_ask: bool,
     next_poll: u64,
     /// Relays left before the gateway stops (`None`: no limit).
     budget: Option<u64>,
@@ -157,6 +239,7 @@ impl Gateway {
                 "credit, settle_every and units are at least 1",
             ));
         }
+        let saved = load_leases(&dir)?;
         Ok(Gateway {
             config,
             dir,
@@ -164,6 +247,8 @@ impl Gateway {
             me: device.account(),
             ask: None,
             served: BTreeMap::new(),
+            saved,
+            looked_for_ask: false,
             next_poll: 0,
             budget: None,
         })
@@ -224,8 +309,17 @@ impl Gateway {
         Ok(events)
     }
 
-    /// Places an ask when none rests.
+    /// Places an ask when none rests; first adopts one of its own that
+    /// rests already (placed before a restart).
     async fn keep_ask(&mut self, device: &Device) -> Result<Vec<GatewayEvent>, RelayError> {
+        if !self.looked_for_ask && self.ask.is_none() {
+            if let Some(order) = self.resting_ask(device).await? {
+                self.looked_for_ask = true;
+                self.ask = Some(order);
+                return Ok(vec![GatewayEvent::AskAdopted { order }]);
+            }
+            self.looked_for_ask = true;
+        }
         if let Some(id) = self.ask {
             if device.http().order(&id).await?.is_some() {
                 return Ok(Vec::new());
@@ -244,6 +338,50 @@ impl Gateway {
         ticket.wait().await.map_err(SubmitError::from)?;
         self.ask = Some(order);
         Ok(vec![GatewayEvent::AskPlaced { order, price }])
+    }
+
+    /// An ask of this gateway's resting in its class: the node lists the
+    /// orders (not proved), and each is read with its proof before it is
+    /// believed.
+    async fn resting_ask(&self, device: &Device) -> Result<Option<OrderId>, RelayError> {
+        let mut after = String::new();
+        for _ in 0..ORDER_PAGES_MAX {
+            let page = device
+                .http()
+                .get(&format!(
+                    "/v1/orders?owner={}&class={}&limit=100{after}",
+                    self.me.to_hex(),
+                    query_escaped(&self.config.class)
+                ))
+                .await?;
+            let ids: Vec<OrderId> = page["orders"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .filter_map(|o| o["order"].as_str().and_then(OrderId::from_hex))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for id in ids {
+                let order = device.http().order(&id).await?;
+                if order.is_some_and(|o| self.is_my_ask(&o)) {
+                    return Ok(Some(id));
+                }
+            }
+            match page["next"].as_str().and_then(OrderId::from_hex) {
+                Some(next) => after = format!("&after={}", next.to_hex()),
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
+    fn is_my_ask(&self, o: &Order) -> bool {
+        o.owner == self.me
+            && o.terms.side == Side::Ask
+            && o.terms.class == self.config.class
+            && o.remaining > 0
+            && now().0 < o.terms.expires_at.0
     }
 
     fn open_leases(&self) -> usize {
@@ -277,15 +415,18 @@ impl Gateway {
         if lease.provider != self.me || lease.class != self.config.class {
             return Ok(None);
         }
-        let best = load_count(&self.dir, &id)?.filter(|(count, sig)| {
+        let saved = self.saved.remove(&id).unwrap_or_default();
+        let best = saved.best.filter(|(count, sig)| {
             let dc = DeliveryCount {
                 lease: id,
                 count: *count,
             };
             dc.verify(&self.genesis, &lease.buyer, sig).is_ok()
         });
-        let settled = lease.delivered;
-        let relayed = best.map_or(settled, |(c, _)| c.max(settled));
+        let settled = lease.delivered.max(saved.settled);
+        let relayed = best
+            .map_or(settled, |(c, _)| c.max(settled))
+            .max(saved.relayed);
         let buyer = lease.buyer;
         self.served.insert(
             id,
@@ -294,8 +435,9 @@ impl Gateway {
                 relayed,
                 best,
                 settled,
-                last_seq: None,
-                done: false,
+                last_seq: saved.last_seq,
+                missing: saved.missing,
+                done: saved.done,
             },
         );
         Ok(Some(GatewayEvent::Leased { lease: id, buyer }))
@@ -312,14 +454,17 @@ impl Gateway {
         if s.done || now().0 >= s.lease.ends_at.0 {
             return Some("lease_ended");
         }
+        if s.relayed_already(seq) {
+            return Some("old_seq");
+        }
+        if s.too_many_gaps(seq) {
+            return Some("too_many_gaps");
+        }
         if s.relayed >= s.lease.quantity {
             return Some("lease_used_up");
         }
         if s.relayed.saturating_sub(s.signed()) >= self.config.credit {
             return Some("credit_used_up");
-        }
-        if s.last_seq.is_some_and(|last| seq <= last) {
-            return Some("old_seq");
         }
         if self.budget == Some(0) {
             return Some("stopped");
@@ -339,17 +484,30 @@ impl Gateway {
         if !self.served.contains_key(&lease) {
             events.extend(self.take_on(device, lease).await?);
         }
-        if let Some(why) = self.refuse_relay(from, &lease, seq) {
-            events.push(GatewayEvent::Withheld { lease, seq, why });
-            return Ok(events);
+        match self.refuse_relay(from, &lease, seq) {
+            // Relayed already: answer again, do not relay again.
+            Some("old_seq") => {
+                let receipt = Wire::Relayed { lease, seq }.encode();
+                device.send(from, receipt, false).await?;
+                events.push(GatewayEvent::Reanswered { lease, seq });
+                return Ok(events);
+            }
+            Some(why) => {
+                events.push(GatewayEvent::Withheld { lease, seq, why });
+                return Ok(events);
+            }
+            None => {}
         }
+        // At least once to the destination: a crash after this send and
+        // before the file is saved relays it again when it is resent.
         device.send(self.config.destination, payload, false).await?;
         if let Some(s) = self.served.get_mut(&lease) {
             s.relayed += 1;
-            s.last_seq = Some(seq);
+            s.note_relayed(seq);
+            self.save(&lease)?;
         }
         if let Some(b) = self.budget.as_mut() {
-            *b -= 1;
+            *b = b.saturating_sub(1);
         }
         let receipt = Wire::Relayed { lease, seq }.encode();
         device.send(from, receipt, false).await?;
@@ -401,11 +559,14 @@ impl Gateway {
         if let Some(why) = self.refuse_count(from, &lease, count, &signature) {
             return Ok(vec![GatewayEvent::CountRefused { lease, why }]);
         }
-        save_count(&self.dir, &lease, count, &signature)?;
         let Some(s) = self.served.get_mut(&lease) else {
             return Ok(Vec::new());
         };
         s.best = Some((count, signature));
+        self.save(&lease)?;
+        let Some(s) = self.served.get(&lease) else {
+            return Ok(Vec::new());
+        };
         let mut events = vec![GatewayEvent::Counted { lease, count }];
         if count - s.settled >= self.config.settle_every && !s.done {
             events.extend(self.settle(device, lease).await?);
@@ -435,6 +596,7 @@ impl Gateway {
             s.settled = count;
             // Every unit paid: the ledger ended the lease.
             s.done = count >= s.lease.quantity;
+            self.save(&lease)?;
         }
         Ok(Some(
             outcome.unwrap_or(GatewayEvent::Settled { lease, count }),
@@ -460,8 +622,11 @@ impl Gateway {
         let outcome = landed(device.submit(kind).await, lease)?;
         if let Some(s) = self.served.get_mut(&lease) {
             s.done = true;
+            if outcome.is_none() {
+                s.settled = count;
+            }
         }
-        let _ = std::fs::remove_file(count_path(&self.dir, &lease));
+        self.save(&lease)?;
         Ok(Some(
             outcome.unwrap_or(GatewayEvent::Closed { lease, count }),
         ))
@@ -483,45 +648,58 @@ fn landed<T>(
     }
 }
 
-fn count_path(dir: &Path, lease: &LeaseId) -> PathBuf {
-    dir.join(format!("{}.count", lease.to_hex()))
+fn lease_path(dir: &Path, lease: &LeaseId) -> PathBuf {
+    dir.join(format!("{}.lease", lease.to_hex()))
 }
 
-/// Writes the best count of `lease` durably, whole or not at all.
-fn save_count(
-    dir: &Path,
-    lease: &LeaseId,
-    count: u64,
-    signature: &Signature,
-) -> Result<(), RelayError> {
-    let mut bytes = Vec::with_capacity(COUNT_FILE_BYTES);
-    bytes.extend_from_slice(&count.to_le_bytes());
-    bytes.extend_from_slice(&signature.0);
-    crate::durable::write_synced(&count_path(dir, lease), &bytes).map_err(|source| RelayError::Io {
-        op: "save a delivery count",
+impl Gateway {
+    /// Writes what is known of `lease` durably, whole or not at all.
+    fn save(&self, lease: &LeaseId) -> Result<(), RelayError> {
+        let Some(s) = self.served.get(lease) else {
+            return Ok(());
+        };
+        store::save(&lease_path(&self.dir, lease), &s.record().to_text())
+    }
+}
+
+/// Every lease file under `dir`, by lease; temporary files of a write that
+/// did not finish are skipped, a damaged file is an error.
+fn load_leases(dir: &Path) -> Result<BTreeMap<LeaseId, GatewayLease>, RelayError> {
+    let mut out = BTreeMap::new();
+    let entries = std::fs::read_dir(dir).map_err(|source| RelayError::Io {
+        op: "list the gateway's leases",
         source,
-    })
+    })?;
+    for entry in entries {
+        let path = entry
+            .map_err(|source| RelayError::Io {
+                op: "list the gateway's leases",
+                source,
+            })?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(id) = name.strip_suffix(".lease").and_then(LeaseId::from_hex) else {
+            continue;
+        };
+        let Some(text) = store::load(&path)? else {
+            continue;
+        };
+        let record = GatewayLease::from_text(&text)
+            .ok_or_else(|| RelayError::Damaged(path.display().to_string()))?;
+        out.insert(id, record);
+    }
+    Ok(out)
 }
 
-/// The count saved for `lease`, if any; a damaged file counts as none
-/// (the ledger's `delivered` is the floor either way).
-fn load_count(dir: &Path, lease: &LeaseId) -> Result<Option<(u64, Signature)>, RelayError> {
-    let bytes = match std::fs::read(count_path(dir, lease)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(RelayError::Io {
-                op: "read a delivery count",
-                source,
-            })
+/// `text` escaped for a URL query.
+fn query_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
-    };
-    let Ok(exact) = <[u8; COUNT_FILE_BYTES]>::try_from(bytes.as_slice()) else {
-        return Ok(None);
-    };
-    let mut count = [0u8; 8];
-    count.copy_from_slice(&exact[..8]);
-    let mut sig = [0u8; 64];
-    sig.copy_from_slice(&exact[8..]);
-    Ok(Some((u64::from_le_bytes(count), Signature(sig))))
+    }
+    out
 }

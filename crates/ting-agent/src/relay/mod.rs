@@ -15,6 +15,7 @@
 
 pub mod gateway;
 pub mod sensor;
+mod store;
 pub mod wire;
 
 use thiserror::Error;
@@ -46,6 +47,8 @@ pub enum RelayError {
     Send(#[from] SendError),
     #[error("the node could not be asked: {0}")]
     Http(#[from] HttpError),
+    #[error("the relay file {0} is damaged")]
+    Damaged(String),
     #[error("refused here: {0}")]
     Refused(&'static str),
 }

@@ -8,12 +8,23 @@
 //! It counts only receipts from its lease's provider, for its own lease
 //! and for sequence numbers it sent, and never signs more than it saw
 //! relayed.
+//!
+//! Its bid, its lease, its next seq, the receipts counted, its last signed
+//! count and every message sent and not yet receipted are written to
+//! `<state dir>/relay/sensor/state` before anything that depends on them
+//! goes out, so a restarted sensor goes on with the next seq (and does not
+//! bid again) and sends its last `Count` again at once. A `Relay` left
+//! unanswered for `resend_ms` is sent again (in seq order; the gateway
+//! answers one it relayed already without relaying it again), and with
+//! it the last `Count` (the gateway may be waiting for it to give credit).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 
 use ting_core::resource::{DeliveryCount, Lease, LeaseId, OrderId, OrderTerms, Side};
-use ting_core::{AccountId, Amount, Hash32, Timestamp, TxKind};
+use ting_core::{AccountId, Amount, Hash32, Signature, Timestamp, TxKind};
 
+use super::store::{self, SensorState};
 use super::wire::{Wire, RELAY_PAYLOAD_MAX};
 use super::RelayError;
 use crate::clock::now;
@@ -37,6 +48,9 @@ pub struct SensorConfig {
     pub bid_lifetime_ms: u64,
     /// How often the lease is looked for, in ms.
     pub poll_ms: u64,
+    /// How long a `Relay` waits for its `Relayed` before it is sent again
+    /// (with the last `Count`), in ms.
+    pub resend_ms: u64,
 }
 
 /// What happened, for the app and the tests.
@@ -59,6 +73,14 @@ pub enum SensorEvent {
     Ignored {
         why: &'static str,
     },
+    /// Unanswered relays sent again (and the last count, if any).
+    Resent {
+        relays: usize,
+    },
+    /// The lease this sensor kept is over (closed, or every unit paid).
+    LeaseEnded {
+        lease: LeaseId,
+    },
 }
 
 /// A sensor; drive it with [`Sensor::on_message`] and [`Sensor::tick`].
@@ -67,14 +89,24 @@ pub struct Sensor {
     config: SensorConfig,
     genesis: Hash32,
     me: AccountId,
+    /// The state file.
+    path: PathBuf,
     bid: Option<OrderId>,
+    /// The lease found, kept across a restart until it is read again.
+    lease_id: Option<LeaseId>,
     lease: Option<(LeaseId, Lease)>,
+    /// The kept lease is over.
+    ended: bool,
     queued: VecDeque<Vec<u8>>,
-    outstanding: BTreeSet<u64>,
+    /// Sent and not yet receipted, by seq.
+    outstanding: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
     receipted: u64,
     signed: u64,
+    last_count: Option<(u64, Signature)>,
     next_poll: u64,
+    /// When unanswered relays are sent again.
+    resend_at: u64,
 }
 
 impl Sensor {
@@ -85,23 +117,77 @@ impl Sensor {
                 "batch, window and units are at least 1",
             ));
         }
+        let dir = device.state_dir().join("relay").join("sensor");
+        std::fs::create_dir_all(&dir).map_err(|source| RelayError::Io {
+            op: "create the sensor's directory",
+            source,
+        })?;
+        let path = dir.join("state");
+        let saved = match store::load(&path)? {
+            Some(text) => SensorState::from_text(&text)
+                .ok_or_else(|| RelayError::Damaged(path.display().to_string()))?,
+            None => SensorState::default(),
+        };
         Ok(Sensor {
             config,
             genesis: device.genesis_hash(),
             me: device.account(),
-            bid: None,
+            path,
+            bid: saved.bid,
+            lease_id: saved.lease,
             lease: None,
+            ended: false,
             queued: VecDeque::new(),
-            outstanding: BTreeSet::new(),
-            next_seq: 0,
-            receipted: 0,
-            signed: 0,
+            outstanding: saved.sent.into_iter().collect(),
+            next_seq: saved.next_seq,
+            receipted: saved.receipted,
+            signed: saved.signed.map_or(0, |(c, _)| c),
+            last_count: saved.signed,
             next_poll: 0,
+            resend_at: 0,
         })
     }
 
-    /// Places the bid at `price`: refused over the maximum price or the budget.
+    /// Writes what must survive a crash, whole, before returning.
+    fn save(&self) -> Result<(), RelayError> {
+        let state = SensorState {
+            bid: self.bid,
+            lease: self.lease_id,
+            next_seq: self.next_seq,
+            receipted: self.receipted,
+            signed: self.last_count,
+            sent: self
+                .outstanding
+                .iter()
+                .map(|(seq, p)| (*seq, p.clone()))
+                .collect(),
+        };
+        store::save(&self.path, &state.to_text())
+    }
+
+    /// The bid placed (before a restart too), if any.
+    pub fn bid_placed(&self) -> Option<OrderId> {
+        self.bid
+    }
+
+    /// The seq the next new payload gets: after a restart, where the app
+    /// takes up its payloads again.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq + self.queued.len() as u64
+    }
+
+    /// Whether the kept lease is over.
+    pub fn lease_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Places the bid at `price`: refused over the maximum price or the
+    /// budget. A sensor bids once: the bid placed already (before a
+    /// restart too) is returned instead of placing another.
     pub async fn bid(&mut self, device: &Device, price: Amount) -> Result<OrderId, RelayError> {
+        if let Some(order) = self.bid {
+            return Ok(order);
+        }
         if price > self.config.max_price || price.is_zero() {
             return Err(RelayError::Refused("the price is over the maximum"));
         }
@@ -120,8 +206,10 @@ impl Sensor {
         };
         let ticket = device.queue(TxKind::OrderPlace { terms }).await?;
         let order = OrderId::derive(&self.genesis, &self.me, ticket.nonce);
-        ticket.wait().await.map_err(SubmitError::from)?;
+        // The order is in the device's outbox: it will be placed.
         self.bid = Some(order);
+        self.save()?;
+        ticket.wait().await.map_err(SubmitError::from)?;
         Ok(order)
     }
 
@@ -149,19 +237,89 @@ impl Sensor {
         Ok(())
     }
 
-    /// Looks for the lease, then sends what the window allows.
+    /// Looks for the lease, then sends what the window allows, signs what
+    /// is due and sends again what went unanswered.
     pub async fn tick(&mut self, device: &Device) -> Result<Vec<SensorEvent>, RelayError> {
         let mut events = Vec::new();
+        if self.ended {
+            return Ok(events);
+        }
         if self.lease.is_none() && self.bid.is_some() && now().0 >= self.next_poll {
             self.next_poll = now().0 + self.config.poll_ms;
             events.extend(self.find_lease(device).await?);
         }
+        if self.lease.is_none() {
+            return Ok(events);
+        }
+        if self.sign_due() {
+            events.extend(self.sign(device).await?);
+        }
         self.send_window(device).await?;
+        events.extend(self.resend(device).await?);
         Ok(events)
     }
 
-    /// The first open lease listed for this buyer in its class, proved.
+    fn sign_due(&self) -> bool {
+        let idle = self.queued.is_empty() && self.outstanding.is_empty();
+        self.receipted > self.signed && (self.receipted - self.signed >= self.config.batch || idle)
+    }
+
+    /// After `resend_ms` without an answer: the last count and every
+    /// unanswered relay again, while the lease runs.
+    async fn resend(&mut self, device: &Device) -> Result<Option<SensorEvent>, RelayError> {
+        let Some((id, lease)) = self.lease.clone() else {
+            return Ok(None);
+        };
+        if now().0 < self.resend_at || now().0 >= lease.ends_at.0 {
+            return Ok(None);
+        }
+        self.resend_at = now().0 + self.config.resend_ms;
+        if self.outstanding.is_empty() && self.last_count.is_none() {
+            return Ok(None);
+        }
+        if let Some((count, signature)) = self.last_count {
+            let msg = Wire::Count {
+                lease: id,
+                count,
+                signature,
+            };
+            device.send(lease.provider, msg.encode(), false).await?;
+        }
+        for (seq, payload) in &self.outstanding {
+            let msg = Wire::Relay {
+                lease: id,
+                seq: *seq,
+                payload: payload.clone(),
+            };
+            device.send(lease.provider, msg.encode(), false).await?;
+        }
+        Ok(Some(SensorEvent::Resent {
+            relays: self.outstanding.len(),
+        }))
+    }
+
+    /// The lease: the one kept (after a restart), read again with its
+    /// proof, else the first open lease listed for this buyer in its
+    /// class, proved.
     async fn find_lease(&mut self, device: &Device) -> Result<Option<SensorEvent>, RelayError> {
+        if let Some(id) = self.lease_id {
+            return match device.http().lease(&id).await? {
+                Some(lease) => {
+                    let provider = lease.provider;
+                    self.lease = Some((id, lease));
+                    // Sends the last count again at once.
+                    self.resend_at = 0;
+                    Ok(Some(SensorEvent::Leased {
+                        lease: id,
+                        provider,
+                    }))
+                }
+                None => {
+                    self.ended = true;
+                    Ok(Some(SensorEvent::LeaseEnded { lease: id }))
+                }
+            };
+        }
         for id in device.http().lease_ids(Some(&self.me), None).await? {
             let Some(lease) = device.http().lease(&id).await? else {
                 continue;
@@ -171,10 +329,12 @@ impl Sensor {
                 && lease.price <= self.config.max_price;
             if fits {
                 let provider = lease.provider;
-                self.signed = lease.delivered;
-                self.receipted = lease.delivered;
-                self.next_seq = lease.delivered;
+                self.signed = self.signed.max(lease.delivered);
+                self.receipted = self.receipted.max(lease.delivered);
+                self.next_seq = self.next_seq.max(lease.delivered);
+                self.lease_id = Some(id);
                 self.lease = Some((id, lease));
+                self.save()?;
                 return Ok(Some(SensorEvent::Leased {
                     lease: id,
                     provider,
@@ -196,14 +356,16 @@ impl Sensor {
                 break;
             };
             let seq = self.next_seq;
+            self.outstanding.insert(seq, payload.clone());
+            self.next_seq += 1;
+            self.save()?;
             let msg = Wire::Relay {
                 lease: id,
                 seq,
                 payload,
             };
             device.send(lease.provider, msg.encode(), false).await?;
-            self.outstanding.insert(seq);
-            self.next_seq += 1;
+            self.resend_at = now().0 + self.config.resend_ms;
         }
         Ok(())
     }
@@ -230,13 +392,14 @@ impl Sensor {
                 why: "not_our_lease",
             }]);
         }
-        if !self.outstanding.remove(&seq) {
+        if self.outstanding.remove(&seq).is_none() {
             return Ok(vec![SensorEvent::Ignored { why: "not_sent" }]);
         }
         self.receipted += 1;
+        self.save()?;
+        self.resend_at = now().0 + self.config.resend_ms;
         let mut events = vec![SensorEvent::Receipt { seq }];
-        let idle = self.queued.is_empty() && self.outstanding.is_empty();
-        if self.receipted - self.signed >= self.config.batch || idle {
+        if self.sign_due() {
             events.extend(self.sign(device).await?);
         }
         Ok(events)
@@ -258,8 +421,11 @@ impl Sensor {
             count,
             signature,
         };
-        device.send(lease.provider, msg.encode(), false).await?;
+        let provider = lease.provider;
         self.signed = count;
+        self.last_count = Some((count, signature));
+        self.save()?;
+        device.send(provider, msg.encode(), false).await?;
         Ok(Some(SensorEvent::Signed { count }))
     }
 }
