@@ -212,7 +212,9 @@ pub async fn offer_open(a: OfferOpenArgs, json_out: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn send(
+/// Signs `kind` with `key`'s next nonce, sends it and prints where it
+/// landed as `what` (the order-book commands use it too).
+pub(crate) async fn send(
     node: &NodeArg,
     key: &KeyArg,
     kind: TxKind,

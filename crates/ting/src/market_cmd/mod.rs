@@ -25,7 +25,7 @@ mod contracts;
 mod device;
 mod events;
 mod find;
-mod ledger;
+pub(crate) mod ledger;
 mod parse;
 mod provide;
 mod serve;

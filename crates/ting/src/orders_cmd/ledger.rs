@@ -10,7 +10,7 @@
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use ting_agent::wallet::{sign, sign_and_submit, TxSlot};
+use ting_agent::wallet::{sign, TxSlot};
 use ting_core::limits::{LEASE_GRACE_MS, ORDER_DEPOSIT, ORDER_EXPIRY_MAX_MS};
 use ting_core::resource::class::check_definition;
 use ting_core::resource::{DeliveryCount, Lease, LeaseId, OrderId, OrderTerms, Side};
@@ -19,6 +19,7 @@ use ting_core::{Amount, Signature, Timestamp, TxKind};
 use crate::channel_cmd::parse_duration_ms;
 use crate::failure::bad_input;
 use crate::kinds::KeyArg;
+use crate::market_cmd::ledger::send;
 use crate::output::print_value;
 use crate::wallet::committed_line;
 use crate::NodeArg;
@@ -156,23 +157,6 @@ fn signature(text: &str) -> anyhow::Result<Signature> {
 
 fn now_ms() -> u64 {
     ting_agent::clock::now().0
-}
-
-async fn send(
-    node: &NodeArg,
-    key: &KeyArg,
-    kind: TxKind,
-    what: String,
-    json_out: bool,
-) -> anyhow::Result<()> {
-    let key = key.read()?;
-    let client = node.client()?;
-    let name = kind.name();
-    let c = sign_and_submit(&client, &key, kind)
-        .await
-        .with_context(|| format!("{name} by {}", key.account()))?;
-    print_value(&c.raw, json_out, |_| committed_line(&what, &c));
-    Ok(())
 }
 
 pub async fn register(a: RegisterArgs, json_out: bool) -> anyhow::Result<()> {
