@@ -213,23 +213,37 @@ pub async fn order(
 ) -> ApiResult {
     let proof = wants_proof(query)?;
     let id = parse_order_id("id", &id)?;
+    let plain = |st: &Ledger| {
+        let order = st.order(&id).ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_order",
+                format!("no order with id {id} rests on a book: never placed, or filled, cancelled or expired and ended; its history is in its owner's transactions"),
+            )
+        })?;
+        Ok(order_json(&id, order))
+    };
+    one_record(&s, proof, |st| proved_order(st, &id), plain).await
+}
+
+/// Answers one record: at the tip block with its proof, or as it stands
+/// (with the height it stands at).
+async fn one_record(
+    s: &Arc<Shared>,
+    proof: bool,
+    proved: impl FnOnce(&Ledger) -> Result<Value, ApiError>,
+    plain: impl FnOnce(&Ledger) -> Result<Value, ApiError>,
+) -> ApiResult {
     let answer = {
         let st = s.state.read().expect("state lock");
         if proof {
-            (proved_order(&st, &id)?, st.height())
+            (proved(&st)?, st.height())
         } else {
-            let order = st.order(&id).ok_or_else(|| {
-                ApiError::not_found(
-                    "unknown_order",
-                    format!("no order with id {id} rests on a book: never placed, or filled, cancelled or expired and ended; its history is in its owner's transactions"),
-                )
-            })?;
-            let mut body = order_json(&id, order);
+            let mut body = plain(&st)?;
             body["height"] = json!(st.height().0);
-            (body, visible_height(&s, &st))
+            (body, visible_height(s, &st))
         }
     };
-    durable(&s, answer).await
+    durable(s, answer).await
 }
 
 /// `GET /v1/orders` query: every filter is optional and they all apply.
@@ -303,23 +317,16 @@ pub async fn lease(
 ) -> ApiResult {
     let proof = wants_proof(query)?;
     let id = parse_lease_id("id", &id)?;
-    let answer = {
-        let st = s.state.read().expect("state lock");
-        if proof {
-            (proved_lease(&st, &id)?, st.height())
-        } else {
-            let lease = st.lease(&id).ok_or_else(|| {
-                ApiError::not_found(
-                    "unknown_lease",
-                    format!("no open lease has id {id}: never made, or ended; its history is in its buyer's and provider's transactions"),
-                )
-            })?;
-            let mut body = lease_json(&id, lease);
-            body["height"] = json!(st.height().0);
-            (body, visible_height(&s, &st))
-        }
+    let plain = |st: &Ledger| {
+        let lease = st.lease(&id).ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_lease",
+                format!("no open lease has id {id}: never made, or ended; its history is in its buyer's and provider's transactions"),
+            )
+        })?;
+        Ok(lease_json(&id, lease))
     };
-    durable(&s, answer).await
+    one_record(&s, proof, |st| proved_lease(st, &id), plain).await
 }
 
 /// `GET /v1/leases` query: every filter is optional and they all apply.
