@@ -15,7 +15,7 @@ fn the_orders_benchmark_fills_and_cancels_and_prints_every_figure() {
             "bench",
             "orders",
             "--ops",
-            "3000",
+            "1000",
             "--senders",
             "64",
             "--rounds",
@@ -56,10 +56,10 @@ fn the_orders_benchmark_fills_and_cancels_and_prints_every_figure() {
     ] {
         assert!(number(key) > 0.0, "{key} in {report}");
     }
-    assert_eq!(number("core_ops"), 3000.0);
+    assert_eq!(number("core_ops"), 1000.0);
     assert_eq!(
         number("core_places") + number("core_cancels"),
-        3000.0,
+        1000.0,
         "every operation is a placement or a cancellation: {report}"
     );
     assert!(
