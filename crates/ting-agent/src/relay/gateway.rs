@@ -24,26 +24,24 @@
 //! orders, each read with its proof) instead of placing another.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use ting_core::resource::Order;
+use ting_core::resource::{DeliveryCount, LeaseId, OrderId};
+use ting_core::{AccountId, Amount, Hash32, Signature, TxKind};
 
-use ting_core::resource::{DeliveryCount, Lease, LeaseId, OrderId, OrderTerms, Side};
-use ting_core::{AccountId, Amount, Hash32, Signature, Timestamp, TxKind};
+mod ask;
+mod served;
 
-use super::store::{self, GatewayLease};
+use super::store::GatewayLease;
 use super::wire::Wire;
 use super::{RelayError, LEASES_SERVED_MAX};
 use crate::clock::now;
 use crate::device::{Device, Message, SubmitError, TxError};
+use served::{load_leases, Served};
 
 /// Ranges of skipped seqs one lease remembers; a relay that would skip
 /// more is withheld until the ones before it come.
 pub const MISSING_RANGES_MAX: usize = 64;
-
-/// Pages of the node's list of this gateway's orders read when looking for
-/// its resting ask.
-const ORDER_PAGES_MAX: usize = 10;
 
 /// The unit price an ask is placed at: `base`, plus `per_lease_step` for
 /// every lease being served (a busier gateway asks more).
@@ -136,75 +134,6 @@ pub enum GatewayEvent {
         lease: LeaseId,
         code: String,
     },
-}
-
-/// One lease being served.
-#[derive(Debug)]
-struct Served {
-    lease: Lease,
-    relayed: u64,
-    best: Option<(u64, Signature)>,
-    /// The count the ledger has paid (the lease's `delivered` when found).
-    settled: u64,
-    last_seq: Option<u64>,
-    /// Seqs below `last_seq` not relayed, as ranges `a..b`.
-    missing: Vec<(u64, u64)>,
-    done: bool,
-}
-
-impl Served {
-    fn signed(&self) -> u64 {
-        self.best.map_or(self.settled, |(c, _)| c.max(self.settled))
-    }
-
-    /// Whether `seq` was relayed already: at or below the last seq and not
-    /// skipped over.
-    fn relayed_already(&self, seq: u64) -> bool {
-        self.last_seq.is_some_and(|last| seq <= last)
-            && !self.missing.iter().any(|(a, b)| (*a..*b).contains(&seq))
-    }
-
-    /// Relaying `seq` would skip a new range while the most are remembered.
-    fn too_many_gaps(&self, seq: u64) -> bool {
-        let next = self.last_seq.map_or(self.lease.delivered, |l| l + 1);
-        seq > next && self.missing.len() >= MISSING_RANGES_MAX
-    }
-
-    /// Notes `seq` relayed: past the last, the seqs skipped are missing;
-    /// below it, one missing seq fewer.
-    fn note_relayed(&mut self, seq: u64) {
-        match self.last_seq {
-            Some(last) if seq <= last => {
-                let mut kept = Vec::with_capacity(self.missing.len() + 1);
-                for (a, b) in self.missing.drain(..) {
-                    if (a..b).contains(&seq) {
-                        kept.extend([(a, seq), (seq + 1, b)].into_iter().filter(|(x, y)| x < y));
-                    } else {
-                        kept.push((a, b));
-                    }
-                }
-                self.missing = kept;
-            }
-            _ => {
-                let next = self.last_seq.map_or(self.lease.delivered, |l| l + 1);
-                if seq > next {
-                    self.missing.push((next, seq));
-                }
-                self.last_seq = Some(seq);
-            }
-        }
-    }
-
-    fn record(&self) -> GatewayLease {
-        GatewayLease {
-            relayed: self.relayed,
-            last_seq: self.last_seq,
-            missing: self.missing.clone(),
-            settled: self.settled,
-            best: self.best,
-            done: self.done,
-        }
-    }
 }
 
 /// A gateway; drive it with [`Gateway::on_message`] and [`Gateway::tick`].
@@ -307,81 +236,6 @@ impl Gateway {
             events.extend(self.close(device, id).await?);
         }
         Ok(events)
-    }
-
-    /// Places an ask when none rests; first adopts one of its own that
-    /// rests already (placed before a restart).
-    async fn keep_ask(&mut self, device: &Device) -> Result<Vec<GatewayEvent>, RelayError> {
-        if !self.looked_for_ask && self.ask.is_none() {
-            if let Some(order) = self.resting_ask(device).await? {
-                self.looked_for_ask = true;
-                self.ask = Some(order);
-                return Ok(vec![GatewayEvent::AskAdopted { order }]);
-            }
-            self.looked_for_ask = true;
-        }
-        if let Some(id) = self.ask {
-            if device.http().order(&id).await?.is_some() {
-                return Ok(Vec::new());
-            }
-        }
-        let price = self.config.price.price(self.open_leases());
-        let terms = OrderTerms {
-            class: self.config.class.clone(),
-            side: Side::Ask,
-            price,
-            quantity: self.config.units_per_ask,
-            expires_at: Timestamp(now().0 + self.config.ask_lifetime_ms),
-        };
-        let ticket = device.queue(TxKind::OrderPlace { terms }).await?;
-        let order = OrderId::derive(&self.genesis, &self.me, ticket.nonce);
-        ticket.wait().await.map_err(SubmitError::from)?;
-        self.ask = Some(order);
-        Ok(vec![GatewayEvent::AskPlaced { order, price }])
-    }
-
-    /// An ask of this gateway's resting in its class: the node lists the
-    /// orders (not proved), and each is read with its proof before it is
-    /// believed.
-    async fn resting_ask(&self, device: &Device) -> Result<Option<OrderId>, RelayError> {
-        let mut after = String::new();
-        for _ in 0..ORDER_PAGES_MAX {
-            let page = device
-                .http()
-                .get(&format!(
-                    "/v1/orders?owner={}&class={}&limit=100{after}",
-                    self.me.to_hex(),
-                    query_escaped(&self.config.class)
-                ))
-                .await?;
-            let ids: Vec<OrderId> = page["orders"]
-                .as_array()
-                .map(|all| {
-                    all.iter()
-                        .filter_map(|o| o["order"].as_str().and_then(OrderId::from_hex))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for id in ids {
-                let order = device.http().order(&id).await?;
-                if order.is_some_and(|o| self.is_my_ask(&o)) {
-                    return Ok(Some(id));
-                }
-            }
-            match page["next"].as_str().and_then(OrderId::from_hex) {
-                Some(next) => after = format!("&after={}", next.to_hex()),
-                None => break,
-            }
-        }
-        Ok(None)
-    }
-
-    fn is_my_ask(&self, o: &Order) -> bool {
-        o.owner == self.me
-            && o.terms.side == Side::Ask
-            && o.terms.class == self.config.class
-            && o.remaining > 0
-            && now().0 < o.terms.expires_at.0
     }
 
     fn open_leases(&self) -> usize {
@@ -646,60 +500,4 @@ fn landed<T>(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn lease_path(dir: &Path, lease: &LeaseId) -> PathBuf {
-    dir.join(format!("{}.lease", lease.to_hex()))
-}
-
-impl Gateway {
-    /// Writes what is known of `lease` durably, whole or not at all.
-    fn save(&self, lease: &LeaseId) -> Result<(), RelayError> {
-        let Some(s) = self.served.get(lease) else {
-            return Ok(());
-        };
-        store::save(&lease_path(&self.dir, lease), &s.record().to_text())
-    }
-}
-
-/// Every lease file under `dir`, by lease; temporary files of a write that
-/// did not finish are skipped, a damaged file is an error.
-fn load_leases(dir: &Path) -> Result<BTreeMap<LeaseId, GatewayLease>, RelayError> {
-    let mut out = BTreeMap::new();
-    let entries = std::fs::read_dir(dir).map_err(|source| RelayError::Io {
-        op: "list the gateway's leases",
-        source,
-    })?;
-    for entry in entries {
-        let path = entry
-            .map_err(|source| RelayError::Io {
-                op: "list the gateway's leases",
-                source,
-            })?
-            .path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let Some(id) = name.strip_suffix(".lease").and_then(LeaseId::from_hex) else {
-            continue;
-        };
-        let Some(text) = store::load(&path)? else {
-            continue;
-        };
-        let record = GatewayLease::from_text(&text)
-            .ok_or_else(|| RelayError::Damaged(path.display().to_string()))?;
-        out.insert(id, record);
-    }
-    Ok(out)
-}
-
-/// `text` escaped for a URL query.
-fn query_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

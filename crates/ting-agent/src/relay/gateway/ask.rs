@@ -1,0 +1,107 @@
+//! The gateway's ask: kept resting in its class, placed again once used up
+//! or expired, and after a restart adopted rather than placed twice.
+
+use ting_core::resource::{Order, OrderId, OrderTerms, Side};
+use ting_core::{Timestamp, TxKind};
+
+use super::super::RelayError;
+use super::{Gateway, GatewayEvent};
+use crate::clock::now;
+use crate::device::{Device, SubmitError};
+
+/// Pages of the node's list of this gateway's orders read when looking for
+/// its resting ask.
+const ORDER_PAGES_MAX: usize = 10;
+
+impl Gateway {
+    /// Places an ask when none rests; first adopts one of its own that
+    /// rests already (placed before a restart).
+    pub(super) async fn keep_ask(
+        &mut self,
+        device: &Device,
+    ) -> Result<Vec<GatewayEvent>, RelayError> {
+        if !self.looked_for_ask && self.ask.is_none() {
+            if let Some(order) = self.resting_ask(device).await? {
+                self.looked_for_ask = true;
+                self.ask = Some(order);
+                return Ok(vec![GatewayEvent::AskAdopted { order }]);
+            }
+            self.looked_for_ask = true;
+        }
+        if let Some(id) = self.ask {
+            if device.http().order(&id).await?.is_some() {
+                return Ok(Vec::new());
+            }
+        }
+        let price = self.config.price.price(self.open_leases());
+        let terms = OrderTerms {
+            class: self.config.class.clone(),
+            side: Side::Ask,
+            price,
+            quantity: self.config.units_per_ask,
+            expires_at: Timestamp(now().0 + self.config.ask_lifetime_ms),
+        };
+        let ticket = device.queue(TxKind::OrderPlace { terms }).await?;
+        let order = OrderId::derive(&self.genesis, &self.me, ticket.nonce);
+        ticket.wait().await.map_err(SubmitError::from)?;
+        self.ask = Some(order);
+        Ok(vec![GatewayEvent::AskPlaced { order, price }])
+    }
+
+    /// An ask of this gateway's resting in its class: the node lists the
+    /// orders (not proved), and each is read with its proof before it is
+    /// believed.
+    async fn resting_ask(&self, device: &Device) -> Result<Option<OrderId>, RelayError> {
+        let mut after = String::new();
+        for _ in 0..ORDER_PAGES_MAX {
+            let page = device
+                .http()
+                .get(&format!(
+                    "/v1/orders?owner={}&class={}&limit=100{after}",
+                    self.me.to_hex(),
+                    query_escaped(&self.config.class)
+                ))
+                .await?;
+            let ids: Vec<OrderId> = page["orders"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .filter_map(|o| o["order"].as_str().and_then(OrderId::from_hex))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for id in ids {
+                let order = device.http().order(&id).await?;
+                if order.is_some_and(|o| self.is_my_ask(&o)) {
+                    return Ok(Some(id));
+                }
+            }
+            match page["next"].as_str().and_then(OrderId::from_hex) {
+                Some(next) => after = format!("&after={}", next.to_hex()),
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
+    fn is_my_ask(&self, o: &Order) -> bool {
+        o.owner == self.me
+            && o.terms.side == Side::Ask
+            && o.terms.class == self.config.class
+            && o.remaining > 0
+            && now().0 < o.terms.expires_at.0
+    }
+}
+
+/// `text` escaped for a URL query.
+fn query_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
