@@ -141,6 +141,26 @@ fn counts_and_closes_that_cannot_apply_are_refused_with_the_reason() {
         node: format!("http://{addr}"),
         dir: tmp.path().to_path_buf(),
     };
+    cli.key("early");
+    let f = cli.fails_with(
+        &[
+            "orders",
+            "place",
+            "--key",
+            "early.key",
+            "--class",
+            CLASS,
+            "--side",
+            "bid",
+            "--price",
+            "1",
+            "--quantity",
+            "1",
+        ],
+        2,
+        "unknown_class",
+    );
+    assert!(f.message.contains("ting orders register"), "{}", f.message);
     let issuer = data.join("issuer.key");
     let issuer = issuer.to_str().expect("a UTF-8 path");
     cli.run(&[

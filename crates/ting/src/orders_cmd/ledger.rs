@@ -209,6 +209,26 @@ pub async fn place(a: PlaceArgs, json_out: bool) -> anyhow::Result<()> {
     let terms = order_terms(&a)?;
     let key = a.key.read()?;
     let client = a.node.client()?;
+    let verified = a.node.verified_client().await?;
+    // Before the first block no class can be registered (it takes a
+    // transaction), so a node with no signed state yet proves none is.
+    let registered = match verified.class(&terms.class).await {
+        Ok(class) => class.is_some(),
+        Err(e) if e.code() == "no_signed_state" => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !registered {
+        return Err(bad_input(
+            "unknown_class",
+            format!(
+                "no class {} is registered on this network: an issuer registers it with `ting \
+                 orders register --key ISSUER.key --class {} --unit msg --lease 1h` (a dev \
+                 node keeps its issuer's key in its data directory, as issuer.key); `ting orders \
+                 classes` lists those there are",
+                terms.class, terms.class
+            ),
+        ));
+    }
     let slot = TxSlot::next(&client, &key.account()).await?;
     let id = OrderId::derive(&slot.genesis, &key.account(), slot.nonce);
     let kind = TxKind::OrderPlace {
@@ -218,7 +238,7 @@ pub async fn place(a: PlaceArgs, json_out: bool) -> anyhow::Result<()> {
         .submit(&sign(&key, slot, kind))
         .await
         .with_context(|| format!("order_place by {}", key.account()))?;
-    let resting = a.node.verified_client().await?.order(&id).await?;
+    let resting = verified.order(&id).await?;
     let mut v = c.raw.clone();
     v["order"] = json!(id.to_hex());
     v["resting"] = json!(resting.as_ref().map(|o| o.remaining));
