@@ -147,7 +147,7 @@ impl NodeClient {
     /// Every page of `GET {path}?{query}`, each page's `key` list read
     /// with `read`. A `next` that does not move on, or more than
     /// [`FIND_PAGES_MAX`] pages, is refused.
-    async fn every_page<T>(
+    pub(super) async fn every_page<T>(
         &self,
         (path, query): (&str, &str),
         key: &str,

@@ -69,23 +69,20 @@ fn levels(v: &Value, side: &str) -> Result<Vec<BookLevel>, HttpError> {
         .collect()
 }
 
-/// Pages of open leases one listing walks at most.
-pub const LEASE_PAGES_MAX: usize = 16;
+/// The id named `key` of one listed order or lease.
+fn listed_id<T>(v: &Value, key: &str, parse: fn(&str) -> Option<T>) -> Result<T, HttpError> {
+    v[key]
+        .as_str()
+        .and_then(parse)
+        .ok_or_else(|| bad("a listed order or lease without its id"))
+}
 
-/// The lease ids of one page of `GET /v1/leases`, and the cursor of the next.
-fn lease_page(v: &Value) -> Result<(Vec<LeaseId>, Option<String>), HttpError> {
-    let ids = v["leases"]
-        .as_array()
-        .ok_or_else(|| bad("a lease list without its leases"))?
-        .iter()
-        .map(|l| {
-            l["lease"]
-                .as_str()
-                .and_then(LeaseId::from_hex)
-                .ok_or_else(|| bad("a listed lease without its id"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((ids, v["next"].as_str().map(str::to_owned)))
+fn lease_id_of(v: &Value) -> Result<LeaseId, HttpError> {
+    listed_id(v, "lease", LeaseId::from_hex)
+}
+
+fn order_id_of(v: &Value) -> Result<OrderId, HttpError> {
+    listed_id(v, "order", OrderId::from_hex)
 }
 
 fn book_depth(v: Value) -> Result<BookDepth, HttpError> {
@@ -136,34 +133,33 @@ impl NodeClient {
     }
 
     /// The ids of the open leases of `buyer` and/or `provider` (either
-    /// filter may be left out), up to [`LEASE_PAGES_MAX`] pages. NOT proved:
-    /// a node could leave one out or list one that is not there; read each
-    /// with [`NodeClient::lease`] before acting on it.
+    /// filter may be left out), every page of them. NOT proved: a node
+    /// could leave one out or list one that is not there; read each with
+    /// [`NodeClient::lease`] before acting on it.
     pub async fn lease_ids(
         &self,
         buyer: Option<&AccountId>,
         provider: Option<&AccountId>,
     ) -> Result<Vec<LeaseId>, HttpError> {
-        let mut filter = String::new();
-        if let Some(b) = buyer {
-            filter.push_str(&format!("&buyer={}", b.to_hex()));
-        }
-        if let Some(p) = provider {
-            filter.push_str(&format!("&provider={}", p.to_hex()));
-        }
-        let (mut all, mut after) = (Vec::new(), String::new());
-        for _ in 0..LEASE_PAGES_MAX {
-            let page = self
-                .get(&format!("/v1/leases?limit=100{filter}{after}"))
-                .await?;
-            let (ids, next) = lease_page(&page)?;
-            all.extend(ids);
-            match next {
-                Some(n) if LeaseId::from_hex(&n).is_some() => after = format!("&after={n}"),
-                _ => break,
-            }
-        }
-        Ok(all)
+        let filters: Vec<String> = [("buyer", buyer), ("provider", provider)]
+            .into_iter()
+            .filter_map(|(k, a)| a.map(|a| format!("{k}={}", a.to_hex())))
+            .collect();
+        self.every_page(("/v1/leases", &filters.join("&")), "leases", lease_id_of)
+            .await
+    }
+
+    /// The ids of `owner`'s orders resting in class `class`, every page of
+    /// them. NOT proved: read each with [`NodeClient::order`] before acting
+    /// on it.
+    pub async fn order_ids(
+        &self,
+        owner: &AccountId,
+        class: &str,
+    ) -> Result<Vec<OrderId>, HttpError> {
+        let query = format!("owner={}&class={}", owner.to_hex(), escaped(class));
+        self.every_page(("/v1/orders", &query), "orders", order_id_of)
+            .await
     }
 
     /// Class `name`'s book: up to `levels` price levels a side (1 to 50)

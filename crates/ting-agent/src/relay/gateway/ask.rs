@@ -9,10 +9,6 @@ use super::{Gateway, GatewayEvent};
 use crate::clock::now;
 use crate::device::{Device, SubmitError};
 
-/// Pages of the node's list of this gateway's orders read when looking for
-/// its resting ask.
-const ORDER_PAGES_MAX: usize = 10;
-
 impl Gateway {
     /// Places an ask when none rests; first adopts one of its own that
     /// rests already (placed before a restart).
@@ -52,33 +48,14 @@ impl Gateway {
     /// orders (not proved), and each is read with its proof before it is
     /// believed.
     async fn resting_ask(&self, device: &Device) -> Result<Option<OrderId>, RelayError> {
-        let mut after = String::new();
-        for _ in 0..ORDER_PAGES_MAX {
-            let page = device
-                .http()
-                .get(&format!(
-                    "/v1/orders?owner={}&class={}&limit=100{after}",
-                    self.me.to_hex(),
-                    query_escaped(&self.config.class)
-                ))
-                .await?;
-            let ids: Vec<OrderId> = page["orders"]
-                .as_array()
-                .map(|all| {
-                    all.iter()
-                        .filter_map(|o| o["order"].as_str().and_then(OrderId::from_hex))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for id in ids {
-                let order = device.http().order(&id).await?;
-                if order.is_some_and(|o| self.is_my_ask(&o)) {
-                    return Ok(Some(id));
-                }
-            }
-            match page["next"].as_str().and_then(OrderId::from_hex) {
-                Some(next) => after = format!("&after={}", next.to_hex()),
-                None => break,
+        let ids = device
+            .http()
+            .order_ids(&self.me, &self.config.class)
+            .await?;
+        for id in ids {
+            let order = device.http().order(&id).await?;
+            if order.is_some_and(|o| self.is_my_ask(&o)) {
+                return Ok(Some(id));
             }
         }
         Ok(None)
@@ -91,17 +68,4 @@ impl Gateway {
             && o.remaining > 0
             && now().0 < o.terms.expires_at.0
     }
-}
-
-/// `text` escaped for a URL query.
-fn query_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
