@@ -89,7 +89,7 @@ pub(super) fn parse_accounts(
 }
 
 /// The first `limit` of `found` in key order, and whether more matched.
-pub(super) fn first_page<K: Ord + Copy, V>(
+fn first_page<K: Ord + Copy, V>(
     mut found: Vec<(K, V)>,
     limit: usize,
 ) -> (Vec<(K, V)>, bool) {
@@ -100,6 +100,20 @@ pub(super) fn first_page<K: Ord + Copy, V>(
     }
     found.sort_unstable_by_key(|(k, _)| *k);
     (found, more)
+}
+
+/// One page of `found`: the first `limit` by key, each shown by `item`,
+/// and the next page's cursor (`cursor` of the last key shown) when more
+/// remain.
+pub(super) fn page<K: Ord + Copy, V>(
+    found: Vec<(K, V)>,
+    limit: usize,
+    cursor: impl Fn(&K) -> String,
+    item: impl Fn(&K, &V) -> Value,
+) -> (Vec<Value>, Option<String>) {
+    let (found, more) = first_page(found, limit);
+    let next = more.then(|| found.last().map(|(k, _)| cursor(k))).flatten();
+    (found.iter().map(|(k, v)| item(k, v)).collect(), next)
 }
 
 /// The proved record decoded: the node wrote it, so failing is the node's fault.
@@ -268,14 +282,12 @@ pub async fn offers(
             .offers()
             .filter(|(id, o)| search.matches(&st, id, o))
             .collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(id, _)| id.to_hex()))
-            .flatten();
-        let page: Vec<Value> = found
-            .iter()
-            .map(|(id, o)| offer_json(id, o, st.reputation(&o.provider, &o.terms.category)))
-            .collect();
+        let (page, next) = page(
+            found,
+            limit,
+            |id| id.to_hex(),
+            |id, o| offer_json(id, o, st.reputation(&o.provider, &o.terms.category)),
+        );
         (page, next, visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;
@@ -391,11 +403,7 @@ pub async fn holds(
         let st = s.state.read().expect("state lock");
         let found: Vec<(&HoldId, &Hold)> =
             st.holds().filter(|(id, h)| search.matches(id, h)).collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(id, _)| id.to_hex()))
-            .flatten();
-        let page: Vec<Value> = found.iter().map(|(id, h)| hold_json(id, h)).collect();
+        let (page, next) = page(found, limit, |id| id.to_hex(), |id, h| hold_json(id, h));
         (page, next, visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;
@@ -444,11 +452,7 @@ pub async fn reputations(
             .filter(|r| after.as_deref().is_none_or(|a| r.category.as_str() > a))
             .map(|r| (r.category.as_str(), r))
             .collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(c, _)| (*c).to_owned()))
-            .flatten();
-        let page: Vec<Value> = found.iter().map(|(_, r)| reputation_json(r)).collect();
+        let (page, next) = page(found, limit, |c| (*c).to_owned(), |_, r| reputation_json(r));
         (page, next, visible_height(&s, &st))
     };
     wait_durable(&s, height).await?;

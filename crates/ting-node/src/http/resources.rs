@@ -26,7 +26,7 @@ use ting_ledger::State as Ledger;
 
 use super::error::ApiError;
 use super::market::{
-    decoded, first_page, invalid_query, parse_accounts, proved_body, query_rejected, ApiResult,
+    decoded, invalid_query, page, parse_accounts, proved_body, query_rejected, ApiResult,
     MARKET_PAGE_MAX, PAGE_DEFAULT,
 };
 use super::proofs::{answer, wants_proof, ProofQuery};
@@ -108,11 +108,7 @@ pub async fn classes(
             .filter(|c| after.as_deref().is_none_or(|a| c.name.as_str() > a))
             .map(|c| (c.name.as_str(), c))
             .collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(n, _)| (*n).to_owned()))
-            .flatten();
-        let page: Vec<Value> = found.iter().map(|(_, c)| class_json(c)).collect();
+        let (page, next) = page(found, limit, |n| (*n).to_owned(), |_, c| class_json(c));
         let height = visible_height(&s, &st);
         let body = json!({ "classes": page, "next": next, "height": height.0 });
         (body, height)
@@ -283,11 +279,7 @@ pub async fn orders(
     let answer = {
         let st = s.state.read().expect("state lock");
         let found: Vec<(&OrderId, &Order)> = st.orders().filter(|(id, o)| matches(id, o)).collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(id, _)| id.to_hex()))
-            .flatten();
-        let page: Vec<Value> = found.iter().map(|(id, o)| order_json(id, o)).collect();
+        let (page, next) = page(found, limit, |id| id.to_hex(), |id, o| order_json(id, o));
         let height = visible_height(&s, &st);
         let body = json!({ "orders": page, "next": next, "height": height.0 });
         (body, height)
@@ -369,11 +361,7 @@ pub async fn leases(
     let answer = {
         let st = s.state.read().expect("state lock");
         let found: Vec<(&LeaseId, &Lease)> = st.leases().filter(|(id, l)| matches(id, l)).collect();
-        let (found, more) = first_page(found, limit);
-        let next = more
-            .then(|| found.last().map(|(id, _)| id.to_hex()))
-            .flatten();
-        let page: Vec<Value> = found.iter().map(|(id, l)| lease_json(id, l)).collect();
+        let (page, next) = page(found, limit, |id| id.to_hex(), |id, l| lease_json(id, l));
         let height = visible_height(&s, &st);
         let body = json!({ "leases": page, "next": next, "height": height.0 });
         (body, height)
