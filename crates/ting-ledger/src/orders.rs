@@ -160,19 +160,14 @@ impl State {
             price: terms.price,
             quantity: terms.quantity,
         };
-        let plan = match self.books.get(&key) {
-            Some(book) => book.plan(&incoming, at, |o| {
-                self.orders
-                    .get(o)
-                    .expect("a book indexes only resting orders")
-            }),
-            None => Plan {
-                steps: Vec::new(),
-                filled: 0,
-                fills: 0,
-                rests: true,
-            },
-        };
+        // A class whose book is empty has no entry (an empty `Book` holds no allocation).
+        let empty = Book::default();
+        let book = self.books.get(&key).unwrap_or(&empty);
+        let plan = book.plan(&incoming, at, |o| {
+            self.orders
+                .get(o)
+                .expect("a book indexes only resting orders")
+        });
         let placed = (order_id, terms, deposit);
         let settlement = self.settle_plan(&plan, placed, id, class.lease_ms, at)?;
         let seq = class.orders_placed;
