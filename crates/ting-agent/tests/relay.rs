@@ -3,7 +3,8 @@
 //! buys some, and the messages go through with signed counts. Then what
 //! goes wrong: a gateway that stops relaying is paid only what was signed,
 //! and a sensor that stops signing gets no more than `credit` messages
-//! relayed unsigned. Each lease ends by itself (short lease classes) and
+//! relayed unsigned; a stranger's relays and counts, and counts the buyer
+//! did not sign or that claim more than was relayed, are refused. Each lease ends by itself (short lease classes) and
 //! the gateway closes it: the ledger pays exactly the signed units and
 //! gives the rest back, and the supply is conserved.
 //!
@@ -322,6 +323,106 @@ async fn a_sensor_that_stops_signing_gets_only_credit_more_messages() {
     .await;
     assert_eq!(r.relayed(), 15, "five signed, then ten on credit");
     assert_eq!(r.closed().await, 5);
+    r.ledger_shows(&lease, 5).await;
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_and_forged_counts_get_nothing_relayed_and_nothing_paid() {
+    let mut r = Relay::start(3_000, gateway_config(10, 100), sensor_config(20, 5)).await;
+    let lease = r.lease().await;
+    for i in 0..5 {
+        r.sensor.push(payload(i)).expect("a small payload");
+    }
+    r.pump("five signed messages", |r| {
+        r.gateway.best_count(&lease) == Some(5)
+    })
+    .await;
+    // Three more relayed on credit, sent by the buyer's device itself, so
+    // that a count between what was signed and what was relayed could land.
+    let gateway = gateway_key().account();
+    for seq in 100..103 {
+        let msg = Wire::Relay {
+            lease,
+            seq,
+            payload: payload(seq),
+        };
+        r.sensor_device
+            .send(gateway, msg.encode(), false)
+            .await
+            .expect("queued");
+    }
+    r.pump("eight relayed", |r| r.relayed() == 8).await;
+    let genesis = r.sensor_device.genesis_hash();
+    let count = |n: u64, key: &Keypair| Wire::Count {
+        lease,
+        count: n,
+        signature: ting_core::resource::DeliveryCount { lease, count: n }.sign(key, &genesis),
+    };
+    // A stranger (the sink's key) relays on the sensor's lease and on
+    // leases that do not exist, and presents a count it signed itself.
+    let mut forged = vec![Wire::Relay {
+        lease,
+        seq: 1_000,
+        payload: b"forged".to_vec(),
+    }];
+    forged.extend((0..20u8).map(|i| Wire::Relay {
+        lease: LeaseId(ting_core::Hash32([i; 32])),
+        seq: 0,
+        payload: b"forged".to_vec(),
+    }));
+    forged.push(count(7, &sink_key()));
+    for msg in forged {
+        r.sink
+            .send(gateway, msg.encode(), false)
+            .await
+            .expect("queued");
+    }
+    // From the buyer's own device: a count the buyer did not sign, and one
+    // the buyer signed for more than was relayed.
+    for msg in [count(7, &sink_key()), count(9, &sensor_key())] {
+        r.sensor_device
+            .send(gateway, msg.encode(), false)
+            .await
+            .expect("queued");
+    }
+    let refused = |r: &Relay, why: &str| {
+        r.gateway_events
+            .iter()
+            .filter(|e| matches!(e, GatewayEvent::CountRefused { why: w, .. } if *w == why))
+            .count()
+    };
+    r.pump("every forgery answered", |r| {
+        r.withheld("not_the_buyer") >= 1
+            && r.withheld("unknown_lease") >= 20
+            && refused(r, "not_the_buyer") >= 1
+            && refused(r, "bad_signature") >= 1
+            && refused(r, "more_than_relayed") >= 1
+    })
+    .await;
+    assert_eq!(r.relayed(), 8, "nothing forged was relayed");
+    assert_eq!(
+        r.gateway.best_count(&lease),
+        Some(5),
+        "no forged count taken"
+    );
+    assert!(
+        !r.gateway_events
+            .iter()
+            .any(|e| matches!(e, GatewayEvent::Leased { lease: l, .. } if *l != lease)),
+        "a made-up lease is never served"
+    );
+    assert_eq!(r.closed().await, 5);
+    r.pump("the sink has every relayed payload", |r| r.sunk.len() >= 8)
+        .await;
+    let mut sent: Vec<Vec<u8>> = (0..5).chain(100..103).map(payload).collect();
+    let mut sunk = r.sunk.clone();
+    sent.sort();
+    sunk.sort();
+    assert_eq!(
+        sunk, sent,
+        "only the buyer's payloads reached the destination"
+    );
     r.ledger_shows(&lease, 5).await;
     r.stop().await;
 }

@@ -9,6 +9,11 @@
 //! a `DATA` envelope (no broker topic lets a device publish arbitrary
 //! data), and the sensor gets a `Relayed` receipt.
 //!
+//! A `Relay` for a lease it does not serve yet has that lease read from
+//! the node (with its proof) at most once a poll interval per sender, so
+//! relays for made-up leases cannot turn the gateway into a stream of
+//! proved reads against the node.
+//!
 //! Every `Count` is checked (the buyer's signature, no more than was
 //! relayed, higher than the best so far). It is settled (`lease_settle`)
 //! every `settle_every` new units, and the lease is closed (`lease_close`,
@@ -153,7 +158,15 @@ pub struct Gateway {
     next_poll: u64,
     /// Relays left before the gateway stops (`None`: no limit).
     budget: Option<u64>,
+    /// When each sender last had a lease the gateway did not know looked
+    /// up (a proved read from the node): at most one a poll interval, so a
+    /// stranger sending relays for made-up leases costs the node little.
+    lookups: BTreeMap<AccountId, u64>,
 }
+
+/// Senders whose last lookup is remembered; past it, lookups wait until
+/// older entries expire.
+const LOOKUP_SENDERS_MAX: usize = 1024;
 
 impl Gateway {
     /// A gateway on `device`, its counts under the device's state dir.
@@ -180,6 +193,7 @@ impl Gateway {
             looked_for_ask: false,
             next_poll: 0,
             budget: None,
+            lookups: BTreeMap::new(),
         })
     }
 
@@ -335,7 +349,7 @@ impl Gateway {
         payload: Vec<u8>,
     ) -> Result<Vec<GatewayEvent>, RelayError> {
         let mut events = Vec::new();
-        if !self.served.contains_key(&lease) {
+        if !self.served.contains_key(&lease) && self.may_look_up(from) {
             events.extend(self.take_on(device, lease).await?);
         }
         match self.refuse_relay(from, &lease, seq) {
@@ -367,6 +381,24 @@ impl Gateway {
         device.send(from, receipt, false).await?;
         events.push(GatewayEvent::Relayed { lease, seq });
         Ok(events)
+    }
+
+    /// Whether `from` may have an unknown lease looked up now: once a poll
+    /// interval per sender, for at most `LOOKUP_SENDERS_MAX` senders at once.
+    fn may_look_up(&mut self, from: AccountId) -> bool {
+        let t = now().0;
+        let since = t.saturating_sub(self.config.poll_ms);
+        if self.lookups.get(&from).is_some_and(|&last| last > since) {
+            return false;
+        }
+        if self.lookups.len() >= LOOKUP_SENDERS_MAX {
+            self.lookups.retain(|_, last| *last > since);
+            if self.lookups.len() >= LOOKUP_SENDERS_MAX {
+                return false;
+            }
+        }
+        self.lookups.insert(from, t);
+        true
     }
 
     /// Why a count cannot be taken, if it cannot.

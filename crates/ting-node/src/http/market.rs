@@ -89,10 +89,7 @@ pub(super) fn parse_accounts(
 }
 
 /// The first `limit` of `found` in key order, and whether more matched.
-fn first_page<K: Ord + Copy, V>(
-    mut found: Vec<(K, V)>,
-    limit: usize,
-) -> (Vec<(K, V)>, bool) {
+fn first_page<K: Ord + Copy, V>(mut found: Vec<(K, V)>, limit: usize) -> (Vec<(K, V)>, bool) {
     let more = found.len() > limit;
     if more {
         found.select_nth_unstable_by_key(limit, |(k, _)| *k);
