@@ -1,0 +1,1 @@
+//! The seeded world model (to be written).
