@@ -211,6 +211,7 @@ mod tests {
             issuers: vec![a],
             sequencers: vec![a],
             allocations: vec![(a, Amount::new(5))],
+            clock: ting_core::LedgerClock::Real,
         };
         write_genesis(&path, &g).expect("writes");
         assert_eq!(read_genesis(&path).expect("reads"), g);

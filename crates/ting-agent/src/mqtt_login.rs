@@ -8,8 +8,6 @@
 use ting_core::login::{self, LoginToken, LOGIN_WINDOW_MS};
 use ting_core::{Hash32, Keypair, Timestamp};
 
-use crate::clock::now;
-
 /// What to put in an MQTT CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MqttLogin {
@@ -40,12 +38,12 @@ pub fn mqtt_login(
     key: &Keypair,
     genesis: &Hash32,
     suffix: Option<&str>,
+    issued_at: Timestamp,
 ) -> Result<MqttLogin, BadSuffix> {
     let account = key.account();
     let client_id = login::client_id(&account, suffix).ok_or_else(|| BadSuffix {
         suffix: suffix.unwrap_or("").to_owned(),
     })?;
-    let issued_at = now();
     let token = LoginToken::issue(key, genesis, &client_id, issued_at, rand::random());
     Ok(MqttLogin {
         username: login::username(&account),
@@ -58,12 +56,13 @@ pub fn mqtt_login(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now;
 
     #[test]
     fn credentials_pass_the_brokers_check_once() {
         let key = Keypair::from_seed([3; 32]);
         let genesis = Hash32([4; 32]);
-        let l = mqtt_login(&key, &genesis, Some("cli")).expect("a valid suffix");
+        let l = mqtt_login(&key, &genesis, Some("cli"), now()).expect("a valid suffix");
         assert!(l.client_id.ends_with("-cli"));
         let mut replay = login::LoginReplay::default();
         let check = |replay: &mut login::LoginReplay| {
@@ -78,6 +77,6 @@ mod tests {
         };
         assert_eq!(check(&mut replay).map(|x| x.account), Ok(key.account()));
         assert_eq!(check(&mut replay), Err(login::LoginError::Replayed));
-        assert!(mqtt_login(&key, &genesis, Some("Bad Suffix")).is_err());
+        assert!(mqtt_login(&key, &genesis, Some("Bad Suffix"), now()).is_err());
     }
 }

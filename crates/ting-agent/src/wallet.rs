@@ -32,14 +32,15 @@ impl TxSlot {
             network: status.network,
             genesis: status.genesis_hash,
             nonce,
-            valid_until: valid_for(TX_VALID_FOR_DEFAULT_MS),
+            valid_until: valid_for(&status.clock, TX_VALID_FOR_DEFAULT_MS),
         })
     }
 }
 
-/// The ledger time `ms` from now on this machine's clock.
-pub fn valid_for(ms: u64) -> Timestamp {
-    Timestamp(crate::clock::now().0.saturating_add(ms))
+/// The network's time `ms` from now, by `clock` (the network's, from
+/// `/v1/status` or the genesis).
+pub fn valid_for(clock: &crate::clock::NetworkClock, ms: u64) -> Timestamp {
+    Timestamp(clock.now().0.saturating_add(ms))
 }
 
 /// `kind` signed by `key` for `slot`.

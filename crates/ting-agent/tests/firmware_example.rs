@@ -197,7 +197,13 @@ fn envelope(
 /// `messages` to `topic` at QoS 1, returning once the broker acknowledged all.
 fn publish_as(key: &Keypair, flash: &Flash, topic: &str, messages: &[Vec<u8>]) {
     let deadline = Instant::now() + DEADLINE;
-    let login = mqtt_login(key, &flash.genesis, Some("forger")).expect("a login");
+    let login = mqtt_login(
+        key,
+        &flash.genesis,
+        Some("forger"),
+        ting_agent::clock::now(),
+    )
+    .expect("a login");
     let mut options = MqttOptions::new(
         login.client_id,
         flash.broker.host.clone(),

@@ -72,6 +72,7 @@ fn device(port: u16, dir: &std::path::Path) -> Device {
         }),
         tls: ting_agent::TlsTrust::SystemRoots,
         seed: 7,
+        clock: ting_agent::clock::NetworkClock::REAL,
     };
     Device::start(config).expect("starts")
 }

@@ -114,6 +114,7 @@ fn run_case(
             broker: None,
             tls: TlsTrust::SystemRoots,
             seed: 1,
+            clock: ting_agent::clock::NetworkClock::REAL,
         };
         let device = Device::start(config).expect("the device starts");
         let record = ConsentRecord {

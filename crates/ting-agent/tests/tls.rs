@@ -330,6 +330,7 @@ impl TlsBrokerNode {
             }),
             tls,
             seed: u64::from(seed),
+            clock: ting_agent::clock::NetworkClock::REAL,
         };
         Device::start(config).expect("the device starts")
     }

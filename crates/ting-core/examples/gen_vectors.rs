@@ -1004,6 +1004,16 @@ fn genesis() -> Genesis {
             (id("owner"), Amount::new(500)),
             (id("owner2"), Amount::new(70)),
         ],
+        clock: ting_core::LedgerClock::Real,
+    }
+}
+
+/// The vectors' genesis with an accelerated clock (a simulation's network).
+fn accelerated_genesis() -> Genesis {
+    Genesis {
+        name: "ting-test-vectors-accelerated".into(),
+        clock: ting_core::LedgerClock::Accelerated { speed: 60 },
+        ..genesis()
     }
 }
 
@@ -1014,16 +1024,20 @@ fn genesis_vector(g: &Genesis) -> Value {
         .iter()
         .map(|(who, amount)| json!({ "account": who.to_hex(), "amount": amount.to_string() }))
         .collect();
+    let mut fields = json!({
+        "name": g.name,
+        "network": g.network.0,
+        "timestamp": g.timestamp.0.to_string(),
+        "issuers": g.issuers.iter().map(AccountId::to_hex).collect::<Vec<_>>(),
+        "sequencers": g.sequencers.iter().map(AccountId::to_hex).collect::<Vec<_>>(),
+        "allocations": allocations,
+    });
+    if let ting_core::LedgerClock::Accelerated { speed } = g.clock {
+        fields["clock_speed"] = json!(speed);
+    }
     json!({
-        "name": "genesis",
-        "fields": {
-            "name": g.name,
-            "network": g.network.0,
-            "timestamp": g.timestamp.0.to_string(),
-            "issuers": g.issuers.iter().map(AccountId::to_hex).collect::<Vec<_>>(),
-            "sequencers": g.sequencers.iter().map(AccountId::to_hex).collect::<Vec<_>>(),
-            "allocations": allocations,
-        },
+        "name": if g.clock == ting_core::LedgerClock::Real { "genesis" } else { "genesis_accelerated" },
+        "fields": fields,
         "encoded_hex": hex::encode(g.encode()),
         "genesis_hash_hex": g.hash().to_hex(),
     })
@@ -1210,7 +1224,7 @@ fn main() {
         "transactions": txs.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
         "invalid_transactions": invalid,
         "merkle": MERKLE_SIZES.iter().map(|&n| merkle_vector(n)).collect::<Vec<_>>(),
-        "genesis": [genesis_vector(&g)],
+        "genesis": [genesis_vector(&g), genesis_vector(&accelerated_genesis())],
         "blocks": block_vectors(&g, &txs),
         "state_proofs": state::state_proof_vectors(),
         "accounts": account_vectors(),

@@ -160,6 +160,9 @@ struct GenesisFile {
     issuers: Vec<String>,
     sequencers: Vec<String>,
     allocations: Vec<AllocationFile>,
+    /// An accelerated ledger clock's speed; absent on the real clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clock_speed: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -186,6 +189,10 @@ pub fn genesis_file_text(g: &Genesis) -> String {
                 amount: a.base_units(),
             })
             .collect(),
+        clock_speed: match g.clock {
+            crate::LedgerClock::Real => None,
+            crate::LedgerClock::Accelerated { speed } => Some(speed),
+        },
     };
     let mut text = serde_json::to_string_pretty(&file).expect("a genesis serializes");
     text.push('\n');
@@ -215,6 +222,9 @@ pub fn parse_genesis_file(bytes: &[u8]) -> Result<Genesis, FileFormatError> {
             .iter()
             .map(|a| Ok((account("allocation", &a.account)?, Amount::new(a.amount))))
             .collect::<Result<_, FileFormatError>>()?,
+        clock: file.clock_speed.map_or(crate::LedgerClock::Real, |speed| {
+            crate::LedgerClock::Accelerated { speed }
+        }),
     };
     genesis.validate()?;
     Ok(genesis)
@@ -234,6 +244,7 @@ mod tests {
             issuers: vec![a],
             sequencers: vec![b],
             allocations: vec![(a, Amount::new(5))],
+            clock: crate::LedgerClock::Real,
         }
     }
 
@@ -302,6 +313,19 @@ mod tests {
         assert_ne!(positional, text, "the allocation was rewritten as an array");
         let err = parse_genesis_file(positional.as_bytes()).expect_err("an array item");
         assert_eq!(err.code(), "bad_json");
+    }
+
+    #[test]
+    fn an_accelerated_clock_round_trips_through_a_genesis_file() {
+        let mut g = genesis();
+        g.clock = crate::LedgerClock::Accelerated { speed: 60 };
+        let text = genesis_file_text(&g);
+        assert!(text.contains("\"clock_speed\": 60"), "{text}");
+        assert_eq!(parse_genesis_file(text.as_bytes()).expect("parses"), g);
+        assert!(!genesis_file_text(&genesis()).contains("clock_speed"));
+        let slow = text.replace("\"clock_speed\": 60", "\"clock_speed\": 1");
+        let err = parse_genesis_file(slow.as_bytes()).expect_err("speed 1");
+        assert_eq!(err.code(), "invalid_genesis");
     }
 
     #[test]

@@ -15,12 +15,19 @@ use crate::account::{AccountError, AccountId};
 use crate::amount::Amount;
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
+use crate::ledger_clock::LedgerClock;
 use crate::limits::{
-    GENESIS_ALLOCATIONS_MAX, GENESIS_ISSUERS_MAX, GENESIS_NAME_BYTES_MAX, GENESIS_SEQUENCERS_MAX,
+    CLOCK_SPEED_MAX, GENESIS_ALLOCATIONS_MAX, GENESIS_ISSUERS_MAX, GENESIS_NAME_BYTES_MAX,
+    GENESIS_SEQUENCERS_MAX,
 };
 use crate::types::{NetworkId, Timestamp};
 
+/// The version of a genesis on the real clock.
 pub const GENESIS_VERSION: u8 = 1;
+/// The version of a genesis that declares an accelerated clock (wire.md §8).
+pub const GENESIS_VERSION_CLOCK: u8 = 2;
+/// The clock byte of an accelerated clock in a version 2 genesis.
+const CLOCK_ACCELERATED: u8 = 0x01;
 pub const GENESIS_DOMAIN: &[u8] = b"ting:genesis:v1";
 
 /// The starting point of one network.
@@ -32,6 +39,8 @@ pub struct Genesis {
     pub issuers: Vec<AccountId>,
     pub sequencers: Vec<AccountId>,
     pub allocations: Vec<(AccountId, Amount)>,
+    /// How ledger time relates to the wall clock.
+    pub clock: LedgerClock,
 }
 
 /// Why a genesis cannot start a network.
@@ -58,6 +67,8 @@ pub enum GenesisError {
     DuplicateAllocation(AccountId),
     #[error("the allocations add up to more than 2^64-1 base units")]
     SupplyOverflow,
+    #[error("an accelerated clock runs 2 to {CLOCK_SPEED_MAX} times faster than the wall clock, not {0}")]
+    BadClockSpeed(u32),
 }
 
 impl Genesis {
@@ -65,6 +76,9 @@ impl Genesis {
     pub fn validate(&self) -> Result<(), GenesisError> {
         if self.sequencers.is_empty() {
             return Err(GenesisError::NoSequencer);
+        }
+        if !self.clock.is_valid() {
+            return Err(GenesisError::BadClockSpeed(self.clock.speed()));
         }
         if self.name.len() > GENESIS_NAME_BYTES_MAX {
             return Err(GenesisError::NameTooLong(self.name.len()));
@@ -116,9 +130,11 @@ impl Genesis {
     pub fn encode(&self) -> Vec<u8> {
         let mut w =
             Writer::with_capacity(self.allocations.len().saturating_mul(40).saturating_add(64));
-        w.u8(GENESIS_VERSION)
-            .u32(self.network.0)
-            .u64(self.timestamp.0);
+        let version = match self.clock {
+            LedgerClock::Real => GENESIS_VERSION,
+            LedgerClock::Accelerated { .. } => GENESIS_VERSION_CLOCK,
+        };
+        w.u8(version).u32(self.network.0).u64(self.timestamp.0);
         w.bytes_u8(self.name.as_bytes());
         w.count_u16(self.issuers.len());
         for id in &self.issuers {
@@ -132,13 +148,16 @@ impl Genesis {
         for (id, amount) in &self.allocations {
             w.account(id).amount(*amount);
         }
+        if let LedgerClock::Accelerated { speed } = self.clock {
+            w.u8(CLOCK_ACCELERATED).u32(speed);
+        }
         w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Genesis, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("genesis version")?;
-        if version != GENESIS_VERSION {
+        if version != GENESIS_VERSION && version != GENESIS_VERSION_CLOCK {
             return Err(DecodeError::UnsupportedVersion {
                 what: "genesis",
                 version,
@@ -163,6 +182,11 @@ impl Genesis {
         for _ in 0..count {
             allocations.push((r.account("allocation")?, r.amount("allocation")?));
         }
+        let clock = if version == GENESIS_VERSION_CLOCK {
+            read_clock(&mut r)?
+        } else {
+            LedgerClock::Real
+        };
         r.finish("genesis")?;
         Ok(Genesis {
             name,
@@ -171,13 +195,36 @@ impl Genesis {
             issuers,
             sequencers,
             allocations,
+            clock,
         })
+    }
+
+    /// Ledger time at wall time `wall` on this network.
+    pub fn ledger_time(&self, wall: Timestamp) -> Timestamp {
+        self.clock.ledger_time(self.timestamp, wall)
     }
 
     /// SHA-256 of `GENESIS_DOMAIN || encoding`: the previous hash of block 1.
     pub fn hash(&self) -> Hash32 {
         Hash32::digest(&[GENESIS_DOMAIN, &self.encode()])
     }
+}
+
+/// The clock of a version 2 genesis: only an accelerated one, so that each
+/// genesis has one encoding (a real clock is version 1).
+fn read_clock(r: &mut Reader<'_>) -> Result<LedgerClock, DecodeError> {
+    if r.u8("clock")? != CLOCK_ACCELERATED {
+        return Err(DecodeError::InvalidValue { what: "clock" });
+    }
+    let clock = LedgerClock::Accelerated {
+        speed: r.u32("clock speed")?,
+    };
+    if !clock.is_valid() {
+        return Err(DecodeError::InvalidValue {
+            what: "clock speed",
+        });
+    }
+    Ok(clock)
 }
 
 fn read_keys(
@@ -211,6 +258,7 @@ mod tests {
             issuers: vec![a],
             sequencers: vec![b],
             allocations: vec![(a, Amount::new(100)), (b, Amount::new(50))],
+            clock: crate::LedgerClock::Real,
         }
     }
 
@@ -233,6 +281,49 @@ mod tests {
         let mut g = sample();
         g.allocations[0].1 = Amount::MAX;
         assert_eq!(g.validate(), Err(GenesisError::SupplyOverflow));
+    }
+
+    #[test]
+    fn a_real_clock_genesis_is_version_1_and_an_accelerated_one_version_2() {
+        let real = sample();
+        assert_eq!(real.encode()[0], GENESIS_VERSION);
+        let mut fast = sample();
+        fast.clock = LedgerClock::Accelerated { speed: 60 };
+        let bytes = fast.encode();
+        assert_eq!(bytes[0], GENESIS_VERSION_CLOCK);
+        assert_eq!(bytes.len(), real.encode().len() + 5);
+        assert_eq!(Genesis::decode(&bytes), Ok(fast.clone()));
+        assert_ne!(fast.hash(), real.hash(), "the clock is part of the hash");
+        assert_eq!(fast.validate(), Ok(()));
+        assert_eq!(fast.ledger_time(Timestamp(1_005)), Timestamp(60_005));
+    }
+
+    #[test]
+    fn a_version_2_genesis_must_declare_a_valid_accelerated_clock() {
+        let mut fast = sample();
+        fast.clock = LedgerClock::Accelerated { speed: 60 };
+        let good = fast.encode();
+        let clock_at = good.len() - 5;
+        let mut real_in_v2 = good.clone();
+        real_in_v2[clock_at] = 0x00;
+        let mut slow = good.clone();
+        slow[clock_at + 1..].copy_from_slice(&1u32.to_le_bytes());
+        let mut cut = good.clone();
+        cut.truncate(clock_at);
+        for (what, bytes) in [
+            ("real in v2", real_in_v2),
+            ("speed 1", slow),
+            ("no clock", cut),
+        ] {
+            assert!(Genesis::decode(&bytes).is_err(), "{what}");
+        }
+        fast.clock = LedgerClock::Accelerated {
+            speed: CLOCK_SPEED_MAX + 1,
+        };
+        assert_eq!(
+            fast.validate(),
+            Err(GenesisError::BadClockSpeed(CLOCK_SPEED_MAX + 1))
+        );
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub mod files;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod ledger_clock;
 pub mod limits;
 pub mod login;
 pub mod market;
@@ -88,6 +89,7 @@ pub use envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType, ReceiveEr
 pub use genesis::Genesis;
 pub use hash::Hash32;
 pub use keys::{Keypair, Signature, SignatureError};
+pub use ledger_clock::LedgerClock;
 pub use merkle::MerkleProof;
 pub use receipt::{Receipt, ReceiptError};
 pub use seal::{MessagingKey, MessagingSecret, SealError};

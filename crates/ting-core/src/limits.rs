@@ -27,6 +27,9 @@ pub const GENESIS_SEQUENCERS_MAX: usize = 64;
 pub const GENESIS_ALLOCATIONS_MAX: usize = 1_000_000;
 /// Longest network name in a genesis, in bytes.
 pub const GENESIS_NAME_BYTES_MAX: usize = 64;
+/// Fastest accelerated ledger clock a genesis may declare: a simulated day
+/// in under nine seconds of wall time.
+pub const CLOCK_SPEED_MAX: u32 = 10_000;
 /// Most devices one owner may register; bounds the state an owner can add.
 pub const DEVICES_PER_OWNER_MAX: usize = 10_000;
 /// Longest hash chain one channel segment may commit to, in ticks.

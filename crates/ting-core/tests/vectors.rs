@@ -960,11 +960,21 @@ fn genesis_from_fields(f: &Value) -> Genesis {
             .iter()
             .map(|a| (account(&a["account"]), Amount::new(dec_u64(&a["amount"]))))
             .collect(),
+        clock: match f.get("clock_speed") {
+            None => ting_core::LedgerClock::Real,
+            Some(speed) => ting_core::LedgerClock::Accelerated {
+                speed: num_u32(speed),
+            },
+        },
     }
 }
 
 fn genesis_by_hand(g: &Genesis) -> Vec<u8> {
-    let mut b = vec![1u8];
+    let accelerated = match g.clock {
+        ting_core::LedgerClock::Real => None,
+        ting_core::LedgerClock::Accelerated { speed } => Some(speed),
+    };
+    let mut b = vec![if accelerated.is_some() { 2u8 } else { 1u8 }];
     b.extend_from_slice(&g.network.0.to_le_bytes());
     b.extend_from_slice(&g.timestamp.0.to_le_bytes());
     b.push(u8::try_from(g.name.len()).expect("short name"));
@@ -981,6 +991,10 @@ fn genesis_by_hand(g: &Genesis) -> Vec<u8> {
     for (who, amount) in &g.allocations {
         b.extend_from_slice(&who.0);
         b.extend_from_slice(&amount.base_units().to_le_bytes());
+    }
+    if let Some(speed) = accelerated {
+        b.push(0x01);
+        b.extend_from_slice(&speed.to_le_bytes());
     }
     b
 }

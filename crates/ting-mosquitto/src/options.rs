@@ -146,6 +146,7 @@ mod tests {
             issuers: vec![a],
             sequencers: vec![a],
             allocations: vec![(a, Amount::new(1))],
+            clock: ting_core::LedgerClock::Real,
         };
         let path = dir.join("genesis.json");
         std::fs::write(&path, files::genesis_file_text(&g)).expect("write genesis");

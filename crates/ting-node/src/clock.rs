@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ting_core::Timestamp;
+use ting_core::{Genesis, LedgerClock, Timestamp};
 
 /// The default bound on a jump of the ledger clock (`--max-clock-step`).
 pub const MAX_CLOCK_STEP_DEFAULT: Duration = Duration::from_secs(60);
@@ -98,6 +98,58 @@ impl Clock for ScaledClock {
         Reading {
             wall: Timestamp(self.origin.0.saturating_add(ms)),
             ticks,
+        }
+    }
+}
+
+/// The network's time, by its genesis's clock ([`LedgerClock`]): what
+/// stamps the node's envelopes and checks login tokens and, on an
+/// accelerated network, what stamps blocks. On the real clock it is the
+/// system clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkTime {
+    clock: LedgerClock,
+    epoch: Timestamp,
+}
+
+impl NetworkTime {
+    /// The time of the network `genesis` starts.
+    pub fn of(genesis: &Genesis) -> NetworkTime {
+        NetworkTime {
+            clock: genesis.clock,
+            epoch: genesis.timestamp,
+        }
+    }
+
+    /// The network's time now, by this machine's wall clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.ledger_time(self.epoch, now())
+    }
+
+    /// Whether the network runs faster than the wall clock.
+    pub fn is_accelerated(&self) -> bool {
+        self.clock != LedgerClock::Real
+    }
+
+    /// The genesis's clock.
+    pub fn clock(&self) -> LedgerClock {
+        self.clock
+    }
+
+    /// Where an accelerated clock runs from: the genesis timestamp.
+    pub fn epoch(&self) -> Timestamp {
+        self.epoch
+    }
+}
+
+/// An accelerated network's ledger clock: both the wall time and the count
+/// run at the genesis's speed, so the guard bounds jumps, not the speed.
+impl Clock for NetworkTime {
+    fn read(&self) -> Reading {
+        let speed = self.clock.speed();
+        Reading {
+            wall: self.now(),
+            ticks: boot_time().saturating_mul(speed),
         }
     }
 }

@@ -167,6 +167,9 @@ pub struct Shared {
     pub clock_status: Arc<ClockStatus>,
     /// Where ledger time comes from (`NodeConfig::clock`).
     pub clock: Arc<dyn Clock>,
+    /// The network's time by its genesis's clock: stamps the node's
+    /// envelopes and checks login tokens.
+    pub time: crate::clock::NetworkTime,
     /// The health of each component, for `/healthz` and `/metrics`.
     pub health: Arc<Health>,
     /// Set to have the executor ask for a snapshot at its next block.
@@ -350,6 +353,12 @@ impl Node {
         lock: File,
     ) -> Node {
         use ting_store::BlockLog;
+        let mut cfg = cfg;
+        let time = crate::clock::NetworkTime::of(&cfg.genesis);
+        if time.is_accelerated() {
+            // The genesis's clock is the network's: every device computes it too.
+            cfg.clock = Arc::new(time);
+        }
         let load = Arc::new(Load::default());
         let metrics = Arc::new(Metrics::default());
         let refusals = Arc::new(Refusals::default());
@@ -450,6 +459,7 @@ impl Node {
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
             genesis_hash: cfg.genesis.hash(),
+            time,
             sequencer: cfg.key.account(),
             genesis: cfg.genesis,
             state,

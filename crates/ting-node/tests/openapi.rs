@@ -243,6 +243,7 @@ fn start_node(dir: &std::path::Path) -> Node {
         issuers: vec![],
         sequencers: vec![Keypair::from_seed(seed).account()],
         allocations: vec![],
+        clock: ting_core::LedgerClock::Real,
     };
     Node::start(NodeConfig::new(
         dir.to_path_buf(),

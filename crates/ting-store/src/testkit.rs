@@ -42,6 +42,7 @@ impl Chain {
             issuers: vec![issuer.account()],
             sequencers: vec![sequencer.account()],
             allocations: vec![],
+            clock: ting_core::LedgerClock::Real,
         };
         Chain {
             genesis,

@@ -178,6 +178,7 @@ fn genesis_new(args: &GenesisArgs, json_out: bool) -> anyhow::Result<()> {
             .iter()
             .map(|a| parse_allocation(a))
             .collect::<Result<_, _>>()?,
+        clock: ting_core::LedgerClock::Real,
     };
     genesis
         .validate()

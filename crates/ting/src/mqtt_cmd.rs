@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+use ting_agent::clock::NetworkClock;
 use ting_agent::files::{read_genesis, read_key};
 use ting_agent::mqtt_login;
 use ting_core::broker_url::BrokerUrl;
@@ -46,14 +47,17 @@ pub async fn run(cmd: MqttCmd, json_out: bool) -> anyhow::Result<()> {
 
 async fn login(args: LoginArgs, json_out: bool) -> anyhow::Result<()> {
     let key = read_key(&args.key)?;
-    let (genesis_hash, broker) = match &args.genesis {
-        Some(path) => (read_genesis(path)?.hash(), None),
+    let (genesis_hash, broker, clock) = match &args.genesis {
+        Some(path) => {
+            let genesis = read_genesis(path)?;
+            (genesis.hash(), None, NetworkClock::of(&genesis))
+        }
         None => {
             let status = args.node.client()?.status().await?;
-            (status.genesis_hash, status.mqtt)
+            (status.genesis_hash, status.mqtt, status.clock)
         }
     };
-    let login = mqtt_login(&key, &genesis_hash, Some(&args.suffix))
+    let login = mqtt_login(&key, &genesis_hash, Some(&args.suffix), clock.now())
         .map_err(|e| bad_input(e.code(), e.to_string()))?;
     let broker = broker.as_deref().and_then(BrokerUrl::parse);
     let v = json!({

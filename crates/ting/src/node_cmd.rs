@@ -319,6 +319,7 @@ impl DevNetwork {
             issuers: vec![issuer.account()],
             sequencers: vec![node_key.account()],
             allocations: Vec::new(),
+            clock: ting_core::LedgerClock::Real,
         };
         Ok(DevNetwork {
             genesis,

@@ -16,6 +16,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use ting_agent::clock::now;
+use ting_agent::clock::NetworkClock;
 use ting_agent::files::{read_genesis, read_key};
 use ting_agent::txtext::{self, tx_to_text, txs_from_text};
 use ting_agent::wallet::{sign as sign_tx, valid_for, TxSlot};
@@ -135,17 +136,17 @@ pub struct SubmitArgs {
 
 /// The network, nonce and validity: given, from the genesis file, or from the node.
 async fn slot(args: &SignArgs, key: &Keypair, client: &NodeClient) -> anyhow::Result<TxSlot> {
-    let (network, genesis) = match &args.genesis {
+    let (network, genesis, clock) = match &args.genesis {
         Some(path) => {
             let g = read_genesis(path)?;
-            (g.network, g.hash())
+            (g.network, g.hash(), NetworkClock::of(&g))
         }
         None => {
             let status = client
                 .status()
                 .await
                 .context("reading the network (or give --genesis)")?;
-            (status.network, status.genesis_hash)
+            (status.network, status.genesis_hash, status.clock)
         }
     };
     let valid_ms = match &args.valid_for {
@@ -164,7 +165,7 @@ async fn slot(args: &SignArgs, key: &Keypair, client: &NodeClient) -> anyhow::Re
         network,
         genesis,
         nonce,
-        valid_until: valid_for(valid_ms),
+        valid_until: valid_for(&clock, valid_ms),
     })
 }
 

@@ -274,6 +274,7 @@ mod tests {
                 .iter()
                 .map(|k| (k.account(), Amount::new(FUNDS)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         };
         let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
         cfg.verify_workers = 1;

@@ -212,6 +212,7 @@ mod tests {
                 .iter()
                 .map(|k| (k.account(), Amount::new(10_000_000)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         };
         let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
         cfg.verify_workers = 1;

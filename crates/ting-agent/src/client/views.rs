@@ -42,6 +42,8 @@ pub struct NodeStatus {
     pub mqtt: Option<String>,
     /// The faucet's issuer, on a dev node.
     pub faucet: Option<AccountId>,
+    /// The network's clock: real, or accelerated (a simulation's).
+    pub clock: crate::clock::NetworkClock,
     pub raw: Value,
 }
 
@@ -60,8 +62,29 @@ impl NodeStatus {
             faucet: raw["faucet"]
                 .as_str()
                 .and_then(|s| AccountId::parse(s).ok()),
+            clock: network_clock(&raw["clock"], what)?,
             raw,
         })
+    }
+}
+
+/// The clock `/v1/status` names: absent or `real` is the wall clock; an
+/// accelerated one must give a speed the genesis could declare and its epoch.
+fn network_clock(raw: &Value, what: &str) -> Result<crate::clock::NetworkClock, HttpError> {
+    use ting_core::LedgerClock;
+    match raw["kind"].as_str() {
+        None | Some("real") => Ok(crate::clock::NetworkClock::REAL),
+        Some("accelerated") => {
+            let speed = u32::try_from(number(raw, "speed", what)?)
+                .map_err(|_| missing(what, "clock.speed"))?;
+            let clock = LedgerClock::Accelerated { speed };
+            if !clock.is_valid() {
+                return Err(missing(what, "clock.speed"));
+            }
+            let epoch = ting_core::Timestamp(number(raw, "epoch_ms", what)?);
+            Ok(crate::clock::NetworkClock::new(clock, epoch))
+        }
+        Some(_) => Err(missing(what, "clock.kind")),
     }
 }
 

@@ -12,7 +12,6 @@ use ting_core::{AccountId, Amount, ChannelId, Payment, Timestamp, TxKind};
 
 use super::error::{ChannelError, QueueError};
 use super::Device;
-use crate::clock::now;
 use crate::dir::{channel_path, Role};
 use crate::error::StoreError;
 use crate::payee::DurablePayee;
@@ -104,7 +103,10 @@ impl Device {
                 payers.insert(*channel, payer);
             }
             let payer = payers.get_mut(channel).expect("inserted above");
-            (payer.pay(units, now())?, payer.payer().terms().payee)
+            (
+                payer.pay(units, self.inner.clock.now())?,
+                payer.payer().terms().payee,
+            )
         };
         self.inner
             .send_envelope(payee, EnvelopeType::PAYMENT, payment.encode(), false)
@@ -127,7 +129,12 @@ impl Device {
             inbox
                 .payee(channel)
                 .map_err(|_| ChannelError::NotPayee(channel.to_hex()))
-                .map(|p| (p.claim_plan(now(), policy), p.payee().claimed()))
+                .map(|p| {
+                    (
+                        p.claim_plan(self.inner.clock.now(), policy),
+                        p.payee().claimed(),
+                    )
+                })
         };
         let (plan, mut claimed) = payee_of(&mut self.inner.inbox())?;
         for proof in plan? {

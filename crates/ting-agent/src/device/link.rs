@@ -33,7 +33,6 @@ use super::pending::Confirmed;
 use super::presence::Presence;
 use super::{Broker, Inner};
 use crate::backoff::Backoff;
-use crate::clock::now;
 use crate::mqtt_login::mqtt_login;
 use crate::outbox::Item;
 use crate::tls::{tls_failure, TlsTrust};
@@ -196,8 +195,8 @@ fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
     // while the device is away. Two devices with one key would evict each other.
     // The client id is the account id, and every session logs in with a fresh
     // token (docs/mqtt.md §9).
-    let login =
-        mqtt_login(&inner.key, &inner.genesis_hash, None).expect("no suffix is always valid");
+    let login = mqtt_login(&inner.key, &inner.genesis_hash, None, inner.clock.now())
+        .expect("no suffix is always valid");
     let mut options = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     options
         .set_credentials(login.username, login.password)
@@ -421,7 +420,7 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
             }
         }
         Event::Incoming(Packet::Publish(publish)) if publish.topic == topics::inbox(&inner.me) => {
-            let received = inner.inbox().handle(&publish.payload, now());
+            let received = inner.inbox().handle(&publish.payload, inner.clock.now());
             if let Ok(received) = received {
                 dispatch(inner, received);
             }
@@ -460,7 +459,12 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
 /// topic; or that run's leaving hello. Anything else changes nothing, an
 /// empty retained message (which anyone may publish) included.
 fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
-    let checked = check_hello(payload, &inner.genesis_hash, &inner.sequencers, now());
+    let checked = check_hello(
+        payload,
+        &inner.genesis_hash,
+        &inner.sequencers,
+        inner.clock.now(),
+    );
     let Ok(hello) = checked else {
         return;
     };
@@ -570,6 +574,7 @@ mod tests {
             broker: Some(Broker::parse(broker).expect("a broker URL")),
             tls,
             seed: 1,
+            clock: crate::clock::NetworkClock::REAL,
         };
         Device::start(config).expect("the device starts")
     }

@@ -56,12 +56,13 @@ use std::time::Duration;
 use rustls::ClientConfig;
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
 use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
-use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, TxBody, TxKind};
+use ting_core::{
+    AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, Timestamp, TxBody, TxKind,
+};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::client::{HttpError, NodeClient};
-use crate::clock::now;
 use crate::payer::DurablePayer;
 use crate::tls::TlsTrust;
 use crate::verify::Verifier;
@@ -103,6 +104,9 @@ pub struct DeviceConfig {
     pub tls: TlsTrust,
     /// Seeds the backoff jitter, so a run can be replayed.
     pub seed: u64,
+    /// The network's time (its genesis's clock): what the device stamps
+    /// envelopes, logins and expiries with.
+    pub clock: crate::clock::NetworkClock,
 }
 
 impl DeviceConfig {
@@ -148,6 +152,7 @@ impl DeviceConfig {
             broker,
             tls,
             seed: rand::random(),
+            clock: status.clock,
         })
     }
 }
@@ -199,6 +204,7 @@ pub(crate) struct Inner {
     /// The broker's TLS configuration, made at start when the broker is `mqtts://`.
     mqtt_tls: Option<Arc<ClientConfig>>,
     seed: u64,
+    clock: crate::clock::NetworkClock,
     pending: Mutex<pending::Pending>,
     inbox: Mutex<Inbox>,
     next_nonce: tokio::sync::Mutex<Option<Nonce>>,
@@ -265,6 +271,7 @@ impl Device {
             tls: config.tls,
             mqtt_tls,
             seed: config.seed,
+            clock: config.clock,
             pending: Mutex::new(pending),
             inbox: Mutex::new(inbox),
             next_nonce: tokio::sync::Mutex::new(None),
@@ -297,6 +304,16 @@ impl Device {
 
     pub fn account(&self) -> AccountId {
         self.inner.me
+    }
+
+    /// The network's clock, as the device reads it.
+    pub fn clock(&self) -> crate::clock::NetworkClock {
+        self.inner.clock
+    }
+
+    /// The network's time now: what deadlines and expiries are counted in.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
     }
 
     /// The broker this device uses, if any.
@@ -510,7 +527,7 @@ impl Inner {
             genesis: self.genesis_hash,
             sender: self.me,
             nonce,
-            valid_until: crate::wallet::valid_for(TX_VALID_FOR_DEFAULT_MS),
+            valid_until: crate::wallet::valid_for(&self.clock, TX_VALID_FOR_DEFAULT_MS),
             kind,
         }
         .sign(&self.key);
@@ -579,7 +596,7 @@ impl Inner {
             recipient: to,
             kind,
             id: self.next_envelope_id(),
-            timestamp: now(),
+            timestamp: self.clock.now(),
             encrypted: encrypt,
         };
         let envelope = if encrypt {

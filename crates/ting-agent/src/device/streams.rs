@@ -23,7 +23,6 @@ use ting_core::{topics, AccountId, Amount, ChannelId, MessagingKey, Payment, TxK
 
 use super::error::{ChannelError, InboxError, QueueError, SendError, SubmitError};
 use super::{Device, Inner};
-use crate::clock::now;
 use crate::error::DurableAcceptError;
 use crate::payer::DurablePayer;
 
@@ -234,9 +233,11 @@ impl Device {
         let payment = match payer.payer().state().mode {
             PayerMode::HashChain { price, .. } => {
                 let units = amount.base_units().div_ceil(price.base_units().max(1));
-                payer.pay(units, now())?
+                payer.pay(units, self.inner.clock.now())?
             }
-            PayerMode::Voucher { .. } => payer.pay_amount(amount, now(), &self.inner.key)?,
+            PayerMode::Voucher { .. } => {
+                payer.pay_amount(amount, self.inner.clock.now(), &self.inner.key)?
+            }
         };
         Ok(payment)
     }
@@ -271,7 +272,7 @@ impl Device {
         if payee.payee().terms().payer != *from {
             return Err(InboxError::NotPayer);
         }
-        match payee.accept_payment(payment, now()) {
+        match payee.accept_payment(payment, self.inner.clock.now()) {
             Ok(accepted) => Ok((payment.channel, accepted.total)),
             Err(DurableAcceptError::Refused(PaymentError::Replayed)) => {
                 Ok((payment.channel, payee.payee().paid()))

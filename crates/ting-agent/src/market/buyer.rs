@@ -26,7 +26,6 @@ use ting_core::{AccountId, Amount, Hash32, Timestamp};
 use super::contract::{Contract, ContractDir};
 use super::policy::{Candidate, Policy};
 use super::{MarketError, CONTRACTS_OPEN_MAX, PROPOSALS_PER_CALL_MAX};
-use crate::clock::now;
 use crate::device::{Device, Message, SubmitError, TxError};
 
 /// How many of the best proposals a counter-offer goes to.
@@ -107,6 +106,8 @@ pub enum BuyerEvent {
 /// A buyer on one device.
 #[derive(Debug)]
 pub struct Buyer {
+    /// The network's time, read through the device's clock.
+    clock: crate::clock::NetworkClock,
     dir: ContractDir,
     policy: Policy,
     contracts: BTreeMap<Hash32, Contract>,
@@ -125,6 +126,7 @@ impl Buyer {
         let dir = ContractDir::open(device.state_dir(), "buyer")?;
         let contracts = dir.load()?.into_iter().map(|c| (c.id(), c)).collect();
         Ok(Buyer {
+            clock: device.clock(),
             dir,
             policy,
             contracts,
@@ -147,7 +149,7 @@ impl Buyer {
         if self.contracts.values().filter(|c| is_open(c)).count() >= CONTRACTS_OPEN_MAX {
             return Err(MarketError::TooManyContracts);
         }
-        let at = now();
+        let at = self.clock.now();
         // Unique among this buyer's calls, even two in one millisecond.
         let last = self.contracts.values().map(|c| c.call.call.id).max();
         let id = last.map_or(at.0, |l| l.saturating_add(1).max(at.0));
@@ -226,7 +228,7 @@ impl Buyer {
     /// Does what time asks: publishes calls again after a restart, decides
     /// calls whose proposals are in, resumes holds, takes late holds back.
     pub async fn tick(&mut self, device: &Device) -> Result<Vec<BuyerEvent>, MarketError> {
-        let at = now();
+        let at = self.clock.now();
         let mut events = Vec::new();
         let open: Vec<Hash32> = self
             .contracts

@@ -23,7 +23,6 @@ use ting_core::{topics, AccountId, Amount, Hash32, Timestamp, TxKind};
 
 use super::contract::{Contract, ContractDir};
 use super::{MarketError, CONTRACTS_OPEN_MAX};
-use crate::clock::now;
 use crate::device::{Device, Message, SubmitError, TxError};
 
 /// Calls one buyer may have answered per minute: a buyer that floods its
@@ -99,6 +98,8 @@ pub enum ProviderEvent {
 
 /// A provider on one device.
 pub struct Provider {
+    /// The network's time, read through the device's clock.
+    clock: crate::clock::NetworkClock,
     dir: ContractDir,
     config: ProviderConfig,
     pricing: Pricing,
@@ -144,6 +145,7 @@ impl Provider {
         let dir = ContractDir::open(device.state_dir(), "provider")?;
         let contracts = dir.load()?.into_iter().map(|c| (c.id(), c)).collect();
         Ok(Provider {
+            clock: device.clock(),
             dir,
             config,
             pricing,
@@ -256,7 +258,7 @@ impl Provider {
         if !served || !area_serves(&self.config.area, &c.area) {
             return Err("not_served");
         }
-        if now() >= c.answer_by {
+        if self.clock.now() >= c.answer_by {
             return Err("call_closed");
         }
         if self.contracts.contains_key(&call.hash()) {
@@ -271,7 +273,7 @@ impl Provider {
     }
 
     fn spend_budget(&mut self, buyer: &AccountId) -> Result<(), &'static str> {
-        let minute = now().0 / 60_000;
+        let minute = self.clock.now().0 / 60_000;
         if self.budgets.len() >= BUDGETS_MAX && !self.budgets.contains_key(buyer) {
             self.budgets.retain(|_, (m, _)| *m == minute);
             if self.budgets.len() >= BUDGETS_MAX {
@@ -291,7 +293,7 @@ impl Provider {
 
     fn quote_to_proposal(&self, call: &SignedCall, round: u8, q: &Quote) -> Option<Proposal> {
         let c = &call.call;
-        let at = now();
+        let at = self.clock.now();
         let window = c.answer_by.0.saturating_sub(c.issued_at.0);
         let proposal = Proposal {
             call: call.hash(),
@@ -482,7 +484,7 @@ impl Provider {
 
     /// Resumes what a crash interrupted and notices holds that ended.
     pub async fn tick(&mut self, device: &Device) -> Result<Vec<ProviderEvent>, MarketError> {
-        let at = now();
+        let at = self.clock.now();
         let mut events = Vec::new();
         let open: Vec<Contract> = self
             .contracts

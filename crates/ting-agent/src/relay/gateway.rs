@@ -40,7 +40,6 @@ mod served;
 use super::store::GatewayLease;
 use super::wire::Wire;
 use super::{RelayError, LEASES_SERVED_MAX};
-use crate::clock::now;
 use crate::device::{Device, Message, SubmitError, TxError};
 use served::{load_leases, Served};
 
@@ -144,6 +143,8 @@ pub enum GatewayEvent {
 /// A gateway; drive it with [`Gateway::on_message`] and [`Gateway::tick`].
 #[derive(Debug)]
 pub struct Gateway {
+    /// The network's time, read through the device's clock.
+    clock: crate::clock::NetworkClock,
     config: GatewayConfig,
     dir: PathBuf,
     genesis: Hash32,
@@ -183,6 +184,7 @@ impl Gateway {
         }
         let saved = load_leases(&dir)?;
         Ok(Gateway {
+            clock: device.clock(),
             config,
             dir,
             genesis: device.genesis_hash(),
@@ -235,15 +237,15 @@ impl Gateway {
     /// Keeps the ask resting, finds new leases, settles and closes.
     pub async fn tick(&mut self, device: &Device) -> Result<Vec<GatewayEvent>, RelayError> {
         let mut events = Vec::new();
-        if now().0 >= self.next_poll {
-            self.next_poll = now().0 + self.config.poll_ms;
+        if self.clock.now().0 >= self.next_poll {
+            self.next_poll = self.clock.now().0 + self.config.poll_ms;
             events.extend(self.keep_ask(device).await?);
             events.extend(self.discover(device).await?);
         }
         let due: Vec<LeaseId> = self
             .served
             .iter()
-            .filter(|(_, s)| !s.done && now().0 >= s.lease.ends_at.0)
+            .filter(|(_, s)| !s.done && self.clock.now().0 >= s.lease.ends_at.0)
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -319,7 +321,7 @@ impl Gateway {
         if s.lease.buyer != from {
             return Some("not_the_buyer");
         }
-        if s.done || now().0 >= s.lease.ends_at.0 {
+        if s.done || self.clock.now().0 >= s.lease.ends_at.0 {
             return Some("lease_ended");
         }
         if s.relayed_already(seq) {
@@ -386,7 +388,7 @@ impl Gateway {
     /// Whether `from` may have an unknown lease looked up now: once a poll
     /// interval per sender, for at most `LOOKUP_SENDERS_MAX` senders at once.
     fn may_look_up(&mut self, from: AccountId) -> bool {
-        let t = now().0;
+        let t = self.clock.now().0;
         let since = t.saturating_sub(self.config.poll_ms);
         if self.lookups.get(&from).is_some_and(|&last| last > since) {
             return false;

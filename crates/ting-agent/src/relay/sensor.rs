@@ -27,7 +27,6 @@ use ting_core::{AccountId, Amount, Hash32, Signature, Timestamp, TxKind};
 use super::store::{self, SensorState};
 use super::wire::{Wire, RELAY_PAYLOAD_MAX};
 use super::RelayError;
-use crate::clock::now;
 use crate::device::{Device, Message, SubmitError};
 
 /// What a sensor buys.
@@ -86,6 +85,8 @@ pub enum SensorEvent {
 /// A sensor; drive it with [`Sensor::on_message`] and [`Sensor::tick`].
 #[derive(Debug)]
 pub struct Sensor {
+    /// The network's time, read through the device's clock.
+    clock: crate::clock::NetworkClock,
     config: SensorConfig,
     genesis: Hash32,
     me: AccountId,
@@ -129,6 +130,7 @@ impl Sensor {
             None => SensorState::default(),
         };
         Ok(Sensor {
+            clock: device.clock(),
             config,
             genesis: device.genesis_hash(),
             me: device.account(),
@@ -202,7 +204,7 @@ impl Sensor {
             side: Side::Bid,
             price,
             quantity: self.config.units,
-            expires_at: Timestamp(now().0 + self.config.bid_lifetime_ms),
+            expires_at: Timestamp(self.clock.now().0 + self.config.bid_lifetime_ms),
         };
         let ticket = device.queue(TxKind::OrderPlace { terms }).await?;
         let order = OrderId::derive(&self.genesis, &self.me, ticket.nonce);
@@ -244,8 +246,8 @@ impl Sensor {
         if self.ended {
             return Ok(events);
         }
-        if self.lease.is_none() && self.bid.is_some() && now().0 >= self.next_poll {
-            self.next_poll = now().0 + self.config.poll_ms;
+        if self.lease.is_none() && self.bid.is_some() && self.clock.now().0 >= self.next_poll {
+            self.next_poll = self.clock.now().0 + self.config.poll_ms;
             events.extend(self.find_lease(device).await?);
         }
         if self.lease.is_none() {
@@ -270,10 +272,10 @@ impl Sensor {
         let Some((id, lease)) = self.lease.clone() else {
             return Ok(None);
         };
-        if now().0 < self.resend_at || now().0 >= lease.ends_at.0 {
+        if self.clock.now().0 < self.resend_at || self.clock.now().0 >= lease.ends_at.0 {
             return Ok(None);
         }
-        self.resend_at = now().0 + self.config.resend_ms;
+        self.resend_at = self.clock.now().0 + self.config.resend_ms;
         if self.outstanding.is_empty() && self.last_count.is_none() {
             return Ok(None);
         }
@@ -350,7 +352,7 @@ impl Sensor {
         };
         while self.next_seq - self.signed < self.config.window
             && self.next_seq < lease.quantity
-            && now().0 < lease.ends_at.0
+            && self.clock.now().0 < lease.ends_at.0
         {
             let Some(payload) = self.queued.pop_front() else {
                 break;
@@ -365,7 +367,7 @@ impl Sensor {
                 payload,
             };
             device.send(lease.provider, msg.encode(), false).await?;
-            self.resend_at = now().0 + self.config.resend_ms;
+            self.resend_at = self.clock.now().0 + self.config.resend_ms;
         }
         Ok(())
     }
@@ -397,7 +399,7 @@ impl Sensor {
         }
         self.receipted += 1;
         self.save()?;
-        self.resend_at = now().0 + self.config.resend_ms;
+        self.resend_at = self.clock.now().0 + self.config.resend_ms;
         let mut events = vec![SensorEvent::Receipt { seq }];
         if self.sign_due() {
             events.extend(self.sign(device).await?);

@@ -38,7 +38,6 @@ use ting_core::{AccountId, Amount, Hash32, Keypair, Timestamp};
 
 use super::log::AppendLog;
 use super::SellerError;
-use crate::clock::now;
 use crate::device::Device;
 
 const POINTS_MAGIC: &[u8; 8] = b"TGSPTS01";
@@ -104,6 +103,8 @@ struct OpenChunk {
 /// One stream's seller.
 #[derive(Debug)]
 pub struct Seller {
+    /// The network's time, read through the device's clock.
+    clock: crate::clock::NetworkClock,
     stream: StreamId,
     terms: StreamTerms,
     consent: SignedConsent,
@@ -179,6 +180,7 @@ impl Seller {
             })
             .collect();
         let mut seller = Seller {
+            clock: device.clock(),
             stream: setup.stream,
             terms: setup.terms,
             consent: setup.consent,
@@ -428,7 +430,7 @@ impl Seller {
                     .terms
                     .epoch
                     .epoch_of(self.next_seq(), r.revoked_at.0)
-                    .max(self.current_epoch(now()))
+                    .max(self.current_epoch(self.clock.now()))
                     .saturating_add(1);
                 write_synced(
                     &path,

@@ -19,6 +19,7 @@ fn dev_node(dir: &std::path::Path) -> Node {
         issuers: vec![sequencer().account()],
         sequencers: vec![sequencer().account()],
         allocations: Vec::new(),
+        clock: ting_core::LedgerClock::Real,
     };
     let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
     cfg.verify_workers = 1;

@@ -106,6 +106,7 @@ pub fn node(dir: &Path, extra: &[(AccountId, u64)]) -> Node {
             .chain(extra.iter().copied())
             .map(|(who, amount)| (who, Amount::new(amount)))
             .collect(),
+        clock: ting_core::LedgerClock::Real,
     };
     let mut cfg = NodeConfig::new(dir.to_path_buf(), genesis, sequencer());
     cfg.verify_workers = 1;

@@ -60,6 +60,7 @@ fn genesis_unrecorded(each: u64) -> Genesis {
         allocations: (0..4)
             .map(|i| (key(i).account(), Amount::new(each)))
             .collect(),
+        clock: ting_core::LedgerClock::Real,
     }
 }
 

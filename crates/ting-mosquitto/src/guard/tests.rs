@@ -27,6 +27,7 @@ fn config(per_source: usize) -> Config {
             issuers: vec![s],
             sequencers: vec![s],
             allocations: vec![(s, Amount::new(1))],
+            clock: ting_core::LedgerClock::Real,
         },
         connections_per_source: per_source,
     }

@@ -80,6 +80,7 @@ pub fn genesis() -> Genesis {
         issuers: vec![sequencer().account()],
         sequencers: vec![sequencer().account()],
         allocations: vec![(user(0).account(), Amount::new(1_000))],
+        clock: ting_core::LedgerClock::Real,
     }
 }
 

@@ -24,6 +24,7 @@ fn world() -> World {
         issuers: vec![],
         sequencers: vec![Keypair::from_seed([2; 32]).account()],
         allocations: vec![(rich.account(), Amount::new(1_000_000))],
+        clock: ting_core::LedgerClock::Real,
     };
     let state = State::from_genesis(&g, 1);
     World {

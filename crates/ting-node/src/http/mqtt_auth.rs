@@ -67,7 +67,7 @@ pub async fn auth(State(s): State<Arc<Shared>>, body: RawBody) -> Result<Json<Va
             &req.username,
             &req.clientid,
             req.password.as_bytes(),
-            crate::clock::now(),
+            s.time.now(),
             &mut replay,
         )
     };

@@ -93,8 +93,23 @@ pub async fn status(State(s): State<Arc<Shared>>, headers: axum::http::HeaderMap
         "accounts": accounts,
         "supply": supply.base_units(),
         "faucet": s.faucet.as_ref().map(|f| f.issuer().to_did()),
+        "clock": clock_json(&s.time),
         "mqtt": s.mqtt_broker.get().map(|b| json!({ "broker": advertised_broker(b, &headers) })),
     })))
+}
+
+/// The network's clock (docs/api.md §3): `real`, or `accelerated` with its
+/// speed and the epoch it runs from, and the network's time now.
+fn clock_json(time: &crate::clock::NetworkTime) -> Value {
+    match time.clock() {
+        ting_core::LedgerClock::Real => json!({ "kind": "real", "now_ms": time.now().0 }),
+        ting_core::LedgerClock::Accelerated { speed } => json!({
+            "kind": "accelerated",
+            "speed": speed,
+            "epoch_ms": time.epoch().0,
+            "now_ms": time.now().0,
+        }),
+    }
 }
 
 /// An account's view in JSON: money, nonce, device terms (with what it has

@@ -68,6 +68,8 @@ pub(crate) struct Login {
     pub key: Keypair,
     pub genesis_hash: Hash32,
     pub client_id: String,
+    /// What stamps the login token.
+    pub time: crate::clock::NetworkTime,
 }
 
 impl Login {
@@ -76,7 +78,7 @@ impl Login {
             &self.key,
             &self.genesis_hash,
             &self.client_id,
-            crate::clock::now(),
+            self.time.now(),
             rand::random(),
         );
         (login::username(&self.key.account()), token.to_text())

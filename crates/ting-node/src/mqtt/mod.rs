@@ -183,6 +183,7 @@ impl Gateway {
             MqttMode::Embedded { listen } => {
                 let policy = broker::Policy {
                     genesis_hash: shared.genesis_hash,
+                    time: shared.time,
                     sequencers: shared.genesis.sequencers.iter().copied().collect(),
                     connections_per_source: cfg.connections_per_source,
                 };
@@ -224,6 +225,7 @@ impl Gateway {
             key: Keypair::from_seed(cfg.key.seed()),
             topic: ting_core::topics::node(&cfg.key.account()),
             run: EnvelopeId(rand::random()),
+            time: shared.time,
         });
         // The last will: this run's leaving hello, so a node that dies says so.
         let height = shared.durable.height();
@@ -232,6 +234,7 @@ impl Gateway {
             key: Keypair::from_seed(cfg.key.seed()),
             genesis_hash: shared.genesis_hash,
             client_id: id,
+            time: shared.time,
         };
         let endpoint = client::Endpoint {
             host: &host,
@@ -244,6 +247,7 @@ impl Gateway {
         let signer = Signer {
             key: cfg.key,
             genesis: shared.genesis_hash,
+            time: shared.time,
         };
         let (gateway, mut watch_rx) = Gateway::spawn(Parts {
             shared,

@@ -99,6 +99,8 @@ pub(crate) struct Signer {
     pub key: Keypair,
     /// The genesis hash every notice names.
     pub genesis: Hash32,
+    /// What stamps the notices.
+    pub time: crate::clock::NetworkTime,
 }
 
 impl Signer {
@@ -140,7 +142,7 @@ pub(crate) fn hello(
         recipient: a.key.account(),
         kind: EnvelopeType::HELLO,
         id: a.run,
-        timestamp: crate::clock::now(),
+        timestamp: a.time.now(),
         encrypted: false,
     };
     let payload = HelloPayload {
@@ -161,6 +163,8 @@ pub(crate) struct Announcer {
     pub topic: String,
     /// One id for a gateway run: its serving hellos and its leaving one.
     pub run: EnvelopeId,
+    /// What stamps the hellos.
+    pub time: crate::clock::NetworkTime,
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub(crate) async fn publish(client: Client, signer: Signer, metrics: Arc<Metrics
 }
 
 async fn send_notice(client: &Client, signer: &Signer, metrics: &Metrics, n: Notice) {
-    let Some(bytes) = signer.seal(&n, crate::clock::now()) else {
+    let Some(bytes) = signer.seal(&n, signer.time.now()) else {
         return metrics.mqtt.publish_dropped("unsealable");
     };
     let topic = inbox(&n.recipient());

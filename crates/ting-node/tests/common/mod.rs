@@ -66,6 +66,7 @@ pub fn genesis() -> Genesis {
         allocations: (0..USERS)
             .map(|i| (user(i).account(), Amount::new(FUNDS)))
             .collect(),
+        clock: ting_core::LedgerClock::Real,
     }
 }
 

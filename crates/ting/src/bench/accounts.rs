@@ -45,6 +45,7 @@ pub fn run(n: usize, json: bool) -> anyhow::Result<()> {
         issuers: Vec::new(),
         sequencers: vec![node_key.account()],
         allocations: ids.into_iter().map(|id| (id, Amount::new(1_000))).collect(),
+        clock: ting_core::LedgerClock::Real,
     };
     let genesis_mib = rss_mib();
     let dir = TempDir::new("accounts")?;

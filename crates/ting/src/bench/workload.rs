@@ -51,6 +51,7 @@ pub fn accounts(n: usize) -> Accounts {
             .iter()
             .map(|k| (k.account(), Amount::new(SENDER_FUNDS_BASE_UNITS)))
             .collect(),
+        clock: ting_core::LedgerClock::Real,
     };
     Accounts {
         senders,
@@ -157,6 +158,7 @@ mod tests {
                 .iter()
                 .map(|k| (k.account(), Amount::new(SENDER_FUNDS_BASE_UNITS)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         };
         (senders, genesis)
     }

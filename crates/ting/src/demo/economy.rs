@@ -88,7 +88,10 @@ impl Economy {
             sender: actor.key.account(),
             nonce: actor.nonce,
             // The demo submits at once, and its node's time is the wall clock.
-            valid_until: ting_agent::wallet::valid_for(TX_VALID_FOR_DEFAULT_MS),
+            valid_until: ting_agent::wallet::valid_for(
+                &ting_agent::clock::NetworkClock::REAL,
+                TX_VALID_FOR_DEFAULT_MS,
+            ),
             kind,
         }
         .sign(&actor.key);

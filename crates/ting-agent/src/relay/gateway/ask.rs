@@ -6,7 +6,6 @@ use ting_core::{Timestamp, TxKind};
 
 use super::super::RelayError;
 use super::{Gateway, GatewayEvent};
-use crate::clock::now;
 use crate::device::{Device, SubmitError};
 
 impl Gateway {
@@ -35,7 +34,7 @@ impl Gateway {
             side: Side::Ask,
             price,
             quantity: self.config.units_per_ask,
-            expires_at: Timestamp(now().0 + self.config.ask_lifetime_ms),
+            expires_at: Timestamp(self.clock.now().0 + self.config.ask_lifetime_ms),
         };
         let ticket = device.queue(TxKind::OrderPlace { terms }).await?;
         let order = OrderId::derive(&self.genesis, &self.me, ticket.nonce);
@@ -66,6 +65,6 @@ impl Gateway {
             && o.terms.side == Side::Ask
             && o.terms.class == self.config.class
             && o.remaining > 0
-            && now().0 < o.terms.expires_at.0
+            && self.clock.now().0 < o.terms.expires_at.0
     }
 }

@@ -13,7 +13,6 @@ use ting_core::{AccountId, Amount, TxKind};
 use super::guard::{payment_code, refusal_message};
 use super::store::bind_channel;
 use super::{Answered, Seller};
-use crate::clock::now;
 use crate::device::Device;
 use crate::stream::SellerError;
 
@@ -31,10 +30,10 @@ impl Seller {
         if let Some(ack) = &request.ack {
             self.take_ack(from, ack);
         }
-        let allowed = self
-            .consent
-            .record
-            .allows_buyer(&from, request.attestation.as_ref(), now());
+        let allowed =
+            self.consent
+                .record
+                .allows_buyer(&from, request.attestation.as_ref(), self.clock.now());
         if let Some(payment) = request.payment.as_ref().filter(|_| allowed) {
             // A channel this seller has not taken up yet: take it up from the
             // ledger (its terms from a state proof), so its payments count.
@@ -97,7 +96,7 @@ impl Seller {
         credit: Amount,
     ) -> Result<Answered, SellerError> {
         *self.stats.refused.entry(code.to_owned()).or_default() += 1;
-        if !self.refusals.allow(to, now()) {
+        if !self.refusals.allow(to, self.clock.now()) {
             // Each refusal is an envelope through the durable outbox: past a
             // few a minute to one sender, the rest are dropped and counted.
             *self.stats.refused.entry("not_answered".into()).or_default() += 1;
@@ -132,7 +131,7 @@ impl Seller {
                 derive_epoch_key(&self.key, &self.stream, epoch),
             ));
         }
-        let at = now();
+        let at = self.clock.now();
         let record = &self.consent.record;
         if !record.allows_buyer(&from, request.attestation.as_ref(), at) {
             return Err(("buyer_not_allowed", Amount::ZERO));

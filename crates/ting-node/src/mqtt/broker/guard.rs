@@ -22,6 +22,8 @@ use ting_core::{AccountId, Hash32};
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub genesis_hash: Hash32,
+    /// What login tokens are checked against.
+    pub time: crate::clock::NetworkTime,
     pub sequencers: HashSet<AccountId>,
     /// Most connections from one IP address at once.
     pub connections_per_source: usize,
@@ -81,7 +83,7 @@ impl Guard {
         let id = info.id();
         let username = info.username().map(|u| u.as_ref()).unwrap_or("");
         let password = info.password().map(|p| p.as_ref()).unwrap_or(&[]);
-        let now = crate::clock::now();
+        let now = self.policy.time.now();
         let checked = {
             let mut replay = self.replay.lock().unwrap_or_else(|e| e.into_inner());
             login::verify(

@@ -428,6 +428,7 @@ mod tests {
                 .flatten()
                 .map(|k| (k.account(), Amount::new(1 << 40)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         };
         (senders, genesis)
     }

@@ -86,6 +86,7 @@ impl Keys {
                 .chain(senders)
                 .map(|k| (k.account(), Amount::new(FUNDS_BASE_UNITS)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         }
     }
 
@@ -174,6 +175,7 @@ pub(super) async fn start_device(
         }),
         tls: TlsTrust::SystemRoots,
         seed: rand::random(),
+        clock: ting_agent::clock::NetworkClock::REAL,
     };
     let device = Device::start(config)?;
     device.wait_for_node(NODE_WAIT).await?;

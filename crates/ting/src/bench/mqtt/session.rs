@@ -97,7 +97,12 @@ pub(super) fn login_options(
     key: &Keypair,
     suffix: &str,
 ) -> anyhow::Result<MqttOptions> {
-    let login = mqtt_login(key, &broker.genesis_hash, Some(suffix))?;
+    let login = mqtt_login(
+        key,
+        &broker.genesis_hash,
+        Some(suffix),
+        ting_agent::clock::now(),
+    )?;
     let mut opts = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     opts.set_credentials(login.username, login.password);
     if let Some(config) = &broker.tls {

@@ -85,6 +85,7 @@ pub(super) fn measure(args: &OrdersArgs) -> anyhow::Result<CoreFigures> {
             .iter()
             .map(|k| (k.account(), Amount::new(1 << 40)))
             .collect(),
+        clock: ting_core::LedgerClock::Real,
     };
     let mut base = State::from_genesis(&genesis, HASH_SEED);
     let register = flow::register(&issuer, &base);

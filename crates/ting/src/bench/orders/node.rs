@@ -84,6 +84,7 @@ impl Keys {
                 .chain(&self.orders)
                 .map(|k| (k.account(), Amount::new(1 << 40)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         }
     }
 }

@@ -70,6 +70,7 @@ impl Keys {
                 .iter()
                 .map(|k| (k.account(), Amount::new(FUNDS_BASE_UNITS)))
                 .collect(),
+            clock: ting_core::LedgerClock::Real,
         }
     }
 }
@@ -108,6 +109,7 @@ pub(super) fn device_config(net: &Net, key: &Keypair, dir: std::path::PathBuf) -
         }),
         tls: TlsTrust::SystemRoots,
         seed: rand::random(),
+        clock: ting_agent::clock::NetworkClock::REAL,
     }
 }
 
