@@ -8,7 +8,11 @@
 //! function of the seed, the entity and the simulated time, never of the
 //! order in which agents ask, so the same seed gives the same scenario
 //! however the real processes interleave. [`report`] renders a run's
-//! figures as Markdown and SVG.
+//! figures as Markdown and SVG. [`city`] is the I/O shell: the city's
+//! actors as real `ting-agent` devices over MQTT (purifiers buying
+//! cartridges, service centres selling them, owners registering and
+//! freezing their purifiers), and the physical world they share.
 
+pub mod city;
 pub mod report;
 pub mod world;

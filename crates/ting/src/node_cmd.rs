@@ -131,7 +131,7 @@ impl TlsArgs {
 }
 
 /// How a node (or the demo) does MQTT.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MqttArgs {
     /// Address of the embedded MQTT broker (port 0: any free port)
     /// [default: 127.0.0.1:1883; with --dev, a free port when that one is taken].

@@ -1,45 +1,61 @@
-//! `ting demo`: one command, a whole small machine economy, live.
+//! `ting demo`: the water city, a living machine economy on a seeded,
+//! accelerated clock (`--seed`, `--speed`, `--households`, `--fresh`).
 //!
-//! Starts a dev node with embedded defaults (data in `--data-dir`, kept
-//! between runs), funds a few dozen generated purifier devices from the dev
-//! faucet key, registers them under their households with daily limits, and
-//! drives a steady load of real signed payments through the node's pipeline,
-//! printing a live summary every second. The HTTP API stays up throughout so
-//! the CLI and curl can look around; Ctrl-C (or `--seconds`) stops it cleanly.
+//! The demo makes a city network whose genesis declares an accelerated
+//! clock (wire.md §8) and funds every actor, starts its node with the
+//! embedded broker, and runs the city's actors as real `ting-agent`
+//! devices over MQTT (`ting_sim::city`): owners register their purifiers
+//! with daily limits; purifiers treat water, wear out cartridges and buy
+//! new ones from competing service centres through escrow, releasing it on
+//! their own sensor's evidence. It prints where everything is and a
+//! `keys/` folder to join in with, a live screen (or `--json` lines), and a
+//! report (terminal, Markdown and SVG) at the end or on Ctrl-C.
 
-mod economy;
-mod market;
+mod agents;
+mod files;
+mod screen;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use ting_sim::world::Scenario;
 
-use crate::node_cmd::{dev_config, mqtt_line, shutdown_signal, MqttArgs, Started};
-use economy::{submit_and_wait, Economy};
+use crate::failure::bad_input;
+use crate::node_cmd::{mqtt_line, shutdown_signal, MqttArgs, Started};
+use files::CityFile;
+
+/// The slowest and fastest clocks the demo runs.
+const SPEED_MIN: u32 = 2;
+/// Households the demo takes.
+const HOUSEHOLDS_MAX: u32 = 2_000;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address of the HTTP API while the demo runs.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub http: SocketAddr,
-    /// Where the demo's node keeps its data (kept between runs).
-    #[arg(long, value_name = "DIR", default_value = "ting-demo-data")]
-    pub data_dir: PathBuf,
-    /// How many purifier devices take part.
-    #[arg(long, default_value_t = 40)]
-    pub devices: usize,
-    /// Payments per second to aim for.
-    #[arg(long, default_value_t = 500)]
-    pub rate: u64,
-    /// Seed of every random choice (printed at start).
+    /// Households in the city (each with an owner and a purifier).
+    #[arg(long, default_value_t = 20)]
+    pub households: u32,
+    /// How many times faster than real time the city's clock runs (600: a
+    /// simulated day in 2 min 24 s).
+    #[arg(long, default_value_t = 600)]
+    pub speed: u32,
+    /// Seed of every random choice: the same seed gives the same city.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Remove the city in --data-dir and start a new one.
     #[arg(long)]
-    pub seed: Option<u64>,
+    pub fresh: bool,
+    /// Print one JSON line of figures per second instead of the screen.
+    #[arg(long)]
+    pub json: bool,
+    /// Address of the HTTP API [default: 127.0.0.1:8080, or a free port when that one is taken].
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Where the city keeps its data, keys and report.
+    #[arg(long, value_name = "DIR", default_value = "ting-demo-city")]
+    pub data_dir: PathBuf,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long)]
     pub seconds: Option<u64>,
@@ -47,187 +63,77 @@ pub struct DemoArgs {
     pub mqtt: MqttArgs,
 }
 
-/// What the load thread has done so far.
-#[derive(Debug, Default)]
-struct Tally {
-    committed: AtomicU64,
-    /// Readings the utility bought off the ledger, and base units claimed for them.
-    readings: AtomicU64,
-    claimed: AtomicU64,
-    refused: Mutex<BTreeMap<&'static str, u64>>,
-}
-
-fn setup(
-    shared: &ting_node::Shared,
-    economy: &mut Economy,
-    issuer: &ting_core::Keypair,
-) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(3);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:20}] {pos}/{len}").expect("valid template"),
-    );
-    let mut refused = BTreeMap::new();
-    bar.set_message("funding devices from the faucet");
-    submit_and_wait(shared, economy.funding(shared, issuer), &mut refused)?;
-    bar.inc(1);
-    bar.set_message("registering devices under their households");
-    submit_and_wait(shared, economy.registrations(shared), &mut refused)?;
-    bar.inc(1);
-    bar.set_message("the water utility opens a payment channel to each purifier");
-    submit_and_wait(shared, economy.open_market(), &mut refused)?;
-    bar.inc(1);
-    bar.finish_and_clear();
-    if !refused.is_empty() {
-        anyhow::bail!("demo setup was refused: {refused:?}");
+fn check(args: &DemoArgs) -> anyhow::Result<()> {
+    if !(1..=HOUSEHOLDS_MAX).contains(&args.households) {
+        return Err(bad_input(
+            "bad_households",
+            format!(
+                "--households must be 1 to {HOUSEHOLDS_MAX}, not {}",
+                args.households
+            ),
+        ));
+    }
+    let max = ting_core::limits::CLOCK_SPEED_MAX;
+    if !(SPEED_MIN..=max).contains(&args.speed) {
+        return Err(bad_input(
+            "bad_speed",
+            format!("--speed must be {SPEED_MIN} to {max}, not {}", args.speed),
+        ));
     }
     Ok(())
 }
 
-fn load(
-    shared: Arc<ting_node::Shared>,
-    mut economy: Economy,
-    rate: u64,
-    stop: Arc<AtomicBool>,
-    tally: Arc<Tally>,
-) {
-    let per_round = usize::try_from((rate / 20).max(1)).unwrap_or(1);
-    let round_time = Duration::from_millis(50);
-    while !stop.load(Ordering::Acquire) {
-        let started = Instant::now();
-        let txs = economy.round(per_round);
-        if let Some(market) = &economy.market {
-            tally.readings.store(market.readings, Ordering::Relaxed);
-            tally.claimed.store(market.claimed, Ordering::Relaxed);
-        }
-        let mut refused = BTreeMap::new();
-        match submit_and_wait(&shared, txs, &mut refused) {
-            Ok(n) => {
-                tally.committed.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(e) => {
-                eprintln!("demo load stopped: {e:#}");
-                return;
-            }
-        }
-        if !refused.is_empty() {
-            economy.resync(&shared);
-            let mut all = tally.refused.lock().expect("tally lock");
-            for (code, n) in refused {
-                *all.entry(code).or_default() += n;
-            }
-        }
-        std::thread::sleep(round_time.saturating_sub(started.elapsed()));
+/// Binds the API: the address asked for, or 8080 and else a free port.
+fn http_addr(runtime: &tokio::runtime::Runtime, asked: Option<SocketAddr>) -> SocketAddr {
+    if let Some(addr) = asked {
+        return addr;
     }
-}
-
-fn summary(
-    shared: &ting_node::Shared,
-    tally: &Tally,
-    elapsed: Duration,
-    last: &mut (u64, u64),
-) -> String {
-    let (height, accounts, supply) = {
-        let s = shared.state.read().expect("state lock");
-        (s.height().0, s.account_count(), s.supply().base_units())
-    };
-    let committed = tally.committed.load(Ordering::Relaxed);
-    let rate = committed - last.0;
-    let blocks = height - last.1;
-    *last = (committed, height);
-    let refused = tally.refused.lock().expect("tally lock");
-    let refused: Vec<String> = refused.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    let readings = tally.readings.load(Ordering::Relaxed);
-    let claimed = tally.claimed.load(Ordering::Relaxed);
-    format!(
-        "{:>4}s  height {height:>6}  txs {committed:>8} ({rate:>5}/s)  blocks {blocks:>4}/s  accounts {accounts}  supply {supply}  readings paid off-ledger {readings} (claimed {claimed})  refused [{}]",
-        elapsed.as_secs(),
-        refused.join(", ")
-    )
-}
-
-/// What the demo serves and where, with what to try.
-fn print_start(args: &DemoArgs, running: &Started, seed: u64) {
-    println!(
-        "ting demo: {} devices, seed {seed}, data in {}",
-        args.devices,
-        args.data_dir.display()
-    );
-    println!(
-        "  API: http://{0}  (try: curl http://{0}/v1/status, or `ting status --node http://{0}`)",
-        args.http
-    );
-    println!(
-        "  MQTT: {}",
-        mqtt_line(running.gateway.as_ref(), running.moved_from)
-    );
-    if let Some(addr) = running.gateway.as_ref().and_then(|g| g.listen_addr()) {
-        println!(
-            "        (try: mosquitto_sub -h {} -p {} -t ting/v1/blocks -F '%t %x')",
-            addr.ip(),
-            addr.port()
-        );
+    let default = SocketAddr::from(([127, 0, 0, 1], 8080));
+    match runtime.block_on(tokio::net::TcpListener::bind(default)) {
+        Ok(_) => default,
+        Err(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
     }
-}
-
-/// Drives the economy's load and prints a summary each second until Ctrl-C
-/// or `--seconds`; answers the payments committed.
-fn live(
-    runtime: &tokio::runtime::Runtime,
-    shared: &Arc<ting_node::Shared>,
-    economy: Economy,
-    args: &DemoArgs,
-) -> u64 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let loader = {
-        let (shared, stop, tally) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&tally));
-        let rate = args.rate;
-        std::thread::spawn(move || load(shared, economy, rate, stop, tally))
-    };
-    let started = Instant::now();
-    let mut last = (0, shared.state.read().expect("state lock").height().0);
-    runtime.block_on(async {
-        let deadline = args.seconds.map(|s| started + Duration::from_secs(s));
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.tick().await;
-        let ctrl_c = shutdown_signal();
-        tokio::pin!(ctrl_c);
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => break,
-                _ = tick.tick() => {
-                    println!("{}", summary(shared, &tally, started.elapsed(), &mut last));
-                    if deadline.is_some_and(|d| Instant::now() >= d) { break; }
-                }
-            }
-        }
-    });
-    stop.store(true, Ordering::Release);
-    let _ = loader.join();
-    tally.committed.load(Ordering::Relaxed)
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    if args.devices < 2 {
-        anyhow::bail!("--devices must be at least 2");
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
+    check(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    // The dev issuer funds the devices; its key is the faucet's.
-    let mut issuer = None;
-    let (running, listener) = Started::start(&runtime, args.http, &args.mqtt, true, || {
-        let cfg = dev_config(&args.data_dir)?;
-        issuer = cfg
-            .faucet
-            .as_ref()
-            .map(|k| ting_core::Keypair::from_seed(k.seed()));
+    if args.fresh {
+        files::remove_city(&args.data_dir)?;
+    }
+    let want = CityFile {
+        seed: args.seed,
+        households: args.households,
+        speed: args.speed,
+    };
+    let placeholder = Scenario::new(args.seed, args.households, ting_agent::clock::now().0)?;
+    let cast = Arc::new(ting_sim::city::Cast::of(&placeholder));
+    let mut mqtt = args.mqtt.clone();
+    // Every device of the city connects from this machine.
+    mqtt.mqtt_per_source = mqtt
+        .mqtt_per_source
+        .max(args.households.saturating_mul(3) + 64);
+    let http = http_addr(&runtime, args.http);
+    let mut fresh_city = false;
+    let mut genesis_copy = None;
+    let (running, listener) = Started::start(&runtime, http, &mqtt, true, || {
+        let (net, fresh) = files::open_city(&args.data_dir, want, &cast)?;
+        fresh_city = fresh;
+        genesis_copy = Some(net.genesis.clone());
+        let cfg = ting_node::NodeConfig::new(args.data_dir.join("node"), net.genesis, net.node_key);
         Ok((cfg, None))
     })?;
-    let issuer = issuer.ok_or_else(|| anyhow::anyhow!("a dev network has an issuer"))?;
+    let genesis = genesis_copy.ok_or_else(|| anyhow::anyhow!("the city's genesis"))?;
+    let scenario = Arc::new(Scenario::new(
+        args.seed,
+        args.households,
+        genesis.timestamp.0,
+    )?);
     let shared = Arc::clone(running.node.shared());
+    let api = listener.local_addr()?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(ting_node::http::serve(
         listener,
@@ -236,23 +142,119 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             let _ = http_stopped.await;
         },
     ));
-    print_start(args, &running, seed);
-    let mut economy = Economy::new(&shared, seed, args.devices);
-    setup(&shared, &mut economy, &issuer)?;
-    if let Some(first) = economy.accounts().first() {
-        println!(
-            "  a device: ting account show {first} --node http://{}",
-            args.http
-        );
-    }
-    let total = live(&runtime, &shared, economy, args);
+    let node_url = format!("http://{api}");
+    let keys = files::write_keys(&args.data_dir, &cast, &node_url)?;
+    print_start(
+        args,
+        &running,
+        &scenario,
+        api,
+        &keys,
+        fresh_city,
+        http != api && args.http.is_none(),
+    );
+    let broker = running
+        .gateway
+        .as_ref()
+        .and_then(|g| g.listen_addr())
+        .ok_or_else(|| {
+            bad_input(
+                "no_broker",
+                "the demo needs its embedded MQTT broker: leave out --no-mqtt and --mqtt-broker",
+            )
+        })?;
+    let city = agents::City {
+        scenario: Arc::clone(&scenario),
+        cast,
+        genesis,
+        node_url,
+        broker,
+        dir: args.data_dir.join("devices"),
+    };
+    let started = Instant::now();
+    let outcome = runtime.block_on(live(&city, &shared, args));
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
+    let report_dir = args.data_dir.join("report");
+    let written =
+        outcome.and_then(|figures| screen::finish(&figures, &report_dir, started.elapsed()));
     drop(shared);
     running.stop(&runtime);
+    let written = written?;
     println!(
-        "ting demo: stopped cleanly after {total} committed payments; data kept in {}",
-        args.data_dir.display()
+        "ting demo: stopped cleanly; the city is kept in {} (run again to continue it, or add --fresh); report: {}",
+        args.data_dir.display(),
+        written.display()
     );
     Ok(())
+}
+
+/// Runs the city until Ctrl-C or `--seconds`, printing the screen.
+async fn live(
+    city: &agents::City,
+    shared: &Arc<ting_node::Shared>,
+    args: &DemoArgs,
+) -> anyhow::Result<ting_sim::report::RunFigures> {
+    let running = agents::start(city, shared).await?;
+    let mut watch = screen::Watch::new(shared, &running.tally, args.speed, args.json);
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let ctrl_c = shutdown_signal();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = tick.tick() => {
+                watch.print(shared, &city.scenario);
+                if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+            }
+        }
+    }
+    let tally = Arc::clone(&running.tally);
+    running.stop().await;
+    Ok(watch.figures(shared, city, &tally))
+}
+
+/// What the demo serves and where, with what to try.
+fn print_start(
+    args: &DemoArgs,
+    running: &Started,
+    scenario: &Scenario,
+    api: SocketAddr,
+    keys: &std::path::Path,
+    fresh: bool,
+    moved: bool,
+) {
+    println!(
+        "ting demo: the water city, seed {}, {} households, {} times real time ({} in {})",
+        args.seed,
+        args.households,
+        args.speed,
+        if fresh { "a new city" } else { "continued" },
+        args.data_dir.display()
+    );
+    for line in scenario.summary().lines() {
+        println!("  {line}");
+    }
+    let note = if moved {
+        "  (8080 was taken: a free port instead)"
+    } else {
+        ""
+    };
+    println!("  API   http://{api}{note}");
+    println!(
+        "  MQTT  {}",
+        mqtt_line(running.gateway.as_ref(), running.moved_from)
+    );
+    println!(
+        "  keys  {}: the utility's, one household's and its purifier's keys;",
+        keys.display()
+    );
+    println!(
+        "        {}/README.txt has their ids and three commands to try as that household",
+        keys.display()
+    );
 }

@@ -1,0 +1,269 @@
+//! A household's water purifier: a `ting-agent` device with the SDK's
+//! market `Buyer`.
+//!
+//! Each step it reads its sensors (the water it treated since the last
+//! step, from the world model) and uses up its cartridge. When the
+//! cartridge runs low and no order is in flight, it calls for proposals
+//! within its owner's budget, and the SDK picks by the owner's policy and
+//! pays into escrow. When its own sensor sees a new cartridge fitted, it
+//! signs that as evidence, which releases the escrow. A centre that misses
+//! its deadline is refunded by the hold's rule, and the purifier calls
+//! again. Never a second order while one is in flight.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ting_agent::market::{Buyer, BuyerEvent, MarketError, Need, Policy};
+use ting_agent::{Device, Message};
+use ting_core::limits::HOLD_GRACE_MS_DEFAULT;
+use ting_core::market::{Condition, Evidence, FieldRule, ReleaseRule, Template, Value};
+use ting_core::{AccountId, Amount, Hash32};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::{district_area, Physical, Tally, CARTRIDGE_CATEGORY};
+use crate::world::{treat, Cartridge, Preference, Scenario, HOUR_MS, MINUTE_MS};
+
+/// How often (wall clock) a purifier reads its sensors and ticks its buyer.
+pub const STEP: Duration = Duration::from_millis(250);
+/// The shortest window for proposals, in simulated ms.
+const ANSWER_WITHIN_MIN_MS: u64 = 10 * MINUTE_MS;
+/// The window must also last this much wall-clock time, so MQTT round
+/// trips fit however fast the city runs.
+const ANSWER_WALL_MS: u64 = 3_000;
+/// A cartridge is due within two simulated days of the call.
+const DELIVER_WITHIN_MS: u64 = 48 * HOUR_MS;
+/// After a call nobody answered, wait this long (simulated) to call again.
+const RETRY_AFTER_MS: u64 = 2 * HOUR_MS;
+/// The evidence's field, and what the hold's template asks of it.
+const EVENT_FIELD: &str = "event";
+const EVENT_FITTED: &[u8] = b"cartridge_fitted";
+
+/// One purifier and what it knows.
+pub struct PurifierAgent {
+    pub household: u32,
+    pub device: Device,
+    pub buyer: Buyer,
+    pub scenario: Arc<Scenario>,
+    pub physical: Arc<Physical>,
+    pub tally: Arc<Tally>,
+    /// Centre names by account, for the figures.
+    pub centres: Arc<BTreeMap<AccountId, String>>,
+    cartridge: Cartridge,
+    last_ms: u64,
+    in_flight: Option<Hash32>,
+    retry_at_ms: u64,
+}
+
+impl std::fmt::Debug for PurifierAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PurifierAgent")
+            .field("household", &self.household)
+            .field("in_flight", &self.in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The owner's policy for choosing among proposals.
+pub fn policy(scenario: &Scenario, household: u32) -> Policy {
+    let Some(h) = scenario.household(household) else {
+        return Policy::default();
+    };
+    let budget = Amount::new(h.policy.cartridge_budget_base_units);
+    let mut p = Policy {
+        max_price: budget,
+        ..Policy::default()
+    };
+    match h.policy.prefers {
+        Preference::Cheapest => {}
+        Preference::Fastest => p.value_of_hour = Amount::new(1_000),
+        Preference::MostReliable => p.min_score_ppm = 800_000,
+    }
+    p
+}
+
+impl PurifierAgent {
+    /// A purifier whose cartridge is as the scenario starts it.
+    pub fn new(
+        household: u32,
+        device: Device,
+        buyer: Buyer,
+        scenario: Arc<Scenario>,
+        shared: (Arc<Physical>, Arc<Tally>, Arc<BTreeMap<AccountId, String>>),
+    ) -> PurifierAgent {
+        let cartridge = scenario
+            .initial_cartridge(household)
+            .unwrap_or_else(|_| Cartridge::full());
+        let last_ms = device.now().0;
+        PurifierAgent {
+            household,
+            device,
+            buyer,
+            scenario,
+            physical: shared.0,
+            tally: shared.1,
+            centres: shared.2,
+            cartridge,
+            last_ms,
+            in_flight: None,
+            retry_at_ms: 0,
+        }
+    }
+
+    /// Runs until `stop`; answers the device, to be shut down.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Device {
+        let mut tick = tokio::time::interval(STEP);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let result = tokio::select! {
+                m = self.device.recv() => match m {
+                    Some(m) => self.on_message(&m),
+                    None => break,
+                },
+                _ = tick.tick() => self.step().await,
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() { break; }
+                    continue;
+                }
+            };
+            if let Err(e) = result {
+                self.tally
+                    .error(format!("purifier-{:04}: {}: {e}", self.household, e.code()));
+            }
+        }
+        self.device
+    }
+
+    fn on_message(&mut self, m: &Message) -> Result<(), MarketError> {
+        if let Some(event) = self.buyer.on_message(m)? {
+            self.take(event);
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self) -> Result<(), MarketError> {
+        let now = self.device.now().0;
+        if now > self.last_ms {
+            let r = treat(
+                &self.scenario,
+                self.household,
+                &mut self.cartridge,
+                self.last_ms,
+                now,
+            );
+            if let Ok(r) = r {
+                // Litres of one step: small, finite and not negative.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let litres = r.litres.clamp(0.0, 1e12).round() as u64;
+                Tally::add(&self.tally.litres, litres);
+            }
+            self.last_ms = now;
+        }
+        if self.physical.take_fitted(self.household).is_some() {
+            self.cartridge = Cartridge::full();
+            self.fitted(now).await?;
+        }
+        for event in self.buyer.tick(&self.device).await? {
+            self.take(event);
+        }
+        if self.in_flight.is_none() && self.cartridge.is_low() && now >= self.retry_at_ms {
+            self.order(now).await?;
+        }
+        Ok(())
+    }
+
+    /// The sensor saw a new cartridge: the order in flight is done.
+    async fn fitted(&mut self, now: u64) -> Result<(), MarketError> {
+        let Some(call) = self.in_flight else {
+            return Ok(());
+        };
+        let Some(hold) = self.buyer.contract(&call).and_then(|c| c.hold) else {
+            return Ok(());
+        };
+        let evidence = Evidence {
+            hold,
+            observed_at: ting_core::Timestamp(now),
+            fields: vec![(EVENT_FIELD.into(), Value::Text(EVENT_FITTED.to_vec()))],
+        }
+        .sign(self.device.key(), &self.device.genesis_hash());
+        let event = self.buyer.confirm(&self.device, &call, evidence).await?;
+        Tally::add(&self.tally.installed, 1);
+        self.tally.district_event(&self.district_name(), true);
+        self.in_flight = None;
+        if let Some(e) = event {
+            self.take(e);
+        }
+        Ok(())
+    }
+
+    async fn order(&mut self, now: u64) -> Result<(), MarketError> {
+        let need = self.need();
+        let call = self.buyer.call(&self.device, need).await?;
+        Tally::add(&self.tally.calls, 1);
+        self.in_flight = Some(call);
+        self.retry_at_ms = now.saturating_add(RETRY_AFTER_MS);
+        Ok(())
+    }
+
+    fn need(&self) -> Need {
+        let (area, budget) = match self.scenario.household(self.household) {
+            Some(h) => (
+                district_area(h.district),
+                h.policy.cartridge_budget_base_units,
+            ),
+            None => (String::new(), 0),
+        };
+        let speed = u64::from(self.device.clock().speed());
+        Need {
+            category: CARTRIDGE_CATEGORY.into(),
+            area,
+            spec: "one replacement cartridge, fitted".into(),
+            max_price: Amount::new(budget),
+            answer_within_ms: ANSWER_WITHIN_MIN_MS.max(ANSWER_WALL_MS.saturating_mul(speed)),
+            deliver_within_ms: DELIVER_WITHIN_MS,
+            grace_ms: HOLD_GRACE_MS_DEFAULT,
+            rounds: 0,
+            rule: ReleaseRule::Evidence {
+                device: self.device.account(),
+                template: Template {
+                    rules: vec![FieldRule {
+                        name: EVENT_FIELD.into(),
+                        condition: Condition::Equals(EVENT_FITTED.to_vec()),
+                    }],
+                },
+            },
+            arbiter: None,
+        }
+    }
+
+    fn take(&mut self, event: BuyerEvent) {
+        let now = self.device.now().0;
+        match event {
+            BuyerEvent::Chose {
+                provider, price, ..
+            } => {
+                let centre = self.centres.get(&provider).map_or("?", String::as_str);
+                self.tally.chose(now, centre, price.base_units());
+            }
+            BuyerEvent::NoProposal { call } if self.in_flight == Some(call) => {
+                Tally::add(&self.tally.no_proposal, 1);
+                self.in_flight = None;
+            }
+            BuyerEvent::Refunded { call } if self.in_flight == Some(call) => {
+                Tally::add(&self.tally.refunded, 1);
+                self.tally.district_event(&self.district_name(), false);
+                self.in_flight = None;
+                self.retry_at_ms = 0;
+            }
+            _ => {}
+        }
+    }
+
+    fn district_name(&self) -> String {
+        self.scenario
+            .household(self.household)
+            .and_then(|h| self.scenario.district(h.district))
+            .map_or_else(String::new, |d| d.name.to_owned())
+    }
+}

@@ -1,0 +1,113 @@
+//! What the city's agents have done, counted as they go: the demo's live
+//! screen and its report read it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Counters shared by every agent (relaxed atomics: figures, not money).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub calls: AtomicU64,
+    pub chosen: AtomicU64,
+    pub installed: AtomicU64,
+    pub refunded: AtomicU64,
+    pub no_proposal: AtomicU64,
+    /// Sum of the prices of chosen proposals, for the average.
+    pub price_sum: AtomicU64,
+    pub failures: AtomicU64,
+    pub litres: AtomicU64,
+    pub freezes: AtomicU64,
+    pub refused_over_limit: AtomicU64,
+    pub agent_errors: AtomicU64,
+    detail: Mutex<Detail>,
+}
+
+/// The parts that are lists.
+#[derive(Debug, Default, Clone)]
+struct Detail {
+    /// (simulated ms, centre name, price) of each chosen proposal.
+    prices: Vec<(u64, String, u64)>,
+    /// By district name: (installed, refunded).
+    districts: BTreeMap<String, (u32, u32)>,
+    /// By centre name: (jobs, failures, earned).
+    centres: BTreeMap<String, (u64, u64, u64)>,
+    freezes: Vec<String>,
+    first_error: Option<String>,
+}
+
+/// A copy of the tally's lists.
+#[derive(Debug, Default, Clone)]
+pub struct TallyView {
+    pub prices: Vec<(u64, String, u64)>,
+    pub districts: BTreeMap<String, (u32, u32)>,
+    pub centres: BTreeMap<String, (u64, u64, u64)>,
+    pub freezes: Vec<String>,
+    pub first_error: Option<String>,
+}
+
+/// Prices kept for the report; later ones are counted, not kept.
+const PRICES_KEPT_MAX: usize = 20_000;
+
+impl Tally {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn detail(&self) -> std::sync::MutexGuard<'_, Detail> {
+        self.detail.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn chose(&self, at_ms: u64, centre: &str, price: u64) {
+        Tally::add(&self.chosen, 1);
+        Tally::add(&self.price_sum, price);
+        let mut d = self.detail();
+        if d.prices.len() < PRICES_KEPT_MAX {
+            d.prices.push((at_ms, centre.to_owned(), price));
+        }
+    }
+
+    pub fn district_event(&self, district: &str, installed: bool) {
+        let mut d = self.detail();
+        let entry = d.districts.entry(district.to_owned()).or_default();
+        if installed {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+
+    /// A centre took a job (`failed` if it will miss it) or was paid.
+    pub fn centre_event(&self, centre: &str, job: bool, failed: bool, earned: u64) {
+        let mut d = self.detail();
+        let entry = d.centres.entry(centre.to_owned()).or_default();
+        entry.0 += u64::from(job);
+        entry.1 += u64::from(failed);
+        entry.2 = entry.2.saturating_add(earned);
+    }
+
+    pub fn freeze(&self, line: String) {
+        Tally::add(&self.freezes, 1);
+        self.detail().freezes.push(line);
+    }
+
+    pub fn error(&self, what: String) {
+        Tally::add(&self.agent_errors, 1);
+        self.detail().first_error.get_or_insert(what);
+    }
+
+    pub fn view(&self) -> TallyView {
+        let d = self.detail().clone();
+        TallyView {
+            prices: d.prices,
+            districts: d.districts,
+            centres: d.centres,
+            freezes: d.freezes,
+            first_error: d.first_error,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Starts the city's actors as `ting-agent` devices on the node's broker:
+//! the owners register their purifiers (once per city), then every
+//! purifier and service centre runs as its own task until stopped.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ting_agent::market::Buyer;
+use ting_agent::{Device, DeviceConfig, TlsTrust};
+use ting_core::{Genesis, Keypair};
+use ting_sim::city::centre::CentreAgent;
+use ting_sim::city::purifier::{self, PurifierAgent};
+use ting_sim::city::{owner, Actor, Cast, Physical, Tally};
+use ting_sim::world::Scenario;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What the agents are started from.
+#[derive(Debug)]
+pub struct City {
+    pub scenario: Arc<Scenario>,
+    pub cast: Arc<Cast>,
+    pub genesis: Genesis,
+    pub node_url: String,
+    pub broker: SocketAddr,
+    /// Each device's state directory is here, by name.
+    pub dir: PathBuf,
+}
+
+/// The running agents.
+#[derive(Debug)]
+pub struct Running {
+    pub tally: Arc<Tally>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Device>>,
+}
+
+impl Running {
+    /// Stops every agent and shuts its device down.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            if let Ok(device) = t.await {
+                device.shutdown().await;
+            }
+        }
+    }
+}
+
+impl City {
+    fn device(&self, actor: &Actor, seed: u64) -> anyhow::Result<Device> {
+        let config = DeviceConfig {
+            key: Keypair::from_seed(actor.key.seed()),
+            state_dir: self.dir.join(actor.name.replace(' ', "-")),
+            network: self.genesis.network,
+            sequencers: self.genesis.sequencers.clone(),
+            genesis_hash: self.genesis.hash(),
+            node_url: self.node_url.clone(),
+            broker: Some(ting_agent::Broker {
+                host: self.broker.ip().to_string(),
+                port: self.broker.port(),
+                tls: false,
+            }),
+            tls: TlsTrust::SystemRoots,
+            seed,
+            clock: ting_agent::clock::NetworkClock::of(&self.genesis),
+        };
+        Device::start(config).with_context(|| format!("starting {}", actor.name))
+    }
+}
+
+/// Registers every purifier not yet registered under its owner.
+async fn register(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()> {
+    let mut tasks = Vec::new();
+    for (h, owner_actor) in city.scenario.households().iter().zip(&city.cast.owners) {
+        let purifier = &city.cast.purifiers[h.id as usize];
+        let registered = shared
+            .state
+            .read()
+            .map(|s| s.device(&purifier.account()).is_some())
+            .unwrap_or(false);
+        if registered {
+            continue;
+        }
+        let owner = city.device(owner_actor, u64::from(h.id))?;
+        let key = Keypair::from_seed(purifier.key.seed());
+        let (name, per_day) = (purifier.name.clone(), h.policy.daily_limit_base_units);
+        tasks.push(tokio::spawn(async move {
+            let done = owner::register(&owner, &key, &name, per_day).await;
+            owner.shutdown().await;
+            done.with_context(|| format!("registering {name}"))
+        }));
+    }
+    for t in tasks {
+        t.await.context("a registration task")??;
+    }
+    Ok(())
+}
+
+/// Starts the city: registrations first, then every purifier and centre.
+pub async fn start(city: &City, shared: &ting_node::Shared) -> anyhow::Result<Running> {
+    register(city, shared).await?;
+    let tally = Arc::new(Tally::default());
+    let physical = Arc::new(Physical::default());
+    let names: BTreeMap<_, _> = city
+        .cast
+        .centres
+        .iter()
+        .map(|a| (a.account(), a.name.clone()))
+        .collect();
+    let names = Arc::new(names);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for (i, actor) in city.cast.centres.iter().enumerate() {
+        let id = u16::try_from(i).context("centre ids fit u16")?;
+        let device = city.device(actor, 1_000 + i as u64)?;
+        let shared_parts = (
+            Arc::clone(&physical),
+            Arc::clone(&tally),
+            Arc::clone(&city.cast),
+        );
+        let agent = CentreAgent::open(id, device, Arc::clone(&city.scenario), shared_parts)?;
+        tasks.push(tokio::spawn(agent.run(stopped.clone())));
+    }
+    for h in city.scenario.households() {
+        let actor = &city.cast.purifiers[h.id as usize];
+        let device = city.device(actor, 10_000 + u64::from(h.id))?;
+        let buyer = Buyer::open(&device, purifier::policy(&city.scenario, h.id))?;
+        let parts = (
+            Arc::clone(&physical),
+            Arc::clone(&tally),
+            Arc::clone(&names),
+        );
+        let agent = PurifierAgent::new(h.id, device, buyer, Arc::clone(&city.scenario), parts);
+        tasks.push(tokio::spawn(agent.run(stopped.clone())));
+    }
+    Ok(Running { tally, stop, tasks })
+}
