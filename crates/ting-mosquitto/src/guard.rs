@@ -171,6 +171,9 @@ fn shown(s: Option<&str>) -> String {
 #[derive(Debug)]
 pub struct Guard {
     genesis_hash: Hash32,
+    /// The genesis's clock and timestamp: login tokens are stamped in the
+    /// network's time, which on an accelerated network runs ahead of the wall.
+    clock: (ting_core::LedgerClock, Timestamp),
     sequencers: HashSet<AccountId>,
     replay: Arc<Mutex<LoginReplay>>,
     sources: Mutex<Sources>,
@@ -181,6 +184,7 @@ impl Guard {
     pub fn new(config: &Config, replay: Arc<Mutex<LoginReplay>>) -> Guard {
         Guard {
             genesis_hash: config.genesis.hash(),
+            clock: (config.genesis.clock, config.genesis.timestamp),
             sequencers: config.genesis.sequencers.iter().copied().collect(),
             replay,
             sources: Mutex::new(Sources::new(config.connections_per_source)),
@@ -206,10 +210,12 @@ impl Guard {
         }
     }
 
-    /// Checks a CONNECT's login (docs/mqtt.md §9) at clock reading `now`, then
-    /// counts it against its source address. A login that passes is recorded,
-    /// so its token is refused next time.
-    pub fn login(&self, connect: &Connect<'_>, now: Timestamp) -> Result<Granted, LoginRefused> {
+    /// Checks a CONNECT's login (docs/mqtt.md §9) at wall-clock reading
+    /// `wall` (the network's time by its genesis's clock), then counts it
+    /// against its source address. A login that passes is recorded, so its
+    /// token is refused next time.
+    pub fn login(&self, connect: &Connect<'_>, wall: Timestamp) -> Result<Granted, LoginRefused> {
+        let now = self.clock.0.ledger_time(self.clock.1, wall);
         let checked = login::verify(
             &self.genesis_hash,
             connect.username.unwrap_or(""),

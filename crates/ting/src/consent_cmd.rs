@@ -148,13 +148,15 @@ fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 async fn attest(a: AttestArgs, json_out: bool) -> anyhow::Result<()> {
     let certifier = a.key.read()?;
-    let genesis = a.node.client()?.genesis_hash().await?;
+    let client = a.node.client()?;
+    let genesis = client.genesis_hash().await?;
+    let now_ms = client.clock().await?.now().0;
     let attestation = ting_core::consent::attestation::Attestation {
         genesis,
         certifier: certifier.account(),
         buyer: parse_id("--buyer", &a.buyer)?,
         category: a.category.clone(),
-        expires_at: Timestamp(now_ms().saturating_add(parse_duration_ms(&a.valid_for)?)),
+        expires_at: Timestamp(now_ms.saturating_add(parse_duration_ms(&a.valid_for)?)),
     };
     let signed = attestation.sign(&certifier).ok_or_else(|| {
         bad_input(
@@ -180,10 +182,6 @@ async fn attest(a: AttestArgs, json_out: bool) -> anyhow::Result<()> {
         )
     });
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    ting_agent::clock::now().0
 }
 
 /// A use: `raw[:ROUND]`, `sum:WINDOW[:ROUND]`, `mean:WINDOW[:ROUND]`, `location:CHARS`.
@@ -252,8 +250,9 @@ fn parse_category(text: &str) -> anyhow::Result<BuyerRule> {
 
 async fn new(a: NewArgs, json_out: bool) -> anyhow::Result<()> {
     let owner = a.key.read()?;
-    let genesis = a.node.client()?.genesis_hash().await?;
-    let now = now_ms();
+    let client = a.node.client()?;
+    let genesis = client.genesis_hash().await?;
+    let now = client.clock().await?.now().0;
     let mut buyers: Vec<BuyerRule> = a
         .buyers
         .iter()
@@ -425,7 +424,8 @@ fn use_words(f: &Value) -> String {
 }
 
 async fn show(a: ShowArgs, json_out: bool) -> anyhow::Result<()> {
-    let genesis = a.node.client()?.genesis_hash().await?;
+    let client = a.node.client()?;
+    let genesis = client.genesis_hash().await?;
     let consent = read_consent(&a.file, &genesis)?;
     let revocation = match &a.revocation {
         None => None,
@@ -442,14 +442,15 @@ async fn show(a: ShowArgs, json_out: bool) -> anyhow::Result<()> {
             Some(r)
         }
     };
-    let v = consent_json(&consent, revocation.as_ref(), now_ms());
+    let v = consent_json(&consent, revocation.as_ref(), client.clock().await?.now().0);
     print_value(&v, json_out, human);
     Ok(())
 }
 
 async fn revoke(a: RevokeArgs, json_out: bool) -> anyhow::Result<()> {
     let owner = a.key.read()?;
-    let genesis = a.node.client()?.genesis_hash().await?;
+    let client = a.node.client()?;
+    let genesis = client.genesis_hash().await?;
     let consent = read_consent(&a.consent, &genesis)?;
     if consent.record.owner != owner.account() {
         return Err(bad_input(
@@ -457,7 +458,7 @@ async fn revoke(a: RevokeArgs, json_out: bool) -> anyhow::Result<()> {
             "only the record's owner may withdraw it: give the owner's --key",
         ));
     }
-    let signed = Revocation::of(&consent, Timestamp(now_ms()))
+    let signed = Revocation::of(&consent, client.clock().await?.now())
         .sign(&owner)
         .map_err(|e| bad_input(e.code(), e.to_string()))?;
     write_new(&a.out, &signed.encode())?;

@@ -125,6 +125,7 @@ fn bad_arguments_are_named() {
     for (args, what) in [
         (&["--households", "0"][..], "--households"),
         (&["--speed", "1"][..], "--speed"),
+        (&["--no-mqtt"][..], "--no-mqtt"),
     ] {
         let dir = tempfile::tempdir().expect("temporary directory");
         let run = Command::new(env!("CARGO_BIN_EXE_ting"))

@@ -51,7 +51,7 @@ pub struct NodeClient {
     transport: Transport,
     /// The network the node serves, once read: a node never changes it, so
     /// signing and channel reads ask `/v1/status` once per client.
-    network: Arc<OnceCell<(NetworkId, Hash32)>>,
+    network: Arc<OnceCell<(NetworkId, Hash32, crate::clock::NetworkClock)>>,
     /// What the client checks answers against; `None` believes the node.
     verifier: Option<Arc<Verifier>>,
 }
@@ -159,13 +159,15 @@ impl NodeClient {
     /// What network the node serves and how far it is.
     pub async fn status(&self) -> Result<NodeStatus, HttpError> {
         let status = NodeStatus::from_json(self.get("/v1/status").await?)?;
-        let _ = self.network.set((status.network, status.genesis_hash));
+        let _ = self
+            .network
+            .set((status.network, status.genesis_hash, status.clock));
         Ok(status)
     }
 
     /// The network the node serves (read from `/v1/status` once).
     pub async fn network(&self) -> Result<NetworkId, HttpError> {
-        if let Some((n, _)) = self.network.get() {
+        if let Some((n, _, _)) = self.network.get() {
             return Ok(*n);
         }
         Ok(self.status().await?.network)
@@ -174,10 +176,19 @@ impl NodeClient {
     /// The genesis hash of the network the node serves (read from
     /// `/v1/status` once): what every transaction signed for it names.
     pub async fn genesis_hash(&self) -> Result<Hash32, HttpError> {
-        if let Some((_, g)) = self.network.get() {
+        if let Some((_, g, _)) = self.network.get() {
             return Ok(*g);
         }
         Ok(self.status().await?.genesis_hash)
+    }
+
+    /// The network's clock (read from `/v1/status` once): what expiries and
+    /// stamps for this network are counted in.
+    pub async fn clock(&self) -> Result<crate::clock::NetworkClock, HttpError> {
+        if let Some((_, _, c)) = self.network.get() {
+            return Ok(*c);
+        }
+        Ok(self.status().await?.clock)
     }
 
     /// An account as the node shows it (balance, nonce, device controls).

@@ -64,6 +64,12 @@ pub struct DemoArgs {
 }
 
 fn check(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.mqtt.no_mqtt || args.mqtt.mqtt_broker.is_some() {
+        return Err(bad_input(
+            "no_broker",
+            "the city's devices talk through the demo's embedded MQTT broker: leave out --no-mqtt and --mqtt-broker (--mqtt-listen picks its address)",
+        ));
+    }
     if !(1..=HOUSEHOLDS_MAX).contains(&args.households) {
         return Err(bad_input(
             "bad_households",
@@ -109,8 +115,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         households: args.households,
         speed: args.speed,
     };
-    let placeholder = Scenario::new(args.seed, args.households, ting_agent::clock::now().0)?;
-    let cast = Arc::new(ting_sim::city::Cast::of(&placeholder));
+    // The cast (names and keys) does not depend on when the city starts,
+    // which the genesis decides: any start gives the same one.
+    let cast = Arc::new(ting_sim::city::Cast::of(&Scenario::new(
+        args.seed,
+        args.households,
+        ting_agent::clock::now().0,
+    )?));
     let mut mqtt = args.mqtt.clone();
     // Every device of the city connects from this machine.
     mqtt.mqtt_per_source = mqtt
@@ -157,12 +168,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         .gateway
         .as_ref()
         .and_then(|g| g.listen_addr())
-        .ok_or_else(|| {
-            bad_input(
-                "no_broker",
-                "the demo needs its embedded MQTT broker: leave out --no-mqtt and --mqtt-broker",
-            )
-        })?;
+        .ok_or_else(|| anyhow::anyhow!("the demo's embedded broker has no address"))?;
     let city = agents::City {
         scenario: Arc::clone(&scenario),
         cast,

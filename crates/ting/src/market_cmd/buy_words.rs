@@ -41,7 +41,7 @@ pub async fn no_proposal(device: &Device, policy: &Policy, c: &Contract) -> anyh
             proposal: proposal.clone(),
             reputation,
         };
-        let why = match policy.eligible(&c.call, &candidate, ting_agent::clock::now()) {
+        let why = match policy.eligible(&c.call, &candidate, device.now()) {
             Ok(()) => format!(
                 "eligible, yet not taken (the hold could not be made: is the \
                 balance enough for the price and the deposit of {HOLD_DEPOSIT}?)"

@@ -154,7 +154,7 @@ pub async fn confirm(a: ConfirmArgs, json_out: bool) -> anyhow::Result<()> {
     }
     let evidence = Evidence {
         hold,
-        observed_at: ting_agent::clock::now(),
+        observed_at: device.now(),
         fields,
     };
     evidence

@@ -155,10 +155,6 @@ fn signature(text: &str) -> anyhow::Result<Signature> {
     Ok(Signature(s))
 }
 
-fn now_ms() -> u64 {
-    ting_agent::clock::now().0
-}
-
 pub async fn register(a: RegisterArgs, json_out: bool) -> anyhow::Result<()> {
     let lease_ms = parse_duration_ms(&a.lease)?;
     check_definition(&a.class, &a.unit, lease_ms).map_err(|e| {
@@ -194,7 +190,9 @@ fn order_terms(a: &PlaceArgs) -> anyhow::Result<OrderTerms> {
         side,
         price: Amount::new(a.price),
         quantity: a.quantity,
-        expires_at: Timestamp(now_ms().saturating_add(expires_in)),
+        // Relative until `place` reads the network's clock (checked first,
+        // before anything is asked of the node).
+        expires_at: Timestamp(expires_in),
     };
     terms.check().map_err(|e| {
         bad_input(
@@ -206,9 +204,11 @@ fn order_terms(a: &PlaceArgs) -> anyhow::Result<OrderTerms> {
 }
 
 pub async fn place(a: PlaceArgs, json_out: bool) -> anyhow::Result<()> {
-    let terms = order_terms(&a)?;
+    let mut terms = order_terms(&a)?;
     let key = a.key.read()?;
     let client = a.node.client()?;
+    let now = client.clock().await?.now();
+    terms.expires_at = now.saturating_add_ms(terms.expires_at.0);
     let verified = a.node.verified_client().await?;
     // Before the first block no class can be registered (it takes a
     // transaction), so a node with no signed state yet proves none is.
@@ -427,7 +427,8 @@ pub async fn close(a: CloseArgs, json_out: bool) -> anyhow::Result<()> {
     };
     let key = a.key.read()?;
     let from = open.ends_at.saturating_add_ms(LEASE_GRACE_MS);
-    if key.account() != open.provider && now_ms() <= from.0 {
+    let now = a.node.client()?.clock().await?.now();
+    if key.account() != open.provider && now <= from {
         return Err(bad_input(
             "too_early_to_close_lease",
             format!(

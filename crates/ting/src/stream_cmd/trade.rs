@@ -121,7 +121,7 @@ pub(crate) async fn start_device(
 }
 
 /// One reading line: `FIELD VALUE [AT_MS]`.
-fn parse_reading(line: &str) -> anyhow::Result<(String, String, Timestamp)> {
+fn parse_reading(line: &str, now: Timestamp) -> anyhow::Result<(String, String, Timestamp)> {
     let parts: Vec<&str> = line.split_whitespace().collect();
     let bad = || {
         bad_input(
@@ -135,7 +135,7 @@ fn parse_reading(line: &str) -> anyhow::Result<(String, String, Timestamp)> {
     };
     let at = match parts.get(2) {
         Some(t) => Timestamp(t.parse().map_err(|_| bad())?),
-        None => ting_agent::clock::now(),
+        None => now,
     };
     Ok((field, value, at))
 }
@@ -184,7 +184,7 @@ pub async fn sell(a: SellArgs, json_out: bool) -> anyhow::Result<()> {
                     return Err(bad_input("too_long", format!("a reading line is over {READING_LINE_BYTES_MAX} bytes")));
                 }
                 Some(line) => {
-                    let (field, value, at) = parse_reading(&line)?;
+                    let (field, value, at) = parse_reading(&line, device.now())?;
                     let value = match value.parse::<i64>() {
                         Ok(n) => Value::Number(n),
                         Err(_) => Value::Geohash(&value),
@@ -193,7 +193,7 @@ pub async fn sell(a: SellArgs, json_out: bool) -> anyhow::Result<()> {
                 }
                 None => {
                     input_open = false;
-                    seller.tick(&device, ting_agent::clock::now())?;
+                    seller.tick(&device, device.now())?;
                     linger_until = Some(tokio::time::Instant::now() + Duration::from_millis(linger));
                     eprintln!("input ended; selling keys for {} more", a.linger);
                 }
@@ -264,7 +264,7 @@ async fn channel_for(
         deposit: Amount::new(deposit),
         price: Amount::new(1),
         ticks,
-        expires_at: Timestamp(ting_agent::clock::now().0 + 7 * 86_400_000),
+        expires_at: Timestamp(device.now().0 + 7 * 86_400_000),
     };
     let channel = device.open_channel(offer).await?;
     std::fs::create_dir_all(&dir)?;
