@@ -358,7 +358,13 @@ impl Link {
                     subscribed = true;
                 }
                 Some(Event::Incoming(Packet::Publish(p))) if p.topic.starts_with(NODES_PREFIX) => {
-                    match check_hello(&p.payload, &flash.genesis, &flash.sequencers, clock()) {
+                    match check_hello(
+                        &p.payload,
+                        &flash.genesis,
+                        &flash.sequencers,
+                        clock(),
+                        ENVELOPE_WINDOW_MS,
+                    ) {
                         Ok(hello) if hello.payload.serving => node = Some(hello),
                         Ok(_) => println!("device: the node on {} has left", p.topic),
                         Err(e) => println!("device: a hello not believed: {}", e.code()),

@@ -38,8 +38,9 @@ pub fn mqtt_login(
     key: &Keypair,
     genesis: &Hash32,
     suffix: Option<&str>,
-    issued_at: Timestamp,
+    clock: &crate::clock::NetworkClock,
 ) -> Result<MqttLogin, BadSuffix> {
+    let issued_at = clock.now();
     let account = key.account();
     let client_id = login::client_id(&account, suffix).ok_or_else(|| BadSuffix {
         suffix: suffix.unwrap_or("").to_owned(),
@@ -49,20 +50,25 @@ pub fn mqtt_login(
         username: login::username(&account),
         client_id,
         password: token.to_text(),
-        expires_at: Timestamp(issued_at.0.saturating_add(LOGIN_WINDOW_MS)),
+        expires_at: Timestamp(
+            issued_at
+                .0
+                .saturating_add(clock.clock().window_ms(LOGIN_WINDOW_MS)),
+        ),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::now;
+    use crate::clock::{now, NetworkClock};
 
     #[test]
     fn credentials_pass_the_brokers_check_once() {
         let key = Keypair::from_seed([3; 32]);
         let genesis = Hash32([4; 32]);
-        let l = mqtt_login(&key, &genesis, Some("cli"), now()).expect("a valid suffix");
+        let l =
+            mqtt_login(&key, &genesis, Some("cli"), &NetworkClock::REAL).expect("a valid suffix");
         assert!(l.client_id.ends_with("-cli"));
         let mut replay = login::LoginReplay::default();
         let check = |replay: &mut login::LoginReplay| {
@@ -77,6 +83,6 @@ mod tests {
         };
         assert_eq!(check(&mut replay).map(|x| x.account), Ok(key.account()));
         assert_eq!(check(&mut replay), Err(login::LoginError::Replayed));
-        assert!(mqtt_login(&key, &genesis, Some("Bad Suffix"), now()).is_err());
+        assert!(mqtt_login(&key, &genesis, Some("Bad Suffix"), &NetworkClock::REAL).is_err());
     }
 }

@@ -32,7 +32,7 @@ impl TxSlot {
             network: status.network,
             genesis: status.genesis_hash,
             nonce,
-            valid_until: valid_for(&status.clock, TX_VALID_FOR_DEFAULT_MS),
+            valid_until: valid_by_default(&status.clock),
         })
     }
 }
@@ -41,6 +41,15 @@ impl TxSlot {
 /// `/v1/status` or the genesis).
 pub fn valid_for(clock: &crate::clock::NetworkClock, ms: u64) -> Timestamp {
     Timestamp(clock.now().0.saturating_add(ms))
+}
+
+/// The default `valid_until`: `TX_VALID_FOR_DEFAULT_MS` of wall time from
+/// now, in the network's time. A transaction's validity bounds how long it
+/// may travel and wait in an outbox, which happens in wall time, so on an
+/// accelerated network it is `speed` times longer in network time
+/// (`LedgerClock::window_ms`).
+pub fn valid_by_default(clock: &crate::clock::NetworkClock) -> Timestamp {
+    valid_for(clock, clock.clock().window_ms(TX_VALID_FOR_DEFAULT_MS))
 }
 
 /// `kind` signed by `key` for `slot`.

@@ -201,7 +201,7 @@ fn publish_as(key: &Keypair, flash: &Flash, topic: &str, messages: &[Vec<u8>]) {
         key,
         &flash.genesis,
         Some("forger"),
-        ting_agent::clock::now(),
+        &ting_agent::clock::NetworkClock::REAL,
     )
     .expect("a login");
     let mut options = MqttOptions::new(

@@ -508,6 +508,9 @@ fn remember(
 #[derive(Debug)]
 pub struct ReplayGuard {
     capacity: usize,
+    /// How long an envelope stays fresh, in the network's time:
+    /// `ENVELOPE_WINDOW_MS`, times the speed of an accelerated clock.
+    window_ms: u64,
     now_max: Timestamp,
     reserved: BTreeSet<AccountId>,
     seen: BTreeMap<(AccountId, EnvelopeId), Timestamp>,
@@ -525,6 +528,7 @@ impl ReplayGuard {
         let capacity = capacity.min(REPLAY_CACHE_MAX);
         ReplayGuard {
             capacity,
+            window_ms: ENVELOPE_WINDOW_MS,
             now_max: Timestamp(0),
             reserved: BTreeSet::new(),
             seen: BTreeMap::new(),
@@ -532,6 +536,14 @@ impl ReplayGuard {
             per_sender: BTreeMap::new(),
             strangers: 0,
         }
+    }
+
+    /// The same guard for a network on `clock`: envelopes are stamped in its
+    /// time, and their window lasts the same wall time as on the real clock
+    /// ([`crate::LedgerClock::window_ms`]).
+    pub fn on_clock(mut self, clock: crate::LedgerClock) -> Self {
+        self.window_ms = clock.window_ms(ENVELOPE_WINDOW_MS);
+        self
     }
 
     /// Keeps half the cache for `senders`, who are held to no per-sender share.
@@ -559,8 +571,8 @@ impl ReplayGuard {
         now: Timestamp,
     ) -> Result<(), ReceiveError> {
         self.now_max = self.now_max.max(now);
-        let horizon = self.now_max.0.saturating_sub(ENVELOPE_WINDOW_MS);
-        if timestamp.0.abs_diff(now.0) > ENVELOPE_WINDOW_MS || timestamp.0 < horizon {
+        let horizon = self.now_max.0.saturating_sub(self.window_ms);
+        if timestamp.0.abs_diff(now.0) > self.window_ms || timestamp.0 < horizon {
             return Err(ReceiveError::Stale);
         }
         self.forget_before(Timestamp(horizon));

@@ -57,6 +57,16 @@ impl LedgerClock {
         Timestamp(epoch.0.saturating_add(since.saturating_mul(speed)))
     }
 
+    /// The length in ledger time of a freshness window of `wall_ms` (an
+    /// envelope's or a login token's): `speed` times longer on an
+    /// accelerated clock, so that it lasts the same wall time on every
+    /// network. Freshness guards against replay and transit delay, which
+    /// happen in wall time; a window that shrank with the speed would refuse
+    /// a message for an ordinary delay. Saturates at `u64::MAX`.
+    pub fn window_ms(self, wall_ms: u64) -> u64 {
+        wall_ms.saturating_mul(u64::from(self.speed()))
+    }
+
     /// Wall-clock milliseconds in which `ledger_ms` of ledger time pass
     /// (rounded up, so a wait for it is never too short).
     pub fn wall_ms(self, ledger_ms: u64) -> u64 {
@@ -85,6 +95,18 @@ mod tests {
         assert_eq!(clock.ledger_time(EPOCH, EPOCH), EPOCH);
         assert_eq!(clock.wall_ms(60_000), 1_000);
         assert_eq!(clock.wall_ms(61), 2, "a wait is rounded up");
+    }
+
+    #[test]
+    fn a_freshness_window_lasts_the_same_wall_time_at_any_speed() {
+        assert_eq!(LedgerClock::Real.window_ms(60_000), 60_000);
+        let fast = LedgerClock::Accelerated { speed: 600 };
+        assert_eq!(fast.window_ms(60_000), 36_000_000);
+        assert_eq!(fast.wall_ms(fast.window_ms(60_000)), 60_000);
+        let fastest = LedgerClock::Accelerated {
+            speed: CLOCK_SPEED_MAX,
+        };
+        assert_eq!(fastest.window_ms(u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub fn verify(
     let account = parse_username(username)?;
     check_client_id(&account, client_id)?;
     let token = LoginToken::parse(password)?;
-    check_window(token.issued_at, now)?;
+    check_window(token.issued_at, now, replay.scale)?;
     with_message(
         genesis,
         &account,
@@ -262,11 +262,14 @@ pub fn verify(
     Ok(Login { account })
 }
 
-fn check_window(issued_at: Timestamp, now: Timestamp) -> Result<(), LoginError> {
-    if issued_at.0 > now.0.saturating_add(LOGIN_SKEW_MS) {
+/// `LOGIN_WINDOW_MS` and `LOGIN_SKEW_MS` are wall time: on an accelerated
+/// network (`scale` its speed) they are that many times longer in its time.
+fn check_window(issued_at: Timestamp, now: Timestamp, scale: u32) -> Result<(), LoginError> {
+    let skew = LOGIN_SKEW_MS.saturating_mul(u64::from(scale));
+    if issued_at.0 > now.0.saturating_add(skew) {
         return Err(LoginError::FromFuture);
     }
-    if now.0.saturating_sub(issued_at.0) > LOGIN_WINDOW_MS {
+    if now.0.saturating_sub(issued_at.0) > LOGIN_WINDOW_MS.saturating_mul(u64::from(scale)) {
         return Err(LoginError::Expired);
     }
     Ok(())
@@ -276,6 +279,9 @@ fn check_window(issued_at: Timestamp, now: Timestamp) -> Result<(), LoginError> 
 #[derive(Debug)]
 pub struct LoginReplay {
     capacity: usize,
+    /// The network's clock speed: the windows are this many times longer
+    /// in its time (1 on the real clock).
+    scale: u32,
     now_max: Timestamp,
     seen: BTreeSet<(AccountId, [u8; 16])>,
     by_time: BTreeSet<(Timestamp, AccountId, [u8; 16])>,
@@ -286,10 +292,18 @@ impl LoginReplay {
     pub fn new(capacity: usize) -> LoginReplay {
         LoginReplay {
             capacity: capacity.min(LOGIN_REPLAY_MAX),
+            scale: 1,
             now_max: Timestamp(0),
             seen: BTreeSet::new(),
             by_time: BTreeSet::new(),
         }
+    }
+
+    /// The same cache for a network on `clock`: tokens are stamped in its
+    /// time, and its windows last the same wall time as on the real clock.
+    pub fn on_clock(mut self, clock: crate::LedgerClock) -> LoginReplay {
+        self.scale = clock.speed().max(1);
+        self
     }
 
     /// Logins now remembered.
@@ -311,7 +325,8 @@ impl LoginReplay {
         // entry can go. The horizon follows the latest clock reading seen, so
         // a clock stepping back cannot revive a token already forgotten.
         self.now_max = self.now_max.max(now);
-        let horizon = Timestamp(self.now_max.0.saturating_sub(LOGIN_WINDOW_MS));
+        let window = LOGIN_WINDOW_MS.saturating_mul(u64::from(self.scale));
+        let horizon = Timestamp(self.now_max.0.saturating_sub(window));
         if token.issued_at < horizon {
             return Err(LoginError::Expired);
         }

@@ -197,7 +197,10 @@ impl Guard {
     /// connection to the broker, not one per listener.
     pub fn for_broker(config: &Config) -> Guard {
         static REPLAY: OnceLock<Arc<Mutex<LoginReplay>>> = OnceLock::new();
-        let replay = REPLAY.get_or_init(|| Arc::new(Mutex::new(LoginReplay::default())));
+        let replay = REPLAY.get_or_init(|| {
+            let replay = LoginReplay::default().on_clock(config.genesis.clock);
+            Arc::new(Mutex::new(replay))
+        });
         Guard::new(config, Arc::clone(replay))
     }
 

@@ -477,9 +477,10 @@ impl Node {
             http_sources: Arc::default(),
             event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
             mqtt_broker: std::sync::OnceLock::new(),
-            mqtt_logins: cfg
-                .mqtt_auth_hook
-                .then(|| std::sync::Mutex::new(ting_core::login::LoginReplay::default())),
+            mqtt_logins: cfg.mqtt_auth_hook.then(|| {
+                let replay = ting_core::login::LoginReplay::default();
+                std::sync::Mutex::new(replay.on_clock(time.clock()))
+            }),
             clock_status,
             clock: Arc::clone(&cfg.clock),
             health,

@@ -57,7 +57,7 @@ async fn login(args: LoginArgs, json_out: bool) -> anyhow::Result<()> {
             (status.genesis_hash, status.mqtt, status.clock)
         }
     };
-    let login = mqtt_login(&key, &genesis_hash, Some(&args.suffix), clock.now())
+    let login = mqtt_login(&key, &genesis_hash, Some(&args.suffix), &clock)
         .map_err(|e| bad_input(e.code(), e.to_string()))?;
     let broker = broker.as_deref().and_then(BrokerUrl::parse);
     let v = json!({

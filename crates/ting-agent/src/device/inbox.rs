@@ -110,6 +110,13 @@ pub struct Inbox {
 }
 
 impl Inbox {
+    /// The same inbox for a network on `clock`: envelopes are fresh for the
+    /// same wall time as on the real clock (`ReplayGuard::on_clock`).
+    pub fn on_clock(mut self, clock: ting_core::LedgerClock) -> Inbox {
+        self.guard = self.guard.on_clock(clock);
+        self
+    }
+
     pub fn new(
         me: AccountId,
         genesis: Hash32,

@@ -22,6 +22,7 @@ use rumqttc::{
 };
 use rustls::ClientConfig;
 use ting_core::envelope::{check_hello, ENVELOPE_BYTES_MAX};
+use ting_core::limits::ENVELOPE_WINDOW_MS;
 use ting_core::{topics, SignedTx};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -195,7 +196,7 @@ fn options(inner: &Inner, broker: &Broker) -> MqttOptions {
     // while the device is away. Two devices with one key would evict each other.
     // The client id is the account id, and every session logs in with a fresh
     // token (docs/mqtt.md §9).
-    let login = mqtt_login(&inner.key, &inner.genesis_hash, None, inner.clock.now())
+    let login = mqtt_login(&inner.key, &inner.genesis_hash, None, &inner.clock)
         .expect("no suffix is always valid");
     let mut options = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     options
@@ -464,6 +465,7 @@ fn on_announcement(inner: &Inner, topic: &str, payload: &[u8]) {
         &inner.genesis_hash,
         &inner.sequencers,
         inner.clock.now(),
+        inner.clock.clock().window_ms(ENVELOPE_WINDOW_MS),
     );
     let Ok(hello) = checked else {
         return;

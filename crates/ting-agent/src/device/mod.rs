@@ -55,7 +55,6 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
-use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
 use ting_core::{
     AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Nonce, Timestamp, TxBody, TxKind,
 };
@@ -260,7 +259,8 @@ impl Device {
             config.sequencers.clone(),
             messaging,
             config.state_dir.clone(),
-        );
+        )
+        .on_clock(config.clock.clock());
         let (app_send, app) = mpsc::channel(APP_QUEUE_MAX);
         let inner = Arc::new(Inner {
             me,
@@ -527,7 +527,7 @@ impl Inner {
             genesis: self.genesis_hash,
             sender: self.me,
             nonce,
-            valid_until: crate::wallet::valid_for(&self.clock, TX_VALID_FOR_DEFAULT_MS),
+            valid_until: crate::wallet::valid_by_default(&self.clock),
             kind,
         }
         .sign(&self.key);

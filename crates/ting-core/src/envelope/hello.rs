@@ -29,7 +29,6 @@ use super::{Envelope, EnvelopeId, EnvelopeType};
 use crate::account::AccountId;
 use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::Hash32;
-use crate::limits::ENVELOPE_WINDOW_MS;
 use crate::types::{BlockHeight, Timestamp};
 
 /// How often a serving node announces itself again, so that its retained
@@ -131,12 +130,14 @@ impl From<DecodeError> for HelloError {
 
 /// Checks a hello read from `ting/v1/nodes/...`: a self-addressed `hello`
 /// envelope of the network of `genesis`, signed by one of `sequencers`, and
-/// (when serving) made within `ENVELOPE_WINDOW_MS` of `now`.
+/// (when serving) made within `window_ms` of `now`: `ENVELOPE_WINDOW_MS`,
+/// or on an accelerated network its `LedgerClock::window_ms` of it.
 pub fn check_hello(
     bytes: &[u8],
     genesis: &Hash32,
     sequencers: &[AccountId],
     now: Timestamp,
+    window_ms: u64,
 ) -> Result<Hello, HelloError> {
     let envelope = Envelope::decode(bytes)?;
     let h = &envelope.header;
@@ -159,7 +160,7 @@ pub fn check_hello(
     }
     // A leaving hello is the run's last will, signed when the run began: its
     // age says nothing, and it counts only against the run's own id.
-    if payload.serving && h.timestamp.0.abs_diff(now.0) > ENVELOPE_WINDOW_MS {
+    if payload.serving && h.timestamp.0.abs_diff(now.0) > window_ms {
         return Err(HelloError::Stale(h.timestamp));
     }
     Ok(Hello {
@@ -175,6 +176,7 @@ mod tests {
     use super::*;
     use crate::envelope::EnvelopeHeader;
     use crate::keys::Keypair;
+    use crate::limits::ENVELOPE_WINDOW_MS;
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
@@ -208,12 +210,12 @@ mod tests {
         let trusted = [node.account()];
         let me = node.account();
         let good = hello(&node, 7, EnvelopeType::HELLO, me, NOW.0);
-        let seen = check_hello(&good, &G, &trusted, NOW).expect("believed");
+        let seen = check_hello(&good, &G, &trusted, NOW, ENVELOPE_WINDOW_MS).expect("believed");
         assert_eq!((seen.node, seen.payload.height), (me, BlockHeight(3)));
         assert_eq!(seen.id, EnvelopeId::from_counter(1));
 
         let check = |bytes: &[u8]| {
-            check_hello(bytes, &G, &trusted, NOW)
+            check_hello(bytes, &G, &trusted, NOW, ENVELOPE_WINDOW_MS)
                 .expect_err("refused")
                 .code()
         };

@@ -167,15 +167,19 @@ fn the_clock_reading_passed_in_decides_the_window() {
 #[test]
 fn on_an_accelerated_network_tokens_are_stamped_in_network_time() {
     let mut cfg = config(10);
-    let epoch = Timestamp(NOW.0 - 1_000);
-    cfg.genesis.clock = ting_core::LedgerClock::Accelerated { speed: 1_000 };
+    // The network started two minutes ago (wall time) at a thousand times
+    // real time: its time is 120,000 s past the epoch.
+    let epoch = Timestamp(NOW.0 - 120_000);
+    let clock = ting_core::LedgerClock::Accelerated { speed: 1_000 };
+    cfg.genesis.clock = clock;
     cfg.genesis.timestamp = epoch;
-    let g = Guard::new(&cfg, Arc::new(Mutex::new(LoginReplay::default())));
+    let replay = LoginReplay::default().on_clock(clock);
+    let g = Guard::new(&cfg, Arc::new(Mutex::new(replay)));
     let hash = cfg.genesis.hash();
-    // At wall time NOW the network's time is a thousand seconds past the epoch.
-    let network_now = Timestamp(epoch.0 + 1_000_000);
+    let network_now = Timestamp(epoch.0 + 120_000_000);
     let on_time = creds_for(&device(0), &device(0), &hash, network_now, 1);
     assert!(login(&g, 1, &on_time, NOW).is_ok());
+    // A token on the wall clock is two minutes (wall time) behind: stale.
     let on_the_wall = creds_for(&device(1), &device(1), &hash, NOW, 2);
     assert_eq!(
         login(&g, 2, &on_the_wall, NOW).map(|_| ()),

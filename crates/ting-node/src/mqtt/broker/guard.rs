@@ -56,9 +56,10 @@ impl std::fmt::Debug for Guard {
 
 impl Guard {
     pub fn new(policy: Policy, refusals: Arc<Refusals>) -> Guard {
+        let replay = LoginReplay::default().on_clock(policy.time.clock());
         Guard {
             policy,
-            replay: Mutex::new(LoginReplay::default()),
+            replay: Mutex::new(replay),
             per_source: Mutex::new(HashMap::new()),
             refusals,
         }

@@ -101,7 +101,7 @@ pub(super) fn login_options(
         key,
         &broker.genesis_hash,
         Some(suffix),
-        ting_agent::clock::now(),
+        &ting_agent::clock::NetworkClock::REAL,
     )?;
     let mut opts = MqttOptions::new(login.client_id, broker.host.clone(), broker.port);
     opts.set_credentials(login.username, login.password);
