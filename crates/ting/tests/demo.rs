@@ -140,3 +140,108 @@ fn bad_arguments_are_named() {
         assert!(stderr.contains(what), "{stderr}");
     }
 }
+
+/// What one `--json` line says, the few figures the scenario test reads.
+fn figure(line: &str, name: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    v[name].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_centre_that_misses_its_deadline_is_refunded_and_another_fits_the_cartridge() {
+    use std::io::BufRead;
+    // Seed 1 with 12 households: purifier 1 starts nearly spent, and the
+    // unreliable centre wins its first order and misses it.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args([
+            "demo",
+            "--households",
+            "12",
+            "--speed",
+            "3000",
+            "--seed",
+            "1",
+            "--json",
+        ])
+        .args(["--http", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("city"))
+        .env("TING_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ting demo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let mut seen = Vec::new();
+    let done = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let both = figure(&line, "installed") >= 1 && figure(&line, "refunded") >= 1;
+                seen.push(line);
+                if both {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    // Ctrl-C: the demo stops its devices and writes its report.
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().expect("the demo exits");
+    let _ = reader.join();
+    let tail: Vec<String> = rx.try_iter().collect();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert!(
+        done,
+        "no fitting and refund within 240 s; the demo printed:\n{}\nstderr:\n{stderr}",
+        seen.join("\n")
+    );
+    assert!(
+        status.success(),
+        "the demo after Ctrl-C: {status:?}\n{}",
+        tail.join("\n")
+    );
+    let last = seen.last().expect("a line");
+    assert_eq!(figure(last, "agent_errors"), 0, "{last}");
+    assert!(figure(last, "centre_failures") >= 1, "{last}");
+    let report = std::fs::read_to_string(dir.path().join("city/report/report.md")).expect("report");
+    assert!(report.contains("Money was conserved"), "{report}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_city() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let summary = |name: &str| {
+        let run = demo(&dir.path().join(name), &["--seed", "5", "--seconds", "1"]);
+        let (stdout, stderr) = text(&run);
+        assert!(run.status.success(), "{stderr}");
+        // The lines between the title and the addresses describe the city.
+        stdout
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with("API"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (summary("a"), summary("b"));
+    assert!(a.len() >= 2, "{a:?}");
+    assert_eq!(a, b, "two cities of seed 5");
+}

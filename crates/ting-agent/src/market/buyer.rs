@@ -144,6 +144,12 @@ impl Buyer {
         self.contracts.get(call)
     }
 
+    /// Never choose `provider` again (its owner's policy: say it missed a
+    /// deadline); see [`Policy::avoid`].
+    pub fn avoid(&mut self, provider: AccountId) {
+        self.policy.avoid(provider);
+    }
+
     /// Signs a call for `need`, saves it and publishes it.
     pub async fn call(&mut self, device: &Device, need: Need) -> Result<Hash32, MarketError> {
         if self.contracts.values().filter(|c| is_open(c)).count() >= CONTRACTS_OPEN_MAX {

@@ -33,7 +33,13 @@ pub struct Policy {
     pub target_price: Option<Amount>,
     /// Counter-offer to ask at least this warranty.
     pub min_warranty_ms: u64,
+    /// Providers never to choose (one that missed a deadline, say); at most
+    /// [`AVOID_MAX`], the most recent kept ([`Policy::avoid`]).
+    pub avoid: Vec<AccountId>,
 }
+
+/// Providers one policy avoids at most.
+pub const AVOID_MAX: usize = 32;
 
 impl Default for Policy {
     fn default() -> Policy {
@@ -44,6 +50,7 @@ impl Default for Policy {
             value_of_hour: Amount::ZERO,
             target_price: None,
             min_warranty_ms: 0,
+            avoid: Vec::new(),
         }
     }
 }
@@ -75,6 +82,7 @@ pub enum Skip {
     OverBudget,
     LowScore,
     NewcomerOverLimit,
+    Avoided,
 }
 
 impl Skip {
@@ -85,14 +93,30 @@ impl Skip {
             Skip::OverBudget => "over_budget",
             Skip::LowScore => "low_score",
             Skip::NewcomerOverLimit => "newcomer_over_limit",
+            Skip::Avoided => "avoided",
         }
     }
 }
 
 impl Policy {
+    /// Adds `provider` to the providers never chosen; past [`AVOID_MAX`]
+    /// the oldest is forgotten.
+    pub fn avoid(&mut self, provider: AccountId) {
+        if self.avoid.contains(&provider) {
+            return;
+        }
+        if self.avoid.len() >= AVOID_MAX {
+            self.avoid.remove(0);
+        }
+        self.avoid.push(provider);
+    }
+
     /// Whether `c` may be taken for `call` at `now`.
     pub fn eligible(&self, call: &SignedCall, c: &Candidate, now: Timestamp) -> Result<(), Skip> {
         c.proposal.fits(call).map_err(|e| Skip::DoesNotFit(e.0))?;
+        if self.avoid.contains(&c.provider) {
+            return Err(Skip::Avoided);
+        }
         if c.proposal.valid_until < now {
             return Err(Skip::Expired);
         }
@@ -222,6 +246,37 @@ mod tests {
         assert_eq!(
             policy.rank(&c, &cands, Timestamp(0))[0].provider,
             AccountId([1; 32])
+        );
+    }
+
+    #[test]
+    fn an_avoided_provider_is_never_chosen_and_the_list_is_bounded() {
+        let c = call();
+        let mut policy = Policy::default();
+        let cands = [candidate(1, 400, 5, 3), candidate(2, 500, 5, 3)];
+        assert_eq!(
+            policy.rank(&c, &cands, Timestamp(0))[0].provider,
+            AccountId([1; 32])
+        );
+        policy.avoid(AccountId([1; 32]));
+        policy.avoid(AccountId([1; 32]));
+        assert_eq!(policy.avoid.len(), 1, "a provider is listed once");
+        assert_eq!(
+            policy.eligible(&c, &cands[0], Timestamp(0)),
+            Err(Skip::Avoided)
+        );
+        assert_eq!(
+            policy.rank(&c, &cands, Timestamp(0))[0].provider,
+            AccountId([2; 32])
+        );
+        for i in 0..AVOID_MAX {
+            let byte = u8::try_from(100 + i).expect("AVOID_MAX is small");
+            policy.avoid(AccountId([byte; 32]));
+        }
+        assert_eq!(policy.avoid.len(), AVOID_MAX);
+        assert!(
+            !policy.avoid.contains(&AccountId([1; 32])),
+            "the oldest is forgotten"
         );
     }
 

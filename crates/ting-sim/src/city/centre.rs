@@ -25,6 +25,11 @@ use tokio::time::MissedTickBehavior;
 use super::{district_area, Cast, Physical, Tally, CARTRIDGE_CATEGORY};
 use crate::world::Scenario;
 
+/// What a centre adds to its fitting time when it promises one: its
+/// technicians are sent at once and fit within the fitting time, so the
+/// cartridge is in before the promised deadline.
+pub const PROMISE_SLACK_MS: u64 = 2 * crate::world::HOUR_MS;
+
 /// What the pricing function and the agent share.
 #[derive(Debug, Default)]
 pub struct Shop {
@@ -71,7 +76,10 @@ pub fn pricing(scenario: Arc<Scenario>, centre: u16, shop: Arc<Shop>) -> Pricing
         }
         let open = shop.open_jobs.load(Ordering::Relaxed);
         let price = scenario.price(centre, open).ok()?;
-        let deliver_in_ms = scenario.install_ms(centre, open).ok()?;
+        let deliver_in_ms = scenario
+            .install_ms(centre, open)
+            .ok()?
+            .saturating_add(PROMISE_SLACK_MS);
         Some(Quote {
             price: Amount::new(price),
             deliver_in_ms,
@@ -215,7 +223,8 @@ impl CentreAgent {
         let now = self.device.now().0;
         let open = self.shop.open_jobs.fetch_add(1, Ordering::Relaxed);
         let install = self.scenario.install_ms(self.centre, open).unwrap_or(0);
+        let before_deadline = deliver_by.saturating_sub(crate::world::MINUTE_MS);
         self.due
-            .push((now.saturating_add(install).min(deliver_by), household));
+            .push((now.saturating_add(install).min(before_deadline), household));
     }
 }

@@ -25,7 +25,7 @@ use crate::world::Scenario;
 /// The category purifiers call for and centres answer.
 pub const CARTRIDGE_CATEGORY: &str = "water.cartridge";
 /// What a purifier starts with, in base units: several cartridges' worth.
-pub const PURIFIER_FUNDS: u64 = 2_000_000;
+pub const PURIFIER_FUNDS: u64 = 3_000_000;
 /// What each household (owner) starts with: enough for its transactions.
 pub const OWNER_FUNDS: u64 = 100_000;
 /// What each service centre starts with.

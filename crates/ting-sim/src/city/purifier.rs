@@ -160,9 +160,10 @@ impl PurifierAgent {
             }
             self.last_ms = now;
         }
-        if self.physical.take_fitted(self.household).is_some() {
+        if let Some(at) = self.physical.take_fitted(self.household) {
             self.cartridge = Cartridge::full();
-            self.fitted(now).await?;
+            // The sensor logged the new cartridge when it was fitted.
+            self.fitted(at.min(now)).await?;
         }
         for event in self.buyer.tick(&self.device).await? {
             self.take(event);
@@ -173,8 +174,8 @@ impl PurifierAgent {
         Ok(())
     }
 
-    /// The sensor saw a new cartridge: the order in flight is done.
-    async fn fitted(&mut self, now: u64) -> Result<(), MarketError> {
+    /// The sensor saw a new cartridge fitted at `at`: the order in flight is done.
+    async fn fitted(&mut self, at: u64) -> Result<(), MarketError> {
         let Some(call) = self.in_flight else {
             return Ok(());
         };
@@ -183,7 +184,7 @@ impl PurifierAgent {
         };
         let evidence = Evidence {
             hold,
-            observed_at: ting_core::Timestamp(now),
+            observed_at: ting_core::Timestamp(at),
             fields: vec![(EVENT_FIELD.into(), Value::Text(EVENT_FITTED.to_vec()))],
         }
         .sign(self.device.key(), &self.device.genesis_hash());
@@ -251,6 +252,11 @@ impl PurifierAgent {
                 self.in_flight = None;
             }
             BuyerEvent::Refunded { call } if self.in_flight == Some(call) => {
+                // The centre missed its deadline: the owner's policy avoids it.
+                let chosen = self.buyer.contract(&call).and_then(|c| c.chosen.as_ref());
+                if let Some((provider, _)) = chosen.map(|(p, q)| (*p, q.price)) {
+                    self.buyer.avoid(provider);
+                }
                 Tally::add(&self.tally.refunded, 1);
                 self.tally.district_event(&self.district_name(), false);
                 self.in_flight = None;

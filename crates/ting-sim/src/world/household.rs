@@ -33,7 +33,15 @@ pub const TARGET_HARDNESS_MAX_MG_L: f64 = 80.0;
 pub const CARTRIDGE_BUDGET_MIN_BASE_UNITS: u64 = 55_000;
 /// The largest budget for one cartridge.
 pub const CARTRIDGE_BUDGET_MAX_BASE_UNITS: u64 = 140_000;
-/// The least an owner allows per day beyond one cartridge (for data fees).
+/// What one escrowed order puts down beside its price (the ledger's
+/// `HOLD_DEPOSIT`): it comes back when the hold ends, but the ledger counts
+/// it against the day's limit while it is locked, so an owner's limit
+/// leaves room for it.
+pub const ORDER_DEPOSIT_BASE_UNITS: u64 = ting_core::limits::HOLD_DEPOSIT;
+/// The least an owner allows per day beyond two orders (a cartridge's
+/// budget and its deposit each: room to order again the same day after a
+/// centre missed its deadline, since a refunded order still counts on the
+/// day it was made) for data fees.
 pub const DAILY_EXTRA_MIN_BASE_UNITS: u64 = 10_000;
 /// The most an owner allows per day beyond one cartridge.
 pub const DAILY_EXTRA_MAX_BASE_UNITS: u64 = 60_000;
@@ -89,7 +97,8 @@ pub struct OwnerPolicy {
     pub target_hardness_mg_l: f64,
     /// The most the owner pays for one cartridge, installed.
     pub cartridge_budget_base_units: u64,
-    /// The most the purifier may spend in one day (at least the budget).
+    /// The most the purifier may spend in one day: two orders (each a
+    /// cartridge's budget and its deposit) and a margin.
     pub daily_limit_base_units: u64,
     /// What the purifier may share.
     pub consent: Consent,
@@ -201,7 +210,7 @@ fn build_policy(noise: Noise, id: u32) -> OwnerPolicy {
             TARGET_HARDNESS_MAX_MG_L,
         ),
         cartridge_budget_base_units: budget,
-        daily_limit_base_units: budget + extra,
+        daily_limit_base_units: 2 * (budget + ORDER_DEPOSIT_BASE_UNITS) + extra,
         consent: consent_for(noise.unit(Stream::PolicyConsent, &ids)),
         prefers: preference_for(noise.unit(Stream::PolicyPreference, &ids)),
     }
@@ -312,7 +321,8 @@ mod tests {
             let policy = &household.policy;
             assert!((1..=5).contains(&household.people));
             assert!((0.1..=1.0).contains(&household.initial_fill));
-            assert!(policy.daily_limit_base_units > policy.cartridge_budget_base_units);
+            let order = policy.cartridge_budget_base_units + ORDER_DEPOSIT_BASE_UNITS;
+            assert!(policy.daily_limit_base_units > 2 * order);
             assert!(policy.cartridge_budget_base_units >= CARTRIDGE_BUDGET_MIN_BASE_UNITS);
             assert!(policy.cartridge_budget_base_units <= CARTRIDGE_BUDGET_MAX_BASE_UNITS);
             assert!(household.district < 6);

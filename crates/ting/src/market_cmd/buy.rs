@@ -248,6 +248,7 @@ pub fn plan(a: &BuyArgs, me: &AccountId) -> anyhow::Result<Plan> {
         value_of_hour: Amount::ZERO,
         target_price,
         min_warranty_ms: 0,
+        avoid: Vec::new(),
     };
     let accept_within_ms = parse::duration(
         "--accept-within",

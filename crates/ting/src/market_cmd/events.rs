@@ -189,6 +189,7 @@ pub fn skip_words(s: Skip) -> String {
         Skip::NewcomerOverLimit => {
             "its provider has no record yet and asks more than --newcomer-max".into()
         }
+        Skip::Avoided => "the policy avoids its provider".into(),
     }
 }
 
