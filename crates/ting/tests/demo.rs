@@ -121,6 +121,20 @@ fn fresh_never_removes_a_directory_that_holds_no_city() {
 }
 
 #[test]
+fn a_damaged_city_file_is_named_and_nothing_is_removed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("city.json"), b"{\"seed\": \"many\"}").expect("a file");
+    let run = demo(dir.path(), &["--seconds", "1"]);
+    let (_, stderr) = text(&run);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("city.json") && stderr.contains("--fresh"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("city.json").exists());
+}
+
+#[test]
 fn bad_arguments_are_named() {
     for (args, what) in [
         (&["--households", "0"][..], "--households"),

@@ -188,15 +188,11 @@ impl CentreAgent {
     }
 
     fn take(&mut self, event: ProviderEvent) {
-        match event {
-            ProviderEvent::Job {
-                buyer, deliver_by, ..
-            } => self.job(buyer, deliver_by.0),
-            ProviderEvent::Paid { amount, .. } => {
-                self.tally
-                    .centre_event(&self.name, false, false, amount.base_units());
-            }
-            _ => {}
+        if let ProviderEvent::Job {
+            buyer, deliver_by, ..
+        } = event
+        {
+            self.job(buyer, deliver_by.0);
         }
     }
 
@@ -211,7 +207,7 @@ impl CentreAgent {
             .scenario
             .fails(self.centre, household, *n)
             .unwrap_or(false);
-        self.tally.centre_event(&self.name, true, fails, 0);
+        self.tally.job(&self.name, fails);
         let _ = self
             .shop
             .stock

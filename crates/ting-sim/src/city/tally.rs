@@ -30,8 +30,8 @@ struct Detail {
     prices: Vec<(u64, String, u64)>,
     /// By district name: (installed, refunded).
     districts: BTreeMap<String, (u32, u32)>,
-    /// By centre name: (jobs, failures, earned).
-    centres: BTreeMap<String, (u64, u64, u64)>,
+    /// By centre name: (jobs, failures).
+    centres: BTreeMap<String, (u64, u64)>,
     freezes: Vec<String>,
     first_error: Option<String>,
 }
@@ -41,7 +41,8 @@ struct Detail {
 pub struct TallyView {
     pub prices: Vec<(u64, String, u64)>,
     pub districts: BTreeMap<String, (u32, u32)>,
-    pub centres: BTreeMap<String, (u64, u64, u64)>,
+    /// By centre name: (jobs taken, jobs it will miss).
+    pub centres: BTreeMap<String, (u64, u64)>,
     pub freezes: Vec<String>,
     pub first_error: Option<String>,
 }
@@ -81,13 +82,12 @@ impl Tally {
         }
     }
 
-    /// A centre took a job (`failed` if it will miss it) or was paid.
-    pub fn centre_event(&self, centre: &str, job: bool, failed: bool, earned: u64) {
+    /// A centre took a job; `failed` if it will miss it.
+    pub fn job(&self, centre: &str, failed: bool) {
         let mut d = self.detail();
         let entry = d.centres.entry(centre.to_owned()).or_default();
-        entry.0 += u64::from(job);
+        entry.0 += 1;
         entry.1 += u64::from(failed);
-        entry.2 = entry.2.saturating_add(earned);
     }
 
     pub fn freeze(&self, line: String) {

@@ -19,6 +19,9 @@ use crate::failure::bad_input;
 /// The network id of every demo city.
 pub const CITY_NETWORK: NetworkId = NetworkId(7_001);
 
+/// The most a `city.json` may hold: three numbers.
+const CITY_FILE_BYTES_MAX: u64 = 4_096;
+
 /// What makes a city: the same three give the same city.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,9 +71,23 @@ fn node_key(seed: u64) -> Keypair {
 pub fn open_city(dir: &Path, want: CityFile, cast: &Cast) -> anyhow::Result<(CityNet, bool)> {
     let path = city_path(dir);
     if path.exists() {
+        let size = std::fs::metadata(&path)?.len();
+        if size > CITY_FILE_BYTES_MAX {
+            return Err(bad_input(
+                "bad_city_file",
+                format!(
+                    "{} is {size} bytes, more than a city file's {CITY_FILE_BYTES_MAX}; add --fresh to start a new city",
+                    path.display()
+                ),
+            ));
+        }
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let have: CityFile = serde_json::from_slice(&text)
-            .map_err(|e| bad_input("bad_city_file", format!("{}: {e}", path.display())))?;
+        let have: CityFile = serde_json::from_slice(&text).map_err(|e| {
+            bad_input(
+                "bad_city_file",
+                format!("{}: {e}; add --fresh to start a new city", path.display()),
+            )
+        })?;
         if have != want {
             return Err(bad_input(
                 "other_city",

@@ -37,9 +37,9 @@ pub struct DemoArgs {
     /// Households in the city (each with an owner and a purifier).
     #[arg(long, default_value_t = 20)]
     pub households: u32,
-    /// How many times faster than real time the city's clock runs (600: a
-    /// simulated day in 2 min 24 s).
-    #[arg(long, default_value_t = 600)]
+    /// How many times faster than real time the city's clock runs (1440: a
+    /// simulated day a minute).
+    #[arg(long, default_value_t = 1440)]
     pub speed: u32,
     /// Seed of every random choice: the same seed gives the same city.
     #[arg(long, default_value_t = 1)]
@@ -214,7 +214,7 @@ async fn live(
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = tick.tick() => {
-                watch.print(shared, &city.scenario);
+                watch.print(shared, city);
                 if deadline.is_some_and(|d| Instant::now() >= d) { break; }
             }
         }

@@ -26,7 +26,6 @@ pub struct Watch {
     tally: Arc<Tally>,
     started: Instant,
     start_ms: u64,
-    supply: u64,
     speed: u32,
     json: bool,
     redraw: bool,
@@ -46,11 +45,6 @@ fn network_now(shared: &ting_node::Shared) -> u64 {
 
 impl Watch {
     pub fn new(shared: &ting_node::Shared, tally: &Arc<Tally>, speed: u32, json: bool) -> Watch {
-        let supply = shared
-            .state
-            .read()
-            .map(|s| s.supply().base_units())
-            .unwrap_or(0);
         Watch {
             blocks: shared.events.subscribe(),
             by_kind: BTreeMap::new(),
@@ -58,7 +52,6 @@ impl Watch {
             tally: Arc::clone(tally),
             started: Instant::now(),
             start_ms: network_now(shared),
-            supply,
             speed,
             json,
             redraw: !json && std::io::stdout().is_terminal(),
@@ -84,44 +77,92 @@ impl Watch {
         self.last_second = second;
     }
 
-    /// One refresh of the screen, or one JSON line.
-    pub fn print(&mut self, shared: &ting_node::Shared, scenario: &Scenario) {
-        self.drain();
-        let t = &self.tally;
-        let now = network_now(shared);
+    /// Simulated ms since the screen started, and the speed-up reached.
+    fn progress(&self, now: u64) -> (u64, f64) {
         let sim_ms = now.saturating_sub(self.start_ms);
         let real_ms = u64::try_from(self.started.elapsed().as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let reached = sim_ms as f64 / real_ms as f64;
+        (sim_ms, sim_ms as f64 / real_ms as f64)
+    }
+
+    /// One refresh of the screen, or one JSON line.
+    pub fn print(&mut self, shared: &ting_node::Shared, city: &City) {
+        self.drain();
+        let now = network_now(shared);
+        let earners = {
+            let state = shared.state.read().expect("state lock");
+            earners(&state, city)
+        };
+        if self.json {
+            println!("{}", self.json_line(now, &earners));
+        } else if self.redraw {
+            let screen = self.screen(now, &city.scenario, &earners);
+            println!("\x1b[2J\x1b[H{screen}  (Ctrl-C stops the city and writes its report)");
+        } else {
+            print!("{}", self.screen(now, &city.scenario, &earners));
+        }
+    }
+
+    fn json_line(&self, now: u64, earners: &[Earner]) -> serde_json::Value {
+        let t = &self.tally;
+        let chosen = Tally::get(&t.chosen);
+        let top: BTreeMap<&str, u64> = earners
+            .iter()
+            .map(|e| (e.name.as_str(), e.earned_base_units))
+            .collect();
+        json!({
+            "simulated": report::format::utc(now),
+            "speed_asked": self.speed,
+            "speed_reached": (self.progress(now).1 * 10.0).round() / 10.0,
+            "tx_per_s": self.last_second.values().sum::<u64>(),
+            "tx_per_s_by_kind": self.last_second,
+            "calls": Tally::get(&t.calls), "ordered": chosen,
+            "installed": Tally::get(&t.installed), "refunded": Tally::get(&t.refunded),
+            "avg_price": Tally::get(&t.price_sum).checked_div(chosen).unwrap_or(0),
+            "centre_failures": Tally::get(&t.failures),
+            "litres_treated": Tally::get(&t.litres),
+            "agent_errors": Tally::get(&t.agent_errors),
+            "earned": top,
+        })
+    }
+
+    fn screen(&self, now: u64, scenario: &Scenario, earners: &[Earner]) -> String {
+        let t = &self.tally;
         let chosen = Tally::get(&t.chosen);
         let avg = Tally::get(&t.price_sum).checked_div(chosen).unwrap_or(0);
         let per_s: u64 = self.last_second.values().sum();
-        if self.json {
-            let line = json!({
-                "simulated": report::format::utc(now),
-                "speed_asked": self.speed, "speed_reached": (reached * 10.0).round() / 10.0,
-                "tx_per_s": per_s, "tx_per_s_by_kind": self.last_second,
-                "calls": Tally::get(&t.calls), "ordered": chosen,
-                "installed": Tally::get(&t.installed), "refunded": Tally::get(&t.refunded),
-                "avg_price": avg, "centre_failures": Tally::get(&t.failures),
-                "litres_treated": Tally::get(&t.litres), "agent_errors": Tally::get(&t.agent_errors),
-            });
-            println!("{line}");
-            return;
-        }
-        let day = scenario.day_of(now);
         let kinds: Vec<String> = self
             .last_second
             .iter()
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
-        let screen = format!(
-            "── water city ─ day {day} {} ─ {:.0}× real time (asked {}×) ──\n  transactions/s  {per_s:<6} {}\n  cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n  centres         jobs missed {}   water treated {} L   agent errors {}\n",
+        let kinds = if kinds.is_empty() {
+            "(none this second)".to_owned()
+        } else {
+            kinds.join(", ")
+        };
+        let top: Vec<String> = earners
+            .iter()
+            .take(3)
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e.name,
+                    report::format::thousands(e.earned_base_units)
+                )
+            })
+            .collect();
+        format!(
+            "── water city ─ day {} {} ─ {:.0}× real time (asked {}×) ──\n\
+             \x20 transactions/s  {per_s:<6} {kinds}\n\
+             \x20 cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n\
+             \x20 centres         jobs missed {}   water treated {} L   agent errors {}\n\
+             \x20 top earners     {}\n",
+            scenario.day_of(now),
             report::format::utc(now).get(11..16).unwrap_or(""),
-            reached,
+            self.progress(now).1,
             self.speed,
-            if kinds.is_empty() { "(none this second)".to_owned() } else { kinds.join(", ") },
             Tally::get(&t.calls),
             Tally::get(&t.installed),
             Tally::get(&t.refunded),
@@ -129,12 +170,8 @@ impl Watch {
             Tally::get(&t.failures),
             report::format::thousands(Tally::get(&t.litres)),
             Tally::get(&t.agent_errors),
-        );
-        if self.redraw {
-            println!("\x1b[2J\x1b[H{screen}  (Ctrl-C stops the city and writes its report)");
-        } else {
-            print!("{screen}");
-        }
+            top.join(" · "),
+        )
     }
 
     /// The report's figures at the end of the run.
@@ -147,26 +184,10 @@ impl Watch {
         self.drain();
         let view = tally.view();
         let now = network_now(shared);
-        let real_ms = u64::try_from(self.started.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let sim_ms = now.saturating_sub(self.start_ms);
+        let (sim_ms, reached) = self.progress(now);
         let state = shared.state.read().expect("state lock");
-        let balance =
-            |a: &ting_core::AccountId| state.account(a).map_or(0, |r| r.balance.base_units());
         let chosen = Tally::get(&tally.chosen);
-        let mut earners: Vec<Earner> = city
-            .cast
-            .centres
-            .iter()
-            .map(|a| Earner {
-                name: a.name.clone(),
-                kind: ActorKind::ServiceCentre,
-                earned_base_units: balance(&a.account())
-                    .saturating_sub(ting_sim::city::CENTRE_FUNDS),
-            })
-            .collect();
-        earners.sort_by_key(|e| std::cmp::Reverse(e.earned_base_units));
+        let earners = earners(&state, city);
         let paid: u64 = earners.iter().map(|e| e.earned_base_units).sum();
         let supply = state.supply().base_units();
         RunFigures {
@@ -175,9 +196,9 @@ impl Watch {
             devices: u32::try_from(city.cast.purifiers.len() + city.cast.centres.len())
                 .unwrap_or(u32::MAX),
             speed_asked: self.speed,
-            speed_reached: sim_ms as f64 / real_ms as f64,
+            speed_reached: reached,
             simulated_ms: sim_ms,
-            real_ms,
+            real_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             start_ms: self.start_ms,
             transactions: self.by_kind.values().sum(),
             tx_by_kind: self
@@ -219,19 +240,9 @@ impl Watch {
                 base_units: paid,
             }],
             top_earners: earners,
-            centres: view
-                .centres
-                .iter()
-                .map(|(n, (jobs, failed, earned))| CentreFigures {
-                    name: n.clone(),
-                    jobs: *jobs,
-                    failures: *failed,
-                    reputation: String::new(),
-                    earned_base_units: *earned,
-                })
-                .collect(),
+            centres: centre_figures(&state, city, &view),
             freezes: view.freezes,
-            money_conserved: supply == self.supply,
+            money_conserved: conserved(&state, &shared.genesis),
             supply_base_units: supply,
             notes: view
                 .first_error
@@ -240,6 +251,74 @@ impl Watch {
             ..RunFigures::default()
         }
     }
+}
+
+/// The service centres by what they earned (balance over what they
+/// started with), most first.
+fn earners(state: &ting_ledger::State, city: &City) -> Vec<Earner> {
+    let mut earners: Vec<Earner> = city
+        .cast
+        .centres
+        .iter()
+        .map(|a| Earner {
+            name: a.name.clone(),
+            kind: ActorKind::ServiceCentre,
+            earned_base_units: state
+                .account(&a.account())
+                .map_or(0, |r| r.balance.base_units())
+                .saturating_sub(ting_sim::city::CENTRE_FUNDS),
+        })
+        .collect();
+    earners.sort_by_key(|e| std::cmp::Reverse(e.earned_base_units));
+    earners
+}
+
+/// Each centre's jobs and missed ones (as the agents counted them), what
+/// it earned (its balance over what it started with) and its record on the
+/// ledger in the cartridge category.
+fn centre_figures(
+    state: &ting_ledger::State,
+    city: &City,
+    view: &ting_sim::city::TallyView,
+) -> Vec<CentreFigures> {
+    city.cast
+        .centres
+        .iter()
+        .map(|a| {
+            let (jobs, failures) = view.centres.get(&a.name).copied().unwrap_or_default();
+            let balance = state
+                .account(&a.account())
+                .map_or(0, |r| r.balance.base_units());
+            let record = state.reputation(&a.account(), ting_sim::city::CARTRIDGE_CATEGORY);
+            let reputation = record.map_or_else(
+                || "no record".to_owned(),
+                |r| {
+                    format!(
+                        "{} released, {} late; score {}‰",
+                        r.released.count,
+                        r.late.count,
+                        r.score_ppm() / 1_000
+                    )
+                },
+            );
+            CentreFigures {
+                name: a.name.clone(),
+                jobs,
+                failures,
+                reputation,
+                earned_base_units: balance.saturating_sub(ting_sim::city::CENTRE_FUNDS),
+            }
+        })
+        .collect()
+}
+
+/// Whether the city's money is all there: nothing was minted since the
+/// genesis (the demo mints nothing), and every balance and everything
+/// locked (holds, deposits, channels), counted one by one, adds up to it.
+fn conserved(state: &ting_ledger::State, genesis: &ting_core::Genesis) -> bool {
+    let (balances, locked) = state.walked_sums();
+    let held = balances.zip(locked).and_then(|(b, l)| b.checked_add(l));
+    genesis.initial_supply() == Some(state.supply()) && held == Some(state.supply())
 }
 
 /// Prints the report and writes it to `dir`; answers the Markdown file.
