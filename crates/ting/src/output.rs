@@ -73,9 +73,8 @@ pub fn text(v: &Value) -> String {
 
 /// `2026-12-02 16:08:42 UTC` for a ledger timestamp (milliseconds since the epoch).
 pub fn utc(t: Timestamp) -> String {
-    let secs = t.0 / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
+    let rest = t.0 / 1000 % 86_400;
+    let (y, m, d) = t.utc_date();
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         rest / 3600,
@@ -88,21 +87,6 @@ pub fn utc(t: Timestamp) -> String {
 pub fn utc_field(v: &Value) -> String {
     v.as_u64()
         .map_or_else(|| "-".to_owned(), |ms| utc(Timestamp(ms)))
-}
-
-/// The year, month and day of a count of days since 1970-01-01 (proleptic
-/// Gregorian calendar), after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 /// How far `then` is from `now`, as `in 2h 5m` or `3m 10s ago`.

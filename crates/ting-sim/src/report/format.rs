@@ -81,26 +81,10 @@ pub fn duration(ms: u64) -> String {
 
 /// A Unix instant in milliseconds as a UTC date and time: `2026-01-01 09:12 UTC`.
 pub fn utc(unix_ms: u64) -> String {
-    let days = unix_ms / DAY_MS;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = ting_core::Timestamp(unix_ms).utc_date();
     let hour = unix_ms % DAY_MS / HOUR_MS;
     let minute = unix_ms % HOUR_MS / MINUTE_MS;
     format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`, for days that are not negative).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A float with `places` decimals and thousands separators (`1,854.5`);
