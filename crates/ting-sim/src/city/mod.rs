@@ -5,13 +5,17 @@
 //! devices share outside the network: a technician fitting a cartridge is
 //! seen by the purifier's own sensor, never told over MQTT. [`Tally`] is
 //! what the demo's screen and report read. The agents themselves are in
-//! [`purifier`], [`centre`] and [`owner`]; each runs as a tokio task with
+//! [`purifier`] (with [`data`], the readings it sells), [`centre`],
+//! [`utility`] (with [`map`], what it learns) and [`owner`]; each runs as a tokio task with
 //! its own device, its own state directory and its own MQTT session.
 
 pub mod centre;
+pub mod data;
+pub mod map;
 pub mod owner;
 pub mod purifier;
 mod tally;
+pub mod utility;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -9,6 +9,9 @@
 //! signs that as evidence, which releases the escrow. A centre that misses
 //! its deadline is refunded by the hold's rule, and the purifier calls
 //! again. Never a second order while one is in flight.
+//!
+//! A purifier whose owner consents also sells its readings ([`DataSeller`]):
+//! an hour's incoming hardness and litres, as the owner's record allows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,8 +25,9 @@ use ting_core::{AccountId, Amount, Hash32};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
+use super::data::DataSeller;
 use super::{district_area, Physical, Tally, CARTRIDGE_CATEGORY};
-use crate::world::{treat, Cartridge, Preference, Scenario, HOUR_MS, MINUTE_MS};
+use crate::world::{treat, Cartridge, Preference, Scenario, DAY_MS, HOUR_MS, MINUTE_MS};
 
 /// How often (wall clock) a purifier reads its sensors and ticks its buyer.
 pub const STEP: Duration = Duration::from_millis(250);
@@ -54,6 +58,10 @@ pub struct PurifierAgent {
     last_ms: u64,
     in_flight: Option<Hash32>,
     retry_at_ms: u64,
+    /// The readings it sells, if its owner consents.
+    data: Option<DataSeller>,
+    /// When it last put its buyers' acknowledgements on the ledger.
+    recorded_ms: u64,
 }
 
 impl std::fmt::Debug for PurifierAgent {
@@ -108,7 +116,15 @@ impl PurifierAgent {
             last_ms,
             in_flight: None,
             retry_at_ms: 0,
+            data: None,
+            recorded_ms: last_ms,
         }
+    }
+
+    /// The purifier sells its readings through `data`.
+    pub fn selling(mut self, data: DataSeller) -> PurifierAgent {
+        self.data = Some(data);
+        self
     }
 
     /// Runs until `stop`; answers the device, to be shut down.
@@ -118,7 +134,7 @@ impl PurifierAgent {
         loop {
             let result = tokio::select! {
                 m = self.device.recv() => match m {
-                    Some(m) => self.on_message(&m),
+                    Some(m) => self.on_message(&m).await,
                     None => break,
                 },
                 _ = tick.tick() => self.step().await,
@@ -135,30 +151,80 @@ impl PurifierAgent {
         self.device
     }
 
-    fn on_message(&mut self, m: &Message) -> Result<(), MarketError> {
+    async fn on_message(&mut self, m: &Message) -> Result<(), MarketError> {
+        if matches!(m, Message::KeyRequest { .. } | Message::Delivery { .. }) {
+            if let Some(data) = self.data.as_mut() {
+                match data.on_message(&self.device, m).await {
+                    Ok(true) => Tally::add(&self.tally.data_days_sold, 1),
+                    Ok(false) => {}
+                    Err(e) => self.data_error(&e),
+                }
+            }
+            return Ok(());
+        }
         if let Some(event) = self.buyer.on_message(m)? {
             self.take(event);
         }
         Ok(())
     }
 
-    async fn step(&mut self) -> Result<(), MarketError> {
-        let now = self.device.now().0;
-        if now > self.last_ms {
-            let r = treat(
+    fn data_error(&self, e: &ting_agent::stream::SellerError) {
+        self.tally
+            .error(format!("purifier-{:04}: {}: {e}", self.household, e.code()));
+    }
+
+    /// Treats the water of `[from_ms, to_ms)` an hour piece at a time, so
+    /// each piece's reading falls in one hour of the data it sells.
+    fn treat_until(&mut self, to_ms: u64) {
+        let mut from = self.last_ms;
+        while from < to_ms {
+            let hour_end = (from - from % HOUR_MS).saturating_add(HOUR_MS);
+            let to = hour_end.min(to_ms);
+            let Ok(r) = treat(
                 &self.scenario,
                 self.household,
                 &mut self.cartridge,
-                self.last_ms,
-                now,
-            );
-            if let Ok(r) = r {
-                // Litres of one step: small, finite and not negative.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let litres = r.litres.clamp(0.0, 1e12).round() as u64;
-                Tally::add(&self.tally.litres, litres);
+                from,
+                to,
+            ) else {
+                break;
+            };
+            // Litres of one piece: small, finite and not negative.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let litres = r.litres.clamp(0.0, 1e12).round() as u64;
+            Tally::add(&self.tally.litres, litres);
+            if let Some(data) = self.data.as_mut() {
+                if let Err(e) = data.take(&self.device, from, &r) {
+                    self.data_error(&e);
+                }
             }
-            self.last_ms = now;
+            from = to;
+        }
+        self.last_ms = to_ms;
+    }
+
+    /// Publishes the readings due and, once a simulated day, puts the
+    /// buyers' acknowledgements on the ledger.
+    async fn sell(&mut self, now: u64) {
+        let Some(data) = self.data.as_mut() else {
+            return;
+        };
+        let mut failed = data.tick(&self.device, now).err();
+        Tally::add(&self.tally.data_withheld, data.take_withheld());
+        if now.saturating_sub(self.recorded_ms) >= DAY_MS {
+            self.recorded_ms = now;
+            failed = failed.or(data.record(&self.device).await.err());
+        }
+        if let Some(e) = failed {
+            self.data_error(&e);
+        }
+    }
+
+    async fn step(&mut self) -> Result<(), MarketError> {
+        let now = self.device.now().0;
+        if now > self.last_ms {
+            self.treat_until(now);
+            self.sell(now).await;
         }
         if let Some(at) = self.physical.take_fitted(self.household) {
             self.cartridge = Cartridge::full();

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+use super::map::CityMap;
 
 /// Counters shared by every agent (relaxed atomics: figures, not money).
 #[derive(Debug, Default)]
@@ -20,6 +22,15 @@ pub struct Tally {
     pub freezes: AtomicU64,
     pub refused_over_limit: AtomicU64,
     pub agent_errors: AtomicU64,
+    /// The utility's data: single readings and aggregates it opened,
+    /// what its channels paid, days' keys the purifiers sold, and readings
+    /// the owners' records kept in.
+    pub data_points: AtomicU64,
+    pub data_aggregates: AtomicU64,
+    pub data_paid: AtomicU64,
+    pub data_days_sold: AtomicU64,
+    pub data_withheld: AtomicU64,
+    map: Mutex<CityMap>,
     detail: Mutex<Detail>,
 }
 
@@ -59,7 +70,7 @@ impl Tally {
         counter.load(Ordering::Relaxed)
     }
 
-    fn detail(&self) -> std::sync::MutexGuard<'_, Detail> {
+    fn detail(&self) -> MutexGuard<'_, Detail> {
         self.detail.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -98,6 +109,11 @@ impl Tally {
     pub fn error(&self, what: String) {
         Tally::add(&self.agent_errors, 1);
         self.detail().first_error.get_or_insert(what);
+    }
+
+    /// The utility's map, to add to or read.
+    pub fn map(&self) -> MutexGuard<'_, CityMap> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn view(&self) -> TallyView {

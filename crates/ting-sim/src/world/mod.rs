@@ -37,7 +37,7 @@ pub use household::{misbehaving_for, Consent, Household, OwnerPolicy, Preference
 pub use purifier::{
     removed, treat, Cartridge, Reading, CARTRIDGE_CAPACITY_HARDNESS_LITRES, LOW_FRACTION,
 };
-pub use time::{hour_of_day, DAY_MS, HOUR_MS, INTERVAL_MS_MAX, MINUTE_MS};
+pub use time::{hour_of_day, DAY_MS, HOURS_PER_DAY, HOUR_MS, INTERVAL_MS_MAX, MINUTE_MS};
 pub use truth::DistrictTruth;
 
 use noise::Noise;

@@ -1,6 +1,7 @@
 //! Starts the city's actors as `ting-agent` devices on the node's broker:
-//! the owners register their purifiers (once per city), then every
-//! purifier and service centre runs as its own task until stopped.
+//! the owners register their purifiers (once per city) and each purifier
+//! whose owner consents opens its data stream, then every purifier, service
+//! centre and the utility runs as its own task until stopped.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,8 +13,10 @@ use ting_agent::market::Buyer;
 use ting_agent::{Device, DeviceConfig, TlsTrust};
 use ting_core::{Genesis, Keypair};
 use ting_sim::city::centre::CentreAgent;
+use ting_sim::city::data::{self, DataSeller};
 use ting_sim::city::purifier::{self, PurifierAgent};
-use ting_sim::city::{owner, Actor, Cast, Physical, Tally};
+use ting_sim::city::utility::UtilityAgent;
+use ting_sim::city::{district_area, owner, Actor, Cast, Physical, Tally};
 use ting_sim::world::Scenario;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -54,7 +57,7 @@ impl City {
     fn device(&self, actor: &Actor, seed: u64) -> anyhow::Result<Device> {
         let config = DeviceConfig {
             key: Keypair::from_seed(actor.key.seed()),
-            state_dir: self.dir.join(actor.name.replace(' ', "-")),
+            state_dir: self.state_dir(actor),
             network: self.genesis.network,
             sequencers: self.genesis.sequencers.clone(),
             genesis_hash: self.genesis.hash(),
@@ -70,9 +73,60 @@ impl City {
         };
         Device::start(config).with_context(|| format!("starting {}", actor.name))
     }
+
+    /// The consent record household `h`'s owner signs for its purifier,
+    /// and the terms of the stream that sells under it; `None` if the
+    /// owner shares nothing.
+    fn data_terms(
+        &self,
+        h: u32,
+    ) -> anyhow::Result<
+        Option<(
+            ting_core::consent::SignedConsent,
+            ting_core::stream::StreamTerms,
+        )>,
+    > {
+        let (owner, purifier) = (
+            &self.cast.owners[h as usize],
+            &self.cast.purifiers[h as usize],
+        );
+        let consent = data::consent(
+            &self.scenario,
+            h,
+            &owner.key,
+            purifier.account(),
+            self.cast.utility.account(),
+            self.genesis.hash(),
+        )
+        .with_context(|| format!("{}'s consent record", owner.name))?;
+        let district = self.scenario.household(h).map_or(0, |x| x.district);
+        Ok(consent.map(|c| {
+            let terms = data::terms(&c, district_area(district));
+            (c, terms)
+        }))
+    }
+
+    fn state_dir(&self, actor: &Actor) -> PathBuf {
+        self.dir.join(actor.name.replace(' ', "-"))
+    }
 }
 
-/// Registers every purifier not yet registered under its owner.
+/// The purifier opens its data stream, once per city, and keeps its id.
+async fn open_stream(
+    purifier: &Device,
+    terms: ting_core::stream::StreamTerms,
+) -> anyhow::Result<()> {
+    if data::saved_stream(purifier.state_dir()).is_some() {
+        return Ok(());
+    }
+    let stream = purifier.open_stream(terms).await?;
+    data::save_stream(purifier.state_dir(), &stream).context("saving the stream's id")?;
+    Ok(())
+}
+
+/// Registers every purifier not yet registered under its owner: the owner
+/// registers it, the purifier opens its data stream if the owner consents,
+/// and the owner sets its daily limit.
 async fn register(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (h, owner_actor) in city.scenario.households().iter().zip(&city.cast.owners) {
@@ -86,11 +140,22 @@ async fn register(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()>
             continue;
         }
         let owner = city.device(owner_actor, u64::from(h.id))?;
+        let device = city.device(purifier, 20_000 + u64::from(h.id))?;
         let key = Keypair::from_seed(purifier.key.seed());
         let (name, per_day) = (purifier.name.clone(), h.policy.daily_limit_base_units);
+        let terms = city.data_terms(h.id)?.map(|(_, t)| t);
         tasks.push(tokio::spawn(async move {
-            let done = owner::register(&owner, &key, &name, per_day).await;
+            let done = async {
+                owner::register(&owner, &key, &name).await?;
+                if let Some(terms) = terms {
+                    open_stream(&device, terms).await?;
+                }
+                owner::limit(&owner, &key.account(), per_day).await?;
+                anyhow::Ok(())
+            }
+            .await;
             owner.shutdown().await;
+            device.shutdown().await;
             done.with_context(|| format!("registering {name}"))
         }));
     }
@@ -134,8 +199,24 @@ pub async fn start(city: &City, shared: &ting_node::Shared) -> anyhow::Result<Ru
             Arc::clone(&tally),
             Arc::clone(&names),
         );
-        let agent = PurifierAgent::new(h.id, device, buyer, Arc::clone(&city.scenario), parts);
+        let mut agent = PurifierAgent::new(h.id, device, buyer, Arc::clone(&city.scenario), parts);
+        if let Some((consent, terms)) = city.data_terms(h.id)? {
+            if let Some(stream) = data::saved_stream(agent.device.state_dir()) {
+                let seller = DataSeller::open(&agent.device, consent, terms, stream)
+                    .with_context(|| format!("{}'s data stream", actor.name))?;
+                agent = agent.selling(seller);
+            }
+        }
         tasks.push(tokio::spawn(agent.run(stopped.clone())));
     }
+    let device = city.device(&city.cast.utility, 2_000)?;
+    let utility = UtilityAgent::open(
+        device,
+        Arc::clone(&city.scenario),
+        Arc::clone(&city.cast),
+        Arc::clone(&tally),
+    )
+    .await;
+    tasks.push(tokio::spawn(utility.run(stopped.clone())));
     Ok(Running { tally, stop, tasks })
 }

@@ -11,7 +11,8 @@ use serde_json::json;
 use ting_node::pipeline::CommittedBlock;
 use ting_sim::city::Tally;
 use ting_sim::report::{
-    self, ActorKind, Cartridges, CentreFigures, DistrictCount, Earner, PricePoint, RunFigures,
+    self, ActorKind, Cartridges, CentreFigures, DataSales, DistrictCount, DistrictMap, Earner,
+    PricePoint, RunFigures,
 };
 use ting_sim::world::Scenario;
 use tokio::sync::broadcast;
@@ -122,6 +123,10 @@ impl Watch {
             "avg_price": Tally::get(&t.price_sum).checked_div(chosen).unwrap_or(0),
             "centre_failures": Tally::get(&t.failures),
             "litres_treated": Tally::get(&t.litres),
+            "data_points": Tally::get(&t.data_points),
+            "data_daily_sums": Tally::get(&t.data_aggregates),
+            "data_paid": Tally::get(&t.data_paid),
+            "map_districts": t.map().covered(),
             "agent_errors": Tally::get(&t.agent_errors),
             "earned": top,
         })
@@ -158,6 +163,7 @@ impl Watch {
              \x20 transactions/s  {per_s:<6} {kinds}\n\
              \x20 cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n\
              \x20 centres         jobs missed {}   water treated {} L   agent errors {}\n\
+             \x20 utility data    readings {}  daily sums {}  paid {}  map {}/{} districts\n\
              \x20 top earners     {}\n",
             scenario.day_of(now),
             report::format::utc(now).get(11..16).unwrap_or(""),
@@ -170,6 +176,11 @@ impl Watch {
             Tally::get(&t.failures),
             report::format::thousands(Tally::get(&t.litres)),
             Tally::get(&t.agent_errors),
+            report::format::thousands(Tally::get(&t.data_points)),
+            report::format::thousands(Tally::get(&t.data_aggregates)),
+            report::format::thousands(Tally::get(&t.data_paid)),
+            t.map().covered(),
+            scenario.districts().len(),
             top.join(" · "),
         )
     }
@@ -193,7 +204,7 @@ impl Watch {
         RunFigures {
             seed: city.scenario.seed(),
             households: u32::try_from(city.scenario.households().len()).unwrap_or(u32::MAX),
-            devices: u32::try_from(city.cast.purifiers.len() + city.cast.centres.len())
+            devices: u32::try_from(city.cast.purifiers.len() + city.cast.centres.len() + 1)
                 .unwrap_or(u32::MAX),
             speed_asked: self.speed,
             speed_reached: reached,
@@ -234,11 +245,25 @@ impl Watch {
                     refunded: *r,
                 })
                 .collect(),
-            flows: vec![report::Flow {
-                from: ActorKind::Purifier,
-                to: ActorKind::ServiceCentre,
-                base_units: paid,
-            }],
+            flows: vec![
+                report::Flow {
+                    from: ActorKind::Purifier,
+                    to: ActorKind::ServiceCentre,
+                    base_units: paid,
+                },
+                report::Flow {
+                    from: ActorKind::Utility,
+                    to: ActorKind::Purifier,
+                    base_units: Tally::get(&tally.data_paid),
+                },
+            ],
+            map: district_map(&city.scenario, tally, self.start_ms, now),
+            data: DataSales {
+                points_sold: Tally::get(&tally.data_points),
+                aggregates_sold: Tally::get(&tally.data_aggregates),
+                paid_base_units: Tally::get(&tally.data_paid),
+                refused_by_consent: Tally::get(&tally.data_withheld),
+            },
             top_earners: earners,
             centres: centre_figures(&state, city, &view),
             freezes: view.freezes,
@@ -251,6 +276,34 @@ impl Watch {
             ..RunFigures::default()
         }
     }
+}
+
+/// The utility's map of each district beside the truth over
+/// `[from_ms, to_ms)`: mean hardness and daily demand.
+fn district_map(scenario: &Scenario, tally: &Tally, from_ms: u64, to_ms: u64) -> Vec<DistrictMap> {
+    let map = tally.map();
+    let days = (to_ms.saturating_sub(from_ms) as f64 / ting_sim::world::DAY_MS as f64).max(1e-9);
+    scenario
+        .districts()
+        .iter()
+        .map(|d| {
+            let connections = scenario
+                .households()
+                .iter()
+                .filter(|h| h.district == d.id)
+                .count();
+            let connections = u32::try_from(connections).unwrap_or(u32::MAX);
+            let truth = scenario.district_truth(d.id, from_ms, to_ms).ok();
+            DistrictMap {
+                district: d.name.to_owned(),
+                truth_hardness_mg_l: truth.map_or(0.0, |t| t.mean_hardness_mg_l),
+                measured_hardness_mg_l: map.hardness_mg_l(d.id),
+                truth_demand_litres: truth.map_or(0.0, |t| t.demand_litres / days),
+                measured_demand_litres: map.demand_litres_per_day(d.id, connections),
+                readings: map.readings(d.id),
+            }
+        })
+        .collect()
 }
 
 /// The service centres by what they earned (balance over what they
