@@ -36,3 +36,47 @@ pub async fn limit(owner: &Device, purifier: &AccountId, per_day: u64) -> Result
     owner.submit(limit).await?;
     Ok(())
 }
+
+/// Why an owner freezes its purifier on seeing it send `kind`, or `None`
+/// when that is what a purifier does: it pays only into escrow for a
+/// cartridge and into channels, never by a plain transfer.
+pub fn unexpected(kind: &TxKind) -> Option<String> {
+    match kind {
+        TxKind::Transfer { to, amount, .. } => Some(format!(
+            "it sent {} base units to {to}, which no order of its named",
+            crate::report::format::thousands(amount.base_units())
+        )),
+        _ => None,
+    }
+}
+
+/// Freezes `purifier`: the ledger refuses all it signs from now on.
+pub async fn freeze(owner: &Device, purifier: &AccountId) -> Result<(), SubmitError> {
+    owner
+        .submit(TxKind::Freeze { device: *purifier })
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_transfer_is_unexpected_and_a_freeze_or_limit_is_not() {
+        let to = Keypair::from_seed([9; 32]).account();
+        let transfer = TxKind::Transfer {
+            to,
+            amount: Amount::new(200_000),
+            memo: Vec::new(),
+        };
+        let why = unexpected(&transfer).expect("a transfer is unexpected");
+        assert!(why.contains("200,000"), "{why}");
+        assert!(unexpected(&TxKind::Freeze { device: to }).is_none());
+        let limit = TxKind::SetSpendLimit {
+            device: to,
+            per_day: None,
+        };
+        assert!(unexpected(&limit).is_none());
+    }
+}

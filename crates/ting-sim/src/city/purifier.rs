@@ -12,6 +12,11 @@
 //!
 //! A purifier whose owner consents also sells its readings ([`DataSeller`]):
 //! an hour's incoming hardness and litres, as the owner's record allows.
+//!
+//! A few purifiers are compromised at the moment the scenario says: from
+//! then on they try to send money to a stranger every simulated hour. The
+//! ledger holds them to their daily limit, and their owner, who watches
+//! what their devices pay, freezes them; a frozen purifier only treats water.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use ting_agent::market::{Buyer, BuyerEvent, MarketError, Need, Policy};
 use ting_agent::{Device, Message};
 use ting_core::limits::HOLD_GRACE_MS_DEFAULT;
 use ting_core::market::{Condition, Evidence, FieldRule, ReleaseRule, Template, Value};
-use ting_core::{AccountId, Amount, Hash32};
+use ting_core::{AccountId, Amount, Hash32, Keypair, TxKind};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -40,6 +45,13 @@ const ANSWER_WALL_MS: u64 = 3_000;
 const DELIVER_WITHIN_MS: u64 = 48 * HOUR_MS;
 /// After a call nobody answered, wait this long (simulated) to call again.
 const RETRY_AFTER_MS: u64 = 2 * HOUR_MS;
+/// What a compromised purifier tries to send away each time.
+pub const DRAIN_BASE_UNITS: u64 = 200_000;
+/// How often (simulated) a compromised purifier tries.
+const DRAIN_EVERY_MS: u64 = HOUR_MS;
+/// The ledger's refusal codes the purifier acts on.
+const FROZEN: &str = "frozen";
+const OVER_LIMIT: &str = "spend_limit_exceeded";
 /// The evidence's field, and what the hold's template asks of it.
 const EVENT_FIELD: &str = "event";
 const EVENT_FITTED: &[u8] = b"cartridge_fitted";
@@ -62,6 +74,10 @@ pub struct PurifierAgent {
     data: Option<DataSeller>,
     /// When it last put its buyers' acknowledgements on the ledger.
     recorded_ms: u64,
+    /// When it last tried to send money away, once compromised.
+    drained_ms: u64,
+    /// Its owner froze it: the ledger refuses all it signs.
+    frozen: bool,
 }
 
 impl std::fmt::Debug for PurifierAgent {
@@ -118,6 +134,8 @@ impl PurifierAgent {
             retry_at_ms: 0,
             data: None,
             recorded_ms: last_ms,
+            drained_ms: 0,
+            frozen: false,
         }
     }
 
@@ -143,9 +161,13 @@ impl PurifierAgent {
                     continue;
                 }
             };
-            if let Err(e) = result {
-                self.tally
-                    .error(format!("purifier-{:04}: {}: {e}", self.household, e.code()));
+            match result {
+                Err(e) if e.code() == FROZEN => self.frozen = true,
+                Err(e) => {
+                    self.tally
+                        .error(format!("purifier-{:04}: {}: {e}", self.household, e.code()))
+                }
+                Ok(()) => {}
             }
         }
         self.device
@@ -226,6 +248,10 @@ impl PurifierAgent {
             self.treat_until(now);
             self.sell(now).await;
         }
+        self.misbehave(now).await;
+        if self.frozen {
+            return Ok(());
+        }
         if let Some(at) = self.physical.take_fitted(self.household) {
             self.cartridge = Cartridge::full();
             // The sensor logged the new cartridge when it was fitted.
@@ -238,6 +264,34 @@ impl PurifierAgent {
             self.order(now).await?;
         }
         Ok(())
+    }
+
+    /// Once compromised, tries to send money to a stranger every hour.
+    async fn misbehave(&mut self, now: u64) {
+        let bad_from = self
+            .scenario
+            .household(self.household)
+            .and_then(|h| h.misbehaves_at_ms);
+        let due = bad_from.is_some_and(|at| now >= at)
+            && now.saturating_sub(self.drained_ms) >= DRAIN_EVERY_MS;
+        if self.frozen || !due {
+            return;
+        }
+        self.drained_ms = now;
+        let drain = TxKind::Transfer {
+            to: stranger(self.scenario.seed()),
+            amount: Amount::new(DRAIN_BASE_UNITS),
+            memo: Vec::new(),
+        };
+        match self.device.submit(drain).await {
+            Ok(_) => Tally::add(&self.tally.drained, DRAIN_BASE_UNITS),
+            Err(e) if e.code() == FROZEN => self.frozen = true,
+            Err(e) if e.code() == OVER_LIMIT => Tally::add(&self.tally.refused_over_limit, 1),
+            Err(e) => {
+                self.tally
+                    .error(format!("purifier-{:04}: {}: {e}", self.household, e.code()))
+            }
+        }
     }
 
     /// The sensor saw a new cartridge fitted at `at`: the order in flight is done.
@@ -338,4 +392,10 @@ impl PurifierAgent {
             .and_then(|h| self.scenario.district(h.district))
             .map_or_else(String::new, |d| d.name.to_owned())
     }
+}
+
+/// The account a compromised purifier sends money to: nobody in the city.
+pub fn stranger(seed: u64) -> AccountId {
+    let digest = Hash32::digest(&[b"ting-demo-stranger", &seed.to_le_bytes()]);
+    Keypair::from_seed(digest.0).account()
 }

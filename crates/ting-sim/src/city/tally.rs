@@ -30,6 +30,8 @@ pub struct Tally {
     pub data_paid: AtomicU64,
     pub data_days_sold: AtomicU64,
     pub data_withheld: AtomicU64,
+    /// What compromised purifiers sent away before their owners froze them.
+    pub drained: AtomicU64,
     map: Mutex<CityMap>,
     detail: Mutex<Detail>,
 }

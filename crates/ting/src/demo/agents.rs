@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// What the agents are started from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct City {
     pub scenario: Arc<Scenario>,
     pub cast: Arc<Cast>,
@@ -39,12 +39,14 @@ pub struct Running {
     pub tally: Arc<Tally>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Device>>,
+    owners: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops every agent and shuts its device down.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        let _ = self.owners.await;
         for t in self.tasks {
             if let Ok(device) = t.await {
                 device.shutdown().await;
@@ -54,7 +56,7 @@ impl Running {
 }
 
 impl City {
-    fn device(&self, actor: &Actor, seed: u64) -> anyhow::Result<Device> {
+    pub fn device(&self, actor: &Actor, seed: u64) -> anyhow::Result<Device> {
         let config = DeviceConfig {
             key: Keypair::from_seed(actor.key.seed()),
             state_dir: self.state_dir(actor),
@@ -218,5 +220,16 @@ pub async fn start(city: &City, shared: &ting_node::Shared) -> anyhow::Result<Ru
     )
     .await;
     tasks.push(tokio::spawn(utility.run(stopped.clone())));
-    Ok(Running { tally, stop, tasks })
+    let owners = tokio::spawn(super::owners::watch(
+        city.clone(),
+        shared.events.subscribe(),
+        Arc::clone(&tally),
+        stopped.clone(),
+    ));
+    Ok(Running {
+        tally,
+        stop,
+        tasks,
+        owners,
+    })
 }

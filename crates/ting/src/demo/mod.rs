@@ -13,6 +13,7 @@
 
 mod agents;
 mod files;
+mod owners;
 mod screen;
 
 use std::net::SocketAddr;

@@ -127,6 +127,8 @@ impl Watch {
             "data_daily_sums": Tally::get(&t.data_aggregates),
             "data_paid": Tally::get(&t.data_paid),
             "map_districts": t.map().covered(),
+            "freezes": Tally::get(&t.freezes),
+            "drained": Tally::get(&t.drained),
             "agent_errors": Tally::get(&t.agent_errors),
             "earned": top,
         })
@@ -164,6 +166,7 @@ impl Watch {
              \x20 cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n\
              \x20 centres         jobs missed {}   water treated {} L   agent errors {}\n\
              \x20 utility data    readings {}  daily sums {}  paid {}  map {}/{} districts\n\
+             \x20 owners          froze {} purifiers  (sent away first {}, over limit refused {})\n\
              \x20 top earners     {}\n",
             scenario.day_of(now),
             report::format::utc(now).get(11..16).unwrap_or(""),
@@ -181,6 +184,9 @@ impl Watch {
             report::format::thousands(Tally::get(&t.data_paid)),
             t.map().covered(),
             scenario.districts().len(),
+            Tally::get(&t.freezes),
+            report::format::thousands(Tally::get(&t.drained)),
+            Tally::get(&t.refused_over_limit),
             top.join(" · "),
         )
     }
