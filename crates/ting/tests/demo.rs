@@ -165,7 +165,8 @@ fn figure(line: &str, name: &str) -> u64 {
 fn a_centre_that_misses_its_deadline_is_refunded_and_another_fits_the_cartridge() {
     use std::io::BufRead;
     // Seed 1 with 12 households: purifier 1 starts nearly spent, and the
-    // unreliable centre wins its first order and misses it.
+    // unreliable centre wins its first order and misses it. The same run
+    // waits for the battery sensor's reports to go through a gateway.
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ting"))
         .args([
@@ -203,8 +204,9 @@ fn a_centre_that_misses_its_deadline_is_refunded_and_another_fits_the_cartridge(
         match rx.recv_timeout(left) {
             Ok(line) => {
                 let both = figure(&line, "installed") >= 1 && figure(&line, "refunded") >= 1;
+                let relayed = figure(&line, "relay_messages") >= 1;
                 seen.push(line);
-                if both {
+                if both && relayed {
                     break true;
                 }
             }
@@ -225,7 +227,7 @@ fn a_centre_that_misses_its_deadline_is_refunded_and_another_fits_the_cartridge(
     }
     assert!(
         done,
-        "no fitting and refund within 240 s; the demo printed:\n{}\nstderr:\n{stderr}",
+        "no fitting, refund and relayed report within 240 s; the demo printed:\n{}\nstderr:\n{stderr}",
         seen.join("\n")
     );
     assert!(
@@ -236,6 +238,7 @@ fn a_centre_that_misses_its_deadline_is_refunded_and_another_fits_the_cartridge(
     let last = seen.last().expect("a line");
     assert_eq!(figure(last, "agent_errors"), 0, "{last}");
     assert!(figure(last, "centre_failures") >= 1, "{last}");
+    assert!(figure(last, "relay_leases") >= 1, "{last}");
     let report = std::fs::read_to_string(dir.path().join("city/report/report.md")).expect("report");
     assert!(report.contains("Money was conserved"), "{report}");
 }

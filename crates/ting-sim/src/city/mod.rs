@@ -6,14 +6,20 @@
 //! seen by the purifier's own sensor, never told over MQTT. [`Tally`] is
 //! what the demo's screen and report read. The agents themselves are in
 //! [`purifier`] (with [`data`], the readings it sells), [`centre`],
-//! [`utility`] (with [`map`], what it learns) and [`owner`]; each runs as a tokio task with
-//! its own device, its own state directory and its own MQTT session.
+//! [`utility`] (with [`map`], what it learns) and [`owner`], and for the
+//! uplink relay [`gateway`], [`sensor`] and [`mains`] (the reports they
+//! carry are [`reading`]s); each runs as a tokio task with its own device,
+//! its own state directory and its own MQTT session.
 
 pub mod centre;
 pub mod data;
+pub mod gateway;
+pub mod mains;
 pub mod map;
 pub mod owner;
 pub mod purifier;
+pub mod reading;
+pub mod sensor;
 mod tally;
 pub mod utility;
 
@@ -22,7 +28,7 @@ use std::sync::Mutex;
 
 use ting_core::{AccountId, Hash32, Keypair};
 
-pub use tally::{Tally, TallyView};
+pub use tally::{MainsHardness, Tally, TallyView};
 
 use crate::world::Scenario;
 
@@ -36,6 +42,14 @@ pub const OWNER_FUNDS: u64 = 100_000;
 pub const CENTRE_FUNDS: u64 = 1_000_000;
 /// What the water utility starts with.
 pub const UTILITY_FUNDS: u64 = 10_000_000;
+/// What each relay gateway starts with: its asks' refundable deposits
+/// (`ORDER_DEPOSIT`) several times over.
+pub const GATEWAY_FUNDS: u64 = 1_000_000;
+/// What each battery sensor starts with: a bid's deposit and hundreds of
+/// leases at the highest price it pays.
+pub const SENSOR_FUNDS: u64 = 1_000_000;
+/// What the utility's mains monitor starts with: it pays for nothing.
+pub const MAINS_FUNDS: u64 = 100_000;
 /// The geohash alphabet: a district's area is `u0` and its id's letter.
 const GEOHASH: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
 
@@ -81,6 +95,12 @@ pub struct Cast {
     /// One device per service centre, by centre id.
     pub centres: Vec<Actor>,
     pub utility: Actor,
+    /// One relay gateway per district, by district id.
+    pub gateways: Vec<Actor>,
+    /// One battery sensor per scenario sensor, by sensor id.
+    pub sensors: Vec<Actor>,
+    /// The utility's mains monitor, where the gateways relay to.
+    pub mains: Actor,
 }
 
 impl Cast {
@@ -102,6 +122,17 @@ impl Cast {
                 .map(|c| Actor::new(seed, "centre", u32::from(c.id), c.name.clone()))
                 .collect(),
             utility: Actor::new(seed, "utility", 0, "water utility".into()),
+            gateways: scenario
+                .gateways()
+                .iter()
+                .map(|g| Actor::new(seed, "gateway", u32::from(g.district), g.name.clone()))
+                .collect(),
+            sensors: scenario
+                .sensors()
+                .iter()
+                .map(|s| Actor::new(seed, "sensor", u32::from(s.id), s.name.clone()))
+                .collect(),
+            mains: Actor::new(seed, "mains", 0, "utility mains monitor".into()),
         }
     }
 
@@ -111,10 +142,16 @@ impl Cast {
         let purifiers = self.purifiers.iter().map(|a| (a.account(), PURIFIER_FUNDS));
         let centres = self.centres.iter().map(|a| (a.account(), CENTRE_FUNDS));
         let utility = std::iter::once((self.utility.account(), UTILITY_FUNDS));
+        let gateways = self.gateways.iter().map(|a| (a.account(), GATEWAY_FUNDS));
+        let sensors = self.sensors.iter().map(|a| (a.account(), SENSOR_FUNDS));
+        let mains = std::iter::once((self.mains.account(), MAINS_FUNDS));
         owners
             .chain(purifiers)
             .chain(centres)
             .chain(utility)
+            .chain(gateways)
+            .chain(sensors)
+            .chain(mains)
             .collect()
     }
 
@@ -174,6 +211,14 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), ids(&ca).len(), "no two actors share a key");
         assert_eq!(ca.household_of(&ca.purifiers[3].account()), Some(3));
+        assert_eq!(ca.gateways.len(), a.gateways().len());
+        assert_eq!(ca.sensors.len(), a.sensors().len());
+        let funded = |who: &Actor| {
+            let all = ca.allocations();
+            all.iter().any(|(id, n)| *id == who.account() && *n > 0)
+        };
+        assert!(ca.gateways.iter().chain(&ca.sensors).all(funded));
+        assert!(funded(&ca.mains), "the mains monitor is funded");
     }
 
     #[test]

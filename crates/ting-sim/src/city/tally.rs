@@ -33,6 +33,11 @@ pub struct Tally {
     /// What compromised purifiers sent away before their owners froze them.
     pub drained: AtomicU64,
     map: Mutex<CityMap>,
+    /// The uplink relay: messages the gateways relayed, leases the sensors
+    /// bought, and relayed messages the mains monitor refused.
+    pub relay_messages: AtomicU64,
+    pub relay_leases: AtomicU64,
+    pub mains_refused: AtomicU64,
     detail: Mutex<Detail>,
 }
 
@@ -47,6 +52,22 @@ struct Detail {
     centres: BTreeMap<String, (u64, u64)>,
     freezes: Vec<String>,
     first_error: Option<String>,
+    mains: BTreeMap<String, MainsHardness>,
+}
+
+/// What the mains monitor received of one district: reports, and the sum
+/// of their hardness in tenths of a mg/l.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MainsHardness {
+    pub count: u64,
+    pub sum_dmg_l: u64,
+}
+
+impl MainsHardness {
+    /// The mean hardness in mg/l, if any report came.
+    pub fn mean_mg_l(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum_dmg_l as f64 / self.count as f64 / 10.0)
+    }
 }
 
 /// A copy of the tally's lists.
@@ -58,6 +79,8 @@ pub struct TallyView {
     pub centres: BTreeMap<String, (u64, u64)>,
     pub freezes: Vec<String>,
     pub first_error: Option<String>,
+    /// By district name: the mains monitor's reports.
+    pub mains: BTreeMap<String, MainsHardness>,
 }
 
 /// Prices kept for the report; later ones are counted, not kept.
@@ -118,6 +141,14 @@ impl Tally {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The mains monitor took a report of `district`'s hardness.
+    pub fn mains_reading(&self, district: &str, hardness_dmg_l: u32) {
+        let mut d = self.detail();
+        let entry = d.mains.entry(district.to_owned()).or_default();
+        entry.count = entry.count.saturating_add(1);
+        entry.sum_dmg_l = entry.sum_dmg_l.saturating_add(u64::from(hardness_dmg_l));
+    }
+
     pub fn view(&self) -> TallyView {
         let d = self.detail().clone();
         TallyView {
@@ -126,6 +157,7 @@ impl Tally {
             centres: d.centres,
             freezes: d.freezes,
             first_error: d.first_error,
+            mains: d.mains,
         }
     }
 }

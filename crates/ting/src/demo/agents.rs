@@ -1,7 +1,10 @@
 //! Starts the city's actors as `ting-agent` devices on the node's broker:
 //! the owners register their purifiers (once per city) and each purifier
 //! whose owner consents opens its data stream, then every purifier, service
-//! centre and the utility runs as its own task until stopped.
+//! centre and the utility runs as its own task until stopped. The uplink
+//! relay follows: the issuer registers its class (once per city), then the
+//! district gateways, the battery sensors and the utility's mains monitor
+//! start. Last, the owners' watch.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,7 +17,10 @@ use ting_agent::{Device, DeviceConfig, TlsTrust};
 use ting_core::{Genesis, Keypair};
 use ting_sim::city::centre::CentreAgent;
 use ting_sim::city::data::{self, DataSeller};
+use ting_sim::city::gateway::{self as relay_gateway, GatewayAgent};
+use ting_sim::city::mains::MainsAgent;
 use ting_sim::city::purifier::{self, PurifierAgent};
+use ting_sim::city::sensor::SensorAgent;
 use ting_sim::city::utility::UtilityAgent;
 use ting_sim::city::{district_area, owner, Actor, Cast, Physical, Tally};
 use ting_sim::world::Scenario;
@@ -220,6 +226,7 @@ pub async fn start(city: &City, shared: &ting_node::Shared) -> anyhow::Result<Ru
     )
     .await;
     tasks.push(tokio::spawn(utility.run(stopped.clone())));
+    start_relay(city, shared, &tally, &stopped, &mut tasks).await?;
     let owners = tokio::spawn(super::owners::watch(
         city.clone(),
         shared.events.subscribe(),
@@ -233,3 +240,80 @@ pub async fn start(city: &City, shared: &ting_node::Shared) -> anyhow::Result<Ru
         owners,
     })
 }
+
+// ---- The uplink relay ----
+
+/// Device seeds of the relay's devices, apart from the others'.
+const GATEWAY_DEVICE_SEED: u64 = 2_000;
+const SENSOR_DEVICE_SEED: u64 = 3_000;
+const MAINS_DEVICE_SEED: u64 = 4_000;
+
+/// Registers the relay class (signed by the issuer, the node's key), then
+/// starts the gateways, the sensors and the mains monitor.
+async fn start_relay(
+    city: &City,
+    shared: &ting_node::Shared,
+    tally: &Arc<Tally>,
+    stopped: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<Device>>,
+) -> anyhow::Result<()> {
+    register_relay_class(city, shared).await?;
+    let mains = city.cast.mains.account();
+    for (g, actor) in city.scenario.gateways().iter().zip(&city.cast.gateways) {
+        let device = city.device(actor, GATEWAY_DEVICE_SEED + u64::from(g.district))?;
+        let tally = Arc::clone(tally);
+        let agent = GatewayAgent::open(g.district, actor.name.clone(), device, mains, tally)?;
+        tasks.push(tokio::spawn(agent.run(stopped.clone())));
+    }
+    for (s, actor) in city.scenario.sensors().iter().zip(&city.cast.sensors) {
+        let device = city.device(actor, SENSOR_DEVICE_SEED + u64::from(s.id))?;
+        let scenario = Arc::clone(&city.scenario);
+        let agent = SensorAgent::open(s.id, device, scenario, Arc::clone(tally))?;
+        tasks.push(tokio::spawn(agent.run(stopped.clone())));
+    }
+    let device = city.device(&city.cast.mains, MAINS_DEVICE_SEED)?;
+    let gateways = city.cast.gateways.iter().map(|a| a.account()).collect();
+    let scenario = Arc::clone(&city.scenario);
+    let agent = MainsAgent::new(device, scenario, Arc::clone(tally), gateways);
+    tasks.push(tokio::spawn(agent.run(stopped.clone())));
+    Ok(())
+}
+
+/// Registers the relay's resource class unless the city has it already.
+async fn register_relay_class(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()> {
+    let issuer = super::files::node_key(city.scenario.seed());
+    let nonce = {
+        let state = shared
+            .state
+            .read()
+            .map_err(|_| anyhow::anyhow!("state lock"))?;
+        if state.class(relay_gateway::RELAY_CLASS).is_some() {
+            return Ok(());
+        }
+        state.next_nonce(&issuer.account())
+    };
+    let tx = ting_core::TxBody {
+        genesis: city.genesis.hash(),
+        sender: issuer.account(),
+        nonce,
+        valid_until: ting_core::Timestamp(shared.time.now().0.saturating_add(CLASS_TX_VALID_MS)),
+        kind: relay_gateway::class_register(),
+    }
+    .sign(&issuer);
+    let reply = shared
+        .submit(vec![tx])
+        .map_err(|e| anyhow::anyhow!("registering the relay class: {e}"))?
+        .pop()
+        .context("a reply to the relay class")?;
+    match reply.await.context("the relay class's outcome")? {
+        ting_node::pipeline::Outcome::Committed(_) => Ok(()),
+        ting_node::pipeline::Outcome::Refused(r) => Err(anyhow::anyhow!(
+            "the relay class was refused: {}: {}",
+            r.code,
+            r.message
+        )),
+    }
+}
+
+/// How long the class registration may wait to land (network ms).
+const CLASS_TX_VALID_MS: u64 = ting_core::limits::DAY_MS;

@@ -62,7 +62,7 @@ pub fn remove_city(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The node's key of a city: derived from its seed.
-fn node_key(seed: u64) -> Keypair {
+pub(super) fn node_key(seed: u64) -> Keypair {
     Keypair::from_seed(Hash32::digest(&[b"ting-demo-node", &seed.to_le_bytes()]).0)
 }
 

@@ -12,7 +12,7 @@ use ting_node::pipeline::CommittedBlock;
 use ting_sim::city::Tally;
 use ting_sim::report::{
     self, ActorKind, Cartridges, CentreFigures, DataSales, DistrictCount, DistrictMap, Earner,
-    PricePoint, RunFigures,
+    PricePoint, RelayFigures, RunFigures,
 };
 use ting_sim::world::Scenario;
 use tokio::sync::broadcast;
@@ -91,17 +91,22 @@ impl Watch {
     pub fn print(&mut self, shared: &ting_node::Shared, city: &City) {
         self.drain();
         let now = network_now(shared);
-        let earners = {
+        let (earners, relay_paid) = {
             let state = shared.state.read().expect("state lock");
-            earners(&state, city)
+            (earners(&state, city), relay_paid(&state, city))
         };
         if self.json {
-            println!("{}", self.json_line(now, &earners));
-        } else if self.redraw {
-            let screen = self.screen(now, &city.scenario, &earners);
-            println!("\x1b[2J\x1b[H{screen}  (Ctrl-C stops the city and writes its report)");
+            let mut line = self.json_line(now, &earners);
+            line["relay_paid"] = json!(relay_paid);
+            println!("{line}");
         } else {
-            print!("{}", self.screen(now, &city.scenario, &earners));
+            let screen = self.screen(now, &city.scenario, &earners);
+            let screen = format!("{screen}{}", self.relay_line(relay_paid));
+            if self.redraw {
+                println!("\x1b[2J\x1b[H{screen}  (Ctrl-C stops the city and writes its report)");
+            } else {
+                print!("{screen}");
+            }
         }
     }
 
@@ -131,7 +136,20 @@ impl Watch {
             "drained": Tally::get(&t.drained),
             "agent_errors": Tally::get(&t.agent_errors),
             "earned": top,
+            "relay_messages": Tally::get(&t.relay_messages),
+            "relay_leases": Tally::get(&t.relay_leases),
         })
+    }
+
+    /// The uplink relay's line of the screen.
+    fn relay_line(&self, paid: u64) -> String {
+        let t = &self.tally;
+        format!(
+            "  uplink relay    {} messages on {} leases, {} paid to gateways\n",
+            report::format::thousands(Tally::get(&t.relay_messages)),
+            Tally::get(&t.relay_leases),
+            report::format::thousands(paid),
+        )
     }
 
     fn screen(&self, now: u64, scenario: &Scenario, earners: &[Earner]) -> String {
@@ -206,12 +224,15 @@ impl Watch {
         let chosen = Tally::get(&tally.chosen);
         let earners = earners(&state, city);
         let paid: u64 = earners.iter().map(|e| e.earned_base_units).sum();
+        let relay_paid = relay_paid(&state, city);
         let supply = state.supply().base_units();
         RunFigures {
             seed: city.scenario.seed(),
             households: u32::try_from(city.scenario.households().len()).unwrap_or(u32::MAX),
-            devices: u32::try_from(city.cast.purifiers.len() + city.cast.centres.len() + 1)
-                .unwrap_or(u32::MAX),
+            devices: u32::try_from(
+                city.cast.purifiers.len() + city.cast.centres.len() + 1 + relay_devices(city),
+            )
+            .unwrap_or(u32::MAX),
             speed_asked: self.speed,
             speed_reached: reached,
             simulated_ms: sim_ms,
@@ -262,6 +283,11 @@ impl Watch {
                     to: ActorKind::Purifier,
                     base_units: Tally::get(&tally.data_paid),
                 },
+                report::Flow {
+                    from: ActorKind::Sensor,
+                    to: ActorKind::Gateway,
+                    base_units: relay_paid,
+                },
             ],
             map: district_map(&city.scenario, tally, self.start_ms, now),
             data: DataSales {
@@ -270,6 +296,11 @@ impl Watch {
                 paid_base_units: Tally::get(&tally.data_paid),
                 refused_by_consent: Tally::get(&tally.data_withheld),
             },
+            relay: RelayFigures {
+                messages_relayed: Tally::get(&tally.relay_messages),
+                leases: Tally::get(&tally.relay_leases),
+                paid_base_units: relay_paid,
+            },
             top_earners: earners,
             centres: centre_figures(&state, city, &view),
             freezes: view.freezes,
@@ -277,9 +308,10 @@ impl Watch {
             supply_base_units: supply,
             notes: view
                 .first_error
-                .map(|e| vec![format!("first agent error: {e}")])
-                .unwrap_or_default(),
-            ..RunFigures::default()
+                .iter()
+                .map(|e| format!("first agent error: {e}"))
+                .chain(mains_note(&view.mains))
+                .collect(),
         }
     }
 }
@@ -330,6 +362,53 @@ fn earners(state: &ting_ledger::State, city: &City) -> Vec<Earner> {
         .collect();
     earners.sort_by_key(|e| std::cmp::Reverse(e.earned_base_units));
     earners
+}
+
+// ---- The uplink relay ----
+
+/// The relay's devices: gateways, sensors and the mains monitor.
+fn relay_devices(city: &City) -> usize {
+    city.cast.gateways.len() + city.cast.sensors.len() + 1
+}
+
+/// What the gateways earned: their balances and the deposits of their
+/// resting asks (an ask locks nothing else) over what they started with.
+/// Like the centres' earnings, over the city's life (the tally's counts are
+/// of this run).
+fn relay_paid(state: &ting_ledger::State, city: &City) -> u64 {
+    let gateways: std::collections::BTreeSet<_> =
+        city.cast.gateways.iter().map(|a| a.account()).collect();
+    let deposits: u64 = state
+        .orders()
+        .filter(|(_, o)| gateways.contains(&o.owner))
+        .map(|(_, o)| o.deposit.base_units())
+        .fold(0, u64::saturating_add);
+    let balances: u64 = gateways
+        .iter()
+        .map(|g| state.account(g).map_or(0, |r| r.balance.base_units()))
+        .fold(0, u64::saturating_add);
+    let started = ting_sim::city::GATEWAY_FUNDS.saturating_mul(gateways.len() as u64);
+    balances.saturating_add(deposits).saturating_sub(started)
+}
+
+/// The mains monitor's reports by district, as one sentence.
+fn mains_note(mains: &BTreeMap<String, ting_sim::city::MainsHardness>) -> Option<String> {
+    let parts: Vec<String> = mains
+        .iter()
+        .filter_map(|(d, h)| {
+            Some(format!(
+                "{d} {:.1} mg/l ({} reports)",
+                h.mean_mg_l()?,
+                h.count
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "the utility's mains monitor received the battery sensors' reports through the gateways: {}",
+            parts.join(", ")
+        )
+    })
 }
 
 /// Each centre's jobs and missed ones (as the agents counted them), what
