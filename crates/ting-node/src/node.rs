@@ -68,6 +68,8 @@ pub struct NodeConfig {
     pub log_segment_bytes: u64,
     /// Faults a test arms for the block log's file operations; `None` outside tests.
     pub faults: Option<Arc<ting_store::Faults>>,
+    /// What one client address may hold open on the HTTP API.
+    pub http_per_source: crate::http::sources::PerSource,
 }
 
 impl NodeConfig {
@@ -87,6 +89,7 @@ impl NodeConfig {
             max_clock_step: MAX_CLOCK_STEP_DEFAULT,
             log_segment_bytes: LOG_SEGMENT_BYTES,
             faults: None,
+            http_per_source: crate::http::sources::PerSource::default(),
         }
     }
 }
@@ -474,7 +477,7 @@ impl Node {
             faucet,
             closing: tokio::sync::watch::Sender::new(false),
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
-            http_sources: Arc::default(),
+            http_sources: Arc::new(crate::http::sources::Sources::new(cfg.http_per_source)),
             event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
             mqtt_broker: std::sync::OnceLock::new(),
             mqtt_logins: cfg.mqtt_auth_hook.then(|| {

@@ -22,7 +22,7 @@ mod mqtt_auth;
 mod ops;
 mod proofs;
 mod query;
-pub(crate) mod sources;
+pub mod sources;
 mod submit;
 
 use std::future::Future;

@@ -96,11 +96,32 @@ pub(crate) enum Kind {
     Request,
 }
 
-impl Kind {
-    fn max(self) -> usize {
-        match self {
-            Kind::Connection => HTTP_CONNECTIONS_PER_SOURCE_MAX,
-            Kind::Request => HTTP_REQUESTS_PER_SOURCE_MAX,
+/// How much one source may hold open at once. The defaults are the
+/// `HTTP_*_PER_SOURCE_MAX` limits; an operator whose clients share an
+/// address (a gateway, a NAT, the demo's city on one machine) raises them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerSource {
+    /// Open connections.
+    pub connections: usize,
+    /// Requests in flight; at most `HTTP_REQUESTS_MAX` counts, since the
+    /// node handles no more than that at once.
+    pub requests: usize,
+}
+
+impl Default for PerSource {
+    fn default() -> PerSource {
+        PerSource {
+            connections: HTTP_CONNECTIONS_PER_SOURCE_MAX,
+            requests: HTTP_REQUESTS_PER_SOURCE_MAX,
+        }
+    }
+}
+
+impl PerSource {
+    fn max(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Connection => self.connections,
+            Kind::Request => self.requests,
         }
     }
 }
@@ -123,8 +144,8 @@ impl Counts {
 /// Why a slot was not given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
-    /// The source has as many of `Kind` as one source may.
-    SourceBusy(Kind),
+    /// The source has as many of `Kind` as one source may (the limit).
+    SourceBusy(Kind, usize),
     /// The table holds `HTTP_SOURCES_MAX` sources already.
     TableFull,
 }
@@ -132,15 +153,15 @@ pub(crate) enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::SourceBusy(Kind::Request) => write!(
+            Refusal::SourceBusy(Kind::Request, max) => write!(
                 f,
-                "this address has {HTTP_REQUESTS_PER_SOURCE_MAX} requests in flight, as many as \
-                 one source may (HTTP_REQUESTS_PER_SOURCE_MAX); retry when some have been answered"
+                "this address has {max} requests in flight, as many as one source may \
+                 (HTTP_REQUESTS_PER_SOURCE_MAX by default); retry when some have been answered"
             ),
-            Refusal::SourceBusy(Kind::Connection) => write!(
+            Refusal::SourceBusy(Kind::Connection, max) => write!(
                 f,
-                "this address has {HTTP_CONNECTIONS_PER_SOURCE_MAX} connections open, as many as \
-                 one source may (HTTP_CONNECTIONS_PER_SOURCE_MAX)"
+                "this address has {max} connections open, as many as one source may \
+                 (HTTP_CONNECTIONS_PER_SOURCE_MAX by default)"
             ),
             Refusal::TableFull => write!(
                 f,
@@ -157,18 +178,25 @@ pub(crate) struct Sources {
     table: Mutex<HashMap<Source, Counts>>,
     /// One permit per request body being read (`HTTP_BODIES_READING_MAX`).
     pub(crate) bodies_reading: Arc<Semaphore>,
+    limits: PerSource,
 }
 
 impl Default for Sources {
     fn default() -> Sources {
-        Sources {
-            table: Mutex::new(HashMap::new()),
-            bodies_reading: Arc::new(Semaphore::new(HTTP_BODIES_READING_MAX)),
-        }
+        Sources::new(PerSource::default())
     }
 }
 
 impl Sources {
+    /// The edge's counts, each source held to `limits`.
+    pub(crate) fn new(limits: PerSource) -> Sources {
+        Sources {
+            table: Mutex::new(HashMap::new()),
+            bodies_reading: Arc::new(Semaphore::new(HTTP_BODIES_READING_MAX)),
+            limits,
+        }
+    }
+
     /// Counts one more `kind` for the source of `ip`, unless it is at its limit.
     pub(crate) fn take(self: &Arc<Self>, ip: Option<IpAddr>, kind: Kind) -> Result<Slot, Refusal> {
         let source = Source::of(ip);
@@ -177,8 +205,9 @@ impl Sources {
             return Err(Refusal::TableFull);
         }
         let count = table.entry(source).or_default().of(kind);
-        if *count >= kind.max() {
-            return Err(Refusal::SourceBusy(kind));
+        let max = self.limits.max(kind);
+        if *count >= max {
+            return Err(Refusal::SourceBusy(kind, max));
         }
         *count = count.saturating_add(1);
         Ok(Slot {
@@ -330,7 +359,10 @@ mod tests {
             .collect();
         assert_eq!(
             sources.take(ip("192.0.2.1"), Kind::Request).err(),
-            Some(Refusal::SourceBusy(Kind::Request))
+            Some(Refusal::SourceBusy(
+                Kind::Request,
+                HTTP_REQUESTS_PER_SOURCE_MAX
+            ))
         );
         let other = sources.take(ip("192.0.2.2"), Kind::Request);
         assert!(other.is_ok(), "another source is not held back");

@@ -76,10 +76,15 @@ pub fn pricing(scenario: Arc<Scenario>, centre: u16, shop: Arc<Shop>) -> Pricing
         }
         let open = shop.open_jobs.load(Ordering::Relaxed);
         let price = scenario.price(centre, open).ok()?;
+        // The buyer chooses once its call's window closes: the promise
+        // counts from then, so that however fast the clock runs the hold
+        // is accepted and the cartridge fitted before the deadline.
+        let window_ms = call.answer_by.0.saturating_sub(call.issued_at.0);
         let deliver_in_ms = scenario
             .install_ms(centre, open)
             .ok()?
-            .saturating_add(PROMISE_SLACK_MS);
+            .saturating_add(PROMISE_SLACK_MS)
+            .saturating_add(window_ms);
         Some(Quote {
             price: Amount::new(price),
             deliver_in_ms,

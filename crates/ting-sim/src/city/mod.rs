@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use ting_core::{AccountId, Hash32, Keypair};
 
-pub use tally::{MainsHardness, Tally, TallyView};
+pub use tally::{MainsHardness, OrderEvent, OrderStep, Tally, TallyView};
 
 use crate::world::Scenario;
 

@@ -13,6 +13,9 @@
 //! A purifier whose owner consents also sells its readings ([`DataSeller`]):
 //! an hour's incoming hardness and litres, as the owner's record allows.
 //!
+//! It cleans itself in its household's quietest hour, as often as the
+//! district's water that day asks (`Scenario::cleaning_plan`).
+//!
 //! A few purifiers are compromised at the moment the scenario says: from
 //! then on they try to send money to a stranger every simulated hour. The
 //! ledger holds them to their daily limit, and their owner, who watches
@@ -31,7 +34,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::data::DataSeller;
-use super::{district_area, Physical, Tally, CARTRIDGE_CATEGORY};
+use super::{district_area, OrderStep, Physical, Tally, CARTRIDGE_CATEGORY};
 use crate::world::{treat, Cartridge, Preference, Scenario, DAY_MS, HOUR_MS, MINUTE_MS};
 
 /// How often (wall clock) a purifier reads its sensors and ticks its buyer.
@@ -78,6 +81,8 @@ pub struct PurifierAgent {
     drained_ms: u64,
     /// Its owner froze it: the ledger refuses all it signs.
     frozen: bool,
+    /// The last scenario day it cleaned itself.
+    cleaned_day: Option<u64>,
 }
 
 impl std::fmt::Debug for PurifierAgent {
@@ -136,6 +141,7 @@ impl PurifierAgent {
             recorded_ms: last_ms,
             drained_ms: 0,
             frozen: false,
+            cleaned_day: None,
         }
     }
 
@@ -202,6 +208,7 @@ impl PurifierAgent {
         while from < to_ms {
             let hour_end = (from - from % HOUR_MS).saturating_add(HOUR_MS);
             let to = hour_end.min(to_ms);
+            self.clean_if_planned(from);
             let Ok(r) = treat(
                 &self.scenario,
                 self.household,
@@ -223,6 +230,21 @@ impl PurifierAgent {
             from = to;
         }
         self.last_ms = to_ms;
+    }
+
+    /// Runs the cleaning cycle if the plan puts one in the hour of `at_ms`.
+    fn clean_if_planned(&mut self, at_ms: u64) {
+        let day = self.scenario.day_of(at_ms);
+        if self.cleaned_day == Some(day) {
+            return;
+        }
+        let planned = self.scenario.cleaning_plan(self.household, day);
+        if let Ok(Some(hour)) = planned {
+            if crate::world::hour_of_day(at_ms) == hour {
+                self.cleaned_day = Some(day);
+                Tally::add(&self.tally.cleanings, 1);
+            }
+        }
     }
 
     /// Publishes the readings due and, once a simulated day, puts the
@@ -310,6 +332,7 @@ impl PurifierAgent {
         .sign(self.device.key(), &self.device.genesis_hash());
         let event = self.buyer.confirm(&self.device, &call, evidence).await?;
         Tally::add(&self.tally.installed, 1);
+        self.tally.order(self.household, at, OrderStep::Installed);
         self.tally.district_event(&self.district_name(), true);
         self.in_flight = None;
         if let Some(e) = event {
@@ -322,6 +345,11 @@ impl PurifierAgent {
         let need = self.need();
         let call = self.buyer.call(&self.device, need).await?;
         Tally::add(&self.tally.calls, 1);
+        // Stamped after the call: an event taken earlier this step (a
+        // refund) comes first in the log.
+        let called_at = self.device.now().0;
+        self.tally
+            .order(self.household, called_at, OrderStep::Called);
         self.in_flight = Some(call);
         self.retry_at_ms = now.saturating_add(RETRY_AFTER_MS);
         Ok(())
@@ -362,13 +390,27 @@ impl PurifierAgent {
         let now = self.device.now().0;
         match event {
             BuyerEvent::Chose {
-                provider, price, ..
+                call,
+                provider,
+                price,
+                ..
             } => {
                 let centre = self.centres.get(&provider).map_or("?", String::as_str);
                 self.tally.chose(now, centre, price.base_units());
+                let deadline_ms = self
+                    .buyer
+                    .contract(&call)
+                    .and_then(|c| c.chosen.as_ref())
+                    .map_or(0, |(_, p)| p.deliver_by.0);
+                let step = OrderStep::Chose {
+                    centre: centre.to_owned(),
+                    deadline_ms,
+                };
+                self.tally.order(self.household, now, step);
             }
             BuyerEvent::NoProposal { call } if self.in_flight == Some(call) => {
                 Tally::add(&self.tally.no_proposal, 1);
+                self.tally.order(self.household, now, OrderStep::NoProposal);
                 self.in_flight = None;
             }
             BuyerEvent::Refunded { call } if self.in_flight == Some(call) => {
@@ -378,6 +420,7 @@ impl PurifierAgent {
                     self.buyer.avoid(provider);
                 }
                 Tally::add(&self.tally.refunded, 1);
+                self.tally.order(self.household, now, OrderStep::Refunded);
                 self.tally.district_event(&self.district_name(), false);
                 self.in_flight = None;
                 self.retry_at_ms = 0;

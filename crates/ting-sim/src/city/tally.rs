@@ -30,6 +30,8 @@ pub struct Tally {
     pub data_paid: AtomicU64,
     pub data_days_sold: AtomicU64,
     pub data_withheld: AtomicU64,
+    /// Cleaning cycles the purifiers ran.
+    pub cleanings: AtomicU64,
     /// What compromised purifiers sent away before their owners froze them.
     pub drained: AtomicU64,
     map: Mutex<CityMap>,
@@ -53,7 +55,49 @@ struct Detail {
     freezes: Vec<String>,
     first_error: Option<String>,
     mains: BTreeMap<String, MainsHardness>,
+    orders: Vec<OrderEvent>,
 }
+
+/// One step of a purifier's cartridge order, for the run's order log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub household: u32,
+    /// Simulated ms: when it happened (for `Installed`, when the sensor saw
+    /// the cartridge fitted).
+    pub at_ms: u64,
+    pub step: OrderStep,
+}
+
+/// What happened to an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderStep {
+    /// The cartridge ran low and the purifier called for proposals.
+    Called,
+    /// It chose a centre, paid into escrow, with the hold's deadline.
+    Chose { centre: String, deadline_ms: u64 },
+    /// Nobody proposed in time; it calls again later.
+    NoProposal,
+    /// Its sensor saw the cartridge fitted; the escrow is released.
+    Installed,
+    /// The centre missed its deadline; the escrow came back.
+    Refunded,
+}
+
+impl OrderStep {
+    /// The step's name in the order log.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            OrderStep::Called => "called",
+            OrderStep::Chose { .. } => "chose",
+            OrderStep::NoProposal => "no_proposal",
+            OrderStep::Installed => "installed",
+            OrderStep::Refunded => "refunded",
+        }
+    }
+}
+
+/// Order steps kept for the log; later ones are not kept.
+pub const ORDER_EVENTS_MAX: usize = 200_000;
 
 /// What the mains monitor received of one district: reports, and the sum
 /// of their hardness in tenths of a mg/l.
@@ -147,6 +191,23 @@ impl Tally {
         let entry = d.mains.entry(district.to_owned()).or_default();
         entry.count = entry.count.saturating_add(1);
         entry.sum_dmg_l = entry.sum_dmg_l.saturating_add(u64::from(hardness_dmg_l));
+    }
+
+    /// Logs a step of `household`'s order.
+    pub fn order(&self, household: u32, at_ms: u64, step: OrderStep) {
+        let mut d = self.detail();
+        if d.orders.len() < ORDER_EVENTS_MAX {
+            d.orders.push(OrderEvent {
+                household,
+                at_ms,
+                step,
+            });
+        }
+    }
+
+    /// The order log so far.
+    pub fn orders(&self) -> Vec<OrderEvent> {
+        self.detail().orders.clone()
     }
 
     pub fn view(&self) -> TallyView {

@@ -132,12 +132,17 @@ async fn open_stream(
     Ok(())
 }
 
+/// Households registering at once: each starts two devices, and a city of
+/// a thousand at once would be a thousand MQTT logins in the same second.
+const REGISTERING_AT_ONCE: usize = 32;
+
 /// Registers every purifier not yet registered under its owner: the owner
 /// registers it, the purifier opens its data stream if the owner consents,
 /// and the owner sets its daily limit.
 async fn register(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(REGISTERING_AT_ONCE));
     let mut tasks = Vec::new();
-    for (h, owner_actor) in city.scenario.households().iter().zip(&city.cast.owners) {
+    for h in city.scenario.households() {
         let purifier = &city.cast.purifiers[h.id as usize];
         let registered = shared
             .state
@@ -147,12 +152,14 @@ async fn register(city: &City, shared: &ting_node::Shared) -> anyhow::Result<()>
         if registered {
             continue;
         }
-        let owner = city.device(owner_actor, u64::from(h.id))?;
-        let device = city.device(purifier, 20_000 + u64::from(h.id))?;
         let key = Keypair::from_seed(purifier.key.seed());
         let (name, per_day) = (purifier.name.clone(), h.policy.daily_limit_base_units);
         let terms = city.data_terms(h.id)?.map(|(_, t)| t);
+        let (city, permits, id) = (city.clone(), Arc::clone(&permits), h.id);
         tasks.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let owner = city.device(&city.cast.owners[id as usize], u64::from(id))?;
+            let device = city.device(&city.cast.purifiers[id as usize], 20_000 + u64::from(id))?;
             let done = async {
                 owner::register(&owner, &key, &name).await?;
                 if let Some(terms) = terms {

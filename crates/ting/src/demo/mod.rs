@@ -13,6 +13,7 @@
 
 mod agents;
 mod files;
+mod logs;
 mod owners;
 mod screen;
 
@@ -32,6 +33,9 @@ use files::CityFile;
 const SPEED_MIN: u32 = 2;
 /// Households the demo takes.
 const HOUSEHOLDS_MAX: u32 = 2_000;
+/// The most simulated days `--days` asks for: a year, as long as the
+/// owners' consent records last.
+const DAYS_MAX: u32 = 365;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -60,6 +64,9 @@ pub struct DemoArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Stop once the city's clock has run this many simulated days (1 to 365).
+    #[arg(long)]
+    pub days: Option<u32>,
     #[command(flatten)]
     pub mqtt: MqttArgs,
 }
@@ -78,6 +85,12 @@ fn check(args: &DemoArgs) -> anyhow::Result<()> {
                 "--households must be 1 to {HOUSEHOLDS_MAX}, not {}",
                 args.households
             ),
+        ));
+    }
+    if let Some(days) = args.days.filter(|d| !(1..=DAYS_MAX).contains(d)) {
+        return Err(bad_input(
+            "bad_days",
+            format!("--days must be 1 to {DAYS_MAX}, not {days}"),
         ));
     }
     let max = ting_core::limits::CLOCK_SPEED_MAX;
@@ -135,7 +148,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         let (net, fresh) = files::open_city(&args.data_dir, want, &cast)?;
         fresh_city = fresh;
         genesis_copy = Some(net.genesis.clone());
-        let cfg = ting_node::NodeConfig::new(args.data_dir.join("node"), net.genesis, net.node_key);
+        let mut cfg =
+            ting_node::NodeConfig::new(args.data_dir.join("node"), net.genesis, net.node_key);
+        // Every device of the city reaches the API from this machine.
+        cfg.http_per_source = ting_node::http::sources::PerSource {
+            connections: usize::try_from(args.households)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(3)
+                .saturating_add(256),
+            requests: ting_core::limits::HTTP_REQUESTS_MAX,
+        };
         Ok((cfg, None))
     })?;
     let genesis = genesis_copy.ok_or_else(|| anyhow::anyhow!("the city's genesis"))?;
@@ -183,8 +205,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
     let report_dir = args.data_dir.join("report");
-    let written =
-        outcome.and_then(|figures| screen::finish(&figures, &report_dir, started.elapsed()));
+    let written = outcome.and_then(|(figures, tally)| {
+        logs::write(&report_dir, &city, &tally)?;
+        screen::finish(&figures, &report_dir, started.elapsed())
+    });
     drop(shared);
     running.stop(&runtime);
     let written = written?;
@@ -196,13 +220,21 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the city until Ctrl-C or `--seconds`, printing the screen.
+/// Runs the city until Ctrl-C, `--seconds` or `--days`, printing the screen.
 async fn live(
     city: &agents::City,
     shared: &Arc<ting_node::Shared>,
     args: &DemoArgs,
-) -> anyhow::Result<ting_sim::report::RunFigures> {
+) -> anyhow::Result<(ting_sim::report::RunFigures, Arc<ting_sim::city::Tally>)> {
     let running = agents::start(city, shared).await?;
+    let until_ms = args.days.map(|d| {
+        let day = ting_sim::world::DAY_MS;
+        shared
+            .time
+            .now()
+            .0
+            .saturating_add(u64::from(d).saturating_mul(day))
+    });
     let mut watch = screen::Watch::new(shared, &running.tally, args.speed, args.json);
     let deadline = args
         .seconds
@@ -217,12 +249,13 @@ async fn live(
             _ = tick.tick() => {
                 watch.print(shared, city);
                 if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+                if until_ms.is_some_and(|u| shared.time.now().0 >= u) { break; }
             }
         }
     }
     let tally = Arc::clone(&running.tally);
     running.stop().await;
-    Ok(watch.figures(shared, city, &tally))
+    Ok((watch.figures(shared, city, &tally), tally))
 }
 
 /// What the demo serves and where, with what to try.

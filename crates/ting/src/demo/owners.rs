@@ -41,14 +41,18 @@ pub async fn watch(
             let Some(why) = owner::unexpected(tx.kind()) else {
                 continue;
             };
-            if frozen.insert(h) {
-                freeze(&city, h, &why, block.block.header.timestamp.0, &tally).await;
+            // A freeze that failed is tried again at the next transfer.
+            if frozen.insert(h)
+                && !freeze(&city, h, &why, block.block.header.timestamp.0, &tally).await
+            {
+                frozen.remove(&h);
             }
         }
     }
 }
 
-async fn freeze(city: &City, household: u32, why: &str, at_ms: u64, tally: &Tally) {
+/// The owner of `household` freezes its purifier; answers whether it did.
+async fn freeze(city: &City, household: u32, why: &str, at_ms: u64, tally: &Tally) -> bool {
     let (owner_actor, purifier) = (
         &city.cast.owners[household as usize],
         &city.cast.purifiers[household as usize],
@@ -61,15 +65,21 @@ async fn freeze(city: &City, household: u32, why: &str, at_ms: u64, tally: &Tall
     }
     .await;
     match done {
-        Ok(()) => tally.freeze(format!(
-            "{} froze {} on {}: {why}",
-            owner_actor.name,
-            purifier.name,
-            ting_sim::report::format::utc(at_ms),
-        )),
-        Err(e) => tally.error(format!(
-            "{}: freezing {}: {e}",
-            owner_actor.name, purifier.name
-        )),
+        Ok(()) => {
+            tally.freeze(format!(
+                "{} froze {} on {}: {why}",
+                owner_actor.name,
+                purifier.name,
+                ting_sim::report::format::utc(at_ms),
+            ));
+            true
+        }
+        Err(e) => {
+            tally.error(format!(
+                "{}: freezing {}: {e}",
+                owner_actor.name, purifier.name
+            ));
+            false
+        }
     }
 }

@@ -128,6 +128,7 @@ impl Watch {
             "avg_price": Tally::get(&t.price_sum).checked_div(chosen).unwrap_or(0),
             "centre_failures": Tally::get(&t.failures),
             "litres_treated": Tally::get(&t.litres),
+            "cleanings": Tally::get(&t.cleanings),
             "data_points": Tally::get(&t.data_points),
             "data_daily_sums": Tally::get(&t.data_aggregates),
             "data_paid": Tally::get(&t.data_paid),
@@ -182,7 +183,7 @@ impl Watch {
             "── water city ─ day {} {} ─ {:.0}× real time (asked {}×) ──\n\
              \x20 transactions/s  {per_s:<6} {kinds}\n\
              \x20 cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n\
-             \x20 centres         jobs missed {}   water treated {} L   agent errors {}\n\
+             \x20 centres         jobs missed {}   water treated {} L   cleanings {}   agent errors {}\n\
              \x20 utility data    readings {}  daily sums {}  paid {}  map {}/{} districts\n\
              \x20 owners          froze {} purifiers  (sent away first {}, over limit refused {})\n\
              \x20 top earners     {}\n",
@@ -196,6 +197,7 @@ impl Watch {
             report::format::thousands(avg),
             Tally::get(&t.failures),
             report::format::thousands(Tally::get(&t.litres)),
+            Tally::get(&t.cleanings),
             Tally::get(&t.agent_errors),
             report::format::thousands(Tally::get(&t.data_points)),
             report::format::thousands(Tally::get(&t.data_aggregates)),
@@ -311,6 +313,12 @@ impl Watch {
                 .iter()
                 .map(|e| format!("first agent error: {e}"))
                 .chain(mains_note(&view.mains))
+                .chain(std::iter::once(format!(
+                    "the purifiers ran {} cleaning cycles, each in its household's quietest hour: \
+                     daily where the water was hard that day, every second day where medium, \
+                     every third where soft",
+                    report::format::thousands(Tally::get(&tally.cleanings))
+                )))
                 .collect(),
         }
     }
