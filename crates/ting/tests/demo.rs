@@ -139,6 +139,8 @@ fn bad_arguments_are_named() {
     for (args, what) in [
         (&["--households", "0"][..], "--households"),
         (&["--speed", "1"][..], "--speed"),
+        (&["--days", "0"][..], "--days"),
+        (&["--days", "366"][..], "--days"),
         (&["--no-mqtt"][..], "--no-mqtt"),
     ] {
         let dir = tempfile::tempdir().expect("temporary directory");

@@ -155,13 +155,21 @@ impl PurifierAgent {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Device {
         let mut tick = tokio::time::interval(STEP);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_step: Option<std::time::Instant> = None;
         loop {
             let result = tokio::select! {
                 m = self.device.recv() => match m {
                     Some(m) => self.on_message(&m).await,
                     None => break,
                 },
-                _ = tick.tick() => self.step().await,
+                _ = tick.tick() => {
+                    let at = std::time::Instant::now();
+                    if let Some(last) = last_step.replace(at) {
+                        let gap = u64::try_from(at.duration_since(last).as_millis());
+                        self.tally.steps.add(gap.unwrap_or(u64::MAX));
+                    }
+                    self.step().await
+                }
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() { break; }
                     continue;

@@ -35,6 +35,8 @@ pub struct Tally {
     /// What compromised purifiers sent away before their owners froze them.
     pub drained: AtomicU64,
     map: Mutex<CityMap>,
+    /// How late the purifiers' steps came: whether the city kept up.
+    pub steps: StepGaps,
     /// The uplink relay: messages the gateways relayed, leases the sensors
     /// bought, and relayed messages the mains monitor refused.
     pub relay_messages: AtomicU64,
@@ -220,5 +222,71 @@ impl Tally {
             first_error: d.first_error,
             mains: d.mains,
         }
+    }
+}
+
+/// Upper bounds (wall ms) of the step-gap buckets; the last takes the rest.
+pub const STEP_GAP_BOUNDS_MS: [u64; 7] = [300, 400, 500, 1_000, 2_000, 5_000, u64::MAX];
+
+/// A histogram of the wall time between an agent's steps: with steps
+/// planned every 250 ms, gaps near that mean the agents kept up with the
+/// clock; long ones mean the machine could not run them as often as
+/// planned, and each step then covered more simulated time.
+#[derive(Debug, Default)]
+pub struct StepGaps {
+    counts: [AtomicU64; STEP_GAP_BOUNDS_MS.len()],
+}
+
+impl StepGaps {
+    /// Counts one gap of `ms`.
+    pub fn add(&self, ms: u64) {
+        let i = STEP_GAP_BOUNDS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(STEP_GAP_BOUNDS_MS.len() - 1);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gaps counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The bucket bound at or under which `permille` of the gaps fell
+    /// (`None` before any gap, `u64::MAX` past the last bound).
+    pub fn quantile_ms(&self, permille: u64) -> Option<u64> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let want = total.saturating_mul(permille.min(1_000)).div_ceil(1_000);
+        let mut seen = 0u64;
+        for (count, bound) in self.counts.iter().zip(STEP_GAP_BOUNDS_MS) {
+            seen = seen.saturating_add(count.load(Ordering::Relaxed));
+            if seen >= want {
+                return Some(bound);
+            }
+        }
+        Some(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_gaps_answer_the_bound_of_the_quantiles_bucket() {
+        let g = StepGaps::default();
+        assert_eq!(g.quantile_ms(500), None);
+        for _ in 0..98 {
+            g.add(251);
+        }
+        g.add(450);
+        g.add(7_000);
+        assert_eq!(g.total(), 100);
+        assert_eq!(g.quantile_ms(500), Some(300));
+        assert_eq!(g.quantile_ms(990), Some(500));
+        assert_eq!(g.quantile_ms(1_000), Some(u64::MAX));
     }
 }

@@ -129,6 +129,7 @@ impl Watch {
             "centre_failures": Tally::get(&t.failures),
             "litres_treated": Tally::get(&t.litres),
             "cleanings": Tally::get(&t.cleanings),
+            "step_gap_p99_ms": t.steps.quantile_ms(990),
             "data_points": Tally::get(&t.data_points),
             "data_daily_sums": Tally::get(&t.data_aggregates),
             "data_paid": Tally::get(&t.data_paid),
@@ -313,6 +314,7 @@ impl Watch {
                 .iter()
                 .map(|e| format!("first agent error: {e}"))
                 .chain(mains_note(&view.mains))
+                .chain(keeping_up(tally))
                 .chain(std::iter::once(format!(
                     "the purifiers ran {} cleaning cycles, each in its household's quietest hour: \
                      daily where the water was hard that day, every second day where medium, \
@@ -322,6 +324,26 @@ impl Watch {
                 .collect(),
         }
     }
+}
+
+/// Whether the agents kept up with the clock: the purifiers' step gaps.
+fn keeping_up(tally: &Tally) -> Option<String> {
+    let (p50, p99) = (tally.steps.quantile_ms(500)?, tally.steps.quantile_ms(990)?);
+    let bound = |ms: u64| {
+        if ms == u64::MAX {
+            "over 5 s".to_owned()
+        } else {
+            format!("at most {ms} ms")
+        }
+    };
+    let planned = ting_sim::city::purifier::STEP.as_millis();
+    Some(format!(
+        "keeping up: the purifiers stepped every {planned} ms as planned when the machine kept \
+         up; half of their {} steps came {} apart, 99% {}",
+        report::format::thousands(tally.steps.total()),
+        bound(p50),
+        bound(p99)
+    ))
 }
 
 /// The utility's map of each district beside the truth over
