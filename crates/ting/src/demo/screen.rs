@@ -100,8 +100,7 @@ impl Watch {
             line["relay_paid"] = json!(relay_paid);
             println!("{line}");
         } else {
-            let screen = self.screen(now, &city.scenario, &earners);
-            let screen = format!("{screen}{}", self.relay_line(relay_paid));
+            let screen = self.screen(now, &city.scenario, &earners, relay_paid);
             if self.redraw {
                 println!("\x1b[2J\x1b[H{screen}  (Ctrl-C stops the city and writes its report)");
             } else {
@@ -154,7 +153,7 @@ impl Watch {
         )
     }
 
-    fn screen(&self, now: u64, scenario: &Scenario, earners: &[Earner]) -> String {
+    fn screen(&self, now: u64, scenario: &Scenario, earners: &[Earner], relay_paid: u64) -> String {
         let t = &self.tally;
         let chosen = Tally::get(&t.chosen);
         let avg = Tally::get(&t.price_sum).checked_div(chosen).unwrap_or(0);
@@ -186,7 +185,8 @@ impl Watch {
              \x20 cartridges      called {}  ordered {chosen}  fitted {}  refunded {}  (avg price {})\n\
              \x20 centres         jobs missed {}   water treated {} L   cleanings {}   agent errors {}\n\
              \x20 utility data    readings {}  daily sums {}  paid {}  map {}/{} districts\n\
-             \x20 owners          froze {} purifiers  (sent away first {}, over limit refused {})\n\
+             \x20 owners          froze {} purifiers   sent to strangers first {}   refused over limits {}\n\
+             {}\
              \x20 top earners     {}\n",
             scenario.day_of(now),
             report::format::utc(now).get(11..16).unwrap_or(""),
@@ -208,6 +208,7 @@ impl Watch {
             Tally::get(&t.freezes),
             report::format::thousands(Tally::get(&t.drained)),
             Tally::get(&t.refused_over_limit),
+            self.relay_line(relay_paid),
             top.join(" · "),
         )
     }
