@@ -250,7 +250,8 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_messages_go_through_and_the_gateway_is_paid_exactly_for_them() {
+async fn fifty_messages_go_through_the_gateway_is_paid_exactly_for_them_and_a_renewed_sensor_buys_again(
+) {
     let mut r = Relay::start(8_000, gateway_config(10, 20), sensor_config(60, 10)).await;
     let lease = r.lease().await;
     for i in 0..50 {
@@ -274,6 +275,17 @@ async fn fifty_messages_go_through_and_the_gateway_is_paid_exactly_for_them() {
         .await;
     assert_eq!(r.sunk, (0..50).map(payload).collect::<Vec<_>>());
     r.ledger_shows(&lease, 50).await;
+    // The lease is over on the ledger: the sensor starts over, bids again
+    // and relays on its next lease, numbered from the start.
+    r.sensor.renew().expect("renewed");
+    assert_eq!(r.sensor.bid_placed(), None);
+    assert_eq!(r.sensor.counts(), (0, 0));
+    let next = r.lease().await;
+    assert_ne!(next, lease, "a new lease");
+    r.sensor.push(payload(50)).expect("a small payload");
+    r.pump("the next lease's first message", |r| r.sunk.len() > 50)
+        .await;
+    assert_eq!(r.sunk.last(), Some(&payload(50)));
     r.stop().await;
 }
 

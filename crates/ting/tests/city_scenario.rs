@@ -14,7 +14,7 @@
 //!   when) and not to the transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -23,9 +23,9 @@ use ting_sim::world::{Consent, Scenario, DAY_MS, HOUR_MS};
 /// The hold's grace after its deadline (the SDK's default).
 const GRACE_MS: u64 = ting_core::limits::HOLD_GRACE_MS_DEFAULT;
 
-/// Runs a city to `days` simulated days and answers its data directory's
-/// report folder.
-fn run(dir: &Path, seed: u64, households: u32, speed: u32, days: u32) -> std::path::PathBuf {
+/// Runs a city to `days` simulated days and answers its report folder and
+/// the last figures it printed.
+fn run(dir: &Path, seed: u64, households: u32, speed: u32, days: u32) -> (PathBuf, Value) {
     let city = dir.join("city");
     let out = Command::new(env!("CARGO_BIN_EXE_ting"))
         .args(["demo", "--json", "--fresh"])
@@ -55,7 +55,7 @@ fn run(dir: &Path, seed: u64, households: u32, speed: u32, days: u32) -> std::pa
         Some(0),
         "seed {seed}: agents failed (the report's notes name the first error): {last}\n{stdout}"
     );
-    city.join("report")
+    (city.join("report"), figures)
 }
 
 fn read(report: &Path, name: &str) -> Value {
@@ -152,7 +152,10 @@ fn a_city_of_fifty_keeps_its_promises_on_money_consent_and_cartridges() {
     const SEED: u64 = 3;
     const HOUSEHOLDS: u32 = 50;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let report = run(dir.path(), SEED, HOUSEHOLDS, 4000, 2);
+    let (report, figures) = run(dir.path(), SEED, HOUSEHOLDS, 4000, 2);
+    // Two days of reports outlast a lease: the sensors bought again.
+    let leases = figures["relay_leases"].as_u64().unwrap_or(0);
+    assert!(leases >= 2, "relay leases {leases}: {figures}");
     let md = std::fs::read_to_string(report.join("report.md")).expect("the report");
     assert!(md.contains("Money was conserved"), "{md}");
 
@@ -218,7 +221,7 @@ fn the_same_seed_gives_the_same_city_and_figures_within_tolerance() {
     let runs: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs
             .iter()
-            .map(|d| s.spawn(|| run(d.path(), 1, 12, 3000, 1)))
+            .map(|d| s.spawn(|| run(d.path(), 1, 12, 3000, 1).0))
             .collect();
         handles
             .into_iter()

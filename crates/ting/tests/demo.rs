@@ -4,14 +4,14 @@
 //! rerun with other arguments refuses to mix cities, and `--fresh` removes
 //! only a directory that holds a city.
 
-use std::net::TcpListener;
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+    common::free_addr().port()
 }
 
 fn demo(dir: &Path, extra: &[&str]) -> Output {

@@ -183,6 +183,28 @@ impl Sensor {
         self.ended
     }
 
+    /// Starts over for another lease: forgets the bid and the lease kept,
+    /// with their counts and the relays not yet answered, and saves that,
+    /// so that the next [`Sensor::bid`] places a new bid. Payloads queued
+    /// and not yet sent stay, for the next lease. Call it once the lease
+    /// is over (the ledger no longer holds it, read with its proof) or the
+    /// bid expired unfilled: a sensor bids once per lease, so that a
+    /// restart never places a second bid for the same one.
+    pub fn renew(&mut self) -> Result<(), RelayError> {
+        self.bid = None;
+        self.lease_id = None;
+        self.lease = None;
+        self.ended = false;
+        self.outstanding.clear();
+        self.next_seq = 0;
+        self.receipted = 0;
+        self.signed = 0;
+        self.last_count = None;
+        self.next_poll = 0;
+        self.resend_at = 0;
+        self.save()
+    }
+
     /// Places the bid at `price`: refused over the maximum price or the
     /// budget. A sensor bids once: the bid placed already (before a
     /// restart too) is returned instead of placing another.

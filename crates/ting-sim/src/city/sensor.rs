@@ -11,10 +11,9 @@
 //! its gateway left open past the grace, it closes itself); a bid that
 //! found no ask before it expired is placed again the same way.
 //!
-//! The SDK's `Sensor` bids once for the life of its state file (so that a
-//! restart never bids twice): a new lease needs a new file, so the agent
-//! removes the old one, whose lease the ledger has closed, before it opens
-//! the next `Sensor`.
+//! The SDK's `Sensor` bids once per lease (so that a restart never bids
+//! twice): once the ledger no longer holds the lease, `Sensor::renew`
+//! starts it over for the next.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -267,26 +266,10 @@ impl SensorAgent {
         }
     }
 
-    /// Forgets the lease that is over and opens a new relay sensor, which
-    /// bids at the next step.
+    /// Forgets the lease that is over (or the bid that expired), so that
+    /// the relay bids again at the next step.
     fn renew(&mut self) -> Result<(), RelayError> {
-        let state = self
-            .device
-            .state_dir()
-            .join("relay")
-            .join("sensor")
-            .join("state");
-        match std::fs::remove_file(&state) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(RelayError::Io {
-                    op: "remove the relay state of a lease that is over",
-                    source,
-                })
-            }
-        }
-        self.relay = Sensor::open(&self.device, self.config.clone())?;
+        self.relay.renew()?;
         self.bid_at = None;
         self.check_at = 0;
         Ok(())

@@ -75,10 +75,41 @@ pub fn clock_seed() -> u64 {
     Rng::new(u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(1)).next_u64()
 }
 
-/// An address on 127.0.0.1 that was free a moment ago.
+/// An address on 127.0.0.1 that was free a moment ago, for a process the
+/// test starts later. It is below the kernel's ephemeral range, so no
+/// `:0` bind in between (a node's MQTT listener on `127.0.0.1:0`, any
+/// client's socket) can be given the same port: that race once made the
+/// README tour's second node find its port taken.
 pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let below = ephemeral_low().max(FREE_PORT_LOW + 1_000);
+    let span = below - FREE_PORT_LOW;
+    // Each test process starts at its own place, then walks on.
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FREE_PORT_LOW + (start + n) % span;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr().expect("local address");
+        }
+    }
+    panic!("no free port between {FREE_PORT_LOW} and {below}")
+}
+
+/// The lowest port [`free_addr`] hands out.
+const FREE_PORT_LOW: u32 = 10_000;
+
+/// The first port of the kernel's ephemeral range (`:0` binds are given
+/// ports from it); 32768 where it cannot be read.
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Polls `check` until it yields a value, failing the test after [`DEADLINE`].
