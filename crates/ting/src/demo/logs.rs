@@ -17,19 +17,20 @@ pub const ORDERS_FILE: &str = "orders.json";
 /// The purchases log's file.
 pub const PURCHASES_FILE: &str = "purchases.json";
 
-/// Writes both logs into `dir`.
-pub fn write(dir: &Path, city: &City, tally: &Tally) -> anyhow::Result<()> {
+/// Writes both logs into `dir`; the run's agents started at `started_ms`
+/// (network time).
+pub fn write(dir: &Path, city: &City, tally: &Tally, started_ms: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let put = |name: &str, value: Value| {
         let path = dir.join(name);
         let text = serde_json::to_string_pretty(&value).expect("JSON values serialize");
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
     };
-    put(ORDERS_FILE, orders(city, tally))?;
+    put(ORDERS_FILE, orders(city, tally, started_ms))?;
     put(PURCHASES_FILE, purchases(city, tally))
 }
 
-fn orders(city: &City, tally: &Tally) -> Value {
+fn orders(city: &City, tally: &Tally, started_ms: u64) -> Value {
     let events: Vec<Value> = tally
         .orders()
         .iter()
@@ -54,6 +55,7 @@ fn orders(city: &City, tally: &Tally) -> Value {
     json!({
         "seed": city.scenario.seed(),
         "households": city.scenario.households().len(),
+        "started_ms": started_ms,
         "ended_ms": city.genesis.ledger_time(ting_agent::clock::now()).0,
         "events": events,
     })

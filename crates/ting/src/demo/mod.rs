@@ -242,7 +242,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let _ = runtime.block_on(server);
     let report_dir = args.data_dir.join("report");
     let written = outcome.and_then(|(figures, tally)| {
-        logs::write(&report_dir, &city, &tally)?;
+        logs::write(&report_dir, &city, &tally, figures.start_ms)?;
         screen::finish(&figures, &report_dir, started.elapsed())
     });
     drop(shared);
