@@ -1,16 +1,17 @@
 //! The water utility's mains monitor: the device the gateways relay the
 //! battery sensors' reports to.
 //!
-//! It takes a report only from one of the city's gateways, only if it
-//! decodes ([`Reading`]) and only if it names a sensor of the city in that
-//! sensor's own district; it records each district's mains hardness
+//! It takes a report only from one of the city's gateways, only if it is
+//! sealed by the sensor it names ([`Reading::open`]: a gateway carries
+//! reports, it cannot make them) and only if that sensor is in the
+//! district the report names; it records each district's mains hardness
 //! (count and sum) in the tally, and counts what it refused.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ting_agent::{Device, Message};
-use ting_core::AccountId;
+use ting_core::{AccountId, Hash32};
 use tokio::sync::watch;
 
 use super::reading::{Reading, ReadingError};
@@ -33,6 +34,8 @@ pub struct MainsAgent {
     scenario: Arc<Scenario>,
     tally: Arc<Tally>,
     gateways: BTreeSet<AccountId>,
+    /// The sensors' accounts, by sensor id.
+    sensors: Vec<AccountId>,
 }
 
 impl std::fmt::Debug for MainsAgent {
@@ -43,9 +46,16 @@ impl std::fmt::Debug for MainsAgent {
     }
 }
 
-/// `bytes` as a report of one of `scenario`'s sensors, or why not.
-pub fn check(scenario: &Scenario, bytes: &[u8]) -> Result<Reading, Refusal> {
-    let reading = Reading::decode(bytes).map_err(Refusal::Body)?;
+/// `bytes` as a report sealed by one of `scenario`'s sensors (their
+/// accounts in `sensors`, by id) on the network of `genesis`, or why not.
+pub fn check(
+    scenario: &Scenario,
+    sensors: &[AccountId],
+    genesis: &Hash32,
+    bytes: &[u8],
+) -> Result<Reading, Refusal> {
+    let account = |id: u16| sensors.get(usize::from(id)).copied();
+    let reading = Reading::open(bytes, genesis, account).map_err(Refusal::Body)?;
     match scenario.sensor(reading.sensor) {
         Some(s) if s.district == reading.district => Ok(reading),
         _ => Err(Refusal::UnknownSensor),
@@ -53,18 +63,21 @@ pub fn check(scenario: &Scenario, bytes: &[u8]) -> Result<Reading, Refusal> {
 }
 
 impl MainsAgent {
-    /// A monitor on `device` taking reports relayed by `gateways`.
+    /// A monitor on `device` taking reports relayed by `gateways` and
+    /// sealed by `sensors` (their accounts by sensor id).
     pub fn new(
         device: Device,
         scenario: Arc<Scenario>,
         tally: Arc<Tally>,
         gateways: BTreeSet<AccountId>,
+        sensors: Vec<AccountId>,
     ) -> MainsAgent {
         MainsAgent {
             device,
             scenario,
             tally,
             gateways,
+            sensors,
         }
     }
 
@@ -91,7 +104,8 @@ impl MainsAgent {
         if !self.gateways.contains(from) {
             return;
         }
-        match check(&self.scenario, payload) {
+        let genesis = self.device.genesis_hash();
+        match check(&self.scenario, &self.sensors, &genesis, payload) {
             Ok(r) => {
                 let district = self
                     .scenario
@@ -112,27 +126,43 @@ mod tests {
     fn only_a_city_sensors_report_from_its_own_district_is_taken() {
         let world = Scenario::new(3, 60, 1_800_000_000_000).expect("a city");
         let sensor = &world.sensors()[0];
+        let key = ting_core::Keypair::from_seed([8; 32]);
+        let genesis = Hash32::digest(&[b"city"]);
+        let mut sensors =
+            vec![ting_core::Keypair::from_seed([9; 32]).account(); world.sensors().len()];
+        sensors[usize::from(sensor.id)] = key.account();
         let good = Reading {
             sensor: sensor.id,
             district: sensor.district,
             t_ms: 1_800_000_000_000,
             hardness_dmg_l: 1_500,
         };
-        assert_eq!(check(&world, &good.encode()), Ok(good));
+        let open = |bytes: &[u8]| check(&world, &sensors, &genesis, bytes);
+        assert_eq!(open(&good.seal(&key, &genesis)), Ok(good));
         let elsewhere = Reading {
             district: sensor.district.wrapping_add(1),
             ..good
         };
+        assert_eq!(
+            open(&elsewhere.seal(&key, &genesis)),
+            Err(Refusal::UnknownSensor)
+        );
         let stranger = Reading {
             sensor: u16::MAX,
             ..good
         };
-        for r in [elsewhere, stranger] {
-            assert_eq!(check(&world, &r.encode()), Err(Refusal::UnknownSensor));
-        }
         assert_eq!(
-            check(&world, b"relay me"),
-            Err(Refusal::Body(ReadingError::NotReading))
+            open(&stranger.seal(&key, &genesis)),
+            Err(Refusal::Body(ReadingError::UnknownSensor(u16::MAX)))
+        );
+        // The gateway relays a body it made up, or the bare unsealed report.
+        assert_eq!(
+            open(b"relay me"),
+            Err(Refusal::Body(ReadingError::SealedLength(8)))
+        );
+        assert_eq!(
+            open(&good.encode()),
+            Err(Refusal::Body(ReadingError::SealedLength(18)))
         );
     }
 }

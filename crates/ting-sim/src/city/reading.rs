@@ -7,11 +7,24 @@
 //! first bytes (a magic byte and a version) keep it from being taken for
 //! any other `DATA`; a body of another length, or a hardness over
 //! [`HARDNESS_DMG_L_MAX`], is refused by name.
+//!
+//! What travels is the report sealed by its sensor ([`Reading::seal`]):
+//! the 18 bytes and the sensor's Ed25519 signature over
+//! [`READING_DOMAIN`], the network's genesis hash and them, 82 bytes in
+//! all. The gateway carries it but cannot forge or alter it: the monitor
+//! checks the signature against the sensor's account ([`Reading::open`]).
+
+use ting_core::keys::{verify, Signature};
+use ting_core::{AccountId, Hash32, Keypair};
 
 /// Magic and version of a report.
 pub const READING_MAGIC: [u8; 2] = [0x57, 0x01];
 /// Bytes of a report, always.
 pub const READING_BYTES: usize = 18;
+/// Bytes of a sealed report: the report and its sensor's signature.
+pub const SEALED_READING_BYTES: usize = READING_BYTES + 64;
+/// What a sensor's signature over a report is bound to.
+pub const READING_DOMAIN: &[u8] = b"ting-demo/sensor-report/v1";
 /// The hardest water a report may state, in tenths of a mg/l (2,000 mg/l:
 /// several times the hardest tap water, so anything over it is a fault).
 pub const HARDNESS_DMG_L_MAX: u32 = 20_000;
@@ -37,6 +50,12 @@ pub enum ReadingError {
     Length(usize),
     /// The hardness is over `HARDNESS_DMG_L_MAX`.
     Hardness(u32),
+    /// A sealed report is `SEALED_READING_BYTES` long; this one was not.
+    SealedLength(usize),
+    /// The report names no sensor of the city.
+    UnknownSensor(u16),
+    /// The signature is not the named sensor's over this report.
+    BadSignature,
 }
 
 impl ReadingError {
@@ -46,6 +65,9 @@ impl ReadingError {
             ReadingError::NotReading => "not_a_reading",
             ReadingError::Length(_) => "bad_length",
             ReadingError::Hardness(_) => "hardness_over_limit",
+            ReadingError::SealedLength(_) => "bad_sealed_length",
+            ReadingError::UnknownSensor(_) => "unknown_sensor",
+            ReadingError::BadSignature => "bad_signature",
         }
     }
 }
@@ -59,6 +81,16 @@ impl std::fmt::Display for ReadingError {
             }
             ReadingError::Hardness(h) => {
                 write!(f, "a hardness of {h} dmg/l is over {HARDNESS_DMG_L_MAX}")
+            }
+            ReadingError::SealedLength(n) => {
+                write!(
+                    f,
+                    "a sealed report is {SEALED_READING_BYTES} bytes, not {n}"
+                )
+            }
+            ReadingError::UnknownSensor(s) => write!(f, "sensor {s} is not one of the city's"),
+            ReadingError::BadSignature => {
+                write!(f, "the report is not signed by the sensor it names")
             }
         }
     }
@@ -94,6 +126,36 @@ impl Reading {
         out
     }
 
+    /// The report signed by its sensor's `key`, bound to the network of `genesis`.
+    pub fn seal(&self, key: &Keypair, genesis: &Hash32) -> Vec<u8> {
+        let body = self.encode();
+        let signature = key.sign(&signed_message(genesis, &body));
+        let mut out = Vec::with_capacity(SEALED_READING_BYTES);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&signature.0);
+        out
+    }
+
+    /// Reads a sealed report, checking that the sensor it names (whose
+    /// account `sensor_account` gives) signed it for this network.
+    pub fn open(
+        bytes: &[u8],
+        genesis: &Hash32,
+        sensor_account: impl Fn(u16) -> Option<AccountId>,
+    ) -> Result<Reading, ReadingError> {
+        if bytes.len() != SEALED_READING_BYTES {
+            return Err(ReadingError::SealedLength(bytes.len()));
+        }
+        let (body, sig) = bytes.split_at(READING_BYTES);
+        let reading = Reading::decode(body)?;
+        let account =
+            sensor_account(reading.sensor).ok_or(ReadingError::UnknownSensor(reading.sensor))?;
+        let sig: [u8; 64] = sig.try_into().map_err(|_| ReadingError::BadSignature)?;
+        verify(&account, &signed_message(genesis, body), &Signature(sig))
+            .map_err(|_| ReadingError::BadSignature)?;
+        Ok(reading)
+    }
+
     /// Reads one whole report.
     pub fn decode(bytes: &[u8]) -> Result<Reading, ReadingError> {
         if bytes.get(..2) != Some(&READING_MAGIC[..]) {
@@ -115,9 +177,48 @@ impl Reading {
     }
 }
 
+/// What a sensor signs: the domain, the genesis hash and the report.
+fn signed_message(genesis: &Hash32, body: &[u8]) -> Vec<u8> {
+    [READING_DOMAIN, &genesis.0, body].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_named_sensors_seal_on_this_network_opens() {
+        let (key, other) = (Keypair::from_seed([5; 32]), Keypair::from_seed([6; 32]));
+        let genesis = Hash32::digest(&[b"city"]);
+        let accounts = |s: u16| (s == 3).then(|| key.account());
+        let sealed = reading().seal(&key, &genesis);
+        assert_eq!(sealed.len(), SEALED_READING_BYTES);
+        assert_eq!(Reading::open(&sealed, &genesis, accounts), Ok(reading()));
+        // A gateway that alters the hardness, a stranger's seal, another network.
+        let mut altered = sealed.clone();
+        altered[14] ^= 1;
+        let forged = reading().seal(&other, &genesis);
+        let elsewhere = reading().seal(&key, &Hash32::ZERO);
+        for bad in [altered, forged, elsewhere] {
+            assert_eq!(
+                Reading::open(&bad, &genesis, accounts),
+                Err(ReadingError::BadSignature)
+            );
+        }
+        let unknown = Reading {
+            sensor: 4,
+            ..reading()
+        }
+        .seal(&key, &genesis);
+        assert_eq!(
+            Reading::open(&unknown, &genesis, accounts),
+            Err(ReadingError::UnknownSensor(4))
+        );
+        assert_eq!(
+            Reading::open(&sealed[..20], &genesis, accounts),
+            Err(ReadingError::SealedLength(20))
+        );
+    }
 
     fn reading() -> Reading {
         Reading {

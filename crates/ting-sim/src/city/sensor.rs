@@ -196,7 +196,8 @@ impl SensorAgent {
             if self.queue.len() >= READINGS_QUEUED_MAX {
                 self.queue.pop_front();
             }
-            self.queue.push_back(reading.encode().to_vec());
+            let sealed = reading.seal(self.device.key(), &self.device.genesis_hash());
+            self.queue.push_back(sealed);
             self.next_report_ms = t_ms.saturating_add(SENSOR_REPORT_MS);
         }
     }

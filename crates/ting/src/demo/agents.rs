@@ -281,7 +281,8 @@ async fn start_relay(
     let device = city.device(&city.cast.mains, MAINS_DEVICE_SEED)?;
     let gateways = city.cast.gateways.iter().map(|a| a.account()).collect();
     let scenario = Arc::clone(&city.scenario);
-    let agent = MainsAgent::new(device, scenario, Arc::clone(tally), gateways);
+    let sensors = city.cast.sensors.iter().map(|a| a.account()).collect();
+    let agent = MainsAgent::new(device, scenario, Arc::clone(tally), gateways, sensors);
     tasks.push(tokio::spawn(agent.run(stopped.clone())));
     Ok(())
 }
