@@ -101,21 +101,30 @@ pub struct Cast {
     pub sensors: Vec<Actor>,
     /// The utility's mains monitor, where the gateways relay to.
     pub mains: Actor,
+    /// Household ids by purifier account: the owners' watch asks for
+    /// every transaction of every block.
+    by_purifier: BTreeMap<AccountId, u32>,
 }
 
 impl Cast {
     pub fn of(scenario: &Scenario) -> Cast {
         let seed = scenario.seed();
         let households = scenario.households();
+        let purifiers: Vec<Actor> = households
+            .iter()
+            .map(|h| Actor::new(seed, "purifier", h.id, format!("purifier-{:04}", h.id)))
+            .collect();
+        let by_purifier = purifiers
+            .iter()
+            .zip(households)
+            .map(|(a, h)| (a.account(), h.id))
+            .collect();
         Cast {
             owners: households
                 .iter()
                 .map(|h| Actor::new(seed, "owner", h.id, h.name.clone()))
                 .collect(),
-            purifiers: households
-                .iter()
-                .map(|h| Actor::new(seed, "purifier", h.id, format!("purifier-{:04}", h.id)))
-                .collect(),
+            purifiers,
             centres: scenario
                 .centres()
                 .iter()
@@ -133,6 +142,7 @@ impl Cast {
                 .map(|s| Actor::new(seed, "sensor", u32::from(s.id), s.name.clone()))
                 .collect(),
             mains: Actor::new(seed, "mains", 0, "utility mains monitor".into()),
+            by_purifier,
         }
     }
 
@@ -157,10 +167,7 @@ impl Cast {
 
     /// The household whose purifier is `account`.
     pub fn household_of(&self, account: &AccountId) -> Option<u32> {
-        self.purifiers
-            .iter()
-            .position(|a| a.account() == *account)
-            .and_then(|i| u32::try_from(i).ok())
+        self.by_purifier.get(account).copied()
     }
 }
 
