@@ -280,7 +280,12 @@ impl UtilityAgent {
             Some(c) => c,
             None => {
                 let c = self.open_channel(record.seller, budget).await?;
-                append_panel(self.device.state_dir(), &stream, &c);
+                // Not kept, a rerun would open another channel to this
+                // purifier while this one's deposit stays locked.
+                if let Err(e) = append_panel(self.device.state_dir(), &stream, &c) {
+                    self.tally
+                        .error(format!("utility: keeping channel {c} in its panel file: {e}"));
+                }
                 c
             }
         };
@@ -324,10 +329,16 @@ impl UtilityAgent {
     }
 }
 
-/// The panel saved by earlier runs: a stream and its channel per line.
-/// Lines that do not parse are left out.
+/// The panel saved by earlier runs: a stream and its channel per line,
+/// read up to what a full panel takes. Lines that do not parse are left out.
 fn read_panel(dir: &std::path::Path) -> Vec<(StreamId, ChannelId)> {
-    let text = std::fs::read_to_string(dir.join(PANEL_FILE)).unwrap_or_default();
+    use std::io::Read;
+    // A line is two ids of 64 hex digits, a space and a newline.
+    let bytes_max = (PANEL_MAX * 130) as u64;
+    let mut text = String::new();
+    if let Ok(f) = std::fs::File::open(dir.join(PANEL_FILE)) {
+        let _ = f.take(bytes_max).read_to_string(&mut text);
+    }
     text.lines()
         .filter_map(|line| {
             let (s, c) = line.split_once(' ')?;
@@ -337,16 +348,18 @@ fn read_panel(dir: &std::path::Path) -> Vec<(StreamId, ChannelId)> {
         .collect()
 }
 
-fn append_panel(dir: &std::path::Path, stream: &StreamId, channel: &ChannelId) {
+fn append_panel(
+    dir: &std::path::Path,
+    stream: &StreamId,
+    channel: &ChannelId,
+) -> std::io::Result<()> {
     use std::io::Write;
-    let file = std::fs::OpenOptions::new()
+    let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(PANEL_FILE));
-    if let Ok(mut f) = file {
-        let _ = writeln!(f, "{} {}", stream.to_hex(), channel.to_hex());
-        let _ = f.sync_all();
-    }
+        .open(dir.join(PANEL_FILE))?;
+    writeln!(f, "{} {}", stream.to_hex(), channel.to_hex())?;
+    f.sync_all()
 }
 
 #[cfg(test)]
@@ -358,7 +371,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a dir");
         let s = StreamId::from_hex(&"ab".repeat(32)).expect("an id");
         let c = ChannelId::from_hex(&"cd".repeat(32)).expect("an id");
-        append_panel(dir.path(), &s, &c);
+        append_panel(dir.path(), &s, &c).expect("written");
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(PANEL_FILE))
