@@ -129,9 +129,16 @@ pub fn terms(consent: &SignedConsent, area: String) -> StreamTerms {
 
 /// The stream the purifier opened in an earlier run, if any.
 pub fn saved_stream(state_dir: &Path) -> Option<StreamId> {
-    let text = std::fs::read_to_string(state_dir.join(STREAM_FILE)).ok()?;
+    use std::io::Read;
+    // 64 hex digits; anything longer is not an id.
+    let mut text = String::new();
+    let file = std::fs::File::open(state_dir.join(STREAM_FILE)).ok()?;
+    file.take(STREAM_FILE_BYTES_MAX).read_to_string(&mut text).ok()?;
     StreamId::from_hex(text.trim())
 }
+
+/// The most of a stream file read: an id and some white space.
+const STREAM_FILE_BYTES_MAX: u64 = 128;
 
 /// Keeps the purifier's stream id for the next run.
 ///
