@@ -142,7 +142,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the demo: a dev node with a live load of device payments, until Ctrl-C.
+    /// Run the water city: devices trading cartridges, data and relay on an accelerated clock, until Ctrl-C, --seconds or --days.
     Demo(demo::DemoArgs),
     /// Run a node.
     Node(node_cmd::NodeArgs),

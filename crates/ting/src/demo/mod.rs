@@ -7,7 +7,10 @@
 //! devices over MQTT (`ting_sim::city`): owners register their purifiers
 //! with daily limits; purifiers treat water, wear out cartridges and buy
 //! new ones from competing service centres through escrow, releasing it on
-//! their own sensor's evidence. It prints where everything is and a
+//! their own sensor's evidence; the utility buys their readings under
+//! each owner's consent and maps the districts; gateways sell uplink relay
+//! to battery sensors on the order book; owners freeze compromised
+//! purifiers. It prints where everything is and a
 //! `keys/` folder to join in with, a live screen (or `--json` lines), and a
 //! report (terminal, Markdown and SVG) at the end or on Ctrl-C.
 
