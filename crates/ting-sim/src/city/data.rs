@@ -133,7 +133,9 @@ pub fn saved_stream(state_dir: &Path) -> Option<StreamId> {
     // 64 hex digits; anything longer is not an id.
     let mut text = String::new();
     let file = std::fs::File::open(state_dir.join(STREAM_FILE)).ok()?;
-    file.take(STREAM_FILE_BYTES_MAX).read_to_string(&mut text).ok()?;
+    file.take(STREAM_FILE_BYTES_MAX)
+        .read_to_string(&mut text)
+        .ok()?;
     StreamId::from_hex(text.trim())
 }
 

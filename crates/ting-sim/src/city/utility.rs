@@ -283,8 +283,9 @@ impl UtilityAgent {
                 // Not kept, a rerun would open another channel to this
                 // purifier while this one's deposit stays locked.
                 if let Err(e) = append_panel(self.device.state_dir(), &stream, &c) {
-                    self.tally
-                        .error(format!("utility: keeping channel {c} in its panel file: {e}"));
+                    self.tally.error(format!(
+                        "utility: keeping channel {c} in its panel file: {e}"
+                    ));
                 }
                 c
             }
