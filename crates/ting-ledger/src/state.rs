@@ -231,6 +231,15 @@ impl State {
     pub fn account_count(&self) -> usize {
         self.accounts.len()
     }
+    /// How many accounts are devices with an owner.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+    /// How many channels are open, over every payer (a walk of the payers
+    /// that have one open, not of every channel).
+    pub fn open_channel_total(&self) -> usize {
+        self.open_channels.values().map(|&n| n as usize).sum()
+    }
     /// The nonce `id`'s next transaction must carry.
     pub fn next_nonce(&self, id: &AccountId) -> Nonce {
         self.accounts.get(id).map_or(Nonce(0), |a| a.nonce)

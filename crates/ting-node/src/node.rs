@@ -175,6 +175,9 @@ pub struct Shared {
     pub time: crate::clock::NetworkTime,
     /// The health of each component, for `/healthz` and `/metrics`.
     pub health: Arc<Health>,
+    /// `GET /v1/genesis`'s answer, made at the first request (a genesis
+    /// with many allocations is tens of megabytes: encoded once, not per request).
+    pub genesis_doc: std::sync::OnceLock<axum::body::Bytes>,
     /// Set to have the executor ask for a snapshot at its next block.
     snapshot_now: Arc<AtomicBool>,
 }
@@ -461,6 +464,7 @@ impl Node {
         ];
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
+            genesis_doc: std::sync::OnceLock::new(),
             genesis_hash: cfg.genesis.hash(),
             time,
             sequencer: cfg.key.account(),

@@ -274,6 +274,46 @@ impl TxKind {
         }
     }
 
+    /// The amount this transaction names, if it names one: what a transfer,
+    /// mint or sweep moves, what a channel open or top-up locks, what a hold
+    /// locks for its payee, what an arbiter awards. Claims, settlements and
+    /// closes move what the ledger works out from its state, so they name none.
+    pub fn amount(&self) -> Option<Amount> {
+        match self {
+            TxKind::Transfer { amount, .. }
+            | TxKind::Mint { amount, .. }
+            | TxKind::Sweep { amount, .. }
+            | TxKind::ChannelTopUp { amount, .. } => Some(*amount),
+            TxKind::ChannelOpen { deposit, .. } => Some(*deposit),
+            TxKind::HoldCreate { terms } => Some(terms.amount),
+            TxKind::HoldDecide { to_payee, .. } => Some(*to_payee),
+            TxKind::RegisterDevice { .. }
+            | TxKind::SetSpendLimit { .. }
+            | TxKind::Freeze { .. }
+            | TxKind::Unfreeze { .. }
+            | TxKind::SetMessagingKey { .. }
+            | TxKind::ChannelClaim { .. }
+            | TxKind::ChannelClose { .. }
+            | TxKind::ChannelReclaim { .. }
+            | TxKind::StreamOpen { .. }
+            | TxKind::StreamConsent { .. }
+            | TxKind::StreamDelivery { .. }
+            | TxKind::StreamClose { .. }
+            | TxKind::HoldAccept { .. }
+            | TxKind::HoldRelease { .. }
+            | TxKind::HoldRefund { .. }
+            | TxKind::HoldDispute { .. }
+            | TxKind::OfferOpen { .. }
+            | TxKind::OfferUpdate { .. }
+            | TxKind::OfferClose { .. }
+            | TxKind::ClassRegister { .. }
+            | TxKind::OrderPlace { .. }
+            | TxKind::OrderCancel { .. }
+            | TxKind::LeaseSettle { .. }
+            | TxKind::LeaseClose { .. } => None,
+        }
+    }
+
     /// The account this transaction names besides the sender, if it names one.
     /// Channel transactions after the open name only the channel, whose
     /// parties are in the ledger's state.

@@ -123,6 +123,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let admitted = Router::new()
         .route("/v1/openapi.json", get(ops::openapi))
         .route("/v1/status", get(query::status))
+        .route("/v1/genesis", get(ops::genesis))
         .route("/v1/supply", get(query::supply))
         .route("/v1/transactions", post(submit::submit_one))
         .route("/v1/transactions/batch", post(submit::submit_batch))

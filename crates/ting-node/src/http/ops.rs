@@ -109,6 +109,26 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
+/// `GET /v1/genesis`: the genesis in its exact encoding, with its hash and
+/// the keys it names, so a client that knows only the hash can check the
+/// sequencer keys for itself (docs/api.md §3.1).
+pub async fn genesis(State(s): State<Arc<Shared>>) -> Response {
+    let doc = s.genesis_doc.get_or_init(|| {
+        let g = &s.genesis;
+        let dids = |keys: &[ting_core::AccountId]| keys.iter().map(|k| k.to_did()).collect::<Vec<_>>();
+        let doc = json!({
+            "hash": s.genesis_hash.to_hex(),
+            "network": g.network.0,
+            "name": g.name,
+            "sequencers": dids(&g.sequencers),
+            "issuers": dids(&g.issuers),
+            "hex": hex::encode(g.encode()),
+        });
+        axum::body::Bytes::from(doc.to_string())
+    });
+    ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaucetRequest {
