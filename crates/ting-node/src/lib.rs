@@ -26,5 +26,6 @@ pub mod refusals;
 mod snapshotter;
 mod submit;
 pub mod tls;
+mod web;
 
 pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

@@ -11,17 +11,17 @@
 //! `/healthz` and `/metrics` take no permit at all.
 
 mod body;
-mod channels;
+pub(crate) mod channels;
 mod error;
 mod events;
-mod market;
-mod resources;
-mod streams;
+pub(crate) mod market;
+pub(crate) mod resources;
+pub(crate) mod streams;
 
 mod mqtt_auth;
 mod ops;
 mod proofs;
-mod query;
+pub(crate) mod query;
 pub mod sources;
 mod submit;
 
@@ -161,7 +161,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/mqtt/auth", post(mqtt_auth::auth))
         .route("/v1/mqtt/acl", post(mqtt_auth::acl_check))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), admit));
+    let pages = crate::web::routes()
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), admit));
     open.merge(admitted)
+        .merge(pages)
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))

@@ -115,7 +115,8 @@ pub async fn openapi() -> Response {
 pub async fn genesis(State(s): State<Arc<Shared>>) -> Response {
     let doc = s.genesis_doc.get_or_init(|| {
         let g = &s.genesis;
-        let dids = |keys: &[ting_core::AccountId]| keys.iter().map(|k| k.to_did()).collect::<Vec<_>>();
+        let dids =
+            |keys: &[ting_core::AccountId]| keys.iter().map(|k| k.to_did()).collect::<Vec<_>>();
         let doc = json!({
             "hash": s.genesis_hash.to_hex(),
             "network": g.network.0,
