@@ -502,9 +502,11 @@ pub fn dev_config(data_dir: &Path) -> anyhow::Result<NodeConfig> {
 /// Where the API is, and how to reach it (with TLS: the pin to trust).
 fn http_line(addr: SocketAddr, tls: Option<&ServerTls>) -> String {
     match tls {
-        None => format!("http://{addr}  (try: ting status --node http://{addr})"),
+        None => format!(
+            "http://{addr}  (try: ting status --node http://{addr})\n  WEB   http://{addr}/  the dashboard and explorer, in a browser"
+        ),
         Some(t) => format!(
-            "https://{addr}  certificate sha256 {pin}\n        (try: ting status --node https://{addr} --tls-pin {pin})",
+            "https://{addr}  certificate sha256 {pin}\n        (try: ting status --node https://{addr} --tls-pin {pin})\n  WEB   https://{addr}/  the dashboard and explorer, in a browser",
             pin = t.pin()
         ),
     }
