@@ -748,3 +748,87 @@ fn keys_and_signatures_follow_rfc_8032() {
         Ok(())
     );
 }
+
+// ---- The cases as JSON, for clients in other languages ----
+
+/// Where the cases are committed for clients outside Rust (the dashboard's
+/// in-page verifier, crates/ting-node/web/test/verify.test.mjs).
+const VECTORS_PATH: &str = "docs/test-vectors/ed25519_rule.json";
+
+/// The forgery every small-order key admits (identity `R`, `S = 0`), under
+/// each of the fourteen encodings: valid by the rule, which is why
+/// [`AccountId::check_valid`] refuses these keys.
+fn forged_for_small_order_keys() -> Vec<Case> {
+    let msg = b"a message nobody signed";
+    small_order_encodings()
+        .into_iter()
+        .map(|(bytes, canonical)| {
+            let form = if canonical {
+                "canonical"
+            } else {
+                "non-canonical"
+            };
+            Case::new(
+                format!(
+                    "small-order A {} ({form}), R = identity, S = 0",
+                    hex::encode(bytes)
+                ),
+                bytes,
+                msg,
+                sign_anything_for_small_order_key(),
+                true,
+            )
+        })
+        .collect()
+}
+
+/// Every case of this file as the JSON of `docs/test-vectors/ed25519_rule.json`,
+/// which `examples/gen_ed25519_vectors.rs` prints: the speccheck cases, the
+/// torsion cases, the small-order forgeries and a few honest signatures.
+/// Deterministic: no clock, no random source.
+pub fn vectors_json() -> String {
+    let cases: Vec<serde_json::Value> = speccheck_cases()
+        .into_iter()
+        .chain(constructed_cases())
+        .chain(forged_for_small_order_keys())
+        .chain(honest(3))
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "public_key_hex": hex::encode(c.key),
+                "message_hex": hex::encode(&c.msg),
+                "signature_hex": hex::encode(c.sig),
+                "valid": c.valid,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "description": "Ting's Ed25519 signature rule (ZIP-215, docs/wire.md §3.2): each case is a key, a message and a signature, and whether the rule accepts it. From crates/ting-core/tests/ed25519_rule.rs, which checks every verdict against ting-core and ed25519-zebra.",
+        "generator": format!("cargo run -p ting-core --example gen_ed25519_vectors > {VECTORS_PATH}"),
+        "cases": cases,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values always serialize");
+    text.push('\n');
+    text
+}
+
+#[test]
+fn the_committed_json_vectors_are_exactly_the_cases_of_this_file() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/test-vectors/ed25519_rule.json"
+    );
+    let committed = std::fs::read_to_string(path).expect("the vector file is readable");
+    assert!(
+        committed == vectors_json(),
+        "{VECTORS_PATH} is out of date: regenerate it with \
+         `cargo run -p ting-core --example gen_ed25519_vectors > {VECTORS_PATH}`"
+    );
+}
+
+#[test]
+fn every_small_order_forgery_in_the_json_vectors_gets_its_verdict() {
+    let cases = forged_for_small_order_keys();
+    assert_eq!(cases.len(), 14);
+    cases.iter().for_each(check);
+}

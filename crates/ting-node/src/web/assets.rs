@@ -20,9 +20,52 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/style.css"),
     ),
     ("live.js", JS, include_bytes!("../../web/live.js")),
+    ("verify.js", JS, include_bytes!("../../web/verify.js")),
+    ("ting-wire.js", JS, include_bytes!("../../web/ting-wire.js")),
+    (
+        "ting-trust.js",
+        JS,
+        include_bytes!("../../web/ting-trust.js"),
+    ),
+    (
+        "vendor/noble-ed25519-3.2.0/index.js",
+        JS,
+        include_bytes!("../../web/vendor/noble-ed25519-3.2.0/index.js"),
+    ),
+    (
+        "vendor/noble-ed25519-3.2.0/LICENSE",
+        TEXT,
+        include_bytes!("../../web/vendor/noble-ed25519-3.2.0/LICENSE"),
+    ),
+    (
+        "vendor/noble-hashes-2.4.0/sha2.js",
+        JS,
+        include_bytes!("../../web/vendor/noble-hashes-2.4.0/sha2.js"),
+    ),
+    (
+        "vendor/noble-hashes-2.4.0/_md.js",
+        JS,
+        include_bytes!("../../web/vendor/noble-hashes-2.4.0/_md.js"),
+    ),
+    (
+        "vendor/noble-hashes-2.4.0/_u64.js",
+        JS,
+        include_bytes!("../../web/vendor/noble-hashes-2.4.0/_u64.js"),
+    ),
+    (
+        "vendor/noble-hashes-2.4.0/utils.js",
+        JS,
+        include_bytes!("../../web/vendor/noble-hashes-2.4.0/utils.js"),
+    ),
+    (
+        "vendor/noble-hashes-2.4.0/LICENSE",
+        TEXT,
+        include_bytes!("../../web/vendor/noble-hashes-2.4.0/LICENSE"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
 
 /// `GET /assets/{path}`.
 pub async fn serve(Path(path): Path<String>) -> Response {

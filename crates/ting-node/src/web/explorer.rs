@@ -387,7 +387,13 @@ proof, against the sequencer keys of the genesis this page has pinned. Nothing i
 <textarea id=\"receipt-input\" rows=\"12\" spellcheck=\"false\" placeholder=\"{&quot;tx_hash&quot;: …}\"></textarea>\
 <p><button id=\"receipt-check-button\" type=\"button\">Check</button></p>\
 <section id=\"receipt-check\" data-result=\"pending\"><noscript>Checking needs JavaScript; \
-<code>ting verify-receipt FILE</code> checks the same offline.</noscript></section>",
+<code>ting verify-receipt FILE</code> checks the same offline.</noscript></section>\
+<h2>The genesis this browser trusts</h2><p>Pinned: <code id=\"genesis-pinned\">…</code></p>\
+<p>The first check pins the genesis hash the node serves. To check against a hash you got from \
+elsewhere (the network's operator, <code>ting status</code> on a machine you trust), pin it here: a node \
+serving another genesis then fails every check.</p><p><input id=\"genesis-pin\" size=\"66\" maxlength=\"64\" \
+aria-label=\"Genesis hash\" placeholder=\"64 hex digits\"> <button id=\"genesis-pin-button\" type=\"button\">Pin</button> \
+<button id=\"genesis-forget-button\" type=\"button\">Forget</button></p>",
     );
     page.scripts.push("verify.js");
     page.into_response(&s)

@@ -324,7 +324,9 @@ fn print_start(
         ""
     };
     println!("  API   http://{api}{note}");
-    println!("  WEB   http://{api}/  watch the city in a browser: devices, blocks, market, streams");
+    println!(
+        "  WEB   http://{api}/  watch the city in a browser: devices, blocks, market, streams"
+    );
     println!(
         "  MQTT  {}",
         mqtt_line(running.gateway.as_ref(), running.moved_from)
