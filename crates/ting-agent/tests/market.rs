@@ -342,6 +342,70 @@ async fn the_cheaper_centre_fits_the_cartridge_and_the_sensor_pays_it(embedded: 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_lists_the_open_calls_it_hears_on_its_broker() {
+    use tower::ServiceExt;
+    let mut m = Market::start(true, device_key(), Vec::new()).await;
+    let mut long = need(None, 1_200_000);
+    long.answer_within_ms = 600_000;
+    let call = m
+        .buyer
+        .buyer
+        .call(&m.buyer.device, long)
+        .await
+        .expect("the call goes out");
+    let shared = std::sync::Arc::clone(m.net.node.shared());
+    m.pump("the node hears the call", |m| {
+        let s = m.net.node.shared();
+        s.open_calls
+            .open(s.time.now(), None)
+            .iter()
+            .any(|c| c.hash() == call)
+    })
+    .await;
+    let router = ting_node::http::router(std::sync::Arc::clone(&shared));
+    let get = |uri: &str| {
+        axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .expect("a request")
+    };
+    let answer = router
+        .clone()
+        .oneshot(get("/v1/calls?category=water.cartridge"))
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 200);
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 20)
+        .await
+        .expect("a body");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let listed = &v["calls"][0];
+    assert_eq!(listed["call"], call.to_hex());
+    assert_eq!(listed["buyer"], device_key().account().to_did());
+    assert_eq!(listed["category"], CATEGORY);
+    assert_eq!(listed["max_price"], 60_000);
+    let other = router
+        .clone()
+        .oneshot(get("/v1/calls?category=bandwidth"))
+        .await
+        .expect("an answer");
+    let body = axum::body::to_bytes(other.into_body(), 1 << 20)
+        .await
+        .expect("a body");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["calls"], serde_json::json!([]), "another category");
+    let page = router.oneshot(get("/market")).await.expect("an answer");
+    let html = axum::body::to_bytes(page.into_body(), 1 << 22)
+        .await
+        .expect("a body");
+    let html = String::from_utf8_lossy(&html);
+    assert!(
+        html.contains(&call.to_hex()),
+        "the market page lists the call"
+    );
+    m.net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_centre_that_misses_the_deadline_is_refunded_and_marked_late() {
     let mut m = Market::start(true, device_key(), vec![(centre_a(), fixed(30_000, 2_500))]).await;
     let (call, hold) = m.contract(need(None, 3_000), 0).await;

@@ -363,9 +363,9 @@ fn template_json(t: &Template) -> Json {
         .collect()
 }
 
-/// A hold's terms in JSON, the shape `hold_create` takes.
-pub fn hold_terms_json(t: &HoldTerms) -> Json {
-    let rule = match &t.rule {
+/// How a hold is released, in JSON (a hold's terms and a call name it).
+pub fn release_rule_json(rule: &ReleaseRule) -> Json {
+    match rule {
         ReleaseRule::Payer => json!({ "kind": "payer" }),
         ReleaseRule::Arbiter => json!({ "kind": "arbiter" }),
         ReleaseRule::Evidence { device, template } => json!({
@@ -373,7 +373,34 @@ pub fn hold_terms_json(t: &HoldTerms) -> Json {
             "device": device.to_did(),
             "template": template_json(template),
         }),
-    };
+    }
+}
+
+/// A signed call for proposals as the node saw it on the broker
+/// (docs/wire.md §17.7), named by its hash.
+pub fn call_json(c: &ting_core::market::cfp::SignedCall) -> Json {
+    let call = &c.call;
+    json!({
+        "call": c.hash().to_hex(),
+        "buyer": call.buyer.to_did(),
+        "id": call.id,
+        "category": call.category,
+        "area": call.area,
+        "spec": call.spec,
+        "max_price": call.max_price.base_units(),
+        "issued_at_ms": call.issued_at.0,
+        "answer_by_ms": call.answer_by.0,
+        "deliver_by_ms": call.deliver_by.0,
+        "grace_ms": call.grace_ms,
+        "rounds": call.rounds,
+        "rule": release_rule_json(&call.rule),
+        "arbiter": call.arbiter.map(|a| a.to_did()),
+    })
+}
+
+/// A hold's terms in JSON, the shape `hold_create` takes.
+pub fn hold_terms_json(t: &HoldTerms) -> Json {
+    let rule = release_rule_json(&t.rule);
     let mut v = json!({
         "payee": t.payee.to_did(),
         "amount": t.amount.base_units(),

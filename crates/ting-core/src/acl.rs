@@ -192,8 +192,9 @@ pub const RULES: &[Rule] = &[
     Rule {
         pattern: "ting/v1/market/calls/+/#",
         device: Grant::SUB,
-        node: Grant::NONE,
-        why: "providers listen for calls in the categories they serve",
+        node: Grant::SUB,
+        why:
+            "providers listen for calls in the categories they serve; the node lists the open ones",
     },
     Rule {
         pattern: "ting/v1/market/calls/{account}/#",

@@ -13,6 +13,7 @@
 pub mod admission;
 mod background;
 pub mod books;
+pub mod calls;
 pub mod clock;
 pub mod faucet;
 pub mod health;

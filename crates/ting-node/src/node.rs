@@ -178,6 +178,8 @@ pub struct Shared {
     /// `GET /v1/genesis`'s answer, made at the first request (a genesis
     /// with many allocations is tens of megabytes: encoded once, not per request).
     pub genesis_doc: std::sync::OnceLock<axum::body::Bytes>,
+    /// Open calls for proposals seen on the broker (`calls`), for `/v1/calls`.
+    pub open_calls: crate::calls::OpenCalls,
     /// Set to have the executor ask for a snapshot at its next block.
     snapshot_now: Arc<AtomicBool>,
 }
@@ -465,6 +467,7 @@ impl Node {
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
             genesis_doc: std::sync::OnceLock::new(),
+            open_calls: crate::calls::OpenCalls::default(),
             genesis_hash: cfg.genesis.hash(),
             time,
             sequencer: cfg.key.account(),

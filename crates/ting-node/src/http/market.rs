@@ -69,7 +69,7 @@ fn parse_hold_id(field: &str, text: &str) -> Result<HoldId, ApiError> {
 }
 
 /// A service category named `field`; the text is not echoed back.
-fn parse_category(field: &str, text: &str) -> Result<String, ApiError> {
+pub(super) fn parse_category(field: &str, text: &str) -> Result<String, ApiError> {
     if is_category(text) {
         return Ok(text.to_owned());
     }

@@ -11,6 +11,7 @@
 //! `/healthz` and `/metrics` take no permit at all.
 
 mod body;
+pub(crate) mod calls;
 pub(crate) mod channels;
 mod error;
 mod events;
@@ -142,6 +143,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/offers/{id}", get(market::offer))
         .route("/v1/holds", get(market::holds))
         .route("/v1/holds/{id}", get(market::hold))
+        .route("/v1/calls", get(calls::calls))
         .route("/v1/reputation/{provider}", get(market::reputations))
         .route(
             "/v1/reputation/{provider}/{category}",

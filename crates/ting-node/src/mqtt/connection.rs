@@ -12,7 +12,10 @@ use super::ingress::Gate;
 use super::limits::MQTT_RECONNECT_DELAY;
 use super::notices::{self, Announcer};
 use crate::node::Shared;
-use ting_core::topics::{TX_SHARED_FILTER, TX_TOPIC};
+use ting_core::topics::{CALLS_PREFIX, TX_SHARED_FILTER, TX_TOPIC};
+
+/// Every buyer's calls for proposals in every category.
+const CALLS_FILTER: &str = "ting/v1/market/calls/+/#";
 
 /// How far the connection has come, for start-up to wait on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,9 @@ pub(crate) struct Connection {
     pub received: Arc<AtomicU64>,
     /// Signs the node's announcement once its subscription is granted.
     pub announcer: Arc<Announcer>,
+    /// The calls subscription was sent after the transactions' was granted,
+    /// so the next acknowledgement is its own (acknowledgements come in order).
+    pub calls_pending: bool,
 }
 
 impl Connection {
@@ -86,8 +92,29 @@ impl Connection {
                         tracing::warn!(error = %e, "could not subscribe to {TX_SHARED_FILTER}");
                     }
                 });
+                self.calls_pending = false;
+            }
+            Incoming::Subscribed { granted } if self.calls_pending => {
+                // The calls only feed the dashboard's open calls: a broker
+                // that refuses them costs the node nothing else.
+                self.calls_pending = false;
+                if !granted {
+                    tracing::warn!(
+                        "the broker refused {CALLS_FILTER}: the node will list no open calls"
+                    );
+                }
             }
             Incoming::Subscribed { granted } => {
+                if granted {
+                    // Calls for proposals, for the open calls the dashboard shows.
+                    self.calls_pending = true;
+                    let client = self.client.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = client.subscribe(CALLS_FILTER, Qos::AtMostOnce).await {
+                            tracing::warn!(error = %e, "could not subscribe to {CALLS_FILTER}");
+                        }
+                    });
+                }
                 let p = if granted {
                     // Only a node that can take transactions says it serves.
                     if !self.stopping.load(Ordering::Acquire) {
@@ -102,6 +129,15 @@ impl Connection {
             Incoming::Publish { topic, payload } if topic == TX_TOPIC => {
                 self.received.fetch_add(1, Ordering::Relaxed);
                 self.gate.take(&payload);
+            }
+            Incoming::Publish { topic, payload } if topic.starts_with(CALLS_PREFIX) => {
+                let s = &self.gate.shared;
+                if let Err(e) = s
+                    .open_calls
+                    .offer(&topic, &payload, &s.genesis_hash, s.time.now())
+                {
+                    tracing::debug!(%topic, reason = e.code(), "a call was not kept");
+                }
             }
             Incoming::Publish { topic, .. } => {
                 tracing::debug!(%topic, "ignored a publish on a topic the node does not serve");

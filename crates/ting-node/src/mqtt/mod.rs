@@ -306,6 +306,7 @@ impl Gateway {
                 stopping: Arc::clone(&stopping),
                 received: Arc::clone(&received),
                 announcer: Arc::clone(&announcer),
+                calls_pending: false,
             }
             .run(),
         );

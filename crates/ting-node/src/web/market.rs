@@ -137,6 +137,10 @@ async fn market_out(
     let st = || State(Arc::clone(s));
     let offers = api!(market::offers(st(), api_query(json!({ "limit": ROWS }))));
     let holds = api!(market::holds(st(), api_query(json!({ "limit": ROWS }))));
+    let calls = api!(crate::http::calls::calls(
+        st(),
+        api_query(json!({ "limit": ROWS }))
+    ));
     let classes = api!(resources::classes(
         st(),
         api_query(json!({ "limit": BOOKS_SHOWN }))
@@ -164,6 +168,21 @@ async fn market_out(
     }
     trades.sort_by_key(|t| std::cmp::Reverse(t["at_ms"].as_u64().unwrap_or(0)));
     let tables = vec![
+        Table::from_json(
+            "calls",
+            &[
+                ("Call", "/call", Kind::Id),
+                ("Buyer", "/buyer", Kind::Account),
+                ("Category", "/category", Kind::Text),
+                ("Area", "/area", Kind::Text),
+                ("Up to", "/max_price", Kind::Number),
+                ("Answers by (UTC)", "/answer_by_ms", Kind::Time),
+                ("Deliver by (UTC)", "/deliver_by_ms", Kind::Time),
+                ("Release by", "/rule/kind", Kind::Text),
+                ("What is needed", "/spec", Kind::Text),
+            ],
+            list(&calls, "calls"),
+        ),
         offers_table(list(&offers, "offers")),
         holds_table("holds", list(&holds, "holds")),
         Table::from_json(
@@ -198,10 +217,12 @@ async fn market_out(
         return pick_csv(csv, tables, "market");
     }
     let mut body = String::from(
-        "<p>Services are bought through offers and contracts (holds) that pay on completion; bandwidth, \
-compute and other resources trade on order books and are delivered under leases.</p>",
+        "<p>Services are bought through calls for proposals (heard on the broker by this node; they never reach \
+the ledger), offers, and contracts (holds) that pay on completion; bandwidth, compute and other resources \
+trade on order books and are delivered under leases.</p>",
     );
     let titles = [
+        "Open calls for proposals",
         "Offers",
         "Contracts (holds)",
         "Resource classes",
