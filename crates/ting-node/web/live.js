@@ -59,7 +59,11 @@ function showBlocks(blocks) {
     cell(tr, link(`/blocks/${b.height}`, fmt(b.height)));
     cell(tr, utc(b.timestamp_ms));
     cell(tr, fmt(b.tx_count));
-    cell(tr, short(b.hash));
+    const hash = document.createElement("span");
+    hash.className = "id";
+    hash.title = b.hash;
+    hash.textContent = short(b.hash);
+    cell(tr, hash);
     body.append(tr);
   }
   table.dataset.rows = String(blocks.length);

@@ -341,7 +341,7 @@ async fn tx_out(s: &Arc<Shared>, hash: String) -> Result<Out, ApiError> {
     let mut body = String::new();
     let labels: Vec<String> = kind_fields
         .iter()
-        .map(|(k, _)| k.replace('_', " "))
+        .map(|(k, _)| label(k))
         .collect();
     for ((key, cell), label) in kind_fields.iter().zip(&labels) {
         rows.push((label.as_str(), key.as_str(), cell.clone()));
@@ -453,4 +453,14 @@ fn search_target(
             format!("{text:?} is not a block height, a transaction hash or an account id (did:key:… or 64 hex digits)"),
         )),
     }
+}
+
+/// A field's name as a label: `expires_at` → `Expires at`.
+fn label(key: &str) -> String {
+    let text = key.replace('_', " ");
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -154,6 +154,20 @@ impl Cell {
         }
     }
 
+    /// The cell with ids shown whole (a field list has the room).
+    fn html_whole(&self) -> String {
+        match self {
+            Cell::Account(did) => format!(
+                "<a class=\"id\" href=\"/accounts/{}\">{}</a>",
+                url_part(did),
+                esc(did)
+            ),
+            Cell::Tx(hash) => format!("<a class=\"id\" href=\"/tx/{}\">{}</a>", url_part(hash), esc(hash)),
+            Cell::Id(id) => format!("<span class=\"id\">{}</span>", esc(id)),
+            other => other.html(),
+        }
+    }
+
     fn csv(&self) -> String {
         match self {
             Cell::Empty => String::new(),
@@ -294,7 +308,7 @@ pub fn fields(id: &str, rows: &[(&str, &str, Cell)]) -> String {
             "<dt>{}</dt><dd data-field=\"{}\">{}</dd>",
             esc(label),
             esc(key),
-            cell.html()
+            cell.html_whole()
         );
     }
     out.push_str("</dl>");

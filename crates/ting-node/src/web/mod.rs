@@ -93,7 +93,7 @@ impl Page {
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta name=\"ting-genesis\" content=\"{genesis}\">\
-<title>{title} · Ting</title>\
+<title>{title} · Ting</title><link rel=\"icon\" href=\"data:,\">\
 <link rel=\"stylesheet\" href=\"/assets/style.css?v={v}\">{scripts}</head><body>\
 <header><a class=\"brand\" href=\"/\">Ting</a> <span class=\"network\" title=\"genesis {genesis}\">{network}</span>\
 <nav><a href=\"/\">Overview</a><a href=\"/blocks\">Blocks</a><a href=\"/market\">Market</a>\

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::html::{esc, thousands, Kind, Table};
-use super::{answer, Out, Page};
+use super::{answer, pick_csv, Out, Page};
 use crate::http::ApiError;
 use crate::node::Shared;
 
@@ -43,12 +43,24 @@ const FIGURES: [(&str, &str, &str); 9] = [
     ("supply", "Supply", "everything minted"),
 ];
 
-pub async fn page(State(s): State<Arc<Shared>>) -> Response {
-    let out = overview_out(&s).await;
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewPage {
+    csv: Option<String>,
+}
+
+pub async fn page(
+    State(s): State<Arc<Shared>>,
+    q: Result<axum::extract::Query<OverviewPage>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let out = match q {
+        Ok(q) => overview_out(&s, q.0.csv.as_deref()).await,
+        Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+    };
     answer(&s, out)
 }
 
-async fn overview_out(s: &Arc<Shared>) -> Result<Out, ApiError> {
+async fn overview_out(s: &Arc<Shared>, csv: Option<&str>) -> Result<Out, ApiError> {
     let v = snapshot(s)?;
     let mut body = String::from(
         "<p>Live: <span id=\"live-status\" data-state=\"connecting\">connecting…</span></p><dl id=\"overview\" class=\"figures\">",
@@ -77,10 +89,10 @@ async fn overview_out(s: &Arc<Shared>) -> Result<Out, ApiError> {
         ],
         blocks,
     );
-    body.push_str(&table.html(
-        "/blocks?csv=blocks",
-        "No block yet: submit a transaction (see the README).",
-    ));
+    if let Some(csv) = csv {
+        return pick_csv(csv, vec![table], "overview");
+    }
+    body.push_str(&table.html("/?csv=recent_blocks", "No block yet: submit a transaction (see the README)."));
     body.push_str("<p><a href=\"/blocks\">All blocks</a> · <a href=\"/market\">Market</a> · <a href=\"/streams\">Streams</a></p>");
     let mut page = Page::new(format!("{} overview", s.genesis.name));
     page.body = body;
