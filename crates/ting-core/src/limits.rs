@@ -119,6 +119,12 @@ pub const SUBMIT_BATCH_TXS_MAX: usize = 4096;
 pub const BLOCK_RANGE_MAX: u64 = 100;
 /// Most transactions returned by one account-history query.
 pub const ACCOUNT_TXS_PAGE_MAX: usize = 500;
+/// Most history entries one read of an account's flows returns (the query
+/// index's `account_flows`, which the explorer buckets into spending and
+/// earnings charts). Each is 127 bytes of index; reading the most takes a few
+/// milliseconds, well inside the account page's 200 ms. An account busier than
+/// that over the charted span is charted over its latest `ACCOUNT_FLOWS_MAX`.
+pub const ACCOUNT_FLOWS_MAX: usize = 10_000;
 /// Refusals one source address may cause at once before its transactions are
 /// refused unchecked (`refusal_budget`); the budget refills at
 /// `REFUSALS_PER_SOURCE_PER_S`.

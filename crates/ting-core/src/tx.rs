@@ -20,6 +20,7 @@ use rand_core::CryptoRng;
 
 mod kind;
 mod resource;
+mod tag;
 
 pub use kind::TxKind;
 

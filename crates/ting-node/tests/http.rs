@@ -132,11 +132,50 @@ async fn every_read_endpoint_answers_on_a_fresh_node() {
             StatusCode::NOT_FOUND,
             "unknown_endpoint",
         ),
-        ("/", StatusCode::NOT_FOUND, "unknown_endpoint"),
+        ("/nothing-here", StatusCode::NOT_FOUND, "unknown_endpoint"),
     ];
     for (path, status, code) in misses {
         check_error(&s, path, get(path), status, code).await;
     }
+}
+
+#[tokio::test]
+async fn the_dashboard_answers_at_the_root_in_html_under_a_strict_content_policy() {
+    let node = TestNode::start();
+    let s = node.shared();
+    for path in ["/", "/blocks", "/market", "/streams", "/verify", "/api"] {
+        let (status, headers, text) = call_full(&s, get(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(
+            headers["content-type"], "text/html; charset=utf-8",
+            "{path}"
+        );
+        let policy = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+        assert!(text.starts_with("<!doctype html>"), "{path}");
+    }
+    let (status, headers, _) = call_full(&s, get("/assets/verify.js")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    let (status, _, text) = call_full(&s, get("/assets/../Cargo.toml")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    let (status, _, text) = call_full(&s, get("/accounts/not-an-account")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("data-code=\"bad_account_id\""), "{text}");
+    let (status, _, text) = call_full(
+        &s,
+        get("/accounts/%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        !text.contains("<script>alert(1)"),
+        "the id is escaped: {text}"
+    );
+    let (status, _, _) = call_full(&s, get("/blocks?from=abc")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call_full(&s, get("/market?csv=nothing")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

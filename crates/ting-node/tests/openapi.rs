@@ -563,6 +563,19 @@ fn every_kind_is_in_the_list() {
     assert_eq!(tags, known);
 }
 
+#[test]
+fn each_kind_s_tag_is_its_wire_byte_and_only_kinds_tags_have_names() {
+    let known = decoded_tags();
+    for kind in one_of_each_kind() {
+        let tag = signed(kind.clone()).bytes()[KIND_TAG_AT];
+        assert_eq!(kind.tag(), tag, "{}", kind.name());
+        assert_eq!(TxKind::name_of_tag(tag), Some(kind.name()));
+    }
+    for tag in (0..=u8::MAX).filter(|t| !known.contains(t)) {
+        assert_eq!(TxKind::name_of_tag(tag), None, "tag {tag:#04x}");
+    }
+}
+
 /// The kinds named in the table of docs/api.md §4.
 fn api_md_kinds() -> BTreeSet<String> {
     let api_md = api_md();

@@ -112,6 +112,7 @@ function addReceipt(r, account) {
   const other = r.sender === account ? r.counterparty : r.sender;
   cell(tr, other ? link(`/accounts/${other}`, short(other.replace("did:key:", "")), other) : "—");
   cell(tr, "");
+  cell(tr, "");
   table.tBodies[0].prepend(tr);
   table.dataset.rows = String(table.tBodies[0].rows.length);
 }

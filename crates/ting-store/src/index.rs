@@ -10,29 +10,52 @@
 //! database is opened again: [`Index::reopen`] does that in place, so the node's
 //! indexer can start again without a restart once the disk has room.
 //!
-//! # Tables (schema version 2)
+//! # Tables (schema version 3)
 //!
 //! ```text
 //! meta:         &str -> u64             "indexed_height", "schema_version"
 //! tx_locations: tx hash [32] -> (height u64, index u32)
-//! account_txs:  account [32] | height u64 BE | index u32 BE  (44 bytes) -> tx hash [32]
+//! account_txs:  account [32] | height u64 BE | index u32 BE  (44 bytes)
+//!               -> tx hash [32] | timestamp u64 BE | kind u8 | role u8 | flags u8
+//!                  | other [32] | amount u64 BE  (83 bytes)
 //! channels, account_channels: see [`channels`]
 //! ```
+//!
+//! (In a history value `timestamp` starts at byte 32, `kind` is byte 40, `role` 41,
+//! `flags` 42, `other` starts at 43 and `amount` at 75.)
 //!
 //! The account key is big-endian so that byte order is (account, height, index) order:
 //! a reverse range scan from a cursor gives an account's history newest first. An
 //! account's history holds the transactions it sent, those naming it as counterparty,
 //! and every transaction on a channel it is a party to, each once.
 //!
-//! Version 2 added the channel tables and channel parties in `account_txs`; an index
-//! of another version is emptied when opened and rebuilt from the log.
+//! Each history value summarises the transaction for that account
+//! ([`HistoryEntry`]), so a page of history with amounts and counterparties, or a
+//! chart of flows, never reads a block:
+//!
+//! - `timestamp`: its block's timestamp, in milliseconds.
+//! - `kind`: the kind's wire tag (`TxKind::tag`, docs/wire.md §5.2).
+//! - `role`: the account's part in it ([`HistoryRole`]): 0 sender, 1 counterparty
+//!   (`TxKind::counterparty`), 2 party to the channel it acts on.
+//! - `flags`: bit 0 `other` is present, bit 1 `amount` is present, bit 2 the amount
+//!   came into the account's balance, bit 3 it went out ([`Flow`]; at most one of
+//!   bits 2 and 3, and only with bit 1); the other bits are zero.
+//! - `other`: the other party ([`HistoryEntry::other`]); zeros when absent.
+//! - `amount`: the amount the transaction names (`TxKind::amount`), in base units;
+//!   zero when absent.
+//!
+//! Version 2 added the channel tables and channel parties in `account_txs`; version
+//! 3 the summary in `account_txs`' values. An index of another version is emptied
+//! when opened and rebuilt from the log.
 
 mod backend;
 mod channels;
+mod history;
 
 pub use channels::{AccountChannel, ChannelParties, ChannelRole, ACCOUNT_CHANNELS_PAGE_MAX};
+pub use history::{AccountFlows, Flow, HistoryEntry, HistoryRole};
 
-use std::ops::{Bound, Deref};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
@@ -40,21 +63,20 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 use thiserror::Error;
-use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
-use ting_core::{AccountId, Block, BlockHeight, Hash32, SignedTx};
+use ting_core::{Block, BlockHeight, Hash32};
 
 use channels::{ChannelBatch, ACCOUNT_CHANNELS, CHANNELS};
+use history::{HistoryBatch, ACCOUNT_KEY_BYTES, HISTORY_VALUE_BYTES};
 
 use crate::log::Faults;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TX_LOCATIONS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_locations");
-const ACCOUNT_TXS: TableDefinition<&[u8; ACCOUNT_KEY_BYTES], &[u8; 32]> =
+const ACCOUNT_TXS: TableDefinition<&[u8; ACCOUNT_KEY_BYTES], &[u8; HISTORY_VALUE_BYTES]> =
     TableDefinition::new("account_txs");
-const ACCOUNT_KEY_BYTES: usize = 32 + 8 + 4;
 const INDEXED_HEIGHT: &str = "indexed_height";
 const SCHEMA_VERSION_KEY: &str = "schema_version";
-const SCHEMA_VERSION: u64 = 2;
+const SCHEMA_VERSION: u64 = 3;
 
 /// Blocks indexed between two durable commits: the most a crash makes the node re-index.
 pub const DURABLE_EVERY_BLOCKS: u64 = 20_000;
@@ -98,6 +120,8 @@ pub enum IndexError {
     PageTooLarge { requested: usize, max: usize },
     #[error("the index at {path} is closed: reopening it after a failure did not succeed; the node tries again by itself")]
     Closed { path: PathBuf },
+    #[error("the index at {path} holds a damaged history entry ({what}); delete the file and the node rebuilds it from the block log")]
+    Corrupt { path: PathBuf, what: &'static str },
 }
 
 impl IndexError {
@@ -109,6 +133,7 @@ impl IndexError {
             IndexError::HeightGap { .. } => "index_height_gap",
             IndexError::PageTooLarge { .. } => "page_too_large",
             IndexError::Closed { .. } => "index_closed",
+            IndexError::Corrupt { .. } => "index_corrupt",
         }
     }
 }
@@ -285,7 +310,7 @@ impl Index {
         // keys inserted one by one touch a different page each time, sorted ones
         // walk the tree once. This is most of the index's cost under load.
         let mut located: Vec<([u8; 32], (u64, u32))> = Vec::new();
-        let mut histories: Vec<([u8; 44], [u8; 32])> = Vec::new();
+        let mut histories = HistoryBatch::default();
         for block in blocks {
             let expected = BlockHeight(height + 1);
             if block.header.height != expected {
@@ -300,16 +325,15 @@ impl Index {
                 };
                 located.push((tx.hash().0, (at.height.0, at.index)));
                 let parties = batch.parties(self, &channels, tx, at)?;
-                push_history(&mut histories, tx, parties, at);
+                histories.push(tx, parties, at, block.header.timestamp);
             }
         }
         located.sort_unstable_by_key(|e| e.0);
-        histories.sort_unstable_by_key(|e| e.0);
         for (hash, place) in &located {
             locations.insert(hash, *place).map_err(write)?;
         }
-        for (key, hash) in &histories {
-            accounts.insert(key, hash).map_err(write)?;
+        for (key, value) in histories.sorted() {
+            accounts.insert(key, value).map_err(write)?;
         }
         batch.write(self, txn, &mut channels)?;
         meta.insert(INDEXED_HEIGHT, height).map_err(write)?;
@@ -333,53 +357,6 @@ impl Index {
                 index,
             }
         }))
-    }
-
-    /// An account's transactions, newest first; `before` is an exclusive cursor for
-    /// paging; at most `limit`, which may not exceed `limits::ACCOUNT_TXS_PAGE_MAX`.
-    pub fn account_txs(
-        &self,
-        account: &AccountId,
-        before: Option<TxLocation>,
-        limit: usize,
-    ) -> Result<Vec<(TxLocation, Hash32)>, IndexError> {
-        if limit > ACCOUNT_TXS_PAGE_MAX {
-            return Err(IndexError::PageTooLarge {
-                requested: limit,
-                max: ACCOUNT_TXS_PAGE_MAX,
-            });
-        }
-        let first = account_key(
-            account,
-            TxLocation {
-                height: BlockHeight(0),
-                index: 0,
-            },
-        );
-        let upper = match before {
-            Some(at) => Bound::Excluded(account_key(account, at)),
-            None => Bound::Included(account_key(
-                account,
-                TxLocation {
-                    height: BlockHeight(u64::MAX),
-                    index: u32::MAX,
-                },
-            )),
-        };
-        let db = self.db()?;
-        let txn = db.begin_read().map_err(self.store("begin a read"))?;
-        let table = txn
-            .open_table(ACCOUNT_TXS)
-            .map_err(self.store("open the accounts table"))?;
-        let range = table
-            .range::<&[u8; ACCOUNT_KEY_BYTES]>((Bound::Included(&first), upper.as_ref()))
-            .map_err(self.store("scan an account"))?;
-        let mut page = Vec::with_capacity(limit.min(64));
-        for entry in range.rev().take(limit) {
-            let (key, value) = entry.map_err(self.store("scan an account"))?;
-            page.push((location_of(key.value()), Hash32(*value.value())));
-        }
-        Ok(page)
     }
 
     /// Makes every commit so far durable.
@@ -494,49 +471,6 @@ impl Drop for Index {
         if let Err(e) = self.flush() {
             tracing::warn!(path = %self.path.display(), "could not make the index durable on close: {e}");
         }
-    }
-}
-
-/// Adds `tx` to the history of each account it involves, once each: its sender,
-/// its counterparty, and the parties of the channel it acts on.
-fn push_history(
-    histories: &mut Vec<([u8; ACCOUNT_KEY_BYTES], [u8; 32])>,
-    tx: &SignedTx,
-    channel: Option<ChannelParties>,
-    at: TxLocation,
-) {
-    let mut involved: [Option<AccountId>; 4] =
-        [Some(tx.sender()), tx.kind().counterparty(), None, None];
-    if let Some(p) = channel {
-        involved[2] = Some(p.payer);
-        involved[3] = Some(p.payee);
-    }
-    let hash = tx.hash().0;
-    for (i, account) in involved.iter().enumerate() {
-        let Some(account) = account else { continue };
-        if involved[..i].contains(&Some(*account)) {
-            continue;
-        }
-        histories.push((account_key(account, at), hash));
-    }
-}
-
-fn account_key(account: &AccountId, at: TxLocation) -> [u8; ACCOUNT_KEY_BYTES] {
-    let mut key = [0u8; ACCOUNT_KEY_BYTES];
-    key[..32].copy_from_slice(&account.0);
-    key[32..40].copy_from_slice(&at.height.0.to_be_bytes());
-    key[40..].copy_from_slice(&at.index.to_be_bytes());
-    key
-}
-
-fn location_of(key: &[u8; ACCOUNT_KEY_BYTES]) -> TxLocation {
-    let mut height = [0u8; 8];
-    height.copy_from_slice(&key[32..40]);
-    let mut index = [0u8; 4];
-    index.copy_from_slice(&key[40..]);
-    TxLocation {
-        height: BlockHeight(u64::from_be_bytes(height)),
-        index: u32::from_be_bytes(index),
     }
 }
 

@@ -16,8 +16,9 @@
 //!   height, so that recovery replays only the blocks above it. They are written
 //!   atomically and checksummed; a bad one falls back to an older one.
 //! - The **query index** ([`Index`], on redb) maps transaction hashes to their place and
-//!   accounts to their history. It is derived data, rebuilt from the log when lost, so
-//!   most of its commits are not fsynced.
+//!   accounts to their history, each entry with a summary ([`HistoryEntry`]: time, kind,
+//!   role, other party, amount) so history pages and charts never read blocks. It is
+//!   derived data, rebuilt from the log when lost, so most of its commits are not fsynced.
 //!
 //! [`MemLog`] is an in-memory [`BlockLog`] with the same checks, for other crates' tests.
 //!
@@ -40,7 +41,7 @@ pub mod snapshot;
 mod testkit;
 
 pub use chain::{ChainError, ChainRules};
-pub use index::{Index, IndexError, TxLocation};
+pub use index::{AccountFlows, Flow, HistoryEntry, HistoryRole, Index, IndexError, TxLocation};
 pub use log::{
     Fault, Faults, FileKind, FileLog, LogError, LogOptions, LogStats, Op, RecoveryReport,
     SegmentInfo,

@@ -16,32 +16,32 @@ use crate::seal::MessagingKey;
 use crate::stream::{DeliveryAck, StreamId, StreamTerms};
 use crate::types::Timestamp;
 
-const TAG_TRANSFER: u8 = 0x01;
-const TAG_MINT: u8 = 0x02;
-const TAG_REGISTER_DEVICE: u8 = 0x10;
-const TAG_SET_SPEND_LIMIT: u8 = 0x11;
-const TAG_FREEZE: u8 = 0x12;
-const TAG_UNFREEZE: u8 = 0x13;
-const TAG_SWEEP: u8 = 0x14;
-const TAG_SET_MESSAGING_KEY: u8 = 0x15;
-const TAG_CHANNEL_OPEN: u8 = 0x20;
-const TAG_CHANNEL_CLAIM: u8 = 0x21;
-const TAG_CHANNEL_TOP_UP: u8 = 0x22;
-const TAG_CHANNEL_CLOSE: u8 = 0x23;
-const TAG_CHANNEL_RECLAIM: u8 = 0x24;
-const TAG_STREAM_OPEN: u8 = 0x30;
-const TAG_STREAM_CONSENT: u8 = 0x31;
-const TAG_STREAM_DELIVERY: u8 = 0x32;
-const TAG_STREAM_CLOSE: u8 = 0x33;
-const TAG_HOLD_CREATE: u8 = 0x40;
-const TAG_HOLD_ACCEPT: u8 = 0x41;
-const TAG_HOLD_RELEASE: u8 = 0x42;
-const TAG_HOLD_REFUND: u8 = 0x43;
-const TAG_HOLD_DISPUTE: u8 = 0x44;
-const TAG_HOLD_DECIDE: u8 = 0x45;
-const TAG_OFFER_OPEN: u8 = 0x48;
-const TAG_OFFER_UPDATE: u8 = 0x49;
-const TAG_OFFER_CLOSE: u8 = 0x4a;
+pub(super) const TAG_TRANSFER: u8 = 0x01;
+pub(super) const TAG_MINT: u8 = 0x02;
+pub(super) const TAG_REGISTER_DEVICE: u8 = 0x10;
+pub(super) const TAG_SET_SPEND_LIMIT: u8 = 0x11;
+pub(super) const TAG_FREEZE: u8 = 0x12;
+pub(super) const TAG_UNFREEZE: u8 = 0x13;
+pub(super) const TAG_SWEEP: u8 = 0x14;
+pub(super) const TAG_SET_MESSAGING_KEY: u8 = 0x15;
+pub(super) const TAG_CHANNEL_OPEN: u8 = 0x20;
+pub(super) const TAG_CHANNEL_CLAIM: u8 = 0x21;
+pub(super) const TAG_CHANNEL_TOP_UP: u8 = 0x22;
+pub(super) const TAG_CHANNEL_CLOSE: u8 = 0x23;
+pub(super) const TAG_CHANNEL_RECLAIM: u8 = 0x24;
+pub(super) const TAG_STREAM_OPEN: u8 = 0x30;
+pub(super) const TAG_STREAM_CONSENT: u8 = 0x31;
+pub(super) const TAG_STREAM_DELIVERY: u8 = 0x32;
+pub(super) const TAG_STREAM_CLOSE: u8 = 0x33;
+pub(super) const TAG_HOLD_CREATE: u8 = 0x40;
+pub(super) const TAG_HOLD_ACCEPT: u8 = 0x41;
+pub(super) const TAG_HOLD_RELEASE: u8 = 0x42;
+pub(super) const TAG_HOLD_REFUND: u8 = 0x43;
+pub(super) const TAG_HOLD_DISPUTE: u8 = 0x44;
+pub(super) const TAG_HOLD_DECIDE: u8 = 0x45;
+pub(super) const TAG_OFFER_OPEN: u8 = 0x48;
+pub(super) const TAG_OFFER_UPDATE: u8 = 0x49;
+pub(super) const TAG_OFFER_CLOSE: u8 = 0x4a;
 pub(super) const TAG_CLASS_REGISTER: u8 = 0x50;
 pub(super) const TAG_ORDER_PLACE: u8 = 0x51;
 pub(super) const TAG_ORDER_CANCEL: u8 = 0x52;
@@ -192,43 +192,6 @@ pub enum TxKind {
 }
 
 impl TxKind {
-    /// The kind's stable name, as used in JSON and docs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TxKind::Transfer { .. } => "transfer",
-            TxKind::Mint { .. } => "mint",
-            TxKind::RegisterDevice { .. } => "register_device",
-            TxKind::SetSpendLimit { .. } => "set_spend_limit",
-            TxKind::Freeze { .. } => "freeze",
-            TxKind::Unfreeze { .. } => "unfreeze",
-            TxKind::Sweep { .. } => "sweep",
-            TxKind::SetMessagingKey { .. } => "set_messaging_key",
-            TxKind::ChannelOpen { .. } => "channel_open",
-            TxKind::ChannelClaim { .. } => "channel_claim",
-            TxKind::ChannelTopUp { .. } => "channel_top_up",
-            TxKind::ChannelClose { .. } => "channel_close",
-            TxKind::ChannelReclaim { .. } => "channel_reclaim",
-            TxKind::StreamOpen { .. } => "stream_open",
-            TxKind::StreamConsent { .. } => "stream_consent",
-            TxKind::StreamDelivery { .. } => "stream_delivery",
-            TxKind::StreamClose { .. } => "stream_close",
-            TxKind::HoldCreate { .. } => "hold_create",
-            TxKind::HoldAccept { .. } => "hold_accept",
-            TxKind::HoldRelease { .. } => "hold_release",
-            TxKind::HoldRefund { .. } => "hold_refund",
-            TxKind::HoldDispute { .. } => "hold_dispute",
-            TxKind::HoldDecide { .. } => "hold_decide",
-            TxKind::OfferOpen { .. } => "offer_open",
-            TxKind::OfferUpdate { .. } => "offer_update",
-            TxKind::OfferClose { .. } => "offer_close",
-            TxKind::ClassRegister { .. } => "class_register",
-            TxKind::OrderPlace { .. } => "order_place",
-            TxKind::OrderCancel { .. } => "order_cancel",
-            TxKind::LeaseSettle { .. } => "lease_settle",
-            TxKind::LeaseClose { .. } => "lease_close",
-        }
-    }
-
     /// The channel a channel transaction acts on; `None` for other kinds.
     /// For `ChannelOpen` it is not in the transaction: see `SignedTx::opened_channel`.
     pub fn channel(&self) -> Option<ChannelId> {

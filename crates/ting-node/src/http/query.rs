@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use ting_core::limits::{ACCOUNT_TXS_PAGE_MAX, BLOCK_RANGE_MAX};
 use ting_core::state_map::AccountRecord;
 use ting_core::{merkle, AccountId, Block, BlockHeight, Hash32, Receipt, Timestamp};
-use ting_store::TxLocation;
+use ting_store::{HistoryEntry, TxLocation};
 
 use super::error::ApiError;
 use super::proofs::{account_answer, wants_proof, ProofQuery};
@@ -238,18 +238,15 @@ pub async fn account_txs(
     let before = q.before.as_deref().map(parse_cursor).transpose()?;
     let page = off_worker(&s, move |s| {
         s.index
-            .account_txs(&id, before, limit)
+            .account_history(&id, before, limit)
             .map_err(|e| ApiError::internal("read the index", e))
     })
     .await?;
     let next = (page.len() == limit).then(|| {
         page.last()
-            .map(|(l, _)| format!("{}:{}", l.height.0, l.index))
+            .map(|e| format!("{}:{}", e.at.height.0, e.at.index))
     });
-    let txs: Vec<Value> = page
-        .iter()
-        .map(|(l, h)| json!({ "tx_hash": h.to_hex(), "height": l.height.0, "index": l.index }))
-        .collect();
+    let txs: Vec<Value> = page.iter().map(history_entry_json).collect();
     let indexed = s
         .index
         .indexed_height()
@@ -257,6 +254,22 @@ pub async fn account_txs(
     Ok(Json(
         json!({ "transactions": txs, "next": next.flatten(), "indexed_height": indexed.0 }),
     ))
+}
+
+/// One entry of an account's history (docs/api.md §6.4): where the
+/// transaction is, and the index's summary of it for that account.
+fn history_entry_json(e: &HistoryEntry) -> Value {
+    json!({
+        "tx_hash": e.tx_hash.to_hex(),
+        "height": e.at.height.0,
+        "index": e.at.index,
+        "timestamp_ms": e.timestamp.0,
+        "kind": e.kind_name(),
+        "role": e.role.name(),
+        "counterparty": e.other.map(|a| a.to_did()),
+        "amount": e.amount.map(|a| a.base_units()),
+        "flow": e.flow.map(|f| f.name()),
+    })
 }
 
 /// Finds a committed transaction: the index first, then the blocks it has not

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
 
 use super::html::{esc, fields, thousands, url_part, Cell, Kind, Table};
 use super::{answer, api_query, chart, csv_href, pick_csv, Out, Page};
@@ -76,7 +75,7 @@ network's genesis.</p><noscript>Checking needs JavaScript.</noscript></section>\
 <span id=\"watch-status\">connecting…</span></p>",
         d = esc(&did)
     ));
-    body.push_str(&flow_chart(s, &did, q.before.is_none(), &entries).await?);
+    body.push_str(&flow_chart(s, &did, q.before.is_none()).await?);
     let here = |name: &str| {
         csv_href(
             &format!("/accounts/{}", url_part(&did)),
@@ -225,6 +224,7 @@ async fn lists(s: &Arc<Shared>, did: &str, entries: &[Value]) -> Result<Vec<Tabl
             ("Role", "/role", Kind::Text),
             ("Counterparty", "/counterparty", Kind::Account),
             ("Amount", "/amount", Kind::Number),
+            ("Money", "/flow", Kind::Text),
         ],
         entries,
     );
@@ -314,33 +314,47 @@ pub(super) fn list<'a>(answer: &'a Value, key: &str) -> &'a [Value] {
     answer[key].as_array().map_or(&[], Vec::as_slice)
 }
 
-/// The spent/earned chart over the newest history (up to
-/// `ACCOUNT_TXS_PAGE_MAX` entries), on the first page only.
-async fn flow_chart(
-    s: &Arc<Shared>,
-    did: &str,
-    first_page: bool,
-    page: &[Value],
-) -> Result<String, ApiError> {
+/// Entries the chart reads at most: the account's newest.
+const CHART_ENTRIES_MAX: usize = 2_000;
+
+/// The spent/earned chart over the account's newest `CHART_ENTRIES_MAX`
+/// history entries, read from the index, on the first page only.
+async fn flow_chart(s: &Arc<Shared>, did: &str, first_page: bool) -> Result<String, ApiError> {
     if !first_page {
         return Ok(String::new());
     }
-    let mut entries = page.to_vec();
-    if entries.len() as u64 == HISTORY_PER_PAGE {
-        let more = api!(query::account_txs(
-            State(Arc::clone(s)),
-            Path(did.to_owned()),
-            api_query(json!({ "limit": ACCOUNT_TXS_PAGE_MAX })),
-        ));
-        entries = list(&more, "transactions").to_vec();
-    }
-    let Some(f) = chart::flows(&entries) else {
+    let id = ting_api::parse_account("account id", did)?;
+    let index = Arc::clone(&s.index);
+    let read = tokio::task::spawn_blocking(move || {
+        index.account_flows(
+            &id,
+            ting_core::Timestamp(0),
+            CHART_ENTRIES_MAX.min(ting_core::limits::ACCOUNT_FLOWS_MAX),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal("read from the disk", e))?
+    .map_err(|e| ApiError::internal("read the index", e))?;
+    let moved: Vec<(u64, chart::Flow, u64)> = read
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let (flow, amount) = match (e.spent(), e.earned()) {
+                (Some(a), _) => (chart::Flow::Spent, a),
+                (_, Some(a)) => (chart::Flow::Earned, a),
+                _ => return None,
+            };
+            Some((e.timestamp.0, flow, amount.base_units()))
+        })
+        .collect();
+    let Some(f) = chart::flows(&moved) else {
         return Ok("<h2>Spent and earned</h2><p class=\"empty\">No transfer, mint, sweep, deposit or award in its recent history.</p>".into());
     };
     Ok(format!(
-        "<h2>Spent and earned</h2><p>Over its newest {} transactions: {} spent, {} earned (amounts the \
-transactions name; channel claims and stream payments are in the lists below).</p>{}",
-        thousands(entries.len() as u64),
+        "<h2>Spent and earned</h2><p>Over its newest {} transactions: <span data-stat=\"spent\">{}</span> spent, \
+<span data-stat=\"earned\">{}</span> earned (amounts the transactions name; channel claims and stream payments \
+are in the lists below).</p>{}",
+        thousands(read.entries.len() as u64),
         thousands(total(&f.spent)),
         thousands(total(&f.earned)),
         chart::svg(&f)

@@ -1,17 +1,16 @@
 //! SVG charts of an account's money over time: what it spent and what it
 //! earned per period, drawn on the server (no chart library, no script).
 //!
-//! The flows come from the account's history (the index keeps each entry's
-//! time, kind, role and the amount the transaction names): a transfer, a
-//! channel open or top-up, a hold and a device's sweep spend; a transfer
-//! received, a mint, a sweep to the owner and an arbiter's award earn.
-//! Claims and settlements on channels, streams and leases move amounts the
-//! ledger works out from its state, so they are not in the chart: the
-//! channel, stream and lease lists show those totals.
+//! The flows come from the account's history in the query index, which
+//! keeps with each entry the amount the transaction names and which way it
+//! moved the account's balance (`Flow`): a transfer, a channel open or
+//! top-up, a hold and a device's sweep spend; a transfer received, a mint, a
+//! sweep to the owner and an arbiter's award earn. Claims and settlements on
+//! channels, streams and leases move amounts the ledger works out from its
+//! state, so they are not in the chart: the channel, stream and lease lists
+//! show those totals.
 
 use std::fmt::Write as _;
-
-use serde_json::Value;
 
 use super::html::{thousands, utc};
 
@@ -21,26 +20,11 @@ const WIDTH: u64 = 720;
 const HEIGHT: u64 = 160;
 const MARGIN: u64 = 28;
 
-/// Which way a history entry moved the account's money.
+/// Which way an entry moved the account's money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Spent,
     Earned,
-}
-
-/// The flow of a history entry of `kind` in which the account had `role`
-/// (`sender`, `counterparty` or `channel_party`), if it moved money by a
-/// named amount.
-pub fn flow(kind: &str, role: &str) -> Option<Flow> {
-    match (kind, role) {
-        ("transfer" | "channel_open" | "channel_top_up" | "hold_create", "sender") => {
-            Some(Flow::Spent)
-        }
-        ("sweep", "counterparty") => Some(Flow::Spent),
-        ("transfer" | "mint", "counterparty") | ("sweep", "sender") => Some(Flow::Earned),
-        ("hold_decide", "counterparty") => Some(Flow::Earned),
-        _ => None,
-    }
 }
 
 /// Spent and earned per period over the entries' span.
@@ -52,17 +36,9 @@ pub struct Flows {
     pub earned: Vec<u64>,
 }
 
-/// Buckets `entries` (JSON history entries with `timestamp_ms`, `kind`,
-/// `role`, `amount`) into [`BUCKETS`] periods ending at the newest.
-pub fn flows(entries: &[Value]) -> Option<Flows> {
-    let moved: Vec<(u64, Flow, u64)> = entries
-        .iter()
-        .filter_map(|e| {
-            let at = e["timestamp_ms"].as_u64()?;
-            let f = flow(e["kind"].as_str()?, e["role"].as_str()?)?;
-            Some((at, f, e["amount"].as_u64()?))
-        })
-        .collect();
+/// Buckets `moved` (time in ms, which way, amount) into [`BUCKETS`] periods
+/// ending at the newest; `None` when nothing moved.
+pub fn flows(moved: &[(u64, Flow, u64)]) -> Option<Flows> {
     let newest = moved.iter().map(|m| m.0).max()?;
     let oldest = moved.iter().map(|m| m.0).min()?;
     let span = newest.saturating_sub(oldest).saturating_add(1);
@@ -75,7 +51,7 @@ pub fn flows(entries: &[Value]) -> Option<Flows> {
         spent: vec![0; BUCKETS],
         earned: vec![0; BUCKETS],
     };
-    for (at, f, amount) in moved {
+    for &(at, f, amount) in moved {
         let Some(i) = at
             .checked_sub(start_ms)
             .and_then(|d| usize::try_from(d / bucket_ms).ok())
@@ -189,42 +165,17 @@ fn period_name(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn entry(at: u64, kind: &str, role: &str, amount: u64) -> Value {
-        json!({ "timestamp_ms": at, "kind": kind, "role": role, "amount": amount })
-    }
-
-    #[test]
-    fn flows_follow_who_sent_and_who_received() {
-        assert_eq!(flow("transfer", "sender"), Some(Flow::Spent));
-        assert_eq!(flow("transfer", "counterparty"), Some(Flow::Earned));
-        assert_eq!(
-            flow("sweep", "counterparty"),
-            Some(Flow::Spent),
-            "the device gives"
-        );
-        assert_eq!(
-            flow("sweep", "sender"),
-            Some(Flow::Earned),
-            "the owner takes"
-        );
-        assert_eq!(flow("channel_claim", "channel_party"), None);
-        assert_eq!(flow("register_device", "sender"), None);
-    }
 
     #[test]
     fn amounts_land_in_their_period_and_sum() {
         let day = 86_400_000;
         let t0 = 19_700 * day;
-        let entries = vec![
-            entry(t0 + 10 * day, "transfer", "sender", 5),
-            entry(t0 + 10 * day + 1, "transfer", "sender", 7),
-            entry(t0 + 20 * day, "mint", "counterparty", 100),
-            entry(t0 + 20 * day, "channel_claim", "channel_party", 999),
-            json!({ "timestamp_ms": t0 + 20 * day, "kind": "transfer" }),
+        let moved = vec![
+            (t0 + 10 * day, Flow::Spent, 5),
+            (t0 + 10 * day + 1, Flow::Spent, 7),
+            (t0 + 20 * day, Flow::Earned, 100),
         ];
-        let f = flows(&entries).expect("flows");
+        let f = flows(&moved).expect("flows");
         assert_eq!(f.bucket_ms, day);
         assert_eq!(f.spent.iter().sum::<u64>(), 12);
         assert_eq!(f.earned.iter().sum::<u64>(), 100);

@@ -339,10 +339,7 @@ async fn tx_out(s: &Arc<Shared>, hash: String) -> Result<Out, ApiError> {
         })
         .unwrap_or_default();
     let mut body = String::new();
-    let labels: Vec<String> = kind_fields
-        .iter()
-        .map(|(k, _)| label(k))
-        .collect();
+    let labels: Vec<String> = kind_fields.iter().map(|(k, _)| label(k)).collect();
     for ((key, cell), label) in kind_fields.iter().zip(&labels) {
         rows.push((label.as_str(), key.as_str(), cell.clone()));
     }

@@ -162,7 +162,11 @@ impl Cell {
                 url_part(did),
                 esc(did)
             ),
-            Cell::Tx(hash) => format!("<a class=\"id\" href=\"/tx/{}\">{}</a>", url_part(hash), esc(hash)),
+            Cell::Tx(hash) => format!(
+                "<a class=\"id\" href=\"/tx/{}\">{}</a>",
+                url_part(hash),
+                esc(hash)
+            ),
             Cell::Id(id) => format!("<span class=\"id\">{}</span>", esc(id)),
             other => other.html(),
         }

@@ -92,7 +92,10 @@ async fn overview_out(s: &Arc<Shared>, csv: Option<&str>) -> Result<Out, ApiErro
     if let Some(csv) = csv {
         return pick_csv(csv, vec![table], "overview");
     }
-    body.push_str(&table.html("/?csv=recent_blocks", "No block yet: submit a transaction (see the README)."));
+    body.push_str(&table.html(
+        "/?csv=recent_blocks",
+        "No block yet: submit a transaction (see the README).",
+    ));
     body.push_str("<p><a href=\"/blocks\">All blocks</a> · <a href=\"/market\">Market</a> · <a href=\"/streams\">Streams</a></p>");
     let mut page = Page::new(format!("{} overview", s.genesis.name));
     page.body = body;

@@ -378,17 +378,30 @@ async fn channels_open_claim_and_close_over_json_and_read_back() {
         "a full page's cursor is its last open"
     );
 
-    // A third party's claim is in both parties' histories, and reads back as JSON.
+    // A third party's claim is in both parties' histories, each naming the
+    // other party (the claimer's names the payee it pays), and reads back as JSON.
     let hash = claim.hash().to_hex();
-    for who in [&payer, &payee, &user(2)] {
+    let mut claimed_at = Vec::new();
+    for (who, role, other) in [
+        (&payer, "channel_party", &payee),
+        (&payee, "channel_party", &payer),
+        (&user(2), "sender", &payee),
+    ] {
         let path = format!("/v1/accounts/{}/transactions", did(who));
         let body = check(&s, "history", get(&path), ok(vec![])).await;
         let txs = body["transactions"].as_array().expect("a list");
-        assert!(
-            txs.iter().any(|t| t["tx_hash"] == hash),
-            "the claim is in {}'s history",
-            did(who)
+        let entry = txs.iter().find(|t| t["tx_hash"] == hash);
+        let entry = entry.unwrap_or_else(|| panic!("the claim is in {}'s history", did(who)));
+        assert_eq!(entry["kind"], "channel_claim", "{entry}");
+        assert_eq!(entry["role"], role, "{entry}");
+        assert_eq!(entry["counterparty"], json!(did(other)), "{entry}");
+        assert_eq!(
+            entry["amount"],
+            Value::Null,
+            "a claim names no amount: {entry}"
         );
+        assert_eq!(entry["flow"], Value::Null, "{entry}");
+        claimed_at.push(entry["timestamp_ms"].clone());
     }
     let path = format!("/v1/transactions/{hash}");
     let body = check(
@@ -408,6 +421,11 @@ async fn channels_open_claim_and_close_over_json_and_read_back() {
         claim,
         "the JSON form round-trips"
     );
+    let block_time = &body["receipt"]["header"]["timestamp_ms"];
+    assert!(block_time.is_u64(), "{body}");
+    for at in &claimed_at {
+        assert_eq!(at, block_time, "the history has the block's time");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Reading the ledger: receipts that verify offline, transactions, accounts
-//! (did:key and hex), account history with its cursor, blocks by height and range.
+//! (did:key and hex), account history with its cursor and summaries, blocks by
+//! height and range.
 
 use std::sync::Arc;
 
@@ -212,6 +213,66 @@ async fn account_history_is_newest_first_and_pages_with_the_before_cursor() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "limit {limit}: {body}");
         assert_eq!(body["error"]["code"], "page_too_large", "limit {limit}");
     }
+}
+
+/// The summary fields of each entry of `who`'s history, newest first, after
+/// checking each entry's `timestamp_ms` against its block's header.
+async fn summaries(s: &Arc<Shared>, who: &Keypair) -> Vec<Value> {
+    let path = format!("/v1/accounts/{}/transactions", did(who));
+    let body = check(s, "history", get(&path), ok(vec![])).await;
+    let mut rows = Vec::new();
+    for t in body["transactions"].as_array().expect("transactions") {
+        let block = format!("/v1/blocks/{}", t["height"]);
+        let (_, block) = call(s, get(&block)).await;
+        assert_eq!(t["timestamp_ms"], block["header"]["timestamp_ms"], "{t}");
+        rows.push(json!([
+            t["kind"],
+            t["role"],
+            t["counterparty"],
+            t["amount"],
+            t["flow"]
+        ]));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn each_history_entry_says_what_the_account_did_with_whom_how_much_and_which_way() {
+    let node = TestNode::start();
+    let s = node.shared();
+    let (owner, device, other) = (user(0), Keypair::from_seed([60; 32]), user(1));
+    commit(&s, &register(&owner, 0, &device)).await;
+    commit(&s, &transfer(&owner, 1, device.account(), 700)).await;
+    let sweep = TxKind::Sweep {
+        device: device.account(),
+        amount: Amount::new(200),
+    };
+    commit(&s, &signed(&owner, 2, sweep)).await;
+    commit(&s, &transfer(&other, 0, owner.account(), 9)).await;
+    index_caught_up(&s).await;
+
+    let (o, d, x) = (did(&owner), did(&device), did(&other));
+    assert_eq!(
+        summaries(&s, &owner).await,
+        [
+            json!(["transfer", "counterparty", x, 9, "in"]),
+            json!(["sweep", "sender", d, 200, "in"]),
+            json!(["transfer", "sender", d, 700, "out"]),
+            json!(["register_device", "sender", d, null, null]),
+        ]
+    );
+    assert_eq!(
+        summaries(&s, &device).await,
+        [
+            json!(["sweep", "counterparty", o, 200, "out"]),
+            json!(["transfer", "counterparty", o, 700, "in"]),
+            json!(["register_device", "counterparty", o, null, null]),
+        ]
+    );
+    assert_eq!(
+        summaries(&s, &other).await,
+        [json!(["transfer", "sender", o, 9, "out"])]
+    );
 }
 
 #[tokio::test]

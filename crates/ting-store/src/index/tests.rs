@@ -4,12 +4,14 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::testkit::{genesis_hash, Chain};
+use ting_core::limits::ACCOUNT_TXS_PAGE_MAX;
 use ting_core::{
-    Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Keypair, Nonce, Timestamp, TxBody,
-    TxKind,
+    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, ChannelProof, Keypair, Nonce,
+    SignedTx, Timestamp, TxBody, TxKind,
 };
 
 mod channels;
+mod history;
 
 fn key(seed: u8) -> Keypair {
     Keypair::from_seed([seed; 32])

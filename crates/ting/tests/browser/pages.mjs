@@ -225,9 +225,9 @@ export async function account(ctx, did, name, { watch }) {
     expect(entries.length > 0, "the workload left no history");
     expectEq(t.rows.length, entries.length, "rows");
     entries.forEach((e, i) => {
-      const [height, index, time, hash, kind, role, counterparty, amount] = t.rows[i].cells;
+      const [height, index, time, hash, kind, role, counterparty, amount, flow] = t.rows[i].cells;
       expectEq(
-        [figure(height), figure(index), time, hash, kind, role, counterparty, figure(amount)],
+        [figure(height), figure(index), time, hash, kind, role, counterparty, figure(amount), flow],
         [
           e.height,
           e.index,
@@ -237,6 +237,7 @@ export async function account(ctx, did, name, { watch }) {
           e.role ?? "",
           e.counterparty ?? "",
           e.amount ?? null,
+          e.flow ?? "",
         ],
         `history row ${i + 1}`,
       );
