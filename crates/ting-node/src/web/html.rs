@@ -158,16 +158,16 @@ impl Cell {
     fn html_whole(&self) -> String {
         match self {
             Cell::Account(did) => format!(
-                "<a class=\"id\" href=\"/accounts/{}\">{}</a>",
+                "<a class=\"id\" href=\"/accounts/{}\" title=\"{d}\">{d}</a>",
                 url_part(did),
-                esc(did)
+                d = esc(did)
             ),
             Cell::Tx(hash) => format!(
-                "<a class=\"id\" href=\"/tx/{}\">{}</a>",
+                "<a class=\"id\" href=\"/tx/{}\" title=\"{h}\">{h}</a>",
                 url_part(hash),
-                esc(hash)
+                h = esc(hash)
             ),
-            Cell::Id(id) => format!("<span class=\"id\">{}</span>", esc(id)),
+            Cell::Id(id) => format!("<span class=\"id\" title=\"{i}\">{i}</span>", i = esc(id)),
             other => other.html(),
         }
     }
