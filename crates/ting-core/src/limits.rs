@@ -153,8 +153,18 @@ pub const REFUSALS_KEPT_MAX: usize = 65_536;
 /// it lagged. Each entry can be a full block, so this bounds memory to about
 /// `EVENTS_BUFFER_MAX * BLOCK_BYTES_MAX` in the worst case.
 pub const EVENTS_BUFFER_MAX: usize = 64;
-/// Most concurrent event-stream subscribers; past it `GET /v1/events` answers `busy`.
-pub const EVENT_SUBSCRIBERS_MAX: usize = 256;
+/// Most event streams open at once (`GET /v1/events`, `/v1/overview/events`)
+/// by default (`NodeConfig::event_streams_max`); past it they answer `busy`.
+/// Raised from 256 so that a dashboard's thousand account pages fit, each an
+/// account watcher. A stream costs its connection, about 18 KiB of the node's
+/// memory while idle (measured: RSS with 1,000 open streams, any kind, less
+/// RSS without; the kernel's socket buffers come on top), so 4,096 idle
+/// streams take about 72 MiB. A client that stops reading holds more: up to
+/// `EVENTS_BUFFER_MAX` groups in an account watcher's inbox (the ring of
+/// recent blocks is one for all streams), plus what its socket and the HTTP
+/// server's write buffer hold. CPU goes with what is sent: an account
+/// watcher is woken only by its account's blocks, other streams by every block.
+pub const EVENT_SUBSCRIBERS_MAX: usize = 4096;
 /// Most `(sender, id)` entries a receiver's envelope replay cache holds; while
 /// it is full of live entries new envelopes are refused (`replay_cache_full`).
 pub const REPLAY_CACHE_MAX: usize = 65_536;

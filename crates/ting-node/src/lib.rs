@@ -4,7 +4,9 @@
 //! block log above it) and runs the pipeline on threads of its own:
 //! verification on every core, one executor, one durable writer, an indexer
 //! and a snapshotter (see [`pipeline`]), each reporting its health
-//! ([`health`]); a panic on any of them stops the process (fail-stop).
+//! ([`health`]), and the [`feed`] that serves the dashboard's overview and
+//! account watchers from each durable block once; a panic on any of them
+//! stops the process (fail-stop).
 //! [`http::router`] serves the JSON API over the node's shared parts, and
 //! [`mqtt::Gateway`] takes transactions from MQTT and answers in the devices'
 //! inboxes. Only this crate and the CLI know JSON; the core has one canonical
@@ -16,6 +18,7 @@ pub mod books;
 pub mod calls;
 pub mod clock;
 pub mod faucet;
+pub mod feed;
 pub mod health;
 
 pub mod http;

@@ -36,6 +36,7 @@ use crate::admission::Admission;
 use crate::background::{spawn_indexer, IndexerParts};
 use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DEFAULT};
 use crate::faucet::Faucet;
+use crate::feed::{Feed, FeedParts, Published, Watchers};
 use crate::health::{spawn_health_watch, Health};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load};
@@ -70,6 +71,12 @@ pub struct NodeConfig {
     pub faults: Option<Arc<ting_store::Faults>>,
     /// What one client address may hold open on the HTTP API.
     pub http_per_source: crate::http::sources::PerSource,
+    /// The most event streams open at once (`/v1/events` and
+    /// `/v1/overview/events`); past it they are answered `503 busy`. One
+    /// address also holds at most `http_per_source.connections` of them, one
+    /// per connection. Default `EVENT_SUBSCRIBERS_MAX`; limits.rs says what
+    /// each costs.
+    pub event_streams_max: usize,
 }
 
 impl NodeConfig {
@@ -90,6 +97,7 @@ impl NodeConfig {
             log_segment_bytes: LOG_SEGMENT_BYTES,
             faults: None,
             http_per_source: crate::http::sources::PerSource::default(),
+            event_streams_max: EVENT_SUBSCRIBERS_MAX,
         }
     }
 }
@@ -157,8 +165,14 @@ pub struct Shared {
     pub http_permits: Arc<tokio::sync::Semaphore>,
     /// The HTTP edge's counts per client source and of bodies being read.
     pub(crate) http_sources: Arc<crate::http::sources::Sources>,
-    /// One permit per open event stream (`EVENT_SUBSCRIBERS_MAX`).
+    /// One permit per open event stream (`NodeConfig::event_streams_max`).
     pub event_permits: Arc<tokio::sync::Semaphore>,
+    /// How many event streams may be open (`NodeConfig::event_streams_max`).
+    pub event_streams_max: usize,
+    /// The account watchers the feed wakes (`/v1/events?skip_empty=true`).
+    pub watchers: Arc<Watchers>,
+    /// The overview the feed publishes once a second when it changed.
+    pub overview: tokio::sync::watch::Receiver<Arc<Published>>,
     /// The MQTT broker devices are told to use in `/v1/status`
     /// (`mqtt://HOST:PORT`): set by whoever starts first, the operator's
     /// `--mqtt-advertise` or the gateway with its own broker's address.
@@ -373,6 +387,9 @@ impl Node {
         let admission = Arc::new(Admission::default());
         let durable = Arc::new(Durable::new(state.height()));
         let (events, _) = broadcast::channel(EVENTS_BUFFER_MAX);
+        // The feed's subscription, made before the writer can publish anything.
+        let feed_blocks = events.subscribe();
+        let watchers = Arc::new(Watchers::new(state.height().0));
         let clock_status = Arc::new(ClockStatus::default());
         warn_if_behind(
             cfg.clock.read().wall,
@@ -464,6 +481,16 @@ impl Node {
                 },
             ),
         ];
+        let (feed, overview) = Feed::new(FeedParts {
+            state: Arc::clone(&state),
+            load: Arc::clone(&load),
+            log: reader.clone(),
+            durable: Arc::clone(&durable),
+            blocks: feed_blocks,
+            watchers: Arc::clone(&watchers),
+            stopping: Arc::clone(&stopping),
+        });
+        threads.push(feed.spawn());
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
             genesis_doc: std::sync::OnceLock::new(),
@@ -485,7 +512,10 @@ impl Node {
             closing: tokio::sync::watch::Sender::new(false),
             http_permits: Arc::new(tokio::sync::Semaphore::new(HTTP_REQUESTS_MAX)),
             http_sources: Arc::new(crate::http::sources::Sources::new(cfg.http_per_source)),
-            event_permits: Arc::new(tokio::sync::Semaphore::new(EVENT_SUBSCRIBERS_MAX)),
+            event_permits: Arc::new(tokio::sync::Semaphore::new(cfg.event_streams_max)),
+            event_streams_max: cfg.event_streams_max,
+            watchers,
+            overview,
             mqtt_broker: std::sync::OnceLock::new(),
             mqtt_logins: cfg.mqtt_auth_hook.then(|| {
                 let replay = ting_core::login::LoginReplay::default();

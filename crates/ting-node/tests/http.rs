@@ -17,6 +17,8 @@ mod events;
 mod hostile;
 #[path = "http/market.rs"]
 mod market;
+#[path = "http/overview.rs"]
+mod overview;
 #[path = "http/proofs.rs"]
 mod proofs;
 #[path = "http/queries.rs"]
@@ -27,6 +29,8 @@ mod resources;
 mod streams;
 #[path = "http/submit.rs"]
 mod submit;
+#[path = "http/watchers.rs"]
+mod watchers;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

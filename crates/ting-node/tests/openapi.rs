@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("get", "/v1/status"),
     ("get", "/v1/supply"),
+    ("get", "/v1/genesis"),
+    ("get", "/v1/calls"),
     ("post", "/v1/transactions"),
     ("post", "/v1/transactions/batch"),
     ("get", "/v1/transactions/{hash}"),
@@ -72,6 +74,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),
+    ("get", "/v1/overview"),
+    ("get", "/v1/overview/events"),
     ("post", "/v1/faucet"),
 ];
 

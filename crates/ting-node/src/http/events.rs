@@ -17,8 +17,28 @@
 //! height are skipped, so none is sent twice. A live subscriber that falls
 //! more than `EVENTS_BUFFER_MAX` blocks behind gets a `lagged` event saying
 //! how many it missed, and the stream goes on.
+//!
+//! Which accounts a block's transactions touch is worked out once per block
+//! and shared (`CommittedBlock::touched`), as is its `block` event's data: a
+//! filtered stream does one lookup per block, not a pass over its
+//! transactions.
+//!
+//! **Account watchers.** With `?account=ID&skip_empty=true` a block that
+//! carries no receipt for the account is not sent at all; keep-alive comments
+//! go on between the blocks that are. Such a stream does not follow every
+//! block: it is an account watcher (`watch.rs`), woken by the feed only for
+//! the blocks that touch its account, which is what lets a node serve
+//! thousands of pages that each watch one account. Its `id`s are the heights
+//! of the blocks it sent. Resuming with `Last-Event-ID: H` replays the blocks
+//! after `H` that carry a receipt for the account, found in the query index
+//! (and by reading the few blocks the index has not reached) rather than by
+//! reading every block, so a client that saw nothing for hours resumes
+//! exactly: at most `EVENTS_BUFFER_MAX` of them, the newest, after a `lagged`
+//! event if there were more (`missed_blocks` then counts the blocks before the
+//! first replayed one that were not looked at: any of them may have held a
+//! receipt). The replay reaches exactly up to where the watcher's live blocks
+//! begin, so none is missed or sent twice.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,11 +46,12 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use ting_api::parse_account;
-use ting_core::limits::{EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX};
+use ting_core::limits::EVENTS_BUFFER_MAX;
 use ting_core::{AccountId, BlockHeight, ChannelId, SignedTx};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{watch, OwnedSemaphorePermit};
@@ -39,17 +60,22 @@ use super::error::ApiError;
 use crate::node::Shared;
 use crate::pipeline::CommittedBlock;
 
+/// How often an idle stream sends a comment line to keep its connection open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// The header a reconnecting SSE client sends with the last `id` it saw.
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
 /// The most blocks a resuming stream replays from the log: as far as a live
 /// subscriber may fall behind before it is told it lagged.
-const REPLAY_BLOCKS_MAX: u64 = EVENTS_BUFFER_MAX as u64;
+pub(super) const REPLAY_BLOCKS_MAX: u64 = EVENTS_BUFFER_MAX as u64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     account: Option<String>,
+    /// With `account`: send only the blocks that carry a receipt for it.
+    skip_empty: Option<bool>,
 }
 
 /// The channel a transaction opens or acts on.
@@ -57,88 +83,138 @@ fn channel_of(tx: &SignedTx) -> Option<ChannelId> {
     tx.opened_channel().or_else(|| tx.kind().channel())
 }
 
-/// Payer and payee of each channel the block's transactions act on, read under
-/// one short state lock, and only for a filtered stream of a block that has
-/// channel transactions. The ledger keeps settled channels, and its state is
-/// at or past every durable block, so each channel is found.
-fn channel_parties(s: &Shared, b: &CommittedBlock) -> HashMap<ChannelId, [AccountId; 2]> {
-    let mut ids = b
-        .block
-        .txs
-        .iter()
-        .filter_map(|tx| tx.kind().channel())
-        .peekable();
-    if ids.peek().is_none() {
-        return HashMap::new();
+/// A known account's `did:key` text, to use instead of encoding it again
+/// (base58 costs about 2 µs a key, most of a receipt's rendering).
+pub type KnownDid<'a> = Option<(&'a AccountId, &'a str)>;
+
+fn push_did(out: &mut String, account: &AccountId, known: KnownDid<'_>) {
+    out.push('"');
+    match known {
+        Some((a, did)) if a == account => out.push_str(did),
+        _ => out.push_str(&account.to_did()),
     }
-    let st = s.state.read().expect("state lock");
-    ids.filter_map(|id| st.channel(&id).map(|c| (id, [c.payer, c.payee])))
-        .collect()
+    out.push('"');
 }
 
-/// Whether `tx` touches `account`: it sent it, names it, or acts on its channel.
-fn touches(
-    tx: &SignedTx,
-    account: &AccountId,
-    parties: &HashMap<ChannelId, [AccountId; 2]>,
-) -> bool {
-    let on_channel = || {
-        tx.kind()
-            .channel()
-            .and_then(|c| parties.get(&c))
-            .is_some_and(|p| p.contains(account))
-    };
-    *account == tx.sender() || tx.kind().counterparty() == Some(*account) || on_channel()
+/// A `receipt` event's data: the JSON object of `json!` with its keys in
+/// order, written directly (every value is a number, `null`, or ASCII that
+/// needs no escaping: hex, `did:key` text, a kind's name).
+fn receipt_json(tx: &SignedTx, height: BlockHeight, index: u32, known: KnownDid<'_>) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(320);
+    out.push_str("{\"channel\":");
+    match channel_of(tx) {
+        Some(c) => {
+            let _ = write!(out, "\"{}\"", c.to_hex());
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"counterparty\":");
+    match tx.kind().counterparty() {
+        Some(c) => push_did(&mut out, &c, known),
+        None => out.push_str("null"),
+    }
+    let _ = write!(
+        out,
+        ",\"height\":{},\"index\":{},\"kind\":\"{}\",\"sender\":",
+        height.0,
+        index,
+        tx.kind().name()
+    );
+    push_did(&mut out, &tx.sender(), known);
+    let _ = write!(out, ",\"tx_hash\":\"{}\"}}", tx.hash().to_hex());
+    out
 }
 
-fn receipt_event(tx: &SignedTx, height: BlockHeight, index: usize) -> Event {
-    let data = json!({
-        "tx_hash": tx.hash().to_hex(),
-        "height": height.0,
-        "index": index,
-        "kind": tx.kind().name(),
-        "sender": tx.sender().to_did(),
-        "counterparty": tx.kind().counterparty().map(|c| c.to_did()),
-        "channel": channel_of(tx).map(|c| c.to_hex()),
-    });
-    Event::default().event("receipt").data(data.to_string())
+fn block_json(b: &CommittedBlock) -> String {
+    let h = &b.block.header;
+    json!({
+        "height": h.height.0,
+        "hash": b.block_hash.to_hex(),
+        "timestamp_ms": h.timestamp.0,
+        "tx_count": h.tx_count,
+    })
+    .to_string()
 }
 
-fn lagged_event(missed_blocks: u64) -> Event {
+pub(super) fn lagged_event(missed_blocks: u64) -> Event {
     Event::default()
         .event("lagged")
         .data(json!({ "missed_blocks": missed_blocks }).to_string())
 }
 
-/// One block's group of events: its `block` event, then its receipts, the
-/// last of them carrying the block height as the group's `id`.
-fn block_events(s: &Shared, b: &CommittedBlock, account: Option<&AccountId>) -> Vec<Event> {
-    let parties = match account {
-        Some(_) => channel_parties(s, b),
-        None => HashMap::new(),
-    };
-    let h = &b.block.header;
-    let block = json!({
-        "height": h.height.0,
-        "hash": b.block_hash.to_hex(),
-        "timestamp_ms": h.timestamp.0,
-        "tx_count": h.tx_count,
-    });
-    let mut out = vec![Event::default().event("block").data(block.to_string())];
-    for (i, tx) in b.block.txs.iter().enumerate() {
-        if account.is_none_or(|a| touches(tx, a, &parties)) {
-            out.push(receipt_event(tx, h.height, i));
+/// One block's events as one stream sends them: its `block` event, then the
+/// receipts the stream shows, the last of them carrying the block height as
+/// the group's `id`. Rendered once and shared by the streams that send the
+/// same group (the `block` data by every stream, `CommittedBlock::block_event`).
+#[derive(Debug)]
+pub struct Group {
+    pub height: u64,
+    block: Arc<str>,
+    receipts: Vec<String>,
+}
+
+impl Group {
+    /// The group of `b` with the receipts of its transactions at `txs`.
+    pub fn of(b: &CommittedBlock, txs: impl IntoIterator<Item = u32>) -> Group {
+        Group::with_known(b, txs, None)
+    }
+
+    /// [`Group::of`], with one account's `did:key` text already known.
+    pub fn with_known(
+        b: &CommittedBlock,
+        txs: impl IntoIterator<Item = u32>,
+        known: KnownDid<'_>,
+    ) -> Group {
+        let height = b.block.header.height;
+        let receipts = txs
+            .into_iter()
+            .map(|i| receipt_json(&b.block.txs[i as usize], height, i, known))
+            .collect();
+        Group {
+            height: height.0,
+            block: b.block_event(block_json),
+            receipts,
         }
     }
-    // The id goes on the group's last event: a client cut off inside the group
-    // still names the block before, and so gets this one again whole.
-    let last = out.pop().expect("a group starts with its block event");
-    out.push(last.id(h.height.0.to_string()));
-    out
+
+    /// The group of `b` as a stream filtered by `account` (or not) sends it.
+    fn filtered(s: &Shared, b: &CommittedBlock, account: Option<&AccountId>) -> Group {
+        match account {
+            None => Group::of(b, 0..b.block.header.tx_count),
+            Some(a) => Group::of(b, b.touched(&s.state).get(a).iter().copied()),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn for_test(height: u64) -> Group {
+        Group {
+            height,
+            block: Arc::from("{}"),
+            receipts: Vec::new(),
+        }
+    }
+
+    pub fn has_receipts(&self) -> bool {
+        !self.receipts.is_empty()
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        let mut out = Vec::with_capacity(1 + self.receipts.len());
+        out.push(Event::default().event("block").data(&*self.block));
+        for r in &self.receipts {
+            out.push(Event::default().event("receipt").data(r));
+        }
+        // The id goes on the group's last event: a client cut off inside the
+        // group still names the block before, and so gets this one again whole.
+        let last = out.pop().expect("a group starts with its block event");
+        out.push(last.id(self.height.to_string()));
+        out
+    }
 }
 
 /// The height in a request's `Last-Event-ID`: the last block the client saw whole.
-fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+pub(super) fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let mut values = headers.get_all(LAST_EVENT_ID).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -207,7 +283,7 @@ struct Subscriber {
     durable_at_start: u64,
     /// The height of the last live block sent (0 before the first).
     last_sent: u64,
-    /// Held for as long as the stream lives (`EVENT_SUBSCRIBERS_MAX`).
+    /// Held for as long as the stream lives (`NodeConfig::event_streams_max`).
     _permit: OwnedSemaphorePermit,
 }
 
@@ -233,11 +309,9 @@ impl Subscriber {
         let read = tokio::task::spawn_blocking(move || log.block(height)).await;
         let error = match read {
             Ok(Ok(Some(block))) => {
-                let b = CommittedBlock {
-                    block_hash: block.header.hash(),
-                    block,
-                };
-                return Some(block_events(&self.s, &b, self.account.as_ref()));
+                let hash = block.header.hash();
+                let b = CommittedBlock::new(block, hash);
+                return Some(Group::filtered(&self.s, &b, self.account.as_ref()).events());
             }
             Ok(Ok(None)) => "the block log does not hold it".to_owned(),
             Ok(Err(e)) => e.to_string(),
@@ -264,7 +338,7 @@ impl Subscriber {
                     let seen = self.last_sent.max(self.durable_at_start);
                     let missed = height.saturating_sub(seen).saturating_sub(1);
                     self.last_sent = height;
-                    let mut group = block_events(&self.s, &b, self.account.as_ref());
+                    let mut group = Group::filtered(&self.s, &b, self.account.as_ref()).events();
                     if missed > 0 {
                         group.insert(0, lagged_event(missed));
                     }
@@ -286,25 +360,56 @@ impl Subscriber {
     }
 }
 
+/// One of the node's `NodeConfig::event_streams_max` places for an open
+/// event stream, or `503 busy` when every place is taken.
+pub(super) fn stream_permit(s: &Shared) -> Result<OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&s.event_permits)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "{} event streams are open already; retry later",
+                    s.event_streams_max
+                ),
+            )
+        })
+}
+
+/// An event stream with the node's keep-alive comments.
+pub(super) fn sse<S>(stream: S) -> Response
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
 pub async fn events(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let account = q
         .account
         .as_deref()
         .map(|a| parse_account("account", a))
         .transpose()?;
-    let resume_after = last_event_id(&headers)?;
-    let Ok(permit) = Arc::clone(&s.event_permits).try_acquire_owned() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            format!("{EVENT_SUBSCRIBERS_MAX} event streams are open already; retry later"),
+    let skip_empty = q.skip_empty.unwrap_or(false);
+    if skip_empty && account.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "skip_empty=true needs account=ID: it skips the blocks that carry no receipt for that account",
         ));
-    };
+    }
+    let resume_after = last_event_id(&headers)?;
+    let permit = stream_permit(&s)?;
+    if let (Some(account), true) = (account, skip_empty) {
+        return Ok(sse(super::watch::stream(s, account, resume_after, permit)));
+    }
     // Subscribe first, then read the durable height: a block made durable in
     // between is in the log and also on its way live, where it is skipped.
     let live = s.events.subscribe();
@@ -319,8 +424,7 @@ pub async fn events(
         _permit: permit,
         s,
     };
-    Ok(Sse::new(subscriber.into_stream())
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(sse(subscriber.into_stream()))
 }
 
 #[cfg(test)]
@@ -360,6 +464,69 @@ mod tests {
         assert_eq!(heights.first(), Some(&11));
         assert_eq!(heights.last(), Some(&durable));
         assert_eq!(plan(Some(0), u64::MAX).0, u64::MAX - REPLAY_BLOCKS_MAX);
+    }
+
+    /// The receipt as `serde_json` writes it, keys in order.
+    fn receipt_by_serde(tx: &SignedTx, height: u64, index: u32) -> String {
+        json!({
+            "tx_hash": tx.hash().to_hex(),
+            "height": height,
+            "index": index,
+            "kind": tx.kind().name(),
+            "sender": tx.sender().to_did(),
+            "counterparty": tx.kind().counterparty().map(|c| c.to_did()),
+            "channel": channel_of(tx).map(|c| c.to_hex()),
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_receipt_written_by_hand_is_what_serde_json_writes() {
+        use ting_core::{Amount, ChannelMode, Hash32, Keypair, Nonce, Timestamp, TxBody, TxKind};
+        let (me, you) = (Keypair::from_seed([1; 32]), Keypair::from_seed([2; 32]));
+        let kinds = [
+            TxKind::Transfer {
+                to: you.account(),
+                amount: Amount::new(5),
+                memo: b"hi".to_vec(),
+            },
+            TxKind::ChannelOpen {
+                payee: you.account(),
+                deposit: Amount::new(9),
+                expires_at: Timestamp(7),
+                mode: ChannelMode::Voucher,
+            },
+            TxKind::ChannelReclaim {
+                channel: ChannelId(Hash32([3; 32])),
+            },
+            TxKind::Freeze {
+                device: you.account(),
+            },
+        ];
+        for kind in kinds {
+            let body = TxBody {
+                genesis: Hash32([0; 32]),
+                sender: me.account(),
+                nonce: Nonce(4),
+                valid_until: Timestamp(u64::MAX),
+                kind,
+            };
+            let tx = body.sign(&me);
+            let want = receipt_by_serde(&tx, 12, 3);
+            assert_eq!(receipt_json(&tx, BlockHeight(12), 3, None), want);
+            for known in [me.account(), you.account()] {
+                let did = known.to_did();
+                let got = receipt_json(&tx, BlockHeight(12), 3, Some((&known, &did)));
+                assert_eq!(got, want, "with {did} known");
+            }
+            if tx.kind().counterparty() == Some(you.account()) {
+                let got = receipt_json(&tx, BlockHeight(12), 3, Some((&you.account(), "x")));
+                assert!(
+                    got.contains(r#""counterparty":"x""#),
+                    "used as given: {got}"
+                );
+            }
+        }
     }
 
     #[test]

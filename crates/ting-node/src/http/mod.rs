@@ -14,10 +14,12 @@ mod body;
 pub(crate) mod calls;
 pub(crate) mod channels;
 mod error;
-mod events;
+pub(crate) mod events;
 pub(crate) mod market;
+mod overview;
 pub(crate) mod resources;
 pub(crate) mod streams;
+mod watch;
 
 mod mqtt_auth;
 mod ops;
@@ -159,6 +161,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/events", get(events::events))
+        .route("/v1/overview", get(overview::overview))
+        .route("/v1/overview/events", get(overview::overview_events))
         .route("/v1/faucet", post(ops::faucet))
         .route("/v1/mqtt/auth", post(mqtt_auth::auth))
         .route("/v1/mqtt/acl", post(mqtt_auth::acl_check))

@@ -7,17 +7,18 @@
 //! the node stops at once: the in-memory state is already ahead of the log,
 //! and retrying an fsync after a failure is not safe.
 
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use ting_core::limits::WRITE_GROUP_BYTES_MAX;
 use ting_core::merkle::MerkleTree;
 use ting_core::{Block, Hash32};
+use ting_ledger::State;
 use ting_store::BlockLog;
 use tokio::sync::broadcast;
 
+use super::touched::{channel_parties, Touched};
 use super::{Committed, Durable, Outcome, Refusal, Reply};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
@@ -39,11 +40,38 @@ pub(crate) enum ToWriter {
     Refusals(Vec<(Refusal, Reply)>),
 }
 
-/// A durable block, as published to event subscribers.
+/// A durable block, as published to event subscribers, with what its
+/// subscribers work out from it once for all of them, when the first needs it.
 #[derive(Debug)]
 pub struct CommittedBlock {
     pub block: Block,
     pub block_hash: Hash32,
+    touched: OnceLock<Touched>,
+    block_event: OnceLock<Arc<str>>,
+}
+
+impl CommittedBlock {
+    pub fn new(block: Block, block_hash: Hash32) -> CommittedBlock {
+        CommittedBlock {
+            block,
+            block_hash,
+            touched: OnceLock::new(),
+            block_event: OnceLock::new(),
+        }
+    }
+
+    /// Which accounts each transaction touches (`touched.rs`), built by the
+    /// first caller (reading channel parties from `state`), shared by the rest.
+    pub fn touched(&self, state: &RwLock<State>) -> &Touched {
+        self.touched
+            .get_or_init(|| Touched::of(&self.block, &channel_parties(&self.block, state)))
+    }
+
+    /// The block's `block` event data, rendered by the first stream that
+    /// sends it (`http/events.rs`), shared by the rest.
+    pub(crate) fn block_event(&self, render: impl FnOnce(&CommittedBlock) -> String) -> Arc<str> {
+        Arc::clone(self.block_event.get_or_init(|| render(self).into()))
+    }
 }
 
 /// The writer's shared parts.
@@ -142,7 +170,7 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<ToWriter>, parts: &WriterParts
             if publish {
                 let _ = parts
                     .events
-                    .send(Arc::new(CommittedBlock { block, block_hash }));
+                    .send(Arc::new(CommittedBlock::new(block, block_hash)));
             }
         }
         deliver_refusals(refusals, &parts.refusals);

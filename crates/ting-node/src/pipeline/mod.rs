@@ -19,6 +19,7 @@
 
 mod durable;
 mod executor;
+mod touched;
 mod verify;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,6 +36,7 @@ pub use durable::CommittedBlock;
 pub(crate) use durable::{spawn_writer, Sealed, ToWriter, WriterParts};
 pub(crate) use executor::{spawn_executor, ExecutorParts};
 pub use executor::{ExecutorConfig, SnapshotRequest};
+pub use touched::{channel_parties, ChannelParties, Touched};
 pub(crate) use verify::{spawn_verifiers, Checked};
 
 /// Where a committed transaction landed, with what proves it: its block's

@@ -61,7 +61,9 @@ pub async fn page(
 }
 
 async fn overview_out(s: &Arc<Shared>, csv: Option<&str>) -> Result<Out, ApiError> {
-    let v = snapshot(s)?;
+    // The figures the feed published last, as `/v1/overview` answers them.
+    let v: Value = serde_json::from_slice(&s.overview.borrow().json)
+        .map_err(|e| ApiError::internal("read the overview", e))?;
     let mut body = String::from(
         "<p>Live: <span id=\"live-status\" data-state=\"connecting\">connecting…</span></p><dl id=\"overview\" class=\"figures\">",
     );
@@ -100,29 +102,4 @@ async fn overview_out(s: &Arc<Shared>, csv: Option<&str>) -> Result<Out, ApiErro
     let mut page = Page::new(format!("{} overview", s.genesis.name));
     page.body = body;
     Ok(Out::Page(page))
-}
-
-/// Interim: the figures read from the state (replaced by the overview feed).
-fn snapshot(s: &Shared) -> Result<Value, ApiError> {
-    let st = s.state.read().expect("state lock");
-    let mut recent = Vec::new();
-    let top = s.log.height().0;
-    for h in (top.saturating_sub(9).max(1)..=top).rev() {
-        if let Some(hd) = s
-            .log
-            .header(ting_core::BlockHeight(h))
-            .map_err(|e| ApiError::log(&e))?
-        {
-            recent.push(serde_json::json!({"height": h, "hash": hd.hash().to_hex(), "timestamp_ms": hd.timestamp.0, "tx_count": hd.tx_count}));
-        }
-    }
-    Ok(serde_json::json!({
-        "height": st.height().0,
-        "accounts": st.account_count(),
-        "devices": st.device_count(),
-        "open_channels": st.open_channel_total(),
-        "escrow": st.locked_sum().map(|a| a.base_units()),
-        "supply": st.supply().base_units(),
-        "recent_blocks": recent,
-    }))
 }

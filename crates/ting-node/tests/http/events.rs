@@ -98,7 +98,7 @@ pub async fn subscribe(s: &Arc<Shared>, path: &str) -> Body {
 }
 
 /// `GET path` with the header a reconnecting client sends.
-fn with_last_event_id(path: &str, id: &str) -> Request<Body> {
+pub fn with_last_event_id(path: &str, id: &str) -> Request<Body> {
     Request::get(path)
         .header("last-event-id", id)
         .body(Body::empty())
@@ -116,16 +116,16 @@ pub fn has_receipt(events: &[(String, Value)], hash: &str) -> bool {
         .any(|(name, data)| name == "receipt" && data["tx_hash"] == hash)
 }
 
-fn has_sent_receipt(events: &[Sent], hash: &str) -> bool {
+pub fn has_sent_receipt(events: &[Sent], hash: &str) -> bool {
     events
         .iter()
         .any(|e| e.name == "receipt" && e.data["tx_hash"] == hash)
 }
 
 /// An event as the resumption tests compare it: name, height, id, transaction hash.
-type Seen = (String, Option<u64>, Option<u64>, Option<String>);
+pub type Seen = (String, Option<u64>, Option<u64>, Option<String>);
 
-fn seen(events: &[Sent]) -> Vec<Seen> {
+pub fn seen(events: &[Sent]) -> Vec<Seen> {
     events
         .iter()
         .map(|e| {
@@ -137,7 +137,7 @@ fn seen(events: &[Sent]) -> Vec<Seen> {
 
 /// The group a block at `height` sends for `receipts`: the block event, then
 /// each receipt, and the height as the id of the group's last event.
-fn group(height: u64, receipts: &[&SignedTx]) -> Vec<Seen> {
+pub fn group(height: u64, receipts: &[&SignedTx]) -> Vec<Seen> {
     let mut out = vec![("block".to_owned(), Some(height), None, None)];
     for tx in receipts {
         out.push((
@@ -152,7 +152,7 @@ fn group(height: u64, receipts: &[&SignedTx]) -> Vec<Seen> {
 }
 
 /// Commits a transfer of 1 from `from` to `to`, alone in its block; answers it and its height.
-async fn commit_transfer(s: &Arc<Shared>, from: &Keypair, to: &Keypair) -> (SignedTx, u64) {
+pub async fn commit_transfer(s: &Arc<Shared>, from: &Keypair, to: &Keypair) -> (SignedTx, u64) {
     let tx = transfer(from, next_nonce(s, from), to.account(), 1);
     let height = commit(s, &tx).await["height"]
         .as_u64()
