@@ -10,7 +10,7 @@ import { check, expect, expectEq } from "./harness.mjs";
 // are compared with /v1/status and /v1/supply where those overlap (and the
 // device and channel counts with what the workload made). Set it to true
 // when the endpoint is in: then a missing endpoint or figure fails.
-export const OVERVIEW_ENDPOINT_LANDED = false;
+export const OVERVIEW_ENDPOINT_LANDED = true;
 
 /** Figures over a trailing time window: they fall as time passes with no new block. */
 export const WINDOWED = new Set(["tps", "blocks_per_min", "volume_1m"]);
@@ -65,12 +65,21 @@ export async function get(path) {
   return r.json;
 }
 
-/** Waits until the index has caught up with the durable log (histories complete). */
+/**
+ * Waits until the index has caught up with the durable log (histories
+ * complete) and the overview, which the node publishes once a second, shows
+ * the same height.
+ */
 export async function caughtUp() {
-  return h.until("the node's index to catch up", async () => {
+  const status = await h.until("the node's index to catch up", async () => {
     const s = await get("/v1/status");
     return s.indexed_height >= s.height && s.durable_height >= s.height ? s : undefined;
   });
+  await h.until("the overview to show the durable height", async () => {
+    const o = await api("/v1/overview");
+    return o.status !== 200 || o.json.height >= status.durable_height ? true : undefined;
+  });
+  return status;
 }
 
 /** Mints `amount` to `to` from the dev faucet; answers once committed and indexed. */
