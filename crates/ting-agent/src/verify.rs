@@ -10,6 +10,11 @@
 //! orders and leases, only from state proofs against such a header. It also remembers the highest height it has checked, and
 //! refuses a proof from below it: a node cannot answer with an old,
 //! genuinely signed state to hide a later payment or a replaced key.
+//! "Below it" means below what it had seen when it asked (the `floor`
+//! each state check takes, [`Verifier::seen`] read before the request):
+//! answers to questions asked at once may come back in any order, and one
+//! from a lower height than another's is no less honest for arriving
+//! second.
 //!
 //! What fails is an [`Unproven`] error naming what was asked, a stable code
 //! and the reason; nothing is acted on.
@@ -82,11 +87,11 @@ impl Verifier {
         self.seen.fetch_max(height.0, Ordering::AcqRel);
     }
 
-    fn check(&self) -> StateCheck<'_> {
+    fn check(&self, floor: BlockHeight) -> StateCheck<'_> {
         StateCheck {
             genesis: &self.genesis,
             sequencers: &self.sequencers,
-            min_height: self.seen(),
+            min_height: floor,
         }
     }
 
@@ -112,9 +117,14 @@ impl Verifier {
     }
 
     /// What account `id` holds, from a checked state proof.
-    pub fn account(&self, id: &AccountId, answer: &StateAnswer) -> Result<ProvedAccount, Unproven> {
+    pub fn account(
+        &self,
+        id: &AccountId,
+        answer: &StateAnswer,
+        floor: BlockHeight,
+    ) -> Result<ProvedAccount, Unproven> {
         let record = answer
-            .verify_account(id, &self.check())
+            .verify_account(id, &self.check(floor))
             .map_err(|e| Unproven {
                 what: format!("account {id}"),
                 code: e.code(),
@@ -133,9 +143,10 @@ impl Verifier {
         &self,
         id: &ChannelId,
         answer: &StateAnswer,
+        floor: BlockHeight,
     ) -> Result<Option<Channel>, Unproven> {
         let channel = answer
-            .verify_channel(id, &self.check())
+            .verify_channel(id, &self.check(floor))
             .map_err(|e| Unproven {
                 what: format!("channel {id}"),
                 code: e.code(),
@@ -151,9 +162,10 @@ impl Verifier {
         &self,
         id: &ting_core::stream::StreamId,
         answer: &StateAnswer,
+        floor: BlockHeight,
     ) -> Result<Option<ting_core::stream::Stream>, Unproven> {
         let stream = answer
-            .verify_stream(id, &self.check())
+            .verify_stream(id, &self.check(floor))
             .map_err(|e| Unproven {
                 what: format!("stream {id}"),
                 code: e.code(),
@@ -165,15 +177,25 @@ impl Verifier {
 
     /// What open hold `id` is, from a checked state proof; `None` when the
     /// proof shows no open hold has this id (never created, or ended).
-    pub fn hold(&self, id: &HoldId, answer: &StateAnswer) -> Result<Option<Hold>, Unproven> {
-        let checked = answer.verify_hold(id, &self.check());
+    pub fn hold(
+        &self,
+        id: &HoldId,
+        answer: &StateAnswer,
+        floor: BlockHeight,
+    ) -> Result<Option<Hold>, Unproven> {
+        let checked = answer.verify_hold(id, &self.check(floor));
         self.believe(|| format!("hold {id}"), answer, checked)
     }
 
     /// What listed offer `id` is, from a checked state proof; `None` when
     /// the proof shows no offer has this id (never listed, or closed).
-    pub fn offer(&self, id: &OfferId, answer: &StateAnswer) -> Result<Option<Offer>, Unproven> {
-        let checked = answer.verify_offer(id, &self.check());
+    pub fn offer(
+        &self,
+        id: &OfferId,
+        answer: &StateAnswer,
+        floor: BlockHeight,
+    ) -> Result<Option<Offer>, Unproven> {
+        let checked = answer.verify_offer(id, &self.check(floor));
         self.believe(|| format!("offer {id}"), answer, checked)
     }
 
@@ -185,8 +207,9 @@ impl Verifier {
         provider: &AccountId,
         category: &str,
         answer: &StateAnswer,
+        floor: BlockHeight,
     ) -> Result<Option<Reputation>, Unproven> {
-        let checked = answer.verify_reputation(provider, category, &self.check());
+        let checked = answer.verify_reputation(provider, category, &self.check(floor));
         self.believe(
             || format!("the reputation of {provider} in {category}"),
             answer,
@@ -201,22 +224,33 @@ impl Verifier {
         &self,
         name: &str,
         answer: &StateAnswer,
+        floor: BlockHeight,
     ) -> Result<Option<ResourceClass>, Unproven> {
-        let checked = answer.verify_class(name, &self.check());
+        let checked = answer.verify_class(name, &self.check(floor));
         self.believe(|| format!("class {name}"), answer, checked)
     }
 
     /// What resting order `id` is, from a checked state proof; `None` when
     /// the proof shows no order rests with this id (never placed, or ended).
-    pub fn order(&self, id: &OrderId, answer: &StateAnswer) -> Result<Option<Order>, Unproven> {
-        let checked = answer.verify_order(id, &self.check());
+    pub fn order(
+        &self,
+        id: &OrderId,
+        answer: &StateAnswer,
+        floor: BlockHeight,
+    ) -> Result<Option<Order>, Unproven> {
+        let checked = answer.verify_order(id, &self.check(floor));
         self.believe(|| format!("order {id}"), answer, checked)
     }
 
     /// What open lease `id` is, from a checked state proof; `None` when the
     /// proof shows no open lease has this id (never made, or ended).
-    pub fn lease(&self, id: &LeaseId, answer: &StateAnswer) -> Result<Option<Lease>, Unproven> {
-        let checked = answer.verify_lease(id, &self.check());
+    pub fn lease(
+        &self,
+        id: &LeaseId,
+        answer: &StateAnswer,
+        floor: BlockHeight,
+    ) -> Result<Option<Lease>, Unproven> {
+        let checked = answer.verify_lease(id, &self.check(floor));
         self.believe(|| format!("lease {id}"), answer, checked)
     }
 

@@ -334,3 +334,51 @@ async fn a_stale_state_is_refused_once_a_later_one_was_seen() {
         Amount::new(FUNDS - 10)
     );
 }
+
+/// Two questions asked at once may be answered in either order: the one
+/// answered from the lower height is no stale state for having arrived
+/// second, since the client had seen neither height when it asked. Asked
+/// after the higher one was seen, it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_to_questions_asked_at_once_are_believed_in_either_order() {
+    let n = LyingNode::start().await;
+    let client = n.client();
+    let key = device_key();
+    let proof = || async {
+        let raw = client
+            .get(&format!(
+                "/v1/accounts/{}?proof=true",
+                key.account().to_hex()
+            ))
+            .await
+            .expect("an answer");
+        ting_api::state::state_answer_from_json(&raw["proof"]).expect("a proof")
+    };
+    client
+        .submit(&n.tx(&key, 0, transfer(10)))
+        .await
+        .expect("commits");
+    let lower = proof().await;
+    client
+        .submit(&n.tx(&key, 1, transfer(20)))
+        .await
+        .expect("commits");
+    let higher = proof().await;
+    assert!(lower.header.height < higher.header.height);
+
+    let verifier = Verifier::new(n.shared().genesis_hash, vec![sequencer().account()]);
+    let asked = verifier.seen();
+    let first = verifier
+        .account(&key.account(), &higher, asked)
+        .expect("the higher answer, first");
+    let second = verifier
+        .account(&key.account(), &lower, asked)
+        .expect("the lower answer, second, to a question asked as early");
+    assert_eq!(first.record.account.balance, Amount::new(FUNDS - 30));
+    assert_eq!(second.record.account.balance, Amount::new(FUNDS - 10));
+    assert_eq!(verifier.seen(), higher.header.height, "the highest is kept");
+    let late = verifier
+        .account(&key.account(), &lower, verifier.seen())
+        .expect_err("asked after the higher one was seen");
+    assert_eq!(late.code, "stale_state");
+}

@@ -208,9 +208,10 @@ impl NodeClient {
     pub async fn offer(&self, id: &OfferId) -> Result<Option<Offer>, HttpError> {
         let what = format!("offer {id}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let path = format!("/v1/offers/{}?proof=true", id.to_hex());
         let (answer, _) = self.state_answer(&path, &what).await?;
-        Ok(verifier.offer(id, &answer)?)
+        Ok(verifier.offer(id, &answer, floor)?)
     }
 
     /// Open hold `id` at the node's tip block, proved; `None` is a proved
@@ -218,9 +219,10 @@ impl NodeClient {
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, HttpError> {
         let what = format!("hold {id}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let path = format!("/v1/holds/{}?proof=true", id.to_hex());
         let (answer, _) = self.state_answer(&path, &what).await?;
-        Ok(verifier.hold(id, &answer)?)
+        Ok(verifier.hold(id, &answer, floor)?)
     }
 
     /// `provider`'s reputation in exactly `category` at the node's tip
@@ -232,13 +234,14 @@ impl NodeClient {
     ) -> Result<Option<Reputation>, HttpError> {
         let what = format!("the reputation of {provider} in {category}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let path = format!(
             "/v1/reputation/{}/{}?proof=true",
             provider.to_hex(),
             escaped(category)
         );
         let (answer, _) = self.state_answer(&path, &what).await?;
-        Ok(verifier.reputation(provider, category, &answer)?)
+        Ok(verifier.reputation(provider, category, &answer, floor)?)
     }
 }
 

@@ -40,9 +40,10 @@ impl NodeClient {
     pub async fn proved_account(&self, id: &AccountId) -> Result<ProvedAccount, HttpError> {
         let what = format!("account {id}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let path = format!("/v1/accounts/{}?proof=true", id.to_hex());
         let (answer, _) = self.state_answer(&path, &what).await?;
-        Ok(verifier.account(id, &answer)?)
+        Ok(verifier.account(id, &answer, floor)?)
     }
 
     /// The X25519 key `id` published for sealed envelopes, if any (proved
@@ -71,9 +72,10 @@ impl NodeClient {
     ) -> Result<Option<ting_core::stream::Stream>, HttpError> {
         let what = format!("stream {id}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let path = format!("/v1/streams/{}?proof=true", id.to_hex());
         let (answer, _) = self.state_answer(&path, &what).await?;
-        Ok(verifier.stream(id, &answer)?)
+        Ok(verifier.stream(id, &answer, floor)?)
     }
 
     /// The ids of the open streams a search finds (`query` as for `GET
@@ -111,10 +113,11 @@ impl NodeClient {
     pub(super) async fn proved_channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
         let what = format!("channel {id}");
         let verifier = self.verifier_for(&what)?;
+        let floor = verifier.seen();
         let network = self.network().await?;
         let path = format!("/v1/channels/{}?proof=true", id.to_hex());
         let (answer, raw) = self.state_answer(&path, &what).await?;
-        match verifier.channel(id, &answer)? {
+        match verifier.channel(id, &answer, floor)? {
             Some(channel) => Ok(LedgerChannel::from_channel(network, id, &channel, raw)),
             None => Err(HttpError::Api {
                 status: StatusCode::NOT_FOUND,
