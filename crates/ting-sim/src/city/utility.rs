@@ -47,6 +47,13 @@ struct Member {
     household: u32,
 }
 
+/// A stream ready to join the panel.
+struct Joined {
+    stream: StreamId,
+    seller: AccountId,
+    member: Member,
+}
+
 /// The utility and its panel.
 pub struct UtilityAgent {
     device: Device,
@@ -102,13 +109,11 @@ impl UtilityAgent {
         if let Err(e) = agent.device.publish_messaging_key().await {
             agent.tally.error(format!("utility: messaging key: {e}"));
         }
-        for (stream, channel) in read_panel(agent.device.state_dir()) {
-            if let Err(e) = agent.join(stream, Some(channel)).await {
-                agent
-                    .tally
-                    .error(format!("utility: rejoining {stream}: {e}"));
-            }
-        }
+        let saved = read_panel(agent.device.state_dir())
+            .into_iter()
+            .map(|(stream, channel)| (stream, Some(channel)))
+            .collect();
+        agent.join_all(saved, "rejoining").await;
         agent
     }
 
@@ -224,6 +229,7 @@ impl UtilityAgent {
         let districts = self.scenario.districts().len().max(1);
         let share = PANEL_MAX / districts;
         let scenario = Arc::clone(&self.scenario);
+        let mut wanted = Vec::new();
         for d in scenario.districts() {
             let have = self.panel.iter().filter(|m| m.district == d.id).count();
             if have >= share {
@@ -237,28 +243,50 @@ impl UtilityAgent {
                 Ok(found) => found,
                 Err(e) => {
                     self.tally.error(format!("utility: finding streams: {e}"));
-                    return;
+                    break;
                 }
             };
-            let new: Vec<StreamId> = found
-                .into_iter()
-                .filter(|s| !self.by_stream.contains_key(s))
-                .take(share - have)
-                .collect();
-            for stream in new {
-                if let Err(e) = self.join(stream, None).await {
-                    self.tally.error(format!("utility: joining {stream}: {e}"));
-                }
+            wanted.extend(
+                found
+                    .into_iter()
+                    .filter(|s| !self.by_stream.contains_key(s))
+                    .take(share - have)
+                    .map(|s| (s, None)),
+            );
+        }
+        self.join_all(wanted, "joining").await;
+    }
+
+    /// Follows every stream of `wanted` at once: their channels open in the
+    /// same blocks, so the utility is back at its messages within a block
+    /// or two however many it joins (one at a time, a loaded machine kept
+    /// it away from them for the whole run, and every chunk went unread).
+    async fn join_all(&mut self, wanted: Vec<(StreamId, Option<ChannelId>)>, doing: &str) {
+        let this = &*self;
+        let joins = wanted.iter().map(|&(s, c)| this.prepare(s, c));
+        let results = futures_util::future::join_all(joins).await;
+        for ((stream, _), result) in wanted.iter().zip(results) {
+            match result {
+                Ok(joined) => self.admit(joined),
+                Err(e) => self.tally.error(format!("utility: {doing} {stream}: {e}")),
             }
         }
     }
 
-    /// Follows `stream`, on `channel` or a new one to its seller.
-    async fn join(
-        &mut self,
+    /// Adds a stream made ready by [`UtilityAgent::prepare`] to the panel.
+    fn admit(&mut self, joined: Joined) {
+        let i = self.panel.len();
+        self.by_stream.insert(joined.stream, i);
+        self.by_seller.insert(joined.seller, i);
+        self.panel.push(joined.member);
+    }
+
+    /// Readies `stream` to follow, on `channel` or a new one to its seller.
+    async fn prepare(
+        &self,
         stream: StreamId,
         channel: Option<ChannelId>,
-    ) -> Result<(), JoinError> {
+    ) -> Result<Joined, JoinError> {
         let record = self
             .device
             .http()
@@ -297,15 +325,15 @@ impl UtilityAgent {
             attestation: None,
         };
         let (buyer, _earlier) = Buyer::open(&self.device, setup).await?;
-        let i = self.panel.len();
-        self.by_stream.insert(stream, i);
-        self.by_seller.insert(record.seller, i);
-        self.panel.push(Member {
-            buyer,
-            district,
-            household,
-        });
-        Ok(())
+        Ok(Joined {
+            stream,
+            seller: record.seller,
+            member: Member {
+                buyer,
+                district,
+                household,
+            },
+        })
     }
 
     async fn open_channel(
