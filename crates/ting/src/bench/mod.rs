@@ -10,6 +10,7 @@
 mod accounts;
 mod capacity;
 mod channel;
+mod dashboard;
 mod drive;
 mod driver;
 mod firmware;
@@ -63,6 +64,12 @@ pub enum BenchCmd {
     /// Order books (issue 15): order operations applied by the state machine on one core vs.
     /// transfers applied the same way, and order transactions through the node vs. transfers.
     Orders(orders::OrdersArgs),
+    /// The dashboard (issue 17): the account page of an account with 1,000,000 transactions
+    /// vs. the page of one with a single transaction, and pages deeper in its history;
+    /// then the ledger's rate with 1,000 live page watchers (SSE streams, each on its own
+    /// account) vs. the rate without, and the node's CPU per watcher. Writes about 200 MB
+    /// to a temporary directory and takes a few minutes; `--quick` for about a minute.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -163,6 +170,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Stream(args) => stream::run(args),
         BenchCmd::Market(args) => market::run(args),
         BenchCmd::Orders(args) => orders::run(args),
+        BenchCmd::Dashboard(args) => dashboard::run(args),
     }
 }
 

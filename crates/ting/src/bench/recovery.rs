@@ -23,12 +23,12 @@ use std::time::Instant;
 
 use serde_json::json;
 use ting_core::limits::BLOCK_TXS_MAX;
-use ting_core::{Block, BlockDraft, BlockHeight, Keypair, Timestamp};
+use ting_core::{Block, BlockDraft, BlockHeight, Genesis, Keypair, SignedTx, Timestamp};
 use ting_ledger::State;
 use ting_node::{Node, NodeConfig, StartReport};
 use ting_store::{BlockLog, FileLog, SnapshotStore};
 
-use super::workload::{self, par_map, transfers, Accounts};
+use super::workload::{self, par_map, transfer, Accounts};
 use super::{progress, spinner, RecoveryArgs, TempDir};
 
 /// Blocks made and appended (one fsync) at a time.
@@ -196,7 +196,7 @@ fn print_human(args: &RecoveryArgs, o: &Outcome) {
 }
 
 /// The bytes of every segment of the log in `dir`.
-fn segment_bytes(dir: &Path) -> anyhow::Result<u64> {
+pub(super) fn segment_bytes(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -294,46 +294,78 @@ fn append(
     sign: bool,
     what: &str,
 ) -> anyhow::Result<()> {
-    let (mut log, _) = FileLog::open(dir, &accounts.genesis, &mut |_| Ok(()))?;
-    let (mut height, mut prev) = log.tip();
     let genesis = accounts.genesis.hash();
-    let per_block = BLOCK_TXS_MAX as u64;
-    let blocks = usize::try_from(count.div_ceil(per_block))?;
-    let bar = progress(count, what);
-    for group in (0..blocks).step_by(GROUP_BLOCKS) {
-        let n = GROUP_BLOCKS.min(blocks - group);
-        let bodies = par_map(n, &indicatif::ProgressBar::hidden(), |b| {
-            let start = first + (group + b) as u64 * per_block;
-            let len =
-                usize::try_from(per_block.min(first + count - start)).expect("at most a block");
-            transfers(&accounts.senders, &genesis, start, len, sign)
-        });
-        let mut sealed = Vec::with_capacity(n);
-        for txs in bodies {
-            height = BlockHeight(height.0 + 1);
-            bar.inc(txs.len() as u64);
-            // Any non-decreasing timestamps will do; one millisecond per block.
-            let at = Timestamp(accounts.genesis.timestamp.0 + height.0);
-            for tx in &txs {
-                state
-                    .apply_tx(tx, at)
-                    .map_err(|e| anyhow::anyhow!("the ledger refused a bench transfer: {e}"))?;
+    let writer = LogWriter {
+        dir,
+        genesis: &accounts.genesis,
+        node_key: &accounts.node_key,
+    };
+    writer.append(state, (first, count), what, |i| {
+        transfer(&accounts.senders, &genesis, i, sign)
+    })
+}
+
+/// Writes blocks straight into a node's block log, as its sequencer would
+/// have: full blocks of `BLOCK_TXS_MAX`, sealed and signed by `node_key`,
+/// each with the state root its transactions lead to. `bench dashboard`
+/// writes its long account history with it too.
+pub(super) struct LogWriter<'a> {
+    pub dir: &'a Path,
+    pub genesis: &'a Genesis,
+    pub node_key: &'a Keypair,
+}
+
+impl LogWriter<'_> {
+    /// Appends transactions `make(first) .. make(first + count - 1)`, in
+    /// full blocks but the last, applying each to `state` (which must be
+    /// the log's state at its tip); fails if the ledger refuses one.
+    pub fn append(
+        &self,
+        state: &mut State,
+        (first, count): (u64, u64),
+        what: &str,
+        make: impl Fn(u64) -> SignedTx + Sync,
+    ) -> anyhow::Result<()> {
+        let (mut log, _) = FileLog::open(self.dir, self.genesis, &mut |_| Ok(()))?;
+        let (mut height, mut prev) = log.tip();
+        let genesis = self.genesis.hash();
+        let per_block = BLOCK_TXS_MAX as u64;
+        let blocks = usize::try_from(count.div_ceil(per_block))?;
+        let bar = progress(count, what);
+        for group in (0..blocks).step_by(GROUP_BLOCKS) {
+            let n = GROUP_BLOCKS.min(blocks - group);
+            let bodies = par_map(n, &indicatif::ProgressBar::hidden(), |b| {
+                let start = first + (group + b) as u64 * per_block;
+                let end = (start + per_block).min(first + count);
+                (start..end).map(&make).collect::<Vec<SignedTx>>()
+            });
+            let mut sealed = Vec::with_capacity(n);
+            for txs in bodies {
+                height = BlockHeight(height.0 + 1);
+                bar.inc(txs.len() as u64);
+                // Any non-decreasing timestamps will do; one millisecond per block.
+                let at = Timestamp(self.genesis.timestamp.0 + height.0);
+                for tx in &txs {
+                    state.apply_tx(tx, at).map_err(|e| {
+                        anyhow::anyhow!("the ledger refused a bench transaction: {e}")
+                    })?;
+                }
+                let draft = BlockDraft {
+                    genesis,
+                    height,
+                    epoch: 0,
+                    prev_hash: prev,
+                    timestamp: at,
+                    state_root: state.update_root(),
+                };
+                let block = Block::seal(draft, txs, self.node_key);
+                state.commit_block(&block.header)?;
+                prev = block.header.hash();
+                sealed.push(block);
             }
-            let draft = BlockDraft {
-                genesis,
-                height,
-                epoch: 0,
-                prev_hash: prev,
-                timestamp: at,
-                state_root: state.update_root(),
-            };
-            let block = Block::seal(draft, txs, &accounts.node_key);
-            state.commit_block(&block.header)?;
-            prev = block.header.hash();
-            sealed.push(block);
+            log.append(&sealed)?;
         }
-        log.append(&sealed)?;
+        bar.finish_and_clear();
+        Ok(())
     }
-    bar.finish_and_clear();
-    Ok(())
 }

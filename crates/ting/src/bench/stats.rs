@@ -16,6 +16,7 @@ use ting_node::Shared;
 pub struct Latency {
     pub samples: usize,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -35,6 +36,7 @@ impl Latency {
         Latency {
             samples: us.len(),
             p50_ms: at(500),
+            p95_ms: at(950),
             p99_ms: at(990),
             max_ms: at(1000),
         }
@@ -252,8 +254,8 @@ mod tests {
     fn percentiles_are_nearest_rank() {
         let l = Latency::of((1..=1000).rev().map(|v| v * 1000).collect());
         assert_eq!(
-            (l.samples, l.p50_ms, l.p99_ms, l.max_ms),
-            (1000, 500.0, 990.0, 1000.0)
+            (l.samples, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms),
+            (1000, 500.0, 950.0, 990.0, 1000.0)
         );
         let one = Latency::of(vec![2500]);
         assert_eq!((one.p50_ms, one.p99_ms), (2.5, 2.5));

@@ -1,0 +1,99 @@
+//! `ting bench dashboard` end to end, scaled down to seconds: the real
+//! binary writes a history for its hub account, starts a node over it,
+//! times the dashboard's pages (each answer checked for its rows: a run
+//! whose pages failed would have failed), then drives transfers without and
+//! with watchers on SSE, and prints one JSON object. Latencies and rates
+//! are a debug build's here; only what must hold on any machine is checked:
+//! every figure is there, and each watcher got every receipt its account
+//! was due.
+
+use std::process::Command;
+
+#[test]
+fn the_dashboard_benchmark_times_the_pages_and_feeds_every_watcher() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args([
+            "bench",
+            "dashboard",
+            "--history",
+            "1000",
+            "--watchers",
+            "10",
+            "--seconds",
+            "1",
+            "--rounds",
+            "1",
+            "--senders",
+            "64",
+            "--requests",
+            "5",
+            "--json",
+        ])
+        .output()
+        .expect("ting runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ting bench dashboard failed: {stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
+    };
+    for key in [
+        "page_p50_ms",
+        "page_p95_ms",
+        "page_max_ms",
+        "small_page_p95_ms",
+        "history_cost_ratio",
+        "json_history_p95_ms",
+        "older_page_p95_ms",
+        "deep_page_p95_ms",
+        "page_bytes",
+        "rate_without_tx_s",
+        "rate_with_tx_s",
+        "watchers_rate_ratio",
+        "verify_capacity_per_s",
+        "watcher_receipts_min",
+        "watcher_receipts_total",
+        "cost_rate_tx_s",
+        "node_cores_paced_without",
+        "node_cores_paced_with",
+    ] {
+        assert!(number(key) > 0.0, "{key} in {report}");
+    }
+    assert!(report["node_cpu_per_watcher_pct"].is_number(), "{report}");
+    assert!(report["watchers_skip_empty"].is_boolean(), "{report}");
+    assert_eq!(
+        report["watchers_rate_ratios"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(number("history_txs"), 1000.0);
+    assert_eq!(number("page_requests"), 5.0);
+    assert_eq!(number("watchers"), 10.0);
+    assert_eq!(
+        number("watcher_receipts_total"),
+        number("watcher_receipts_expected"),
+        "each watcher got every receipt of its account: {report}"
+    );
+    assert_eq!(number("watcher_receipts_missing"), 0.0, "{report}");
+    assert_eq!(number("target_page_p95_ms"), 200.0);
+    assert_eq!(number("target_watchers_rate_ratio"), 0.9);
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args(["bench", "dashboard", "--watchers", "20", "--senders", "10"])
+        .output()
+        .expect("ting runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--watchers must be at most --senders"),
+        "{stderr}"
+    );
+}
