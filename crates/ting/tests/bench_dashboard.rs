@@ -96,4 +96,15 @@ fn bad_arguments_are_named() {
         stderr.contains("--watchers must be at most --senders"),
         "{stderr}"
     );
+    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args(["bench", "dashboard", "--idle", "--history", "1000"])
+        .args(["--watchers", "2000", "--senders", "4000"])
+        .output()
+        .expect("ting runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--idle watches the history's 1000 senders"),
+        "{stderr}"
+    );
 }

@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use clap::Args;
+use ting_core::limits::BLOCK_TXS_MAX;
 
 use super::served::runtime;
 use super::TempDir;
@@ -81,6 +82,11 @@ pub struct DashboardArgs {
     /// spread over the second window's).
     #[arg(long, default_value_t = 16_384)]
     pub senders: usize,
+    /// Watch accounts that no window's transfers touch (senders of the
+    /// hub's history): the streams stay open and silent, and the ratio is
+    /// what watching alone costs, without the receipts to deliver.
+    #[arg(long)]
+    pub idle: bool,
     /// A run of about a minute to try it out: the defaults above become
     /// 100,000 transactions, 100 watchers, 2 rounds of 3 s windows and 50 requests.
     #[arg(long)]
@@ -99,6 +105,7 @@ struct Plan {
     rounds: usize,
     requests: usize,
     senders: usize,
+    idle: bool,
 }
 
 impl Plan {
@@ -111,6 +118,7 @@ impl Plan {
             rounds: args.rounds.unwrap_or(if q { 2 } else { 4 }),
             requests: args.requests.unwrap_or(if q { 50 } else { 200 }),
             senders: args.senders,
+            idle: args.idle,
         };
         let rows = pages::HISTORY_ROWS;
         ensure!(
@@ -124,6 +132,11 @@ impl Plan {
             plan.watchers <= plan.senders,
             "--watchers must be at most --senders ({}): each watches a sender of its own",
             plan.senders
+        );
+        let history_senders = plan.history.min(BLOCK_TXS_MAX as u64);
+        ensure!(
+            !plan.idle || plan.watchers as u64 <= history_senders,
+            "--idle watches the history's {history_senders} senders: --watchers must be at most that"
         );
         ensure!(!plan.window.is_zero(), "--seconds must be at least 1");
         ensure!(plan.rounds >= 1, "--rounds must be at least 1");

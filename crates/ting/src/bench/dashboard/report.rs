@@ -139,6 +139,7 @@ impl Report {
             |f: &dyn Fn(&rounds::Round) -> f64| -> Vec<f64> { w.rounds.iter().map(f).collect() };
         json!({
             "watchers": self.plan.watchers,
+            "watchers_idle": self.plan.idle,
             "watchers_skip_empty": w.skip_empty(),
             "rate_without_tx_s": round(w.rate(false), 0),
             "rate_with_tx_s": round(w.rate(true), 0),
@@ -219,13 +220,18 @@ impl Report {
 
     fn print_watchers(&self) {
         let w = &self.watched;
+        let whose = if self.plan.idle {
+            "an account no transfer touches (--idle)"
+        } else {
+            "a sender of the window's transfers"
+        };
         let skip = if w.skip_empty() {
             "skip_empty=true"
         } else {
             "without skip_empty (the node refused it)"
         };
         println!(
-            "  watchers                {} SSE streams, each its own account's, {skip}; {} rounds of {} s windows (verification capacity {:.0} /s)",
+            "  watchers                {} SSE streams, each watching {whose}, {skip}; {} rounds of {} s windows (verification capacity {:.0} /s)",
             self.plan.watchers,
             w.rounds.len(),
             self.plan.window.as_secs(),

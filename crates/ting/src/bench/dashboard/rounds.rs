@@ -257,7 +257,7 @@ impl Figures {
 struct Run<'a> {
     shared: &'a Arc<Shared>,
     net: (&'a Runtime, SocketAddr),
-    accounts: Vec<(usize, AccountId)>,
+    accounts: Vec<(Option<usize>, AccountId)>,
     sizing: Sizing,
     plan: &'a Plan,
 }
@@ -272,12 +272,7 @@ pub fn measure(
     let run = Run {
         shared,
         net,
-        accounts: (0..plan.watchers)
-            .map(|j| {
-                let k = j * plan.senders / plan.watchers;
-                (k, keys.watched[k].account())
-            })
-            .collect(),
+        accounts: watched_accounts(keys, plan),
         sizing,
         plan,
     };
@@ -333,6 +328,22 @@ pub fn measure(
         rounds,
         cost,
     })
+}
+
+/// The accounts the watchers watch: senders of the window with them, spread
+/// over its senders; or, with `--idle`, senders of the hub's history, which
+/// no window touches.
+fn watched_accounts(keys: &Keys, plan: &Plan) -> Vec<(Option<usize>, AccountId)> {
+    (0..plan.watchers)
+        .map(|j| {
+            if plan.idle {
+                (None, keys.history[j].account())
+            } else {
+                let k = j * plan.senders / plan.watchers;
+                (Some(k), keys.watched[k].account())
+            }
+        })
+        .collect()
 }
 
 impl Run<'_> {

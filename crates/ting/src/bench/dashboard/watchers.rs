@@ -48,13 +48,13 @@ pub struct Watched {
     pub expected: Vec<u64>,
 }
 
-/// Opens a stream for each of `accounts` (`(k, id)`: sender `k` of
-/// `senders`) on `rt`, runs `window`, which answers what it measured and
+/// Opens a stream for each of `accounts` (`(Some(k), id)`: sender `k` of
+/// `senders`; `(None, id)`: an account the window never touches) on `rt`, runs `window`, which answers what it measured and
 /// the run `[from, to)` of the round-robin order it committed, waits for
 /// the receipts that run owes each watcher, and closes the streams.
 pub fn around(
     (rt, addr): (&Runtime, SocketAddr),
-    accounts: &[(usize, AccountId)],
+    accounts: &[(Option<usize>, AccountId)],
     senders: usize,
     window: impl FnOnce() -> anyhow::Result<(Phase, (u64, u64))>,
 ) -> anyhow::Result<(Phase, Watched)> {
@@ -72,7 +72,7 @@ pub fn around(
     };
     let expected: Vec<u64> = accounts
         .iter()
-        .map(|(k, _)| expected_receipts(run, senders as u64, *k as u64))
+        .map(|(k, _)| k.map_or(0, |k| expected_receipts(run, senders as u64, k as u64)))
         .collect();
     let bar = spinner("waiting for the watchers' last receipts");
     let drained = Instant::now();
@@ -157,7 +157,7 @@ fn events_path(account: &AccountId, skip_empty: bool) -> String {
 /// without it, and the report says so.
 async fn open_all(
     addr: SocketAddr,
-    accounts: &[(usize, AccountId)],
+    accounts: &[(Option<usize>, AccountId)],
 ) -> anyhow::Result<(Streams, bool)> {
     let (stop, stopped) = watch::channel(false);
     let mut streams = Streams {
