@@ -21,10 +21,10 @@
 //!   derived data, rebuilt from the log when lost, so most of its commits are not fsynced.
 //!
 //! [`MemLog`] is an in-memory [`BlockLog`] with the same checks, for other crates' tests.
+//! [`PgLog`] keeps the block log in PostgreSQL, fenced by the leader's lease ([`pg`]).
 //!
 //! Deliberately absent: any interpretation of the ledger's state (owned by `ting-ledger`),
-//! a cross-process lock on the log directory (one node process owns its data directory), and
-//! a PostgreSQL log (a later [`BlockLog`] implementation).
+//! and a cross-process lock on the log directory (one node process owns its data directory).
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ pub mod chain;
 pub mod index;
 pub mod log;
 pub mod mem_log;
+pub mod pg;
 pub mod snapshot;
 
 #[cfg(test)]
@@ -47,9 +48,10 @@ pub use log::{
     SegmentInfo,
 };
 pub use mem_log::MemLog;
+pub use pg::{PgLog, PgReader};
 pub use snapshot::{Snapshot, SnapshotError, SnapshotStore};
 
-/// Where blocks are made durable. The file log is the embedded default; a PostgreSQL log follows later.
+/// Where blocks are made durable: the file log is the embedded default, [`PgLog`] keeps them in PostgreSQL.
 pub trait BlockLog: Send {
     /// Appends blocks (heights must continue the chain) and makes them durable (one fsync
     /// per group of at most `limits::WRITE_GROUP_BYTES_MAX` bytes) before returning.

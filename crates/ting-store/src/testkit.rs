@@ -23,6 +23,8 @@ pub struct Chain {
     pub issuer: Keypair,
     pub sequencer: Keypair,
     pub blocks: Vec<Block>,
+    /// The leader epoch of the blocks cut from now on.
+    pub epoch: u64,
     next_nonce: u64,
 }
 
@@ -49,6 +51,7 @@ impl Chain {
             issuer,
             sequencer,
             blocks: Vec::new(),
+            epoch: 0,
             next_nonce: 0,
         }
     }
@@ -66,7 +69,7 @@ impl Chain {
         BlockDraft {
             genesis: self.genesis.hash(),
             height: BlockHeight(height.0 + 1),
-            epoch: 0,
+            epoch: self.epoch,
             prev_hash: prev,
             timestamp: Timestamp(1_700_000_000_000 + height.0),
             state_root: Hash32::digest(&[b"testkit state root", &height.0.to_le_bytes()]),

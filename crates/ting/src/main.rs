@@ -23,6 +23,7 @@ mod keys_cmd;
 mod kinds;
 mod logging;
 mod market_cmd;
+mod migrate_cmd;
 mod mqtt_cmd;
 mod node_cmd;
 mod orders_cmd;
@@ -196,6 +197,8 @@ enum Command {
     /// MQTT: login credentials for tools such as mosquitto_sub.
     #[command(subcommand)]
     Mqtt(mqtt_cmd::MqttCmd),
+    /// Create or upgrade the block log's schema in a PostgreSQL database.
+    Migrate(migrate_cmd::MigrateArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -235,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stream(cmd) => block_on(stream_cmd::run(cmd, json)),
         Command::Market(cmd) => block_on(market_cmd::run(cmd, json)),
         Command::Orders(cmd) => block_on(orders_cmd::run(cmd, json)),
+        Command::Migrate(args) => migrate_cmd::run(&args, json),
         Command::Bench(cmd) => bench::run(&cmd),
     }
 }

@@ -85,6 +85,22 @@ pub enum LogError {
     },
     #[error("the block log {path} failed earlier ({cause}) and takes no more appends: restart the node, and recovery will find which blocks are durable")]
     Failed { path: PathBuf, cause: String },
+    #[error("could not {action}: {reason}")]
+    Database {
+        action: &'static str,
+        reason: String,
+    },
+    #[error("the database's schema is version {found}, and this build uses version {supported}: run `ting migrate --store URL` (a newer schema needs a newer Ting)")]
+    Schema { found: u32, supported: u32 },
+    #[error("the database holds the chain of genesis {found}, but the node was started with genesis {expected}: use this network's database, or that network's genesis file")]
+    DatabaseGenesis { found: Hash32, expected: Hash32 },
+    #[error("fenced: this node appends in epoch {epoch}, and the lease's epoch is {current}: another node leads now")]
+    Fenced { epoch: u64, current: u64 },
+    #[error("the database's tip is block {found}, not {expected} as this node believed: another node appended, so this one no longer leads")]
+    TipMoved {
+        expected: BlockHeight,
+        found: BlockHeight,
+    },
     #[error("block {height} at offset {offset} of {path} no longer reads back as written ({reason}): the disk may be failing; restore the log from a backup or a replica")]
     CorruptRead {
         path: PathBuf,
@@ -117,6 +133,11 @@ impl LogError {
             LogError::BlockTooLarge { .. } => "block_too_large",
             LogError::Failed { .. } => "log_failed",
             LogError::CorruptRead { .. } => "log_corrupt_read",
+            LogError::Database { .. } => "log_database",
+            LogError::Schema { .. } => "log_schema",
+            LogError::DatabaseGenesis { .. } => "wrong_genesis",
+            LogError::Fenced { .. } => "log_fenced",
+            LogError::TipMoved { .. } => "log_tip_moved",
         }
     }
 }

@@ -1,0 +1,34 @@
+//! The block log in PostgreSQL (`--store postgres://...`): the same
+//! [`BlockLog`](crate::BlockLog) as the file log, on a database that
+//! replicates.
+//!
+//! - **Schema** ([`schema`]): versioned migrations, applied by
+//!   [`migrate`] (`ting migrate`) and checked by [`PgLog::open`], which
+//!   refuses a database whose schema is older or newer than this build's.
+//! - **Appends** ([`PgLog`]): a group of blocks is one transaction, inserted
+//!   with one multi-row statement and acknowledged when PostgreSQL commits
+//!   it. Inside it the database itself checks what makes the chain: the
+//!   blocks' epoch is the lease's current one (the lease row is read `FOR
+//!   SHARE`, so a takeover waits for the insert or the insert sees the new
+//!   epoch) and the first block's previous hash is the stored tip's hash
+//!   (the height is the primary key). A leader whose lease was taken over is
+//!   fenced by the database, whatever it believes.
+//! - **Reads** ([`PgLog::reader`]): blocks and headers by height, on a
+//!   connection of their own.
+//!
+//! [`cluster::TempCluster`] starts a throwaway cluster for tests and benchmarks.
+//!
+//! Every connection lives on a thread of its own (`worker`): the
+//! synchronous `postgres` client runs its own small runtime, which must not
+//! be started from inside the node's, and the log is called from both.
+
+pub mod cluster;
+pub mod schema;
+mod worker;
+
+mod log;
+#[cfg(test)]
+mod tests;
+
+pub use log::{PgLog, PgReader};
+pub use schema::{migrate, Migrated, SCHEMA_VERSION};

@@ -1,0 +1,298 @@
+//! [`PgLog`]: the block log in a PostgreSQL database (see the module docs
+//! of `pg`), and [`PgReader`], its blocks read back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use postgres::Client;
+use ting_core::{Block, BlockHeader, BlockHeight, Genesis, Hash32};
+
+use super::schema;
+use super::worker::{database, describe, Worker};
+use crate::chain::ChainRules;
+use crate::{BlockLog, BlockSource, LogError, LogReader};
+
+/// The blocks of one append, as columns for one multi-row insert.
+#[derive(Debug, Default)]
+struct Rows {
+    height: Vec<i64>,
+    hash: Vec<Vec<u8>>,
+    prev_hash: Vec<Vec<u8>>,
+    epoch: Vec<i64>,
+    time_ms: Vec<i64>,
+    tx_count: Vec<i32>,
+    header: Vec<Vec<u8>>,
+    block: Vec<Vec<u8>>,
+}
+
+const INSERT: &str = "INSERT INTO ting_blocks
+         (height, hash, prev_hash, epoch, block_time, tx_count, header, block)
+     SELECT h, hs, p, e, to_timestamp(t / 1000.0), n, hd, b
+     FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[],
+                 $6::integer[], $7::bytea[], $8::bytea[]) AS u(h, hs, p, e, t, n, hd, b)";
+
+/// The block log in PostgreSQL, appending as the leader of `epoch`.
+#[derive(Debug)]
+pub struct PgLog {
+    rules: ChainRules,
+    epoch: u64,
+    writer: Worker,
+    reader: Arc<PgReader>,
+    tip: (BlockHeight, Hash32),
+    /// Why an append failed, after which the log takes no more.
+    failed: Option<String>,
+}
+
+/// Reads the durable blocks of a [`PgLog`] on a connection of its own.
+#[derive(Debug)]
+pub struct PgReader {
+    worker: Worker,
+    height: AtomicU64,
+}
+
+impl PgLog {
+    /// Opens the log in the database at `url` (migrated to this build's
+    /// schema) for the network of `genesis`, to append blocks of `epoch`.
+    /// An empty database takes the network; one of another network is refused.
+    ///
+    /// # Errors
+    /// The database cannot be reached, its schema is not this build's
+    /// (`ting migrate`), or it holds another network's chain.
+    pub fn open(url: &str, genesis: &Genesis, epoch: u64) -> Result<PgLog, LogError> {
+        let rules = ChainRules::from_genesis(genesis);
+        let writer = Worker::connect(url, "ting-pg-writer")?;
+        let expected = rules.genesis_hash;
+        let tip = writer.run(move |c| {
+            schema::check(c)?;
+            bind_network(c, expected)?;
+            stored_tip(c)
+        })??;
+        let tip = tip.unwrap_or_else(|| rules.empty_tip());
+        let reader = Arc::new(PgReader {
+            worker: Worker::connect(url, "ting-pg-reader")?,
+            height: AtomicU64::new(tip.0 .0),
+        });
+        Ok(PgLog {
+            rules,
+            epoch,
+            writer,
+            reader,
+            tip,
+            failed: None,
+        })
+    }
+
+    /// The epoch this log appends in.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
+/// Records the network on an empty database, or checks it is this one.
+fn bind_network(c: &mut Client, expected: Hash32) -> Result<(), LogError> {
+    let fail = |e: postgres::Error| database("read the database's network", &describe(&e));
+    c.execute(
+        "INSERT INTO ting_network (genesis_hash) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&expected.0.as_slice()],
+    )
+    .map_err(fail)?;
+    let found: Vec<u8> = c
+        .query_one("SELECT genesis_hash FROM ting_network", &[])
+        .map_err(fail)?
+        .get(0);
+    if found == expected.0 {
+        Ok(())
+    } else {
+        Err(LogError::DatabaseGenesis {
+            found: hash_of(&found),
+            expected,
+        })
+    }
+}
+
+/// The stored tip (height, hash), if any block is stored.
+fn stored_tip(
+    c: &mut impl postgres::GenericClient,
+) -> Result<Option<(BlockHeight, Hash32)>, LogError> {
+    let row = c
+        .query_opt(
+            "SELECT height, hash FROM ting_blocks ORDER BY height DESC LIMIT 1",
+            &[],
+        )
+        .map_err(|e| database("read the tip", &describe(&e)))?;
+    Ok(row.map(|r| {
+        let height: i64 = r.get(0);
+        let hash: Vec<u8> = r.get(1);
+        (
+            BlockHeight(u64::try_from(height).unwrap_or(0)),
+            hash_of(&hash),
+        )
+    }))
+}
+
+fn hash_of(bytes: &[u8]) -> Hash32 {
+    let mut h = [0u8; 32];
+    if bytes.len() == 32 {
+        h.copy_from_slice(bytes);
+    }
+    Hash32(h)
+}
+
+/// Inserts `rows` in one transaction if the lease's epoch is `epoch` and
+/// the stored tip is `after`; the database decides, not this node's belief.
+fn insert(
+    c: &mut Client,
+    epoch: u64,
+    after: (BlockHeight, Hash32),
+    rows: Rows,
+) -> Result<(), LogError> {
+    let fail = |e: postgres::Error| database("append blocks", &describe(&e));
+    let mut tx = c.transaction().map_err(fail)?;
+    let current: i64 = tx
+        .query_one("SELECT epoch FROM ting_lease FOR SHARE", &[])
+        .map_err(fail)?
+        .get(0);
+    let current = u64::try_from(current).unwrap_or(0);
+    if current != epoch {
+        return Err(LogError::Fenced { epoch, current });
+    }
+    let stored = stored_tip(&mut tx)?;
+    let is_tip = match stored {
+        Some(tip) => tip == after,
+        None => after.0 == BlockHeight(0),
+    };
+    if !is_tip {
+        return Err(LogError::TipMoved {
+            expected: after.0,
+            found: stored.map_or(BlockHeight(0), |t| t.0),
+        });
+    }
+    tx.execute(
+        INSERT,
+        &[
+            &rows.height,
+            &rows.hash,
+            &rows.prev_hash,
+            &rows.epoch,
+            &rows.time_ms,
+            &rows.tx_count,
+            &rows.header,
+            &rows.block,
+        ],
+    )
+    .map_err(fail)?;
+    tx.commit().map_err(fail)
+}
+
+impl BlockLog for PgLog {
+    fn append(&mut self, blocks: &[Block]) -> Result<(), LogError> {
+        if let Some(cause) = &self.failed {
+            return Err(database(
+                "append blocks",
+                &format!("an earlier append failed ({cause}); reopen the log"),
+            ));
+        }
+        let Some(first) = blocks.first() else {
+            return Ok(());
+        };
+        let mut tip = self.tip;
+        let mut rows = Rows::default();
+        for block in blocks {
+            self.rules.check_next(tip, block)?;
+            let h = &block.header;
+            if h.epoch != self.epoch {
+                return Err(LogError::Fenced {
+                    epoch: h.epoch,
+                    current: self.epoch,
+                });
+            }
+            tip = (h.height, h.hash());
+            rows.height
+                .push(i64::try_from(h.height.0).unwrap_or(i64::MAX));
+            rows.hash.push(tip.1 .0.to_vec());
+            rows.prev_hash.push(h.prev_hash.0.to_vec());
+            rows.epoch.push(i64::try_from(h.epoch).unwrap_or(i64::MAX));
+            rows.time_ms
+                .push(i64::try_from(h.timestamp.0).unwrap_or(i64::MAX));
+            rows.tx_count
+                .push(i32::try_from(h.tx_count).unwrap_or(i32::MAX));
+            rows.header.push(h.to_bytes());
+            rows.block.push(block.encode());
+        }
+        let (epoch, after) = (
+            self.epoch,
+            (
+                BlockHeight(first.header.height.0 - 1),
+                first.header.prev_hash,
+            ),
+        );
+        match self.writer.run(move |c| insert(c, epoch, after, rows)) {
+            Ok(Ok(())) => {
+                self.tip = tip;
+                self.reader.height.store(tip.0 .0, Ordering::Release);
+                Ok(())
+            }
+            Ok(Err(e)) | Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    fn tip(&self) -> (BlockHeight, Hash32) {
+        self.tip
+    }
+
+    fn reader(&self) -> LogReader {
+        LogReader::new(self.reader.clone())
+    }
+}
+
+impl PgReader {
+    fn bytes(
+        &self,
+        column: &'static str,
+        height: BlockHeight,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        if height.0 == 0 || height.0 > self.height().0 {
+            return Ok(None);
+        }
+        let h = i64::try_from(height.0).unwrap_or(i64::MAX);
+        let sql = format!("SELECT {column} FROM ting_blocks WHERE height = $1");
+        self.worker.run(move |c| {
+            c.query_opt(sql.as_str(), &[&h])
+                .map(|row| row.map(|r| r.get::<_, Vec<u8>>(0)))
+                .map_err(|e| database("read a block", &describe(&e)))
+        })?
+    }
+}
+
+impl BlockSource for PgReader {
+    fn block(&self, height: BlockHeight) -> Result<Option<Block>, LogError> {
+        let Some(bytes) = self.bytes("block", height)? else {
+            return Ok(None);
+        };
+        Block::decode(&bytes)
+            .map(Some)
+            .map_err(|e| LogError::Replay {
+                height,
+                message: format!("the stored block does not decode: {e}"),
+            })
+    }
+
+    fn header(&self, height: BlockHeight) -> Result<Option<BlockHeader>, LogError> {
+        let Some(bytes) = self.bytes("header", height)? else {
+            return Ok(None);
+        };
+        BlockHeader::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| LogError::Replay {
+                height,
+                message: format!("the stored header does not decode: {e}"),
+            })
+    }
+
+    fn height(&self) -> BlockHeight {
+        BlockHeight(self.height.load(Ordering::Acquire))
+    }
+}

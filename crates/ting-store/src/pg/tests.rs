@@ -1,0 +1,148 @@
+//! The PostgreSQL block log against a real server (a [`TempCluster`] of
+//! its own): what it stores reads back, a reopened log finds its tip, and
+//! the database, not the node, fences a leader whose lease moved on.
+
+use super::cluster::TempCluster;
+use super::*;
+use crate::testkit::Chain;
+use crate::{BlockLog, LogError};
+
+fn cluster() -> TempCluster {
+    TempCluster::start().expect("a PostgreSQL cluster (see pg/cluster.rs for what it needs)")
+}
+
+fn set_epoch(url: &str, epoch: i64) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        c.execute("UPDATE ting_lease SET epoch = $1", &[&epoch])
+            .expect("the lease moves");
+    })
+    .join()
+    .expect("the update ran");
+}
+
+#[test]
+fn blocks_appended_read_back_and_a_reopened_log_finds_its_tip() {
+    let pg = cluster();
+    let url = pg.create_database("appends").expect("a database");
+    assert_eq!(
+        PgLog::open(&url, &Chain::new().genesis, 0)
+            .expect_err("not migrated")
+            .code(),
+        "log_schema"
+    );
+    assert_eq!(
+        migrate(&url).expect("migrated"),
+        Migrated {
+            from: 0,
+            to: SCHEMA_VERSION
+        }
+    );
+    assert_eq!(
+        migrate(&url).expect("again"),
+        Migrated {
+            from: SCHEMA_VERSION,
+            to: SCHEMA_VERSION
+        },
+        "migrating twice changes nothing"
+    );
+    let mut chain = Chain::new();
+    let mut log = PgLog::open(&url, &chain.genesis, 0).expect("opens");
+    assert_eq!(log.tip(), chain.tip());
+    let first = chain.extend(3, 2);
+    log.append(&first).expect("appended");
+    log.append(&chain.extend(2, 5)).expect("appended");
+    let reader = log.reader();
+    assert_eq!(reader.height().0, 5);
+    for b in &chain.blocks {
+        assert_eq!(
+            reader.block(b.header.height).expect("read"),
+            Some(b.clone())
+        );
+        assert_eq!(
+            reader.header(b.header.height).expect("read"),
+            Some(b.header.clone())
+        );
+    }
+    assert_eq!(reader.block(ting_core::BlockHeight(6)).expect("read"), None);
+    drop(log);
+
+    let reopened = PgLog::open(&url, &chain.genesis, 0).expect("reopens");
+    assert_eq!(reopened.tip(), chain.tip());
+    let other = Chain::with_name("another network");
+    assert_eq!(
+        PgLog::open(&url, &other.genesis, 0)
+            .expect_err("another genesis")
+            .code(),
+        "wrong_genesis"
+    );
+}
+
+#[test]
+fn a_block_that_does_not_chain_is_refused_and_nothing_is_stored() {
+    let pg = cluster();
+    let url = pg.create_database("chain").expect("a database");
+    migrate(&url).expect("migrated");
+    let mut chain = Chain::new();
+    let mut log = PgLog::open(&url, &chain.genesis, 0).expect("opens");
+    log.append(&chain.extend(2, 1)).expect("appended");
+    let mut skipped = chain.extend(2, 1);
+    let gap = skipped.split_off(1);
+    let err = log.append(&gap).expect_err("a gap");
+    assert_eq!(err.code(), "height_gap", "{err}");
+    assert_eq!(log.reader().height().0, 2);
+}
+
+#[test]
+fn a_leader_whose_lease_moved_on_is_fenced_by_the_database() {
+    let pg = cluster();
+    let url = pg.create_database("fencing").expect("a database");
+    migrate(&url).expect("migrated");
+    let mut chain = Chain::new();
+    let mut old = PgLog::open(&url, &chain.genesis, 0).expect("opens");
+    old.append(&chain.extend(2, 1))
+        .expect("the leader of epoch 0 appends");
+
+    // Another node takes the lease (epoch 1) and appends from the same tip.
+    set_epoch(&url, 1);
+    let at_tip = chain.blocks.len();
+    chain.epoch = 1;
+    let mut new = PgLog::open(&url, &chain.genesis, 1).expect("opens");
+    new.append(&chain.extend(1, 1))
+        .expect("the leader of epoch 1 appends");
+
+    // The old leader, still believing in its tip and epoch, is refused.
+    let mut stale = Chain::new();
+    stale.blocks = chain.blocks[..at_tip].to_vec();
+    let err = old.append(&stale.extend(1, 1)).expect_err("fenced");
+    assert!(
+        matches!(
+            err,
+            LogError::Fenced {
+                epoch: 0,
+                current: 1
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.code(), "log_fenced");
+
+    // A leader of the current epoch with a stale tip is refused too: the
+    // database checks the tip, whatever the node believes.
+    let mut behind = PgLog::open(&url, &chain.genesis, 1).expect("opens");
+    new.append(&chain.extend(1, 1)).expect("appended");
+    let mut fork = Chain::new();
+    fork.epoch = 1;
+    fork.blocks = chain.blocks[..chain.blocks.len() - 1].to_vec();
+    let err = behind
+        .append(&fork.extend(1, 2))
+        .expect_err("the tip moved");
+    assert_eq!(err.code(), "log_tip_moved", "{err}");
+    let reader = new.reader();
+    assert_eq!(reader.height().0, 4);
+    assert_eq!(
+        reader.block(ting_core::BlockHeight(4)).expect("read"),
+        chain.blocks.last().cloned()
+    );
+}
