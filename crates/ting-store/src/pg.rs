@@ -13,6 +13,8 @@
 //!   epoch) and the first block's previous hash is the stored tip's hash
 //!   (the height is the primary key). A leader whose lease was taken over is
 //!   fenced by the database, whatever it believes.
+//! - **The lease** ([`Leases`]): taken, renewed and released on the
+//!   database's clock; taking it raises the epoch.
 //! - **Reads** ([`PgLog::reader`]): blocks and headers by height, on a
 //!   connection of their own.
 //!
@@ -23,6 +25,7 @@
 //! be started from inside the node's, and the log is called from both.
 
 pub mod cluster;
+pub mod lease;
 pub mod schema;
 mod worker;
 
@@ -30,5 +33,6 @@ mod log;
 #[cfg(test)]
 mod tests;
 
+pub use lease::{LeaseState, Leases};
 pub use log::{PgLog, PgReader};
 pub use schema::{migrate, Migrated, SCHEMA_VERSION};

@@ -146,3 +146,81 @@ fn a_leader_whose_lease_moved_on_is_fenced_by_the_database() {
         chain.blocks.last().cloned()
     );
 }
+
+/// Polls `f` until it answers `Some`, for at most `deadline`.
+fn within<T>(deadline: std::time::Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if started.elapsed() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
+    use std::time::Duration;
+    let pg = cluster();
+    let url = pg.create_database("leases").expect("a database");
+    migrate(&url).expect("migrated");
+    let leases = Leases::connect(&url).expect("connects");
+    let long = Duration::from_secs(600);
+
+    let a = leases
+        .take("node-a", long)
+        .expect("asked")
+        .expect("free: a takes it");
+    assert_eq!(a, 1);
+    assert_eq!(
+        leases.take("node-b", long).expect("asked"),
+        None,
+        "a's lease runs"
+    );
+    assert!(
+        leases.renew("node-a", a, long).expect("asked"),
+        "a renews its own"
+    );
+    assert!(
+        !leases.renew("node-b", a, long).expect("asked"),
+        "b holds nothing"
+    );
+
+    // a's last renewal is short, and then a stops (paused, or gone): b
+    // takes the lease once it lapses.
+    let short = Duration::from_millis(1);
+    assert!(leases.renew("node-a", a, short).expect("asked"));
+    let b = within(Duration::from_secs(30), || {
+        leases.take("node-b", long).expect("asked")
+    })
+    .expect("b takes the lease after a's lapsed");
+    assert_eq!(b, 2);
+    assert!(
+        !leases.renew("node-a", a, short).expect("asked"),
+        "a lost it"
+    );
+    let state = leases.state().expect("read");
+    assert_eq!((state.epoch, state.holder.as_deref()), (2, Some("node-b")));
+    assert!(state.expires_in_ms.is_some_and(|ms| ms > 0));
+
+    // a, awake again, is fenced by the database when it appends.
+    let chain = Chain::new();
+    let mut old = PgLog::open(&url, &chain.genesis, a).expect("opens");
+    let mut blocks = Chain::new();
+    blocks.epoch = a;
+    let err = old.append(&blocks.extend(1, 1)).expect_err("fenced");
+    assert_eq!(err.code(), "log_fenced", "{err}");
+
+    // A clean release hands the lease over at once; taking it again,
+    // even by its last holder, raises the epoch.
+    assert!(leases.release("node-b", b).expect("asked"));
+    assert_eq!(leases.take("node-a", long).expect("asked"), Some(3));
+    assert_eq!(leases.take("node-a", long).expect("asked"), Some(4));
+    assert_eq!(
+        leases.take("", long).expect_err("no name").code(),
+        "log_database"
+    );
+}
