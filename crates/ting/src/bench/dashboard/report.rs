@@ -140,7 +140,6 @@ impl Report {
         json!({
             "watchers": self.plan.watchers,
             "watchers_idle": self.plan.idle,
-            "watchers_skip_empty": w.skip_empty(),
             "rate_without_tx_s": round(w.rate(false), 0),
             "rate_with_tx_s": round(w.rate(true), 0),
             "watchers_rate_ratio": round(w.ratio(), 3),
@@ -225,13 +224,8 @@ impl Report {
         } else {
             "a sender of the window's transfers"
         };
-        let skip = if w.skip_empty() {
-            "skip_empty=true"
-        } else {
-            "without skip_empty (the node refused it)"
-        };
         println!(
-            "  watchers                {} SSE streams, each watching {whose}, {skip}; {} rounds of {} s windows (verification capacity {:.0} /s)",
+            "  watchers                {} SSE streams, each watching {whose}, skip_empty=true; {} rounds of {} s windows (verification capacity {:.0} /s)",
             self.plan.watchers,
             w.rounds.len(),
             self.plan.window.as_secs(),

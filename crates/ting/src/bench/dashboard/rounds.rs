@@ -179,11 +179,6 @@ impl Figures {
         }
     }
 
-    /// Whether the node took `skip_empty=true` on every stream.
-    pub fn skip_empty(&self) -> bool {
-        self.watched().all(|w| w.skip_empty)
-    }
-
     fn phases(&self, with: bool) -> impl Iterator<Item = &Phase> {
         self.rounds
             .iter()

@@ -37,8 +37,6 @@ const FILES_BESIDE: u64 = 512;
 /// What the streams of one window carried.
 #[derive(Debug, Clone)]
 pub struct Watched {
-    /// Whether the node took `skip_empty=true` (else the streams ran without it).
-    pub skip_empty: bool,
     /// Opening every stream, until each was answered.
     pub connect_s: f64,
     /// After the window, until the last expected receipt arrived.
@@ -60,7 +58,7 @@ pub fn around(
 ) -> anyhow::Result<(Phase, Watched)> {
     let bar = spinner(&format!("opening {} event streams", accounts.len()));
     let opened = Instant::now();
-    let (streams, skip_empty) = rt.block_on(open_all(addr, accounts))?;
+    let streams = rt.block_on(open_all(addr, accounts))?;
     let connect_s = opened.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let (phase, run) = match window() {
@@ -81,7 +79,6 @@ pub fn around(
     let counts = rt.block_on(streams.close())?;
     bar.finish_and_clear();
     let watched = Watched {
-        skip_empty,
         connect_s,
         drain_s,
         counts,
@@ -146,33 +143,21 @@ impl Streams {
     }
 }
 
-fn events_path(account: &AccountId, skip_empty: bool) -> String {
-    let skip = if skip_empty { "&skip_empty=true" } else { "" };
-    format!("/v1/events?account={}{skip}", account.to_did())
+fn events_path(account: &AccountId) -> String {
+    format!("/v1/events?account={}&skip_empty=true", account.to_did())
 }
 
 /// Opens a stream per account, `CONNECT_CONCURRENCY` at a time, each read
-/// on the current runtime. The first asks for `skip_empty=true`; a node
-/// that refuses the parameter (400, before it existed) gets every stream
-/// without it, and the report says so.
+/// on the current runtime.
 async fn open_all(
     addr: SocketAddr,
     accounts: &[(Option<usize>, AccountId)],
-) -> anyhow::Result<(Streams, bool)> {
+) -> anyhow::Result<Streams> {
     let (stop, stopped) = watch::channel(false);
     let mut streams = Streams {
         receipts: (0..accounts.len()).map(|_| Arc::default()).collect(),
         tasks: JoinSet::new(),
         stop,
-    };
-    let (_, first) = accounts.first().context("at least one watcher")?;
-    let (skip_empty, opened) = match open(addr, &events_path(first, true)).await? {
-        Ok(opened) => (true, opened),
-        Err((StatusCode::BAD_REQUEST, _)) => match open(addr, &events_path(first, false)).await? {
-            Ok(opened) => (false, opened),
-            Err((status, text)) => bail!("GET /v1/events answered {status}: {text}"),
-        },
-        Err((status, text)) => bail!("GET /v1/events answered {status}: {text}"),
     };
     let spawn = |streams: &mut Streams, j: usize, opened: (Conn, Incoming)| {
         let (receipts, stop) = (Arc::clone(&streams.receipts[j]), stopped.clone());
@@ -180,14 +165,13 @@ async fn open_all(
             .tasks
             .spawn(async move { (j, read(opened, receipts, stop).await) });
     };
-    spawn(&mut streams, 0, opened);
-    for batch in (1..accounts.len())
+    for batch in (0..accounts.len())
         .collect::<Vec<_>>()
         .chunks(CONNECT_CONCURRENCY)
     {
         let mut opening = JoinSet::new();
         for &j in batch {
-            let path = events_path(&accounts[j].1, skip_empty);
+            let path = events_path(&accounts[j].1);
             opening.spawn(async move { (j, open(addr, &path).await) });
         }
         while let Some(joined) = opening.join_next().await {
@@ -200,7 +184,7 @@ async fn open_all(
             }
         }
     }
-    Ok((streams, skip_empty))
+    Ok(streams)
 }
 
 /// A stream opened: its connection and the body to read; or the refusal.
