@@ -25,6 +25,7 @@ pub mod http;
 pub mod metrics;
 pub mod mqtt;
 pub mod node;
+mod pg_store;
 pub mod pipeline;
 pub mod refusals;
 mod snapshotter;

@@ -29,7 +29,7 @@ use ting_core::limits::{
 };
 use ting_core::{AccountId, Block, Genesis, Hash32, Keypair};
 use ting_ledger::State;
-use ting_store::{FileLog, Index, LogOptions, LogReader, RecoveryReport, SnapshotStore};
+use ting_store::{BlockLog, FileLog, Index, LogOptions, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::broadcast;
 
 use crate::admission::Admission;
@@ -69,6 +69,11 @@ pub struct NodeConfig {
     pub log_segment_bytes: u64,
     /// Faults a test arms for the block log's file operations; `None` outside tests.
     pub faults: Option<Arc<ting_store::Faults>>,
+    /// Where the block log is kept: `None` for files under `data_dir`, or a
+    /// `postgres://` URL (docs/postgres.md; migrated with `ting migrate`).
+    /// The node appends in epoch 0: one node per database until the lease
+    /// is taken by nodes.
+    pub store: Option<String>,
     /// What one client address may hold open on the HTTP API.
     pub http_per_source: crate::http::sources::PerSource,
     /// The most event streams open at once (`/v1/events` and
@@ -96,6 +101,7 @@ impl NodeConfig {
             max_clock_step: MAX_CLOCK_STEP_DEFAULT,
             log_segment_bytes: LOG_SEGMENT_BYTES,
             faults: None,
+            store: None,
             http_per_source: crate::http::sources::PerSource::default(),
             event_streams_max: EVENT_SUBSCRIBERS_MAX,
         }
@@ -236,6 +242,10 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<File, StartError> {
     }
 }
 
+/// What recovery hands the launch: the state, the open log, the snapshot's
+/// height, what opening the log found, and the blocks replayed.
+type Recovered = (State, Box<dyn BlockLog>, u64, RecoveryReport, u64);
+
 /// Loads the newest snapshot (or the genesis) and replays the log above it. The log
 /// reads only the segments from the one holding the block above the snapshot, and
 /// hands over the snapshot's own block first, which must be the one the snapshot names.
@@ -243,7 +253,7 @@ fn recover(
     cfg: &NodeConfig,
     snapshots: &SnapshotStore,
     hash_seed: u64,
-) -> Result<(State, FileLog, u64, RecoveryReport, u64), StartError> {
+) -> Result<Recovered, StartError> {
     let mut state = match snapshots.latest()? {
         Some(s) => State::decode(&s.state, hash_seed).map_err(|e| match e {
             ting_ledger::SnapshotDecodeError::OldVersion { .. } => {
@@ -298,12 +308,26 @@ fn recover(
         replayed += 1;
         Ok(())
     };
-    let blocks_dir = cfg.data_dir.join("blocks");
-    let mut options = LogOptions::default();
-    options.segment_bytes = cfg.log_segment_bytes;
-    options.faults = cfg.faults.clone();
-    let (log, report) =
-        FileLog::open_above_with(&blocks_dir, &cfg.genesis, snap_height, &options, &mut visit)?;
+    let (log, report): (Box<dyn BlockLog>, RecoveryReport) = match &cfg.store {
+        None => {
+            let blocks_dir = cfg.data_dir.join("blocks");
+            let mut options = LogOptions::default();
+            options.segment_bytes = cfg.log_segment_bytes;
+            options.faults = cfg.faults.clone();
+            let (log, report) = FileLog::open_above_with(
+                &blocks_dir,
+                &cfg.genesis,
+                snap_height,
+                &options,
+                &mut visit,
+            )?;
+            (Box::new(log), report)
+        }
+        Some(url) => {
+            let (log, report) = crate::pg_store::open(url, &cfg.genesis, snap_height, &mut visit)?;
+            (Box::new(log), report)
+        }
+    };
     if let Some(reason) = &report.truncated_reason {
         tracing::warn!(bytes = report.truncated_bytes, %reason, "cut a torn tail off the block log");
     }
@@ -368,13 +392,12 @@ impl Node {
     fn launch(
         cfg: NodeConfig,
         state: State,
-        log: FileLog,
+        log: Box<dyn BlockLog>,
         index: Arc<Index>,
         snapshots: Arc<SnapshotStore>,
         report: StartReport,
         lock: File,
     ) -> Node {
-        use ting_store::BlockLog;
         let mut cfg = cfg;
         let time = crate::clock::NetworkTime::of(&cfg.genesis);
         if time.is_accelerated() {
@@ -403,7 +426,12 @@ impl Node {
         let reader = log.reader();
         let health = Arc::new(Health::new(
             Arc::clone(&metrics),
-            cfg.data_dir.join("blocks"),
+            // The disk to watch: the log's, or with the log in PostgreSQL
+            // the snapshots' and the index's.
+            match cfg.store {
+                None => cfg.data_dir.join("blocks"),
+                Some(_) => cfg.data_dir.clone(),
+            },
             index.indexed_height().map_or(0, |h| h.0),
             report.snapshot_height,
         ));
@@ -452,11 +480,7 @@ impl Node {
             events: events.clone(),
             metrics: Arc::clone(&metrics),
         };
-        pipeline_threads.push(pipeline::spawn_writer(
-            Box::new(log),
-            sealed_rx,
-            writer_parts,
-        ));
+        pipeline_threads.push(pipeline::spawn_writer(log, sealed_rx, writer_parts));
         let mut threads = vec![
             spawn_indexer(IndexerParts {
                 index: Arc::clone(&index),

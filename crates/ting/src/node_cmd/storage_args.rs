@@ -17,6 +17,23 @@ pub struct StorageArgs {
     #[arg(long, value_name = "N", hide = true, env = "TING_SNAPSHOT_EVERY_BLOCKS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_every_blocks: Option<u64>,
+    /// Keep the block log in PostgreSQL instead of DATA_DIR/blocks:
+    /// postgres://USER@HOST:PORT/DATABASE, its schema made with `ting migrate`
+    /// (docs/postgres.md). One node per database for now.
+    #[arg(long, value_name = "URL", env = "TING_STORE", value_parser = postgres_url)]
+    pub store: Option<String>,
+}
+
+/// Accepts a `postgres://` or `postgresql://` URL.
+fn postgres_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err(format!(
+            "a postgres:// URL, such as postgres://ting@127.0.0.1:5432/ting, not {url:?}"
+        ))
+    }
 }
 
 impl StorageArgs {
@@ -27,6 +44,10 @@ impl StorageArgs {
             eprintln!(
                 "ting node: block log segments are sealed past {bytes} bytes (--log-segment-bytes)"
             );
+        }
+        if let Some(url) = &self.store {
+            cfg.store = Some(url.clone());
+            eprintln!("ting node: the block log is kept in PostgreSQL (--store); snapshots and the index in the data directory");
         }
         if let Some(blocks) = self.snapshot_every_blocks {
             cfg.snapshot_every_blocks = blocks;
