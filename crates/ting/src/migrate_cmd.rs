@@ -11,8 +11,8 @@ use crate::output::print_value;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The database: postgres://USER@HOST:PORT/DATABASE (a password, if any, in
-    /// the URL or in PGPASSWORD is not read yet: use trust or peer auth).
+    /// The database: postgres://USER[:PASSWORD]@HOST:PORT/DATABASE (PGPASSWORD
+    /// and the other PG* variables are not read; no TLS to the database yet).
     #[arg(long, value_name = "URL")]
     pub store: String,
 }

@@ -87,10 +87,6 @@ impl TempCluster {
         format!("postgres://{CLUSTER_USER}@127.0.0.1:{}/{db}", self.port)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Creates database `name` (letters, digits and `_` only).
     ///
     /// # Errors
@@ -118,14 +114,6 @@ impl TempCluster {
         let data = self.data();
         self.run_tool("pg_ctl", &["stop", "-m", "immediate", "-D", &data])
             .map(|_| ())
-    }
-
-    /// Starts the server again on the same port.
-    ///
-    /// # Errors
-    /// `pg_ctl` failed.
-    pub fn restart(&self) -> io::Result<()> {
-        self.pg_start()
     }
 
     fn data(&self) -> String {

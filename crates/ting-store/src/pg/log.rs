@@ -86,7 +86,16 @@ impl PgLog {
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
+
+    /// The log's reader, for what only the database offers (ranges).
+    pub fn pg_reader(&self) -> &PgReader {
+        &self.reader
+    }
 }
+
+/// The most blocks [`PgReader::range`] reads in one query: full blocks are
+/// about a megabyte each.
+pub const RANGE_BLOCKS_MAX: u64 = 16;
 
 /// Records the network on an empty database, or checks it is this one.
 fn bind_network(c: &mut Client, expected: Hash32) -> Result<(), LogError> {
@@ -249,6 +258,61 @@ impl BlockLog for PgLog {
 }
 
 impl PgReader {
+    /// The durable blocks `from..=to` (at most [`RANGE_BLOCKS_MAX`] of
+    /// them, clipped to the durable height), each with its stored size, in
+    /// one query: recovery reads the log this way.
+    ///
+    /// # Errors
+    /// A database error, a gap in the heights, or a block that does not decode.
+    pub fn range(
+        &self,
+        from: BlockHeight,
+        to: BlockHeight,
+    ) -> Result<Vec<(Block, usize)>, LogError> {
+        let from = from.0.max(1);
+        let to =
+            to.0.min(self.height().0)
+                .min(from.saturating_add(RANGE_BLOCKS_MAX - 1));
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let (lo, hi) = (
+            i64::try_from(from).unwrap_or(i64::MAX),
+            i64::try_from(to).unwrap_or(i64::MAX),
+        );
+        let rows = self.worker.run(move |c| {
+            c.query(
+                "SELECT height, block FROM ting_blocks
+                 WHERE height BETWEEN $1 AND $2 ORDER BY height",
+                &[&lo, &hi],
+            )
+            .map_err(|e| database("read blocks", &describe(&e)))
+        })??;
+        let mut out = Vec::with_capacity(rows.len());
+        for (want, row) in (from..=to).zip(&rows) {
+            let (got, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            let height = BlockHeight(want);
+            if u64::try_from(got).ok() != Some(want) {
+                return Err(LogError::Replay {
+                    height,
+                    message: "the database holds no block at this height, below its tip".into(),
+                });
+            }
+            let block = Block::decode(&bytes).map_err(|e| LogError::Replay {
+                height,
+                message: format!("the stored block does not decode: {e}"),
+            })?;
+            out.push((block, bytes.len()));
+        }
+        if out.len() as u64 != to - from + 1 {
+            return Err(LogError::Replay {
+                height: BlockHeight(from + out.len() as u64),
+                message: "the database holds no block at this height, below its tip".into(),
+            });
+        }
+        Ok(out)
+    }
+
     fn bytes(
         &self,
         column: &'static str,

@@ -66,6 +66,17 @@ fn blocks_appended_read_back_and_a_reopened_log_finds_its_tip() {
         );
     }
     assert_eq!(reader.block(ting_core::BlockHeight(6)).expect("read"), None);
+    let range = log
+        .pg_reader()
+        .range(ting_core::BlockHeight(2), ting_core::BlockHeight(9))
+        .expect("a range");
+    let blocks: Vec<_> = range.iter().map(|(b, _)| b.clone()).collect();
+    assert_eq!(
+        blocks,
+        chain.blocks[1..].to_vec(),
+        "clipped to the durable height"
+    );
+    assert!(range.iter().all(|(b, n)| *n == b.encode().len()));
     drop(log);
 
     let reopened = PgLog::open(&url, &chain.genesis, 0).expect("reopens");

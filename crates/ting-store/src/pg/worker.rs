@@ -43,6 +43,14 @@ impl Worker {
                     }
                 };
                 while let Ok(job) = inbox.recv() {
+                    // A connection the server closed (a restart, a failover)
+                    // is made again before the next job; if that fails the
+                    // job meets the closed one and answers its error.
+                    if client.is_closed() {
+                        if let Ok(again) = Client::connect(&url, NoTls) {
+                            client = again;
+                        }
+                    }
                     job(&mut client);
                 }
             })
