@@ -116,6 +116,14 @@ impl TempCluster {
             .map(|_| ())
     }
 
+    /// Starts the server again on the same port, after [`TempCluster::kill`].
+    ///
+    /// # Errors
+    /// `pg_ctl` failed.
+    pub fn restart(&self) -> io::Result<()> {
+        self.pg_start()
+    }
+
     fn data(&self) -> String {
         self.dir.join("data").to_string_lossy().into_owned()
     }

@@ -280,14 +280,14 @@ impl PgReader {
             i64::try_from(from).unwrap_or(i64::MAX),
             i64::try_from(to).unwrap_or(i64::MAX),
         );
-        let rows = self.worker.run(move |c| {
+        let rows = self.worker.read(move |c| {
             c.query(
                 "SELECT height, block FROM ting_blocks
                  WHERE height BETWEEN $1 AND $2 ORDER BY height",
                 &[&lo, &hi],
             )
             .map_err(|e| database("read blocks", &describe(&e)))
-        })??;
+        })?;
         let mut out = Vec::with_capacity(rows.len());
         for (want, row) in (from..=to).zip(&rows) {
             let (got, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
@@ -323,11 +323,11 @@ impl PgReader {
         }
         let h = i64::try_from(height.0).unwrap_or(i64::MAX);
         let sql = format!("SELECT {column} FROM ting_blocks WHERE height = $1");
-        self.worker.run(move |c| {
+        self.worker.read(move |c| {
             c.query_opt(sql.as_str(), &[&h])
                 .map(|row| row.map(|r| r.get::<_, Vec<u8>>(0)))
                 .map_err(|e| database("read a block", &describe(&e)))
-        })?
+        })
     }
 }
 

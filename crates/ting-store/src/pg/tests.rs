@@ -235,3 +235,35 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
         "log_database"
     );
 }
+
+#[test]
+fn after_the_server_restarts_reads_go_on_and_the_writer_must_be_reopened() {
+    let pg = cluster();
+    let url = pg.create_database("restarts").expect("a database");
+    migrate(&url).expect("migrated");
+    let mut chain = Chain::new();
+    let mut log = PgLog::open(&url, &chain.genesis, 0).expect("opens");
+    log.append(&chain.extend(2, 1)).expect("appended");
+    let reader = log.reader();
+
+    pg.kill().expect("the server stops at once");
+    pg.restart().expect("the server starts again");
+
+    // The reader's connection is made again: what was durable still reads.
+    assert_eq!(
+        reader
+            .block(ting_core::BlockHeight(2))
+            .expect("read after the restart"),
+        chain.blocks.last().cloned()
+    );
+    // The writer meets its closed connection and, not knowing what an
+    // interrupted append would have done, takes no more until reopened.
+    let next = chain.extend(1, 1);
+    let err = log.append(&next).expect_err("the connection was closed");
+    assert_eq!(err.code(), "log_database", "{err}");
+    let err = log.append(&next).expect_err("refused until reopened");
+    assert!(err.to_string().contains("reopen the log"), "{err}");
+    let mut reopened = PgLog::open(&url, &chain.genesis, 0).expect("reopens");
+    assert_eq!(reopened.tip().0 .0, 2);
+    reopened.append(&next).expect("appended after reopening");
+}

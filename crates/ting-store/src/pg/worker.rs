@@ -14,7 +14,26 @@ use postgres::{Client, NoTls};
 
 use crate::LogError;
 
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+/// The client and where it connects, to connect again.
+struct Conn {
+    client: Client,
+    url: String,
+}
+
+impl Conn {
+    /// Connects again after the server closed the connection; false if it cannot.
+    fn reconnect(&mut self) -> bool {
+        match Client::connect(&self.url, NoTls) {
+            Ok(client) => {
+                self.client = client;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
 
 /// A connection on its own thread.
 #[derive(Debug)]
@@ -32,10 +51,10 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                let mut client = match Client::connect(&url, NoTls) {
+                let mut conn = match Client::connect(&url, NoTls) {
                     Ok(client) => {
                         let _ = ready.send(Ok(()));
-                        client
+                        Conn { client, url }
                     }
                     Err(e) => {
                         let _ = ready.send(Err(describe(&e)));
@@ -43,15 +62,7 @@ impl Worker {
                     }
                 };
                 while let Ok(job) = inbox.recv() {
-                    // A connection the server closed (a restart, a failover)
-                    // is made again before the next job; if that fails the
-                    // job meets the closed one and answers its error.
-                    if client.is_closed() {
-                        if let Ok(again) = Client::connect(&url, NoTls) {
-                            client = again;
-                        }
-                    }
-                    job(&mut client);
+                    job(&mut conn);
                 }
             })
             .map_err(|e| database("start a database thread", &e.to_string()))?;
@@ -70,6 +81,30 @@ impl Worker {
         &self,
         job: impl FnOnce(&mut Client) -> R + Send + 'static,
     ) -> Result<R, LogError> {
+        self.send(move |conn| job(&mut conn.client))
+    }
+
+    /// Runs `read`, which changes nothing, and runs it once more on a new
+    /// connection if the server had closed the one it met (a restart, a
+    /// failover). Writes never go through here: whether an interrupted
+    /// write happened is for the caller to find out.
+    pub fn read<T: Send + 'static>(
+        &self,
+        read: impl Fn(&mut Client) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        self.send(move |conn| {
+            let first = read(&mut conn.client);
+            if first.is_err() && conn.client.is_closed() && conn.reconnect() {
+                return read(&mut conn.client);
+            }
+            first
+        })?
+    }
+
+    fn send<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Conn) -> R + Send + 'static,
+    ) -> Result<R, LogError> {
         let (answer, answered) = mpsc::channel();
         let sent = {
             let jobs = self
@@ -77,8 +112,8 @@ impl Worker {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             jobs.as_ref().map(|jobs| {
-                jobs.send(Box::new(move |client: &mut Client| {
-                    let _ = answer.send(job(client));
+                jobs.send(Box::new(move |conn: &mut Conn| {
+                    let _ = answer.send(job(conn));
                 }))
             })
         };
