@@ -208,9 +208,8 @@ impl NodeClient {
     pub async fn offer(&self, id: &OfferId) -> Result<Option<Offer>, HttpError> {
         let what = format!("offer {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/offers/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.offer(id, &answer, floor)?)
     }
 
@@ -219,9 +218,8 @@ impl NodeClient {
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, HttpError> {
         let what = format!("hold {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/holds/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.hold(id, &answer, floor)?)
     }
 
@@ -234,13 +232,12 @@ impl NodeClient {
     ) -> Result<Option<Reputation>, HttpError> {
         let what = format!("the reputation of {provider} in {category}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!(
             "/v1/reputation/{}/{}?proof=true",
             provider.to_hex(),
             escaped(category)
         );
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.reputation(provider, category, &answer, floor)?)
     }
 }

@@ -6,7 +6,7 @@ use hyper::StatusCode;
 use serde_json::Value;
 use ting_api::state::state_answer_from_json;
 use ting_core::state_proof::StateAnswer;
-use ting_core::{AccountId, ChannelId, MessagingKey};
+use ting_core::{AccountId, BlockHeight, ChannelId, MessagingKey};
 
 use super::channel::LedgerChannel;
 use super::views::Committed;
@@ -24,15 +24,19 @@ impl NodeClient {
         })
     }
 
+    /// The state answer at `path`, its JSON, and the floor to check it
+    /// against: the height the verifier had seen when the question was
+    /// asked, read before the request (see the module docs of `verify`).
     pub(super) async fn state_answer(
         &self,
         path: &str,
         what: &str,
-    ) -> Result<(StateAnswer, Value), HttpError> {
+    ) -> Result<(StateAnswer, Value, BlockHeight), HttpError> {
+        let floor = self.verifier().map_or(BlockHeight(0), |v| v.seen());
         let raw = self.get(path).await?;
         let answer = state_answer_from_json(&raw["proof"])
             .map_err(|e| no_proof(what.to_owned(), e.message))?;
-        Ok((answer, raw))
+        Ok((answer, raw, floor))
     }
 
     /// Account `id` at the node's tip block, proved against a header a
@@ -40,9 +44,8 @@ impl NodeClient {
     pub async fn proved_account(&self, id: &AccountId) -> Result<ProvedAccount, HttpError> {
         let what = format!("account {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/accounts/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.account(id, &answer, floor)?)
     }
 
@@ -72,9 +75,8 @@ impl NodeClient {
     ) -> Result<Option<ting_core::stream::Stream>, HttpError> {
         let what = format!("stream {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/streams/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.stream(id, &answer, floor)?)
     }
 
@@ -113,10 +115,9 @@ impl NodeClient {
     pub(super) async fn proved_channel(&self, id: &ChannelId) -> Result<LedgerChannel, HttpError> {
         let what = format!("channel {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let network = self.network().await?;
         let path = format!("/v1/channels/{}?proof=true", id.to_hex());
-        let (answer, raw) = self.state_answer(&path, &what).await?;
+        let (answer, raw, floor) = self.state_answer(&path, &what).await?;
         match verifier.channel(id, &answer, floor)? {
             Some(channel) => Ok(LedgerChannel::from_channel(network, id, &channel, raw)),
             None => Err(HttpError::Api {

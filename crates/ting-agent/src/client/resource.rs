@@ -106,9 +106,8 @@ impl NodeClient {
     pub async fn class(&self, name: &str) -> Result<Option<ResourceClass>, HttpError> {
         let what = format!("class {name}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/classes/{}?proof=true", escaped(name));
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.class(name, &answer, floor)?)
     }
 
@@ -118,9 +117,8 @@ impl NodeClient {
     pub async fn order(&self, id: &OrderId) -> Result<Option<Order>, HttpError> {
         let what = format!("order {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/orders/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.order(id, &answer, floor)?)
     }
 
@@ -129,9 +127,8 @@ impl NodeClient {
     pub async fn lease(&self, id: &LeaseId) -> Result<Option<Lease>, HttpError> {
         let what = format!("lease {id}");
         let verifier = self.verifier_for(&what)?;
-        let floor = verifier.seen();
         let path = format!("/v1/leases/{}?proof=true", id.to_hex());
-        let (answer, _) = self.state_answer(&path, &what).await?;
+        let (answer, _, floor) = self.state_answer(&path, &what).await?;
         Ok(verifier.lease(id, &answer, floor)?)
     }
 
