@@ -17,6 +17,7 @@
 //! from the seed per tick. The first pays the whole chain; the other two are
 //! too slow for that and are sampled, then extrapolated (the report says so).
 
+use super::stats::{round, verdict};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -334,19 +335,6 @@ fn recompute_spread(key: &ChainKey, seed: &Hash32, len: u32, samples: u32) -> Ha
 
 fn ratio(p: &Payee) -> f64 {
     p.consecutive.per_s() / p.vouchers.per_s()
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "MISSED"
-    }
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 fn report_json(args: &ChannelArgs, p: &Payee, q: &Payer) -> serde_json::Value {

@@ -9,6 +9,7 @@
 //! drain; then a paced run at half the measured rate for the half-load
 //! latency; report.
 
+use super::stats::{round, verdict};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -405,19 +406,6 @@ fn add_disturbed(v: &mut serde_json::Value, r: &Report) {
     });
     if let (Some(v), Some(more)) = (v.as_object_mut(), more.as_object()) {
         v.extend(more.clone());
-    }
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "MISSED"
     }
 }
 

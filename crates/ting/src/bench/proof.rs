@@ -12,6 +12,7 @@
 //! as it arrives (header signature, proof and record). Every check must
 //! succeed: one that fails is a bug and stops the run.
 
+use super::stats::round;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -205,9 +206,4 @@ pub fn run(args: &ProofArgs) -> anyhow::Result<()> {
     println!("  whole answer check     {answer_us:>9.2} µs   header signature, proof and record, as an answer arrives");
     println!("  proof size             {proof_bytes:>9.0} B    mean; {answer_bytes:.0} B with the signed header and the record");
     Ok(())
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }

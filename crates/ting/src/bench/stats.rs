@@ -246,6 +246,21 @@ pub fn format_cores(list: &[ThreadUse]) -> String {
         .join(", ")
 }
 
+/// `v` rounded to `digits` decimals, for the benches' JSON.
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// How a report says whether a target was met.
+pub fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

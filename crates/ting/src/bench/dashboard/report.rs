@@ -13,6 +13,7 @@
 //! machine, which on two shared cores can hide the watchers' share; the
 //! second figure leaves that noise out.
 
+use super::super::stats::{round, verdict};
 use serde_json::{json, Value};
 
 use super::super::drive::Phase;
@@ -305,18 +306,5 @@ fn line(what: &str, l: &Latency) {
 fn extend(v: &mut Value, more: Value) {
     if let (Some(v), Value::Object(more)) = (v.as_object_mut(), more) {
         v.extend(more);
-    }
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "MISSED"
     }
 }

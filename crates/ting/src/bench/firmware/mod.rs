@@ -31,6 +31,7 @@ mod device;
 mod elf;
 mod timing;
 
+use super::stats::round;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -387,9 +388,4 @@ fn print_report(r: &Report) {
         timing::READING.len()
     );
     println!("  (whole run {:.0} s)", r.elapsed.as_secs_f64());
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
