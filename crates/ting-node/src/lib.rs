@@ -22,11 +22,13 @@ pub mod feed;
 pub mod health;
 
 pub mod http;
+pub mod lead;
 pub mod metrics;
 pub mod mqtt;
 pub mod node;
 mod pg_store;
 pub mod pipeline;
+mod recovery;
 pub mod refusals;
 mod snapshotter;
 mod submit;

@@ -27,9 +27,9 @@ use ting_core::limits::{
     BLOCK_CUT_MS, DURABLE_QUEUE_BLOCKS_MAX, EVENTS_BUFFER_MAX, EVENT_SUBSCRIBERS_MAX,
     HTTP_REQUESTS_MAX, LOG_SEGMENT_BYTES, SNAPSHOT_INTERVAL_BLOCKS, SNAPSHOT_INTERVAL_TXS,
 };
-use ting_core::{AccountId, Block, Genesis, Hash32, Keypair};
+use ting_core::{AccountId, Genesis, Hash32, Keypair};
 use ting_ledger::State;
-use ting_store::{BlockLog, FileLog, Index, LogOptions, LogReader, RecoveryReport, SnapshotStore};
+use ting_store::{BlockLog, ChainRules, Index, LogReader, RecoveryReport, SnapshotStore};
 use tokio::sync::broadcast;
 
 use crate::admission::Admission;
@@ -38,10 +38,17 @@ use crate::clock::{Clock, ClockStatus, SystemClock, TimeGuard, MAX_CLOCK_STEP_DE
 use crate::faucet::Faucet;
 use crate::feed::{Feed, FeedParts, Published, Watchers};
 use crate::health::{spawn_health_watch, Health};
+use crate::lead::{Role, Roles};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, CommittedBlock, Durable, ExecutorConfig, Ingress, Load};
+use crate::recovery::OpenedLog;
 use crate::refusals::Refusals;
 use crate::snapshotter::{spawn_snapshotter, SnapshotterParts};
+
+/// The leader epoch of a node that sequences alone on its own files.
+const SINGLE_NODE_EPOCH: u64 = 0;
+/// The least time start waits for a node on PostgreSQL's first look at the lease.
+const LEASE_LOOK_WAIT_MIN: Duration = Duration::from_secs(5);
 
 /// Everything a node needs to start.
 #[derive(Debug)]
@@ -71,9 +78,11 @@ pub struct NodeConfig {
     pub faults: Option<Arc<ting_store::Faults>>,
     /// Where the block log is kept: `None` for files under `data_dir`, or a
     /// `postgres://` URL (docs/postgres.md; migrated with `ting migrate`).
-    /// The node appends in epoch 0: one node per database until the lease
-    /// is taken by nodes.
+    /// On PostgreSQL the node follows, and leads while it holds the lease
+    /// (`crate::lead`, configured by `lease`).
     pub store: Option<String>,
+    /// How a node on PostgreSQL takes part in leadership.
+    pub lease: crate::lead::LeaseConfig,
     /// What one client address may hold open on the HTTP API.
     pub http_per_source: crate::http::sources::PerSource,
     /// The most event streams open at once (`/v1/events` and
@@ -102,6 +111,7 @@ impl NodeConfig {
             log_segment_bytes: LOG_SEGMENT_BYTES,
             faults: None,
             store: None,
+            lease: crate::lead::LeaseConfig::default(),
             http_per_source: crate::http::sources::PerSource::default(),
             event_streams_max: EVENT_SUBSCRIBERS_MAX,
         }
@@ -200,6 +210,10 @@ pub struct Shared {
     pub genesis_doc: std::sync::OnceLock<axum::body::Bytes>,
     /// Open calls for proposals seen on the broker (`calls`), for `/v1/calls`.
     pub open_calls: crate::calls::OpenCalls,
+    /// Whether this node sequences alone, follows or leads (`crate::lead`).
+    pub roles: Arc<crate::lead::Roles>,
+    /// On PostgreSQL: sends submissions to the leader while this node follows.
+    pub(crate) forward: Option<crate::lead::Forwarder>,
     /// Set to have the executor ask for a snapshot at its next block.
     snapshot_now: Arc<AtomicBool>,
 }
@@ -219,6 +233,8 @@ pub struct Node {
     threads: Vec<JoinHandle<()>>,
     pipeline_threads: Vec<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
+    /// Set first at shutdown: a follower stops following.
+    closing: Arc<AtomicBool>,
     snapshots: Arc<SnapshotStore>,
     report: StartReport,
     _lock: File,
@@ -242,117 +258,6 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<File, StartError> {
     }
 }
 
-/// What recovery hands the launch: the state, the open log, the snapshot's
-/// height, what opening the log found, and the blocks replayed.
-type Recovered = (State, Box<dyn BlockLog>, u64, RecoveryReport, u64);
-
-/// Loads the newest snapshot (or the genesis) and replays the log above it. The log
-/// reads only the segments from the one holding the block above the snapshot, and
-/// hands over the snapshot's own block first, which must be the one the snapshot names.
-fn recover(
-    cfg: &NodeConfig,
-    snapshots: &SnapshotStore,
-    hash_seed: u64,
-) -> Result<Recovered, StartError> {
-    let mut state = match snapshots.latest()? {
-        Some(s) => State::decode(&s.state, hash_seed).map_err(|e| match e {
-            ting_ledger::SnapshotDecodeError::OldVersion { .. } => {
-                StartError::OldData(format!("{}: {e}", cfg.data_dir.display()))
-            }
-            e => StartError::BadSnapshot {
-                height: s.height.0,
-                reason: e.to_string(),
-            },
-        })?,
-        None => State::from_genesis(&cfg.genesis, hash_seed),
-    };
-    if state.network() != cfg.genesis.network {
-        return Err(StartError::BadSnapshot {
-            height: state.height().0,
-            reason: "it is for another network".into(),
-        });
-    }
-    let (snap_height, snap_hash) = (state.height(), state.tip_hash());
-    // The state map is built once, after the last block, not per block.
-    state.begin_replay();
-    let mut replayed = 0u64;
-    let mut anchored = snap_height.0 == 0;
-    let mut visit = |block: &Block| -> Result<(), String> {
-        let h = block.header.height;
-        if h <= snap_height {
-            if h == snap_height {
-                if block.header.hash() != snap_hash {
-                    return Err(format!(
-                        "the snapshot at height {h} does not match the log's block there"
-                    ));
-                }
-                // The state map was rebuilt from the snapshot: its root must be the block's.
-                state.adopt_tip_header(&block.header).map_err(|e| {
-                    format!("the snapshot at height {h} does not match its block: {e}")
-                })?;
-                anchored = true;
-            }
-            return Ok(());
-        }
-        if !anchored {
-            return Err(format!(
-                "block {h} came before the log's block at the snapshot height {snap_height}"
-            ));
-        }
-        let receipts = state.apply_block(block).map_err(|e| e.to_string())?;
-        if let Some((i, Err(e))) = receipts.iter().enumerate().find(|(_, r)| r.is_err()) {
-            return Err(format!(
-                "block {h}, transaction {i} was refused on replay: {e}"
-            ));
-        }
-        replayed += 1;
-        Ok(())
-    };
-    let (log, report): (Box<dyn BlockLog>, RecoveryReport) = match &cfg.store {
-        None => {
-            let blocks_dir = cfg.data_dir.join("blocks");
-            let mut options = LogOptions::default();
-            options.segment_bytes = cfg.log_segment_bytes;
-            options.faults = cfg.faults.clone();
-            let (log, report) = FileLog::open_above_with(
-                &blocks_dir,
-                &cfg.genesis,
-                snap_height,
-                &options,
-                &mut visit,
-            )?;
-            (Box::new(log), report)
-        }
-        Some(url) => {
-            let (log, report) = crate::pg_store::open(url, &cfg.genesis, snap_height, &mut visit)?;
-            (Box::new(log), report)
-        }
-    };
-    if let Some(reason) = &report.truncated_reason {
-        tracing::warn!(bytes = report.truncated_bytes, %reason, "cut a torn tail off the block log");
-    }
-    if report.last_height < snap_height {
-        return Err(StartError::SnapshotAhead {
-            snapshot: snap_height.0,
-            log: report.last_height.0,
-        });
-    }
-    // The log hands over the snapshot's block whenever it holds it.
-    assert!(
-        anchored,
-        "the block log did not show its block at the snapshot height"
-    );
-    assert_eq!(
-        state.height(),
-        report.last_height,
-        "replay reached the log's tip"
-    );
-    state
-        .end_replay()
-        .map_err(|e| StartError::StateMismatch(e.to_string()))?;
-    Ok((state, log, snap_height.0, report, replayed))
-}
-
 impl Node {
     /// Recovers from the data directory and starts the pipeline.
     pub fn start(cfg: NodeConfig) -> Result<Node, StartError> {
@@ -369,7 +274,7 @@ impl Node {
         )?);
         let hash_seed = rand::random::<u64>();
         let (state, log, snapshot_height, log_report, replayed) =
-            recover(&cfg, &snapshots, hash_seed)?;
+            crate::recovery::recover(&cfg, &snapshots, hash_seed)?;
         let index = Arc::new(Index::open_with(
             &cfg.data_dir.join("index.redb"),
             cfg.faults.clone(),
@@ -392,7 +297,7 @@ impl Node {
     fn launch(
         cfg: NodeConfig,
         state: State,
-        log: Box<dyn BlockLog>,
+        log: OpenedLog,
         index: Arc<Index>,
         snapshots: Arc<SnapshotStore>,
         report: StartReport,
@@ -423,7 +328,11 @@ impl Node {
         let replica = state.clone();
         let state = Arc::new(RwLock::new(state));
         let stopping = Arc::new(AtomicBool::new(false));
-        let reader = log.reader();
+        let closing = Arc::new(AtomicBool::new(false));
+        let reader = match &log {
+            OpenedLog::Files(log) => log.reader(),
+            OpenedLog::Postgres(log) => log.reader(),
+        };
         let health = Arc::new(Health::new(
             Arc::clone(&metrics),
             // The disk to watch: the log's, or with the log in PostgreSQL
@@ -457,30 +366,69 @@ impl Node {
             clock: Arc::clone(&cfg.clock),
             guard: TimeGuard::new(cfg.max_clock_step),
             clock_status: Arc::clone(&clock_status),
+            epoch: SINGLE_NODE_EPOCH,
         };
-        pipeline_threads.push(pipeline::spawn_executor(
-            exec_cfg,
-            pipeline::ExecutorParts {
-                state: Arc::clone(&state),
-                checked: checked_rx,
-                to_writer: sealed_tx,
-                snapshots: snap_tx,
-                snapshot_busy: Arc::clone(&snapshot_busy),
-                snapshot_retry: Arc::clone(&snapshot_retry),
-                durable: Arc::clone(&durable),
-                load: Arc::clone(&load),
-                refusals: Arc::clone(&refusals),
-                admission: Arc::clone(&admission),
-                metrics: Arc::clone(&metrics),
-            },
-        ));
+        let exec_parts = pipeline::ExecutorParts {
+            state: Arc::clone(&state),
+            checked: checked_rx,
+            to_writer: sealed_tx,
+            snapshots: snap_tx,
+            snapshot_busy: Arc::clone(&snapshot_busy),
+            snapshot_retry: Arc::clone(&snapshot_retry),
+            durable: Arc::clone(&durable),
+            load: Arc::clone(&load),
+            refusals: Arc::clone(&refusals),
+            admission: Arc::clone(&admission),
+            metrics: Arc::clone(&metrics),
+        };
         let writer_parts = pipeline::WriterParts {
             durable: Arc::clone(&durable),
             refusals: Arc::clone(&refusals),
             events: events.clone(),
             metrics: Arc::clone(&metrics),
         };
-        pipeline_threads.push(pipeline::spawn_writer(log, sealed_rx, writer_parts));
+        let (settled_tx, settled) = mpsc::channel();
+        // On PostgreSQL the follower starts last, once everything that
+        // starts from the recovered height (the feed, the indexer) has.
+        let mut follower = None;
+        let (roles, forward) = match log {
+            OpenedLog::Files(log) => {
+                pipeline_threads.push(pipeline::spawn_executor(exec_cfg, exec_parts));
+                pipeline_threads.push(pipeline::spawn_writer(log, sealed_rx, writer_parts));
+                (Arc::new(Roles::new(Role::Single)), None)
+            }
+            OpenedLog::Postgres(log) => {
+                let roles = Arc::new(Roles::new(Role::Following { leader: None }));
+                follower = Some(crate::lead::FollowerParts {
+                    url: cfg.store.clone().expect("a PostgreSQL log has its URL"),
+                    holder: cfg.key.account().to_did(),
+                    lease: cfg.lease.clone(),
+                    rules: ChainRules::from_genesis(&cfg.genesis),
+                    log,
+                    state: Arc::clone(&state),
+                    durable: Arc::clone(&durable),
+                    events: events.clone(),
+                    metrics: Arc::clone(&metrics),
+                    roles: Arc::clone(&roles),
+                    closing: Arc::clone(&closing),
+                    snapshot_every_blocks: cfg.snapshot_every_blocks,
+                    standby: crate::lead::Standby {
+                        executor: exec_cfg,
+                        executor_parts: exec_parts,
+                        sealed: sealed_rx,
+                        writer_parts,
+                    },
+                    settled: settled_tx,
+                });
+                let forward = crate::lead::Forwarder::new(
+                    Arc::clone(&roles),
+                    Arc::clone(&durable),
+                    reader.clone(),
+                    Arc::clone(&admission),
+                );
+                (roles, Some(forward))
+            }
+        };
         let mut threads = vec![
             spawn_indexer(IndexerParts {
                 index: Arc::clone(&index),
@@ -515,10 +463,18 @@ impl Node {
             stopping: Arc::clone(&stopping),
         });
         threads.push(feed.spawn());
+        if let Some(parts) = follower {
+            pipeline_threads.push(crate::lead::spawn_follower(parts));
+            // A lone node leads before start returns; one that finds
+            // another leading starts as its follower.
+            let _ = settled.recv_timeout(cfg.lease.ttl.max(LEASE_LOOK_WAIT_MIN));
+        }
         let faucet = cfg.faucet.map(Faucet::new);
         let shared = Arc::new(Shared {
             genesis_doc: std::sync::OnceLock::new(),
             open_calls: crate::calls::OpenCalls::default(),
+            roles,
+            forward,
             genesis_hash: cfg.genesis.hash(),
             time,
             sequencer: cfg.key.account(),
@@ -559,6 +515,7 @@ impl Node {
             threads,
             pipeline_threads,
             stopping,
+            closing,
             snapshots,
             report,
             _lock: lock,
@@ -575,6 +532,7 @@ impl Node {
 
     /// Stops admitting, drains every stage, writes a final snapshot, joins the threads.
     pub fn shutdown(self) {
+        self.closing.store(true, Ordering::Release);
         self.shared.ingress.close();
         for t in self.pipeline_threads {
             let _ = t.join();

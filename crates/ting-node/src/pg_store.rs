@@ -9,9 +9,6 @@ use std::time::Instant;
 use ting_core::{Block, BlockHeight, Genesis};
 use ting_store::{BlockLog, ChainRules, LogError, PgLog, RecoveryReport};
 
-/// The epoch a node appends in until nodes take the lease.
-const SINGLE_NODE_EPOCH: u64 = 0;
-
 /// Opens the log at `url` and hands `visit` the block at `acknowledged`
 /// (the snapshot's, unless 0) and every block above it, in order.
 ///
@@ -25,7 +22,8 @@ pub(crate) fn open(
     visit: &mut dyn FnMut(&Block) -> Result<(), String>,
 ) -> Result<(PgLog, RecoveryReport), LogError> {
     let started = Instant::now();
-    let log = PgLog::open(url, genesis, SINGLE_NODE_EPOCH)?;
+    // It appends nothing until it takes the lease (`PgLog::lead`).
+    let log = PgLog::open(url, genesis, 0)?;
     let rules = ChainRules::from_genesis(genesis);
     let reader = log.pg_reader();
     let last = log.tip().0;

@@ -1,5 +1,6 @@
 //! Submitting to a node: every way in passes the door (`crate::admission`)
-//! and then the pipeline's ingress, whole or not at all.
+//! and then the pipeline's ingress, whole or not at all; on a follower, the
+//! leader's (`crate::lead`).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -102,7 +103,11 @@ impl Shared {
         }
         let n = admit.len() as u64;
         let hashes: Vec<Hash32> = admit.iter().map(SignedTx::hash).collect();
-        match self.ingress.submit(source, admit, admit_replies) {
+        let admitted = match &self.forward {
+            Some(forward) if !self.roles.sequences() => forward.forward(admit, admit_replies),
+            _ => self.ingress.submit(source, admit, admit_replies),
+        };
+        match admitted {
             Ok(()) => {
                 self.metrics.txs_submitted.fetch_add(n, Ordering::Relaxed);
                 Ok(refused)

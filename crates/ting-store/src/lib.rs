@@ -48,7 +48,7 @@ pub use log::{
     SegmentInfo,
 };
 pub use mem_log::MemLog;
-pub use pg::{PgLog, PgReader};
+pub use pg::{Leases, Listener, PgLog, PgReader};
 pub use snapshot::{Snapshot, SnapshotError, SnapshotStore};
 
 /// Where blocks are made durable: the file log is the embedded default, [`PgLog`] keeps them in PostgreSQL.

@@ -16,7 +16,8 @@
 //! - **The lease** ([`Leases`]): taken, renewed and released on the
 //!   database's clock; taking it raises the epoch.
 //! - **Reads** ([`PgLog::reader`]): blocks and headers by height, on a
-//!   connection of their own.
+//!   connection of their own. Followers read the tip ([`PgReader::refresh`])
+//!   and hear of appends as they commit ([`Listener`], `LISTEN ting_blocks`).
 //!
 //! [`cluster::TempCluster`] starts a throwaway cluster for tests and benchmarks.
 //!
@@ -26,7 +27,9 @@
 
 pub mod cluster;
 pub mod lease;
+mod listen;
 pub mod schema;
+pub mod scratch;
 mod worker;
 
 mod log;
@@ -34,5 +37,6 @@ mod log;
 mod tests;
 
 pub use lease::{LeaseState, Leases};
-pub use log::{PgLog, PgReader};
+pub use listen::Listener;
+pub use log::{PgLog, PgReader, NOTIFY_CHANNEL};
 pub use schema::{migrate, Migrated, SCHEMA_VERSION};

@@ -104,7 +104,7 @@ impl NodeArg {
     pub async fn verified_client(&self) -> anyhow::Result<NodeClient> {
         let client = self.client()?;
         let status = client.status().await?;
-        let verifier = ting_agent::Verifier::new(status.genesis_hash, vec![status.sequencer]);
+        let verifier = ting_agent::Verifier::new(status.genesis_hash, status.sequencers.clone());
         Ok(client.verifying(std::sync::Arc::new(verifier)))
     }
 

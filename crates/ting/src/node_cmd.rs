@@ -546,7 +546,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         };
         cfg.mqtt_auth_hook = args.mqtt_auth_hook;
         clock.apply(&mut cfg);
-        args.storage.apply(&mut cfg);
+        args.storage.apply(&mut cfg, args.http);
         Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
     eprintln!("{}", start_message(args, &started));

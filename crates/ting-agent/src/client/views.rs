@@ -36,6 +36,9 @@ pub struct NodeStatus {
     pub genesis_hash: Hash32,
     /// The key that signs this node's blocks and envelopes.
     pub sequencer: AccountId,
+    /// Every key the genesis lets sign blocks: on nodes sharing a database,
+    /// each leader signs with its own (docs/operations.md, "Several nodes").
+    pub sequencers: Vec<AccountId>,
     pub height: BlockHeight,
     pub durable_height: BlockHeight,
     /// The MQTT broker devices should use (`mqtt://HOST:PORT`), if the node has one.
@@ -56,6 +59,7 @@ impl NodeStatus {
             name: raw["name"].as_str().unwrap_or_default().to_owned(),
             genesis_hash: hash(&raw, "genesis_hash", what)?,
             sequencer: account(&raw, "sequencer", what)?,
+            sequencers: sequencers(&raw, what)?,
             height: BlockHeight(number(&raw, "height", what)?),
             durable_height: BlockHeight(number(&raw, "durable_height", what)?),
             mqtt: raw["mqtt"]["broker"].as_str().map(str::to_owned),
@@ -66,6 +70,20 @@ impl NodeStatus {
             raw,
         })
     }
+}
+
+/// `sequencers`, or the one `sequencer` from a node that names no list.
+fn sequencers(raw: &Value, what: &str) -> Result<Vec<AccountId>, HttpError> {
+    let Some(list) = raw["sequencers"].as_array() else {
+        return Ok(vec![account(raw, "sequencer", what)?]);
+    };
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| AccountId::parse(s).ok())
+                .ok_or_else(|| missing(what, "sequencers"))
+        })
+        .collect()
 }
 
 /// The clock `/v1/status` names: absent or `real` is the wall clock; an

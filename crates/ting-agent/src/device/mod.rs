@@ -145,7 +145,7 @@ impl DeviceConfig {
             key,
             state_dir,
             network: status.network,
-            sequencers: vec![status.sequencer],
+            sequencers: status.sequencers.clone(),
             genesis_hash: status.genesis_hash,
             node_url: node_url.to_owned(),
             broker,

@@ -86,6 +86,7 @@ pub async fn status(State(s): State<Arc<Shared>>, headers: axum::http::HeaderMap
         "name": s.genesis.name,
         "genesis_hash": s.genesis_hash.to_hex(),
         "sequencer": s.sequencer.to_did(),
+        "sequencers": s.genesis.sequencers.iter().map(AccountId::to_did).collect::<Vec<_>>(),
         "height": height.0,
         "tip_hash": tip.to_hex(),
         "durable_height": s.durable.height().0,
@@ -95,7 +96,26 @@ pub async fn status(State(s): State<Arc<Shared>>, headers: axum::http::HeaderMap
         "faucet": s.faucet.as_ref().map(|f| f.issuer().to_did()),
         "clock": clock_json(&s.time),
         "mqtt": s.mqtt_broker.get().map(|b| json!({ "broker": advertised_broker(b, &headers) })),
+        "role": role_json(&s.roles.get()),
     })))
+}
+
+/// What the node does among nodes sharing a database (docs/api.md §3):
+/// `single`, `leader` with its epoch, or `follower` with the leader it knows.
+fn role_json(role: &crate::lead::Role) -> Value {
+    use crate::lead::Role;
+    match role {
+        Role::Single => json!({ "kind": "single" }),
+        Role::Leading { epoch } => json!({ "kind": "leader", "epoch": epoch }),
+        Role::Following { leader } => json!({
+            "kind": "follower",
+            "leader": leader.as_ref().map(|l| json!({
+                "epoch": l.epoch,
+                "id": l.holder,
+                "address": l.address,
+            })),
+        }),
+    }
 }
 
 /// The network's clock (docs/api.md §3): `real`, or `accelerated` with its

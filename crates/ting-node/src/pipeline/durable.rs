@@ -152,6 +152,12 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<ToWriter>, parts: &WriterParts
     if !blocks.is_empty() {
         let started = Instant::now();
         if let Err(e) = log.append(&blocks) {
+            if matches!(
+                e,
+                ting_store::LogError::Fenced { .. } | ting_store::LogError::TipMoved { .. }
+            ) {
+                crate::lead::step_down(&format!("the database refused this node's blocks: {e}"));
+            }
             tracing::error!(error = %e, "the block log refused a write; stopping the node so that nothing unwritten is acknowledged");
             std::process::abort();
         }

@@ -28,9 +28,6 @@ use crate::clock::{Clock, ClockStatus, TimeGuard, CLOCK_RECHECK};
 use crate::metrics::Metrics;
 use crate::refusals::Refusals;
 
-/// The leader epoch of a single sequencer: it never changes hands.
-const SINGLE_NODE_EPOCH: u64 = 0;
-
 /// How the executor cuts blocks and when it asks for snapshots, and the
 /// clock it stamps them with.
 #[derive(Debug)]
@@ -42,6 +39,9 @@ pub struct ExecutorConfig {
     pub clock: Arc<dyn Clock>,
     pub guard: TimeGuard,
     pub clock_status: Arc<ClockStatus>,
+    /// The leader epoch every block carries: 0 on a single node, the
+    /// lease's on nodes sharing PostgreSQL (`crate::lead`).
+    pub epoch: u64,
 }
 
 /// A snapshot is due at block `height`: the snapshotter's own copy of the
@@ -297,7 +297,7 @@ impl Executor {
         let draft = BlockDraft {
             genesis: state.genesis_hash(),
             height,
-            epoch: SINGLE_NODE_EPOCH,
+            epoch: self.cfg.epoch,
             prev_hash: state.tip_hash(),
             timestamp: open.timestamp,
             state_root,

@@ -106,6 +106,10 @@ pub enum SubmitError {
     Busy { queued: usize, max: usize },
     #[error("the node is shutting down")]
     ShuttingDown,
+    #[error(
+        "no node leads the network right now (a leader is being chosen); retry in a few seconds"
+    )]
+    NoLeader,
 }
 
 impl SubmitError {
@@ -113,6 +117,7 @@ impl SubmitError {
         match self {
             SubmitError::Busy { .. } => "busy",
             SubmitError::ShuttingDown => "shutting_down",
+            SubmitError::NoLeader => "no_leader",
         }
     }
 }

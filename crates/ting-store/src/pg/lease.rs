@@ -7,7 +7,9 @@
 //! transaction mode may stand between. Taking the lease raises the epoch,
 //! even for the holder it had: a restarted node's earlier incarnation may
 //! still have an append in flight, and the new epoch fences it (`PgLog`
-//! checks the epoch inside each append's transaction).
+//! checks the epoch inside each append's transaction). Each statement is
+//! safe to repeat, so each is tried once more on a new connection when the
+//! server closed the old one (a restart, a database failover).
 
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ use crate::LogError;
 pub struct LeaseState {
     pub epoch: u64,
     pub holder: Option<String>,
+    /// Where the holder answers HTTP (`http://HOST:PORT`), as it said when it took the lease.
+    pub address: Option<String>,
     /// Milliseconds until it expires (negative once expired); `None` when released.
     pub expires_in_ms: Option<i64>,
 }
@@ -28,6 +32,10 @@ pub struct LeaseState {
 pub struct Leases {
     worker: Worker,
 }
+
+/// How long taking the lease waits for a row lock (milliseconds), for this
+/// transaction only: longer than an append may sit idle (`log.rs`).
+const TAKE_LOCK_LIMIT: &str = "SET LOCAL lock_timeout = 5000";
 
 /// The longest holder name kept.
 pub const HOLDER_BYTES_MAX: usize = 128;
@@ -43,28 +51,52 @@ impl Leases {
         })
     }
 
-    /// Takes the lease for `holder` for `ttl` if nobody holds it (released
-    /// or expired) or `holder` does; answers the new epoch, or `None` when
-    /// another holder's lease is still running.
+    /// Takes the lease for `holder`, who answers at `address` (empty: nowhere
+    /// other nodes can reach), for `ttl` if
+    /// nobody holds it (released or expired) or `holder` does; answers the
+    /// new epoch, or `None` when another holder's lease is still running.
     ///
     /// # Errors
-    /// A holder name over [`HOLDER_BYTES_MAX`] bytes, or a database error.
-    pub fn take(&self, holder: &str, ttl: Duration) -> Result<Option<u64>, LogError> {
+    /// A holder name or address over [`HOLDER_BYTES_MAX`] bytes, an empty holder name, or a database error.
+    pub fn take(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<u64>, LogError> {
         let holder = checked_holder(holder)?;
+        let address = checked_address(address)?;
         let ttl_ms = ttl_ms(ttl);
-        self.worker.run(move |c| {
-            c.query_opt(
-                "UPDATE ting_lease
-                 SET epoch = epoch + 1, holder = $1,
-                     expires_at = now() + $2::bigint * interval '1 millisecond'
-                 WHERE holder IS NULL OR holder = $1
-                    OR expires_at IS NULL OR expires_at < now()
-                 RETURNING epoch",
-                &[&holder, &ttl_ms],
-            )
-            .map(|row| row.map(|r| epoch_of(r.get(0))))
-            .map_err(|e| database("take the lease", &describe(&e)))
-        })?
+        self.worker.read(move |c| {
+            let fail = |e: postgres::Error| database("take the lease", &describe(&e));
+            let mut tx = c.transaction().map_err(fail)?;
+            // A leader paused inside an append holds the row until the
+            // server ends its transaction; wait that long, not for ever.
+            tx.batch_execute(TAKE_LOCK_LIMIT).map_err(fail)?;
+            let epoch = tx
+                .query_opt(
+                    "UPDATE ting_lease
+                     SET epoch = epoch + 1, holder = $1, address = NULLIF($3, ''),
+                         expires_at = now() + $2::bigint * interval '1 millisecond'
+                     WHERE holder IS NULL OR holder = $1
+                        OR expires_at IS NULL OR expires_at < now()
+                     RETURNING epoch",
+                    &[&holder, &ttl_ms, &address],
+                )
+                .map_err(fail)?
+                .map(|r| epoch_of(r.get(0)));
+            tx.commit().map_err(fail)?;
+            Ok(epoch)
+        })
+    }
+
+    /// Whether the lease is free to take now: released, expired, or never taken.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn is_free(&self) -> Result<bool, LogError> {
+        let s = self.state()?;
+        Ok(s.holder.is_none() || s.expires_in_ms.is_none_or(|ms| ms < 0))
     }
 
     /// Extends the lease `holder` holds in `epoch` by `ttl` from now, if it
@@ -77,7 +109,7 @@ impl Leases {
     pub fn renew(&self, holder: &str, epoch: u64, ttl: Duration) -> Result<bool, LogError> {
         let holder = checked_holder(holder)?;
         let (epoch, ttl_ms) = (db_epoch(epoch), ttl_ms(ttl));
-        self.worker.run(move |c| {
+        self.worker.read(move |c| {
             c.execute(
                 "UPDATE ting_lease
                  SET expires_at = now() + $3::bigint * interval '1 millisecond'
@@ -86,7 +118,7 @@ impl Leases {
             )
             .map(|n| n == 1)
             .map_err(|e| database("renew the lease", &describe(&e)))
-        })?
+        })
     }
 
     /// Gives the lease up at once (a clean shutdown), so that another node
@@ -113,11 +145,11 @@ impl Leases {
     /// # Errors
     /// A database error.
     pub fn state(&self) -> Result<LeaseState, LogError> {
-        self.worker.run(|c| {
+        self.worker.read(|c| {
             let r = c
                 .query_one(
                     "SELECT epoch, holder,
-                            (extract(epoch FROM expires_at - now()) * 1000)::bigint
+                            (extract(epoch FROM expires_at - now()) * 1000)::bigint, address
                      FROM ting_lease",
                     &[],
                 )
@@ -126,8 +158,9 @@ impl Leases {
                 epoch: epoch_of(r.get(0)),
                 holder: r.get(1),
                 expires_in_ms: r.get(2),
+                address: r.get(3),
             })
-        })?
+        })
     }
 }
 
@@ -142,6 +175,19 @@ fn checked_holder(holder: &str) -> Result<String, LogError> {
         ));
     }
     Ok(holder.to_owned())
+}
+
+fn checked_address(address: &str) -> Result<String, LogError> {
+    if address.len() > HOLDER_BYTES_MAX {
+        return Err(database(
+            "use the lease",
+            &format!(
+                "an address must be at most {HOLDER_BYTES_MAX} bytes, not {}",
+                address.len()
+            ),
+        ));
+    }
+    Ok(address.to_owned())
 }
 
 fn ttl_ms(ttl: Duration) -> i64 {

@@ -12,6 +12,14 @@ use super::worker::{database, describe, Worker};
 use crate::chain::ChainRules;
 use crate::{BlockLog, BlockSource, LogError, LogReader};
 
+/// The channel each append notifies with its last height (`LISTEN ting_blocks`).
+pub const NOTIFY_CHANNEL: &str = "ting_blocks";
+
+/// How long an append's transaction may sit idle before the server ends
+/// it (milliseconds; set for that transaction only, so it holds through a
+/// pooler in transaction mode).
+const APPEND_IDLE_LIMIT: &str = "SET LOCAL idle_in_transaction_session_timeout = 2000";
+
 /// The blocks of one append, as columns for one multi-row insert.
 #[derive(Debug, Default)]
 struct Rows {
@@ -87,6 +95,21 @@ impl PgLog {
         self.epoch
     }
 
+    /// Makes this log append in `epoch` (a lease just taken), from the tip
+    /// stored now: after the lease moved, no append of an earlier epoch can
+    /// commit, so that tip is final for them. An earlier failure is forgotten.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn lead(&mut self, epoch: u64) -> Result<(BlockHeight, Hash32), LogError> {
+        let tip = self.writer.run(stored_tip)??;
+        self.tip = tip.unwrap_or_else(|| self.rules.empty_tip());
+        self.reader.height.store(self.tip.0 .0, Ordering::Release);
+        self.epoch = epoch;
+        self.failed = None;
+        Ok(self.tip)
+    }
+
     /// The log's reader, for what only the database offers (ranges).
     pub fn pg_reader(&self) -> &PgReader {
         &self.reader
@@ -157,6 +180,10 @@ fn insert(
 ) -> Result<(), LogError> {
     let fail = |e: postgres::Error| database("append blocks", &describe(&e));
     let mut tx = c.transaction().map_err(fail)?;
+    // A writer paused inside this transaction (SIGSTOP, a stalled VM)
+    // would hold the lease row's share lock, and no follower could take
+    // the lease: the server ends such a transaction instead.
+    tx.batch_execute(APPEND_IDLE_LIMIT).map_err(fail)?;
     let current: i64 = tx
         .query_one("SELECT epoch FROM ting_lease FOR SHARE", &[])
         .map_err(fail)?
@@ -190,6 +217,10 @@ fn insert(
         ],
     )
     .map_err(fail)?;
+    // Followers listening hear of the new tip when, and only if, it commits.
+    let last = rows.height.last().copied().unwrap_or(0).to_string();
+    tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &last])
+        .map_err(fail)?;
     tx.commit().map_err(fail)
 }
 
@@ -258,6 +289,22 @@ impl BlockLog for PgLog {
 }
 
 impl PgReader {
+    /// Reads the stored tip's height (a follower's view of the leader's
+    /// appends) and makes it the height reads stop at.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn refresh(&self) -> Result<BlockHeight, LogError> {
+        let height: Option<i64> = self.worker.read(|c| {
+            c.query_one("SELECT max(height) FROM ting_blocks", &[])
+                .map(|r| r.get(0))
+                .map_err(|e| database("read the tip", &describe(&e)))
+        })?;
+        let height = height.map_or(0, |h| u64::try_from(h).unwrap_or(0));
+        self.height.fetch_max(height, Ordering::AcqRel);
+        Ok(BlockHeight(height))
+    }
+
     /// The durable blocks `from..=to` (at most [`RANGE_BLOCKS_MAX`] of
     /// them, clipped to the durable height), each with its stored size, in
     /// one query: recovery reads the log this way.

@@ -12,7 +12,7 @@ use super::worker::{database, describe, Worker};
 use crate::LogError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A key for `pg_advisory_xact_lock`: "ting" and 1.
 const MIGRATION_LOCK: i64 = 0x7469_6e67_0000_0001;
@@ -41,6 +41,13 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          header bytea NOT NULL,
          block bytea NOT NULL
      );",
+    // 2: where the leader answers (followers forward submissions there),
+    // and a readable list of the blocks.
+    "ALTER TABLE ting_lease ADD COLUMN address text;
+     CREATE VIEW ting_block_list AS
+         SELECT height, encode(hash, 'hex') AS hash, encode(prev_hash, 'hex') AS prev_hash,
+                epoch, block_time, tx_count, length(block) AS bytes
+         FROM ting_blocks;",
 ];
 
 /// What [`migrate`] did.

@@ -182,12 +182,12 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
     let long = Duration::from_secs(600);
 
     let a = leases
-        .take("node-a", long)
+        .take("node-a", "http://a", long)
         .expect("asked")
         .expect("free: a takes it");
     assert_eq!(a, 1);
     assert_eq!(
-        leases.take("node-b", long).expect("asked"),
+        leases.take("node-b", "http://b", long).expect("asked"),
         None,
         "a's lease runs"
     );
@@ -205,7 +205,7 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
     let short = Duration::from_millis(1);
     assert!(leases.renew("node-a", a, short).expect("asked"));
     let b = within(Duration::from_secs(30), || {
-        leases.take("node-b", long).expect("asked")
+        leases.take("node-b", "http://b", long).expect("asked")
     })
     .expect("b takes the lease after a's lapsed");
     assert_eq!(b, 2);
@@ -214,7 +214,14 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
         "a lost it"
     );
     let state = leases.state().expect("read");
-    assert_eq!((state.epoch, state.holder.as_deref()), (2, Some("node-b")));
+    assert_eq!(
+        (
+            state.epoch,
+            state.holder.as_deref(),
+            state.address.as_deref()
+        ),
+        (2, Some("node-b"), Some("http://b"))
+    );
     assert!(state.expires_in_ms.is_some_and(|ms| ms > 0));
 
     // a, awake again, is fenced by the database when it appends.
@@ -228,10 +235,19 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
     // A clean release hands the lease over at once; taking it again,
     // even by its last holder, raises the epoch.
     assert!(leases.release("node-b", b).expect("asked"));
-    assert_eq!(leases.take("node-a", long).expect("asked"), Some(3));
-    assert_eq!(leases.take("node-a", long).expect("asked"), Some(4));
     assert_eq!(
-        leases.take("", long).expect_err("no name").code(),
+        leases.take("node-a", "http://a", long).expect("asked"),
+        Some(3)
+    );
+    assert_eq!(
+        leases.take("node-a", "http://a", long).expect("asked"),
+        Some(4)
+    );
+    assert_eq!(
+        leases
+            .take("", "http://x", long)
+            .expect_err("no name")
+            .code(),
         "log_database"
     );
 }

@@ -34,7 +34,7 @@
 //!
 //! Everything shares this machine's cores, the clients included.
 
-mod client;
+pub(super) mod client;
 mod history;
 mod pages;
 mod report;

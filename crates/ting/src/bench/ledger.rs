@@ -35,6 +35,8 @@ const CAPACITY_SAMPLE_BATCHES: usize = 32;
 const WORKLOAD_HEADROOM: f64 = 1.3;
 /// The standing target: committed transfers over verification capacity, state root on.
 const RATIO_TARGET: f64 = 0.65;
+/// The target of transfers per second on PostgreSQL over the embedded log's.
+const PG_RATIO_TARGET: f64 = 0.5;
 /// The target of valid transfers kept under a refusal flood, as a share of the half-load rate.
 const FLOOD_RATIO_TARGET: f64 = 0.8;
 
@@ -136,6 +138,8 @@ struct Report {
     phases: Phases,
     prepared: usize,
     idle_accounts: usize,
+    /// The same node on PostgreSQL, and three of them (`--store`).
+    pg: Option<super::ledger_pg::PgReport>,
 }
 
 pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
@@ -157,6 +161,19 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
     };
     let chunks = whole(timing.transfers_max(capacity.per_s) / batch as f64);
     let dir = TempDir::new("ledger")?;
+    // The PostgreSQL window replays the same kind of workload on a node of its own.
+    let pg_chunks = args.store.as_ref().map(|_| {
+        let n = whole(
+            capacity.per_s * (timing.warmup + timing.peak).as_secs_f64() * WORKLOAD_HEADROOM
+                / VERIFY_BATCH_TXS_MAX as f64,
+        );
+        workload::signed_chunks(
+            &accounts.senders,
+            &accounts.genesis.hash(),
+            n,
+            VERIFY_BATCH_TXS_MAX,
+        )
+    });
     let phases = match args.via {
         Via::Direct => {
             let chunks =
@@ -187,6 +204,16 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
             run_http(start_node(&dir, &accounts)?, bodies, &timing)?
         }
     };
+    let pg = match (&args.store, pg_chunks) {
+        (Some(store), Some(chunks)) => Some(super::ledger_pg::run(
+            store,
+            &accounts,
+            chunks,
+            (timing.warmup, timing.peak),
+            args.kills,
+        )?),
+        _ => None,
+    };
     let report = Report {
         via: args.via,
         capacity,
@@ -194,6 +221,7 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         phases,
         prepared: chunks * batch,
         idle_accounts: args.idle_accounts,
+        pg,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
@@ -390,7 +418,35 @@ fn report_json(r: &Report) -> serde_json::Value {
         "cores_other_processes_half_load": round(h.machine.1, 3),
     });
     add_disturbed(&mut v, r);
+    if let Some(pg) = &r.pg {
+        add_pg(&mut v, pg, p.window.rate());
+    }
     v
+}
+
+/// The PostgreSQL keys: its rate and its ratio to the embedded log's, the
+/// failovers and the follower's reads.
+fn add_pg(v: &mut serde_json::Value, pg: &super::ledger_pg::PgReport, embedded_per_s: f64) {
+    let w = &pg.peak.window;
+    let more = json!({
+        "pg_transfers_per_s": round(w.rate(), 0),
+        "pg_ratio": round(w.rate() / embedded_per_s, 3),
+        "pg_txs": w.committed,
+        "pg_blocks": w.blocks,
+        "pg_seconds": round(w.seconds, 3),
+        "pg_commit_ms_mean": round(w.fsync_ms_mean, 3),
+        "pg_ack_p99_ms": round(pg.peak.latency.p99_ms, 3),
+        "pg_server": pg.server,
+        "lease_s": round(pg.lease.as_secs_f64(), 3),
+        "failovers": pg.failovers.len(),
+        "failover_s": pg.failovers.iter().map(|d| round(d.as_secs_f64(), 3)).collect::<Vec<_>>(),
+        "failover_s_median": pg.failover_median().map(|s| round(s, 3)),
+        "failover_s_max": pg.failover_max().map(|s| round(s, 3)),
+        "follower_reads_per_s": round(pg.follower_reads_per_s, 0),
+    });
+    if let (Some(v), Some(more)) = (v.as_object_mut(), more.as_object()) {
+        v.extend(more.clone());
+    }
 }
 
 /// The keys of the phases beside a flood and with a snapshot.
@@ -441,6 +497,30 @@ fn print_human(r: &Report) {
         println!("  warning: the capacity moved by more than 10% during the run; other work shares this machine");
     }
     print_latency_and_resources(r);
+    if let Some(pg) = &r.pg {
+        print_pg(pg, p.window.rate());
+    }
+}
+
+fn print_pg(pg: &super::ledger_pg::PgReport, embedded_per_s: f64) {
+    let w = &pg.peak.window;
+    let ratio = w.rate() / embedded_per_s;
+    println!(
+        "  on PostgreSQL ({})     {:>10.0} /s   {} in {:.1} s, {} blocks, mean commit {:.2} ms; ratio to the embedded log {ratio:.3}   target >= {PG_RATIO_TARGET:.1}: {}",
+        pg.server, w.rate(), w.committed, w.seconds, w.blocks, w.fsync_ms_mean, verdict(ratio >= PG_RATIO_TARGET)
+    );
+    let lease = pg.lease.as_secs_f64();
+    if let (Some(median), Some(max)) = (pg.failover_median(), pg.failover_max()) {
+        println!(
+            "  failover, {} kills     median {median:.2} s, max {max:.2} s from kill -9 to the new leader's first block (lease {lease:.1} s)   target max <= lease + 1 s: {}",
+            pg.failovers.len(),
+            verdict(max <= lease + 1.0)
+        );
+    }
+    println!(
+        "  follower reads         {:>10.0} /s   GET /v1/accounts/{{id}} on a follower, three nodes, the leader under a light load",
+        pg.follower_reads_per_s
+    );
 }
 
 fn print_latency_and_resources(r: &Report) {

@@ -17,6 +17,7 @@ mod firmware;
 mod flood;
 mod http;
 mod ledger;
+mod ledger_pg;
 mod market;
 mod mqtt;
 mod orders;
@@ -108,6 +109,27 @@ pub struct LedgerArgs {
     /// Instead of the throughput run: the memory of a node whose genesis funds N accounts.
     #[arg(long, value_name = "N")]
     pub accounts: Option<usize>,
+    /// Also measure the ledger on PostgreSQL: `temp` (a throwaway cluster
+    /// made with initdb) or a postgres:// URL, on whose server the bench
+    /// makes and then drops two databases of its own (the role needs CREATEDB).
+    #[arg(long, value_name = "URL|temp", value_parser = store_arg)]
+    pub store: Option<String>,
+    /// With --store: how many times the leader of three node processes is killed.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "store",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub kills: u32,
+}
+
+/// `temp`, or a `postgres://` URL.
+fn store_arg(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t == "temp" || t.starts_with("postgres://") || t.starts_with("postgresql://") {
+        Ok(t.to_owned())
+    } else {
+        Err(format!(
+            "temp, or a postgres:// URL such as postgres://ting@127.0.0.1:5432/ting, not {t:?}"
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,10 @@
 //! tests and experiments that move where the block log seals its segments and how often
 //! the node snapshots its state (docs/operations.md, "Data directory"). Each can also be
 //! given in the environment, which is how the crash test's harness passes them on.
+//!
+//! `--store` keeps the block log in PostgreSQL; with it, `--lease-ttl`,
+//! `--advertise-http` and `--listen-url` say how the node takes part in
+//! leadership among the nodes on that database (docs/operations.md, "Several nodes").
 
 use clap::Args;
 use ting_core::limits::LOG_SEGMENT_BYTES_MIN;
@@ -19,9 +23,50 @@ pub struct StorageArgs {
     pub snapshot_every_blocks: Option<u64>,
     /// Keep the block log in PostgreSQL instead of DATA_DIR/blocks:
     /// postgres://USER@HOST:PORT/DATABASE, its schema made with `ting migrate`
-    /// (docs/postgres.md). One node per database for now.
+    /// (docs/postgres.md). Several nodes may share one: one leads, the others
+    /// follow and forward submissions to it.
     #[arg(long, value_name = "URL", env = "TING_STORE", value_parser = postgres_url)]
     pub store: Option<String>,
+    /// With --store: how long the leader's lease runs unrenewed, e.g. 3s,
+    /// 500ms; a killed leader is replaced about this long after it stopped [default: 3s].
+    #[arg(long, value_name = "DURATION", env = "TING_LEASE_TTL", requires = "store",
+          value_parser = lease_ttl)]
+    pub lease_ttl: Option<std::time::Duration>,
+    /// With --store: the http://HOST:PORT other nodes reach this one's HTTP
+    /// API at, to forward submissions while it leads [default: http://the --http address].
+    #[arg(long, value_name = "URL", env = "TING_ADVERTISE_HTTP", requires = "store",
+          value_parser = http_url)]
+    pub advertise_http: Option<String>,
+    /// With --store through a pooler in transaction mode: a direct
+    /// postgres:// URL to LISTEN for new blocks on (followers poll without it).
+    #[arg(long, value_name = "URL", env = "TING_LISTEN_URL", requires = "store",
+          value_parser = postgres_url)]
+    pub listen_url: Option<String>,
+}
+
+/// A lease length of at least `LEASE_TTL_MIN`.
+fn lease_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let ms = crate::channel_cmd::parse_duration_ms(text).map_err(|e| e.to_string())?;
+    let ttl = std::time::Duration::from_millis(ms);
+    if ttl < ting_node::lead::LEASE_TTL_MIN {
+        return Err(format!(
+            "at least {} ms: the leader renews it every third of it",
+            ting_node::lead::LEASE_TTL_MIN.as_millis()
+        ));
+    }
+    Ok(ttl)
+}
+
+/// An `http://HOST:PORT` address (nodes forward to each other without TLS,
+/// on their own network: docs/operations.md).
+fn http_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    match url.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() && !rest.contains(['/', ' ', '@']) => Ok(url.to_owned()),
+        _ => Err(format!(
+            "an http://HOST:PORT address, such as http://10.0.0.5:8080, not {url:?}"
+        )),
+    }
 }
 
 /// Accepts a `postgres://` or `postgresql://` URL.
@@ -37,8 +82,29 @@ fn postgres_url(text: &str) -> Result<String, String> {
 }
 
 impl StorageArgs {
-    /// Puts the options given into `cfg`, saying so.
-    pub fn apply(&self, cfg: &mut NodeConfig) {
+    fn apply_lease(&self, cfg: &mut NodeConfig, http: std::net::SocketAddr) {
+        if let Some(ttl) = self.lease_ttl {
+            cfg.lease.ttl = ttl;
+        }
+        cfg.lease.listen_url.clone_from(&self.listen_url);
+        cfg.lease.address = match &self.advertise_http {
+            Some(url) => url.clone(),
+            None if http.ip().is_unspecified() => {
+                eprintln!("ting node: --http listens on every address; give --advertise-http http://HOST:PORT so that other nodes can forward to this one");
+                format!("http://127.0.0.1:{}", http.port())
+            }
+            None => format!("http://{http}"),
+        };
+        eprintln!(
+            "ting node: leads while it holds the lease ({} ms), follows otherwise; other nodes forward to {}",
+            cfg.lease.ttl.as_millis(),
+            cfg.lease.address
+        );
+    }
+
+    /// Puts the options given into `cfg`, saying so; `http` is where this
+    /// node's API listens.
+    pub fn apply(&self, cfg: &mut NodeConfig, http: std::net::SocketAddr) {
         if let Some(bytes) = self.log_segment_bytes {
             cfg.log_segment_bytes = bytes;
             eprintln!(
@@ -48,6 +114,7 @@ impl StorageArgs {
         if let Some(url) = &self.store {
             cfg.store = Some(url.clone());
             eprintln!("ting node: the block log is kept in PostgreSQL (--store); snapshots and the index in the data directory");
+            self.apply_lease(cfg, http);
         }
         if let Some(blocks) = self.snapshot_every_blocks {
             cfg.snapshot_every_blocks = blocks;

@@ -142,9 +142,21 @@ pub fn request(
     path: &str,
     body: Option<&Value>,
 ) -> io::Result<Reply> {
+    request_within(addr, method, path, body, REQUEST_TIMEOUT)
+}
+
+/// [`request`], giving up on a silent peer after `timeout` (a paused process
+/// accepts connections and never answers).
+pub fn request_within(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    timeout: Duration,
+) -> io::Result<Reply> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
     let payload = body.map_or_else(Vec::new, |b| b.to_string().into_bytes());
     let mut head = format!(

@@ -1,0 +1,300 @@
+//! Submissions on a follower go to the leader.
+//!
+//! What passed this node's door is posted to the leader's
+//! `POST /v1/transactions/batch?wait=true`. A refusal is passed on as the
+//! leader gave it (a refusal changes nothing, and the client may retry). A
+//! commit is not taken on the leader's word: the answer waits until this
+//! node has applied the block from the database (checked against the
+//! genesis sequencers) and builds the proof from its own copy, so a reply
+//! from a follower is as good as one from the leader, and what the client
+//! reads next from this node already holds its transaction. An answer that
+//! cannot be had (no leader, the leader gone mid-request) leaves the outcome
+//! unknown: the client looks the transaction up by hash or resubmits it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use serde_json::{json, Value};
+use ting_core::merkle::MerkleTree;
+use ting_core::{BlockHeight, Hash32, SignedTx};
+use ting_store::LogReader;
+
+use super::{Role, Roles};
+use crate::admission::Admission;
+use crate::pipeline::{Committed, Durable, Outcome, Refusal, Reply, SubmitError};
+
+/// How long a forwarded submission waits for the leader and then for its block here.
+const FORWARD_WAIT: Duration = Duration::from_secs(35);
+/// The largest answer read from the leader: a full batch's results.
+const ANSWER_BYTES_MAX: usize = 8 << 20;
+/// The most distinct refusal codes kept (codes come from the leader; this bounds them).
+const CODES_MAX: usize = 256;
+/// The longest refusal code passed on.
+const CODE_BYTES_MAX: usize = 48;
+
+/// Forwards submissions to the leader; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Forwarder {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    client: Client<HttpConnector, Full<Bytes>>,
+    roles: Arc<Roles>,
+    durable: Arc<Durable>,
+    log: LogReader,
+    admission: Arc<Admission>,
+    /// Forwards that got no answer from the leader.
+    failed: AtomicU64,
+    started: std::time::Instant,
+    /// The second (since `started`) of the last warning.
+    warned_at: AtomicU64,
+}
+
+/// The leader's answer for one transaction.
+#[derive(Debug)]
+enum Answer {
+    Committed { height: BlockHeight, index: u32 },
+    Refused { code: &'static str, message: String },
+    Unknown,
+}
+
+impl Forwarder {
+    pub(crate) fn new(
+        roles: Arc<Roles>,
+        durable: Arc<Durable>,
+        log: LogReader,
+        admission: Arc<Admission>,
+    ) -> Forwarder {
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build_http();
+        Forwarder {
+            inner: Arc::new(Inner {
+                client,
+                roles,
+                durable,
+                log,
+                admission,
+                failed: AtomicU64::new(0),
+                started: std::time::Instant::now(),
+                warned_at: AtomicU64::new(u64::MAX),
+            }),
+        }
+    }
+
+    /// Sends `txs`, admitted at this node's door, to the leader; each reply
+    /// is answered when this node holds the outcome.
+    ///
+    /// # Errors
+    /// No node leads now, or the caller runs outside an async runtime.
+    pub(crate) fn forward(
+        &self,
+        txs: Vec<SignedTx>,
+        replies: Vec<Reply>,
+    ) -> Result<(), SubmitError> {
+        let Role::Following {
+            leader: Some(leader),
+        } = self.inner.roles.get()
+        else {
+            return Err(SubmitError::NoLeader);
+        };
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubmitError::NoLeader)?;
+        let inner = Arc::clone(&self.inner);
+        runtime.spawn(async move { inner.run(&leader.address, txs, replies).await });
+        Ok(())
+    }
+}
+
+impl Inner {
+    async fn run(self: Arc<Self>, address: &str, txs: Vec<SignedTx>, replies: Vec<Reply>) {
+        let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
+        let answers = tokio::time::timeout(FORWARD_WAIT, self.post(address, &txs)).await;
+        match answers {
+            Ok(Ok(answers)) if answers.len() == hashes.len() => {
+                let settled = hashes.iter().copied().zip(answers).zip(replies);
+                for ((hash, answer), reply) in settled {
+                    self.settle(hash, answer, reply).await;
+                }
+            }
+            Ok(Ok(answers)) => tracing::warn!(
+                sent = hashes.len(),
+                answered = answers.len(),
+                "the leader answered a forwarded batch with the wrong number of results"
+            ),
+            Ok(Err(e)) => self.warn(|| tracing::warn!(error = %e, leader = address, "could not forward to the leader; the outcome is unknown to the client, who resubmits")),
+            Err(_) => self.warn(|| tracing::warn!(leader = address, "the leader did not answer a forwarded batch in time")),
+        }
+        for hash in &hashes {
+            self.admission.leave(hash);
+        }
+    }
+
+    /// Logs a failed forward at most once a second (a dead leader fails
+    /// every forward until a new one leads); counts every one.
+    fn warn(&self, log: impl FnOnce()) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        let now = self.started.elapsed().as_secs();
+        if self.warned_at.swap(now, Ordering::Relaxed) != now {
+            log();
+        }
+    }
+
+    async fn post(&self, address: &str, txs: &[SignedTx]) -> Result<Vec<Answer>, String> {
+        let body = json!({
+            "txs": txs.iter().map(|t| json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
+        });
+        let uri = format!(
+            "{}/v1/transactions/batch?wait=true",
+            address.trim_end_matches('/')
+        );
+        let request = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), ANSWER_BYTES_MAX)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if let Some(error) = v.get("error") {
+            // The whole batch was turned away (busy, shutting down): each is refused for now.
+            let answer = || refused(error);
+            tracing::debug!(%status, "the leader turned a forwarded batch away");
+            return Ok(txs.iter().map(|_| answer()).collect());
+        }
+        let results = v
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("the leader answered {status} without results"))?;
+        Ok(results.iter().map(answer_of).collect())
+    }
+
+    /// Answers one reply: a refusal at once, a commit once this node holds its block.
+    async fn settle(&self, hash: Hash32, answer: Answer, reply: Reply) {
+        let Some(reply) = reply else { return };
+        match answer {
+            Answer::Refused { code, message } => {
+                let _ = reply.send(Outcome::Refused(Refusal::new(hash, code, message)));
+            }
+            Answer::Committed { height, index } => {
+                let here = tokio::time::timeout(FORWARD_WAIT, self.durable.reached(height)).await;
+                if here.is_err() {
+                    return;
+                }
+                let log = self.log.clone();
+                let proved =
+                    tokio::task::spawn_blocking(move || committed_here(&log, hash, height, index))
+                        .await;
+                match proved {
+                    Ok(Some(committed)) => {
+                        let _ = reply.send(Outcome::Committed(committed));
+                    }
+                    _ => {
+                        tracing::warn!(%hash, height = height.0, "the leader's commit is not in this node's block")
+                    }
+                }
+            }
+            Answer::Unknown => {}
+        }
+    }
+}
+
+/// The transaction `hash` at `index` of this node's block `height`, with its proof.
+fn committed_here(
+    log: &LogReader,
+    hash: Hash32,
+    height: BlockHeight,
+    index: u32,
+) -> Option<Committed> {
+    let block = log.block(height).ok()??;
+    let hashes = block.tx_hashes();
+    let at = usize::try_from(index).ok()?;
+    if hashes.get(at) != Some(&hash) {
+        return None;
+    }
+    let proof = MerkleTree::new(&hashes).proof(at)?;
+    Some(Committed {
+        tx_hash: hash,
+        height,
+        index,
+        block_hash: block.header.hash(),
+        header: Arc::new(block.header),
+        proof,
+    })
+}
+
+fn answer_of(v: &Value) -> Answer {
+    match v.get("status").and_then(Value::as_str) {
+        Some("committed") => {
+            let height = v.get("height").and_then(Value::as_u64);
+            let index = v
+                .get("index")
+                .and_then(Value::as_u64)
+                .and_then(|i| u32::try_from(i).ok());
+            match (height, index) {
+                (Some(h), Some(index)) => Answer::Committed {
+                    height: BlockHeight(h),
+                    index,
+                },
+                _ => Answer::Unknown,
+            }
+        }
+        Some("refused") => refused(v),
+        _ => Answer::Unknown,
+    }
+}
+
+fn refused(v: &Value) -> Answer {
+    let code = v.get("code").and_then(Value::as_str).unwrap_or("refused");
+    let message = v
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("refused by the leader");
+    Answer::Refused {
+        code: static_code(code),
+        message: message.chars().take(512).collect(),
+    }
+}
+
+/// A refusal code as the `'static` string refusals carry: each distinct
+/// well-formed code is kept once, up to [`CODES_MAX`] of them.
+fn static_code(code: &str) -> &'static str {
+    static KNOWN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let well_formed = !code.is_empty()
+        && code.len() <= CODE_BYTES_MAX
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !well_formed {
+        return "refused";
+    }
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = known.iter().find(|k| **k == code) {
+        return found;
+    }
+    if known.len() >= CODES_MAX {
+        return "refused";
+    }
+    let kept: &'static str = Box::leak(code.to_owned().into_boxed_str());
+    known.push(kept);
+    kept
+}
