@@ -19,12 +19,19 @@
 //!   connection of their own. Followers read the tip ([`PgReader::refresh`])
 //!   and hear of appends as they commit ([`Listener`], `LISTEN ting_blocks`).
 //!
-//! [`cluster::TempCluster`] starts a throwaway cluster for tests and benchmarks.
+//! [`cluster::TempCluster`] starts a throwaway cluster for tests and benchmarks,
+//! and [`bouncer::TempBouncer`] a PgBouncer in transaction mode in front of one.
+//!
+//! Every statement is sent unnamed (`query_typed`, `execute_typed`): one
+//! round trip each, and no prepared statement outlives its transaction, so
+//! PgBouncer in transaction mode may stand between the nodes and the
+//! database. Limits an append needs are `SET LOCAL`, for its transaction only.
 //!
 //! Every connection lives on a thread of its own (`worker`): the
 //! synchronous `postgres` client runs its own small runtime, which must not
 //! be started from inside the node's, and the log is called from both.
 
+pub mod bouncer;
 pub mod cluster;
 pub mod lease;
 mod listen;

@@ -52,7 +52,30 @@ pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let mut body = s.metrics.render(&gauges);
     edge_gauges(&s, &mut body);
     door_metrics(&s, &mut body);
+    lead_metrics(&s, &mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Leadership among nodes sharing a database (`crate::lead`): whether this
+/// node leads, the epoch it leads or follows, and forwards that failed.
+fn lead_metrics(s: &Shared, out: &mut String) {
+    use crate::lead::Role;
+    use std::fmt::Write as _;
+    let (leading, epoch) = match s.roles.get() {
+        Role::Single => (1, 0),
+        Role::Leading { epoch } => (1, epoch),
+        Role::Following { leader } => (0, leader.map_or(0, |l| l.epoch)),
+    };
+    let failed = s.forward.as_ref().map_or(0, crate::lead::Forwarder::failed);
+    let _ = writeln!(
+        out,
+        "# HELP ting_leader 1 while this node seals blocks (it leads, or runs alone), 0 while it follows.\n\
+         # TYPE ting_leader gauge\nting_leader {leading}\n\
+         # HELP ting_lease_epoch The epoch this node leads in or follows; 0 with no leader known or on a node alone.\n\
+         # TYPE ting_lease_epoch gauge\nting_lease_epoch {epoch}\n\
+         # HELP ting_forward_failed_total Submissions a follower could not get answered by the leader.\n\
+         # TYPE ting_forward_failed_total counter\nting_forward_failed_total {failed}"
+    );
 }
 
 /// The door's counters (`crate::admission`): what it answered from memory,

@@ -94,6 +94,11 @@ impl Forwarder {
         }
     }
 
+    /// Forwards that got no answer from the leader, since start.
+    pub(crate) fn failed(&self) -> u64 {
+        self.inner.failed.load(Ordering::Relaxed)
+    }
+
     /// Sends `txs`, admitted at this node's door, to the leader; each reply
     /// is answered when this node holds the outcome.
     ///

@@ -152,11 +152,17 @@ fn write_group(log: &mut dyn BlockLog, group: Vec<ToWriter>, parts: &WriterParts
     if !blocks.is_empty() {
         let started = Instant::now();
         if let Err(e) = log.append(&blocks) {
+            // Only the log in PostgreSQL answers these: the database refused
+            // the blocks, or could not be reached. A restart follows whoever leads.
             if matches!(
                 e,
-                ting_store::LogError::Fenced { .. } | ting_store::LogError::TipMoved { .. }
+                ting_store::LogError::Fenced { .. }
+                    | ting_store::LogError::TipMoved { .. }
+                    | ting_store::LogError::Database { .. }
             ) {
-                crate::lead::step_down(&format!("the database refused this node's blocks: {e}"));
+                crate::lead::step_down(&format!(
+                    "the database did not take this node's blocks: {e}"
+                ));
             }
             tracing::error!(error = %e, "the block log refused a write; stopping the node so that nothing unwritten is acknowledged");
             std::process::abort();

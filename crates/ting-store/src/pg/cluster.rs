@@ -82,6 +82,11 @@ impl TempCluster {
         Err(last.unwrap_or_else(|| io::Error::other("no port was tried")))
     }
 
+    /// The port the server listens on (loopback).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `postgres://` URL of database `db` in this cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://{CLUSTER_USER}@127.0.0.1:{}/{db}", self.port)

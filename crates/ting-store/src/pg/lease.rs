@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use postgres::types::Type;
+
 use super::worker::{database, describe, Worker};
 use crate::LogError;
 
@@ -74,14 +76,18 @@ impl Leases {
             // server ends its transaction; wait that long, not for ever.
             tx.batch_execute(TAKE_LOCK_LIMIT).map_err(fail)?;
             let epoch = tx
-                .query_opt(
+                .query_typed_opt(
                     "UPDATE ting_lease
                      SET epoch = epoch + 1, holder = $1, address = NULLIF($3, ''),
                          expires_at = now() + $2::bigint * interval '1 millisecond'
                      WHERE holder IS NULL OR holder = $1
                         OR expires_at IS NULL OR expires_at < now()
                      RETURNING epoch",
-                    &[&holder, &ttl_ms, &address],
+                    &[
+                        (&holder, Type::TEXT),
+                        (&ttl_ms, Type::INT8),
+                        (&address, Type::TEXT),
+                    ],
                 )
                 .map_err(fail)?
                 .map(|r| epoch_of(r.get(0)));
@@ -110,11 +116,15 @@ impl Leases {
         let holder = checked_holder(holder)?;
         let (epoch, ttl_ms) = (db_epoch(epoch), ttl_ms(ttl));
         self.worker.read(move |c| {
-            c.execute(
+            c.execute_typed(
                 "UPDATE ting_lease
                  SET expires_at = now() + $3::bigint * interval '1 millisecond'
                  WHERE holder = $1 AND epoch = $2 AND expires_at >= now()",
-                &[&holder, &epoch, &ttl_ms],
+                &[
+                    (&holder, Type::TEXT),
+                    (&epoch, Type::INT8),
+                    (&ttl_ms, Type::INT8),
+                ],
             )
             .map(|n| n == 1)
             .map_err(|e| database("renew the lease", &describe(&e)))
@@ -130,10 +140,10 @@ impl Leases {
         let holder = checked_holder(holder)?;
         let epoch = db_epoch(epoch);
         self.worker.run(move |c| {
-            c.execute(
+            c.execute_typed(
                 "UPDATE ting_lease SET expires_at = NULL
                  WHERE holder = $1 AND epoch = $2",
-                &[&holder, &epoch],
+                &[(&holder, Type::TEXT), (&epoch, Type::INT8)],
             )
             .map(|n| n == 1)
             .map_err(|e| database("release the lease", &describe(&e)))
@@ -147,7 +157,7 @@ impl Leases {
     pub fn state(&self) -> Result<LeaseState, LogError> {
         self.worker.read(|c| {
             let r = c
-                .query_one(
+                .query_typed_one(
                     "SELECT epoch, holder,
                             (extract(epoch FROM expires_at - now()) * 1000)::bigint, address
                      FROM ting_lease",

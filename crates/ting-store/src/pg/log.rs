@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use postgres::types::Type;
 use postgres::Client;
 use ting_core::{Block, BlockHeader, BlockHeight, Genesis, Hash32};
 
@@ -123,13 +124,13 @@ pub const RANGE_BLOCKS_MAX: u64 = 16;
 /// Records the network on an empty database, or checks it is this one.
 fn bind_network(c: &mut Client, expected: Hash32) -> Result<(), LogError> {
     let fail = |e: postgres::Error| database("read the database's network", &describe(&e));
-    c.execute(
+    c.execute_typed(
         "INSERT INTO ting_network (genesis_hash) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&expected.0.as_slice()],
+        &[(&expected.0.as_slice(), Type::BYTEA)],
     )
     .map_err(fail)?;
     let found: Vec<u8> = c
-        .query_one("SELECT genesis_hash FROM ting_network", &[])
+        .query_typed_one("SELECT genesis_hash FROM ting_network", &[])
         .map_err(fail)?
         .get(0);
     if found == expected.0 {
@@ -147,7 +148,7 @@ fn stored_tip(
     c: &mut impl postgres::GenericClient,
 ) -> Result<Option<(BlockHeight, Hash32)>, LogError> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT height, hash FROM ting_blocks ORDER BY height DESC LIMIT 1",
             &[],
         )
@@ -185,7 +186,7 @@ fn insert(
     // the lease: the server ends such a transaction instead.
     tx.batch_execute(APPEND_IDLE_LIMIT).map_err(fail)?;
     let current: i64 = tx
-        .query_one("SELECT epoch FROM ting_lease FOR SHARE", &[])
+        .query_typed_one("SELECT epoch FROM ting_lease FOR SHARE", &[])
         .map_err(fail)?
         .get(0);
     let current = u64::try_from(current).unwrap_or(0);
@@ -203,24 +204,27 @@ fn insert(
             found: stored.map_or(BlockHeight(0), |t| t.0),
         });
     }
-    tx.execute(
+    tx.execute_typed(
         INSERT,
         &[
-            &rows.height,
-            &rows.hash,
-            &rows.prev_hash,
-            &rows.epoch,
-            &rows.time_ms,
-            &rows.tx_count,
-            &rows.header,
-            &rows.block,
+            (&rows.height, Type::INT8_ARRAY),
+            (&rows.hash, Type::BYTEA_ARRAY),
+            (&rows.prev_hash, Type::BYTEA_ARRAY),
+            (&rows.epoch, Type::INT8_ARRAY),
+            (&rows.time_ms, Type::INT8_ARRAY),
+            (&rows.tx_count, Type::INT4_ARRAY),
+            (&rows.header, Type::BYTEA_ARRAY),
+            (&rows.block, Type::BYTEA_ARRAY),
         ],
     )
     .map_err(fail)?;
     // Followers listening hear of the new tip when, and only if, it commits.
     let last = rows.height.last().copied().unwrap_or(0).to_string();
-    tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &last])
-        .map_err(fail)?;
+    tx.execute_typed(
+        "SELECT pg_notify($1, $2)",
+        &[(&NOTIFY_CHANNEL, Type::TEXT), (&last, Type::TEXT)],
+    )
+    .map_err(fail)?;
     tx.commit().map_err(fail)
 }
 
@@ -296,7 +300,7 @@ impl PgReader {
     /// A database error.
     pub fn refresh(&self) -> Result<BlockHeight, LogError> {
         let height: Option<i64> = self.worker.read(|c| {
-            c.query_one("SELECT max(height) FROM ting_blocks", &[])
+            c.query_typed_one("SELECT max(height) FROM ting_blocks", &[])
                 .map(|r| r.get(0))
                 .map_err(|e| database("read the tip", &describe(&e)))
         })?;
@@ -328,10 +332,10 @@ impl PgReader {
             i64::try_from(to).unwrap_or(i64::MAX),
         );
         let rows = self.worker.read(move |c| {
-            c.query(
+            c.query_typed(
                 "SELECT height, block FROM ting_blocks
                  WHERE height BETWEEN $1 AND $2 ORDER BY height",
-                &[&lo, &hi],
+                &[(&lo, Type::INT8), (&hi, Type::INT8)],
             )
             .map_err(|e| database("read blocks", &describe(&e)))
         })?;
@@ -371,7 +375,7 @@ impl PgReader {
         let h = i64::try_from(height.0).unwrap_or(i64::MAX);
         let sql = format!("SELECT {column} FROM ting_blocks WHERE height = $1");
         self.worker.read(move |c| {
-            c.query_opt(sql.as_str(), &[&h])
+            c.query_typed_opt(sql.as_str(), &[(&h, Type::INT8)])
                 .map(|row| row.map(|r| r.get::<_, Vec<u8>>(0)))
                 .map_err(|e| database("read a block", &describe(&e)))
         })

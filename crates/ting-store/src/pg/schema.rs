@@ -6,6 +6,7 @@
 //! holds through a pooler in transaction mode). The tables are documented
 //! in docs/postgres.md.
 
+use postgres::types::Type;
 use postgres::Client;
 
 use super::worker::{database, describe, Worker};
@@ -74,8 +75,11 @@ fn migrate_on(client: &mut Client) -> Result<Migrated, LogError> {
         .map_err(fail)?;
     let from = {
         let mut tx = client.transaction().map_err(fail)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(fail)?;
+        tx.execute_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&MIGRATION_LOCK, Type::INT8)],
+        )
+        .map_err(fail)?;
         let found = version(&mut tx).map_err(fail)?;
         tx.commit().map_err(fail)?;
         found
@@ -88,17 +92,24 @@ fn migrate_on(client: &mut Client) -> Result<Migrated, LogError> {
     }
     for step in from..SCHEMA_VERSION {
         let mut tx = client.transaction().map_err(fail)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(fail)?;
+        tx.execute_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&MIGRATION_LOCK, Type::INT8)],
+        )
+        .map_err(fail)?;
         // Another node may have applied this step while this one waited.
         if version(&mut tx).map_err(fail)? > step {
             continue;
         }
         tx.batch_execute(MIGRATIONS[step as usize]).map_err(fail)?;
-        tx.execute("DELETE FROM ting_schema", &[]).map_err(fail)?;
-        let to = i32::try_from(step + 1).expect("a small version");
-        tx.execute("INSERT INTO ting_schema (version) VALUES ($1)", &[&to])
+        tx.execute_typed("DELETE FROM ting_schema", &[])
             .map_err(fail)?;
+        let to = i32::try_from(step + 1).expect("a small version");
+        tx.execute_typed(
+            "INSERT INTO ting_schema (version) VALUES ($1)",
+            &[(&to, Type::INT4)],
+        )
+        .map_err(fail)?;
         tx.commit().map_err(fail)?;
     }
     Ok(Migrated {
@@ -109,7 +120,7 @@ fn migrate_on(client: &mut Client) -> Result<Migrated, LogError> {
 
 /// The version applied; 0 on a database never migrated.
 fn version(tx: &mut postgres::Transaction<'_>) -> Result<u32, postgres::Error> {
-    let row = tx.query_opt("SELECT max(version) FROM ting_schema", &[])?;
+    let row = tx.query_typed_opt("SELECT max(version) FROM ting_schema", &[])?;
     let v: Option<i32> = row.and_then(|r| r.get(0));
     Ok(v.map_or(0, |v| u32::try_from(v).unwrap_or(0)))
 }
@@ -118,7 +129,7 @@ fn version(tx: &mut postgres::Transaction<'_>) -> Result<u32, postgres::Error> {
 pub(crate) fn check(client: &mut Client) -> Result<(), LogError> {
     let fail = |e: postgres::Error| database("read the schema version", &describe(&e));
     let exists: bool = client
-        .query_one("SELECT to_regclass('ting_schema') IS NOT NULL", &[])
+        .query_typed_one("SELECT to_regclass('ting_schema') IS NOT NULL", &[])
         .map_err(fail)?
         .get(0);
     let found = if exists {

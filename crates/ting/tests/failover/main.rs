@@ -13,6 +13,9 @@
 //! - a killed node restarted mid-stream catches up and follows;
 //! - transfers between the test's accounts conserve their sum on every node.
 //!
+//! The same runs again with the nodes reaching the database through a
+//! PgBouncer in transaction mode (and LISTEN on a direct connection).
+//!
 //! `TING_FAILOVER_KILLS` sets the number of kills (10 in CI; the soak in
 //! docs/operations.md runs 100). `TING_TEST_SEED` replays a run.
 
@@ -25,6 +28,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use ting_store::pg::bouncer::TempBouncer;
 use ting_store::pg::cluster::TempCluster;
 
 use common::{poll, request, Rng};
@@ -33,6 +37,8 @@ use nodes::Nodes;
 
 /// Kills in one run unless `TING_FAILOVER_KILLS` says otherwise.
 const KILLS_DEFAULT: u64 = 10;
+/// Kills in the run through PgBouncer.
+const BOUNCED_KILLS: u64 = 3;
 /// Acknowledged transactions the load must add before each kill.
 const ACKS_PER_ROUND: usize = 24;
 /// Acknowledgements checked on each node besides the last leader (all are
@@ -69,18 +75,35 @@ impl Drop for SeedGuard {
 
 #[test]
 fn the_leader_killed_under_load_loses_nothing_acknowledged_and_a_paused_one_is_fenced() {
-    let seed = seed();
-    let _guard = SeedGuard(seed);
-    let mut rng = Rng::new(seed);
     let pg = TempCluster::start().expect("a PostgreSQL cluster");
     let url = pg.create_database("failover").expect("a database");
     ting_store::pg::migrate(&url).expect("migrated");
     eprintln!("failover test: the database is {url}");
-    let mut nodes = Nodes::start(&url);
+    scenario(&url, None, kills());
+}
+
+#[test]
+fn through_pgbouncer_in_transaction_mode_the_same_holds() {
+    let pg = TempCluster::start().expect("a PostgreSQL cluster");
+    let direct = pg.create_database("bounced").expect("a database");
+    ting_store::pg::migrate(&direct).expect("migrated");
+    let bouncer = TempBouncer::start(&pg).expect("a PgBouncer (apt-get install pgbouncer)");
+    let url = bouncer.url("bounced");
+    eprintln!("failover test: the nodes reach the database through {url}, LISTEN on {direct}");
+    scenario(&url, Some(&direct), BOUNCED_KILLS);
+}
+
+/// Runs the nodes on `url` (LISTEN on `listen_url` when given), kills the
+/// leader `kills` times, pauses one, and checks what they hold.
+fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
+    let seed = seed();
+    let _guard = SeedGuard(seed);
+    let mut rng = Rng::new(seed);
+    let mut nodes = Nodes::start(url, listen_url);
     let mut load = Load::start(&nodes, rng.next_u64());
 
     let mut failovers = Vec::new();
-    for round in 0..kills() {
+    for round in 0..kills {
         let (leader, epoch) = nodes.leader();
         load.wait_for_acks(ACKS_PER_ROUND);
         let height = nodes.height(leader);

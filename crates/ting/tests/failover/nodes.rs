@@ -45,13 +45,14 @@ struct Proc {
 pub struct Nodes {
     dir: tempfile::TempDir,
     url: String,
+    listen_url: Option<String>,
     procs: Vec<Proc>,
     pub net: Network,
 }
 
 impl Nodes {
     /// Writes the keys and genesis and starts every node; one of them leads.
-    pub fn start(url: &str) -> Nodes {
+    pub fn start(url: &str, listen_url: Option<&str>) -> Nodes {
         let dir = tempfile::tempdir().expect("a directory");
         let mut rng = Rng::new(0x7e57_fa11);
         let keys: Vec<Keypair> = (0..NODES)
@@ -80,6 +81,7 @@ impl Nodes {
         let mut nodes = Nodes {
             dir,
             url: url.to_owned(),
+            listen_url: listen_url.map(str::to_owned),
             procs: Vec::new(),
             net: Network {
                 genesis: genesis.hash(),
@@ -107,9 +109,13 @@ impl Nodes {
             .append(true)
             .open(self.log_path(i))
             .expect("a log file");
-        Command::new(env!("CARGO_BIN_EXE_ting"))
-            .arg("node")
-            .arg("--genesis")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ting"));
+        if let Some(listen) = &self.listen_url {
+            cmd.arg("node").arg("--listen-url").arg(listen);
+        } else {
+            cmd.arg("node");
+        }
+        cmd.arg("--genesis")
             .arg(d.join("genesis.json"))
             .arg("--key")
             .arg(d.join(format!("node{i}.key")))
