@@ -27,6 +27,8 @@ pub struct TempCluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Server settings given at each start (`-c name=value`).
+    settings: Vec<String>,
 }
 
 impl TempCluster {
@@ -36,28 +38,15 @@ impl TempCluster {
     /// No PostgreSQL server binaries, or `initdb` or `pg_ctl` failed (the
     /// error carries their output).
     pub fn start() -> io::Result<TempCluster> {
-        let bin = server_bin()?;
-        let as_postgres = std::fs::metadata("/proc/self")?.uid() == 0;
-        let n = CLUSTERS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("ting-pg-{}-{n}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        let mut cluster = TempCluster {
-            dir,
-            bin,
-            port: 0,
-            as_postgres,
-        };
-        if as_postgres {
-            cluster.checked(
-                Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&cluster.dir),
-                "chown",
-            )?;
-        }
+        TempCluster::start_with(&[])
+    }
+
+    /// Creates and starts a cluster with server `settings` (`name=value`).
+    ///
+    /// # Errors
+    /// As [`TempCluster::start`].
+    pub fn start_with(settings: &[&str]) -> io::Result<TempCluster> {
+        let cluster = TempCluster::empty(settings)?;
         let data = cluster.data();
         let user = format!("--username={CLUSTER_USER}");
         cluster.run_tool(
@@ -71,6 +60,80 @@ impl TempCluster {
                 &data,
             ],
         )?;
+        cluster.start_on_a_free_port()
+    }
+
+    /// A cluster that is not made yet: its directory, owned by `postgres` under root.
+    fn empty(settings: &[&str]) -> io::Result<TempCluster> {
+        let bin = server_bin()?;
+        let as_postgres = std::fs::metadata("/proc/self")?.uid() == 0;
+        let n = CLUSTERS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ting-pg-{}-{n}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let cluster = TempCluster {
+            dir,
+            bin,
+            port: 0,
+            as_postgres,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        if as_postgres {
+            cluster.checked(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&cluster.dir),
+                "chown",
+            )?;
+        }
+        Ok(cluster)
+    }
+
+    /// A streaming standby of `primary` (`pg_basebackup -R`), started, named
+    /// `name` (its `cluster_name`, which the primary's
+    /// `synchronous_standby_names` may list).
+    ///
+    /// # Errors
+    /// `pg_basebackup` or the start failed.
+    pub fn standby_of(primary: &TempCluster, name: &str) -> io::Result<TempCluster> {
+        let cluster_name = format!("cluster_name={name}");
+        let standby = TempCluster::empty(&[&cluster_name])?;
+        let data = standby.data();
+        let port = primary.port.to_string();
+        standby.run_tool(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                CLUSTER_USER,
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+            ],
+        )?;
+        standby.start_on_a_free_port()
+    }
+
+    /// Makes a standby the primary (`pg_ctl promote`), waiting until it is.
+    ///
+    /// # Errors
+    /// `pg_ctl` failed.
+    pub fn promote(&self) -> io::Result<()> {
+        let data = self.data();
+        self.run_tool("pg_ctl", &["promote", "-w", "-t", "60", "-D", &data])
+            .map(|_| ())
+    }
+
+    fn start_on_a_free_port(self) -> io::Result<TempCluster> {
+        let mut cluster = self;
         let mut last = None;
         for _ in 0..PORT_ATTEMPTS {
             cluster.port = free_port()?;
@@ -134,11 +197,15 @@ impl TempCluster {
     }
 
     fn pg_start(&self) -> io::Result<()> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {}",
             self.port,
             self.dir.display()
         );
+        for setting in &self.settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         let log = self.dir.join("server.log").to_string_lossy().into_owned();
         let data = self.data();
         self.run_tool(

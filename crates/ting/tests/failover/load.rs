@@ -101,6 +101,13 @@ impl Load {
         });
     }
 
+    /// Transactions acknowledged so far.
+    pub fn acks_count(&self) -> usize {
+        let s = self.shared.lock().expect("load");
+        assert!(s.failure.is_none(), "the load failed: {:?}", s.failure);
+        s.acks.len()
+    }
+
     /// Stops the load and answers every acknowledgement.
     pub fn stop(&mut self) -> Vec<Ack> {
         self.stop.store(true, Ordering::Release);

@@ -21,6 +21,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod database;
 mod load;
 mod nodes;
 

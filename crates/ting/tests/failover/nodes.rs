@@ -259,6 +259,30 @@ impl Nodes {
         status
     }
 
+    /// Starts again every node whose process exited by itself (a supervisor's job).
+    pub fn restart_exited(&mut self) {
+        for i in 0..NODES {
+            let p = &mut self.procs[i];
+            if p.exited.is_none() && !p.paused {
+                if let Some(status) = p.child.try_wait().expect("try_wait") {
+                    eprintln!("failover test: node {i} exited ({status}); restarting it");
+                    p.exited = Some(status);
+                }
+            }
+            if self.procs[i].exited.is_some() {
+                self.restart(i);
+            }
+        }
+    }
+
+    /// Whether one live node says it leads.
+    pub fn has_leader(&self) -> bool {
+        self.live().into_iter().any(|i| {
+            self.status(i)
+                .is_some_and(|s| s["role"]["kind"] == "leader")
+        })
+    }
+
     /// Starts node `i` again, on a new port, over its data directory, and
     /// tells the load where it is.
     pub fn restart(&mut self, i: usize) {
