@@ -85,16 +85,49 @@ fn a_node_on_postgres_recovers_its_chain_from_the_database_alone() {
     drop(shared);
     node.shutdown();
 
-    // The blocks are rows.
-    let rows = std::thread::spawn(move || {
+    // The blocks and their transactions are rows, and the views read them.
+    let me = user(0).account().to_did();
+    let (blocks, txs, in_block_counts, history, account) = std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM ting_blocks", &[])
-            .expect("count")
-            .get(0);
-        n
+        let one = |c: &mut postgres::Client, sql: &str| -> i64 {
+            c.query_one(sql, &[]).expect(sql).get(0)
+        };
+        let blocks = one(&mut c, "SELECT count(*) FROM ting_blocks");
+        let txs = one(&mut c, "SELECT count(*) FROM ting_transactions");
+        let counted = one(&mut c, "SELECT sum(tx_count)::bigint FROM ting_blocks");
+        let history: Vec<(String, i64)> = c
+            .query(
+                "SELECT direction, amount FROM ting_history WHERE account = $1 AND kind = 'transfer'",
+                &[&me],
+            )
+            .expect("history")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let account: (i64, i64, i64) = {
+            let r = c
+                .query_one(
+                    "SELECT transactions, amount_in::bigint, amount_out::bigint FROM ting_accounts WHERE account = $1",
+                    &[&me],
+                )
+                .expect("the account's row");
+            (r.get(0), r.get(1), r.get(2))
+        };
+        (blocks, txs, counted, history, account)
     })
     .join()
     .expect("queried");
-    assert_eq!(u64::try_from(rows).expect("a count"), height.0);
+    assert_eq!(u64::try_from(blocks).expect("a count"), height.0);
+    assert_eq!(txs, in_block_counts, "a row per transaction");
+    let rounds = 4;
+    let outs = history
+        .iter()
+        .filter(|(d, a)| d == "out" && *a == 7)
+        .count();
+    let ins = history.iter().filter(|(d, a)| d == "in" && *a == 7).count();
+    assert_eq!((outs, ins), (rounds, rounds), "{history:?}");
+    assert_eq!(
+        account,
+        (2 * rounds as i64, 7 * rounds as i64, 7 * rounds as i64)
+    );
 }

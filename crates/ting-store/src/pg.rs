@@ -40,6 +40,7 @@ pub mod scratch;
 mod worker;
 
 mod log;
+mod rows;
 #[cfg(test)]
 mod tests;
 

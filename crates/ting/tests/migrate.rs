@@ -32,11 +32,11 @@ fn migrate_creates_the_schema_once_and_names_what_is_wrong() {
     let v = json(&first);
     assert_eq!(
         (v["schema_from"].as_u64(), v["schema_version"].as_u64()),
-        (Some(0), Some(2))
+        (Some(0), Some(3))
     );
     let again = migrate(&url);
     assert!(again.status.success(), "{again:?}");
-    assert_eq!(json(&again)["schema_from"].as_u64(), Some(2));
+    assert_eq!(json(&again)["schema_from"].as_u64(), Some(3));
 
     let bad = migrate("mysql://somewhere/db");
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");

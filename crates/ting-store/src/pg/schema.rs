@@ -13,7 +13,7 @@ use super::worker::{database, describe, Worker};
 use crate::LogError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A key for `pg_advisory_xact_lock`: "ting" and 1.
 const MIGRATION_LOCK: i64 = 0x7469_6e67_0000_0001;
@@ -49,6 +49,47 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          SELECT height, encode(hash, 'hex') AS hash, encode(prev_hash, 'hex') AS prev_hash,
                 epoch, block_time, tx_count, length(block) AS bytes
          FROM ting_blocks;",
+    // 3: a row per transaction, and views over them.
+    "CREATE TABLE ting_transactions (
+         height bigint NOT NULL REFERENCES ting_blocks (height),
+         idx integer NOT NULL CHECK (idx >= 0),
+         hash bytea NOT NULL CHECK (length(hash) = 32),
+         sender text NOT NULL,
+         nonce bigint NOT NULL,
+         kind text NOT NULL,
+         counterparty text,
+         amount bigint,
+         channel text,
+         PRIMARY KEY (height, idx)
+     );
+     CREATE INDEX ting_transactions_hash ON ting_transactions (hash);
+     CREATE INDEX ting_transactions_sender ON ting_transactions (sender, height);
+     CREATE INDEX ting_transactions_counterparty ON ting_transactions (counterparty, height)
+         WHERE counterparty IS NOT NULL;
+     CREATE INDEX ting_transactions_channel ON ting_transactions (channel, height)
+         WHERE channel IS NOT NULL;
+     CREATE VIEW ting_history AS
+         SELECT sender AS account, height, idx, encode(hash, 'hex') AS hash, kind,
+                'out' AS direction, counterparty, amount, channel
+         FROM ting_transactions
+         UNION ALL
+         SELECT counterparty AS account, height, idx, encode(hash, 'hex') AS hash, kind,
+                'in' AS direction, sender AS counterparty, amount, channel
+         FROM ting_transactions WHERE counterparty IS NOT NULL;
+     CREATE VIEW ting_accounts AS
+         SELECT account, count(*) AS transactions, min(height) AS first_height,
+                max(height) AS last_height,
+                coalesce(sum(amount) FILTER (WHERE direction = 'in'), 0) AS amount_in,
+                coalesce(sum(amount) FILTER (WHERE direction = 'out'), 0) AS amount_out
+         FROM ting_history GROUP BY account;
+     CREATE VIEW ting_channels AS
+         SELECT channel, min(height) AS opened_height, max(height) AS last_height,
+                count(*) AS transactions,
+                (array_agg(sender ORDER BY height, idx) FILTER (WHERE kind = 'channel_open'))[1] AS payer,
+                (array_agg(counterparty ORDER BY height, idx) FILTER (WHERE kind = 'channel_open'))[1] AS payee,
+                coalesce(sum(amount) FILTER (WHERE kind IN ('channel_open', 'channel_top_up')), 0) AS deposited,
+                bool_or(kind IN ('channel_close', 'channel_reclaim')) AS ended
+         FROM ting_transactions WHERE channel IS NOT NULL GROUP BY channel;",
 ];
 
 /// What [`migrate`] did.
