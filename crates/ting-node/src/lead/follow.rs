@@ -266,6 +266,7 @@ impl Follower {
             writer_parts,
         } = self.p.standby;
         executor.epoch = epoch;
+        let rows = super::rows::spawn_rows(self.p.url.clone(), Arc::clone(&self.p.durable));
         let executor = spawn_executor(executor, executor_parts);
         let writer = spawn_writer(Box::new(self.p.log), sealed, writer_parts);
         self.p.roles.set(Role::Leading { epoch });
@@ -274,6 +275,7 @@ impl Follower {
         // Both end when the node shuts down and its ingress closes.
         let _ = executor.join();
         let _ = writer.join();
+        rows.finish();
         keeper.release();
     }
 }

@@ -24,7 +24,7 @@ use ting_core::merkle::MerkleTree;
 use ting_core::{BlockHeight, Hash32, SignedTx};
 use ting_store::LogReader;
 
-use super::{Role, Roles};
+use super::{LeaderInfo, Role, Roles};
 use crate::admission::Admission;
 use crate::pipeline::{Committed, Durable, Outcome, Refusal, Reply, SubmitError};
 
@@ -117,15 +117,28 @@ impl Forwarder {
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubmitError::NoLeader)?;
         let inner = Arc::clone(&self.inner);
-        runtime.spawn(async move { inner.run(&leader.address, txs, replies).await });
+        runtime.spawn(async move { inner.run(&leader, txs, replies).await });
         Ok(())
     }
 }
 
 impl Inner {
-    async fn run(self: Arc<Self>, address: &str, txs: Vec<SignedTx>, replies: Vec<Reply>) {
+    async fn run(self: Arc<Self>, leader: &LeaderInfo, txs: Vec<SignedTx>, replies: Vec<Reply>) {
+        let address = leader.address.as_str();
         let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
-        let answers = tokio::time::timeout(FORWARD_WAIT, self.post(address, &txs)).await;
+        // A leader that stops answering is replaced: waiting on it past its
+        // epoch would keep these transactions pending at this node's door,
+        // refusing their resubmission (`already_pending`) to the next leader.
+        let answers = tokio::select! {
+            answers = tokio::time::timeout(FORWARD_WAIT, self.post(address, &txs)) => answers,
+            () = self.roles.wait_for(|r| !is_led_by(r, leader.epoch)) => {
+                self.warn(|| tracing::warn!(leader = address, "the leader changed before it answered a forwarded batch"));
+                for hash in &hashes {
+                    self.admission.leave(hash);
+                }
+                return;
+            }
+        };
         match answers {
             Ok(Ok(answers)) if answers.len() == hashes.len() => {
                 let settled = hashes.iter().copied().zip(answers).zip(replies);
@@ -221,6 +234,11 @@ impl Inner {
             Answer::Unknown => {}
         }
     }
+}
+
+/// Whether `role` is following the leader of `epoch`.
+fn is_led_by(role: &Role, epoch: u64) -> bool {
+    matches!(role, Role::Following { leader: Some(l) } if l.epoch == epoch)
 }
 
 /// The transaction `hash` at `index` of this node's block `height`, with its proof.

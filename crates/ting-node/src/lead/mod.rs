@@ -17,7 +17,8 @@
 //!   follower passes its door and is forwarded to the leader ([`forward`]);
 //!   its answer comes once the follower holds the block, with a proof from
 //!   its own copy.
-//! - **The leader** keeps its lease ([`keeper`]). A leader that cannot renew
+//! - **The leader** writes the query tables behind its appends ([`rows`]),
+//!   and keeps its lease ([`keeper`]). A leader that cannot renew
 //!   before the lease runs out, or whose append the database fences, stops
 //!   the process ([`step_down`]): its state is ahead of the log, and a
 //!   restart recovers from the database as a follower. Run nodes under a
@@ -26,6 +27,7 @@
 mod follow;
 mod forward;
 mod keeper;
+mod rows;
 
 use std::time::Duration;
 

@@ -8,7 +8,6 @@ use postgres::types::Type;
 use postgres::Client;
 use ting_core::{Block, BlockHeader, BlockHeight, Genesis, Hash32};
 
-use super::rows::{TxRows, INSERT_TXS};
 use super::schema;
 use super::worker::{database, describe, Worker};
 use crate::chain::ChainRules;
@@ -179,7 +178,6 @@ fn insert(
     epoch: u64,
     after: (BlockHeight, Hash32),
     rows: Rows,
-    txs: TxRows,
 ) -> Result<(), LogError> {
     let fail = |e: postgres::Error| database("append blocks", &describe(&e));
     let mut tx = c.transaction().map_err(fail)?;
@@ -220,21 +218,6 @@ fn insert(
         ],
     )
     .map_err(fail)?;
-    tx.execute_typed(
-        INSERT_TXS,
-        &[
-            (&txs.height, Type::INT8_ARRAY),
-            (&txs.idx, Type::INT4_ARRAY),
-            (&txs.hash, Type::BYTEA_ARRAY),
-            (&txs.sender, Type::TEXT_ARRAY),
-            (&txs.nonce, Type::INT8_ARRAY),
-            (&txs.kind, Type::TEXT_ARRAY),
-            (&txs.counterparty, Type::TEXT_ARRAY),
-            (&txs.amount, Type::INT8_ARRAY),
-            (&txs.channel, Type::TEXT_ARRAY),
-        ],
-    )
-    .map_err(fail)?;
     // Followers listening hear of the new tip when, and only if, it commits.
     let last = rows.height.last().copied().unwrap_or(0).to_string();
     tx.execute_typed(
@@ -258,7 +241,6 @@ impl BlockLog for PgLog {
         };
         let mut tip = self.tip;
         let mut rows = Rows::default();
-        let mut txs = TxRows::default();
         for block in blocks {
             self.rules.check_next(tip, block)?;
             let h = &block.header;
@@ -280,7 +262,6 @@ impl BlockLog for PgLog {
                 .push(i32::try_from(h.tx_count).unwrap_or(i32::MAX));
             rows.header.push(h.to_bytes());
             rows.block.push(block.encode());
-            txs.add(block);
         }
         let (epoch, after) = (
             self.epoch,
@@ -289,7 +270,7 @@ impl BlockLog for PgLog {
                 first.header.prev_hash,
             ),
         );
-        match self.writer.run(move |c| insert(c, epoch, after, rows, txs)) {
+        match self.writer.run(move |c| insert(c, epoch, after, rows)) {
             Ok(Ok(())) => {
                 self.tip = tip;
                 self.reader.height.store(tip.0 .0, Ordering::Release);

@@ -49,8 +49,14 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          SELECT height, encode(hash, 'hex') AS hash, encode(prev_hash, 'hex') AS prev_hash,
                 epoch, block_time, tx_count, length(block) AS bytes
          FROM ting_blocks;",
-    // 3: a row per transaction, and views over them.
-    "CREATE TABLE ting_transactions (
+    // 3: a row per transaction (written behind the appends, up to
+    // ting_rows.height), and views over them.
+    "CREATE TABLE ting_rows (
+         one boolean PRIMARY KEY DEFAULT true CHECK (one),
+         height bigint NOT NULL CHECK (height >= 0)
+     );
+     INSERT INTO ting_rows (height) VALUES (0);
+     CREATE TABLE ting_transactions (
          height bigint NOT NULL REFERENCES ting_blocks (height),
          idx integer NOT NULL CHECK (idx >= 0),
          hash bytea NOT NULL CHECK (length(hash) = 32),

@@ -71,6 +71,7 @@ fn the_database_fails_over_to_its_synchronous_standby_and_nothing_acknowledged_i
     check_epochs(&nodes);
     check_acks(&nodes, &acks, &mut rng);
     check_conserved(&nodes, &load);
+    super::check_rows(&url, nodes.height(nodes.leader().0));
     eprintln!(
         "database failover test: {} acknowledged transactions on the promoted database, {:?} from the kill",
         acks.len(),

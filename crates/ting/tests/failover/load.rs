@@ -101,6 +101,12 @@ impl Load {
         });
     }
 
+    /// Fails the test if the load stopped on an answer it could not take.
+    pub fn check(&self) {
+        let s = self.shared.lock().expect("load");
+        assert!(s.failure.is_none(), "the load failed: {:?}", s.failure);
+    }
+
     /// Transactions acknowledged so far.
     pub fn acks_count(&self) -> usize {
         let s = self.shared.lock().expect("load");
@@ -206,6 +212,7 @@ impl Sender {
     /// A transaction the network holds, by hash, from the node that said so
     /// (it may still be applying the block).
     fn look_up(&self, hash: &str, addr: SocketAddr) -> Result<Ack, String> {
+        eprintln!("failover test: {hash} was refused bad_nonce by {addr}; looking it up there");
         let found = poll("a committed transaction to be found", || {
             let r = request(addr, "GET", &format!("/v1/transactions/{hash}"), None).ok()?;
             (r.status == 200).then_some(r.body)

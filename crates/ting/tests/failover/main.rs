@@ -110,7 +110,7 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
         let height = nodes.height(leader);
         let killed_at = Instant::now();
         nodes.kill9(leader);
-        let (next, next_epoch) = nodes.new_leader_after(epoch, height);
+        let (next, next_epoch) = nodes.new_leader_after(epoch, height, &load);
         failovers.push(killed_at.elapsed());
         assert_ne!(next, leader, "round {round}: a follower took over");
         assert!(next_epoch > epoch);
@@ -134,7 +134,7 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
     load.wait_for_acks(ACKS_PER_ROUND);
     let height = nodes.height(paused);
     nodes.signal(paused, "STOP");
-    nodes.new_leader_after(epoch, height);
+    nodes.new_leader_after(epoch, height, &load);
     nodes.signal(paused, "CONT");
     let status = nodes.wait_exit(paused);
     assert_eq!(
@@ -153,6 +153,7 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
     check_epochs(&nodes);
     check_acks(&nodes, &acks, &mut rng);
     check_conserved(&nodes, &load);
+    check_rows(listen_url.unwrap_or(url), nodes.height(nodes.leader().0));
     eprintln!(
         "failover test: {} acknowledged transactions checked in {:?}; the paused leader's round took {:?}",
         acks.len(),
@@ -276,6 +277,35 @@ fn check_conserved(nodes: &Nodes, load: &Load) {
             .sum();
         assert_eq!(total, load.total(), "node {i}: the accounts' sum");
     }
+}
+
+/// The query tables catch up with the chain, a row for each transaction,
+/// whichever leaders wrote them.
+pub(crate) fn check_rows(url: &str, tip: u64) {
+    let url = url.to_owned();
+    let one = move |sql: &'static str| -> Option<u64> {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).ok()?;
+            let rows = c.simple_query(sql).ok()?;
+            rows.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+                _ => None,
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+    };
+    poll("the transaction rows to reach the tip", || {
+        (one("SELECT height FROM ting_rows")? >= tip).then_some(())
+    });
+    let rows = one(
+        "SELECT count(*) FROM ting_transactions WHERE height <= (SELECT height FROM ting_rows)",
+    );
+    let txs =
+        one("SELECT sum(tx_count) FROM ting_blocks WHERE height <= (SELECT height FROM ting_rows)");
+    assert_eq!(rows, txs, "a row for each transaction");
 }
 
 /// A short pause between looks at the nodes.

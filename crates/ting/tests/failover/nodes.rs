@@ -12,6 +12,7 @@ use ting_agent::files::{write_genesis, write_key};
 use ting_core::{Amount, Genesis, Hash32, Keypair, LedgerClock, NetworkId, Timestamp};
 
 use super::common::{free_addr, poll, request, request_within, Rng};
+use super::load::Load;
 
 /// Nodes on the database.
 pub const NODES: usize = 3;
@@ -212,8 +213,9 @@ impl Nodes {
 
     /// Waits until a node leads in an epoch after `epoch` and the chain has
     /// grown past `height`: the new leader's first block.
-    pub fn new_leader_after(&self, epoch: u64, height: u64) -> (usize, u64) {
+    pub fn new_leader_after(&self, epoch: u64, height: u64, load: &Load) -> (usize, u64) {
         poll("a new leader's first block", || {
+            load.check();
             self.live().into_iter().find_map(|i| {
                 let s = self.status(i)?;
                 let e = s["role"]["epoch"].as_u64()?;
