@@ -287,8 +287,9 @@ pub async fn status(args: StatusArgs, json_out: bool) -> anyhow::Result<()> {
         let faucet = s
             .faucet
             .map_or_else(|| "none".to_owned(), |f| f.to_string());
+        let role = role_line(&v["role"]);
         format!(
-            "node {}\n  network      {} ({})\n  genesis      {}\n  sequencer    {}\n  height       {} (durable {}, indexed {})\n  accounts     {}\n  supply       {}\n  MQTT broker  {mqtt}\n  faucet       {faucet}",
+            "node {}\n  network      {} ({})\n  genesis      {}\n  sequencer    {}\n  role         {role}\n  height       {} (durable {}, indexed {})\n  accounts     {}\n  supply       {}\n  MQTT broker  {mqtt}\n  faucet       {faucet}",
             args.node.url,
             s.network,
             s.name,
@@ -302,6 +303,26 @@ pub async fn status(args: StatusArgs, json_out: bool) -> anyhow::Result<()> {
         )
     });
     Ok(())
+}
+
+/// `/v1/status`'s `role` in words: alone, leading in an epoch, or following a leader.
+fn role_line(role: &serde_json::Value) -> String {
+    match role["kind"].as_str() {
+        Some("leader") => format!(
+            "leader (epoch {}): it seals the blocks of the nodes on its database",
+            role["epoch"]
+        ),
+        Some("follower") => match role["leader"].as_object() {
+            Some(l) => format!(
+                "follower of the leader at {} (epoch {}): submissions sent here are forwarded to it",
+                l.get("address").and_then(|a| a.as_str()).filter(|a| !a.is_empty()).unwrap_or("an address it did not give"),
+                l.get("epoch").map_or_else(String::new, ToString::to_string)
+            ),
+            None => "follower, no leader yet (a failover is under way)".to_owned(),
+        },
+        Some("single") | None => "single (its own block log)".to_owned(),
+        Some(other) => other.to_owned(),
+    }
 }
 
 pub async fn tx(args: TxArgs, json_out: bool) -> anyhow::Result<()> {
