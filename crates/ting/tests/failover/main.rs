@@ -115,8 +115,8 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
         assert_ne!(next, leader, "round {round}: a follower took over");
         assert!(next_epoch > epoch);
         nodes.restart(leader);
-        // Now and then a follower is restarted mid-stream as well.
-        if rng.below(3) == 0 {
+        // Every third round a follower is restarted mid-stream as well.
+        if round % 3 == 1 {
             let follower = nodes.follower_other_than(next);
             nodes.kill9(follower);
             nodes.restart(follower);
