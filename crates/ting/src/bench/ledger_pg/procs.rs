@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use ting_agent::files::{write_genesis, write_key};
-use ting_core::{
-    Amount, Genesis, Hash32, Keypair, LedgerClock, NetworkId, Nonce, SignedTx, Timestamp, TxBody,
-    TxKind,
-};
+use ting_core::{Amount, Genesis, Hash32, Keypair, LedgerClock, NetworkId, SignedTx, Timestamp};
 
-use crate::bench::workload::keypair;
+use crate::bench::workload::{self, keypair};
 use crate::bench::TempDir;
 
 /// Node processes sharing the database.
@@ -239,17 +236,10 @@ impl Load {
             let mut nonces = vec![0u64; users.len()];
             let mut turn = 0usize;
             while !flag.load(Ordering::Acquire) {
-                let txs: Vec<SignedTx> = users
-                    .iter()
-                    .enumerate()
-                    .map(|(s, u)| {
-                        transfer(
-                            &genesis,
-                            u,
-                            nonces[s],
-                            users[(s + 1) % users.len()].account(),
-                        )
-                    })
+                // The workload's transfer `i` is sender `i % n`'s of nonce `i / n`.
+                let n = users.len() as u64;
+                let txs: Vec<SignedTx> = (0..users.len())
+                    .map(|s| workload::transfer(&users, &genesis, nonces[s] * n + s as u64, true))
                     .collect();
                 let addr = {
                     let addrs = addrs.read().expect("addrs");
@@ -296,21 +286,6 @@ impl Load {
             let _ = t.join();
         }
     }
-}
-
-fn transfer(genesis: &Hash32, from: &Keypair, nonce: u64, to: ting_core::AccountId) -> SignedTx {
-    TxBody {
-        genesis: *genesis,
-        sender: from.account(),
-        nonce: Nonce(nonce),
-        valid_until: Timestamp(u64::MAX),
-        kind: TxKind::Transfer {
-            to,
-            amount: Amount::new(1),
-            memo: Vec::new(),
-        },
-    }
-    .sign(from)
 }
 
 fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
