@@ -506,13 +506,13 @@ fn print_pg(pg: &super::ledger_pg::PgReport, embedded_per_s: f64) {
     let w = &pg.peak.window;
     let ratio = w.rate() / embedded_per_s;
     println!(
-        "  on PostgreSQL ({})     {:>10.0} /s   {} in {:.1} s, {} blocks, mean commit {:.2} ms; ratio to the embedded log {ratio:.3}   target >= {PG_RATIO_TARGET:.1}: {}",
-        pg.server, w.rate(), w.committed, w.seconds, w.blocks, w.fsync_ms_mean, verdict(ratio >= PG_RATIO_TARGET)
+        "  on PostgreSQL          {:>10.0} /s   {} in {:.1} s, {} blocks, mean commit {:.2} ms ({}); ratio to the embedded log {ratio:.3}   target >= {PG_RATIO_TARGET:.1}: {}",
+        w.rate(), w.committed, w.seconds, w.blocks, w.fsync_ms_mean, pg.server, verdict(ratio >= PG_RATIO_TARGET)
     );
     let lease = pg.lease.as_secs_f64();
     if let (Some(median), Some(max)) = (pg.failover_median(), pg.failover_max()) {
         println!(
-            "  failover, {} kills     median {median:.2} s, max {max:.2} s from kill -9 to the new leader's first block (lease {lease:.1} s)   target max <= lease + 1 s: {}",
+            "  failover               {} kills: median {median:.2} s, max {max:.2} s from kill -9 to the new leader's first block (lease {lease:.1} s)   target max <= lease + 1 s: {}",
             pg.failovers.len(),
             verdict(max <= lease + 1.0)
         );
