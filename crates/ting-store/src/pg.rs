@@ -47,5 +47,5 @@ mod tests;
 pub use lease::{LeaseState, Leases};
 pub use listen::Listener;
 pub use log::{PgLog, PgReader, NOTIFY_CHANNEL};
-pub use rows::{RowWriter, ROW_STEP_BLOCKS_MAX};
+pub use rows::RowWriter;
 pub use schema::{migrate, Migrated, SCHEMA_VERSION};

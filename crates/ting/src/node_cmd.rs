@@ -452,12 +452,13 @@ impl Started {
         http: SocketAddr,
         mqtt: &MqttArgs,
         fallback: bool,
-        config: impl FnOnce() -> anyhow::Result<(NodeConfig, Option<ServerTls>)>,
+        config: impl FnOnce(SocketAddr) -> anyhow::Result<(NodeConfig, Option<ServerTls>)>,
     ) -> anyhow::Result<(Started, tokio::net::TcpListener)> {
         let listener = runtime.block_on(ting_node::http::bind(http))?;
         let plan = mqtt.plan(fallback)?;
         let moved_from = plan.as_ref().and_then(|p| p.moved_from);
-        let (cfg, tls) = config()?;
+        // The address bound, not the one asked for: port 0 is a real port by now.
+        let (cfg, tls) = config(listener.local_addr()?)?;
         let key = Keypair::from_seed(cfg.key.seed());
         let node = Node::start(cfg)?;
         let shared = Arc::clone(node.shared());
@@ -538,7 +539,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let clock = args.clock()?;
-    let (started, listener) = Started::start(&runtime, args.http, &args.mqtt, args.dev, || {
+    let (started, listener) = Started::start(&runtime, args.http, &args.mqtt, args.dev, |bound| {
         let mut cfg = if args.dev {
             dev_config(&args.data_dir)?
         } else {
@@ -546,7 +547,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         };
         cfg.mqtt_auth_hook = args.mqtt_auth_hook;
         clock.apply(&mut cfg);
-        args.storage.apply(&mut cfg, args.http);
+        args.storage.apply(&mut cfg, bound);
         Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
     eprintln!("{}", start_message(args, &started));

@@ -275,8 +275,10 @@ impl Follower {
         // Both end when the node shuts down and its ingress closes.
         let _ = executor.join();
         let _ = writer.join();
-        rows.finish();
+        // The lease first: the next leader need not wait while the rows
+        // catch up (two row writers never write a block twice: `RowWriter`).
         keeper.release();
+        rows.finish();
     }
 }
 

@@ -11,6 +11,7 @@
 //! cannot be had (no leader, the leader gone mid-request) leaves the outcome
 //! unknown: the client looks the transaction up by hash or resubmits it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,7 @@ use serde_json::{json, Value};
 use ting_core::merkle::MerkleTree;
 use ting_core::{BlockHeight, Hash32, SignedTx};
 use ting_store::LogReader;
+use tokio::sync::oneshot;
 
 use super::{LeaderInfo, Role, Roles};
 use crate::admission::Admission;
@@ -141,10 +143,8 @@ impl Inner {
         };
         match answers {
             Ok(Ok(answers)) if answers.len() == hashes.len() => {
-                let settled = hashes.iter().copied().zip(answers).zip(replies);
-                for ((hash, answer), reply) in settled {
-                    self.settle(hash, answer, reply).await;
-                }
+                let items = hashes.iter().copied().zip(answers).zip(replies).collect();
+                self.settle(items).await;
             }
             Ok(Ok(answers)) => tracing::warn!(
                 sent = hashes.len(),
@@ -206,63 +206,82 @@ impl Inner {
         Ok(results.iter().map(answer_of).collect())
     }
 
-    /// Answers one reply: a refusal at once, a commit once this node holds its block.
-    async fn settle(&self, hash: Hash32, answer: Answer, reply: Reply) {
-        let Some(reply) = reply else { return };
-        match answer {
-            Answer::Refused { code, message } => {
-                let _ = reply.send(Outcome::Refused(Refusal::new(hash, code, message)));
-            }
-            Answer::Committed { height, index } => {
-                let here = tokio::time::timeout(FORWARD_WAIT, self.durable.reached(height)).await;
-                if here.is_err() {
-                    return;
+    /// Answers the replies: refusals at once, commits once this node holds
+    /// their blocks, each block read and its tree built once for all its
+    /// transactions (a forwarded batch mostly lands in one or two blocks).
+    async fn settle(&self, items: Vec<((Hash32, Answer), Reply)>) {
+        let mut commits: BTreeMap<BlockHeight, Vec<Waiting>> = BTreeMap::new();
+        for ((hash, answer), reply) in items {
+            let Some(reply) = reply else { continue };
+            match answer {
+                Answer::Refused { code, message } => {
+                    let _ = reply.send(Outcome::Refused(Refusal::new(hash, code, message)));
                 }
-                let log = self.log.clone();
-                let proved =
-                    tokio::task::spawn_blocking(move || committed_here(&log, hash, height, index))
-                        .await;
-                match proved {
-                    Ok(Some(committed)) => {
-                        let _ = reply.send(Outcome::Committed(committed));
-                    }
-                    _ => {
-                        tracing::warn!(%hash, height = height.0, "the leader's commit is not in this node's block")
-                    }
+                Answer::Committed { height, index } => {
+                    commits
+                        .entry(height)
+                        .or_default()
+                        .push((hash, index, reply));
                 }
+                Answer::Unknown => {}
             }
-            Answer::Unknown => {}
+        }
+        let deadline = tokio::time::Instant::now() + FORWARD_WAIT;
+        for (height, waiting) in commits {
+            if tokio::time::timeout_at(deadline, self.durable.reached(height))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let log = self.log.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || answer_from_block(&log, height, waiting)).await;
         }
     }
 }
+
+/// A reply waiting for its commit: the transaction and its index in the block.
+type Waiting = (Hash32, u32, oneshot::Sender<Outcome>);
 
 /// Whether `role` is following the leader of `epoch`.
 fn is_led_by(role: &Role, epoch: u64) -> bool {
     matches!(role, Role::Following { leader: Some(l) } if l.epoch == epoch)
 }
 
-/// The transaction `hash` at `index` of this node's block `height`, with its proof.
-fn committed_here(
-    log: &LogReader,
-    hash: Hash32,
-    height: BlockHeight,
-    index: u32,
-) -> Option<Committed> {
-    let block = log.block(height).ok()??;
+/// Answers each of `waiting` from this node's block `height`: its commit,
+/// with a proof from this node's copy, when the block holds it where the
+/// leader said; no answer (unknown) otherwise.
+fn answer_from_block(log: &LogReader, height: BlockHeight, waiting: Vec<Waiting>) {
+    let Ok(Some(block)) = log.block(height) else {
+        tracing::warn!(
+            height = height.0,
+            "this node cannot read the block the leader named"
+        );
+        return;
+    };
     let hashes = block.tx_hashes();
-    let at = usize::try_from(index).ok()?;
-    if hashes.get(at) != Some(&hash) {
-        return None;
+    let tree = MerkleTree::new(&hashes);
+    let header = Arc::new(block.header.clone());
+    let block_hash = block.header.hash();
+    for (hash, index, reply) in waiting {
+        let at = usize::try_from(index).unwrap_or(usize::MAX);
+        let proof = (hashes.get(at) == Some(&hash))
+            .then(|| tree.proof(at))
+            .flatten();
+        let Some(proof) = proof else {
+            tracing::warn!(%hash, height = height.0, "the leader's commit is not in this node's block");
+            continue;
+        };
+        let _ = reply.send(Outcome::Committed(Committed {
+            tx_hash: hash,
+            height,
+            index,
+            block_hash,
+            header: Arc::clone(&header),
+            proof,
+        }));
     }
-    let proof = MerkleTree::new(&hashes).proof(at)?;
-    Some(Committed {
-        tx_hash: hash,
-        height,
-        index,
-        block_hash: block.header.hash(),
-        header: Arc::new(block.header),
-        proof,
-    })
 }
 
 fn answer_of(v: &Value) -> Answer {

@@ -96,15 +96,6 @@ impl Leases {
         })
     }
 
-    /// Whether the lease is free to take now: released, expired, or never taken.
-    ///
-    /// # Errors
-    /// A database error.
-    pub fn is_free(&self) -> Result<bool, LogError> {
-        let s = self.state()?;
-        Ok(s.holder.is_none() || s.expires_in_ms.is_none_or(|ms| ms < 0))
-    }
-
     /// Extends the lease `holder` holds in `epoch` by `ttl` from now, if it
     /// has not expired; `false` when it is no longer this holder's (then
     /// stop appending, and take it again to lead).

@@ -91,11 +91,6 @@ impl PgLog {
         })
     }
 
-    /// The epoch this log appends in.
-    pub fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
     /// Makes this log append in `epoch` (a lease just taken), from the tip
     /// stored now: after the lease moved, no append of an earlier epoch can
     /// commit, so that tip is final for them. An earlier failure is forgotten.

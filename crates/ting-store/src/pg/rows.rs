@@ -22,7 +22,7 @@ use super::worker::{database, describe, Worker};
 use crate::LogError;
 
 /// The most blocks one step reads and writes rows for.
-pub const ROW_STEP_BLOCKS_MAX: i64 = 8;
+const ROW_STEP_BLOCKS_MAX: i64 = 8;
 
 /// Writes the rows of the blocks the database holds beyond `ting_rows.height`.
 #[derive(Debug)]

@@ -141,8 +141,12 @@ impl Drop for Worker {
 
 /// A database error, with the server's message and code when it sent one.
 pub(crate) fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    // The client's own message ("error connecting to server") hides why: say it.
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
 }

@@ -183,7 +183,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let http = http_addr(&runtime, args.http);
     let mut fresh_city = false;
     let mut genesis_copy = None;
-    let (running, listener) = Started::start(&runtime, http, &mqtt, true, || {
+    let (running, listener) = Started::start(&runtime, http, &mqtt, true, |_| {
         let (net, fresh) = files::open_city(&args.data_dir, want, &cast)?;
         fresh_city = fresh;
         genesis_copy = Some(net.genesis.clone());
