@@ -425,6 +425,7 @@ impl Node {
                     Arc::clone(&durable),
                     reader.clone(),
                     Arc::clone(&admission),
+                    Arc::clone(&refusals),
                 );
                 (roles, Some(forward))
             }

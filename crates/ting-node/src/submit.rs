@@ -104,7 +104,9 @@ impl Shared {
         let n = admit.len() as u64;
         let hashes: Vec<Hash32> = admit.iter().map(SignedTx::hash).collect();
         let admitted = match &self.forward {
-            Some(forward) if !self.roles.sequences() => forward.forward(admit, admit_replies),
+            Some(forward) if !self.roles.sequences() => {
+                forward.forward(source, admit, admit_replies)
+            }
             _ => self.ingress.submit(source, admit, admit_replies),
         };
         match admitted {

@@ -1,6 +1,6 @@
 //! Submissions on a follower go to the leader.
 //!
-//! What passed this node's door is posted to the leader's
+//! What passed this node's door and its signature check here is posted to the leader's
 //! `POST /v1/transactions/batch?wait=true`. A refusal is passed on as the
 //! leader gave it (a refusal changes nothing, and the client may retry). A
 //! commit is not taken on the leader's word: the answer waits until this
@@ -27,8 +27,10 @@ use ting_store::LogReader;
 use tokio::sync::oneshot;
 
 use super::{LeaderInfo, Role, Roles};
-use crate::admission::Admission;
+use crate::admission::{Admission, Source};
+use crate::pipeline::deliver_refusals;
 use crate::pipeline::{Committed, Durable, Outcome, Refusal, Reply, SubmitError};
+use crate::refusals::Refusals;
 
 /// How long a forwarded submission waits for the leader and then for its block here.
 const FORWARD_WAIT: Duration = Duration::from_secs(35);
@@ -57,6 +59,8 @@ struct Inner {
     durable: Arc<Durable>,
     log: LogReader,
     admission: Arc<Admission>,
+    /// This node's memory of refusals, for lookups by hash here.
+    refusals: Arc<Refusals>,
     /// Forwards that got no answer from the leader.
     failed: AtomicU64,
     started: std::time::Instant,
@@ -78,6 +82,7 @@ impl Forwarder {
         durable: Arc<Durable>,
         log: LogReader,
         admission: Arc<Admission>,
+        refusals: Arc<Refusals>,
     ) -> Forwarder {
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
@@ -89,6 +94,7 @@ impl Forwarder {
                 durable,
                 log,
                 admission,
+                refusals,
                 failed: AtomicU64::new(0),
                 started: std::time::Instant::now(),
                 warned_at: AtomicU64::new(u64::MAX),
@@ -108,6 +114,7 @@ impl Forwarder {
     /// No node leads now, or the caller runs outside an async runtime.
     pub(crate) fn forward(
         &self,
+        source: Source,
         txs: Vec<SignedTx>,
         replies: Vec<Reply>,
     ) -> Result<(), SubmitError> {
@@ -119,12 +126,49 @@ impl Forwarder {
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubmitError::NoLeader)?;
         let inner = Arc::clone(&self.inner);
-        runtime.spawn(async move { inner.run(&leader, txs, replies).await });
+        runtime.spawn(async move {
+            if let Some((txs, replies)) = inner.verified(source, txs, replies).await {
+                inner.run(&leader, txs, replies).await;
+            }
+        });
         Ok(())
     }
 }
 
 impl Inner {
+    /// Checks the signatures here, before the leader sees them: a bad one is
+    /// refused to its sender and charged to its source at this node's door.
+    /// Forwarded, it would cost the leader a verification and be charged to
+    /// this node's address there, whose budget every client of this node shares.
+    async fn verified(
+        &self,
+        source: Source,
+        txs: Vec<SignedTx>,
+        replies: Vec<Reply>,
+    ) -> Option<(Vec<SignedTx>, Vec<Reply>)> {
+        let checked =
+            tokio::task::spawn_blocking(move || SignedTx::verify_batch(txs, &mut rand::rng()))
+                .await
+                .ok()?;
+        let now = std::time::Instant::now();
+        let (mut good, mut good_replies) = (Vec::new(), Vec::new());
+        for (result, reply) in checked.into_iter().zip(replies) {
+            match result {
+                Ok(tx) => {
+                    good.push(tx.into_inner());
+                    good_replies.push(reply);
+                }
+                Err((hash, e)) => {
+                    let refusal = Refusal::new(hash, e.code(), e.to_string());
+                    self.admission.charge(source, None, now);
+                    self.admission.refused(&refusal);
+                    deliver_refusals(vec![(refusal, reply)], &self.refusals);
+                }
+            }
+        }
+        (!good.is_empty()).then_some((good, good_replies))
+    }
+
     async fn run(self: Arc<Self>, leader: &LeaderInfo, txs: Vec<SignedTx>, replies: Vec<Reply>) {
         let address = leader.address.as_str();
         let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
@@ -215,7 +259,8 @@ impl Inner {
             let Some(reply) = reply else { continue };
             match answer {
                 Answer::Refused { code, message } => {
-                    let _ = reply.send(Outcome::Refused(Refusal::new(hash, code, message)));
+                    let refusal = Refusal::new(hash, code, message);
+                    deliver_refusals(vec![(refusal, Some(reply))], &self.refusals);
                 }
                 Answer::Committed { height, index } => {
                     commits

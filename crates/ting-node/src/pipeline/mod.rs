@@ -33,7 +33,7 @@ use tokio::sync::{oneshot, watch};
 use crate::admission::Source;
 
 pub use durable::CommittedBlock;
-pub(crate) use durable::{spawn_writer, Sealed, ToWriter, WriterParts};
+pub(crate) use durable::{deliver_refusals, spawn_writer, Sealed, ToWriter, WriterParts};
 pub(crate) use executor::{spawn_executor, ExecutorParts};
 pub use executor::{ExecutorConfig, SnapshotRequest};
 pub use touched::{channel_parties, ChannelParties, Touched};

@@ -101,6 +101,7 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
     let _guard = SeedGuard(seed);
     let mut rng = Rng::new(seed);
     let mut nodes = Nodes::start(url, listen_url);
+    check_forged_refused_by_follower(&nodes);
     let mut load = Load::start(&nodes, rng.next_u64());
 
     let mut failovers = Vec::new();
@@ -159,6 +160,43 @@ fn scenario(url: &str, listen_url: Option<&str>, kills: u64) {
         acks.len(),
         checking.elapsed(),
         paused_round
+    );
+}
+
+/// A transaction with a forged signature sent to a follower is refused by
+/// the follower itself (`bad_signature`), never forwarded to the leader.
+fn check_forged_refused_by_follower(nodes: &Nodes) {
+    let (leader, _) = nodes.leader();
+    let follower = nodes.follower_other_than(leader);
+    let users = &nodes.net.users;
+    let tx = common::transfer(&nodes.net.genesis, &users[0], 0, users[1].account(), 1);
+    let mut bytes = tx.bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let forged = ting_core::SignedTx::decode(&bytes).expect("still well formed");
+    let body = serde_json::json!({ "hex": hex::encode(&bytes) });
+    let reply = request(
+        nodes.addr(follower),
+        "POST",
+        "/v1/transactions",
+        Some(&body),
+    )
+    .expect("the follower answers");
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["error"]["code"], "bad_signature",
+        "{}",
+        reply.body
+    );
+    // The leader never heard of it; the follower remembers its refusal.
+    let lookup = format!("/v1/transactions/{}", forged.hash().to_hex());
+    let at_leader = request(nodes.addr(leader), "GET", &lookup, None).expect("the leader answers");
+    assert_eq!(at_leader.status, 404, "{}", at_leader.body);
+    let at_follower = request(nodes.addr(follower), "GET", &lookup, None).expect("answers");
+    assert_eq!(
+        at_follower.body["error"]["code"], "bad_signature",
+        "{}",
+        at_follower.body
     );
 }
 
