@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct Metrics {
     pub txs_submitted: AtomicU64,
     pub txs_committed: AtomicU64,
+    /// Copies of landed transactions answered with their commit (`crate::landed`).
+    pub txs_resent_answered: AtomicU64,
     pub blocks_committed: AtomicU64,
     pub busy: AtomicU64,
     pub malformed: AtomicU64,
@@ -155,6 +157,7 @@ pub struct Gauges {
     pub accounts: u64,
     pub verify_queue: u64,
     pub sequencer_queue: u64,
+    pub parked: u64,
     pub rss_bytes: u64,
 }
 
@@ -210,6 +213,11 @@ impl Metrics {
                 "ting_txs_committed_total",
                 "Transactions in durable blocks.",
                 load(&self.txs_committed),
+            ),
+            (
+                "ting_txs_resent_answered_total",
+                "Copies of transactions that had landed, answered with their commit.",
+                load(&self.txs_resent_answered),
             ),
             (
                 "ting_blocks_committed_total",
@@ -305,6 +313,11 @@ impl Metrics {
                 "ting_sequencer_queue_txs",
                 "Verified transactions waiting for the executor.",
                 g.sequencer_queue,
+            ),
+            (
+                "ting_parked_txs",
+                "Transactions ahead of their sender's nonce, waiting for those before them.",
+                g.parked,
             ),
             (
                 "ting_resident_memory_bytes",

@@ -445,3 +445,39 @@ fn a_log_whose_blocks_do_not_lead_to_their_state_root_stops_the_start() {
         other => panic!("expected StateMismatch, got {other:?}"),
     }
 }
+
+#[test]
+fn transactions_arriving_ahead_of_their_nonce_wait_for_those_before_them() {
+    let node = TestNode::start();
+    let shared = &*node.shared();
+    let from = user(2);
+    let start = next_nonce(shared, &from);
+    let txs: Vec<SignedTx> = (0..5)
+        .map(|i| transfer(&from, start + i, user(3).account(), 1 + i))
+        .collect();
+    // Submitted newest first, each alone, as nodes forwarding a device's
+    // transactions from a shared subscription may hand them to the leader.
+    let mut waiting = Vec::new();
+    for tx in txs.iter().rev() {
+        waiting.push(shared.submit(vec![tx.clone()]).expect("admitted").remove(0));
+    }
+    let mut heights = Vec::new();
+    for (rx, tx) in waiting.into_iter().rev().zip(&txs) {
+        let c = committed(rx.blocking_recv().expect("an outcome"));
+        assert_eq!(c.tx_hash, tx.hash());
+        heights.push((c.height, c.index));
+    }
+    let mut sorted = heights.clone();
+    sorted.sort();
+    assert_eq!(heights, sorted, "applied in nonce order");
+    assert_eq!(next_nonce(shared, &from), start + 5);
+
+    // A gap that nothing fills is refused bad_nonce once its wait ends.
+    let stranded = transfer(&from, start + 7, user(3).account(), 1);
+    let outcome = submit_and_wait(shared, vec![stranded]);
+    let Outcome::Refused(r) = &outcome[0] else {
+        panic!("a gap never filled is refused: {outcome:?}");
+    };
+    assert_eq!(r.code, "bad_nonce");
+    assert_eq!(next_nonce(shared, &from), start + 5, "nothing applied");
+}

@@ -47,6 +47,7 @@ pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         accounts,
         verify_queue: s.ingress.load().verifying.load(Relaxed) as u64,
         sequencer_queue: s.ingress.load().sequencing.load(Relaxed) as u64,
+        parked: s.ingress.load().parked.load(Relaxed) as u64,
         rss_bytes: rss_bytes(),
     };
     let mut body = s.metrics.render(&gauges);

@@ -20,6 +20,7 @@ use ting_core::{Block, BlockDraft, BlockHeight, Hash32, Keypair, SignedTx, Times
 use ting_ledger::State;
 
 use super::durable::deliver_refusals;
+use super::parked::Parked;
 use super::Checked;
 use super::{Durable, Sealed, ToWriter};
 use super::{Load, Outcome, Refusal, Reply};
@@ -91,6 +92,8 @@ struct Executor {
     block_time: Timestamp,
     /// Transactions wait in `reorder` because the clock jumped.
     clock_held: bool,
+    /// Transactions ahead of their sender's nonce, waiting for those before.
+    parked: Parked,
 }
 
 pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinHandle<()> {
@@ -105,6 +108,7 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
         txs_since_snapshot: 0,
         block_time: Timestamp(0),
         clock_held: false,
+        parked: Parked::default(),
     };
     std::thread::Builder::new()
         .name("ting-executor".into())
@@ -115,13 +119,11 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
 impl Executor {
     fn run(mut self) {
         loop {
-            let received = match &self.open {
-                Some(open) => {
-                    let wait = open.deadline.saturating_duration_since(Instant::now());
+            let received = match self.wake_at() {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
                     self.parts.checked.recv_timeout(wait)
                 }
-                // Look at the clock again soon: held transactions wait on it.
-                None if self.clock_held => self.parts.checked.recv_timeout(CLOCK_RECHECK),
                 None => self
                     .parts
                     .checked
@@ -133,6 +135,9 @@ impl Executor {
                 self.reorder.insert(checked.seq, checked);
             }
             self.drain_ready();
+            self.end_parking();
+            let parked = self.parked.len();
+            self.parts.load.parked.store(parked, Ordering::Relaxed);
             let due = self
                 .open
                 .as_ref()
@@ -145,6 +150,40 @@ impl Executor {
             if !self.flush_outbox() || closing {
                 return;
             }
+        }
+    }
+
+    /// When the loop must look again without news: the open block's cut, a
+    /// parked transaction's deadline, or (transactions held on it) the clock.
+    fn wake_at(&self) -> Option<Instant> {
+        let clock = self.clock_held.then(|| Instant::now() + CLOCK_RECHECK);
+        [
+            self.open.as_ref().map(|o| o.deadline),
+            self.parked.next_deadline(),
+            clock,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Applies, or else refuses, every parked transaction whose wait ended.
+    fn end_parking(&mut self) {
+        if self
+            .parked
+            .next_deadline()
+            .is_none_or(|at| at > Instant::now())
+        {
+            return;
+        }
+        if self.open.is_none() && !self.check_clock() {
+            return;
+        }
+        let now = Instant::now();
+        let state = Arc::clone(&self.parts.state);
+        let mut state = state.write().expect("state lock");
+        for held in self.parked.expired(now) {
+            self.apply(&mut state, held.tx, held.reply, held.source, now, false);
         }
     }
 
@@ -175,7 +214,7 @@ impl Executor {
                         Some(wait) => {
                             self.refuse_now(over_budget(tx.hash(), "this sender", wait), reply)
                         }
-                        None => self.apply(&mut state, tx.into_inner(), reply, source, now),
+                        None => self.apply(&mut state, tx.into_inner(), reply, source, now, true),
                     },
                 }
             }
@@ -206,6 +245,9 @@ impl Executor {
         }
     }
 
+    /// Applies `tx` to the open block, or refuses it; one whose nonce is
+    /// ahead of its sender's is parked instead when `may_park`
+    /// (`super::parked`).
     fn apply(
         &mut self,
         state: &mut State,
@@ -213,6 +255,7 @@ impl Executor {
         reply: Reply,
         source: Source,
         now: Instant,
+        may_park: bool,
     ) {
         // A block opens with its first applied transaction, never with a refusal.
         let timestamp = match &self.open {
@@ -220,18 +263,28 @@ impl Executor {
             None => self.block_time.max(state.last_timestamp()),
         };
         if let Err(e) = state.apply_tx(&tx, timestamp) {
+            let sender = tx.sender();
+            let (tx, reply) =
+                if may_park && e.code() == "bad_nonce" && tx.nonce() > state.next_nonce(&sender) {
+                    match self.parked.park(tx, reply, source, now) {
+                        None => return,
+                        Some(back) => back,
+                    }
+                } else {
+                    (tx, reply)
+                };
             let refusal = self.refusal(tx.hash(), e.code(), e.to_string());
             let admission = &self.parts.admission;
             admission.refused(&refusal);
             // Anyone can replay a sender's old transactions into `bad_nonce`:
             // only the source pays for those.
-            let sender = tx.sender();
             let charged = (refusal.code != "bad_nonce").then_some(&sender);
             admission.charge(source, charged, now);
             self.refuse_on_state(state, refusal, reply);
             return;
         }
         self.parts.admission.leave(&tx.hash());
+        let sender = tx.sender();
         let cut_after = self.cfg.block_cut;
         if self.open.is_none() {
             self.parts.load.block_open.store(true, Ordering::Release);
@@ -247,6 +300,10 @@ impl Executor {
         open.replies.push(reply);
         if open.txs.len() >= BLOCK_TXS_MAX {
             self.cut(state);
+        }
+        // The sender's next transaction may be parked, waiting for this one.
+        if let Some(held) = self.parked.take(&sender, state.next_nonce(&sender)) {
+            self.apply(state, held.tx, held.reply, held.source, now, true);
         }
     }
 

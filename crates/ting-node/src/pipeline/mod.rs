@@ -19,6 +19,7 @@
 
 mod durable;
 mod executor;
+pub mod parked;
 mod touched;
 mod verify;
 
@@ -70,6 +71,18 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// Refusal codes that say "not now" and nothing about the transaction: it
+/// is in a pipeline already, its source or the node is busy, or no node
+/// leads. On a follower they come back from the leader (`crate::lead`).
+pub const TRANSIENT_REFUSAL_CODES: [&str; 6] = [
+    "already_pending",
+    "refusal_budget",
+    "source_busy",
+    "busy",
+    "shutting_down",
+    "no_leader",
+];
+
 impl Refusal {
     pub fn new(tx_hash: Hash32, code: &'static str, message: impl Into<String>) -> Refusal {
         Refusal {
@@ -77,6 +90,12 @@ impl Refusal {
             code,
             message: message.into(),
         }
+    }
+
+    /// Whether the same transaction may be sent again as it is: the refusal
+    /// was about the moment, not about it (`TRANSIENT_REFUSAL_CODES`).
+    pub fn is_transient(&self) -> bool {
+        TRANSIENT_REFUSAL_CODES.contains(&self.code)
     }
 }
 
@@ -129,6 +148,8 @@ pub struct Load {
     pub verifying: AtomicUsize,
     /// Verified, not yet taken by the executor.
     pub sequencing: AtomicUsize,
+    /// Held by the executor for the transactions before them (`parked`).
+    pub parked: AtomicUsize,
     /// Whether the executor has an open block: applied to the state, not yet sealed.
     /// Changed only under the state's write lock, so a reader holding the read lock
     /// sees it agree with the state (reads then wait for `height + 1` to be durable).
