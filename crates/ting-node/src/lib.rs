@@ -22,6 +22,7 @@ pub mod feed;
 pub mod health;
 
 pub mod http;
+pub mod landed;
 pub mod lead;
 pub mod metrics;
 pub mod mqtt;

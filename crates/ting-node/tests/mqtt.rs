@@ -399,3 +399,24 @@ async fn healthz_tells_a_lost_broker_and_the_gateway_reconnects() {
     }
     metric_reaches(&shared, "ting_mqtt_connects_total", 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_published_again_after_it_landed_gets_its_receipt_again() {
+    let node = TestNode::start();
+    let shared = node.shared();
+    let gw = embedded_gateway(&shared).await;
+    let from = user(3);
+    let broker = gw.listen_addr().expect("embedded");
+    let mut device = Device::inboxes(broker, &shared.genesis_hash, &[&from]).await;
+    let to = user(4).account();
+    let tx = transfer(&from, next_nonce(&shared, &from), to, 7);
+    let first = commit_over_mqtt(&mut device, &from, &tx).await;
+    let balance_to = balance(&shared, &to);
+
+    // A device that lost the receipt sends the transaction again.
+    let again = commit_over_mqtt(&mut device, &from, &tx).await;
+    assert_eq!(again, first, "the same commit, the same receipt");
+    assert_eq!(balance(&shared, &to), balance_to, "the copy moved nothing");
+    metric_reaches(&shared, "ting_txs_resent_answered_total", 1).await;
+    metric_reaches(&shared, "ting_mqtt_published_total{kind=\"receipt\"}", 2).await;
+}

@@ -60,12 +60,14 @@ impl ApiError {
     }
 
     /// A transaction the pipeline refused: well formed, but not valid now.
-    /// A refusal's answer: 429 for a spent refusal budget (come back later),
-    /// 409 for a transaction already in the pipeline, else 422.
+    /// A refusal's answer: 429 for a spent budget (come back later), 409 for
+    /// a transaction already in the pipeline, 503 for a node (here or, on a
+    /// follower, the leader) that cannot take it now, else 422.
     pub fn refused(r: Refusal) -> ApiError {
         let status = match r.code {
-            "refusal_budget" => StatusCode::TOO_MANY_REQUESTS,
+            "refusal_budget" | "source_busy" => StatusCode::TOO_MANY_REQUESTS,
             "already_pending" => StatusCode::CONFLICT,
+            "busy" | "shutting_down" | "no_leader" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError {

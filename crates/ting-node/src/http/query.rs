@@ -21,6 +21,7 @@ use ting_store::{HistoryEntry, TxLocation};
 
 use super::error::ApiError;
 use super::proofs::{account_answer, wants_proof, ProofQuery};
+use crate::landed::{LandedError, UNINDEXED_SCAN_BLOCKS_MAX};
 use crate::node::Shared;
 use ting_api::state::state_answer_json;
 use ting_api::{header_json, parse_account, parse_hash, receipt_json, TxJson};
@@ -29,8 +30,6 @@ use ting_api::{header_json, parse_account, parse_hash, receipt_json, TxJson};
 const ACCOUNT_TXS_PAGE_DEFAULT: usize = 50;
 /// Headers in a block range when the client does not say.
 const BLOCK_RANGE_DEFAULT: usize = 20;
-/// Most unindexed blocks a lookup by hash scans while the indexer catches up.
-const UNINDEXED_SCAN_BLOCKS_MAX: u64 = 1024;
 /// Longest a read waits for the state it saw to become durable.
 const DURABLE_WAIT: Duration = Duration::from_secs(5);
 
@@ -296,32 +295,16 @@ fn history_entry_json(e: &HistoryEntry) -> Value {
 /// reached (up to `UNINDEXED_SCAN_BLOCKS_MAX` of them: run it off the async
 /// workers, [`off_worker`]).
 fn locate(s: &Shared, hash: &Hash32) -> Result<Option<(Block, u32)>, ApiError> {
-    let index_err = |e: ting_store::IndexError| ApiError::internal("read the index", e);
-    // Read how far the index has got *before* asking it: a transaction it does not know
-    // then lies above that height, even if the indexer moves on between the two reads.
-    let indexed = s.index.indexed_height().map_err(index_err)?;
-    if let Some(loc) = s.index.tx_location(hash).map_err(index_err)? {
-        let block = s.log.block(loc.height).map_err(|e| ApiError::log(&e))?;
-        return Ok(block.map(|b| (b, loc.index)));
-    }
-    let durable = s.log.height();
-    if durable.0.saturating_sub(indexed.0) > UNINDEXED_SCAN_BLOCKS_MAX {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "index_behind",
-            "the query index is catching up after heavy load; retry shortly",
-        ));
-    }
-    for h in (indexed.0 + 1..=durable.0).rev() {
-        let Some(block) = s.log.block(BlockHeight(h)).map_err(|e| ApiError::log(&e))? else {
-            continue;
-        };
-        if let Some(i) = block.txs.iter().position(|t| t.hash() == *hash) {
-            let i = u32::try_from(i).expect("bounded by BLOCK_TXS_MAX");
-            return Ok(Some((block, i)));
-        }
-    }
-    Ok(None)
+    s.landed(hash, UNINDEXED_SCAN_BLOCKS_MAX)
+        .map_err(|e| match e {
+            LandedError::IndexBehind { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_behind",
+                "the query index is catching up after heavy load; retry shortly",
+            ),
+            LandedError::Log(e) => ApiError::log(&e),
+            LandedError::Index(e) => ApiError::internal("read the index", e),
+        })
 }
 
 fn receipt_of(block: &Block, index: u32) -> Receipt {

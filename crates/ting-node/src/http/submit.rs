@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use super::body::{parse_json, RawBody};
 use super::error::ApiError;
 use crate::admission::Source;
+use crate::landed::answer_resent;
 use crate::node::Shared;
 use crate::pipeline::Outcome;
 use ting_api::{decode_tx, SubmitTx};
@@ -104,13 +105,20 @@ fn committed_with_receipt(o: &crate::pipeline::Committed) -> Value {
 /// Waits for one outcome. A single submission's commit carries its receipt;
 /// a batch's answers stay short (a receipt each would repeat the header
 /// thousands of times): clients read receipts by hash.
+/// A copy of a transaction that landed is answered with its commit
+/// (`crate::landed`).
 async fn outcome(
+    shared: &Arc<Shared>,
     rx: oneshot::Receiver<Outcome>,
     hash: ting_core::Hash32,
     deadline: tokio::time::Instant,
     with_receipt: bool,
 ) -> Result<Value, ApiError> {
-    match tokio::time::timeout_at(deadline, rx).await {
+    let answered = match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(o)) => Ok(Ok(answer_resent(shared, o).await)),
+        other => other,
+    };
+    match answered {
         Ok(Ok(Outcome::Committed(c))) if with_receipt => Ok(committed_with_receipt(&c)),
         Ok(Ok(Outcome::Committed(c))) => Ok(committed_json(&c)),
         Ok(Ok(Outcome::Refused(r))) => Err(ApiError::refused(r)),
@@ -152,7 +160,7 @@ pub async fn submit_one(
         return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
     }
     let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
-    Ok(Json(outcome(rx, hash, deadline, true).await?).into_response())
+    Ok(Json(outcome(&shared, rx, hash, deadline, true).await?).into_response())
 }
 
 /// A batch item that did not commit: refused, or (timeout, shutdown) not known yet.
@@ -201,7 +209,7 @@ pub async fn submit_batch(
     let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
     for (hash, mut rx) in hashes.into_iter().zip(receivers) {
         let answer = if wait {
-            outcome(rx, hash, deadline, false).await
+            outcome(&shared, rx, hash, deadline, false).await
         } else {
             match rx.try_recv() {
                 Ok(Outcome::Refused(r)) => Err(ApiError::refused(r)),

@@ -260,7 +260,13 @@ impl Inner {
             match answer {
                 Answer::Refused { code, message } => {
                     let refusal = Refusal::new(hash, code, message);
-                    deliver_refusals(vec![(refusal, Some(reply))], &self.refusals);
+                    if refusal.is_transient() {
+                        // About the moment, not the transaction: not remembered
+                        // as its refusal, which a receipt query would report.
+                        let _ = reply.send(Outcome::Refused(refusal));
+                    } else {
+                        deliver_refusals(vec![(refusal, Some(reply))], &self.refusals);
+                    }
                 }
                 Answer::Committed { height, index } => {
                     commits

@@ -13,6 +13,9 @@
 //! Each class's last published payloads are remembered by hash, and only
 //! what changed is published again.
 //!
+//! On several nodes, only the one that sequences publishes (docs/mqtt.md
+//! §5.3): followers hold the same books, a little later.
+//!
 //! What is published reflects durable state only: the state may already
 //! hold a block that is not yet durable, so the publisher waits for it
 //! first, as an HTTP read does.
@@ -113,6 +116,7 @@ pub(crate) async fn publish(
 ) {
     // The hashes of each class's last published depth and trades.
     let mut sent: HashMap<String, (Hash32, Hash32)> = HashMap::new();
+    let mut sequenced = false;
     loop {
         let mut touched = Touched::default();
         match blocks.recv().await {
@@ -133,6 +137,18 @@ pub(crate) async fn publish(
                 }
                 Err(_) => break,
             }
+        }
+        // Only the node that sequences publishes; one that starts to looks at
+        // every book once, since its predecessor may have died before
+        // publishing the last changes.
+        if !shared.roles.sequences() {
+            sequenced = false;
+            continue;
+        }
+        if !sequenced {
+            sequenced = true;
+            touched.all = true;
+            sent.clear();
         }
         if touched.is_empty() {
             continue;

@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use super::notices::Notice;
 use super::outbox::Outbox;
 use crate::admission::Source;
+use crate::landed::answer_resent;
 use crate::node::Shared;
 use crate::pipeline::Outcome;
 
@@ -170,7 +171,10 @@ impl Gate {
         hash: Hash32,
         permit: OwnedSemaphorePermit,
     ) {
-        let outcome = rx.await;
+        let outcome = match rx.await {
+            Ok(o) => Ok(answer_resent(&self.shared, o).await),
+            Err(e) => Err(e),
+        };
         let m = &self.shared.metrics.mqtt;
         m.outcomes_waiting.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
@@ -186,6 +190,13 @@ impl Gate {
                     about: hash,
                     message: r.message,
                 });
+            }
+            // On a follower, the leader's "not now" (`already_pending`, `busy`,
+            // `no_leader`, ...): dropped as the door drops its own, since the
+            // device sends the transaction again when no answer comes.
+            Ok(Outcome::Refused(r)) if r.is_transient() => {
+                m.dropped(r.code);
+                tracing::debug!(code = r.code, tx = %hash, "a forwarded MQTT transaction was not taken now");
             }
             Ok(Outcome::Refused(refusal)) => {
                 self.outbox.offer(Notice::Refusal { to, refusal });

@@ -275,6 +275,7 @@ impl Gateway {
             notices,
             blocks: shared.events.subscribe(),
             flush: flush_rx,
+            roles: Arc::clone(&shared.roles),
         };
         let metrics = Arc::clone(&shared.metrics);
         let publisher = tokio::spawn(outbox::publish(client.clone(), p.signer, metrics, sources));

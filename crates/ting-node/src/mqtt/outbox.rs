@@ -18,6 +18,7 @@ use super::limits::{
 };
 use super::notice_rate::NoticeRate;
 use super::notices::{Notice, Signer};
+use crate::lead::Roles;
 use crate::metrics::Metrics;
 use crate::pipeline::CommittedBlock;
 use ting_core::topics::{inbox, BLOCKS_TOPIC};
@@ -73,6 +74,8 @@ pub(crate) struct Sources {
     pub notices: mpsc::Receiver<Notice>,
     pub blocks: broadcast::Receiver<Arc<CommittedBlock>>,
     pub flush: mpsc::Receiver<Flush>,
+    /// The node's role: only the node that sequences publishes block headers.
+    pub roles: Arc<Roles>,
 }
 
 /// Publishes notices and block headers through `client` until the client is gone.
@@ -85,7 +88,10 @@ pub(crate) async fn publish(client: Client, signer: Signer, metrics: Arc<Metrics
                 None => return,
             },
             block = s.blocks.recv(), if blocks_open => match block {
-                Ok(b) => send_block(&client, &metrics, &b).await,
+                // Followers hold the same blocks, later: a header one of them
+                // retained after the leader's newer one would set devices back.
+                Ok(b) if s.roles.sequences() => send_block(&client, &metrics, &b).await,
+                Ok(_) => {}
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => blocks_open = false,
             },

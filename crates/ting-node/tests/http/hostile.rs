@@ -128,7 +128,6 @@ fn cases() -> Vec<(&'static str, Make, StatusCode, &'static str)> {
             submit(&body.sign(&user(2)))
         }, REFUSED, "bad_signature"),
         ("wrong network", |c| submit(&signed_on(elsewhere(), &user(0), c.next(&user(0)), transfer_kind(user(1).account(), 1))), REFUSED, "wrong_network"),
-        ("replayed transaction", |c| post_json("/v1/transactions", &hex_body(&c.committed)), REFUSED, "bad_nonce"),
         ("replayed nonce", |c| submit(&transfer(&c.owner, c.next(&c.owner) - 1, user(2).account(), 7)), REFUSED, "bad_nonce"),
         ("nonce gap", |c| submit(&transfer(&user(0), c.next(&user(0)) + 1, user(1).account(), 1)), REFUSED, "bad_nonce"),
         ("overdraft", |c| submit(&c.transfer(user(1).account(), FUNDS * 100)), REFUSED, "insufficient_funds"),
@@ -244,6 +243,17 @@ async fn hostile_input_is_refused_with_its_code_and_changes_nothing() {
     for (what, make, status, code) in cases() {
         check_refused(&s, &ids, what, make(&c), status, code).await;
     }
+    // A replay of a transaction that landed is answered with its commit, and changes nothing.
+    let before = ledger(&s, &ids);
+    let (status, body) = call(&s, post_json("/v1/transactions", &hex_body(&c.committed))).await;
+    assert_eq!(status, StatusCode::OK, "replayed transaction: {body}");
+    assert_eq!(body["status"], "committed", "{body}");
+    assert_eq!(body["tx_hash"], c.committed.hash().to_hex(), "{body}");
+    assert_eq!(
+        ledger(&s, &ids),
+        before,
+        "replayed transaction: the ledger is unchanged"
+    );
     let after = ledger(&s, &ids);
     assert_eq!(after.supply, minted, "nothing was minted");
     assert_eq!(after.balance_sum, Some(after.supply), "supply is conserved");

@@ -298,3 +298,50 @@ async fn a_batch_is_answered_per_transaction_in_order() {
     }
     assert_eq!(balance(&s, &to), FUNDS + 1 + 2 + 5 + 10 + 20);
 }
+
+#[tokio::test]
+async fn a_transaction_sent_again_after_it_landed_gets_the_same_commit_and_changes_nothing() {
+    let node = TestNode::start();
+    let s = node.shared();
+    let (from, to) = (user(0), user(1).account());
+    let tx = transfer(&from, next_nonce(&s, &from), to, 9);
+    let first = commit(&s, &tx).await;
+    let balance_to = balance(&s, &to);
+
+    // Sent again alone, as a device that lost the receipt does: the first commit, receipt and all.
+    let again = commit(&s, &tx).await;
+    for field in ["tx_hash", "height", "index", "receipt"] {
+        assert_eq!(again[field], first[field], "{field}: {again} vs {first}");
+    }
+    // And inside a batch beside a new transaction: committed, where it landed.
+    let next = transfer(&from, next_nonce(&s, &from), to, 1);
+    let items = json!({ "txs": [hex_body(&tx), hex_body(&next)] });
+    let (status, body) = call(&s, post_json("/v1/transactions/batch?wait=true", &items)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results[0]["status"], "committed", "{body}");
+    assert_eq!(results[0]["height"], first["height"], "{body}");
+    assert_eq!(results[0]["index"], first["index"], "{body}");
+    assert_eq!(results[1]["status"], "committed", "{body}");
+
+    assert_eq!(
+        balance(&s, &to),
+        balance_to + 1,
+        "only the new transfer moved money"
+    );
+    let (_, metrics) = call_text(&s, get("/metrics")).await;
+    assert!(
+        metrics.contains("ting_txs_resent_answered_total 2"),
+        "both copies are counted: {metrics}"
+    );
+    // A different transaction on a used nonce is still refused.
+    let stale = transfer(&from, next_nonce(&s, &from) - 1, to, 5);
+    check_error(
+        &s,
+        "a used nonce",
+        post_json("/v1/transactions", &json_body(&stale)),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_nonce",
+    )
+    .await;
+}
