@@ -40,8 +40,11 @@ pub(crate) async fn judge_bad_nonce(inner: &Inner, tx: &SignedTx, message: &str)
         }));
     }
     let durable = check.durable_nonce;
-    let gap_fills = durable < tx.nonce() && inner.pending().holds_nonce(durable);
-    if durable == tx.nonce() || gap_fills {
+    // A gap before it: one of this device's transactions may still fill it,
+    // or the node asked is behind the one whose receipt the device holds.
+    let gap_may_fill =
+        inner.pending().holds_nonce_between(durable, tx.nonce()) || inner.landed_from(durable);
+    if durable == tx.nonce() || (durable < tx.nonce() && gap_may_fill) {
         return Verdict::Undecided;
     }
     // Its nonce is used (or passed): it can never apply.

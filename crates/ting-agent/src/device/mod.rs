@@ -31,7 +31,10 @@
 //! - not found and `N` = its nonce: a transaction with that nonce is applied but
 //!   not yet durable (likely this one): kept, and resent after a backoff;
 //! - not found and `N` < its nonce: kept while the outbox holds a transaction
-//!   with nonce `N` (the gap will fill), refused otherwise;
+//!   with a nonce from `N` up (the gap may fill), or while the device holds a
+//!   receipt for a nonce from `N` up (the node asked is behind another that
+//!   answered: on several nodes, the device's node need not be the one that
+//!   took its transaction); refused otherwise;
 //! - the node cannot be asked: kept, and asked again after a backoff.
 //!
 //! Nonces make every resend harmless: the ledger applies a nonce once.
@@ -207,6 +210,9 @@ pub(crate) struct Inner {
     pending: Mutex<pending::Pending>,
     inbox: Mutex<Inbox>,
     next_nonce: tokio::sync::Mutex<Option<Nonce>>,
+    /// One more than the highest nonce of a transaction this device holds the
+    /// receipt of; 0 before any.
+    landed_below: AtomicU64,
     /// Channel opens the ledger refused that could still apply (their
     /// refusal depended on the state), by nonce: their payer files are kept
     /// until a commit uses the nonce.
@@ -275,6 +281,7 @@ impl Device {
             pending: Mutex::new(pending),
             inbox: Mutex::new(inbox),
             next_nonce: tokio::sync::Mutex::new(None),
+            landed_below: AtomicU64::new(0),
             refused_opens: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             app: app_send,
@@ -552,6 +559,12 @@ impl Inner {
         }
     }
 
+    /// Whether this device holds the receipt of a transaction with a nonce
+    /// from `nonce` up.
+    pub(crate) fn landed_from(&self, nonce: Nonce) -> bool {
+        self.landed_below.load(Ordering::Relaxed) > nonce.0
+    }
+
     /// After a definitive refusal the local nonce may be past a gap: learn it again.
     async fn forget_nonce(&self) {
         *self.next_nonce.lock().await = None;
@@ -560,6 +573,8 @@ impl Inner {
     /// A transaction with `nonce` committed: a refused open with the same
     /// nonce can never apply now, so its payer file goes.
     fn nonce_used(&self, nonce: Nonce) {
+        self.landed_below
+            .fetch_max(nonce.0.saturating_add(1), Ordering::Relaxed);
         let refused = self
             .refused_opens
             .lock()

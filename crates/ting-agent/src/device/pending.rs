@@ -141,9 +141,12 @@ impl Pending {
         self.txs.values().map(|e| e.nonce).max()
     }
 
-    /// Whether a pending transaction carries `nonce`.
-    pub fn holds_nonce(&self, nonce: Nonce) -> bool {
-        self.txs.values().any(|e| e.nonce == nonce)
+    /// Whether a pending transaction carries a nonce from `from` up to, not
+    /// including, `below`.
+    pub fn holds_nonce_between(&self, from: Nonce, below: Nonce) -> bool {
+        self.txs
+            .values()
+            .any(|e| from <= e.nonce && e.nonce < below)
     }
 
     /// Every waiter hears that the device stopped; the entries stay on disk.
