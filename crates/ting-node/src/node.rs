@@ -421,6 +421,7 @@ impl Node {
                     settled: settled_tx,
                 });
                 let forward = crate::lead::Forwarder::new(
+                    (Keypair::from_seed(cfg.key.seed()), cfg.genesis.hash()),
                     Arc::clone(&roles),
                     Arc::clone(&durable),
                     reader.clone(),

@@ -13,6 +13,8 @@ mod door;
 mod edge;
 #[path = "http/events.rs"]
 mod events;
+#[path = "http/forwarded.rs"]
+mod forwarded;
 #[path = "http/hostile.rs"]
 mod hostile;
 #[path = "http/market.rs"]

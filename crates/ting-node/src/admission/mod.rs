@@ -51,6 +51,9 @@ pub enum Source {
     Peer(IpAddr),
     /// The MQTT gateway: the broker's clients share one budget.
     Mqtt,
+    /// A node of the network forwarding what passed its own door, proved by
+    /// its signature (`crate::lead::peer`): no source budget.
+    Node,
 }
 
 /// The key of a source's budget: an IPv6 client is counted by its /64, which
@@ -65,7 +68,7 @@ enum SourceKey {
 impl SourceKey {
     fn of(source: Source) -> Option<SourceKey> {
         match source {
-            Source::Local => None,
+            Source::Local | Source::Node => None,
             Source::Mqtt => Some(SourceKey::Mqtt),
             Source::Peer(IpAddr::V4(a)) => Some(SourceKey::V4(a.octets())),
             Source::Peer(IpAddr::V6(a)) => match a.to_ipv4_mapped() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use super::body::{parse_json, RawBody};
 use super::error::ApiError;
 use crate::admission::Source;
 use crate::landed::answer_resent;
+use crate::lead::peer;
 use crate::node::Shared;
 use crate::pipeline::Outcome;
 use ting_api::{decode_tx, SubmitTx};
@@ -70,6 +71,33 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Origin {
         let ip = super::sources::peer_ip(&parts.extensions)
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         Ok(Origin(Source::Peer(ip)))
+    }
+}
+
+/// A batch a follower forwarded, proved by its `Ting-Node` headers
+/// (`crate::lead::peer`), is a node's; `None` for a batch without them.
+fn forwarded_by(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Option<Source>, ApiError> {
+    let names = [peer::NODE_HEADER, peer::TIME_HEADER, peer::SIGNATURE_HEADER];
+    let values = names.map(|n| headers.get(n).map(|v| v.to_str().unwrap_or("")));
+    let bad = |why: String| ApiError::new(StatusCode::UNAUTHORIZED, "bad_forward", why);
+    match values {
+        [None, None, None] => Ok(None),
+        [Some(node), Some(at), Some(signature)] => {
+            let now = crate::clock::now();
+            peer::check(
+                &s.genesis,
+                &s.genesis_hash,
+                now,
+                [node, at, signature],
+                body,
+            )
+            .map(|_| Some(Source::Node))
+            .map_err(bad)
+        }
+        _ => Err(bad(format!(
+            "a forwarded batch carries all of {}, {} and {}",
+            names[0], names[1], names[2]
+        ))),
     }
 }
 
@@ -181,10 +209,12 @@ fn refusal_json(e: &ApiError) -> Value {
 pub async fn submit_batch(
     State(shared): State<Arc<Shared>>,
     Origin(source): Origin,
+    headers: HeaderMap,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let wait = wait_flag(query)?;
+    let source = forwarded_by(&shared, &headers, &body.bytes)?.unwrap_or(source);
     let batch: Batch = parse_json(&body.bytes)?;
     if batch.txs.is_empty() || batch.txs.len() > SUBMIT_BATCH_TXS_MAX {
         return Err(ApiError::bad_request(

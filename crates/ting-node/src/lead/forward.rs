@@ -10,6 +10,10 @@
 //! reads next from this node already holds its transaction. An answer that
 //! cannot be had (no leader, the leader gone mid-request) leaves the outcome
 //! unknown: the client looks the transaction up by hash or resubmits it.
+//!
+//! A refusal the leader decided is charged here, to the client's source, as
+//! this node's door charges its own; the leader charges it to no source,
+//! since each batch proves it comes from a node (`super::peer`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,13 +26,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 use ting_core::merkle::MerkleTree;
-use ting_core::{BlockHeight, Hash32, SignedTx};
+use ting_core::{BlockHeight, Hash32, Keypair, SignedTx};
 use ting_store::LogReader;
 use tokio::sync::oneshot;
 
-use super::{LeaderInfo, Role, Roles};
+use super::{peer, LeaderInfo, Role, Roles};
 use crate::admission::{Admission, Source};
 use crate::pipeline::deliver_refusals;
+use crate::pipeline::TRANSIENT_REFUSAL_CODES;
 use crate::pipeline::{Committed, Durable, Outcome, Refusal, Reply, SubmitError};
 use crate::refusals::Refusals;
 
@@ -55,6 +60,9 @@ impl std::fmt::Debug for Forwarder {
 
 struct Inner {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Signs each forwarded batch: this node's sequencer key.
+    key: Keypair,
+    genesis_hash: Hash32,
     roles: Arc<Roles>,
     durable: Arc<Durable>,
     log: LogReader,
@@ -78,6 +86,7 @@ enum Answer {
 
 impl Forwarder {
     pub(crate) fn new(
+        (key, genesis_hash): (Keypair, Hash32),
         roles: Arc<Roles>,
         durable: Arc<Durable>,
         log: LogReader,
@@ -90,6 +99,8 @@ impl Forwarder {
         Forwarder {
             inner: Arc::new(Inner {
                 client,
+                key,
+                genesis_hash,
                 roles,
                 durable,
                 log,
@@ -128,7 +139,7 @@ impl Forwarder {
         let inner = Arc::clone(&self.inner);
         runtime.spawn(async move {
             if let Some((txs, replies)) = inner.verified(source, txs, replies).await {
-                inner.run(&leader, txs, replies).await;
+                inner.run(source, &leader, txs, replies).await;
             }
         });
         Ok(())
@@ -169,7 +180,13 @@ impl Inner {
         (!good.is_empty()).then_some((good, good_replies))
     }
 
-    async fn run(self: Arc<Self>, leader: &LeaderInfo, txs: Vec<SignedTx>, replies: Vec<Reply>) {
+    async fn run(
+        self: Arc<Self>,
+        source: Source,
+        leader: &LeaderInfo,
+        txs: Vec<SignedTx>,
+        replies: Vec<Reply>,
+    ) {
         let address = leader.address.as_str();
         let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
         // A leader that stops answering is replaced: waiting on it past its
@@ -188,7 +205,7 @@ impl Inner {
         match answers {
             Ok(Ok(answers)) if answers.len() == hashes.len() => {
                 let items = hashes.iter().copied().zip(answers).zip(replies).collect();
-                self.settle(items).await;
+                self.settle(source, items).await;
             }
             Ok(Ok(answers)) => tracing::warn!(
                 sent = hashes.len(),
@@ -216,14 +233,24 @@ impl Inner {
     async fn post(&self, address: &str, txs: &[SignedTx]) -> Result<Vec<Answer>, String> {
         let body = json!({
             "txs": txs.iter().map(|t| json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
-        });
+        })
+        .to_string();
         let uri = format!(
             "{}/v1/transactions/batch?wait=true",
             address.trim_end_matches('/')
         );
+        let [node, at, signature] = peer::sign(
+            &self.key,
+            &self.genesis_hash,
+            crate::clock::now(),
+            body.as_bytes(),
+        );
         let request = hyper::Request::post(uri)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
+            .header(peer::NODE_HEADER, node)
+            .header(peer::TIME_HEADER, at)
+            .header(peer::SIGNATURE_HEADER, signature)
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
         let response = self
             .client
@@ -253,9 +280,15 @@ impl Inner {
     /// Answers the replies: refusals at once, commits once this node holds
     /// their blocks, each block read and its tree built once for all its
     /// transactions (a forwarded batch mostly lands in one or two blocks).
-    async fn settle(&self, items: Vec<((Hash32, Answer), Reply)>) {
+    async fn settle(&self, source: Source, items: Vec<((Hash32, Answer), Reply)>) {
         let mut commits: BTreeMap<BlockHeight, Vec<Waiting>> = BTreeMap::new();
+        let now = std::time::Instant::now();
         for ((hash, answer), reply) in items {
+            if let Answer::Refused { code, .. } = &answer {
+                if !TRANSIENT_REFUSAL_CODES.contains(code) {
+                    self.admission.charge(source, None, now);
+                }
+            }
             let Some(reply) = reply else { continue };
             match answer {
                 Answer::Refused { code, message } => {

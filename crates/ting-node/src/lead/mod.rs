@@ -27,6 +27,7 @@
 mod follow;
 mod forward;
 mod keeper;
+pub mod peer;
 mod rows;
 
 use std::time::Duration;
