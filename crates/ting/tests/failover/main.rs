@@ -19,11 +19,14 @@
 //! `TING_FAILOVER_KILLS` sets the number of kills (10 in CI; the soak in
 //! docs/operations.md runs 100). `TING_TEST_SEED` replays a run.
 
+mod broker;
 #[path = "../common/mod.rs"]
 mod common;
 mod database;
+mod devices;
 mod load;
 mod nodes;
+mod on_broker;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -53,7 +56,7 @@ fn kills() -> u64 {
         .unwrap_or(KILLS_DEFAULT)
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     std::env::var("TING_TEST_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -61,7 +64,7 @@ fn seed() -> u64 {
 }
 
 /// Prints the seed if the test fails.
-struct SeedGuard(u64);
+pub(crate) struct SeedGuard(pub(crate) u64);
 
 impl Drop for SeedGuard {
     fn drop(&mut self) {
@@ -201,7 +204,7 @@ fn check_forged_refused_by_follower(nodes: &Nodes) {
 }
 
 /// Every node reaches the same tip.
-fn check_one_chain(nodes: &Nodes) {
+pub(crate) fn check_one_chain(nodes: &Nodes) {
     let (leader, _) = nodes.leader();
     let target = nodes.height(leader);
     for i in nodes.live() {
@@ -233,7 +236,7 @@ fn check_one_chain(nodes: &Nodes) {
 }
 
 /// Along the chain the epoch never goes down: no leader's block follows a later leader's.
-fn check_epochs(nodes: &Nodes) {
+pub(crate) fn check_epochs(nodes: &Nodes) {
     let (leader, _) = nodes.leader();
     let top = nodes.height(leader);
     let mut from = 1;

@@ -47,6 +47,8 @@ pub struct Nodes {
     dir: tempfile::TempDir,
     url: String,
     listen_url: Option<String>,
+    /// The MQTT broker every node's gateway shares; none: `--no-mqtt`.
+    broker: Option<SocketAddr>,
     procs: Vec<Proc>,
     pub net: Network,
 }
@@ -54,6 +56,11 @@ pub struct Nodes {
 impl Nodes {
     /// Writes the keys and genesis and starts every node; one of them leads.
     pub fn start(url: &str, listen_url: Option<&str>) -> Nodes {
+        Nodes::start_with(url, listen_url, None)
+    }
+
+    /// [`Nodes::start`], each node's MQTT gateway on `broker` when given.
+    pub fn start_with(url: &str, listen_url: Option<&str>, broker: Option<SocketAddr>) -> Nodes {
         let dir = tempfile::tempdir().expect("a directory");
         let mut rng = Rng::new(0x7e57_fa11);
         let keys: Vec<Keypair> = (0..NODES)
@@ -83,6 +90,7 @@ impl Nodes {
             dir,
             url: url.to_owned(),
             listen_url: listen_url.map(str::to_owned),
+            broker,
             procs: Vec::new(),
             net: Network {
                 genesis: genesis.hash(),
@@ -123,9 +131,12 @@ impl Nodes {
             .arg("--data-dir")
             .arg(d.join(format!("data{i}")))
             .arg("--http")
-            .arg(self.addr(i).to_string())
-            .arg("--no-mqtt")
-            .arg("--store")
+            .arg(self.addr(i).to_string());
+        match self.broker {
+            Some(broker) => cmd.arg("--mqtt-broker").arg(format!("mqtt://{broker}")),
+            None => cmd.arg("--no-mqtt"),
+        };
+        cmd.arg("--store")
             .arg(&self.url)
             .arg("--lease-ttl")
             .arg(LEASE)
@@ -179,6 +190,27 @@ impl Nodes {
             let r = request(self.addr(i), "GET", path, None).ok()?;
             (r.status == 200).then_some(r.body)
         })
+    }
+
+    /// The value of the counter `name` on node `i`'s `/metrics` (text, not JSON).
+    pub fn metric(&self, i: usize, name: &str) -> u64 {
+        self.counter(i, name)
+            .unwrap_or_else(|| panic!("node {i} reports {name}"))
+    }
+
+    /// [`Nodes::metric`], `None` when the node does not report it (a
+    /// labelled counter appears at its first count).
+    pub fn counter(&self, i: usize, name: &str) -> Option<u64> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr(i)).expect("node answers");
+        stream.set_read_timeout(Some(STATUS_WAIT)).expect("timeout");
+        let head = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        stream.write_all(head).expect("asked for metrics");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("metrics");
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str())?.trim().parse().ok())
     }
 
     pub fn height(&self, i: usize) -> u64 {
@@ -285,11 +317,16 @@ impl Nodes {
         })
     }
 
-    /// Starts node `i` again, on a new port, over its data directory, and
-    /// tells the load where it is.
+    /// Starts node `i` again, over its data directory, on a new port (the
+    /// load is told), or on its old one for nodes on a broker (devices keep
+    /// the node they were given).
     pub fn restart(&mut self, i: usize) {
         assert!(self.procs[i].exited.is_some(), "node {i} is stopped first");
-        self.net.addrs.write().expect("addrs")[i] = (free_addr(), true);
+        let addr = match self.broker {
+            Some(_) => self.addr(i),
+            None => free_addr(),
+        };
+        self.net.addrs.write().expect("addrs")[i] = (addr, true);
         let child = self.spawn(i);
         self.procs[i] = Proc {
             child,
