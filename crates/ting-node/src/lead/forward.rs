@@ -1,7 +1,7 @@
 //! Submissions on a follower go to the leader.
 //!
 //! What passed this node's door and its signature check here is posted to the leader's
-//! `POST /v1/transactions/batch?wait=true`. A refusal is passed on as the
+//! `POST /v1/transactions/batch?wait=true`, grouped into batches (`super::batcher`). A refusal is passed on as the
 //! leader gave it (a refusal changes nothing, and the client may retry). A
 //! commit is not taken on the leader's word: the answer waits until this
 //! node has applied the block from the database (checked against the
@@ -30,6 +30,7 @@ use ting_core::{BlockHeight, Hash32, Keypair, SignedTx};
 use ting_store::LogReader;
 use tokio::sync::oneshot;
 
+use super::batcher::{Batcher, Parcel};
 use super::{peer, LeaderInfo, Role, Roles};
 use crate::admission::{Admission, Source};
 use crate::pipeline::deliver_refusals;
@@ -69,6 +70,7 @@ struct Inner {
     admission: Arc<Admission>,
     /// This node's memory of refusals, for lookups by hash here.
     refusals: Arc<Refusals>,
+    batcher: Batcher,
     /// Forwards that got no answer from the leader.
     failed: AtomicU64,
     started: std::time::Instant,
@@ -106,6 +108,7 @@ impl Forwarder {
                 log,
                 admission,
                 refusals,
+                batcher: Batcher::default(),
                 failed: AtomicU64::new(0),
                 started: std::time::Instant::now(),
                 warned_at: AtomicU64::new(u64::MAX),
@@ -122,24 +125,26 @@ impl Forwarder {
     /// is answered when this node holds the outcome.
     ///
     /// # Errors
-    /// No node leads now, or the caller runs outside an async runtime.
+    /// No node leads now, the caller runs outside an async runtime, or too
+    /// many transactions wait to be forwarded (`busy`).
     pub(crate) fn forward(
         &self,
         source: Source,
         txs: Vec<SignedTx>,
         replies: Vec<Reply>,
     ) -> Result<(), SubmitError> {
-        let Role::Following {
-            leader: Some(leader),
-        } = self.inner.roles.get()
-        else {
+        if !matches!(self.inner.roles.get(), Role::Following { leader: Some(_) }) {
             return Err(SubmitError::NoLeader);
-        };
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubmitError::NoLeader)?;
+        let n = txs.len();
+        self.inner.batcher.reserve(n)?;
         let inner = Arc::clone(&self.inner);
         runtime.spawn(async move {
-            if let Some((txs, replies)) = inner.verified(source, txs, replies).await {
-                inner.run(source, &leader, txs, replies).await;
+            let parcels = inner.verified(source, txs, replies).await;
+            inner.batcher.release(n - parcels.len());
+            if inner.batcher.push(parcels) {
+                tokio::spawn(inner.dispatch());
             }
         });
         Ok(())
@@ -156,19 +161,25 @@ impl Inner {
         source: Source,
         txs: Vec<SignedTx>,
         replies: Vec<Reply>,
-    ) -> Option<(Vec<SignedTx>, Vec<Reply>)> {
+    ) -> Vec<Parcel> {
+        let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
         let checked =
             tokio::task::spawn_blocking(move || SignedTx::verify_batch(txs, &mut rand::rng()))
-                .await
-                .ok()?;
+                .await;
+        let Ok(checked) = checked else {
+            // The check did not finish (the runtime is stopping): nothing is answered.
+            hashes.iter().for_each(|h| self.admission.leave(h));
+            return Vec::new();
+        };
         let now = std::time::Instant::now();
-        let (mut good, mut good_replies) = (Vec::new(), Vec::new());
+        let mut good = Vec::new();
         for (result, reply) in checked.into_iter().zip(replies) {
             match result {
-                Ok(tx) => {
-                    good.push(tx.into_inner());
-                    good_replies.push(reply);
-                }
+                Ok(tx) => good.push(Parcel {
+                    source,
+                    tx: tx.into_inner(),
+                    reply,
+                }),
                 Err((hash, e)) => {
                     let refusal = Refusal::new(hash, e.code(), e.to_string());
                     self.admission.charge(source, None, now);
@@ -177,14 +188,54 @@ impl Inner {
                 }
             }
         }
-        (!good.is_empty()).then_some((good, good_replies))
+        good
     }
 
-    async fn run(
-        self: Arc<Self>,
-        source: Source,
+    /// Takes batches out of the queue and forwards each, until it is empty.
+    async fn dispatch(self: Arc<Self>) {
+        while let Some((batch, permit)) = self.batcher.next().await {
+            let inner = Arc::clone(&self);
+            tokio::spawn(async move {
+                inner.run(batch).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Forwards one batch to the node that leads now.
+    async fn run(self: Arc<Self>, batch: Vec<Parcel>) {
+        let Role::Following {
+            leader: Some(leader),
+        } = self.roles.get()
+        else {
+            // No leader any more (or this node leads now): "not now", so clients resend.
+            for p in batch {
+                self.admission.leave(&p.tx.hash());
+                if let Some(reply) = p.reply {
+                    let e = SubmitError::NoLeader;
+                    let _ = reply.send(Outcome::Refused(Refusal::new(
+                        p.tx.hash(),
+                        e.code(),
+                        e.to_string(),
+                    )));
+                }
+            }
+            return;
+        };
+        let (mut txs, mut sources, mut replies) = (Vec::new(), Vec::new(), Vec::new());
+        for p in batch {
+            txs.push(p.tx);
+            sources.push(p.source);
+            replies.push(p.reply);
+        }
+        self.post_and_settle(&leader, txs, sources, replies).await;
+    }
+
+    async fn post_and_settle(
+        &self,
         leader: &LeaderInfo,
         txs: Vec<SignedTx>,
+        sources: Vec<Source>,
         replies: Vec<Reply>,
     ) {
         let address = leader.address.as_str();
@@ -204,8 +255,8 @@ impl Inner {
         };
         match answers {
             Ok(Ok(answers)) if answers.len() == hashes.len() => {
-                let items = hashes.iter().copied().zip(answers).zip(replies).collect();
-                self.settle(source, items).await;
+                let items = hashes.iter().copied().zip(answers).zip(replies);
+                self.settle(sources.into_iter().zip(items).collect()).await;
             }
             Ok(Ok(answers)) => tracing::warn!(
                 sent = hashes.len(),
@@ -280,10 +331,10 @@ impl Inner {
     /// Answers the replies: refusals at once, commits once this node holds
     /// their blocks, each block read and its tree built once for all its
     /// transactions (a forwarded batch mostly lands in one or two blocks).
-    async fn settle(&self, source: Source, items: Vec<((Hash32, Answer), Reply)>) {
+    async fn settle(&self, items: Vec<Settled>) {
         let mut commits: BTreeMap<BlockHeight, Vec<Waiting>> = BTreeMap::new();
         let now = std::time::Instant::now();
-        for ((hash, answer), reply) in items {
+        for (source, ((hash, answer), reply)) in items {
             if let Answer::Refused { code, .. } = &answer {
                 if !TRANSIENT_REFUSAL_CODES.contains(code) {
                     self.admission.charge(source, None, now);
@@ -324,6 +375,9 @@ impl Inner {
         }
     }
 }
+
+/// One forwarded transaction's source, hash, the leader's answer and its reply slot.
+type Settled = (Source, ((Hash32, Answer), Reply));
 
 /// A reply waiting for its commit: the transaction and its index in the block.
 type Waiting = (Hash32, u32, oneshot::Sender<Outcome>);

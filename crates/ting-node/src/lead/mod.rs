@@ -24,6 +24,7 @@
 //!   restart recovers from the database as a follower. Run nodes under a
 //!   supervisor that restarts them (docs/operations.md).
 
+mod batcher;
 mod follow;
 mod forward;
 mod keeper;
