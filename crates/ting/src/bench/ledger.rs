@@ -443,6 +443,9 @@ fn add_pg(v: &mut serde_json::Value, pg: &super::ledger_pg::PgReport, embedded_p
         "failover_s_median": pg.failover_median().map(|s| round(s, 3)),
         "failover_s_max": pg.failover_max().map(|s| round(s, 3)),
         "follower_reads_per_s": round(pg.follower_reads_per_s, 0),
+        "forwarded_per_s": round(pg.forwards.follower_per_s, 0),
+        "leader_single_per_s": round(pg.forwards.leader_per_s, 0),
+        "forward_ratio": round(pg.forwards.follower_per_s / pg.forwards.leader_per_s, 3),
     });
     if let (Some(v), Some(more)) = (v.as_object_mut(), more.as_object()) {
         v.extend(more.clone());
@@ -517,6 +520,13 @@ fn print_pg(pg: &super::ledger_pg::PgReport, embedded_per_s: f64) {
             verdict(max <= lease + 1.0)
         );
     }
+    let f = &pg.forwards;
+    println!(
+        "  forwarded              {:>10.0} /s   one transaction per request through a follower, 64 senders each waiting for its commit; straight to the leader {:.0} /s, ratio {:.3}",
+        f.follower_per_s,
+        f.leader_per_s,
+        f.follower_per_s / f.leader_per_s
+    );
     println!(
         "  follower reads         {:>10.0} /s   GET /v1/accounts/{{id}} on a follower, three nodes, the leader under a light load",
         pg.follower_reads_per_s

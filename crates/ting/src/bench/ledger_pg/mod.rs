@@ -6,6 +6,9 @@
 //!    and `pg_ratio` over the embedded log's `transfers_per_s` of the same run.
 //! 2. **Several nodes.** Three `ting node` processes on a second database,
 //!    with a light load of transfers sent to any of them:
+//!    first transactions submitted one per request by 64 senders, each
+//!    waiting for its commit, straight to the leader and then to a follower
+//!    (`forwarded_per_s`, and `forward_ratio` over the leader's rate), then
 //!    `follower_reads_per_s` (account reads from one follower), then the
 //!    leader killed with `kill -9` again and again: the time from each kill
 //!    to the first block of the new leader (`failover_s_median`,
@@ -15,6 +18,7 @@
 //! a URL names a server on which the benchmark creates its own two
 //! databases, and drops them at the end (the role needs `CREATEDB`).
 
+mod forwards;
 mod procs;
 mod reads;
 
@@ -37,6 +41,8 @@ pub struct PgReport {
     /// Kill to the new leader's first block, one per kill.
     pub failovers: Vec<Duration>,
     pub follower_reads_per_s: f64,
+    /// Single submissions through a follower, and straight to the leader.
+    pub forwards: forwards::Forwards,
     /// Where: `temp` or the server's host.
     pub server: String,
 }
@@ -134,6 +140,7 @@ pub fn run(
     node.shutdown();
     bar.set_message("PostgreSQL: three node processes, reads and leader kills");
     let mut nodes = procs::Nodes::start(&dbs.nodes)?;
+    let forwards = forwards::measure(&nodes)?;
     let load = procs::Load::start(&nodes);
     let reads = reads::measure(&nodes)?;
     let failovers = nodes.failovers(kills, &load)?;
@@ -144,6 +151,7 @@ pub fn run(
         lease: ting_node::lead::LEASE_TTL_DEFAULT,
         failovers,
         follower_reads_per_s: reads,
+        forwards,
         server: server_of(store),
     })
 }

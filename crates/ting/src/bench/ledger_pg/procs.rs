@@ -21,6 +21,10 @@ use crate::bench::TempDir;
 pub const NODES: usize = 3;
 /// Accounts the load sends from, one transfer each per batch.
 const SENDERS: usize = 64;
+/// Accounts that submit one transaction per request (`super::forwards`): as
+/// many as one address may have requests in flight at a node (the bench's
+/// clients all come from 127.0.0.1).
+const FORWARDERS: usize = 64;
 /// How long any wait on the nodes may take.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// How often the kill phase looks at the nodes.
@@ -38,6 +42,7 @@ pub struct Nodes {
     pub addrs: Arc<RwLock<Vec<SocketAddr>>>,
     pub genesis: Hash32,
     pub users: Vec<Keypair>,
+    pub forwarders: Vec<Keypair>,
 }
 
 impl Nodes {
@@ -46,6 +51,7 @@ impl Nodes {
         let dir = TempDir::new("ledger-pg-nodes")?;
         let keys: Vec<Keypair> = (0..NODES).map(|i| keypair(0x5e, i as u64)).collect();
         let users: Vec<Keypair> = (0..SENDERS).map(|i| keypair(0x5f, i as u64)).collect();
+        let forwarders: Vec<Keypair> = (0..FORWARDERS).map(|i| keypair(0x60, i as u64)).collect();
         let genesis = Genesis {
             name: "bench-failover".into(),
             network: NetworkId(0x0fa2),
@@ -54,6 +60,7 @@ impl Nodes {
             sequencers: keys.iter().map(Keypair::account).collect(),
             allocations: users
                 .iter()
+                .chain(&forwarders)
                 .map(|u| (u.account(), Amount::new(1_000_000_000)))
                 .collect(),
             clock: LedgerClock::Real,
@@ -72,6 +79,7 @@ impl Nodes {
             addrs: Arc::new(RwLock::new(addrs)),
             genesis: genesis.hash(),
             users,
+            forwarders,
         };
         for i in 0..NODES {
             nodes.spawn(i)?;
@@ -288,7 +296,7 @@ impl Load {
     }
 }
 
-fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
+pub(super) fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
     let body = json!({
         "txs": txs.iter().map(|t| json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
     });
