@@ -98,6 +98,7 @@ pub fn committed_in(block: &Block, index: u32) -> Option<Committed> {
         block_hash: block.header.hash(),
         header: Arc::new(block.header.clone()),
         proof,
+        resent: false,
     })
 }
 
@@ -116,7 +117,10 @@ pub async fn answer_resent(shared: &Arc<Shared>, outcome: Outcome) -> Outcome {
                 .metrics
                 .txs_resent_answered
                 .fetch_add(1, Ordering::Relaxed);
-            Outcome::Committed(committed)
+            Outcome::Committed(Committed {
+                resent: true,
+                ..committed
+            })
         }
         None => outcome,
     }

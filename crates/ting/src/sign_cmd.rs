@@ -23,7 +23,7 @@ use ting_agent::wallet::{sign as sign_tx, valid_for, TxSlot};
 use ting_agent::{channel_path, NodeClient, Role};
 use ting_core::channel::payee::ClaimPolicy;
 use ting_core::limits::TX_VALID_FOR_DEFAULT_MS;
-use ting_core::{ChannelProof, Keypair, Nonce, SignedTx, TxKind};
+use ting_core::{BlockHeight, ChannelProof, Hash32, Keypair, Nonce, SignedTx, TxKind};
 
 use crate::channel_cmd::payee::{open_payee, parse_payment};
 use crate::channel_cmd::payer::{prepare_open, prepare_top_up};
@@ -365,6 +365,13 @@ pub async fn submit(args: SubmitArgs, json_out: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The outcome of a transaction that had been committed before it was sent.
+fn already(what: &str, hash: Hash32, height: BlockHeight, index: u32) -> (Value, String) {
+    let out = json!({ "tx_hash": hash.to_hex(), "status": "committed", "height": height.0, "index": index, "already": true });
+    let line = format!("{what}: already committed in block {height} at index {index} (tx {hash})");
+    (out, line)
+}
+
 /// Sends one transaction; answers its outcome as JSON and as a line.
 async fn submit_one(
     client: &NodeClient,
@@ -381,6 +388,8 @@ async fn submit_one(
         return Ok((out, line));
     }
     let refused = match client.submit(tx).await {
+        // A copy of one that landed: the node answers with the first commit.
+        Ok(c) if c.raw["resent"] == true => return Ok(already(&what, hash, c.height, c.index)),
         Ok(c) => {
             let line = committed_line(&what, &c);
             return Ok((c.raw, line));
@@ -392,10 +401,7 @@ async fn submit_one(
     let check = client.nonce_check(tx).await?;
     if let Some(found) = &check.found {
         let (height, index) = (found.receipt.header.height, found.receipt.proof.index);
-        let out = json!({ "tx_hash": hash.to_hex(), "status": "committed", "height": height.0, "index": index, "already": true });
-        let line =
-            format!("{what}: already committed in block {height} at index {index} (tx {hash})");
-        return Ok((out, line));
+        return Ok(already(&what, hash, height, index));
     }
     if check.undecided(tx) {
         return Err(not_yet(format!(

@@ -114,13 +114,17 @@ fn parse_one(body: &RawBody) -> Result<SignedTx, ApiError> {
 }
 
 fn committed_json(o: &crate::pipeline::Committed) -> Value {
-    json!({
+    let mut v = json!({
         "status": "committed",
         "tx_hash": o.tx_hash.to_hex(),
         "height": o.height.0,
         "index": o.index,
         "block_hash": o.block_hash.to_hex(),
-    })
+    });
+    if o.resent {
+        v["resent"] = json!(true);
+    }
+    v
 }
 
 /// One transaction's commit, with the receipt that proves it.

@@ -81,8 +81,16 @@ struct Inner {
 /// The leader's answer for one transaction.
 #[derive(Debug)]
 enum Answer {
-    Committed { height: BlockHeight, index: u32 },
-    Refused { code: &'static str, message: String },
+    Committed {
+        height: BlockHeight,
+        index: u32,
+        /// The leader answered a copy of a transaction that had landed.
+        resent: bool,
+    },
+    Refused {
+        code: &'static str,
+        message: String,
+    },
     Unknown,
 }
 
@@ -352,11 +360,15 @@ impl Inner {
                         deliver_refusals(vec![(refusal, Some(reply))], &self.refusals);
                     }
                 }
-                Answer::Committed { height, index } => {
+                Answer::Committed {
+                    height,
+                    index,
+                    resent,
+                } => {
                     commits
                         .entry(height)
                         .or_default()
-                        .push((hash, index, reply));
+                        .push((hash, (index, resent), reply));
                 }
                 Answer::Unknown => {}
             }
@@ -379,8 +391,9 @@ impl Inner {
 /// One forwarded transaction's source, hash, the leader's answer and its reply slot.
 type Settled = (Source, ((Hash32, Answer), Reply));
 
-/// A reply waiting for its commit: the transaction and its index in the block.
-type Waiting = (Hash32, u32, oneshot::Sender<Outcome>);
+/// A reply waiting for its commit: the transaction, its index in the block,
+/// and whether it was a copy of one that had landed.
+type Waiting = (Hash32, (u32, bool), oneshot::Sender<Outcome>);
 
 /// Whether `role` is following the leader of `epoch`.
 fn is_led_by(role: &Role, epoch: u64) -> bool {
@@ -402,7 +415,7 @@ fn answer_from_block(log: &LogReader, height: BlockHeight, waiting: Vec<Waiting>
     let tree = MerkleTree::new(&hashes);
     let header = Arc::new(block.header.clone());
     let block_hash = block.header.hash();
-    for (hash, index, reply) in waiting {
+    for (hash, (index, resent), reply) in waiting {
         let at = usize::try_from(index).unwrap_or(usize::MAX);
         let proof = (hashes.get(at) == Some(&hash))
             .then(|| tree.proof(at))
@@ -418,6 +431,7 @@ fn answer_from_block(log: &LogReader, height: BlockHeight, waiting: Vec<Waiting>
             block_hash,
             header: Arc::clone(&header),
             proof,
+            resent,
         }));
     }
 }
@@ -434,6 +448,7 @@ fn answer_of(v: &Value) -> Answer {
                 (Some(h), Some(index)) => Answer::Committed {
                     height: BlockHeight(h),
                     index,
+                    resent: v.get("resent").and_then(Value::as_bool) == Some(true),
                 },
                 _ => Answer::Unknown,
             }

@@ -207,6 +207,7 @@ fn acknowledge(block: &Block, block_hash: Hash32, replies: Vec<Reply>, metrics: 
                 block_hash,
                 header: Arc::clone(&header),
                 proof: tree.proof(index).expect("an index of the block"),
+                resent: false,
             };
             // A waiter that gave up is fine: the transaction is durable either way.
             let _ = reply.send(Outcome::Committed(committed));

@@ -50,6 +50,9 @@ pub struct Committed {
     pub block_hash: Hash32,
     pub header: Arc<BlockHeader>,
     pub proof: MerkleProof,
+    /// This was a copy of a transaction that had landed before: the commit
+    /// is the first one's (`crate::landed`).
+    pub resent: bool,
 }
 
 impl Committed {

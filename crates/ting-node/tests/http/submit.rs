@@ -313,6 +313,11 @@ async fn a_transaction_sent_again_after_it_landed_gets_the_same_commit_and_chang
     for field in ["tx_hash", "height", "index", "receipt"] {
         assert_eq!(again[field], first[field], "{field}: {again} vs {first}");
     }
+    assert_eq!(first.get("resent"), None, "{first}");
+    assert_eq!(
+        again["resent"], true,
+        "the answer says it is a copy's: {again}"
+    );
     // And inside a batch beside a new transaction: committed, where it landed.
     let next = transfer(&from, next_nonce(&s, &from), to, 1);
     let items = json!({ "txs": [hex_body(&tx), hex_body(&next)] });
@@ -322,6 +327,7 @@ async fn a_transaction_sent_again_after_it_landed_gets_the_same_commit_and_chang
     assert_eq!(results[0]["status"], "committed", "{body}");
     assert_eq!(results[0]["height"], first["height"], "{body}");
     assert_eq!(results[0]["index"], first["index"], "{body}");
+    assert_eq!(results[0]["resent"], true, "{body}");
     assert_eq!(results[1]["status"], "committed", "{body}");
 
     assert_eq!(

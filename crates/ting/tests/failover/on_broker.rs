@@ -93,8 +93,32 @@ fn devices_on_one_broker_see_one_network_through_kills_and_nothing_applies_twice
     check_one_chain(&nodes);
     check_epochs(&nodes);
     check_devices(&nodes, &fleet);
+    check_a_copy_through_a_follower_gets_its_commit(&nodes, fleet.queued[0].0);
     check_refusals_charged_where_they_came_in(&nodes);
     fleet.shutdown();
+}
+
+/// A transaction sent to the leader, then its copy to a follower: the
+/// follower answers with the same commit, marked as a copy's.
+fn check_a_copy_through_a_follower_gets_its_commit(nodes: &Nodes, nonce: u64) {
+    let (leader, _) = nodes.leader();
+    let follower = nodes.follower_other_than(leader);
+    let (from, to) = (&nodes.net.users[0], nodes.net.users[1].account());
+    let tx = common::transfer(&nodes.net.genesis, from, nonce, to, 3);
+    let body = common::batch_body(std::slice::from_ref(&tx));
+    let path = "/v1/transactions/batch?wait=true";
+    let first = request(nodes.addr(leader), "POST", path, Some(&body)).expect("the leader answers");
+    let first = &first.body["results"][0];
+    assert_eq!(first["status"], "committed", "{first}");
+    let copy =
+        request(nodes.addr(follower), "POST", path, Some(&body)).expect("the follower answers");
+    let copy = &copy.body["results"][0];
+    assert_eq!(copy["status"], "committed", "{copy}");
+    assert_eq!(
+        (&copy["height"], &copy["index"]),
+        (&first["height"], &first["index"])
+    );
+    assert_eq!(copy["resent"], true, "{copy}");
 }
 
 /// A client sending refused transactions through a follower spends its own

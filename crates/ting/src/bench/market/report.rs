@@ -159,7 +159,10 @@ impl Report {
             "pool_waits": t.pool_waits,
             "buyer_devices_used": t.devices_used,
             "refused_by_providers": t.refused,
-            "envelopes_refused_by_buyers": c.buyer_refused,
+            // A copy of a receipt (the node answering a transaction the buyer
+            // sent again) is dropped by its id: counted apart from refusals.
+            "envelopes_refused_by_buyers": c.buyer_refused.iter().filter(|(code, _)| **code != "replayed").collect::<BTreeMap<_, _>>(),
+            "envelopes_replayed_to_buyers": c.buyer_refused.get("replayed").copied().unwrap_or(0),
             "app_dropped": c.buyer_app_dropped + c.provider_app_dropped,
             "ceiling_errors": m.ceiling.errors,
             "ceiling_first_error": m.ceiling.first_error,
