@@ -125,6 +125,7 @@ impl PurifierAgent {
             .initial_cartridge(household)
             .unwrap_or_else(|_| Cartridge::full());
         let last_ms = device.now().0;
+        shared.1.order(household, last_ms, OrderStep::Started);
         PurifierAgent {
             household,
             device,

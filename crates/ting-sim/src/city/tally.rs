@@ -73,6 +73,8 @@ pub struct OrderEvent {
 /// What happened to an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderStep {
+    /// The purifier's agent started: its cartridge wears from here.
+    Started,
     /// The cartridge ran low and the purifier called for proposals.
     Called,
     /// It chose a centre, paid into escrow, with the hold's deadline.
@@ -89,6 +91,7 @@ impl OrderStep {
     /// The step's name in the order log.
     pub const fn name(&self) -> &'static str {
         match self {
+            OrderStep::Started => "started",
             OrderStep::Called => "called",
             OrderStep::Chose { .. } => "chose",
             OrderStep::NoProposal => "no_proposal",
