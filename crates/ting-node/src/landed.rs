@@ -11,7 +11,8 @@
 //! receipt may have been lost), and a broker may deliver a message twice.
 //! So the node answers such a copy with the first one's commit and receipt,
 //! over HTTP and MQTT alike: a transaction gets the same answer however often
-//! it is sent (docs/api.md §5.1, docs/mqtt.md §5).
+//! it is sent (docs/api.md §5, rule 6; docs/mqtt.md §5). On several nodes the
+//! leader does this, and a follower passes its answer on.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -108,7 +109,8 @@ pub async fn answer_resent(shared: &Arc<Shared>, outcome: Outcome) -> Outcome {
     let Outcome::Refused(refusal) = &outcome else {
         return outcome;
     };
-    if refusal.code != "bad_nonce" {
+    // On a follower the leader looked already: its answer is passed on.
+    if refusal.code != "bad_nonce" || !shared.roles.sequences() {
         return outcome;
     }
     match resent_commit(shared, refusal.tx_hash).await {

@@ -34,7 +34,6 @@ use super::batcher::{Batcher, Parcel};
 use super::{peer, LeaderInfo, Role, Roles};
 use crate::admission::{Admission, Source};
 use crate::pipeline::deliver_refusals;
-use crate::pipeline::TRANSIENT_REFUSAL_CODES;
 use crate::pipeline::{Committed, Durable, Outcome, Refusal, Reply, SubmitError};
 use crate::refusals::Refusals;
 
@@ -343,21 +342,18 @@ impl Inner {
         let mut commits: BTreeMap<BlockHeight, Vec<Waiting>> = BTreeMap::new();
         let now = std::time::Instant::now();
         for (source, ((hash, answer), reply)) in items {
-            if let Answer::Refused { code, .. } = &answer {
-                if !TRANSIENT_REFUSAL_CODES.contains(code) {
-                    self.admission.charge(source, None, now);
-                }
-            }
-            let Some(reply) = reply else { continue };
             match answer {
                 Answer::Refused { code, message } => {
                     let refusal = Refusal::new(hash, code, message);
                     if refusal.is_transient() {
-                        // About the moment, not the transaction: not remembered
-                        // as its refusal, which a receipt query would report.
-                        let _ = reply.send(Outcome::Refused(refusal));
+                        // About the moment, not the transaction: neither charged
+                        // nor remembered as its refusal (a receipt query reports those).
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Outcome::Refused(refusal));
+                        }
                     } else {
-                        deliver_refusals(vec![(refusal, Some(reply))], &self.refusals);
+                        self.admission.charge(source, None, now);
+                        deliver_refusals(vec![(refusal, reply)], &self.refusals);
                     }
                 }
                 Answer::Committed {
@@ -365,10 +361,10 @@ impl Inner {
                     index,
                     resent,
                 } => {
-                    commits
-                        .entry(height)
-                        .or_default()
-                        .push((hash, (index, resent), reply));
+                    if let Some(reply) = reply {
+                        let waiting = (hash, (index, resent), reply);
+                        commits.entry(height).or_default().push(waiting);
+                    }
                 }
                 Answer::Unknown => {}
             }

@@ -302,6 +302,9 @@ impl Executor {
             self.cut(state);
         }
         // The sender's next transaction may be parked, waiting for this one.
+        if self.parked.is_empty() {
+            return;
+        }
         if let Some(held) = self.parked.take(&sender, state.next_nonce(&sender)) {
             self.apply(state, held.tx, held.reply, held.source, now, true);
         }
