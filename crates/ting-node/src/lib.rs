@@ -27,6 +27,7 @@ pub mod lead;
 pub mod metrics;
 pub mod mqtt;
 pub mod node;
+pub mod open_files;
 mod pg_store;
 pub mod pipeline;
 mod recovery;

@@ -31,6 +31,7 @@ use ting_core::{Genesis, Keypair, NetworkId};
 use ting_node::mqtt::{
     claim_listen, parse_broker_url, Gateway, GatewayConfig, MqttMode, MqttStartError,
 };
+use ting_node::open_files::OpenFiles;
 use ting_node::tls::ServerTls;
 use ting_node::{Node, NodeConfig, Shared};
 
@@ -164,6 +165,10 @@ pub struct MqttArgs {
     /// more login is refused (raise it for devices behind one NAT).
     #[arg(long, value_name = "N", default_value_t = per_source_default(), value_parser = clap::value_parser!(u32).range(1..))]
     pub mqtt_per_source: u32,
+    /// The embedded broker's limit on logins it checks a second; more are
+    /// refused at once and the devices come back after their backoff.
+    #[arg(long, value_name = "N", default_value_t = ting_node::mqtt::limits::MQTT_LOGINS_PER_S, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mqtt_logins_per_s: u32,
 }
 
 fn per_source_default() -> u32 {
@@ -176,6 +181,7 @@ fn per_source_default() -> u32 {
 pub struct MqttPlan {
     pub mode: MqttMode,
     pub connections_per_source: usize,
+    pub logins_per_s: u32,
     /// The default port was taken and this free one is used instead.
     pub moved_from: Option<SocketAddr>,
     pub advertise: Option<String>,
@@ -227,6 +233,7 @@ impl MqttArgs {
                 mode,
                 connections_per_source: usize::try_from(self.mqtt_per_source)
                     .expect("u32 fits usize"),
+                logins_per_s: self.mqtt_logins_per_s,
                 moved_from: None,
                 advertise,
                 broker_tls,
@@ -243,6 +250,7 @@ impl MqttArgs {
         Ok(Some(MqttPlan {
             mode: MqttMode::Embedded { listen },
             connections_per_source: usize::try_from(self.mqtt_per_source).expect("u32 fits usize"),
+            logins_per_s: self.mqtt_logins_per_s,
             moved_from,
             advertise,
             broker_tls: None,
@@ -403,6 +411,7 @@ pub fn start_gateway(
         key: Keypair::from_seed(key.seed()),
         client_id: None,
         connections_per_source: plan.connections_per_source,
+        logins_per_s: plan.logins_per_s,
         tls,
         broker_tls: plan.broker_tls,
     };
@@ -514,12 +523,12 @@ fn http_line(addr: SocketAddr, tls: Option<&ServerTls>) -> String {
 }
 
 /// The node's one start message: what it serves and where, and what to try.
-fn start_message(args: &NodeArgs, started: &Started) -> String {
+fn start_message(args: &NodeArgs, started: &Started, files: OpenFiles) -> String {
     let shared = started.node.shared();
     let g = &shared.genesis;
     let report = started.node.report();
     format!(
-        "ting node: serving network {} ({:?}, genesis {}) at height {}\n  HTTP  {}\n  MQTT  {}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
+        "ting node: serving network {} ({:?}, genesis {}) at height {}\n  HTTP  {}\n  MQTT  {}\n  files {files}\n  data  {} (recovered in {} ms: snapshot at height {}, {} blocks replayed){}",
         g.network,
         g.name,
         shared.genesis_hash,
@@ -535,6 +544,8 @@ fn start_message(args: &NodeArgs, started: &Started) -> String {
 }
 
 pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    // Before any socket: every device connection is an open file.
+    let files = ting_node::open_files::raise();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -550,7 +561,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         args.storage.apply(&mut cfg, bound);
         Ok((cfg, args.tls.load(&args.data_dir, args.dev)?))
     })?;
-    eprintln!("{}", start_message(args, &started));
+    eprintln!("{}", start_message(args, &started, files));
     let shared = Arc::clone(started.node.shared());
     let serving =
         ting_node::http::serve_on(listener, started.tls.as_ref(), shared, shutdown_signal());
@@ -574,6 +585,7 @@ mod tests {
             mqtt_advertise: None,
             no_mqtt: false,
             mqtt_per_source: per_source_default(),
+            mqtt_logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         }
     }
 
