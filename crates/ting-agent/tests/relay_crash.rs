@@ -212,6 +212,7 @@ fn broker_config(port: u16) -> GatewayConfig {
         key: sequencer(),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     }

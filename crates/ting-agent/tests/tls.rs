@@ -294,6 +294,7 @@ impl TlsBrokerNode {
             key: sequencer(),
             client_id: None,
             connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+            logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
             tls: Some(tls),
             broker_tls: None,
         };

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The node's counters.
@@ -46,6 +46,8 @@ pub struct MqttMetrics {
     pub connects: AtomicU64,
     /// Transactions from MQTT whose outcome is awaited.
     pub outcomes_waiting: AtomicU64,
+    /// What the embedded broker refused; its guard counts into these.
+    pub broker_refusals: Arc<crate::mqtt::broker::Refusals>,
     published: Mutex<BTreeMap<&'static str, u64>>,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
     publish_dropped: Mutex<BTreeMap<&'static str, u64>>,
@@ -145,6 +147,30 @@ impl MqttMetrics {
             "reason",
             &self.publish_dropped,
         );
+        self.render_broker(out);
+    }
+
+    /// The embedded broker's refusals (all zero with an external broker).
+    fn render_broker(&self, out: &mut String) {
+        let r = &self.broker_refusals;
+        let name = "ting_mqtt_broker_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} What the embedded broker refused, by reason.\n# TYPE {name} counter"
+        );
+        for (reason, n) in [
+            ("login", &r.logins),
+            ("login_rate", &r.over_login_rate),
+            ("per_source", &r.over_source_limit),
+            ("subscribe", &r.subscribes),
+            ("publish", &r.publishes),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{reason}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
     }
 }
 

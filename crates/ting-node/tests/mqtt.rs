@@ -247,6 +247,7 @@ async fn a_taken_listen_address_is_a_clear_start_error() {
         key: sequencer(),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

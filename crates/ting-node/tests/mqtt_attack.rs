@@ -485,6 +485,7 @@ async fn no_one_can_take_the_nodes_session() {
         key: sequencer(),
         client_id: Some(node_id.clone()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

@@ -33,6 +33,7 @@ async fn gateway(shared: &Arc<Shared>, per_source: usize) -> Gateway {
         key: sequencer(),
         client_id: None,
         connections_per_source: per_source,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

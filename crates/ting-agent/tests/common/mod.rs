@@ -137,6 +137,7 @@ pub async fn gateway(shared: Arc<Shared>, port: u16) -> Gateway {
         key: sequencer(),
         client_id: Some("ting-node-outage".into()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

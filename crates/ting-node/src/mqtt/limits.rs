@@ -20,13 +20,24 @@ pub const MQTT_PAYLOAD_BYTES_MAX: usize = ENVELOPE_BYTES_MAX + 4 * 1024;
 
 /// Sessions the embedded broker holds at once, connected or kept for an
 /// offline device; one more CONNECT is refused (MQTT 3.1.1 code 3, server
-/// unavailable) instead of left to hang.
-pub const MQTT_SESSIONS_MAX: usize = 100_000;
+/// unavailable) instead of left to hang. Twice the 100,000 devices one node
+/// is sized for, so that a city's devices and the sessions of those away
+/// (kept `MQTT_SESSION_EXPIRY`) fit; at about 21 KiB a session
+/// (`ting bench devices`) that is about 4 GiB at most.
+pub const MQTT_SESSIONS_MAX: usize = 200_000;
 
 /// Connections from one IP address at once; one more login is refused (code
 /// 5, not authorized). High enough for thousands of simulated devices on
 /// loopback; a deployment behind a NAT raises it with `--mqtt-per-source`.
 pub const MQTT_CONNECTIONS_PER_SOURCE_MAX: usize = 20_000;
+
+/// Logins the embedded broker checks a second, by default; more are refused
+/// (CONNACK 5, not authorized) before their signature is checked, and the
+/// devices come back with their jittered backoff. At this rate a city's
+/// 100,000 devices are back within 20 s of a restart, and the logins take
+/// about a third of one core (one Ed25519 verification each), leaving the
+/// rest to the ledger. `--mqtt-logins-per-s` sets it.
+pub const MQTT_LOGINS_PER_S: u32 = 5_000;
 
 /// Unacknowledged QoS 1 messages the embedded broker sends one connection.
 pub const MQTT_INFLIGHT_MAX: u16 = 64;

@@ -20,7 +20,7 @@
 //! dropped and counted, and HTTP remains the source of truth for outcomes.
 
 mod books;
-mod broker;
+pub mod broker;
 mod client;
 mod connection;
 mod ingress;
@@ -75,6 +75,8 @@ pub struct GatewayConfig {
     pub client_id: Option<String>,
     /// The embedded broker's limit on connections from one IP address.
     pub connections_per_source: usize,
+    /// The embedded broker's limit on logins checked a second.
+    pub logins_per_s: u32,
     /// The embedded broker serves devices over TLS with this identity (the
     /// node's own client then uses a plain listener on loopback).
     pub tls: Option<crate::tls::ServerTls>,
@@ -186,8 +188,15 @@ impl Gateway {
                     time: shared.time,
                     sequencers: shared.genesis.sequencers.iter().copied().collect(),
                     connections_per_source: cfg.connections_per_source,
+                    logins_per_s: cfg.logins_per_s,
                 };
-                let embedded = broker::start(*listen, cfg.tls.clone(), policy).await?;
+                let embedded = broker::start(
+                    *listen,
+                    cfg.tls.clone(),
+                    policy,
+                    Arc::clone(&shared.metrics.mqtt.broker_refusals),
+                )
+                .await?;
                 let inner = embedded.internal_addr();
                 (
                     Some(embedded),

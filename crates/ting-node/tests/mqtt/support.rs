@@ -34,6 +34,7 @@ pub async fn embedded_gateway(shared: &Arc<Shared>) -> Gateway {
         key: sequencer(),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };
@@ -50,6 +51,7 @@ pub async fn external_gateway(shared: &Arc<Shared>, addr: SocketAddr, id: &str) 
         key: sequencer(),
         client_id: Some(id.into()),
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

@@ -135,6 +135,8 @@ pub fn run(args: &MqttArgs) -> anyhow::Result<()> {
         key: Keypair::from_seed(accounts.node_key.seed()),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        // The broker's capacity is what `logins_per_s` measures: no gate.
+        logins_per_s: u32::MAX,
         tls: target.server_tls.clone(),
         broker_tls: target.client_tls.clone(),
     };

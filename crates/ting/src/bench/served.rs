@@ -33,6 +33,7 @@ pub(super) async fn serve(node: &Node, node_key: &Keypair) -> anyhow::Result<Net
         key: Keypair::from_seed(node_key.seed()),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: None,
     };

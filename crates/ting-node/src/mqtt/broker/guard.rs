@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType};
@@ -17,6 +18,8 @@ use rmqtt::types::{AuthResult, ConnectInfo, LastWill, PublishAclResult, Subscrib
 use ting_core::acl::{self, Access, Role};
 use ting_core::login::{self, LoginError, LoginReplay};
 use ting_core::{AccountId, Hash32};
+
+use super::login_gate::LoginGate;
 
 /// What the guard needs to know about the network and its limits.
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct Policy {
     pub sequencers: HashSet<AccountId>,
     /// Most connections from one IP address at once.
     pub connections_per_source: usize,
+    /// Most logins checked a second; more are refused before their check.
+    pub logins_per_s: u32,
 }
 
 /// Refusals by reason, for the node's metrics and tests.
@@ -36,12 +41,16 @@ pub struct Refusals {
     pub subscribes: AtomicU64,
     pub publishes: AtomicU64,
     pub over_source_limit: AtomicU64,
+    /// Logins refused unchecked because the broker was admitting its most a second.
+    pub over_login_rate: AtomicU64,
 }
 
 /// The hook handler: one per broker.
 pub struct Guard {
     policy: Policy,
     replay: Mutex<LoginReplay>,
+    gate: Mutex<LoginGate>,
+    started: Instant,
     per_source: Mutex<HashMap<IpAddr, usize>>,
     refusals: Arc<Refusals>,
 }
@@ -58,6 +67,8 @@ impl Guard {
     pub fn new(policy: Policy, refusals: Arc<Refusals>) -> Guard {
         let replay = LoginReplay::default().on_clock(policy.time.clock());
         Guard {
+            gate: Mutex::new(LoginGate::new(policy.logins_per_s)),
+            started: Instant::now(),
             policy,
             replay: Mutex::new(replay),
             per_source: Mutex::new(HashMap::new()),
@@ -82,6 +93,16 @@ impl Guard {
 
     fn authenticate(&self, info: &ConnectInfo) -> AuthResult {
         let id = info.id();
+        if !self.admit() {
+            // rmqtt's hooks can answer a login only "bad credentials" or "not
+            // authorized"; "not authorized" is the one a device retries
+            // (docs/mqtt.md §9).
+            self.refusals
+                .over_login_rate
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(from = ?id.remote_addr, "MQTT login refused unchecked: the broker is admitting its most logins a second");
+            return AuthResult::NotAuthorized;
+        }
         let username = info.username().map(|u| u.as_ref()).unwrap_or("");
         let password = info.password().map(|p| p.as_ref()).unwrap_or(&[]);
         let now = self.policy.time.now();
@@ -127,6 +148,13 @@ impl Guard {
             }
         }
         AuthResult::Allow(false, None)
+    }
+
+    /// Whether the login gate has a token for one more login now.
+    fn admit(&self) -> bool {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        gate.admit(now_ms)
     }
 
     fn refuse_login(&self, from: Option<std::net::SocketAddr>, e: LoginError) -> AuthResult {

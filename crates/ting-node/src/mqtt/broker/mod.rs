@@ -10,6 +10,7 @@
 //! taken port is a start-up error that names it.
 
 pub mod guard;
+pub mod login_gate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -284,12 +285,12 @@ pub(crate) async fn start(
     listen: SocketAddr,
     tls: Option<crate::tls::ServerTls>,
     policy: Policy,
+    refusals: Arc<Refusals>,
 ) -> Result<EmbeddedBroker, MqttStartError> {
     let io = |source| MqttStartError::Bind {
         addr: listen,
         source,
     };
-    let refusals = Arc::new(Refusals::default());
     let guard = Arc::new(guard::Guard::new(policy, refusals.clone()));
     let (started, listening) = oneshot::channel();
     let (stop, stopped) = oneshot::channel::<()>();
