@@ -32,6 +32,7 @@ fn gateway_config(addr: SocketAddr, pin: [u8; 32]) -> GatewayConfig {
         key: sequencer(),
         client_id: None,
         connections_per_source: ting_node::mqtt::limits::MQTT_CONNECTIONS_PER_SOURCE_MAX,
+        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
         tls: None,
         broker_tls: Some(Arc::new(trust)),
     }

@@ -11,6 +11,7 @@ mod accounts;
 mod capacity;
 mod channel;
 mod dashboard;
+mod devices;
 mod drive;
 mod driver;
 mod firmware;
@@ -71,6 +72,14 @@ pub enum BenchCmd {
     /// account) vs. the rate without, and the node's CPU per watcher. Writes about 200 MB
     /// to a temporary directory and takes a few minutes; `--quick` for about a minute.
     Dashboard(dashboard::DashboardArgs),
+    /// How many devices one node holds: 100,000 device sessions (light ones
+    /// that log in and subscribe as devices do, and 64 full SDK devices
+    /// carrying transfers) against a `ting node` process, held 60 s; the
+    /// node's memory per session; logins a second; a node restart and the
+    /// reconnect storm; the node's CPU per transfer over MQTT vs. HTTP
+    /// batches; device latency at half load. Needs an open-file limit above
+    /// the device count (root raises its own). About 5 minutes.
+    Devices(devices::DevicesArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -193,6 +202,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Market(args) => market::run(args),
         BenchCmd::Orders(args) => orders::run(args),
         BenchCmd::Dashboard(args) => dashboard::run(args),
+        BenchCmd::Devices(args) => devices::run(args),
     }
 }
 
@@ -202,8 +212,13 @@ pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(what: &str) -> anyhow::Result<TempDir> {
+        TempDir::new_in(&std::env::temp_dir(), what)
+    }
+
+    /// A fresh directory under `base`.
+    pub fn new_in(base: &Path, what: &str) -> anyhow::Result<TempDir> {
         let nonce: u64 = rand::random();
-        let path = std::env::temp_dir().join(format!(
+        let path = base.join(format!(
             "ting-bench-{what}-{}-{nonce:016x}",
             std::process::id()
         ));

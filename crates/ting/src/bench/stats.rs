@@ -125,11 +125,17 @@ pub struct ThreadCpu(BTreeMap<String, (u64, u64)>);
 impl ThreadCpu {
     /// Reads every thread of this process; threads that cannot be read are skipped.
     pub fn read() -> ThreadCpu {
+        ThreadCpu::read_pid(std::process::id())
+    }
+
+    /// Reads every thread of process `pid` (another process too, such as a
+    /// node the benchmark started).
+    pub fn read_pid(pid: u32) -> ThreadCpu {
         let mut groups = BTreeMap::new();
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
             return ThreadCpu(groups);
         };
-        let pid = std::process::id().to_string();
+        let pid = pid.to_string();
         for task in tasks.flatten() {
             let dir = task.path();
             let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
@@ -150,6 +156,11 @@ impl ThreadCpu {
             entry.1 += wait;
         }
         ThreadCpu(groups)
+    }
+
+    /// On-CPU nanoseconds of every group together.
+    pub fn total_ns(&self) -> u64 {
+        self.0.values().map(|(run, _)| run).sum()
     }
 
     /// Use per group between `self` and `later`, `seconds` apart, busiest first.

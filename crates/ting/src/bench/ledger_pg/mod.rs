@@ -19,7 +19,7 @@
 //! databases, and drops them at the end (the role needs `CREATEDB`).
 
 mod forwards;
-mod procs;
+pub(crate) mod procs;
 mod reads;
 
 use std::time::Duration;

@@ -296,7 +296,7 @@ impl Load {
     }
 }
 
-pub(super) fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
     let body = json!({
         "txs": txs.iter().map(|t| json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
     });

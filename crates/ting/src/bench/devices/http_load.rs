@@ -1,0 +1,139 @@
+//! The same transfers over HTTP batches: what the node's CPU costs per
+//! transaction when nothing of MQTT is involved, measured in the same run.
+//!
+//! The transfers are signed before the window (the clients' cost, not the
+//! node's), from accounts of their own, in round-robin nonce order, and
+//! posted by a few clients at once as `POST /v1/transactions/batch?wait=true`
+//! from a loopback address of their own (`HTTP_SOURCE`): the node bounds
+//! connections per source address, and the SDK devices' own HTTP
+//! connections come from 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ting_core::{Hash32, Keypair, SignedTx};
+
+use crate::bench::workload::signed_chunks;
+
+/// Transfers per batch.
+pub const HTTP_BATCH: usize = 256;
+/// Clients posting batches at once.
+pub const HTTP_CLIENTS: usize = 8;
+/// Where the batches come from.
+const HTTP_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 250));
+/// How long one batch may take to be answered.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+/// The largest answer read.
+const ANSWER_BYTES_MAX: u64 = 4 << 20;
+
+/// What the HTTP window came to.
+#[derive(Debug, Default)]
+pub struct HttpWindow {
+    pub committed: u64,
+    pub seconds: f64,
+    /// The prepared transfers ran out before the window ended: the rate is a floor.
+    pub ran_dry: bool,
+}
+
+/// Signed batches for about `expected` transfers from `senders`.
+pub fn prepare(senders: &[Keypair], genesis: &Hash32, expected: usize) -> Vec<Vec<SignedTx>> {
+    let chunks = expected.div_ceil(HTTP_BATCH).max(HTTP_CLIENTS);
+    signed_chunks(senders, genesis, chunks, HTTP_BATCH)
+}
+
+/// Posts `batches` in order from `HTTP_CLIENTS` clients for `seconds`;
+/// `on_window(start, end)` is told when the window opens and closes.
+pub fn run(addr: SocketAddr, batches: Vec<Vec<SignedTx>>, seconds: f64) -> HttpWindow {
+    let batches = Arc::new(batches);
+    let next = Arc::new(AtomicUsize::new(0));
+    let committed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let dry = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let end = started + Duration::from_secs_f64(seconds);
+    std::thread::scope(|scope| {
+        for _ in 0..HTTP_CLIENTS {
+            let (batches, next, committed, stop, dry) = (&batches, &next, &committed, &stop, &dry);
+            scope.spawn(move || {
+                while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(i) else {
+                        dry.store(true, Ordering::Relaxed);
+                        return;
+                    };
+                    match post_batch(addr, batch) {
+                        Ok(results) => {
+                            let n = results
+                                .iter()
+                                .filter(|r| r["status"] == "committed")
+                                .count();
+                            if Instant::now() <= end {
+                                committed.fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("bench devices: an HTTP batch failed: {e:#}");
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    HttpWindow {
+        committed: committed.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64().min(seconds).max(1e-9),
+        ran_dry: dry.load(Ordering::Relaxed),
+    }
+}
+
+/// One `POST /v1/transactions/batch?wait=true` from `HTTP_SOURCE`; the
+/// results array of its 200 answer.
+fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<serde_json::Value>> {
+    let body = serde_json::json!({
+        "txs": txs.iter().map(|t| serde_json::json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
+    })
+    .to_string();
+    let mut stream = connect_from(HTTP_SOURCE, addr)?;
+    stream.set_read_timeout(Some(ANSWER_WAIT))?;
+    let request = format!(
+        "POST /v1/transactions/batch?wait=true HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.take(ANSWER_BYTES_MAX).read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("an answer without a body"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200"),
+        "{}",
+        head.lines().next().unwrap_or("")
+    );
+    let v: serde_json::Value = serde_json::from_slice(&raw[split + 4..])?;
+    v["results"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no results: {v}"))
+}
+
+/// A blocking TCP connection to `to` from `source`.
+fn connect_from(source: IpAddr, to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(to).await
+    })?;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
