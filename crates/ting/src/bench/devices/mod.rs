@@ -117,7 +117,10 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3_600.0) {
         return Err(crate::failure::bad_input(
             "bad_seconds",
-            format!("--seconds {} is not a window of 0 to 3600 seconds", args.seconds),
+            format!(
+                "--seconds {} is not a window of 0 to 3600 seconds",
+                args.seconds
+            ),
         ));
     }
     let files = ting_node::open_files::raise();
