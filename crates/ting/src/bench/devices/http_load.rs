@@ -44,8 +44,45 @@ pub fn prepare(senders: &[Keypair], genesis: &Hash32, expected: usize) -> Vec<Ve
     signed_chunks(senders, genesis, chunks, HTTP_BATCH)
 }
 
-/// Posts `batches` in order from `HTTP_CLIENTS` clients for `seconds`;
-/// `on_window(start, end)` is told when the window opens and closes.
+/// Posts `batches` in order from one client, one every `HTTP_BATCH / rate`
+/// seconds, for `seconds`: the node's cost per transfer at the rate the
+/// MQTT window reached, where its per-block costs are shared by as few
+/// transfers as they were there.
+pub fn paced(addr: SocketAddr, batches: &[Vec<SignedTx>], rate: f64, seconds: f64) -> HttpWindow {
+    let started = Instant::now();
+    let period = Duration::from_secs_f64(HTTP_BATCH as f64 / rate.max(1.0));
+    let mut committed = 0u64;
+    let mut ran_dry = true;
+    for (i, batch) in batches.iter().enumerate() {
+        let due = started + period.mul_f64(i as f64);
+        if due >= started + Duration::from_secs_f64(seconds) {
+            ran_dry = false;
+            break;
+        }
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        match post_batch(addr, batch) {
+            Ok(results) => {
+                committed += results
+                    .iter()
+                    .filter(|r| r["status"] == "committed")
+                    .count() as u64;
+            }
+            Err(e) => {
+                eprintln!("bench devices: an HTTP batch failed: {e:#}");
+                break;
+            }
+        }
+    }
+    HttpWindow {
+        committed,
+        seconds: started.elapsed().as_secs_f64().max(1e-9),
+        ran_dry,
+    }
+}
+
+/// Posts `batches` in order from `HTTP_CLIENTS` clients for `seconds`.
 pub fn run(addr: SocketAddr, batches: Vec<Vec<SignedTx>>, seconds: f64) -> HttpWindow {
     let batches = Arc::new(batches);
     let next = Arc::new(AtomicUsize::new(0));

@@ -65,7 +65,7 @@ const WARM_UP: Duration = Duration::from_millis(500);
 /// How often the hold phase looks at the sessions.
 const LOOK: Duration = Duration::from_millis(250);
 /// The HTTP window's transfers are signed for this rate at most.
-const HTTP_RATE_CEILING: f64 = 80_000.0;
+const HTTP_RATE_CEILING: f64 = 90_000.0;
 
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
@@ -263,7 +263,30 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
     // A rate times a window of seconds: a small positive count.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let expected = (HTTP_RATE_CEILING * args.seconds.max(0.0)) as usize;
-    let batches = http_load::prepare(&http_keys, &net.genesis_hash, expected);
+    let mut batches = http_load::prepare(&http_keys, &net.genesis_hash, expected);
+    // The first batches go at the MQTT window's rate, the rest as fast as
+    // the node takes them.
+    let equal_rate = report.mqtt.tx_per_s.max(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let paced_len = ((equal_rate * args.seconds) as usize)
+        .div_ceil(http_load::HTTP_BATCH)
+        .min(batches.len() / 2);
+    let rest = batches.split_off(paced_len);
+    say(
+        args,
+        format!(
+            "HTTP batches at the MQTT rate ({equal_rate:.0} /s) for {} s",
+            args.seconds
+        ),
+    );
+    let (paced, cpu) = with_cpu(
+        &node,
+        || http_load::paced(node.http, &batches, equal_rate, args.seconds),
+        Duration::ZERO,
+    );
+    report.http_paced_tx_per_s = paced.committed as f64 / paced.seconds;
+    report.http_paced_cpu_us_per_tx = cpu.total_us() / paced.committed.max(1) as f64;
+    let batches = rest;
     say(args, format!("HTTP batches for {} s", args.seconds));
     let (http, cpu) = with_cpu(
         &node,

@@ -36,6 +36,8 @@ pub struct Report {
     pub http_tx_per_s: f64,
     pub http_cpu_us_per_tx: f64,
     pub http_ran_dry: bool,
+    pub http_paced_tx_per_s: f64,
+    pub http_paced_cpu_us_per_tx: f64,
     pub http_threads: String,
     pub half: Latency,
     pub half_rate: f64,
@@ -71,7 +73,7 @@ impl Report {
     }
 
     pub fn json(&self) -> String {
-        json!({
+        let mut first = json!({
             "devices": self.devices,
             "sdk_devices": self.sdk_devices,
             "sources": self.sources,
@@ -84,6 +86,9 @@ impl Report {
             "rss_kib_per_device_target": RSS_KIB_PER_DEVICE_TARGET,
             "node_rss_base_kib": self.rss_base_kib,
             "node_rss_hold_kib": self.rss_hold_kib,
+            "mqtt_failed": self.mqtt.failed,
+        });
+        let more = json!({
             "logins_per_s": round(self.logins_per_s, 0),
             "logins_s": round(self.logins_s, 2),
             "logins_per_s_admitted": self.logins_per_s_admitted,
@@ -92,13 +97,15 @@ impl Report {
             "reconnect_storm_s_target": RECONNECT_STORM_S_TARGET,
             "restart_s": round(self.restart_s, 2),
             "mqtt_tx_per_s": round(self.mqtt.tx_per_s, 0),
-            "mqtt_failed": self.mqtt.failed,
             "http_tx_per_s": round(self.http_tx_per_s, 0),
             "mqtt_cpu_us_per_tx": round(self.mqtt.cpu_us_per_tx, 1),
             "http_cpu_us_per_tx": round(self.http_cpu_us_per_tx, 1),
             "mqtt_cpu_ratio": round(self.mqtt_cpu_ratio(), 3),
             "mqtt_cpu_ratio_target": MQTT_CPU_RATIO_TARGET,
             "http_ran_dry": self.http_ran_dry,
+            "http_at_mqtt_rate_tx_per_s": round(self.http_paced_tx_per_s, 0),
+            "http_at_mqtt_rate_cpu_us_per_tx": round(self.http_paced_cpu_us_per_tx, 1),
+            "mqtt_cpu_ratio_at_equal_rate": round(self.http_paced_cpu_us_per_tx / self.mqtt.cpu_us_per_tx.max(1e-9), 3),
             "node_threads_mqtt": self.mqtt.threads,
             "node_threads_http": self.http_threads,
             "device_p50_ms": round(self.half.p50_ms, 2),
@@ -112,8 +119,11 @@ impl Report {
             "node_files": self.node_files,
             "bench_files": self.bench_files,
             "problems": self.problems,
-        })
-        .to_string()
+        });
+        if let (Some(a), serde_json::Value::Object(b)) = (first.as_object_mut(), more) {
+            a.extend(b);
+        }
+        first.to_string()
     }
 
     pub fn human(&self) -> String {
@@ -165,6 +175,12 @@ impl Report {
             "  mqtt_cpu_ratio     {:.3} (HTTP CPU per transfer ÷ MQTT's; target >= {MQTT_CPU_RATIO_TARGET}: {})\n",
             self.mqtt_cpu_ratio(),
             verdict(self.mqtt_cpu_ratio() >= MQTT_CPU_RATIO_TARGET)
+        );
+        out += &format!(
+            "  at equal rates     HTTP at {:.0} /s costs the node {:.1} µs per transfer: {:.3} of MQTT's\n",
+            self.http_paced_tx_per_s,
+            self.http_paced_cpu_us_per_tx,
+            self.http_paced_cpu_us_per_tx / self.mqtt.cpu_us_per_tx.max(1e-9)
         );
         out += &format!(
             "  device_p99_ms      {:.1} ms at {:.0} /s (p50 {:.1}; target < {DEVICE_P99_MS_TARGET}: {})\n",
