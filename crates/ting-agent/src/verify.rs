@@ -19,7 +19,9 @@
 //! What fails is an [`Unproven`] error naming what was asked, a stable code
 //! and the reason; nothing is acted on.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use thiserror::Error;
 use ting_core::channel::Channel;
@@ -27,7 +29,12 @@ use ting_core::market::{Hold, HoldId, Offer, OfferId, Reputation};
 use ting_core::resource::{Lease, LeaseId, Order, OrderId, ResourceClass};
 use ting_core::state_map::AccountRecord;
 use ting_core::state_proof::{StateAnswer, StateAnswerError, StateCheck};
-use ting_core::{AccountId, BlockHeight, ChannelId, Hash32, Receipt};
+use ting_core::{AccountId, BlockHeader, BlockHeight, ChannelId, Hash32, Receipt};
+
+/// Block headers whose signature a verifier remembers having checked: the
+/// receipts of one block all carry its header, so a device with several
+/// transactions in a block checks its signature once. A few blocks' worth.
+pub const HEADERS_REMEMBERED: usize = 16;
 
 /// The network a client trusts, and how far it has seen it.
 #[derive(Debug)]
@@ -36,6 +43,8 @@ pub struct Verifier {
     sequencers: Vec<AccountId>,
     /// The highest block height of a header this verifier has checked.
     seen: AtomicU64,
+    /// Digests of headers (signature included) checked lately, newest last.
+    checked_headers: Mutex<VecDeque<Hash32>>,
 }
 
 /// An answer of the node that does not prove what it says.
@@ -67,6 +76,7 @@ impl Verifier {
             genesis,
             sequencers,
             seen: AtomicU64::new(0),
+            checked_headers: Mutex::new(VecDeque::with_capacity(HEADERS_REMEMBERED)),
         }
     }
 
@@ -105,15 +115,42 @@ impl Verifier {
                 reason: format!("it is the receipt of {}", receipt.tx_hash),
             });
         }
-        receipt
-            .verify(&self.genesis, &self.sequencers)
-            .map_err(|e| Unproven {
-                what: what(),
-                code: e.code(),
-                reason: e.to_string(),
-            })?;
+        let digest = header_digest(&receipt.header);
+        let known = self.header_checked(&digest);
+        let checked = if known {
+            receipt.verify_path()
+        } else {
+            receipt.verify(&self.genesis, &self.sequencers)
+        };
+        checked.map_err(|e| Unproven {
+            what: what(),
+            code: e.code(),
+            reason: e.to_string(),
+        })?;
+        if !known {
+            self.remember_header(digest);
+        }
         self.saw(receipt.header.height);
         Ok(())
+    }
+
+    fn header_checked(&self, digest: &Hash32) -> bool {
+        let headers = self
+            .checked_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        headers.contains(digest)
+    }
+
+    fn remember_header(&self, digest: Hash32) {
+        let mut headers = self
+            .checked_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if headers.len() == HEADERS_REMEMBERED {
+            headers.pop_front();
+        }
+        headers.push_back(digest);
     }
 
     /// What account `id` holds, from a checked state proof.
@@ -278,5 +315,85 @@ pub fn no_proof(what: String, reason: impl Into<String>) -> Unproven {
         what,
         code: "no_proof",
         reason: reason.into(),
+    }
+}
+
+/// A header's identity for [`Verifier`]'s memory: its hash and its
+/// signature, so that only the very header that was checked is taken again.
+fn header_digest(header: &BlockHeader) -> Hash32 {
+    Hash32::digest(&[&header.hash().0, &header.signature.0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ting_core::block::{Block, BlockDraft};
+    use ting_core::merkle::{self, MerkleTree};
+    use ting_core::{Keypair, Timestamp};
+
+    fn block(key: &Keypair, genesis: Hash32, hashes: &[Hash32]) -> BlockHeader {
+        let draft = BlockDraft {
+            genesis,
+            height: BlockHeight(4),
+            epoch: 0,
+            prev_hash: Hash32([2; 32]),
+            timestamp: Timestamp(9),
+            state_root: Hash32([3; 32]),
+        };
+        let mut header = BlockHeader {
+            tx_root: merkle::root(hashes),
+            tx_count: u32::try_from(hashes.len()).expect("few"),
+            ..Block::seal(draft, Vec::new(), key).header
+        };
+        header.sign(key);
+        header
+    }
+
+    fn receipt(header: &BlockHeader, hashes: &[Hash32], i: usize) -> Receipt {
+        Receipt {
+            tx_hash: hashes[i],
+            proof: MerkleTree::new(hashes).proof(i).expect("in range"),
+            header: header.clone(),
+        }
+    }
+
+    #[test]
+    fn a_remembered_header_still_needs_a_path_and_only_the_same_signature_is_remembered() {
+        let key = Keypair::from_seed([8; 32]);
+        let genesis = Hash32([1; 32]);
+        let hashes = [Hash32([4; 32]), Hash32([5; 32]), Hash32([6; 32])];
+        let header = block(&key, genesis, &hashes);
+        let verifier = Verifier::new(genesis, vec![key.account()]);
+        for i in 0..hashes.len() {
+            let r = receipt(&header, &hashes, i);
+            assert_eq!(verifier.receipt(&hashes[i], &r), Ok(()), "receipt {i}");
+        }
+        // The header is remembered; a path that does not lead to its root is not.
+        let mut wrong = receipt(&header, &hashes, 0);
+        wrong.proof.index = 1;
+        let refused = verifier.receipt(&hashes[0], &wrong).map_err(|e| e.code);
+        assert!(refused.is_err(), "a bad path under a remembered header");
+        // The same content with another signature is checked again, and fails.
+        let mut forged = receipt(&header, &hashes, 0);
+        forged.header.signature.0[0] ^= 1;
+        let refused = verifier.receipt(&hashes[0], &forged).map_err(|e| e.code);
+        assert_eq!(refused, Err("bad_header_signature"));
+    }
+
+    #[test]
+    fn the_memory_keeps_the_newest_headers_only() {
+        let key = Keypair::from_seed([8; 32]);
+        let genesis = Hash32([1; 32]);
+        let verifier = Verifier::new(genesis, vec![key.account()]);
+        for n in 0..(HEADERS_REMEMBERED as u8 + 4) {
+            let hashes = [Hash32([n; 32]), Hash32([n.wrapping_add(100); 32])];
+            let header = block(&key, genesis, &hashes);
+            assert_eq!(
+                verifier.receipt(&hashes[0], &receipt(&header, &hashes, 0)),
+                Ok(())
+            );
+        }
+        let remembered = verifier.checked_headers.lock().expect("lock").len();
+        assert_eq!(remembered, HEADERS_REMEMBERED);
     }
 }

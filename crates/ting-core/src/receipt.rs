@@ -97,6 +97,16 @@ fn check_parts<I: ExactSizeIterator<Item = Hash32>>(
     sequencers: &[AccountId],
 ) -> Result<(), ReceiptError> {
     header.verify_for(genesis, sequencers)?;
+    check_path(tx_hash, header, (index, count), siblings)
+}
+
+/// The Merkle path under a header already checked.
+fn check_path<I: ExactSizeIterator<Item = Hash32>>(
+    tx_hash: &Hash32,
+    header: &BlockHeader,
+    (index, count): (u32, u32),
+    siblings: I,
+) -> Result<(), ReceiptError> {
     if count != header.tx_count {
         return Err(ReceiptError::CountMismatch {
             proof: count,
@@ -153,6 +163,18 @@ impl Receipt {
             self.proof.siblings.iter().copied(),
             genesis,
             sequencers,
+        )
+    }
+
+    /// Checks the Merkle path only: for a receipt whose header (the same
+    /// bytes, signature included) the caller has already checked with
+    /// [`Receipt::verify`] or [`BlockHeader::verify_for`].
+    pub fn verify_path(&self) -> Result<(), ReceiptError> {
+        check_path(
+            &self.tx_hash,
+            &self.header,
+            (self.proof.index, self.proof.count),
+            self.proof.siblings.iter().copied(),
         )
     }
 
