@@ -385,7 +385,8 @@ mod tests {
         let key = Keypair::from_seed([8; 32]);
         let genesis = Hash32([1; 32]);
         let verifier = Verifier::new(genesis, vec![key.account()]);
-        for n in 0..(HEADERS_REMEMBERED as u8 + 4) {
+        let rounds = u8::try_from(HEADERS_REMEMBERED + 4).expect("few");
+        for n in 0..rounds {
             let hashes = [Hash32([n; 32]), Hash32([n.wrapping_add(100); 32])];
             let header = block(&key, genesis, &hashes);
             assert_eq!(
