@@ -18,12 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use rumqttc::tokio_rustls::TlsConnector;
 use rumqttc::{ConnectReturnCode, Packet, PingReq, PubAck, QoS, Subscribe, SubscribeFilter};
 use ting_agent::backoff::Backoff;
 use ting_agent::clock::NetworkClock;
 use ting_agent::mqtt_login;
 use ting_core::{topics, AccountId, Hash32, Keypair};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 
@@ -60,13 +61,19 @@ pub struct Light {
 }
 
 /// Where and as what the sessions log in.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub broker: SocketAddr,
     pub genesis: Hash32,
     pub sequencer: AccountId,
     pub clock: NetworkClock,
+    /// With TLS: the client set up to trust the broker's certificate.
+    pub tls: Option<TlsConnector>,
 }
+
+/// A light session's connection: its socket, or TLS over it.
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
 
 /// Runs `light` until `stop` turns true: connect, serve, and on any failure
 /// wait the backoff and connect again.
@@ -126,10 +133,23 @@ async fn log_in(
     target: &Target,
     tally: &Tally,
     buf: &mut BytesMut,
-) -> Option<TcpStream> {
-    let Ok(mut stream) = connect(light.source, target.broker).await else {
+) -> Option<Box<dyn Conn>> {
+    let Ok(tcp) = connect(light.source, target.broker).await else {
         tally.failed.fetch_add(1, Ordering::Relaxed);
         return None;
+    };
+    let mut stream: Box<dyn Conn> = match &target.tls {
+        None => Box::new(tcp),
+        Some(tls) => {
+            let name = rustls::pki_types::ServerName::IpAddress(target.broker.ip().into());
+            match tls.connect(name, tcp).await {
+                Ok(s) => Box::new(s),
+                Err(_) => {
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
     };
     let login = mqtt_login(&light.key, &target.genesis, None, &target.clock)
         .expect("no suffix is always valid");
@@ -199,7 +219,7 @@ async fn connect(source: IpAddr, broker: SocketAddr) -> std::io::Result<TcpStrea
 }
 
 /// Keeps the session alive until the broker goes away.
-async fn serve(stream: &mut TcpStream, buf: &mut BytesMut) {
+async fn serve(stream: &mut Box<dyn Conn>, buf: &mut BytesMut) {
     // A ping at three quarters of the keep-alive, as clients do, so that
     // the broker's one-and-a-half keep-alive never runs out.
     let mut ping = tokio::time::interval(LIGHT_KEEP_ALIVE * 3 / 4);
@@ -226,13 +246,13 @@ async fn serve(stream: &mut TcpStream, buf: &mut BytesMut) {
     }
 }
 
-async fn ack(stream: &mut TcpStream, pkid: u16) -> bool {
+async fn ack(stream: &mut Box<dyn Conn>, pkid: u16) -> bool {
     let mut out = BytesMut::new();
     PubAck::new(pkid).write(&mut out).is_ok() && stream.write_all(&out).await.is_ok()
 }
 
 /// The next packet, or `None` when the connection ended or sent garbage.
-async fn read(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<Packet> {
+async fn read(stream: &mut Box<dyn Conn>, buf: &mut BytesMut) -> Option<Packet> {
     loop {
         match Packet::read(buf, LIGHT_PACKET_BYTES_MAX) {
             Ok(packet) => {

@@ -49,6 +49,7 @@ use super::workload::{keypair, par_map};
 use light::{Light, Tally, Target};
 use node::NodeProc;
 use report::Report;
+use rumqttc::tokio_rustls::TlsConnector;
 
 /// Key purposes of the benchmark's accounts.
 const LIGHT_KEYS: u8 = 0x73;
@@ -87,6 +88,10 @@ pub struct DevicesArgs {
     /// The node's admission rate of logins (`ting node --mqtt-logins-per-s`).
     #[arg(long, default_value_t = ting_node::mqtt::limits::MQTT_LOGINS_PER_S)]
     pub logins_per_s: u32,
+    /// The embedded broker over TLS (a self-signed certificate the sessions
+    /// pin): logins and memory per session only, no SDK devices.
+    #[arg(long)]
+    pub tls: bool,
     /// Seeds the devices' backoff jitter.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -155,7 +160,16 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
     let per_source =
         u32::try_from(devices.div_ceil(usize::from(args.sources)) + args.sdk_devices as usize + 16)
             .unwrap_or(u32::MAX);
-    let mut node = NodeProc::start(&net, args.logins_per_s, per_source)?;
+    let tls_dir = super::TempDir::new("devices-tls")?;
+    let server_tls = if args.tls {
+        Some(
+            ting_node::tls::ServerTls::dev(tls_dir.path())
+                .context("the benchmark's certificate")?,
+        )
+    } else {
+        None
+    };
+    let mut node = NodeProc::start(&net, args.logins_per_s, per_source, server_tls.as_ref())?;
     report.node_files = node.files_line();
     say(
         args,
@@ -175,14 +189,21 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
         port: node.mqtt.port(),
         tls: false,
     };
-    let fleet = traffic::Fleet::start(
-        &rt,
-        &sdk_keys,
-        &node_url,
-        broker,
-        &traffic::state_root(),
-        args.seed,
-    )?;
+    // Over TLS only the sessions are measured: the node's HTTP is HTTPS then,
+    // and the transfers' figures are the plain run's.
+    let fleet = if args.tls {
+        None
+    } else {
+        Some(traffic::Fleet::start(
+            &rt,
+            &sdk_keys,
+            &node_url,
+            broker,
+            &traffic::state_root(),
+            args.seed,
+        )?)
+    };
+    let sdk_connected = || fleet.as_ref().map_or(0, traffic::Fleet::connected);
     std::thread::sleep(Duration::from_secs(1));
     report.rss_base_kib = node.rss_kib()?;
 
@@ -192,6 +213,12 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
         genesis: net.genesis_hash,
         sequencer: net.node_key.account(),
         clock: ting_agent::clock::NetworkClock::of(&net.genesis),
+        tls: match &server_tls {
+            Some(t) => Some(TlsConnector::from(Arc::new(
+                ting_agent::TlsTrust::Pin(t.fingerprint).client_config()?,
+            ))),
+            None => None,
+        },
     });
     let tally = Arc::new(Tally::default());
     let (stop, stopped) = watch::channel(false);
@@ -236,13 +263,19 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
     let hold_end = Instant::now() + Duration::from_secs(args.hold_seconds);
     let mut fewest = usize::MAX;
     while Instant::now() < hold_end {
-        fewest = fewest.min(tally.connected.load(Ordering::Relaxed) + fleet.connected());
+        fewest = fewest.min(tally.connected.load(Ordering::Relaxed) + sdk_connected());
         std::thread::sleep(LOOK);
     }
-    fewest = fewest.min(tally.connected.load(Ordering::Relaxed) + fleet.connected());
+    fewest = fewest.min(tally.connected.load(Ordering::Relaxed) + sdk_connected());
     report.connected_devices = fewest;
     report.rss_hold_kib = node.rss_kib()?;
     report.dropped_in_hold = tally.dropped.load(Ordering::Relaxed);
+    let Some(fleet) = fleet else {
+        let _ = stop.send(true);
+        drop(rt);
+        node.stop()?;
+        return Ok(report);
+    };
 
     // 3. Traffic.
     say(

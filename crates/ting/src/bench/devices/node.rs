@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use ting_agent::files::{write_genesis, write_key};
 use ting_core::{Amount, Genesis, Hash32, Keypair, LedgerClock, NetworkId, Timestamp};
+use ting_node::tls::ServerTls;
 
 use crate::bench::TempDir;
 
@@ -17,6 +18,8 @@ use crate::bench::TempDir;
 const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a stopping node may take before it is killed.
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// How the node's start message begins.
+const SERVING_LINE: &str = "ting node: serving";
 /// Names a file the node's log is copied to when the run ends.
 const KEEP_LOG_ENV: &str = "TING_BENCH_NODE_LOG";
 /// Every funded account's balance.
@@ -60,11 +63,20 @@ pub struct NodeProc {
     pub mqtt: SocketAddr,
     logins_per_s: u32,
     per_source: u32,
+    /// The certificate and key files the node serves TLS with.
+    tls: Option<(PathBuf, PathBuf)>,
+    /// Start messages in the log before the latest start.
+    starts_before: usize,
 }
 
 impl NodeProc {
     /// Writes the network's files and starts the node; answers once it serves.
-    pub fn start(net: &Network, logins_per_s: u32, per_source: u32) -> anyhow::Result<NodeProc> {
+    pub fn start(
+        net: &Network,
+        logins_per_s: u32,
+        per_source: u32,
+        tls: Option<&ServerTls>,
+    ) -> anyhow::Result<NodeProc> {
         let dir = TempDir::new("devices-node")?;
         write_genesis(&dir.path().join("genesis.json"), &net.genesis)?;
         write_key(&dir.path().join("node.key"), &net.node_key)?;
@@ -75,6 +87,8 @@ impl NodeProc {
             mqtt: free_addr()?,
             logins_per_s,
             per_source,
+            tls: tls.map(|t| (t.cert_path.clone(), t.key_path.clone())),
+            starts_before: 0,
         };
         node.spawn()?;
         Ok(node)
@@ -91,8 +105,17 @@ impl NodeProc {
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("node")
+        self.starts_before = self.log().matches(SERVING_LINE).count();
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("node");
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        let child = command
             .arg("--genesis")
             .arg(d.join("genesis.json"))
             .arg("--key")
@@ -122,7 +145,7 @@ impl NodeProc {
             {
                 bail!("the node exited ({status}) before serving:\n{}", self.log());
             }
-            if crate::bench::ledger_pg::procs::get(self.http, "/healthz").is_ok() {
+            if self.serving() {
                 return Ok(());
             }
             if started.elapsed() > START_DEADLINE {
@@ -133,6 +156,15 @@ impl NodeProc {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the node answers: its health over plain HTTP, or with TLS
+    /// (HTTPS, which this benchmark does not speak) its start message.
+    fn serving(&self) -> bool {
+        if self.tls.is_some() {
+            return self.log().matches(SERVING_LINE).count() > self.starts_before;
+        }
+        crate::bench::ledger_pg::procs::get(self.http, "/healthz").is_ok()
     }
 
     /// Stops the node as an operator's restart does (SIGTERM: drain, say

@@ -16,6 +16,8 @@ const DEVICE_P99_MS_TARGET: f64 = 50.0;
 /// Everything measured.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The sessions spoke TLS; only logins and memory were measured.
+    pub tls: bool,
     pub devices: usize,
     pub sdk_devices: usize,
     pub sources: u8,
@@ -53,6 +55,7 @@ pub struct Report {
 impl Report {
     pub fn new(args: &DevicesArgs) -> Report {
         Report {
+            tls: args.tls,
             devices: args.devices as usize,
             sdk_devices: args.sdk_devices as usize,
             sources: args.sources,
@@ -74,6 +77,7 @@ impl Report {
 
     pub fn json(&self) -> String {
         let mut first = json!({
+            "tls": self.tls,
             "devices": self.devices,
             "sdk_devices": self.sdk_devices,
             "sources": self.sources,
@@ -128,8 +132,11 @@ impl Report {
 
     pub fn human(&self) -> String {
         let mut out = format!(
-            "ting bench devices: {} light sessions from {} loopback addresses, {} SDK devices, one node process\n",
-            self.devices, self.sources, self.sdk_devices
+            "ting bench devices: {} light sessions from {} loopback addresses{}, {} SDK devices, one node process\n",
+            self.devices,
+            self.sources,
+            if self.tls { " over TLS" } else { "" },
+            if self.tls { 0 } else { self.sdk_devices }
         );
         out += &format!("  node               {}\n", self.node_files);
         out += &format!(
@@ -140,7 +147,7 @@ impl Report {
             self.dropped_in_hold
         );
         out += &format!(
-            "  rss_kib_per_device {:.2} KiB (node {} KiB with the SDK devices, {} KiB with every session; target < {RSS_KIB_PER_DEVICE_TARGET}: {})\n",
+            "  rss_kib_per_device {:.2} KiB (node {} KiB before the light sessions, {} KiB with them; target < {RSS_KIB_PER_DEVICE_TARGET}: {})\n",
             self.rss_kib_per_device(),
             self.rss_base_kib,
             self.rss_hold_kib,
@@ -150,6 +157,10 @@ impl Report {
             "  logins_per_s       {:.0} (all up in {:.1} s; the node admits {} /s; {} refused over that rate, retried with backoff)\n",
             self.logins_per_s, self.logins_s, self.logins_per_s_admitted, self.login_refusals
         );
+        if self.tls {
+            out += "  over TLS only the sessions are measured: run without --tls for the storm, the transfers and the latency";
+            return out;
+        }
         out += &format!(
             "  reconnect_storm_s  {:.1} s from the restarted node serving to every session back (restart took {:.1} s; target < {RECONNECT_STORM_S_TARGET}: {})\n",
             self.reconnect_storm_s,
