@@ -8,7 +8,6 @@
 //! connections per source address, and the SDK devices' own HTTP
 //! connections come from 127.0.0.1.
 
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ting_core::{Hash32, Keypair, SignedTx};
 
+use crate::bench::ledger_pg::procs::exchange_on;
 use crate::bench::workload::signed_chunks;
 
 /// Transfers per batch.
@@ -24,10 +24,6 @@ pub const HTTP_BATCH: usize = 256;
 pub const HTTP_CLIENTS: usize = 8;
 /// Where the batches come from.
 const HTTP_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 250));
-/// How long one batch may take to be answered.
-const ANSWER_WAIT: Duration = Duration::from_secs(30);
-/// The largest answer read.
-const ANSWER_BYTES_MAX: u64 = 4 << 20;
 
 /// What the HTTP window came to.
 #[derive(Debug, Default)]
@@ -132,28 +128,15 @@ pub fn run(addr: SocketAddr, batches: Vec<Vec<SignedTx>>, seconds: f64) -> HttpW
 fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<serde_json::Value>> {
     let body = serde_json::json!({
         "txs": txs.iter().map(|t| serde_json::json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
-    })
-    .to_string();
-    let mut stream = connect_from(HTTP_SOURCE, addr)?;
-    stream.set_read_timeout(Some(ANSWER_WAIT))?;
-    let request = format!(
-        "POST /v1/transactions/batch?wait=true HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.take(ANSWER_BYTES_MAX).read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("an answer without a body"))?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    anyhow::ensure!(
-        head.starts_with("HTTP/1.1 200"),
-        "{}",
-        head.lines().next().unwrap_or("")
-    );
-    let v: serde_json::Value = serde_json::from_slice(&raw[split + 4..])?;
+    });
+    let stream = connect_from(HTTP_SOURCE, addr)?;
+    let v = exchange_on(
+        stream,
+        addr,
+        "POST",
+        "/v1/transactions/batch?wait=true",
+        Some(&body),
+    )?;
     v["results"]
         .as_array()
         .cloned()

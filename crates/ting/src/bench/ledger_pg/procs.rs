@@ -324,7 +324,19 @@ fn exchange(
     path: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<Value> {
-    let mut stream = TcpStream::connect_timeout(&addr, ANSWER_WAIT)?;
+    let stream = TcpStream::connect_timeout(&addr, ANSWER_WAIT)?;
+    exchange_on(stream, addr, method, path, body)
+}
+
+/// The exchange of [`exchange`] on a connection already made (from a
+/// source address of the caller's choosing).
+pub(crate) fn exchange_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<Value> {
     stream.set_read_timeout(Some(ANSWER_WAIT))?;
     stream.set_write_timeout(Some(ANSWER_WAIT))?;
     let payload = body.map(Value::to_string).unwrap_or_default();
