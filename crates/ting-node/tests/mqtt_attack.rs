@@ -375,13 +375,24 @@ async fn only_the_node_keeps_a_book_and_subscribers_get_its_depth_after_a_block(
     let buyer = user(3);
     let bid = order(Side::Bid, 12, 30);
     commit(&shared, &signed(&buyer, next_nonce(&shared, &buyer), bid)).await;
-    let got = next_json(&mut watcher, &depth).await;
+    // The book may be published again as it was (a node that starts to lead
+    // publishes every book once, which can land after the ask's block): a
+    // repeat of the state before the bid is skipped, nothing else.
+    let before = got;
+    let mut got = next_json(&mut watcher, &depth).await;
+    while got["asks"] == before["asks"] && got["bids"] == before["bids"] {
+        got = next_json(&mut watcher, &depth).await;
+    }
     assert_eq!(
         got["asks"],
         json!([{ "price": 10, "units": 70, "orders": 1 }]),
         "{got}"
     );
-    let fills = next_json(&mut watcher, &trades).await;
+    // As above, the book's trades may first come again as they were: none.
+    let mut fills = next_json(&mut watcher, &trades).await;
+    while fills["last_trades"] == json!([]) {
+        fills = next_json(&mut watcher, &trades).await;
+    }
     let fills = fills["last_trades"].as_array().expect("fills").clone();
     assert_eq!(fills.len(), 1, "{fills:?}");
     assert_eq!(
