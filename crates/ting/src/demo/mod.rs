@@ -103,6 +103,9 @@ fn check(args: &DemoArgs) -> anyhow::Result<()> {
             format!("--days must be 1 to {DAYS_MAX}, not {days}"),
         ));
     }
+    // The city's devices and node share this process: take every file the
+    // system allows before judging whether the city fits.
+    ting_node::open_files::raise();
     open_files_for(args.households, open_files_allowed())?;
     let max = ting_core::limits::CLOCK_SPEED_MAX;
     if !(SPEED_MIN..=max).contains(&args.speed) {
