@@ -532,3 +532,50 @@ fn a_claim_the_ledger_takes_in_steps_is_signed_offline_as_several_and_sent_in_or
     cli.run(&["submit", "@claims.tx"]);
     assert_eq!(cli.balance(&payee), 1 + 6000);
 }
+
+/// Started with a soft limit of 512 open files (the hard one as it is), the
+/// node raises its own to what the system allows before it serves, and its
+/// start message says from what to what.
+#[test]
+fn the_node_raises_its_open_file_limit_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let log = tmp.path().join("node.log");
+    let stderr = std::fs::File::create(&log).expect("log file");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 512 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ting"))
+        .arg("node")
+        .arg("--dev")
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--http")
+        .arg(addr.to_string())
+        .args(["--mqtt-listen", "127.0.0.1:0"])
+        .env_remove("TING_NODE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(stderr))
+        .spawn()
+        .expect("sh runs");
+    let said = common::poll("the node's start message", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("  files ").then_some(text)
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = said
+        .lines()
+        .find(|l| l.trim_start().starts_with("files "))
+        .expect("a files line");
+    assert!(line.contains("raised from 512"), "{line}");
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("the soft limit");
+    assert!(soft > 512, "{limits}");
+    assert!(line.contains(&soft.to_string()), "{line} / {soft}");
+}
