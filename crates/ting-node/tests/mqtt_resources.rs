@@ -26,6 +26,15 @@ use common::*;
 use support::*;
 
 async fn gateway(shared: &Arc<Shared>, per_source: usize) -> Gateway {
+    gateway_with(
+        shared,
+        per_source,
+        ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
+    )
+    .await
+}
+
+async fn gateway_with(shared: &Arc<Shared>, per_source: usize, logins_per_s: u32) -> Gateway {
     let cfg = GatewayConfig {
         mode: MqttMode::Embedded {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -33,7 +42,7 @@ async fn gateway(shared: &Arc<Shared>, per_source: usize) -> Gateway {
         key: sequencer(),
         client_id: None,
         connections_per_source: per_source,
-        logins_per_s: ting_node::mqtt::limits::MQTT_LOGINS_PER_S,
+        logins_per_s,
         tls: None,
         broker_tls: None,
     };
@@ -226,4 +235,77 @@ async fn idle_sockets_do_not_keep_devices_out() {
         .await
         .expect("a device still logs in");
     drop(idle);
+}
+
+/// An attacker floods the broker with logins whose tokens are for another
+/// network. Past the admission rate they are refused (code 5) before their
+/// signature is checked, and counted as such on /metrics; once the flood
+/// stops, a device's good login gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_refused_unchecked_past_the_rate_and_a_device_gets_in_after() {
+    const RATE: u32 = 2;
+    const FLOOD: u8 = 24;
+    let node = TestNode::start();
+    let shared = node.shared();
+    let gw = gateway_with(&shared, MQTT_CONNECTIONS_PER_SOURCE_MAX, RATE).await;
+    let broker = gw.listen_addr().expect("embedded");
+    let elsewhere = ting_core::Hash32([0xee; 32]);
+    let flood_started = std::time::Instant::now();
+    for i in 0..FLOOD {
+        let key = user(100 + i);
+        let (_client, mut events) = AsyncClient::new(login_options(broker, &elsewhere, &key), 8);
+        let refused = tokio::time::timeout(DEADLINE, async {
+            loop {
+                match events.poll().await {
+                    Err(ConnectionError::ConnectionRefused(code)) => return code,
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => panic!("a forged login got in"),
+                    Ok(_) => {}
+                    Err(e) => panic!("expected a CONNACK refusal, got {e}"),
+                }
+            }
+        })
+        .await
+        .expect("an answer, not a hang");
+        assert!(
+            matches!(
+                refused,
+                ConnectReturnCode::NotAuthorized | ConnectReturnCode::BadUserNamePassword
+            ),
+            "{refused:?}"
+        );
+    }
+    let refusals = gw.broker_refusals().expect("embedded");
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let checked = load(&refusals.logins);
+    let unchecked = load(&refusals.over_login_rate);
+    assert_eq!(
+        checked + unchecked,
+        u64::from(FLOOD),
+        "every forged login refused once"
+    );
+    // Checked: at most one second's burst plus what refilled while the flood
+    // ran (however slow the machine); every other login went unchecked.
+    let elapsed_ms = u64::try_from(flood_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let refilled = (elapsed_ms.saturating_mul(u64::from(RATE))).div_ceil(1_000);
+    assert!(
+        checked <= u64::from(RATE) + refilled,
+        "{checked} checked, {unchecked} refused unchecked, {refilled} refilled"
+    );
+    assert!(unchecked >= 1, "the flood met the gate");
+    assert_eq!(
+        metric(
+            &shared,
+            "ting_mqtt_broker_refused_total{reason=\"login_rate\"}"
+        )
+        .await,
+        unchecked
+    );
+    let deadline = Deadline::new("a device's login after the flood");
+    loop {
+        match login(broker, &shared, &user(1)).await {
+            Ok(_) => break,
+            Err(ConnectReturnCode::NotAuthorized) => deadline.tick().await,
+            Err(other) => panic!("refused with {other:?}"),
+        }
+    }
 }
