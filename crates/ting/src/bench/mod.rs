@@ -78,7 +78,8 @@ pub enum BenchCmd {
     /// node's memory per session; logins a second; a node restart and the
     /// reconnect storm; the node's CPU per transfer over MQTT vs. HTTP
     /// batches; device latency at half load. Needs an open-file limit above
-    /// the device count (root raises its own). About 5 minutes.
+    /// the device count (the bench and the node raise theirs as far as the
+    /// system allows). About 5 minutes.
     Devices(devices::DevicesArgs),
 }
 

@@ -10,12 +10,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ting_core::{Hash32, Keypair, SignedTx};
 
-use crate::bench::ledger_pg::procs::exchange_on;
+use crate::bench::ledger_pg::procs::post_batch_on;
 use crate::bench::workload::signed_chunks;
 
 /// Transfers per batch.
@@ -49,6 +48,13 @@ pub fn paced(addr: SocketAddr, batches: &[Vec<SignedTx>], rate: f64, seconds: f6
     let period = Duration::from_secs_f64(HTTP_BATCH as f64 / rate.max(1.0));
     let mut committed = 0u64;
     let mut ran_dry = true;
+    let rt = match client_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench devices: no runtime for the HTTP client: {e}");
+            return HttpWindow::default();
+        }
+    };
     for (i, batch) in batches.iter().enumerate() {
         let due = started + period.mul_f64(i as f64);
         if due >= started + Duration::from_secs_f64(seconds) {
@@ -58,7 +64,7 @@ pub fn paced(addr: SocketAddr, batches: &[Vec<SignedTx>], rate: f64, seconds: f6
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        match post_batch(addr, batch) {
+        match post_batch(&rt, addr, batch) {
             Ok(results) => {
                 committed += results
                     .iter()
@@ -80,24 +86,31 @@ pub fn paced(addr: SocketAddr, batches: &[Vec<SignedTx>], rate: f64, seconds: f6
 
 /// Posts `batches` in order from `HTTP_CLIENTS` clients for `seconds`.
 pub fn run(addr: SocketAddr, batches: Vec<Vec<SignedTx>>, seconds: f64) -> HttpWindow {
-    let batches = Arc::new(batches);
-    let next = Arc::new(AtomicUsize::new(0));
-    let committed = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let dry = Arc::new(AtomicBool::new(false));
+    let next = AtomicUsize::new(0);
+    let committed = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let dry = AtomicBool::new(false);
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(seconds);
     std::thread::scope(|scope| {
         for _ in 0..HTTP_CLIENTS {
             let (batches, next, committed, stop, dry) = (&batches, &next, &committed, &stop, &dry);
             scope.spawn(move || {
+                let rt = match client_runtime() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("bench devices: no runtime for an HTTP client: {e}");
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                };
                 while Instant::now() < end && !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(batch) = batches.get(i) else {
                         dry.store(true, Ordering::Relaxed);
                         return;
                     };
-                    match post_batch(addr, batch) {
+                    match post_batch(&rt, addr, batch) {
                         Ok(results) => {
                             let n = results
                                 .iter()
@@ -123,37 +136,27 @@ pub fn run(addr: SocketAddr, batches: Vec<Vec<SignedTx>>, seconds: f64) -> HttpW
     }
 }
 
-/// One `POST /v1/transactions/batch?wait=true` from `HTTP_SOURCE`; the
-/// results array of its 200 answer.
-fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<serde_json::Value>> {
-    let body = serde_json::json!({
-        "txs": txs.iter().map(|t| serde_json::json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
-    });
-    let stream = connect_from(HTTP_SOURCE, addr)?;
-    let v = exchange_on(
-        stream,
-        addr,
-        "POST",
-        "/v1/transactions/batch?wait=true",
-        Some(&body),
-    )?;
-    v["results"]
-        .as_array()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no results: {v}"))
-}
-
-/// A blocking TCP connection to `to` from `source`.
-fn connect_from(source: IpAddr, to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+/// One `POST /v1/transactions/batch?wait=true` from `HTTP_SOURCE`, the
+/// connection made on `rt` (a client's own runtime, made once); the results
+/// of its 200 answer.
+fn post_batch(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    txs: &[SignedTx],
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let stream = rt.block_on(async {
         let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::new(source, 0))?;
-        socket.connect(to).await
+        socket.bind(SocketAddr::new(HTTP_SOURCE, 0))?;
+        socket.connect(addr).await
     })?;
     let stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
-    Ok(stream)
+    post_batch_on(stream, addr, txs)
+}
+
+/// The runtime a client connects with.
+fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
 }

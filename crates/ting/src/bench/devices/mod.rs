@@ -73,20 +73,20 @@ pub struct DevicesArgs {
     /// Light device sessions to hold.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub devices: u32,
-    /// Full SDK devices carrying the transactions (among the devices held).
+    /// Full SDK devices carrying the transactions, beside the light sessions.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4_096))]
     pub sdk_devices: u32,
     /// Loopback source addresses the sessions come from (127.0.0.2 up).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=250))]
     pub sources: u8,
     /// How long every session is held.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub hold_seconds: u64,
     /// Each traffic window.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
     /// The node's admission rate of logins (`ting node --mqtt-logins-per-s`).
-    #[arg(long, default_value_t = ting_node::mqtt::limits::MQTT_LOGINS_PER_S)]
+    #[arg(long, default_value_t = ting_node::mqtt::limits::MQTT_LOGINS_PER_S, value_parser = clap::value_parser!(u32).range(1..))]
     pub logins_per_s: u32,
     /// The embedded broker over TLS (a self-signed certificate the sessions
     /// pin): logins and memory per session only, no SDK devices.
@@ -95,6 +95,7 @@ pub struct DevicesArgs {
     /// Seeds the devices' backoff jitter.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
 }
@@ -133,11 +134,18 @@ fn measure(args: &DevicesArgs) -> anyhow::Result<Report> {
     let needed =
         (devices + args.sdk_devices as usize) as u64 + ting_node::open_files::OPEN_FILES_RESERVED;
     if files.now < needed {
-        bail!(
-            "this process may open {} files and {} devices need about {needed}; raise the limit (ulimit -n {needed}, or run as root)",
-            files.now,
-            devices
-        );
+        let fit = files
+            .connections()
+            .saturating_sub(u64::from(args.sdk_devices));
+        return Err(crate::failure::bad_input(
+            "too_many_open_files",
+            format!(
+                "this process may open {} files and {devices} devices need about {needed}: \
+                 raise the limit (ulimit -n {needed}, LimitNOFILE=, or a container's \
+                 --ulimit nofile; docs/operations.md), or run --devices {fit} or fewer",
+                files.now
+            ),
+        ));
     }
     let mut report = Report::new(args);
     report.bench_files = files.now;

@@ -7,7 +7,7 @@
 //! the sequencer's key.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ impl Fleet {
             _root: root,
             totals: Arc::default(),
         };
-        fleet.wait_connected(rt, CONNECT_WAIT)?;
+        fleet.wait_connected(CONNECT_WAIT)?;
         Ok(fleet)
     }
 
@@ -113,7 +113,7 @@ impl Fleet {
     }
 
     /// Waits until every device's link is up.
-    pub fn wait_connected(&self, _rt: &Runtime, deadline: Duration) -> anyhow::Result<()> {
+    pub fn wait_connected(&self, deadline: Duration) -> anyhow::Result<()> {
         let until = Instant::now() + deadline;
         while self.connected() < self.devices.len() {
             if Instant::now() > until {
@@ -263,56 +263,32 @@ fn record(out: &Mutex<Window>, ok: bool, sent: Instant, done: Instant) {
     }
 }
 
-/// Waits for every ticket; answers how many were confirmed and the failures.
+/// Waits for every ticket, `deadline` in all; answers how many were
+/// confirmed and what failed or was still unsettled.
 pub fn settle(
     rt: &Runtime,
-    totals: &Arc<Totals>,
+    totals: &Totals,
     tickets: Vec<Ticket>,
     deadline: Duration,
 ) -> (u64, Vec<String>) {
-    let confirmed = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let late = Arc::new(AtomicBool::new(false));
     rt.block_on(async {
-        let waits = tickets.into_iter().map(|t| {
-            let (confirmed, failures) = (Arc::clone(&confirmed), Arc::clone(&failures));
-            let totals = Arc::clone(totals);
-            async move {
-                let hash = t.tx_hash;
-                let outcome = t.wait().await;
-                totals.count(outcome.is_ok());
-                match outcome {
-                    Ok(_) => {
-                        confirmed.fetch_add(1, Ordering::Relaxed);
+        let until = tokio::time::Instant::now() + deadline;
+        let (mut confirmed, mut failures) = (0u64, Vec::new());
+        for t in tickets {
+            let hash = t.tx_hash;
+            match tokio::time::timeout_at(until, t.wait()).await {
+                Ok(outcome) => {
+                    totals.count(outcome.is_ok());
+                    match outcome {
+                        Ok(_) => confirmed += 1,
+                        Err(e) => failures.push(format!("{hash}: {e}")),
                     }
-                    Err(e) => failures
-                        .lock()
-                        .expect("failures")
-                        .push(format!("{hash}: {e}")),
                 }
+                Err(_) => failures.push(format!("{hash}: not settled within {deadline:?}")),
             }
-        });
-        if tokio::time::timeout(deadline, futures_join(waits))
-            .await
-            .is_err()
-        {
-            late.store(true, Ordering::Relaxed);
         }
-    });
-    let mut f = std::mem::take(&mut *failures.lock().expect("failures"));
-    if late.load(Ordering::Relaxed) {
-        f.push(format!("not all settled within {deadline:?}"));
-    }
-    (confirmed.load(Ordering::Relaxed), f)
-}
-
-async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
-    futs: impl Iterator<Item = F>,
-) {
-    let handles: Vec<_> = futs.map(tokio::spawn).collect();
-    for h in handles {
-        let _ = h.await;
-    }
+        (confirmed, failures)
+    })
 }
 
 /// Where the devices keep their state: in memory (`/dev/shm`) where there is

@@ -296,11 +296,23 @@ impl Load {
     }
 }
 
-pub(crate) fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
+pub(super) fn post_batch(addr: SocketAddr, txs: &[SignedTx]) -> anyhow::Result<Vec<Value>> {
+    let stream = TcpStream::connect_timeout(&addr, ANSWER_WAIT)?;
+    post_batch_on(stream, addr, txs)
+}
+
+/// [`post_batch`] on a connection already made (from a source address of
+/// the caller's choosing); the results of `POST /v1/transactions/batch?wait=true`.
+pub(crate) fn post_batch_on(
+    stream: TcpStream,
+    addr: SocketAddr,
+    txs: &[SignedTx],
+) -> anyhow::Result<Vec<Value>> {
     let body = json!({
         "txs": txs.iter().map(|t| json!({ "hex": hex::encode(t.bytes()) })).collect::<Vec<_>>()
     });
-    let v = exchange(
+    let v = exchange_on(
+        stream,
         addr,
         "POST",
         "/v1/transactions/batch?wait=true",
@@ -330,7 +342,7 @@ fn exchange(
 
 /// The exchange of [`exchange`] on a connection already made (from a
 /// source address of the caller's choosing).
-pub(crate) fn exchange_on(
+fn exchange_on(
     mut stream: TcpStream,
     addr: SocketAddr,
     method: &str,
