@@ -47,7 +47,7 @@ pub struct MqttMetrics {
     /// Transactions from MQTT whose outcome is awaited.
     pub outcomes_waiting: AtomicU64,
     /// What the embedded broker refused; its guard counts into these.
-    pub broker_refusals: Arc<crate::mqtt::broker::Refusals>,
+    pub broker_refusals: Arc<crate::mqtt::BrokerRefusals>,
     published: Mutex<BTreeMap<&'static str, u64>>,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
     publish_dropped: Mutex<BTreeMap<&'static str, u64>>,

@@ -20,7 +20,7 @@
 //! dropped and counted, and HTTP remains the source of truth for outcomes.
 
 mod books;
-pub mod broker;
+mod broker;
 mod client;
 mod connection;
 mod ingress;
