@@ -103,7 +103,7 @@ impl Follower {
             }
             if Instant::now() >= next_look {
                 match self.look_at_lease(&leases) {
-                    Ok(Look::Taken(epoch)) => return self.lead(leases, epoch),
+                    Ok(Look::Taken(epoch, asked)) => return self.lead(leases, epoch, asked),
                     Ok(Look::Again(after)) => next_look = Instant::now() + after,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not read the lease; trying again");
@@ -218,8 +218,9 @@ impl Follower {
         let running = now.expires_in_ms.filter(|ms| *ms >= 0);
         let mine = now.holder.as_deref() == Some(self.p.holder.as_str());
         if running.is_none() || now.holder.is_none() || mine {
+            let asked = Instant::now();
             if let Some(epoch) = leases.take(&self.p.holder, &self.p.lease.address, ttl)? {
-                return Ok(Look::Taken(epoch));
+                return Ok(Look::Taken(epoch, asked));
             }
             return Ok(Look::Again(Duration::ZERO));
         }
@@ -237,8 +238,9 @@ impl Follower {
 
     /// Leads in `epoch`: applies what earlier leaders stored, then starts
     /// the executor and the writer, and keeps the lease until shutdown.
-    fn lead(mut self, leases: Leases, epoch: u64) {
-        let taken = Instant::now();
+    /// `asked` is when this node asked for the lease: the database counts it
+    /// from a later moment, so this node never believes it longer than it runs.
+    fn lead(mut self, leases: Leases, epoch: u64, asked: Instant) {
         let tip = self.p.log.lead(epoch).unwrap_or_else(|e| {
             step_down(&format!(
                 "could not read the tip after taking the lease: {e}"
@@ -257,7 +259,7 @@ impl Follower {
             holder: self.p.holder.clone(),
             epoch,
             ttl: self.p.lease.ttl,
-            taken,
+            taken: asked,
         });
         let Standby {
             mut executor,
@@ -284,6 +286,7 @@ impl Follower {
 
 /// What a look at the lease found.
 enum Look {
-    Taken(u64),
+    /// Taken in this epoch; the lease counts from when it was asked for.
+    Taken(u64, Instant),
     Again(Duration),
 }

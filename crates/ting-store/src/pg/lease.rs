@@ -1,12 +1,19 @@
 //! The leader's lease: one row, `ting_lease`, with a holder, an expiry and
 //! an epoch that only grows.
 //!
-//! Every statement decides on the database's clock (`now()`), so the
-//! nodes' clocks do not matter, and none keeps session state (no advisory
-//! lock, no prepared statement kept across transactions), so a pooler in
-//! transaction mode may stand between. Taking the lease raises the epoch,
-//! even for the holder it had: a restarted node's earlier incarnation may
-//! still have an append in flight, and the new epoch fences it (`PgLog`
+//! Every statement decides on the database's clock, so the nodes' clocks
+//! do not matter. It reads that clock when it writes the row
+//! (`clock_timestamp()`, once the row is locked), not when its transaction
+//! began (`now()`): a taking that waited for a paused leader's append to
+//! let go of the row would otherwise write a lease that had already run
+//! out, and the next node to look would take it from under the new leader.
+//! A lease so runs at least `ttl` past the moment its holder asked for it.
+//!
+//! No statement keeps session state (no advisory lock, no prepared
+//! statement kept across transactions), so a pooler in transaction mode
+//! may stand between. Taking the lease raises the epoch, even for the
+//! holder it had: a restarted node's earlier incarnation may still have an
+//! append in flight, and the new epoch fences it (`PgLog`
 //! checks the epoch inside each append's transaction). Each statement is
 //! safe to repeat, so each is tried once more on a new connection when the
 //! server closed the old one (a restart, a database failover).
@@ -74,14 +81,18 @@ impl Leases {
             let mut tx = c.transaction().map_err(fail)?;
             // A leader paused inside an append holds the row until the
             // server ends its transaction; wait that long, not for ever.
+            // The row is locked first, by itself: an UPDATE that waits
+            // reads `clock_timestamp()` before it waits.
             tx.batch_execute(TAKE_LOCK_LIMIT).map_err(fail)?;
+            tx.batch_execute("SELECT 1 FROM ting_lease FOR UPDATE")
+                .map_err(fail)?;
             let epoch = tx
                 .query_typed_opt(
                     "UPDATE ting_lease
                      SET epoch = epoch + 1, holder = $1, address = NULLIF($3, ''),
-                         expires_at = now() + $2::bigint * interval '1 millisecond'
+                         expires_at = clock_timestamp() + $2::bigint * interval '1 millisecond'
                      WHERE holder IS NULL OR holder = $1
-                        OR expires_at IS NULL OR expires_at < now()
+                        OR expires_at IS NULL OR expires_at < clock_timestamp()
                      RETURNING epoch",
                     &[
                         (&holder, Type::TEXT),
@@ -109,8 +120,8 @@ impl Leases {
         self.worker.read(move |c| {
             c.execute_typed(
                 "UPDATE ting_lease
-                 SET expires_at = now() + $3::bigint * interval '1 millisecond'
-                 WHERE holder = $1 AND epoch = $2 AND expires_at >= now()",
+                 SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'
+                 WHERE holder = $1 AND epoch = $2 AND expires_at >= clock_timestamp()",
                 &[
                     (&holder, Type::TEXT),
                     (&epoch, Type::INT8),
@@ -150,7 +161,7 @@ impl Leases {
             let r = c
                 .query_typed_one(
                     "SELECT epoch, holder,
-                            (extract(epoch FROM expires_at - now()) * 1000)::bigint, address
+                            (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint, address
                      FROM ting_lease",
                     &[],
                 )

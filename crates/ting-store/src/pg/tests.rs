@@ -252,6 +252,66 @@ fn the_lease_passes_on_expiry_or_release_and_each_taking_raises_the_epoch() {
     );
 }
 
+/// A taking that waited for the row (a paused leader's append holds it)
+/// writes a lease that runs its whole length from when it got the row, not
+/// from when its transaction began: else the lease could be over before
+/// the new leader's first block, and the next node would take it.
+#[test]
+fn a_lease_taken_after_waiting_for_the_row_runs_its_length_from_then() {
+    use std::time::Duration;
+    let pg = cluster();
+    let url = pg.create_database("waited").expect("a database");
+    migrate(&url).expect("migrated");
+    let ttl = Duration::from_secs(600);
+
+    // An append in flight holds the lease row, as PgLog's does.
+    let mut append = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut held = append.transaction().expect("begins");
+    held.query_one("SELECT epoch FROM ting_lease FOR SHARE", &[])
+        .expect("holds the row");
+
+    let taker_url = url.clone();
+    let taker = std::thread::spawn(move || {
+        let leases = Leases::connect(&taker_url).expect("connects");
+        leases.take("node-b", "http://b", ttl).expect("asked")
+    });
+    let mut watch = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let waiting = within(Duration::from_secs(30), || {
+        let n: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%ting_lease%'",
+                &[],
+            )
+            .expect("activity")
+            .get(0);
+        (n == 1).then_some(())
+    });
+    assert!(waiting.is_some(), "the taking waits for the row");
+
+    let released: f64 = held
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .expect("the clock")
+        .get(0);
+    held.commit().expect("the append ends");
+    let epoch = taker.join().expect("the taker ran");
+    assert_eq!(epoch, Some(1), "the lease was free: b takes it");
+
+    let expires: f64 = watch
+        .query_one(
+            "SELECT extract(epoch FROM expires_at)::float8 FROM ting_lease",
+            &[],
+        )
+        .expect("the lease")
+        .get(0);
+    assert!(
+        expires >= released + ttl.as_secs_f64(),
+        "the lease runs {} s past the row's release, not the {} s asked for",
+        expires - released,
+        ttl.as_secs()
+    );
+}
+
 #[test]
 fn after_the_server_restarts_reads_go_on_and_the_writer_must_be_reopened() {
     let pg = cluster();
