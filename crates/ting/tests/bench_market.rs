@@ -26,9 +26,9 @@ fn the_market_benchmark_completes_contracts_and_prints_every_figure() {
             "2",
             "--tx-seconds",
             "1",
-            // Enough payers for the holds of a fast debug build (with its
-            // curve arithmetic optimised, 64 would need 759 rounds of holds
-            // where a payer may hold 60 at once).
+            // Enough payers for the holds of a debug build's node (at its
+            // 15-20k transfers a second, 64 would need over 300 rounds of
+            // holds where a payer may hold 60 at once).
             "--tx-senders",
             "2048",
             "--json",

@@ -39,6 +39,38 @@ pub fn run(
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<Phase> {
+    drive(shared, chunks, inflight, warmup, window).map(|(phase, _)| phase)
+}
+
+/// [`run`] for a workload sized to outlast its window: fails when the
+/// chunks ran out before the window closed, since the node then waited
+/// for work and the figure would be the workload's, not the node's.
+pub fn run_full_window(
+    shared: &Arc<Shared>,
+    chunks: Vec<Vec<SignedTx>>,
+    inflight: usize,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<Phase> {
+    let (phase, ran_out) = drive(shared, chunks, inflight, warmup, window)?;
+    if let Some(early) = ran_out {
+        bail!(
+            "the prepared transactions ran out {early:?} before the measured window closed; \
+             this is a benchmark bug (its workload is sized too small)"
+        );
+    }
+    Ok(phase)
+}
+
+/// [`run`], also answering how long before the window closed the chunks
+/// ran out, if they did.
+fn drive(
+    shared: &Arc<Shared>,
+    chunks: Vec<Vec<SignedTx>>,
+    inflight: usize,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<(Phase, Option<Duration>)> {
     let unanswered = Arc::new(AtomicUsize::new(0));
     let (to_collector, from_submitter) = mpsc::channel::<Replies>();
     let collector = {
@@ -75,6 +107,11 @@ pub fn run(
             .send(replies)
             .map_err(|_| anyhow!("the collector thread stopped"))?;
     }
+    let ran_out = chunks
+        .peek()
+        .is_none()
+        .then(|| end.saturating_duration_since(Instant::now()))
+        .filter(|left| !left.is_zero());
     if warmup.is_zero() && !marks.started() {
         marks.start(shared);
     }
@@ -86,7 +123,7 @@ pub fn run(
     if let Some(refusal) = refusal {
         bail!("the node refused a benchmark transaction ({refusal}); this is a benchmark bug");
     }
-    phase
+    Ok((phase?, ran_out))
 }
 
 /// Waits for every reply in order, counting each off `unanswered`; answers

@@ -120,12 +120,22 @@ pub(super) fn measure(
     let window = Duration::from_secs(args.tx_seconds);
     let inflight = whole(capacity.per_s * INFLIGHT_SECONDS)
         .clamp(INFLIGHT_MIN, QUEUE_TXS_MAX.min(VERIFY_QUEUE_TXS_MAX));
-    let needed = capacity.per_s * (WARM_UP + window).as_secs_f64() * HEADROOM + inflight as f64;
     let run = Run {
         shared,
         inflight,
         window,
     };
+    let genesis = shared.state.read().expect("state lock").genesis_hash();
+    let needed = run.needed(capacity.per_s);
+    let chunks = whole(needed / VERIFY_BATCH_TXS_MAX as f64);
+    let transfers =
+        workload::signed_chunks(&keys.tx_senders[0], &genesis, chunks, VERIFY_BATCH_TXS_MAX);
+    let transfers = run.peak(transfers, "transfers")?;
+
+    // A hold's transactions each cost the node at least a transfer's, so
+    // the transfers' rate bounds theirs: the workloads are sized by it
+    // (a debug build's node takes a fraction of what its crypto could).
+    let needed = run.needed(capacity.per_s.min(transfers.window.rate()));
     let senders = args.tx_senders;
     let rounds = whole(needed / (HOLD_TXS * senders) as f64).max(1);
     ensure!(
@@ -133,12 +143,6 @@ pub(super) fn measure(
         "{rounds} rounds of holds would be needed for {needed:.0} transactions; \
          at most {ROUNDS_MAX} are (open holds per payer): raise --tx-senders"
     );
-    let genesis = shared.state.read().expect("state lock").genesis_hash();
-    let chunks = whole(needed / VERIFY_BATCH_TXS_MAX as f64);
-    let transfers =
-        workload::signed_chunks(&keys.tx_senders[0], &genesis, chunks, VERIFY_BATCH_TXS_MAX);
-    let transfers = run.peak(transfers, "transfers")?;
-
     let holds = Holds::new(&keys.tx_senders[1], genesis, true);
     let with_evidence = run.holds(&holds, rounds, "holds released by evidence")?;
     let payer = Holds::new(&keys.tx_senders[2], genesis, false);
@@ -162,13 +166,20 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Transactions to prepare for a warm-up and the window at `per_s`,
+    /// with headroom, beyond those kept unanswered.
+    fn needed(&self, per_s: f64) -> f64 {
+        per_s * (WARM_UP + self.window).as_secs_f64() * HEADROOM + self.inflight as f64
+    }
+
     /// Keeps the pipeline busy with `chunks` for a warm-up and the window,
     /// the query index caught up first.
     fn peak(&self, chunks: Vec<Vec<SignedTx>>, what: &str) -> anyhow::Result<Phase> {
         let bar = spinner("waiting for the indexer to catch up");
         settle(self.shared);
         bar.set_message(format!("{what}: keeping the pipeline busy"));
-        let phase = driver::run(self.shared, chunks, self.inflight, WARM_UP, self.window);
+        let phase =
+            driver::run_full_window(self.shared, chunks, self.inflight, WARM_UP, self.window);
         bar.finish_and_clear();
         phase
     }
