@@ -79,6 +79,7 @@ mod test_rng;
 pub mod topics;
 pub mod tx;
 pub mod types;
+pub mod witness;
 
 pub use account::{AccountError, AccountId};
 pub use amount::Amount;
