@@ -36,5 +36,6 @@ mod snapshotter;
 mod submit;
 pub mod tls;
 mod web;
+pub mod witness;
 
 pub use node::{Node, NodeConfig, Shared, StartError, StartReport};

@@ -18,6 +18,7 @@ mod channel_cmd;
 mod clock_args;
 mod consent_cmd;
 mod demo;
+mod evidence_cmd;
 mod failure;
 mod keys_cmd;
 mod kinds;
@@ -178,6 +179,8 @@ enum Command {
     Receipt(read_cmd::ReceiptArgs),
     /// Check a receipt offline against the network's genesis.
     VerifyReceipt(read_cmd::VerifyReceiptArgs),
+    /// Check evidence against a sequencer offline (two blocks it signed at one height).
+    VerifyEvidence(evidence_cmd::VerifyEvidenceArgs),
     /// Sign a transaction of any kind without sending it; prints its bytes.
     Sign(sign_cmd::SignArgs),
     /// Send a transaction signed earlier (by `ting sign` or any other client).
@@ -231,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(args) => block_on(read_cmd::tx(args, json)),
         Command::Receipt(args) => block_on(read_cmd::receipt(args, json)),
         Command::VerifyReceipt(args) => read_cmd::verify_receipt(&args, json),
+        Command::VerifyEvidence(args) => evidence_cmd::verify_evidence(&args, json),
         Command::Sign(args) => block_on(sign_cmd::sign(args, json)),
         Command::Submit(args) => block_on(sign_cmd::submit(args, json)),
         Command::Mqtt(cmd) => block_on(mqtt_cmd::run(cmd, json)),

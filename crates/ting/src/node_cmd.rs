@@ -41,6 +41,7 @@ use crate::failure::bad_input;
 use crate::keys_cmd::random_seed;
 
 mod storage_args;
+mod witness;
 use storage_args::StorageArgs;
 
 /// The network id of dev networks.
@@ -85,6 +86,14 @@ pub struct NodeArgs {
     pub clock_speed: Option<u32>,
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// Run as a witness of another node's chain: re-execute every block it
+    /// serves and attest the headers that check out (needs --follow,
+    /// --genesis and --key; docs/witnesses.md).
+    #[arg(long, requires = "follow", conflicts_with = "dev")]
+    pub witness: bool,
+    /// The node a witness follows: its HTTP API, `http://HOST:PORT`.
+    #[arg(long, value_name = "URL", requires = "witness")]
+    pub follow: Option<String>,
 }
 
 impl NodeArgs {
@@ -544,6 +553,9 @@ fn start_message(args: &NodeArgs, started: &Started, files: OpenFiles) -> String
 }
 
 pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    if args.witness {
+        return witness::run(args);
+    }
     // Before any socket: every device connection is an open file.
     let files = ting_node::open_files::raise();
     let runtime = tokio::runtime::Builder::new_multi_thread()

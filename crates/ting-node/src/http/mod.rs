@@ -25,6 +25,7 @@ mod mqtt_auth;
 mod ops;
 mod proofs;
 pub(crate) mod query;
+mod raw;
 pub mod sources;
 mod submit;
 
@@ -160,6 +161,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/leases/{id}", get(resources::lease))
         .route("/v1/blocks", get(query::blocks))
         .route("/v1/blocks/{height}", get(query::block))
+        .route("/v1/raw/blocks", get(raw::raw_blocks))
         .route("/v1/events", get(events::events))
         .route("/v1/overview", get(overview::overview))
         .route("/v1/overview/events", get(overview::overview_events))

@@ -38,7 +38,7 @@ type ApiResult = Result<Json<Value>, ApiError>;
 /// Runs `read` (of the block log or the index) on the blocking pool: such a
 /// read may go to the disk many times, and must not hold an async worker
 /// that other requests need meanwhile.
-async fn off_worker<T, F>(s: &Arc<Shared>, read: F) -> Result<T, ApiError>
+pub(super) async fn off_worker<T, F>(s: &Arc<Shared>, read: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Shared) -> Result<T, ApiError> + Send + 'static,

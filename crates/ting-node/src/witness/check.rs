@@ -1,0 +1,282 @@
+//! The witness's check of one block, pure: the header is signed by one of
+//! the network's sequencers, the body is the one the header names, every
+//! transaction's signature verifies, and applying the block to the
+//! witness's own state leads to the header's state root. Only then does the
+//! witness attest it.
+//!
+//! A header seen again at a height already attested is compared with the
+//! attested one ([`compare`]): a different block at that height in the same epoch, by
+//! the same key, is an equivocation ([`Evidence`]).
+
+use ting_core::witness::{Attestation, Evidence};
+use ting_core::{AccountId, Block, BlockHeader, Genesis, Hash32, Keypair, SignedTx};
+use ting_ledger::{BlockError, State};
+
+/// Why a block was not attested. Each is the sequencer's fault, not the
+/// witness's: the witness stops attesting that sequencer's chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Fault {
+    #[error("block {height} is signed by {signer}, which is not a sequencer of this network")]
+    UnknownSequencer { height: u64, signer: AccountId },
+    #[error("block {height}'s header signature does not verify")]
+    BadHeaderSignature { height: u64 },
+    #[error("block {height}'s transactions are not the ones its header names (root or count)")]
+    BodyMismatch { height: u64 },
+    #[error("block {height} holds transaction {tx} whose signature does not verify")]
+    BadTxSignature { height: u64, tx: Hash32 },
+    #[error("block {height} does not follow the chain the witness checked: {source}")]
+    DoesNotFollow { height: u64, source: BlockError },
+    #[error(
+        "block {height}'s state root {header} does not follow from its transactions and the \
+         previous state (the witness computed {computed})"
+    )]
+    WrongStateRoot {
+        height: u64,
+        header: Hash32,
+        computed: Hash32,
+    },
+}
+
+impl Fault {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Fault::UnknownSequencer { .. } => "unknown_sequencer",
+            Fault::BadHeaderSignature { .. } => "bad_header_signature",
+            Fault::BodyMismatch { .. } => "body_mismatch",
+            Fault::BadTxSignature { .. } => "bad_tx_signature",
+            Fault::DoesNotFollow { .. } => "does_not_follow",
+            Fault::WrongStateRoot { .. } => "wrong_state_root",
+        }
+    }
+}
+
+/// The witness's state and what it attested.
+pub struct Checker {
+    state: State,
+    sequencers: Vec<AccountId>,
+    key: Keypair,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("height", &self.state.height())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// A witness with `key` at the start of the network of `genesis`.
+    pub fn new(genesis: &Genesis, key: Keypair) -> Checker {
+        Checker {
+            state: State::from_genesis(genesis, 0),
+            sequencers: genesis.sequencers.clone(),
+            key,
+        }
+    }
+
+    /// The height of the last block checked.
+    pub fn height(&self) -> u64 {
+        self.state.height().0
+    }
+
+    /// The witness's account.
+    pub fn witness(&self) -> AccountId {
+        self.key.account()
+    }
+
+    /// Checks `block`, the next one, applies it and attests its header.
+    ///
+    /// # Errors
+    /// What is wrong with the block; after [`Fault::WrongStateRoot`] the
+    /// state holds the block's transactions and the checker must not be
+    /// used again.
+    pub fn check(&mut self, block: &Block) -> Result<Attestation, Fault> {
+        let h = &block.header;
+        let height = h.height.0;
+        if !self.sequencers.contains(&h.sequencer) {
+            return Err(Fault::UnknownSequencer {
+                height,
+                signer: h.sequencer,
+            });
+        }
+        if h.verify_signature().is_err() {
+            return Err(Fault::BadHeaderSignature { height });
+        }
+        if !block.body_matches_header() {
+            return Err(Fault::BodyMismatch { height });
+        }
+        // The batch's coefficients must be unpredictable to whoever made the
+        // block, or forged signatures could be built to pass together.
+        let checked = SignedTx::verify_batch(block.txs.clone(), &mut rand::rng());
+        if let Some(Err((tx, _))) = checked.into_iter().find(Result::is_err) {
+            return Err(Fault::BadTxSignature { height, tx });
+        }
+        self.state
+            .check_header(h)
+            .map_err(|source| Fault::DoesNotFollow { height, source })?;
+        match self.state.apply_block(block) {
+            Ok(_) => {}
+            Err(BlockError::StateRootMismatch {
+                header, computed, ..
+            }) => {
+                return Err(Fault::WrongStateRoot {
+                    height,
+                    header,
+                    computed,
+                })
+            }
+            Err(source) => return Err(Fault::DoesNotFollow { height, source }),
+        }
+        Ok(Attestation::sign(h, &self.key))
+    }
+}
+
+/// Compares a header seen anywhere (the log served again, the blocks topic,
+/// a device) with the one attested at its height: evidence when the same
+/// sequencer signed a different block there in the same epoch.
+pub fn compare(attested: &BlockHeader, seen: &BlockHeader) -> Option<Evidence> {
+    if attested.height != seen.height || attested.hash() == seen.hash() {
+        return None;
+    }
+    let evidence = Evidence::equivocation(attested.clone(), seen.clone());
+    evidence.verify().ok().map(|_| evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use ting_core::{
+        Amount, BlockHeight, LedgerClock, NetworkId, Nonce, Signature, Timestamp, TxBody, TxKind,
+    };
+
+    use super::*;
+
+    const START: u64 = 1_700_000_000_000;
+
+    fn key(n: u8) -> Keypair {
+        Keypair::from_seed([n; 32])
+    }
+
+    fn genesis() -> Genesis {
+        Genesis {
+            name: "checked".into(),
+            network: NetworkId(7),
+            timestamp: Timestamp(START),
+            issuers: vec![key(2).account()],
+            sequencers: vec![key(1).account()],
+            allocations: vec![(key(3).account(), Amount::new(1_000))],
+            clock: LedgerClock::Real,
+        }
+    }
+
+    fn transfer(g: &Genesis, nonce: u64, amount: u64) -> SignedTx {
+        TxBody {
+            genesis: g.hash(),
+            sender: key(3).account(),
+            nonce: Nonce(nonce),
+            valid_until: Timestamp(u64::MAX),
+            kind: TxKind::Transfer {
+                to: key(4).account(),
+                amount: Amount::new(amount),
+                memo: Vec::new(),
+            },
+        }
+        .sign(&key(3))
+    }
+
+    /// The next block of `mirror` holding `txs`, signed by `signer`; the
+    /// mirror moves on as an honest sequencer's state would.
+    fn block(mirror: &mut State, txs: Vec<SignedTx>, signer: &Keypair) -> Block {
+        let height = mirror.height().next().expect("a height");
+        let at = Timestamp(START + height.0 * 1_000);
+        for tx in &txs {
+            let _ = mirror.apply_tx(tx, at);
+        }
+        let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
+        let mut header = BlockHeader {
+            genesis: mirror.genesis_hash(),
+            height,
+            epoch: 0,
+            prev_hash: mirror.tip_hash(),
+            timestamp: at,
+            tx_root: ting_core::merkle::root(&hashes),
+            tx_count: u32::try_from(txs.len()).expect("few"),
+            state_root: mirror.update_root(),
+            sequencer: signer.account(),
+            signature: Signature([0; 64]),
+        };
+        header.sign(signer);
+        mirror.commit_block(&header).expect("the mirror moves on");
+        Block { header, txs }
+    }
+
+    #[test]
+    fn a_good_block_is_attested_and_each_kind_of_bad_one_is_refused_by_name() {
+        let g = genesis();
+        let mut checker = Checker::new(&g, key(9));
+        let mut mirror = State::from_genesis(&g, 0);
+
+        let good = block(&mut mirror, vec![transfer(&g, 0, 5)], &key(1));
+        let a = checker.check(&good).expect("attested");
+        assert!(a.covers(&good.header));
+        assert_eq!(a.witness, key(9).account());
+        assert_eq!(checker.height(), 1);
+
+        // Each refusal below leaves the checker where it was.
+        let code =
+            |checker: &mut Checker, b: &Block| checker.check(b).map(|_| ()).map_err(|f| f.code());
+        let mut other = mirror.clone();
+        let stranger = block(&mut other, vec![transfer(&g, 1, 5)], &key(5));
+        assert_eq!(code(&mut checker, &stranger), Err("unknown_sequencer"));
+
+        let mut other = mirror.clone();
+        let mut unsigned = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
+        unsigned.header.signature.0[0] ^= 1;
+        assert_eq!(code(&mut checker, &unsigned), Err("bad_header_signature"));
+
+        let mut other = mirror.clone();
+        let mut swapped = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
+        swapped.txs = vec![transfer(&g, 1, 6)];
+        assert_eq!(code(&mut checker, &swapped), Err("body_mismatch"));
+
+        // A transaction its sender never signed, committed to by the header.
+        let mut forged_tx = transfer(&g, 1, 500).bytes().to_vec();
+        let last = forged_tx.len() - 1;
+        forged_tx[last] ^= 1;
+        let forged_tx = SignedTx::decode(&forged_tx).expect("well formed");
+        let mut other = mirror.clone();
+        let forged = block(&mut other, vec![forged_tx], &key(1));
+        assert_eq!(code(&mut checker, &forged), Err("bad_tx_signature"));
+
+        let mut other = mirror.clone();
+        let mut elsewhere = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
+        elsewhere.header.prev_hash = Hash32([1; 32]);
+        elsewhere.header.sign(&key(1));
+        assert_eq!(code(&mut checker, &elsewhere), Err("does_not_follow"));
+        assert_eq!(checker.height(), 1);
+
+        // A root the transactions do not lead to.
+        let mut other = mirror.clone();
+        let mut wrong = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
+        wrong.header.state_root = Hash32([7; 32]);
+        wrong.header.sign(&key(1));
+        assert_eq!(code(&mut checker, &wrong), Err("wrong_state_root"));
+    }
+
+    #[test]
+    fn only_one_key_signing_two_blocks_at_one_height_and_epoch_is_evidence() {
+        let g = genesis();
+        let mut mirror = State::from_genesis(&g, 0);
+        let mut fork = mirror.clone();
+        let a = block(&mut mirror, vec![transfer(&g, 0, 5)], &key(1));
+        let b = block(&mut fork, vec![transfer(&g, 0, 6)], &key(1));
+        assert!(compare(&a.header, &a.header).is_none(), "the same block");
+        let evidence = compare(&a.header, &b.header).expect("evidence");
+        assert_eq!(evidence.verify().expect("proves").height, BlockHeight(1));
+        let mut later = b.header.clone();
+        later.epoch = 1;
+        later.sign(&key(1));
+        assert!(compare(&a.header, &later).is_none(), "a failover");
+    }
+}

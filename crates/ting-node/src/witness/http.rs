@@ -1,0 +1,212 @@
+//! The witness's HTTP API: its status, its attestations by height, the
+//! evidence it found, and `POST /v1/headers` for anyone to hand it a header
+//! they were shown. Errors are JSON `{"error": {"code", "message"}}` as the
+//! node's are.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use ting_core::block::HEADER_BYTES;
+use ting_core::BlockHeader;
+
+use super::check::compare;
+use super::WitnessShared;
+
+/// Largest body `POST /v1/headers` reads: one header in hex, in JSON.
+const HEADER_BODY_BYTES_MAX: usize = 2 * HEADER_BYTES + 256;
+
+type Answer = Result<Json<Value>, Response>;
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "error": { "code": code, "message": message.into() } });
+    (status, Json(body)).into_response()
+}
+
+/// The witness's routes.
+pub fn router(shared: Arc<WitnessShared>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/attestations/{height}", get(attestation))
+        .route("/v1/evidence", get(evidence))
+        .route(
+            "/v1/headers",
+            post(header).layer(DefaultBodyLimit::max(HEADER_BODY_BYTES_MAX)),
+        )
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint on a witness",
+            )
+        })
+        .with_state(shared)
+}
+
+/// Serves the witness's API on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The server failed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<WitnessShared>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn status(State(s): State<Arc<WitnessShared>>) -> Answer {
+    let height = s.record.lock().expect("record lock").height();
+    let f = s.findings.lock().expect("findings lock");
+    Ok(Json(json!({
+        "role": "witness",
+        "witness": s.witness.to_did(),
+        "genesis": s.genesis_hash.to_hex(),
+        "following": s.follow,
+        "attested_height": height,
+        "sequencer_height": f.sequencer_height,
+        "attesting": f.fault.is_none(),
+        "fault": f.fault.as_ref().map(|(code, message)| json!({ "code": code, "message": message })),
+        "evidence": f.evidence.len(),
+        "unreachable": f.unreachable,
+    })))
+}
+
+async fn attestation(
+    State(s): State<Arc<WitnessShared>>,
+    height: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+) -> Answer {
+    let Path(height) = height.map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "height: must be a block height, a whole number",
+        )
+    })?;
+    let found = s
+        .record
+        .lock()
+        .expect("record lock")
+        .get(height)
+        .map_err(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "record_failed",
+                e.to_string(),
+            )
+        })?;
+    let Some((header, a)) = found else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "not_attested",
+            format!("this witness has not attested a block at height {height} (yet)"),
+        ));
+    };
+    Ok(Json(json!({
+        "height": height,
+        "epoch": header.epoch,
+        "block_hash": header.hash().to_hex(),
+        "witness": a.witness.to_did(),
+        "hex": hex::encode(a.to_bytes()),
+    })))
+}
+
+async fn evidence(State(s): State<Arc<WitnessShared>>) -> Answer {
+    let f = s.findings.lock().expect("findings lock");
+    let list: Vec<Value> = f
+        .evidence
+        .iter()
+        .map(|e| json!({ "kind": "equivocation", "hex": hex::encode(e.to_bytes()) }))
+        .collect();
+    Ok(Json(json!({ "evidence": list })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderBody {
+    hex: String,
+}
+
+/// Compares a header someone was shown with the one attested at its height.
+async fn header(
+    State(s): State<Arc<WitnessShared>>,
+    body: Result<Json<HeaderBody>, axum::extract::rejection::JsonRejection>,
+) -> Answer {
+    let Json(body) =
+        body.map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
+    let bytes = hex::decode(body.hex.trim())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_hex", format!("hex: {e}")))?;
+    let seen = BlockHeader::from_bytes(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            e.code(),
+            format!("hex: not a block header: {e}"),
+        )
+    })?;
+    if seen.genesis != s.genesis_hash {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_network",
+            "the header is of another network",
+        ));
+    }
+    let height = seen.height.0;
+    let attested = s
+        .record
+        .lock()
+        .expect("record lock")
+        .get(height)
+        .map_err(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "record_failed",
+                e.to_string(),
+            )
+        })?;
+    let Some((attested, _)) = attested else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "not_attested",
+            format!("this witness has not attested height {height} yet; ask again later"),
+        ));
+    };
+    if attested.hash() == seen.hash() {
+        return Ok(Json(json!({ "height": height, "consistent": true })));
+    }
+    let Some(evidence) = compare(&attested, &seen) else {
+        return Ok(Json(json!({
+            "height": height,
+            "consistent": false,
+            "evidence": null,
+            "message": "another block at this height, but not signed by the same sequencer in the same epoch: not evidence",
+        })));
+    };
+    let hex = hex::encode(evidence.to_bytes());
+    s.add_evidence(evidence).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "evidence_not_written",
+            e.to_string(),
+        )
+    })?;
+    s.findings
+        .lock()
+        .expect("findings lock")
+        .fault
+        .get_or_insert((
+            "equivocation".to_owned(),
+            format!(
+            "the sequencer signed another block at height {height}, which this witness attested"
+        ),
+        ));
+    Ok(Json(
+        json!({ "height": height, "consistent": false, "evidence": hex }),
+    ))
+}

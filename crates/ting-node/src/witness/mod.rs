@@ -1,0 +1,200 @@
+//! Witness mode (`ting node --witness --follow URL`): follow a sequencer's
+//! log over HTTP, re-execute every block on a state of the witness's own,
+//! and sign an attestation of each header whose block checked out
+//! (`check.rs`). Attestations are recorded and synced before they are
+//! served (`record.rs`), so a witness never attests two blocks at one
+//! height, even across a crash; a restarted witness replays the log from
+//! the start and compares it with what it attested.
+//!
+//! What the witness finds wrong stops it attesting that chain: a block that
+//! does not check (a bad signature, a body that is not the header's, a
+//! state root that does not follow) is reported on `GET /v1/status`; a
+//! different block served or shown at a height already attested, in the
+//! same epoch, is evidence (`ting_core::witness::Evidence`), written to the
+//! data directory as `evidence-HEIGHT.hex` and served at `GET /v1/evidence`.
+//! Anyone may hand the witness a header they were shown (`POST
+//! /v1/headers`) to have it compared.
+
+mod check;
+mod follow;
+mod http;
+mod record;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ting_core::witness::Evidence;
+use ting_core::{AccountId, Genesis, Hash32, Keypair};
+
+pub use check::{compare, Checker, Fault};
+pub use follow::FOLLOW_POLL;
+pub use http::serve;
+pub use record::{Record, RecordError, RECORD_BYTES};
+
+/// What a witness needs.
+#[derive(Debug)]
+pub struct WitnessConfig {
+    /// The sequencer's HTTP API (`http://HOST:PORT`).
+    pub follow: String,
+    pub key: Keypair,
+    pub genesis: Genesis,
+    pub data_dir: PathBuf,
+}
+
+/// What the follower found and the HTTP API serves.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// The sequencer's durable height, as it last said.
+    pub sequencer_height: u64,
+    /// Why the witness stopped attesting, if it did.
+    pub fault: Option<(String, String)>,
+    /// Evidence found, oldest first.
+    pub evidence: Vec<Evidence>,
+    /// The last error reaching the sequencer, while it lasts.
+    pub unreachable: Option<String>,
+}
+
+/// The witness's parts shared by its follower and its HTTP API.
+#[derive(Debug)]
+pub struct WitnessShared {
+    pub witness: AccountId,
+    pub genesis_hash: Hash32,
+    pub follow: String,
+    pub data_dir: PathBuf,
+    pub record: Mutex<Record>,
+    pub findings: Mutex<Findings>,
+}
+
+impl WitnessShared {
+    /// Notes evidence: written (and synced) to the data directory first.
+    ///
+    /// # Errors
+    /// The file could not be written.
+    pub fn add_evidence(&self, evidence: Evidence) -> std::io::Result<bool> {
+        let mut findings = self.findings.lock().expect("findings lock");
+        if findings.evidence.contains(&evidence) {
+            return Ok(false);
+        }
+        let Ok(proven) = evidence.verify() else {
+            return Ok(false);
+        };
+        let path = self.data_dir.join(format!(
+            "evidence-{}-{}.hex",
+            proven.height.0,
+            evidence_id(&evidence)
+        ));
+        write_synced(&path, hex::encode(evidence.to_bytes()).as_bytes())?;
+        tracing::error!(
+            path = %path.display(),
+            height = proven.height.0,
+            epoch = proven.epoch,
+            sequencer = %proven.sequencer.to_did(),
+            "EVIDENCE: the sequencer signed two different blocks at one height"
+        );
+        findings.evidence.push(evidence);
+        Ok(true)
+    }
+}
+
+/// A short name for one piece of evidence, for its file.
+fn evidence_id(evidence: &Evidence) -> String {
+    let digest = Hash32::digest(&[&evidence.to_bytes()]);
+    digest.to_hex()[..16].to_owned()
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Evidence kept in `dir` by an earlier run.
+fn load_evidence(dir: &Path) -> std::io::Result<Vec<Evidence>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with("evidence-") && name.ends_with(".hex")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let parsed = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| Evidence::from_bytes(&b).ok());
+        match parsed {
+            Some(e) if e.verify().is_ok() => out.push(e),
+            _ => tracing::warn!(path = %path.display(), "not evidence; left alone"),
+        }
+    }
+    Ok(out)
+}
+
+/// A running witness: its follower thread and what it shares.
+#[derive(Debug)]
+pub struct Witness {
+    pub shared: Arc<WitnessShared>,
+    follower: follow::Follower,
+}
+
+/// Why a witness could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("--follow {0:?} is not an http:// URL of a node")]
+    FollowUrl(String),
+}
+
+impl Witness {
+    /// Opens the record in the data directory and starts following.
+    ///
+    /// # Errors
+    /// The data directory or the record cannot be used, or the URL is not
+    /// an `http://` one.
+    pub fn start(cfg: WitnessConfig) -> Result<Witness, StartError> {
+        let follow = cfg.follow.trim_end_matches('/').to_owned();
+        if !follow.starts_with("http://") || follow.len() <= "http://".len() {
+            return Err(StartError::FollowUrl(cfg.follow));
+        }
+        let dir_err = |source| StartError::DataDir {
+            path: cfg.data_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&cfg.data_dir).map_err(dir_err)?;
+        let witness = cfg.key.account();
+        let genesis_hash = cfg.genesis.hash();
+        let record = Record::open(&cfg.data_dir, &witness, &genesis_hash)?;
+        let evidence = load_evidence(&cfg.data_dir).map_err(dir_err)?;
+        let shared = Arc::new(WitnessShared {
+            witness,
+            genesis_hash,
+            follow,
+            data_dir: cfg.data_dir.clone(),
+            record: Mutex::new(record),
+            findings: Mutex::new(Findings {
+                evidence,
+                ..Findings::default()
+            }),
+        });
+        let follower = follow::Follower::spawn(Arc::clone(&shared), &cfg.genesis, cfg.key);
+        Ok(Witness { shared, follower })
+    }
+
+    /// Stops following (the HTTP API is the caller's to stop).
+    pub fn stop(self) {
+        self.follower.stop();
+    }
+}

@@ -1,0 +1,59 @@
+//! `ting node --witness --follow URL`: the witness's shell. It reads the
+//! genesis and the witness's key, binds its API (saying so when the port is
+//! taken), starts following and serves until SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use ting_agent::files::{read_genesis, read_key};
+use ting_node::witness::{serve, Witness, WitnessConfig};
+
+use super::{shutdown_signal, NodeArgs};
+use crate::failure::bad_input;
+
+/// Runs a witness until it is told to stop.
+pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    let Some(genesis_path) = &args.genesis else {
+        return Err(bad_input(
+            "missing_genesis",
+            "a witness needs the network's genesis: give --genesis FILE (the file the nodes were started with)",
+        ));
+    };
+    let genesis = read_genesis(genesis_path)?;
+    let key_path = args
+        .key
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("witness.key"));
+    let key = read_key(&key_path).with_context(|| {
+        format!(
+            "the witness signs with its own key; make one with `ting keygen --out {}`",
+            key_path.display()
+        )
+    })?;
+    let follow = args.follow.clone().unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(ting_node::http::bind(args.http))?;
+    let witness = Witness::start(WitnessConfig {
+        follow: follow.clone(),
+        key,
+        genesis,
+        data_dir: args.data_dir.clone(),
+    })
+    .map_err(|e| bad_input("witness_start", e.to_string()))?;
+    let shared = std::sync::Arc::clone(&witness.shared);
+    let attested = shared.record.lock().expect("record lock").height();
+    eprintln!(
+        "ting node: witness {} of network {}, following {follow}\n  \
+         HTTP  http://{}  (GET /v1/status, /v1/attestations/HEIGHT, /v1/evidence; POST /v1/headers)\n  \
+         data  {} ({attested} blocks attested before; they are replayed and compared first)",
+        shared.witness.to_did(),
+        shared.genesis_hash.to_hex(),
+        listener.local_addr()?,
+        args.data_dir.display(),
+    );
+    runtime.block_on(serve(listener, shared, shutdown_signal()))?;
+    witness.stop();
+    eprintln!("ting node: the witness stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Witnesses as users run them: `ting node --witness --follow URL` against
+//! a real node (every block attested, a restart catches up), and against a
+//! dishonest sequencer played by the test over HTTP (a block rewritten at a
+//! height the witness attested, a state root that does not follow, a header
+//! shown to a device that differs from the one attested): the witness
+//! stops attesting, and its evidence checks offline with `ting
+//! verify-evidence`. A later epoch's block at a height is not evidence.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod fake;
+mod proc;
+
+use common::cli::Cli;
+use common::{free_addr, poll, request, NodeProc};
+use proc::WitnessProc;
+use serde_json::json;
+use ting_core::witness::WitnessPolicy;
+use ting_core::BlockHeader;
+
+const NOT_VALID: i32 = 5;
+
+#[test]
+fn a_witness_attests_every_block_of_a_real_node_and_catches_up_after_a_restart() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let addr = free_addr();
+    let data = tmp.path().join("node");
+    let _node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
+    let cli = Cli {
+        node: format!("http://{addr}"),
+        dir: tmp.path().to_path_buf(),
+    };
+    let alice = cli.key("alice");
+    let witness_id = cli.key("witness");
+    for _ in 0..3 {
+        cli.run(&["faucet", "--to", &alice, "--amount", "5"]);
+    }
+    let genesis = data.join("genesis.json");
+    let key = tmp.path().join("witness.key");
+    let wdata = tmp.path().join("witness");
+    let mut witness = WitnessProc::start(&addr.to_string(), &genesis, &key, &wdata);
+    let height = node_height(addr);
+    let status = witness.wait_attested(height);
+    assert_eq!(status["witness"], witness_id.as_str());
+    assert_eq!(status["attesting"], true, "{status}");
+
+    // Each attestation is the witness's signature over the node's header.
+    let policy = WitnessPolicy::new(
+        vec![ting_core::AccountId::parse(&witness_id).expect("an id")],
+        1,
+    )
+    .expect("a policy");
+    for h in 1..=height {
+        let header = node_header(addr, h);
+        let a = witness.attestation(h);
+        assert_eq!(a.verify(), Ok(()));
+        assert!(a.covers(&header), "height {h}");
+        assert_eq!(policy.check(&header, &[a]), Ok(1));
+    }
+    let missing = request(
+        witness.addr,
+        "GET",
+        &format!("/v1/attestations/{}", height + 50),
+        None,
+    )
+    .expect("answers");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert_eq!(missing.body["error"]["code"], "not_attested");
+
+    // The node's raw range refuses what is not a range, by name.
+    for (query, code) in [
+        ("from=0", "invalid_field"),
+        ("from=x", "invalid_query"),
+        ("from=1&limit=0", "page_too_large"),
+    ] {
+        let r = request(addr, "GET", &format!("/v1/raw/blocks?{query}"), None).expect("answers");
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{query}: {}", r.body);
+    }
+
+    // Killed, it misses blocks; restarted, it replays, compares and catches up.
+    witness.kill9();
+    for _ in 0..3 {
+        cli.run(&["faucet", "--to", &alice, "--amount", "5"]);
+    }
+    let later = node_height(addr);
+    assert!(later > height);
+    let mut witness = WitnessProc::start(&addr.to_string(), &genesis, &key, &wdata);
+    let status = witness.wait_attested(later);
+    assert_eq!(status["attesting"], true, "{status}");
+    assert_eq!(status["evidence"], 0, "{status}");
+    let a = witness.attestation(later);
+    assert!(a.covers(&node_header(addr, later)));
+
+    // The node's own header, handed in by a device, is consistent.
+    let shown = witness.post_header(&node_header(addr, 2));
+    assert_eq!(shown, json!({ "height": 2, "consistent": true }));
+    witness.terminate();
+}
+
+#[test]
+fn a_sequencer_that_signs_two_blocks_at_a_height_is_caught_and_the_evidence_checks_offline() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let chain = fake::Chain::new(tmp.path());
+    let server = fake::Sequencer::start(chain.blocks(3));
+    let cli = Cli {
+        node: format!("http://{}", free_addr()),
+        dir: tmp.path().to_path_buf(),
+    };
+    cli.key("witness");
+    let key = tmp.path().join("witness.key");
+    let wdata = tmp.path().join("witness");
+    let mut witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
+    witness.wait_attested(3);
+
+    // A failover: the next leader signs height 2 again, in a later epoch.
+    // Not evidence, and the witness goes on.
+    let failover = chain.other_block(2, 1);
+    let answer = witness.post_header(&failover.header);
+    assert_eq!(answer["consistent"], false, "{answer}");
+    assert_eq!(answer["evidence"], serde_json::Value::Null, "{answer}");
+    assert_eq!(witness.status()["attesting"], true);
+
+    // A device is shown another block at height 2 in the same epoch.
+    let forked = chain.other_block(2, 0);
+    let answer = witness.post_header(&forked.header);
+    let hex = answer["evidence"].as_str().expect("evidence").to_owned();
+    let status = witness.status();
+    assert_eq!(status["attesting"], false, "{status}");
+    assert_eq!(status["fault"]["code"], "equivocation", "{status}");
+    assert_eq!(status["evidence"], 1);
+    let listed = witness.get("/v1/evidence");
+    assert_eq!(listed["evidence"][0]["hex"], hex.as_str());
+
+    // Anyone checks it offline, against the network's genesis.
+    let file = tmp.path().join("evidence.hex");
+    std::fs::write(&file, &hex).expect("written");
+    let genesis = chain.genesis_path.to_str().expect("utf-8");
+    let ok = cli.run(&["verify-evidence", "evidence.hex", "--genesis", genesis]);
+    assert_eq!(ok["valid"], true);
+    assert_eq!(ok["height"], 2);
+    assert_eq!(ok["sequencer"], chain.sequencer_did().as_str());
+    // Tampered with, it proves nothing (exit 5, not valid).
+    let mut bytes = hex::decode(&hex).expect("hex");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&file, hex::encode(bytes)).expect("written");
+    let ran = cli.exec(
+        true,
+        &["verify-evidence", "evidence.hex", "--genesis", genesis],
+    );
+    assert_eq!(
+        ran.status.code(),
+        Some(NOT_VALID),
+        "{}{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(ran.stdout.contains("bad_signature"), "{}", ran.stdout);
+
+    // Restarted, the witness still holds the evidence and attests no more.
+    witness.terminate();
+    let witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
+    let status = witness.status();
+    assert_eq!(status["evidence"], 1, "{status}");
+    assert!(
+        std::fs::read_dir(&wdata)
+            .expect("the data directory")
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("evidence-")),
+        "the evidence is kept in the data directory"
+    );
+}
+
+#[test]
+fn a_rewritten_history_is_caught_on_replay_and_a_wrong_state_root_is_never_attested() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let chain = fake::Chain::new(tmp.path());
+    let server = fake::Sequencer::start(chain.blocks(3));
+    let cli = Cli {
+        node: format!("http://{}", free_addr()),
+        dir: tmp.path().to_path_buf(),
+    };
+    cli.key("witness");
+    let key = tmp.path().join("witness.key");
+    let wdata = tmp.path().join("witness");
+    let mut witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
+    witness.wait_attested(3);
+    witness.kill9();
+
+    // While it is down, the sequencer rewrites height 2 (and so 3).
+    server.serve(chain.rewritten(3, 2));
+    let witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
+    let status = poll("the witness to find the rewrite", || {
+        let s = witness.status();
+        (s["attesting"] == false).then_some(s)
+    });
+    assert_eq!(status["fault"]["code"], "equivocation", "{status}");
+    assert_eq!(status["evidence"], 1, "{status}");
+    assert_eq!(status["attested_height"], 3);
+
+    // Another witness, on a chain whose block 3 claims a state root its
+    // transactions do not lead to: blocks 1 and 2 attested, 3 never.
+    let bad = fake::Sequencer::start(chain.with_wrong_root(3));
+    let other = tmp.path().join("other");
+    let witness = WitnessProc::start(&bad.url(), &chain.genesis_path, &key, &other);
+    let status = poll("the witness to refuse block 3", || {
+        let s = witness.status();
+        (s["attesting"] == false).then_some(s)
+    });
+    assert_eq!(status["fault"]["code"], "wrong_state_root", "{status}");
+    assert_eq!(status["attested_height"], 2, "{status}");
+    let none = request(witness.addr, "GET", "/v1/attestations/3", None).expect("answers");
+    assert_eq!(none.status, 404);
+}
+
+fn node_height(addr: std::net::SocketAddr) -> u64 {
+    let r = request(addr, "GET", "/v1/status", None).expect("status");
+    r.body["durable_height"].as_u64().expect("a height")
+}
+
+fn node_header(addr: std::net::SocketAddr, height: u64) -> BlockHeader {
+    let r = request(addr, "GET", &format!("/v1/blocks/{height}"), None).expect("a block");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hex = r.body["header"]["hex"].as_str().expect("header hex");
+    BlockHeader::from_bytes(&hex::decode(hex).expect("hex")).expect("a header")
+}
