@@ -23,6 +23,8 @@ mod resources;
 mod state;
 #[path = "gen_vectors/streams.rs"]
 mod streams;
+#[path = "gen_vectors/witness.rs"]
+mod witness;
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use serde_json::{json, Value};
@@ -1241,6 +1243,7 @@ fn main() {
         "streams": streams::ledger_stream_vectors(),
         "market": market::market_vectors(),
         "resources": resources::resource_vectors(),
+        "witness": witness::witness_vectors(),
     });
     println!(
         "{}",

@@ -20,6 +20,6 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
-pub use attestation::{Attestation, ATTESTATION_BYTES, ATTESTATION_DOMAIN, ATTESTATION_VERSION};
+pub use attestation::{Attestation, ATTESTATION_BYTES, ATTESTATION_VERSION, WITNESS_DOMAIN};
 pub use evidence::{Evidence, EvidenceError, Proven, EVIDENCE_BYTES_MAX, EVIDENCE_VERSION};
 pub use policy::{PolicyError, WitnessError, WitnessPolicy, WITNESSES_MAX};

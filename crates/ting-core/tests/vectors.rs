@@ -16,6 +16,8 @@ mod resources;
 mod state;
 #[path = "vectors/streams.rs"]
 mod streams;
+#[path = "vectors/witness.rs"]
+mod witness;
 
 use std::sync::OnceLock;
 

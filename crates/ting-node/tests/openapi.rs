@@ -72,6 +72,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/leases"),
     ("get", "/v1/leases/{id}"),
     ("get", "/v1/blocks"),
+    ("get", "/v1/raw/blocks"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/events"),
     ("get", "/v1/overview"),

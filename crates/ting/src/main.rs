@@ -33,6 +33,7 @@ mod read_cmd;
 mod sign_cmd;
 mod stream_cmd;
 mod wallet;
+mod witness_policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -87,6 +87,8 @@ pub struct VerifyReceiptArgs {
     /// The genesis hash (64 hex digits, as `ting status` shows it), with --sequencer.
     #[arg(long, value_name = "HEX")]
     pub genesis_hash: Option<String>,
+    #[command(flatten)]
+    pub witnesses: crate::witness_policy::WitnessArgs,
 }
 
 fn parse_hash(text: &str) -> anyhow::Result<Hash32> {
@@ -402,6 +404,7 @@ pub fn verify_receipt(args: &VerifyReceiptArgs, json_out: bool) -> anyhow::Resul
         return Err(not_valid(&e));
     }
     let h = &receipt.header;
+    let witnessed = crate::witness_policy::check(h, &args.witnesses)?;
     let v = json!({
         "valid": true,
         "tx_hash": receipt.tx_hash.to_hex(),
@@ -410,10 +413,19 @@ pub fn verify_receipt(args: &VerifyReceiptArgs, json_out: bool) -> anyhow::Resul
         "block_hash": h.hash().to_hex(),
         "timestamp_ms": h.timestamp.0,
         "sequencer": h.sequencer.to_did(),
+        "witnesses": witnessed,
     });
     print_value(&v, json_out, |v| {
+        let witnessed = match v["witnesses"]["attested_by"].as_array() {
+            Some(by) => format!(
+                "; attested by {} of the witnesses trusted ({} needed)",
+                by.len(),
+                v["witnesses"]["needed"]
+            ),
+            None => String::new(),
+        };
         format!(
-            "valid: transaction {} is at index {} of block {} ({}), signed by {}",
+            "valid: transaction {} is at index {} of block {} ({}), signed by {}{witnessed}",
             text(&v["tx_hash"]),
             v["index"],
             v["height"],

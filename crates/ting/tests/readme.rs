@@ -1,7 +1,7 @@
 //! The README's shell tour, run as written: every fenced block marked
 //! ```` ```sh ting-tour ```` is taken in order into one bash script (with
 //! `set -euo pipefail`) and run with the `ting` this build made on `PATH`, in
-//! a fresh `HOME`. Only ports change: 8080, 8090, 1883 and 1884 become free
+//! a fresh `HOME`. Only ports change: 8080, 8090, 8093, 1883 and 1884 become free
 //! ones, a node started without `--http` or `--mqtt-listen` gets them, and
 //! `TING_NODE` names the tour's dev node, so the tour runs on a machine where
 //! those ports are taken. The Rust program in the README is a doc test of
@@ -20,7 +20,7 @@ use common::free_addr;
 /// The longest the whole tour may take: two nodes start, a few dozen commands run.
 const TOUR_DEADLINE: Duration = Duration::from_secs(180);
 /// The ports the README names, each replaced by a free one.
-const README_PORTS: [&str; 4] = ["8080", "8090", "1883", "1884"];
+const README_PORTS: [&str; 5] = ["8080", "8090", "8093", "1883", "1884"];
 
 /// The bodies of the blocks opened with ```` ```sh ting-tour ````, in order.
 fn tour_blocks(readme: &str) -> Vec<String> {
@@ -155,6 +155,7 @@ fn the_readme_tour_runs_as_written() {
     }
     for said in [
         "valid: transaction",
+        "attested by 1 of the witnesses trusted (1 needed)",
         "already committed",
         "payment good: 10 newly paid",
         "\"conserved\":true",

@@ -2,7 +2,7 @@
 //!
 //! Bytes (fixed length, [`ATTESTATION_BYTES`]): version `u8` ‖ genesis
 //! hash ‖ height `u64` ‖ epoch `u64` ‖ header hash ‖ witness account ‖
-//! signature. The witness signs `ATTESTATION_DOMAIN ‖` every byte before
+//! signature. The witness signs `WITNESS_DOMAIN ‖` every byte before
 //! the signature, so an attestation cannot be taken for any other signed
 //! thing of Ting's, nor moved to another network, height or header.
 
@@ -16,7 +16,7 @@ use crate::keys::{self, Keypair, Signature, SignatureError};
 use crate::types::BlockHeight;
 
 /// Domain of the attestation signatures.
-pub const ATTESTATION_DOMAIN: &[u8] = b"ting:attestation:v1";
+pub const WITNESS_DOMAIN: &[u8] = b"ting:witness:v1";
 /// The attestation format this code writes and reads.
 pub const ATTESTATION_VERSION: u8 = 1;
 /// Length of an encoded attestation.
@@ -48,7 +48,7 @@ impl Attestation {
             witness: key.account(),
             signature: Signature([0; 64]),
         };
-        a.signature = key.sign_parts(&[ATTESTATION_DOMAIN, &a.unsigned()]);
+        a.signature = key.sign_parts(&[WITNESS_DOMAIN, &a.unsigned()]);
         a
     }
 
@@ -68,7 +68,7 @@ impl Attestation {
     pub fn verify(&self) -> Result<(), SignatureError> {
         keys::verify_parts(
             &self.witness,
-            &[ATTESTATION_DOMAIN, &self.unsigned()],
+            &[WITNESS_DOMAIN, &self.unsigned()],
             &self.signature,
         )
     }

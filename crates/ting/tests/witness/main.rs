@@ -92,6 +92,49 @@ fn a_witness_attests_every_block_of_a_real_node_and_catches_up_after_a_restart()
     let a = witness.attestation(later);
     assert!(a.covers(&node_header(addr, later)));
 
+    // A receipt is taken with the witness's attestation of its header, and
+    // refused when the witnesses trusted have not attested it.
+    let tx = cli.run(&["faucet", "--to", &alice, "--amount", "5"]);
+    let hash = tx["tx_hash"].as_str().expect("a hash").to_owned();
+    cli.run(&["receipt", &hash, "--out", "r.json"]);
+    let genesis_arg = genesis.to_str().expect("utf-8");
+    let url = format!("http://{}", witness.addr);
+    let ok = cli.run(&[
+        "verify-receipt",
+        "r.json",
+        "--genesis",
+        genesis_arg,
+        "--witness",
+        &witness_id,
+        "--witness-url",
+        &url,
+        "--witness-wait",
+        "30s",
+    ]);
+    assert_eq!(ok["witnesses"]["attested_by"], json!([witness_id]), "{ok}");
+    let stranger = cli.key("stranger");
+    let ran = cli.exec(
+        true,
+        &[
+            "verify-receipt",
+            "r.json",
+            "--genesis",
+            genesis_arg,
+            "--witness",
+            &stranger,
+            "--witness-url",
+            &url,
+        ],
+    );
+    assert_eq!(
+        ran.status.code(),
+        Some(NOT_VALID),
+        "{}{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(ran.stdout.contains("not_attested"), "{}", ran.stdout);
+
     // The node's own header, handed in by a device, is consistent.
     let shown = witness.post_header(&node_header(addr, 2));
     assert_eq!(shown, json!({ "height": 2, "consistent": true }));
