@@ -93,44 +93,109 @@ impl Checker {
     /// state holds the block's transactions and the checker must not be
     /// used again.
     pub fn check(&mut self, block: &Block) -> Result<Attestation, Fault> {
+        verify(block, &self.sequencers)?;
+        self.apply(block)
+    }
+
+    /// Checks `blocks`, the next ones in order: their signatures on up to
+    /// `threads` threads at once ([`verify_all`]), then each applied in
+    /// turn. The attestations of those that checked, and the first fault.
+    pub fn check_batch(
+        &mut self,
+        blocks: &[Block],
+        threads: usize,
+    ) -> (Vec<Attestation>, Option<Fault>) {
+        let verdicts = verify_all(blocks, &self.sequencers, threads);
+        let mut attested = Vec::with_capacity(blocks.len());
+        for (block, verdict) in blocks.iter().zip(verdicts) {
+            match verdict.and_then(|()| self.apply(block)) {
+                Ok(a) => attested.push(a),
+                Err(fault) => return (attested, Some(fault)),
+            }
+        }
+        (attested, None)
+    }
+
+    /// Applies `block`, whose signatures and body [`verify`] passed, and
+    /// attests its header if its state root is the one reached.
+    fn apply(&mut self, block: &Block) -> Result<Attestation, Fault> {
         let h = &block.header;
         let height = h.height.0;
-        if !self.sequencers.contains(&h.sequencer) {
-            return Err(Fault::UnknownSequencer {
-                height,
-                signer: h.sequencer,
-            });
-        }
-        if h.verify_signature().is_err() {
-            return Err(Fault::BadHeaderSignature { height });
-        }
-        if !block.body_matches_header() {
-            return Err(Fault::BodyMismatch { height });
-        }
-        // The batch's coefficients must be unpredictable to whoever made the
-        // block, or forged signatures could be built to pass together.
-        let checked = SignedTx::verify_batch(block.txs.clone(), &mut rand::rng());
-        if let Some(Err((tx, _))) = checked.into_iter().find(Result::is_err) {
-            return Err(Fault::BadTxSignature { height, tx });
-        }
         self.state
             .check_header(h)
             .map_err(|source| Fault::DoesNotFollow { height, source })?;
         match self.state.apply_block(block) {
-            Ok(_) => {}
+            Ok(_) => Ok(Attestation::sign(h, &self.key)),
             Err(BlockError::StateRootMismatch {
                 header, computed, ..
-            }) => {
-                return Err(Fault::WrongStateRoot {
-                    height,
-                    header,
-                    computed,
-                })
-            }
-            Err(source) => return Err(Fault::DoesNotFollow { height, source }),
+            }) => Err(Fault::WrongStateRoot {
+                height,
+                header,
+                computed,
+            }),
+            Err(source) => Err(Fault::DoesNotFollow { height, source }),
         }
-        Ok(Attestation::sign(h, &self.key))
     }
+}
+
+/// What a block must satisfy on its own, without the state: signed by one
+/// of `sequencers`, its body the one its header names, and every
+/// transaction's signature good.
+///
+/// # Errors
+/// The first of these that fails.
+pub fn verify(block: &Block, sequencers: &[AccountId]) -> Result<(), Fault> {
+    let h = &block.header;
+    let height = h.height.0;
+    if !sequencers.contains(&h.sequencer) {
+        return Err(Fault::UnknownSequencer {
+            height,
+            signer: h.sequencer,
+        });
+    }
+    if h.verify_signature().is_err() {
+        return Err(Fault::BadHeaderSignature { height });
+    }
+    if !block.body_matches_header() {
+        return Err(Fault::BodyMismatch { height });
+    }
+    // The batch's coefficients must be unpredictable to whoever made the
+    // block, or forged signatures could be built to pass together.
+    let checked = SignedTx::verify_batch(block.txs.clone(), &mut rand::rng());
+    if let Some(Err((tx, _))) = checked.into_iter().find(Result::is_err) {
+        return Err(Fault::BadTxSignature { height, tx });
+    }
+    Ok(())
+}
+
+/// [`verify`] on every block, the blocks shared out over up to `threads`
+/// threads; the verdicts in the blocks' order.
+pub fn verify_all(
+    blocks: &[Block],
+    sequencers: &[AccountId],
+    threads: usize,
+) -> Vec<Result<(), Fault>> {
+    let threads = threads.clamp(1, blocks.len().max(1));
+    if threads == 1 {
+        return blocks.iter().map(|b| verify(b, sequencers)).collect();
+    }
+    let share = blocks.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = blocks
+            .chunks(share)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|b| verify(b, sequencers))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a verifying thread panicked"))
+            .collect()
+    })
 }
 
 /// Compares a header seen anywhere (the log served again, the blocks topic,
@@ -262,6 +327,32 @@ mod tests {
         wrong.header.state_root = Hash32([7; 32]);
         wrong.header.sign(&key(1));
         assert_eq!(code(&mut checker, &wrong), Err("wrong_state_root"));
+    }
+
+    #[test]
+    fn a_batch_is_checked_on_several_threads_in_order_up_to_its_first_fault() {
+        let g = genesis();
+        let mut mirror = State::from_genesis(&g, 0);
+        let mut blocks: Vec<Block> = (0..5)
+            .map(|n| block(&mut mirror, vec![transfer(&g, n, 1)], &key(1)))
+            .collect();
+        let mut clean = Checker::new(&g, key(9));
+        let (all, fault) = clean.check_batch(&blocks, 3);
+        assert_eq!((all.len(), fault), (5, None));
+        assert!(all.iter().zip(&blocks).all(|(a, b)| a.covers(&b.header)));
+
+        // The fourth block's transaction forged: three attested, then its fault.
+        let mut forged = blocks[3].txs[0].bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        blocks[3].txs[0] = SignedTx::decode(&forged).expect("well formed");
+        blocks[3].header.tx_root = ting_core::merkle::root(&blocks[3].tx_hashes());
+        blocks[3].header.sign(&key(1));
+        let mut checker = Checker::new(&g, key(9));
+        let (some, fault) = checker.check_batch(&blocks, 2);
+        assert_eq!(some.len(), 3);
+        assert_eq!(fault.map(|f| f.code()), Some("bad_tx_signature"));
+        assert_eq!(checker.height(), 3);
     }
 
     #[test]

@@ -97,40 +97,53 @@ fn follow(shared: &WitnessShared, mut checker: Checker, stop: &AtomicBool) {
 }
 
 /// Checks `blocks` in order and records their attestations; a fault (code,
-/// message) ends the witness's attesting.
+/// message) ends the witness's attesting. Blocks at heights already
+/// attested (a replay after a restart) are compared with the record first.
 fn take(
     shared: &WitnessShared,
     checker: &mut Checker,
     blocks: &[Block],
 ) -> Result<(), (String, String)> {
-    let mut fresh: Vec<(BlockHeader, Attestation)> = Vec::with_capacity(blocks.len());
-    let mut outcome = Ok(());
+    let mut replayed = 0;
+    let mut rewrite = None;
     for block in blocks {
-        let height = block.header.height.0;
-        // Replaying what this witness attested before a restart?
-        let replayed = attested_at(shared, height)?;
-        if let Some(attested) = &replayed {
-            if attested.hash() != block.header.hash() {
-                outcome = Err(rewritten(shared, attested, &block.header));
-                break;
-            }
+        let Some(attested) = attested_at(shared, block.header.height.0)? else {
+            break;
+        };
+        if attested.hash() != block.header.hash() {
+            rewrite = Some(rewritten(shared, &attested, &block.header));
+            break;
         }
-        match checker.check(block) {
-            Ok(a) if replayed.is_none() => fresh.push((block.header.clone(), a)),
-            Ok(_) => {}
-            Err(fault) => {
-                outcome = Err((fault.code().to_owned(), fault.to_string()));
-                break;
-            }
-        }
+        replayed += 1;
     }
+    let upto = if rewrite.is_some() {
+        replayed
+    } else {
+        blocks.len()
+    };
+    let (attestations, fault) = checker.check_batch(&blocks[..upto], threads());
+    let fresh: Vec<(BlockHeader, Attestation)> = blocks[..upto]
+        .iter()
+        .zip(attestations)
+        .skip(replayed)
+        .map(|(b, a)| (b.header.clone(), a))
+        .collect();
     if !fresh.is_empty() {
         let mut record = shared.record.lock().expect("record lock");
         record
             .append(&fresh)
             .map_err(|e| ("record_failed".to_owned(), e.to_string()))?;
     }
-    outcome
+    match (fault, rewrite) {
+        (Some(fault), _) => Err((fault.code().to_owned(), fault.to_string())),
+        (None, Some(rewrite)) => Err(rewrite),
+        (None, None) => Ok(()),
+    }
+}
+
+/// Threads that check signatures at once: one per core.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn attested_at(

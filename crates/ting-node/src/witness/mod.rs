@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use ting_core::witness::Evidence;
 use ting_core::{AccountId, Genesis, Hash32, Keypair};
 
-pub use check::{compare, Checker, Fault};
+pub use check::{compare, verify, verify_all, Checker, Fault};
 pub use follow::FOLLOW_POLL;
 pub use http::serve;
 pub use record::{Record, RecordError, RECORD_BYTES};

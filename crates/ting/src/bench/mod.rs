@@ -27,6 +27,7 @@ mod recovery;
 mod served;
 mod stats;
 mod stream;
+mod witness;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,11 @@ pub enum BenchCmd {
     /// the device count (the bench and the node raise theirs as far as the
     /// system allows). About 5 minutes.
     Devices(devices::DevicesArgs),
+    /// Witnesses (issue 20): the blocks per second a witness checks and
+    /// re-executes from a saved log vs. the sequencer's rate on the same
+    /// transfers in the same run (target >= 1), and a device checking one
+    /// attestation.
+    Witness(witness::WitnessArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -204,6 +210,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Orders(args) => orders::run(args),
         BenchCmd::Dashboard(args) => dashboard::run(args),
         BenchCmd::Devices(args) => devices::run(args),
+        BenchCmd::Witness(args) => witness::run(args),
     }
 }
 
