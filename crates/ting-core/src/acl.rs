@@ -208,6 +208,30 @@ pub const RULES: &[Rule] = &[
         node: Grant::NONE,
         why: "the rest is reserved for the market",
     },
+    Rule {
+        pattern: "ting/v1/witness/{self}/#",
+        device: Grant::RETAIN,
+        node: Grant::NONE,
+        why: "a witness publishes its own attestations and evidence, the newest kept",
+    },
+    Rule {
+        pattern: "ting/v1/witness/+/#",
+        device: Grant::SUB,
+        node: Grant::SUB,
+        why: "devices follow every witness's attestations; the node too",
+    },
+    Rule {
+        pattern: "ting/v1/witness/{account}/#",
+        device: Grant::SUB,
+        node: Grant::SUB,
+        why: "anyone logged in may follow one witness",
+    },
+    Rule {
+        pattern: "ting/v1/witness/#",
+        device: Grant::NONE,
+        node: Grant::NONE,
+        why: "a witness topic names its witness",
+    },
 ];
 
 /// Why an access was refused.

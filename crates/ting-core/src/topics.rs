@@ -37,6 +37,26 @@ pub fn stream_chunks(seller: &AccountId, stream: &crate::stream::StreamId) -> St
     format!("{STREAMS_PREFIX}{}/{}", seller.to_hex(), stream.to_hex())
 }
 
+/// The prefix of every witness topic.
+pub const WITNESS_PREFIX: &str = "ting/v1/witness/";
+
+/// Every witness's topics, for a device that follows them all.
+pub const WITNESS_FILTER: &str = "ting/v1/witness/+/#";
+
+/// Where `witness` publishes the attestations it signs (docs/witnesses.md):
+/// `ting/v1/witness/{witness hex}/attestations`, each message one or more
+/// 177-byte attestations, the newest retained. Only the witness may publish
+/// there (docs/mqtt.md §10).
+pub fn witness_attestations(witness: &AccountId) -> String {
+    format!("{WITNESS_PREFIX}{}/attestations", witness.to_hex())
+}
+
+/// Where `witness` publishes evidence it found, retained:
+/// `ting/v1/witness/{witness hex}/evidence`.
+pub fn witness_evidence(witness: &AccountId) -> String {
+    format!("{WITNESS_PREFIX}{}/evidence", witness.to_hex())
+}
+
 /// The prefix of every call-for-proposals topic.
 pub const CALLS_PREFIX: &str = "ting/v1/market/calls/";
 

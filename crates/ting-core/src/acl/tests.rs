@@ -113,6 +113,40 @@ fn only_nodes_keep_the_books_and_anyone_logged_in_reads_them() {
 }
 
 #[test]
+fn a_witness_publishes_only_its_own_attestations_and_anyone_follows_them() {
+    let mine = crate::topics::witness_attestations(&me());
+    let evidence = crate::topics::witness_evidence(&me());
+    for topic in [mine.as_str(), evidence.as_str()] {
+        assert!(ok(Role::Device, Access::PublishRetained, topic), "{topic}");
+        assert!(
+            !ok(Role::Node, Access::Publish, topic),
+            "a node is no witness: {topic}"
+        );
+    }
+    let theirs = crate::topics::witness_attestations(&other());
+    assert!(
+        !ok(Role::Device, Access::Publish, &theirs),
+        "another's witness topic"
+    );
+    assert!(ok(Role::Device, Access::Subscribe, &theirs));
+    assert!(ok(Role::Node, Access::Subscribe, &theirs));
+    assert!(ok(
+        Role::Device,
+        Access::Subscribe,
+        crate::topics::WITNESS_FILTER
+    ));
+    assert!(
+        !ok(Role::Device, Access::Subscribe, "ting/v1/witness/#"),
+        "a filter naming no witness"
+    );
+    assert!(!ok(
+        Role::Device,
+        Access::Publish,
+        "ting/v1/witness/x/attestations"
+    ));
+}
+
+#[test]
 fn reserved_and_unknown_topics_are_refused_to_everyone() {
     for topic in [
         "ting/v1/streams/x",

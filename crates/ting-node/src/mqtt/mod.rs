@@ -21,7 +21,7 @@
 
 mod books;
 mod broker;
-mod client;
+pub(crate) mod client;
 mod connection;
 mod ingress;
 pub mod limits;

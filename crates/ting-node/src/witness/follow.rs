@@ -133,6 +133,10 @@ fn take(
         record
             .append(&fresh)
             .map_err(|e| ("record_failed".to_owned(), e.to_string()))?;
+        drop(record);
+        if let Some(p) = &shared.publisher {
+            p.attested(fresh.into_iter().map(|(_, a)| a).collect());
+        }
     }
     match (fault, rewrite) {
         (Some(fault), _) => Err((fault.code().to_owned(), fault.to_string())),

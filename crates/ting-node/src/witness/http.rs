@@ -76,6 +76,7 @@ async fn status(State(s): State<Arc<WitnessShared>>) -> Answer {
         "fault": f.fault.as_ref().map(|(code, message)| json!({ "code": code, "message": message })),
         "evidence": f.evidence.len(),
         "unreachable": f.unreachable,
+        "mqtt": s.publisher.as_ref().map(|p| json!({ "dropped_batches": p.dropped() })),
     })))
 }
 

@@ -18,6 +18,7 @@
 mod check;
 mod follow;
 mod http;
+mod publish;
 mod record;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use ting_core::{AccountId, Genesis, Hash32, Keypair};
 pub use check::{compare, verify, verify_all, Checker, Fault};
 pub use follow::FOLLOW_POLL;
 pub use http::serve;
+pub use publish::Publisher;
 pub use record::{Record, RecordError, RECORD_BYTES};
 
 /// What a witness needs.
@@ -39,6 +41,8 @@ pub struct WitnessConfig {
     pub key: Keypair,
     pub genesis: Genesis,
     pub data_dir: PathBuf,
+    /// Where attestations and evidence are also published, if anywhere.
+    pub publisher: Option<Publisher>,
 }
 
 /// What the follower found and the HTTP API serves.
@@ -63,6 +67,7 @@ pub struct WitnessShared {
     pub data_dir: PathBuf,
     pub record: Mutex<Record>,
     pub findings: Mutex<Findings>,
+    pub publisher: Option<Publisher>,
 }
 
 impl WitnessShared {
@@ -91,6 +96,9 @@ impl WitnessShared {
             sequencer = %proven.sequencer.to_did(),
             "EVIDENCE: the sequencer signed two different blocks at one height"
         );
+        if let Some(p) = &self.publisher {
+            p.evidence(evidence.clone());
+        }
         findings.evidence.push(evidence);
         Ok(true)
     }
@@ -188,6 +196,7 @@ impl Witness {
                 evidence,
                 ..Findings::default()
             }),
+            publisher: cfg.publisher,
         });
         let follower = follow::Follower::spawn(Arc::clone(&shared), &cfg.genesis, cfg.key);
         Ok(Witness { shared, follower })

@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 use ting_agent::files::{read_genesis, read_key};
-use ting_node::witness::{serve, Witness, WitnessConfig};
+use ting_core::broker_url::BrokerUrl;
+use ting_node::witness::{serve, Publisher, Witness, WitnessConfig};
 
 use super::{shutdown_signal, NodeArgs};
 use crate::failure::bad_input;
@@ -34,11 +35,16 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let listener = runtime.block_on(ting_node::http::bind(args.http))?;
+    let broker = broker(args)?;
+    let publisher = broker
+        .as_ref()
+        .map(|b| Publisher::start(runtime.handle(), b, &key, &genesis));
     let witness = Witness::start(WitnessConfig {
         follow: follow.clone(),
         key,
         genesis,
         data_dir: args.data_dir.clone(),
+        publisher,
     })
     .map_err(|e| bad_input("witness_start", e.to_string()))?;
     let shared = std::sync::Arc::clone(&witness.shared);
@@ -46,14 +52,44 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     eprintln!(
         "ting node: witness {} of network {}, following {follow}\n  \
          HTTP  http://{}  (GET /v1/status, /v1/attestations/HEIGHT, /v1/evidence; POST /v1/headers)\n  \
+         MQTT  {}\n  \
          data  {} ({attested} blocks attested before; they are replayed and compared first)",
         shared.witness.to_did(),
         shared.genesis_hash.to_hex(),
         listener.local_addr()?,
+        broker.map_or_else(
+            || "off (give --mqtt-broker mqtt://HOST:PORT to publish attestations there too)".to_owned(),
+            |b| format!(
+                "publishing on {} at mqtt://{}:{}",
+                ting_core::topics::witness_attestations(&shared.witness),
+                b.host,
+                b.port
+            ),
+        ),
         args.data_dir.display(),
     );
     runtime.block_on(serve(listener, shared, shutdown_signal()))?;
     witness.stop();
     eprintln!("ting node: the witness stopped cleanly");
     Ok(())
+}
+
+/// The broker the witness publishes on, if `--mqtt-broker` names one.
+fn broker(args: &NodeArgs) -> anyhow::Result<Option<BrokerUrl>> {
+    let Some(url) = &args.mqtt.mqtt_broker else {
+        return Ok(None);
+    };
+    let broker = BrokerUrl::parse(url).ok_or_else(|| {
+        bad_input(
+            "invalid_broker_url",
+            format!("--mqtt-broker {url:?} is not mqtt://HOST:PORT"),
+        )
+    })?;
+    if broker.tls {
+        return Err(bad_input(
+            "witness_tls_unsupported",
+            "a witness publishes over plain MQTT for now; give an mqtt:// broker, or none (attestations are served over HTTP either way)",
+        ));
+    }
+    Ok(Some(broker))
 }

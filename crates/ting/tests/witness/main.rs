@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod fake;
+mod mqtt;
 mod proc;
 
 use common::cli::Cli;
@@ -139,6 +140,41 @@ fn a_witness_attests_every_block_of_a_real_node_and_catches_up_after_a_restart()
     let shown = witness.post_header(&node_header(addr, 2));
     assert_eq!(shown, json!({ "height": 2, "consistent": true }));
     witness.terminate();
+}
+
+#[test]
+fn a_device_on_the_broker_receives_the_attestations_the_witness_publishes() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let addr = free_addr();
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
+    let cli = Cli {
+        node: format!("http://{addr}"),
+        dir: tmp.path().to_path_buf(),
+    };
+    let alice = cli.key("alice");
+    cli.key("witness");
+    let broker = node.get("/v1/status")["mqtt"]["broker"]
+        .as_str()
+        .expect("the node's broker")
+        .to_owned();
+    let genesis = data.join("genesis.json");
+    let genesis_hash = common::genesis_of(&node.get("/v1/status"));
+    let device = mqtt::Follower::connect(&broker, &genesis_hash);
+    let witness = WitnessProc::start_with(
+        &addr.to_string(),
+        &genesis,
+        &tmp.path().join("witness.key"),
+        &tmp.path().join("witness"),
+        &["--mqtt-broker", &broker],
+    );
+    cli.run(&["faucet", "--to", &alice, "--amount", "5"]);
+    let height = node_height(addr);
+    witness.wait_attested(height);
+    let header = node_header(addr, height);
+    let got = device.wait_for_attestation_of(&header);
+    assert_eq!(got.verify(), Ok(()));
+    assert_eq!(witness.status()["mqtt"]["dropped_batches"], 0);
 }
 
 #[test]

@@ -23,6 +23,17 @@ pub struct WitnessProc {
 impl WitnessProc {
     /// Starts a witness of `follow` (`HOST:PORT` or a URL) and waits until it answers.
     pub fn start(follow: &str, genesis: &Path, key: &Path, data: &Path) -> WitnessProc {
+        WitnessProc::start_with(follow, genesis, key, data, &[])
+    }
+
+    /// [`WitnessProc::start`] with more arguments.
+    pub fn start_with(
+        follow: &str,
+        genesis: &Path,
+        key: &Path,
+        data: &Path,
+        extra: &[&str],
+    ) -> WitnessProc {
         let addr = free_addr();
         let follow = if follow.starts_with("http://") {
             follow.to_owned()
@@ -41,6 +52,7 @@ impl WitnessProc {
             .arg(data)
             .arg("--http")
             .arg(addr.to_string())
+            .args(extra)
             .env("TING_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
