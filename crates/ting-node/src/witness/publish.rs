@@ -31,7 +31,7 @@ const UP: &[u8] = b"up";
 
 enum Message {
     Attested(Vec<Attestation>),
-    Evidence(Evidence),
+    Evidence(Box<Evidence>),
 }
 
 /// Hands what the witness signs to its MQTT connection.
@@ -90,7 +90,7 @@ impl Publisher {
 
     /// Queues evidence.
     pub fn evidence(&self, evidence: Evidence) {
-        if self.queue.try_send(Message::Evidence(evidence)).is_err() {
+        if self.queue.try_send(Message::Evidence(Box::new(evidence))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
