@@ -73,6 +73,7 @@ fn device(port: u16, dir: &std::path::Path) -> Device {
         tls: ting_agent::TlsTrust::SystemRoots,
         seed: 7,
         clock: ting_agent::clock::NetworkClock::REAL,
+        witnesses: ting_core::witness::WitnessPolicy::default(),
     };
     Device::start(config).expect("starts")
 }

@@ -115,6 +115,7 @@ fn run_case(
             tls: TlsTrust::SystemRoots,
             seed: 1,
             clock: ting_agent::clock::NetworkClock::REAL,
+            witnesses: ting_core::witness::WitnessPolicy::default(),
         };
         let device = Device::start(config).expect("the device starts");
         let record = ConsentRecord {

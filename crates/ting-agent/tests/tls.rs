@@ -332,6 +332,7 @@ impl TlsBrokerNode {
             tls,
             seed: u64::from(seed),
             clock: ting_agent::clock::NetworkClock::REAL,
+            witnesses: ting_core::witness::WitnessPolicy::default(),
         };
         Device::start(config).expect("the device starts")
     }

@@ -82,6 +82,7 @@ fn device(state: &Path, node_url: String, addr: SocketAddr, pin: [u8; 32]) -> De
         tls: TlsTrust::Pin(pin),
         seed: 7,
         clock: ting_agent::clock::NetworkClock::REAL,
+        witnesses: ting_core::witness::WitnessPolicy::default(),
     };
     Device::start(config).expect("the device starts")
 }

@@ -25,6 +25,10 @@ pub enum StartError {
         "no trusted sequencer key: the device could not tell the node's receipts from forgeries"
     )]
     NoSequencer,
+    #[error(
+        "a witness policy needs a broker: witnesses publish their attestations there (give the device a broker, or no witness policy)"
+    )]
+    WitnessesNeedBroker,
 }
 
 impl StartError {
@@ -35,6 +39,7 @@ impl StartError {
             StartError::Tls(e) => e.code(),
             StartError::Secret(_) => "bad_messaging_secret",
             StartError::NoSequencer => "no_sequencer",
+            StartError::WitnessesNeedBroker => "witnesses_need_broker",
         }
     }
 }

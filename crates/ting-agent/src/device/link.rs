@@ -279,11 +279,14 @@ async fn session(
         return Ended::Failed { connected: false };
     }
     // The inbox, and where the trusted nodes announce themselves (retained,
-    // so a node already there is heard at once), in one SUBSCRIBE.
-    // And every stream this device follows.
+    // so a node already there is heard at once), in one SUBSCRIBE; the
+    // trusted witnesses' attestations (the newest retained), and every
+    // stream this device follows.
     let followed: Vec<String> = inner.streams().resubscribe();
+    let witnesses = inner.witnessed().topics();
     let filters = std::iter::once(topics::inbox(&inner.me))
         .chain(inner.sequencers.iter().map(topics::node))
+        .chain(witnesses)
         .chain(followed)
         .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
     let subscribed = client.try_subscribe_many(filters);
@@ -432,6 +435,15 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
             on_announcement(inner, &publish.topic, &publish.payload);
         }
         Event::Incoming(Packet::Publish(publish))
+            if publish.topic.starts_with(topics::WITNESS_PREFIX)
+                && inner.witnessed().follows(&publish.topic) =>
+        {
+            let ready = inner.witnessed().on_published(&publish.payload);
+            for receipt in &ready {
+                confirm(inner, receipt);
+            }
+        }
+        Event::Incoming(Packet::Publish(publish))
             if publish.topic.starts_with(topics::CALLS_PREFIX)
                 && inner.streams().follows_call(&publish.topic) =>
         {
@@ -524,13 +536,13 @@ fn dispatch(inner: &Arc<Inner>, received: Received) {
                 inner.unproven(&e);
                 return;
             }
-            let confirmed = Confirmed {
-                tx_hash: r.tx_hash,
-                height: r.header.height,
-                index: r.proof.index,
-            };
-            let inner = Arc::clone(inner);
-            tokio::spawn(async move { settle(&inner, &r.tx_hash, Ok(confirmed)).await });
+            // And, under a witness policy, attested by enough witnesses:
+            // until then it waits, and the transaction stays pending.
+            let admitted = inner.witnessed().admit(r);
+            match admitted {
+                Some(r) => confirm(inner, &r),
+                None => inner.stats().awaiting_witnesses += 1,
+            }
         }
         Received::Refusal(r) => {
             let Some(tx) = inner.pending().tx_bytes(&r.tx_hash) else {
@@ -543,6 +555,18 @@ fn dispatch(inner: &Arc<Inner>, received: Received) {
             // Not tied to a transaction: the unanswered one is sent again in time.
         }
     }
+}
+
+/// Settles the transaction of a receipt that passed every check.
+fn confirm(inner: &Arc<Inner>, r: &ting_core::Receipt) {
+    let hash = r.tx_hash;
+    let confirmed = Confirmed {
+        tx_hash: hash,
+        height: r.header.height,
+        index: r.proof.index,
+    };
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move { settle(&inner, &hash, Ok(confirmed)).await });
 }
 
 async fn on_refusal(inner: &Inner, tx: SignedTx, code: String, message: String) {
@@ -577,8 +601,32 @@ mod tests {
             tls,
             seed: 1,
             clock: crate::clock::NetworkClock::REAL,
+            witnesses: ting_core::witness::WitnessPolicy::default(),
         };
         Device::start(config).expect("the device starts")
+    }
+
+    #[tokio::test]
+    async fn a_witness_policy_without_a_broker_is_refused_at_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let witness = Keypair::from_seed([8; 32]).account();
+        let config = DeviceConfig {
+            key: Keypair::from_seed([5; 32]),
+            state_dir: dir.path().to_path_buf(),
+            network: NetworkId(1),
+            sequencers: vec![Keypair::from_seed([6; 32]).account()],
+            genesis_hash: Hash32::ZERO,
+            node_url: "http://127.0.0.1:1".into(),
+            broker: None,
+            tls: TlsTrust::SystemRoots,
+            seed: 1,
+            clock: crate::clock::NetworkClock::REAL,
+            witnesses: ting_core::witness::WitnessPolicy::new(vec![witness], 1).expect("a policy"),
+        };
+        let refused = Device::start(config)
+            .map(|_| ())
+            .map_err(|e| e.code().to_owned());
+        assert_eq!(refused, Err("witnesses_need_broker".to_owned()));
     }
 
     #[tokio::test]

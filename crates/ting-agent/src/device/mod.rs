@@ -49,6 +49,7 @@ pub mod messaging;
 mod pending;
 pub mod presence;
 pub mod streams;
+mod witnessed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -109,6 +110,11 @@ pub struct DeviceConfig {
     /// The network's time (its genesis's clock): what the device stamps
     /// envelopes, logins and expiries with.
     pub clock: crate::clock::NetworkClock,
+    /// The witnesses whose attestations a receipt's header needs, and how
+    /// many (docs/witnesses.md). The default needs none: a receipt is taken
+    /// on the sequencer's signature and its path. Needs a broker, where
+    /// witnesses publish.
+    pub witnesses: ting_core::witness::WitnessPolicy,
 }
 
 impl DeviceConfig {
@@ -155,6 +161,7 @@ impl DeviceConfig {
             tls,
             seed: rand::random(),
             clock: status.clock,
+            witnesses: ting_core::witness::WitnessPolicy::default(),
         })
     }
 }
@@ -173,6 +180,9 @@ pub struct LinkStats {
     pub app_dropped: u64,
     /// Receipts and proofs from the node that did not check, so were not acted on.
     pub unproven: u64,
+    /// Receipts that checked but wait for the witnesses of the device's
+    /// policy to attest their header (`DeviceConfig::witnesses`).
+    pub awaiting_witnesses: u64,
 }
 
 /// A queued transaction; `wait` for its outcome.
@@ -189,6 +199,13 @@ impl Ticket {
         self.outcome
             .await
             .unwrap_or(Err(TxError::Stopped(self.tx_hash)))
+    }
+
+    /// Waits at most `limit` for the outcome; `None`, the ticket kept, when
+    /// it has not come (a receipt waiting for witnesses, a node away).
+    pub async fn wait_for(&mut self, limit: Duration) -> Option<TxOutcome> {
+        let outcome = tokio::time::timeout(limit, &mut self.outcome).await.ok()?;
+        Some(outcome.unwrap_or(Err(TxError::Stopped(self.tx_hash))))
     }
 }
 
@@ -230,6 +247,8 @@ pub(crate) struct Inner {
     presence: watch::Sender<Presence>,
     /// Streams followed and chunks to publish (see `streams`).
     streams: Mutex<streams::StreamLink>,
+    /// The witness policy, the attestations heard and the receipts waiting for them.
+    witnessed: Mutex<witnessed::Witnessed>,
 }
 
 /// A running device. Drop it, or better `shutdown`, to stop its link.
@@ -246,6 +265,9 @@ impl Device {
     pub fn start(config: DeviceConfig) -> Result<Device, StartError> {
         if config.sequencers.is_empty() {
             return Err(StartError::NoSequencer);
+        }
+        if config.witnesses.is_required() && config.broker.is_none() {
+            return Err(StartError::WitnessesNeedBroker);
         }
         let me = config.key.account();
         let verifier = Arc::new(Verifier::new(
@@ -294,6 +316,7 @@ impl Device {
             genesis_hash: config.genesis_hash,
             presence: watch::channel(Presence::Connecting { last_error: None }).0,
             streams: Mutex::new(streams::StreamLink::default()),
+            witnessed: Mutex::new(witnessed::Witnessed::new(config.witnesses)),
             key: config.key,
         });
         let (stop, stopped) = watch::channel(false);
@@ -495,6 +518,12 @@ impl Inner {
 
     fn stats(&self) -> std::sync::MutexGuard<'_, LinkStats> {
         self.stats.lock().expect("the stats lock is never poisoned")
+    }
+
+    fn witnessed(&self) -> std::sync::MutexGuard<'_, witnessed::Witnessed> {
+        self.witnessed
+            .lock()
+            .expect("the witnesses lock is never poisoned")
     }
 
     async fn ledger_nonce(&self) -> Result<Nonce, HttpError> {

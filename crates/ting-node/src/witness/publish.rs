@@ -90,7 +90,11 @@ impl Publisher {
 
     /// Queues evidence.
     pub fn evidence(&self, evidence: Evidence) {
-        if self.queue.try_send(Message::Evidence(Box::new(evidence))).is_err() {
+        if self
+            .queue
+            .try_send(Message::Evidence(Box::new(evidence)))
+            .is_err()
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

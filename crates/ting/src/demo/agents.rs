@@ -78,6 +78,7 @@ impl City {
             tls: TlsTrust::SystemRoots,
             seed,
             clock: ting_agent::clock::NetworkClock::of(&self.genesis),
+            witnesses: ting_core::witness::WitnessPolicy::default(),
         };
         Device::start(config).with_context(|| format!("starting {}", actor.name))
     }

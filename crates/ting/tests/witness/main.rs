@@ -177,6 +177,74 @@ fn a_device_on_the_broker_receives_the_attestations_the_witness_publishes() {
     assert_eq!(witness.status()["mqtt"]["dropped_batches"], 0);
 }
 
+/// A device whose owner trusts one witness holds its receipt back until
+/// that witness attested the header; a device trusting no witness takes it
+/// on the sequencer's word as before.
+#[test]
+fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let addr = free_addr();
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
+    let cli = Cli {
+        node: format!("http://{addr}"),
+        dir: tmp.path().to_path_buf(),
+    };
+    let witness_id = cli.key("witness");
+    let status = node.get("/v1/status");
+    let broker = status["mqtt"]["broker"]
+        .as_str()
+        .expect("a broker")
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let witness_account = ting_core::AccountId::parse(&witness_id).expect("an id");
+    let policy = WitnessPolicy::new(vec![witness_account], 1).expect("a policy");
+    let device = runtime.block_on(mqtt::device(
+        &tmp.path().join("device"),
+        &format!("http://{addr}"),
+        policy,
+    ));
+    let plain = runtime.block_on(mqtt::device(
+        &tmp.path().join("plain"),
+        &format!("http://{addr}"),
+        WitnessPolicy::default(),
+    ));
+    for d in [&device, &plain] {
+        let id = d.account().to_did();
+        cli.run(&["faucet", "--to", &id, "--amount", "100"]);
+    }
+
+    // No witness runs yet: the plain device confirms, the other waits.
+    let to = plain.account();
+    let held = runtime.block_on(mqtt::transfer(&device, to));
+    let taken = runtime.block_on(mqtt::transfer(&plain, device.account()));
+    runtime
+        .block_on(async { taken.wait().await })
+        .expect("confirmed on the sequencer's word");
+    let waited = runtime.block_on(mqtt::still_waiting(held, std::time::Duration::from_secs(2)));
+    let held = waited.expect("held back while no witness attested its header");
+    let stats = device.stats();
+    assert!(stats.awaiting_witnesses >= 1, "{stats:?}");
+
+    // The witness comes, attests, publishes: the receipt goes through.
+    let _witness = WitnessProc::start_with(
+        &addr.to_string(),
+        &data.join("genesis.json"),
+        &tmp.path().join("witness.key"),
+        &tmp.path().join("witness"),
+        &["--mqtt-broker", &broker],
+    );
+    let confirmed = runtime
+        .block_on(async { tokio::time::timeout(common::DEADLINE, held.wait()).await })
+        .expect("confirmed before the deadline")
+        .expect("confirmed");
+    assert!(confirmed.height.0 >= 1);
+    runtime.block_on(async {
+        device.shutdown().await;
+        plain.shutdown().await;
+    });
+}
+
 #[test]
 fn a_sequencer_that_signs_two_blocks_at_a_height_is_caught_and_the_evidence_checks_offline() {
     let tmp = tempfile::tempdir().expect("temporary directory");

@@ -10,7 +10,10 @@ use ting_agent::mqtt_login::mqtt_login;
 use ting_core::witness::{Attestation, ATTESTATION_BYTES};
 use ting_core::{BlockHeader, Hash32, Keypair};
 
-use super::common::poll;
+use super::common::{self, poll};
+use ting_agent::device::{Device, DeviceConfig, Ticket};
+use ting_core::witness::WitnessPolicy;
+use ting_core::{Amount, TxKind};
 
 pub struct Follower {
     published: mpsc::Receiver<(String, Vec<u8>)>,
@@ -66,4 +69,37 @@ impl Follower {
                 .find(|a| a.covers(header))
         })
     }
+}
+
+/// An SDK device discovering the node at `node`, with `witnesses` as its policy.
+pub async fn device(dir: &std::path::Path, node: &str, witnesses: WitnessPolicy) -> Device {
+    let key = Keypair::generate(&mut rand::rng());
+    let mut config = DeviceConfig::discover(key, dir.to_path_buf(), node)
+        .await
+        .expect("the node's status");
+    config.witnesses = witnesses;
+    let d = Device::start(config).expect("the device starts");
+    d.wait_for_node(common::DEADLINE)
+        .await
+        .expect("the node on the broker");
+    d
+}
+
+/// Queues a transfer of 1 from `d` to `to`.
+pub async fn transfer(d: &Device, to: ting_core::AccountId) -> Ticket {
+    d.queue(TxKind::Transfer {
+        to,
+        amount: Amount::new(1),
+        memo: Vec::new(),
+    })
+    .await
+    .expect("queued")
+}
+
+/// The ticket back if it is still unanswered after `wait`.
+pub async fn still_waiting(mut ticket: Ticket, wait: Duration) -> Option<Ticket> {
+    if let Some(outcome) = ticket.wait_for(wait).await {
+        panic!("answered before any witness attested: {outcome:?}");
+    }
+    Some(ticket)
 }

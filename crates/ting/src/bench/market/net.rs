@@ -176,6 +176,7 @@ pub(super) async fn start_device(
         tls: TlsTrust::SystemRoots,
         seed: rand::random(),
         clock: ting_agent::clock::NetworkClock::REAL,
+        witnesses: ting_core::witness::WitnessPolicy::default(),
     };
     let device = Device::start(config)?;
     device.wait_for_node(NODE_WAIT).await?;

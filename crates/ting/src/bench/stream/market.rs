@@ -110,6 +110,7 @@ pub(super) fn device_config(net: &Net, key: &Keypair, dir: std::path::PathBuf) -
         tls: TlsTrust::SystemRoots,
         seed: rand::random(),
         clock: ting_agent::clock::NetworkClock::REAL,
+        witnesses: ting_core::witness::WitnessPolicy::default(),
     }
 }
 

@@ -1,0 +1,236 @@
+//! A device's witness policy at work (docs/witnesses.md): receipts held
+//! back until enough of the witnesses its owner trusts attested their
+//! header. Pure: the link hands it what arrives and settles what it
+//! returns.
+//!
+//! The device follows each trusted witness's attestations topic. What
+//! arrives there is kept as it came, per header, at most two per trusted
+//! witness and for the newest `HEADERS_KEPT` headers; signatures are
+//! checked only when a receipt needs them, by [`WitnessPolicy::check`],
+//! which stops at `needed`. A receipt that already checked against the
+//! sequencer waits here, at most `WAITING_MAX` of them (the oldest gives
+//! way, and its transaction is simply asked about again later, as any
+//! unanswered one is).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ting_core::topics;
+use ting_core::witness::{Attestation, WitnessPolicy, ATTESTATION_BYTES};
+use ting_core::{Hash32, Receipt};
+
+/// Headers whose attestations are kept.
+const HEADERS_KEPT: usize = 1_024;
+/// Receipts waiting for attestations.
+const WAITING_MAX: usize = 1_024;
+
+/// What the device knows of its witnesses.
+#[derive(Debug, Default)]
+pub(crate) struct Witnessed {
+    policy: WitnessPolicy,
+    /// Attestations as they came, by (height, header hash).
+    seen: BTreeMap<(u64, Hash32), Vec<Attestation>>,
+    waiting: VecDeque<Box<Receipt>>,
+    /// Receipts that gave way to newer ones before they were attested.
+    pub gave_way: u64,
+}
+
+impl Witnessed {
+    pub fn new(policy: WitnessPolicy) -> Witnessed {
+        Witnessed {
+            policy,
+            ..Witnessed::default()
+        }
+    }
+
+    /// Whether receipts wait for witnesses at all.
+    pub fn required(&self) -> bool {
+        self.policy.is_required()
+    }
+
+    /// The topics to follow: each trusted witness's attestations.
+    pub fn topics(&self) -> Vec<String> {
+        self.policy
+            .witnesses()
+            .iter()
+            .map(topics::witness_attestations)
+            .collect()
+    }
+
+    /// Whether `topic` is one this device follows.
+    pub fn follows(&self, topic: &str) -> bool {
+        self.required()
+            && self
+                .policy
+                .witnesses()
+                .iter()
+                .any(|w| topics::witness_attestations(w) == topic)
+    }
+
+    /// A receipt that checked against a sequencer: back when its header is
+    /// attested enough (or no policy asks for it), else it waits.
+    pub fn admit(&mut self, receipt: Box<Receipt>) -> Option<Box<Receipt>> {
+        if !self.required() || self.attested(&receipt) {
+            return Some(receipt);
+        }
+        // The same receipt again (the transaction was asked about again).
+        if self.waiting.iter().any(|w| w.tx_hash == receipt.tx_hash) {
+            return None;
+        }
+        if self.waiting.len() >= WAITING_MAX {
+            self.waiting.pop_front();
+            self.gave_way = self.gave_way.saturating_add(1);
+        }
+        self.waiting.push_back(receipt);
+        None
+    }
+
+    /// Takes a message from a witness's topic; answers the waiting receipts
+    /// it made attested enough.
+    pub fn on_published(&mut self, payload: &[u8]) -> Vec<Receipt> {
+        if payload.is_empty() || !payload.len().is_multiple_of(ATTESTATION_BYTES) {
+            return Vec::new();
+        }
+        let cap = self.policy.witnesses().len().saturating_mul(2);
+        for chunk in payload.chunks(ATTESTATION_BYTES) {
+            let Ok(a) = Attestation::from_bytes(chunk) else {
+                continue;
+            };
+            if !self.policy.trusts(&a.witness) {
+                continue;
+            }
+            let list = self.seen.entry((a.height.0, a.header)).or_default();
+            if list.len() < cap && !list.contains(&a) {
+                list.push(a);
+            }
+        }
+        while self.seen.len() > HEADERS_KEPT {
+            self.seen.pop_first();
+        }
+        let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|r| self.attested(r));
+        self.waiting = still.into();
+        ready.into_iter().map(|r| *r).collect()
+    }
+
+    fn attested(&self, r: &Receipt) -> bool {
+        let key = (r.header.height.0, r.header.hash());
+        self.seen
+            .get(&key)
+            .is_some_and(|list| self.policy.check(&r.header, list).is_ok())
+    }
+
+    /// Receipts waiting now.
+    #[cfg(test)]
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ting_core::merkle::MerkleTree;
+    use ting_core::{BlockHeader, BlockHeight, Keypair, Signature, Timestamp};
+
+    use super::*;
+
+    fn key(n: u8) -> Keypair {
+        Keypair::from_seed([n; 32])
+    }
+
+    fn receipt(height: u64) -> Box<Receipt> {
+        let hashes = [Hash32::digest(&[&height.to_le_bytes()])];
+        let mut header = BlockHeader {
+            genesis: Hash32([1; 32]),
+            height: BlockHeight(height),
+            epoch: 0,
+            prev_hash: Hash32([2; 32]),
+            timestamp: Timestamp(1_700_000_000_000),
+            tx_root: ting_core::merkle::root(&hashes),
+            tx_count: 1,
+            state_root: Hash32([3; 32]),
+            sequencer: key(1).account(),
+            signature: Signature([0; 64]),
+        };
+        header.sign(&key(1));
+        Box::new(Receipt {
+            tx_hash: hashes[0],
+            proof: MerkleTree::new(&hashes).proof(0).expect("in range"),
+            header,
+        })
+    }
+
+    fn published(r: &Receipt, witnesses: &[u8]) -> Vec<u8> {
+        witnesses
+            .iter()
+            .flat_map(|w| Attestation::sign(&r.header, &key(*w)).to_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn without_a_policy_a_receipt_passes_at_once() {
+        let mut w = Witnessed::default();
+        assert!(w.topics().is_empty());
+        assert!(w.admit(receipt(1)).is_some());
+    }
+
+    #[test]
+    fn a_receipt_waits_for_two_of_three_trusted_witnesses_and_strangers_do_not_count() {
+        let policy = WitnessPolicy::new(
+            vec![key(2).account(), key(3).account(), key(4).account()],
+            2,
+        )
+        .expect("a policy");
+        let mut w = Witnessed::new(policy);
+        assert_eq!(w.topics().len(), 3);
+        assert!(w.follows(&topics::witness_attestations(&key(3).account())));
+        assert!(!w.follows(&topics::witness_attestations(&key(9).account())));
+
+        let r = receipt(5);
+        assert!(w.admit(r.clone()).is_none(), "no attestation yet");
+        assert_eq!(w.waiting(), 1);
+        assert!(
+            w.on_published(&published(&r, &[9, 8])).is_empty(),
+            "strangers"
+        );
+        assert!(
+            w.on_published(&published(&r, &[2])).is_empty(),
+            "one of two"
+        );
+        // A forged one in a trusted witness's name does not count.
+        let mut forged = published(&r, &[3]);
+        forged[ATTESTATION_BYTES - 1] ^= 1;
+        assert!(w.on_published(&forged).is_empty());
+        assert!(w.on_published(&[1, 2, 3]).is_empty(), "not attestations");
+        let ready = w.on_published(&published(&r, &[4]));
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].tx_hash, r.tx_hash);
+        assert_eq!(w.waiting(), 0);
+        // Another receipt under the same header passes at once now.
+        assert!(w.admit(r).is_some());
+    }
+
+    #[test]
+    fn what_is_kept_is_bounded_and_the_oldest_waiting_receipt_gives_way() {
+        let policy = WitnessPolicy::new(vec![key(2).account()], 1).expect("a policy");
+        let mut w = Witnessed::new(policy);
+        for h in 0..(WAITING_MAX as u64 + 3) {
+            assert!(w.admit(receipt(h + 1)).is_none());
+        }
+        assert_eq!(w.waiting(), WAITING_MAX);
+        assert_eq!(w.gave_way, 3);
+        for h in 0..(HEADERS_KEPT as u64 + 10) {
+            w.on_published(&published(&receipt(h + 1), &[7]));
+        }
+        assert!(w.seen.is_empty(), "a stranger's attestations are not kept");
+        let r = receipt(1);
+        for _ in 0..5 {
+            w.on_published(&published(&r, &[2]));
+        }
+        assert_eq!(
+            w.seen.values().map(Vec::len).sum::<usize>(),
+            1,
+            "one copy kept"
+        );
+    }
+}
