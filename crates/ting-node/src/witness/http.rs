@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use ting_core::block::HEADER_BYTES;
+use ting_core::witness::Attestation;
 use ting_core::BlockHeader;
 
 use super::check::compare;
@@ -91,25 +92,7 @@ async fn attestation(
             "height: must be a block height, a whole number",
         )
     })?;
-    let found = s
-        .record
-        .lock()
-        .expect("record lock")
-        .get(height)
-        .map_err(|e| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "record_failed",
-                e.to_string(),
-            )
-        })?;
-    let Some((header, a)) = found else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "not_attested",
-            format!("this witness has not attested a block at height {height} (yet)"),
-        ));
-    };
+    let (header, a) = attested(&s, height).map_err(|r| *r)?;
     Ok(Json(json!({
         "height": height,
         "epoch": header.epoch,
@@ -117,6 +100,32 @@ async fn attestation(
         "witness": a.witness.to_did(),
         "hex": hex::encode(a.to_bytes()),
     })))
+}
+
+/// The header attested at `height` and its attestation; 404 `not_attested`
+/// when there is none yet.
+fn attested(s: &WitnessShared, height: u64) -> Result<(BlockHeader, Attestation), Box<Response>> {
+    let found = s
+        .record
+        .lock()
+        .expect("record lock")
+        .get(height)
+        .map_err(|e| {
+            Box::new(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "record_failed",
+                e.to_string(),
+            ))
+        })?;
+    found.ok_or_else(|| {
+        Box::new(error(
+            StatusCode::NOT_FOUND,
+            "not_attested",
+            format!(
+                "this witness has not attested a block at height {height} yet; ask again later"
+            ),
+        ))
+    })
 }
 
 async fn evidence(State(s): State<Arc<WitnessShared>>) -> Answer {
@@ -159,25 +168,7 @@ async fn header(
         ));
     }
     let height = seen.height.0;
-    let attested = s
-        .record
-        .lock()
-        .expect("record lock")
-        .get(height)
-        .map_err(|e| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "record_failed",
-                e.to_string(),
-            )
-        })?;
-    let Some((attested, _)) = attested else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "not_attested",
-            format!("this witness has not attested height {height} yet; ask again later"),
-        ));
-    };
+    let (attested, _) = attested(&s, height).map_err(|r| *r)?;
     if attested.hash() == seen.hash() {
         return Ok(Json(json!({ "height": height, "consistent": true })));
     }

@@ -21,16 +21,78 @@ use ting_core::BlockHeader;
 
 const NOT_VALID: i32 = 5;
 
+/// A real dev node, and the CLI pointed at it.
+struct Real {
+    tmp: tempfile::TempDir,
+    addr: std::net::SocketAddr,
+    data: std::path::PathBuf,
+    node: NodeProc,
+    cli: Cli,
+}
+
+impl Real {
+    fn new() -> Real {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let addr = free_addr();
+        let data = tmp.path().join("node");
+        let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
+        let cli = Cli {
+            node: format!("http://{addr}"),
+            dir: tmp.path().to_path_buf(),
+        };
+        Real {
+            tmp,
+            addr,
+            data,
+            node,
+            cli,
+        }
+    }
+}
+
+/// The test's dishonest sequencer serving three honest blocks, a witness
+/// key, and where the witness keeps its data.
+struct Faked {
+    tmp: tempfile::TempDir,
+    chain: fake::Chain,
+    server: fake::Sequencer,
+    cli: Cli,
+    key: std::path::PathBuf,
+    wdata: std::path::PathBuf,
+}
+
+impl Faked {
+    fn new() -> Faked {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let chain = fake::Chain::new(tmp.path());
+        let server = fake::Sequencer::start(chain.blocks(3));
+        let cli = Cli {
+            node: format!("http://{}", free_addr()),
+            dir: tmp.path().to_path_buf(),
+        };
+        cli.key("witness");
+        let key = tmp.path().join("witness.key");
+        let wdata = tmp.path().join("witness");
+        Faked {
+            tmp,
+            chain,
+            server,
+            cli,
+            key,
+            wdata,
+        }
+    }
+}
+
 #[test]
 fn a_witness_attests_every_block_of_a_real_node_and_catches_up_after_a_restart() {
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let addr = free_addr();
-    let data = tmp.path().join("node");
-    let _node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
-    let cli = Cli {
-        node: format!("http://{addr}"),
-        dir: tmp.path().to_path_buf(),
-    };
+    let Real {
+        tmp,
+        addr,
+        data,
+        node: _node,
+        cli,
+    } = Real::new();
     let alice = cli.key("alice");
     let witness_id = cli.key("witness");
     for _ in 0..3 {
@@ -144,14 +206,13 @@ fn a_witness_attests_every_block_of_a_real_node_and_catches_up_after_a_restart()
 
 #[test]
 fn a_device_on_the_broker_receives_the_attestations_the_witness_publishes() {
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let addr = free_addr();
-    let data = tmp.path().join("node");
-    let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
-    let cli = Cli {
-        node: format!("http://{addr}"),
-        dir: tmp.path().to_path_buf(),
-    };
+    let Real {
+        tmp,
+        addr,
+        data,
+        node,
+        cli,
+    } = Real::new();
     let alice = cli.key("alice");
     cli.key("witness");
     let broker = node.get("/v1/status")["mqtt"]["broker"]
@@ -182,14 +243,13 @@ fn a_device_on_the_broker_receives_the_attestations_the_witness_publishes() {
 /// on the sequencer's word as before.
 #[test]
 fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let addr = free_addr();
-    let data = tmp.path().join("node");
-    let node = NodeProc::start(&data, addr, &tmp.path().join("node.log"));
-    let cli = Cli {
-        node: format!("http://{addr}"),
-        dir: tmp.path().to_path_buf(),
-    };
+    let Real {
+        tmp,
+        addr,
+        data,
+        node,
+        cli,
+    } = Real::new();
     let witness_id = cli.key("witness");
     let status = node.get("/v1/status");
     let broker = status["mqtt"]["broker"]
@@ -247,16 +307,14 @@ fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
 
 #[test]
 fn a_sequencer_that_signs_two_blocks_at_a_height_is_caught_and_the_evidence_checks_offline() {
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let chain = fake::Chain::new(tmp.path());
-    let server = fake::Sequencer::start(chain.blocks(3));
-    let cli = Cli {
-        node: format!("http://{}", free_addr()),
-        dir: tmp.path().to_path_buf(),
-    };
-    cli.key("witness");
-    let key = tmp.path().join("witness.key");
-    let wdata = tmp.path().join("witness");
+    let Faked {
+        tmp,
+        chain,
+        server,
+        cli,
+        key,
+        wdata,
+    } = Faked::new();
     let mut witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
     witness.wait_attested(3);
 
@@ -321,16 +379,14 @@ fn a_sequencer_that_signs_two_blocks_at_a_height_is_caught_and_the_evidence_chec
 
 #[test]
 fn a_rewritten_history_is_caught_on_replay_and_a_wrong_state_root_is_never_attested() {
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let chain = fake::Chain::new(tmp.path());
-    let server = fake::Sequencer::start(chain.blocks(3));
-    let cli = Cli {
-        node: format!("http://{}", free_addr()),
-        dir: tmp.path().to_path_buf(),
-    };
-    cli.key("witness");
-    let key = tmp.path().join("witness.key");
-    let wdata = tmp.path().join("witness");
+    let Faked {
+        tmp,
+        chain,
+        server,
+        cli: _cli,
+        key,
+        wdata,
+    } = Faked::new();
     let mut witness = WitnessProc::start(&server.url(), &chain.genesis_path, &key, &wdata);
     witness.wait_attested(3);
     witness.kill9();
