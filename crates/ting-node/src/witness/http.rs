@@ -1,7 +1,7 @@
 //! The witness's HTTP API: its status, its attestations by height, the
 //! evidence it found, and `POST /v1/headers` for anyone to hand it a header
 //! they were shown. Errors are JSON `{"error": {"code", "message"}}` as the
-//! node's are.
+//! node's are. At most `REQUESTS_MAX` requests are served at once.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,8 +29,34 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(body)).into_response()
 }
 
+/// Requests the witness's API serves at once; more are answered 503 `busy`
+/// at once, so a flood of headers to compare costs a bounded share of it.
+const REQUESTS_MAX: usize = 64;
+
+/// Admits a request if one of the permits is free.
+async fn admit(
+    State(permits): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match permits.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("the witness is answering {REQUESTS_MAX} requests; try again shortly"),
+        ),
+    }
+}
+
 /// The witness's routes.
 pub fn router(shared: Arc<WitnessShared>) -> Router {
+    router_with(shared, REQUESTS_MAX)
+}
+
+/// [`router`] serving at most `requests_max` requests at once.
+fn router_with(shared: Arc<WitnessShared>, requests_max: usize) -> Router {
+    let permits = Arc::new(tokio::sync::Semaphore::new(requests_max));
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/attestations/{height}", get(attestation))
@@ -47,6 +73,7 @@ pub fn router(shared: Arc<WitnessShared>) -> Router {
             )
         })
         .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(permits, admit))
 }
 
 /// Serves the witness's API on `listener` until `shutdown` completes.
@@ -201,4 +228,115 @@ async fn header(
     Ok(Json(
         json!({ "height": height, "consistent": false, "evidence": hex }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::witness::{Findings, Record};
+
+    fn shared(dir: &std::path::Path) -> Arc<WitnessShared> {
+        let key = ting_core::Keypair::from_seed([9; 32]);
+        let genesis = ting_core::Hash32([7; 32]);
+        Arc::new(WitnessShared {
+            witness: key.account(),
+            genesis_hash: genesis,
+            follow: "http://127.0.0.1:1".into(),
+            data_dir: dir.to_path_buf(),
+            record: std::sync::Mutex::new(
+                Record::open(dir, &key.account(), &genesis).expect("a record"),
+            ),
+            findings: std::sync::Mutex::new(Findings::default()),
+            publisher: None,
+        })
+    }
+
+    async fn answer(router: Router, method: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .expect("a request");
+        let response = router.oneshot(request).await.expect("an answer");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("a body");
+        (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_by_name_and_a_full_witness_says_it_is_busy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = shared(dir.path());
+        let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_owned();
+        let (status, v) = answer(router(Arc::clone(&s)), "GET", "/v1/attestations/x", "").await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_field".into())
+        );
+        let (status, v) = answer(router(Arc::clone(&s)), "GET", "/v1/attestations/1", "").await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, "not_attested".into())
+        );
+        let (status, v) = answer(
+            router(Arc::clone(&s)),
+            "POST",
+            "/v1/headers",
+            r#"{"hex":"zz"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_hex".into())
+        );
+        let (status, v) = answer(
+            router(Arc::clone(&s)),
+            "POST",
+            "/v1/headers",
+            r#"{"hex":"00"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        let (status, _) = answer(
+            router(Arc::clone(&s)),
+            "POST",
+            "/v1/headers",
+            r#"{"hex":"00","x":1}"#,
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "unknown fields are refused"
+        );
+        let huge = format!(r#"{{"hex":"{}"}}"#, "0".repeat(HEADER_BODY_BYTES_MAX));
+        let (status, v) = answer(router(Arc::clone(&s)), "POST", "/v1/headers", &huge).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_body".into())
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("limit"),
+            "{v}"
+        );
+        let (status, v) = answer(router_with(Arc::clone(&s), 0), "GET", "/v1/status", "").await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::SERVICE_UNAVAILABLE, "busy".into())
+        );
+        let (status, v) = answer(router(s), "GET", "/v1/status", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["attested_height"], 0);
+        assert_eq!(v["attesting"], true);
+    }
 }
