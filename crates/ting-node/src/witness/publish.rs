@@ -49,10 +49,11 @@ impl std::fmt::Debug for Message {
 
 impl Publisher {
     /// Connects (and reconnects) to `broker` as `key`'s account, on
-    /// `runtime`.
+    /// `runtime`; over TLS trusting `tls` when the broker is `mqtts://`.
     pub fn start(
         runtime: &tokio::runtime::Handle,
         broker: &BrokerUrl,
+        tls: Option<Arc<rustls::ClientConfig>>,
         key: &Keypair,
         genesis: &Genesis,
     ) -> Publisher {
@@ -72,7 +73,7 @@ impl Publisher {
             let endpoint = Endpoint {
                 host: &host,
                 port,
-                tls: None,
+                tls: tls.as_ref(),
             };
             let (client, events) =
                 client::connect(login, endpoint, Protocol::V311, (&status, GONE.to_vec()));

@@ -2,6 +2,8 @@
 //! genesis and the witness's key, binds its API (saying so when the port is
 //! taken), starts following and serves until SIGTERM or Ctrl-C.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use ting_agent::files::{read_genesis, read_key};
 use ting_core::broker_url::BrokerUrl;
@@ -38,7 +40,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let broker = broker(args)?;
     let publisher = broker
         .as_ref()
-        .map(|b| Publisher::start(runtime.handle(), b, &key, &genesis));
+        .map(|(b, tls)| Publisher::start(runtime.handle(), b, tls.clone(), &key, &genesis));
     let witness = Witness::start(WitnessConfig {
         follow: follow.clone(),
         key,
@@ -59,9 +61,10 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         broker.map_or_else(
             || "off (give --mqtt-broker mqtt://HOST:PORT to publish attestations there too)".to_owned(),
-            |b| format!(
-                "publishing on {} at mqtt://{}:{}",
+            |(b, _)| format!(
+                "publishing on {} at {}://{}:{}",
                 ting_core::topics::witness_attestations(&shared.witness),
+                if b.tls { "mqtts" } else { "mqtt" },
                 b.host,
                 b.port
             ),
@@ -74,22 +77,28 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The broker the witness publishes on, if `--mqtt-broker` names one.
-fn broker(args: &NodeArgs) -> anyhow::Result<Option<BrokerUrl>> {
+/// The broker the witness publishes on, if `--mqtt-broker` names one, and
+/// whom it trusts there when it is `mqtts://` (`--mqtt-tls-ca`,
+/// `--mqtt-tls-pin`, or the system's CAs). It must answer now, as it must
+/// for a node.
+fn broker(
+    args: &NodeArgs,
+) -> anyhow::Result<Option<(BrokerUrl, Option<Arc<rustls::ClientConfig>>)>> {
     let Some(url) = &args.mqtt.mqtt_broker else {
         return Ok(None);
     };
     let broker = BrokerUrl::parse(url).ok_or_else(|| {
         bad_input(
             "invalid_broker_url",
-            format!("--mqtt-broker {url:?} is not mqtt://HOST:PORT"),
+            format!("--mqtt-broker {url:?} is not mqtt://HOST:PORT or mqtts://HOST:PORT"),
         )
     })?;
-    if broker.tls {
-        return Err(bad_input(
-            "witness_tls_unsupported",
-            "a witness publishes over plain MQTT for now; give an mqtt:// broker, or none (attestations are served over HTTP either way)",
-        ));
-    }
-    Ok(Some(broker))
+    let trust = crate::broker_probe::trust(
+        url,
+        broker.tls,
+        args.mqtt.mqtt_tls_ca.as_deref(),
+        args.mqtt.mqtt_tls_pin.as_deref(),
+    )?;
+    crate::broker_probe::probe(url, &broker.host, broker.port, trust.as_ref())?;
+    Ok(Some((broker, trust.map(|(config, _)| config))))
 }

@@ -428,3 +428,95 @@ fn node_header(addr: std::net::SocketAddr, height: u64) -> BlockHeader {
     let hex = r.body["header"]["hex"].as_str().expect("header hex");
     BlockHeader::from_bytes(&hex::decode(hex).expect("hex")).expect("a header")
 }
+
+/// A witness that cannot start says why, names what to change, and exits
+/// with its kind: its API's port taken, its broker unreachable, TLS flags
+/// for a plain broker, no genesis.
+#[test]
+fn a_witness_that_cannot_start_says_why() {
+    let Faked {
+        tmp,
+        chain,
+        server,
+        key,
+        ..
+    } = Faked::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken = taken.local_addr().expect("its address").to_string();
+    let genesis = chain.genesis_path.to_str().expect("utf-8").to_owned();
+    let key = key.to_str().expect("utf-8").to_owned();
+    let data = tmp.path().join("w").to_str().expect("utf-8").to_owned();
+    let url = server.url();
+    let base = [
+        "node",
+        "--witness",
+        "--follow",
+        url.as_str(),
+        "--genesis",
+        genesis.as_str(),
+        "--key",
+        key.as_str(),
+        "--data-dir",
+        data.as_str(),
+    ];
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ting"))
+            .args(base)
+            .args(extra)
+            .env("TING_LOG", "warn")
+            .output()
+            .expect("run ting node --witness")
+    };
+    let out = run(&["--http", &taken]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already in use"),
+        "{out:?}"
+    );
+
+    let free = free_addr().to_string();
+    let nowhere = format!("mqtts://{}", free_addr());
+    let out = run(&["--http", &free, "--mqtt-broker", &nowhere]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&nowhere),
+        "names the broker it could not reach: {said}"
+    );
+
+    let plain = format!("mqtt://{}", free_addr());
+    let out = run(&[
+        "--http",
+        &free,
+        "--mqtt-broker",
+        &plain,
+        "--mqtt-tls-pin",
+        &"ab".repeat(32),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mqtts://"),
+        "{out:?}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ting"))
+        .args([
+            "node",
+            "--witness",
+            "--follow",
+            url.as_str(),
+            "--key",
+            key.as_str(),
+            "--data-dir",
+            data.as_str(),
+            "--http",
+            &free,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--genesis"),
+        "{out:?}"
+    );
+}
