@@ -45,6 +45,9 @@ pub struct Verifier {
     seen: AtomicU64,
     /// Digests of headers (signature included) checked lately, newest last.
     checked_headers: Mutex<VecDeque<Hash32>>,
+    /// Sequencers that evidence showed dishonest: their headers are no
+    /// longer believed (`distrusted_sequencer`).
+    distrusted: Mutex<Vec<AccountId>>,
 }
 
 /// An answer of the node that does not prove what it says.
@@ -77,7 +80,43 @@ impl Verifier {
             sequencers,
             seen: AtomicU64::new(0),
             checked_headers: Mutex::new(VecDeque::with_capacity(HEADERS_REMEMBERED)),
+            distrusted: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Believes no more header of `sequencer` (evidence showed it signed two
+    /// blocks at one height); `true` the first time.
+    pub fn distrust(&self, sequencer: AccountId) -> bool {
+        let mut d = self.distrusted.lock().unwrap_or_else(|e| e.into_inner());
+        if d.contains(&sequencer) {
+            return false;
+        }
+        d.push(sequencer);
+        true
+    }
+
+    /// The sequencers no longer believed.
+    pub fn distrusted(&self) -> Vec<AccountId> {
+        self.distrusted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A checked header's height now seen, unless its sequencer is distrusted.
+    fn taken(&self, what: impl FnOnce() -> String, header: &BlockHeader) -> Result<(), Unproven> {
+        if self.distrusted().contains(&header.sequencer) {
+            return Err(Unproven {
+                what: what(),
+                code: "distrusted_sequencer",
+                reason: format!(
+                    "evidence shows {} signed two blocks at one height; its headers are no longer believed",
+                    header.sequencer
+                ),
+            });
+        }
+        self.saw(header.height);
+        Ok(())
     }
 
     pub fn genesis(&self) -> &Hash32 {
@@ -127,10 +166,10 @@ impl Verifier {
             code: e.code(),
             reason: e.to_string(),
         })?;
+        self.taken(what, &receipt.header)?;
         if !known {
             self.remember_header(digest);
         }
-        self.saw(receipt.header.height);
         Ok(())
     }
 
@@ -167,7 +206,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.saw(answer.header.height);
+        self.taken(|| format!("account {id}"), &answer.header)?;
         Ok(ProvedAccount {
             record: record.unwrap_or_default(),
             height: answer.header.height,
@@ -189,7 +228,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.saw(answer.header.height);
+        self.taken(|| format!("channel {id}"), &answer.header)?;
         Ok(channel)
     }
 
@@ -208,7 +247,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.saw(answer.header.height);
+        self.taken(|| format!("stream {id}"), &answer.header)?;
         Ok(stream)
     }
 
@@ -294,7 +333,7 @@ impl Verifier {
     /// A checked answer's value, its height now seen; or why it proves nothing.
     fn believe<T>(
         &self,
-        what: impl FnOnce() -> String,
+        what: impl Fn() -> String,
         answer: &StateAnswer,
         checked: Result<T, StateAnswerError>,
     ) -> Result<T, Unproven> {
@@ -303,7 +342,7 @@ impl Verifier {
             code: e.code(),
             reason: e.to_string(),
         })?;
-        self.saw(answer.header.height);
+        self.taken(what, &answer.header)?;
         Ok(value)
     }
 }
@@ -396,5 +435,32 @@ mod tests {
         }
         let remembered = verifier.checked_headers.lock().expect("lock").len();
         assert_eq!(remembered, HEADERS_REMEMBERED);
+    }
+
+    #[test]
+    fn once_distrusted_a_sequencer_s_headers_prove_nothing_even_remembered_ones() {
+        let key = Keypair::from_seed([8; 32]);
+        let other = Keypair::from_seed([9; 32]);
+        let genesis = Hash32([1; 32]);
+        let hashes = [Hash32([4; 32]), Hash32([5; 32])];
+        let header = block(&key, genesis, &hashes);
+        let verifier = Verifier::new(genesis, vec![key.account(), other.account()]);
+        assert_eq!(
+            verifier.receipt(&hashes[0], &receipt(&header, &hashes, 0)),
+            Ok(())
+        );
+        assert!(verifier.distrust(key.account()));
+        assert!(!verifier.distrust(key.account()), "once");
+        let refused = verifier
+            .receipt(&hashes[1], &receipt(&header, &hashes, 1))
+            .map_err(|e| e.code);
+        assert_eq!(refused, Err("distrusted_sequencer"));
+        // The other sequencer is still believed.
+        let theirs = block(&other, genesis, &hashes);
+        assert_eq!(
+            verifier.receipt(&hashes[0], &receipt(&theirs, &hashes, 0)),
+            Ok(())
+        );
+        assert_eq!(verifier.distrusted(), vec![key.account()]);
     }
 }

@@ -438,6 +438,10 @@ fn on_event(inner: &Arc<Inner>, schedule: &mut Schedule, session: &mut Session, 
             if publish.topic.starts_with(topics::WITNESS_PREFIX)
                 && inner.witnessed().follows(&publish.topic) =>
         {
+            if publish.topic.ends_with("/evidence") {
+                on_evidence(inner, &publish.payload);
+                return;
+            }
             let ready = inner.witnessed().on_published(&publish.payload);
             for receipt in &ready {
                 confirm(inner, receipt);
@@ -554,6 +558,23 @@ fn dispatch(inner: &Arc<Inner>, received: Received) {
         Received::NodeError(_) => {
             // Not tied to a transaction: the unanswered one is sent again in time.
         }
+    }
+}
+
+/// Evidence from a trusted witness: a sequencer this device trusted signed
+/// two blocks at one height, and none of its headers is believed again.
+fn on_evidence(inner: &Inner, payload: &[u8]) {
+    let Some(sequencer) = super::witnessed::Witnessed::evidence_against(
+        payload,
+        &inner.genesis_hash,
+        &inner.sequencers,
+    ) else {
+        return;
+    };
+    if inner.verifier().distrust(sequencer) {
+        eprintln!(
+            "ting-agent: evidence shows sequencer {sequencer} signed two blocks at one height; its headers are no longer believed"
+        );
     }
 }
 

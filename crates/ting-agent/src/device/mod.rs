@@ -484,6 +484,12 @@ impl Device {
         self.inner.stats().clone()
     }
 
+    /// The sequencers this device no longer believes: evidence from a
+    /// witness it trusts showed each signed two blocks at one height.
+    pub fn distrusted(&self) -> Vec<AccountId> {
+        self.inner.verifier().distrusted()
+    }
+
     /// Entries still waiting in the outbox.
     pub fn outbox_len(&self) -> usize {
         self.inner.pending().outbox().len()

@@ -47,23 +47,31 @@ impl Witnessed {
         self.policy.is_required()
     }
 
-    /// The topics to follow: each trusted witness's attestations.
+    /// The topics to follow: each trusted witness's attestations and evidence.
     pub fn topics(&self) -> Vec<String> {
         self.policy
             .witnesses()
             .iter()
-            .map(topics::witness_attestations)
+            .flat_map(|w| [topics::witness_attestations(w), topics::witness_evidence(w)])
             .collect()
     }
 
     /// Whether `topic` is one this device follows.
     pub fn follows(&self, topic: &str) -> bool {
-        self.required()
-            && self
-                .policy
-                .witnesses()
-                .iter()
-                .any(|w| topics::witness_attestations(w) == topic)
+        self.required() && self.topics().iter().any(|t| t == topic)
+    }
+
+    /// Evidence published by a trusted witness: the sequencer of `genesis`
+    /// it proves dishonest, if it proves that of one of `sequencers`.
+    pub fn evidence_against(
+        payload: &[u8],
+        genesis: &Hash32,
+        sequencers: &[ting_core::AccountId],
+    ) -> Option<ting_core::AccountId> {
+        let evidence = ting_core::witness::Evidence::from_bytes(payload).ok()?;
+        let proven = evidence.verify().ok()?;
+        (proven.genesis == *genesis && sequencers.contains(&proven.sequencer))
+            .then_some(proven.sequencer)
     }
 
     /// A receipt that checked against a sequencer: back when its header is
@@ -182,7 +190,7 @@ mod tests {
         )
         .expect("a policy");
         let mut w = Witnessed::new(policy);
-        assert_eq!(w.topics().len(), 3);
+        assert_eq!(w.topics().len(), 6, "attestations and evidence of each");
         assert!(w.follows(&topics::witness_attestations(&key(3).account())));
         assert!(!w.follows(&topics::witness_attestations(&key(9).account())));
 
@@ -232,5 +240,42 @@ mod tests {
             1,
             "one copy kept"
         );
+    }
+
+    #[test]
+    fn only_evidence_that_proves_a_trusted_sequencer_dishonest_counts() {
+        let seq = key(1);
+        let a = receipt(2).header;
+        let mut b = a.clone();
+        b.timestamp = Timestamp(b.timestamp.0 + 1);
+        b.sign(&seq);
+        let evidence = ting_core::witness::Evidence::equivocation(a.clone(), b).to_bytes();
+        let genesis = a.genesis;
+        let against = |bytes: &[u8], g: &Hash32, s: &[ting_core::AccountId]| {
+            Witnessed::evidence_against(bytes, g, s)
+        };
+        assert_eq!(
+            against(&evidence, &genesis, &[seq.account()]),
+            Some(seq.account())
+        );
+        assert_eq!(
+            against(&evidence, &Hash32([9; 32]), &[seq.account()]),
+            None,
+            "another network"
+        );
+        assert_eq!(
+            against(&evidence, &genesis, &[key(2).account()]),
+            None,
+            "not trusted"
+        );
+        let mut forged = evidence.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert_eq!(
+            against(&forged, &genesis, &[seq.account()]),
+            None,
+            "a forged signature"
+        );
+        assert_eq!(against(&[1, 2], &genesis, &[seq.account()]), None);
     }
 }

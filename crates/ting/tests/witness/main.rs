@@ -305,6 +305,75 @@ fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
     });
 }
 
+/// The node's own key (a dev node keeps it in its data directory) signs a
+/// second block at an attested height, as a thief of the key would; a
+/// device handed that header passes it to the witness, whose evidence on
+/// the broker makes every device that trusts the witness stop believing
+/// that sequencer.
+#[test]
+fn evidence_on_the_broker_makes_a_device_stop_believing_the_sequencer() {
+    let Real {
+        tmp,
+        addr,
+        data,
+        node,
+        cli,
+    } = Real::new();
+    let witness_id = cli.key("witness");
+    let status = node.get("/v1/status");
+    let broker = status["mqtt"]["broker"]
+        .as_str()
+        .expect("a broker")
+        .to_owned();
+    let witness = WitnessProc::start_with(
+        &addr.to_string(),
+        &data.join("genesis.json"),
+        &tmp.path().join("witness.key"),
+        &tmp.path().join("witness"),
+        &["--mqtt-broker", &broker],
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let witness_account = ting_core::AccountId::parse(&witness_id).expect("an id");
+    let policy = WitnessPolicy::new(vec![witness_account], 1).expect("a policy");
+    let device = runtime.block_on(mqtt::device(
+        &tmp.path().join("device"),
+        &format!("http://{addr}"),
+        policy,
+    ));
+    cli.run(&[
+        "faucet",
+        "--to",
+        &device.account().to_did(),
+        "--amount",
+        "100",
+    ]);
+    let height = node_height(addr);
+    witness.wait_attested(height);
+
+    let key = ting_agent::files::read_key(&data.join("node.key")).expect("the dev node's key");
+    let mut forked = node_header(addr, height);
+    forked.timestamp = ting_core::Timestamp(forked.timestamp.0 + 1);
+    forked.sign(&key);
+    let answer = witness.post_header(&forked);
+    assert!(answer["evidence"].is_string(), "{answer}");
+    let distrusted = poll("the device to hear the evidence", || {
+        let d = device.distrusted();
+        (!d.is_empty()).then_some(d)
+    });
+    assert_eq!(distrusted, vec![key.account()]);
+
+    // Nothing under that sequencer's headers is believed any more: not even
+    // the proof of the device's own nonce, so no transfer is queued on it.
+    let refused = runtime.block_on(device.queue(ting_core::TxKind::Transfer {
+        to: key.account(),
+        amount: ting_core::Amount::new(1),
+        memo: Vec::new(),
+    }));
+    let said = format!("{:?}", refused.expect_err("refused"));
+    assert!(said.contains("distrusted_sequencer"), "{said}");
+    runtime.block_on(device.shutdown());
+}
+
 #[test]
 fn a_sequencer_that_signs_two_blocks_at_a_height_is_caught_and_the_evidence_checks_offline() {
     let Faked {
