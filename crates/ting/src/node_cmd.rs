@@ -58,7 +58,8 @@ pub struct NodeArgs {
     /// The genesis file (required without --dev).
     #[arg(long, value_name = "FILE", conflicts_with = "dev")]
     pub genesis: Option<PathBuf>,
-    /// The sequencer key file [default: DATA_DIR/node.key].
+    /// The sequencer key file [default: DATA_DIR/node.key]; for a witness,
+    /// its own key [default: DATA_DIR/witness.key].
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Where the block log, snapshots and index live.
@@ -87,8 +88,8 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Run as a witness of another node's chain: re-execute every block it
-    /// serves and attest the headers that check out (needs --follow,
-    /// --genesis and --key; docs/witnesses.md).
+    /// serves and attest the headers that check out (needs --follow and
+    /// --genesis; docs/witnesses.md).
     #[arg(long, requires = "follow", conflicts_with = "dev")]
     pub witness: bool,
     /// The node a witness follows: its HTTP API, `http://HOST:PORT`.

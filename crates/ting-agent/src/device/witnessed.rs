@@ -23,12 +23,25 @@ const HEADERS_KEPT: usize = 1_024;
 /// Receipts waiting for attestations.
 const WAITING_MAX: usize = 1_024;
 
+/// The attestations heard of one header, and what checking them found.
+#[derive(Debug, Default)]
+struct Heard {
+    attestations: Vec<Attestation>,
+    /// The policy is met: no need to check again.
+    passed: bool,
+    /// How many attestations there were when the policy was last not met:
+    /// checking the same ones again would find the same.
+    failed_with: Option<usize>,
+}
+
 /// What the device knows of its witnesses.
 #[derive(Debug, Default)]
 pub(crate) struct Witnessed {
     policy: WitnessPolicy,
+    /// Each trusted witness's attestations and evidence topics, made once.
+    topics: Vec<String>,
     /// Attestations as they came, by (height, header hash).
-    seen: BTreeMap<(u64, Hash32), Vec<Attestation>>,
+    seen: BTreeMap<(u64, Hash32), Heard>,
     waiting: VecDeque<Box<Receipt>>,
     /// Receipts that gave way to newer ones before they were attested.
     pub gave_way: u64,
@@ -36,8 +49,14 @@ pub(crate) struct Witnessed {
 
 impl Witnessed {
     pub fn new(policy: WitnessPolicy) -> Witnessed {
+        let topics = policy
+            .witnesses()
+            .iter()
+            .flat_map(|w| [topics::witness_attestations(w), topics::witness_evidence(w)])
+            .collect();
         Witnessed {
             policy,
+            topics,
             ..Witnessed::default()
         }
     }
@@ -49,16 +68,12 @@ impl Witnessed {
 
     /// The topics to follow: each trusted witness's attestations and evidence.
     pub fn topics(&self) -> Vec<String> {
-        self.policy
-            .witnesses()
-            .iter()
-            .flat_map(|w| [topics::witness_attestations(w), topics::witness_evidence(w)])
-            .collect()
+        self.topics.clone()
     }
 
     /// Whether `topic` is one this device follows.
     pub fn follows(&self, topic: &str) -> bool {
-        self.required() && self.topics().iter().any(|t| t == topic)
+        self.topics.iter().any(|t| t == topic)
     }
 
     /// Evidence published by a trusted witness: the sequencer of `genesis`
@@ -106,26 +121,44 @@ impl Witnessed {
             if !self.policy.trusts(&a.witness) {
                 continue;
             }
-            let list = self.seen.entry((a.height.0, a.header)).or_default();
-            if list.len() < cap && !list.contains(&a) {
-                list.push(a);
+            let heard = self.seen.entry((a.height.0, a.header)).or_default();
+            if heard.attestations.len() < cap && !heard.attestations.contains(&a) {
+                heard.attestations.push(a);
             }
         }
         while self.seen.len() > HEADERS_KEPT {
             self.seen.pop_first();
         }
-        let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|r| self.attested(r));
-        self.waiting = still.into();
-        ready.into_iter().map(|r| *r).collect()
+        let mut ready = Vec::new();
+        for r in std::mem::take(&mut self.waiting) {
+            if self.attested(&r) {
+                ready.push(*r);
+            } else {
+                self.waiting.push_back(r);
+            }
+        }
+        ready
     }
 
-    fn attested(&self, r: &Receipt) -> bool {
+    /// Whether `r`'s header is attested enough. The signatures of one
+    /// header's attestations are checked once per attestation heard, however
+    /// many receipts wait under it.
+    fn attested(&mut self, r: &Receipt) -> bool {
         let key = (r.header.height.0, r.header.hash());
-        self.seen
-            .get(&key)
-            .is_some_and(|list| self.policy.check(&r.header, list).is_ok())
+        let Some(heard) = self.seen.get_mut(&key) else {
+            return false;
+        };
+        if heard.passed {
+            return true;
+        }
+        if heard.failed_with == Some(heard.attestations.len()) {
+            return false;
+        }
+        heard.passed = self.policy.check(&r.header, &heard.attestations).is_ok();
+        if !heard.passed {
+            heard.failed_with = Some(heard.attestations.len());
+        }
+        heard.passed
     }
 
     /// Receipts waiting now.
@@ -236,7 +269,7 @@ mod tests {
             w.on_published(&published(&r, &[2]));
         }
         assert_eq!(
-            w.seen.values().map(Vec::len).sum::<usize>(),
+            w.seen.values().map(|h| h.attestations.len()).sum::<usize>(),
             1,
             "one copy kept"
         );

@@ -9,7 +9,7 @@
 //! the same key, is an equivocation ([`Evidence`]).
 
 use ting_core::witness::{Attestation, Evidence};
-use ting_core::{AccountId, Block, BlockHeader, Genesis, Hash32, Keypair, SignedTx};
+use ting_core::{AccountId, Block, BlockHeader, Genesis, Hash32, Keypair};
 use ting_ledger::{BlockError, State};
 
 /// Why a block was not attested. Each is the sequencer's fault, not the
@@ -121,9 +121,7 @@ impl Checker {
     fn apply(&mut self, block: &Block) -> Result<Attestation, Fault> {
         let h = &block.header;
         let height = h.height.0;
-        self.state
-            .check_header(h)
-            .map_err(|source| Fault::DoesNotFollow { height, source })?;
+        // `apply_block` checks the header follows before it changes anything.
         match self.state.apply_block(block) {
             Ok(_) => Ok(Attestation::sign(h, &self.key)),
             Err(BlockError::StateRootMismatch {
@@ -161,11 +159,19 @@ pub fn verify(block: &Block, sequencers: &[AccountId]) -> Result<(), Fault> {
     }
     // The batch's coefficients must be unpredictable to whoever made the
     // block, or forged signatures could be built to pass together.
-    let checked = SignedTx::verify_batch(block.txs.clone(), &mut rand::rng());
-    if let Some(Err((tx, _))) = checked.into_iter().find(Result::is_err) {
-        return Err(Fault::BadTxSignature { height, tx });
+    // Queued by reference: the block's transactions are not copied.
+    let mut batch = ting_core::keys::BatchVerifier::with_capacity(block.txs.len());
+    for tx in &block.txs {
+        batch.queue(&tx.body().sender, &tx.signing_message(), tx.signature());
     }
-    Ok(())
+    let good = batch.verify(&mut rand::rng());
+    match block.txs.iter().zip(good).find(|(_, ok)| !ok) {
+        Some((tx, _)) => Err(Fault::BadTxSignature {
+            height,
+            tx: tx.hash(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// [`verify`] on every block, the blocks shared out over up to `threads`
@@ -212,7 +218,8 @@ pub fn compare(attested: &BlockHeader, seen: &BlockHeader) -> Option<Evidence> {
 #[cfg(test)]
 mod tests {
     use ting_core::{
-        Amount, BlockHeight, LedgerClock, NetworkId, Nonce, Signature, Timestamp, TxBody, TxKind,
+        Amount, BlockHeight, LedgerClock, NetworkId, Nonce, Signature, SignedTx, Timestamp, TxBody,
+        TxKind,
     };
 
     use super::*;
