@@ -31,6 +31,9 @@ use crate::encoding::{DecodeError, Reader, Writer};
 use crate::hash::{self, Hash32};
 use sha2::{Digest, Sha256};
 
+mod multi;
+pub use multi::{MultiProof, MultiProofError, MULTI_PROOF_BUCKETS_MAX, MULTI_PROOF_SIBLINGS_MAX};
+
 /// Bits of a key that choose its bucket.
 pub const STATE_BUCKET_BITS: u32 = 16;
 /// Buckets in the tree: the leaves of its top.
