@@ -9,17 +9,23 @@
 //!   proof under it.
 //! - [`Evidence`]: what proves a sequencer dishonest on its own, with no
 //!   trust in whoever presents it: two different headers it signed at one
-//!   height in one epoch. A failover is not evidence: a new leader signs in
-//!   a later epoch.
+//!   height in one epoch (a failover is not evidence: a new leader signs in
+//!   a later epoch), or a block whose state root does not follow from its
+//!   transactions and the state before it ([`RootEvidence`]).
 //!
 //! Everything here is pure: bytes in, a verdict out.
 
 mod attestation;
 mod evidence;
 mod policy;
+mod root;
 #[cfg(test)]
 mod tests;
 
 pub use attestation::{Attestation, ATTESTATION_BYTES, ATTESTATION_VERSION, WITNESS_DOMAIN};
-pub use evidence::{Evidence, EvidenceError, Proven, EVIDENCE_BYTES_MAX, EVIDENCE_VERSION};
+pub use evidence::{
+    Evidence, EvidenceError, Proven, ProvenFault, EQUIVOCATION_BYTES, EVIDENCE_BYTES_MAX,
+    EVIDENCE_VERSION,
+};
 pub use policy::{PolicyError, WitnessError, WitnessPolicy, WITNESSES_MAX};
+pub use root::{RootEvidence, ROOT_EVIDENCE_RECORDS_MAX, STATE_RECORD_BYTES_MAX};

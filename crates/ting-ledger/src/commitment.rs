@@ -30,7 +30,7 @@ use ting_core::{AccountId, BlockHeader, BlockHeight, ChannelId, Hash32, Messagin
 use crate::state::{Account, Device, State};
 
 /// A key of the state map, by what it names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum StateKey {
     Account(AccountId),
     Channel(ChannelId),
@@ -63,6 +63,40 @@ pub(crate) enum Prior {
 
 /// Keys changed since the last committed block, with what each held then.
 pub(crate) type Changed = HashMap<StateKey, Prior, FixedState>;
+
+/// The state-map key `key` names.
+pub(crate) fn map_key(key: &StateKey) -> Hash32 {
+    match key {
+        StateKey::Account(id) => state_map::account_key(id),
+        StateKey::Channel(id) => state_map::channel_key(id),
+        StateKey::Stream(id) => state_map::stream_key(id),
+        StateKey::Hold(id) => state_map::hold_key(id),
+        StateKey::Offer(id) => state_map::offer_key(id),
+        StateKey::Reputation(key) | StateKey::Class(key) => *key,
+        StateKey::Order(id) => state_map::order_key(id),
+        StateKey::Lease(id) => state_map::lease_key(id),
+    }
+}
+
+/// The value hash of `record` under `key`'s kind.
+pub(crate) fn value_hash(key: &StateKey, record: &[u8]) -> Hash32 {
+    match key {
+        StateKey::Account(_) => state_map::account_value_hash(record),
+        StateKey::Channel(_) => state_map::channel_value_hash(record),
+        StateKey::Stream(_) => state_map::stream_value_hash(record),
+        StateKey::Hold(_) => state_map::hold_value_hash(record),
+        StateKey::Offer(_) => state_map::offer_value_hash(record),
+        StateKey::Reputation(_) => state_map::reputation_value_hash(record),
+        StateKey::Class(_) => state_map::class_value_hash(record),
+        StateKey::Order(_) => state_map::order_value_hash(record),
+        StateKey::Lease(_) => state_map::lease_value_hash(record),
+    }
+}
+
+/// The state-map entry for `key` holding `record` (`None`: nothing).
+pub(crate) fn entry(key: &StateKey, record: Option<&[u8]>) -> (Hash32, Option<Hash32>) {
+    (map_key(key), record.map(|r| value_hash(key, r)))
+}
 
 impl Prior {
     fn record(&self) -> Option<Vec<u8>> {
@@ -150,7 +184,7 @@ impl State {
         self.current_record(&StateKey::Account(*id))
     }
 
-    fn current_record(&self, key: &StateKey) -> Option<Vec<u8>> {
+    pub(crate) fn current_record(&self, key: &StateKey) -> Option<Vec<u8>> {
         let mut w = Writer::with_capacity(64);
         self.encode_current(key, &mut w).then(|| w.into_bytes())
     }
@@ -234,55 +268,55 @@ impl State {
         // Taken out while the state is read, and put back empty: its
         // capacity serves the next block, which would otherwise grow it
         // again from nothing.
-        let mut changed = std::mem::take(&mut self.changed);
+        let changed = std::mem::take(&mut self.changed);
         let mut w = Writer::with_capacity(256);
         let updates: Vec<(Hash32, Option<Hash32>)> = changed
-            .drain()
-            .map(|(key, _)| {
+            .keys()
+            .map(|key| {
                 w.clear();
-                let held = self.encode_current(&key, &mut w);
-                let record = w.as_slice();
-                match key {
-                    StateKey::Account(id) => (
-                        state_map::account_key(&id),
-                        held.then(|| state_map::account_value_hash(record)),
-                    ),
-                    StateKey::Channel(id) => (
-                        state_map::channel_key(&id),
-                        held.then(|| state_map::channel_value_hash(record)),
-                    ),
-                    StateKey::Stream(id) => (
-                        state_map::stream_key(&id),
-                        held.then(|| state_map::stream_value_hash(record)),
-                    ),
-                    StateKey::Hold(id) => (
-                        state_map::hold_key(&id),
-                        held.then(|| state_map::hold_value_hash(record)),
-                    ),
-                    StateKey::Offer(id) => (
-                        state_map::offer_key(&id),
-                        held.then(|| state_map::offer_value_hash(record)),
-                    ),
-                    StateKey::Reputation(key) => {
-                        (key, held.then(|| state_map::reputation_value_hash(record)))
-                    }
-                    StateKey::Class(key) => {
-                        (key, held.then(|| state_map::class_value_hash(record)))
-                    }
-                    StateKey::Order(id) => (
-                        state_map::order_key(&id),
-                        held.then(|| state_map::order_value_hash(record)),
-                    ),
-                    StateKey::Lease(id) => (
-                        state_map::lease_key(&id),
-                        held.then(|| state_map::lease_value_hash(record)),
-                    ),
-                }
+                let held = self.encode_current(key, &mut w);
+                entry(key, held.then(|| w.as_slice()))
             })
             .collect();
-        self.changed = changed;
+        self.keep_priors(changed);
         self.tree.apply(updates);
         self.tree.root()
+    }
+
+    /// Keeps the priors of keys just hashed into the tree until their block
+    /// commits, and leaves `changed` empty (its capacity kept for the next
+    /// block).
+    fn keep_priors(&mut self, mut changed: Changed) {
+        if self.hashed.is_empty() {
+            std::mem::swap(&mut self.hashed, &mut changed);
+        } else {
+            // Hashed twice before a commit: the first prior is the committed one.
+            for (key, prior) in changed.drain() {
+                self.hashed.entry(key).or_insert(prior);
+            }
+        }
+        changed.clear();
+        self.changed = changed;
+    }
+
+    /// Takes a refused block's changes out of the tree: it is the last
+    /// committed block's again, and `changed` holds what each key held then.
+    pub(crate) fn unhash(&mut self) {
+        let hashed = std::mem::take(&mut self.hashed);
+        let undo: Vec<(Hash32, Option<Hash32>)> = hashed
+            .iter()
+            .map(|(key, prior)| entry(key, prior.record().as_deref()))
+            .collect();
+        self.tree.apply(undo);
+        self.changed.extend(hashed);
+    }
+
+    /// What `key` held at the last committed block, even while a block is open.
+    pub(crate) fn committed_record(&self, key: &StateKey) -> Option<Vec<u8>> {
+        match self.changed.get(key) {
+            Some(before) => before.record(),
+            None => self.current_record(key),
+        }
     }
 
     /// The state root at the last committed block (or at genesis).
@@ -367,11 +401,7 @@ impl State {
     }
 
     fn prove_key(&self, key: StateKey, map_key: Hash32) -> (Option<Vec<u8>>, StateProof) {
-        let record = match self.changed.get(&key) {
-            Some(before) => before.record(),
-            None => self.current_record(&key),
-        };
-        (record, self.tree.prove(&map_key))
+        (self.committed_record(&key), self.tree.prove(&map_key))
     }
 
     /// Every entry of the state map, computed from the state alone.

@@ -25,6 +25,9 @@ mod apply;
 mod channel;
 mod commitment;
 mod error;
+pub mod evidence;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod hold;
 mod lease;
 mod messaging;

@@ -93,6 +93,10 @@ pub struct State {
     pub(crate) tree: StateTree,
     /// Keys changed since then, with what each held at it.
     pub(crate) changed: Changed,
+    /// Keys [`State::update_root`] hashed into the tree for a block not yet
+    /// committed, with what each held at the last committed block: a block
+    /// refused for its state root is taken out of the tree with them.
+    pub(crate) hashed: Changed,
     /// The last committed block's header, once seen.
     pub(crate) tip_header: Option<BlockHeader>,
     /// Set while replaying a log of signed blocks: the state map is left
@@ -180,6 +184,7 @@ impl State {
             totals: crate::totals::Totals::default(),
             tree: StateTree::default(),
             changed: Changed::with_hasher(FixedState::with_seed(hash_seed ^ 0x510e_527f_ade6_82d1)),
+            hashed: Changed::with_hasher(FixedState::with_seed(hash_seed ^ 0x9b05_688c_2b3e_6c1e)),
             tip_header: None,
             replaying: false,
             height: BlockHeight(0),
@@ -286,12 +291,16 @@ impl State {
             self.update_root()
         };
         if header.state_root != root {
+            if !self.replaying {
+                self.unhash();
+            }
             return Err(BlockError::StateRootMismatch {
                 height: header.height,
                 header: header.state_root,
                 computed: root,
             });
         }
+        self.hashed.clear();
         self.height = header.height;
         self.tip_hash = header.hash();
         self.last_timestamp = header.timestamp;
@@ -304,7 +313,9 @@ impl State {
     /// The header must follow the tip; nothing changes if it does not. If the
     /// transactions do not lead to the header's state root, the block is
     /// refused (`state_root_mismatch`) with them applied: the state is then
-    /// unusable, and the caller stops.
+    /// unusable, and the caller stops. Its state map is put back to the last
+    /// committed block first, so its proofs (and [`crate::evidence::build`])
+    /// still answer for the state the block started from.
     pub fn apply_block(&mut self, block: &Block) -> Result<Vec<Result<(), TxError>>, BlockError> {
         self.check_header(&block.header)?;
         let at = block.header.timestamp;

@@ -562,18 +562,24 @@ fn dispatch(inner: &Arc<Inner>, received: Received) {
 }
 
 /// Evidence from a trusted witness: a sequencer this device trusted signed
-/// two blocks at one height, and none of its headers is believed again.
+/// two blocks at one height, or a block its transactions do not lead to,
+/// and none of its headers is believed again.
 fn on_evidence(inner: &Inner, payload: &[u8]) {
-    let Some(sequencer) = super::witnessed::Witnessed::evidence_against(
-        payload,
-        &inner.genesis_hash,
-        &inner.sequencers,
-    ) else {
+    let network = ting_ledger::evidence::Network {
+        id: inner.network,
+        genesis_hash: inner.genesis_hash,
+        sequencers: &inner.sequencers,
+        genesis: None,
+    };
+    let Some(proven) = super::witnessed::Witnessed::evidence_against(payload, &network) else {
         return;
     };
+    let sequencer = proven.sequencer;
     if inner.verifier().distrust(sequencer) {
         eprintln!(
-            "ting-agent: evidence shows sequencer {sequencer} signed two blocks at one height; its headers are no longer believed"
+            "ting-agent: evidence ({}) shows sequencer {sequencer} broke the ledger's rules at height {}; its headers are no longer believed",
+            proven.fault.code(),
+            proven.height.0
         );
     }
 }

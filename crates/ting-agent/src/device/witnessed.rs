@@ -76,17 +76,18 @@ impl Witnessed {
         self.topics.iter().any(|t| t == topic)
     }
 
-    /// Evidence published by a trusted witness: the sequencer of `genesis`
-    /// it proves dishonest, if it proves that of one of `sequencers`.
+    /// Evidence published by a trusted witness: the sequencer of `network`
+    /// it proves dishonest, with what it did, if it proves that of one of
+    /// the network's sequencers. A wrong state root is checked by re-running
+    /// its block on the state it proves (`ting_ledger::evidence`); one at
+    /// height 1 needs the genesis, which a device does not hold, and is
+    /// left to the witness policy (its witnesses never attest that block).
     pub fn evidence_against(
         payload: &[u8],
-        genesis: &Hash32,
-        sequencers: &[ting_core::AccountId],
-    ) -> Option<ting_core::AccountId> {
+        network: &ting_ledger::evidence::Network<'_>,
+    ) -> Option<ting_core::witness::Proven> {
         let evidence = ting_core::witness::Evidence::from_bytes(payload).ok()?;
-        let proven = evidence.verify().ok()?;
-        (proven.genesis == *genesis && sequencers.contains(&proven.sequencer))
-            .then_some(proven.sequencer)
+        ting_ledger::evidence::verify(&evidence, network).ok()
     }
 
     /// A receipt that checked against a sequencer: back when its header is
@@ -285,7 +286,13 @@ mod tests {
         let evidence = ting_core::witness::Evidence::equivocation(a.clone(), b).to_bytes();
         let genesis = a.genesis;
         let against = |bytes: &[u8], g: &Hash32, s: &[ting_core::AccountId]| {
-            Witnessed::evidence_against(bytes, g, s)
+            let network = ting_ledger::evidence::Network {
+                id: ting_core::NetworkId(1),
+                genesis_hash: *g,
+                sequencers: s,
+                genesis: None,
+            };
+            Witnessed::evidence_against(bytes, &network).map(|p| p.sequencer)
         };
         assert_eq!(
             against(&evidence, &genesis, &[seq.account()]),

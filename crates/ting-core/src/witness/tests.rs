@@ -2,6 +2,7 @@
 //! equivocation evidence: what verifies, and each way it must not.
 
 use crate::prelude::*;
+use alloc::boxed::Box;
 
 use proptest::prelude::*;
 
@@ -211,7 +212,8 @@ fn two_blocks_at_one_height_and_epoch_by_one_key_prove_it_and_nothing_else_does(
             genesis: Hash32([7; 32]),
             sequencer: seq.account(),
             height: BlockHeight(12),
-            epoch: 3
+            epoch: 3,
+            fault: ProvenFault::Equivocation,
         }
     );
     let bytes = evidence.to_bytes();
@@ -251,7 +253,9 @@ fn two_blocks_at_one_height_and_epoch_by_one_key_prove_it_and_nothing_else_does(
     );
 
     // Headers out of their one order are not read.
-    let Evidence::Equivocation { first, second } = &evidence;
+    let Evidence::Equivocation { first, second } = &evidence else {
+        panic!("an equivocation")
+    };
     let mut swapped = vec![EVIDENCE_VERSION, 1];
     swapped.extend(second.to_bytes());
     swapped.extend(first.to_bytes());
@@ -259,10 +263,81 @@ fn two_blocks_at_one_height_and_epoch_by_one_key_prove_it_and_nothing_else_does(
         Evidence::from_bytes(&swapped).map_err(|e| e.code()),
         Err("invalid_value")
     );
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        Evidence::from_bytes(&longer).map_err(|e| e.code()),
+        Err("trailing_bytes")
+    );
     let mut too_long = bytes.clone();
-    too_long.push(0);
+    too_long.resize(EVIDENCE_BYTES_MAX + 1, 0);
     assert_eq!(
         Evidence::from_bytes(&too_long).map_err(|e| e.code()),
         Err("too_long")
+    );
+    let mut other_kind = bytes.clone();
+    other_kind[1] = 3;
+    assert_eq!(
+        Evidence::from_bytes(&other_kind).map_err(|e| e.code()),
+        Err("invalid_value")
+    );
+}
+
+#[test]
+fn a_wrong_roots_evidence_reads_back_and_its_malformed_forms_are_refused() {
+    let seq = key(1);
+    let prev = header(&seq, 4, 0, 1);
+    let mut block = crate::block::Block {
+        header: header(&seq, 5, 0, 2),
+        txs: Vec::new(),
+    };
+    block.header.prev_hash = prev.hash();
+    block.header.tx_root = crate::merkle::root(&[]);
+    block.header.tx_count = 0;
+    block.header.sign(&seq);
+    let root = RootEvidence {
+        prev: Some(prev.clone()),
+        block,
+        proof: crate::state_tree::MultiProof::default(),
+        records: vec![(Hash32([1; 32]), vec![1, 2]), (Hash32([2; 32]), vec![3])],
+    };
+    assert_eq!(root.check_block(), Ok(()));
+    assert_eq!(root.check_prev(), Ok(()));
+    assert_eq!(root.record(&Hash32([2; 32])), Some(&[3u8][..]));
+    let evidence = Evidence::WrongStateRoot(Box::new(root.clone()));
+    let bytes = evidence.to_bytes();
+    assert_eq!(Evidence::from_bytes(&bytes), Ok(evidence.clone()));
+    assert_eq!(evidence.verify().map_err(|e| e.code()), Err("needs_ledger"));
+
+    let code = |root: RootEvidence| {
+        Evidence::from_bytes(&Evidence::WrongStateRoot(Box::new(root)).to_bytes())
+            .map_err(|e| e.code())
+    };
+    let mut unsorted = root.clone();
+    unsorted.records.reverse();
+    assert_eq!(code(unsorted), Err("invalid_value"));
+    let mut flag = bytes.clone();
+    flag[2] = 2;
+    assert_eq!(
+        Evidence::from_bytes(&flag).map_err(|e| e.code()),
+        Err("invalid_value")
+    );
+    assert!(Evidence::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+
+    // The chain's checks: a previous header that is not the one followed.
+    let mut astray = root.clone();
+    astray.prev = Some(header(&seq, 3, 0, 1));
+    assert_eq!(
+        astray.check_prev().map_err(|e| e.code()),
+        Err("not_consecutive")
+    );
+    let mut none = root.clone();
+    none.prev = None;
+    assert_eq!(none.check_prev().map_err(|e| e.code()), Err("no_previous"));
+    let mut unsigned = root;
+    unsigned.block.header.signature.0[0] ^= 1;
+    assert_eq!(
+        unsigned.check_block().map_err(|e| e.code()),
+        Err("bad_signature")
     );
 }

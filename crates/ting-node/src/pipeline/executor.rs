@@ -94,9 +94,14 @@ struct Executor {
     clock_held: bool,
     /// Transactions ahead of their sender's nonce, waiting for those before.
     parked: Parked,
+    /// A test build's armed fault (`super::fault`).
+    #[cfg(all(feature = "fault-injection", debug_assertions))]
+    fault: super::fault::Fault,
 }
 
 pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinHandle<()> {
+    #[cfg(all(feature = "fault-injection", debug_assertions))]
+    let fault = super::fault::Fault::from_env(parts.state.read().expect("state lock").height());
     let executor = Executor {
         cfg,
         parts,
@@ -109,6 +114,8 @@ pub(crate) fn spawn_executor(cfg: ExecutorConfig, parts: ExecutorParts) -> JoinH
         block_time: Timestamp(0),
         clock_held: false,
         parked: Parked::default(),
+        #[cfg(all(feature = "fault-injection", debug_assertions))]
+        fault,
     };
     std::thread::Builder::new()
         .name("ting-executor".into())
@@ -351,6 +358,8 @@ impl Executor {
         self.parts.load.block_open.store(false, Ordering::Release);
         let height = state.height().next().expect("height below u64::MAX");
         let count = open.txs.len() as u64;
+        #[cfg(all(feature = "fault-injection", debug_assertions))]
+        self.fault.before_root(state, height, &open.txs);
         let started = Instant::now();
         let state_root = state.update_root();
         self.parts.metrics.state_root_time(started.elapsed(), count);

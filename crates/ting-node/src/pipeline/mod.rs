@@ -19,6 +19,9 @@
 
 mod durable;
 mod executor;
+// Test builds only: debug assertions too, so no release build carries it.
+#[cfg(all(feature = "fault-injection", debug_assertions))]
+mod fault;
 pub mod parked;
 mod touched;
 mod verify;

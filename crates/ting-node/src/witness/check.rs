@@ -8,9 +8,13 @@
 //! attested one ([`compare`]): a different block at that height in the same epoch, by
 //! the same key, is an equivocation ([`Evidence`]).
 
-use ting_core::witness::{Attestation, Evidence};
+use ting_core::witness::{Attestation, Evidence, EvidenceError};
 use ting_core::{AccountId, Block, BlockHeader, Genesis, Hash32, Keypair};
 use ting_ledger::{BlockError, State};
+
+/// What a fault left to prove it: self-contained evidence, or why the
+/// block's fault cannot be shown from the block and proofs alone.
+pub type Found = Result<Evidence, EvidenceError>;
 
 /// Why a block was not attested. Each is the sequencer's fault, not the
 /// witness's: the witness stops attesting that sequencer's chain.
@@ -56,6 +60,8 @@ pub struct Checker {
     state: State,
     sequencers: Vec<AccountId>,
     key: Keypair,
+    /// The evidence of the last fault, until taken.
+    found: Option<Found>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -73,7 +79,27 @@ impl Checker {
             state: State::from_genesis(genesis, 0),
             sequencers: genesis.sequencers.clone(),
             key,
+            found: None,
         }
+    }
+
+    /// The evidence of the fault just reported, when the fault is one a
+    /// block can be shown guilty of ([`Fault::WrongStateRoot`],
+    /// [`Fault::BadTxSignature`]).
+    pub fn take_found(&mut self) -> Option<Found> {
+        self.found.take()
+    }
+
+    /// Keeps the evidence of `fault` in `block`, made from the state the
+    /// block started from (`apply_block` leaves its state map there).
+    fn note(&mut self, fault: Fault, block: &Block) -> Fault {
+        if matches!(
+            fault,
+            Fault::WrongStateRoot { .. } | Fault::BadTxSignature { .. }
+        ) {
+            self.found = Some(ting_ledger::evidence::build(&self.state, block));
+        }
+        fault
     }
 
     /// The height of the last block checked.
@@ -93,8 +119,9 @@ impl Checker {
     /// state holds the block's transactions and the checker must not be
     /// used again.
     pub fn check(&mut self, block: &Block) -> Result<Attestation, Fault> {
-        verify(block, &self.sequencers)?;
-        self.apply(block)
+        verify(block, &self.sequencers)
+            .and_then(|()| self.apply(block))
+            .map_err(|fault| self.note(fault, block))
     }
 
     /// Checks `blocks`, the next ones in order: their signatures on up to
@@ -110,7 +137,7 @@ impl Checker {
         for (block, verdict) in blocks.iter().zip(verdicts) {
             match verdict.and_then(|()| self.apply(block)) {
                 Ok(a) => attested.push(a),
-                Err(fault) => return (attested, Some(fault)),
+                Err(fault) => return (attested, Some(self.note(fault, block))),
             }
         }
         (attested, None)
@@ -320,6 +347,12 @@ mod tests {
         let mut other = mirror.clone();
         let forged = block(&mut other, vec![forged_tx], &key(1));
         assert_eq!(code(&mut checker, &forged), Err("bad_tx_signature"));
+        let network = ting_ledger::evidence::Network::of(&g);
+        let found = checker
+            .take_found()
+            .expect("a block is guilty of a forged transaction");
+        let proven = ting_ledger::evidence::verify(&found.expect("evidence"), &network);
+        assert_eq!(proven.map(|p| p.fault.code()), Ok("forged_transaction"));
 
         let mut other = mirror.clone();
         let mut elsewhere = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
@@ -331,9 +364,20 @@ mod tests {
         // A root the transactions do not lead to.
         let mut other = mirror.clone();
         let mut wrong = block(&mut other, vec![transfer(&g, 1, 5)], &key(1));
+        let right = wrong.header.state_root;
         wrong.header.state_root = Hash32([7; 32]);
         wrong.header.sign(&key(1));
+        assert!(checker.take_found().is_none(), "taken once");
         assert_eq!(code(&mut checker, &wrong), Err("wrong_state_root"));
+        let found = checker.take_found().expect("a block is guilty of its root");
+        let proven = ting_ledger::evidence::verify(&found.expect("evidence"), &network);
+        assert_eq!(
+            proven.map(|p| p.fault),
+            Ok(ting_core::witness::ProvenFault::WrongStateRoot {
+                claimed: Hash32([7; 32]),
+                computed: right,
+            })
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ting_core::limits::BLOCK_BYTES_MAX;
 use ting_core::witness::Attestation;
 use ting_core::{Block, BlockHeader, Genesis, Keypair};
 
-use super::check::{compare, Checker};
+use super::check::{compare, Checker, Fault};
 use super::WitnessShared;
 
 /// How long the follower waits before asking again when it is at the tip.
@@ -139,10 +139,27 @@ fn take(
         }
     }
     match (fault, rewrite) {
-        (Some(fault), _) => Err((fault.code().to_owned(), fault.to_string())),
+        (Some(fault), _) => Err(faulted(shared, checker, &fault)),
         (None, Some(rewrite)) => Err(rewrite),
         (None, None) => Ok(()),
     }
+}
+
+/// The fault that ends attesting, as (code, message); its evidence, when a
+/// block can be shown guilty of it, written and published first.
+fn faulted(shared: &WitnessShared, checker: &mut Checker, fault: &Fault) -> (String, String) {
+    let said = match checker.take_found() {
+        None => String::new(),
+        Some(Ok(evidence)) => match shared.check(&evidence) {
+            Err(why) => format!("; no self-contained evidence of it: {why}"),
+            Ok(_) => match shared.add_evidence(evidence) {
+                Ok(_) => "; evidence is at GET /v1/evidence".to_owned(),
+                Err(e) => format!("; the evidence could not be written: {e}"),
+            },
+        },
+        Some(Err(why)) => format!("; no self-contained evidence of it: {why}"),
+    };
+    (fault.code().to_owned(), format!("{fault}{said}"))
 }
 
 /// Threads that check signatures at once: one per core.

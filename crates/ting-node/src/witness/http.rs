@@ -160,7 +160,15 @@ async fn evidence(State(s): State<Arc<WitnessShared>>) -> Answer {
     let list: Vec<Value> = f
         .evidence
         .iter()
-        .map(|e| json!({ "kind": "equivocation", "hex": hex::encode(e.to_bytes()) }))
+        .map(|(e, proven)| {
+            json!({
+                "kind": proven.fault.code(),
+                "height": proven.height.0,
+                "epoch": proven.epoch,
+                "sequencer": proven.sequencer.to_did(),
+                "hex": hex::encode(e.to_bytes()),
+            })
+        })
         .collect();
     Ok(Json(json!({ "evidence": list })))
 }
@@ -241,9 +249,19 @@ mod tests {
 
     fn shared(dir: &std::path::Path) -> Arc<WitnessShared> {
         let key = ting_core::Keypair::from_seed([9; 32]);
-        let genesis = ting_core::Hash32([7; 32]);
+        let network = ting_core::Genesis {
+            name: "served".into(),
+            network: ting_core::NetworkId(7),
+            timestamp: ting_core::Timestamp(1_700_000_000_000),
+            issuers: vec![key.account()],
+            sequencers: vec![ting_core::Keypair::from_seed([1; 32]).account()],
+            allocations: Vec::new(),
+            clock: ting_core::LedgerClock::Real,
+        };
+        let genesis = network.hash();
         Arc::new(WitnessShared {
             witness: key.account(),
+            genesis: network,
             genesis_hash: genesis,
             follow: "http://127.0.0.1:1".into(),
             data_dir: dir.to_path_buf(),

@@ -8,10 +8,13 @@
 //!
 //! What the witness finds wrong stops it attesting that chain: a block that
 //! does not check (a bad signature, a body that is not the header's, a
-//! state root that does not follow) is reported on `GET /v1/status`; a
-//! different block served or shown at a height already attested, in the
-//! same epoch, is evidence (`ting_core::witness::Evidence`), written to the
-//! data directory as `evidence-HEIGHT.hex` and served at `GET /v1/evidence`.
+//! state root that does not follow) is reported on `GET /v1/status`.
+//! Evidence (`ting_core::witness::Evidence`) is what proves the sequencer
+//! wrong to anyone: a different block served or shown at a height already
+//! attested, in the same epoch; a block whose state root does not follow,
+//! with proofs of the state it touched (`ting_ledger::evidence`); a block
+//! holding a forged transaction. It is written to the data directory as
+//! `evidence-HEIGHT-ID.hex`, served at `GET /v1/evidence` and published.
 //! Anyone may hand the witness a header they were shown (`POST
 //! /v1/headers`) to have it compared.
 
@@ -24,10 +27,11 @@ mod record;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ting_core::witness::Evidence;
+use ting_core::witness::{Evidence, Proven, ProvenFault};
 use ting_core::{AccountId, Genesis, Hash32, Keypair};
+use ting_ledger::evidence::Network;
 
-pub use check::{compare, verify, verify_all, Checker, Fault};
+pub use check::{compare, verify, verify_all, Checker, Fault, Found};
 pub use follow::FOLLOW_POLL;
 pub use http::serve;
 pub use publish::Publisher;
@@ -52,8 +56,8 @@ pub struct Findings {
     pub sequencer_height: u64,
     /// Why the witness stopped attesting, if it did.
     pub fault: Option<(String, String)>,
-    /// Evidence found, oldest first.
-    pub evidence: Vec<Evidence>,
+    /// Evidence found, oldest first, with what it proves.
+    pub evidence: Vec<(Evidence, Proven)>,
     /// The last error reaching the sequencer, while it lasts.
     pub unreachable: Option<String>,
 }
@@ -62,6 +66,8 @@ pub struct Findings {
 #[derive(Debug)]
 pub struct WitnessShared {
     pub witness: AccountId,
+    /// The network followed: evidence is checked against it.
+    pub genesis: Genesis,
     pub genesis_hash: Hash32,
     pub follow: String,
     pub data_dir: PathBuf,
@@ -77,10 +83,10 @@ impl WitnessShared {
     /// The file could not be written.
     pub fn add_evidence(&self, evidence: Evidence) -> std::io::Result<bool> {
         let mut findings = self.findings.lock().expect("findings lock");
-        if findings.evidence.contains(&evidence) {
+        if findings.evidence.iter().any(|(e, _)| *e == evidence) {
             return Ok(false);
         }
-        let Ok(proven) = evidence.verify() else {
+        let Ok(proven) = self.check(&evidence) else {
             return Ok(false);
         };
         let path = self.data_dir.join(format!(
@@ -94,13 +100,39 @@ impl WitnessShared {
             height = proven.height.0,
             epoch = proven.epoch,
             sequencer = %proven.sequencer.to_did(),
-            "EVIDENCE: the sequencer signed two different blocks at one height"
+            fault = proven.fault.code(),
+            "EVIDENCE: the sequencer {}",
+            what_it_did(&proven)
         );
         if let Some(p) = &self.publisher {
-            p.evidence(evidence.clone());
+            p.evidence(&evidence);
         }
-        findings.evidence.push(evidence);
+        findings.evidence.push((evidence, proven));
         Ok(true)
+    }
+}
+
+impl WitnessShared {
+    /// What `evidence` proves against the network followed.
+    ///
+    /// # Errors
+    /// Why it proves nothing.
+    pub fn check(&self, evidence: &Evidence) -> Result<Proven, ting_core::witness::EvidenceError> {
+        ting_ledger::evidence::verify(evidence, &Network::of(&self.genesis))
+    }
+}
+
+/// What proven evidence shows the sequencer did, for the log.
+fn what_it_did(proven: &Proven) -> &'static str {
+    match proven.fault {
+        ProvenFault::Equivocation => "signed two different blocks at one height",
+        ProvenFault::WrongStateRoot { .. } => {
+            "signed a block whose state root does not follow from its transactions"
+        }
+        ProvenFault::ForgedTransaction { .. } => {
+            "signed a block holding a transaction its sender did not sign"
+        }
+        _ => "broke the ledger's rules",
     }
 }
 
@@ -123,8 +155,9 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Evidence kept in `dir` by an earlier run.
-fn load_evidence(dir: &Path) -> std::io::Result<Vec<Evidence>> {
+/// Evidence kept in `dir` by an earlier run, that proves something against
+/// the network of `genesis`.
+fn load_evidence(dir: &Path, genesis: &Genesis) -> std::io::Result<Vec<(Evidence, Proven)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -135,9 +168,13 @@ fn load_evidence(dir: &Path) -> std::io::Result<Vec<Evidence>> {
         let text = std::fs::read_to_string(&path)?;
         let parsed = hex::decode(text.trim())
             .ok()
-            .and_then(|b| Evidence::from_bytes(&b).ok());
+            .and_then(|b| Evidence::from_bytes(&b).ok())
+            .and_then(|e| {
+                let proven = ting_ledger::evidence::verify(&e, &Network::of(genesis)).ok()?;
+                Some((e, proven))
+            });
         match parsed {
-            Some(e) if e.verify().is_ok() => out.push(e),
+            Some(found) => out.push(found),
             _ => tracing::warn!(path = %path.display(), "not evidence; left alone"),
         }
     }
@@ -185,9 +222,10 @@ impl Witness {
         let witness = cfg.key.account();
         let genesis_hash = cfg.genesis.hash();
         let record = Record::open(&cfg.data_dir, &witness, &genesis_hash)?;
-        let evidence = load_evidence(&cfg.data_dir).map_err(dir_err)?;
+        let evidence = load_evidence(&cfg.data_dir, &cfg.genesis).map_err(dir_err)?;
         let shared = Arc::new(WitnessShared {
             witness,
+            genesis: cfg.genesis.clone(),
             genesis_hash,
             follow,
             data_dir: cfg.data_dir.clone(),

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::NetworkTime;
 use crate::mqtt::client::{self, Endpoint, Incoming, Login, Protocol, Qos};
+use crate::mqtt::limits::MQTT_PAYLOAD_BYTES_MAX;
 
 /// Batches waiting to be published.
 const QUEUE_BATCHES: usize = 64;
@@ -31,7 +32,8 @@ const UP: &[u8] = b"up";
 
 enum Message {
     Attested(Vec<Attestation>),
-    Evidence(Box<Evidence>),
+    /// Evidence's bytes.
+    Evidence(Vec<u8>),
 }
 
 /// Hands what the witness signs to its MQTT connection.
@@ -89,13 +91,19 @@ impl Publisher {
         }
     }
 
-    /// Queues evidence.
-    pub fn evidence(&self, evidence: Evidence) {
-        if self
-            .queue
-            .try_send(Message::Evidence(Box::new(evidence)))
-            .is_err()
-        {
+    /// Queues evidence, unless it is over the broker's packet limit (a wrong
+    /// state root in a large block): then the log says where it is.
+    pub fn evidence(&self, evidence: &Evidence) {
+        let bytes = evidence.to_bytes();
+        if bytes.len() > MQTT_PAYLOAD_BYTES_MAX {
+            tracing::warn!(
+                bytes = bytes.len(),
+                limit = MQTT_PAYLOAD_BYTES_MAX,
+                "evidence over the broker's packet limit is not published; it is at GET /v1/evidence and in the data directory"
+            );
+            return;
+        }
+        if self.queue.try_send(Message::Evidence(bytes)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -137,7 +145,7 @@ async fn run(
                 let Some(message) = message else { break };
                 let (topic, payload) = match message {
                     Message::Attested(batch) => (attestations.clone(), batch.iter().flat_map(Attestation::to_bytes).collect()),
-                    Message::Evidence(e) => (evidence.clone(), e.to_bytes()),
+                    Message::Evidence(bytes) => (evidence.clone(), bytes),
                 };
                 if let Err(e) = client.publish(topic, Qos::AtLeastOnce, true, payload).await {
                     tracing::warn!(error = %e, "the witness could not queue a publish");

@@ -309,6 +309,17 @@ impl NodeProc {
     /// Starts `ting node --dev --data-dir DATA --http ADDR --mqtt-listen 127.0.0.1:0`,
     /// stderr to `log`, without waiting.
     pub fn spawn(data_dir: &Path, addr: SocketAddr, log: &Path) -> NodeProc {
+        NodeProc::spawn_with_env(data_dir, addr, log, &[])
+    }
+
+    /// [`NodeProc::spawn`] with more environment variables (a test build's
+    /// fault, say).
+    pub fn spawn_with_env(
+        data_dir: &Path,
+        addr: SocketAddr,
+        log: &Path,
+        envs: &[(&str, &str)],
+    ) -> NodeProc {
         let stderr = File::create(log).expect("create the node's log file");
         let child = Command::new(env!("CARGO_BIN_EXE_ting"))
             .arg("node")
@@ -322,6 +333,7 @@ impl NodeProc {
             .arg("127.0.0.1:0")
             .env("TING_LOG", "info")
             .env_remove("TING_NODE")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(stderr))
@@ -337,7 +349,17 @@ impl NodeProc {
 
     /// Starts a node and waits until it answers `/healthz`.
     pub fn start(data_dir: &Path, addr: SocketAddr, log: &Path) -> NodeProc {
-        match NodeProc::try_start(data_dir, addr, log) {
+        NodeProc::start_with_env(data_dir, addr, log, &[])
+    }
+
+    /// [`NodeProc::start`] with more environment variables.
+    pub fn start_with_env(
+        data_dir: &Path,
+        addr: SocketAddr,
+        log: &Path,
+        envs: &[(&str, &str)],
+    ) -> NodeProc {
+        match NodeProc::try_start_with_env(data_dir, addr, log, envs) {
             Ok(node) => node,
             Err((status, stderr)) => {
                 panic!("the node exited ({status}) before serving; its log:\n{stderr}")
@@ -352,7 +374,17 @@ impl NodeProc {
         addr: SocketAddr,
         log: &Path,
     ) -> Result<NodeProc, (ExitStatus, String)> {
-        let mut node = NodeProc::spawn(data_dir, addr, log);
+        NodeProc::try_start_with_env(data_dir, addr, log, &[])
+    }
+
+    /// [`NodeProc::try_start`] with more environment variables.
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        addr: SocketAddr,
+        log: &Path,
+        envs: &[(&str, &str)],
+    ) -> Result<NodeProc, (ExitStatus, String)> {
+        let mut node = NodeProc::spawn_with_env(data_dir, addr, log, envs);
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = node.child.try_wait().expect("try_wait") {

@@ -8,6 +8,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod corrupt;
 mod fake;
 mod mqtt;
 mod proc;
@@ -251,18 +252,11 @@ fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
         cli,
     } = Real::new();
     let witness_id = cli.key("witness");
-    let status = node.get("/v1/status");
-    let broker = status["mqtt"]["broker"]
-        .as_str()
-        .expect("a broker")
-        .to_owned();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let witness_account = ting_core::AccountId::parse(&witness_id).expect("an id");
-    let policy = WitnessPolicy::new(vec![witness_account], 1).expect("a policy");
     let device = runtime.block_on(mqtt::device(
         &tmp.path().join("device"),
         &format!("http://{addr}"),
-        policy,
+        mqtt::trusting(&witness_id),
     ));
     let plain = runtime.block_on(mqtt::device(
         &tmp.path().join("plain"),
@@ -287,13 +281,7 @@ fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
     assert!(stats.awaiting_witnesses >= 1, "{stats:?}");
 
     // The witness comes, attests, publishes: the receipt goes through.
-    let _witness = WitnessProc::start_with(
-        &addr.to_string(),
-        &data.join("genesis.json"),
-        &tmp.path().join("witness.key"),
-        &tmp.path().join("witness"),
-        &["--mqtt-broker", &broker],
-    );
+    let _witness = WitnessProc::publishing(addr, &data, tmp.path(), &mqtt::broker_of(&node));
     let confirmed = runtime
         .block_on(async { tokio::time::timeout(common::DEADLINE, held.wait()).await })
         .expect("confirmed before the deadline")
@@ -320,25 +308,12 @@ fn evidence_on_the_broker_makes_a_device_stop_believing_the_sequencer() {
         cli,
     } = Real::new();
     let witness_id = cli.key("witness");
-    let status = node.get("/v1/status");
-    let broker = status["mqtt"]["broker"]
-        .as_str()
-        .expect("a broker")
-        .to_owned();
-    let witness = WitnessProc::start_with(
-        &addr.to_string(),
-        &data.join("genesis.json"),
-        &tmp.path().join("witness.key"),
-        &tmp.path().join("witness"),
-        &["--mqtt-broker", &broker],
-    );
+    let witness = WitnessProc::publishing(addr, &data, tmp.path(), &mqtt::broker_of(&node));
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let witness_account = ting_core::AccountId::parse(&witness_id).expect("an id");
-    let policy = WitnessPolicy::new(vec![witness_account], 1).expect("a policy");
     let device = runtime.block_on(mqtt::device(
         &tmp.path().join("device"),
         &format!("http://{addr}"),
-        policy,
+        mqtt::trusting(&witness_id),
     ));
     cli.run(&[
         "faucet",
@@ -452,7 +427,7 @@ fn a_rewritten_history_is_caught_on_replay_and_a_wrong_state_root_is_never_attes
         tmp,
         chain,
         server,
-        cli: _cli,
+        cli,
         key,
         wdata,
     } = Faked::new();
@@ -484,6 +459,20 @@ fn a_rewritten_history_is_caught_on_replay_and_a_wrong_state_root_is_never_attes
     assert_eq!(status["attested_height"], 2, "{status}");
     let none = request(witness.addr, "GET", "/v1/attestations/3", None).expect("answers");
     assert_eq!(none.status, 404);
+    // An empty block must leave the state as it was: its evidence needs no
+    // proof, and checks offline.
+    assert_eq!(status["evidence"], 1, "{status}");
+    let listed = witness.get("/v1/evidence");
+    assert_eq!(
+        listed["evidence"][0]["kind"], "wrong_state_root",
+        "{listed}"
+    );
+    let hex = listed["evidence"][0]["hex"].as_str().expect("hex");
+    std::fs::write(tmp.path().join("root.hex"), hex).expect("written");
+    let genesis = chain.genesis_path.to_str().expect("utf-8");
+    let checked = cli.run(&["verify-evidence", "root.hex", "--genesis", genesis]);
+    assert_eq!(checked["kind"], "wrong_state_root", "{checked}");
+    assert_eq!(checked["height"], 3, "{checked}");
 }
 
 fn node_height(addr: std::net::SocketAddr) -> u64 {

@@ -71,6 +71,20 @@ impl Follower {
     }
 }
 
+/// The broker the node at `node` announces (`mqtt://HOST:PORT`).
+pub fn broker_of(node: &common::NodeProc) -> String {
+    node.get("/v1/status")["mqtt"]["broker"]
+        .as_str()
+        .expect("the node's broker")
+        .to_owned()
+}
+
+/// A policy that trusts the one witness `did` and needs its attestation.
+pub fn trusting(did: &str) -> WitnessPolicy {
+    let witness = ting_core::AccountId::parse(did).expect("a witness id");
+    WitnessPolicy::new(vec![witness], 1).expect("a policy")
+}
+
 /// An SDK device discovering the node at `node`, with `witnesses` as its policy.
 pub async fn device(dir: &std::path::Path, node: &str, witnesses: WitnessPolicy) -> Device {
     let key = Keypair::generate(&mut rand::rng());

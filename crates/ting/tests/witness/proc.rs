@@ -26,6 +26,24 @@ impl WitnessProc {
         WitnessProc::start_with(follow, genesis, key, data, &[])
     }
 
+    /// A witness of the dev node at `addr` (its data directory `node_data`),
+    /// keyed by `dir/witness.key`, keeping its data in `dir/witness` and
+    /// publishing on `broker`.
+    pub fn publishing(
+        addr: std::net::SocketAddr,
+        node_data: &Path,
+        dir: &Path,
+        broker: &str,
+    ) -> WitnessProc {
+        WitnessProc::start_with(
+            &addr.to_string(),
+            &node_data.join("genesis.json"),
+            &dir.join("witness.key"),
+            &dir.join("witness"),
+            &["--mqtt-broker", broker],
+        )
+    }
+
     /// [`WitnessProc::start`] with more arguments.
     pub fn start_with(
         follow: &str,
