@@ -38,13 +38,17 @@ fn the_witness_benchmark_checks_every_block_the_node_made_and_prints_every_figur
         "witness_tx_per_s",
         "sequencer_tx_per_s",
         "attest_verify_us",
+        "root_evidence_txs",
+        "root_evidence_bytes",
+        "root_evidence_verify_ms",
     ] {
         assert!(number(key) > 0.0, "{key} in {report}");
     }
     assert_eq!(number("target_witness_ratio"), 1.0);
-    // Every transfer went into a block, and the witness checked them all.
+    // Every transfer went into a block; the witness checked all blocks but
+    // the last, which it then proved wrong once re-signed with another root.
     assert!(number("txs") >= 4000.0, "{report}");
-    assert!(number("blocks") >= 1.0, "{report}");
+    assert!(number("blocks") >= 2.0, "{report}");
     let ratio = number("witness_blocks_per_s") / number("sequencer_blocks_per_s");
     assert!((ratio - number("witness_ratio")).abs() < 1e-6, "{report}");
 }

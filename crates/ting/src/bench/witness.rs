@@ -6,7 +6,11 @@
 //! signature, body and every transaction's signature on every core, then
 //! re-execution and the state root, block by block. `witness_ratio` is the
 //! witness's blocks per second over the sequencer's; the target is at least
-//! 1. `attest_verify_us` is a device checking one attestation.
+//! one. `attest_verify_us` is a device checking one attestation. The last
+//! block is then shown to the witness again with a wrong state root, signed
+//! by the node's key: `root_evidence_bytes` is the evidence the witness makes
+//! of it, and `root_evidence_verify_ms` what checking it offline costs
+//! (re-running the block on the records it proves).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,13 +53,27 @@ struct Figures {
     txs: u64,
     blocks: u64,
     sequencer_s: f64,
+    /// The blocks the witness checked in `witness_s`: all but the last,
+    /// which is kept for the evidence.
+    witnessed_blocks: u64,
+    witnessed_txs: u64,
     witness_s: f64,
     attest_verify_us: f64,
+    evidence: EvidenceFigures,
+}
+
+/// The evidence of a wrong state root in a block of `txs` transfers.
+struct EvidenceFigures {
+    txs: usize,
+    bytes: usize,
+    verify_ms: f64,
 }
 
 impl Figures {
     fn ratio(&self) -> f64 {
-        self.sequencer_s / self.witness_s.max(1e-9)
+        let witness = self.witnessed_blocks as f64 / self.witness_s.max(1e-9);
+        let sequencer = self.blocks as f64 / self.sequencer_s.max(1e-9);
+        witness / sequencer.max(1e-9)
     }
 }
 
@@ -76,7 +94,7 @@ pub fn run(args: &WitnessArgs) -> anyhow::Result<()> {
     let node = Node::start(NodeConfig::new(
         dir.path().join("node"),
         genesis.clone(),
-        key,
+        Keypair::from_seed(key.seed()),
     ))?;
     let bar = spinner("the sequencer makes its blocks");
     let inflight = QUEUE_TXS_MAX.min(VERIFY_QUEUE_TXS_MAX);
@@ -90,11 +108,16 @@ pub fn run(args: &WitnessArgs) -> anyhow::Result<()> {
 
     bar.set_message("the witness checks the same blocks");
     let mut checker = Checker::new(&genesis, workload::keypair(0x77, 0));
+    let (kept, checked) = blocks.split_last().context("the node made no block")?;
+    anyhow::ensure!(
+        !checked.is_empty(),
+        "the node made one block: give more --txs"
+    );
     let started = Instant::now();
     let mut last = None;
     // As `ting node --witness` takes them: a fetch's worth at a time, its
     // signatures checked on every core, then each block applied in turn.
-    for batch in blocks.chunks(WITNESS_BATCH_BLOCKS) {
+    for batch in checked.chunks(WITNESS_BATCH_BLOCKS) {
         let (attested, fault) = checker.check_batch(batch, super::cores());
         if let Some(f) = fault {
             anyhow::bail!("the witness refused a block of the node's: {f}; this is a bug");
@@ -102,14 +125,19 @@ pub fn run(args: &WitnessArgs) -> anyhow::Result<()> {
         last = attested.last().cloned().or(last);
     }
     let witness_s = started.elapsed().as_secs_f64();
+    bar.set_message("the witness proves a wrong state root");
+    let evidence = root_evidence(&mut checker, kept, &key, &genesis)?;
     bar.finish_and_clear();
     let last = last.context("the node made no block")?;
     let figures = Figures {
         txs,
         blocks: blocks.len() as u64,
         sequencer_s,
+        witnessed_blocks: checked.len() as u64,
+        witnessed_txs: checked.iter().map(|b| b.txs.len() as u64).sum(),
         witness_s,
         attest_verify_us: attest_verify_us(&last),
+        evidence,
     };
     report(args, &figures);
     Ok(())
@@ -127,6 +155,48 @@ fn read_blocks(shared: &Arc<ting_node::Shared>) -> anyhow::Result<Vec<Block>> {
         .collect()
 }
 
+/// `block` signed again by `key` with a wrong state root, refused by the
+/// witness: the size of its evidence, and the time to check it offline.
+fn root_evidence(
+    checker: &mut Checker,
+    block: &Block,
+    key: &Keypair,
+    genesis: &ting_core::Genesis,
+) -> anyhow::Result<EvidenceFigures> {
+    let mut wrong = block.clone();
+    wrong.header.state_root = ting_core::Hash32([0xee; 32]);
+    wrong.header.sign(key);
+    let fault = checker
+        .check(&wrong)
+        .err()
+        .context("the witness attested a wrong root")?;
+    let evidence = checker
+        .take_found()
+        .with_context(|| format!("no evidence of {fault}"))?
+        .map_err(|e| anyhow::anyhow!("no evidence of {fault}: {e}"))?;
+    let bytes = evidence.to_bytes().len();
+    let network = ting_ledger::evidence::Network::of(genesis);
+    let started = Instant::now();
+    let proven = ting_ledger::evidence::verify(&evidence, &network).map_err(|e| {
+        anyhow::anyhow!("the witness's evidence does not check: {e}; this is a bug")
+    })?;
+    let verify_ms = started.elapsed().as_secs_f64() * 1e3;
+    let right = block.header.state_root;
+    anyhow::ensure!(
+        proven.fault
+            == ting_core::witness::ProvenFault::WrongStateRoot {
+                claimed: wrong.header.state_root,
+                computed: right,
+            },
+        "the evidence re-ran to another root than the node's; this is a bug"
+    );
+    Ok(EvidenceFigures {
+        txs: block.txs.len(),
+        bytes,
+        verify_ms,
+    })
+}
+
 /// Microseconds to check one attestation, on one core.
 fn attest_verify_us(a: &Attestation) -> f64 {
     let started = Instant::now();
@@ -142,29 +212,35 @@ fn report(args: &WitnessArgs, f: &Figures) {
         let v = json!({
             "witness_ratio": f.ratio(),
             "target_witness_ratio": TARGET_WITNESS_RATIO,
-            "witness_blocks_per_s": per_s(f.blocks, f.witness_s),
+            "witness_blocks_per_s": per_s(f.witnessed_blocks, f.witness_s),
             "sequencer_blocks_per_s": per_s(f.blocks, f.sequencer_s),
-            "witness_tx_per_s": per_s(f.txs, f.witness_s),
+            "witness_tx_per_s": per_s(f.witnessed_txs, f.witness_s),
             "sequencer_tx_per_s": per_s(f.txs, f.sequencer_s),
             "blocks": f.blocks,
             "txs": f.txs,
             "senders": args.senders,
             "attest_verify_us": f.attest_verify_us,
+            "root_evidence_txs": f.evidence.txs,
+            "root_evidence_bytes": f.evidence.bytes,
+            "root_evidence_verify_ms": f.evidence.verify_ms,
             "cores": super::cores(),
         });
         println!("{v}");
         return;
     }
     println!(
-        "ting bench witness: {} transfers in {} blocks\n  sequencer  {:>10.0} tx/s  {:>8.1} blocks/s  (pipeline full, verification on {} cores)\n  witness    {:>10.0} tx/s  {:>8.1} blocks/s  (the same blocks, checked and re-executed)\n  witness_ratio {:.2} (target >= {TARGET_WITNESS_RATIO})\n  attest_verify_us {:.1} (a device checking one attestation)",
+        "ting bench witness: {} transfers in {} blocks\n  sequencer  {:>10.0} tx/s  {:>8.1} blocks/s  (pipeline full, verification on {} cores)\n  witness    {:>10.0} tx/s  {:>8.1} blocks/s  (the same blocks, checked and re-executed)\n  witness_ratio {:.2} (target >= {TARGET_WITNESS_RATIO})\n  attest_verify_us {:.1} (a device checking one attestation)\n  root_evidence_bytes {} and root_evidence_verify_ms {:.1} (a wrong state root in a block of {} transfers, proven and checked offline)",
         f.txs,
         f.blocks,
         per_s(f.txs, f.sequencer_s),
         per_s(f.blocks, f.sequencer_s),
         super::cores(),
-        per_s(f.txs, f.witness_s),
-        per_s(f.blocks, f.witness_s),
+        per_s(f.witnessed_txs, f.witness_s),
+        per_s(f.witnessed_blocks, f.witness_s),
         f.ratio(),
         f.attest_verify_us,
+        f.evidence.bytes,
+        f.evidence.verify_ms,
+        f.evidence.txs,
     );
 }
