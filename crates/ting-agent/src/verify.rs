@@ -21,7 +21,8 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use thiserror::Error;
 use ting_core::channel::Channel;
@@ -36,6 +37,24 @@ use ting_core::{AccountId, BlockHeader, BlockHeight, ChannelId, Hash32, Receipt}
 /// transactions in a block checks its signature once. A few blocks' worth.
 pub const HEADERS_REMEMBERED: usize = 16;
 
+/// How long a state answer waits for its header to be attested by enough of
+/// the witnesses a policy trusts, before it is refused (`not_attested`).
+/// Witnesses attest a block within their fetch's poll of it; this covers one
+/// restarting or catching up.
+pub const ATTESTED_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting state answer looks again for its attestations.
+const ATTESTED_POLL: Duration = Duration::from_millis(50);
+
+/// A witness policy's say over state answers: whether a header is attested
+/// by enough of the witnesses it trusts.
+struct WitnessGate(Arc<dyn Fn(&BlockHeader) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for WitnessGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WitnessGate")
+    }
+}
+
 /// The network a client trusts, and how far it has seen it.
 #[derive(Debug)]
 pub struct Verifier {
@@ -48,6 +67,8 @@ pub struct Verifier {
     /// Sequencers that evidence showed dishonest: their headers are no
     /// longer believed (`distrusted_sequencer`).
     distrusted: Mutex<Vec<AccountId>>,
+    /// Under a witness policy, the check a state answer's header must pass.
+    gate: OnceLock<WitnessGate>,
 }
 
 /// An answer of the node that does not prove what it says.
@@ -81,6 +102,35 @@ impl Verifier {
             seen: AtomicU64::new(0),
             checked_headers: Mutex::new(VecDeque::with_capacity(HEADERS_REMEMBERED)),
             distrusted: Mutex::new(Vec::new()),
+            gate: OnceLock::new(),
+        }
+    }
+
+    /// Takes state answers only under headers `attested` says enough
+    /// trusted witnesses attested (a device's witness policy); `false` if a
+    /// gate was set already. Receipts are held back by the device itself.
+    pub fn require_attested(
+        &self,
+        attested: impl Fn(&BlockHeader) -> bool + Send + Sync + 'static,
+    ) -> bool {
+        self.gate.set(WitnessGate(Arc::new(attested))).is_ok()
+    }
+
+    /// Whether a state answer under `header` may be taken: attested enough,
+    /// or no witness policy.
+    pub fn attested(&self, header: &BlockHeader) -> bool {
+        self.gate.get().is_none_or(|g| (g.0)(header))
+    }
+
+    /// Waits, up to [`ATTESTED_WAIT`], until `header` is [attested](Self::attested);
+    /// not at all for a distrusted sequencer's, which is refused anyway.
+    pub async fn wait_attested(&self, header: &BlockHeader) {
+        let deadline = tokio::time::Instant::now() + ATTESTED_WAIT;
+        while !self.attested(header)
+            && !self.distrusted().contains(&header.sequencer)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(ATTESTED_POLL).await;
         }
     }
 
@@ -110,13 +160,34 @@ impl Verifier {
                 what: what(),
                 code: "distrusted_sequencer",
                 reason: format!(
-                    "evidence shows {} signed two blocks at one height; its headers are no longer believed",
+                    "evidence shows {} broke the ledger's rules; its headers are no longer believed",
                     header.sequencer
                 ),
             });
         }
         self.saw(header.height);
         Ok(())
+    }
+
+    /// [`Verifier::taken`] for a state answer, which a witness policy must
+    /// also have seen attested.
+    fn taken_state(
+        &self,
+        what: impl FnOnce() -> String,
+        header: &BlockHeader,
+    ) -> Result<(), Unproven> {
+        if !self.attested(header) {
+            return Err(Unproven {
+                what: what(),
+                code: "not_attested",
+                reason: format!(
+                    "block {}'s header is not attested by enough of the witnesses this device trusts (waited {}s)",
+                    header.height.0,
+                    ATTESTED_WAIT.as_secs()
+                ),
+            });
+        }
+        self.taken(what, header)
     }
 
     pub fn genesis(&self) -> &Hash32 {
@@ -206,7 +277,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.taken(|| format!("account {id}"), &answer.header)?;
+        self.taken_state(|| format!("account {id}"), &answer.header)?;
         Ok(ProvedAccount {
             record: record.unwrap_or_default(),
             height: answer.header.height,
@@ -228,7 +299,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.taken(|| format!("channel {id}"), &answer.header)?;
+        self.taken_state(|| format!("channel {id}"), &answer.header)?;
         Ok(channel)
     }
 
@@ -247,7 +318,7 @@ impl Verifier {
                 code: e.code(),
                 reason: e.to_string(),
             })?;
-        self.taken(|| format!("stream {id}"), &answer.header)?;
+        self.taken_state(|| format!("stream {id}"), &answer.header)?;
         Ok(stream)
     }
 
@@ -342,7 +413,7 @@ impl Verifier {
             code: e.code(),
             reason: e.to_string(),
         })?;
-        self.taken(what, &answer.header)?;
+        self.taken_state(what, &answer.header)?;
         Ok(value)
     }
 }
@@ -462,5 +533,48 @@ mod tests {
             Ok(())
         );
         assert_eq!(verifier.distrusted(), vec![key.account()]);
+    }
+
+    #[test]
+    fn under_a_witness_policy_a_state_answer_needs_its_header_attested_and_a_receipt_does_not() {
+        let key = Keypair::from_seed([8; 32]);
+        let genesis = Hash32([1; 32]);
+        let me = Keypair::from_seed([7; 32]).account();
+        let record = AccountRecord::default().to_record();
+        let tree = ting_core::state_tree::StateTree::from_entries([(
+            ting_core::state_map::account_key(&me),
+            ting_core::state_map::account_value_hash(&record),
+        )]);
+        let hashes = [Hash32([4; 32])];
+        let mut header = block(&key, genesis, &hashes);
+        header.state_root = tree.root();
+        header.sign(&key);
+        let answer = StateAnswer {
+            header: header.clone(),
+            record: Some(record),
+            proof: tree.prove(&ting_core::state_map::account_key(&me)),
+        };
+        let attested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let verifier = Verifier::new(genesis, vec![key.account()]);
+        let said = Arc::clone(&attested);
+        assert!(verifier.require_attested(move |_| said.load(Ordering::Acquire)));
+        assert!(!verifier.require_attested(|_| true), "set once");
+
+        let refused = verifier
+            .account(&me, &answer, BlockHeight(0))
+            .map_err(|e| e.code);
+        assert_eq!(refused, Err("not_attested"));
+        assert_eq!(verifier.seen(), BlockHeight(0), "not taken, not seen");
+        // Receipts are held back by the device, not refused here.
+        assert_eq!(
+            verifier.receipt(&hashes[0], &receipt(&header, &hashes, 0)),
+            Ok(())
+        );
+
+        attested.store(true, Ordering::Release);
+        let proved = verifier
+            .account(&me, &answer, BlockHeight(0))
+            .expect("attested");
+        assert_eq!(proved.height, header.height);
     }
 }

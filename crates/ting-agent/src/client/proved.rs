@@ -1,6 +1,9 @@
 //! Reads that prove themselves: an account or a channel with its state
 //! proof (`?proof=true`, docs/api.md), and a commit with its receipt, each
 //! checked by the client's [`Verifier`] before anything is read out of it.
+//! Under a device's witness policy, a state answer first waits for its
+//! header to be attested by enough trusted witnesses
+//! ([`Verifier::wait_attested`]).
 
 use hyper::StatusCode;
 use serde_json::Value;
@@ -36,6 +39,11 @@ impl NodeClient {
         let raw = self.get(path).await?;
         let answer = state_answer_from_json(&raw["proof"])
             .map_err(|e| no_proof(what.to_owned(), e.message))?;
+        // Under a witness policy, the answer waits for its header's
+        // attestations; the proof stays good for the state at that header.
+        if let Some(v) = self.verifier() {
+            v.wait_attested(&answer.header).await;
+        }
         Ok((answer, raw, floor))
     }
 

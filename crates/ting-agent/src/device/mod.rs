@@ -319,6 +319,14 @@ impl Device {
             witnessed: Mutex::new(witnessed::Witnessed::new(config.witnesses)),
             key: config.key,
         });
+        if inner.witnessed().required() {
+            // State answers wait for the same witnesses as receipts do.
+            let weak = Arc::downgrade(&inner);
+            inner.verifier().require_attested(move |header| {
+                weak.upgrade()
+                    .is_some_and(|i| i.witnessed().header_attested(header))
+            });
+        }
         let (stop, stopped) = watch::channel(false);
         let link = match inner.broker.clone() {
             Some(broker) => tokio::spawn(link::run(Arc::clone(&inner), broker, stopped)),

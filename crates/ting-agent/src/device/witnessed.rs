@@ -141,11 +141,17 @@ impl Witnessed {
         ready
     }
 
-    /// Whether `r`'s header is attested enough. The signatures of one
-    /// header's attestations are checked once per attestation heard, however
-    /// many receipts wait under it.
+    /// Whether `r`'s header is attested enough.
     fn attested(&mut self, r: &Receipt) -> bool {
-        let key = (r.header.height.0, r.header.hash());
+        self.header_attested(&r.header)
+    }
+
+    /// Whether `header` is attested enough: what receipts and, through the
+    /// device's verifier, state answers wait for. The signatures of one
+    /// header's attestations are checked once per attestation heard, however
+    /// many receipts and answers wait under it.
+    pub fn header_attested(&mut self, header: &ting_core::BlockHeader) -> bool {
+        let key = (header.height.0, header.hash());
         let Some(heard) = self.seen.get_mut(&key) else {
             return false;
         };
@@ -155,7 +161,7 @@ impl Witnessed {
         if heard.failed_with == Some(heard.attestations.len()) {
             return false;
         }
-        heard.passed = self.policy.check(&r.header, &heard.attestations).is_ok();
+        heard.passed = self.policy.check(header, &heard.attestations).is_ok();
         if !heard.passed {
             heard.failed_with = Some(heard.attestations.len());
         }

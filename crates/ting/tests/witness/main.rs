@@ -268,25 +268,37 @@ fn a_device_with_a_witness_policy_confirms_only_once_its_witness_attested() {
         cli.run(&["faucet", "--to", &id, "--amount", "100"]);
     }
 
-    // No witness runs yet: the plain device confirms, the other waits.
-    let to = plain.account();
-    let held = runtime.block_on(mqtt::transfer(&device, to));
+    // No witness runs yet: the plain device confirms. The other takes
+    // nothing under an unattested header: not the proof of its balance, not
+    // the proof of its own nonce its transfer needs, not a receipt.
     let taken = runtime.block_on(mqtt::transfer(&plain, device.account()));
     runtime
         .block_on(async { taken.wait().await })
         .expect("confirmed on the sequencer's word");
-    let waited = runtime.block_on(mqtt::still_waiting(held, std::time::Duration::from_secs(2)));
-    let held = waited.expect("held back while no witness attested its header");
-    let stats = device.stats();
-    assert!(stats.awaiting_witnesses >= 1, "{stats:?}");
+    let device = std::sync::Arc::new(device);
+    let (d, to) = (std::sync::Arc::clone(&device), plain.account());
+    let held = runtime.spawn(async move { mqtt::transfer(&d, to).await.wait().await });
+    let d = std::sync::Arc::clone(&device);
+    let balance = runtime.spawn(async move { d.balance().await });
+    runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_secs(2)).await });
+    assert!(!held.is_finished(), "the transfer waits for the witness");
+    assert!(!balance.is_finished(), "the balance waits for the witness");
 
-    // The witness comes, attests, publishes: the receipt goes through.
+    // The witness comes, attests, publishes: the answers go through.
     let _witness = WitnessProc::publishing(addr, &data, tmp.path(), &mqtt::broker_of(&node));
+    let balance = runtime
+        .block_on(async { tokio::time::timeout(common::DEADLINE, balance).await })
+        .expect("the balance before the deadline")
+        .expect("the task ran")
+        .expect("a balance under an attested header");
+    assert!(balance.base_units() >= 99, "{balance:?}");
     let confirmed = runtime
-        .block_on(async { tokio::time::timeout(common::DEADLINE, held.wait()).await })
+        .block_on(async { tokio::time::timeout(common::DEADLINE, held).await })
         .expect("confirmed before the deadline")
+        .expect("the task ran")
         .expect("confirmed");
     assert!(confirmed.height.0 >= 1);
+    let device = std::sync::Arc::into_inner(device).expect("the tasks are done");
     runtime.block_on(async {
         device.shutdown().await;
         plain.shutdown().await;

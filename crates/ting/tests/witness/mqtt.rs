@@ -109,11 +109,3 @@ pub async fn transfer(d: &Device, to: ting_core::AccountId) -> Ticket {
     .await
     .expect("queued")
 }
-
-/// The ticket back if it is still unanswered after `wait`.
-pub async fn still_waiting(mut ticket: Ticket, wait: Duration) -> Option<Ticket> {
-    if let Some(outcome) = ticket.wait_for(wait).await {
-        panic!("answered before any witness attested: {outcome:?}");
-    }
-    Some(ticket)
-}
