@@ -155,6 +155,36 @@ impl Verifier {
 
     /// A checked header's height now seen, unless its sequencer is distrusted.
     fn taken(&self, what: impl FnOnce() -> String, header: &BlockHeader) -> Result<(), Unproven> {
+        self.believed(what, header)?;
+        self.saw(header.height);
+        Ok(())
+    }
+
+    /// [`Verifier::taken`] for a state answer, which a witness policy must
+    /// also have seen attested.
+    fn taken_state(&self, what: impl Fn() -> String, header: &BlockHeader) -> Result<(), Unproven> {
+        self.believed(&what, header)?;
+        if !self.attested(header) {
+            return Err(Unproven {
+                what: what(),
+                code: "not_attested",
+                reason: format!(
+                    "block {}'s header is not attested by enough of the witnesses this device trusts (a state answer waits up to {}s)",
+                    header.height.0,
+                    ATTESTED_WAIT.as_secs()
+                ),
+            });
+        }
+        self.saw(header.height);
+        Ok(())
+    }
+
+    /// Refuses a header of a distrusted sequencer.
+    fn believed(
+        &self,
+        what: impl FnOnce() -> String,
+        header: &BlockHeader,
+    ) -> Result<(), Unproven> {
         if self.distrusted().contains(&header.sequencer) {
             return Err(Unproven {
                 what: what(),
@@ -165,29 +195,7 @@ impl Verifier {
                 ),
             });
         }
-        self.saw(header.height);
         Ok(())
-    }
-
-    /// [`Verifier::taken`] for a state answer, which a witness policy must
-    /// also have seen attested.
-    fn taken_state(
-        &self,
-        what: impl FnOnce() -> String,
-        header: &BlockHeader,
-    ) -> Result<(), Unproven> {
-        if !self.attested(header) {
-            return Err(Unproven {
-                what: what(),
-                code: "not_attested",
-                reason: format!(
-                    "block {}'s header is not attested by enough of the witnesses this device trusts (waited {}s)",
-                    header.height.0,
-                    ATTESTED_WAIT.as_secs()
-                ),
-            });
-        }
-        self.taken(what, header)
     }
 
     pub fn genesis(&self) -> &Hash32 {

@@ -178,6 +178,13 @@ fn a_witness_refuses_the_block_a_real_node_applied_wrongly_and_proves_it_to_devi
     });
     let key = ting_agent::files::read_key(&data.join("node.key")).expect("the dev node's key");
     assert_eq!(distrusted, vec![key.account()]);
+    // Nothing under the node's headers is taken any more, not even the
+    // device's own balance.
+    let refused = runtime.block_on(device.balance()).expect_err("refused");
+    assert!(
+        format!("{refused:?}").contains("distrusted_sequencer"),
+        "{refused:?}"
+    );
     runtime.block_on(device.shutdown());
 
     // The node itself noticed nothing and keeps serving.
