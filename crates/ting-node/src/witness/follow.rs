@@ -152,7 +152,7 @@ fn faulted(shared: &WitnessShared, checker: &mut Checker, fault: &Fault) -> (Str
         None => String::new(),
         Some(Ok(evidence)) => match shared.check(&evidence) {
             Err(why) => format!("; no self-contained evidence of it: {why}"),
-            Ok(_) => match shared.add_evidence(evidence) {
+            Ok(proven) => match shared.add_proven(evidence, proven) {
                 Ok(_) => "; evidence is at GET /v1/evidence".to_owned(),
                 Err(e) => format!("; the evidence could not be written: {e}"),
             },

@@ -77,18 +77,29 @@ pub struct WitnessShared {
 }
 
 impl WitnessShared {
-    /// Notes evidence: written (and synced) to the data directory first.
+    /// Notes evidence if it proves something against the network followed;
+    /// `false` if it does not, or was noted already.
     ///
     /// # Errors
     /// The file could not be written.
     pub fn add_evidence(&self, evidence: Evidence) -> std::io::Result<bool> {
+        match self.check(&evidence) {
+            Ok(proven) => self.add_proven(evidence, proven),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Notes evidence that [`WitnessShared::check`] found proves `proven`:
+    /// written (and synced) to the data directory first, then served and
+    /// published; `false` if it was noted already.
+    ///
+    /// # Errors
+    /// The file could not be written.
+    pub fn add_proven(&self, evidence: Evidence, proven: Proven) -> std::io::Result<bool> {
         let mut findings = self.findings.lock().expect("findings lock");
         if findings.evidence.iter().any(|(e, _)| *e == evidence) {
             return Ok(false);
         }
-        let Ok(proven) = self.check(&evidence) else {
-            return Ok(false);
-        };
         let path = self.data_dir.join(format!(
             "evidence-{}-{}.hex",
             proven.height.0,
