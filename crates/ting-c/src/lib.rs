@@ -1,0 +1,45 @@
+//! Ting for C: the operations device firmware needs, over ting-core, behind
+//! a stable C ABI (docs/c.md). The library is `libting.a` and `libting.so`;
+//! its header is `include/ting.h`, made by cbindgen from this crate.
+//!
+//! Every function returns a [`TingStatus`]: `TING_STATUS_OK`, or a code
+//! whose name `ting_status_name` gives (`buffer_too_small`,
+//! `bad_header_signature`, ...). Inputs are byte arrays of fixed sizes
+//! (keys, hashes, signatures: 32, 32, 64 bytes) or a pointer and a length;
+//! outputs go into buffers the caller gives, with their capacity, and the
+//! length written comes back through an out-parameter. Nothing is kept
+//! between calls, nothing is allocated that the caller must free, and no
+//! call panics across the boundary: a bad input is a status.
+//!
+//! Keys are given as their 32-byte seed: firmware keeps the seed in its
+//! secure storage and hands it in for each signature.
+
+mod channel;
+mod ffi;
+mod keys;
+mod login;
+mod receipt;
+mod status;
+mod tx;
+
+pub use channel::{ting_voucher_sign, ting_voucher_verify};
+pub use keys::{ting_account_did, ting_account_from_seed};
+pub use login::ting_login_token;
+pub use receipt::ting_receipt_check;
+pub use status::{ting_status_name, ting_version, TingStatus};
+pub use tx::{ting_sign_body, ting_sign_transfer, ting_tx_hash};
+
+/// Bytes of a seed, an account id, a hash.
+pub const TING_KEY_BYTES: usize = 32;
+/// Bytes of a signature.
+pub const TING_SIGNATURE_BYTES: usize = 64;
+/// The longest signed transaction of any kind: a buffer this long holds any.
+pub const TING_TX_BYTES_MAX: usize = 1024;
+/// The longest `did:key` text, without its terminating NUL.
+pub const TING_DID_BYTES_MAX: usize = 64;
+/// A login token's text (the MQTT password), without its terminating NUL.
+pub const TING_LOGIN_TOKEN_TEXT_BYTES: usize = 178;
+
+// The header's numbers are written out for cbindgen; these keep them true.
+const _: () = assert!(TING_TX_BYTES_MAX == ting_core::limits::TX_BYTES_MAX);
+const _: () = assert!(TING_LOGIN_TOKEN_TEXT_BYTES == 2 * ting_core::login::LOGIN_TOKEN_BYTES);

@@ -1,0 +1,166 @@
+//! The C example (`examples/offline.c`) compiled with the system's C
+//! compiler against `libting.a`, run, and each line it prints compared with
+//! what the Rust library computes: the same account, `did:key`, signed
+//! transfer byte for byte, hash, voucher, login password, and a receipt
+//! checked (and refused once its header is changed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ting_core::login::LoginToken;
+use ting_core::merkle::MerkleTree;
+use ting_core::tx::{TxBody, TxKind};
+use ting_core::{
+    Amount, Block, BlockDraft, BlockHeight, ChannelId, Hash32, Keypair, NetworkId, Nonce, Receipt,
+    Timestamp,
+};
+
+/// Builds the static library as a C program links it: `cargo test` builds
+/// only the rlib its tests need, so this asks cargo for the library itself
+/// and reads where it put `libting.a` from its messages.
+fn static_lib() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "-p", "ting-c", "--lib", "--message-format=json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo build -p ting-c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"compiler-artifact\""))
+        .flat_map(|l| l.split('"').map(str::to_owned).collect::<Vec<_>>())
+        .find(|part| part.ends_with("/libting.a"))
+        .map(PathBuf::from)
+        .expect("cargo names libting.a among its artifacts")
+}
+
+fn compile(dir: &Path) -> PathBuf {
+    let lib = static_lib();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = dir.join("offline");
+    let out = Command::new("cc")
+        .arg("-std=c99")
+        .arg("-Wall")
+        .arg("-Wextra")
+        .arg("-Werror")
+        .arg("-o")
+        .arg(&exe)
+        .arg(manifest.join("examples/offline.c"))
+        .arg("-I")
+        .arg(manifest.join("include"))
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm"])
+        .output()
+        .expect("the system's C compiler (cc) runs: scripts/test installs gcc");
+    assert!(
+        out.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// A receipt of transaction `tx` in a block of three, signed by `sequencer`.
+fn receipt(genesis: Hash32, sequencer: &Keypair, tx: Hash32) -> Vec<u8> {
+    let hashes = [Hash32([1; 32]), tx, Hash32([2; 32])];
+    let draft = BlockDraft {
+        genesis,
+        height: BlockHeight(12),
+        epoch: 0,
+        prev_hash: Hash32([3; 32]),
+        timestamp: Timestamp(1_700_000_000_000),
+        state_root: Hash32([4; 32]),
+    };
+    let mut header = Block::seal(draft, Vec::new(), sequencer).header;
+    header.tx_root = ting_core::merkle::root(&hashes);
+    header.tx_count = 3;
+    header.sign(sequencer);
+    Receipt {
+        tx_hash: tx,
+        proof: MerkleTree::new(&hashes).proof(1).expect("in range"),
+        header,
+    }
+    .encode()
+}
+
+#[test]
+fn the_c_example_computes_what_the_rust_library_does() {
+    let dir = std::env::temp_dir().join(format!("ting-c-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let exe = compile(&dir);
+
+    let key = Keypair::from_seed([3; 32]);
+    let genesis = Hash32([9; 32]);
+    let sequencer = Keypair::from_seed([11; 32]);
+    let transfer = TxBody {
+        genesis,
+        sender: key.account(),
+        nonce: Nonce(5),
+        valid_until: Timestamp(1_800_000_000_000),
+        kind: TxKind::Transfer {
+            to: Keypair::from_seed([4; 32]).account(),
+            amount: Amount::new(250),
+            memo: b"cartridge".to_vec(),
+        },
+    }
+    .sign(&key);
+    let receipt_bytes = receipt(genesis, &sequencer, transfer.hash());
+
+    let out = Command::new(&exe)
+        .arg(hex::encode(&receipt_bytes))
+        .arg(genesis.to_hex())
+        .arg(sequencer.account().to_hex())
+        .output()
+        .expect("the example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| -> String {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line {name} in:\n{stdout}"))
+            .to_owned()
+    };
+
+    assert_eq!(line("account"), key.account().to_hex());
+    assert_eq!(line("did"), key.account().to_did());
+    assert_eq!(line("transfer"), hex::encode(transfer.bytes()));
+    assert_eq!(line("tx_hash"), transfer.hash().to_hex());
+    assert_eq!(
+        line("short"),
+        format!("buffer_too_small {}", transfer.bytes().len())
+    );
+    let ting_core::ChannelProof::Voucher { signature, .. } = ting_core::channel::sign_voucher(
+        &key,
+        NetworkId(7),
+        &ChannelId(Hash32([6; 32])),
+        Amount::new(40),
+    ) else {
+        panic!("a voucher")
+    };
+    assert_eq!(line("voucher"), hex::encode(signature.0));
+    assert_eq!(line("voucher_check"), "ok");
+    assert_eq!(line("voucher_other_amount"), "bad_signature");
+    let token = LoginToken::issue(
+        &key,
+        &genesis,
+        &key.account().to_hex(),
+        Timestamp(1_700_000_000_000),
+        [1; 16],
+    );
+    assert_eq!(line("password"), token.to_text());
+    assert_eq!(line("receipt_tx"), transfer.hash().to_hex());
+    assert_eq!(line("receipt_height"), "12");
+    assert_eq!(line("receipt_tampered"), "bad_header_signature");
+    assert_eq!(line("version"), env!("CARGO_PKG_VERSION"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
