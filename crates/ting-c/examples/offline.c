@@ -1,7 +1,8 @@
 /*
  * What a device's firmware does with libting, offline: its account from its
  * seed, a transfer signed into a buffer on the stack, the transaction's hash,
- * a voucher signed and checked, the broker login password, and a receipt
+ * a voucher signed and checked, a hash-chain channel opened and three ticks
+ * paid and taken (and taken only once), the broker login password, and a receipt
  * checked against the network's sequencer. Each result is printed as one
  * line, `name value`, for crates/ting-c/tests/c_example.rs to compare with
  * what the Rust library computes.
@@ -102,6 +103,49 @@ int main(int argc, char **argv) {
     printf("voucher_check %s\n", ting_status_name(ting_voucher_verify(account, 7, channel, 40, voucher)));
     printf("voucher_other_amount %s\n",
            ting_status_name(ting_voucher_verify(account, 7, channel, 41, voucher)));
+
+    /* A hash-chain channel to the account of seed 4, opened by this key's
+     * transaction number 6: 50 ticks of 10. Both sides keep their state as
+     * bytes (in flash, on a device) and hand it back on the next call. */
+    TingHashChain chain;
+    memset(&chain, 0, sizeof chain);
+    chain.network = 7;
+    check(ting_channel_id(genesis, account, 6, chain.channel), "channel id");
+    memcpy(chain.payee, to, sizeof to);
+    chain.deposit = 1000;
+    chain.expires_at_ms = 1800000000000ULL;
+    chain.price = 10;
+    chain.chain_len = 50;
+    uint8_t payer_state[TING_CHANNEL_STATE_BYTES_MAX];
+    size_t payer_len = 0;
+    check(ting_payer_open(seed, &chain, payer_state, sizeof payer_state, &payer_len), "payer open");
+    print_hex("channel", chain.channel, sizeof chain.channel);
+    uint8_t open_tx[TING_TX_BYTES_MAX];
+    size_t open_len = 0;
+    check(ting_sign_channel_open(seed, genesis, 6, 1800000000000ULL, &chain, open_tx, sizeof open_tx,
+                                 &open_len),
+          "channel open");
+    print_hex("channel_open", open_tx, open_len);
+    uint8_t payee_state[TING_CHANNEL_STATE_BYTES_MAX];
+    size_t payee_len = 0;
+    check(ting_payee_open(&chain, payee_state, sizeof payee_state, &payee_len), "payee open");
+
+    /* Three ticks paid, the state written back over itself, and taken. */
+    uint8_t payment[TING_PAYMENT_BYTES_MAX];
+    size_t payment_len = 0;
+    const uint64_t now = 1700000000000ULL;
+    check(ting_payer_pay(payer_state, payer_len, 3, now, payment, sizeof payment, &payment_len,
+                         payer_state, sizeof payer_state, &payer_len),
+          "pay");
+    uint64_t newly = 0, total = 0;
+    check(ting_payee_accept(payee_state, payee_len, payment, payment_len, now, payee_state,
+                            sizeof payee_state, &payee_len, &newly, &total),
+          "accept");
+    printf("ticks_paid %llu %llu\n", (unsigned long long)newly, (unsigned long long)total);
+    printf("ticks_replayed %s\n",
+           ting_status_name(ting_payee_accept(payee_state, payee_len, payment, payment_len, now,
+                                              payee_state, sizeof payee_state, &payee_len, NULL,
+                                              NULL)));
 
     /* The broker password for client id = the account in hex. */
     char client_id[65];

@@ -22,6 +22,12 @@
 // A login token's text (the MQTT password), without its terminating NUL.
 #define TING_LOGIN_TOKEN_TEXT_BYTES 178
 
+// The longest state either side of a channel keeps.
+#define TING_CHANNEL_STATE_BYTES_MAX 492
+
+// The longest payment message.
+#define TING_PAYMENT_BYTES_MAX 110
+
 // The most sequencer keys a check takes.
 #define TING_SEQUENCERS_MAX 64
 
@@ -49,11 +55,123 @@ typedef enum {
   TING_STATUS_BAD_HEADER_SIGNATURE = 8,
   // A Merkle path does not lead to the header's transaction root.
   TING_STATUS_BAD_PROOF = 9,
+  // The channel has expired.
+  TING_STATUS_CHANNEL_EXPIRED = 10,
+  // A payment is not more than one already taken.
+  TING_STATUS_REPLAYED = 11,
+  // A payment would take the channel past its deposit.
+  TING_STATUS_OVER_DEPOSIT = 12,
+  // The hash chain has too few ticks left for the payment.
+  TING_STATUS_CHAIN_EXHAUSTED = 13,
+  // A tick's preimage does not hash to the channel's chain.
+  TING_STATUS_BAD_PREIMAGE = 14,
+  // A payment is for another channel, or of the other kind (tick or voucher).
+  TING_STATUS_WRONG_CHANNEL = 15,
+  // Nothing to pay: zero ticks.
+  TING_STATUS_NOTHING_TO_PAY = 16,
 } TingStatus;
+
+// A hash-chain channel's terms, as both sides hold them.
+typedef struct {
+  // The network's id (its genesis's `network`).
+  uint32_t network;
+  // The channel's id (`ting_channel_id`).
+  uint8_t channel[32];
+  uint8_t payer[32];
+  uint8_t payee[32];
+  // Base units locked in the channel.
+  uint64_t deposit;
+  // Ledger time (milliseconds) the channel expires at.
+  uint64_t expires_at_ms;
+  // Base units one tick is worth.
+  uint64_t price;
+  // Ticks on the chain.
+  uint32_t chain_len;
+  // The chain's anchor: what the open transaction carries and the payee
+  // hashes ticks back to. `ting_payer_open` fills it in.
+  uint8_t anchor[32];
+} TingHashChain;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// The 32-byte id of the channel that the payer's transaction number
+// `nonce` opens on the network of 32-byte `genesis`, into `channel_out`.
+TingStatus ting_channel_id(const uint8_t *genesis,
+                           const uint8_t *payer,
+                           uint64_t nonce,
+                           uint8_t *channel_out);
+
+// Opens a hash-chain channel as its payer, the key with 32-byte `seed`:
+// `terms` gives the network, channel, payee, deposit, expiry, price and
+// chain length; this fills in its `payer` and `anchor`, and writes the
+// payer's state into the `state_cap` bytes at `state_out`
+// (`TING_CHANNEL_STATE_BYTES_MAX` always do), its length through
+// `state_len_out`. Costs `chain_len` hash steps. A deposit too small for
+// the chain, a zero price or a chain over its limit is `invalid_input`.
+TingStatus ting_payer_open(const uint8_t *seed,
+                           TingHashChain *terms,
+                           uint8_t *state_out,
+                           size_t state_cap,
+                           size_t *state_len_out);
+
+// Signs the transaction that opens the hash-chain channel of `terms`
+// (after `ting_payer_open` filled in its anchor), from the payer's key
+// with 32-byte `seed`, on the network of 32-byte `genesis`, as its
+// transaction number `nonce` (the one `ting_channel_id` was given), valid
+// until `valid_until_ms`. The signed transaction goes into the `cap`
+// bytes at `out`, its length through `len_out`.
+TingStatus ting_sign_channel_open(const uint8_t *seed,
+                                  const uint8_t *genesis,
+                                  uint64_t nonce,
+                                  uint64_t valid_until_ms,
+                                  const TingHashChain *terms,
+                                  uint8_t *out,
+                                  size_t cap,
+                                  size_t *len_out);
+
+// Pays `units` more ticks from the payer's state (the `state_len` bytes
+// at `state`) at ledger time `now_ms`: the payment message for the payee
+// goes into the `payment_cap` bytes at `payment_out` (`TING_PAYMENT_BYTES_MAX`
+// always do) and the payer's new state into `state_out` (which may be
+// `state` itself). Persist the new state before sending the payment.
+TingStatus ting_payer_pay(const uint8_t *state,
+                          size_t state_len,
+                          uint64_t units,
+                          uint64_t now_ms,
+                          uint8_t *payment_out,
+                          size_t payment_cap,
+                          size_t *payment_len_out,
+                          uint8_t *state_out,
+                          size_t state_cap,
+                          size_t *state_len_out);
+
+// The payee's state for the hash-chain channel of `terms` (as the ledger
+// opened it: anchor, price and length from the open transaction), into the
+// `state_cap` bytes at `state_out`, its length through `state_len_out`.
+TingStatus ting_payee_open(const TingHashChain *terms,
+                           uint8_t *state_out,
+                           size_t state_cap,
+                           size_t *state_len_out);
+
+// Takes a payment (the `payment_len` bytes at `payment`) into the payee's
+// state (the `state_len` bytes at `state`) at ledger time `now_ms`: the
+// tick is hashed back to the chain. The new state goes into `state_out`
+// (which may be `state` itself), what this payment added through
+// `newly_paid_out` and all paid so far through `total_out` (either may be
+// NULL). A refused payment changes nothing and is named: `replayed`,
+// `bad_preimage`, `over_deposit`, `channel_expired`, `wrong_channel`, ...
+TingStatus ting_payee_accept(const uint8_t *state,
+                             size_t state_len,
+                             const uint8_t *payment,
+                             size_t payment_len,
+                             uint64_t now_ms,
+                             uint8_t *state_out,
+                             size_t state_cap,
+                             size_t *state_len_out,
+                             uint64_t *newly_paid_out,
+                             uint64_t *total_out);
 
 // Signs a voucher for `amount` base units in all on the 32-byte `channel`
 // of network `network`, with the payer's key of 32-byte `seed`; the 64-byte

@@ -44,6 +44,25 @@ pub(crate) fn array<const N: usize>(ptr: *const u8) -> Result<[u8; N], TingStatu
     Ok(slice.try_into().expect("N bytes"))
 }
 
+/// The `T` at `ptr` (a struct of plain numbers and byte arrays, for which
+/// any bytes are a value).
+pub(crate) fn read<T: Copy>(ptr: *mut T) -> Result<T, TingStatus> {
+    if ptr.is_null() {
+        return Err(TingStatus::NullPointer);
+    }
+    // SAFETY: the header promises a non-NULL pointer to a readable `T`.
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Writes `value` to the `T` at `ptr`, which [`read`] read.
+pub(crate) fn write<T>(ptr: *mut T, value: T) {
+    if !ptr.is_null() {
+        // SAFETY: as for `read`, and the pointer is writable (the header
+        // gives it as `T *`).
+        unsafe { ptr.write_unaligned(value) };
+    }
+}
+
 /// Writes `value` through `ptr` when it is not NULL (optional out-parameters).
 pub(crate) fn set<T>(ptr: *mut T, value: T) {
     if !ptr.is_null() {

@@ -14,6 +14,7 @@
 //! Keys are given as their 32-byte seed: firmware keeps the seed in its
 //! secure storage and hands it in for each signature.
 
+mod chain;
 mod channel;
 mod ffi;
 mod keys;
@@ -22,6 +23,10 @@ mod receipt;
 mod status;
 mod tx;
 
+pub use chain::{
+    ting_channel_id, ting_payee_accept, ting_payee_open, ting_payer_open, ting_payer_pay,
+    ting_sign_channel_open, TingHashChain, TING_CHANNEL_STATE_BYTES_MAX, TING_PAYMENT_BYTES_MAX,
+};
 pub use channel::{ting_voucher_sign, ting_voucher_verify};
 pub use keys::{ting_account_did, ting_account_from_seed};
 pub use login::ting_login_token;

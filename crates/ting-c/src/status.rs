@@ -31,6 +31,20 @@ pub enum TingStatus {
     BadHeaderSignature = 8,
     /// A Merkle path does not lead to the header's transaction root.
     BadProof = 9,
+    /// The channel has expired.
+    ChannelExpired = 10,
+    /// A payment is not more than one already taken.
+    Replayed = 11,
+    /// A payment would take the channel past its deposit.
+    OverDeposit = 12,
+    /// The hash chain has too few ticks left for the payment.
+    ChainExhausted = 13,
+    /// A tick's preimage does not hash to the channel's chain.
+    BadPreimage = 14,
+    /// A payment is for another channel, or of the other kind (tick or voucher).
+    WrongChannel = 15,
+    /// Nothing to pay: zero ticks.
+    NothingToPay = 16,
 }
 
 impl TingStatus {
@@ -40,7 +54,7 @@ impl TingStatus {
     }
 
     fn from_code(code: i32) -> Option<TingStatus> {
-        const ALL: [TingStatus; 10] = [
+        const ALL: [TingStatus; STATUSES] = [
             TingStatus::Ok,
             TingStatus::NullPointer,
             TingStatus::BufferTooSmall,
@@ -51,14 +65,24 @@ impl TingStatus {
             TingStatus::UnknownSequencer,
             TingStatus::BadHeaderSignature,
             TingStatus::BadProof,
+            TingStatus::ChannelExpired,
+            TingStatus::Replayed,
+            TingStatus::OverDeposit,
+            TingStatus::ChainExhausted,
+            TingStatus::BadPreimage,
+            TingStatus::WrongChannel,
+            TingStatus::NothingToPay,
         ];
         ALL.into_iter().find(|s| *s as i32 == code)
     }
 }
 
+/// How many statuses there are.
+const STATUSES: usize = 17;
+
 /// Each status's name as NUL-terminated text, in the order of the codes:
 /// the one list of them, for C and Rust alike.
-const NAMES: [&str; 10] = [
+const NAMES: [&str; STATUSES] = [
     "ok\0",
     "null_pointer\0",
     "buffer_too_small\0",
@@ -69,6 +93,13 @@ const NAMES: [&str; 10] = [
     "unknown_sequencer\0",
     "bad_header_signature\0",
     "bad_proof\0",
+    "channel_expired\0",
+    "replayed\0",
+    "over_deposit\0",
+    "chain_exhausted\0",
+    "bad_preimage\0",
+    "wrong_channel\0",
+    "nothing_to_pay\0",
 ];
 
 /// The name of status `code` (`"buffer_too_small"`, ...), as static
@@ -91,13 +122,14 @@ mod tests {
 
     #[test]
     fn every_status_has_its_name_as_text_and_a_stranger_has_none() {
-        for code in 0..10 {
+        let count = i32::try_from(STATUSES).expect("few");
+        for code in 0..count {
             let status = TingStatus::from_code(code).expect("a status");
             assert_eq!(status as i32, code);
             assert!(!status.name().is_empty() && !status.name().contains('\0'));
             assert_eq!(ting_status_name(code), NAMES[code as usize].as_ptr().cast());
         }
-        assert!(TingStatus::from_code(10).is_none());
+        assert!(TingStatus::from_code(count).is_none());
         assert!(TingStatus::from_code(-1).is_none());
     }
 }

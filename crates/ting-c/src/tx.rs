@@ -84,7 +84,15 @@ pub extern "C" fn ting_sign_body(
     sign(decoded.body(), &key, out, cap, len_out)
 }
 
-fn sign(body: &TxBody, key: &Keypair, out: *mut u8, cap: usize, len_out: *mut usize) -> TingStatus {
+/// Signs `body` into the caller's buffer; the length through `len_out`, set to
+/// the length needed when the buffer is too short.
+pub(crate) fn sign(
+    body: &TxBody,
+    key: &Keypair,
+    out: *mut u8,
+    cap: usize,
+    len_out: *mut usize,
+) -> TingStatus {
     let buf = attempt!(bytes_mut(out, cap));
     match body.sign_into(key, buf) {
         Ok(len) => {

@@ -1,8 +1,9 @@
 //! The C example (`examples/offline.c`) compiled with the system's C
 //! compiler against `libting.a`, run, and each line it prints compared with
 //! what the Rust library computes: the same account, `did:key`, signed
-//! transfer byte for byte, hash, voucher, login password, and a receipt
-//! checked (and refused once its header is changed).
+//! transfer byte for byte, hash, voucher, a hash-chain channel's open
+//! transaction and three ticks taken once, the login password, and a
+//! receipt checked (and refused once its header is changed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,6 +151,14 @@ fn the_c_example_computes_what_the_rust_library_does() {
     assert_eq!(line("voucher"), hex::encode(signature.0));
     assert_eq!(line("voucher_check"), "ok");
     assert_eq!(line("voucher_other_amount"), "bad_signature");
+    let channel = ChannelId::derive(&genesis, &key.account(), Nonce(6));
+    assert_eq!(line("channel"), channel.0.to_hex());
+    let open = ting_core::SignedTx::decode(&hex::decode(line("channel_open")).expect("hex"))
+        .expect("a transaction");
+    assert_eq!(open.opened_channel(), Some(channel));
+    assert!(open.clone().verify().is_ok(), "signed by the payer");
+    assert_eq!(line("ticks_paid"), "30 30");
+    assert_eq!(line("ticks_replayed"), "replayed");
     let token = LoginToken::issue(
         &key,
         &genesis,
