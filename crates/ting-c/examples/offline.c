@@ -2,7 +2,8 @@
  * What a device's firmware does with libting, offline: its account from its
  * seed, a transfer signed into a buffer on the stack, the transaction's hash,
  * a voucher signed and checked, a hash-chain channel opened and three ticks
- * paid and taken (and taken only once), the broker login password, and a receipt
+ * paid and taken (and taken only once), a reading signed and checked and a
+ * private one sealed and opened, the broker login password, and a receipt
  * checked against the network's sequencer. Each result is printed as one
  * line, `name value`, for crates/ting-c/tests/c_example.rs to compare with
  * what the Rust library computes.
@@ -146,6 +147,51 @@ int main(int argc, char **argv) {
            ting_status_name(ting_payee_accept(payee_state, payee_len, payment, payment_len, now,
                                               payee_state, sizeof payee_state, &payee_len, NULL,
                                               NULL)));
+
+    /* A reading to the account of seed 4, signed, checked as its receiver
+     * would, and a private one sealed to that account's messaging key and
+     * opened with its seed. */
+    TingEnvelopeHeader header;
+    memset(&header, 0, sizeof header);
+    memcpy(header.genesis, genesis, sizeof genesis);
+    memcpy(header.recipient, to, sizeof to);
+    header.kind = 0x0100;
+    header.id[0] = 1;
+    header.timestamp_ms = now;
+    const char *reading = "hardness 7.2";
+    uint8_t envelope[512];
+    size_t envelope_len = 0;
+    check(ting_envelope_sign(seed, &header, (const uint8_t *)reading, strlen(reading), envelope,
+                             sizeof envelope, &envelope_len),
+          "envelope");
+    TingEnvelopeHeader received;
+    size_t offset = 0, length = 0;
+    check(ting_envelope_check(envelope, envelope_len, &received, &offset, &length), "envelope check");
+    print_hex("envelope_sender", received.sender, sizeof received.sender);
+    printf("envelope_payload %.*s\n", (int)length, (const char *)(envelope + offset));
+    envelope[offset] ^= 1;
+    printf("envelope_changed %s\n",
+           ting_status_name(ting_envelope_check(envelope, envelope_len, NULL, NULL, NULL)));
+
+    uint8_t messaging[32];
+    check(ting_messaging_key(to_seed, messaging), "messaging key");
+    uint8_t entropy[32];
+    memset(entropy, 42, sizeof entropy); /* a device takes these from its random source */
+    uint8_t sealed[64 + TING_SEAL_OVERHEAD_BYTES];
+    size_t sealed_len = 0;
+    const char *secret = "a private reading";
+    check(ting_seal(messaging, (const uint8_t *)"aad", 3, (const uint8_t *)secret, strlen(secret),
+                    entropy, sealed, sizeof sealed, &sealed_len),
+          "seal");
+    char opened[64];
+    size_t opened_len = 0;
+    check(ting_unseal(to_seed, (const uint8_t *)"aad", 3, sealed, sealed_len, (uint8_t *)opened,
+                      sizeof opened, &opened_len),
+          "unseal");
+    printf("unsealed %.*s\n", (int)opened_len, opened);
+    printf("unsealed_by_another %s\n",
+           ting_status_name(ting_unseal(seed, (const uint8_t *)"aad", 3, sealed, sealed_len,
+                                        (uint8_t *)opened, sizeof opened, &opened_len)));
 
     /* The broker password for client id = the account in hex. */
     char client_id[65];

@@ -28,6 +28,15 @@
 // The longest payment message.
 #define TING_PAYMENT_BYTES_MAX 110
 
+// The longest envelope: header, payload length, the longest payload, signature.
+#define TING_ENVELOPE_BYTES_MAX 65728
+
+// The longest payload.
+#define TING_ENVELOPE_PAYLOAD_BYTES_MAX 65536
+
+// What sealing adds to a payload: the ephemeral key and the tag.
+#define TING_SEAL_OVERHEAD_BYTES 48
+
 // The most sequencer keys a check takes.
 #define TING_SEQUENCERS_MAX 64
 
@@ -91,6 +100,24 @@ typedef struct {
   // hashes ticks back to. `ting_payer_open` fills it in.
   uint8_t anchor[32];
 } TingHashChain;
+
+// An envelope's header, but its sender (the signing key's account).
+typedef struct {
+  // The network's genesis hash.
+  uint8_t genesis[32];
+  // The sender's account: filled in by `ting_envelope_sign` and
+  // `ting_envelope_check`.
+  uint8_t sender[32];
+  uint8_t recipient[32];
+  // What the payload is (docs/mqtt.md §2.1).
+  uint16_t kind;
+  // Unique per sender: a counter does.
+  uint8_t id[16];
+  // The sender's clock, milliseconds since the Unix epoch.
+  uint64_t timestamp_ms;
+  // The payload is sealed to the recipient (`ting_seal`).
+  bool encrypted;
+} TingEnvelopeHeader;
 
 #ifdef __cplusplus
 extern "C" {
@@ -190,6 +217,64 @@ TingStatus ting_voucher_verify(const uint8_t *payer,
                                const uint8_t *channel,
                                uint64_t amount,
                                const uint8_t *signature);
+
+// Signs the `payload_len` bytes at `payload` under `header` with the key
+// of 32-byte `seed`, which becomes the header's sender; the envelope's
+// bytes (what is published) go into the `cap` bytes at `out`, its length
+// through `len_out`. A payload over `TING_ENVELOPE_PAYLOAD_BYTES_MAX` is
+// `invalid_input`.
+TingStatus ting_envelope_sign(const uint8_t *seed,
+                              const TingEnvelopeHeader *header,
+                              const uint8_t *payload,
+                              size_t payload_len,
+                              uint8_t *out,
+                              size_t cap,
+                              size_t *len_out);
+
+// Checks the envelope in the `len` bytes at `envelope`: it decodes
+// strictly and its sender signed it. Its header goes to `header_out`, and
+// where its payload lies in the same bytes through `payload_offset_out`
+// and `payload_len_out` (any may be NULL). Whether it is fresh, for you,
+// of your network and not seen before is yours to check (docs/devices.md).
+TingStatus ting_envelope_check(const uint8_t *envelope,
+                               size_t len,
+                               TingEnvelopeHeader *header_out,
+                               size_t *payload_offset_out,
+                               size_t *payload_len_out);
+
+// The 32-byte X25519 messaging key of the account with 32-byte `seed`:
+// what it publishes (`set_messaging_key`) for others to seal to.
+TingStatus ting_messaging_key(const uint8_t *seed, uint8_t *key_out);
+
+// Seals the `len` bytes at `plaintext` to the 32-byte messaging key
+// `recipient`, bound to the `aad_len` bytes at `aad` (an envelope's
+// header bytes), with 32 fresh random bytes at `entropy` from the device's
+// random source. The sealed bytes (`len` + `TING_SEAL_OVERHEAD_BYTES`) go
+// into the `cap` bytes at `out`, their length through `len_out`. A key
+// that is not a valid X25519 point is `invalid_input`.
+TingStatus ting_seal(const uint8_t *recipient,
+                     const uint8_t *aad,
+                     size_t aad_len,
+                     const uint8_t *plaintext,
+                     size_t len,
+                     const uint8_t *entropy,
+                     uint8_t *out,
+                     size_t cap,
+                     size_t *len_out);
+
+// Opens the `len` sealed bytes at `sealed` with the messaging secret of
+// the account with 32-byte `seed`, bound to the `aad_len` bytes at `aad`;
+// the plaintext goes into the `cap` bytes at `out`, its length through
+// `len_out`. Bytes not sealed to this key, or bound to other data, are
+// `bad_signature`.
+TingStatus ting_unseal(const uint8_t *seed,
+                       const uint8_t *aad,
+                       size_t aad_len,
+                       const uint8_t *sealed,
+                       size_t len,
+                       uint8_t *out,
+                       size_t cap,
+                       size_t *len_out);
 
 // The account id (Ed25519 public key, 32 bytes) of the key with 32-byte
 // `seed`, written to the 32 bytes at `account_out`.

@@ -16,6 +16,7 @@
 
 mod chain;
 mod channel;
+mod envelope;
 mod ffi;
 mod keys;
 mod login;
@@ -28,6 +29,11 @@ pub use chain::{
     ting_sign_channel_open, TingHashChain, TING_CHANNEL_STATE_BYTES_MAX, TING_PAYMENT_BYTES_MAX,
 };
 pub use channel::{ting_voucher_sign, ting_voucher_verify};
+pub use envelope::{
+    ting_envelope_check, ting_envelope_sign, ting_messaging_key, ting_seal, ting_unseal,
+    TingEnvelopeHeader, TING_ENVELOPE_BYTES_MAX, TING_ENVELOPE_PAYLOAD_BYTES_MAX,
+    TING_SEAL_OVERHEAD_BYTES,
+};
 pub use keys::{ting_account_did, ting_account_from_seed};
 pub use login::ting_login_token;
 pub use receipt::ting_receipt_check;

@@ -2,7 +2,8 @@
 //! compiler against `libting.a`, run, and each line it prints compared with
 //! what the Rust library computes: the same account, `did:key`, signed
 //! transfer byte for byte, hash, voucher, a hash-chain channel's open
-//! transaction and three ticks taken once, the login password, and a
+//! transaction and three ticks taken once, an envelope and a sealed
+//! reading, the login password, and a
 //! receipt checked (and refused once its header is changed).
 
 use std::path::{Path, PathBuf};
@@ -159,6 +160,11 @@ fn the_c_example_computes_what_the_rust_library_does() {
     assert!(open.clone().verify().is_ok(), "signed by the payer");
     assert_eq!(line("ticks_paid"), "30 30");
     assert_eq!(line("ticks_replayed"), "replayed");
+    assert_eq!(line("envelope_sender"), key.account().to_hex());
+    assert_eq!(line("envelope_payload"), "hardness 7.2");
+    assert_eq!(line("envelope_changed"), "bad_signature");
+    assert_eq!(line("unsealed"), "a private reading");
+    assert_eq!(line("unsealed_by_another"), "bad_signature");
     let token = LoginToken::issue(
         &key,
         &genesis,
