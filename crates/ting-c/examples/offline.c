@@ -3,13 +3,14 @@
  * seed, a transfer signed into a buffer on the stack, the transaction's hash,
  * a voucher signed and checked, a hash-chain channel opened and three ticks
  * paid and taken (and taken only once), a reading signed and checked and a
- * private one sealed and opened, the broker login password, and a receipt
- * checked against the network's sequencer. Each result is printed as one
+ * private one sealed and opened, the broker login password, a receipt
+ * checked against the network's sequencer, and its own account's balance and
+ * nonce read from a state proof. Each result is printed as one
  * line, `name value`, for crates/ting-c/tests/c_example.rs to compare with
  * what the Rust library computes.
  *
  *   cc -o offline examples/offline.c -Iinclude target/debug/libting.a -lpthread -ldl -lm
- *   ./offline RECEIPT_HEX GENESIS_HEX SEQUENCER_HEX
+ *   ./offline RECEIPT_HEX GENESIS_HEX SEQUENCER_HEX ACCOUNT_ANSWER_HEX
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,8 @@ static void check(TingStatus status, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s RECEIPT_HEX GENESIS_HEX SEQUENCER_HEX\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s RECEIPT_HEX GENESIS_HEX SEQUENCER_HEX ACCOUNT_ANSWER_HEX\n", argv[0]);
         return 2;
     }
     uint8_t seed[32];
@@ -225,6 +226,23 @@ int main(int argc, char **argv) {
     printf("receipt_tampered %s\n",
            ting_status_name(ting_receipt_check(receipt, receipt_len, genesis, sequencer, 1, NULL, NULL)));
     free(receipt);
+
+    /* The device's own account, proved under a header the sequencer signed:
+     * its balance and the nonce its next transaction must carry. */
+    size_t answer_len = strlen(argv[4]) / 2;
+    uint8_t *answer = malloc(answer_len);
+    if (answer == NULL || from_hex(argv[4], answer, answer_len)) {
+        fprintf(stderr, "the account answer is hex\n");
+        return 2;
+    }
+    TingAccount mine;
+    check(ting_account_check(answer, answer_len, account, genesis, sequencer, 1, 0, &mine), "account");
+    printf("account_state %llu %llu %llu\n", (unsigned long long)mine.balance,
+           (unsigned long long)mine.nonce, (unsigned long long)mine.height);
+    printf("account_stale %s\n",
+           ting_status_name(ting_account_check(answer, answer_len, account, genesis, sequencer, 1,
+                                               mine.height + 1, &mine)));
+    free(answer);
     printf("version %s\n", ting_version());
     return 0;
 }

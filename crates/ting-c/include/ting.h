@@ -78,6 +78,8 @@ typedef enum {
   TING_STATUS_WRONG_CHANNEL = 15,
   // Nothing to pay: zero ticks.
   TING_STATUS_NOTHING_TO_PAY = 16,
+  // A state answer from below a height already seen: an old state.
+  TING_STATUS_STALE_STATE = 17,
 } TingStatus;
 
 // A hash-chain channel's terms, as both sides hold them.
@@ -118,6 +120,24 @@ typedef struct {
   // The payload is sealed to the recipient (`ting_seal`).
   bool encrypted;
 } TingEnvelopeHeader;
+
+// What a checked state answer says of an account.
+typedef struct {
+  // The height of the header the answer was checked against: keep the
+  // highest, and give it as `min_height` next time.
+  uint64_t height;
+  // Whether the account exists (holds or held money).
+  bool exists;
+  uint64_t balance;
+  // The nonce its next transaction must carry.
+  uint64_t nonce;
+  // Whether it is a device with an owner, and whether that owner froze it.
+  bool is_device;
+  bool frozen;
+  // Whether it published a messaging key, and the key.
+  bool has_messaging_key;
+  uint8_t messaging_key[32];
+} TingAccount;
 
 #ifdef __cplusplus
 extern "C" {
@@ -317,6 +337,22 @@ TingStatus ting_receipt_check(const uint8_t *receipt,
                               size_t sequencer_count,
                               uint8_t *tx_hash_out,
                               uint64_t *height_out);
+
+// Checks the state answer in the `len` bytes at `answer` (the `proof` of
+// `GET /v1/accounts/{id}?proof=true`, docs/api.md) for the 32-byte
+// `account`, against the 32-byte `genesis` hash, the `sequencer_count`
+// 32-byte keys at `sequencers`, and `min_height` (the highest height you
+// have seen checked; an answer below it is `stale_state`). What it proves
+// goes to `account_out`: a proved absence is `exists` false, balance and
+// nonce 0.
+TingStatus ting_account_check(const uint8_t *answer,
+                              size_t len,
+                              const uint8_t *account,
+                              const uint8_t *genesis,
+                              const uint8_t *sequencers,
+                              size_t sequencer_count,
+                              uint64_t min_height,
+                              TingAccount *account_out);
 
 // The name of status `code` (`"buffer_too_small"`, ...), as static
 // NUL-terminated text; `"unknown_status"` for a code no status has.

@@ -21,6 +21,7 @@ mod ffi;
 mod keys;
 mod login;
 mod receipt;
+mod state;
 mod status;
 mod tx;
 
@@ -36,7 +37,8 @@ pub use envelope::{
 };
 pub use keys::{ting_account_did, ting_account_from_seed};
 pub use login::ting_login_token;
-pub use receipt::ting_receipt_check;
+pub use receipt::{ting_receipt_check, TING_SEQUENCERS_MAX};
+pub use state::{ting_account_check, TingAccount};
 pub use status::{ting_status_name, ting_version, TingStatus};
 pub use tx::{ting_sign_body, ting_sign_transfer, ting_tx_hash};
 

@@ -33,15 +33,8 @@ pub extern "C" fn ting_receipt_check(
 ) -> TingStatus {
     let raw = attempt!(bytes(receipt, len));
     let genesis = Hash32(attempt!(array::<32>(genesis)));
-    if sequencer_count == 0 || sequencer_count > TING_SEQUENCERS_MAX {
-        return TingStatus::InvalidInput;
-    }
-    let keys = attempt!(bytes(sequencers, sequencer_count * 32));
-    let mut trusted = [AccountId([0; 32]); TING_SEQUENCERS_MAX];
-    for (slot, key) in trusted.iter_mut().zip(keys.chunks_exact(32)) {
-        slot.0.copy_from_slice(key);
-    }
-    match check_receipt_bytes(raw, &genesis, &trusted[..sequencer_count]) {
+    let (trusted, count) = attempt!(trusted_keys(sequencers, sequencer_count));
+    match check_receipt_bytes(raw, &genesis, &trusted[..count]) {
         Ok(checked) => {
             if !tx_hash_out.is_null() {
                 attempt!(status_of(put(&checked.tx_hash.0, false, tx_hash_out, 32)));
@@ -57,6 +50,22 @@ pub extern "C" fn ting_receipt_check(
             _ => TingStatus::BadProof,
         },
     }
+}
+
+/// The `count` 32-byte keys at `ptr`, from 1 to [`TING_SEQUENCERS_MAX`], on the stack.
+pub(crate) fn trusted_keys(
+    ptr: *const u8,
+    count: usize,
+) -> Result<([AccountId; TING_SEQUENCERS_MAX], usize), TingStatus> {
+    if count == 0 || count > TING_SEQUENCERS_MAX {
+        return Err(TingStatus::InvalidInput);
+    }
+    let keys = bytes(ptr, count * 32)?;
+    let mut trusted = [AccountId([0; 32]); TING_SEQUENCERS_MAX];
+    for (slot, key) in trusted.iter_mut().zip(keys.chunks_exact(32)) {
+        slot.0.copy_from_slice(key);
+    }
+    Ok((trusted, count))
 }
 
 fn status_of(status: TingStatus) -> Result<(), TingStatus> {

@@ -45,6 +45,8 @@ pub enum TingStatus {
     WrongChannel = 15,
     /// Nothing to pay: zero ticks.
     NothingToPay = 16,
+    /// A state answer from below a height already seen: an old state.
+    StaleState = 17,
 }
 
 impl TingStatus {
@@ -72,13 +74,14 @@ impl TingStatus {
             TingStatus::BadPreimage,
             TingStatus::WrongChannel,
             TingStatus::NothingToPay,
+            TingStatus::StaleState,
         ];
         ALL.into_iter().find(|s| *s as i32 == code)
     }
 }
 
 /// How many statuses there are.
-const STATUSES: usize = 17;
+const STATUSES: usize = 18;
 
 /// Each status's name as NUL-terminated text, in the order of the codes:
 /// the one list of them, for C and Rust alike.
@@ -100,6 +103,7 @@ const NAMES: [&str; STATUSES] = [
     "bad_preimage\0",
     "wrong_channel\0",
     "nothing_to_pay\0",
+    "stale_state\0",
 ];
 
 /// The name of status `code` (`"buffer_too_small"`, ...), as static

@@ -3,8 +3,8 @@
 //! what the Rust library computes: the same account, `did:key`, signed
 //! transfer byte for byte, hash, voucher, a hash-chain channel's open
 //! transaction and three ticks taken once, an envelope and a sealed
-//! reading, the login password, and a
-//! receipt checked (and refused once its header is changed).
+//! reading, the login password, a receipt checked (and refused once its
+//! header is changed), and the device's account read from a state proof.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +90,36 @@ fn receipt(genesis: Hash32, sequencer: &Keypair, tx: Hash32) -> Vec<u8> {
     .encode()
 }
 
+/// The state answer for `who` holding 97 with next nonce 4, at height 12.
+fn account_answer(genesis: Hash32, sequencer: &Keypair, who: &Keypair) -> Vec<u8> {
+    use ting_core::state_map::{account_key, account_value_hash, Account, AccountRecord};
+    let record = AccountRecord {
+        account: Account {
+            balance: Amount::new(97),
+            nonce: Nonce(4),
+        },
+        device: None,
+        messaging_key: None,
+    }
+    .to_record();
+    let key = account_key(&who.account());
+    let tree = ting_core::state_tree::StateTree::from_entries([(key, account_value_hash(&record))]);
+    let draft = BlockDraft {
+        genesis,
+        height: BlockHeight(12),
+        epoch: 0,
+        prev_hash: Hash32([3; 32]),
+        timestamp: Timestamp(1_700_000_000_000),
+        state_root: tree.root(),
+    };
+    ting_core::state_proof::StateAnswer {
+        header: Block::seal(draft, Vec::new(), sequencer).header,
+        record: Some(record),
+        proof: tree.prove(&key),
+    }
+    .to_bytes()
+}
+
 #[test]
 fn the_c_example_computes_what_the_rust_library_does() {
     let dir = std::env::temp_dir().join(format!("ting-c-example-{}", std::process::id()));
@@ -117,6 +147,7 @@ fn the_c_example_computes_what_the_rust_library_does() {
         .arg(hex::encode(&receipt_bytes))
         .arg(genesis.to_hex())
         .arg(sequencer.account().to_hex())
+        .arg(hex::encode(account_answer(genesis, &sequencer, &key)))
         .output()
         .expect("the example runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -176,6 +207,8 @@ fn the_c_example_computes_what_the_rust_library_does() {
     assert_eq!(line("receipt_tx"), transfer.hash().to_hex());
     assert_eq!(line("receipt_height"), "12");
     assert_eq!(line("receipt_tampered"), "bad_header_signature");
+    assert_eq!(line("account_state"), "97 4 12");
+    assert_eq!(line("account_stale"), "stale_state");
     assert_eq!(line("version"), env!("CARGO_PKG_VERSION"));
     let _ = std::fs::remove_dir_all(&dir);
 }
