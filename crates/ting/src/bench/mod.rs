@@ -8,6 +8,7 @@
 //! the latest figures and how they were taken.
 
 mod accounts;
+mod bindings;
 mod capacity;
 mod channel;
 mod dashboard;
@@ -87,6 +88,10 @@ pub enum BenchCmd {
     /// transfers in the same run (target >= 1), and a device checking one
     /// attestation.
     Witness(witness::WitnessArgs),
+    /// The C library (issue 21): transfers signed per second through libting from a C
+    /// program vs. the same in Rust, same run (target >= 0.8), and the library's code
+    /// size. Builds crates/ting-c from the source checkout; needs cc and binutils.
+    Bindings(bindings::BindingsArgs),
 }
 
 /// How the benchmark hands transactions to the node.
@@ -211,6 +216,7 @@ pub fn run(cmd: &BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Dashboard(args) => dashboard::run(args),
         BenchCmd::Devices(args) => devices::run(args),
         BenchCmd::Witness(args) => witness::run(args),
+        BenchCmd::Bindings(args) => bindings::run(args),
     }
 }
 
