@@ -24,7 +24,9 @@ int main(int argc, char **argv) {
     memset(to, 0, sizeof to);
     uint8_t to_seed[32];
     memset(to_seed, 4, sizeof to_seed);
-    if (ting_account_from_seed(to_seed, to) != TING_STATUS_OK) {
+    TingKey key;
+    if (ting_account_from_seed(to_seed, to) != TING_STATUS_OK ||
+        ting_key_from_seed(seed, &key) != TING_STATUS_OK) {
         return 1;
     }
     struct timespec start, end;
@@ -32,7 +34,7 @@ int main(int argc, char **argv) {
     size_t len = 0;
     unsigned long long checksum = 0;
     for (unsigned long long nonce = 0; nonce < count; nonce++) {
-        TingStatus status = ting_sign_transfer(seed, genesis, nonce, 1800000000000ULL, to, 1, NULL,
+        TingStatus status = ting_sign_transfer(&key, genesis, nonce, 1800000000000ULL, to, 1, NULL,
                                                0, tx, sizeof tx, &len);
         if (status != TING_STATUS_OK) {
             fprintf(stderr, "sign: %s\n", ting_status_name(status));

@@ -1,6 +1,6 @@
 /*
- * What a device's firmware does with libting, offline: its account from its
- * seed, a transfer signed into a buffer on the stack, the transaction's hash,
+ * What a device's firmware does with libting, offline: its key and account
+ * from its seed, a transfer signed into a buffer on the stack, its hash,
  * a voucher signed and checked, a hash-chain channel opened and three ticks
  * paid and taken (and taken only once), a reading signed and checked and a
  * private one sealed and opened, the broker login password, a receipt
@@ -56,8 +56,12 @@ int main(int argc, char **argv) {
     }
     uint8_t seed[32];
     memset(seed, 3, sizeof seed);
+    /* The key, made once from the seed (the public key is derived here, not
+     * at every signature); it is as secret as the seed. */
+    TingKey key;
+    check(ting_key_from_seed(seed, &key), "key");
     uint8_t account[32];
-    check(ting_account_from_seed(seed, account), "account");
+    check(ting_key_account(&key, account), "account");
     print_hex("account", account, sizeof account);
 
     char did[TING_DID_BYTES_MAX + 1];
@@ -80,7 +84,7 @@ int main(int argc, char **argv) {
     uint8_t tx[TING_TX_BYTES_MAX];
     size_t tx_len = 0;
     const char *memo = "cartridge";
-    check(ting_sign_transfer(seed, genesis, 5, 1800000000000ULL, to, 250, (const uint8_t *)memo,
+    check(ting_sign_transfer(&key, genesis, 5, 1800000000000ULL, to, 250, (const uint8_t *)memo,
                              strlen(memo), tx, sizeof tx, &tx_len),
           "transfer");
     print_hex("transfer", tx, tx_len);
@@ -91,7 +95,7 @@ int main(int argc, char **argv) {
     /* Too small a buffer says so, and how much is needed. */
     uint8_t small[16];
     size_t needed = 0;
-    TingStatus short_status = ting_sign_transfer(seed, genesis, 5, 1800000000000ULL, to, 250,
+    TingStatus short_status = ting_sign_transfer(&key, genesis, 5, 1800000000000ULL, to, 250,
                                                  (const uint8_t *)memo, strlen(memo), small,
                                                  sizeof small, &needed);
     printf("short %s %zu\n", ting_status_name(short_status), needed);
@@ -100,7 +104,7 @@ int main(int argc, char **argv) {
     uint8_t channel[32];
     memset(channel, 6, sizeof channel);
     uint8_t voucher[TING_SIGNATURE_BYTES];
-    check(ting_voucher_sign(seed, 7, channel, 40, voucher), "voucher");
+    check(ting_voucher_sign(&key, 7, channel, 40, voucher), "voucher");
     print_hex("voucher", voucher, sizeof voucher);
     printf("voucher_check %s\n", ting_status_name(ting_voucher_verify(account, 7, channel, 40, voucher)));
     printf("voucher_other_amount %s\n",
@@ -120,11 +124,11 @@ int main(int argc, char **argv) {
     chain.chain_len = 50;
     uint8_t payer_state[TING_CHANNEL_STATE_BYTES_MAX];
     size_t payer_len = 0;
-    check(ting_payer_open(seed, &chain, payer_state, sizeof payer_state, &payer_len), "payer open");
+    check(ting_payer_open(&key, &chain, payer_state, sizeof payer_state, &payer_len), "payer open");
     print_hex("channel", chain.channel, sizeof chain.channel);
     uint8_t open_tx[TING_TX_BYTES_MAX];
     size_t open_len = 0;
-    check(ting_sign_channel_open(seed, genesis, 6, 1800000000000ULL, &chain, open_tx, sizeof open_tx,
+    check(ting_sign_channel_open(&key, genesis, 6, 1800000000000ULL, &chain, open_tx, sizeof open_tx,
                                  &open_len),
           "channel open");
     print_hex("channel_open", open_tx, open_len);
@@ -162,7 +166,7 @@ int main(int argc, char **argv) {
     const char *reading = "hardness 7.2";
     uint8_t envelope[512];
     size_t envelope_len = 0;
-    check(ting_envelope_sign(seed, &header, (const uint8_t *)reading, strlen(reading), envelope,
+    check(ting_envelope_sign(&key, &header, (const uint8_t *)reading, strlen(reading), envelope,
                              sizeof envelope, &envelope_len),
           "envelope");
     TingEnvelopeHeader received;
@@ -174,8 +178,10 @@ int main(int argc, char **argv) {
     printf("envelope_changed %s\n",
            ting_status_name(ting_envelope_check(envelope, envelope_len, NULL, NULL, NULL)));
 
+    TingKey receiver;
+    check(ting_key_from_seed(to_seed, &receiver), "receiver's key");
     uint8_t messaging[32];
-    check(ting_messaging_key(to_seed, messaging), "messaging key");
+    check(ting_messaging_key(&receiver, messaging), "messaging key");
     uint8_t entropy[32];
     memset(entropy, 42, sizeof entropy); /* a device takes these from its random source */
     uint8_t sealed[64 + TING_SEAL_OVERHEAD_BYTES];
@@ -186,12 +192,12 @@ int main(int argc, char **argv) {
           "seal");
     char opened[64];
     size_t opened_len = 0;
-    check(ting_unseal(to_seed, (const uint8_t *)"aad", 3, sealed, sealed_len, (uint8_t *)opened,
+    check(ting_unseal(&receiver, (const uint8_t *)"aad", 3, sealed, sealed_len, (uint8_t *)opened,
                       sizeof opened, &opened_len),
           "unseal");
     printf("unsealed %.*s\n", (int)opened_len, opened);
     printf("unsealed_by_another %s\n",
-           ting_status_name(ting_unseal(seed, (const uint8_t *)"aad", 3, sealed, sealed_len,
+           ting_status_name(ting_unseal(&key, (const uint8_t *)"aad", 3, sealed, sealed_len,
                                         (uint8_t *)opened, sizeof opened, &opened_len)));
 
     /* The broker password for client id = the account in hex. */
@@ -202,7 +208,7 @@ int main(int argc, char **argv) {
     uint8_t nonce[16];
     memset(nonce, 1, sizeof nonce);
     char password[TING_LOGIN_TOKEN_TEXT_BYTES + 1];
-    check(ting_login_token(seed, genesis, client_id, 1700000000000ULL, nonce, password,
+    check(ting_login_token(&key, genesis, client_id, 1700000000000ULL, nonce, password,
                            sizeof password, NULL),
           "login");
     printf("password %s\n", password);

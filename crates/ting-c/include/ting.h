@@ -82,6 +82,15 @@ typedef enum {
   TING_STATUS_STALE_STATE = 17,
 } TingStatus;
 
+// A key ready to sign: its seed, its account and a check over both, 96
+// bytes. Make it once with `ting_key_from_seed` and keep it as secret as
+// the seed; every call that signs takes it, and refuses one whose check
+// fails (`invalid_input`), since signing under a damaged account would
+// reveal the key.
+typedef struct {
+  uint8_t bytes[96];
+} TingKey;
+
 // A hash-chain channel's terms, as both sides hold them.
 typedef struct {
   // The network's id (its genesis's `network`).
@@ -150,14 +159,14 @@ TingStatus ting_channel_id(const uint8_t *genesis,
                            uint64_t nonce,
                            uint8_t *channel_out);
 
-// Opens a hash-chain channel as its payer, the key with 32-byte `seed`:
+// Opens a hash-chain channel as its payer, `key`:
 // `terms` gives the network, channel, payee, deposit, expiry, price and
 // chain length; this fills in its `payer` and `anchor`, and writes the
 // payer's state into the `state_cap` bytes at `state_out`
 // (`TING_CHANNEL_STATE_BYTES_MAX` always do), its length through
 // `state_len_out`. Costs `chain_len` hash steps. A deposit too small for
 // the chain, a zero price or a chain over its limit is `invalid_input`.
-TingStatus ting_payer_open(const uint8_t *seed,
+TingStatus ting_payer_open(const TingKey *key,
                            TingHashChain *terms,
                            uint8_t *state_out,
                            size_t state_cap,
@@ -169,7 +178,7 @@ TingStatus ting_payer_open(const uint8_t *seed,
 // transaction number `nonce` (the one `ting_channel_id` was given), valid
 // until `valid_until_ms`. The signed transaction goes into the `cap`
 // bytes at `out`, its length through `len_out`.
-TingStatus ting_sign_channel_open(const uint8_t *seed,
+TingStatus ting_sign_channel_open(const TingKey *key,
                                   const uint8_t *genesis,
                                   uint64_t nonce,
                                   uint64_t valid_until_ms,
@@ -221,9 +230,9 @@ TingStatus ting_payee_accept(const uint8_t *state,
                              uint64_t *total_out);
 
 // Signs a voucher for `amount` base units in all on the 32-byte `channel`
-// of network `network`, with the payer's key of 32-byte `seed`; the 64-byte
+// of network `network`, with the payer's `key`; the 64-byte
 // signature goes to `signature_out`.
-TingStatus ting_voucher_sign(const uint8_t *seed,
+TingStatus ting_voucher_sign(const TingKey *key,
                              uint32_t network,
                              const uint8_t *channel,
                              uint64_t amount,
@@ -243,7 +252,7 @@ TingStatus ting_voucher_verify(const uint8_t *payer,
 // bytes (what is published) go into the `cap` bytes at `out`, its length
 // through `len_out`. A payload over `TING_ENVELOPE_PAYLOAD_BYTES_MAX` is
 // `invalid_input`.
-TingStatus ting_envelope_sign(const uint8_t *seed,
+TingStatus ting_envelope_sign(const TingKey *key,
                               const TingEnvelopeHeader *header,
                               const uint8_t *payload,
                               size_t payload_len,
@@ -262,9 +271,10 @@ TingStatus ting_envelope_check(const uint8_t *envelope,
                                size_t *payload_offset_out,
                                size_t *payload_len_out);
 
-// The 32-byte X25519 messaging key of the account with 32-byte `seed`:
-// what it publishes (`set_messaging_key`) for others to seal to.
-TingStatus ting_messaging_key(const uint8_t *seed, uint8_t *key_out);
+// The 32-byte X25519 messaging key of the account of `key`, into
+// `messaging_out`: what it publishes (`set_messaging_key`) for others to
+// seal to.
+TingStatus ting_messaging_key(const TingKey *key, uint8_t *messaging_out);
 
 // Seals the `len` bytes at `plaintext` to the 32-byte messaging key
 // `recipient`, bound to the `aad_len` bytes at `aad` (an envelope's
@@ -283,11 +293,11 @@ TingStatus ting_seal(const uint8_t *recipient,
                      size_t *len_out);
 
 // Opens the `len` sealed bytes at `sealed` with the messaging secret of
-// the account with 32-byte `seed`, bound to the `aad_len` bytes at `aad`;
+// the account of `key`, bound to the `aad_len` bytes at `aad`;
 // the plaintext goes into the `cap` bytes at `out`, its length through
 // `len_out`. Bytes not sealed to this key, or bound to other data, are
 // `bad_signature`.
-TingStatus ting_unseal(const uint8_t *seed,
+TingStatus ting_unseal(const TingKey *key,
                        const uint8_t *aad,
                        size_t aad_len,
                        const uint8_t *sealed,
@@ -295,6 +305,13 @@ TingStatus ting_unseal(const uint8_t *seed,
                        uint8_t *out,
                        size_t cap,
                        size_t *len_out);
+
+// The key of 32-byte `seed`, ready to sign, into `key_out`. Costs what
+// deriving the public key costs; the calls that take the key do not.
+TingStatus ting_key_from_seed(const uint8_t *seed, TingKey *key_out);
+
+// The key's account id (its 32-byte Ed25519 public key), into `account_out`.
+TingStatus ting_key_account(const TingKey *key, uint8_t *account_out);
 
 // The account id (Ed25519 public key, 32 bytes) of the key with 32-byte
 // `seed`, written to the 32 bytes at `account_out`.
@@ -306,14 +323,14 @@ TingStatus ting_account_from_seed(const uint8_t *seed, uint8_t *account_out);
 // that is not a valid key is `invalid_input`.
 TingStatus ting_account_did(const uint8_t *account, char *out, size_t cap, size_t *len_out);
 
-// The MQTT password for the key with 32-byte `seed` logging in as the
+// The MQTT password for `key` logging in as the
 // NUL-terminated `client_id` (the account id in hex, optionally `-` and a
 // suffix) on the network of 32-byte `genesis`, issued at `now_ms` (the
 // network's time in milliseconds) with the 16 random bytes at `nonce`. The
 // password's text (`TING_LOGIN_TOKEN_TEXT_BYTES` hex digits) and a NUL go
 // into the `cap` bytes at `out`; its length through `len_out` (may be
 // NULL). The username is the account id in hex.
-TingStatus ting_login_token(const uint8_t *seed,
+TingStatus ting_login_token(const TingKey *key,
                             const uint8_t *genesis,
                             const char *client_id,
                             uint64_t now_ms,
@@ -362,13 +379,13 @@ const char *ting_status_name(int32_t code);
 const char *ting_version(void);
 
 // Signs a transfer of `amount` base units to the 32-byte account `to`,
-// from the key with 32-byte `seed`, on the network of 32-byte `genesis`
+// from `key`, on the network of 32-byte `genesis`
 // (its genesis hash), as the sender's transaction number `nonce`, valid
 // until `valid_until_ms` (ledger time, milliseconds), with the `memo_len`
 // bytes at `memo` (NULL when 0, at most 64). The signed transaction goes
 // into the `cap` bytes at `out` (`TING_TX_BYTES_MAX` always do; a transfer
 // with no memo is 187), its length through `len_out` (may be NULL).
-TingStatus ting_sign_transfer(const uint8_t *seed,
+TingStatus ting_sign_transfer(const TingKey *key,
                               const uint8_t *genesis,
                               uint64_t nonce,
                               uint64_t valid_until_ms,
@@ -382,11 +399,11 @@ TingStatus ting_sign_transfer(const uint8_t *seed,
 
 // Signs a transaction of any kind: `body` is its unsigned bytes (the
 // signed layout of docs/wire.md §5 without the signature), whose sender
-// must be the account of the key with 32-byte `seed` (`wrong_signer`
+// must be the account of `key` (`wrong_signer`
 // otherwise). A body that does not decode is `invalid_input`. The signed
 // transaction goes into the `cap` bytes at `out`, its length through
 // `len_out` (may be NULL).
-TingStatus ting_sign_body(const uint8_t *seed,
+TingStatus ting_sign_body(const TingKey *key,
                           const uint8_t *body,
                           size_t body_len,
                           uint8_t *out,

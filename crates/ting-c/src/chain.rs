@@ -17,8 +17,7 @@ use ting_core::channel::state_bytes::{
 use ting_core::channel::Payment;
 use ting_core::tx::{TxBody, TxKind};
 use ting_core::{
-    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, Keypair, NetworkId, Nonce,
-    Timestamp,
+    AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, NetworkId, Nonce, Timestamp,
 };
 
 use crate::ffi::{array, attempt, bytes, bytes_mut, put, set};
@@ -94,7 +93,7 @@ pub extern "C" fn ting_channel_id(
     put(&id.0 .0, false, channel_out, 32)
 }
 
-/// Opens a hash-chain channel as its payer, the key with 32-byte `seed`:
+/// Opens a hash-chain channel as its payer, `key`:
 /// `terms` gives the network, channel, payee, deposit, expiry, price and
 /// chain length; this fills in its `payer` and `anchor`, and writes the
 /// payer's state into the `state_cap` bytes at `state_out`
@@ -103,13 +102,13 @@ pub extern "C" fn ting_channel_id(
 /// the chain, a zero price or a chain over its limit is `invalid_input`.
 #[no_mangle]
 pub extern "C" fn ting_payer_open(
-    seed: *const u8,
+    key: *const crate::TingKey,
     terms: *mut TingHashChain,
     state_out: *mut u8,
     state_cap: usize,
     state_len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let mut chain = attempt!(crate::ffi::read(terms));
     chain.payer = key.account().0;
     let channel = ChannelId(Hash32(chain.channel));
@@ -140,7 +139,7 @@ pub extern "C" fn ting_payer_open(
 /// bytes at `out`, its length through `len_out`.
 #[no_mangle]
 pub extern "C" fn ting_sign_channel_open(
-    seed: *const u8,
+    key: *const crate::TingKey,
     genesis: *const u8,
     nonce: u64,
     valid_until_ms: u64,
@@ -149,7 +148,7 @@ pub extern "C" fn ting_sign_channel_open(
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let chain = attempt!(crate::ffi::read(terms.cast_mut()));
     let body = TxBody {
         genesis: Hash32(attempt!(array::<32>(genesis))),
@@ -304,6 +303,8 @@ fn payment_status(e: &PaymentError) -> TingStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_key;
+    use ting_core::Keypair;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -330,7 +331,7 @@ mod tests {
         let mut payer_state = vec![0u8; TING_CHANNEL_STATE_BYTES_MAX];
         let mut len = 0usize;
         let status = ting_payer_open(
-            seed.as_ptr(),
+            &test_key(seed),
             &mut terms,
             payer_state.as_mut_ptr(),
             payer_state.len(),
@@ -426,7 +427,7 @@ mod tests {
         let mut out = [0u8; crate::TING_TX_BYTES_MAX];
         let mut len = 0usize;
         let status = ting_sign_channel_open(
-            [5u8; 32].as_ptr(),
+            &test_key([5u8; 32]),
             [9u8; 32].as_ptr(),
             3,
             NOW + 60_000,

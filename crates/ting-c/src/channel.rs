@@ -4,23 +4,23 @@
 // module holds no unsafe block (the only ones are in `ffi.rs`).
 #![allow(unsafe_code)]
 
-use ting_core::{AccountId, Amount, ChannelId, Hash32, Keypair, NetworkId, Signature};
+use ting_core::{AccountId, Amount, ChannelId, Hash32, NetworkId, Signature};
 
 use crate::ffi::{array, attempt, put};
 use crate::TingStatus;
 
 /// Signs a voucher for `amount` base units in all on the 32-byte `channel`
-/// of network `network`, with the payer's key of 32-byte `seed`; the 64-byte
+/// of network `network`, with the payer's `key`; the 64-byte
 /// signature goes to `signature_out`.
 #[no_mangle]
 pub extern "C" fn ting_voucher_sign(
-    seed: *const u8,
+    key: *const crate::TingKey,
     network: u32,
     channel: *const u8,
     amount: u64,
     signature_out: *mut u8,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let channel = ChannelId(Hash32(attempt!(array::<32>(channel))));
     let proof =
         ting_core::channel::sign_voucher(&key, NetworkId(network), &channel, Amount::new(amount));
@@ -59,6 +59,8 @@ pub extern "C" fn ting_voucher_verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_key;
+    use ting_core::Keypair;
 
     #[test]
     fn a_voucher_signed_here_verifies_for_its_amount_only() {
@@ -67,7 +69,7 @@ mod tests {
         let channel = [6u8; 32];
         let mut sig = [0u8; 64];
         assert_eq!(
-            ting_voucher_sign(seed.as_ptr(), 7, channel.as_ptr(), 40, sig.as_mut_ptr()),
+            ting_voucher_sign(&test_key(seed), 7, channel.as_ptr(), 40, sig.as_mut_ptr()),
             TingStatus::Ok
         );
         assert_eq!(

@@ -11,7 +11,7 @@ use std::convert::Infallible;
 
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
 use ting_core::seal::{self, MessagingKey, MessagingSecret};
-use ting_core::{AccountId, Hash32, Keypair, Timestamp};
+use ting_core::{AccountId, Hash32, Timestamp};
 
 use crate::ffi::{array, attempt, bytes, put, set};
 use crate::TingStatus;
@@ -81,7 +81,7 @@ impl TingEnvelopeHeader {
 /// `invalid_input`.
 #[no_mangle]
 pub extern "C" fn ting_envelope_sign(
-    seed: *const u8,
+    key: *const crate::TingKey,
     header: *const TingEnvelopeHeader,
     payload: *const u8,
     payload_len: usize,
@@ -89,7 +89,7 @@ pub extern "C" fn ting_envelope_sign(
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let header = attempt!(crate::ffi::read(header.cast_mut())).to_core(key.account());
     let payload = attempt!(bytes(payload, payload_len));
     let Ok(envelope) = Envelope::sign(header, payload.to_vec(), &key) else {
@@ -127,13 +127,17 @@ pub extern "C" fn ting_envelope_check(
     TingStatus::Ok
 }
 
-/// The 32-byte X25519 messaging key of the account with 32-byte `seed`:
-/// what it publishes (`set_messaging_key`) for others to seal to.
+/// The 32-byte X25519 messaging key of the account of `key`, into
+/// `messaging_out`: what it publishes (`set_messaging_key`) for others to
+/// seal to.
 #[no_mangle]
-pub extern "C" fn ting_messaging_key(seed: *const u8, key_out: *mut u8) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+pub extern "C" fn ting_messaging_key(
+    key: *const crate::TingKey,
+    messaging_out: *mut u8,
+) -> TingStatus {
+    let key = attempt!(crate::keys::key_of(key));
     let public = MessagingSecret::from_keypair(&key).public();
-    put(&public.0, false, key_out, 32)
+    put(&public.0, false, messaging_out, 32)
 }
 
 /// Seals the `len` bytes at `plaintext` to the 32-byte messaging key
@@ -170,14 +174,14 @@ pub extern "C" fn ting_seal(
 }
 
 /// Opens the `len` sealed bytes at `sealed` with the messaging secret of
-/// the account with 32-byte `seed`, bound to the `aad_len` bytes at `aad`;
+/// the account of `key`, bound to the `aad_len` bytes at `aad`;
 /// the plaintext goes into the `cap` bytes at `out`, its length through
 /// `len_out`. Bytes not sealed to this key, or bound to other data, are
 /// `bad_signature`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn ting_unseal(
-    seed: *const u8,
+    key: *const crate::TingKey,
     aad: *const u8,
     aad_len: usize,
     sealed: *const u8,
@@ -186,7 +190,7 @@ pub extern "C" fn ting_unseal(
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let secret = MessagingSecret::from_keypair(&Keypair::from_seed(attempt!(array::<32>(seed))));
+    let secret = MessagingSecret::from_keypair(&attempt!(crate::keys::key_of(key)));
     let aad = attempt!(bytes(aad, aad_len));
     let sealed = attempt!(bytes(sealed, len));
     let Ok(plain) = seal::open(&secret, aad, sealed) else {
@@ -243,6 +247,8 @@ impl rand_core::TryCryptoRng for EntropyRng {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_key;
+    use ting_core::Keypair;
 
     fn header() -> TingEnvelopeHeader {
         TingEnvelopeHeader {
@@ -264,7 +270,7 @@ mod tests {
         let mut len = 0usize;
         let h = header();
         let status = ting_envelope_sign(
-            seed.as_ptr(),
+            &test_key(seed),
             &h,
             payload.as_ptr(),
             payload.len(),
@@ -297,7 +303,7 @@ mod tests {
         let recipient_seed = [6u8; 32];
         let mut key = [0u8; 32];
         assert_eq!(
-            ting_messaging_key(recipient_seed.as_ptr(), key.as_mut_ptr()),
+            ting_messaging_key(&test_key(recipient_seed), key.as_mut_ptr()),
             TingStatus::Ok
         );
         let aad = b"header";
@@ -319,7 +325,7 @@ mod tests {
         assert_eq!(status, TingStatus::Ok);
         let mut opened = vec![0u8; plain.len()];
         let status = ting_unseal(
-            recipient_seed.as_ptr(),
+            &test_key(recipient_seed),
             aad.as_ptr(),
             aad.len(),
             sealed.as_ptr(),
@@ -332,7 +338,7 @@ mod tests {
         assert_eq!(&opened[..len], plain);
         let stranger = [7u8; 32];
         let status = ting_unseal(
-            stranger.as_ptr(),
+            &test_key(stranger),
             aad.as_ptr(),
             aad.len(),
             sealed.as_ptr(),

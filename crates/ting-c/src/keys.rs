@@ -10,6 +10,45 @@ use ting_core::{AccountId, Keypair};
 use crate::ffi::{array, attempt, put, put_text};
 use crate::TingStatus;
 
+/// A key ready to sign: its seed, its account and a check over both, 96
+/// bytes. Make it once with `ting_key_from_seed` and keep it as secret as
+/// the seed; every call that signs takes it, and refuses one whose check
+/// fails (`invalid_input`), since signing under a damaged account would
+/// reveal the key.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TingKey {
+    pub bytes: [u8; 96],
+}
+
+const _: () = assert!(ting_core::keys::KEY_CACHE_BYTES == 96);
+
+/// The key of 32-byte `seed`, ready to sign, into `key_out`. Costs what
+/// deriving the public key costs; the calls that take the key do not.
+#[no_mangle]
+pub extern "C" fn ting_key_from_seed(seed: *const u8, key_out: *mut TingKey) -> TingStatus {
+    let seed = attempt!(array::<32>(seed));
+    if key_out.is_null() {
+        return TingStatus::NullPointer;
+    }
+    let bytes = Keypair::from_seed(seed).to_cache();
+    crate::ffi::write(key_out, TingKey { bytes });
+    TingStatus::Ok
+}
+
+/// The key's account id (its 32-byte Ed25519 public key), into `account_out`.
+#[no_mangle]
+pub extern "C" fn ting_key_account(key: *const TingKey, account_out: *mut u8) -> TingStatus {
+    let key = attempt!(key_of(key));
+    put(&key.account().0, false, account_out, 32)
+}
+
+/// The signing key behind `key`, its check passed.
+pub(crate) fn key_of(key: *const TingKey) -> Result<Keypair, TingStatus> {
+    let held = crate::ffi::read(key.cast_mut())?;
+    Keypair::from_cache(&held.bytes).ok_or(TingStatus::InvalidInput)
+}
+
 /// The account id (Ed25519 public key, 32 bytes) of the key with 32-byte
 /// `seed`, written to the 32 bytes at `account_out`.
 #[no_mangle]

@@ -11,8 +11,9 @@
 //! between calls, nothing is allocated that the caller must free, and no
 //! call panics across the boundary: a bad input is a status.
 //!
-//! Keys are given as their 32-byte seed: firmware keeps the seed in its
-//! secure storage and hands it in for each signature.
+//! A signing key is a [`TingKey`]: made once from the 32-byte seed firmware
+//! keeps in its secure storage (`ting_key_from_seed`), then handed to each
+//! call that signs, which checks it before use.
 
 mod chain;
 mod channel;
@@ -35,7 +36,9 @@ pub use envelope::{
     TingEnvelopeHeader, TING_ENVELOPE_BYTES_MAX, TING_ENVELOPE_PAYLOAD_BYTES_MAX,
     TING_SEAL_OVERHEAD_BYTES,
 };
-pub use keys::{ting_account_did, ting_account_from_seed};
+pub use keys::{
+    ting_account_did, ting_account_from_seed, ting_key_account, ting_key_from_seed, TingKey,
+};
 pub use login::ting_login_token;
 pub use receipt::{ting_receipt_check, TING_SEQUENCERS_MAX};
 pub use state::{ting_account_check, TingAccount};
@@ -56,3 +59,11 @@ pub const TING_LOGIN_TOKEN_TEXT_BYTES: usize = 178;
 // The header's numbers are written out for cbindgen; these keep them true.
 const _: () = assert!(TING_TX_BYTES_MAX == ting_core::limits::TX_BYTES_MAX);
 const _: () = assert!(TING_LOGIN_TOKEN_TEXT_BYTES == 2 * ting_core::login::LOGIN_TOKEN_BYTES);
+
+/// The key of `seed`, as C makes it, for the tests.
+#[cfg(test)]
+pub(crate) fn test_key(seed: [u8; 32]) -> TingKey {
+    let mut key = TingKey { bytes: [0; 96] };
+    assert_eq!(ting_key_from_seed(seed.as_ptr(), &mut key), TingStatus::Ok);
+    key
+}

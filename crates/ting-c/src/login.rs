@@ -7,7 +7,7 @@
 use std::ffi::c_char;
 
 use ting_core::login::{LoginToken, CLIENT_ID_SUFFIX_MAX};
-use ting_core::{Hash32, Keypair, Timestamp};
+use ting_core::{Hash32, Timestamp};
 
 use crate::ffi::{array, attempt, put_text, text};
 use crate::TingStatus;
@@ -15,7 +15,7 @@ use crate::TingStatus;
 /// The longest client id: the account in hex, `-` and a suffix.
 const CLIENT_ID_MAX: usize = 64 + 1 + CLIENT_ID_SUFFIX_MAX;
 
-/// The MQTT password for the key with 32-byte `seed` logging in as the
+/// The MQTT password for `key` logging in as the
 /// NUL-terminated `client_id` (the account id in hex, optionally `-` and a
 /// suffix) on the network of 32-byte `genesis`, issued at `now_ms` (the
 /// network's time in milliseconds) with the 16 random bytes at `nonce`. The
@@ -24,7 +24,7 @@ const CLIENT_ID_MAX: usize = 64 + 1 + CLIENT_ID_SUFFIX_MAX;
 /// NULL). The username is the account id in hex.
 #[no_mangle]
 pub extern "C" fn ting_login_token(
-    seed: *const u8,
+    key: *const crate::TingKey,
     genesis: *const u8,
     client_id: *const c_char,
     now_ms: u64,
@@ -33,7 +33,7 @@ pub extern "C" fn ting_login_token(
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let genesis = Hash32(attempt!(array::<32>(genesis)));
     let client_id = attempt!(text(client_id, CLIENT_ID_MAX));
     if ting_core::login::check_client_id(&key.account(), client_id).is_err() {

@@ -11,7 +11,7 @@ use crate::ffi::{array, attempt, bytes, bytes_mut, put, set};
 use crate::TingStatus;
 
 /// Signs a transfer of `amount` base units to the 32-byte account `to`,
-/// from the key with 32-byte `seed`, on the network of 32-byte `genesis`
+/// from `key`, on the network of 32-byte `genesis`
 /// (its genesis hash), as the sender's transaction number `nonce`, valid
 /// until `valid_until_ms` (ledger time, milliseconds), with the `memo_len`
 /// bytes at `memo` (NULL when 0, at most 64). The signed transaction goes
@@ -20,7 +20,7 @@ use crate::TingStatus;
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn ting_sign_transfer(
-    seed: *const u8,
+    key: *const crate::TingKey,
     genesis: *const u8,
     nonce: u64,
     valid_until_ms: u64,
@@ -32,7 +32,7 @@ pub extern "C" fn ting_sign_transfer(
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let memo = attempt!(bytes(memo, memo_len));
     if memo.len() > ting_core::limits::MEMO_BYTES_MAX {
         return TingStatus::InvalidInput;
@@ -53,20 +53,20 @@ pub extern "C" fn ting_sign_transfer(
 
 /// Signs a transaction of any kind: `body` is its unsigned bytes (the
 /// signed layout of docs/wire.md §5 without the signature), whose sender
-/// must be the account of the key with 32-byte `seed` (`wrong_signer`
+/// must be the account of `key` (`wrong_signer`
 /// otherwise). A body that does not decode is `invalid_input`. The signed
 /// transaction goes into the `cap` bytes at `out`, its length through
 /// `len_out` (may be NULL).
 #[no_mangle]
 pub extern "C" fn ting_sign_body(
-    seed: *const u8,
+    key: *const crate::TingKey,
     body: *const u8,
     body_len: usize,
     out: *mut u8,
     cap: usize,
     len_out: *mut usize,
 ) -> TingStatus {
-    let key = Keypair::from_seed(attempt!(array::<32>(seed)));
+    let key = attempt!(crate::keys::key_of(key));
     let unsigned = attempt!(bytes(body, body_len));
     if unsigned.len() > ting_core::limits::TX_BYTES_MAX - 64 {
         return TingStatus::InvalidInput;
@@ -124,6 +124,8 @@ pub extern "C" fn ting_tx_hash(tx: *const u8, len: usize, hash_out: *mut u8) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_key;
+    use ting_core::Keypair;
 
     fn transfer(cap: usize) -> (TingStatus, Vec<u8>, usize) {
         let seed = [3u8; 32];
@@ -133,7 +135,7 @@ mod tests {
         let mut out = vec![0u8; cap];
         let mut len = 0usize;
         let status = ting_sign_transfer(
-            seed.as_ptr(),
+            &test_key(seed),
             genesis.as_ptr(),
             5,
             1_800_000_000_000,
@@ -189,7 +191,7 @@ mod tests {
         let mut signed_len = 0usize;
         let seed = [3u8; 32];
         let status = ting_sign_body(
-            seed.as_ptr(),
+            &test_key(seed),
             body.as_ptr(),
             body.len(),
             signed.as_mut_ptr(),
@@ -201,7 +203,7 @@ mod tests {
 
         let other = [8u8; 32];
         let status = ting_sign_body(
-            other.as_ptr(),
+            &test_key(other),
             body.as_ptr(),
             body.len(),
             signed.as_mut_ptr(),
@@ -210,7 +212,7 @@ mod tests {
         );
         assert_eq!(status, TingStatus::WrongSigner);
         let status = ting_sign_body(
-            seed.as_ptr(),
+            &test_key(seed),
             body.as_ptr(),
             body.len() - 1,
             signed.as_mut_ptr(),

@@ -4,7 +4,10 @@
 //! to past their limits, against each function that reads them.
 
 use proptest::prelude::*;
-use ting::{ting_receipt_check, ting_sign_body, ting_tx_hash, TingStatus};
+use ting::{
+    ting_key_from_seed, ting_receipt_check, ting_sign_body, ting_sign_transfer, ting_tx_hash,
+    TingKey, TingStatus,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -12,9 +15,11 @@ proptest! {
     #[test]
     fn random_bytes_get_a_status_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1_200)) {
         let seed = [1u8; 32];
+        let mut key = TingKey { bytes: [0; 96] };
+        prop_assert_eq!(ting_key_from_seed(seed.as_ptr(), &mut key), TingStatus::Ok);
         let mut out = [0u8; 1024];
         let mut len = 0usize;
-        let signed = ting_sign_body(seed.as_ptr(), bytes.as_ptr(), bytes.len(), out.as_mut_ptr(), out.len(), &mut len);
+        let signed = ting_sign_body(&key, bytes.as_ptr(), bytes.len(), out.as_mut_ptr(), out.len(), &mut len);
         prop_assert_ne!(signed, TingStatus::Ok, "random bytes are not this key's body");
 
         let mut hash = [0u8; 32];
@@ -34,6 +39,36 @@ proptest! {
         );
         prop_assert_ne!(checked, TingStatus::Ok);
     }
+}
+
+#[test]
+fn a_damaged_key_signs_nothing() {
+    let mut key = TingKey { bytes: [0; 96] };
+    assert_eq!(
+        ting_key_from_seed([1u8; 32].as_ptr(), &mut key),
+        TingStatus::Ok
+    );
+    key.bytes[40] ^= 1; // the account, as a fault or a bad copy would leave it
+    let (genesis, to) = ([9u8; 32], [0u8; 32]);
+    let mut out = [0u8; 1024];
+    let status = ting_sign_transfer(
+        &key,
+        genesis.as_ptr(),
+        0,
+        u64::MAX,
+        to.as_ptr(),
+        1,
+        std::ptr::null(),
+        0,
+        out.as_mut_ptr(),
+        out.len(),
+        std::ptr::null_mut(),
+    );
+    assert_eq!(
+        status,
+        TingStatus::InvalidInput,
+        "refused for its key alone"
+    );
 }
 
 #[test]

@@ -30,6 +30,7 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 use crate::account::AccountId;
+use crate::hash::Hash32;
 #[cfg(feature = "std")]
 use crate::prelude::*;
 
@@ -99,18 +100,28 @@ pub struct Keypair {
     account: AccountId,
 }
 
+/// Bytes of a key's cached form ([`Keypair::to_cache`]).
+pub const KEY_CACHE_BYTES: usize = 96;
+const KEY_CACHE_DOMAIN: &[u8] = b"ting:key-cache:v1";
+
+/// The secret scalar and the nonce prefix of `seed` (RFC 8032 §5.1.5).
+fn expand(seed: &[u8; 32]) -> (Scalar, [u8; 32]) {
+    let mut expanded: [u8; 64] = Sha512::digest(seed).into();
+    let mut low = [0u8; 32];
+    low.copy_from_slice(&expanded[..32]);
+    let mut clamped = clamp_integer(low);
+    let scalar = Scalar::from_bytes_mod_order(clamped);
+    clamped.zeroize();
+    let mut prefix = [0u8; 32];
+    prefix.copy_from_slice(&expanded[32..]);
+    low.zeroize();
+    expanded.zeroize();
+    (scalar, prefix)
+}
+
 impl Keypair {
     pub fn from_seed(seed: [u8; 32]) -> Keypair {
-        let mut expanded: [u8; 64] = Sha512::digest(seed).into();
-        let mut low = [0u8; 32];
-        low.copy_from_slice(&expanded[..32]);
-        let mut clamped = clamp_integer(low);
-        let scalar = Scalar::from_bytes_mod_order(clamped);
-        clamped.zeroize();
-        let mut prefix = [0u8; 32];
-        prefix.copy_from_slice(&expanded[32..]);
-        low.zeroize();
-        expanded.zeroize();
+        let (scalar, prefix) = expand(&seed);
         let public = EdwardsPoint::mul_base(&scalar).compress().to_bytes();
         Keypair {
             seed,
@@ -118,6 +129,40 @@ impl Keypair {
             prefix,
             account: AccountId(public),
         }
+    }
+
+    /// The key's cached form: its seed, its account and a check over both,
+    /// so that a device can keep its key ready to sign without the base-point
+    /// multiplication [`Keypair::from_seed`] costs each time.
+    pub fn to_cache(&self) -> [u8; KEY_CACHE_BYTES] {
+        let mut out = [0u8; KEY_CACHE_BYTES];
+        out[..32].copy_from_slice(&self.seed);
+        out[32..64].copy_from_slice(&self.account.0);
+        let check = Hash32::digest(&[KEY_CACHE_DOMAIN, &out[..64]]);
+        out[64..].copy_from_slice(&check.0);
+        out
+    }
+
+    /// A key from its [cached form](Keypair::to_cache), without recomputing
+    /// its account; `None` when the check fails. A damaged account must never
+    /// be signed under: two signatures of one message under two accounts
+    /// reveal the secret scalar.
+    pub fn from_cache(cache: &[u8; KEY_CACHE_BYTES]) -> Option<Keypair> {
+        let check = Hash32::digest(&[KEY_CACHE_DOMAIN, &cache[..64]]);
+        if check.0[..] != cache[64..] {
+            return None;
+        }
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&cache[..32]);
+        let mut account = [0u8; 32];
+        account.copy_from_slice(&cache[32..64]);
+        let (scalar, prefix) = expand(&seed);
+        Some(Keypair {
+            seed,
+            scalar,
+            prefix,
+            account: AccountId(account),
+        })
     }
 
     /// A fresh key from the caller's random source.
@@ -356,8 +401,23 @@ fn bisect<R: CryptoRng>(items: &[batch::Item], rng: &mut R, out: &mut Vec<bool>)
 #[cfg(all(test, feature = "std"))]
 #[allow(clippy::cast_possible_truncation)] // small test indices
 mod tests {
+
     use super::*;
     use crate::test_rng::CountingRng;
+
+    #[test]
+    fn a_cached_key_signs_as_the_seed_does_and_a_damaged_cache_is_refused() {
+        let key = Keypair::from_seed([21; 32]);
+        let cache = key.to_cache();
+        let back = Keypair::from_cache(&cache).expect("its own cache");
+        assert_eq!(back.account(), key.account());
+        assert_eq!(back.sign(b"reading"), key.sign(b"reading"));
+        for at in [0, 40, 70] {
+            let mut damaged = cache;
+            damaged[at] ^= 1;
+            assert!(Keypair::from_cache(&damaged).is_none(), "byte {at}");
+        }
+    }
 
     #[test]
     fn a_signature_verifies_only_for_its_message_and_key() {
