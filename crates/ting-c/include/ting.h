@@ -126,8 +126,9 @@ typedef struct {
   uint8_t id[16];
   // The sender's clock, milliseconds since the Unix epoch.
   uint64_t timestamp_ms;
-  // The payload is sealed to the recipient (`ting_seal`).
-  bool encrypted;
+  // 1 when the payload is sealed to the recipient (`ting_seal`), else 0.
+  // (A byte, not a `bool`: any other value is `invalid_input`.)
+  uint8_t encrypted;
 } TingEnvelopeHeader;
 
 // What a checked state answer says of an account.

@@ -44,21 +44,27 @@ pub struct TingEnvelopeHeader {
     pub id: [u8; 16],
     /// The sender's clock, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
-    /// The payload is sealed to the recipient (`ting_seal`).
-    pub encrypted: bool,
+    /// 1 when the payload is sealed to the recipient (`ting_seal`), else 0.
+    /// (A byte, not a `bool`: any other value is `invalid_input`.)
+    pub encrypted: u8,
 }
 
 impl TingEnvelopeHeader {
-    fn to_core(self, sender: AccountId) -> EnvelopeHeader {
-        EnvelopeHeader {
+    fn to_core(self, sender: AccountId) -> Option<EnvelopeHeader> {
+        let encrypted = match self.encrypted {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        Some(EnvelopeHeader {
             genesis: Hash32(self.genesis),
             sender,
             recipient: AccountId(self.recipient),
             kind: EnvelopeType(self.kind),
             id: EnvelopeId(self.id),
             timestamp: Timestamp(self.timestamp_ms),
-            encrypted: self.encrypted,
-        }
+            encrypted,
+        })
     }
 
     fn of(h: &EnvelopeHeader) -> TingEnvelopeHeader {
@@ -69,7 +75,7 @@ impl TingEnvelopeHeader {
             kind: h.kind.0,
             id: h.id.0,
             timestamp_ms: h.timestamp.0,
-            encrypted: h.encrypted,
+            encrypted: u8::from(h.encrypted),
         }
     }
 }
@@ -90,7 +96,9 @@ pub extern "C" fn ting_envelope_sign(
     len_out: *mut usize,
 ) -> TingStatus {
     let key = attempt!(crate::keys::key_of(key));
-    let header = attempt!(crate::ffi::read(header.cast_mut())).to_core(key.account());
+    let Some(header) = attempt!(crate::ffi::read(header.cast_mut())).to_core(key.account()) else {
+        return TingStatus::InvalidInput;
+    };
     let payload = attempt!(bytes(payload, payload_len));
     let Ok(envelope) = Envelope::sign(header, payload.to_vec(), &key) else {
         return TingStatus::InvalidInput;
@@ -258,7 +266,7 @@ mod tests {
             kind: 0x0100,
             id: [1; 16],
             timestamp_ms: 1_700_000_000_000,
-            encrypted: false,
+            encrypted: 0,
         }
     }
 
@@ -291,6 +299,22 @@ mod tests {
         );
         assert_eq!(&out[offset..offset + plen], payload);
         assert_eq!(checked.sender, Keypair::from_seed(seed).account().0);
+        let mut odd = header();
+        odd.encrypted = 2;
+        let status = ting_envelope_sign(
+            &test_key(seed),
+            &odd,
+            payload.as_ptr(),
+            payload.len(),
+            out.as_mut_ptr(),
+            out.len(),
+            &mut len,
+        );
+        assert_eq!(
+            status,
+            TingStatus::InvalidInput,
+            "a flag byte other than 0 or 1"
+        );
         out[offset] ^= 1;
         assert_eq!(
             ting_envelope_check(out.as_ptr(), len, &mut checked, &mut offset, &mut plen),

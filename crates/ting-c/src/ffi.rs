@@ -44,8 +44,8 @@ pub(crate) fn array<const N: usize>(ptr: *const u8) -> Result<[u8; N], TingStatu
     Ok(slice.try_into().expect("N bytes"))
 }
 
-/// The `T` at `ptr` (a struct of plain numbers and byte arrays, for which
-/// any bytes are a value).
+/// The `T` at `ptr`: only for structs of integers and byte arrays, for
+/// which any bytes are a value (no `bool`, no enum).
 pub(crate) fn read<T: Copy>(ptr: *mut T) -> Result<T, TingStatus> {
     if ptr.is_null() {
         return Err(TingStatus::NullPointer);
