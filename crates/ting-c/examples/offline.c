@@ -6,7 +6,7 @@
  * private one sealed and opened, the broker login password, a receipt
  * checked against the network's sequencer, and its own account's balance and
  * nonce read from a state proof. Each result is printed as one
- * line, `name value`, for crates/ting-c/tests/c_example.rs to compare with
+ * line, `name value`, for crates/ting/tests/c_example.rs to compare with
  * what the Rust library computes.
  *
  *   cc -o offline examples/offline.c -Iinclude target/debug/libting.a -lpthread -ldl -lm

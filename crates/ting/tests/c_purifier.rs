@@ -7,61 +7,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::c;
 use common::cli::Cli;
 use common::{free_addr, NodeProc};
 use ting_core::{AccountId, Keypair};
 
-/// Builds libting.a with cargo (the tests of this package do not) and says where.
-fn static_lib(source: &Path) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "-p", "ting-c", "--lib", "--message-format=json"])
-        .current_dir(source)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo build -p ting-c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"compiler-artifact\""))
-        .flat_map(|l| l.split('"').map(str::to_owned).collect::<Vec<_>>())
-        .find(|part| part.ends_with("/libting.a"))
-        .map(PathBuf::from)
-        .expect("cargo names libting.a among its artifacts")
-}
-
-fn compile(dir: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ting-c");
-    let lib = static_lib(&source);
-    let exe = dir.join("purifier");
-    let out = Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(source.join("examples/purifier.c"))
-        .arg("-I")
-        .arg(source.join("include"))
-        .arg(&lib)
-        .args(["-lpthread", "-ldl", "-lm"])
-        .output()
-        .expect("the system's C compiler (cc) runs: scripts/test installs gcc");
-    assert!(
-        out.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
-
 #[test]
 fn the_c_purifier_pays_a_vendor_and_per_litre_through_a_real_node() {
     let tmp = tempfile::tempdir().expect("temporary directory");
-    let exe = compile(tmp.path());
+    let exe = c::compile("purifier", tmp.path());
     let addr = free_addr();
     let node = NodeProc::start(&tmp.path().join("node"), addr, &tmp.path().join("node.log"));
     let cli = Cli {
@@ -92,13 +48,7 @@ fn the_c_purifier_pays_a_vendor_and_per_litre_through_a_real_node() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = |name: &str| -> String {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no line {name} in:\n{stdout}"))
-            .to_owned()
-    };
+    let line = |name: &str| c::line(&stdout, name);
     let paid_at: u64 = line("transfer_committed").parse().expect("a height");
     let opened_at: u64 = line("channel_opened").parse().expect("a height");
     assert!(paid_at >= 2 && opened_at > paid_at, "{stdout}");

@@ -7,6 +7,7 @@
 //! drive from plain threads.
 #![allow(dead_code)]
 
+pub mod c;
 pub mod cli;
 
 use std::fs::File;

@@ -6,8 +6,11 @@
 //! reading, the login password, a receipt checked (and refused once its
 //! header is changed), and the device's account read from a state proof.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
+
+use common::c;
 
 use ting_core::login::LoginToken;
 use ting_core::merkle::MerkleTree;
@@ -16,56 +19,6 @@ use ting_core::{
     Amount, Block, BlockDraft, BlockHeight, ChannelId, Hash32, Keypair, NetworkId, Nonce, Receipt,
     Timestamp,
 };
-
-/// Builds the static library as a C program links it: `cargo test` builds
-/// only the rlib its tests need, so this asks cargo for the library itself
-/// and reads where it put `libting.a` from its messages.
-fn static_lib() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "-p", "ting-c", "--lib", "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo build -p ting-c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"compiler-artifact\""))
-        .flat_map(|l| l.split('"').map(str::to_owned).collect::<Vec<_>>())
-        .find(|part| part.ends_with("/libting.a"))
-        .map(PathBuf::from)
-        .expect("cargo names libting.a among its artifacts")
-}
-
-fn compile(dir: &Path) -> PathBuf {
-    let lib = static_lib();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exe = dir.join("offline");
-    let out = Command::new("cc")
-        .arg("-std=c99")
-        .arg("-Wall")
-        .arg("-Wextra")
-        .arg("-Werror")
-        .arg("-o")
-        .arg(&exe)
-        .arg(manifest.join("examples/offline.c"))
-        .arg("-I")
-        .arg(manifest.join("include"))
-        .arg(&lib)
-        .args(["-lpthread", "-ldl", "-lm"])
-        .output()
-        .expect("the system's C compiler (cc) runs: scripts/test installs gcc");
-    assert!(
-        out.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
 
 /// A receipt of transaction `tx` in a block of three, signed by `sequencer`.
 fn receipt(genesis: Hash32, sequencer: &Keypair, tx: Hash32) -> Vec<u8> {
@@ -122,9 +75,8 @@ fn account_answer(genesis: Hash32, sequencer: &Keypair, who: &Keypair) -> Vec<u8
 
 #[test]
 fn the_c_example_computes_what_the_rust_library_does() {
-    let dir = std::env::temp_dir().join(format!("ting-c-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a directory");
-    let exe = compile(&dir);
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let exe = c::compile("offline", tmp.path());
 
     let key = Keypair::from_seed([3; 32]);
     let genesis = Hash32([9; 32]);
@@ -156,13 +108,7 @@ fn the_c_example_computes_what_the_rust_library_does() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = |name: &str| -> String {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no line {name} in:\n{stdout}"))
-            .to_owned()
-    };
+    let line = |name: &str| c::line(&stdout, name);
 
     assert_eq!(line("account"), key.account().to_hex());
     assert_eq!(line("did"), key.account().to_did());
@@ -210,5 +156,4 @@ fn the_c_example_computes_what_the_rust_library_does() {
     assert_eq!(line("account_state"), "97 4 12");
     assert_eq!(line("account_stale"), "stale_state");
     assert_eq!(line("version"), env!("CARGO_PKG_VERSION"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
