@@ -149,6 +149,21 @@ typedef struct {
   uint8_t messaging_key[32];
 } TingAccount;
 
+// A voucher channel's terms, as both sides hold them.
+typedef struct {
+  // The network's id (its genesis's `network`).
+  uint32_t network;
+  // The channel's id (`ting_channel_id`).
+  uint8_t channel[32];
+  // Filled in by `ting_voucher_payer_open`.
+  uint8_t payer[32];
+  uint8_t payee[32];
+  // Base units locked in the channel.
+  uint64_t deposit;
+  // Ledger time (milliseconds) the channel expires at.
+  uint64_t expires_at_ms;
+} TingVoucherChannel;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -415,6 +430,55 @@ TingStatus ting_sign_body(const TingKey *key,
 // receipts and the node's API name it by), into the 32 bytes at
 // `hash_out`. Bytes that are not a signed transaction are `invalid_input`.
 TingStatus ting_tx_hash(const uint8_t *tx, size_t len, uint8_t *hash_out);
+
+// Opens a voucher channel as its payer, `key`: fills in `terms.payer` and
+// writes the payer's state into the `state_cap` bytes at `state_out`
+// (`TING_CHANNEL_STATE_BYTES_MAX` always do), its length through
+// `state_len_out`.
+TingStatus ting_voucher_payer_open(const TingKey *key,
+                                   TingVoucherChannel *terms,
+                                   uint8_t *state_out,
+                                   size_t state_cap,
+                                   size_t *state_len_out);
+
+// Signs the transaction that opens the voucher channel of `terms`, from
+// the payer's `key`, on the network of 32-byte `genesis`, as its
+// transaction number `nonce` (the one `ting_channel_id` was given), valid
+// until `valid_until_ms`, into the `cap` bytes at `out`.
+TingStatus ting_sign_voucher_channel_open(const TingKey *key,
+                                          const uint8_t *genesis,
+                                          uint64_t nonce,
+                                          uint64_t valid_until_ms,
+                                          const TingVoucherChannel *terms,
+                                          uint8_t *out,
+                                          size_t cap,
+                                          size_t *len_out);
+
+// Pays `amount` more base units from the payer's state (the `state_len`
+// bytes at `state`), signed with the payer's `key`, at ledger time
+// `now_ms`: the payment message (a voucher for the new total) goes into
+// the `payment_cap` bytes at `payment_out`, the new state into
+// `state_out` (which may be `state` itself). Persist the state before
+// sending the payment.
+TingStatus ting_voucher_payer_pay(const TingKey *key,
+                                  const uint8_t *state,
+                                  size_t state_len,
+                                  uint64_t amount,
+                                  uint64_t now_ms,
+                                  uint8_t *payment_out,
+                                  size_t payment_cap,
+                                  size_t *payment_len_out,
+                                  uint8_t *state_out,
+                                  size_t state_cap,
+                                  size_t *state_len_out);
+
+// The payee's state for the voucher channel of `terms` (as the ledger
+// opened it), into the `state_cap` bytes at `state_out`. Payments are then
+// taken with `ting_payee_accept`, as for hash chains.
+TingStatus ting_voucher_payee_open(const TingVoucherChannel *terms,
+                                   uint8_t *state_out,
+                                   size_t state_cap,
+                                   size_t *state_len_out);
 
 #ifdef __cplusplus
 }  // extern "C"

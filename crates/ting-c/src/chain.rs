@@ -274,13 +274,14 @@ fn ok(status: TingStatus) -> Result<(), TingStatus> {
     }
 }
 
-fn pay_status(e: &PayError) -> TingStatus {
+pub(crate) fn pay_status(e: &PayError) -> TingStatus {
     match e {
         PayError::NothingToPay => TingStatus::NothingToPay,
         PayError::Expired => TingStatus::ChannelExpired,
         PayError::ChainExhausted { .. } => TingStatus::ChainExhausted,
         PayError::OverDeposit => TingStatus::OverDeposit,
         PayError::WrongMode => TingStatus::WrongChannel,
+        PayError::WrongKey => TingStatus::WrongSigner,
         _ => TingStatus::InvalidInput,
     }
 }

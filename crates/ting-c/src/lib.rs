@@ -25,6 +25,7 @@ mod receipt;
 mod state;
 mod status;
 mod tx;
+mod voucher;
 
 pub use chain::{
     ting_channel_id, ting_payee_accept, ting_payee_open, ting_payer_open, ting_payer_pay,
@@ -44,6 +45,10 @@ pub use receipt::{ting_receipt_check, TING_SEQUENCERS_MAX};
 pub use state::{ting_account_check, TingAccount};
 pub use status::{ting_status_name, ting_version, TingStatus};
 pub use tx::{ting_sign_body, ting_sign_transfer, ting_tx_hash};
+pub use voucher::{
+    ting_sign_voucher_channel_open, ting_voucher_payee_open, ting_voucher_payer_open,
+    ting_voucher_payer_pay, TingVoucherChannel,
+};
 
 /// Bytes of a seed, an account id, a hash.
 pub const TING_KEY_BYTES: usize = 32;
