@@ -20,7 +20,7 @@ use ting_core::{
     AccountId, Amount, ChainSegment, ChannelId, ChannelMode, Hash32, NetworkId, Nonce, Timestamp,
 };
 
-use crate::ffi::{array, attempt, bytes, bytes_mut, put, set};
+use crate::ffi::{array, attempt, bytes, ok, put, set};
 use crate::TingStatus;
 
 /// The longest state either side of a channel keeps.
@@ -122,11 +122,7 @@ pub extern "C" fn ting_payer_open(
         return TingStatus::InvalidInput;
     };
     chain.anchor = anchor.anchor.0;
-    let buf = attempt!(bytes_mut(state_out, state_cap));
-    match encode_payer_into(payer.state(), buf) {
-        Ok(len) => set(state_len_out, len),
-        Err(_) => return TingStatus::BufferTooSmall,
-    }
+    attempt!(ok(put_payer(&payer, state_out, state_cap, state_len_out)));
     crate::ffi::write(terms, chain);
     TingStatus::Ok
 }
@@ -192,16 +188,13 @@ pub extern "C" fn ting_payer_pay(
         Ok(p) => p.encode(),
         Err(e) => return pay_status(&e),
     };
-    if payment.len() > payment_cap {
-        return TingStatus::BufferTooSmall;
-    }
-    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
-    let len = encode_payer_into(payer.state(), &mut next).expect("a state fits its maximum");
-    attempt!(ok(put(&next[..len], false, state_out, state_cap)));
-    set(state_len_out, len);
-    attempt!(ok(put(&payment, false, payment_out, payment_cap)));
-    set(payment_len_out, payment.len());
-    TingStatus::Ok
+    let payment_out = (payment_out, payment_cap, payment_len_out);
+    put_paid(
+        &payer,
+        &payment,
+        payment_out,
+        (state_out, state_cap, state_len_out),
+    )
 }
 
 /// The payee's state for the hash-chain channel of `terms` (as the ledger
@@ -216,14 +209,7 @@ pub extern "C" fn ting_payee_open(
 ) -> TingStatus {
     let chain = attempt!(crate::ffi::read(terms.cast_mut()));
     let payee = Payee::new(chain.terms(), chain.mode());
-    let buf = attempt!(bytes_mut(state_out, state_cap));
-    match encode_payee_into(payee.state(), buf) {
-        Ok(len) => {
-            set(state_len_out, len);
-            TingStatus::Ok
-        }
-        Err(_) => TingStatus::BufferTooSmall,
-    }
+    put_payee(&payee, state_out, state_cap, state_len_out)
 }
 
 /// Takes a payment (the `payment_len` bytes at `payment`) into the payee's
@@ -258,20 +244,63 @@ pub extern "C" fn ting_payee_accept(
         Ok(a) => a,
         Err(e) => return payment_status(&e),
     };
-    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
-    let len = encode_payee_into(payee.state(), &mut next).expect("a state fits its maximum");
-    attempt!(ok(put(&next[..len], false, state_out, state_cap)));
-    set(state_len_out, len);
+    attempt!(ok(put_payee(&payee, state_out, state_cap, state_len_out)));
     set(newly_paid_out, accepted.newly_paid.base_units());
     set(total_out, accepted.total.base_units());
     TingStatus::Ok
 }
 
-fn ok(status: TingStatus) -> Result<(), TingStatus> {
-    match status {
-        TingStatus::Ok => Ok(()),
-        other => Err(other),
+/// A caller's buffer: where, how long, and where its length goes.
+pub(crate) type Out = (*mut u8, usize, *mut usize);
+
+/// Writes the payer's state into the caller's buffer, its length through
+/// `len_out` (set even when the buffer is too short).
+pub(crate) fn put_payer(
+    payer: &Payer,
+    out: *mut u8,
+    cap: usize,
+    len_out: *mut usize,
+) -> TingStatus {
+    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
+    let len = encode_payer_into(payer.state(), &mut next).expect("a state fits its maximum");
+    set(len_out, len);
+    put(&next[..len], false, out, cap)
+}
+
+/// Writes the payee's state, as [`put_payer`] does the payer's.
+pub(crate) fn put_payee(
+    payee: &Payee,
+    out: *mut u8,
+    cap: usize,
+    len_out: *mut usize,
+) -> TingStatus {
+    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
+    let len = encode_payee_into(payee.state(), &mut next).expect("a state fits its maximum");
+    set(len_out, len);
+    put(&next[..len], false, out, cap)
+}
+
+/// Hands over a payment and the payer's state after it. Both buffers are
+/// checked before either is written, so the caller's state moves on only
+/// with a payment to send, never without one.
+pub(crate) fn put_paid(
+    payer: &Payer,
+    payment: &[u8],
+    payment_out: Out,
+    state_out: Out,
+) -> TingStatus {
+    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
+    let len = encode_payer_into(payer.state(), &mut next).expect("a state fits its maximum");
+    set(payment_out.2, payment.len());
+    set(state_out.2, len);
+    if payment_out.0.is_null() || state_out.0.is_null() {
+        return TingStatus::NullPointer;
     }
+    if payment.len() > payment_out.1 || len > state_out.1 {
+        return TingStatus::BufferTooSmall;
+    }
+    attempt!(ok(put(&next[..len], false, state_out.0, state_out.1)));
+    put(payment, false, payment_out.0, payment_out.1)
 }
 
 pub(crate) fn pay_status(e: &PayError) -> TingStatus {
@@ -420,6 +449,44 @@ mod tests {
         assert_eq!(accept(&mut payee, &third).0, TingStatus::BadPreimage);
         assert_eq!(pay(&mut payer, 0).0, TingStatus::NothingToPay);
         assert_eq!(pay(&mut payer, 100).0, TingStatus::ChainExhausted);
+    }
+
+    #[test]
+    fn a_payment_with_nowhere_to_go_leaves_the_callers_state_as_it_was() {
+        let (_, payer, _) = opened();
+        let mut state = payer.clone();
+        let mut state_len = state.len();
+        let mut payment_len = 0usize;
+        let status = ting_payer_pay(
+            payer.as_ptr(),
+            payer.len(),
+            1,
+            NOW,
+            std::ptr::null_mut(),
+            TING_PAYMENT_BYTES_MAX,
+            &mut payment_len,
+            state.as_mut_ptr(),
+            state.len(),
+            &mut state_len,
+        );
+        assert_eq!(status, TingStatus::NullPointer);
+        assert_eq!(state, payer, "not moved on without a payment to send");
+        let mut small = [0u8; 8];
+        let status = ting_payer_pay(
+            payer.as_ptr(),
+            payer.len(),
+            1,
+            NOW,
+            small.as_mut_ptr(),
+            small.len(),
+            &mut payment_len,
+            state.as_mut_ptr(),
+            state.len(),
+            &mut state_len,
+        );
+        assert_eq!(status, TingStatus::BufferTooSmall);
+        assert_eq!(state, payer);
+        assert!(payment_len > small.len(), "the length needed is given");
     }
 
     #[test]

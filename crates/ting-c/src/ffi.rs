@@ -122,6 +122,14 @@ pub(crate) fn put(data: &[u8], nul: bool, out: *mut u8, cap: usize) -> TingStatu
     TingStatus::Ok
 }
 
+/// A status as a step that may stop the call: `Ok` goes on.
+pub(crate) fn ok(status: TingStatus) -> Result<(), TingStatus> {
+    match status {
+        TingStatus::Ok => Ok(()),
+        other => Err(other),
+    }
+}
+
 /// The status of a step, or its value.
 macro_rules! attempt {
     ($e:expr) => {

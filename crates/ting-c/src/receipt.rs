@@ -7,7 +7,7 @@
 use ting_core::receipt::{check_receipt_bytes, ReceiptError};
 use ting_core::{AccountId, Hash32};
 
-use crate::ffi::{array, attempt, bytes, put, set};
+use crate::ffi::{array, attempt, bytes, ok, put, set};
 use crate::TingStatus;
 
 /// The most sequencer keys a check takes.
@@ -37,7 +37,7 @@ pub extern "C" fn ting_receipt_check(
     match check_receipt_bytes(raw, &genesis, &trusted[..count]) {
         Ok(checked) => {
             if !tx_hash_out.is_null() {
-                attempt!(status_of(put(&checked.tx_hash.0, false, tx_hash_out, 32)));
+                attempt!(ok(put(&checked.tx_hash.0, false, tx_hash_out, 32)));
             }
             set(height_out, checked.header.height.0);
             TingStatus::Ok
@@ -66,11 +66,4 @@ pub(crate) fn trusted_keys(
         slot.0.copy_from_slice(key);
     }
     Ok((trusted, count))
-}
-
-fn status_of(status: TingStatus) -> Result<(), TingStatus> {
-    match status {
-        TingStatus::Ok => Ok(()),
-        other => Err(other),
-    }
 }

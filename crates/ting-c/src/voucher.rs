@@ -9,12 +9,12 @@
 
 use ting_core::channel::payee::Payee;
 use ting_core::channel::payer::{ChannelTerms, Payer};
-use ting_core::channel::state_bytes::{decode_payer, encode_payee_into, encode_payer_into};
+use ting_core::channel::state_bytes::decode_payer;
 use ting_core::tx::{TxBody, TxKind};
 use ting_core::{AccountId, Amount, ChannelId, ChannelMode, Hash32, NetworkId, Nonce, Timestamp};
 
-use crate::chain::{pay_status, TING_CHANNEL_STATE_BYTES_MAX};
-use crate::ffi::{array, attempt, bytes, bytes_mut, put, set};
+use crate::chain::{pay_status, put_paid, put_payee, put_payer};
+use crate::ffi::{array, attempt, bytes, ok};
 use crate::{TingKey, TingStatus};
 
 /// A voucher channel's terms, as both sides hold them.
@@ -63,11 +63,7 @@ pub extern "C" fn ting_voucher_payer_open(
     let mut channel = attempt!(crate::ffi::read(terms));
     channel.payer = key.account().0;
     let payer = Payer::open_voucher(channel.terms());
-    let buf = attempt!(bytes_mut(state_out, state_cap));
-    match encode_payer_into(payer.state(), buf) {
-        Ok(len) => set(state_len_out, len),
-        Err(_) => return TingStatus::BufferTooSmall,
-    }
+    attempt!(ok(put_payer(&payer, state_out, state_cap, state_len_out)));
     crate::ffi::write(terms, channel);
     TingStatus::Ok
 }
@@ -135,18 +131,13 @@ pub extern "C" fn ting_voucher_payer_pay(
         Err(e) => return pay_status(&e),
     };
     let payment = payer.commit(prepared).encode();
-    if payment.len() > payment_cap {
-        return TingStatus::BufferTooSmall;
-    }
-    let mut next = [0u8; TING_CHANNEL_STATE_BYTES_MAX];
-    let len = encode_payer_into(payer.state(), &mut next).expect("a state fits its maximum");
-    if put(&next[..len], false, state_out, state_cap) != TingStatus::Ok {
-        return TingStatus::BufferTooSmall;
-    }
-    set(state_len_out, len);
-    let status = put(&payment, false, payment_out, payment_cap);
-    set(payment_len_out, payment.len());
-    status
+    let payment_out = (payment_out, payment_cap, payment_len_out);
+    put_paid(
+        &payer,
+        &payment,
+        payment_out,
+        (state_out, state_cap, state_len_out),
+    )
 }
 
 /// The payee's state for the voucher channel of `terms` (as the ledger
@@ -161,20 +152,13 @@ pub extern "C" fn ting_voucher_payee_open(
 ) -> TingStatus {
     let channel = attempt!(crate::ffi::read(terms.cast_mut()));
     let payee = Payee::new(channel.terms(), ChannelMode::Voucher);
-    let buf = attempt!(bytes_mut(state_out, state_cap));
-    match encode_payee_into(payee.state(), buf) {
-        Ok(len) => {
-            set(state_len_out, len);
-            TingStatus::Ok
-        }
-        Err(_) => TingStatus::BufferTooSmall,
-    }
+    put_payee(&payee, state_out, state_cap, state_len_out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::{ting_payee_accept, TING_PAYMENT_BYTES_MAX};
+    use crate::chain::{ting_payee_accept, TING_CHANNEL_STATE_BYTES_MAX, TING_PAYMENT_BYTES_MAX};
     use crate::test_key;
     use ting_core::Keypair;
 
