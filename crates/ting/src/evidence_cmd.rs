@@ -21,7 +21,8 @@ pub struct VerifyEvidenceArgs {
     /// The evidence: its bytes in hex, as a witness writes it; `-` for stdin.
     pub evidence: PathBuf,
     /// The network's genesis file: the evidence must be of this network and
-    /// against one of its sequencers.
+    /// against one of its sequencers. Needed for evidence of a wrong state
+    /// root, which is checked by re-running the block.
     #[arg(long, value_name = "FILE")]
     pub genesis: Option<PathBuf>,
 }

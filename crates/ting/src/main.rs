@@ -180,7 +180,8 @@ enum Command {
     Receipt(read_cmd::ReceiptArgs),
     /// Check a receipt offline against the network's genesis.
     VerifyReceipt(read_cmd::VerifyReceiptArgs),
-    /// Check evidence against a sequencer offline (two blocks it signed at one height).
+    /// Check evidence against a sequencer offline: two blocks it signed at one height, or a
+    /// block whose state root does not follow (re-run on the state it proves).
     VerifyEvidence(evidence_cmd::VerifyEvidenceArgs),
     /// Sign a transaction of any kind without sending it; prints its bytes.
     Sign(sign_cmd::SignArgs),

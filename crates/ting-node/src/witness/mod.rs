@@ -100,12 +100,14 @@ impl WitnessShared {
         if findings.evidence.iter().any(|(e, _)| *e == evidence) {
             return Ok(false);
         }
+        // Encoded once: a wrong root's evidence runs to megabytes.
+        let bytes = evidence.to_bytes();
         let path = self.data_dir.join(format!(
             "evidence-{}-{}.hex",
             proven.height.0,
-            evidence_id(&evidence)
+            evidence_id(&bytes)
         ));
-        write_synced(&path, hex::encode(evidence.to_bytes()).as_bytes())?;
+        write_synced(&path, hex::encode(&bytes).as_bytes())?;
         tracing::error!(
             path = %path.display(),
             height = proven.height.0,
@@ -116,7 +118,7 @@ impl WitnessShared {
             what_it_did(&proven)
         );
         if let Some(p) = &self.publisher {
-            p.evidence(&evidence);
+            p.evidence(bytes);
         }
         findings.evidence.push((evidence, proven));
         Ok(true)
@@ -147,9 +149,9 @@ fn what_it_did(proven: &Proven) -> &'static str {
     }
 }
 
-/// A short name for one piece of evidence, for its file.
-fn evidence_id(evidence: &Evidence) -> String {
-    let digest = Hash32::digest(&[&evidence.to_bytes()]);
+/// A short name for one piece of evidence (its bytes), for its file.
+fn evidence_id(bytes: &[u8]) -> String {
+    let digest = Hash32::digest(&[bytes]);
     digest.to_hex()[..16].to_owned()
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use ting_core::broker_url::BrokerUrl;
 use ting_core::topics;
-use ting_core::witness::{Attestation, Evidence};
+use ting_core::witness::Attestation;
 use ting_core::{Genesis, Keypair};
 use tokio::sync::mpsc;
 
@@ -91,10 +91,9 @@ impl Publisher {
         }
     }
 
-    /// Queues evidence, unless it is over the broker's packet limit (a wrong
+    /// Queues evidence's bytes, unless they are over the broker's packet limit (a wrong
     /// state root in a large block): then the log says where it is.
-    pub fn evidence(&self, evidence: &Evidence) {
-        let bytes = evidence.to_bytes();
+    pub fn evidence(&self, bytes: Vec<u8>) {
         if bytes.len() > MQTT_PAYLOAD_BYTES_MAX {
             tracing::warn!(
                 bytes = bytes.len(),
