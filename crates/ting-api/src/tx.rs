@@ -79,7 +79,9 @@ pub(crate) fn fields<T: serde::de::DeserializeOwned>(
     serde_json::from_value(v.clone()).map_err(|e| field_err(&format!("fields of {kind}"), e))
 }
 
-fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
+/// A kind from its name and its `fields` object (docs/api.md §4), for a
+/// client that builds transactions from JSON (the Python package does).
+pub fn kind_from_json(kind: &str, v: &Value) -> Result<TxKind, FormError> {
     if let Some(parsed) = crate::stream::kind_from_json(kind, v) {
         return parsed;
     }

@@ -20,6 +20,7 @@
 
 pub mod buyer;
 pub mod export;
+pub mod follow;
 pub mod log;
 pub mod seller;
 
@@ -103,6 +104,8 @@ pub enum BuyerError {
     Damaged(DecodeError),
     #[error("an amount overflowed")]
     Overflow,
+    #[error("{} does not hold a channel id", .0.display())]
+    BadChannelFile(std::path::PathBuf),
     #[error("this device already follows as many streams as it may (64)")]
     TooManyStreams,
     #[error(transparent)]
@@ -120,6 +123,7 @@ impl BuyerError {
             BuyerError::Store(_) => "store",
             BuyerError::Damaged(_) => "damaged_log",
             BuyerError::Overflow => "overflow",
+            BuyerError::BadChannelFile(_) => "bad_file",
             BuyerError::TooManyStreams => "too_many_streams",
             BuyerError::Channel(_) => "channel",
             BuyerError::Send(_) => "send",

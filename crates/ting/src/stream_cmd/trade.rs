@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use ting_agent::stream::{export, Bought, Buyer, BuyerSetup, Seller, SellerSetup};
-use ting_agent::{ChannelOffer, Device, DeviceConfig, Message};
+use ting_agent::stream::follow::{self, Until};
+use ting_agent::stream::{export, Buyer, BuyerSetup, Seller, SellerSetup};
+use ting_agent::{Device, DeviceConfig, Message};
 use ting_core::consent::filter::{Reading, Value};
 use ting_core::consent::revocation::SignedRevocation;
+use ting_core::stream::keyx::KeyRefusal;
 use ting_core::{Amount, Timestamp};
 use tokio::io::AsyncBufReadExt;
 
@@ -237,42 +239,6 @@ pub async fn sell(a: SellArgs, json_out: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The channel this device pays `stream` through (one per stream: a seller
-/// counts credit per channel), kept in the stream's directory; a new one to
-/// `seller` the first time.
-async fn channel_for(
-    device: &Device,
-    stream: &ting_core::stream::StreamId,
-    seller: ting_core::AccountId,
-    deposit: u64,
-) -> anyhow::Result<ting_core::ChannelId> {
-    let dir = device.stream_dir(stream);
-    let path = dir.join("channel");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return ting_core::ChannelId::from_hex(text.trim()).ok_or_else(|| {
-            bad_input(
-                "bad_file",
-                format!("{} is not a channel id", path.display()),
-            )
-        });
-    }
-    let ticks = u32::try_from(deposit)
-        .unwrap_or(u32::MAX)
-        .min(ting_core::limits::CHAIN_LEN_MAX);
-    let offer = ChannelOffer {
-        payee: seller,
-        deposit: Amount::new(deposit),
-        price: Amount::new(1),
-        ticks,
-        expires_at: Timestamp(device.now().0 + 7 * 86_400_000),
-    };
-    let channel = device.open_channel(offer).await?;
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(&path, format!("{}\n", channel.to_hex()))?;
-    std::fs::File::open(&path)?.sync_all()?;
-    Ok(channel)
-}
-
 pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
     let stream = parse_stream(&a.stream)?;
     let mut device = start_device(&a.key, &a.state, &a.node).await?;
@@ -284,7 +250,8 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
         device.http().stream(&stream).await?.ok_or_else(|| {
             bad_input("unknown_stream", format!("no open stream has id {stream}"))
         })?;
-    let channel = channel_for(&device, &stream, on_ledger.seller, a.deposit).await?;
+    let channel =
+        follow::channel_for(&device, &stream, on_ledger.seller, Amount::new(a.deposit)).await?;
     let attestation = match &a.attestation {
         None => None,
         Some(src) => {
@@ -311,10 +278,11 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
         attestation,
     };
     let (mut buyer, mut held) = Buyer::open(&device, setup).await?;
-    let until = tokio::time::Instant::now() + Duration::from_millis(parse_duration_ms(&a.for_)?);
-    while !device.streams_settled() && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let until = Until {
+        deadline: tokio::time::Instant::now() + Duration::from_millis(parse_duration_ms(&a.for_)?),
+        points: a.points,
+    };
+    follow::settle(&device, until.deadline).await;
     if let Some(ready) = &a.ready {
         std::fs::write(ready, b"following\n")?;
     }
@@ -322,32 +290,9 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
         "following stream {stream} through channel {channel}; budget {}",
         a.budget
     );
-    let enough = |held: &Vec<Bought>| a.points.is_some_and(|n| held.len() >= n);
-    while !enough(&held) {
-        let m = tokio::select! {
-            m = device.recv() => m,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                // Requests the seller left unanswered go again (free).
-                buyer.tick(&device).await?;
-                continue;
-            }
-            _ = tokio::time::sleep_until(until) => break,
-        };
-        let opened = match m {
-            Some(Message::Chunk { bytes, .. }) => buyer.on_chunk(&device, &bytes).await?,
-            Some(Message::KeyGrant { from, grant }) => {
-                buyer.on_grant(&device, from, &grant).await?
-            }
-            Some(Message::KeyRefusal { from, refusal }) => {
-                eprintln!("refused: {} ({})", refusal.code, refusal.message);
-                buyer.on_refusal(&device, from, &refusal).await?;
-                Vec::new()
-            }
-            Some(_) => Vec::new(),
-            None => break,
-        };
-        held.extend(opened);
-    }
+    let log_refusal =
+        |refusal: &KeyRefusal| eprintln!("refused: {} ({})", refusal.code, refusal.message);
+    follow::follow(&mut device, &mut buyer, &mut held, until, log_refusal, drop).await?;
     if let Some(out) = &a.out {
         let json_file = out.extension().and_then(|e| e.to_str()) == Some("json");
         if json_file {

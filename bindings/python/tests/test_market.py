@@ -1,0 +1,60 @@
+"""The market's buyer side from Python: a call for proposals answered by
+the CLI's provider (`ting market provide`, as in the README), the policy's
+choice paid into a hold, the provider's acceptance seen on the ledger, and
+the hold released on the buyer's word."""
+
+import subprocess
+
+import ting
+from conftest import key_for, ting_bin, wait_until
+
+CATEGORY = "water.cartridge.replace"
+
+
+def test_a_python_buyer_calls_chooses_holds_and_releases(dev, node, tmp_path):
+    cellar, centre = key_for("market-cellar"), key_for("market-centre")
+    centre.save(tmp_path / "centre.key")
+    node.faucet(cellar.account, 1_100_000)
+    node.faucet(centre.account, 10)
+    provider = subprocess.Popen(
+        [str(ting_bin()), "market", "provide", "--key", "centre.key", "--category",
+         "water.cartridge", "--area", "u4pr", "--price", "40000", "--deliver-in", "2h",
+         "--jobs", "1", "--ready", "centre.ready", "--for", "120s"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={"TING_NODE": dev.url, "PATH": ""},
+    )
+    try:
+        wait_until(lambda: (tmp_path / "centre.ready").exists(), "the provider to follow calls")
+        with ting.Device(cellar, tmp_path / "cellar", dev.url) as device:
+            buyer = device.market_buyer(max_price=60_000)
+            call = buyer.call(CATEGORY, "one AquaPure-5 cartridge, fitted", 60_000,
+                              area="u4pruydq", answer_within=3, deliver_within=4 * 3600)
+            seen = []
+
+            def chose():
+                seen.extend(buyer.step(timeout=0.5))
+                return any(e["type"] == "chose" for e in seen)
+
+            wait_until(chose, "the buyer to choose a proposal", timeout_s=60)
+            kinds = [e["type"] for e in seen]
+            assert kinds.index("proposed") < kinds.index("chose"), seen
+            chosen = next(e for e in seen if e["type"] == "chose")
+            assert (chosen["provider"], chosen["price"], chosen["call"]) == (
+                centre.account, 40_000, call)
+
+            def accepted():
+                buyer.step(timeout=0.2)
+                c = buyer.contract(call)
+                return c if c["hold_phase"] == "accepted" else None
+
+            contract = wait_until(accepted, "the provider to accept the hold", timeout_s=60)
+            assert contract["hold"] == chosen["hold"] and contract["status"] == "accepted"
+            events = buyer.release(call)
+            assert [e["type"] for e in events] == ["released"]
+            assert buyer.contract(call)["status"] == "released"
+        assert provider.wait(timeout=120) == 0, provider.stderr.read()
+        assert node.balance(centre.account) == 40_010
+    finally:
+        if provider.poll() is None:
+            provider.kill()
+            provider.wait()
