@@ -28,7 +28,7 @@ POLL_S = 0.05
 
 
 def ting_bin() -> pathlib.Path:
-    path = pathlib.Path(os.environ.get("TING_BIN") or REPO / "target" / "debug" / "ting")
+    path = pathlib.Path(os.environ.get("TING_BIN") or REPO / "target" / "debug" / "ting").resolve()
     if not path.exists():
         pytest.fail(f"{path} is missing: build it with `cargo build -p ting`, or set TING_BIN")
     return path
