@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use ting_agent::verify::Verifier;
 use ting_agent::wallet::{sign, TxSlot};
 use ting_agent::NodeClient;
-use ting_core::{Amount, TxKind};
+use ting_core::{Amount, Hash32, TxKind};
 
 use crate::error::{bad, coded};
 use crate::json::{from_py, to_py};
@@ -149,6 +149,23 @@ impl Node {
             memo: Vec::new(),
         };
         self.send_kind(py, key, kind)
+    }
+
+    /// A committed transaction by its hash, with its receipt checked
+    /// against the sequencer's signature and the block's Merkle path:
+    /// `{tx, receipt}`, `tx` a `Tx` and `receipt` as docs/api.md §6.2
+    /// shows it (its header signed, `height`, `timestamp`, ...).
+    fn transaction(&self, py: Python<'_>, tx_hash: &str) -> PyResult<Py<PyAny>> {
+        let hash = Hash32::from_hex(tx_hash)
+            .ok_or_else(|| bad("bad_hash", "a transaction hash is 64 hex digits"))?;
+        let record = block_on(py, self.client.transaction(&hash)).map_err(coded)?;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("tx", Tx { tx: record.tx })?;
+        d.set_item(
+            "receipt",
+            to_py(py, &ting_api::receipt_json(&record.receipt))?,
+        )?;
+        Ok(d.into_any().unbind())
     }
 
     /// A dev node's faucet: mints `amount` to `to` (refused by a node

@@ -17,6 +17,12 @@ def test_a_transfer_commits_and_both_balances_are_proved(node):
     assert node.balance(alice.account) == 750
     assert node.balance(bob.account) == 250
     assert node.nonce(alice.account) == 1
+    record = node.transaction(receipt["tx_hash"])
+    assert record["tx"].hash == receipt["tx_hash"] and record["tx"].sender == alice.account
+    assert record["receipt"]["header"]["height"] == receipt["height"]
+    with pytest.raises(ting.TingError) as e:
+        node.transaction("00" * 32)
+    assert e.value.code == "unknown_transaction"
 
 
 def test_a_transaction_signed_offline_is_submitted_later(node, dev):

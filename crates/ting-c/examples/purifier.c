@@ -1,10 +1,11 @@
 /*
  * A water purifier's firmware, against a running node: it pays a cartridge
  * vendor 5 for a delivery, opens a hash-chain channel to the vendor to pay
- * per litre, and pays 3 litres, which the vendor's side takes. Each
- * transaction goes to the node over plain HTTP as its raw bytes; the node's
- * answer carries the receipt, which the purifier checks itself against the
- * network's genesis and sequencer before it counts the transaction done.
+ * per litre, and pays 3 litres, which the vendor's side takes once it has
+ * read the channel from the ledger, proved. Each transaction goes to the
+ * node over plain HTTP as its raw bytes; the node's answer carries the
+ * receipt, which the purifier checks itself against the network's genesis
+ * and sequencer before it counts the transaction done.
  *
  *   cc -std=c99 -o purifier examples/purifier.c -Iinclude target/debug/libting.a -lpthread -ldl -lm
  *   ./purifier HOST PORT GENESIS_HEX SEQUENCER_HEX NETWORK SEED_HEX VENDOR_SEED_HEX
@@ -47,8 +48,10 @@ static void check(TingStatus status, const char *what) {
     }
 }
 
-/* POSTs `tx` to /v1/transactions?wait=true; the answer's body into `body`. */
-static int submit(const char *host, int port, const uint8_t *tx, size_t len, char *body, size_t cap) {
+/* One HTTP/1.1 request (`body_out` bytes of body after the head, if any);
+ * the answer, head and body, into `answer`. 0 on a 200. */
+static int request(const char *host, int port, const char *head_fmt, const char *path,
+                   const uint8_t *body_out, size_t len, char *answer, size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -59,28 +62,42 @@ static int submit(const char *host, int port, const uint8_t *tx, size_t len, cha
         fprintf(stderr, "cannot reach the node at %s:%d\n", host, port);
         return -1;
     }
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "POST /v1/transactions?wait=true HTTP/1.1\r\nHost: %s\r\n"
-                     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     host, len);
-    if (write(fd, head, (size_t)n) != n || write(fd, tx, len) != (ssize_t)len) {
+    char head[512];
+    int n = snprintf(head, sizeof head, head_fmt, path, host, len);
+    if (n < 0 || (size_t)n >= sizeof head || write(fd, head, (size_t)n) != n ||
+        (len > 0 && write(fd, body_out, len) != (ssize_t)len)) {
         close(fd);
         return -1;
     }
     size_t got = 0;
     ssize_t r;
-    while (got + 1 < cap && (r = read(fd, body + got, cap - 1 - got)) > 0) {
+    while (got + 1 < cap && (r = read(fd, answer + got, cap - 1 - got)) > 0) {
         got += (size_t)r;
     }
-    body[got] = '\0';
+    answer[got] = '\0';
     close(fd);
-    if (strncmp(body, "HTTP/1.1 200", 12) != 0) {
-        fprintf(stderr, "the node answered: %.200s\n", body);
+    if (strncmp(answer, "HTTP/1.1 200", 12) != 0) {
+        fprintf(stderr, "the node answered: %.200s\n", answer);
         return -1;
     }
     return 0;
+}
+
+/* POSTs `tx` to /v1/transactions?wait=true; the answer into `body`. */
+static int submit(const char *host, int port, const uint8_t *tx, size_t len, char *body, size_t cap) {
+    return request(host, port,
+                   "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n",
+                   "/v1/transactions?wait=true", tx, len, body, cap);
+}
+
+/* GETs `path`; the answer into `body`. */
+static int get(const char *host, int port, const char *path, char *body, size_t cap) {
+    return request(host, port,
+                   "GET %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n",
+                   path, NULL, 0, body, cap);
 }
 
 /* The number after `"key":` at or after `from`. */
@@ -158,6 +175,34 @@ static uint64_t commit(const char *host, int port, const uint8_t *tx, size_t len
     return height;
 }
 
+/* The vendor's side reads `channel` from the ledger with its proof
+ * (GET /v1/channels/{id}?proof=true) and checks it: the state answer is the
+ * proof's own `hex`, the last one in the body (the header's comes first). */
+static void channel_on_ledger(const char *host, int port, const uint8_t channel[32],
+                              const uint8_t genesis[32], const uint8_t sequencer[32],
+                              TingChannel *out) {
+    static char answer[ANSWER_MAX];
+    static uint8_t state[ANSWER_MAX / 2];
+    char path[128] = "/v1/channels/";
+    for (int i = 0; i < 32; i++) {
+        snprintf(path + strlen(path), 3, "%02x", channel[i]);
+    }
+    strcat(path, "?proof=true");
+    if (get(host, port, path, answer, sizeof answer)) {
+        exit(1);
+    }
+    const char *hex = NULL;
+    for (const char *at = strstr(answer, "\"hex\":\""); at; at = strstr(at + 1, "\"hex\":\"")) {
+        hex = at + 7;
+    }
+    size_t len = hex ? (size_t)(strchr(hex, '"') - hex) / 2 : 0;
+    if (len == 0 || len > sizeof state || from_hex(hex, state, len)) {
+        fprintf(stderr, "no state answer in: %.300s\n", answer);
+        exit(1);
+    }
+    check(ting_channel_check(state, len, channel, genesis, sequencer, 1, 0, out), "channel proof");
+}
+
 int main(int argc, char **argv) {
     if (argc != 8) {
         fprintf(stderr, "usage: %s HOST PORT GENESIS_HEX SEQUENCER_HEX NETWORK SEED_HEX VENDOR_SEED_HEX\n", argv[0]);
@@ -212,7 +257,19 @@ int main(int argc, char **argv) {
     }
     printf("\n");
 
-    /* 3. Three litres flowed: pay three ticks; the vendor's side takes them. */
+    /* 3. The vendor's side takes the channel up only as the ledger proves it:
+     * open, paying this vendor, with the deposit and price agreed. */
+    TingChannel proved;
+    channel_on_ledger(host, port, chain.channel, genesis, sequencer, &proved);
+    if (!proved.exists || proved.closed || memcmp(proved.payee, vendor_account, 32) != 0 ||
+        memcmp(proved.payer, me, 32) != 0 || !proved.hash_chain || proved.price != 1) {
+        fprintf(stderr, "the ledger's channel is not the one agreed\n");
+        return 1;
+    }
+    printf("channel_proved %llu %llu %llu\n", (unsigned long long)proved.height,
+           (unsigned long long)proved.deposit, (unsigned long long)proved.claimed);
+
+    /* 4. Three litres flowed: pay three ticks; the vendor's side takes them. */
     uint8_t vendor_state[TING_CHANNEL_STATE_BYTES_MAX];
     size_t vendor_len = 0;
     check(ting_payee_open(&chain, vendor_state, sizeof vendor_state, &vendor_len), "vendor");

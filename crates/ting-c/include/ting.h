@@ -112,6 +112,28 @@ typedef struct {
   uint8_t anchor[32];
 } TingHashChain;
 
+// What a checked state answer says of a channel.
+typedef struct {
+  // The height of the header the answer was checked against.
+  uint64_t height;
+  // Whether the ledger holds the channel (open or settled).
+  bool exists;
+  uint8_t payer[32];
+  uint8_t payee[32];
+  // Everything the payer put in: the deposit and every top-up.
+  uint64_t deposit;
+  // Everything paid out to the payee so far.
+  uint64_t claimed;
+  uint64_t opened_at_ms;
+  uint64_t expires_at_ms;
+  // Whether it is paid by hash-chain ticks (else by vouchers), and what
+  // one tick is worth (0 for vouchers).
+  bool hash_chain;
+  uint64_t price;
+  // Whether it is settled (it then holds nothing).
+  bool closed;
+} TingChannel;
+
 // An envelope's header, but its sender (the signing key's account).
 typedef struct {
   // The network's genesis hash.
@@ -262,6 +284,21 @@ TingStatus ting_voucher_verify(const uint8_t *payer,
                                const uint8_t *channel,
                                uint64_t amount,
                                const uint8_t *signature);
+
+// Checks the state answer in the `len` bytes at `answer` (the `proof` of
+// `GET /v1/channels/{id}?proof=true`, docs/api.md) for the 32-byte
+// `channel` id, against the 32-byte `genesis` hash, the `sequencer_count`
+// 32-byte keys at `sequencers`, and `min_height` (an answer below it is
+// `stale_state`). What it proves goes to `channel_out`: a proved absence
+// is `exists` false.
+TingStatus ting_channel_check(const uint8_t *answer,
+                              size_t len,
+                              const uint8_t *channel,
+                              const uint8_t *genesis,
+                              const uint8_t *sequencers,
+                              size_t sequencer_count,
+                              uint64_t min_height,
+                              TingChannel *channel_out);
 
 // Signs the `payload_len` bytes at `payload` under `header` with the key
 // of 32-byte `seed`, which becomes the header's sender; the envelope's

@@ -17,6 +17,7 @@
 
 mod chain;
 mod channel;
+mod channel_state;
 mod envelope;
 mod ffi;
 mod keys;
@@ -32,6 +33,7 @@ pub use chain::{
     ting_sign_channel_open, TingHashChain, TING_CHANNEL_STATE_BYTES_MAX, TING_PAYMENT_BYTES_MAX,
 };
 pub use channel::{ting_voucher_sign, ting_voucher_verify};
+pub use channel_state::{ting_channel_check, TingChannel};
 pub use envelope::{
     ting_envelope_check, ting_envelope_sign, ting_messaging_key, ting_seal, ting_unseal,
     TingEnvelopeHeader, TING_ENVELOPE_BYTES_MAX, TING_ENVELOPE_PAYLOAD_BYTES_MAX,

@@ -91,7 +91,7 @@ pub extern "C" fn ting_account_check(
     TingStatus::Ok
 }
 
-fn state_status(e: &StateAnswerError) -> TingStatus {
+pub(crate) fn state_status(e: &StateAnswerError) -> TingStatus {
     match e {
         StateAnswerError::Header(ReceiptError::WrongNetwork { .. }) => TingStatus::WrongNetwork,
         StateAnswerError::Header(ReceiptError::UnknownSequencer(_)) => TingStatus::UnknownSequencer,

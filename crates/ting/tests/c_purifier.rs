@@ -1,8 +1,8 @@
 //! The C library against a real node, as firmware would use it: the
 //! purifier example (`crates/ting-c/examples/purifier.c`), compiled with the
-//! system's C compiler, pays a vendor, opens a hash-chain channel and pays
-//! three ticks through a dev node over plain HTTP, checking each receipt
-//! itself. The node then shows what it did: the vendor's balance and the
+//! system's C compiler, pays a vendor, opens a hash-chain channel, has the
+//! vendor's side check the channel's state proof, and pays three ticks
+//! through a dev node over plain HTTP, checking each receipt itself. The node then shows what it did: the vendor's balance and the
 //! channel.
 
 mod common;
@@ -53,6 +53,13 @@ fn the_c_purifier_pays_a_vendor_and_per_litre_through_a_real_node() {
     let opened_at: u64 = line("channel_opened").parse().expect("a height");
     assert!(paid_at >= 2 && opened_at > paid_at, "{stdout}");
     assert_eq!(line("litres_paid"), "3 3");
+    // The vendor's side read the channel, proved, before it took a tick.
+    let proved: Vec<u64> = line("channel_proved")
+        .split(' ')
+        .map(|n| n.parse().expect("numbers"))
+        .collect();
+    assert!(proved[0] >= opened_at, "{stdout}");
+    assert_eq!(proved[1..], [50, 0], "{stdout}");
 
     // The node shows what the purifier did.
     let vendor_hex = vendor.account().to_hex();
