@@ -6,7 +6,7 @@
 //! side on writes its new state, which the caller persists before it sends
 //! or serves (docs/c.md).
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::channel::payee::{Payee, PaymentError};

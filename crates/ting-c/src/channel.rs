@@ -1,7 +1,7 @@
 //! Payment channels' vouchers: the payer signs the cumulative amount a
 //! voucher channel owes its payee; the payee checks it before it serves.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::{AccountId, Amount, ChannelId, Hash32, NetworkId, Signature};

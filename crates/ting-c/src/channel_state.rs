@@ -3,7 +3,7 @@
 //! that it pays this device, its deposit and what was claimed), trusting no
 //! node (docs/c.md).
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::channel::record::{Channel, ChannelTerms};

@@ -4,10 +4,10 @@
 //! opened with one's own. The receiver's replay window and cache are the
 //! firmware's to keep (docs/devices.md).
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
-use std::convert::Infallible;
+use core::convert::Infallible;
 
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
 use ting_core::seal::{self, MessagingKey, MessagingSecret};

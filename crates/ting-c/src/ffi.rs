@@ -4,7 +4,7 @@
 //! slice cannot have.
 #![allow(unsafe_code)]
 
-use std::ffi::c_char;
+use core::ffi::c_char;
 
 use crate::TingStatus;
 
@@ -22,7 +22,7 @@ pub(crate) fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], TingStat
     }
     // SAFETY: the header promises `ptr` points at `len` readable bytes
     // that stay valid and unchanged for the call.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
 }
 
 /// `cap` writable bytes at `ptr`.
@@ -35,7 +35,7 @@ pub(crate) fn bytes_mut<'a>(ptr: *mut u8, cap: usize) -> Result<&'a mut [u8], Ti
     }
     // SAFETY: the header promises `ptr` points at `cap` writable bytes that
     // nothing else reads or writes during the call.
-    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, cap) })
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, cap) })
 }
 
 /// The `N` bytes at `ptr`.
@@ -88,7 +88,7 @@ pub(crate) fn text<'a>(ptr: *const c_char, max: usize) -> Result<&'a str, TingSt
         }
     }
     let raw = bytes(ptr.cast(), len)?;
-    std::str::from_utf8(raw).map_err(|_| TingStatus::InvalidInput)
+    core::str::from_utf8(raw).map_err(|_| TingStatus::InvalidInput)
 }
 
 /// Writes `text` and a NUL into the `cap` bytes at `out`, its length

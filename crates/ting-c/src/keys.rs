@@ -1,9 +1,9 @@
 //! Keys: the account a seed signs for, and its `did:key` text.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
-use std::ffi::c_char;
+use core::ffi::c_char;
 
 use ting_core::{AccountId, Keypair};
 

@@ -14,6 +14,17 @@
 //! A signing key is a [`TingKey`]: made once from the 32-byte seed firmware
 //! keeps in its secure storage (`ting_key_from_seed`), then handed to each
 //! call that signs, which checks it before use.
+//!
+//! Without its `std` feature the library is `#![no_std]`, for bare-metal
+//! firmware ([`bare`] gives it the firmware's heap and `abort`);
+//! `scripts/check-no-std` builds it for a Cortex-M4F and a RISC-V core.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+#[cfg(not(feature = "std"))]
+mod bare;
 
 mod chain;
 mod channel;

@@ -1,10 +1,10 @@
 //! The broker login token: the MQTT password a device logs in with
 //! (docs/mqtt.md §9).
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
-use std::ffi::c_char;
+use core::ffi::c_char;
 
 use ting_core::login::{LoginToken, CLIENT_ID_SUFFIX_MAX};
 use ting_core::{Hash32, Timestamp};

@@ -1,7 +1,7 @@
 //! Receipts checked in place: that a transaction is in a block a trusted
 //! sequencer signed, with no allocation.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::receipt::{check_receipt_bytes, ReceiptError};

@@ -2,7 +2,7 @@
 //! what a device reads its balance and its next nonce from, trusting no
 //! node (docs/devices.md §5).
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::receipt::ReceiptError;

@@ -1,9 +1,9 @@
 //! What every function answers: a status code with a stable name.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
-use std::ffi::c_char;
+use core::ffi::c_char;
 
 /// The outcome of a call. Zero is success; every other value names what
 /// was wrong, and `ting_status_name` gives that name as text.

@@ -1,7 +1,7 @@
 //! Transactions: a transfer signed from its fields, any kind signed from its
 //! unsigned body's bytes (docs/wire.md §5), and a signed transaction's hash.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::tx::{TxBody, TxKind};

@@ -4,7 +4,7 @@
 //! keeps and hands back; each call that moves a side writes its new state,
 //! to persist before the payment is sent or the service given.
 // `#[no_mangle]` is the C ABI, which the lint counts as unsafe code; this
-// module holds no unsafe block (the only ones are in `ffi.rs`).
+// module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
 use ting_core::channel::payee::Payee;
