@@ -7,12 +7,11 @@
 #![allow(unsafe_code)]
 
 use ting_core::channel::record::{Channel, ChannelTerms};
-use ting_core::state_proof::{check_channel_bytes, StateCheck};
-use ting_core::{BlockHeight, ChannelId, Hash32};
+use ting_core::state_proof::check_channel_bytes;
+use ting_core::{ChannelId, Hash32};
 
-use crate::ffi::{array, attempt, bytes};
-use crate::receipt::trusted_keys;
-use crate::state::state_status;
+use crate::ffi::{array, attempt};
+use crate::state::{checked, Trust};
 use crate::TingStatus;
 
 /// What a checked state answer says of a channel.
@@ -60,19 +59,16 @@ pub extern "C" fn ting_channel_check(
     if channel_out.is_null() {
         return TingStatus::NullPointer;
     }
-    let raw = attempt!(bytes(answer, len));
     let id = ChannelId(Hash32(attempt!(array::<32>(channel))));
-    let genesis = Hash32(attempt!(array::<32>(genesis)));
-    let (keys, count) = attempt!(trusted_keys(sequencers, sequencer_count));
-    let check = StateCheck {
-        genesis: &genesis,
-        sequencers: &keys[..count],
-        min_height: BlockHeight(min_height),
+    let trust = Trust {
+        genesis,
+        sequencers,
+        sequencer_count,
+        min_height,
     };
-    let checked = match check_channel_bytes(raw, &id, &check) {
-        Ok(c) => c,
-        Err(e) => return state_status(&e),
-    };
+    let checked = attempt!(checked(answer, len, &trust, |raw, check| {
+        check_channel_bytes(raw, &id, check)
+    }));
     let mut out = TingChannel {
         height: checked.header.height.0,
         ..TingChannel::default()
@@ -108,7 +104,7 @@ mod tests {
     use ting_core::channel::record::HashChainState;
     use ting_core::state_proof::StateAnswer;
     use ting_core::state_tree::StateTree;
-    use ting_core::{Amount, Block, BlockDraft, ChainSegment, Keypair, Timestamp};
+    use ting_core::{Amount, Block, BlockDraft, BlockHeight, ChainSegment, Keypair, Timestamp};
 
     const GENESIS: Hash32 = Hash32([9; 32]);
 

@@ -7,7 +7,7 @@
 
 use ting_core::receipt::ReceiptError;
 use ting_core::state_map::AccountRecord;
-use ting_core::state_proof::{check_account_bytes, StateAnswerError, StateCheck};
+use ting_core::state_proof::{check_account_bytes, CheckedState, StateAnswerError, StateCheck};
 use ting_core::{AccountId, BlockHeight, Hash32};
 
 use crate::ffi::{array, attempt, bytes};
@@ -53,19 +53,16 @@ pub extern "C" fn ting_account_check(
     min_height: u64,
     account_out: *mut TingAccount,
 ) -> TingStatus {
-    let raw = attempt!(bytes(answer, len));
     let id = AccountId(attempt!(array::<32>(account)));
-    let genesis = Hash32(attempt!(array::<32>(genesis)));
-    let (keys, count) = attempt!(trusted_keys(sequencers, sequencer_count));
-    let check = StateCheck {
-        genesis: &genesis,
-        sequencers: &keys[..count],
-        min_height: BlockHeight(min_height),
+    let trust = Trust {
+        genesis,
+        sequencers,
+        sequencer_count,
+        min_height,
     };
-    let checked = match check_account_bytes(raw, &id, &check) {
-        Ok(c) => c,
-        Err(e) => return state_status(&e),
-    };
+    let checked = attempt!(checked(answer, len, &trust, |raw, check| {
+        check_account_bytes(raw, &id, check)
+    }));
     let mut out = TingAccount {
         height: checked.header.height.0,
         ..TingAccount::default()
@@ -91,7 +88,34 @@ pub extern "C" fn ting_account_check(
     TingStatus::Ok
 }
 
-pub(crate) fn state_status(e: &StateAnswerError) -> TingStatus {
+/// What a state answer is checked against, as the caller passed it.
+pub(crate) struct Trust {
+    pub genesis: *const u8,
+    pub sequencers: *const u8,
+    pub sequencer_count: usize,
+    pub min_height: u64,
+}
+
+/// The `len` bytes at `answer` checked by `check` against `trust`: the
+/// header and the record, or the status to answer.
+pub(crate) fn checked<'a>(
+    answer: *const u8,
+    len: usize,
+    trust: &Trust,
+    check: impl FnOnce(&'a [u8], &StateCheck<'_>) -> Result<CheckedState<'a>, StateAnswerError>,
+) -> Result<CheckedState<'a>, TingStatus> {
+    let raw = bytes(answer, len)?;
+    let genesis = Hash32(array::<32>(trust.genesis)?);
+    let (keys, count) = trusted_keys(trust.sequencers, trust.sequencer_count)?;
+    let state = StateCheck {
+        genesis: &genesis,
+        sequencers: &keys[..count],
+        min_height: BlockHeight(trust.min_height),
+    };
+    check(raw, &state).map_err(|e| state_status(&e))
+}
+
+fn state_status(e: &StateAnswerError) -> TingStatus {
     match e {
         StateAnswerError::Header(ReceiptError::WrongNetwork { .. }) => TingStatus::WrongNetwork,
         StateAnswerError::Header(ReceiptError::UnknownSequencer(_)) => TingStatus::UnknownSequencer,
