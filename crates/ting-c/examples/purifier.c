@@ -8,10 +8,15 @@
  * and sequencer before it counts the transaction done.
  *
  *   cc -std=c99 -o purifier examples/purifier.c -Iinclude target/debug/libting.a -lpthread -ldl -lm
- *   ./purifier HOST PORT GENESIS_HEX SEQUENCER_HEX NETWORK SEED_HEX VENDOR_SEED_HEX
+ *   ./purifier account SEED_HEX                      its did:key, to fund it
+ *   ./purifier run http://HOST:PORT SEED_HEX VENDOR_SEED_HEX
  *
- * crates/ting/tests/c_purifier.rs runs it against a dev node. The HTTP and
- * JSON handling here is the least a device needs, not a general client.
+ * It learns the network, its genesis hash and the sequencer's key from the
+ * node's /v1/status (trust on first use, as a dev device does); deployed
+ * firmware carries them in flash instead. docs/c.md's five-minute example
+ * runs it, and crates/ting/tests/c_purifier.rs runs that example as written
+ * against a dev node. The HTTP and JSON handling here is the least a device
+ * needs, not a general client.
  */
 #define _POSIX_C_SOURCE 200112L
 #include <arpa/inet.h>
@@ -175,19 +180,12 @@ static uint64_t commit(const char *host, int port, const uint8_t *tx, size_t len
     return height;
 }
 
-/* The vendor's side reads `channel` from the ledger with its proof
- * (GET /v1/channels/{id}?proof=true) and checks it: the state answer is the
- * proof's own `hex`, the last one in the body (the header's comes first). */
-static void channel_on_ledger(const char *host, int port, const uint8_t channel[32],
-                              const uint8_t genesis[32], const uint8_t sequencer[32],
-                              TingChannel *out) {
+/* GETs `path` (a read with `?proof=true`) and decodes its state answer into
+ * `state`: the proof's own `hex`, the last one in the body (the header's
+ * comes first). Its length. */
+static size_t state_answer(const char *host, int port, const char *path, uint8_t *state,
+                           size_t cap) {
     static char answer[ANSWER_MAX];
-    static uint8_t state[ANSWER_MAX / 2];
-    char path[128] = "/v1/channels/";
-    for (int i = 0; i < 32; i++) {
-        snprintf(path + strlen(path), 3, "%02x", channel[i]);
-    }
-    strcat(path, "?proof=true");
     if (get(host, port, path, answer, sizeof answer)) {
         exit(1);
     }
@@ -196,27 +194,122 @@ static void channel_on_ledger(const char *host, int port, const uint8_t channel[
         hex = at + 7;
     }
     size_t len = hex ? (size_t)(strchr(hex, '"') - hex) / 2 : 0;
-    if (len == 0 || len > sizeof state || from_hex(hex, state, len)) {
+    if (len == 0 || len > cap || from_hex(hex, state, len)) {
         fprintf(stderr, "no state answer in: %.300s\n", answer);
         exit(1);
     }
+    return len;
+}
+
+/* "/v1/KIND/ID_HEX?proof=true" into `path`. */
+static void proof_path(char *path, size_t cap, const char *kind, const uint8_t id[32]) {
+    int n = snprintf(path, cap, "/v1/%s/", kind);
+    for (int i = 0; i < 32 && n > 0 && (size_t)n + 3 < cap; i++) {
+        n += snprintf(path + n, cap - (size_t)n, "%02x", id[i]);
+    }
+    snprintf(path + n, cap - (size_t)n, "?proof=true");
+}
+
+/* The purifier's own account, read from the ledger and checked. */
+static void account_on_ledger(const char *host, int port, const uint8_t account[32],
+                              const uint8_t genesis[32], const uint8_t sequencer[32],
+                              TingAccount *out) {
+    static uint8_t state[ANSWER_MAX / 2];
+    char path[160];
+    proof_path(path, sizeof path, "accounts", account);
+    size_t len = state_answer(host, port, path, state, sizeof state);
+    check(ting_account_check(state, len, account, genesis, sequencer, 1, 0, out), "account proof");
+}
+
+/* The vendor's side reads `channel` from the ledger and checks it. */
+static void channel_on_ledger(const char *host, int port, const uint8_t channel[32],
+                              const uint8_t genesis[32], const uint8_t sequencer[32],
+                              TingChannel *out) {
+    static uint8_t state[ANSWER_MAX / 2];
+    char path[160];
+    proof_path(path, sizeof path, "channels", channel);
+    size_t len = state_answer(host, port, path, state, sizeof state);
     check(ting_channel_check(state, len, channel, genesis, sequencer, 1, 0, out), "channel proof");
 }
 
+/* The text of `"key":"..."` (quotes dropped) or `"key":N` in `json`, into `out`. */
+static int json_field(const char *json, const char *key, char *out, size_t cap) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = strstr(json, pattern);
+    if (at == NULL) {
+        return -1;
+    }
+    at += strlen(pattern);
+    if (*at == '"') {
+        at++;
+    }
+    size_t n = strcspn(at, "\",}");
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    memcpy(out, at, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* What the node says of its network: genesis hash, sequencer key, network id. */
+static int network_of(const char *host, int port, uint8_t genesis[32], uint8_t sequencer[32],
+                      uint32_t *network) {
+    static char answer[ANSWER_MAX];
+    char genesis_hex[65], sequencer_did[TING_DID_BYTES_MAX + 1], id[16];
+    if (get(host, port, "/v1/status", answer, sizeof answer) ||
+        json_field(answer, "genesis_hash", genesis_hex, sizeof genesis_hex) ||
+        json_field(answer, "sequencer", sequencer_did, sizeof sequencer_did) ||
+        json_field(answer, "network", id, sizeof id) || from_hex(genesis_hex, genesis, 32)) {
+        fprintf(stderr, "no network in the node's status\n");
+        return -1;
+    }
+    check(ting_account_parse(sequencer_did, sequencer), "the sequencer's key");
+    *network = (uint32_t)strtoul(id, NULL, 10);
+    return 0;
+}
+
+/* `http://HOST:PORT` (HOST an IPv4 address) into its parts. */
+static int parse_url(const char *url, char *host, size_t cap, int *port) {
+    const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+    const char *colon = rest ? strchr(rest, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - rest) >= cap) {
+        return -1;
+    }
+    memcpy(host, rest, (size_t)(colon - rest));
+    host[colon - rest] = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s HOST PORT GENESIS_HEX SEQUENCER_HEX NETWORK SEED_HEX VENDOR_SEED_HEX\n", argv[0]);
+    uint8_t seed[32];
+    if (argc == 3 && strcmp(argv[1], "account") == 0 && from_hex(argv[2], seed, 32) == 0) {
+        uint8_t account[32];
+        char did[TING_DID_BYTES_MAX + 1];
+        check(ting_account_from_seed(seed, account), "account");
+        check(ting_account_did(account, did, sizeof did, NULL), "did");
+        printf("%s\n", did);
+        return 0;
+    }
+    char host[64];
+    int port = 0;
+    uint8_t vendor_seed[32];
+    if (argc != 5 || strcmp(argv[1], "run") != 0 || parse_url(argv[2], host, sizeof host, &port) ||
+        from_hex(argv[3], seed, 32) || from_hex(argv[4], vendor_seed, 32)) {
+        fprintf(stderr,
+                "usage: %s account SEED_HEX\n"
+                "       %s run http://HOST:PORT SEED_HEX VENDOR_SEED_HEX\n"
+                "(seeds are 64 hex digits; HOST an IPv4 address)\n",
+                argv[0], argv[0]);
         return 2;
     }
-    const char *host = argv[1];
-    int port = atoi(argv[2]);
-    uint8_t genesis[32], sequencer[32], seed[32], vendor_seed[32];
-    if (from_hex(argv[3], genesis, 32) || from_hex(argv[4], sequencer, 32) ||
-        from_hex(argv[6], seed, 32) || from_hex(argv[7], vendor_seed, 32)) {
-        fprintf(stderr, "keys and hashes are 64 hex digits\n");
-        return 2;
+    uint8_t genesis[32], sequencer[32];
+    uint32_t network = 0;
+    if (network_of(host, port, genesis, sequencer, &network)) {
+        return 1;
     }
-    uint32_t network = (uint32_t)strtoul(argv[5], NULL, 10);
     TingKey key, vendor;
     check(ting_key_from_seed(seed, &key), "key");
     check(ting_key_from_seed(vendor_seed, &vendor), "vendor's key");
@@ -226,21 +319,33 @@ int main(int argc, char **argv) {
     uint64_t now_ms = (uint64_t)time(NULL) * 1000;
     uint64_t valid_until = now_ms + 600000;
 
-    /* 1. Pay the vendor 5 for the cartridge: transaction number 0. */
+    /* 0. Its own account, proved: the balance it has, the nonce its next
+     * transaction carries. */
+    TingAccount mine;
+    account_on_ledger(host, port, me, genesis, sequencer, &mine);
+    if (!mine.exists || mine.balance < 55) {
+        fprintf(stderr, "the purifier's account holds %llu; it needs 55 (ting faucet)\n",
+                (unsigned long long)mine.balance);
+        return 1;
+    }
+    uint64_t nonce = mine.nonce;
+    printf("balance %llu nonce %llu\n", (unsigned long long)mine.balance, (unsigned long long)nonce);
+
+    /* 1. Pay the vendor 5 for the cartridge. */
     uint8_t tx[TING_TX_BYTES_MAX];
     size_t len = 0;
     const char *memo = "cartridge";
-    check(ting_sign_transfer(&key, genesis, 0, valid_until, vendor_account, 5, (const uint8_t *)memo,
+    check(ting_sign_transfer(&key, genesis, nonce, valid_until, vendor_account, 5, (const uint8_t *)memo,
                              strlen(memo), tx, sizeof tx, &len),
           "transfer");
     printf("transfer_committed %llu\n",
            (unsigned long long)commit(host, port, tx, len, genesis, sequencer));
 
-    /* 2. Open a channel of 50 litres at 1 each: transaction number 1. */
+    /* 2. Open a channel of 50 litres at 1 each, with the next nonce. */
     TingHashChain chain;
     memset(&chain, 0, sizeof chain);
     chain.network = network;
-    check(ting_channel_id(genesis, me, 1, chain.channel), "channel id");
+    check(ting_channel_id(genesis, me, nonce + 1, chain.channel), "channel id");
     memcpy(chain.payee, vendor_account, 32);
     chain.deposit = 50;
     chain.expires_at_ms = now_ms + 3600000;
@@ -249,7 +354,8 @@ int main(int argc, char **argv) {
     uint8_t payer[TING_CHANNEL_STATE_BYTES_MAX];
     size_t payer_len = 0;
     check(ting_payer_open(&key, &chain, payer, sizeof payer, &payer_len), "payer");
-    check(ting_sign_channel_open(&key, genesis, 1, valid_until, &chain, tx, sizeof tx, &len), "open");
+    check(ting_sign_channel_open(&key, genesis, nonce + 1, valid_until, &chain, tx, sizeof tx, &len),
+          "open");
     printf("channel_opened %llu\n", (unsigned long long)commit(host, port, tx, len, genesis, sequencer));
     printf("channel ");
     for (int i = 0; i < 32; i++) {

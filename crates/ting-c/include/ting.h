@@ -376,6 +376,12 @@ TingStatus ting_account_from_seed(const uint8_t *seed, uint8_t *account_out);
 // that is not a valid key is `invalid_input`.
 TingStatus ting_account_did(const uint8_t *account, char *out, size_t cap, size_t *len_out);
 
+// The 32-byte account id written as the NUL-terminated `text` (a
+// `did:key`, or 64 hex digits) into `account_out`: how firmware reads a
+// sequencer's or a payee's key given as text. Text that is neither, or
+// not a valid key, is `invalid_input`.
+TingStatus ting_account_parse(const char *text, uint8_t *account_out);
+
 // The MQTT password for `key` logging in as the
 // NUL-terminated `client_id` (the account id in hex, optionally `-` and a
 // suffix) on the network of 32-byte `genesis`, issued at `now_ms` (the

@@ -76,6 +76,19 @@ pub extern "C" fn ting_account_did(
     put_text(&id.to_did(), out, cap, len_out)
 }
 
+/// The 32-byte account id written as the NUL-terminated `text` (a
+/// `did:key`, or 64 hex digits) into `account_out`: how firmware reads a
+/// sequencer's or a payee's key given as text. Text that is neither, or
+/// not a valid key, is `invalid_input`.
+#[no_mangle]
+pub extern "C" fn ting_account_parse(text: *const c_char, account_out: *mut u8) -> TingStatus {
+    let text = attempt!(crate::ffi::text(text, crate::TING_DID_BYTES_MAX));
+    let Ok(id) = AccountId::parse(text) else {
+        return TingStatus::InvalidInput;
+    };
+    put(&id.0, false, account_out, 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +129,20 @@ mod tests {
             ting_account_from_seed(std::ptr::null(), account.as_mut_ptr()),
             TingStatus::NullPointer
         );
+
+        // And back: the did (NUL-terminated) or the hex gives the account.
+        let hex: String = account.iter().map(|b| format!("{b:02x}")).collect();
+        for written in [text.to_owned(), hex] {
+            let mut nul = written.into_bytes();
+            nul.push(0);
+            let mut parsed = [0u8; 32];
+            let status = ting_account_parse(nul.as_ptr().cast(), parsed.as_mut_ptr());
+            assert_eq!((status, parsed), (TingStatus::Ok, account));
+        }
+        for bad in [&b"did:key:z6Mk\0"[..], b"not an account\0", &[b'a'; 200]] {
+            let mut parsed = [0u8; 32];
+            let status = ting_account_parse(bad.as_ptr().cast(), parsed.as_mut_ptr());
+            assert_eq!(status, TingStatus::InvalidInput, "{bad:?}");
+        }
     }
 }

@@ -51,7 +51,8 @@ pub use envelope::{
     TING_SEAL_OVERHEAD_BYTES,
 };
 pub use keys::{
-    ting_account_did, ting_account_from_seed, ting_key_account, ting_key_from_seed, TingKey,
+    ting_account_did, ting_account_from_seed, ting_account_parse, ting_key_account,
+    ting_key_from_seed, TingKey,
 };
 pub use login::ting_login_token;
 pub use receipt::{ting_receipt_check, TING_SEQUENCERS_MAX};
