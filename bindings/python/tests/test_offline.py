@@ -67,6 +67,8 @@ def test_a_changed_signature_is_refused():
                                genesis=GENESIS, nonce=1, valid_until=VALID_UNTIL), None),
     (lambda: key_for("x").sign("transfer", {"to": object()}, genesis=GENESIS, nonce=1,
                                valid_until=VALID_UNTIL), "bad_input"),
+    (lambda: ting.Tx.decode(b"\x02" * 10_000_000), None),
+    (lambda: ting.Tx.decode(b""), None),
 ])
 def test_bad_input_is_a_ting_error_with_a_code(call, code):
     with pytest.raises(ting.TingError) as e:
