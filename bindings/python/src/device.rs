@@ -15,6 +15,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ting_agent::device::{Confirmed, DeviceConfig, Message};
+use ting_agent::state_lock::StateLock;
 use ting_core::{Amount, Keypair, TxKind};
 use tokio::sync::Mutex;
 
@@ -32,11 +33,13 @@ pub type Shared = Arc<Mutex<Option<Held>>>;
 /// `recv`; past this the oldest go (as the device's own app queue does).
 const SET_ASIDE_MAX: usize = ting_agent::device::APP_QUEUE_MAX;
 
-/// A running device and what its buyers set aside for the app.
+/// A running device, what its buyers set aside for the app, and the lock
+/// on its state directory (let go when the device closes).
 #[derive(Debug)]
 pub struct Held {
     pub device: ting_agent::Device,
     pub aside: VecDeque<Message>,
+    _lock: StateLock,
 }
 
 impl Held {
@@ -83,8 +86,10 @@ pub fn confirmed(py: Python<'_>, c: &Confirmed) -> PyResult<Py<PyAny>> {
 
 /// A device: its key, its state directory and the node it works through.
 /// It learns the network, the sequencer and the broker from the node's
-/// `/v1/status` (trust on first use, for development). One `Device` per
-/// state directory at a time; use it from one thread at a time.
+/// `/v1/status` (trust on first use, for development). It holds its state
+/// directory until it closes: another `Device` or `ting market` command on
+/// the same directory is refused (`state_in_use`). Use it from one thread at
+/// a time.
 #[pyclass(module = "ting", frozen)]
 #[derive(Debug)]
 pub struct Device {
@@ -126,6 +131,7 @@ impl Device {
         let connect = wait(connect_timeout, "connect_timeout")?;
         let keypair = Keypair::from_seed(key.key.seed());
         let node = node.to_owned();
+        let lock = StateLock::take(&state_dir).map_err(coded)?;
         let device = block_on(py, async move {
             let config = DeviceConfig::discover(keypair, state_dir, &node)
                 .await
@@ -148,6 +154,7 @@ impl Device {
             shared: Arc::new(Mutex::new(Some(Held {
                 device,
                 aside: VecDeque::new(),
+                _lock: lock,
             }))),
         })
     }

@@ -50,6 +50,7 @@ coded!(
     ting_agent::stream::BuyerError,
     ting_agent::market::MarketError,
     ting_agent::files::FileError,
+    ting_agent::state_lock::LockError,
     ting_core::AccountError,
 );
 

@@ -221,7 +221,7 @@ impl MarketBuyer {
         let buyer = self.buyer.clone();
         let happened = block_on(py, async move {
             let mut guard = device.lock().await;
-            let Some(Held { device, aside }) = guard.as_mut() else {
+            let Some(Held { device, aside, .. }) = guard.as_mut() else {
                 return Err(closed());
             };
             let mut b = buyer.lock().await;

@@ -109,7 +109,7 @@ impl StreamBuyer {
         let buyer = self.buyer.clone();
         let rows = block_on(py, async move {
             let mut guard = device.lock().await;
-            let Some(Held { device, aside }) = guard.as_mut() else {
+            let Some(Held { device, aside, .. }) = guard.as_mut() else {
                 return Err(closed());
             };
             let mut kept = buyer.lock().await;

@@ -60,13 +60,19 @@ def test_a_channel_pays_per_tick_and_the_payee_claims_it(pair, node):
     assert node.get(f"/v1/channels/{channel}")["deposit"] == 50
 
 
-def test_a_closed_device_says_so(dev, node, tmp_path):
+def test_a_closed_device_says_so_and_lets_its_directory_go(dev, node, tmp_path):
     key = key_for("device-closed")
     with ting.Device(key, tmp_path / "d", dev.url) as d:
         assert d.account == key.account
+        # One device at a time on a state directory: its outbox has one writer.
+        with pytest.raises(ting.TingError) as e:
+            ting.Device(key, tmp_path / "d", dev.url)
+        assert e.value.code == "state_in_use" and str(tmp_path / "d") in e.value.message
     with pytest.raises(ting.TingError) as e:
         d.balance()
     assert e.value.code == "closed"
+    with ting.Device(key, tmp_path / "d", dev.url) as again:
+        assert again.account == key.account
 
 
 @pytest.mark.parametrize("call, code", [

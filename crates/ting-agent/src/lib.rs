@@ -70,6 +70,7 @@ pub mod device;
 pub mod files;
 pub mod mqtt_login;
 pub mod outbox;
+pub mod state_lock;
 pub mod tls;
 pub mod trust;
 pub mod txtext;

@@ -8,7 +8,6 @@
 //! running and a `ting market confirm` on the same state would otherwise
 //! both sign with the same nonces.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,8 +25,6 @@ use crate::NodeArg;
 pub const DRAIN_WAIT: Duration = Duration::from_secs(15);
 /// How often a wait looks again at the outbox.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
-/// The lock file in a state directory.
-const LOCK_NAME: &str = "market.lock";
 
 /// Codes the ledger and the SDK answer that a market command may meet,
 /// kept as they are in `--json` errors; any other becomes `market_error`
@@ -79,38 +76,19 @@ impl StateArg {
     }
 }
 
-/// Holds a state directory for this process until dropped.
-#[derive(Debug)]
-pub struct StateLock {
-    _file: File,
-}
+pub use ting_agent::state_lock::StateLock;
 
-/// Takes the lock of `dir` (creating the directory), or says who has it.
+/// Takes the lock of `dir`, or says who has it.
 pub fn lock(dir: &Path) -> anyhow::Result<StateLock> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        bad_input(
-            "io",
-            format!("cannot create the state directory {}: {e}", dir.display()),
-        )
-    })?;
-    let path = dir.join(LOCK_NAME);
-    let file = File::create(&path)
-        .map_err(|e| bad_input("io", format!("cannot open {}: {e}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(StateLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(bad_input(
-            "state_in_use",
-            format!(
-                "{} is in use by another `ting market` command (a provide or buy \
-                    still running?): stop it, or give another --state",
-                dir.display()
-            ),
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(bad_input(
-            "io",
-            format!("cannot lock {}: {e}", path.display()),
-        )),
-    }
+    StateLock::take(dir).map_err(|e| {
+        let message = match &e {
+            ting_agent::state_lock::LockError::InUse(_) => {
+                format!("{e}: stop it, or give another --state")
+            }
+            _ => e.to_string(),
+        };
+        bad_input(e.code(), message)
+    })
 }
 
 /// Starts the device of `key` on its state directory, locked.
