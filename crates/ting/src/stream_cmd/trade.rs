@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use ting_agent::stream::follow::{self, Until};
-use ting_agent::stream::{export, Buyer, BuyerSetup, Seller, SellerSetup};
+use ting_agent::stream::{export, Buyer, BuyerError, BuyerSetup, Seller, SellerSetup};
 use ting_agent::{Device, DeviceConfig, Message};
 use ting_core::consent::filter::{Reading, Value};
 use ting_core::consent::revocation::SignedRevocation;
@@ -250,8 +250,12 @@ pub async fn buy(a: BuyArgs, json_out: bool) -> anyhow::Result<()> {
         device.http().stream(&stream).await?.ok_or_else(|| {
             bad_input("unknown_stream", format!("no open stream has id {stream}"))
         })?;
-    let channel =
-        follow::channel_for(&device, &stream, on_ledger.seller, Amount::new(a.deposit)).await?;
+    let channel = follow::channel_for(&device, &stream, on_ledger.seller, Amount::new(a.deposit))
+        .await
+        .map_err(|e| match e {
+            BuyerError::BadChannelFile(_) => bad_input(e.code(), e.to_string()),
+            other => other.into(),
+        })?;
     let attestation = match &a.attestation {
         None => None,
         Some(src) => {
