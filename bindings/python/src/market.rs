@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ting_agent::device::Message;
 use ting_agent::market::{Buyer, BuyerEvent, Need, Policy};
-use ting_core::limits::HOLD_GRACE_MS_DEFAULT;
+use ting_core::limits::{
+    CALL_ROUNDS_MAX, CALL_SPEC_BYTES_MAX, HOLD_GRACE_MS_DEFAULT, SERVICE_CATEGORY_BYTES_MAX,
+};
 use ting_core::market::ReleaseRule;
 use ting_core::{Amount, Hash32};
 use tokio::sync::Mutex;
@@ -21,11 +23,6 @@ use crate::error::{bad, coded};
 use crate::json::to_py;
 use crate::key::account;
 use crate::rt::block_on;
-
-/// Bytes of a call's category and of its spec, as the ledger bounds them.
-const TEXT_BYTES_MAX: usize = 256;
-/// Counter-offer rounds a call may allow.
-const ROUNDS_MAX: u8 = 3;
 
 /// A buyer on one device; its contracts live in the device's state directory.
 #[pyclass(module = "ting", frozen)]
@@ -177,14 +174,23 @@ impl MarketBuyer {
         rounds: u8,
         arbiter: Option<String>,
     ) -> PyResult<String> {
-        if category.is_empty() || category.len() > TEXT_BYTES_MAX || spec.len() > TEXT_BYTES_MAX {
+        if category.is_empty() || category.len() > SERVICE_CATEGORY_BYTES_MAX {
             return Err(bad(
                 "bad_call",
-                format!("category (1 to {TEXT_BYTES_MAX} bytes) and spec (at most {TEXT_BYTES_MAX}) are out of bounds"),
+                format!("a category is 1 to {SERVICE_CATEGORY_BYTES_MAX} bytes"),
             ));
         }
-        if rounds > ROUNDS_MAX {
-            return Err(bad("bad_call", format!("rounds is at most {ROUNDS_MAX}")));
+        if spec.len() > CALL_SPEC_BYTES_MAX {
+            return Err(bad(
+                "bad_call",
+                format!("a spec is at most {CALL_SPEC_BYTES_MAX} bytes"),
+            ));
+        }
+        if rounds > CALL_ROUNDS_MAX {
+            return Err(bad(
+                "bad_call",
+                format!("rounds is at most {CALL_ROUNDS_MAX}"),
+            ));
         }
         let arbiter = arbiter.map(|a| account(&a, "arbiter")).transpose()?;
         let need = Need {

@@ -5,6 +5,8 @@ the hold released on the buyer's word."""
 
 import subprocess
 
+import pytest
+
 import ting
 from conftest import key_for, ting_bin, wait_until
 
@@ -58,3 +60,22 @@ def test_a_python_buyer_calls_chooses_holds_and_releases(dev, node, tmp_path):
         if provider.poll() is None:
             provider.kill()
             provider.wait()
+
+
+def test_a_call_out_of_bounds_is_refused_and_the_buyer_goes_on(dev, node, tmp_path):
+    key = key_for("market-bounds")
+    node.faucet(key.account, 10)
+    with ting.Device(key, tmp_path / "d", dev.url) as device:
+        buyer = device.market_buyer(max_price=100)
+        for category, spec, rounds in (("", "x", 0), ("a" * 49, "x", 0), ("water", "s" * 513, 0),
+                                       ("water", "x", 5)):
+            try:
+                buyer.call(category, spec, 100, rounds=rounds)
+            except ting.TingError as e:
+                assert e.code == "bad_call" and e.message
+            else:
+                raise AssertionError(f"{category!r} {len(spec)} {rounds} was taken")
+        with pytest.raises(ting.TingError) as e:
+            buyer.call("water", "x", 100, answer_within=0)
+        assert e.value.code == "bad_duration"
+        assert buyer.contract("00" * 32) is None
