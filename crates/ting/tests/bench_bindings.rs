@@ -5,26 +5,13 @@
 //! there. Rates are a debug build's; only what must hold on any machine is
 //! checked.
 
-use std::process::Command;
+#[path = "common/bench.rs"]
+mod bench;
 
 #[test]
 fn the_bindings_benchmark_signs_through_c_python_and_rust_and_prints_every_figure() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args(["bench", "bindings", "--count", "300", "--json"])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench bindings failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&["bench", "bindings", "--count", "300", "--json"]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "c_sign_ratio",
         "c_sign_per_s",

@@ -7,42 +7,31 @@
 //! every figure is there, and each watcher got every receipt its account
 //! was due.
 
+#[path = "common/bench.rs"]
+mod bench;
+
 use std::process::Command;
 
 #[test]
 fn the_dashboard_benchmark_times_the_pages_and_feeds_every_watcher() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args([
-            "bench",
-            "dashboard",
-            "--history",
-            "1000",
-            "--watchers",
-            "10",
-            "--seconds",
-            "1",
-            "--rounds",
-            "1",
-            "--senders",
-            "64",
-            "--requests",
-            "5",
-            "--json",
-        ])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench dashboard failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&[
+        "bench",
+        "dashboard",
+        "--history",
+        "1000",
+        "--watchers",
+        "10",
+        "--seconds",
+        "1",
+        "--rounds",
+        "1",
+        "--senders",
+        "64",
+        "--requests",
+        "5",
+        "--json",
+    ]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "page_p50_ms",
         "page_p95_ms",

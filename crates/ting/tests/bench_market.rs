@@ -8,45 +8,32 @@
 //! provider before the provider's proposal expires (one window after the
 //! call closes), which a busy debug build does not do within 100 ms.
 
-use std::process::Command;
+#[path = "common/bench.rs"]
+mod bench;
 
 #[test]
 fn the_market_benchmark_completes_contracts_and_prints_every_figure() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args([
-            "bench",
-            "market",
-            "--buyers",
-            "2",
-            "--providers",
-            "2",
-            "--window-ms",
-            "500",
-            "--seconds",
-            "2",
-            "--tx-seconds",
-            "1",
-            // Enough payers for the holds of a debug build's node (at its
-            // 15-20k transfers a second, 64 would need over 300 rounds of
-            // holds where a payer may hold 60 at once).
-            "--tx-senders",
-            "2048",
-            "--json",
-        ])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench market failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&[
+        "bench",
+        "market",
+        "--buyers",
+        "2",
+        "--providers",
+        "2",
+        "--window-ms",
+        "500",
+        "--seconds",
+        "2",
+        "--tx-seconds",
+        "1",
+        // Enough payers for the holds of a debug build's node (at its
+        // 15-20k transfers a second, 64 would need over 300 rounds of
+        // holds where a payer may hold 60 at once).
+        "--tx-senders",
+        "2048",
+        "--json",
+    ]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "contracts_per_s",
         "contract_p50_ms",

@@ -6,40 +6,29 @@
 //! workload crossed the book (fills) and cancelled, and the node took it
 //! all (a refusal would have failed the run).
 
+#[path = "common/bench.rs"]
+mod bench;
+
 use std::process::Command;
 
 #[test]
 fn the_orders_benchmark_fills_and_cancels_and_prints_every_figure() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args([
-            "bench",
-            "orders",
-            "--ops",
-            "1000",
-            "--senders",
-            "64",
-            "--rounds",
-            "1",
-            "--tx-seconds",
-            "1",
-            "--tx-senders",
-            "64",
-            "--json",
-        ])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench orders failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&[
+        "bench",
+        "orders",
+        "--ops",
+        "1000",
+        "--senders",
+        "64",
+        "--rounds",
+        "1",
+        "--tx-seconds",
+        "1",
+        "--tx-senders",
+        "64",
+        "--json",
+    ]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "matching_ops_per_s_core",
         "order_apply_ns",

@@ -4,34 +4,21 @@
 //! Rates and latencies are the machine's; only what must hold on any
 //! machine is checked.
 
-use std::process::Command;
+#[path = "common/bench.rs"]
+mod bench;
 
 #[test]
 fn the_stream_benchmark_delivers_every_point_it_pushes_and_prints_its_figures() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args([
-            "bench",
-            "stream",
-            "--seconds",
-            "1",
-            "--half-seconds",
-            "1",
-            "--json",
-        ])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench stream failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&[
+        "bench",
+        "stream",
+        "--seconds",
+        "1",
+        "--half-seconds",
+        "1",
+        "--json",
+    ]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "points_per_s",
         "broker_raw_per_s",

@@ -3,34 +3,21 @@
 //! whose figures are all there and add up. Rates are a debug build's; only
 //! what must hold on any machine is checked.
 
-use std::process::Command;
+#[path = "common/bench.rs"]
+mod bench;
 
 #[test]
 fn the_witness_benchmark_checks_every_block_the_node_made_and_prints_every_figure() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ting"))
-        .args([
-            "bench",
-            "witness",
-            "--txs",
-            "4000",
-            "--senders",
-            "64",
-            "--json",
-        ])
-        .output()
-        .expect("ting runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ting bench witness failed: {stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object on stdout");
-    let number = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number in {report}"))
-    };
+    let report = bench::run(&[
+        "bench",
+        "witness",
+        "--txs",
+        "4000",
+        "--senders",
+        "64",
+        "--json",
+    ]);
+    let number = |key: &str| bench::number(&report, key);
     for key in [
         "witness_ratio",
         "witness_blocks_per_s",
