@@ -7,9 +7,8 @@
 // module holds no unsafe block (the only ones are in `ffi.rs` and, without std, `bare.rs`).
 #![allow(unsafe_code)]
 
-use core::convert::Infallible;
-
 use ting_core::envelope::{Envelope, EnvelopeHeader, EnvelopeId, EnvelopeType};
+use ting_core::hash_rng::HashRng;
 use ting_core::seal::{self, MessagingKey, MessagingSecret};
 use ting_core::{AccountId, Hash32, Timestamp};
 
@@ -173,7 +172,7 @@ pub extern "C" fn ting_seal(
     }
     let aad = attempt!(bytes(aad, aad_len));
     let plaintext = attempt!(bytes(plaintext, len));
-    let mut rng = EntropyRng::new(attempt!(array::<32>(entropy)));
+    let mut rng = HashRng::new(ENTROPY_DOMAIN, attempt!(array::<32>(entropy)));
     let Ok(sealed) = seal::seal(&recipient, aad, plaintext, &mut rng) else {
         return TingStatus::InvalidInput;
     };
@@ -208,49 +207,8 @@ pub extern "C" fn ting_unseal(
     put(&plain, false, out, cap)
 }
 
-/// The caller's 32 random bytes stretched for one sealing: SHA-256 of them
-/// and a counter.
-struct EntropyRng {
-    seed: [u8; 32],
-    counter: u64,
-}
-
-impl EntropyRng {
-    fn new(seed: [u8; 32]) -> EntropyRng {
-        EntropyRng { seed, counter: 0 }
-    }
-
-    fn block(&mut self) -> [u8; 32] {
-        self.counter = self.counter.wrapping_add(1);
-        Hash32::digest(&[b"ting-c:entropy", &self.seed, &self.counter.to_le_bytes()]).0
-    }
-}
-
-impl rand_core::TryRng for EntropyRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let b = self.block();
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let b = self.block();
-        let mut out = [0u8; 8];
-        out.copy_from_slice(&b[..8]);
-        Ok(u64::from_le_bytes(out))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let b = self.block();
-            chunk.copy_from_slice(&b[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for EntropyRng {}
+/// What the caller's 32 random bytes are stretched under for a sealing.
+const ENTROPY_DOMAIN: &[u8] = b"ting-c:entropy";
 
 #[cfg(test)]
 mod tests {

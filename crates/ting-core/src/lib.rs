@@ -61,6 +61,7 @@ pub mod envelope;
 pub mod files;
 pub mod genesis;
 pub mod hash;
+pub mod hash_rng;
 pub mod keys;
 pub mod ledger_clock;
 pub mod limits;

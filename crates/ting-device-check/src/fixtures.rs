@@ -14,7 +14,7 @@ use ting_core::seal::{MessagingKey, MessagingSecret};
 use ting_core::tx::{TxBody, TxKind};
 use ting_core::{AccountId, Amount, Hash32, Keypair, NetworkId, Nonce, Timestamp};
 
-use crate::rng::CheckRng;
+use ting_core::hash_rng::HashRng;
 
 #[cfg(not(target_os = "none"))]
 mod made;
@@ -45,7 +45,7 @@ pub struct Fixtures {
     pub sealed: Vec<u8>,
     pub receipt: Vec<u8>,
     pub state_answer: Vec<u8>,
-    pub rng: CheckRng,
+    pub rng: HashRng,
 }
 
 impl Fixtures {
@@ -56,7 +56,7 @@ impl Fixtures {
         let sequencer = Keypair::from_seed([3; 32]);
         let genesis = Hash32::digest(&[b"ting-device-check genesis"]);
         let network = NetworkId(7);
-        let rng = CheckRng::new([4; 32]);
+        let rng = HashRng::new(b"ting-device-check", [4; 32]);
         let channel = ChannelId::derive(&genesis, &device.account(), Nonce(0));
         let (payer, payee) = channel_pair(&device, &peer, network, channel);
         let envelope_header = EnvelopeHeader {

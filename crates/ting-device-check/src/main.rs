@@ -18,7 +18,6 @@ extern crate alloc;
 mod fixtures;
 mod heap;
 mod ops;
-mod rng;
 
 #[cfg(target_os = "linux")]
 mod host;
