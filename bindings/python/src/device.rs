@@ -20,7 +20,7 @@ use ting_core::{Amount, Keypair, TxKind};
 use tokio::sync::Mutex;
 
 use crate::error::{bad, coded};
-use crate::json::{from_py, to_py};
+use crate::json::{commit_dict, from_py};
 use crate::key::{account, Key};
 use crate::messages::message_dict;
 use crate::rt::{block_on, runtime};
@@ -76,12 +76,7 @@ pub fn closed() -> PyErr {
 }
 
 pub fn confirmed(py: Python<'_>, c: &Confirmed) -> PyResult<Py<PyAny>> {
-    let v = serde_json::json!({
-        "tx_hash": c.tx_hash.to_hex(),
-        "height": c.height.0,
-        "index": c.index,
-    });
-    to_py(py, &v)
+    commit_dict(py, &c.tx_hash, c.height, c.index)
 }
 
 /// A device: its key, its state directory and the node it works through.

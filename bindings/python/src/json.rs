@@ -24,3 +24,14 @@ pub fn from_py(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
         .map_err(|e| bad("bad_input", format!("{what} is not JSON-able: {e}")))?;
     serde_json::from_str(&text).map_err(|e| bad("bad_input", format!("{what}: {e}")))
 }
+
+/// A checked commit as Python sees it: `{tx_hash, height, index}`.
+pub fn commit_dict(
+    py: Python<'_>,
+    tx_hash: &ting_core::Hash32,
+    height: ting_core::BlockHeight,
+    index: u32,
+) -> PyResult<Py<PyAny>> {
+    let v = serde_json::json!({ "tx_hash": tx_hash.to_hex(), "height": height.0, "index": index });
+    to_py(py, &v)
+}

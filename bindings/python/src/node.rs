@@ -11,7 +11,7 @@ use ting_agent::NodeClient;
 use ting_core::{Amount, Hash32, TxKind};
 
 use crate::error::{bad, coded};
-use crate::json::{from_py, to_py};
+use crate::json::{commit_dict, from_py, to_py};
 use crate::key::{account, Key};
 use crate::rt::block_on;
 use crate::tx::Tx;
@@ -28,13 +28,8 @@ pub struct Node {
     network: u64,
 }
 
-pub fn committed(py: Python<'_>, c: &ting_agent::client::Committed) -> PyResult<Py<PyAny>> {
-    let v = serde_json::json!({
-        "tx_hash": c.tx_hash.to_hex(),
-        "height": c.height.0,
-        "index": c.index,
-    });
-    to_py(py, &v)
+fn committed(py: Python<'_>, c: &ting_agent::client::Committed) -> PyResult<Py<PyAny>> {
+    commit_dict(py, &c.tx_hash, c.height, c.index)
 }
 
 #[pymethods]

@@ -88,9 +88,11 @@ pub enum BenchCmd {
     /// transfers in the same run (target >= 1), and a device checking one
     /// attestation.
     Witness(witness::WitnessArgs),
-    /// The C library (issue 21): transfers signed per second through libting from a C
-    /// program vs. the same in Rust, same run (target >= 0.8), and the library's code
-    /// size. Builds crates/ting-c from the source checkout; needs cc and binutils.
+    /// The bindings (issue 21): transfers signed per second through libting from a C
+    /// program (target >= 0.8) and through the Python package from Python (target >= 0.5),
+    /// each vs. the same in Rust, same run, and the C library's code size. Builds
+    /// crates/ting-c and bindings/python from the source checkout; needs cc, binutils and
+    /// python3 (3.10+, or TING_PYTHON).
     Bindings(bindings::BindingsArgs),
 }
 
